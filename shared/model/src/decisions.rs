@@ -1,0 +1,366 @@
+//! What the user should do next, and whether an account may be opened.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::lifecycle::Phase;
+use crate::records::{SessionRecord, UserProfile};
+use crate::{KycLevel, Owner};
+
+/// Stable machine codes for the merchant's user interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NextActionCode {
+    StartVerification,
+    CompleteVerification,
+    AwaitReview,
+    AwaitKycUpdate,
+    RetryVerification,
+    ReverifyBefore,
+    CreateAccount,
+}
+
+impl NextActionCode {
+    pub const ALL: [NextActionCode; 7] = [
+        NextActionCode::StartVerification,
+        NextActionCode::CompleteVerification,
+        NextActionCode::AwaitReview,
+        NextActionCode::AwaitKycUpdate,
+        NextActionCode::RetryVerification,
+        NextActionCode::ReverifyBefore,
+        NextActionCode::CreateAccount,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NextActionCode::StartVerification => "start_verification",
+            NextActionCode::CompleteVerification => "complete_verification",
+            NextActionCode::AwaitReview => "await_review",
+            NextActionCode::AwaitKycUpdate => "await_kyc_update",
+            NextActionCode::RetryVerification => "retry_verification",
+            NextActionCode::ReverifyBefore => "reverify_before",
+            NextActionCode::CreateAccount => "create_account",
+        }
+    }
+}
+
+impl fmt::Display for NextActionCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A code and a short message the merchant can show the user as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextAction {
+    pub code: NextActionCode,
+    pub message: String,
+}
+
+/// Only a REGULAR KYC level opens accounts: a verified session alone is not enough, and
+/// an unknown level is not REGULAR.
+pub fn can_create_account(profile: &UserProfile) -> bool {
+    profile.kyc_level() == KycLevel::Regular
+}
+
+/// The user's newest session, by creation time.
+pub fn latest_session<'a>(
+    profile: &UserProfile,
+    sessions: &'a [SessionRecord],
+) -> Option<&'a SessionRecord> {
+    sessions
+        .iter()
+        .filter(|s| s.owner == Owner::User(profile.uid))
+        .min_by(|a, b| SessionRecord::newest_first(a, b))
+}
+
+fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+pub fn next_action(
+    profile: &UserProfile,
+    sessions: &[SessionRecord],
+    now: DateTime<Utc>,
+) -> NextAction {
+    use NextActionCode::*;
+    let action = |code, message: String| NextAction { code, message };
+
+    if can_create_account(profile) {
+        return match profile.pending_reverify() {
+            Some(notice) => action(
+                ReverifyBefore,
+                format!(
+                    "Your identity document expires on {}. Verify your identity again before then to keep your account.",
+                    notice.expiration_date.format("%Y-%m-%d")
+                ),
+            ),
+            None => action(
+                CreateAccount,
+                "Your identity is verified. You can open an account.".to_owned(),
+            ),
+        };
+    }
+
+    let Some(latest) = latest_session(profile, sessions) else {
+        return action(
+            StartVerification,
+            "Verify your identity to open an account.".to_owned(),
+        );
+    };
+
+    if latest.is_active(now) {
+        let message = match (latest.expires_at, latest.expiring_soon) {
+            (Some(at), true) => format!(
+                "Your identity verification expires soon, on {}. Finish it now.",
+                when(at)
+            ),
+            (Some(at), false) => format!("Finish your identity verification before {}.", when(at)),
+            (None, _) => "Finish your identity verification.".to_owned(),
+        };
+        return action(CompleteVerification, message);
+    }
+    if latest.has_lapsed(now) {
+        return action(
+            RetryVerification,
+            "Your identity verification expired before it was completed. Start a new one."
+                .to_owned(),
+        );
+    }
+    match latest.phase {
+        Phase::Review => action(
+            AwaitReview,
+            "Your documents are being reviewed. We will let you know when the review is complete."
+                .to_owned(),
+        ),
+        Phase::Verified => action(
+            AwaitKycUpdate,
+            "Your identity is verified. Your account level is being updated; this usually takes a moment."
+                .to_owned(),
+        ),
+        Phase::Rejected => {
+            let mut messages: Vec<&str> = Vec::new();
+            for reason in &latest.failure_reasons {
+                let text = reason.message.trim().trim_end_matches('.');
+                if !text.is_empty() && !messages.contains(&text) {
+                    messages.push(text);
+                }
+            }
+            let message = if messages.is_empty() {
+                "Your identity verification was not successful. Start a new verification to try again.".to_owned()
+            } else {
+                format!(
+                    "Your identity verification was not successful: {}. Start a new verification to try again.",
+                    messages.join("; ")
+                )
+            };
+            action(RetryVerification, message)
+        }
+        // Open sessions are active or lapsed, and expired ones lapsed: handled above.
+        Phase::NotStarted | Phase::Started | Phase::Expired(_) => action(
+            StartVerification,
+            "Verify your identity to open an account.".to_owned(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::lifecycle::{ExpirySource, LevelStamp};
+    use crate::records::{FailureReason, HostedUrl, ReverifyNotice};
+    use crate::{EventId, SessionId, Uid};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn uid() -> Uid {
+        Uid::parse("e4f9d8b3-6b70-47a1-aae1-70c8a689c02a").unwrap()
+    }
+
+    fn session(id: &str, created: &str, phase: Phase) -> SessionRecord {
+        let mut s = SessionRecord::created(
+            Owner::User(uid()),
+            SessionId::parse(id).unwrap(),
+            HostedUrl::new("https://verify.example/s"),
+            at(created),
+            at(created) + chrono::Duration::days(7),
+        );
+        s.phase = phase;
+        s
+    }
+
+    fn with_level(level: KycLevel, at_: &str) -> UserProfile {
+        let mut p = UserProfile::unknown(uid());
+        p.kyc = Some(LevelStamp {
+            level,
+            at: at(at_),
+            event_id: EventId::parse("997b6324-03d5-417e-aea4-4523f2c41b94").unwrap(),
+        });
+        p
+    }
+
+    const A: &str = "a534c9a9-b4ae-4db5-86c3-9506219e4c36";
+    const B: &str = "62a16c76-f166-40ba-9af6-c04c6b217a4b";
+
+    #[test]
+    fn unknown_user_starts_verification() {
+        let action = next_action(
+            &UserProfile::unknown(uid()),
+            &[],
+            at("2026-05-04T00:00:00Z"),
+        );
+        assert_eq!(action.code, NextActionCode::StartVerification);
+        assert!(!can_create_account(&UserProfile::unknown(uid())));
+    }
+
+    #[test]
+    fn active_session_says_when_it_expires_and_when_it_is_flagged() {
+        let profile = UserProfile::unknown(uid());
+        let mut s = session(A, "2026-05-04T09:12:03Z", Phase::Started);
+        let now = at("2026-05-05T00:00:00Z");
+        let action = next_action(&profile, std::slice::from_ref(&s), now);
+        assert_eq!(action.code, NextActionCode::CompleteVerification);
+        assert!(
+            action.message.contains("2026-05-11 09:12 UTC"),
+            "{}",
+            action.message
+        );
+        assert!(!action.message.contains("soon"));
+        s.expiring_soon = true;
+        let action = next_action(&profile, &[s], now);
+        assert!(
+            action.message.contains("expires soon"),
+            "{}",
+            action.message
+        );
+    }
+
+    #[test]
+    fn review_verified_rejected_and_expired() {
+        let profile = UserProfile::unknown(uid());
+        let now = at("2026-05-05T00:00:00Z");
+        let code =
+            |phase| next_action(&profile, &[session(A, "2026-05-04T09:12:03Z", phase)], now).code;
+        assert_eq!(code(Phase::Review), NextActionCode::AwaitReview);
+        assert_eq!(code(Phase::Verified), NextActionCode::AwaitKycUpdate);
+        assert_eq!(code(Phase::Rejected), NextActionCode::RetryVerification);
+        assert_eq!(
+            code(Phase::Expired(ExpirySource::Ralio)),
+            NextActionCode::RetryVerification
+        );
+        assert_eq!(
+            code(Phase::Expired(ExpirySource::Inferred)),
+            NextActionCode::RetryVerification
+        );
+        let lapsed = next_action(
+            &profile,
+            &[session(A, "2026-05-04T09:12:03Z", Phase::NotStarted)],
+            at("2026-05-12T00:00:00Z"),
+        );
+        assert_eq!(lapsed.code, NextActionCode::RetryVerification);
+        assert!(lapsed.message.contains("expired"));
+    }
+
+    #[test]
+    fn rejection_lists_each_reason_once() {
+        let mut s = session(B, "2026-05-05T10:58:12Z", Phase::Rejected);
+        let reason = |check: &str, code: &str, message: &str| FailureReason {
+            check: check.into(),
+            code: code.into(),
+            message: message.into(),
+            category: None,
+        };
+        s.failure_reasons = vec![
+            reason(
+                "document-verification",
+                "EXPIRED_DOCUMENT",
+                "The identity document is past its expiry date",
+            ),
+            reason(
+                "face-matching",
+                "NO_MATCH",
+                "Selfie does not match the photo on the document.",
+            ),
+            reason(
+                "face-matching",
+                "NO_MATCH",
+                "Selfie does not match the photo on the document.",
+            ),
+        ];
+        let action = next_action(
+            &UserProfile::unknown(uid()),
+            &[s],
+            at("2026-05-06T00:00:00Z"),
+        );
+        assert_eq!(action.code, NextActionCode::RetryVerification);
+        assert_eq!(
+            action.message,
+            "Your identity verification was not successful: The identity document is past its expiry date; Selfie does not match the photo on the document. Start a new verification to try again."
+        );
+    }
+
+    #[test]
+    fn the_newest_session_decides() {
+        let old = session(B, "2026-05-01T00:00:00Z", Phase::Rejected);
+        let new = session(A, "2026-05-04T00:00:00Z", Phase::Review);
+        let action = next_action(
+            &UserProfile::unknown(uid()),
+            &[old, new],
+            at("2026-05-05T00:00:00Z"),
+        );
+        assert_eq!(action.code, NextActionCode::AwaitReview);
+    }
+
+    #[test]
+    fn only_regular_creates_accounts() {
+        let now = at("2026-05-05T00:00:00Z");
+        let verified = [session(A, "2026-05-04T09:12:03Z", Phase::Verified)];
+        for level in [KycLevel::Light, KycLevel::Other("PLUS".into())] {
+            let p = with_level(level, "2026-05-04T14:05:11Z");
+            assert!(!can_create_account(&p));
+            assert_eq!(
+                next_action(&p, &verified, now).code,
+                NextActionCode::AwaitKycUpdate
+            );
+        }
+        let p = with_level(KycLevel::Regular, "2026-05-04T14:05:11Z");
+        assert!(can_create_account(&p));
+        assert_eq!(
+            next_action(&p, &verified, now).code,
+            NextActionCode::CreateAccount
+        );
+    }
+
+    #[test]
+    fn document_expiry_warning_asks_for_reverification() {
+        let mut p = with_level(KycLevel::Regular, "2026-05-04T14:05:11Z");
+        p.reverify = Some(ReverifyNotice {
+            expiration_date: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
+            days_remaining: 14,
+            at: at("2026-05-18T03:00:00Z"),
+            event_id: EventId::parse("db0e8a75-832f-467a-b981-24587b57d005").unwrap(),
+        });
+        let action = next_action(&p, &[], at("2026-05-18T04:00:00Z"));
+        assert_eq!(action.code, NextActionCode::ReverifyBefore);
+        assert!(action.message.contains("2026-06-01"));
+        assert!(
+            can_create_account(&p),
+            "still REGULAR until Ralio says otherwise"
+        );
+    }
+
+    #[test]
+    fn codes_are_stable_strings() {
+        let json = serde_json::to_string(&NextActionCode::AwaitKycUpdate).unwrap();
+        assert_eq!(json, "\"await_kyc_update\"");
+        for code in NextActionCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! The rules of a session's lifecycle and of a user's KYC level, as pure functions.
+//!
+//! Stores turn these into conditions (DynamoDB) or checks under a lock (memory); both ask the
+//! same questions here, so the rules live in one place.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{EventId, KycLevel, SessionState};
+
+/// How the service learned that a session expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpirySource {
+    /// Ralio sent `kyc_session_expired`: final.
+    Ralio,
+    /// The expiry watcher found no outcome after `expiresAt` plus a grace period: any later
+    /// real outcome from Ralio replaces it.
+    Inferred,
+}
+
+/// A session's place in its lifecycle: Ralio's state, and for EXPIRED who said so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Phase {
+    NotStarted,
+    Started,
+    Verified,
+    Review,
+    Rejected,
+    Expired(ExpirySource),
+}
+
+/// What applying a move to the current phase does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Move {
+    /// The change is allowed and takes effect.
+    Apply,
+    /// The session is already there; nothing changes.
+    Unchanged,
+    /// Not allowed from the current phase (late or out-of-order): recorded, never applied.
+    Stale,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 7] = [
+        Phase::NotStarted,
+        Phase::Started,
+        Phase::Verified,
+        Phase::Review,
+        Phase::Rejected,
+        Phase::Expired(ExpirySource::Ralio),
+        Phase::Expired(ExpirySource::Inferred),
+    ];
+
+    pub fn state(self) -> SessionState {
+        match self {
+            Phase::NotStarted => SessionState::NotStarted,
+            Phase::Started => SessionState::Started,
+            Phase::Verified => SessionState::Verified,
+            Phase::Review => SessionState::Review,
+            Phase::Rejected => SessionState::Rejected,
+            Phase::Expired(_) => SessionState::Expired,
+        }
+    }
+
+    /// The phase a state reported by Ralio (webhook or REST) stands for.
+    pub fn reported(state: SessionState) -> Phase {
+        Self::from_state(state, ExpirySource::Ralio)
+    }
+
+    pub fn from_state(state: SessionState, expiry: ExpirySource) -> Phase {
+        match state {
+            SessionState::NotStarted => Phase::NotStarted,
+            SessionState::Started => Phase::Started,
+            SessionState::Verified => Phase::Verified,
+            SessionState::Review => Phase::Review,
+            SessionState::Rejected => Phase::Rejected,
+            SessionState::Expired => Phase::Expired(expiry),
+        }
+    }
+
+    pub fn expiry_source(self) -> Option<ExpirySource> {
+        match self {
+            Phase::Expired(source) => Some(source),
+            _ => None,
+        }
+    }
+
+    /// Nothing Ralio can say afterwards changes a final phase.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Phase::Verified | Phase::Rejected | Phase::Expired(ExpirySource::Ralio)
+        )
+    }
+
+    /// The session is waiting for the user: it may be flagged as expiring or marked expired.
+    pub fn is_open(self) -> bool {
+        self.state().is_open()
+    }
+
+    /// The phases a session may be in for a move to `self` to apply. The DynamoDB condition
+    /// is built from this list, and a missing record is always allowed (see
+    /// [`Phase::allowed_when_absent`]).
+    pub fn allowed_priors(self) -> &'static [Phase] {
+        use ExpirySource::{Inferred, Ralio};
+        const INFERRED: Phase = Phase::Expired(Inferred);
+        match self {
+            Phase::NotStarted => &[],
+            Phase::Started => &[Phase::NotStarted],
+            Phase::Review => &[Phase::NotStarted, Phase::Started, INFERRED],
+            Phase::Verified | Phase::Rejected => {
+                &[Phase::NotStarted, Phase::Started, Phase::Review, INFERRED]
+            }
+            Phase::Expired(Ralio) => &[Phase::NotStarted, Phase::Started, INFERRED],
+            Phase::Expired(Inferred) => &[Phase::NotStarted, Phase::Started],
+        }
+    }
+
+    /// A webhook may be the first we hear of a session (it can overtake our own create
+    /// response), so a report from Ralio creates the record. An inferred expiry needs a
+    /// session we stored ourselves.
+    pub fn allowed_when_absent(self) -> bool {
+        self != Phase::Expired(ExpirySource::Inferred)
+    }
+
+    /// Decide a move from `current` (None: no record yet) to `self`.
+    pub fn decide_from(self, current: Option<Phase>) -> Move {
+        match current {
+            Some(now) if now == self => Move::Unchanged,
+            Some(now) if self.allowed_priors().contains(&now) => Move::Apply,
+            Some(_) => Move::Stale,
+            None if self.allowed_when_absent() => Move::Apply,
+            None => Move::Stale,
+        }
+    }
+}
+
+/// A KYC level as of one `kyc_state_updated` event. Levels are ordered by the event's
+/// timestamp, ties broken by event id, so any delivery order converges on the newest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LevelStamp {
+    pub level: KycLevel,
+    pub at: DateTime<Utc>,
+    pub event_id: EventId,
+}
+
+/// Position of an event in Ralio's timeline: newer means greater.
+pub fn event_order_key(at: DateTime<Utc>, event_id: EventId) -> (DateTime<Utc>, EventId) {
+    (at, event_id)
+}
+
+impl LevelStamp {
+    /// Decide whether this stamp replaces the stored one.
+    pub fn decide_over(&self, stored: Option<&LevelStamp>) -> Move {
+        match stored {
+            None => Move::Apply,
+            Some(old) if old.event_id == self.event_id => Move::Unchanged,
+            Some(old) => {
+                if event_order_key(self.at, self.event_id) > event_order_key(old.at, old.event_id) {
+                    Move::Apply
+                } else {
+                    Move::Stale
+                }
+            }
+        }
+    }
+}
+
+/// Fixed-width UTC timestamp (nanoseconds, `Z`) whose string order is its time order, so
+/// stores can compare timestamps in conditions and sort keys.
+pub fn sortable_timestamp(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ExpirySource::{Inferred, Ralio};
+
+    #[test]
+    fn review_is_not_final_and_resolves_either_way() {
+        assert!(!Phase::Review.is_final());
+        assert_eq!(
+            Phase::Verified.decide_from(Some(Phase::Review)),
+            Move::Apply
+        );
+        assert_eq!(
+            Phase::Rejected.decide_from(Some(Phase::Review)),
+            Move::Apply
+        );
+    }
+
+    #[test]
+    fn final_phases_never_move() {
+        for final_phase in [Phase::Verified, Phase::Rejected, Phase::Expired(Ralio)] {
+            assert!(final_phase.is_final());
+            for target in Phase::ALL {
+                let expected = if target == final_phase {
+                    Move::Unchanged
+                } else {
+                    Move::Stale
+                };
+                assert_eq!(
+                    target.decide_from(Some(final_phase)),
+                    expected,
+                    "{final_phase:?} -> {target:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn inferred_expiry_yields_to_any_real_outcome() {
+        let inferred = Some(Phase::Expired(Inferred));
+        for outcome in [
+            Phase::Verified,
+            Phase::Review,
+            Phase::Rejected,
+            Phase::Expired(Ralio),
+        ] {
+            assert_eq!(outcome.decide_from(inferred), Move::Apply, "{outcome:?}");
+        }
+        assert_eq!(Phase::Started.decide_from(inferred), Move::Stale);
+        assert!(!Phase::Expired(Inferred).is_final());
+    }
+
+    #[test]
+    fn inferred_expiry_only_touches_open_sessions() {
+        let target = Phase::Expired(Inferred);
+        assert_eq!(target.decide_from(Some(Phase::NotStarted)), Move::Apply);
+        assert_eq!(target.decide_from(Some(Phase::Started)), Move::Apply);
+        assert_eq!(target.decide_from(Some(Phase::Review)), Move::Stale);
+        assert_eq!(target.decide_from(None), Move::Stale);
+    }
+
+    #[test]
+    fn review_after_a_final_outcome_is_stale() {
+        assert_eq!(
+            Phase::Review.decide_from(Some(Phase::Verified)),
+            Move::Stale
+        );
+        assert_eq!(
+            Phase::Review.decide_from(Some(Phase::Rejected)),
+            Move::Stale
+        );
+        assert_eq!(Phase::Started.decide_from(Some(Phase::Review)), Move::Stale);
+        assert_eq!(
+            Phase::NotStarted.decide_from(Some(Phase::Started)),
+            Move::Stale
+        );
+    }
+
+    #[test]
+    fn a_repeat_changes_nothing() {
+        for phase in Phase::ALL {
+            assert_eq!(phase.decide_from(Some(phase)), Move::Unchanged);
+        }
+    }
+
+    #[test]
+    fn priors_never_include_the_target_itself() {
+        for phase in Phase::ALL {
+            assert!(!phase.allowed_priors().contains(&phase), "{phase:?}");
+        }
+    }
+
+    fn stamp(level: KycLevel, at: &str, id: &str) -> LevelStamp {
+        LevelStamp {
+            level,
+            at: DateTime::parse_from_rfc3339(at).unwrap().to_utc(),
+            event_id: EventId::parse(id).unwrap(),
+        }
+    }
+
+    #[test]
+    fn older_level_never_overwrites_newer_and_downgrades_apply() {
+        let regular = stamp(
+            KycLevel::Regular,
+            "2026-05-04T14:05:11.940Z",
+            "997b6324-03d5-417e-aea4-4523f2c41b94",
+        );
+        let light_later = stamp(
+            KycLevel::Light,
+            "2026-06-01T00:05:43.209Z",
+            "4f0a7af4-3c00-41c5-9b4b-330ad6015789",
+        );
+        assert_eq!(light_later.decide_over(Some(&regular)), Move::Apply);
+        assert_eq!(regular.decide_over(Some(&light_later)), Move::Stale);
+        assert_eq!(regular.decide_over(Some(&regular)), Move::Unchanged);
+        assert_eq!(regular.decide_over(None), Move::Apply);
+    }
+
+    #[test]
+    fn equal_timestamps_are_ordered_by_event_id() {
+        let low = stamp(
+            KycLevel::Light,
+            "2026-05-04T14:05:11Z",
+            "00000000-0000-4000-8000-000000000001",
+        );
+        let high = stamp(
+            KycLevel::Regular,
+            "2026-05-04T14:05:11Z",
+            "00000000-0000-4000-8000-000000000002",
+        );
+        assert_eq!(high.decide_over(Some(&low)), Move::Apply);
+        assert_eq!(low.decide_over(Some(&high)), Move::Stale);
+    }
+
+    #[test]
+    fn sortable_timestamps_sort_like_time() {
+        let a = DateTime::parse_from_rfc3339("2026-05-04T14:05:11.9Z")
+            .unwrap()
+            .to_utc();
+        let b = DateTime::parse_from_rfc3339("2026-05-04T14:05:11.10+00:00")
+            .unwrap()
+            .to_utc();
+        let c = DateTime::parse_from_rfc3339("2026-05-04T10:05:12-04:00")
+            .unwrap()
+            .to_utc();
+        let (sa, sb, sc) = (
+            sortable_timestamp(a),
+            sortable_timestamp(b),
+            sortable_timestamp(c),
+        );
+        assert_eq!(sa, "2026-05-04T14:05:11.900000000Z");
+        assert!(sb < sa && sa < sc);
+    }
+}

@@ -1,0 +1,329 @@
+//! Property tests: delivery order and duplicates never change the outcome, and nothing but a
+//! REGULAR `kyc_state_updated` ever opens account creation.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use idv_model::webhook::{EventBody, Subject};
+use idv_model::{
+    EventId, ExpirySource, KycLevel, LevelStamp, Owner, Phase, SessionId, SessionRecord, Uid,
+    UserProfile, WebhookEvent, can_create_account, parse_webhook,
+};
+use proptest::prelude::*;
+use serde_json::json;
+
+const CASES: u32 = 1_000;
+
+fn uid() -> Uid {
+    Uid::parse("e4f9d8b3-6b70-47a1-aae1-70c8a689c02a").unwrap()
+}
+
+fn base_time() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-05-04T09:00:00Z")
+        .unwrap()
+        .to_utc()
+}
+
+/// Something that happens to a user: a webhook from Ralio, or the expiry watcher's inference.
+#[derive(Debug, Clone)]
+enum Happening {
+    Webhook(Vec<u8>),
+    InferExpiry(SessionId),
+}
+
+/// How a session's story ends, as Ralio would tell it.
+#[derive(Debug, Clone, Copy)]
+enum Story {
+    Approved { via_review: bool },
+    Rejected { via_review: bool },
+    ExpiredByRalio,
+    StillInReview,
+    Silent,
+}
+
+fn story() -> impl Strategy<Value = Story> {
+    prop_oneof![
+        any::<bool>().prop_map(|via_review| Story::Approved { via_review }),
+        any::<bool>().prop_map(|via_review| Story::Rejected { via_review }),
+        Just(Story::ExpiredByRalio),
+        Just(Story::StillInReview),
+        Just(Story::Silent),
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct SessionPlan {
+    story: Story,
+    created_by_us: bool,
+    watcher_infers_expiry: bool,
+}
+
+fn session_plan() -> impl Strategy<Value = SessionPlan> {
+    (story(), any::<bool>(), any::<bool>()).prop_map(|(story, created_by_us, infer)| SessionPlan {
+        story,
+        created_by_us,
+        // The watcher only knows sessions we stored ourselves.
+        watcher_infers_expiry: infer && created_by_us,
+    })
+}
+
+/// Renders a webhook the way Ralio might: either envelope, either key case.
+fn webhook(
+    seq: u32,
+    event_type: &str,
+    at: DateTime<Utc>,
+    data: serde_json::Value,
+    env_b: bool,
+) -> Vec<u8> {
+    let id = format!("00000000-0000-4000-8000-{seq:012}");
+    let envelope = if env_b {
+        json!({ "eventId": id, "eventType": event_type, "timestamp": at.to_rfc3339(), "data": data })
+    } else {
+        json!({ "id": id, "event": event_type, "timestamp": at.to_rfc3339(), "data": data })
+    };
+    serde_json::to_vec(&envelope).unwrap()
+}
+
+struct Scenario {
+    in_order: Vec<Happening>,
+    pre_created: Vec<SessionId>,
+}
+
+fn scenario(plans: &[SessionPlan], levels: &[KycLevel], env_b: bool) -> Scenario {
+    let mut in_order = Vec::new();
+    let mut pre_created = Vec::new();
+    let mut seq = 0u32;
+    let mut clock = base_time();
+    let mut next = |event_type: &str, data: serde_json::Value, out: &mut Vec<Happening>| {
+        seq += 1;
+        clock += Duration::minutes(7);
+        out.push(Happening::Webhook(webhook(
+            seq,
+            event_type,
+            clock,
+            data,
+            env_b ^ seq.is_multiple_of(3),
+        )));
+    };
+    for (index, plan) in plans.iter().enumerate() {
+        let session = SessionId::parse(&format!("11111111-0000-4000-8000-{index:012}")).unwrap();
+        if plan.created_by_us {
+            pre_created.push(session);
+        }
+        let data = json!({ "sessionId": session.to_string(), "userId": uid().to_string() });
+        let snake = json!({ "session_id": session.to_string(), "user_id": uid().to_string() });
+        if plan.watcher_infers_expiry {
+            in_order.push(Happening::InferExpiry(session));
+        }
+        match plan.story {
+            Story::Approved { via_review } | Story::Rejected { via_review } if via_review => {
+                next("kyc_session_manual_review", data.clone(), &mut in_order);
+            }
+            _ => {}
+        }
+        match plan.story {
+            Story::Approved { .. } => next("kyc.session_verified", snake, &mut in_order),
+            Story::Rejected { .. } => next("kyc_session_failed", data, &mut in_order),
+            Story::ExpiredByRalio => next("kyc_session_expired", data, &mut in_order),
+            Story::StillInReview => next("kyc_session_manual_review", data, &mut in_order),
+            Story::Silent => {}
+        }
+    }
+    for level in levels {
+        next(
+            "kyc_state_updated",
+            json!({ "kycId": 40817, "userId": uid().to_string(), "entityType": "user", "state": level.name() }),
+            &mut in_order,
+        );
+    }
+    Scenario {
+        in_order,
+        pre_created,
+    }
+}
+
+/// The reference semantics every store must follow: de-duplicate by event id, then apply the
+/// model's rules.
+#[derive(Debug, Clone, PartialEq)]
+struct UserState {
+    profile: UserProfile,
+    sessions: BTreeMap<SessionId, Phase>,
+    seen: HashSet<EventId>,
+}
+
+impl UserState {
+    fn new(pre_created: &[SessionId]) -> Self {
+        Self {
+            profile: UserProfile::unknown(uid()),
+            sessions: pre_created
+                .iter()
+                .map(|s| (*s, Phase::NotStarted))
+                .collect(),
+            seen: HashSet::new(),
+        }
+    }
+
+    fn apply(&mut self, happening: &Happening) {
+        match happening {
+            Happening::InferExpiry(session) => {
+                let target = Phase::Expired(ExpirySource::Inferred);
+                let current = self.sessions.get(session).copied();
+                if target.decide_from(current) == idv_model::Move::Apply {
+                    self.sessions.insert(*session, target);
+                }
+            }
+            Happening::Webhook(body) => {
+                let event: WebhookEvent = parse_webhook(body).expect("generated webhooks parse");
+                if !self.seen.insert(event.id) {
+                    return;
+                }
+                match event.body {
+                    EventBody::Session(s) => {
+                        assert_eq!(s.subject, Subject::User(Some(uid())));
+                        let target = s.outcome.target();
+                        let current = self.sessions.get(&s.session_id).copied();
+                        if target.decide_from(current) == idv_model::Move::Apply {
+                            self.sessions.insert(s.session_id, target);
+                        }
+                    }
+                    EventBody::KycStateUpdated(k) => {
+                        assert_eq!(k.owner, Owner::User(uid()));
+                        self.profile.apply_level(
+                            LevelStamp {
+                                level: k.level,
+                                at: event.occurred_at,
+                                event_id: event.id,
+                            },
+                            k.kyc_id,
+                        );
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+    }
+
+    fn outcome(&self) -> (BTreeMap<SessionId, Phase>, KycLevel) {
+        (self.sessions.clone(), self.profile.kyc_level())
+    }
+}
+
+/// An ordering of the scenario with some deliveries repeated.
+fn delivered(
+    in_order: Vec<Happening>,
+    dupes: Vec<prop::sample::Index>,
+    order: Vec<usize>,
+) -> Vec<Happening> {
+    let mut all = in_order.clone();
+    for d in dupes {
+        all.push(in_order[d.index(in_order.len())].clone());
+    }
+    // `order` is a permutation of 0..n for the first n slots; the rest follow in place.
+    let mut permuted: Vec<Happening> = order.iter().filter_map(|i| all.get(*i).cloned()).collect();
+    permuted.extend(all.into_iter().skip(order.len()));
+    permuted
+}
+
+fn any_level() -> impl Strategy<Value = KycLevel> {
+    prop_oneof![
+        Just(KycLevel::Regular),
+        Just(KycLevel::Light),
+        Just(KycLevel::Other("PLUS".into())),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    #[test]
+    fn any_order_with_duplicates_ends_where_in_order_delivery_ends(
+        plans in prop::collection::vec(session_plan(), 1..4),
+        levels in prop::collection::vec(any_level(), 0..4),
+        env_b in any::<bool>(),
+        dupes in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+        seed in prop::collection::vec(any::<u32>(), 32),
+    ) {
+        let Scenario { in_order, pre_created } = scenario(&plans, &levels, env_b);
+        prop_assume!(!in_order.is_empty());
+
+        let mut expected = UserState::new(&pre_created);
+        for h in &in_order {
+            expected.apply(h);
+        }
+
+        let total = in_order.len() + dupes.len();
+        let mut order: Vec<usize> = (0..total).collect();
+        // Seeded Fisher-Yates so proptest can shrink the seed.
+        for i in (1..total).rev() {
+            let j = seed[i % seed.len()] as usize % (i + 1);
+            order.swap(i, j);
+        }
+        let mut actual = UserState::new(&pre_created);
+        for h in delivered(in_order, dupes, order) {
+            actual.apply(&h);
+        }
+        prop_assert_eq!(actual.outcome(), expected.outcome());
+    }
+
+    #[test]
+    fn no_ordering_opens_accounts_without_a_regular_level_event(
+        plans in prop::collection::vec(session_plan(), 1..4),
+        levels in prop::collection::vec(any_level(), 0..4),
+        env_b in any::<bool>(),
+        seed in prop::collection::vec(any::<u32>(), 32),
+    ) {
+        let Scenario { in_order, pre_created } = scenario(&plans, &levels, env_b);
+        let total = in_order.len();
+        let mut order: Vec<usize> = (0..total).collect();
+        for i in (1..total).rev() {
+            let j = seed[i % seed.len()] as usize % (i + 1);
+            order.swap(i, j);
+        }
+        let mut state = UserState::new(&pre_created);
+        let mut regular_delivered = false;
+        for i in order {
+            let h = &in_order[i];
+            if let Happening::Webhook(body) = h {
+                let event = parse_webhook(body).unwrap();
+                if matches!(&event.body, EventBody::KycStateUpdated(k) if k.level == KycLevel::Regular) {
+                    regular_delivered = true;
+                }
+            }
+            state.apply(h);
+            if can_create_account(&state.profile) {
+                prop_assert!(regular_delivered, "account allowed before any REGULAR level event");
+                let stamp = state.profile.kyc.as_ref().unwrap();
+                prop_assert_eq!(&stamp.level, &KycLevel::Regular);
+            }
+        }
+        // At the end, accounts are open exactly when the newest level event says REGULAR.
+        prop_assert_eq!(can_create_account(&state.profile), levels.last() == Some(&KycLevel::Regular));
+    }
+}
+
+#[test]
+fn a_verified_session_alone_never_opens_accounts() {
+    let mut state = UserState::new(&[]);
+    let Scenario { in_order, .. } = scenario(
+        &[SessionPlan {
+            story: Story::Approved { via_review: true },
+            created_by_us: false,
+            watcher_infers_expiry: false,
+        }],
+        &[],
+        false,
+    );
+    for h in &in_order {
+        state.apply(h);
+    }
+    assert_eq!(state.sessions.values().next(), Some(&Phase::Verified));
+    assert!(!can_create_account(&state.profile));
+    let record = SessionRecord::first_reported(
+        Owner::User(uid()),
+        *state.sessions.keys().next().unwrap(),
+        Phase::Verified,
+        base_time(),
+    );
+    let action = idv_model::next_action(&state.profile, &[record], base_time());
+    assert_eq!(action.code, idv_model::NextActionCode::AwaitKycUpdate);
+}
