@@ -93,7 +93,7 @@ uuid_id!(
 
 /// Whose KYC record a session or level belongs to. Related parties are kept apart from users
 /// so that nothing a related party does can unlock anything for a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "type", content = "id", rename_all = "kebab-case")]
 pub enum Owner {
     User(Uid),

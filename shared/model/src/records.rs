@@ -141,6 +141,23 @@ pub struct ReverifyNotice {
     pub event_id: EventId,
 }
 
+impl ReverifyNotice {
+    /// Warnings are ordered like levels: the newest (timestamp, then event id) wins.
+    pub fn decide_over(&self, stored: Option<&ReverifyNotice>) -> Move {
+        match stored {
+            None => Move::Apply,
+            Some(old) if old.event_id == self.event_id => Move::Unchanged,
+            Some(old)
+                if event_order_key(self.at, self.event_id)
+                    > event_order_key(old.at, old.event_id) =>
+            {
+                Move::Apply
+            }
+            Some(_) => Move::Stale,
+        }
+    }
+}
+
 /// A user's KYC standing. A user we never heard of is simply LIGHT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserProfile {
@@ -176,19 +193,7 @@ impl UserProfile {
     }
 
     pub fn apply_reverify(&mut self, notice: ReverifyNotice) -> Move {
-        let decision = match &self.reverify {
-            None => Move::Apply,
-            Some(old) if old.event_id == notice.event_id => Move::Unchanged,
-            Some(old) => {
-                if event_order_key(notice.at, notice.event_id)
-                    > event_order_key(old.at, old.event_id)
-                {
-                    Move::Apply
-                } else {
-                    Move::Stale
-                }
-            }
-        };
+        let decision = notice.decide_over(self.reverify.as_ref());
         if decision == Move::Apply {
             self.reverify = Some(notice);
         }

@@ -193,6 +193,33 @@ impl EntityType {
     }
 }
 
+/// Account currencies Ralio offers (`POST .../accounts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Currency {
+    #[serde(rename = "EUR")]
+    Eur,
+    #[serde(rename = "USD")]
+    Usd,
+}
+
+impl Currency {
+    /// Exactly `EUR` or `USD`: a currency is not guessed from a near miss.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "EUR" => Some(Currency::Eur),
+            "USD" => Some(Currency::Usd),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Currency::Eur => "EUR",
+            Currency::Usd => "USD",
+        }
+    }
+}
+
 /// The outcome of one check inside a session: `"Validated"`/`"Refused"` in G1, `1`/`2` in G2.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CheckState {

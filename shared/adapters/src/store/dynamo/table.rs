@@ -1,0 +1,90 @@
+//! Creating the table from [`schema::TABLE`]: used by tests, the local runner and as the
+//! reference `template.yaml` is checked against.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+
+use super::schema::TABLE;
+use super::sdk_error;
+use crate::store::{StoreError, StoreResult};
+
+/// Creates the table (on demand, with its indexes and TTL) unless it already exists.
+pub async fn ensure_table(client: &Client, name: &str) -> StoreResult<()> {
+    let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Rejected(e.to_string());
+    let key = |attribute: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(attribute)
+            .key_type(kind)
+            .build()
+            .map_err(build)
+    };
+    let mut attributes = vec![TABLE.hash_key, TABLE.range_key];
+    for index in TABLE.indexes {
+        attributes.push(index.hash_key);
+        attributes.extend(index.range_key);
+    }
+    attributes.sort_unstable();
+    attributes.dedup();
+
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(TABLE.hash_key, KeyType::Hash)?)
+        .key_schema(key(TABLE.range_key, KeyType::Range)?);
+    for attribute in attributes {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attribute)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build)?,
+        );
+    }
+    for index in TABLE.indexes {
+        let mut keys = vec![key(index.hash_key, KeyType::Hash)?];
+        if let Some(range) = index.range_key {
+            keys.push(key(range, KeyType::Range)?);
+        }
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(index.name)
+                .set_key_schema(Some(keys))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .build()
+                .map_err(build)?,
+        );
+    }
+    match request.send().await {
+        Ok(_) => {}
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            return Ok(());
+        }
+        Err(err) => return Err(sdk_error("CreateTable", err)),
+    }
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(TABLE.ttl_attribute)
+                .enabled(true)
+                .build()
+                .map_err(build)?,
+        )
+        .send()
+        .await
+        .map_err(|e| sdk_error("UpdateTimeToLive", e))?;
+    Ok(())
+}

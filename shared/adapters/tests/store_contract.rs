@@ -1,0 +1,782 @@
+//! One contract suite, run against both stores: the in-memory store must be indistinguishable
+//! from the DynamoDB one (on moto). Every test below runs twice, as `memory::name` and
+//! `dynamodb::name`.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate};
+use common::*;
+use idv_adapters::store::{
+    AccountReservation, AccountStatus, AuditEntry, BucketMember, QuarantineEntry, RalioAccount,
+    Store, StoredSession, WatchOutcome,
+};
+use idv_model::{
+    ApplyOutcome, BucketKind, Change, Currency, EventApplication, ExpiryBucket, ExpirySchedule,
+    ExpirySource, FailureReason, HostedUrl, KycLevel, Owner, Phase, RelatedPartyId, ReverifyNotice,
+    SessionRecord, parse_webhook,
+};
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $name() { super::$name(super::memory().await).await })*
+        }
+        mod dynamodb {
+            $(#[tokio::test] async fn $name() { super::$name(super::dynamo().await).await })*
+        }
+    };
+}
+
+contract!(
+    unknown_user_reads_as_empty_light,
+    created_session_reads_back_exactly,
+    webhook_first_then_creation_merges_without_touching_state,
+    lifecycle_review_then_verified,
+    duplicate_event_changes_nothing_and_is_audited,
+    late_review_after_verified_is_stale_and_remembered,
+    same_state_from_another_event_is_unchanged,
+    rejection_keeps_failure_reasons,
+    kyc_level_follows_event_time_not_arrival,
+    equal_timestamps_are_ordered_by_event_id,
+    reverify_notice_keeps_the_newest,
+    related_party_records_never_touch_the_user,
+    session_owner_found_by_session_id,
+    tick_is_created_once,
+    bucket_listing_pages_through_every_session_once,
+    flagging_touches_only_open_sessions_once,
+    inferred_expiry_yields_to_a_later_real_outcome,
+    accounts_reserve_complete_and_release,
+    an_expired_account_lease_can_be_taken_over,
+    quarantine_keeps_bytes_verbatim_once,
+    audit_trail_is_append_only_and_ordered,
+    fixtures_apply_end_to_end,
+);
+
+fn created(uid: idv_model::Uid, session: idv_model::SessionId) -> SessionRecord {
+    SessionRecord::created(
+        Owner::User(uid),
+        session,
+        HostedUrl::new(format!("https://verify.example/session/{session}")),
+        t0(),
+        t0() + Duration::days(7),
+    )
+}
+
+fn buckets(record: &SessionRecord) -> Vec<ExpiryBucket> {
+    let schedule = ExpirySchedule::default();
+    let expires = record.expires_at.unwrap();
+    vec![
+        schedule.warn_bucket(expires),
+        schedule.expire_bucket(expires),
+    ]
+}
+
+async fn outcome(store: &Arc<dyn Store>, event: &EventApplication) -> ApplyOutcome {
+    store
+        .apply_event(event, t0() + minutes(1))
+        .await
+        .unwrap()
+        .outcome
+}
+
+async fn phase(
+    store: &Arc<dyn Store>,
+    uid: idv_model::Uid,
+    session: idv_model::SessionId,
+) -> Option<Phase> {
+    let snapshot = store.load_user(uid).await.unwrap();
+    snapshot
+        .sessions
+        .iter()
+        .find(|s| s.session_id == session)
+        .map(|s| s.phase)
+}
+
+async fn unknown_user_reads_as_empty_light(store: Arc<dyn Store>) {
+    let uid = uid();
+    let snapshot = store.load_user(uid).await.unwrap();
+    assert_eq!(snapshot.profile.kyc_level(), KycLevel::Light);
+    assert!(snapshot.sessions.is_empty() && snapshot.accounts.is_empty());
+    assert_eq!(store.audit_trail(Owner::User(uid)).await.unwrap(), vec![]);
+}
+
+async fn created_session_reads_back_exactly(store: Arc<dyn Store>) {
+    let (uid, session) = (uid(), sid());
+    let record = created(uid, session);
+    let stored = store
+        .store_session(&record, &buckets(&record))
+        .await
+        .unwrap();
+    assert_eq!(stored, StoredSession::Stored(record.clone()));
+    let snapshot = store.load_user(uid).await.unwrap();
+    assert_eq!(snapshot.sessions, vec![record.clone()]);
+    // Storing the same session again returns what is stored and changes nothing.
+    let again = store
+        .store_session(&record, &buckets(&record))
+        .await
+        .unwrap();
+    assert_eq!(again, StoredSession::AlreadyStored(record));
+}
+
+async fn webhook_first_then_creation_merges_without_touching_state(store: Arc<dyn Store>) {
+    let (uid, session) = (uid(), sid());
+    let owner = Owner::User(uid);
+    let verified = session_event(owner, session, Phase::Verified, t0());
+    assert_eq!(outcome(&store, &verified).await, ApplyOutcome::Applied);
+    let record = created(uid, session);
+    let StoredSession::Stored(merged) = store
+        .store_session(&record, &buckets(&record))
+        .await
+        .unwrap()
+    else {
+        panic!("the first store of a session must store it");
+    };
+    assert_eq!(
+        merged.phase,
+        Phase::Verified,
+        "creation must not reset a newer state"
+    );
+    assert_eq!(merged.hosted_url, record.hosted_url);
+    assert_eq!(merged.expires_at, record.expires_at);
+    assert_eq!(merged.created_at, record.created_at);
+    assert_eq!(phase(&store, uid, session).await, Some(Phase::Verified));
+    let StoredSession::AlreadyStored(again) = store
+        .store_session(&record, &buckets(&record))
+        .await
+        .unwrap()
+    else {
+        panic!("a second store must report the stored session");
+    };
+    assert_eq!(again, merged);
+}
+
+async fn lifecycle_review_then_verified(store: Arc<dyn Store>) {
+    let (uid, session) = (uid(), sid());
+    let owner = Owner::User(uid);
+    let record = created(uid, session);
+    store
+        .store_session(&record, &buckets(&record))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome(&store, &session_event(owner, session, Phase::Review, t0())).await,
+        ApplyOutcome::Applied
+    );
+    assert_eq!(phase(&store, uid, session).await, Some(Phase::Review));
+    assert_eq!(
+        outcome(
+            &store,
+            &session_event(owner, session, Phase::Verified, t0())
+        )
+        .await,
+        ApplyOutcome::Applied
+    );
+    let snapshot = store.load_user(uid).await.unwrap();
+    let stored = &snapshot.sessions[0];
+    assert_eq!(stored.phase, Phase::Verified);
+    assert_eq!(
+        stored.hosted_url, record.hosted_url,
+        "a webhook keeps the hosted page"
+    );
+    assert_eq!(stored.updated_at, t0() + minutes(1));
+    assert_eq!(
+        snapshot.profile.kyc_level(),
+        KycLevel::Light,
+        "a verified session is not a level"
+    );
+}
+
+async fn duplicate_event_changes_nothing_and_is_audited(store: Arc<dyn Store>) {
+    let (uid, session) = (uid(), sid());
+    let owner = Owner::User(uid);
+    let review = session_event(owner, session, Phase::Review, t0());
+    assert_eq!(outcome(&store, &review).await, ApplyOutcome::Applied);
+    assert_eq!(outcome(&store, &review).await, ApplyOutcome::Duplicate);
+    assert_eq!(outcome(&store, &review).await, ApplyOutcome::Duplicate);
+    assert_eq!(phase(&store, uid, session).await, Some(Phase::Review));
+    let outcomes: Vec<String> = store
+        .audit_trail(owner)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.outcome)
+        .collect();
+    let mut sorted = outcomes.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["applied", "duplicate", "duplicate"]);
+}
+
+async fn late_review_after_verified_is_stale_and_remembered(store: Arc<dyn Store>) {
+    let (uid, session) = (uid(), sid());
+    let owner = Owner::User(uid);
+    let review = session_event(owner, session, Phase::Review, t0());
+    let verified = session_event(owner, session, Phase::Verified, t0() + minutes(5));
+    assert_eq!(outcome(&store, &verified).await, ApplyOutcome::Applied);
+    assert_eq!(outcome(&store, &review).await, ApplyOutcome::Stale);
+    assert_eq!(phase(&store, uid, session).await, Some(Phase::Verified));
+    // The stale event is remembered: its redelivery is a duplicate.
+    assert_eq!(outcome(&store, &review).await, ApplyOutcome::Duplicate);
+    let trail = store.audit_trail(owner).await.unwrap();
+    let stale: Vec<&AuditEntry> = trail.iter().filter(|a| a.outcome == "stale").collect();
+    assert_eq!(stale.len(), 1);
+    assert_eq!(stale[0].event_id, Some(review.event_id));
+    assert_eq!(stale[0].session_id, Some(session));
+    assert_eq!(stale[0].detail, "kept VERIFIED, not REVIEW");
+}
+
+async fn same_state_from_another_event_is_unchanged(store: Arc<dyn Store>) {
+    let (uid, session) = (uid(), sid());
+    let owner = Owner::User(uid);
+    assert_eq!(
+        outcome(&store, &session_event(owner, session, Phase::Review, t0())).await,
+        ApplyOutcome::Applied
+    );
+    assert_eq!(
+        outcome(&store, &session_event(owner, session, Phase::Review, t0())).await,
+        ApplyOutcome::Unchanged
+    );
+    assert_eq!(phase(&store, uid, session).await, Some(Phase::Review));
+}
+
+async fn rejection_keeps_failure_reasons(store: Arc<dyn Store>) {
+    let (uid, session) = (uid(), sid());
+    let reasons = vec![
+        FailureReason {
+            check: "document-verification".into(),
+            code: "EXPIRED_DOCUMENT".into(),
+            message: "The identity document is past its expiry date".into(),
+            category: None,
+        },
+        FailureReason {
+            check: "manual_review".into(),
+            code: "KYC.DOC.DETERIORATED".into(),
+            message: "Document is damaged or unreadable.".into(),
+            category: Some("DOC".into()),
+        },
+    ];
+    let rejected = rejected_event(Owner::User(uid), session, reasons.clone());
+    assert_eq!(outcome(&store, &rejected).await, ApplyOutcome::Applied);
+    let snapshot = store.load_user(uid).await.unwrap();
+    assert_eq!(snapshot.sessions[0].phase, Phase::Rejected);
+    assert_eq!(snapshot.sessions[0].failure_reasons, reasons);
+}
+
+async fn kyc_level_follows_event_time_not_arrival(store: Arc<dyn Store>) {
+    let uid = uid();
+    let owner = Owner::User(uid);
+    let regular = level_event(owner, KycLevel::Regular, t0());
+    let older_light = level_event(owner, KycLevel::Light, t0() - minutes(10));
+    let newer_light = level_event(owner, KycLevel::Light, t0() + Duration::days(28));
+    assert_eq!(outcome(&store, &regular).await, ApplyOutcome::Applied);
+    assert_eq!(outcome(&store, &older_light).await, ApplyOutcome::Stale);
+    let profile = store.load_user(uid).await.unwrap().profile;
+    assert_eq!(profile.kyc_level(), KycLevel::Regular);
+    assert_eq!(profile.kyc_id, Some(40817));
+    assert_eq!(profile.kyc.as_ref().unwrap().at, t0());
+    assert_eq!(
+        outcome(&store, &newer_light).await,
+        ApplyOutcome::Applied,
+        "downgrades are real"
+    );
+    assert_eq!(
+        store.load_user(uid).await.unwrap().profile.kyc_level(),
+        KycLevel::Light
+    );
+    assert_eq!(outcome(&store, &regular).await, ApplyOutcome::Duplicate);
+}
+
+async fn equal_timestamps_are_ordered_by_event_id(store: Arc<dyn Store>) {
+    let uid = uid();
+    let owner = Owner::User(uid);
+    let mut a = level_event(owner, KycLevel::Regular, t0());
+    let mut b = level_event(owner, KycLevel::Light, t0());
+    // Make b's id the greater one, whatever was generated.
+    let (low, high) = if a.event_id < b.event_id {
+        (a.event_id, b.event_id)
+    } else {
+        (b.event_id, a.event_id)
+    };
+    for (event, id) in [(&mut a, low), (&mut b, high)] {
+        event.event_id = id;
+        if let Change::Level { stamp, .. } = &mut event.change {
+            stamp.event_id = id;
+        }
+    }
+    assert_eq!(outcome(&store, &b).await, ApplyOutcome::Applied);
+    assert_eq!(outcome(&store, &a).await, ApplyOutcome::Stale);
+    assert_eq!(
+        store.load_user(uid).await.unwrap().profile.kyc_level(),
+        KycLevel::Light
+    );
+}
+
+async fn reverify_notice_keeps_the_newest(store: Arc<dyn Store>) {
+    let uid = uid();
+    let owner = Owner::User(uid);
+    let notice = |days: i64, when| {
+        let event_id = eid();
+        EventApplication {
+            event_id,
+            event_type: "kyc_expiration_warning".into(),
+            occurred_at: when,
+            owner,
+            change: Change::Reverify(ReverifyNotice {
+                expiration_date: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
+                days_remaining: days,
+                at: when,
+                event_id,
+            }),
+        }
+    };
+    let newer = notice(14, t0() + minutes(5));
+    let older = notice(20, t0());
+    assert_eq!(outcome(&store, &newer).await, ApplyOutcome::Applied);
+    assert_eq!(outcome(&store, &older).await, ApplyOutcome::Stale);
+    let profile = store.load_user(uid).await.unwrap().profile;
+    let stored = profile.reverify.unwrap();
+    assert_eq!(stored.days_remaining, 14);
+    assert_eq!(
+        stored.expiration_date,
+        NaiveDate::from_ymd_opt(2026, 6, 1).unwrap()
+    );
+    assert_eq!(stored.event_id, newer.event_id);
+}
+
+async fn related_party_records_never_touch_the_user(store: Arc<dyn Store>) {
+    // The same UUID as a user and as a related party: still two separate records.
+    let uid = uid();
+    let party = Owner::RelatedParty(RelatedPartyId::from_uuid(uid.as_uuid()));
+    let session = sid();
+    assert_eq!(
+        outcome(&store, &level_event(party, KycLevel::Regular, t0())).await,
+        ApplyOutcome::Applied
+    );
+    assert_eq!(
+        outcome(
+            &store,
+            &session_event(party, session, Phase::Verified, t0())
+        )
+        .await,
+        ApplyOutcome::Applied
+    );
+    let snapshot = store.load_user(uid).await.unwrap();
+    assert_eq!(snapshot.profile.kyc_level(), KycLevel::Light);
+    assert!(snapshot.sessions.is_empty());
+    assert_eq!(
+        store.find_session_owner(session).await.unwrap(),
+        Some(party)
+    );
+}
+
+async fn session_owner_found_by_session_id(store: Arc<dyn Store>) {
+    let (uid, stored, reported) = (uid(), sid(), sid());
+    let record = created(uid, stored);
+    store
+        .store_session(&record, &buckets(&record))
+        .await
+        .unwrap();
+    outcome(
+        &store,
+        &session_event(Owner::User(uid), reported, Phase::Review, t0()),
+    )
+    .await;
+    assert_eq!(
+        store.find_session_owner(stored).await.unwrap(),
+        Some(Owner::User(uid))
+    );
+    assert_eq!(
+        store.find_session_owner(reported).await.unwrap(),
+        Some(Owner::User(uid))
+    );
+    assert_eq!(store.find_session_owner(sid()).await.unwrap(), None);
+}
+
+async fn tick_is_created_once(store: Arc<dyn Store>) {
+    let bucket = ExpiryBucket::containing(
+        BucketKind::Warn,
+        t0() + Duration::days(6) + minutes(uuid::Uuid::new_v4().as_u128() as i64 % 100_000),
+        Duration::minutes(15),
+    );
+    assert!(store.create_tick(&bucket, t0()).await.unwrap());
+    assert!(!store.create_tick(&bucket, t0()).await.unwrap());
+    let other = ExpiryBucket {
+        kind: BucketKind::Expire,
+        ..bucket
+    };
+    assert!(store.create_tick(&other, t0()).await.unwrap());
+}
+
+async fn bucket_listing_pages_through_every_session_once(store: Arc<dyn Store>) {
+    // A bucket of its own, far from other tests' buckets.
+    let expires = t0() + Duration::days(400 + (uuid::Uuid::new_v4().as_u128() % 10_000) as i64);
+    let schedule = ExpirySchedule::default();
+    let mut expected = Vec::new();
+    for _ in 0..25 {
+        let (uid, session) = (uid(), sid());
+        let mut record = created(uid, session);
+        record.expires_at = Some(expires);
+        store
+            .store_session(
+                &record,
+                &[
+                    schedule.warn_bucket(expires),
+                    schedule.expire_bucket(expires),
+                ],
+            )
+            .await
+            .unwrap();
+        expected.push(BucketMember {
+            owner: Owner::User(uid),
+            session_id: session,
+        });
+    }
+    // A session in a neighbouring bucket must not show up.
+    let mut other = created(uid(), sid());
+    other.expires_at = Some(expires + Duration::hours(2));
+    store.store_session(&other, &buckets(&other)).await.unwrap();
+
+    for bucket in [
+        schedule.warn_bucket(expires),
+        schedule.expire_bucket(expires),
+    ] {
+        let mut seen = Vec::new();
+        let mut page = None;
+        let mut pages = 0;
+        loop {
+            let result = store
+                .list_bucket(&bucket, 7, page.as_deref())
+                .await
+                .unwrap();
+            assert!(result.members.len() <= 7);
+            seen.extend(result.members);
+            pages += 1;
+            match result.next {
+                Some(next) => page = Some(next),
+                None => break,
+            }
+            assert!(pages < 10, "pagination does not end");
+        }
+        seen.sort();
+        let mut want = expected.clone();
+        want.sort();
+        assert_eq!(seen, want, "{bucket}");
+    }
+}
+
+async fn flagging_touches_only_open_sessions_once(store: Arc<dyn Store>) {
+    let uid = uid();
+    let owner = Owner::User(uid);
+    let (open, in_review) = (sid(), sid());
+    for session in [open, in_review] {
+        let record = created(uid, session);
+        store
+            .store_session(&record, &buckets(&record))
+            .await
+            .unwrap();
+    }
+    outcome(
+        &store,
+        &session_event(owner, in_review, Phase::Review, t0()),
+    )
+    .await;
+    let member = |session_id| BucketMember { owner, session_id };
+    let now = t0() + Duration::days(6);
+    assert_eq!(
+        store.flag_expiring(&member(open), now).await.unwrap(),
+        WatchOutcome::Changed
+    );
+    assert_eq!(
+        store.flag_expiring(&member(open), now).await.unwrap(),
+        WatchOutcome::Unchanged
+    );
+    assert_eq!(
+        store.flag_expiring(&member(in_review), now).await.unwrap(),
+        WatchOutcome::Skipped
+    );
+    assert_eq!(
+        store.flag_expiring(&member(sid()), now).await.unwrap(),
+        WatchOutcome::Missing
+    );
+    let snapshot = store.load_user(uid).await.unwrap();
+    let flagged: Vec<_> = snapshot
+        .sessions
+        .iter()
+        .filter(|s| s.expiring_soon)
+        .map(|s| s.session_id)
+        .collect();
+    assert_eq!(flagged, vec![open]);
+    let flags = store
+        .audit_trail(owner)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "session_flagged_expiring")
+        .count();
+    assert_eq!(flags, 1);
+}
+
+async fn inferred_expiry_yields_to_a_later_real_outcome(store: Arc<dyn Store>) {
+    let uid = uid();
+    let owner = Owner::User(uid);
+    let (silent, verified) = (sid(), sid());
+    for session in [silent, verified] {
+        let record = created(uid, session);
+        store
+            .store_session(&record, &buckets(&record))
+            .await
+            .unwrap();
+    }
+    outcome(
+        &store,
+        &session_event(owner, verified, Phase::Verified, t0()),
+    )
+    .await;
+    let now = t0() + Duration::days(7) + Duration::hours(1);
+    let member = |session_id| BucketMember { owner, session_id };
+    assert_eq!(
+        store.mark_expired(&member(silent), now).await.unwrap(),
+        WatchOutcome::Changed
+    );
+    assert_eq!(
+        store.mark_expired(&member(silent), now).await.unwrap(),
+        WatchOutcome::Unchanged
+    );
+    assert_eq!(
+        store.mark_expired(&member(verified), now).await.unwrap(),
+        WatchOutcome::Skipped
+    );
+    assert_eq!(
+        store.mark_expired(&member(sid()), now).await.unwrap(),
+        WatchOutcome::Missing
+    );
+    assert_eq!(
+        phase(&store, uid, silent).await,
+        Some(Phase::Expired(ExpirySource::Inferred))
+    );
+    assert_eq!(phase(&store, uid, verified).await, Some(Phase::Verified));
+    // Ralio reports late: the real outcome wins over our inference.
+    assert_eq!(
+        outcome(&store, &session_event(owner, silent, Phase::Verified, now)).await,
+        ApplyOutcome::Applied
+    );
+    assert_eq!(phase(&store, uid, silent).await, Some(Phase::Verified));
+}
+
+fn ralio_account(alias: &str) -> RalioAccount {
+    RalioAccount {
+        id: uuid::Uuid::new_v4().to_string(),
+        alias: alias.into(),
+        currency: "EUR".into(),
+        balance: 0,
+        pending_in: 0,
+        pending_out: 0,
+        state: "ACTIVE".into(),
+        account_type: "USER".into(),
+    }
+}
+
+async fn accounts_reserve_complete_and_release(store: Arc<dyn Store>) {
+    let uid = uid();
+    let lease = t0() + minutes(1);
+    let alias = "Main EUR wallet ✓";
+    assert_eq!(
+        store
+            .reserve_account(uid, alias, Currency::Eur, lease, t0())
+            .await
+            .unwrap(),
+        AccountReservation::Reserved
+    );
+    assert_eq!(
+        store
+            .reserve_account(uid, alias, Currency::Eur, lease, t0())
+            .await
+            .unwrap(),
+        AccountReservation::InProgress { lease_until: lease }
+    );
+    // Another currency is another account.
+    assert_eq!(
+        store
+            .reserve_account(uid, alias, Currency::Usd, lease, t0())
+            .await
+            .unwrap(),
+        AccountReservation::Reserved
+    );
+    store
+        .release_account(uid, alias, Currency::Usd)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .reserve_account(uid, alias, Currency::Usd, lease, t0())
+            .await
+            .unwrap(),
+        AccountReservation::Reserved
+    );
+    store
+        .release_account(uid, alias, Currency::Usd)
+        .await
+        .unwrap();
+
+    let account = ralio_account(alias);
+    let done = t0() + minutes(2);
+    let record = store
+        .complete_account(uid, alias, Currency::Eur, &account, done)
+        .await
+        .unwrap();
+    assert_eq!(record.status, AccountStatus::Created(account.clone()));
+    assert_eq!(
+        store
+            .reserve_account(uid, alias, Currency::Eur, lease, done)
+            .await
+            .unwrap(),
+        AccountReservation::Existing(Box::new(record.clone()))
+    );
+    // A created account is never released.
+    store
+        .release_account(uid, alias, Currency::Eur)
+        .await
+        .unwrap();
+    let snapshot = store.load_user(uid).await.unwrap();
+    assert_eq!(snapshot.accounts, vec![record]);
+    let created = store
+        .audit_trail(Owner::User(uid))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "account_created")
+        .count();
+    assert_eq!(created, 1);
+}
+
+async fn an_expired_account_lease_can_be_taken_over(store: Arc<dyn Store>) {
+    let uid = uid();
+    let lease = t0() + minutes(1);
+    assert_eq!(
+        store
+            .reserve_account(uid, "a", Currency::Usd, lease, t0())
+            .await
+            .unwrap(),
+        AccountReservation::Reserved
+    );
+    let later = lease + Duration::seconds(1);
+    assert_eq!(
+        store
+            .reserve_account(uid, "a", Currency::Usd, later + minutes(1), later)
+            .await
+            .unwrap(),
+        AccountReservation::Reserved
+    );
+}
+
+async fn quarantine_keeps_bytes_verbatim_once(store: Arc<dyn Store>) {
+    let day_offset = (uuid::Uuid::new_v4().as_u128() % 3000) as i64;
+    let received = t0() + Duration::days(day_offset);
+    let body: Vec<u8> = [
+        b"{\"id\":".as_slice(),
+        &[0xff, 0x00, 0xfe],
+        b" \xe2\x9c\x93 not json",
+    ]
+    .concat();
+    let entry = QuarantineEntry {
+        received_at: received,
+        reason_code: "not_json".into(),
+        reason: "body is not JSON".into(),
+        event_id: None,
+        event_type: None,
+        body: body.clone(),
+    };
+    store.quarantine(&entry).await.unwrap();
+    store
+        .quarantine(&QuarantineEntry {
+            received_at: received + minutes(1),
+            ..entry.clone()
+        })
+        .await
+        .unwrap();
+    let other = QuarantineEntry {
+        body: b"{}".to_vec(),
+        event_id: Some("x".into()),
+        event_type: Some("payin_completed".into()),
+        reason_code: "unknown_event_type".into(),
+        ..entry.clone()
+    };
+    store.quarantine(&other).await.unwrap();
+    let mut kept = store.quarantined(received.date_naive()).await.unwrap();
+    kept.sort_by(|a, b| a.body.cmp(&b.body));
+    let mut want = vec![entry, other];
+    want.sort_by(|a, b| a.body.cmp(&b.body));
+    assert_eq!(kept, want);
+}
+
+async fn audit_trail_is_append_only_and_ordered(store: Arc<dyn Store>) {
+    let owner = Owner::User(uid());
+    let entry = |minute, action: &str| AuditEntry {
+        at: t0() + minutes(minute),
+        action: action.into(),
+        outcome: "refused".into(),
+        event_id: None,
+        session_id: None,
+        detail: "kyc level LIGHT".into(),
+    };
+    store
+        .append_audit(owner, &entry(2, "second"))
+        .await
+        .unwrap();
+    store.append_audit(owner, &entry(1, "first")).await.unwrap();
+    store.append_audit(owner, &entry(3, "third")).await.unwrap();
+    let trail = store.audit_trail(owner).await.unwrap();
+    assert_eq!(
+        trail,
+        vec![entry(1, "first"), entry(2, "second"), entry(3, "third")]
+    );
+}
+
+async fn fixtures_apply_end_to_end(store: Arc<dyn Store>) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ralio");
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    let uid = idv_model::Uid::parse("e4f9d8b3-6b70-47a1-aae1-70c8a689c02a").unwrap();
+    // Fixture ids are shared across tests: on DynamoDB each test has its own table, in memory
+    // its own store, so replaying them here is isolated.
+    let files = [
+        "kyc_session_manual_review.v2.json",
+        "kyc_session_verified.v2.json",
+        "kyc_state_updated.v2.json",
+        "kyc_session_failed.v1.json",
+        "kyc_session_expired.v2.json",
+        "kyc_session_verified.v1.json",
+    ];
+    let mut outcomes = Vec::new();
+    for file in files {
+        let event = parse_webhook(&read(file)).unwrap();
+        let owner = event.named_owner().unwrap();
+        let application = event.application(owner).unwrap();
+        outcomes.push(store.apply_event(&application, t0()).await.unwrap().outcome);
+    }
+    use ApplyOutcome::*;
+    assert_eq!(
+        outcomes,
+        [Applied, Applied, Applied, Applied, Applied, Unchanged]
+    );
+    let snapshot = store.load_user(uid).await.unwrap();
+    assert_eq!(snapshot.profile.kyc_level(), KycLevel::Regular);
+    let phases: Vec<(String, Phase)> = snapshot
+        .sessions
+        .iter()
+        .map(|s| (s.session_id.to_string(), s.phase))
+        .collect();
+    assert_eq!(phases.len(), 3);
+    assert!(phases.contains(&(
+        "a534c9a9-b4ae-4db5-86c3-9506219e4c36".into(),
+        Phase::Verified
+    )));
+    assert!(phases.contains(&(
+        "62a16c76-f166-40ba-9af6-c04c6b217a4b".into(),
+        Phase::Rejected
+    )));
+    assert!(phases.contains(&(
+        "26c33b2b-1647-41a5-87a6-456349f30616".into(),
+        Phase::Expired(ExpirySource::Ralio)
+    )));
+}

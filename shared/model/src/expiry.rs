@@ -1,0 +1,197 @@
+//! Expiry scheduling arithmetic: which time buckets a session's warning and expiry fall in.
+//!
+//! The queue carries one message per bucket, not per session (SQS delays at most 15 minutes
+//! and hides a message at most 12 hours per receive, while sessions live 7 days).
+
+use std::fmt;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BucketKind {
+    /// Flag still-open sessions as expiring soon.
+    Warn,
+    /// Mark still-open sessions expired (inferred).
+    Expire,
+}
+
+impl BucketKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BucketKind::Warn => "warn",
+            BucketKind::Expire => "expire",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "warn" => Some(BucketKind::Warn),
+            "expire" => Some(BucketKind::Expire),
+            _ => None,
+        }
+    }
+}
+
+/// One time bucket of one kind: sessions whose warn (or expiry) time falls in
+/// `[start, start + width)` are handled together when the bucket is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ExpiryBucket {
+    pub kind: BucketKind,
+    pub start: DateTime<Utc>,
+    pub width_secs: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed expiry bucket key")]
+pub struct MalformedBucket;
+
+impl ExpiryBucket {
+    /// The bucket of `kind` that contains `at`.
+    pub fn containing(kind: BucketKind, at: DateTime<Utc>, width: Duration) -> Self {
+        let width_secs = width.num_seconds().max(1);
+        let start = at.timestamp().div_euclid(width_secs) * width_secs;
+        Self {
+            kind,
+            start: Utc.timestamp_opt(start, 0).single().unwrap_or(at),
+            width_secs,
+        }
+    }
+
+    pub fn end(&self) -> DateTime<Utc> {
+        self.start + Duration::seconds(self.width_secs)
+    }
+
+    /// When the bucket may be processed: once every time in it has passed.
+    pub fn due_at(&self) -> DateTime<Utc> {
+        self.end()
+    }
+
+    /// Stable text key, e.g. `warn#1778490000#900`.
+    pub fn key(&self) -> String {
+        format!(
+            "{}#{}#{}",
+            self.kind.as_str(),
+            self.start.timestamp(),
+            self.width_secs
+        )
+    }
+
+    pub fn parse_key(key: &str) -> Result<Self, MalformedBucket> {
+        let mut parts = key.split('#');
+        let kind = parts
+            .next()
+            .and_then(BucketKind::parse)
+            .ok_or(MalformedBucket)?;
+        let start: i64 = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or(MalformedBucket)?;
+        let width_secs: i64 = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or(MalformedBucket)?;
+        if parts.next().is_some() || width_secs <= 0 || start % width_secs != 0 {
+            return Err(MalformedBucket);
+        }
+        let start = Utc
+            .timestamp_opt(start, 0)
+            .single()
+            .ok_or(MalformedBucket)?;
+        Ok(Self {
+            kind,
+            start,
+            width_secs,
+        })
+    }
+}
+
+impl fmt::Display for ExpiryBucket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
+/// Durations of the expiry schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpirySchedule {
+    /// How long before `expiresAt` a still-open session is flagged (default 24 h).
+    pub warning_lead: Duration,
+    /// How long after `expiresAt` a silent session is marked expired (default 1 h).
+    pub grace: Duration,
+    /// Bucket width (default 15 min).
+    pub bucket: Duration,
+}
+
+impl Default for ExpirySchedule {
+    fn default() -> Self {
+        Self {
+            warning_lead: Duration::hours(24),
+            grace: Duration::hours(1),
+            bucket: Duration::minutes(15),
+        }
+    }
+}
+
+impl ExpirySchedule {
+    pub fn warn_bucket(&self, expires_at: DateTime<Utc>) -> ExpiryBucket {
+        ExpiryBucket::containing(
+            BucketKind::Warn,
+            expires_at - self.warning_lead,
+            self.bucket,
+        )
+    }
+
+    pub fn expire_bucket(&self, expires_at: DateTime<Utc>) -> ExpiryBucket {
+        ExpiryBucket::containing(BucketKind::Expire, expires_at + self.grace, self.bucket)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    #[test]
+    fn buckets_floor_to_their_width_and_round_trip() {
+        let schedule = ExpirySchedule::default();
+        let expires = at("2026-05-11T09:12:03.418Z");
+        let warn = schedule.warn_bucket(expires);
+        assert_eq!(warn.start, at("2026-05-10T09:00:00Z"));
+        assert_eq!(warn.due_at(), at("2026-05-10T09:15:00Z"));
+        let expire = schedule.expire_bucket(expires);
+        assert_eq!(expire.start, at("2026-05-11T10:00:00Z"));
+        for bucket in [warn, expire] {
+            assert_eq!(ExpiryBucket::parse_key(&bucket.key()), Ok(bucket));
+        }
+    }
+
+    #[test]
+    fn sessions_in_the_same_window_share_a_bucket() {
+        let schedule = ExpirySchedule::default();
+        let a = schedule.warn_bucket(at("2026-05-11T09:00:00Z"));
+        let b = schedule.warn_bucket(at("2026-05-11T09:14:59.999Z"));
+        let c = schedule.warn_bucket(at("2026-05-11T09:15:00Z"));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn malformed_keys_are_refused() {
+        for bad in [
+            "",
+            "warn",
+            "warn#x#900",
+            "later#0#900",
+            "warn#1#900",
+            "warn#0#0",
+            "warn#0#900#1",
+        ] {
+            assert_eq!(ExpiryBucket::parse_key(bad), Err(MalformedBucket), "{bad}");
+        }
+    }
+}
