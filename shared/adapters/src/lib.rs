@@ -1,6 +1,14 @@
 //! Everything that does I/O for the Ralio IDV service, behind small traits so the functions
 //! compose them and the tests swap them: the store (DynamoDB and in memory), AWS clients and
-//! their request counting.
+//! their request counting, clock, configuration, secrets, HTTP answers and telemetry.
 
 pub mod aws;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod secrets;
 pub mod store;
+pub mod telemetry;
+
+#[cfg(feature = "test-support")]
+pub mod testing;

@@ -7,8 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::*;
-use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config};
-use idv_adapters::store::{DynamoStore, EventLedger, Store, StoreError, UserReader};
+use idv_adapters::store::{EventLedger, Store, StoreError, UserReader};
 use idv_model::{ApplyOutcome, KycLevel, Owner, Phase};
 
 #[tokio::test]
@@ -155,23 +154,7 @@ async fn fifty_tasks_race(store: Arc<dyn Store>) {
 
 #[tokio::test]
 async fn an_unreachable_table_is_reported_unavailable() {
-    require_emulator();
-    // A closed port: nothing listens there.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let timeouts = AwsTimeouts {
-        connect: std::time::Duration::from_millis(300),
-        attempt: std::time::Duration::from_millis(500),
-        operation: std::time::Duration::from_secs(2),
-    };
-    let config = load_config(timeouts)
-        .await
-        .into_builder()
-        .endpoint_url(format!("http://{closed}"))
-        .build();
-    let store = DynamoStore::new(dynamodb_client(&config, None), "nowhere");
+    let store = idv_adapters::testing::unreachable_dynamo().await;
     let event = session_event(Owner::User(uid()), sid(), Phase::Verified, t0());
     match store.apply_event(&event, t0()).await {
         Err(StoreError::Unavailable(message)) => assert!(!message.is_empty()),

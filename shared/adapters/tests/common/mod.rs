@@ -6,42 +6,17 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use idv_adapters::aws::{AwsTimeouts, RequestCounter, dynamodb_client, load_config};
-use idv_adapters::store::dynamo::table::ensure_table;
-use idv_adapters::store::{DynamoStore, MemoryStore, Store};
+use idv_adapters::store::Store;
 use idv_model::{
     Change, EventApplication, EventId, FailureReason, KycLevel, LevelStamp, Owner, Phase,
     SessionId, Uid,
 };
 
-pub fn require_emulator() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!(
-            "AWS_ENDPOINT_URL is not set: DynamoDB tests run against the moto server that \
-             `make test` starts (or export AWS_ENDPOINT_URL for your own emulator)"
-        )
-    })
-}
-
-pub async fn dynamo_with_counter() -> (DynamoStore, RequestCounter) {
-    require_emulator();
-    let config = load_config(AwsTimeouts::default()).await;
-    let counter = RequestCounter::new();
-    let client = dynamodb_client(&config, Some(counter.clone()));
-    let table = format!("idv-test-{}", uuid::Uuid::new_v4().simple());
-    ensure_table(&client, &table)
-        .await
-        .expect("create test table");
-    counter.reset();
-    (DynamoStore::new(client, table), counter)
-}
-
-pub async fn dynamo() -> Arc<dyn Store> {
-    Arc::new(dynamo_with_counter().await.0)
-}
+#[allow(unused_imports)]
+pub use idv_adapters::testing::{dynamo, dynamo_with_counter, require_emulator};
 
 pub async fn memory() -> Arc<dyn Store> {
-    Arc::new(MemoryStore::new())
+    idv_adapters::testing::memory()
 }
 
 pub fn at(s: &str) -> DateTime<Utc> {

@@ -1,0 +1,808 @@
+//! The webhook through its real handler, fed function-URL event JSON exactly as Lambda would,
+//! against both stores.
+
+use std::sync::Arc;
+
+use axum::Router;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use http_body_util::BodyExt;
+use idv_adapters::clock::ManualClock;
+use idv_adapters::store::{EventLedger, Store};
+use idv_adapters::testing;
+use idv_model::{
+    ExpirySource, KycLevel, NextActionCode, Owner, Phase, RelatedPartyId, SessionId, Uid,
+    WebhookSecret, WebhookSecrets, next_action,
+};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const SECRET: &str = "whsec_ralio_fixture_test_secret";
+const USER: &str = "e4f9d8b3-6b70-47a1-aae1-70c8a689c02a";
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-05-20T10:00:00Z")
+        .unwrap()
+        .to_utc()
+}
+
+fn app(store: Arc<dyn Store>) -> Router {
+    app_with(store, SECRET)
+}
+
+fn app_with(store: Arc<dyn Store>, secrets: &str) -> Router {
+    let ledger: Arc<dyn EventLedger> = store;
+    idv_webhook::router(idv_webhook::Webhook::new(
+        ledger,
+        WebhookSecrets::from_csv(secrets).unwrap(),
+        Arc::new(ManualClock::at(now())),
+    ))
+}
+
+fn hex_sig(body: &[u8]) -> String {
+    WebhookSecret::new(SECRET).sign_hex(body)
+}
+
+fn b64_sig(body: &[u8]) -> String {
+    WebhookSecret::new(SECRET).sign_base64(body)
+}
+
+/// A function-URL invocation (payload format 2.0), as Lambda hands it to the runtime.
+fn url_event(
+    method: &str,
+    body: &[u8],
+    signature: Option<&str>,
+    base64_body: bool,
+) -> lambda_http::Request {
+    let mut headers = json!({
+        "content-type": "application/json",
+        "host": "abcdefgh.lambda-url.eu-west-1.on.aws",
+        "user-agent": "Ralio-Webhooks/1.0"
+    });
+    if let Some(sig) = signature {
+        headers["x-signature"] = json!(sig);
+    }
+    let body_field = if base64_body {
+        STANDARD.encode(body)
+    } else {
+        String::from_utf8(body.to_vec()).expect("text body")
+    };
+    let event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/",
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "abcdefgh",
+            "domainName": "abcdefgh.lambda-url.eu-west-1.on.aws",
+            "domainPrefix": "abcdefgh",
+            "http": { "method": method, "path": "/", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "Ralio-Webhooks/1.0" },
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "20/May/2026:10:00:00 +0000",
+            "timeEpoch": 1779271200000u64
+        },
+        "body": body_field,
+        "isBase64Encoded": base64_body
+    });
+    lambda_http::request::from_str(&event.to_string()).expect("a function URL event")
+}
+
+async fn send(app: &Router, request: lambda_http::Request) -> (u16, Option<String>, Value) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, content_type, body)
+}
+
+async fn post(app: &Router, body: &[u8], signature: Option<&str>) -> (u16, Value) {
+    let (status, _, body) = send(app, url_event("POST", body, signature, false)).await;
+    (status, body)
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ralio");
+    std::fs::read(dir.join(name)).unwrap()
+}
+
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(idv_adapters::testing::memory()).await })*
+        }
+        mod dynamodb {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(idv_adapters::testing::dynamo().await).await })*
+        }
+    };
+}
+
+both_stores!(
+    every_fixture_applies_signed_hex_then_redelivered_base64,
+    twenty_concurrent_copies_have_one_effect,
+    review_after_verified_is_ignored,
+    verified_without_a_level_update_leaves_the_user_light,
+    bad_signatures_are_refused_and_store_nothing,
+    rotated_secrets_are_all_accepted,
+    signed_bodies_that_cannot_be_interpreted_are_kept_verbatim,
+    oversized_bodies_and_wrong_methods_are_refused,
+    events_without_a_user_id_find_their_session,
+);
+
+async fn every_fixture_applies_signed_hex_then_redelivered_base64(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    let expected = [
+        ("kyc_session_manual_review.v2.json", "applied"),
+        ("kyc_session_verified.v1.json", "applied"),
+        ("kyc_session_verified.v2.json", "unchanged"),
+        ("kyc_state_updated.v1.json", "applied"),
+        ("kyc_state_updated.v2.json", "applied"),
+        ("kyc_session_failed.v1.json", "applied"),
+        ("kyc_session_failed.v2.json", "unchanged"),
+        ("kyc_session_expired.v1.json", "applied"),
+        ("kyc_session_expired.v2.json", "unchanged"),
+        ("kyc_expiration_warning.v2.json", "applied"),
+        ("kyc_state_updated.v2.downgrade-light.json", "applied"),
+        ("related_party.kyc_session_created.v2.json", "applied"),
+        ("kyc_session_manual_review.v2.related-party.json", "applied"),
+        ("kyc_session_verified.v2.related-party.json", "applied"),
+        ("kyc_state_updated.v2.related-party.json", "applied"),
+        ("kyb_state_updated.v2.json", "unhandled"),
+    ];
+    for (file, outcome) in expected {
+        let body = fixture(file);
+        let (status, answer) = post(&app, &body, Some(&hex_sig(&body))).await;
+        assert_eq!(status, 200, "{file}: {answer}");
+        assert_eq!(
+            answer,
+            json!({ "received": true, "duplicate": false, "outcome": outcome }),
+            "{file}"
+        );
+        // Ralio redelivers; this time the signature is base64 and the body comes base64-encoded.
+        let (status, _, again) =
+            send(&app, url_event("POST", &body, Some(&b64_sig(&body)), true)).await;
+        assert_eq!(status, 200, "{file}");
+        let repeat = if outcome == "unhandled" {
+            "unhandled"
+        } else {
+            "duplicate"
+        };
+        assert_eq!(again["outcome"], repeat, "{file}");
+        assert_eq!(again["duplicate"], repeat == "duplicate", "{file}");
+    }
+
+    let uid = Uid::parse(USER).unwrap();
+    let snapshot = store.load_user(uid).await.unwrap();
+    assert_eq!(
+        snapshot.profile.kyc_level(),
+        KycLevel::Light,
+        "the newer downgrade wins"
+    );
+    assert_eq!(snapshot.profile.kyc_id, Some(40817));
+    let reverify = snapshot
+        .profile
+        .reverify
+        .as_ref()
+        .expect("expiration warning stored");
+    assert_eq!(reverify.expiration_date.to_string(), "2026-06-01");
+    let phase = |id: &str| {
+        let session = SessionId::parse(id).unwrap();
+        snapshot
+            .sessions
+            .iter()
+            .find(|s| s.session_id == session)
+            .map(|s| (s.phase, s.failure_reasons.len()))
+    };
+    assert_eq!(
+        phase("a534c9a9-b4ae-4db5-86c3-9506219e4c36"),
+        Some((Phase::Verified, 0))
+    );
+    assert_eq!(
+        phase("62a16c76-f166-40ba-9af6-c04c6b217a4b"),
+        Some((Phase::Rejected, 2))
+    );
+    assert_eq!(
+        phase("26c33b2b-1647-41a5-87a6-456349f30616"),
+        Some((Phase::Expired(ExpirySource::Ralio), 0))
+    );
+    assert_eq!(
+        snapshot.sessions.len(),
+        3,
+        "the related party's session is not the user's"
+    );
+    let party =
+        Owner::RelatedParty(RelatedPartyId::parse("ffd45d79-e5a0-417a-972d-1052865d32ee").unwrap());
+    let rp_session = SessionId::parse("0cb64f88-9fd1-4479-ba23-a0427041da1f").unwrap();
+    assert_eq!(
+        store.find_session_owner(rp_session).await.unwrap(),
+        Some(party)
+    );
+    let kept = store.quarantined(now().date_naive()).await.unwrap();
+    assert_eq!(kept.len(), 1, "the KYB event is kept once");
+    assert_eq!(kept[0].body, fixture("kyb_state_updated.v2.json"));
+    assert_eq!(kept[0].reason_code, "unknown_event_type");
+}
+
+fn signed_event(event_type: &str, at: &str, data: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "event": event_type,
+        "timestamp": at,
+        "data": data
+    }))
+    .unwrap()
+}
+
+async fn twenty_concurrent_copies_have_one_effect(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    let uid = uuid::Uuid::new_v4();
+    let session = uuid::Uuid::new_v4();
+    let body = signed_event(
+        "kyc_session_verified",
+        "2026-05-04T14:05:11.276Z",
+        json!({ "sessionId": session, "userId": uid }),
+    );
+    let sig = hex_sig(&body);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (app, body, sig) = (app.clone(), body.clone(), sig.clone());
+        tasks.push(tokio::spawn(
+            async move { post(&app, &body, Some(&sig)).await },
+        ));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        let (status, answer) = task.await.unwrap();
+        assert_eq!(status, 200);
+        outcomes.push(answer["outcome"].as_str().unwrap().to_owned());
+    }
+    outcomes.sort();
+    let mut want = vec!["duplicate".to_owned(); 19];
+    want.insert(0, "applied".into());
+    assert_eq!(outcomes, want);
+    let trail = store
+        .audit_trail(Owner::User(Uid::from_uuid(uid)))
+        .await
+        .unwrap();
+    assert_eq!(trail.iter().filter(|a| a.outcome == "applied").count(), 1);
+}
+
+/// All orderings of `items`.
+fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+    if items.len() <= 1 {
+        return vec![items.to_vec()];
+    }
+    let mut all = Vec::new();
+    for i in 0..items.len() {
+        let mut rest = items.to_vec();
+        let first = rest.remove(i);
+        for mut tail in permutations(&rest) {
+            tail.insert(0, first.clone());
+            all.push(tail);
+        }
+    }
+    all
+}
+
+type StoreFactory =
+    fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Arc<dyn Store>> + Send>>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_order_of_a_lifecycle_ends_in_the_in_order_state_in_memory() {
+    every_order_of_a_lifecycle_ends_in_the_in_order_state(|| Box::pin(async { testing::memory() }))
+        .await;
+}
+
+/// A table per ordering: moto copies a table on every transaction, so a small one keeps the
+/// 120 orderings quick.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_order_of_a_lifecycle_ends_in_the_in_order_state_on_dynamodb() {
+    every_order_of_a_lifecycle_ends_in_the_in_order_state(|| Box::pin(testing::dynamo())).await;
+}
+
+async fn every_order_of_a_lifecycle_ends_in_the_in_order_state(make_store: StoreFactory) {
+    let store = make_store().await;
+    let app = app(store.clone());
+    let lifecycle = |uid: uuid::Uuid, a: uuid::Uuid, b: uuid::Uuid| {
+        vec![
+            signed_event(
+                "kyc_session_manual_review",
+                "2026-05-04T09:31:47.902Z",
+                json!({ "sessionId": a, "userId": uid, "entityType": "user" }),
+            ),
+            signed_event(
+                "kyc_session_verified",
+                "2026-05-04T14:05:11.276Z",
+                json!({ "sessionId": a, "userId": uid }),
+            ),
+            signed_event(
+                "kyc_state_updated",
+                "2026-05-04T14:05:11.940Z",
+                json!({ "kyc_id": 1, "user_id": uid, "state": "REGULAR" }),
+            ),
+            signed_event(
+                "kyc.session_failed",
+                "2026-05-05T11:20:38.845Z",
+                json!({ "sessionId": b, "userId": uid, "checks": [{ "type": "liveness", "state": 2, "data": {} }] }),
+            ),
+            signed_event(
+                "kyc_state_updated",
+                "2026-06-01T00:05:43.209Z",
+                json!({ "kycId": 1, "userId": uid, "entityType": "user", "state": "LIGHT" }),
+            ),
+        ]
+    };
+    let end_state = |snapshot: idv_adapters::store::UserSnapshot| {
+        let mut phases: Vec<(SessionId, Phase)> = snapshot
+            .sessions
+            .iter()
+            .map(|s| (s.session_id, s.phase))
+            .collect();
+        phases.sort_by_key(|(id, _)| *id);
+        (phases, snapshot.profile.kyc_level())
+    };
+    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let in_order_user = uuid::Uuid::new_v4();
+    for body in lifecycle(in_order_user, a, b) {
+        assert_eq!(post(&app, &body, Some(&hex_sig(&body))).await.0, 200);
+    }
+    let (expected_phases, expected_level) = end_state(
+        store
+            .load_user(Uid::from_uuid(in_order_user))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(expected_level, KycLevel::Light);
+    assert_eq!(
+        expected_phases
+            .iter()
+            .map(|(_, p)| *p)
+            .collect::<std::collections::HashSet<_>>(),
+        [Phase::Verified, Phase::Rejected].into()
+    );
+
+    for order in permutations(&[0usize, 1, 2, 3, 4]) {
+        // Fresh ids per ordering, same shape: sessions compare by role, not by id.
+        let (user, a2, b2) = (
+            uuid::Uuid::new_v4(),
+            uuid::Uuid::new_v4(),
+            uuid::Uuid::new_v4(),
+        );
+        let bodies = lifecycle(user, a2, b2);
+        let store = make_store().await;
+        let app = idv_webhook::router(idv_webhook::Webhook::new(
+            store.clone(),
+            WebhookSecrets::from_csv(SECRET).unwrap(),
+            Arc::new(ManualClock::at(now())),
+        ));
+        for i in &order {
+            let (status, answer) = post(&app, &bodies[*i], Some(&hex_sig(&bodies[*i]))).await;
+            assert_eq!(status, 200, "{answer}");
+        }
+        let snapshot = store.load_user(Uid::from_uuid(user)).await.unwrap();
+        let by_role = |id: uuid::Uuid| {
+            snapshot
+                .sessions
+                .iter()
+                .find(|s| s.session_id.as_uuid() == id)
+                .map(|s| s.phase)
+        };
+        assert_eq!(by_role(a2), Some(Phase::Verified), "order {order:?}");
+        assert_eq!(by_role(b2), Some(Phase::Rejected), "order {order:?}");
+        assert_eq!(
+            snapshot.profile.kyc_level(),
+            expected_level,
+            "order {order:?}"
+        );
+    }
+}
+
+async fn review_after_verified_is_ignored(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    let (uid, session) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let verified = signed_event(
+        "kyc_session_verified",
+        "2026-05-04T14:05:11Z",
+        json!({ "sessionId": session, "userId": uid }),
+    );
+    let review = signed_event(
+        "kyc_session_manual_review",
+        "2026-05-04T09:31:47Z",
+        json!({ "sessionId": session, "userId": uid }),
+    );
+    assert_eq!(
+        post(&app, &verified, Some(&hex_sig(&verified))).await.1["outcome"],
+        "applied"
+    );
+    let (status, answer) = post(&app, &review, Some(&hex_sig(&review))).await;
+    assert_eq!(
+        (status, answer),
+        (
+            200,
+            json!({ "received": true, "duplicate": false, "outcome": "stale" })
+        )
+    );
+    let snapshot = store.load_user(Uid::from_uuid(uid)).await.unwrap();
+    assert_eq!(snapshot.sessions[0].phase, Phase::Verified);
+}
+
+async fn verified_without_a_level_update_leaves_the_user_light(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    let (uid, session) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let verified = signed_event(
+        "kyc_session_verified",
+        "2026-05-04T14:05:11Z",
+        json!({ "sessionId": session, "userId": uid, "entityType": "user" }),
+    );
+    post(&app, &verified, Some(&hex_sig(&verified))).await;
+    let snapshot = store.load_user(Uid::from_uuid(uid)).await.unwrap();
+    assert_eq!(snapshot.profile.kyc_level(), KycLevel::Light);
+    assert!(!idv_model::can_create_account(&snapshot.profile));
+    let action = next_action(&snapshot.profile, &snapshot.sessions, now());
+    assert_eq!(action.code, NextActionCode::AwaitKycUpdate);
+}
+
+async fn bad_signatures_are_refused_and_store_nothing(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    let uid = uuid::Uuid::new_v4();
+    let body = signed_event(
+        "kyc_state_updated",
+        "2026-05-04T14:05:11Z",
+        json!({ "kycId": 1, "userId": uid, "state": "REGULAR" }),
+    );
+    let good = hex_sig(&body);
+    let mut tampered = body.clone();
+    let at = tampered.len() - 4;
+    tampered[at] ^= 0x01;
+    let cases: Vec<(&str, Vec<u8>, Option<String>, &str)> = vec![
+        (
+            "tampered body",
+            tampered,
+            Some(good.clone()),
+            "signature_invalid",
+        ),
+        (
+            "wrong secret",
+            body.clone(),
+            Some(WebhookSecret::new("whsec_other").sign_hex(&body)),
+            "signature_invalid",
+        ),
+        ("missing header", body.clone(), None, "signature_missing"),
+        (
+            "empty header",
+            body.clone(),
+            Some(String::new()),
+            "signature_missing",
+        ),
+        (
+            "garbage header",
+            body.clone(),
+            Some("t=1,v1=nonsense".into()),
+            "signature_invalid",
+        ),
+        (
+            "truncated",
+            body.clone(),
+            Some(good[..40].to_owned()),
+            "signature_invalid",
+        ),
+        (
+            "empty body, no signature",
+            Vec::new(),
+            None,
+            "signature_missing",
+        ),
+    ];
+    for (case, body, signature, code) in cases {
+        let (status, content_type, answer) =
+            send(&app, url_event("POST", &body, signature.as_deref(), true)).await;
+        assert_eq!(status, 401, "{case}");
+        assert_eq!(
+            content_type.as_deref(),
+            Some("application/problem+json"),
+            "{case}"
+        );
+        assert_eq!(answer["code"], code, "{case}");
+        assert_eq!(answer["status"], 401, "{case}");
+    }
+    let snapshot = store.load_user(Uid::from_uuid(uid)).await.unwrap();
+    assert_eq!(snapshot.profile.kyc_level(), KycLevel::Light);
+    assert!(
+        store
+            .quarantined(now().date_naive())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .audit_trail(Owner::User(Uid::from_uuid(uid)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn rotated_secrets_are_all_accepted(store: Arc<dyn Store>) {
+    let app = app_with(store.clone(), "whsec_new, whsec_old");
+    for secret in ["whsec_new", "whsec_old"] {
+        let body = signed_event(
+            "kyc_session_verified",
+            "2026-05-04T14:05:11Z",
+            json!({ "sessionId": uuid::Uuid::new_v4(), "userId": uuid::Uuid::new_v4() }),
+        );
+        let (status, answer) = post(
+            &app,
+            &body,
+            Some(&WebhookSecret::new(secret).sign_hex(&body)),
+        )
+        .await;
+        assert_eq!(
+            (status, answer["outcome"].as_str()),
+            (200, Some("applied")),
+            "{secret}"
+        );
+    }
+    let body = signed_event(
+        "kyc_session_verified",
+        "2026-05-04T14:05:11Z",
+        json!({ "sessionId": uuid::Uuid::new_v4(), "userId": uuid::Uuid::new_v4() }),
+    );
+    let (status, _) = post(
+        &app,
+        &body,
+        Some(&WebhookSecret::new("whsec_retired").sign_hex(&body)),
+    )
+    .await;
+    assert_eq!(status, 401);
+}
+
+async fn signed_bodies_that_cannot_be_interpreted_are_kept_verbatim(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    let binary: Vec<u8> = vec![0xff, 0xfe, b'{', 0x00, b'x'];
+    let no_session = signed_event(
+        "kyc_session_verified",
+        "2026-05-04T14:05:11Z",
+        json!({ "userId": uuid::Uuid::new_v4() }),
+    );
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("binary", binary, "not_json"),
+        ("empty", Vec::new(), "not_json"),
+        ("array", b"[1,2,3]".to_vec(), "not_an_object"),
+        ("no session id", no_session, "missing_field"),
+    ];
+    for (case, body, _) in &cases {
+        let (status, _, answer) =
+            send(&app, url_event("POST", body, Some(&b64_sig(body)), true)).await;
+        assert_eq!(status, 200, "{case}");
+        assert_eq!(
+            answer,
+            json!({ "received": true, "duplicate": false, "outcome": "quarantined" }),
+            "{case}"
+        );
+    }
+    let mut kept = store.quarantined(now().date_naive()).await.unwrap();
+    kept.sort_by(|a, b| a.body.cmp(&b.body));
+    let mut want: Vec<(Vec<u8>, String)> = cases
+        .iter()
+        .map(|(_, b, c)| (b.clone(), c.to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(
+        kept.into_iter()
+            .map(|k| (k.body, k.reason_code))
+            .collect::<Vec<_>>(),
+        want
+    );
+}
+
+async fn oversized_bodies_and_wrong_methods_are_refused(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    let big = vec![b' '; 300 * 1024];
+    let (status, content_type, answer) =
+        send(&app, url_event("POST", &big, Some(&hex_sig(&big)), true)).await;
+    assert_eq!(
+        (status, content_type.as_deref()),
+        (413, Some("application/problem+json"))
+    );
+    assert_eq!(answer["code"], "payload_too_large");
+
+    let response = app
+        .clone()
+        .oneshot(url_event("GET", b"", None, false))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+    assert!(
+        store
+            .quarantined(now().date_naive())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn events_without_a_user_id_find_their_session(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    let (uid, session) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let review = signed_event(
+        "kyc_session_manual_review",
+        "2026-05-04T09:31:47Z",
+        json!({ "sessionId": session, "userId": uid, "entityType": "user" }),
+    );
+    post(&app, &review, Some(&hex_sig(&review))).await;
+    // Second-generation payloads may leave userId out.
+    let verified = signed_event(
+        "kyc_session_verified",
+        "2026-05-04T14:05:11Z",
+        json!({ "sessionId": session, "entityType": "user" }),
+    );
+    assert_eq!(
+        post(&app, &verified, Some(&hex_sig(&verified))).await.1["outcome"],
+        "applied"
+    );
+    assert_eq!(
+        store.load_user(Uid::from_uuid(uid)).await.unwrap().sessions[0].phase,
+        Phase::Verified
+    );
+    // A session nobody stored, with no user id: kept for an operator, acknowledged.
+    let orphan = signed_event(
+        "kyc_session_verified",
+        "2026-05-04T14:05:11Z",
+        json!({ "sessionId": uuid::Uuid::new_v4(), "entityType": "user" }),
+    );
+    assert_eq!(
+        post(&app, &orphan, Some(&hex_sig(&orphan))).await.1["outcome"],
+        "quarantined"
+    );
+    let kept = store.quarantined(now().date_naive()).await.unwrap();
+    assert_eq!(
+        kept.iter()
+            .map(|k| k.reason_code.as_str())
+            .collect::<Vec<_>>(),
+        ["unknown_session"]
+    );
+    // A related-party event pointing at a user's session never lands on the user.
+    let sneaky = signed_event(
+        "kyc_session_failed",
+        "2026-05-04T15:00:00Z",
+        json!({ "sessionId": session, "entityType": "related-party" }),
+    );
+    assert_eq!(
+        post(&app, &sneaky, Some(&hex_sig(&sneaky))).await.1["outcome"],
+        "quarantined"
+    );
+    assert_eq!(
+        store.load_user(Uid::from_uuid(uid)).await.unwrap().sessions[0].phase,
+        Phase::Verified
+    );
+}
+
+#[tokio::test]
+async fn store_outage_answers_503_then_the_same_delivery_applies() {
+    let down: Arc<dyn EventLedger> = Arc::new(testing::unreachable_dynamo().await);
+    let outage = idv_webhook::router(idv_webhook::Webhook::new(
+        down,
+        WebhookSecrets::from_csv(SECRET).unwrap(),
+        Arc::new(ManualClock::at(now())),
+    ));
+    let body = fixture("kyc_session_verified.v2.json");
+    let (status, content_type, answer) = send(
+        &outage,
+        url_event("POST", &body, Some(&hex_sig(&body)), false),
+    )
+    .await;
+    assert_eq!(
+        (status, content_type.as_deref()),
+        (503, Some("application/problem+json"))
+    );
+    assert_eq!(answer["code"], "store_unavailable");
+
+    let store = testing::dynamo().await;
+    let working = app(store.clone());
+    let (status, answer) = post(&working, &body, Some(&hex_sig(&body))).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")));
+}
+
+#[tokio::test]
+async fn a_new_event_costs_one_dynamodb_request_through_the_handler() {
+    let (store, counter) = testing::dynamo_with_counter().await;
+    let app = app(Arc::new(store));
+    let body = fixture("kyc_session_verified.v2.json");
+    let (status, _) = post(&app, &body, Some(&hex_sig(&body))).await;
+    assert_eq!(status, 200);
+    assert_eq!(counter.operations(), ["TransactWriteItems"]);
+}
+
+/// Collects log output in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn one_log_line_per_delivery_with_ids_and_no_personal_data() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = app(testing::memory());
+    let body = fixture("related_party.kyc_session_created.v2.json");
+    let (status, _) = post(&app, &body, Some(&hex_sig(&body))).await;
+    assert_eq!(status, 200);
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let deliveries: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "webhook delivery")
+        .collect();
+    assert_eq!(deliveries.len(), 1, "{logs}");
+    let fields = &deliveries[0]["fields"];
+    assert_eq!(fields["event_id"], "98b980b2-f790-4a25-b9e7-fb433d9e9cca");
+    assert_eq!(fields["event_type"], "related_party.kyc_session_created");
+    assert_eq!(fields["outcome"], "applied");
+    assert_eq!(fields["status"], 200);
+    assert!(fields["latency_ms"].is_number());
+    for secret in [
+        "Marta",
+        "Ibáñez",
+        "lumen-analytics",
+        "+34612345987",
+        "getmati",
+        "merchantToken",
+        "Alcalá",
+    ] {
+        assert!(!logs.contains(secret), "{secret} leaked into logs: {logs}");
+    }
+}
+
+#[tokio::test]
+async fn missing_configuration_fails_at_start_naming_the_variable() {
+    let env = |pairs: &[(&str, &str)]| -> std::collections::HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let error = |result: Result<Arc<idv_webhook::Webhook>, _>| match result {
+        Ok(_) => panic!("configuration accepted"),
+        Err(e) => idv_adapters::config::ConfigError::to_string(&e),
+    };
+    let message = error(idv_webhook::Webhook::from_config(&env(&[("WEBHOOK_SECRETS", "s")])).await);
+    assert!(message.contains("TABLE_NAME"), "{message}");
+    let message = error(idv_webhook::Webhook::from_config(&env(&[("TABLE_NAME", "t")])).await);
+    assert!(
+        message.contains("WEBHOOK_SECRETS") && message.contains("RALIO_SECRET_ARN"),
+        "{message}"
+    );
+    let message = error(
+        idv_webhook::Webhook::from_config(&env(&[("TABLE_NAME", "t"), ("WEBHOOK_SECRETS", " , ")]))
+            .await,
+    );
+    assert!(message.contains("WEBHOOK_SECRETS"), "{message}");
+}

@@ -1,0 +1,140 @@
+//! Configuration from the environment, validated at start: a bad or missing value stops the
+//! function with a message naming the variable, instead of failing on the first request.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A configuration problem, always naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing environment variable {name}: {meaning}")]
+    Missing {
+        name: &'static str,
+        meaning: &'static str,
+    },
+    #[error("invalid environment variable {name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("cannot read the secret named by {name}: {reason}")]
+    Secret { name: &'static str, reason: String },
+}
+
+/// Reads variables from a source (the process environment, or a map in tests).
+pub trait Env {
+    fn get(&self, name: &str) -> Option<String>;
+
+    /// A set, non-blank value.
+    fn value(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str, meaning: &'static str) -> Result<String, ConfigError> {
+        self.value(name)
+            .ok_or(ConfigError::Missing { name, meaning })
+    }
+
+    fn parsed<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.value(name) {
+            None => Ok(default),
+            Some(raw) => raw.parse().map_err(|e: T::Err| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// A duration written as `90s`, `15m`, `24h`, `7d` or `250ms`.
+    fn duration(&self, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+        match self.value(name) {
+            None => Ok(default),
+            Some(raw) => parse_duration(&raw).ok_or(ConfigError::Invalid {
+                name,
+                reason: format!("{raw:?} is not a duration such as 250ms, 90s, 15m, 24h or 7d"),
+            }),
+        }
+    }
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Env for std::collections::HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        std::collections::HashMap::get(self, name).cloned()
+    }
+}
+
+pub fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = raw.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let secs = match unit {
+        "ms" => return Some(Duration::from_millis(n)),
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn durations_take_explicit_units() {
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
+        for bad in ["", "15", "m", "1.5h", "-3s", "3 s", "3w"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let env: HashMap<String, String> = [
+            ("EXPIRY_BUCKET".to_owned(), "soon".to_owned()),
+            ("BLANK".to_owned(), "  ".to_owned()),
+        ]
+        .into();
+        let missing = env
+            .required("TABLE_NAME", "the DynamoDB table")
+            .unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "missing environment variable TABLE_NAME: the DynamoDB table"
+        );
+        assert!(
+            env.required("BLANK", "x").is_err(),
+            "blank counts as missing"
+        );
+        let invalid = env
+            .duration("EXPIRY_BUCKET", Duration::from_secs(900))
+            .unwrap_err();
+        assert!(
+            invalid
+                .to_string()
+                .starts_with("invalid environment variable EXPIRY_BUCKET")
+        );
+        assert_eq!(env.parsed("PORT", 3000u16), Ok(3000));
+    }
+}
