@@ -6,6 +6,7 @@ pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod ralio;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;

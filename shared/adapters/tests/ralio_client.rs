@@ -1,0 +1,543 @@
+//! The Ralio client against a fake Ralio over HTTP (wiremock): the client itself is never
+//! stubbed.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use idv_adapters::ralio::{
+    AuthScheme, CreateSessionBody, RalioClient, RalioConfig, RalioCredentials, RalioError,
+    ReportedState,
+};
+use idv_model::{Currency, SessionId, SessionState, Uid};
+use serde_json::{Value, json};
+use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const UID: &str = "e4f9d8b3-6b70-47a1-aae1-70c8a689c02a";
+
+fn uid() -> Uid {
+    Uid::parse(UID).unwrap()
+}
+
+fn sessions_path() -> String {
+    format!("/api/v1/account/users/{UID}/identity-verifications")
+}
+
+fn fixture(name: &str) -> Value {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ralio/api");
+    serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap()
+}
+
+fn config(server: &MockServer) -> RalioConfig {
+    let mut config = RalioConfig::new(
+        server.uri(),
+        RalioCredentials {
+            api_code: "mrc_4f21a9".into(),
+            api_key: "sk_test".into(),
+        },
+    );
+    config.request_timeout = Duration::from_millis(400);
+    config.base_backoff = Duration::from_millis(10);
+    config.max_backoff = Duration::from_secs(1);
+    config
+}
+
+async fn login_returns(server: &MockServer, token: &str, times: Option<u64>) {
+    let mock = Mock::given(method("POST"))
+        .and(path("/api/v1/auth/login"))
+        .and(body_json(
+            json!({ "api_code": "mrc_4f21a9", "api_key": "sk_test" }),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "token": token })));
+    match times {
+        Some(n) => mock.up_to_n_times(n).mount(server).await,
+        None => mock.mount(server).await,
+    }
+}
+
+fn requests_to(requests: &[Request], method_name: &str, path_prefix: &str) -> usize {
+    requests
+        .iter()
+        .filter(|r| r.method.as_str() == method_name && r.url.path().starts_with(path_prefix))
+        .count()
+}
+
+#[tokio::test]
+async fn one_login_serves_many_calls() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok-1", None).await;
+    Mock::given(method("GET"))
+        .and(path(sessions_path()))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("list_idv_sessions.200.json")),
+        )
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    for _ in 0..5 {
+        assert_eq!(client.list_sessions(uid()).await.unwrap().len(), 2);
+    }
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests_to(&requests, "POST", "/api/v1/auth/login"), 1);
+    assert_eq!(requests_to(&requests, "GET", &sessions_path()), 5);
+}
+
+#[tokio::test]
+async fn a_401_triggers_one_fresh_login() {
+    let server = MockServer::start().await;
+    login_returns(&server, "old", Some(1)).await;
+    login_returns(&server, "new", None).await;
+    Mock::given(method("GET"))
+        .and(header("authorization", "Bearer old"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(header("authorization", "Bearer new"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("list_idv_sessions.200.json")),
+        )
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    assert_eq!(client.list_sessions(uid()).await.unwrap().len(), 2);
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests_to(&requests, "POST", "/api/v1/auth/login"), 2);
+}
+
+#[tokio::test]
+async fn a_second_401_is_unauthorized() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    assert_eq!(
+        client.list_sessions(uid()).await,
+        Err(RalioError::Unauthorized)
+    );
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests_to(&requests, "GET", &sessions_path()), 2);
+}
+
+#[tokio::test]
+async fn refused_login_is_unauthorized() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/auth/login"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    assert_eq!(
+        client.list_sessions(uid()).await,
+        Err(RalioError::Unauthorized)
+    );
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_its_retry_after() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("list_idv_sessions.200.json")),
+        )
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    assert_eq!(client.list_sessions(uid()).await.unwrap().len(), 2);
+    assert_eq!(
+        requests_to(
+            &server.received_requests().await.unwrap(),
+            "GET",
+            &sessions_path()
+        ),
+        2
+    );
+}
+
+#[tokio::test]
+async fn server_errors_on_a_get_are_retried_until_success() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("list_idv_sessions.200.json")),
+        )
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    assert_eq!(client.list_sessions(uid()).await.unwrap().len(), 2);
+    assert_eq!(
+        requests_to(
+            &server.received_requests().await.unwrap(),
+            "GET",
+            &sessions_path()
+        ),
+        3
+    );
+}
+
+#[tokio::test]
+async fn retries_are_bounded() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    assert!(matches!(
+        client.list_sessions(uid()).await,
+        Err(RalioError::Unavailable(_))
+    ));
+    assert_eq!(
+        requests_to(
+            &server.received_requests().await.unwrap(),
+            "GET",
+            &sessions_path()
+        ),
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_failed_create_is_never_blindly_retried() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("POST"))
+        .and(path(sessions_path()))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    assert!(matches!(
+        client.create_session(uid(), &HashSet::new()).await,
+        Err(RalioError::Unavailable(_))
+    ));
+    assert_eq!(
+        requests_to(
+            &server.received_requests().await.unwrap(),
+            "POST",
+            &sessions_path()
+        ),
+        1
+    );
+}
+
+#[tokio::test]
+async fn create_parses_the_documented_answer() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("POST"))
+        .and(path(sessions_path()))
+        .and(header("authorization", "Bearer tok"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(fixture("create_idv_session.201.json")),
+        )
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    let created = client.create_session(uid(), &HashSet::new()).await.unwrap();
+    assert!(!created.reconciled);
+    let session = created.session;
+    assert_eq!(
+        session.id,
+        SessionId::parse("a534c9a9-b4ae-4db5-86c3-9506219e4c36").unwrap()
+    );
+    assert_eq!(
+        session.hosted_url.expose(),
+        "https://verify.raliopay.com/session/a534c9a9-b4ae-4db5-86c3-9506219e4c36"
+    );
+    assert_eq!(
+        session.state,
+        ReportedState::Known(SessionState::NotStarted)
+    );
+    assert_eq!(
+        session.expires_at.unwrap().to_rfc3339(),
+        "2026-05-11T09:12:03.418+00:00"
+    );
+    // No body was documented: none is sent by default.
+    let requests = server.received_requests().await.unwrap();
+    let create = requests
+        .iter()
+        .find(|r| r.method.as_str() == "POST" && r.url.path() == sessions_path())
+        .unwrap();
+    assert!(create.body.is_empty());
+}
+
+#[tokio::test]
+async fn the_create_body_can_be_switched_to_an_empty_object() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("POST"))
+        .and(path(sessions_path()))
+        .and(body_json(json!({})))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(fixture("create_idv_session.201.json")),
+        )
+        .mount(&server)
+        .await;
+    let mut config = config(&server);
+    config.create_session_body = CreateSessionBody::EmptyJsonObject;
+    let client = RalioClient::new(config).unwrap();
+    assert!(client.create_session(uid(), &HashSet::new()).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_timed_out_create_is_reconciled_from_the_list() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("POST"))
+        .and(path(sessions_path()))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(fixture("create_idv_session.201.json"))
+                .set_delay(Duration::from_secs(2)),
+        )
+        .mount(&server)
+        .await;
+    let fresh = uuid::Uuid::new_v4().to_string();
+    let now = chrono::Utc::now();
+    Mock::given(method("GET"))
+        .and(path(sessions_path()))
+        .and(query_param("pageSize", "100"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "pagination": { "next": null, "numPages": 1, "page": 1, "pageSize": 100, "previous": null, "total": 2 },
+            "sessions": [
+                { "id": "a534c9a9-b4ae-4db5-86c3-9506219e4c36", "hostedUrl": "https://h/old", "state": "NOT_STARTED",
+                  "created_at": (now - chrono::Duration::days(1)).to_rfc3339(), "expiresAt": (now + chrono::Duration::days(6)).to_rfc3339() },
+                { "id": fresh, "hostedUrl": "https://h/new", "state": 1,
+                  "created_at": now.to_rfc3339(), "expiresAt": (now + chrono::Duration::days(7)).to_rfc3339() }
+            ]
+        })))
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    let known: HashSet<SessionId> =
+        [SessionId::parse("a534c9a9-b4ae-4db5-86c3-9506219e4c36").unwrap()].into();
+    let created = client.create_session(uid(), &known).await.unwrap();
+    assert!(created.reconciled);
+    assert_eq!(created.session.id.to_string(), fresh);
+    assert_eq!(
+        requests_to(
+            &server.received_requests().await.unwrap(),
+            "POST",
+            &sessions_path()
+        ),
+        1,
+        "no second create"
+    );
+}
+
+#[tokio::test]
+async fn a_timed_out_create_with_nothing_to_reconcile_is_tried_once_more() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("POST"))
+        .and(path(sessions_path()))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(fixture("create_idv_session.201.json"))
+                .set_delay(Duration::from_secs(2)),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(sessions_path()))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(fixture("create_idv_session.201.json")),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sessions": [] })))
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    let created = client.create_session(uid(), &HashSet::new()).await.unwrap();
+    assert!(!created.reconciled);
+    assert_eq!(
+        requests_to(
+            &server.received_requests().await.unwrap(),
+            "POST",
+            &sessions_path()
+        ),
+        2
+    );
+}
+
+#[tokio::test]
+async fn bad_answers_are_typed() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("POST"))
+        .and(path(sessions_path()))
+        .respond_with(ResponseTemplate::new(201).set_body_string("<html>oops"))
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    assert!(matches!(
+        client.create_session(uid(), &HashSet::new()).await,
+        Err(RalioError::BadResponse(_))
+    ));
+
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({ "id": "not-a-uuid", "hostedUrl": "x" })),
+        )
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    assert!(matches!(
+        client.create_session(uid(), &HashSet::new()).await,
+        Err(RalioError::BadResponse(_))
+    ));
+
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("POST"))
+        .and(path(sessions_path()))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/api/v1/account/users/{UID}/accounts")))
+        .respond_with(
+            ResponseTemplate::new(422).set_body_string("{\"message\":\"user is not REGULAR\"}"),
+        )
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    assert_eq!(
+        client.create_session(uid(), &HashSet::new()).await,
+        Err(RalioError::UserNotFound)
+    );
+    assert_eq!(
+        client.create_account(uid(), "Main", Currency::Eur).await,
+        Err(RalioError::Rejected {
+            status: 422,
+            body: "{\"message\":\"user is not REGULAR\"}".into()
+        })
+    );
+}
+
+#[tokio::test]
+async fn lenient_state_and_timestamp_parsing() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sessions": [
+            { "id": "a534c9a9-b4ae-4db5-86c3-9506219e4c36", "hostedUrl": "https://h/1", "state": 2, "createdAt": "2026-05-04T09:12:03.418Z" },
+            { "id": "62a16c76-f166-40ba-9af6-c04c6b217a4b", "hosted_url": "https://h/2", "state": "verified", "created_at": "2026-05-04T09:12:03-04:00" },
+            { "id": "26c33b2b-1647-41a5-87a6-456349f30616", "hostedUrl": "https://h/3", "state": "ARCHIVED" }
+        ] })))
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    let sessions = client.list_sessions(uid()).await.unwrap();
+    assert_eq!(
+        sessions[0].state,
+        ReportedState::Known(SessionState::Started)
+    );
+    assert_eq!(
+        sessions[1].state,
+        ReportedState::Known(SessionState::Verified)
+    );
+    assert_eq!(
+        sessions[1].created_at.unwrap().to_rfc3339(),
+        "2026-05-04T13:12:03+00:00"
+    );
+    assert_eq!(sessions[2].state, ReportedState::Unknown("ARCHIVED".into()));
+    assert!(!sessions[2].state.is_open());
+}
+
+#[tokio::test]
+async fn create_account_sends_alias_and_currency() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("POST"))
+        .and(path(format!("/api/v1/account/users/{UID}/accounts")))
+        .and(body_json(fixture("create_user_account.request.json")))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(fixture("create_user_account.201.json")),
+        )
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    let account = client
+        .create_account(uid(), "Main EUR wallet", Currency::Eur)
+        .await
+        .unwrap();
+    assert_eq!(account.id, "def384bb-c11b-48b2-bfe3-7f595b754998");
+    assert_eq!(
+        (
+            account.state.as_str(),
+            account.account_type.as_str(),
+            account.balance
+        ),
+        ("ACTIVE", "USER", 0)
+    );
+}
+
+#[tokio::test]
+async fn raw_key_scheme_skips_login() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(header("authorization", "Bearer sk_test"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sessions": [] })))
+        .mount(&server)
+        .await;
+    let mut config = config(&server);
+    config.auth = AuthScheme::RawKey;
+    let client = RalioClient::new(config).unwrap();
+    assert_eq!(client.list_sessions(uid()).await.unwrap(), vec![]);
+    assert_eq!(
+        requests_to(
+            &server.received_requests().await.unwrap(),
+            "POST",
+            "/api/v1/auth/login"
+        ),
+        0
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_ralio_is_unavailable() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut config = RalioConfig::new(
+        format!("http://{closed}"),
+        RalioCredentials {
+            api_code: "c".into(),
+            api_key: "k".into(),
+        },
+    );
+    config.base_backoff = Duration::from_millis(1);
+    let client = RalioClient::new(config).unwrap();
+    assert!(matches!(
+        client.create_session(uid(), &HashSet::new()).await,
+        Err(RalioError::Unavailable(_))
+    ));
+}
