@@ -57,6 +57,15 @@ pub fn dynamodb_client(
     aws_sdk_dynamodb::Client::from_conf(builder.build())
 }
 
+/// An SQS client, optionally counting its requests.
+pub fn sqs_client(config: &SdkConfig, counter: Option<RequestCounter>) -> aws_sdk_sqs::Client {
+    let mut builder = aws_sdk_sqs::config::Builder::from(config);
+    if let Some(counter) = counter {
+        builder = builder.interceptor(counter);
+    }
+    aws_sdk_sqs::Client::from_conf(builder.build())
+}
+
 /// Records every request an SDK client transmits (retries included), by operation.
 #[derive(Debug, Clone, Default)]
 pub struct RequestCounter {

@@ -91,6 +91,89 @@ pub fn parse_duration(raw: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
+/// Ralio client settings: `RALIO_BASE_URL`, credentials from `RALIO_API_CODE`/`RALIO_API_KEY`
+/// or the Secrets Manager secret, `RALIO_AUTH_SCHEME` (`login`|`raw-key`),
+/// `RALIO_CREATE_SESSION_BODY` (`empty`|`json`), `RALIO_CONNECT_TIMEOUT`, `RALIO_TIMEOUT`.
+pub fn ralio_config(
+    env: &impl Env,
+    secret: Option<&crate::secrets::RalioSecret>,
+) -> Result<crate::ralio::RalioConfig, ConfigError> {
+    use crate::ralio::{AuthScheme, CreateSessionBody, RalioConfig, RalioCredentials};
+    let base_url = env.required(
+        "RALIO_BASE_URL",
+        "Ralio's API base URL, e.g. https://sandbox-revo-api.raliopay.com",
+    )?;
+    if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+        return Err(ConfigError::Invalid {
+            name: "RALIO_BASE_URL",
+            reason: "must be an http(s) URL".into(),
+        });
+    }
+    let from_secret =
+        |pick: fn(&crate::secrets::RalioSecret) -> Option<String>| secret.and_then(pick);
+    let api_code = env
+        .value("RALIO_API_CODE")
+        .or_else(|| from_secret(|s| s.api_code.clone()))
+        .ok_or(ConfigError::Missing {
+            name: "RALIO_API_CODE",
+            meaning: "Ralio api_code (or RALIO_SECRET_ARN naming a secret with api_code)",
+        })?;
+    let api_key = env
+        .value("RALIO_API_KEY")
+        .or_else(|| from_secret(|s| s.api_key.clone()))
+        .ok_or(ConfigError::Missing {
+            name: "RALIO_API_KEY",
+            meaning: "Ralio api_key (or RALIO_SECRET_ARN naming a secret with api_key)",
+        })?;
+    let mut config = RalioConfig::new(base_url, RalioCredentials { api_code, api_key });
+    if let Some(scheme) = env.value("RALIO_AUTH_SCHEME") {
+        config.auth = AuthScheme::parse(&scheme).ok_or(ConfigError::Invalid {
+            name: "RALIO_AUTH_SCHEME",
+            reason: "expected login or raw-key".into(),
+        })?;
+    }
+    if let Some(body) = env.value("RALIO_CREATE_SESSION_BODY") {
+        config.create_session_body = match body.as_str() {
+            "empty" => CreateSessionBody::Empty,
+            "json" => CreateSessionBody::EmptyJsonObject,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "RALIO_CREATE_SESSION_BODY",
+                    reason: "expected empty or json".into(),
+                });
+            }
+        };
+    }
+    config.connect_timeout = env.duration("RALIO_CONNECT_TIMEOUT", config.connect_timeout)?;
+    config.request_timeout = env.duration("RALIO_TIMEOUT", config.request_timeout)?;
+    Ok(config)
+}
+
+/// `EXPIRY_WARNING_LEAD` (24h), `EXPIRY_GRACE` (1h), `EXPIRY_BUCKET` (15m).
+pub fn expiry_schedule(env: &impl Env) -> Result<idv_model::ExpirySchedule, ConfigError> {
+    let defaults = idv_model::ExpirySchedule::default();
+    let chrono =
+        |name: &'static str, default: chrono::Duration| -> Result<chrono::Duration, ConfigError> {
+            let std = env.duration(name, default.to_std().unwrap_or_default())?;
+            chrono::Duration::from_std(std).map_err(|e| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            })
+        };
+    let schedule = idv_model::ExpirySchedule {
+        warning_lead: chrono("EXPIRY_WARNING_LEAD", defaults.warning_lead)?,
+        grace: chrono("EXPIRY_GRACE", defaults.grace)?,
+        bucket: chrono("EXPIRY_BUCKET", defaults.bucket)?,
+    };
+    if schedule.bucket.num_seconds() < 1 {
+        return Err(ConfigError::Invalid {
+            name: "EXPIRY_BUCKET",
+            reason: "must be at least 1s".into(),
+        });
+    }
+    Ok(schedule)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

@@ -5,7 +5,9 @@
 pub mod aws;
 pub mod clock;
 pub mod config;
+pub mod expiry;
 pub mod http;
+pub mod queue;
 pub mod ralio;
 pub mod secrets;
 pub mod store;

@@ -67,3 +67,22 @@ pub async fn unreachable_dynamo() -> DynamoStore {
         .build();
     DynamoStore::new(dynamodb_client(&config, None), "unreachable")
 }
+
+/// A fresh SQS queue on the emulator, and a counter of the requests its client sends.
+pub async fn sqs_queue_with_counter() -> (crate::queue::SqsQueue, RequestCounter) {
+    require_emulator();
+    let config = load_config(emulator_timeouts()).await;
+    let counter = RequestCounter::new();
+    let client = crate::aws::sqs_client(&config, Some(counter.clone()));
+    let name = format!("idv-test-{}", uuid::Uuid::new_v4().simple());
+    let url = client
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("create test queue")
+        .queue_url
+        .expect("queue url");
+    counter.reset();
+    (crate::queue::SqsQueue::new(client, url), counter)
+}

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use chrono::{Duration, NaiveDate};
 use common::*;
 use idv_adapters::store::{
-    AccountReservation, AccountStatus, AuditEntry, BucketMember, QuarantineEntry, RalioAccount,
-    Store, StoredSession, WatchOutcome,
+    AccountReservation, AccountStatus, AuditEntry, BucketMember, Lease, QuarantineEntry,
+    RalioAccount, Store, StoredSession, WatchOutcome,
 };
 use idv_model::{
     ApplyOutcome, BucketKind, Change, Currency, EventApplication, ExpiryBucket, ExpirySchedule,
@@ -52,6 +52,8 @@ contract!(
     quarantine_keeps_bytes_verbatim_once,
     audit_trail_is_append_only_and_ordered,
     fixtures_apply_end_to_end,
+    creation_lease_is_exclusive_until_released_or_expired,
+    a_deleted_tick_can_be_created_again,
 );
 
 fn created(uid: idv_model::Uid, session: idv_model::SessionId) -> SessionRecord {
@@ -779,4 +781,69 @@ async fn fixtures_apply_end_to_end(store: Arc<dyn Store>) {
         "26c33b2b-1647-41a5-87a6-456349f30616".into(),
         Phase::Expired(ExpirySource::Ralio)
     )));
+}
+
+async fn creation_lease_is_exclusive_until_released_or_expired(store: Arc<dyn Store>) {
+    let uid = uid();
+    let until = t0() + Duration::seconds(30);
+    let Lease::Acquired(token) = store
+        .acquire_creation_lease(uid, until, t0())
+        .await
+        .unwrap()
+    else {
+        panic!("a free lease must be acquired");
+    };
+    assert_eq!(
+        store
+            .acquire_creation_lease(uid, until, t0())
+            .await
+            .unwrap(),
+        Lease::Held { until }
+    );
+    // Another user's lease is independent.
+    assert!(matches!(
+        store
+            .acquire_creation_lease(common::uid(), until, t0())
+            .await
+            .unwrap(),
+        Lease::Acquired(_)
+    ));
+    store.release_creation_lease(uid, token).await.unwrap();
+    let Lease::Acquired(second) = store
+        .acquire_creation_lease(uid, until, t0())
+        .await
+        .unwrap()
+    else {
+        panic!("a released lease must be free");
+    };
+    // Releasing with a stale token does not free someone else's lease.
+    store.release_creation_lease(uid, token).await.unwrap();
+    assert_eq!(
+        store
+            .acquire_creation_lease(uid, until, t0())
+            .await
+            .unwrap(),
+        Lease::Held { until }
+    );
+    // An expired lease can be taken over.
+    let later = until + Duration::seconds(1);
+    assert!(
+        matches!(store.acquire_creation_lease(uid, later + Duration::seconds(30), later).await.unwrap(), Lease::Acquired(t) if t != second)
+    );
+    // A lease leaves the user's standing untouched.
+    assert_eq!(
+        store.load_user(uid).await.unwrap().profile.kyc_level(),
+        KycLevel::Light
+    );
+}
+
+async fn a_deleted_tick_can_be_created_again(store: Arc<dyn Store>) {
+    let bucket = ExpiryBucket::containing(
+        BucketKind::Expire,
+        t0() + Duration::days(900 + (uuid::Uuid::new_v4().as_u128() % 10_000) as i64),
+        Duration::minutes(15),
+    );
+    assert!(store.create_tick(&bucket, t0()).await.unwrap());
+    store.delete_tick(&bucket).await.unwrap();
+    assert!(store.create_tick(&bucket, t0()).await.unwrap());
 }

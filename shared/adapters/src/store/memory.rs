@@ -20,12 +20,14 @@ use super::{
     BucketMember, BucketPage, EventLedger, ExpiryIndex, QuarantineEntry, RalioAccount,
     SessionWriter, StoreError, StoreResult, StoredSession, UserReader, UserSnapshot, WatchOutcome,
 };
+use super::{CreationLease, Lease, LeaseToken};
 
 #[derive(Default)]
 struct Profile {
     kyc: Option<LevelStamp>,
     kyc_id: Option<i64>,
     reverify: Option<ReverifyNotice>,
+    lease: Option<(DateTime<Utc>, LeaseToken)>,
 }
 
 struct SessionRow {
@@ -304,6 +306,11 @@ impl ExpiryIndex for MemoryStore {
         Ok(self.lock()?.ticks.insert(bucket.key()))
     }
 
+    async fn delete_tick(&self, bucket: &ExpiryBucket) -> StoreResult<()> {
+        self.lock()?.ticks.remove(&bucket.key());
+        Ok(())
+    }
+
     async fn list_bucket(
         &self,
         bucket: &ExpiryBucket,
@@ -513,5 +520,36 @@ impl AuditLog for MemoryStore {
         let mut trail = self.lock()?.audit.get(&owner).cloned().unwrap_or_default();
         trail.sort_by_key(|e| e.at);
         Ok(trail)
+    }
+}
+
+#[async_trait]
+impl CreationLease for MemoryStore {
+    async fn acquire_creation_lease(
+        &self,
+        uid: Uid,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Lease> {
+        let mut state = self.lock()?;
+        let profile = state.profiles.entry(Owner::User(uid)).or_default();
+        match profile.lease {
+            Some((held, _)) if held >= now => Ok(Lease::Held { until: held }),
+            _ => {
+                let token = LeaseToken(uuid::Uuid::new_v4());
+                profile.lease = Some((until, token));
+                Ok(Lease::Acquired(token))
+            }
+        }
+    }
+
+    async fn release_creation_lease(&self, uid: Uid, token: LeaseToken) -> StoreResult<()> {
+        let mut state = self.lock()?;
+        if let Some(profile) = state.profiles.get_mut(&Owner::User(uid))
+            && profile.lease.is_some_and(|(_, held)| held == token)
+        {
+            profile.lease = None;
+        }
+        Ok(())
     }
 }

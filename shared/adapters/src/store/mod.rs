@@ -256,6 +256,10 @@ pub trait ExpiryIndex: Send + Sync {
     /// Creates the bucket's tick item. True only for the first caller.
     async fn create_tick(&self, bucket: &ExpiryBucket, now: DateTime<Utc>) -> StoreResult<bool>;
 
+    /// Removes a tick whose queue message could not be sent, so the next session in the
+    /// bucket tries again.
+    async fn delete_tick(&self, bucket: &ExpiryBucket) -> StoreResult<()>;
+
     /// Sessions indexed under `bucket`, at most `limit` per page.
     async fn list_bucket(
         &self,
@@ -315,13 +319,46 @@ pub trait AuditLog: Send + Sync {
     async fn audit_trail(&self, owner: Owner) -> StoreResult<Vec<AuditEntry>>;
 }
 
+/// Proof of holding a user's session-creation lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LeaseToken(pub uuid::Uuid);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    Acquired(LeaseToken),
+    /// Another request is creating a session for this user until then.
+    Held {
+        until: DateTime<Utc>,
+    },
+}
+
+/// A short per-user lease so concurrent requests create at most one Ralio session.
+#[async_trait]
+pub trait CreationLease: Send + Sync {
+    async fn acquire_creation_lease(
+        &self,
+        uid: Uid,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Lease>;
+
+    /// Gives the lease back early (after a failure), if still ours.
+    async fn release_creation_lease(&self, uid: Uid, token: LeaseToken) -> StoreResult<()>;
+}
+
 /// Every capability: what the local runner and the contract suite use.
 pub trait Store:
-    UserReader + EventLedger + SessionWriter + ExpiryIndex + AccountLedger + AuditLog
+    UserReader + EventLedger + SessionWriter + ExpiryIndex + AccountLedger + AuditLog + CreationLease
 {
 }
 
 impl<T> Store for T where
-    T: UserReader + EventLedger + SessionWriter + ExpiryIndex + AccountLedger + AuditLog
+    T: UserReader
+        + EventLedger
+        + SessionWriter
+        + ExpiryIndex
+        + AccountLedger
+        + AuditLog
+        + CreationLease
 {
 }

@@ -30,6 +30,7 @@ use super::{
     SessionWriter, StoreError, StoreResult, StoredSession, UserReader, UserSnapshot, WatchOutcome,
     describe,
 };
+use super::{CreationLease, Lease, LeaseToken};
 
 pub mod schema;
 pub mod table;
@@ -1149,6 +1150,17 @@ impl ExpiryIndex for DynamoStore {
         }
     }
 
+    async fn delete_tick(&self, bucket: &ExpiryBucket) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(schema::tick_pk(bucket), schema::TICK_SK)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteItem", e))?;
+        Ok(())
+    }
+
     async fn list_bucket(
         &self,
         bucket: &ExpiryBucket,
@@ -1563,5 +1575,95 @@ impl AuditLog for DynamoStore {
                 })
             })
             .collect()
+    }
+}
+
+#[async_trait]
+impl CreationLease for DynamoStore {
+    async fn acquire_creation_lease(
+        &self,
+        uid: Uid,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Lease> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        let token = LeaseToken(uuid::Uuid::new_v4());
+        let mut expr = Expr::default();
+        let lease_until = expr.name(attr::CREATION_LEASE_UNTIL);
+        let set = format!(
+            "SET {} = {}, {} = {}, {} = {}, {lease_until} = {}, {} = {}",
+            expr.name(attr::ENTITY),
+            expr.string("entity", entity::PROFILE),
+            expr.name(attr::OWNER_TYPE),
+            expr.string("ownerType", schema::owner_type(Owner::User(uid))),
+            expr.name(attr::OWNER_ID),
+            expr.string("ownerId", uid.to_string()),
+            expr.value("until", ts(until)),
+            expr.name(attr::CREATION_LEASE_TOKEN),
+            expr.string("token", token.0.to_string()),
+        );
+        let condition = format!(
+            "attribute_not_exists({lease_until}) OR {lease_until} < {}",
+            expr.value("now", ts(now))
+        );
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(schema::user_pk(uid), schema::PROFILE_SK)))
+            .update_expression(set)
+            .condition_expression(condition)
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Lease::Acquired(token)),
+            Err(err) => {
+                if let Some(UpdateItemError::ConditionalCheckFailedException(e)) =
+                    err.as_service_error()
+                {
+                    let held = e
+                        .item()
+                        .and_then(|item| item.get(attr::CREATION_LEASE_UNTIL))
+                        .and_then(|v| v.as_s().ok())
+                        .map(|s| time(s))
+                        .transpose()?
+                        .unwrap_or(until);
+                    return Ok(Lease::Held { until: held });
+                }
+                Err(sdk_error("UpdateItem", err))
+            }
+        }
+    }
+
+    async fn release_creation_lease(&self, uid: Uid, token: LeaseToken) -> StoreResult<()> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(schema::user_pk(uid), schema::PROFILE_SK)))
+            .update_expression("REMOVE #until, #token")
+            .condition_expression("#token = :token")
+            .expression_attribute_names("#until", attr::CREATION_LEASE_UNTIL)
+            .expression_attribute_names("#token", attr::CREATION_LEASE_TOKEN)
+            .expression_attribute_values(":token", s(token.0.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Someone else's lease now, or gone: nothing of ours to release.
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(sdk_error("UpdateItem", err)),
+        }
     }
 }

@@ -93,6 +93,8 @@ pub mod attr {
     /// index key, which must list session items only.
     pub const AUDIT_SESSION_ID: &str = "aboutSessionId";
     pub const EVENT_ID: &str = "eventId";
+    pub const CREATION_LEASE_UNTIL: &str = "creationLeaseUntil";
+    pub const CREATION_LEASE_TOKEN: &str = "creationLeaseToken";
     pub const EVENT_TYPE: &str = "eventType";
     pub const OUTCOME: &str = "outcome";
     pub const ACTION: &str = "action";

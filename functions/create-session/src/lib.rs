@@ -1,0 +1,362 @@
+//! `POST /users/{uid}/idv-sessions`: the merchant's first call. It never creates two Ralio
+//! sessions for one user by accident, never hides a Ralio failure, and costs one Ralio call.
+//!
+//! | situation | answer |
+//! |---|---|
+//! | `uid` is not a UUID | 400 `invalid_uid` |
+//! | user already REGULAR (and no document-expiry warning pending) | 409 `already_verified` |
+//! | an open session with more than the reuse margin left | 200, `reused: true`, no Ralio call |
+//! | otherwise | created at Ralio, stored, expiry ticks scheduled: 201, `reused: false` |
+//! | another request is creating one right now | its session (200) once stored, else 409 `creation_in_progress` with `Retry-After` |
+//! | Ralio refuses our credentials / answers nonsense | 502 `ralio_unauthorized` / `ralio_bad_response` / `ralio_rejected` |
+//! | Ralio does not know the user | 404 `user_not_found` |
+//! | Ralio unavailable / too slow | 503 `ralio_unavailable` / 504 `ralio_timeout` |
+//! | store fault | 503 `store_unavailable` |
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use chrono::{DateTime, Utc};
+use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config, sqs_client};
+use idv_adapters::clock::{Clock, SystemClock};
+use idv_adapters::config::{ConfigError, Env, ProcessEnv, expiry_schedule, ralio_config};
+use idv_adapters::expiry::ExpiryScheduler;
+use idv_adapters::http::{Problem, json};
+use idv_adapters::queue::{ExpiryQueue, SqsQueue};
+use idv_adapters::ralio::{RalioClient, RalioError, ReportedState};
+use idv_adapters::secrets::load_ralio_secret;
+use idv_adapters::store::{
+    CreationLease, DynamoStore, ExpiryIndex, Lease, SessionWriter, StoreError, StoredSession,
+    UserReader, UserSnapshot,
+};
+use idv_model::{HostedUrl, KycLevel, Owner, Phase, SessionRecord, Uid, can_create_account};
+use serde::Serialize;
+
+/// Tunables, each with an environment variable.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// An open session is reused only with more than this left before it expires
+    /// (`SESSION_REUSE_MARGIN`, default 1h): a page about to lapse helps nobody.
+    pub reuse_margin: chrono::Duration,
+    /// How long one request may hold the user's creation lease (`CREATE_LEASE`, default 60s;
+    /// longer than a Ralio create with its reconciliation can take).
+    pub lease: chrono::Duration,
+    /// How long a concurrent request waits for the lease holder's session before answering
+    /// 409 (`CREATE_WAIT`, default 3s).
+    pub wait_for_peer: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            reuse_margin: chrono::Duration::hours(1),
+            lease: chrono::Duration::seconds(60),
+            wait_for_peer: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Ralio's documented session lifetime, used when its answer lacks `expiresAt`.
+const SESSION_LIFETIME: chrono::Duration = chrono::Duration::days(7);
+
+pub struct CreateSession {
+    pub users: Arc<dyn UserReader>,
+    pub sessions: Arc<dyn SessionWriter>,
+    pub leases: Arc<dyn CreationLease>,
+    pub scheduler: Arc<ExpiryScheduler>,
+    pub ralio: Arc<RalioClient>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+}
+
+impl CreateSession {
+    /// Lambda configuration: `TABLE_NAME`, `QUEUE_URL`, the Ralio variables (see
+    /// [`idv_adapters::config::ralio_config`]) and the expiry schedule.
+    pub async fn from_env() -> Result<Arc<Self>, ConfigError> {
+        Self::from_config(&ProcessEnv).await
+    }
+
+    pub async fn from_config(env: &impl Env) -> Result<Arc<Self>, ConfigError> {
+        let table = env.required("TABLE_NAME", "the DynamoDB table name")?;
+        let queue_url = env.required("QUEUE_URL", "the SQS expiry tick queue URL")?;
+        let settings = settings(env)?;
+        let schedule = expiry_schedule(env)?;
+        let aws = load_config(AwsTimeouts::default()).await;
+        let secret = load_ralio_secret(env, &aws).await?;
+        let ralio = RalioClient::new(ralio_config(env, secret.as_ref())?).map_err(|e| {
+            ConfigError::Invalid {
+                name: "RALIO_BASE_URL",
+                reason: e.to_string(),
+            }
+        })?;
+        let store = Arc::new(DynamoStore::new(dynamodb_client(&aws, None), table));
+        let queue: Arc<dyn ExpiryQueue> =
+            Arc::new(SqsQueue::new(sqs_client(&aws, None), queue_url));
+        let index: Arc<dyn ExpiryIndex> = store.clone();
+        Ok(Arc::new(Self {
+            users: store.clone(),
+            sessions: store.clone(),
+            leases: store,
+            scheduler: Arc::new(ExpiryScheduler::new(index, queue, schedule)),
+            ralio: Arc::new(ralio),
+            clock: Arc::new(SystemClock),
+            settings,
+        }))
+    }
+}
+
+pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
+    let defaults = Settings::default();
+    let chrono =
+        |name: &'static str, default: chrono::Duration| -> Result<chrono::Duration, ConfigError> {
+            let std = env.duration(name, default.to_std().unwrap_or_default())?;
+            chrono::Duration::from_std(std).map_err(|e| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            })
+        };
+    Ok(Settings {
+        reuse_margin: chrono("SESSION_REUSE_MARGIN", defaults.reuse_margin)?,
+        lease: chrono("CREATE_LEASE", defaults.lease)?,
+        wait_for_peer: env.duration("CREATE_WAIT", defaults.wait_for_peer)?,
+    })
+}
+
+pub fn router(app: Arc<CreateSession>) -> Router {
+    Router::new()
+        .route("/users/{uid}/idv-sessions", post(create))
+        .with_state(app)
+}
+
+/// The answer: the session the end user should open.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionAnswer<'a> {
+    session_id: String,
+    hosted_url: &'a str,
+    state: &'static str,
+    state_code: u8,
+    expires_at: Option<DateTime<Utc>>,
+    reused: bool,
+}
+
+fn answer(status: StatusCode, record: &SessionRecord, url: &HostedUrl, reused: bool) -> Response {
+    json(
+        status,
+        SessionAnswer {
+            session_id: record.session_id.to_string(),
+            hosted_url: url.expose(),
+            state: record.phase.state().name(),
+            state_code: record.phase.state().code(),
+            expires_at: record.expires_at,
+            reused,
+        },
+    )
+}
+
+fn store_problem(err: &StoreError) -> Problem {
+    tracing::error!(error = %err, "store failure");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        "Temporarily unavailable",
+        "Session data could not be read or written. Retry later.",
+    )
+    .retry_after(5)
+}
+
+pub fn ralio_problem(err: &RalioError) -> Problem {
+    tracing::warn!(error = %err, "Ralio call failed");
+    match err {
+        RalioError::Unauthorized => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "ralio_unauthorized",
+            "Ralio refused our credentials",
+            "The service's Ralio credentials were refused; an operator must fix them.",
+        ),
+        RalioError::UserNotFound => Problem::new(
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+            "Unknown Ralio user",
+            "Ralio does not know this user.",
+        ),
+        RalioError::Rejected { status, .. } => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "ralio_rejected",
+            "Ralio refused the request",
+            format!("Ralio answered {status}."),
+        )
+        .with("ralioStatus", status),
+        RalioError::BadResponse(_) => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "ralio_bad_response",
+            "Unexpected answer from Ralio",
+            "Ralio's answer could not be understood.",
+        ),
+        RalioError::Unavailable(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ralio_unavailable",
+            "Ralio unavailable",
+            "Ralio is not reachable right now. Retry later.",
+        )
+        .retry_after(5),
+        RalioError::Timeout => Problem::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "ralio_timeout",
+            "Ralio timed out",
+            "Ralio did not answer in time. Retry later.",
+        ),
+    }
+}
+
+impl CreateSession {
+    /// The open session worth handing out again, if any.
+    fn reusable<'a>(
+        &self,
+        snapshot: &'a UserSnapshot,
+        now: DateTime<Utc>,
+    ) -> Option<(&'a SessionRecord, &'a HostedUrl)> {
+        let latest = idv_model::decisions::latest_session(&snapshot.profile, &snapshot.sessions)?;
+        let url = latest.hosted_url.as_ref()?;
+        let expires = latest.expires_at?;
+        (latest.phase.is_open() && expires - now > self.settings.reuse_margin)
+            .then_some((latest, url))
+    }
+
+    async fn create(&self, uid: Uid) -> Result<Response, Problem> {
+        let now = self.clock.now();
+        let snapshot = self
+            .users
+            .load_user(uid)
+            .await
+            .map_err(|e| store_problem(&e))?;
+        if can_create_account(&snapshot.profile) && snapshot.profile.pending_reverify().is_none() {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "already_verified",
+                "Already verified",
+                "This user's KYC level is REGULAR: no verification is needed.",
+            )
+            .with("kycLevel", KycLevel::Regular.name()));
+        }
+        if let Some((record, url)) = self.reusable(&snapshot, now) {
+            return Ok(answer(StatusCode::OK, record, url, true));
+        }
+        let token = match self
+            .leases
+            .acquire_creation_lease(uid, now + self.settings.lease, now)
+            .await
+            .map_err(|e| store_problem(&e))?
+        {
+            Lease::Acquired(token) => token,
+            Lease::Held { .. } => return self.wait_for_peer(uid).await,
+        };
+        let result = self.create_at_ralio(uid, &snapshot, now).await;
+        if result.is_err() {
+            // Let the merchant retry at once instead of waiting out the lease.
+            if let Err(e) = self.leases.release_creation_lease(uid, token).await {
+                tracing::warn!(error = %e, "could not release the creation lease; it expires by itself");
+            }
+        }
+        result
+    }
+
+    async fn create_at_ralio(
+        &self,
+        uid: Uid,
+        snapshot: &UserSnapshot,
+        now: DateTime<Utc>,
+    ) -> Result<Response, Problem> {
+        let known: HashSet<_> = snapshot.sessions.iter().map(|s| s.session_id).collect();
+        let created = self
+            .ralio
+            .create_session(uid, &known)
+            .await
+            .map_err(|e| ralio_problem(&e))?;
+        let session = created.session;
+        let created_at = session.created_at.unwrap_or(now);
+        let expires_at = session.expires_at.unwrap_or(created_at + SESSION_LIFETIME);
+        let mut record = SessionRecord::created(
+            Owner::User(uid),
+            session.id,
+            session.hosted_url.clone(),
+            created_at,
+            expires_at,
+        );
+        if let ReportedState::Known(state) = session.state
+            && state.is_open()
+        {
+            record.phase = Phase::reported(state);
+        }
+        let buckets = self.scheduler.buckets(expires_at);
+        let stored = self.sessions.store_session(&record, &buckets).await.map_err(|e| {
+            // Ralio has the session; we could not keep it. Its webhooks will still be applied.
+            tracing::error!(session_id = %session.id, "session created at Ralio but not stored");
+            store_problem(&e)
+        })?;
+        if let Err(e) = self.scheduler.ensure_ticks(&buckets, now).await {
+            // The session exists and is usable; only the early warning may be missed.
+            tracing::error!(error = %e, session_id = %session.id, "expiry tick not scheduled");
+        }
+        tracing::info!(session_id = %session.id, reconciled = created.reconciled, "IDV session created");
+        Ok(match stored {
+            StoredSession::Stored(record) => {
+                answer(StatusCode::CREATED, &record, &session.hosted_url, false)
+            }
+            StoredSession::AlreadyStored(record) => {
+                let url = record.hosted_url.clone().unwrap_or(session.hosted_url);
+                answer(StatusCode::OK, &record, &url, true)
+            }
+        })
+    }
+
+    /// Another request holds the lease: hand out its session once it is stored.
+    async fn wait_for_peer(&self, uid: Uid) -> Result<Response, Problem> {
+        let step = Duration::from_millis(200);
+        let mut waited = Duration::ZERO;
+        loop {
+            let snapshot = self
+                .users
+                .load_user(uid)
+                .await
+                .map_err(|e| store_problem(&e))?;
+            if let Some((record, url)) = self.reusable(&snapshot, self.clock.now()) {
+                return Ok(answer(StatusCode::OK, record, url, true));
+            }
+            if waited >= self.settings.wait_for_peer {
+                return Err(Problem::new(
+                    StatusCode::CONFLICT,
+                    "creation_in_progress",
+                    "Creation in progress",
+                    "A session is being created for this user. Retry shortly.",
+                )
+                .retry_after(2));
+            }
+            tokio::time::sleep(step).await;
+            waited += step;
+        }
+    }
+}
+
+async fn create(State(app): State<Arc<CreateSession>>, Path(uid): Path<String>) -> Response {
+    let Ok(uid) = Uid::parse(&uid) else {
+        return Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_uid",
+            "Invalid user id",
+            "The user id must be a Ralio user UUID.",
+        )
+        .with("field", "uid")
+        .into_response();
+    };
+    match app.create(uid).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    }
+}

@@ -1,0 +1,108 @@
+//! Scheduling a session's expiry ticks: index the session under its buckets (done by the
+//! store), then make sure each bucket has its one tick item and one queue message.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use idv_model::{ExpiryBucket, ExpirySchedule};
+
+use crate::queue::ExpiryQueue;
+use crate::store::ExpiryIndex;
+
+/// How many bucket keys a warm container remembers before starting over.
+const KNOWN_BUCKETS_CAP: usize = 10_000;
+
+pub struct ExpiryScheduler {
+    index: Arc<dyn ExpiryIndex>,
+    queue: Arc<dyn ExpiryQueue>,
+    schedule: ExpirySchedule,
+    /// Buckets this container already knows have their tick: skips a write per session.
+    known: Mutex<HashSet<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("could not schedule expiry tick {bucket}: {reason}")]
+pub struct ScheduleError {
+    pub bucket: String,
+    pub reason: String,
+}
+
+impl ExpiryScheduler {
+    pub fn new(
+        index: Arc<dyn ExpiryIndex>,
+        queue: Arc<dyn ExpiryQueue>,
+        schedule: ExpirySchedule,
+    ) -> Self {
+        Self {
+            index,
+            queue,
+            schedule,
+            known: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn schedule(&self) -> ExpirySchedule {
+        self.schedule
+    }
+
+    /// The warn and expiry buckets of a session expiring at `expires_at`.
+    pub fn buckets(&self, expires_at: DateTime<Utc>) -> Vec<ExpiryBucket> {
+        vec![
+            self.schedule.warn_bucket(expires_at),
+            self.schedule.expire_bucket(expires_at),
+        ]
+    }
+
+    fn is_known(&self, bucket: &ExpiryBucket) -> bool {
+        self.known
+            .lock()
+            .map(|k| k.contains(&bucket.key()))
+            .unwrap_or(false)
+    }
+
+    fn remember(&self, bucket: &ExpiryBucket) {
+        if let Ok(mut known) = self.known.lock() {
+            if known.len() >= KNOWN_BUCKETS_CAP {
+                known.clear();
+            }
+            known.insert(bucket.key());
+        }
+    }
+
+    /// Creates each bucket's tick if it is the first, and sends its message. Returns how many
+    /// messages were sent. A message that cannot be sent takes its tick item back with it, so
+    /// the next session in the bucket tries again.
+    pub async fn ensure_ticks(
+        &self,
+        buckets: &[ExpiryBucket],
+        now: DateTime<Utc>,
+    ) -> Result<usize, ScheduleError> {
+        let mut sent = 0;
+        for bucket in buckets {
+            if self.is_known(bucket) {
+                continue;
+            }
+            let error = |reason: String| ScheduleError {
+                bucket: bucket.key(),
+                reason,
+            };
+            let first = self
+                .index
+                .create_tick(bucket, now)
+                .await
+                .map_err(|e| error(e.to_string()))?;
+            if first {
+                let delay = (bucket.due_at() - now).to_std().unwrap_or(Duration::ZERO);
+                if let Err(e) = self.queue.send_tick(bucket, delay).await {
+                    let _ = self.index.delete_tick(bucket).await;
+                    return Err(error(e.to_string()));
+                }
+                sent += 1;
+            }
+            self.remember(bucket);
+        }
+        Ok(sent)
+    }
+}
