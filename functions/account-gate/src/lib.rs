@@ -1,0 +1,511 @@
+//! The gate the integration exists for: an account is created only for a user whose KYC level
+//! is REGULAR, and the merchant always knows what the user should do next.
+//!
+//! `GET /users/{uid}/kyc` reads one DynamoDB Query. `POST /users/{uid}/accounts` answers:
+//!
+//! | situation | answer |
+//! |---|---|
+//! | body not `{alias, currency}` with currency EUR or USD | 400 `invalid_request` naming the field |
+//! | the same alias and currency were created before | 200 with the stored account, no Ralio call |
+//! | level not REGULAR | 403 `kyc_not_regular` with `kycLevel` and `nextAction` (audited) |
+//! | REGULAR | created through Ralio, stored, audited: 201 |
+//! | an identical request is under way | 200 with its account once created, else 409 `creation_in_progress` |
+//! | Ralio refuses (4xx) | 422 `ralio_rejected` with `ralioStatus` |
+//! | Ralio unavailable / too slow | 503 `ralio_unavailable` / 504 `ralio_timeout` |
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, NaiveDate, Utc};
+use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config};
+use idv_adapters::clock::{Clock, SystemClock};
+use idv_adapters::config::{ConfigError, Env, ProcessEnv, ralio_config};
+use idv_adapters::http::{Problem, json};
+use idv_adapters::ralio::{RalioClient, RalioError};
+use idv_adapters::secrets::load_ralio_secret;
+use idv_adapters::store::{
+    AccountLedger, AccountRecord, AccountReservation, AccountStatus, AuditEntry, AuditLog,
+    DynamoStore, StoreError, UserReader, UserSnapshot,
+};
+use idv_model::{
+    Currency, FailureReason, NextAction, Owner, SessionRecord, Uid, can_create_account, next_action,
+};
+use serde::Serialize;
+
+/// Sessions listed in the status answer, newest first.
+pub const SESSIONS_SHOWN: usize = 10;
+/// Longest alias accepted.
+pub const MAX_ALIAS_CHARS: usize = 100;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// How long a request may hold an account creation (`ACCOUNT_LEASE`, default 60s). After a
+    /// Ralio timeout the lease is kept until then, so an immediate retry cannot open a second
+    /// account while the first may still be in flight.
+    pub lease: chrono::Duration,
+    /// How long an identical concurrent request waits for the first one (`ACCOUNT_WAIT`, 3s).
+    pub wait_for_peer: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            lease: chrono::Duration::seconds(60),
+            wait_for_peer: Duration::from_secs(3),
+        }
+    }
+}
+
+pub struct AccountGate {
+    pub users: Arc<dyn UserReader>,
+    pub accounts: Arc<dyn AccountLedger>,
+    pub audit: Arc<dyn AuditLog>,
+    pub ralio: Arc<RalioClient>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+}
+
+impl AccountGate {
+    /// Lambda configuration: `TABLE_NAME` and the Ralio variables.
+    pub async fn from_env() -> Result<Arc<Self>, ConfigError> {
+        Self::from_config(&ProcessEnv).await
+    }
+
+    pub async fn from_config(env: &impl Env) -> Result<Arc<Self>, ConfigError> {
+        let table = env.required("TABLE_NAME", "the DynamoDB table name")?;
+        let defaults = Settings::default();
+        let lease = env.duration("ACCOUNT_LEASE", defaults.lease.to_std().unwrap_or_default())?;
+        let settings = Settings {
+            lease: chrono::Duration::from_std(lease).map_err(|e| ConfigError::Invalid {
+                name: "ACCOUNT_LEASE",
+                reason: e.to_string(),
+            })?,
+            wait_for_peer: env.duration("ACCOUNT_WAIT", defaults.wait_for_peer)?,
+        };
+        let aws = load_config(AwsTimeouts::default()).await;
+        let secret = load_ralio_secret(env, &aws).await?;
+        let ralio = RalioClient::new(ralio_config(env, secret.as_ref())?).map_err(|e| {
+            ConfigError::Invalid {
+                name: "RALIO_BASE_URL",
+                reason: e.to_string(),
+            }
+        })?;
+        let store = Arc::new(DynamoStore::new(dynamodb_client(&aws, None), table));
+        Ok(Arc::new(Self {
+            users: store.clone(),
+            accounts: store.clone(),
+            audit: store,
+            ralio: Arc::new(ralio),
+            clock: Arc::new(SystemClock),
+            settings,
+        }))
+    }
+}
+
+pub fn router(gate: Arc<AccountGate>) -> Router {
+    Router::new()
+        .route("/users/{uid}/kyc", get(status))
+        .route("/users/{uid}/accounts", post(create_account))
+        .with_state(gate)
+}
+
+// ---- answers ----------------------------------------------------------------------------
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Reason<'a> {
+    check: &'a str,
+    code: &'a str,
+    message: &'a str,
+    category: Option<&'a str>,
+}
+
+impl<'a> From<&'a FailureReason> for Reason<'a> {
+    fn from(r: &'a FailureReason) -> Self {
+        Self {
+            check: &r.check,
+            code: &r.code,
+            message: &r.message,
+            category: r.category.as_deref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionView<'a> {
+    session_id: String,
+    state: &'static str,
+    state_code: u8,
+    /// Only while the user can still use it: a spent page is not handed out again.
+    hosted_url: Option<&'a str>,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    expiring_soon: bool,
+    /// How the expiry was learned: `ralio` (webhook) or `inferred` (no outcome came in time).
+    expiry_source: Option<&'static str>,
+    failure_reasons: Vec<Reason<'a>>,
+}
+
+fn session_view(record: &SessionRecord, now: DateTime<Utc>) -> SessionView<'_> {
+    SessionView {
+        session_id: record.session_id.to_string(),
+        state: record.phase.state().name(),
+        state_code: record.phase.state().code(),
+        hosted_url: record
+            .hosted_url
+            .as_ref()
+            .filter(|_| record.is_active(now))
+            .map(|u| u.expose()),
+        created_at: record.created_at,
+        expires_at: record.expires_at,
+        expiring_soon: record.expiring_soon && record.is_active(now),
+        expiry_source: record.phase.expiry_source().map(|s| match s {
+            idv_model::ExpirySource::Ralio => "ralio",
+            idv_model::ExpirySource::Inferred => "inferred",
+        }),
+        failure_reasons: record.failure_reasons.iter().map(Reason::from).collect(),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AccountView<'a> {
+    alias: &'a str,
+    currency: &'static str,
+    status: &'static str,
+    account_id: Option<&'a str>,
+    state: Option<&'a str>,
+    #[serde(rename = "type")]
+    account_type: Option<&'a str>,
+    balance: Option<i64>,
+    pending_in: Option<i64>,
+    pending_out: Option<i64>,
+    created_at: DateTime<Utc>,
+}
+
+fn account_view(record: &AccountRecord) -> AccountView<'_> {
+    let created = match &record.status {
+        AccountStatus::Created(account) => Some(account),
+        AccountStatus::Pending { .. } => None,
+    };
+    AccountView {
+        alias: &record.alias,
+        currency: record.currency.as_str(),
+        status: if created.is_some() {
+            "created"
+        } else {
+            "pending"
+        },
+        account_id: created.map(|a| a.id.as_str()),
+        state: created.map(|a| a.state.as_str()),
+        account_type: created.map(|a| a.account_type.as_str()),
+        balance: created.map(|a| a.balance),
+        pending_in: created.map(|a| a.pending_in),
+        pending_out: created.map(|a| a.pending_out),
+        created_at: record.created_at,
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KycStatus<'a> {
+    uid: String,
+    kyc_level: String,
+    kyc_level_code: Option<u8>,
+    can_create_account: bool,
+    next_action: NextAction,
+    latest_session: Option<SessionView<'a>>,
+    sessions: Vec<SessionView<'a>>,
+    /// Ralio warned the identity document expires then: verify again before.
+    reverify_before: Option<NaiveDate>,
+    accounts: Vec<AccountView<'a>>,
+}
+
+fn kyc_status(snapshot: &UserSnapshot, now: DateTime<Utc>) -> KycStatus<'_> {
+    let profile = &snapshot.profile;
+    let level = profile.kyc_level();
+    KycStatus {
+        uid: profile.uid.to_string(),
+        kyc_level: level.name().to_owned(),
+        kyc_level_code: level.code(),
+        can_create_account: can_create_account(profile),
+        next_action: next_action(profile, &snapshot.sessions, now),
+        latest_session: idv_model::decisions::latest_session(profile, &snapshot.sessions)
+            .map(|s| session_view(s, now)),
+        sessions: snapshot
+            .sessions
+            .iter()
+            .take(SESSIONS_SHOWN)
+            .map(|s| session_view(s, now))
+            .collect(),
+        reverify_before: profile.pending_reverify().map(|n| n.expiration_date),
+        accounts: snapshot.accounts.iter().map(account_view).collect(),
+    }
+}
+
+fn created_answer(status: StatusCode, record: &AccountRecord) -> Response {
+    json(status, account_view(record))
+}
+
+fn store_problem(err: &StoreError) -> Problem {
+    tracing::error!(error = %err, "store failure");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        "Temporarily unavailable",
+        "Account data could not be read or written. Retry later.",
+    )
+    .retry_after(5)
+}
+
+fn ralio_problem(err: &RalioError) -> Problem {
+    tracing::warn!(error = %err, "Ralio account creation failed");
+    match err {
+        RalioError::Rejected { status, .. } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "ralio_rejected",
+            "Ralio refused the account",
+            "Ralio refused to create this account.",
+        )
+        .with("ralioStatus", status),
+        RalioError::UserNotFound => Problem::new(
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+            "Unknown Ralio user",
+            "Ralio does not know this user.",
+        ),
+        RalioError::Unauthorized => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "ralio_unauthorized",
+            "Ralio refused our credentials",
+            "The service's Ralio credentials were refused; an operator must fix them.",
+        ),
+        RalioError::BadResponse(_) => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "ralio_bad_response",
+            "Unexpected answer from Ralio",
+            "Ralio's answer could not be understood.",
+        ),
+        RalioError::Unavailable(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ralio_unavailable",
+            "Ralio unavailable",
+            "Ralio is not reachable right now. Retry later.",
+        )
+        .retry_after(5),
+        RalioError::Timeout => Problem::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "ralio_timeout",
+            "Ralio timed out",
+            "Ralio did not answer in time. Retry after a minute.",
+        ),
+    }
+}
+
+fn invalid(field: &'static str, detail: &str) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "Invalid request",
+        detail,
+    )
+    .with("field", field)
+}
+
+fn parse_uid(raw: &str) -> Result<Uid, Problem> {
+    Uid::parse(raw).map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_uid",
+            "Invalid user id",
+            "The user id must be a Ralio user UUID.",
+        )
+        .with("field", "uid")
+    })
+}
+
+/// `{alias, currency}`: alias 1–100 characters after trimming, currency exactly EUR or USD.
+fn parse_request(body: &[u8]) -> Result<(String, Currency), Problem> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
+        invalid(
+            "body",
+            "The body must be a JSON object with alias and currency.",
+        )
+    })?;
+    let object = value.as_object().ok_or_else(|| {
+        invalid(
+            "body",
+            "The body must be a JSON object with alias and currency.",
+        )
+    })?;
+    let alias = match object.get("alias") {
+        Some(serde_json::Value::String(s)) => s.trim().to_owned(),
+        Some(_) => return Err(invalid("alias", "alias must be a string.")),
+        None => return Err(invalid("alias", "alias is required.")),
+    };
+    if alias.is_empty() || alias.chars().count() > MAX_ALIAS_CHARS {
+        return Err(invalid("alias", "alias must be 1 to 100 characters."));
+    }
+    let currency = match object.get("currency") {
+        Some(serde_json::Value::String(s)) => {
+            Currency::parse(s).ok_or_else(|| invalid("currency", "currency must be EUR or USD."))?
+        }
+        Some(_) => return Err(invalid("currency", "currency must be EUR or USD.")),
+        None => return Err(invalid("currency", "currency is required.")),
+    };
+    Ok((alias, currency))
+}
+
+fn find_created<'a>(
+    snapshot: &'a UserSnapshot,
+    alias: &str,
+    currency: Currency,
+) -> Option<&'a AccountRecord> {
+    snapshot.accounts.iter().find(|a| {
+        a.alias == alias && a.currency == currency && matches!(a.status, AccountStatus::Created(_))
+    })
+}
+
+impl AccountGate {
+    async fn create(
+        &self,
+        uid: Uid,
+        alias: String,
+        currency: Currency,
+    ) -> Result<Response, Problem> {
+        let now = self.clock.now();
+        let snapshot = self
+            .users
+            .load_user(uid)
+            .await
+            .map_err(|e| store_problem(&e))?;
+        // A repeat of a request that already succeeded gets the same account back.
+        if let Some(existing) = find_created(&snapshot, &alias, currency) {
+            return Ok(created_answer(StatusCode::OK, existing));
+        }
+        if !can_create_account(&snapshot.profile) {
+            let level = snapshot.profile.kyc_level();
+            let action = next_action(&snapshot.profile, &snapshot.sessions, now);
+            let refusal = AuditEntry {
+                at: now,
+                action: "account_refused".into(),
+                outcome: "refused".into(),
+                event_id: None,
+                session_id: None,
+                detail: format!("kyc level {level}"),
+            };
+            if let Err(e) = self.audit.append_audit(Owner::User(uid), &refusal).await {
+                tracing::warn!(error = %e, "refusal not audited");
+            }
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "kyc_not_regular",
+                "KYC level is not REGULAR",
+                "Accounts can only be opened for users whose KYC level is REGULAR.",
+            )
+            .with("kycLevel", level.name())
+            .with("nextAction", &action));
+        }
+        let lease_until = now + self.settings.lease;
+        match self
+            .accounts
+            .reserve_account(uid, &alias, currency, lease_until, now)
+            .await
+            .map_err(|e| store_problem(&e))?
+        {
+            AccountReservation::Existing(record) => Ok(created_answer(StatusCode::OK, &record)),
+            AccountReservation::InProgress { .. } => {
+                self.wait_for_peer(uid, &alias, currency).await
+            }
+            AccountReservation::Reserved => {
+                match self.ralio.create_account(uid, &alias, currency).await {
+                    Ok(account) => {
+                        let record = self.accounts.complete_account(uid, &alias, currency, &account, self.clock.now()).await.map_err(|e| {
+                        tracing::error!(account_id = %account.id, "account created at Ralio but not recorded");
+                        store_problem(&e)
+                    })?;
+                        tracing::info!(currency = currency.as_str(), "account created");
+                        Ok(created_answer(StatusCode::CREATED, &record))
+                    }
+                    Err(err) => {
+                        // Ralio certainly did nothing: free the way for a retry. After a timeout or
+                        // an unreadable answer it may have: let the lease run out instead.
+                        if !matches!(err, RalioError::Timeout | RalioError::BadResponse(_))
+                            && let Err(e) =
+                                self.accounts.release_account(uid, &alias, currency).await
+                        {
+                            tracing::warn!(error = %e, "account lease not released; it expires by itself");
+                        }
+                        Err(ralio_problem(&err))
+                    }
+                }
+            }
+        }
+    }
+
+    async fn wait_for_peer(
+        &self,
+        uid: Uid,
+        alias: &str,
+        currency: Currency,
+    ) -> Result<Response, Problem> {
+        let step = Duration::from_millis(200);
+        let mut waited = Duration::ZERO;
+        loop {
+            let snapshot = self
+                .users
+                .load_user(uid)
+                .await
+                .map_err(|e| store_problem(&e))?;
+            if let Some(existing) = find_created(&snapshot, alias, currency) {
+                return Ok(created_answer(StatusCode::OK, existing));
+            }
+            if waited >= self.settings.wait_for_peer {
+                return Err(Problem::new(
+                    StatusCode::CONFLICT,
+                    "creation_in_progress",
+                    "Creation in progress",
+                    "This account is being created. Retry shortly.",
+                )
+                .retry_after(2));
+            }
+            tokio::time::sleep(step).await;
+            waited += step;
+        }
+    }
+}
+
+async fn status(State(gate): State<Arc<AccountGate>>, Path(uid): Path<String>) -> Response {
+    let uid = match parse_uid(&uid) {
+        Ok(uid) => uid,
+        Err(problem) => return problem.into_response(),
+    };
+    match gate.users.load_user(uid).await {
+        Ok(snapshot) => json(StatusCode::OK, kyc_status(&snapshot, gate.clock.now())),
+        Err(e) => store_problem(&e).into_response(),
+    }
+}
+
+async fn create_account(
+    State(gate): State<Arc<AccountGate>>,
+    Path(uid): Path<String>,
+    body: Bytes,
+) -> Response {
+    let request = parse_uid(&uid)
+        .and_then(|uid| parse_request(&body).map(|(alias, currency)| (uid, alias, currency)));
+    let (uid, alias, currency) = match request {
+        Ok(parts) => parts,
+        Err(problem) => return problem.into_response(),
+    };
+    match gate.create(uid, alias, currency).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    }
+}

@@ -1,0 +1,593 @@
+//! The account gate through its router, Ralio faked over HTTP, both stores. Webhook effects
+//! are produced by parsing real webhook JSON with the model and applying it to the store, as
+//! the webhook function does.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use chrono::{DateTime, Utc};
+use http_body_util::BodyExt;
+use idv_account_gate::{AccountGate, Settings};
+use idv_adapters::clock::ManualClock;
+use idv_adapters::ralio::{RalioClient, RalioConfig, RalioCredentials};
+use idv_adapters::store::Store;
+use idv_adapters::testing;
+use idv_model::{HostedUrl, Owner, SessionId, SessionRecord, Uid, parse_webhook};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-05-04T09:12:03Z")
+        .unwrap()
+        .to_utc()
+}
+
+struct Harness {
+    app: Router,
+    ralio: MockServer,
+    store: Arc<dyn Store>,
+    clock: ManualClock,
+}
+
+async fn fake_ralio(reply: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/auth/login"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "token": "tok" })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"^/api/v1/account/users/[0-9a-f-]+/accounts$"))
+        .respond_with(reply)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A Ralio that opens a new account for every call, echoing alias and currency.
+async fn account_opening_ralio(delay: Duration) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/auth/login"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "token": "tok" })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"^/api/v1/account/users/[0-9a-f-]+/accounts$"))
+        .respond_with(move |request: &Request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            ResponseTemplate::new(201)
+                .set_body_json(json!({
+                    "alias": body["alias"], "currency": body["currency"], "balance": 0,
+                    "id": uuid::Uuid::new_v4(), "pendingIn": 0, "pendingOut": 0,
+                    "state": "ACTIVE", "type": "USER"
+                }))
+                .set_delay(delay)
+        })
+        .mount(&server)
+        .await;
+    server
+}
+
+fn build(store: Arc<dyn Store>, ralio: &MockServer, clock: &ManualClock) -> Router {
+    let mut config = RalioConfig::new(
+        ralio.uri(),
+        RalioCredentials {
+            api_code: "c".into(),
+            api_key: "k".into(),
+        },
+    );
+    config.request_timeout = Duration::from_millis(800);
+    config.base_backoff = Duration::from_millis(5);
+    let gate = AccountGate {
+        users: store.clone(),
+        accounts: store.clone(),
+        audit: store,
+        ralio: Arc::new(RalioClient::new(config).unwrap()),
+        clock: Arc::new(clock.clone()),
+        settings: Settings::default(),
+    };
+    idv_account_gate::router(Arc::new(gate))
+}
+
+async fn harness(store: Arc<dyn Store>) -> Harness {
+    let ralio = account_opening_ralio(Duration::ZERO).await;
+    let clock = ManualClock::at(t0() + chrono::Duration::hours(1));
+    let app = build(store.clone(), &ralio, &clock);
+    Harness {
+        app,
+        ralio,
+        store,
+        clock,
+    }
+}
+
+async fn call(app: &Router, method: &str, uri: &str, body: Option<&str>) -> (u16, Value) {
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.unwrap_or("").to_owned()))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+async fn kyc(h: &Harness, uid: Uid) -> Value {
+    let (status, body) = call(&h.app, "GET", &format!("/users/{uid}/kyc"), None).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn open(h: &Harness, uid: Uid, alias: &str, currency: &str) -> (u16, Value) {
+    let body = json!({ "alias": alias, "currency": currency }).to_string();
+    call(
+        &h.app,
+        "POST",
+        &format!("/users/{uid}/accounts"),
+        Some(&body),
+    )
+    .await
+}
+
+async fn ralio_creates(server: &MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/accounts"))
+        .count()
+}
+
+/// Applies a webhook exactly as the webhook function would after verifying it.
+async fn webhook(store: &Arc<dyn Store>, event_type: &str, at: &str, data: Value) {
+    let body =
+        json!({ "id": uuid::Uuid::new_v4(), "event": event_type, "timestamp": at, "data": data });
+    let event = parse_webhook(body.to_string().as_bytes()).unwrap();
+    let application = event.application(event.named_owner().unwrap()).unwrap();
+    store.apply_event(&application, t0()).await.unwrap();
+}
+
+async fn level(store: &Arc<dyn Store>, uid: Uid, level: &str, at: &str) {
+    webhook(
+        store,
+        "kyc_state_updated",
+        at,
+        json!({ "kycId": 1, "userId": uid, "entityType": "user", "state": level }),
+    )
+    .await;
+}
+
+async fn stored_session(store: &Arc<dyn Store>, uid: Uid) -> SessionId {
+    let session = SessionId::from_uuid(uuid::Uuid::new_v4());
+    let record = SessionRecord::created(
+        Owner::User(uid),
+        session,
+        HostedUrl::new(format!("https://verify.example/{session}")),
+        t0(),
+        t0() + chrono::Duration::days(7),
+    );
+    store.store_session(&record, &[]).await.unwrap();
+    session
+}
+
+fn new_uid() -> Uid {
+    Uid::from_uuid(uuid::Uuid::new_v4())
+}
+
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(idv_adapters::testing::memory()).await })*
+        }
+        mod dynamodb {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(idv_adapters::testing::dynamo().await).await })*
+        }
+    };
+}
+
+both_stores!(
+    accounts_open_only_at_regular,
+    every_next_action_is_reachable_through_webhooks,
+    status_shows_the_page_only_while_it_can_be_used,
+    unknown_users_are_simply_unverified,
+    bad_requests_name_the_field,
+    ten_identical_concurrent_requests_make_one_ralio_call,
+    ralio_failures_never_block_a_retry_forever,
+);
+
+async fn accounts_open_only_at_regular(store: Arc<dyn Store>) {
+    let h = harness(store).await;
+    let uid = new_uid();
+    let session = stored_session(&h.store, uid).await;
+    webhook(
+        &h.store,
+        "kyc_session_verified",
+        "2026-05-04T14:05:11Z",
+        json!({ "sessionId": session, "userId": uid }),
+    )
+    .await;
+
+    let (status, refused) = open(&h, uid, "Main EUR wallet", "EUR").await;
+    assert_eq!(status, 403, "a verified session alone opens nothing");
+    assert_eq!(refused["code"], "kyc_not_regular");
+    assert_eq!(refused["kycLevel"], "LIGHT");
+    assert_eq!(refused["nextAction"]["code"], "await_kyc_update");
+    assert_eq!(ralio_creates(&h.ralio).await, 0);
+    let refusals = h
+        .store
+        .audit_trail(Owner::User(uid))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "account_refused")
+        .count();
+    assert_eq!(refusals, 1, "the refusal is audited");
+
+    level(&h.store, uid, "REGULAR", "2026-05-04T14:05:11.940Z").await;
+    let (status, created) = open(&h, uid, "Main EUR wallet", "EUR").await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["alias"], "Main EUR wallet");
+    assert_eq!(created["currency"], "EUR");
+    assert_eq!(created["status"], "created");
+    assert_eq!(created["state"], "ACTIVE");
+    assert_eq!(created["type"], "USER");
+    assert_eq!(created["balance"], 0);
+    let account_id = created["accountId"].as_str().unwrap().to_owned();
+
+    // The same request again: the stored account, no Ralio call.
+    let (status, again) = open(&h, uid, "Main EUR wallet", "EUR").await;
+    assert_eq!(
+        (status, again["accountId"].as_str()),
+        (200, Some(account_id.as_str()))
+    );
+    assert_eq!(ralio_creates(&h.ralio).await, 1);
+
+    // Ralio downgrades the user: no new account.
+    level(&h.store, uid, "LIGHT", "2026-06-01T00:05:43Z").await;
+    let (status, refused) = open(&h, uid, "Savings", "USD").await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (403, Some("kyc_not_regular"))
+    );
+    let status_now = kyc(&h, uid).await;
+    assert_eq!(status_now["canCreateAccount"], false);
+    assert_eq!(status_now["accounts"][0]["accountId"], account_id.as_str());
+}
+
+async fn every_next_action_is_reachable_through_webhooks(store: Arc<dyn Store>) {
+    let h = harness(store).await;
+    let action = |body: &Value| {
+        (
+            body["nextAction"]["code"].as_str().unwrap().to_owned(),
+            body["nextAction"]["message"].as_str().unwrap().to_owned(),
+        )
+    };
+
+    let uid = new_uid();
+    assert_eq!(action(&kyc(&h, uid).await).0, "start_verification");
+
+    let session = stored_session(&h.store, uid).await;
+    let (code, message) = action(&kyc(&h, uid).await);
+    assert_eq!(code, "complete_verification");
+    assert_eq!(
+        message,
+        "Finish your identity verification before 2026-05-11 09:12 UTC."
+    );
+    h.store
+        .flag_expiring(
+            &idv_adapters::store::BucketMember {
+                owner: Owner::User(uid),
+                session_id: session,
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let (_, message) = action(&kyc(&h, uid).await);
+    assert_eq!(
+        message,
+        "Your identity verification expires soon, on 2026-05-11 09:12 UTC. Finish it now."
+    );
+
+    webhook(
+        &h.store,
+        "kyc_session_manual_review",
+        "2026-05-04T10:00:00Z",
+        json!({ "sessionId": session, "userId": uid }),
+    )
+    .await;
+    assert_eq!(action(&kyc(&h, uid).await).0, "await_review");
+
+    webhook(
+        &h.store,
+        "kyc_session_verified",
+        "2026-05-04T11:00:00Z",
+        json!({ "sessionId": session, "userId": uid }),
+    )
+    .await;
+    assert_eq!(action(&kyc(&h, uid).await).0, "await_kyc_update");
+
+    level(&h.store, uid, "REGULAR", "2026-05-04T11:00:01Z").await;
+    let (code, message) = action(&kyc(&h, uid).await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        (
+            "create_account",
+            "Your identity is verified. You can open an account."
+        )
+    );
+
+    webhook(&h.store, "kyc_expiration_warning", "2026-05-18T03:00:00Z", json!({ "kycId": 1, "userId": uid, "entityType": "user", "expirationDate": "2026-06-01", "daysRemaining": 14, "action": "x" })).await;
+    let status = kyc(&h, uid).await;
+    assert_eq!(action(&status).0, "reverify_before");
+    assert!(action(&status).1.contains("2026-06-01"));
+    assert_eq!(status["reverifyBefore"], "2026-06-01");
+
+    let rejected = new_uid();
+    let session = stored_session(&h.store, rejected).await;
+    webhook(&h.store, "kyc_session_failed", "2026-05-05T11:20:38Z", json!({ "sessionId": session, "userId": rejected, "checks": [
+        { "type": "document-verification", "state": "Refused", "data": {}, "reasons": [{ "type": "document", "code": "EXPIRED_DOCUMENT", "message": "The identity document is past its expiry date" }] }
+    ] })).await;
+    let (code, message) = action(&kyc(&h, rejected).await);
+    assert_eq!(code, "retry_verification");
+    assert_eq!(
+        message,
+        "Your identity verification was not successful: The identity document is past its expiry date. Start a new verification to try again."
+    );
+
+    let expired = new_uid();
+    let session = stored_session(&h.store, expired).await;
+    webhook(
+        &h.store,
+        "kyc_session_expired",
+        "2026-05-11T09:12:04Z",
+        json!({ "sessionId": session, "userId": expired }),
+    )
+    .await;
+    let (code, message) = action(&kyc(&h, expired).await);
+    assert_eq!(code, "retry_verification");
+    assert!(message.contains("expired"), "{message}");
+}
+
+async fn status_shows_the_page_only_while_it_can_be_used(store: Arc<dyn Store>) {
+    let h = harness(store).await;
+    let uid = new_uid();
+    let session = stored_session(&h.store, uid).await;
+    let body = kyc(&h, uid).await;
+    let latest = &body["latestSession"];
+    assert_eq!(latest["sessionId"], session.to_string());
+    assert_eq!(latest["state"], "NOT_STARTED");
+    assert_eq!(latest["stateCode"], 1);
+    assert_eq!(
+        latest["hostedUrl"],
+        format!("https://verify.example/{session}")
+    );
+    assert_eq!(latest["expiresAt"], "2026-05-11T09:12:03Z");
+    assert_eq!(latest["expiringSoon"], false);
+    assert_eq!(latest["expirySource"], Value::Null);
+    assert_eq!(body["sessions"].as_array().unwrap().len(), 1);
+
+    // Past its expiry the page is not handed out, even before any webhook.
+    h.clock.set(t0() + chrono::Duration::days(8));
+    assert_eq!(
+        kyc(&h, uid).await["latestSession"]["hostedUrl"],
+        Value::Null
+    );
+
+    // Once rejected, reasons show and the page does not.
+    h.clock.set(t0() + chrono::Duration::hours(1));
+    webhook(&h.store, "kyc_session_failed", "2026-05-05T11:20:38Z", json!({ "sessionId": session, "userId": uid, "entityType": "user", "checks": [
+        { "type": "manual_review", "state": 2, "data": {}, "reasons": [{ "type": "ManualReview", "code": "KYC.DOC.DETERIORATED", "message": "Document is damaged or unreadable.", "category": "DOC" }] }
+    ] })).await;
+    let latest = kyc(&h, uid).await["latestSession"].clone();
+    assert_eq!(latest["hostedUrl"], Value::Null);
+    assert_eq!(latest["state"], "REJECTED");
+    assert_eq!(
+        latest["failureReasons"],
+        json!([{ "check": "manual_review", "code": "KYC.DOC.DETERIORATED", "message": "Document is damaged or unreadable.", "category": "DOC" }])
+    );
+
+    let inferred = new_uid();
+    let session = stored_session(&h.store, inferred).await;
+    h.store
+        .mark_expired(
+            &idv_adapters::store::BucketMember {
+                owner: Owner::User(inferred),
+                session_id: session,
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let latest = kyc(&h, inferred).await["latestSession"].clone();
+    assert_eq!(
+        (latest["state"].as_str(), latest["expirySource"].as_str()),
+        (Some("EXPIRED"), Some("inferred"))
+    );
+}
+
+async fn unknown_users_are_simply_unverified(store: Arc<dyn Store>) {
+    let h = harness(store).await;
+    let uid = new_uid();
+    let body = kyc(&h, uid).await;
+    assert_eq!(body["uid"], uid.to_string());
+    assert_eq!(body["kycLevel"], "LIGHT");
+    assert_eq!(body["kycLevelCode"], 2);
+    assert_eq!(body["canCreateAccount"], false);
+    assert_eq!(body["nextAction"]["code"], "start_verification");
+    assert_eq!(body["latestSession"], Value::Null);
+    assert_eq!(body["sessions"], json!([]));
+    assert_eq!(body["accounts"], json!([]));
+    let (status, problem) = call(&h.app, "GET", "/users/not-a-uuid/kyc", None).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("invalid_uid"))
+    );
+}
+
+async fn bad_requests_name_the_field(store: Arc<dyn Store>) {
+    let h = harness(store).await;
+    let uid = new_uid();
+    level(&h.store, uid, "REGULAR", "2026-05-04T14:05:11Z").await;
+    let long = "x".repeat(101);
+    let cases = [
+        ("not json", "body"),
+        ("[]", "body"),
+        (r#"{"currency":"EUR"}"#, "alias"),
+        (r#"{"alias":"  ","currency":"EUR"}"#, "alias"),
+        (r#"{"alias":42,"currency":"EUR"}"#, "alias"),
+        (
+            &format!(r#"{{"alias":"{long}","currency":"EUR"}}"#),
+            "alias",
+        ),
+        (r#"{"alias":"Main"}"#, "currency"),
+        (r#"{"alias":"Main","currency":"eur"}"#, "currency"),
+        (r#"{"alias":"Main","currency":"GBP"}"#, "currency"),
+    ];
+    for (body, field) in cases {
+        let (status, problem) = call(
+            &h.app,
+            "POST",
+            &format!("/users/{uid}/accounts"),
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(problem["code"], "invalid_request", "{body}");
+        assert_eq!(problem["field"], field, "{body}");
+    }
+    assert_eq!(ralio_creates(&h.ralio).await, 0);
+}
+
+async fn ten_identical_concurrent_requests_make_one_ralio_call(store: Arc<dyn Store>) {
+    let ralio = account_opening_ralio(Duration::from_millis(300)).await;
+    let clock = ManualClock::at(t0());
+    let app = build(store.clone(), &ralio, &clock);
+    let uid = new_uid();
+    level(&store, uid, "REGULAR", "2026-05-04T14:05:11Z").await;
+    let body = json!({ "alias": "Main", "currency": "EUR" }).to_string();
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (app, body) = (app.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            call(&app, "POST", &format!("/users/{uid}/accounts"), Some(&body)).await
+        }));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for task in tasks {
+        let (status, answer) = task.await.unwrap();
+        assert!(status == 201 || status == 200, "{status}: {answer}");
+        ids.insert(answer["accountId"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 1);
+    assert_eq!(ralio_creates(&ralio).await, 1);
+}
+
+async fn ralio_failures_never_block_a_retry_forever(store: Arc<dyn Store>) {
+    let cases: Vec<(ResponseTemplate, u16, &str)> = vec![
+        (
+            ResponseTemplate::new(422).set_body_string("{\"error\":\"user is not allowed\"}"),
+            422,
+            "ralio_rejected",
+        ),
+        (ResponseTemplate::new(503), 503, "ralio_unavailable"),
+        (
+            ResponseTemplate::new(201)
+                .set_body_json(json!({ "id": "x" }))
+                .set_delay(Duration::from_secs(2)),
+            504,
+            "ralio_timeout",
+        ),
+    ];
+    for (reply, status, code) in cases {
+        let failing = fake_ralio(reply).await;
+        let clock = ManualClock::at(t0());
+        let uid = new_uid();
+        level(&store, uid, "REGULAR", "2026-05-04T14:05:11Z").await;
+        let app = build(store.clone(), &failing, &clock);
+        let body = json!({ "alias": "Main", "currency": "USD" }).to_string();
+        let uri = format!("/users/{uid}/accounts");
+        let (got, problem) = call(&app, "POST", &uri, Some(&body)).await;
+        assert_eq!(
+            (got, problem["code"].as_str()),
+            (status, Some(code)),
+            "{problem}"
+        );
+        if code == "ralio_rejected" {
+            assert_eq!(problem["ralioStatus"], 422);
+            assert!(
+                !problem.to_string().contains("not allowed"),
+                "Ralio's body is not passed on"
+            );
+        }
+        let working = account_opening_ralio(Duration::ZERO).await;
+        let retry = build(store.clone(), &working, &clock);
+        let (got, _) = call(&retry, "POST", &uri, Some(&body)).await;
+        if code == "ralio_timeout" {
+            // Ralio may have opened it: the lease holds off a second account for a while...
+            assert_eq!(got, 409, "{code}");
+            clock.advance(chrono::Duration::seconds(61));
+            // ...but not forever.
+            assert_eq!(
+                call(&retry, "POST", &uri, Some(&body)).await.0,
+                201,
+                "{code}"
+            );
+        } else {
+            assert_eq!(got, 201, "{code}: the retry goes through at once");
+        }
+    }
+}
+
+#[tokio::test]
+async fn round_trips_on_dynamodb() {
+    let (store, requests) = testing::dynamo_with_counter().await;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let ralio = account_opening_ralio(Duration::ZERO).await;
+    let clock = ManualClock::at(t0());
+    let app = build(store.clone(), &ralio, &clock);
+    let uid = new_uid();
+    level(&store, uid, "REGULAR", "2026-05-04T14:05:11Z").await;
+
+    requests.reset();
+    call(&app, "GET", &format!("/users/{uid}/kyc"), None).await;
+    assert_eq!(requests.operations(), ["Query"]);
+
+    requests.reset();
+    let body = json!({ "alias": "Main", "currency": "EUR" }).to_string();
+    assert_eq!(
+        call(&app, "POST", &format!("/users/{uid}/accounts"), Some(&body))
+            .await
+            .0,
+        201
+    );
+    // Read; reserve (the idempotency lease); record the account with its audit entry.
+    assert_eq!(
+        requests.operations(),
+        ["Query", "PutItem", "TransactWriteItems"]
+    );
+    assert_eq!(ralio_creates(&ralio).await, 1);
+
+    requests.reset();
+    assert_eq!(
+        call(&app, "POST", &format!("/users/{uid}/accounts"), Some(&body))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        requests.operations(),
+        ["Query"],
+        "a repeat is answered from the read"
+    );
+}
