@@ -1,0 +1,263 @@
+//! The expiry watcher: consumes one tick per time bucket (architecture, "Expiry scheduling").
+//!
+//! - A tick not yet due has its message hidden again until it is (at most 12 h per receive,
+//!   an SQS limit) and is reported as a batch item failure, so SQS hands it back later.
+//! - A due warn tick flags every session of its bucket still NOT_STARTED or STARTED as
+//!   expiring soon; a due expiry tick marks them EXPIRED, inferred (a later real outcome from
+//!   Ralio still wins). Sessions in REVIEW or final are left alone. Both are conditional
+//!   writes, so processing a tick twice changes nothing.
+//! - A malformed message is reported failed (it reaches the DLQ after `maxReceiveCount`) and
+//!   never fails the other messages of the batch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config, sqs_client};
+use idv_adapters::clock::{Clock, SystemClock};
+use idv_adapters::config::{ConfigError, Env, ProcessEnv};
+use idv_adapters::queue::{MemoryQueue, TickMessage};
+use idv_adapters::store::{BucketMember, DynamoStore, ExpiryIndex, StoreError, WatchOutcome};
+use idv_model::{BucketKind, ExpiryBucket};
+
+/// SQS keeps a received message hidden at most 12 hours; stay a minute under.
+pub const MAX_HIDE: Duration = Duration::from_secs(12 * 3600 - 60);
+/// Sessions read per page of a bucket.
+pub const PAGE_SIZE: u32 = 100;
+/// Sessions updated at once.
+pub const CONCURRENCY: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TickError {
+    /// Not a tick this service sent: retrying cannot help.
+    #[error("malformed tick message: {0}")]
+    Malformed(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What handling one tick came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickOutcome {
+    /// Hide the message this much longer.
+    NotDue {
+        hide_for: Duration,
+    },
+    Processed(Tally),
+}
+
+/// What a due tick did to its bucket's sessions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub changed: usize,
+    pub unchanged: usize,
+    pub skipped: usize,
+    pub missing: usize,
+}
+
+/// Parses a tick message body (`{"bucket":"warn#…#…"}`).
+pub fn parse_tick(body: &str) -> Result<ExpiryBucket, TickError> {
+    let message: TickMessage = serde_json::from_str(body)
+        .map_err(|_| TickError::Malformed("not a tick message".into()))?;
+    ExpiryBucket::parse_key(&message.bucket).map_err(|e| TickError::Malformed(e.to_string()))
+}
+
+/// The queue-independent core.
+pub struct Watcher {
+    index: Arc<dyn ExpiryIndex>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Watcher {
+    pub fn new(index: Arc<dyn ExpiryIndex>, clock: Arc<dyn Clock>) -> Self {
+        Self { index, clock }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub async fn handle_tick(&self, bucket: &ExpiryBucket) -> Result<TickOutcome, TickError> {
+        let now = self.clock.now();
+        if now < bucket.due_at() {
+            let remaining = (bucket.due_at() - now).to_std().unwrap_or(Duration::ZERO);
+            return Ok(TickOutcome::NotDue {
+                hide_for: remaining.min(MAX_HIDE),
+            });
+        }
+        let mut tally = Tally::default();
+        let mut page: Option<String> = None;
+        loop {
+            let listing = self
+                .index
+                .list_bucket(bucket, PAGE_SIZE, page.as_deref())
+                .await?;
+            let outcomes: Vec<Result<WatchOutcome, StoreError>> =
+                futures_util::stream::iter(listing.members)
+                    .map(|member| self.act(bucket.kind, member, now))
+                    .buffer_unordered(CONCURRENCY)
+                    .collect()
+                    .await;
+            for outcome in outcomes {
+                match outcome? {
+                    WatchOutcome::Changed => tally.changed += 1,
+                    WatchOutcome::Unchanged => tally.unchanged += 1,
+                    WatchOutcome::Skipped => tally.skipped += 1,
+                    WatchOutcome::Missing => tally.missing += 1,
+                }
+            }
+            match listing.next {
+                Some(next) => page = Some(next),
+                None => break,
+            }
+        }
+        tracing::info!(
+            bucket = %bucket,
+            changed = tally.changed,
+            unchanged = tally.unchanged,
+            skipped = tally.skipped,
+            missing = tally.missing,
+            "expiry tick processed"
+        );
+        Ok(TickOutcome::Processed(tally))
+    }
+
+    async fn act(
+        &self,
+        kind: BucketKind,
+        member: BucketMember,
+        now: DateTime<Utc>,
+    ) -> Result<WatchOutcome, StoreError> {
+        match kind {
+            BucketKind::Warn => self.index.flag_expiring(&member, now).await,
+            BucketKind::Expire => self.index.mark_expired(&member, now).await,
+        }
+    }
+}
+
+/// Hides a received message for longer (SQS `ChangeMessageVisibility`).
+#[async_trait]
+pub trait Visibility: Send + Sync {
+    async fn hide(&self, receipt_handle: &str, for_: Duration) -> Result<(), String>;
+}
+
+pub struct SqsVisibility {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsVisibility {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl Visibility for SqsVisibility {
+    async fn hide(&self, receipt_handle: &str, for_: Duration) -> Result<(), String> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(for_.as_secs().max(1) as i32)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+    }
+}
+
+/// The Lambda side: an SQS batch in, the failed message ids out.
+pub struct SqsWatcher {
+    pub watcher: Watcher,
+    pub visibility: Arc<dyn Visibility>,
+}
+
+impl SqsWatcher {
+    /// Lambda configuration: `TABLE_NAME`, `QUEUE_URL`.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Self::from_config(&ProcessEnv).await
+    }
+
+    pub async fn from_config(env: &impl Env) -> Result<Self, ConfigError> {
+        let table = env.required("TABLE_NAME", "the DynamoDB table name")?;
+        let queue_url = env.required("QUEUE_URL", "the SQS expiry tick queue URL")?;
+        let aws = load_config(AwsTimeouts::default()).await;
+        let store = Arc::new(DynamoStore::new(dynamodb_client(&aws, None), table));
+        Ok(Self {
+            watcher: Watcher::new(store, Arc::new(SystemClock)),
+            visibility: Arc::new(SqsVisibility::new(sqs_client(&aws, None), queue_url)),
+        })
+    }
+
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let results: Vec<Option<String>> = futures_util::stream::iter(event.records)
+            .map(|message| async move { self.handle_message(message).await })
+            .buffer_unordered(4)
+            .collect()
+            .await;
+        let mut response = SqsBatchResponse::default();
+        for id in results.into_iter().flatten() {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+        response
+    }
+
+    /// `Some(message id)` when the message must come back (not due, failed or malformed).
+    async fn handle_message(&self, message: SqsMessage) -> Option<String> {
+        let id = message.message_id.clone().unwrap_or_default();
+        let body = message.body.as_deref().unwrap_or_default();
+        let bucket = match parse_tick(body) {
+            Ok(bucket) => bucket,
+            Err(err) => {
+                tracing::error!(message_id = %id, error = %err, "tick rejected; it will reach the dead-letter queue");
+                return Some(id);
+            }
+        };
+        match self.watcher.handle_tick(&bucket).await {
+            Ok(TickOutcome::Processed(_)) => None,
+            Ok(TickOutcome::NotDue { hide_for }) => {
+                if let Some(handle) = message.receipt_handle.as_deref()
+                    && let Err(e) = self.visibility.hide(handle, hide_for).await
+                {
+                    // It comes back after the queue's own visibility timeout instead.
+                    tracing::warn!(message_id = %id, error = %e, "could not extend tick visibility");
+                }
+                Some(id)
+            }
+            Err(err) => {
+                tracing::error!(message_id = %id, bucket = %bucket, error = %err, "tick failed; it will be retried");
+                Some(id)
+            }
+        }
+    }
+}
+
+/// The local runner's queue loop: delivers visible ticks from the in-process queue, hides
+/// those not yet due, and puts failed ones back after a short pause, like SQS would.
+pub async fn pump_memory_queue(watcher: &Watcher, queue: &MemoryQueue) -> usize {
+    let now = watcher.now();
+    let mut processed = 0;
+    for tick in queue.take_visible(now) {
+        match watcher.handle_tick(&tick.bucket).await {
+            Ok(TickOutcome::Processed(_)) => processed += 1,
+            Ok(TickOutcome::NotDue { hide_for }) => {
+                let hide = chrono::Duration::from_std(hide_for).unwrap_or_default();
+                queue.requeue(tick.bucket, now + hide);
+            }
+            Err(err) => {
+                tracing::warn!(bucket = %tick.bucket, error = %err, "tick failed; retrying shortly");
+                queue.requeue(tick.bucket, now + chrono::Duration::seconds(5));
+            }
+        }
+    }
+    processed
+}

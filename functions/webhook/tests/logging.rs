@@ -1,0 +1,104 @@
+//! The delivery log line, in a process of its own: tracing caches per-callsite interest
+//! globally, so a scoped subscriber only sees every event when no other test runs beside it.
+
+use std::sync::Arc;
+
+use idv_adapters::clock::ManualClock;
+use idv_adapters::store::EventLedger;
+use idv_adapters::testing;
+use idv_model::{WebhookSecret, WebhookSecrets};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const SECRET: &str = "whsec_ralio_fixture_test_secret";
+
+fn fixture(name: &str) -> Vec<u8> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ralio");
+    std::fs::read(dir.join(name)).unwrap()
+}
+
+async fn post(app: &axum::Router, body: &[u8]) -> u16 {
+    let event = json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
+        "headers": { "content-type": "application/json", "x-signature": WebhookSecret::new(SECRET).sign_hex(body) },
+        "requestContext": {
+            "accountId": "anonymous", "apiId": "abc", "domainName": "abc.lambda-url.eu-west-1.on.aws", "domainPrefix": "abc",
+            "http": { "method": "POST", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "Ralio" },
+            "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "20/May/2026:10:00:00 +0000", "timeEpoch": 1779271200000u64
+        },
+        "body": String::from_utf8(body.to_vec()).unwrap(),
+        "isBase64Encoded": false
+    });
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    app.clone()
+        .oneshot(request)
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Collects log output in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn one_log_line_per_delivery_with_ids_and_no_personal_data() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let ledger: Arc<dyn EventLedger> = testing::memory();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-05-20T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let app = idv_webhook::router(idv_webhook::Webhook::new(
+        ledger,
+        WebhookSecrets::from_csv(SECRET).unwrap(),
+        Arc::new(ManualClock::at(now)),
+    ));
+    let body = fixture("related_party.kyc_session_created.v2.json");
+    assert_eq!(post(&app, &body).await, 200);
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let deliveries: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "webhook delivery")
+        .collect();
+    assert_eq!(deliveries.len(), 1, "{logs}");
+    let fields = &deliveries[0]["fields"];
+    assert_eq!(fields["event_id"], "98b980b2-f790-4a25-b9e7-fb433d9e9cca");
+    assert_eq!(fields["event_type"], "related_party.kyc_session_created");
+    assert_eq!(fields["outcome"], "applied");
+    assert_eq!(fields["status"], 200);
+    assert!(fields["latency_ms"].is_number());
+    for secret in [
+        "Marta",
+        "Ibáñez",
+        "lumen-analytics",
+        "+34612345987",
+        "getmati",
+        "merchantToken",
+        "Alcalá",
+    ] {
+        assert!(!logs.contains(secret), "{secret} leaked into logs: {logs}");
+    }
+}
