@@ -32,8 +32,8 @@ use idv_adapters::queue::{ExpiryQueue, SqsQueue};
 use idv_adapters::ralio::{RalioClient, RalioError, ReportedState};
 use idv_adapters::secrets::load_ralio_secret;
 use idv_adapters::store::{
-    CreationLease, DynamoStore, ExpiryIndex, Lease, SessionWriter, StoreError, StoredSession,
-    UserReader, UserSnapshot,
+    CreationLease, DynamoStore, ExpiryIndex, Lease, LeaseToken, SessionWriter, StoreError,
+    StoredSession, UserReader, UserSnapshot,
 };
 use idv_model::{HostedUrl, KycLevel, Owner, Phase, SessionRecord, Uid, can_create_account};
 use serde::Serialize;
@@ -257,7 +257,7 @@ impl CreateSession {
             Lease::Acquired(token) => token,
             Lease::Held { .. } => return self.wait_for_peer(uid).await,
         };
-        let result = self.create_at_ralio(uid, &snapshot, now).await;
+        let result = self.create_at_ralio(uid, &snapshot, token, now).await;
         if result.is_err() {
             // Let the merchant retry at once instead of waiting out the lease.
             if let Err(e) = self.leases.release_creation_lease(uid, token).await {
@@ -271,6 +271,7 @@ impl CreateSession {
         &self,
         uid: Uid,
         snapshot: &UserSnapshot,
+        lease: LeaseToken,
         now: DateTime<Utc>,
     ) -> Result<Response, Problem> {
         let known: HashSet<_> = snapshot.sessions.iter().map(|s| s.session_id).collect();
@@ -295,7 +296,7 @@ impl CreateSession {
             record.phase = Phase::reported(state);
         }
         let buckets = self.scheduler.buckets(expires_at);
-        let stored = self.sessions.store_session(&record, &buckets).await.map_err(|e| {
+        let stored = self.leases.store_created_session(&record, &buckets, lease).await.map_err(|e| {
             // Ralio has the session; we could not keep it. Its webhooks will still be applied.
             tracing::error!(session_id = %session.id, "session created at Ralio but not stored");
             store_problem(&e)

@@ -22,6 +22,10 @@ pub fn init() {
             .without_time()
             .try_init();
     } else {
-        let _ = builder.compact().try_init();
+        use std::io::IsTerminal;
+        let _ = builder
+            .compact()
+            .with_ansi(std::io::stdout().is_terminal())
+            .try_init();
     }
 }

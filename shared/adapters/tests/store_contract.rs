@@ -54,6 +54,7 @@ contract!(
     fixtures_apply_end_to_end,
     creation_lease_is_exclusive_until_released_or_expired,
     a_deleted_tick_can_be_created_again,
+    storing_a_created_session_gives_the_lease_back,
 );
 
 fn created(uid: idv_model::Uid, session: idv_model::SessionId) -> SessionRecord {
@@ -846,4 +847,81 @@ async fn a_deleted_tick_can_be_created_again(store: Arc<dyn Store>) {
     assert!(store.create_tick(&bucket, t0()).await.unwrap());
     store.delete_tick(&bucket).await.unwrap();
     assert!(store.create_tick(&bucket, t0()).await.unwrap());
+}
+
+async fn storing_a_created_session_gives_the_lease_back(store: Arc<dyn Store>) {
+    let until = t0() + Duration::seconds(60);
+    let lease = |store: Arc<dyn Store>, uid| async move {
+        match store
+            .acquire_creation_lease(uid, until, t0())
+            .await
+            .unwrap()
+        {
+            Lease::Acquired(token) => token,
+            held => panic!("lease not acquired: {held:?}"),
+        }
+    };
+    // A new session: stored, and the lease is free again.
+    let (user, session) = (common::uid(), sid());
+    let token = lease(store.clone(), user).await;
+    let record = created(user, session);
+    assert_eq!(
+        store
+            .store_created_session(&record, &buckets(&record), token)
+            .await
+            .unwrap(),
+        StoredSession::Stored(record.clone())
+    );
+    assert_eq!(store.load_user(user).await.unwrap().sessions, vec![record]);
+    lease(store.clone(), user).await;
+
+    // A webhook got there first: its state is kept and reported, the lease freed.
+    let (user, session) = (common::uid(), sid());
+    let token = lease(store.clone(), user).await;
+    outcome(
+        &store,
+        &session_event(Owner::User(user), session, Phase::Review, t0()),
+    )
+    .await;
+    let record = created(user, session);
+    let StoredSession::Stored(merged) = store
+        .store_created_session(&record, &buckets(&record), token)
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (merged.phase, merged.hosted_url.clone()),
+        (Phase::Review, record.hosted_url.clone())
+    );
+    lease(store.clone(), user).await;
+
+    // Our lease ran out and another request holds it now: the session is stored, theirs kept.
+    let (user, session) = (common::uid(), sid());
+    let stale = lease(store.clone(), user).await;
+    let later = until + Duration::seconds(1);
+    let Lease::Acquired(_) = store
+        .acquire_creation_lease(user, later + Duration::seconds(60), later)
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let record = created(user, session);
+    assert!(matches!(
+        store
+            .store_created_session(&record, &buckets(&record), stale)
+            .await
+            .unwrap(),
+        StoredSession::Stored(_)
+    ));
+    assert_eq!(store.load_user(user).await.unwrap().sessions.len(), 1);
+    assert!(matches!(
+        store
+            .acquire_creation_lease(user, later + Duration::seconds(60), later)
+            .await
+            .unwrap(),
+        Lease::Held { .. }
+    ));
 }

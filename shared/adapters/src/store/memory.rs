@@ -543,6 +543,19 @@ impl CreationLease for MemoryStore {
         }
     }
 
+    async fn store_created_session(
+        &self,
+        record: &SessionRecord,
+        buckets: &[ExpiryBucket],
+        lease: LeaseToken,
+    ) -> StoreResult<StoredSession> {
+        let stored = self.store_session(record, buckets).await?;
+        if let Owner::User(uid) = record.owner {
+            self.release_creation_lease(uid, lease).await?;
+        }
+        Ok(stored)
+    }
+
     async fn release_creation_lease(&self, uid: Uid, token: LeaseToken) -> StoreResult<()> {
         let mut state = self.lock()?;
         if let Some(profile) = state.profiles.get_mut(&Owner::User(uid))

@@ -344,6 +344,15 @@ pub trait CreationLease: Send + Sync {
 
     /// Gives the lease back early (after a failure), if still ours.
     async fn release_creation_lease(&self, uid: Uid, token: LeaseToken) -> StoreResult<()>;
+
+    /// Stores a session just created at Ralio (as [`SessionWriter::store_session`]) and gives
+    /// the lease back, in one write when the session is new.
+    async fn store_created_session(
+        &self,
+        record: &SessionRecord,
+        buckets: &[ExpiryBucket],
+        lease: LeaseToken,
+    ) -> StoreResult<StoredSession>;
 }
 
 /// Every capability: what the local runner and the contract suite use.

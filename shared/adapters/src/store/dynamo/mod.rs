@@ -892,77 +892,12 @@ impl EventLedger for DynamoStore {
 }
 
 impl DynamoStore {
-    /// Every item of a partition, following pages.
-    async fn query_partition(
-        &self,
-        pk: String,
-    ) -> StoreResult<Vec<HashMap<String, AttributeValue>>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#PK = :pk")
-                .expression_attribute_names("#PK", attr::PK)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            items.extend(output.items().iter().cloned());
-            match output.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(items),
-            }
-        }
-    }
-}
-
-#[async_trait]
-impl UserReader for DynamoStore {
-    async fn load_user(&self, uid: Uid) -> StoreResult<UserSnapshot> {
-        let items = self.query_partition(schema::user_pk(uid)).await?;
-        let mut snapshot = UserSnapshot::empty(uid);
-        for item in &items {
-            let kind = item
-                .get(attr::ENTITY)
-                .and_then(|v| v.as_s().ok())
-                .map(String::as_str);
-            match kind {
-                Some(entity::PROFILE) => {
-                    let p: ProfileItem = decode(item)?;
-                    snapshot.profile = UserProfile {
-                        uid,
-                        kyc: p.level()?,
-                        kyc_id: p.kyc_id,
-                        reverify: p.reverify()?,
-                    };
-                }
-                Some(entity::SESSION) => snapshot
-                    .sessions
-                    .push(decode::<SessionItem>(item)?.into_record()?),
-                Some(entity::ACCOUNT) => snapshot
-                    .accounts
-                    .push(decode::<AccountItem>(item)?.into_record()?),
-                _ => {}
-            }
-        }
-        snapshot.sessions.sort_by(SessionRecord::newest_first);
-        snapshot.accounts.sort_by(super::memory::account_order);
-        Ok(snapshot)
-    }
-}
-
-#[async_trait]
-impl SessionWriter for DynamoStore {
-    async fn store_session(
-        &self,
+    /// The update that stores a created session: page, dates and buckets set; a state a
+    /// webhook may have stored first is kept.
+    fn session_store_update(
         record: &SessionRecord,
         buckets: &[ExpiryBucket],
-    ) -> StoreResult<StoredSession> {
+    ) -> StoreResult<(Expr, String)> {
         let owner = record.owner;
         let mut expr = Expr::default();
         let mut sets = vec![
@@ -1062,6 +997,82 @@ impl SessionWriter for DynamoStore {
                 expr.string(attribute, bucket.key())
             ));
         }
+        Ok((expr, format!("SET {}", sets.join(", "))))
+    }
+
+    /// Every item of a partition, following pages.
+    async fn query_partition(
+        &self,
+        pk: String,
+    ) -> StoreResult<Vec<HashMap<String, AttributeValue>>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#PK = :pk")
+                .expression_attribute_names("#PK", attr::PK)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            items.extend(output.items().iter().cloned());
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl UserReader for DynamoStore {
+    async fn load_user(&self, uid: Uid) -> StoreResult<UserSnapshot> {
+        let items = self.query_partition(schema::user_pk(uid)).await?;
+        let mut snapshot = UserSnapshot::empty(uid);
+        for item in &items {
+            let kind = item
+                .get(attr::ENTITY)
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str);
+            match kind {
+                Some(entity::PROFILE) => {
+                    let p: ProfileItem = decode(item)?;
+                    snapshot.profile = UserProfile {
+                        uid,
+                        kyc: p.level()?,
+                        kyc_id: p.kyc_id,
+                        reverify: p.reverify()?,
+                    };
+                }
+                Some(entity::SESSION) => snapshot
+                    .sessions
+                    .push(decode::<SessionItem>(item)?.into_record()?),
+                Some(entity::ACCOUNT) => snapshot
+                    .accounts
+                    .push(decode::<AccountItem>(item)?.into_record()?),
+                _ => {}
+            }
+        }
+        snapshot.sessions.sort_by(SessionRecord::newest_first);
+        snapshot.accounts.sort_by(super::memory::account_order);
+        Ok(snapshot)
+    }
+}
+
+#[async_trait]
+impl SessionWriter for DynamoStore {
+    async fn store_session(
+        &self,
+        record: &SessionRecord,
+        buckets: &[ExpiryBucket],
+    ) -> StoreResult<StoredSession> {
+        let owner = record.owner;
+        let (mut expr, set) = Self::session_store_update(record, buckets)?;
         let condition = format!("attribute_not_exists({})", expr.name(attr::HOSTED_URL));
         let result = self
             .client
@@ -1071,7 +1082,7 @@ impl SessionWriter for DynamoStore {
                 schema::owner_pk(owner),
                 schema::session_sk(record.session_id),
             )))
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(set)
             .condition_expression(condition)
             .set_expression_attribute_names(expr.names())
             .set_expression_attribute_values(expr.values())
@@ -1634,6 +1645,64 @@ impl CreationLease for DynamoStore {
                     return Ok(Lease::Held { until: held });
                 }
                 Err(sdk_error("UpdateItem", err))
+            }
+        }
+    }
+
+    async fn store_created_session(
+        &self,
+        record: &SessionRecord,
+        buckets: &[ExpiryBucket],
+        lease: LeaseToken,
+    ) -> StoreResult<StoredSession> {
+        let Owner::User(uid) = record.owner else {
+            return self.store_session(record, buckets).await;
+        };
+        // The usual case, a session nobody has heard of yet: store it and free the lease in
+        // one transaction. A webhook that got there first, or a lease taken over meanwhile,
+        // sends us the long way round, which reports the stored state exactly.
+        let (mut session_expr, set) = Self::session_store_update(record, buckets)?;
+        let session_condition = format!("attribute_not_exists({})", session_expr.name(attr::PK));
+        let mut lease_expr = Expr::default();
+        let until = lease_expr.name(attr::CREATION_LEASE_UNTIL);
+        let token = lease_expr.name(attr::CREATION_LEASE_TOKEN);
+        let release = format!("REMOVE {until}, {token}");
+        let lease_condition = format!(
+            "{token} = {}",
+            lease_expr.string("token", lease.0.to_string())
+        );
+        let items = vec![
+            self.update(
+                schema::owner_pk(record.owner),
+                schema::session_sk(record.session_id),
+                &session_expr,
+                set,
+                session_condition,
+            )?,
+            self.update(
+                schema::user_pk(uid),
+                schema::PROFILE_SK.into(),
+                &lease_expr,
+                release,
+                lease_condition,
+            )?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(StoredSession::Stored(record.clone())),
+            Err(Err(err)) => Err(err),
+            Err(Ok(reasons)) => {
+                let failed =
+                    |i: usize| reasons.get(i).and_then(|r| r.code()) == Some(CONDITION_FAILED);
+                if !failed(0) && !failed(1) {
+                    return Err(StoreError::Unavailable(
+                        "session transaction cancelled".into(),
+                    ));
+                }
+                let stored = self.store_session(record, buckets).await?;
+                if failed(0) && !failed(1) {
+                    self.release_creation_lease(uid, lease).await?;
+                }
+                Ok(stored)
             }
         }
     }

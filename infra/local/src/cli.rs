@@ -1,0 +1,178 @@
+//! Command line of `idv-local`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use idv_adapters::config::parse_duration;
+use idv_model::ExpirySchedule;
+
+use crate::{LOCAL_WEBHOOK_SECRET, LocalOptions, RalioMode, StoreKind};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StoreArg {
+    Memory,
+    Dynamodb,
+}
+
+fn duration(raw: &str) -> Result<chrono::Duration, String> {
+    let std = parse_duration(raw)
+        .ok_or_else(|| format!("{raw:?} is not a duration such as 90s, 15m, 24h or 7d"))?;
+    chrono::Duration::from_std(std).map_err(|e| e.to_string())
+}
+
+/// Run the Ralio IDV service locally: every HTTP route on one port, the expiry watcher, an
+/// in-memory store and a Ralio simulator whose hosted page sends signed webhooks back.
+#[derive(Debug, Parser)]
+#[command(name = "idv-local", version)]
+pub struct Args {
+    /// Address for the API and the webhook (`POST /webhooks/ralio`).
+    #[arg(long, env = "IDV_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Address for the embedded Ralio simulator.
+    #[arg(long, env = "SIM_ADDR", default_value = "127.0.0.1:3001")]
+    pub sim_addr: SocketAddr,
+    /// Where state lives: in memory, or DynamoDB + SQS at AWS_ENDPOINT_URL (moto) or in AWS.
+    #[arg(long, env = "IDV_STORE", value_enum, default_value = "memory")]
+    pub store: StoreArg,
+    /// DynamoDB table (created if missing) with --store dynamodb.
+    #[arg(long, env = "TABLE_NAME", default_value = "idv-local")]
+    pub table_name: String,
+    /// SQS tick queue with --store dynamodb (default: a queue named after the table, created).
+    #[arg(long, env = "QUEUE_URL")]
+    pub queue_url: Option<String>,
+    /// A real Ralio (sandbox) instead of the simulator; needs RALIO_API_CODE and RALIO_API_KEY,
+    /// and Ralio must reach the webhook URL (a tunnel).
+    #[arg(long, env = "RALIO_BASE_URL")]
+    pub ralio_base_url: Option<String>,
+    #[arg(long, env = "RALIO_API_CODE", hide_env_values = true)]
+    pub ralio_api_code: Option<String>,
+    #[arg(long, env = "RALIO_API_KEY", hide_env_values = true)]
+    pub ralio_api_key: Option<String>,
+    /// Webhook signing secrets, comma-separated (the simulator signs with the first).
+    #[arg(long, env = "WEBHOOK_SECRETS", default_value = LOCAL_WEBHOOK_SECRET, hide_env_values = true)]
+    pub webhook_secrets: String,
+    /// Session lifetime the simulator gives; compress it for demos (e.g. 10m).
+    #[arg(long, value_parser = duration, default_value = "7d")]
+    pub session_life: chrono::Duration,
+    /// How long before expiry open sessions are flagged (EXPIRY_WARNING_LEAD).
+    #[arg(long, env = "EXPIRY_WARNING_LEAD", value_parser = duration, default_value = "24h")]
+    pub warn_lead: chrono::Duration,
+    /// How long after expiry silent sessions are marked expired (EXPIRY_GRACE).
+    #[arg(long, env = "EXPIRY_GRACE", value_parser = duration, default_value = "1h")]
+    pub grace: chrono::Duration,
+    /// Width of an expiry bucket (EXPIRY_BUCKET).
+    #[arg(long, env = "EXPIRY_BUCKET", value_parser = duration, default_value = "15m")]
+    pub bucket: chrono::Duration,
+    /// Simulator payload generation.
+    #[arg(long, value_enum, default_value = "mixed")]
+    pub sim_payloads: ralio_sim::Generation,
+    /// Simulator signature encoding.
+    #[arg(long, value_enum, default_value = "hex")]
+    pub sim_signature: ralio_sim::Signature,
+    /// Simulator sends every webhook twice.
+    #[arg(long)]
+    pub sim_duplicates: bool,
+    /// Simulator sends each group of webhooks in reverse order.
+    #[arg(long)]
+    pub sim_reorder: bool,
+    /// Simulator waits this long before sending webhooks.
+    #[arg(long, value_parser = duration, default_value = "0s")]
+    pub sim_delay: chrono::Duration,
+}
+
+impl Args {
+    pub fn options(&self) -> Result<LocalOptions, String> {
+        let ralio = match &self.ralio_base_url {
+            None => RalioMode::Simulator {
+                addr: self.sim_addr,
+                generation: self.sim_payloads,
+                signature: self.sim_signature,
+                chaos: ralio_sim::Chaos {
+                    duplicates: self.sim_duplicates,
+                    reorder: self.sim_reorder,
+                    delay: self.sim_delay.to_std().unwrap_or_default(),
+                },
+            },
+            Some(base_url) => RalioMode::Real {
+                base_url: base_url.clone(),
+                api_code: self
+                    .ralio_api_code
+                    .clone()
+                    .ok_or("RALIO_API_CODE is required with RALIO_BASE_URL")?,
+                api_key: self
+                    .ralio_api_key
+                    .clone()
+                    .ok_or("RALIO_API_KEY is required with RALIO_BASE_URL")?,
+            },
+        };
+        if self.bucket < chrono::Duration::seconds(1) {
+            return Err("--bucket must be at least 1s".into());
+        }
+        Ok(LocalOptions {
+            addr: self.addr,
+            store: match self.store {
+                StoreArg::Memory => StoreKind::Memory,
+                StoreArg::Dynamodb => StoreKind::Dynamodb,
+            },
+            table_name: self.table_name.clone(),
+            queue_url: self.queue_url.clone(),
+            ralio,
+            webhook_secrets: self.webhook_secrets.clone(),
+            session_life: self.session_life,
+            schedule: ExpirySchedule {
+                warning_lead: self.warn_lead,
+                grace: self.grace,
+                bucket: self.bucket,
+            },
+            poll_every: Duration::from_secs(1),
+        })
+    }
+}
+
+pub fn banner(running: &crate::Running) -> String {
+    let api = &running.api_url;
+    let uid = uuid::Uuid::new_v4();
+    let store = match running.store_kind {
+        StoreKind::Memory => "in-memory store",
+        StoreKind::Dynamodb => "DynamoDB + SQS",
+    };
+    let ralio = match &running.sim_url {
+        Some(sim) => format!("Ralio sim: {sim}   (hosted pages, control API at /sim/...)"),
+        None => "Ralio:     the configured RALIO_BASE_URL".into(),
+    };
+    format!(
+        "\nidv-local is running ({store})\n  API:       {api}\n  Webhook:   {webhook}\n  {ralio}\n\n\
+         Walk a user from no session to an account (any UUID is a user):\n\
+         \x20 UID={uid}\n\
+         \x20 1. curl -s -X POST {api}/users/$UID/idv-sessions\n\
+         \x20    then open the hostedUrl it returns and click Approve\n\
+         \x20 2. curl -s {api}/users/$UID/kyc\n\
+         \x20 3. curl -s -X POST {api}/users/$UID/accounts -H 'content-type: application/json' -d '{{\"alias\":\"Main\",\"currency\":\"EUR\"}}'\n\n\
+         Ctrl-C stops.\n",
+        webhook = running.webhook_url,
+    )
+}
+
+pub async fn run(args: Args) -> ExitCode {
+    let options = match args.options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("idv-local: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let running = match crate::start(options).await {
+        Ok(running) => running,
+        Err(e) => {
+            eprintln!("idv-local: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{}", banner(&running));
+    let _ = tokio::signal::ctrl_c().await;
+    println!("stopping…");
+    running.stop().await;
+    ExitCode::SUCCESS
+}

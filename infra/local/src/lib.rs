@@ -1,0 +1,409 @@
+//! Every function of the service in one process, for a laptop and for end-to-end tests: the
+//! HTTP routes on one port, the webhook at `/webhooks/ralio`, the expiry watcher fed by an
+//! in-process queue (or SQS), the in-memory store (or DynamoDB), and the Ralio simulator
+//! unless a real Ralio is configured.
+
+pub mod cli;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use idv_account_gate::AccountGate;
+use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config, sqs_client};
+use idv_adapters::clock::{Clock, SystemClock};
+use idv_adapters::expiry::ExpiryScheduler;
+use idv_adapters::queue::{ExpiryQueue, MemoryQueue, SqsQueue};
+use idv_adapters::ralio::{RalioClient, RalioConfig, RalioCredentials};
+use idv_adapters::store::dynamo::table::ensure_table;
+use idv_adapters::store::{DynamoStore, ExpiryIndex, MemoryStore, Store};
+use idv_create_session::CreateSession;
+use idv_expiry_watcher::{SqsVisibility, SqsWatcher, Watcher, pump_memory_queue};
+use idv_model::{ExpirySchedule, WebhookSecrets};
+use idv_webhook::Webhook;
+use ralio_sim::{SimConfig, Simulator};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The webhook secret both sides use when none is configured. Local use only.
+pub const LOCAL_WEBHOOK_SECRET: &str = "whsec_local_development_only";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Memory,
+    /// DynamoDB and SQS at `AWS_ENDPOINT_URL` (moto) or in AWS.
+    Dynamodb,
+}
+
+#[derive(Debug, Clone)]
+pub enum RalioMode {
+    /// The embedded simulator.
+    Simulator {
+        addr: SocketAddr,
+        generation: ralio_sim::Generation,
+        signature: ralio_sim::Signature,
+        chaos: ralio_sim::Chaos,
+    },
+    /// A real Ralio (sandbox), which must be able to reach the webhook URL itself.
+    Real {
+        base_url: String,
+        api_code: String,
+        api_key: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    pub addr: SocketAddr,
+    pub store: StoreKind,
+    pub table_name: String,
+    pub queue_url: Option<String>,
+    pub ralio: RalioMode,
+    pub webhook_secrets: String,
+    /// Session lifetime the simulator gives (Ralio: 7 days).
+    pub session_life: chrono::Duration,
+    pub schedule: ExpirySchedule,
+    /// How often the expiry queue is looked at.
+    pub poll_every: Duration,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        Self {
+            addr: ([127, 0, 0, 1], 3000).into(),
+            store: StoreKind::Memory,
+            table_name: "idv-local".into(),
+            queue_url: None,
+            ralio: RalioMode::Simulator {
+                addr: ([127, 0, 0, 1], 3001).into(),
+                generation: ralio_sim::Generation::Mixed,
+                signature: ralio_sim::Signature::Hex,
+                chaos: ralio_sim::Chaos::default(),
+            },
+            webhook_secrets: LOCAL_WEBHOOK_SECRET.into(),
+            session_life: chrono::Duration::days(7),
+            schedule: ExpirySchedule::default(),
+            poll_every: Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("cannot prepare DynamoDB/SQS: {0}")]
+    Aws(String),
+}
+
+/// A running stack. Dropping it does not stop it: call [`Running::stop`].
+pub struct Running {
+    pub api_url: String,
+    pub webhook_url: String,
+    pub sim_url: Option<String>,
+    pub simulator: Option<Arc<Simulator>>,
+    pub store_kind: StoreKind,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+fn serve(
+    listener: TcpListener,
+    app: Router,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let stop = async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!(error = %e, "server stopped");
+        }
+    })
+}
+
+/// Starts everything and returns once every port is listening.
+pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
+    let (shutdown, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+
+    let api = bind(options.addr).await?;
+    let api_addr = api
+        .local_addr()
+        .map_err(|e| StartError::Config(e.to_string()))?;
+    let api_url = format!("http://{api_addr}");
+    let webhook_url = format!("{api_url}/webhooks/ralio");
+
+    let secrets = WebhookSecrets::from_csv(&options.webhook_secrets)
+        .map_err(|e| StartError::Config(format!("WEBHOOK_SECRETS: {e}")))?;
+
+    // Ralio: the simulator, or the configured one.
+    let (ralio_config, sim_url, simulator) = match &options.ralio {
+        RalioMode::Simulator {
+            addr,
+            generation,
+            signature,
+            chaos,
+        } => {
+            let listener = bind(*addr).await?;
+            let sim_url = format!(
+                "http://{}",
+                listener
+                    .local_addr()
+                    .map_err(|e| StartError::Config(e.to_string()))?
+            );
+            let mut config = SimConfig::new(
+                sim_url.clone(),
+                Some(webhook_url.clone()),
+                secrets_first(&options.webhook_secrets),
+            );
+            config.generation = *generation;
+            config.signature = *signature;
+            config.chaos = *chaos;
+            config.session_life = options.session_life;
+            let credentials = RalioCredentials {
+                api_code: config.api_code.clone(),
+                api_key: config.api_key.clone(),
+            };
+            let simulator = Simulator::new(config);
+            tasks.push(serve(
+                listener,
+                ralio_sim::router(simulator.clone()),
+                stopped.clone(),
+            ));
+            (
+                RalioConfig::new(sim_url.clone(), credentials),
+                Some(sim_url),
+                Some(simulator),
+            )
+        }
+        RalioMode::Real {
+            base_url,
+            api_code,
+            api_key,
+        } => {
+            let credentials = RalioCredentials {
+                api_code: api_code.clone(),
+                api_key: api_key.clone(),
+            };
+            (RalioConfig::new(base_url.clone(), credentials), None, None)
+        }
+    };
+    let ralio =
+        Arc::new(RalioClient::new(ralio_config).map_err(|e| StartError::Config(e.to_string()))?);
+
+    // Store and queue.
+    let (store, queue, pump): (Arc<dyn Store>, Arc<dyn ExpiryQueue>, Pump) = match options.store {
+        StoreKind::Memory => {
+            let queue = Arc::new(MemoryQueue::new(clock.clone()));
+            (
+                Arc::new(MemoryStore::new()),
+                queue.clone(),
+                Pump::Memory(queue),
+            )
+        }
+        StoreKind::Dynamodb => {
+            let aws = load_config(AwsTimeouts::default()).await;
+            let dynamodb = dynamodb_client(&aws, None);
+            ensure_table(&dynamodb, &options.table_name)
+                .await
+                .map_err(|e| StartError::Aws(e.to_string()))?;
+            let sqs = sqs_client(&aws, None);
+            let queue_url = match &options.queue_url {
+                Some(url) => url.clone(),
+                None => sqs
+                    .create_queue()
+                    .queue_name(format!("{}-ticks", options.table_name))
+                    .send()
+                    .await
+                    .map_err(|e| StartError::Aws(aws_sdk_error(e)))?
+                    .queue_url
+                    .unwrap_or_default(),
+            };
+            let queue = Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone()));
+            (
+                Arc::new(DynamoStore::new(dynamodb, options.table_name.clone())),
+                queue,
+                Pump::Sqs(sqs, queue_url),
+            )
+        }
+    };
+
+    let index: Arc<dyn ExpiryIndex> = store.clone();
+    let scheduler = Arc::new(ExpiryScheduler::new(index.clone(), queue, options.schedule));
+    let session_settings = idv_create_session::Settings {
+        // A compressed session life needs a proportionate reuse margin.
+        reuse_margin: (options.session_life / 10).min(chrono::Duration::hours(1)),
+        ..Default::default()
+    };
+    let create = Arc::new(CreateSession {
+        users: store.clone(),
+        sessions: store.clone(),
+        leases: store.clone(),
+        scheduler,
+        ralio: ralio.clone(),
+        clock: clock.clone(),
+        settings: session_settings,
+    });
+    let gate = Arc::new(AccountGate {
+        users: store.clone(),
+        accounts: store.clone(),
+        audit: store.clone(),
+        ralio,
+        clock: clock.clone(),
+        settings: Default::default(),
+    });
+    let webhook = Webhook::new(store.clone(), secrets, clock.clone());
+    let app = Router::new()
+        .merge(idv_create_session::router(create))
+        .merge(idv_account_gate::router(gate))
+        .nest_service("/webhooks/ralio", idv_webhook::router(webhook));
+    tasks.push(serve(api, app, stopped.clone()));
+
+    let watcher = Watcher::new(index, clock);
+    tasks.push(spawn_pump(pump, watcher, options.poll_every, stopped));
+
+    Ok(Running {
+        api_url,
+        webhook_url,
+        sim_url,
+        simulator,
+        store_kind: options.store,
+        shutdown,
+        tasks,
+    })
+}
+
+fn secrets_first(csv: &str) -> String {
+    csv.split(',')
+        .map(str::trim)
+        .find(|s| !s.is_empty())
+        .unwrap_or(LOCAL_WEBHOOK_SECRET)
+        .to_owned()
+}
+
+fn aws_sdk_error<E: std::error::Error + 'static>(e: E) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
+enum Pump {
+    Memory(Arc<MemoryQueue>),
+    Sqs(aws_sdk_sqs::Client, String),
+}
+
+/// Sleeps `every`; true when asked to stop instead.
+async fn pause(stopped: &mut watch::Receiver<bool>, every: Duration) -> bool {
+    tokio::select! {
+        _ = stopped.wait_for(|stop| *stop) => true,
+        _ = tokio::time::sleep(every) => false,
+    }
+}
+
+/// Feeds due ticks to the watcher, as the Lambda event source mapping would.
+fn spawn_pump(
+    pump: Pump,
+    watcher: Watcher,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        match pump {
+            Pump::Memory(queue) => {
+                while !pause(&mut stopped, every).await {
+                    pump_memory_queue(&watcher, &queue).await;
+                }
+            }
+            Pump::Sqs(client, url) => {
+                let sqs = SqsWatcher {
+                    watcher,
+                    visibility: Arc::new(SqsVisibility::new(client.clone(), url.clone())),
+                };
+                while !pause(&mut stopped, every).await {
+                    poll_sqs(&client, &url, &sqs).await;
+                }
+            }
+        }
+    })
+}
+
+async fn poll_sqs(client: &aws_sdk_sqs::Client, url: &str, watcher: &SqsWatcher) {
+    let received = match client
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %aws_sdk_error(e), "cannot read the tick queue");
+            return;
+        }
+    };
+    let messages = received.messages.unwrap_or_default();
+    if messages.is_empty() {
+        return;
+    }
+    let mut event = aws_lambda_events::sqs::SqsEvent::default();
+    let mut receipts = Vec::new();
+    for m in messages {
+        let mut message = aws_lambda_events::sqs::SqsMessage::default();
+        message.message_id = m.message_id.clone();
+        message.body = m.body.clone();
+        message.receipt_handle = m.receipt_handle.clone();
+        receipts.push((
+            m.message_id.unwrap_or_default(),
+            m.receipt_handle.unwrap_or_default(),
+        ));
+        event.records.push(message);
+    }
+    let response = watcher.handle(event).await;
+    let failed: Vec<String> = response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect();
+    // What the Lambda event source mapping does: delete what succeeded.
+    for (id, receipt) in receipts {
+        if !failed.contains(&id) {
+            let _ = client
+                .delete_message()
+                .queue_url(url)
+                .receipt_handle(receipt)
+                .send()
+                .await;
+        }
+    }
+}

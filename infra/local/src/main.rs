@@ -1,0 +1,11 @@
+//! `idv-local`: the whole service on one port, with the Ralio simulator. `--help` lists the
+//! options; every option also reads an environment variable.
+
+use idv_local::cli::Args;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    idv_adapters::telemetry::init();
+    let args = <Args as clap::Parser>::parse();
+    idv_local::cli::run(args).await
+}
