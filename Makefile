@@ -1,11 +1,20 @@
 # The one entry point for building, testing and running the project.
 SHELL := /bin/bash
 
-.PHONY: test fmt lint unit
+.PHONY: test run fmt lint browser-check
 
-## make test: formatting, lints and every test (starts and stops the emulators it needs).
+## make test: formatting, lints and every test (installs and starts the emulators it needs).
 test:
 	./scripts/test.sh
+
+## make run: the whole service locally on 127.0.0.1:3000 with the Ralio simulator on :3001.
+## Pass options through ARGS, e.g. make run ARGS="--session-life 10m --warn-lead 5m --bucket 30s".
+run:
+	cargo run --quiet --locked -p idv-local -- $(ARGS)
+
+## make browser-check: headless Chromium clicks Approve on the hosted page (manual check).
+browser-check:
+	./scripts/browser-check.sh
 
 fmt:
 	cargo fmt --all

@@ -1,0 +1,158 @@
+//! Helpers for the end-to-end scenarios: a whole local stack on ephemeral ports (its own table
+//! and queue on the emulator when DynamoDB is asked for), and a small HTTP client for it.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use idv_local::{LocalOptions, RalioMode, Running, StoreKind};
+use serde_json::{Value, json};
+
+pub use idv_local::StoreKind as Store;
+
+pub struct Stack {
+    pub running: Running,
+    pub http: reqwest::Client,
+}
+
+/// Starts a stack; `tweak` adjusts the options (compressed time, chaos).
+pub async fn start(store: StoreKind, tweak: impl FnOnce(&mut LocalOptions)) -> Stack {
+    let mut options = LocalOptions {
+        addr: ([127, 0, 0, 1], 0).into(),
+        store,
+        table_name: format!("idv-e2e-{}", uuid::Uuid::new_v4().simple()),
+        poll_every: Duration::from_millis(200),
+        ..LocalOptions::default()
+    };
+    if let RalioMode::Simulator { addr, .. } = &mut options.ralio {
+        *addr = ([127, 0, 0, 1], 0).into();
+    }
+    if store == StoreKind::Dynamodb {
+        idv_adapters::testing::require_emulator();
+    }
+    tweak(&mut options);
+    let running = idv_local::start(options).await.expect("local stack starts");
+    Stack {
+        running,
+        http: reqwest::Client::new(),
+    }
+}
+
+pub fn new_uid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+async fn answer(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+impl Stack {
+    pub fn api(&self, path: &str) -> String {
+        format!("{}{path}", self.running.api_url)
+    }
+
+    pub fn sim(&self, path: &str) -> String {
+        format!(
+            "{}{path}",
+            self.running.sim_url.as_deref().expect("the simulator runs")
+        )
+    }
+
+    pub async fn create_session(&self, uid: &str) -> (u16, Value) {
+        answer(
+            self.http
+                .post(self.api(&format!("/users/{uid}/idv-sessions")))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn kyc(&self, uid: &str) -> Value {
+        let (status, body) = answer(
+            self.http
+                .get(self.api(&format!("/users/{uid}/kyc")))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub async fn open_account(&self, uid: &str, alias: &str, currency: &str) -> (u16, Value) {
+        let request = self
+            .http
+            .post(self.api(&format!("/users/{uid}/accounts")))
+            .json(&json!({ "alias": alias, "currency": currency }));
+        answer(request.send().await.unwrap()).await
+    }
+
+    /// Decides a session at the simulator, as a person on the hosted page would.
+    pub async fn outcome(&self, session_id: &str, outcome: &str, reason: Option<&str>) {
+        let body = json!({ "outcome": outcome, "reason": reason });
+        let (status, answer) = answer(
+            self.http
+                .post(self.sim(&format!("/sim/sessions/{session_id}/outcome")))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{outcome}: {answer}");
+    }
+
+    pub async fn set_level(&self, uid: &str, level: &str) {
+        let response = self
+            .http
+            .post(self.sim(&format!("/sim/users/{uid}/level")))
+            .json(&json!({ "level": level }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    }
+
+    pub async fn deliveries(&self) -> Vec<Value> {
+        self.http
+            .get(self.sim("/sim/deliveries"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Polls the user's KYC status until `done` holds (webhooks and ticks are asynchronous).
+    pub async fn kyc_until(&self, uid: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        eventually(what, Duration::from_secs(30), || async {
+            Some(self.kyc(uid).await).filter(|body| done(body))
+        })
+        .await
+    }
+
+    pub async fn stop(self) {
+        self.running.stop().await;
+    }
+}
+
+/// Retries `probe` every 100 ms until it gives a value; fails the test after `limit`.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, probe: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
