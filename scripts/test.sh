@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, then every test of the workspace against a moto
-# server this script installs, starts and always stops.
+# The whole test suite: formatting, lints, template lint, then every test of the workspace
+# against a moto server this script installs, starts and always stops, then the OpenAPI check
+# of the answers the end-to-end tests recorded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,10 +11,22 @@ cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+scripts/venv.sh
+echo "==> cfn-lint template.yaml"
+.venv/bin/cfn-lint template.yaml
+
 echo "==> starting moto (DynamoDB + SQS emulator)"
 trap 'scripts/moto.sh stop' EXIT
 eval "$(scripts/moto.sh start)"
 echo "    moto at $AWS_ENDPOINT_URL"
 
+mkdir -p .tmp
+export IDV_PYTHON="$PWD/.venv/bin/python"
+export IDV_EXCHANGES="$PWD/.tmp/exchanges.jsonl"
+rm -f "$IDV_EXCHANGES"
+
 echo "==> cargo test"
 cargo test --workspace --locked
+
+echo "==> OpenAPI: infra/openapi.yaml is valid and the local server's answers conform"
+.venv/bin/python scripts/check_openapi.py infra/openapi.yaml "$IDV_EXCHANGES"

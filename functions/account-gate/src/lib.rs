@@ -267,6 +267,7 @@ fn store_problem(err: &StoreError) -> Problem {
 
 fn ralio_problem(err: &RalioError) -> Problem {
     tracing::warn!(error = %err, "Ralio account creation failed");
+    idv_adapters::metrics::ralio_failure("account-gate", err.kind());
     match err {
         RalioError::Rejected { status, .. } => Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,

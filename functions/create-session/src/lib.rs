@@ -173,6 +173,7 @@ fn store_problem(err: &StoreError) -> Problem {
 
 pub fn ralio_problem(err: &RalioError) -> Problem {
     tracing::warn!(error = %err, "Ralio call failed");
+    idv_adapters::metrics::ralio_failure("create-session", err.kind());
     match err {
         RalioError::Unauthorized => Problem::new(
             StatusCode::BAD_GATEWAY,

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod expiry;
 pub mod http;
+pub mod metrics;
 pub mod queue;
 pub mod ralio;
 pub mod secrets;

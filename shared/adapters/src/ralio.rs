@@ -121,6 +121,20 @@ pub enum RalioError {
     BadResponse(String),
 }
 
+impl RalioError {
+    /// A stable name for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RalioError::Unauthorized => "unauthorized",
+            RalioError::UserNotFound => "user_not_found",
+            RalioError::Rejected { .. } => "rejected",
+            RalioError::Unavailable(_) => "unavailable",
+            RalioError::Timeout => "timeout",
+            RalioError::BadResponse(_) => "bad_response",
+        }
+    }
+}
+
 /// A session state as Ralio reports it over REST: the vocabulary is undocumented.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReportedState {

@@ -1,0 +1,261 @@
+//! Records the local server's answers on every route and the statuses reachable without
+//! breaking Ralio, for `scripts/check_openapi.py` to check against `infra/openapi.yaml`
+//! (run by `make test` after the test suite). The test itself asserts the statuses.
+
+use std::io::Write;
+
+use idv_e2e::{Stack, Store, new_uid, start};
+use serde_json::{Value, json};
+
+struct Recorder {
+    lines: Vec<String>,
+}
+
+impl Recorder {
+    async fn call(
+        &mut self,
+        stack: &Stack,
+        method: &str,
+        route: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, String)],
+    ) -> (u16, Value) {
+        let mut request = stack.http.request(method.parse().unwrap(), stack.api(path));
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        self.lines.push(json!({ "method": method, "route": route, "status": status, "contentType": content_type, "body": body }).to_string());
+        (status, body)
+    }
+}
+
+fn output_path() -> std::path::PathBuf {
+    match std::env::var_os("IDV_EXCHANGES") {
+        Some(path) => path.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tmp/exchanges.jsonl"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_answers_for_the_openapi_check() {
+    let stack = start(Store::Memory, |_| {}).await;
+    let mut r = Recorder { lines: Vec::new() };
+    let sessions = "/users/{uid}/idv-sessions";
+    let kyc = "/users/{uid}/kyc";
+    let accounts = "/users/{uid}/accounts";
+    let webhook = "/webhooks/ralio";
+    let uid = new_uid();
+
+    assert_eq!(
+        r.call(&stack, "GET", kyc, &format!("/users/{uid}/kyc"), None, &[])
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        r.call(&stack, "GET", kyc, "/users/nope/kyc", None, &[])
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        r.call(
+            &stack,
+            "POST",
+            sessions,
+            "/users/nope/idv-sessions",
+            None,
+            &[]
+        )
+        .await
+        .0,
+        400
+    );
+    let (status, session) = r
+        .call(
+            &stack,
+            "POST",
+            sessions,
+            &format!("/users/{uid}/idv-sessions"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        r.call(
+            &stack,
+            "POST",
+            sessions,
+            &format!("/users/{uid}/idv-sessions"),
+            None,
+            &[]
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        r.call(&stack, "GET", kyc, &format!("/users/{uid}/kyc"), None, &[])
+            .await
+            .0,
+        200
+    );
+    let account = json!({ "alias": "Main", "currency": "EUR" });
+    assert_eq!(
+        r.call(
+            &stack,
+            "POST",
+            accounts,
+            &format!("/users/{uid}/accounts"),
+            Some(account.clone()),
+            &[]
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        r.call(
+            &stack,
+            "POST",
+            accounts,
+            &format!("/users/{uid}/accounts"),
+            Some(json!({ "alias": "Main", "currency": "GBP" })),
+            &[]
+        )
+        .await
+        .0,
+        400
+    );
+
+    stack
+        .outcome(
+            session["sessionId"].as_str().unwrap(),
+            "reject",
+            Some("deteriorated"),
+        )
+        .await;
+    stack
+        .kyc_until(&uid, "REJECTED", |k| {
+            k["latestSession"]["state"] == "REJECTED"
+        })
+        .await;
+    assert_eq!(
+        r.call(&stack, "GET", kyc, &format!("/users/{uid}/kyc"), None, &[])
+            .await
+            .0,
+        200
+    );
+    let (_, second) = r
+        .call(
+            &stack,
+            "POST",
+            sessions,
+            &format!("/users/{uid}/idv-sessions"),
+            None,
+            &[],
+        )
+        .await;
+    stack
+        .outcome(second["sessionId"].as_str().unwrap(), "approve", None)
+        .await;
+    stack
+        .kyc_until(&uid, "REGULAR", |k| k["canCreateAccount"] == true)
+        .await;
+    assert_eq!(
+        r.call(
+            &stack,
+            "POST",
+            sessions,
+            &format!("/users/{uid}/idv-sessions"),
+            None,
+            &[]
+        )
+        .await
+        .0,
+        409
+    );
+    assert_eq!(
+        r.call(
+            &stack,
+            "POST",
+            accounts,
+            &format!("/users/{uid}/accounts"),
+            Some(account.clone()),
+            &[]
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        r.call(
+            &stack,
+            "POST",
+            accounts,
+            &format!("/users/{uid}/accounts"),
+            Some(account),
+            &[]
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        r.call(&stack, "GET", kyc, &format!("/users/{uid}/kyc"), None, &[])
+            .await
+            .0,
+        200
+    );
+
+    // The webhook: unsigned, signed, oversized, wrong method.
+    let body = json!({ "id": uuid::Uuid::new_v4().to_string(), "event": "payin_completed", "timestamp": "2026-05-04T09:00:00Z", "data": {} });
+    assert_eq!(
+        r.call(&stack, "POST", webhook, webhook, Some(body.clone()), &[])
+            .await
+            .0,
+        401
+    );
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let signature = idv_model::WebhookSecret::new(idv_local::LOCAL_WEBHOOK_SECRET).sign_hex(&bytes);
+    assert_eq!(
+        r.call(
+            &stack,
+            "POST",
+            webhook,
+            webhook,
+            Some(body),
+            &[("x-signature", signature)]
+        )
+        .await
+        .0,
+        200
+    );
+    let big = json!({ "padding": "x".repeat(300 * 1024) });
+    assert_eq!(
+        r.call(&stack, "POST", webhook, webhook, Some(big), &[])
+            .await
+            .0,
+        413
+    );
+
+    let path = output_path();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut file = std::fs::File::create(&path).unwrap();
+    for line in &r.lines {
+        writeln!(file, "{line}").unwrap();
+    }
+    stack.stop().await;
+}

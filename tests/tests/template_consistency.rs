@@ -1,0 +1,354 @@
+//! `template.yaml` follows the code: the table is the one the store defines, every function
+//! gets exactly the environment variables its code reads, and exactly the IAM actions its code
+//! needs, on named resources only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use idv_adapters::store::dynamo::schema::TABLE;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn template() -> Value {
+    let python = std::env::var("IDV_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join(".venv/bin/python"));
+    assert!(
+        python.exists(),
+        "{} not found: run the tests through `make test` (it installs cfn-lint into .venv)",
+        python.display()
+    );
+    let output = std::process::Command::new(&python)
+        .arg(root().join("scripts/template_json.py"))
+        .arg(root().join("template.yaml"))
+        .output()
+        .expect("run the template decoder");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn resource<'a>(template: &'a Value, name: &str) -> &'a Value {
+    let r = &template["Resources"][name];
+    assert!(!r.is_null(), "template has no resource {name}");
+    r
+}
+
+#[test]
+fn the_table_is_the_one_the_store_defines() {
+    let template = template();
+    let table = &resource(&template, "Table")["Properties"];
+    let mut expected_attributes: BTreeSet<&str> = [TABLE.hash_key, TABLE.range_key].into();
+    for index in TABLE.indexes {
+        expected_attributes.insert(index.hash_key);
+        expected_attributes.extend(index.range_key);
+    }
+    let attributes: BTreeSet<&str> = table["AttributeDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            assert_eq!(a["AttributeType"], "S");
+            a["AttributeName"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(attributes, expected_attributes);
+    let keys = |schema: &Value| -> Vec<(String, String)> {
+        schema
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["AttributeName"].as_str().unwrap().to_owned(),
+                    k["KeyType"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        keys(&table["KeySchema"]),
+        [
+            (TABLE.hash_key.to_owned(), "HASH".to_owned()),
+            (TABLE.range_key.to_owned(), "RANGE".to_owned())
+        ]
+    );
+    let indexes = table["GlobalSecondaryIndexes"].as_array().unwrap();
+    assert_eq!(indexes.len(), TABLE.indexes.len());
+    for expected in TABLE.indexes {
+        let index = indexes
+            .iter()
+            .find(|i| i["IndexName"] == expected.name)
+            .unwrap_or_else(|| panic!("index {} missing", expected.name));
+        let mut want = vec![(expected.hash_key.to_owned(), "HASH".to_owned())];
+        if let Some(range) = expected.range_key {
+            want.push((range.to_owned(), "RANGE".to_owned()));
+        }
+        assert_eq!(keys(&index["KeySchema"]), want, "{}", expected.name);
+        assert_eq!(
+            index["Projection"]["ProjectionType"], "KEYS_ONLY",
+            "{}",
+            expected.name
+        );
+    }
+    assert_eq!(
+        table["TimeToLiveSpecification"]["AttributeName"],
+        TABLE.ttl_attribute
+    );
+    assert_eq!(table["TimeToLiveSpecification"]["Enabled"], true);
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(table["SSESpecification"]["SSEEnabled"], true);
+}
+
+/// Function crate → its template resource.
+const FUNCTIONS: &[(&str, &str)] = &[
+    ("create-session", "CreateSessionFunction"),
+    ("webhook", "WebhookFunction"),
+    ("account-gate", "AccountGateFunction"),
+    ("expiry-watcher", "ExpiryWatcherFunction"),
+];
+
+/// Local-only alternatives: in AWS these come from the Secrets Manager secret, so the
+/// template must not set them as plain variables.
+const SECRET_ALTERNATIVES: &[&str] = &["WEBHOOK_SECRETS", "RALIO_API_CODE", "RALIO_API_KEY"];
+
+/// String literals that look like environment variables (`UPPER_CASE` with an underscore).
+fn env_literals(text: &str) -> BTreeSet<String> {
+    text.split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| {
+            s.contains('_')
+                && s.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                && s.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The body of `pub fn name` in `text`.
+fn function_body<'a>(text: &'a str, name: &str) -> &'a str {
+    let start = text
+        .find(&format!("pub fn {name}"))
+        .or_else(|| text.find(&format!("pub async fn {name}")))
+        .unwrap_or_else(|| panic!("{name} not found"));
+    let end = text[start..]
+        .find("\n}\n")
+        .map_or(text.len(), |e| start + e);
+    &text[start..end]
+}
+
+/// Every environment variable a function's code reads, following the adapters helpers it calls.
+fn variables_read(crate_name: &str) -> BTreeSet<String> {
+    let read = |p: &str| std::fs::read_to_string(root().join(p)).unwrap();
+    let code = read(&format!("functions/{crate_name}/src/lib.rs"));
+    let config = read("shared/adapters/src/config.rs");
+    let secrets = read("shared/adapters/src/secrets.rs");
+    let mut vars = env_literals(&code);
+    for (helper, source) in [
+        ("ralio_config", &config),
+        ("expiry_schedule", &config),
+        ("webhook_secrets", &secrets),
+    ] {
+        if code.contains(&format!("{helper}(")) {
+            vars.extend(env_literals(function_body(source, helper)));
+        }
+    }
+    if code.contains("load_ralio_secret(") {
+        vars.insert("RALIO_SECRET_ARN".into());
+    }
+    // telemetry::init reads it in every main.
+    vars.insert("LOG_LEVEL".into());
+    vars
+}
+
+fn variables_set(template: &Value, resource_name: &str) -> BTreeSet<String> {
+    let mut set = BTreeSet::new();
+    for vars in [
+        &template["Globals"]["Function"]["Environment"]["Variables"],
+        &resource(template, resource_name)["Properties"]["Environment"]["Variables"],
+    ] {
+        if let Some(map) = vars.as_object() {
+            set.extend(map.keys().cloned());
+        }
+    }
+    set
+}
+
+#[test]
+fn every_variable_a_function_reads_is_set_and_nothing_else() {
+    let template = template();
+    for (crate_name, resource_name) in FUNCTIONS {
+        let read: BTreeSet<String> = variables_read(crate_name)
+            .into_iter()
+            .filter(|v| !SECRET_ALTERNATIVES.contains(&v.as_str()))
+            .collect();
+        let set = variables_set(&template, resource_name);
+        assert_eq!(
+            set, read,
+            "{crate_name}: template variables vs variables read by the code"
+        );
+        for secret in SECRET_ALTERNATIVES {
+            assert!(
+                !set.contains(*secret),
+                "{crate_name}: {secret} must come from Secrets Manager, not the template"
+            );
+        }
+    }
+    // The extraction itself finds what it should.
+    assert!(variables_read("create-session").contains("EXPIRY_BUCKET"));
+    assert!(variables_read("webhook").contains("WEBHOOK_SECRETS"));
+}
+
+/// The IAM actions each function's code calls (TransactWriteItems is authorised per item as
+/// PutItem/UpdateItem), and on what. Changing a function's calls means changing this table and
+/// the template together.
+fn expected_actions() -> BTreeMap<&'static str, BTreeSet<(&'static str, &'static str)>> {
+    let table = "Table";
+    BTreeMap::from([
+        (
+            "CreateSessionRole",
+            BTreeSet::from([
+                ("dynamodb:Query", table),      // load_user
+                ("dynamodb:UpdateItem", table), // lease; session store + lease release (transaction)
+                ("dynamodb:PutItem", table),    // bucket tick (conditional)
+                ("dynamodb:DeleteItem", table), // tick rollback when its message cannot be sent
+                ("sqs:SendMessage", "TickQueue"),
+                ("secretsmanager:GetSecretValue", "RalioSecret"),
+            ]),
+        ),
+        (
+            "WebhookRole",
+            BTreeSet::from([
+                ("dynamodb:PutItem", table),           // event marker, audit, quarantine
+                ("dynamodb:UpdateItem", table),        // session or profile change
+                ("dynamodb:Query", "index/BySession"), // owner of a session without userId
+                ("secretsmanager:GetSecretValue", "RalioSecret"),
+            ]),
+        ),
+        (
+            "AccountGateRole",
+            BTreeSet::from([
+                ("dynamodb:Query", table),      // load_user
+                ("dynamodb:PutItem", table),    // reservation, refusal audit, audit in transaction
+                ("dynamodb:UpdateItem", table), // completed account
+                ("dynamodb:DeleteItem", table), // reservation release
+                ("secretsmanager:GetSecretValue", "RalioSecret"),
+            ]),
+        ),
+        (
+            "ExpiryWatcherRole",
+            BTreeSet::from([
+                ("dynamodb:Query", "index/ByWarnBucket"),
+                ("dynamodb:Query", "index/ByExpireBucket"),
+                ("dynamodb:PutItem", table),    // audit in transaction
+                ("dynamodb:UpdateItem", table), // flag / inferred expiry
+                ("sqs:ReceiveMessage", "TickQueue"),
+                ("sqs:DeleteMessage", "TickQueue"),
+                ("sqs:GetQueueAttributes", "TickQueue"),
+                ("sqs:ChangeMessageVisibility", "TickQueue"),
+            ]),
+        ),
+    ])
+}
+
+/// Names the resource a policy statement points at: a template resource or a table index.
+fn resource_label(resource: &Value) -> String {
+    if let Some(name) = resource.get("Ref").and_then(Value::as_str) {
+        return name.to_owned();
+    }
+    if let Some(get_att) = resource.get("Fn::GetAtt").and_then(Value::as_array) {
+        return get_att[0].as_str().unwrap().to_owned();
+    }
+    if let Some(sub) = resource.get("Fn::Sub").and_then(Value::as_str)
+        && let Some(index) = sub.strip_prefix("${Table.Arn}/")
+    {
+        return index.to_owned();
+    }
+    panic!("resource not named precisely: {resource}")
+}
+
+#[test]
+fn each_role_allows_exactly_what_its_function_calls_on_named_resources() {
+    let template = template();
+    for (role, expected) in expected_actions() {
+        let role_resource = resource(&template, role);
+        assert!(
+            role_resource["Properties"]["ManagedPolicyArns"].is_null(),
+            "{role}: no managed policies"
+        );
+        let mut granted = BTreeSet::new();
+        for policy in role_resource["Properties"]["Policies"].as_array().unwrap() {
+            for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                assert_eq!(statement["Effect"], "Allow");
+                let resources: Vec<Value> = match &statement["Resource"] {
+                    Value::Array(list) => list.clone(),
+                    single => vec![single.clone()],
+                };
+                for action in statement["Action"].as_array().unwrap() {
+                    let action = action.as_str().unwrap().to_owned();
+                    assert!(!action.contains('*'), "{role}: wildcard action {action}");
+                    for r in &resources {
+                        assert_ne!(r, "*", "{role}: wildcard resource");
+                        let label = resource_label(r);
+                        if action.starts_with("logs:") {
+                            assert!(
+                                label.ends_with("Logs"),
+                                "{role}: logs only on its own log group"
+                            );
+                            continue;
+                        }
+                        granted.insert((action.clone(), label));
+                    }
+                }
+            }
+        }
+        let expected: BTreeSet<(String, String)> = expected
+            .into_iter()
+            .map(|(a, r)| (a.to_owned(), r.to_owned()))
+            .collect();
+        assert_eq!(granted, expected, "{role}");
+    }
+}
+
+#[test]
+fn functions_are_arm64_rust_with_json_logs_and_the_dlq_outlasts_a_week_of_receives() {
+    let template = template();
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    assert_eq!(globals["Architectures"][0], "arm64");
+    assert_eq!(globals["Handler"], "bootstrap");
+    for (crate_name, resource_name) in FUNCTIONS {
+        let function = resource(&template, resource_name);
+        assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda");
+        assert_eq!(
+            function["Metadata"]["BuildProperties"]["Binary"],
+            *crate_name
+        );
+        assert_eq!(function["Properties"]["LoggingConfig"]["LogFormat"], "JSON");
+    }
+    assert_eq!(
+        resource(&template, "WebhookFunction")["Properties"]["FunctionUrlConfig"]["AuthType"],
+        "NONE"
+    );
+    let queue = &resource(&template, "TickQueue")["Properties"];
+    // At most 16 receives per tick over 7 days (expiry-watcher tests).
+    assert!(queue["RedrivePolicy"]["maxReceiveCount"].as_u64().unwrap() > 16);
+    assert_eq!(queue["MessageRetentionPeriod"], 1_209_600);
+    let events = &resource(&template, "ExpiryWatcherFunction")["Properties"]["Events"]["Ticks"]["Properties"];
+    assert_eq!(
+        events["FunctionResponseTypes"][0],
+        "ReportBatchItemFailures"
+    );
+}
