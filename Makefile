@@ -1,7 +1,7 @@
 # The one entry point for building, testing and running the project.
 SHELL := /bin/bash
 
-.PHONY: test run fmt lint browser-check
+.PHONY: test run build deploy fmt lint browser-check
 
 ## make test: formatting, lints and every test (installs and starts the emulators it needs).
 test:
@@ -11,6 +11,14 @@ test:
 ## Pass options through ARGS, e.g. make run ARGS="--session-life 10m --warn-lead 5m --bucket 30s".
 run:
 	cargo run --quiet --locked -p idv-local -- $(ARGS)
+
+## make build: deployable arm64 artifacts for the four functions (sam build + cargo-lambda).
+build:
+	./scripts/build.sh
+
+## make deploy: sam deploy --guided on the built artifacts (needs AWS credentials).
+deploy: build
+	PATH="$(CURDIR)/.venv-build/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam deploy --guided
 
 ## make browser-check: headless Chromium clicks Approve on the hosted page (manual check).
 browser-check:
