@@ -26,17 +26,20 @@ use chrono::{DateTime, NaiveDate, Utc};
 use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config};
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::config::{ConfigError, Env, ProcessEnv, ralio_config};
-use idv_adapters::http::{Problem, json};
+use idv_adapters::http::{Problem, json, ralio_problem, store_unavailable};
 use idv_adapters::ralio::{RalioClient, RalioError};
 use idv_adapters::secrets::load_ralio_secret;
 use idv_adapters::store::{
     AccountLedger, AccountRecord, AccountReservation, AccountStatus, AuditEntry, AuditLog,
-    DynamoStore, StoreError, UserReader, UserSnapshot,
+    DynamoStore, UserReader, UserSnapshot,
 };
 use idv_model::{
     Currency, FailureReason, NextAction, Owner, SessionRecord, Uid, can_create_account, next_action,
 };
 use serde::Serialize;
+
+/// This function's name in metrics.
+const FUNCTION: &str = "account-gate";
 
 /// Sessions listed in the status answer, newest first.
 pub const SESSIONS_SHOWN: usize = 10;
@@ -254,62 +257,6 @@ fn created_answer(status: StatusCode, record: &AccountRecord) -> Response {
     json(status, account_view(record))
 }
 
-fn store_problem(err: &StoreError) -> Problem {
-    tracing::error!(error = %err, "store failure");
-    Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-        "Temporarily unavailable",
-        "Account data could not be read or written. Retry later.",
-    )
-    .retry_after(5)
-}
-
-fn ralio_problem(err: &RalioError) -> Problem {
-    tracing::warn!(error = %err, "Ralio account creation failed");
-    idv_adapters::metrics::ralio_failure("account-gate", err.kind());
-    match err {
-        RalioError::Rejected { status, .. } => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "ralio_rejected",
-            "Ralio refused the account",
-            "Ralio refused to create this account.",
-        )
-        .with("ralioStatus", status),
-        RalioError::UserNotFound => Problem::new(
-            StatusCode::NOT_FOUND,
-            "user_not_found",
-            "Unknown Ralio user",
-            "Ralio does not know this user.",
-        ),
-        RalioError::Unauthorized => Problem::new(
-            StatusCode::BAD_GATEWAY,
-            "ralio_unauthorized",
-            "Ralio refused our credentials",
-            "The service's Ralio credentials were refused; an operator must fix them.",
-        ),
-        RalioError::BadResponse(_) => Problem::new(
-            StatusCode::BAD_GATEWAY,
-            "ralio_bad_response",
-            "Unexpected answer from Ralio",
-            "Ralio's answer could not be understood.",
-        ),
-        RalioError::Unavailable(_) => Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ralio_unavailable",
-            "Ralio unavailable",
-            "Ralio is not reachable right now. Retry later.",
-        )
-        .retry_after(5),
-        RalioError::Timeout => Problem::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "ralio_timeout",
-            "Ralio timed out",
-            "Ralio did not answer in time. Retry after a minute.",
-        ),
-    }
-}
-
 fn invalid(field: &'static str, detail: &str) -> Problem {
     Problem::new(
         StatusCode::BAD_REQUEST,
@@ -386,7 +333,7 @@ impl AccountGate {
             .users
             .load_user(uid)
             .await
-            .map_err(|e| store_problem(&e))?;
+            .map_err(|e| store_unavailable(&e))?;
         // A repeat of a request that already succeeded gets the same account back.
         if let Some(existing) = find_created(&snapshot, &alias, currency) {
             return Ok(created_answer(StatusCode::OK, existing));
@@ -419,7 +366,7 @@ impl AccountGate {
             .accounts
             .reserve_account(uid, &alias, currency, lease_until, now)
             .await
-            .map_err(|e| store_problem(&e))?
+            .map_err(|e| store_unavailable(&e))?
         {
             AccountReservation::Existing(record) => Ok(created_answer(StatusCode::OK, &record)),
             AccountReservation::InProgress { .. } => {
@@ -430,7 +377,7 @@ impl AccountGate {
                     Ok(account) => {
                         let record = self.accounts.complete_account(uid, &alias, currency, &account, self.clock.now()).await.map_err(|e| {
                         tracing::error!(account_id = %account.id, "account created at Ralio but not recorded");
-                        store_problem(&e)
+                        store_unavailable(&e)
                     })?;
                         tracing::info!(currency = currency.as_str(), "account created");
                         Ok(created_answer(StatusCode::CREATED, &record))
@@ -444,7 +391,11 @@ impl AccountGate {
                         {
                             tracing::warn!(error = %e, "account lease not released; it expires by itself");
                         }
-                        Err(ralio_problem(&err))
+                        Err(ralio_problem(
+                            &err,
+                            FUNCTION,
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                        ))
                     }
                 }
             }
@@ -464,7 +415,7 @@ impl AccountGate {
                 .users
                 .load_user(uid)
                 .await
-                .map_err(|e| store_problem(&e))?;
+                .map_err(|e| store_unavailable(&e))?;
             if let Some(existing) = find_created(&snapshot, alias, currency) {
                 return Ok(created_answer(StatusCode::OK, existing));
             }
@@ -490,7 +441,7 @@ async fn status(State(gate): State<Arc<AccountGate>>, Path(uid): Path<String>) -
     };
     match gate.users.load_user(uid).await {
         Ok(snapshot) => json(StatusCode::OK, kyc_status(&snapshot, gate.clock.now())),
-        Err(e) => store_problem(&e).into_response(),
+        Err(e) => store_unavailable(&e).into_response(),
     }
 }
 

@@ -27,16 +27,19 @@ use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config, sqs_client};
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::config::{ConfigError, Env, ProcessEnv, expiry_schedule, ralio_config};
 use idv_adapters::expiry::ExpiryScheduler;
-use idv_adapters::http::{Problem, json};
+use idv_adapters::http::{Problem, json, ralio_problem, store_unavailable};
 use idv_adapters::queue::{ExpiryQueue, SqsQueue};
-use idv_adapters::ralio::{RalioClient, RalioError, ReportedState};
+use idv_adapters::ralio::{RalioClient, ReportedState};
 use idv_adapters::secrets::load_ralio_secret;
 use idv_adapters::store::{
-    CreationLease, DynamoStore, ExpiryIndex, Lease, LeaseToken, SessionWriter, StoreError,
-    StoredSession, UserReader, UserSnapshot,
+    CreationLease, DynamoStore, ExpiryIndex, Lease, LeaseToken, SessionWriter, StoredSession,
+    UserReader, UserSnapshot,
 };
 use idv_model::{HostedUrl, KycLevel, Owner, Phase, SessionRecord, Uid, can_create_account};
 use serde::Serialize;
+
+/// This function's name in metrics.
+const FUNCTION: &str = "create-session";
 
 /// Tunables, each with an environment variable.
 #[derive(Debug, Clone, Copy)]
@@ -160,62 +163,6 @@ fn answer(status: StatusCode, record: &SessionRecord, url: &HostedUrl, reused: b
     )
 }
 
-fn store_problem(err: &StoreError) -> Problem {
-    tracing::error!(error = %err, "store failure");
-    Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-        "Temporarily unavailable",
-        "Session data could not be read or written. Retry later.",
-    )
-    .retry_after(5)
-}
-
-pub fn ralio_problem(err: &RalioError) -> Problem {
-    tracing::warn!(error = %err, "Ralio call failed");
-    idv_adapters::metrics::ralio_failure("create-session", err.kind());
-    match err {
-        RalioError::Unauthorized => Problem::new(
-            StatusCode::BAD_GATEWAY,
-            "ralio_unauthorized",
-            "Ralio refused our credentials",
-            "The service's Ralio credentials were refused; an operator must fix them.",
-        ),
-        RalioError::UserNotFound => Problem::new(
-            StatusCode::NOT_FOUND,
-            "user_not_found",
-            "Unknown Ralio user",
-            "Ralio does not know this user.",
-        ),
-        RalioError::Rejected { status, .. } => Problem::new(
-            StatusCode::BAD_GATEWAY,
-            "ralio_rejected",
-            "Ralio refused the request",
-            format!("Ralio answered {status}."),
-        )
-        .with("ralioStatus", status),
-        RalioError::BadResponse(_) => Problem::new(
-            StatusCode::BAD_GATEWAY,
-            "ralio_bad_response",
-            "Unexpected answer from Ralio",
-            "Ralio's answer could not be understood.",
-        ),
-        RalioError::Unavailable(_) => Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ralio_unavailable",
-            "Ralio unavailable",
-            "Ralio is not reachable right now. Retry later.",
-        )
-        .retry_after(5),
-        RalioError::Timeout => Problem::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "ralio_timeout",
-            "Ralio timed out",
-            "Ralio did not answer in time. Retry later.",
-        ),
-    }
-}
-
 impl CreateSession {
     /// The open session worth handing out again, if any.
     fn reusable<'a>(
@@ -236,7 +183,7 @@ impl CreateSession {
             .users
             .load_user(uid)
             .await
-            .map_err(|e| store_problem(&e))?;
+            .map_err(|e| store_unavailable(&e))?;
         if can_create_account(&snapshot.profile) && snapshot.profile.pending_reverify().is_none() {
             return Err(Problem::new(
                 StatusCode::CONFLICT,
@@ -253,7 +200,7 @@ impl CreateSession {
             .leases
             .acquire_creation_lease(uid, now + self.settings.lease, now)
             .await
-            .map_err(|e| store_problem(&e))?
+            .map_err(|e| store_unavailable(&e))?
         {
             Lease::Acquired(token) => token,
             Lease::Held { .. } => return self.wait_for_peer(uid).await,
@@ -280,7 +227,7 @@ impl CreateSession {
             .ralio
             .create_session(uid, &known)
             .await
-            .map_err(|e| ralio_problem(&e))?;
+            .map_err(|e| ralio_problem(&e, FUNCTION, StatusCode::BAD_GATEWAY))?;
         let session = created.session;
         let created_at = session.created_at.unwrap_or(now);
         let expires_at = session.expires_at.unwrap_or(created_at + SESSION_LIFETIME);
@@ -300,7 +247,7 @@ impl CreateSession {
         let stored = self.leases.store_created_session(&record, &buckets, lease).await.map_err(|e| {
             // Ralio has the session; we could not keep it. Its webhooks will still be applied.
             tracing::error!(session_id = %session.id, "session created at Ralio but not stored");
-            store_problem(&e)
+            store_unavailable(&e)
         })?;
         if let Err(e) = self.scheduler.ensure_ticks(&buckets, now).await {
             // The session exists and is usable; only the early warning may be missed.
@@ -327,7 +274,7 @@ impl CreateSession {
                 .users
                 .load_user(uid)
                 .await
-                .map_err(|e| store_problem(&e))?;
+                .map_err(|e| store_unavailable(&e))?;
             if let Some((record, url)) = self.reusable(&snapshot, self.clock.now()) {
                 return Ok(answer(StatusCode::OK, record, url, true));
             }

@@ -109,8 +109,10 @@ pub fn ralio_config(
             reason: "must be an http(s) URL".into(),
         });
     }
-    let from_secret =
-        |pick: fn(&crate::secrets::RalioSecret) -> Option<String>| secret.and_then(pick);
+    // A blank value in the secret (the template's placeholder) counts as missing.
+    let from_secret = |pick: fn(&crate::secrets::RalioSecret) -> Option<String>| {
+        secret.and_then(pick).filter(|v| !v.trim().is_empty())
+    };
     let api_code = env
         .value("RALIO_API_CODE")
         .or_else(|| from_secret(|s| s.api_code.clone()))
@@ -190,6 +192,29 @@ mod tests {
         for bad in ["", "15", "m", "1.5h", "-3s", "3 s", "3w"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_blank_secret_value_counts_as_missing() {
+        let env: HashMap<String, String> = [(
+            "RALIO_BASE_URL".to_owned(),
+            "https://ralio.example".to_owned(),
+        )]
+        .into();
+        let placeholder = crate::secrets::RalioSecret::parse(
+            r#"{"api_code":"","api_key":" ","webhook_secrets":""}"#,
+        )
+        .unwrap();
+        let err = ralio_config(&env, Some(&placeholder)).unwrap_err();
+        assert!(err.to_string().contains("RALIO_API_CODE"), "{err}");
+        let filled =
+            crate::secrets::RalioSecret::parse(r#"{"api_code":"c","api_key":"k"}"#).unwrap();
+        let config = ralio_config(&env, Some(&filled)).unwrap();
+        assert_eq!(config.credentials.api_code, "c");
+        assert!(
+            !format!("{config:?}").contains("\"k\""),
+            "the key is never printed"
+        );
     }
 
     #[test]

@@ -83,3 +83,68 @@ impl IntoResponse for Problem {
 pub fn json(status: StatusCode, body: impl Serialize) -> Response {
     (status, axum::Json(body)).into_response()
 }
+
+/// The answer when the store fails: retry later, nothing was half-done.
+pub fn store_unavailable(err: &crate::store::StoreError) -> Problem {
+    tracing::error!(error = %err, "store failure");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        "Temporarily unavailable",
+        "The service's data could not be read or written. Retry later.",
+    )
+    .retry_after(5)
+}
+
+/// The answer for a failed Ralio call, also counted as a `RalioFailures` metric for
+/// `function`. `rejected` is the status for Ralio's own 4xx refusals: 502 where the merchant
+/// cannot act on it (creating a session), 422 where it can (Ralio refused an account).
+pub fn ralio_problem(
+    err: &crate::ralio::RalioError,
+    function: &str,
+    rejected: StatusCode,
+) -> Problem {
+    use crate::ralio::RalioError;
+    tracing::warn!(error = %err, function, "Ralio call failed");
+    crate::metrics::ralio_failure(function, err.kind());
+    match err {
+        RalioError::Rejected { status, .. } => Problem::new(
+            rejected,
+            "ralio_rejected",
+            "Ralio refused the request",
+            format!("Ralio answered {status}."),
+        )
+        .with("ralioStatus", status),
+        RalioError::UserNotFound => Problem::new(
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+            "Unknown Ralio user",
+            "Ralio does not know this user.",
+        ),
+        RalioError::Unauthorized => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "ralio_unauthorized",
+            "Ralio refused our credentials",
+            "The service's Ralio credentials were refused; an operator must fix them.",
+        ),
+        RalioError::BadResponse(_) => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "ralio_bad_response",
+            "Unexpected answer from Ralio",
+            "Ralio's answer could not be understood.",
+        ),
+        RalioError::Unavailable(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ralio_unavailable",
+            "Ralio unavailable",
+            "Ralio is not reachable right now. Retry later.",
+        )
+        .retry_after(5),
+        RalioError::Timeout => Problem::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "ralio_timeout",
+            "Ralio timed out",
+            "Ralio did not answer in time. Retry later.",
+        ),
+    }
+}
