@@ -26,7 +26,11 @@ export IDV_EXCHANGES="$PWD/.tmp/exchanges.jsonl"
 rm -f "$IDV_EXCHANGES"
 
 echo "==> cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked 2>&1 | tee .tmp/cargo-test.log
 
 echo "==> OpenAPI: infra/openapi.yaml is valid and the local server's answers conform"
 .venv/bin/python scripts/check_openapi.py infra/openapi.yaml "$IDV_EXCHANGES"
+
+# One closing line for the whole run (cargo's own last line is a doc-test binary's).
+awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
+     END { printf "summary: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' .tmp/cargo-test.log

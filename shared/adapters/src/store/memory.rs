@@ -88,10 +88,6 @@ fn entry(
     }
 }
 
-fn bucket_attr(bucket: &ExpiryBucket) -> String {
-    bucket.key()
-}
-
 fn into_outcome(decision: Move) -> ApplyOutcome {
     match decision {
         Move::Apply => ApplyOutcome::Applied,
@@ -271,7 +267,12 @@ impl SessionWriter for MemoryStore {
     ) -> StoreResult<StoredSession> {
         let mut state = self.lock()?;
         let key = (record.owner, record.session_id);
-        let bucket_of = |kind| buckets.iter().find(|b| b.kind == kind).map(bucket_attr);
+        let bucket_of = |kind| {
+            buckets
+                .iter()
+                .find(|b| b.kind == kind)
+                .map(ExpiryBucket::key)
+        };
         match state.sessions.get_mut(&key) {
             Some(row) if row.record.hosted_url.is_some() => {
                 Ok(StoredSession::AlreadyStored(row.record.clone()))
