@@ -231,9 +231,11 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<(&'static str, &'static
         (
             "WebhookRole",
             BTreeSet::from([
-                ("dynamodb:PutItem", table),           // event marker, audit, quarantine
-                ("dynamodb:UpdateItem", table),        // session or profile change
+                ("dynamodb:PutItem", table), // event marker, audit, quarantine, bucket tick
+                ("dynamodb:UpdateItem", table), // session or profile change
+                ("dynamodb:DeleteItem", table), // tick rollback when its message cannot be sent
                 ("dynamodb:Query", "index/BySession"), // owner of a session without userId
+                ("sqs:SendMessage", "TickQueue"), // ticks for a related party's announced session
                 ("secretsmanager:GetSecretValue", "RalioSecret"),
             ]),
         ),

@@ -200,6 +200,7 @@ async fn set_phase(store: &Arc<dyn Store>, uid: Uid, session: &str, target: Phas
         failure_reasons: vec![],
         hosted_url: None,
         expires_at: None,
+        expiry_buckets: vec![],
     };
     apply(store, Owner::User(uid), change, t0()).await;
 }

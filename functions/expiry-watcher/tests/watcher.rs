@@ -68,6 +68,7 @@ async fn report(
             failure_reasons: vec![],
             hosted_url: None,
             expires_at: None,
+            expiry_buckets: vec![],
         },
     };
     store.apply_event(&event, now).await.unwrap();

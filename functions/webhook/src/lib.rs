@@ -19,10 +19,12 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config};
+use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config, sqs_client};
 use idv_adapters::clock::{Clock, SystemClock};
-use idv_adapters::config::{ConfigError, Env, ProcessEnv};
+use idv_adapters::config::{ConfigError, Env, ProcessEnv, expiry_schedule};
+use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::http::{Problem, json};
+use idv_adapters::queue::SqsQueue;
 use idv_adapters::secrets::{load_ralio_secret, webhook_secrets};
 use idv_adapters::store::{DynamoStore, EventLedger, QuarantineEntry, StoreError};
 use idv_model::webhook::{EventBody, Subject};
@@ -40,6 +42,9 @@ pub struct Webhook {
     ledger: Arc<dyn EventLedger>,
     secrets: WebhookSecrets,
     clock: Arc<dyn Clock>,
+    /// Schedules expiry for sessions a webhook announces with their expiry (a related
+    /// party's new session). Without it, such sessions are stored but not watched.
+    scheduler: Option<Arc<ExpiryScheduler>>,
 }
 
 impl Webhook {
@@ -48,28 +53,48 @@ impl Webhook {
         secrets: WebhookSecrets,
         clock: Arc<dyn Clock>,
     ) -> Arc<Self> {
+        Self::with_scheduler(ledger, secrets, clock, None)
+    }
+
+    pub fn with_scheduler(
+        ledger: Arc<dyn EventLedger>,
+        secrets: WebhookSecrets,
+        clock: Arc<dyn Clock>,
+        scheduler: Option<Arc<ExpiryScheduler>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             ledger,
             secrets,
             clock,
+            scheduler,
         })
     }
 
-    /// Lambda configuration: `TABLE_NAME`, and `WEBHOOK_SECRETS` or `RALIO_SECRET_ARN`.
+    /// Lambda configuration: `TABLE_NAME`, `QUEUE_URL`, the expiry schedule, and
+    /// `WEBHOOK_SECRETS` or `RALIO_SECRET_ARN`.
     pub async fn from_env() -> Result<Arc<Self>, ConfigError> {
         Self::from_config(&ProcessEnv).await
     }
 
     pub async fn from_config(env: &impl Env) -> Result<Arc<Self>, ConfigError> {
         let table = env.required("TABLE_NAME", "the DynamoDB table name")?;
+        let queue_url = env.required("QUEUE_URL", "the SQS expiry tick queue URL")?;
+        let schedule = expiry_schedule(env)?;
         let aws = load_config(AwsTimeouts::default()).await;
         let secret = match env.value("WEBHOOK_SECRETS") {
             Some(_) => None,
             None => load_ralio_secret(env, &aws).await?,
         };
         let secrets = webhook_secrets(env, secret.as_ref())?;
-        let store = DynamoStore::new(dynamodb_client(&aws, None), table);
-        Ok(Self::new(Arc::new(store), secrets, Arc::new(SystemClock)))
+        let store = Arc::new(DynamoStore::new(dynamodb_client(&aws, None), table));
+        let queue = Arc::new(SqsQueue::new(sqs_client(&aws, None), queue_url));
+        let scheduler = ExpiryScheduler::new(store.clone(), queue, schedule);
+        Ok(Self::with_scheduler(
+            store,
+            secrets,
+            Arc::new(SystemClock),
+            Some(Arc::new(scheduler)),
+        ))
     }
 }
 
@@ -218,7 +243,7 @@ impl Webhook {
             }
             Err(err) => return self.failed(&err, Some(&event)),
         };
-        let Some(application) = event.application(owner) else {
+        let Some(mut application) = event.application(owner) else {
             return self
                 .keep(
                     &body,
@@ -229,8 +254,22 @@ impl Webhook {
                 )
                 .await;
         };
+        let buckets = match &self.scheduler {
+            Some(scheduler) => application.schedule_expiry(&scheduler.schedule()),
+            None => Vec::new(),
+        };
         match self.ledger.apply_event(&application, now).await {
-            Ok(applied) => acknowledged(applied.outcome.as_str(), Some(&event)),
+            Ok(applied) => {
+                if applied.outcome == ApplyOutcome::Applied
+                    && !buckets.is_empty()
+                    && let Some(scheduler) = &self.scheduler
+                    && let Err(e) = scheduler.ensure_ticks(&buckets, now).await
+                {
+                    // Acknowledged anyway: the event is applied; only the reminder may be missed.
+                    tracing::error!(error = %e, "expiry tick not scheduled");
+                }
+                acknowledged(applied.outcome.as_str(), Some(&event))
+            }
             Err(err) => self.failed(&err, Some(&event)),
         }
     }

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
-use idv_adapters::clock::ManualClock;
+use idv_adapters::clock::{Clock, ManualClock};
 use idv_adapters::store::{EventLedger, Store};
 use idv_adapters::testing;
 use idv_model::{
@@ -735,16 +735,104 @@ async fn missing_configuration_fails_at_start_naming_the_variable() {
         Ok(_) => panic!("configuration accepted"),
         Err(e) => idv_adapters::config::ConfigError::to_string(&e),
     };
-    let message = error(idv_webhook::Webhook::from_config(&env(&[("WEBHOOK_SECRETS", "s")])).await);
+    let message = error(
+        idv_webhook::Webhook::from_config(&env(&[("WEBHOOK_SECRETS", "s"), ("QUEUE_URL", "q")]))
+            .await,
+    );
     assert!(message.contains("TABLE_NAME"), "{message}");
-    let message = error(idv_webhook::Webhook::from_config(&env(&[("TABLE_NAME", "t")])).await);
+    let message = error(
+        idv_webhook::Webhook::from_config(&env(&[("WEBHOOK_SECRETS", "s"), ("TABLE_NAME", "t")]))
+            .await,
+    );
+    assert!(message.contains("QUEUE_URL"), "{message}");
+    let message = error(
+        idv_webhook::Webhook::from_config(&env(&[("TABLE_NAME", "t"), ("QUEUE_URL", "q")])).await,
+    );
     assert!(
         message.contains("WEBHOOK_SECRETS") && message.contains("RALIO_SECRET_ARN"),
         "{message}"
     );
     let message = error(
-        idv_webhook::Webhook::from_config(&env(&[("TABLE_NAME", "t"), ("WEBHOOK_SECRETS", " , ")]))
-            .await,
+        idv_webhook::Webhook::from_config(&env(&[
+            ("TABLE_NAME", "t"),
+            ("QUEUE_URL", "q"),
+            ("WEBHOOK_SECRETS", " , "),
+        ]))
+        .await,
     );
     assert!(message.contains("WEBHOOK_SECRETS"), "{message}");
+}
+
+/// A related party's new session comes with its expiry: it is indexed and its ticks scheduled,
+/// so the watcher flags and expires it like a user's.
+#[tokio::test]
+async fn an_announced_related_party_session_is_scheduled_for_expiry() {
+    use idv_adapters::expiry::ExpiryScheduler;
+    use idv_adapters::queue::MemoryQueue;
+    use idv_adapters::store::ExpiryIndex;
+    let store = testing::memory();
+    let clock = ManualClock::at(now());
+    let queue = Arc::new(MemoryQueue::new(Arc::new(clock.clone())));
+    let index: Arc<dyn ExpiryIndex> = store.clone();
+    let schedule = idv_model::ExpirySchedule::default();
+    let scheduler = Arc::new(ExpiryScheduler::new(index.clone(), queue.clone(), schedule));
+    let app = idv_webhook::router(idv_webhook::Webhook::with_scheduler(
+        store.clone(),
+        WebhookSecrets::from_csv(SECRET).unwrap(),
+        Arc::new(clock.clone()),
+        Some(scheduler),
+    ));
+    let body = fixture("related_party.kyc_session_created.v2.json");
+    assert_eq!(
+        post(&app, &body, Some(&hex_sig(&body))).await.1["outcome"],
+        "applied"
+    );
+    // Redelivery schedules nothing more.
+    assert_eq!(
+        post(&app, &body, Some(&hex_sig(&body))).await.1["outcome"],
+        "duplicate"
+    );
+
+    let expires = chrono::DateTime::parse_from_rfc3339("2026-05-13T09:15:40.336Z")
+        .unwrap()
+        .to_utc();
+    let buckets = [
+        schedule.warn_bucket(expires),
+        schedule.expire_bucket(expires),
+    ];
+    let sent: Vec<_> = queue.sent().into_iter().map(|t| t.bucket).collect();
+    assert_eq!(sent, buckets);
+    let session = SessionId::parse("0cb64f88-9fd1-4479-ba23-a0427041da1f").unwrap();
+    for bucket in &buckets {
+        let page = store.list_bucket(bucket, 10, None).await.unwrap();
+        assert_eq!(
+            page.members
+                .iter()
+                .map(|m| m.session_id)
+                .collect::<Vec<_>>(),
+            [session]
+        );
+    }
+    // The watcher marks it expired once its expiry bucket is due.
+    clock.set(buckets[1].due_at());
+    let marked = mark_due_bucket(&index, &buckets[1], clock.now()).await;
+    assert_eq!(marked, 1);
+}
+
+/// What the watcher does for a due expiry tick, without depending on the watcher crate (a
+/// function never imports another): mark each listed session.
+async fn mark_due_bucket(
+    index: &Arc<dyn idv_adapters::store::ExpiryIndex>,
+    bucket: &idv_model::ExpiryBucket,
+    now: chrono::DateTime<chrono::Utc>,
+) -> usize {
+    let mut changed = 0;
+    for member in index.list_bucket(bucket, 10, None).await.unwrap().members {
+        if index.mark_expired(&member, now).await.unwrap()
+            == idv_adapters::store::WatchOutcome::Changed
+        {
+            changed += 1;
+        }
+    }
+    changed
 }

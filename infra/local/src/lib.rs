@@ -266,7 +266,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
         users: store.clone(),
         sessions: store.clone(),
         leases: store.clone(),
-        scheduler,
+        scheduler: scheduler.clone(),
         ralio: ralio.clone(),
         clock: clock.clone(),
         settings: session_settings,
@@ -279,7 +279,12 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
         clock: clock.clone(),
         settings: Default::default(),
     });
-    let webhook = Webhook::new(store.clone(), secrets, clock.clone());
+    let webhook = Webhook::with_scheduler(
+        store.clone(),
+        secrets,
+        clock.clone(),
+        Some(scheduler.clone()),
+    );
     let app = Router::new()
         .merge(idv_create_session::router(create))
         .merge(idv_account_gate::router(gate))

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::expiry::{ExpiryBucket, ExpirySchedule};
 use crate::lifecycle::{LevelStamp, Phase};
 use crate::records::{FailureReason, HostedUrl, ReverifyNotice};
 use crate::webhook::{EventBody, WebhookEvent};
@@ -19,6 +20,9 @@ pub enum Change {
         /// Known only for sessions Ralio announces with their page (related parties).
         hosted_url: Option<HostedUrl>,
         expires_at: Option<DateTime<Utc>>,
+        /// The expiry buckets to index the session under, when its expiry is known and the
+        /// caller schedules expiry (see [`EventApplication::schedule_expiry`]).
+        expiry_buckets: Vec<ExpiryBucket>,
     },
     Level {
         stamp: LevelStamp,
@@ -73,6 +77,25 @@ impl ApplyOutcome {
     }
 }
 
+impl EventApplication {
+    /// For a session whose expiry the event tells (a related party's new session), the
+    /// buckets to index it under, so the expiry watcher flags and expires it like any other.
+    /// Returns them, empty when there is nothing to schedule.
+    pub fn schedule_expiry(&mut self, schedule: &ExpirySchedule) -> Vec<ExpiryBucket> {
+        match &mut self.change {
+            Change::Session {
+                expires_at: Some(at),
+                expiry_buckets,
+                ..
+            } => {
+                *expiry_buckets = vec![schedule.warn_bucket(*at), schedule.expire_bucket(*at)];
+                expiry_buckets.clone()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl WebhookEvent {
     /// The owner the event names itself, if any.
     pub fn named_owner(&self) -> Option<Owner> {
@@ -107,6 +130,7 @@ impl WebhookEvent {
                 failure_reasons: s.outcome.failure_reasons().to_vec(),
                 hosted_url: None,
                 expires_at: None,
+                expiry_buckets: Vec::new(),
             },
             EventBody::RelatedPartySessionCreated(r) => Change::Session {
                 session_id: r.session_id,
@@ -114,6 +138,7 @@ impl WebhookEvent {
                 failure_reasons: Vec::new(),
                 hosted_url: r.hosted_url.clone(),
                 expires_at: r.expires_at,
+                expiry_buckets: Vec::new(),
             },
             EventBody::KycStateUpdated(k) => Change::Level {
                 stamp: LevelStamp {

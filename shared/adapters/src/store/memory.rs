@@ -169,6 +169,7 @@ impl EventLedger for MemoryStore {
                 failure_reasons,
                 hosted_url,
                 expires_at,
+                expiry_buckets,
             } => {
                 let key = (owner, *session_id);
                 let current = state.sessions.get(&key).map(|row| row.record.phase);
@@ -187,6 +188,13 @@ impl EventLedger for MemoryStore {
                     }
                     if row.record.expires_at.is_none() {
                         row.record.expires_at = *expires_at;
+                    }
+                    for bucket in expiry_buckets {
+                        let slot = match bucket.kind {
+                            BucketKind::Warn => &mut row.warn_bucket,
+                            BucketKind::Expire => &mut row.expire_bucket,
+                        };
+                        slot.get_or_insert_with(|| bucket.key());
                     }
                 }
                 (decision, describe::session(decision, current, *target))

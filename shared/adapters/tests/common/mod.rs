@@ -63,6 +63,7 @@ pub fn session_event(
             failure_reasons: Vec::new(),
             hosted_url: None,
             expires_at: None,
+            expiry_buckets: vec![],
         },
     }
 }

@@ -485,6 +485,7 @@ impl DynamoStore {
                 failure_reasons,
                 hosted_url,
                 expires_at,
+                expiry_buckets,
             } => {
                 let (state, code) = (expr.name(attr::STATE), expr.name(attr::STATE_CODE));
                 sets.push(format!(
@@ -538,6 +539,12 @@ impl DynamoStore {
                         "{n} = if_not_exists({n}, {})",
                         expr.value("expiresAt", ts(*at))
                     ));
+                }
+                for bucket in expiry_buckets {
+                    let attribute = bucket_attribute(bucket.kind);
+                    let n = expr.name(attribute);
+                    let v = expr.string(attribute, bucket.key());
+                    sets.push(format!("{n} = if_not_exists({n}, {v})"));
                 }
                 let condition = schema::phase_condition(&mut expr, *target, false);
                 self.update(
@@ -703,6 +710,13 @@ impl DynamoStore {
         Ok(Applied {
             outcome: ApplyOutcome::Duplicate,
         })
+    }
+}
+
+fn bucket_attribute(kind: BucketKind) -> &'static str {
+    match kind {
+        BucketKind::Warn => attr::WARN_BUCKET,
+        BucketKind::Expire => attr::EXPIRE_BUCKET,
     }
 }
 
@@ -987,10 +1001,7 @@ impl DynamoStore {
             ts(record.updated_at),
         ));
         for bucket in buckets {
-            let attribute = match bucket.kind {
-                BucketKind::Warn => attr::WARN_BUCKET,
-                BucketKind::Expire => attr::EXPIRE_BUCKET,
-            };
+            let attribute = bucket_attribute(bucket.kind);
             sets.push(format!(
                 "{} = {}",
                 expr.name(attribute),
