@@ -10,6 +10,7 @@ pub mod http;
 pub mod metrics;
 pub mod queue;
 pub mod ralio;
+pub mod reconcile;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
