@@ -26,7 +26,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config};
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::config::{ConfigError, Env, ProcessEnv, ralio_config};
-use idv_adapters::http::{Problem, json, ralio_problem, store_unavailable};
+use idv_adapters::http::{Problem, json, ralio_problem, store_unavailable, wait_for_peer};
 use idv_adapters::ralio::{RalioClient, RalioError};
 use idv_adapters::secrets::load_ralio_secret;
 use idv_adapters::store::{
@@ -408,29 +408,25 @@ impl AccountGate {
         alias: &str,
         currency: Currency,
     ) -> Result<Response, Problem> {
-        let step = Duration::from_millis(200);
-        let mut waited = Duration::ZERO;
-        loop {
+        let found = wait_for_peer(self.settings.wait_for_peer, || async {
             let snapshot = self
                 .users
                 .load_user(uid)
                 .await
                 .map_err(|e| store_unavailable(&e))?;
-            if let Some(existing) = find_created(&snapshot, alias, currency) {
-                return Ok(created_answer(StatusCode::OK, existing));
-            }
-            if waited >= self.settings.wait_for_peer {
-                return Err(Problem::new(
-                    StatusCode::CONFLICT,
-                    "creation_in_progress",
-                    "Creation in progress",
-                    "This account is being created. Retry shortly.",
-                )
-                .retry_after(2));
-            }
-            tokio::time::sleep(step).await;
-            waited += step;
-        }
+            Ok(find_created(&snapshot, alias, currency)
+                .map(|existing| created_answer(StatusCode::OK, existing)))
+        })
+        .await?;
+        found.ok_or_else(|| {
+            Problem::new(
+                StatusCode::CONFLICT,
+                "creation_in_progress",
+                "Creation in progress",
+                "This account is being created. Retry shortly.",
+            )
+            .retry_after(2)
+        })
     }
 }
 

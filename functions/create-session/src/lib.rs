@@ -27,7 +27,7 @@ use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config, sqs_client};
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::config::{ConfigError, Env, ProcessEnv, expiry_schedule, ralio_config};
 use idv_adapters::expiry::ExpiryScheduler;
-use idv_adapters::http::{Problem, json, ralio_problem, store_unavailable};
+use idv_adapters::http::{Problem, json, ralio_problem, store_unavailable, wait_for_peer};
 use idv_adapters::queue::{ExpiryQueue, SqsQueue};
 use idv_adapters::ralio::{RalioClient, ReportedState};
 use idv_adapters::secrets::load_ralio_secret;
@@ -267,29 +267,26 @@ impl CreateSession {
 
     /// Another request holds the lease: hand out its session once it is stored.
     async fn wait_for_peer(&self, uid: Uid) -> Result<Response, Problem> {
-        let step = Duration::from_millis(200);
-        let mut waited = Duration::ZERO;
-        loop {
+        let found = wait_for_peer(self.settings.wait_for_peer, || async {
             let snapshot = self
                 .users
                 .load_user(uid)
                 .await
                 .map_err(|e| store_unavailable(&e))?;
-            if let Some((record, url)) = self.reusable(&snapshot, self.clock.now()) {
-                return Ok(answer(StatusCode::OK, record, url, true));
-            }
-            if waited >= self.settings.wait_for_peer {
-                return Err(Problem::new(
-                    StatusCode::CONFLICT,
-                    "creation_in_progress",
-                    "Creation in progress",
-                    "A session is being created for this user. Retry shortly.",
-                )
-                .retry_after(2));
-            }
-            tokio::time::sleep(step).await;
-            waited += step;
-        }
+            Ok(self
+                .reusable(&snapshot, self.clock.now())
+                .map(|(record, url)| answer(StatusCode::OK, record, url, true)))
+        })
+        .await?;
+        found.ok_or_else(|| {
+            Problem::new(
+                StatusCode::CONFLICT,
+                "creation_in_progress",
+                "Creation in progress",
+                "A session is being created for this user. Retry shortly.",
+            )
+            .retry_after(2)
+        })
     }
 }
 

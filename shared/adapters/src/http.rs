@@ -148,3 +148,29 @@ pub fn ralio_problem(
         ),
     }
 }
+
+/// How often a request waiting for a concurrent one looks again.
+pub const PEER_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Asks `probe` every [`PEER_POLL`] until it has an answer or `limit` has passed: how a request
+/// that found another one holding a lease waits for that one's result.
+pub async fn wait_for_peer<T, F, Fut>(
+    limit: std::time::Duration,
+    mut probe: F,
+) -> Result<Option<T>, Problem>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, Problem>>,
+{
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        if let Some(answer) = probe().await? {
+            return Ok(Some(answer));
+        }
+        if waited >= limit {
+            return Ok(None);
+        }
+        tokio::time::sleep(PEER_POLL).await;
+        waited += PEER_POLL;
+    }
+}
