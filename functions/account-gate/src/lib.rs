@@ -26,7 +26,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config};
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::config::{ConfigError, Env, ProcessEnv, ralio_config};
-use idv_adapters::http::{Problem, json, ralio_problem, store_unavailable, wait_for_peer};
+use idv_adapters::http::{
+    Problem, invalid_uid, json, ralio_problem, store_unavailable, wait_for_peer,
+};
 use idv_adapters::ralio::{RalioClient, RalioError};
 use idv_adapters::secrets::load_ralio_secret;
 use idv_adapters::store::{
@@ -268,15 +270,7 @@ fn invalid(field: &'static str, detail: &str) -> Problem {
 }
 
 fn parse_uid(raw: &str) -> Result<Uid, Problem> {
-    Uid::parse(raw).map_err(|_| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_uid",
-            "Invalid user id",
-            "The user id must be a Ralio user UUID.",
-        )
-        .with("field", "uid")
-    })
+    Uid::parse(raw).map_err(|_| invalid_uid())
 }
 
 /// `{alias, currency}`: alias 1–100 characters after trimming, currency exactly EUR or USD.

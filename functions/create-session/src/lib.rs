@@ -27,7 +27,9 @@ use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config, sqs_client};
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::config::{ConfigError, Env, ProcessEnv, expiry_schedule, ralio_config};
 use idv_adapters::expiry::ExpiryScheduler;
-use idv_adapters::http::{Problem, json, ralio_problem, store_unavailable, wait_for_peer};
+use idv_adapters::http::{
+    Problem, invalid_uid, json, ralio_problem, store_unavailable, wait_for_peer,
+};
 use idv_adapters::queue::{ExpiryQueue, SqsQueue};
 use idv_adapters::ralio::{RalioClient, ReportedState};
 use idv_adapters::secrets::load_ralio_secret;
@@ -292,14 +294,7 @@ impl CreateSession {
 
 async fn create(State(app): State<Arc<CreateSession>>, Path(uid): Path<String>) -> Response {
     let Ok(uid) = Uid::parse(&uid) else {
-        return Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_uid",
-            "Invalid user id",
-            "The user id must be a Ralio user UUID.",
-        )
-        .with("field", "uid")
-        .into_response();
+        return invalid_uid().into_response();
     };
     match app.create(uid).await {
         Ok(response) => response,

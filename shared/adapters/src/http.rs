@@ -84,6 +84,17 @@ pub fn json(status: StatusCode, body: impl Serialize) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// The answer for a user id in the path that is not a UUID.
+pub fn invalid_uid() -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_uid",
+        "Invalid user id",
+        "The user id must be a Ralio user UUID.",
+    )
+    .with("field", "uid")
+}
+
 /// The answer when the store fails: retry later, nothing was half-done.
 pub fn store_unavailable(err: &crate::store::StoreError) -> Problem {
     tracing::error!(error = %err, "store failure");

@@ -125,6 +125,16 @@ impl Phase {
         self != Phase::Expired(ExpirySource::Inferred)
     }
 
+    /// Decide whether a session in this phase, `already_flagged` or not, gets the
+    /// expiring-soon flag: only sessions still waiting for the user, and only once.
+    pub fn decide_flag(self, already_flagged: bool) -> Move {
+        match (self.is_open(), already_flagged) {
+            (true, false) => Move::Apply,
+            (true, true) => Move::Unchanged,
+            (false, _) => Move::Stale,
+        }
+    }
+
     /// Decide a move from `current` (None: no record yet) to `self`.
     pub fn decide_from(self, current: Option<Phase>) -> Move {
         match current {
@@ -250,6 +260,20 @@ mod tests {
             Phase::NotStarted.decide_from(Some(Phase::Started)),
             Move::Stale
         );
+    }
+
+    #[test]
+    fn only_open_sessions_are_flagged_and_only_once() {
+        assert_eq!(Phase::NotStarted.decide_flag(false), Move::Apply);
+        assert_eq!(Phase::Started.decide_flag(true), Move::Unchanged);
+        for closed in [
+            Phase::Review,
+            Phase::Verified,
+            Phase::Rejected,
+            Phase::Expired(Inferred),
+        ] {
+            assert_eq!(closed.decide_flag(false), Move::Stale, "{closed:?}");
+        }
     }
 
     #[test]

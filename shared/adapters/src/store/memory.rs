@@ -367,11 +367,9 @@ impl ExpiryIndex for MemoryStore {
         let Some(row) = state.sessions.get_mut(&(member.owner, member.session_id)) else {
             return Ok(WatchOutcome::Missing);
         };
-        if !row.record.phase.is_open() {
-            return Ok(WatchOutcome::Skipped);
-        }
-        if row.record.expiring_soon {
-            return Ok(WatchOutcome::Unchanged);
+        let decision = row.record.phase.decide_flag(row.record.expiring_soon);
+        if decision != Move::Apply {
+            return Ok(decision.into());
         }
         row.record.expiring_soon = true;
         row.record.updated_at = now;
@@ -401,25 +399,22 @@ impl ExpiryIndex for MemoryStore {
         };
         let target = Phase::Expired(ExpirySource::Inferred);
         let from = row.record.phase;
-        match row.record.apply(target, &[], now) {
-            Move::Apply => {
-                audit(
-                    &mut state,
-                    member.owner,
-                    entry(
-                        now,
-                        "session_expired_inferred",
-                        "applied",
-                        None,
-                        Some(member.session_id),
-                        describe::session(Move::Apply, Some(from), target),
-                    ),
-                );
-                Ok(WatchOutcome::Changed)
-            }
-            Move::Unchanged => Ok(WatchOutcome::Unchanged),
-            Move::Stale => Ok(WatchOutcome::Skipped),
+        let decision = row.record.apply(target, &[], now);
+        if decision == Move::Apply {
+            audit(
+                &mut state,
+                member.owner,
+                entry(
+                    now,
+                    "session_expired_inferred",
+                    "applied",
+                    None,
+                    Some(member.session_id),
+                    describe::session(Move::Apply, Some(from), target),
+                ),
+            );
         }
+        Ok(decision.into())
     }
 }
 

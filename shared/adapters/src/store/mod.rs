@@ -153,6 +153,16 @@ pub enum WatchOutcome {
     Missing,
 }
 
+impl From<idv_model::Move> for WatchOutcome {
+    fn from(decision: idv_model::Move) -> Self {
+        match decision {
+            idv_model::Move::Apply => WatchOutcome::Changed,
+            idv_model::Move::Unchanged => WatchOutcome::Unchanged,
+            idv_model::Move::Stale => WatchOutcome::Skipped,
+        }
+    }
+}
+
 /// How storing a newly created session went.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoredSession {

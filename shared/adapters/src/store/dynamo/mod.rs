@@ -1301,32 +1301,10 @@ impl ExpiryIndex for DynamoStore {
             session_id: Some(member.session_id),
             detail: String::new(),
         };
-        let items = vec![
-            self.update(
-                schema::owner_pk(member.owner),
-                schema::session_sk(member.session_id),
-                &expr,
-                set,
-                condition,
-            )?,
-            self.audit_put(member.owner, &entry)?,
-        ];
-        match self.transact(items).await {
-            Ok(()) => Ok(WatchOutcome::Changed),
-            Err(Err(err)) => Err(err),
-            Err(Ok(reasons)) => match classify_watch(&reasons) {
-                Some(None) => Ok(WatchOutcome::Missing),
-                Some(Some(item)) => {
-                    let session: SessionItem = decode(&item)?;
-                    if !session.phase()?.is_open() {
-                        Ok(WatchOutcome::Skipped)
-                    } else {
-                        Ok(WatchOutcome::Unchanged)
-                    }
-                }
-                None => Err(StoreError::Unavailable("flag transaction cancelled".into())),
-            },
-        }
+        self.watch_write(member, &expr, set, condition, &entry, |session| {
+            Ok(session.phase()?.decide_flag(session.expiring_soon))
+        })
+        .await
     }
 
     async fn mark_expired(
@@ -1356,30 +1334,45 @@ impl ExpiryIndex for DynamoStore {
             session_id: Some(member.session_id),
             detail: describe::session(Move::Apply, None, target),
         };
+        self.watch_write(member, &expr, set, condition, &entry, |session| {
+            Ok(target.decide_from(Some(session.phase()?)))
+        })
+        .await
+    }
+}
+
+impl DynamoStore {
+    /// A watcher action: the conditional session update and its audit entry in one
+    /// transaction. When the condition refuses, `decide` tells from the item as it was why.
+    async fn watch_write(
+        &self,
+        member: &BucketMember,
+        expr: &Expr,
+        set: String,
+        condition: String,
+        entry: &AuditEntry,
+        decide: impl FnOnce(&SessionItem) -> StoreResult<Move>,
+    ) -> StoreResult<WatchOutcome> {
         let items = vec![
             self.update(
                 schema::owner_pk(member.owner),
                 schema::session_sk(member.session_id),
-                &expr,
+                expr,
                 set,
                 condition,
             )?,
-            self.audit_put(member.owner, &entry)?,
+            self.audit_put(member.owner, entry)?,
         ];
         match self.transact(items).await {
             Ok(()) => Ok(WatchOutcome::Changed),
             Err(Err(err)) => Err(err),
             Err(Ok(reasons)) => match classify_watch(&reasons) {
                 Some(None) => Ok(WatchOutcome::Missing),
-                Some(Some(item)) => {
-                    match target.decide_from(Some(decode::<SessionItem>(&item)?.phase()?)) {
-                        Move::Unchanged => Ok(WatchOutcome::Unchanged),
-                        _ => Ok(WatchOutcome::Skipped),
-                    }
-                }
-                None => Err(StoreError::Unavailable(
-                    "expiry transaction cancelled".into(),
-                )),
+                Some(Some(item)) => Ok(decide(&decode::<SessionItem>(&item)?)?.into()),
+                None => Err(StoreError::Unavailable(format!(
+                    "{} transaction cancelled",
+                    entry.action
+                ))),
             },
         }
     }
