@@ -184,18 +184,7 @@ fn new_uid() -> Uid {
     Uid::from_uuid(uuid::Uuid::new_v4())
 }
 
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(idv_adapters::testing::memory()).await })*
-        }
-        mod dynamodb {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(idv_adapters::testing::dynamo().await).await })*
-        }
-    };
-}
-
-both_stores!(
+idv_adapters::both_stores!(
     accounts_open_only_at_regular,
     every_next_action_is_reachable_through_webhooks,
     status_shows_the_page_only_while_it_can_be_used,

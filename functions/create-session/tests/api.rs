@@ -205,18 +205,7 @@ async fn set_phase(store: &Arc<dyn Store>, uid: Uid, session: &str, target: Phas
     apply(store, Owner::User(uid), change, t0()).await;
 }
 
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(idv_adapters::testing::memory()).await })*
-        }
-        mod dynamodb {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(idv_adapters::testing::dynamo().await).await })*
-        }
-    };
-}
-
-both_stores!(
+idv_adapters::both_stores!(
     creates_stores_and_schedules_a_session,
     an_active_session_is_reused_without_calling_ralio,
     a_session_about_to_expire_is_not_reused,

@@ -95,18 +95,7 @@ fn message(id: &str, body: &str) -> SqsMessage {
     message
 }
 
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(idv_adapters::testing::memory()).await })*
-        }
-        mod dynamodb {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(idv_adapters::testing::dynamo().await).await })*
-        }
-    };
-}
-
-both_stores!(
+idv_adapters::both_stores!(
     a_tick_processed_twice_changes_nothing,
     review_and_final_sessions_are_left_alone
 );

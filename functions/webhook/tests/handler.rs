@@ -114,18 +114,7 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(dir.join(name)).unwrap()
 }
 
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(idv_adapters::testing::memory()).await })*
-        }
-        mod dynamodb {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(idv_adapters::testing::dynamo().await).await })*
-        }
-    };
-}
-
-both_stores!(
+idv_adapters::both_stores!(
     every_fixture_applies_signed_hex_then_redelivered_base64,
     twenty_concurrent_copies_have_one_effect,
     review_after_verified_is_ignored,

@@ -86,3 +86,19 @@ pub async fn sqs_queue_with_counter() -> (crate::queue::SqsQueue, RequestCounter
     counter.reset();
     (crate::queue::SqsQueue::new(client, url), counter)
 }
+
+/// Runs each named test function (`async fn name(store: Arc<dyn Store>)`) twice: as
+/// `memory::name` on a fresh in-memory store and as `dynamodb::name` on a fresh table.
+#[macro_export]
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::testing::memory()).await })*
+        }
+        mod dynamodb {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::testing::dynamo().await).await })*
+        }
+    };
+}
