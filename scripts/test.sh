@@ -24,9 +24,17 @@ mkdir -p .tmp
 export IDV_PYTHON="$PWD/.venv/bin/python"
 export IDV_EXCHANGES="$PWD/.tmp/exchanges.jsonl"
 rm -f "$IDV_EXCHANGES"
+# Every function's tests record the IAM permissions their requests needed; the template's
+# roles are checked against them once all of them have run.
+export IDV_OPERATIONS_DIR="$PWD/.tmp/operations"
+rm -rf "$IDV_OPERATIONS_DIR"
+iam_check=each_role_allows_exactly_what_its_function_was_seen_to_need
 
 echo "==> cargo test"
-cargo test --workspace --locked 2>&1 | tee .tmp/cargo-test.log
+cargo test --workspace --locked -- --skip "$iam_check" 2>&1 | tee .tmp/cargo-test.log
+
+echo "==> IAM: each role grants exactly what its function's tests saw it use"
+cargo test --workspace --locked -- --exact "$iam_check" 2>&1 | tee -a .tmp/cargo-test.log
 
 echo "==> OpenAPI: infra/openapi.yaml is valid and the local server's answers conform"
 .venv/bin/python scripts/check_openapi.py infra/openapi.yaml "$IDV_EXCHANGES"

@@ -118,11 +118,12 @@ async fn an_unfinished_session_is_flagged_then_expires(store: Store) {
     // Compressed time: sessions live 6 s, flagged 3 s before, expired 1 s after, 1 s buckets.
     let stack = start(store, |o| {
         o.session_life = chrono::Duration::seconds(6);
-        o.schedule = idv_model::ExpirySchedule {
-            warning_lead: chrono::Duration::seconds(3),
-            grace: chrono::Duration::seconds(1),
-            bucket: chrono::Duration::seconds(1),
-        };
+        o.schedule = idv_model::ExpirySchedule::new(
+            chrono::Duration::seconds(3),
+            chrono::Duration::seconds(1),
+            chrono::Duration::seconds(1),
+        )
+        .unwrap();
     })
     .await;
     let uid = new_uid();

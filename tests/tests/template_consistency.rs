@@ -1,11 +1,12 @@
 //! `template.yaml` follows the code: the table is the one the store defines, every function
-//! gets exactly the environment variables its code reads, and exactly the IAM actions its code
-//! needs, on named resources only.
+//! gets exactly the environment variables its code reads, and exactly the IAM permissions its
+//! requests were seen to need, on named resources only.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use idv_adapters::store::dynamo::schema::TABLE;
+use idv_adapters::testing::{OPERATIONS_DIR_VAR, Permission};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -137,36 +138,72 @@ fn env_literals(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// The body of `pub fn name` in `text`.
+/// The body of the function or method `name` in `text` (its braces matched).
 fn function_body<'a>(text: &'a str, name: &str) -> &'a str {
     let start = text
-        .find(&format!("pub fn {name}"))
-        .or_else(|| text.find(&format!("pub async fn {name}")))
+        .find(&format!("fn {name}("))
+        .or_else(|| text.find(&format!("fn {name}<")))
         .unwrap_or_else(|| panic!("{name} not found"));
-    let end = text[start..]
-        .find("\n}\n")
-        .map_or(text.len(), |e| start + e);
-    &text[start..end]
+    let open = start + text[start..].find('{').expect("a body");
+    let mut depth = 0;
+    for (offset, c) in text[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return &text[start..open + offset + 1];
+                }
+            }
+            _ => {}
+        }
+    }
+    &text[start..]
 }
 
-/// Every environment variable a function's code reads, following the adapters helpers it calls.
+/// Names called as `receiver.name(` in `text`.
+fn methods_called<'a>(text: &'a str, receiver: &str) -> BTreeSet<&'a str> {
+    let prefix = format!("{receiver}.");
+    text.match_indices(&prefix)
+        .filter_map(|(at, _)| {
+            let rest = &text[at + prefix.len()..];
+            let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
+            rest[end..].starts_with('(').then(|| &rest[..end])
+        })
+        .collect()
+}
+
+/// Every environment variable a function's code reads: its own literals, and those of the
+/// `Wiring` methods and configuration helpers it calls, followed through.
 fn variables_read(crate_name: &str) -> BTreeSet<String> {
     let read = |p: &str| std::fs::read_to_string(root().join(p)).unwrap();
     let code = read(&format!("functions/{crate_name}/src/lib.rs"));
+    let wiring = read("shared/adapters/src/wiring.rs");
     let config = read("shared/adapters/src/config.rs");
     let secrets = read("shared/adapters/src/secrets.rs");
-    let mut vars = env_literals(&code);
-    for (helper, source) in [
+    let helpers = [
         ("ralio_config", &config),
         ("expiry_schedule", &config),
         ("webhook_secrets", &secrets),
-    ] {
-        if code.contains(&format!("{helper}(")) {
-            vars.extend(env_literals(function_body(source, helper)));
+    ];
+    let mut vars = env_literals(&code);
+    let mut pending: Vec<&str> = methods_called(&code, "wiring").into_iter().collect();
+    let mut seen = BTreeSet::new();
+    while let Some(method) = pending.pop() {
+        if !seen.insert(method) {
+            continue;
         }
-    }
-    if code.contains("load_ralio_secret(") {
-        vars.insert("RALIO_SECRET_ARN".into());
+        let body = function_body(&wiring, method);
+        vars.extend(env_literals(body));
+        pending.extend(methods_called(body, "self"));
+        for (helper, source) in helpers {
+            if body.contains(&format!("{helper}(")) {
+                vars.extend(env_literals(function_body(source, helper)));
+            }
+        }
+        if body.contains("load_ralio_secret(") {
+            vars.insert("RALIO_SECRET_ARN".into());
+        }
     }
     // telemetry::init reads it in every main.
     vars.insert("LOG_LEVEL".into());
@@ -211,58 +248,55 @@ fn every_variable_a_function_reads_is_set_and_nothing_else() {
     assert!(variables_read("webhook").contains("WEBHOOK_SECRETS"));
 }
 
-/// The IAM actions each function's code calls (TransactWriteItems is authorised per item as
-/// PutItem/UpdateItem), and on what. Changing a function's calls means changing this table and
-/// the template together.
-fn expected_actions() -> BTreeMap<&'static str, BTreeSet<(&'static str, &'static str)>> {
-    let table = "Table";
-    BTreeMap::from([
-        (
-            "CreateSessionRole",
-            BTreeSet::from([
-                ("dynamodb:Query", table),      // load_user
-                ("dynamodb:UpdateItem", table), // lease; session store + lease release (transaction)
-                ("dynamodb:PutItem", table),    // bucket tick (conditional)
-                ("dynamodb:DeleteItem", table), // tick rollback when its message cannot be sent
-                ("sqs:SendMessage", "TickQueue"),
-                ("secretsmanager:GetSecretValue", "RalioSecret"),
-            ]),
-        ),
-        (
-            "WebhookRole",
-            BTreeSet::from([
-                ("dynamodb:PutItem", table), // event marker, audit, quarantine, bucket tick
-                ("dynamodb:UpdateItem", table), // session or profile change
-                ("dynamodb:DeleteItem", table), // tick rollback when its message cannot be sent
-                ("dynamodb:Query", "index/BySession"), // owner of a session without userId
-                ("sqs:SendMessage", "TickQueue"), // ticks for a related party's announced session
-                ("secretsmanager:GetSecretValue", "RalioSecret"),
-            ]),
-        ),
-        (
-            "AccountGateRole",
-            BTreeSet::from([
-                ("dynamodb:Query", table),      // load_user
-                ("dynamodb:PutItem", table),    // reservation, refusal audit, audit in transaction
-                ("dynamodb:UpdateItem", table), // completed account
-                ("dynamodb:DeleteItem", table), // reservation release
-                ("secretsmanager:GetSecretValue", "RalioSecret"),
-            ]),
-        ),
-        (
-            "ExpiryWatcherRole",
-            BTreeSet::from([
-                ("dynamodb:Query", "index/ByWarnBucket"),
-                ("dynamodb:Query", "index/ByExpireBucket"),
-                ("dynamodb:PutItem", table),    // audit in transaction
-                ("dynamodb:UpdateItem", table), // flag / inferred expiry
-                ("sqs:ReceiveMessage", "TickQueue"),
-                ("sqs:DeleteMessage", "TickQueue"),
-                ("sqs:GetQueueAttributes", "TickQueue"),
-                ("sqs:ChangeMessageVisibility", "TickQueue"),
-            ]),
-        ),
-    ])
+/// Function crate → its role in the template.
+const ROLES: &[(&str, &str)] = &[
+    ("create-session", "CreateSessionRole"),
+    ("webhook", "WebhookRole"),
+    ("account-gate", "AccountGateRole"),
+    ("expiry-watcher", "ExpiryWatcherRole"),
+];
+
+/// What Lambda's SQS event source mapping does with the watcher's role: not calls of our code.
+const EVENT_SOURCE_MAPPING: &[&str] = &[
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+];
+
+/// The template's name for what a recorded permission acts on.
+fn template_label(resource: &str) -> String {
+    match resource {
+        "table" => "Table".into(),
+        "queue" => "TickQueue".into(),
+        "secret" => "RalioSecret".into(),
+        index if index.starts_with("index/") => index.into(),
+        other => panic!("a permission on an unknown resource: {other}"),
+    }
+}
+
+/// The permissions each function's tests saw its requests need (every DynamoDB, SQS and
+/// Secrets Manager client a function's tests build records into `$IDV_OPERATIONS_DIR`).
+fn permissions_used(function: &str) -> BTreeSet<(String, String)> {
+    let dir = std::env::var(OPERATIONS_DIR_VAR).unwrap_or_else(|_| {
+        panic!(
+            "{OPERATIONS_DIR_VAR} is not set: `make test` runs this check after every \
+             function's tests have recorded the permissions they used"
+        )
+    });
+    let file = Path::new(&dir).join(format!("{function}.txt"));
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{}: {e}: did {function}'s tests run?", file.display()));
+    let mut used: BTreeSet<(String, String)> = text
+        .lines()
+        .filter_map(Permission::parse_line)
+        .map(|p| (p.action, template_label(&p.resource)))
+        .collect();
+    if function == "expiry-watcher" {
+        for action in EVENT_SOURCE_MAPPING {
+            used.insert(((*action).to_owned(), "TickQueue".to_owned()));
+        }
+    }
+    used
 }
 
 /// Names the resource a policy statement points at: a template resource or a table index.
@@ -281,10 +315,12 @@ fn resource_label(resource: &Value) -> String {
     panic!("resource not named precisely: {resource}")
 }
 
+/// Run by `make test` after every other test (they record what it checks).
 #[test]
-fn each_role_allows_exactly_what_its_function_calls_on_named_resources() {
+fn each_role_allows_exactly_what_its_function_was_seen_to_need() {
     let template = template();
-    for (role, expected) in expected_actions() {
+    for (function, role) in ROLES {
+        let expected = permissions_used(function);
         let role_resource = resource(&template, role);
         assert!(
             role_resource["Properties"]["ManagedPolicyArns"].is_null(),
@@ -316,11 +352,13 @@ fn each_role_allows_exactly_what_its_function_calls_on_named_resources() {
                 }
             }
         }
-        let expected: BTreeSet<(String, String)> = expected
-            .into_iter()
-            .map(|(a, r)| (a.to_owned(), r.to_owned()))
-            .collect();
-        assert_eq!(granted, expected, "{role}");
+        let missing: Vec<_> = expected.difference(&granted).collect();
+        let unused: Vec<_> = granted.difference(&expected).collect();
+        assert!(
+            missing.is_empty() && unused.is_empty(),
+            "{role}: the code needs but the template does not grant {missing:?}; \
+             the template grants but no test saw the code use {unused:?}"
+        );
     }
 }
 

@@ -18,25 +18,23 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, Utc};
-use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config};
 use idv_adapters::clock::{Clock, SystemClock};
-use idv_adapters::config::{ConfigError, Env, ProcessEnv, ralio_config};
+use idv_adapters::config::{ConfigError, Env, ProcessEnv};
 use idv_adapters::http::{
-    Problem, invalid_uid, json, ralio_problem, store_unavailable, wait_for_peer,
+    Problem, UserId, creation_in_progress, json, ralio_problem, store_problem, wait_for_peer,
 };
 use idv_adapters::ralio::{RalioClient, RalioError};
-use idv_adapters::secrets::load_ralio_secret;
-use idv_adapters::store::{
-    AccountLedger, AccountRecord, AccountReservation, AccountStatus, AuditEntry, AuditLog,
-    DynamoStore, UserReader, UserSnapshot,
-};
+use idv_adapters::store::{AccountLedger, AuditLog, StoreError, UserReader};
+use idv_adapters::wiring::Wiring;
+use idv_model::decisions::latest_session;
 use idv_model::{
-    Currency, FailureReason, NextAction, Owner, SessionRecord, Uid, can_create_account, next_action,
+    AccountRecord, AccountReservation, AccountStatus, Currency, FailureReason, KycLevel,
+    NextAction, Owner, SessionRecord, Uid, UserSnapshot, can_create_account, next_action,
 };
 use serde::Serialize;
 
@@ -83,7 +81,11 @@ impl AccountGate {
     }
 
     pub async fn from_config(env: &impl Env) -> Result<Arc<Self>, ConfigError> {
-        let table = env.required("TABLE_NAME", "the DynamoDB table name")?;
+        Self::wired(&Wiring::load(env).await).await
+    }
+
+    pub async fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
+        let env = wiring.env();
         let defaults = Settings::default();
         let lease = env.duration("ACCOUNT_LEASE", defaults.lease.to_std().unwrap_or_default())?;
         let settings = Settings {
@@ -93,20 +95,12 @@ impl AccountGate {
             })?,
             wait_for_peer: env.duration("ACCOUNT_WAIT", defaults.wait_for_peer)?,
         };
-        let aws = load_config(AwsTimeouts::default()).await;
-        let secret = load_ralio_secret(env, &aws).await?;
-        let ralio = RalioClient::new(ralio_config(env, secret.as_ref())?).map_err(|e| {
-            ConfigError::Invalid {
-                name: "RALIO_BASE_URL",
-                reason: e.to_string(),
-            }
-        })?;
-        let store = Arc::new(DynamoStore::new(dynamodb_client(&aws, None), table));
+        let store = wiring.store()?;
         Ok(Arc::new(Self {
             users: store.clone(),
             accounts: store.clone(),
             audit: store,
-            ralio: Arc::new(ralio),
+            ralio: wiring.ralio().await?,
             clock: Arc::new(SystemClock),
             settings,
         }))
@@ -171,10 +165,7 @@ fn session_view(record: &SessionRecord, now: DateTime<Utc>) -> SessionView<'_> {
         created_at: record.created_at,
         expires_at: record.expires_at,
         expiring_soon: record.expiring_soon && record.is_active(now),
-        expiry_source: record.phase.expiry_source().map(|s| match s {
-            idv_model::ExpirySource::Ralio => "ralio",
-            idv_model::ExpirySource::Inferred => "inferred",
-        }),
+        expiry_source: record.phase.expiry_source().map(|s| s.as_str()),
         failure_reasons: record.failure_reasons.iter().map(Reason::from).collect(),
     }
 }
@@ -242,8 +233,7 @@ fn kyc_status(snapshot: &UserSnapshot, now: DateTime<Utc>) -> KycStatus<'_> {
         kyc_level_code: level.code(),
         can_create_account: can_create_account(profile),
         next_action: next_action(profile, &snapshot.sessions, now),
-        latest_session: idv_model::decisions::latest_session(profile, &snapshot.sessions)
-            .map(|s| session_view(s, now)),
+        latest_session: latest_session(profile, &snapshot.sessions).map(|s| session_view(s, now)),
         sessions: snapshot
             .sessions
             .iter()
@@ -267,10 +257,6 @@ fn invalid(field: &'static str, detail: &str) -> Problem {
         detail,
     )
     .with("field", field)
-}
-
-fn parse_uid(raw: &str) -> Result<Uid, Problem> {
-    Uid::parse(raw).map_err(|_| invalid_uid())
 }
 
 /// `{alias, currency}`: alias 1–100 characters after trimming, currency exactly EUR or USD.
@@ -315,85 +301,124 @@ fn find_created<'a>(
     })
 }
 
-impl AccountGate {
-    async fn create(
-        &self,
-        uid: Uid,
-        alias: String,
-        currency: Currency,
-    ) -> Result<Response, Problem> {
-        let now = self.clock.now();
-        let snapshot = self
-            .users
-            .load_user(uid)
-            .await
-            .map_err(|e| store_unavailable(&e))?;
-        // A repeat of a request that already succeeded gets the same account back.
-        if let Some(existing) = find_created(&snapshot, &alias, currency) {
-            return Ok(created_answer(StatusCode::OK, existing));
-        }
-        if !can_create_account(&snapshot.profile) {
-            let level = snapshot.profile.kyc_level();
-            let action = next_action(&snapshot.profile, &snapshot.sessions, now);
-            let refusal = AuditEntry {
-                at: now,
-                action: "account_refused".into(),
-                outcome: "refused".into(),
-                event_id: None,
-                session_id: None,
-                detail: format!("kyc level {level}"),
-            };
-            if let Err(e) = self.audit.append_audit(Owner::User(uid), &refusal).await {
-                tracing::warn!(error = %e, "refusal not audited");
-            }
-            return Err(Problem::new(
+/// Every answer of `POST /users/{uid}/accounts` other than an account.
+#[derive(Debug)]
+enum GateError {
+    Invalid(Problem),
+    NotRegular { level: KycLevel, action: NextAction },
+    InProgress,
+    Store(StoreError),
+    Ralio(RalioError),
+}
+
+impl From<StoreError> for GateError {
+    fn from(err: StoreError) -> Self {
+        GateError::Store(err)
+    }
+}
+
+impl IntoResponse for GateError {
+    fn into_response(self) -> Response {
+        match self {
+            GateError::Invalid(problem) => problem,
+            GateError::NotRegular { level, action } => Problem::new(
                 StatusCode::FORBIDDEN,
                 "kyc_not_regular",
                 "KYC level is not REGULAR",
                 "Accounts can only be opened for users whose KYC level is REGULAR.",
             )
             .with("kycLevel", level.name())
-            .with("nextAction", &action));
+            .with("nextAction", &action),
+            GateError::InProgress => {
+                creation_in_progress("This account is being created. Retry shortly.")
+            }
+            GateError::Store(err) => store_problem(&err),
+            GateError::Ralio(err) => {
+                ralio_problem(&err, FUNCTION, StatusCode::UNPROCESSABLE_ENTITY)
+            }
+        }
+        .into_response()
+    }
+}
+
+impl AccountGate {
+    async fn create(
+        &self,
+        uid: Uid,
+        alias: String,
+        currency: Currency,
+    ) -> Result<Response, GateError> {
+        let now = self.clock.now();
+        let snapshot = self.users.load_user(uid).await?;
+        // A repeat of a request that already succeeded gets the same account back.
+        if let Some(existing) = find_created(&snapshot, &alias, currency) {
+            return Ok(created_answer(StatusCode::OK, existing));
+        }
+        if !can_create_account(&snapshot.profile) {
+            return Err(self.refuse(&snapshot, now).await);
         }
         let lease_until = now + self.settings.lease;
         match self
             .accounts
             .reserve_account(uid, &alias, currency, lease_until, now)
-            .await
-            .map_err(|e| store_unavailable(&e))?
+            .await?
         {
             AccountReservation::Existing(record) => Ok(created_answer(StatusCode::OK, &record)),
             AccountReservation::InProgress { .. } => {
                 self.wait_for_peer(uid, &alias, currency).await
             }
-            AccountReservation::Reserved => {
-                match self.ralio.create_account(uid, &alias, currency).await {
-                    Ok(account) => {
-                        let record = self.accounts.complete_account(uid, &alias, currency, &account, self.clock.now()).await.map_err(|e| {
-                        tracing::error!(account_id = %account.id, "account created at Ralio but not recorded");
-                        store_unavailable(&e)
-                    })?;
-                        tracing::info!(currency = currency.as_str(), "account created");
-                        Ok(created_answer(StatusCode::CREATED, &record))
-                    }
-                    Err(err) => {
-                        // Ralio certainly did nothing: free the way for a retry. After a timeout or
-                        // an unreadable answer it may have: let the lease run out instead.
-                        if !matches!(err, RalioError::Timeout | RalioError::BadResponse(_))
-                            && let Err(e) =
-                                self.accounts.release_account(uid, &alias, currency).await
-                        {
-                            tracing::warn!(error = %e, "account lease not released; it expires by itself");
-                        }
-                        Err(ralio_problem(
-                            &err,
-                            FUNCTION,
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                        ))
-                    }
-                }
-            }
+            AccountReservation::Reserved => self.create_at_ralio(uid, &alias, currency).await,
         }
+    }
+
+    /// The refusal for a user below REGULAR, audited.
+    async fn refuse(&self, snapshot: &UserSnapshot, now: DateTime<Utc>) -> GateError {
+        let profile = &snapshot.profile;
+        let level = profile.kyc_level();
+        let refusal = AccountRecord::refusal_audit(&level, now);
+        if let Err(e) = self
+            .audit
+            .append_audit(Owner::User(profile.uid), &refusal)
+            .await
+        {
+            tracing::warn!(error = %e, "refusal not audited");
+        }
+        GateError::NotRegular {
+            action: next_action(profile, &snapshot.sessions, now),
+            level,
+        }
+    }
+
+    /// Creates the reserved account at Ralio and records it.
+    async fn create_at_ralio(
+        &self,
+        uid: Uid,
+        alias: &str,
+        currency: Currency,
+    ) -> Result<Response, GateError> {
+        let account = match self.ralio.create_account(uid, alias, currency).await {
+            Ok(account) => account,
+            Err(err) => {
+                // Ralio certainly did nothing: free the way for a retry. After a timeout or
+                // an unreadable answer it may have: let the lease run out instead.
+                if !matches!(err, RalioError::Timeout | RalioError::BadResponse(_))
+                    && let Err(e) = self.accounts.release_account(uid, alias, currency).await
+                {
+                    tracing::warn!(error = %e, "account lease not released; it expires by itself");
+                }
+                return Err(GateError::Ralio(err));
+            }
+        };
+        let now = self.clock.now();
+        let record = self
+            .accounts
+            .complete_account(uid, alias, currency, &account, now)
+            .await
+            .inspect_err(|_| {
+                tracing::error!(account_id = %account.id, "account created at Ralio but not recorded");
+            })?;
+        tracing::info!(currency = currency.as_str(), "account created");
+        Ok(created_answer(StatusCode::CREATED, &record))
     }
 
     async fn wait_for_peer(
@@ -401,53 +426,35 @@ impl AccountGate {
         uid: Uid,
         alias: &str,
         currency: Currency,
-    ) -> Result<Response, Problem> {
+    ) -> Result<Response, GateError> {
         let found = wait_for_peer(self.settings.wait_for_peer, || async {
-            let snapshot = self
-                .users
-                .load_user(uid)
-                .await
-                .map_err(|e| store_unavailable(&e))?;
-            Ok(find_created(&snapshot, alias, currency)
-                .map(|existing| created_answer(StatusCode::OK, existing)))
+            let snapshot = self.users.load_user(uid).await?;
+            Ok::<_, GateError>(
+                find_created(&snapshot, alias, currency)
+                    .map(|existing| created_answer(StatusCode::OK, existing)),
+            )
         })
         .await?;
-        found.ok_or_else(|| {
-            Problem::new(
-                StatusCode::CONFLICT,
-                "creation_in_progress",
-                "Creation in progress",
-                "This account is being created. Retry shortly.",
-            )
-            .retry_after(2)
-        })
+        found.ok_or(GateError::InProgress)
     }
 }
 
-async fn status(State(gate): State<Arc<AccountGate>>, Path(uid): Path<String>) -> Response {
-    let uid = match parse_uid(&uid) {
-        Ok(uid) => uid,
-        Err(problem) => return problem.into_response(),
-    };
-    match gate.users.load_user(uid).await {
-        Ok(snapshot) => json(StatusCode::OK, kyc_status(&snapshot, gate.clock.now())),
-        Err(e) => store_unavailable(&e).into_response(),
-    }
+async fn status(
+    State(gate): State<Arc<AccountGate>>,
+    UserId(uid): UserId,
+) -> Result<Response, GateError> {
+    let snapshot = gate.users.load_user(uid).await?;
+    Ok(json(
+        StatusCode::OK,
+        kyc_status(&snapshot, gate.clock.now()),
+    ))
 }
 
 async fn create_account(
     State(gate): State<Arc<AccountGate>>,
-    Path(uid): Path<String>,
+    UserId(uid): UserId,
     body: Bytes,
-) -> Response {
-    let request = parse_uid(&uid)
-        .and_then(|uid| parse_request(&body).map(|(alias, currency)| (uid, alias, currency)));
-    let (uid, alias, currency) = match request {
-        Ok(parts) => parts,
-        Err(problem) => return problem.into_response(),
-    };
-    match gate.create(uid, alias, currency).await {
-        Ok(response) => response,
-        Err(problem) => problem.into_response(),
-    }
+) -> Result<Response, GateError> {
+    let (alias, currency) = parse_request(&body).map_err(GateError::Invalid)?;
+    gate.create(uid, alias, currency).await
 }

@@ -2,28 +2,24 @@
 //! are produced by parsing real webhook JSON with the model and applying it to the store, as
 //! the webhook function does.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use chrono::{DateTime, Utc};
-use http_body_util::BodyExt;
 use idv_account_gate::{AccountGate, Settings};
 use idv_adapters::clock::ManualClock;
-use idv_adapters::ralio::{RalioClient, RalioConfig, RalioCredentials};
 use idv_adapters::store::Store;
-use idv_adapters::testing;
+use idv_adapters::testing::fixtures::{self, fake_ralio as ralio_login, ralio_client, t0};
+use idv_adapters::testing::{self, RequestCounter};
+use idv_adapters::wiring::Wiring;
 use idv_model::{HostedUrl, Owner, SessionId, SessionRecord, Uid, parse_webhook};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-use wiremock::matchers::{method, path, path_regex};
+use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-05-04T09:12:03Z")
-        .unwrap()
-        .to_utc()
-}
+/// This function's name in the recorded permissions.
+const FUNCTION: &str = "account-gate";
 
 struct Harness {
     app: Router,
@@ -33,12 +29,7 @@ struct Harness {
 }
 
 async fn fake_ralio(reply: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/v1/auth/login"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "token": "tok" })))
-        .mount(&server)
-        .await;
+    let server = ralio_login().await;
     Mock::given(method("POST"))
         .and(path_regex(r"^/api/v1/account/users/[0-9a-f-]+/accounts$"))
         .respond_with(reply)
@@ -49,12 +40,7 @@ async fn fake_ralio(reply: ResponseTemplate) -> MockServer {
 
 /// A Ralio that opens a new account for every call, echoing alias and currency.
 async fn account_opening_ralio(delay: Duration) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/v1/auth/login"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "token": "tok" })))
-        .mount(&server)
-        .await;
+    let server = ralio_login().await;
     Mock::given(method("POST"))
         .and(path_regex(r"^/api/v1/account/users/[0-9a-f-]+/accounts$"))
         .respond_with(move |request: &Request| {
@@ -72,21 +58,14 @@ async fn account_opening_ralio(delay: Duration) -> MockServer {
     server
 }
 
-fn build(store: Arc<dyn Store>, ralio: &MockServer, clock: &ManualClock) -> Router {
-    let mut config = RalioConfig::new(
-        ralio.uri(),
-        RalioCredentials {
-            api_code: "c".into(),
-            api_key: "k".into(),
-        },
-    );
-    config.request_timeout = Duration::from_millis(800);
-    config.base_backoff = Duration::from_millis(5);
+/// The function over `store` (its requests recorded as this function's on DynamoDB).
+fn build(store: &Arc<dyn Store>, ralio: &MockServer, clock: &ManualClock) -> Router {
+    let store = testing::as_function(store, FUNCTION);
     let gate = AccountGate {
         users: store.clone(),
         accounts: store.clone(),
         audit: store,
-        ralio: Arc::new(RalioClient::new(config).unwrap()),
+        ralio: ralio_client(ralio, Duration::from_millis(800)),
         clock: Arc::new(clock.clone()),
         settings: Settings::default(),
     };
@@ -96,7 +75,7 @@ fn build(store: Arc<dyn Store>, ralio: &MockServer, clock: &ManualClock) -> Rout
 async fn harness(store: Arc<dyn Store>) -> Harness {
     let ralio = account_opening_ralio(Duration::ZERO).await;
     let clock = ManualClock::at(t0() + chrono::Duration::hours(1));
-    let app = build(store.clone(), &ralio, &clock);
+    let app = build(&store, &ralio, &clock);
     Harness {
         app,
         ralio,
@@ -112,13 +91,8 @@ async fn call(app: &Router, method: &str, uri: &str, body: Option<&str>) -> (u16
         .header("content-type", "application/json")
         .body(axum::body::Body::from(body.unwrap_or("").to_owned()))
         .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let answer = fixtures::call(app, request).await;
+    (answer.status, answer.body)
 }
 
 async fn kyc(h: &Harness, uid: Uid) -> Value {
@@ -153,7 +127,8 @@ async fn webhook(store: &Arc<dyn Store>, event_type: &str, at: &str, data: Value
     let body =
         json!({ "id": uuid::Uuid::new_v4(), "event": event_type, "timestamp": at, "data": data });
     let event = parse_webhook(body.to_string().as_bytes()).unwrap();
-    let application = event.application(event.named_owner().unwrap()).unwrap();
+    let owner = event.attribution().owner(None).unwrap();
+    let application = event.application(owner).unwrap();
     store.apply_event(&application, t0()).await.unwrap();
 }
 
@@ -181,7 +156,7 @@ async fn stored_session(store: &Arc<dyn Store>, uid: Uid) -> SessionId {
 }
 
 fn new_uid() -> Uid {
-    Uid::from_uuid(uuid::Uuid::new_v4())
+    fixtures::uid()
 }
 
 idv_adapters::both_stores!(
@@ -273,7 +248,8 @@ async fn every_next_action_is_reachable_through_webhooks(store: Arc<dyn Store>) 
         "Finish your identity verification before 2026-05-11 09:12 UTC."
     );
     h.store
-        .flag_expiring(
+        .watch(
+            idv_model::WatchAction::Flag,
             &idv_adapters::store::BucketMember {
                 owner: Owner::User(uid),
                 session_id: session,
@@ -361,7 +337,7 @@ async fn status_shows_the_page_only_while_it_can_be_used(store: Arc<dyn Store>) 
         latest["hostedUrl"],
         format!("https://verify.example/{session}")
     );
-    assert_eq!(latest["expiresAt"], "2026-05-11T09:12:03Z");
+    assert_eq!(latest["expiresAt"], "2026-05-11T09:12:03.418Z");
     assert_eq!(latest["expiringSoon"], false);
     assert_eq!(latest["expirySource"], Value::Null);
     assert_eq!(body["sessions"].as_array().unwrap().len(), 1);
@@ -389,7 +365,8 @@ async fn status_shows_the_page_only_while_it_can_be_used(store: Arc<dyn Store>) 
     let inferred = new_uid();
     let session = stored_session(&h.store, inferred).await;
     h.store
-        .mark_expired(
+        .watch(
+            idv_model::WatchAction::ExpireInferred,
             &idv_adapters::store::BucketMember {
                 owner: Owner::User(inferred),
                 session_id: session,
@@ -461,7 +438,7 @@ async fn bad_requests_name_the_field(store: Arc<dyn Store>) {
 async fn ten_identical_concurrent_requests_make_one_ralio_call(store: Arc<dyn Store>) {
     let ralio = account_opening_ralio(Duration::from_millis(300)).await;
     let clock = ManualClock::at(t0());
-    let app = build(store.clone(), &ralio, &clock);
+    let app = build(&store, &ralio, &clock);
     let uid = new_uid();
     level(&store, uid, "REGULAR", "2026-05-04T14:05:11Z").await;
     let body = json!({ "alias": "Main", "currency": "EUR" }).to_string();
@@ -503,7 +480,7 @@ async fn ralio_failures_never_block_a_retry_forever(store: Arc<dyn Store>) {
         let clock = ManualClock::at(t0());
         let uid = new_uid();
         level(&store, uid, "REGULAR", "2026-05-04T14:05:11Z").await;
-        let app = build(store.clone(), &failing, &clock);
+        let app = build(&store, &failing, &clock);
         let body = json!({ "alias": "Main", "currency": "USD" }).to_string();
         let uri = format!("/users/{uid}/accounts");
         let (got, problem) = call(&app, "POST", &uri, Some(&body)).await;
@@ -520,7 +497,7 @@ async fn ralio_failures_never_block_a_retry_forever(store: Arc<dyn Store>) {
             );
         }
         let working = account_opening_ralio(Duration::ZERO).await;
-        let retry = build(store.clone(), &working, &clock);
+        let retry = build(&store, &working, &clock);
         let (got, _) = call(&retry, "POST", &uri, Some(&body)).await;
         if code == "ralio_timeout" {
             // Ralio may have opened it: the lease holds off a second account for a while...
@@ -544,7 +521,7 @@ async fn round_trips_on_dynamodb() {
     let store: Arc<dyn Store> = Arc::new(store);
     let ralio = account_opening_ralio(Duration::ZERO).await;
     let clock = ManualClock::at(t0());
-    let app = build(store.clone(), &ralio, &clock);
+    let app = build(&store, &ralio, &clock);
     let uid = new_uid();
     level(&store, uid, "REGULAR", "2026-05-04T14:05:11Z").await;
 
@@ -579,4 +556,32 @@ async fn round_trips_on_dynamodb() {
         ["Query"],
         "a repeat is answered from the read"
     );
+}
+
+/// The function started from its environment as on Lambda (the Ralio credentials in a Secrets
+/// Manager secret), against the emulator.
+#[tokio::test]
+async fn starts_from_its_environment_with_its_secret() {
+    let ralio = account_opening_ralio(Duration::ZERO).await;
+    let secret = testing::secret_on_emulator(&json!({ "api_code": "c", "api_key": "k" })).await;
+    let table = testing::new_table().await;
+    let env: HashMap<String, String> = [
+        ("TABLE_NAME", table.as_str()),
+        ("RALIO_BASE_URL", &ralio.uri()),
+        ("RALIO_SECRET_ARN", &secret),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let recorder = RequestCounter::for_function(FUNCTION).interceptor();
+    let wiring = Wiring::with_config(&env, testing::emulator_config().await, vec![recorder]);
+    let app = idv_account_gate::router(AccountGate::wired(&wiring).await.expect("it starts"));
+    let store: Arc<dyn Store> = Arc::new(testing::dynamo_on(&table, &[]).await);
+    let uid = new_uid();
+    level(&store, uid, "REGULAR", "2026-05-04T14:05:11Z").await;
+    let body = json!({ "alias": "Main", "currency": "EUR" }).to_string();
+    let (status, account) =
+        call(&app, "POST", &format!("/users/{uid}/accounts"), Some(&body)).await;
+    assert_eq!(status, 201, "{account}");
+    assert_eq!(ralio_creates(&ralio).await, 1);
 }

@@ -18,26 +18,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::{DateTime, Utc};
-use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config, sqs_client};
 use idv_adapters::clock::{Clock, SystemClock};
-use idv_adapters::config::{ConfigError, Env, ProcessEnv, expiry_schedule, ralio_config};
+use idv_adapters::config::{ConfigError, Env, ProcessEnv};
 use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::http::{
-    Problem, invalid_uid, json, ralio_problem, store_unavailable, wait_for_peer,
+    Problem, UserId, creation_in_progress, json, ralio_problem, store_problem, wait_for_peer,
 };
-use idv_adapters::queue::{ExpiryQueue, SqsQueue};
-use idv_adapters::ralio::{RalioClient, ReportedState};
-use idv_adapters::secrets::load_ralio_secret;
-use idv_adapters::store::{
-    CreationLease, DynamoStore, ExpiryIndex, Lease, LeaseToken, SessionWriter, StoredSession,
-    UserReader, UserSnapshot,
+use idv_adapters::ralio::{RalioClient, RalioError};
+use idv_adapters::store::{CreationLease, Lease, StoreError, UserReader};
+use idv_adapters::wiring::Wiring;
+use idv_model::{
+    HostedUrl, KycLevel, LeaseToken, Owner, SessionRecord, StoredSession, Uid, UserSnapshot,
+    needs_verification, reusable_session,
 };
-use idv_model::{HostedUrl, KycLevel, Owner, Phase, SessionRecord, Uid, can_create_account};
 use serde::Serialize;
 
 /// This function's name in metrics.
@@ -67,12 +65,8 @@ impl Default for Settings {
     }
 }
 
-/// Ralio's documented session lifetime, used when its answer lacks `expiresAt`.
-const SESSION_LIFETIME: chrono::Duration = chrono::Duration::days(7);
-
 pub struct CreateSession {
     pub users: Arc<dyn UserReader>,
-    pub sessions: Arc<dyn SessionWriter>,
     pub leases: Arc<dyn CreationLease>,
     pub scheduler: Arc<ExpiryScheduler>,
     pub ralio: Arc<RalioClient>,
@@ -88,28 +82,17 @@ impl CreateSession {
     }
 
     pub async fn from_config(env: &impl Env) -> Result<Arc<Self>, ConfigError> {
-        let table = env.required("TABLE_NAME", "the DynamoDB table name")?;
-        let queue_url = env.required("QUEUE_URL", "the SQS expiry tick queue URL")?;
-        let settings = settings(env)?;
-        let schedule = expiry_schedule(env)?;
-        let aws = load_config(AwsTimeouts::default()).await;
-        let secret = load_ralio_secret(env, &aws).await?;
-        let ralio = RalioClient::new(ralio_config(env, secret.as_ref())?).map_err(|e| {
-            ConfigError::Invalid {
-                name: "RALIO_BASE_URL",
-                reason: e.to_string(),
-            }
-        })?;
-        let store = Arc::new(DynamoStore::new(dynamodb_client(&aws, None), table));
-        let queue: Arc<dyn ExpiryQueue> =
-            Arc::new(SqsQueue::new(sqs_client(&aws, None), queue_url));
-        let index: Arc<dyn ExpiryIndex> = store.clone();
+        Self::wired(&Wiring::load(env).await).await
+    }
+
+    pub async fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
+        let settings = settings(wiring.env())?;
+        let store = wiring.store()?;
         Ok(Arc::new(Self {
             users: store.clone(),
-            sessions: store.clone(),
-            leases: store,
-            scheduler: Arc::new(ExpiryScheduler::new(index, queue, schedule)),
-            ralio: Arc::new(ralio),
+            leases: store.clone(),
+            scheduler: wiring.scheduler(store)?,
+            ralio: wiring.ralio().await?,
             clock: Arc::new(SystemClock),
             settings,
         }))
@@ -165,6 +148,41 @@ fn answer(status: StatusCode, record: &SessionRecord, url: &HostedUrl, reused: b
     )
 }
 
+/// Every answer other than a session.
+#[derive(Debug)]
+enum CreateError {
+    AlreadyVerified,
+    InProgress,
+    Store(StoreError),
+    Ralio(RalioError),
+}
+
+impl From<StoreError> for CreateError {
+    fn from(err: StoreError) -> Self {
+        CreateError::Store(err)
+    }
+}
+
+impl IntoResponse for CreateError {
+    fn into_response(self) -> Response {
+        match self {
+            CreateError::AlreadyVerified => Problem::new(
+                StatusCode::CONFLICT,
+                "already_verified",
+                "Already verified",
+                "This user's KYC level is REGULAR: no verification is needed.",
+            )
+            .with("kycLevel", KycLevel::Regular.name()),
+            CreateError::InProgress => {
+                creation_in_progress("A session is being created for this user. Retry shortly.")
+            }
+            CreateError::Store(err) => store_problem(&err),
+            CreateError::Ralio(err) => ralio_problem(&err, FUNCTION, StatusCode::BAD_GATEWAY),
+        }
+        .into_response()
+    }
+}
+
 impl CreateSession {
     /// The open session worth handing out again, if any.
     fn reusable<'a>(
@@ -172,38 +190,25 @@ impl CreateSession {
         snapshot: &'a UserSnapshot,
         now: DateTime<Utc>,
     ) -> Option<(&'a SessionRecord, &'a HostedUrl)> {
-        let latest = idv_model::decisions::latest_session(&snapshot.profile, &snapshot.sessions)?;
-        let url = latest.hosted_url.as_ref()?;
-        let expires = latest.expires_at?;
-        (latest.phase.is_open() && expires - now > self.settings.reuse_margin)
-            .then_some((latest, url))
+        reusable_session(
+            &snapshot.profile,
+            &snapshot.sessions,
+            now,
+            self.settings.reuse_margin,
+        )
     }
 
-    async fn create(&self, uid: Uid) -> Result<Response, Problem> {
+    async fn create(&self, uid: Uid) -> Result<Response, CreateError> {
         let now = self.clock.now();
-        let snapshot = self
-            .users
-            .load_user(uid)
-            .await
-            .map_err(|e| store_unavailable(&e))?;
-        if can_create_account(&snapshot.profile) && snapshot.profile.pending_reverify().is_none() {
-            return Err(Problem::new(
-                StatusCode::CONFLICT,
-                "already_verified",
-                "Already verified",
-                "This user's KYC level is REGULAR: no verification is needed.",
-            )
-            .with("kycLevel", KycLevel::Regular.name()));
+        let snapshot = self.users.load_user(uid).await?;
+        if !needs_verification(&snapshot.profile) {
+            return Err(CreateError::AlreadyVerified);
         }
         if let Some((record, url)) = self.reusable(&snapshot, now) {
             return Ok(answer(StatusCode::OK, record, url, true));
         }
-        let token = match self
-            .leases
-            .acquire_creation_lease(uid, now + self.settings.lease, now)
-            .await
-            .map_err(|e| store_unavailable(&e))?
-        {
+        let until = now + self.settings.lease;
+        let token = match self.leases.acquire_creation_lease(uid, until, now).await? {
             Lease::Acquired(token) => token,
             Lease::Held { .. } => return self.wait_for_peer(uid).await,
         };
@@ -223,34 +228,35 @@ impl CreateSession {
         snapshot: &UserSnapshot,
         lease: LeaseToken,
         now: DateTime<Utc>,
-    ) -> Result<Response, Problem> {
+    ) -> Result<Response, CreateError> {
         let known: HashSet<_> = snapshot.sessions.iter().map(|s| s.session_id).collect();
         let created = self
             .ralio
             .create_session(uid, &known)
             .await
-            .map_err(|e| ralio_problem(&e, FUNCTION, StatusCode::BAD_GATEWAY))?;
+            .map_err(CreateError::Ralio)?;
         let session = created.session;
-        let created_at = session.created_at.unwrap_or(now);
-        let expires_at = session.expires_at.unwrap_or(created_at + SESSION_LIFETIME);
-        let mut record = SessionRecord::created(
+        let record = SessionRecord::announced(
             Owner::User(uid),
             session.id,
             session.hosted_url.clone(),
-            created_at,
-            expires_at,
+            session.created_at,
+            session.expires_at,
+            session.state.known(),
+            now,
         );
-        if let ReportedState::Known(state) = session.state
-            && state.is_open()
-        {
-            record.phase = Phase::reported(state);
-        }
-        let buckets = self.scheduler.buckets(expires_at);
-        let stored = self.leases.store_created_session(&record, &buckets, lease).await.map_err(|e| {
-            // Ralio has the session; we could not keep it. Its webhooks will still be applied.
-            tracing::error!(session_id = %session.id, "session created at Ralio but not stored");
-            store_unavailable(&e)
-        })?;
+        let buckets: Vec<_> = record
+            .expires_at
+            .map(|at| self.scheduler.buckets(at).to_vec())
+            .unwrap_or_default();
+        let stored = self
+            .leases
+            .store_created_session(&record, &buckets, lease)
+            .await
+            .inspect_err(|_| {
+                // Ralio has the session; we could not keep it. Its webhooks will still apply.
+                tracing::error!(session_id = %session.id, "session created at Ralio but not stored");
+            })?;
         if let Err(e) = self.scheduler.ensure_ticks(&buckets, now).await {
             // The session exists and is usable; only the early warning may be missed.
             tracing::error!(error = %e, session_id = %session.id, "expiry tick not scheduled");
@@ -268,36 +274,22 @@ impl CreateSession {
     }
 
     /// Another request holds the lease: hand out its session once it is stored.
-    async fn wait_for_peer(&self, uid: Uid) -> Result<Response, Problem> {
+    async fn wait_for_peer(&self, uid: Uid) -> Result<Response, CreateError> {
         let found = wait_for_peer(self.settings.wait_for_peer, || async {
-            let snapshot = self
-                .users
-                .load_user(uid)
-                .await
-                .map_err(|e| store_unavailable(&e))?;
-            Ok(self
-                .reusable(&snapshot, self.clock.now())
-                .map(|(record, url)| answer(StatusCode::OK, record, url, true)))
+            let snapshot = self.users.load_user(uid).await?;
+            Ok::<_, CreateError>(
+                self.reusable(&snapshot, self.clock.now())
+                    .map(|(record, url)| answer(StatusCode::OK, record, url, true)),
+            )
         })
         .await?;
-        found.ok_or_else(|| {
-            Problem::new(
-                StatusCode::CONFLICT,
-                "creation_in_progress",
-                "Creation in progress",
-                "A session is being created for this user. Retry shortly.",
-            )
-            .retry_after(2)
-        })
+        found.ok_or(CreateError::InProgress)
     }
 }
 
-async fn create(State(app): State<Arc<CreateSession>>, Path(uid): Path<String>) -> Response {
-    let Ok(uid) = Uid::parse(&uid) else {
-        return invalid_uid().into_response();
-    };
-    match app.create(uid).await {
-        Ok(response) => response,
-        Err(problem) => problem.into_response(),
-    }
+async fn create(
+    State(app): State<Arc<CreateSession>>,
+    UserId(uid): UserId,
+) -> Result<Response, CreateError> {
+    app.create(uid).await
 }

@@ -1,34 +1,31 @@
 //! `POST /users/{uid}/idv-sessions` through its router, with Ralio faked over HTTP (wiremock)
 //! and both stores.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use chrono::{DateTime, Utc};
-use http_body_util::BodyExt;
-use idv_adapters::aws::RequestCounter;
 use idv_adapters::clock::ManualClock;
 use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::queue::{ExpiryQueue, MemoryQueue};
-use idv_adapters::ralio::{RalioClient, RalioConfig, RalioCredentials};
 use idv_adapters::store::{ExpiryIndex, Store};
-use idv_adapters::testing;
+use idv_adapters::testing::fixtures::{
+    call, fake_ralio as ralio_login, level_event, ralio_client, request, session_event, t0, uid,
+};
+use idv_adapters::testing::{self, RequestCounter};
+use idv_adapters::wiring::Wiring;
 use idv_create_session::{CreateSession, Settings};
 use idv_model::{
-    Change, EventApplication, EventId, ExpirySchedule, KycLevel, LevelStamp, Owner, Phase,
+    Change, EventApplication, EventId, EventStamp, ExpirySchedule, KycLevel, Owner, Phase,
     ReverifyNotice, SessionId, Uid,
 };
 use serde_json::{Value, json};
-use tower::ServiceExt;
-use wiremock::matchers::{method, path, path_regex};
+use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-05-04T09:12:03.418Z")
-        .unwrap()
-        .to_utc()
-}
+/// This function's name in the recorded permissions.
+const FUNCTION: &str = "create-session";
 
 struct Harness {
     app: Router,
@@ -40,12 +37,7 @@ struct Harness {
 
 /// A fake Ralio whose create call returns a new session each time, created at `t0`.
 async fn fake_ralio(create_delay: Duration) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/v1/auth/login"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "token": "tok" })))
-        .mount(&server)
-        .await;
+    let server = ralio_login().await;
     Mock::given(method("POST"))
         .and(path_regex(
             r"^/api/v1/account/users/[0-9a-f-]+/identity-verifications$",
@@ -68,36 +60,24 @@ async fn fake_ralio(create_delay: Duration) -> MockServer {
     server
 }
 
-fn ralio_client(server: &MockServer) -> Arc<RalioClient> {
-    let mut config = RalioConfig::new(
-        server.uri(),
-        RalioCredentials {
-            api_code: "c".into(),
-            api_key: "k".into(),
-        },
-    );
-    config.request_timeout = Duration::from_millis(1500);
-    config.base_backoff = Duration::from_millis(5);
-    Arc::new(RalioClient::new(config).unwrap())
-}
-
+/// The function over `store` (its requests recorded as this function's on DynamoDB).
 fn build(
-    store: Arc<dyn Store>,
+    store: &Arc<dyn Store>,
     queue: Arc<dyn ExpiryQueue>,
     ralio: &MockServer,
     clock: &ManualClock,
 ) -> Router {
+    let store = testing::as_function(store, FUNCTION);
     let index: Arc<dyn ExpiryIndex> = store.clone();
     let app = CreateSession {
         users: store.clone(),
-        sessions: store.clone(),
-        leases: store.clone(),
+        leases: store,
         scheduler: Arc::new(ExpiryScheduler::new(
             index,
             queue,
             ExpirySchedule::default(),
         )),
-        ralio: ralio_client(ralio),
+        ralio: ralio_client(ralio, Duration::from_millis(1500)),
         clock: Arc::new(clock.clone()),
         settings: Settings {
             wait_for_peer: Duration::from_secs(3),
@@ -115,7 +95,7 @@ async fn harness_with_delay(store: Arc<dyn Store>, delay: Duration) -> Harness {
     let ralio = fake_ralio(delay).await;
     let clock = ManualClock::at(t0() + chrono::Duration::minutes(1));
     let queue = Arc::new(MemoryQueue::new(Arc::new(clock.clone())));
-    let app = build(store.clone(), queue.clone(), &ralio, &clock);
+    let app = build(&store, queue.clone(), &ralio, &clock);
     Harness {
         app,
         ralio,
@@ -126,21 +106,16 @@ async fn harness_with_delay(store: Arc<dyn Store>, delay: Duration) -> Harness {
 }
 
 async fn post(app: &Router, uid: &str) -> (u16, Option<String>, Value) {
-    let request = axum::http::Request::post(format!("/users/{uid}/idv-sessions"))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
+    let answer = call(
+        app,
+        request("POST", &format!("/users/{uid}/idv-sessions"), None),
+    )
+    .await;
+    let retry_after = answer
+        .headers
         .get("retry-after")
         .map(|v| v.to_str().unwrap().to_owned());
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        retry_after,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    (answer.status, retry_after, answer.body)
 }
 
 async fn creates(server: &MockServer) -> usize {
@@ -156,53 +131,18 @@ async fn creates(server: &MockServer) -> usize {
 }
 
 fn new_uid() -> Uid {
-    Uid::from_uuid(uuid::Uuid::new_v4())
-}
-
-async fn apply(store: &Arc<dyn Store>, owner: Owner, change: Change, at: DateTime<Utc>) {
-    let event_id = match &change {
-        Change::Level { stamp, .. } => stamp.event_id,
-        Change::Reverify(n) => n.event_id,
-        Change::Session { .. } => EventId::from_uuid(uuid::Uuid::new_v4()),
-    };
-    let event = EventApplication {
-        event_id,
-        event_type: "test".into(),
-        occurred_at: at,
-        owner,
-        change,
-    };
-    store.apply_event(&event, at).await.unwrap();
+    uid()
 }
 
 async fn set_level(store: &Arc<dyn Store>, uid: Uid, level: KycLevel) {
-    let event_id = EventId::from_uuid(uuid::Uuid::new_v4());
-    apply(
-        store,
-        Owner::User(uid),
-        Change::Level {
-            stamp: LevelStamp {
-                level,
-                at: t0(),
-                event_id,
-            },
-            kyc_id: None,
-        },
-        t0(),
-    )
-    .await;
+    let event = level_event(Owner::User(uid), level, t0());
+    store.apply_event(&event, t0()).await.unwrap();
 }
 
 async fn set_phase(store: &Arc<dyn Store>, uid: Uid, session: &str, target: Phase) {
-    let change = Change::Session {
-        session_id: SessionId::parse(session).unwrap(),
-        target,
-        failure_reasons: vec![],
-        hosted_url: None,
-        expires_at: None,
-        expiry_buckets: vec![],
-    };
-    apply(store, Owner::User(uid), change, t0()).await;
+    let session = SessionId::parse(session).unwrap();
+    let event = session_event(Owner::User(uid), session, target, t0());
+    store.apply_event(&event, t0()).await.unwrap();
 }
 
 idv_adapters::both_stores!(
@@ -302,13 +242,19 @@ async fn a_regular_user_needs_no_session_unless_reverification_is_due(store: Arc
 
     // Ralio warns the document expires: a new verification is needed while still REGULAR.
     let event_id = EventId::from_uuid(uuid::Uuid::new_v4());
-    let notice = ReverifyNotice {
-        expiration_date: chrono::NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
-        days_remaining: 14,
-        at: t0() + chrono::Duration::minutes(1),
+    let at = t0() + chrono::Duration::minutes(1);
+    let notice = EventApplication {
         event_id,
+        event_type: "kyc_expiration_warning".into(),
+        occurred_at: at,
+        owner: Owner::User(uid),
+        change: Change::Reverify(ReverifyNotice {
+            expiration_date: chrono::NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
+            days_remaining: 14,
+            stamp: EventStamp { at, event_id },
+        }),
     };
-    apply(&h.store, Owner::User(uid), Change::Reverify(notice), t0()).await;
+    h.store.apply_event(&notice, t0()).await.unwrap();
     assert_eq!(post(&h.app, &uid.to_string()).await.0, 201);
 }
 
@@ -394,12 +340,7 @@ async fn ralio_failures_are_reported_and_nothing_is_kept(store: Arc<dyn Store>) 
         ),
     ];
     for (reply, status, code) in cases {
-        let ralio = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/api/v1/auth/login"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "token": "t" })))
-            .mount(&ralio)
-            .await;
+        let ralio = ralio_login().await;
         Mock::given(method("POST"))
             .and(path_regex("identity-verifications$"))
             .respond_with(reply)
@@ -407,7 +348,7 @@ async fn ralio_failures_are_reported_and_nothing_is_kept(store: Arc<dyn Store>) 
             .await;
         let clock = ManualClock::at(t0());
         let queue = Arc::new(MemoryQueue::new(Arc::new(clock.clone())));
-        let app = build(store.clone(), queue.clone(), &ralio, &clock);
+        let app = build(&store, queue.clone(), &ralio, &clock);
         let uid = new_uid();
         let (got, _, body) = post(&app, &uid.to_string()).await;
         assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{body}");
@@ -415,7 +356,7 @@ async fn ralio_failures_are_reported_and_nothing_is_kept(store: Arc<dyn Store>) 
         assert!(queue.sent().is_empty());
         // The lease was released: a working Ralio serves the retry straight away.
         let working = fake_ralio(Duration::ZERO).await;
-        let retry = build(store.clone(), queue, &working, &clock);
+        let retry = build(&store, queue, &working, &clock);
         assert_eq!(
             post(&retry, &uid.to_string()).await.0,
             201,
@@ -435,7 +376,7 @@ async fn happy_path_round_trips_on_dynamodb_and_sqs() {
     let store: Arc<dyn Store> = Arc::new(store);
     let ralio = fake_ralio(Duration::ZERO).await;
     let clock = ManualClock::at(t0());
-    let app = build(store, Arc::new(queue), &ralio, &clock);
+    let app = build(&store, Arc::new(queue), &ralio, &clock);
 
     let (status, _, _) = post(&app, &new_uid().to_string()).await;
     assert_eq!(status, 201);
@@ -471,6 +412,59 @@ async fn happy_path_round_trips_on_dynamodb_and_sqs() {
         .filter(|r| r.url.path() == "/api/v1/auth/login")
         .count();
     assert_eq!(logins, 1, "the token is cached across requests");
+}
+
+/// The function started from its environment as on Lambda (the Ralio credentials in a Secrets
+/// Manager secret), against the emulator. When SQS refuses the tick, the session is still
+/// answered, and the tick item is taken back so the next session in the bucket tries again.
+#[tokio::test]
+async fn starts_from_its_environment_and_survives_a_refused_tick() {
+    let ralio = fake_ralio(Duration::ZERO).await;
+    let secret = testing::secret_on_emulator(&json!({ "api_code": "c", "api_key": "k" })).await;
+    let table = testing::new_table().await;
+    let (_, queue_url) = testing::sqs_queue_on(&[]).await;
+    let env = |queue_url: &str| -> HashMap<String, String> {
+        [
+            ("TABLE_NAME", table.as_str()),
+            ("QUEUE_URL", queue_url),
+            ("RALIO_BASE_URL", &ralio.uri()),
+            ("RALIO_SECRET_ARN", &secret),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    };
+    let start = |env: HashMap<String, String>| async move {
+        let recorder = RequestCounter::for_function(FUNCTION).interceptor();
+        let wiring = Wiring::with_config(&env, testing::emulator_config().await, vec![recorder]);
+        idv_create_session::router(CreateSession::wired(&wiring).await.expect("it starts"))
+    };
+
+    let missing_queue = format!("{queue_url}-missing");
+    let app = start(env(&missing_queue)).await;
+    let first = uid();
+    assert_eq!(
+        post(&app, &first.to_string()).await.0,
+        201,
+        "the session is answered"
+    );
+    let store: Arc<dyn Store> = Arc::new(testing::dynamo_on(&table, &[]).await);
+    let expires = t0() + chrono::Duration::days(7);
+    for bucket in ExpirySchedule::default().buckets(expires) {
+        assert!(
+            store.create_tick(&bucket, t0()).await.unwrap(),
+            "{bucket}: the unsent tick was taken back"
+        );
+        store.delete_tick(&bucket).await.unwrap();
+    }
+
+    let app = start(env(&queue_url)).await;
+    assert_eq!(post(&app, &uid().to_string()).await.0, 201);
+    assert_eq!(
+        testing::messages_waiting(&queue_url).await,
+        2,
+        "one tick per bucket"
+    );
 }
 
 #[tokio::test]

@@ -12,16 +12,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config, sqs_client};
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::config::{ConfigError, Env, ProcessEnv};
-use idv_adapters::queue::{MemoryQueue, TickMessage};
-use idv_adapters::store::{BucketMember, DynamoStore, ExpiryIndex, StoreError, WatchOutcome};
-use idv_model::{BucketKind, ExpiryBucket};
+use idv_adapters::queue::{TickMessage, Visibility};
+use idv_adapters::store::{ExpiryIndex, StoreError};
+use idv_adapters::wiring::Wiring;
+use idv_model::{ExpiryBucket, WatchAction, WatchOutcome};
 
 /// SQS keeps a received message hidden at most 12 hours; stay a minute under.
 pub const MAX_HIDE: Duration = Duration::from_secs(12 * 3600 - 60);
@@ -88,6 +87,7 @@ impl Watcher {
                 hide_for: remaining.min(MAX_HIDE),
             });
         }
+        let action = WatchAction::for_bucket(bucket.kind);
         let mut tally = Tally::default();
         let mut page: Option<String> = None;
         loop {
@@ -97,7 +97,7 @@ impl Watcher {
                 .await?;
             let outcomes: Vec<Result<WatchOutcome, StoreError>> =
                 futures_util::stream::iter(listing.members)
-                    .map(|member| self.act(bucket.kind, member, now))
+                    .map(|member| async move { self.index.watch(action, &member, now).await })
                     .buffer_unordered(CONCURRENCY)
                     .collect()
                     .await;
@@ -124,53 +124,6 @@ impl Watcher {
         );
         Ok(TickOutcome::Processed(tally))
     }
-
-    async fn act(
-        &self,
-        kind: BucketKind,
-        member: BucketMember,
-        now: DateTime<Utc>,
-    ) -> Result<WatchOutcome, StoreError> {
-        match kind {
-            BucketKind::Warn => self.index.flag_expiring(&member, now).await,
-            BucketKind::Expire => self.index.mark_expired(&member, now).await,
-        }
-    }
-}
-
-/// Hides a received message for longer (SQS `ChangeMessageVisibility`).
-#[async_trait]
-pub trait Visibility: Send + Sync {
-    async fn hide(&self, receipt_handle: &str, for_: Duration) -> Result<(), String>;
-}
-
-pub struct SqsVisibility {
-    client: aws_sdk_sqs::Client,
-    queue_url: String,
-}
-
-impl SqsVisibility {
-    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
-        Self {
-            client,
-            queue_url: queue_url.into(),
-        }
-    }
-}
-
-#[async_trait]
-impl Visibility for SqsVisibility {
-    async fn hide(&self, receipt_handle: &str, for_: Duration) -> Result<(), String> {
-        self.client
-            .change_message_visibility()
-            .queue_url(&self.queue_url)
-            .receipt_handle(receipt_handle)
-            .visibility_timeout(for_.as_secs().max(1) as i32)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
-    }
 }
 
 /// The Lambda side: an SQS batch in, the failed message ids out.
@@ -186,13 +139,13 @@ impl SqsWatcher {
     }
 
     pub async fn from_config(env: &impl Env) -> Result<Self, ConfigError> {
-        let table = env.required("TABLE_NAME", "the DynamoDB table name")?;
-        let queue_url = env.required("QUEUE_URL", "the SQS expiry tick queue URL")?;
-        let aws = load_config(AwsTimeouts::default()).await;
-        let store = Arc::new(DynamoStore::new(dynamodb_client(&aws, None), table));
+        Self::wired(&Wiring::load(env).await)
+    }
+
+    pub fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Self, ConfigError> {
         Ok(Self {
-            watcher: Watcher::new(store, Arc::new(SystemClock)),
-            visibility: Arc::new(SqsVisibility::new(sqs_client(&aws, None), queue_url)),
+            watcher: Watcher::new(wiring.store()?, Arc::new(SystemClock)),
+            visibility: wiring.visibility()?,
         })
     }
 
@@ -239,25 +192,4 @@ impl SqsWatcher {
             }
         }
     }
-}
-
-/// The local runner's queue loop: delivers visible ticks from the in-process queue, hides
-/// those not yet due, and puts failed ones back after a short pause, like SQS would.
-pub async fn pump_memory_queue(watcher: &Watcher, queue: &MemoryQueue) -> usize {
-    let now = watcher.now();
-    let mut processed = 0;
-    for tick in queue.take_visible(now) {
-        match watcher.handle_tick(&tick.bucket).await {
-            Ok(TickOutcome::Processed(_)) => processed += 1,
-            Ok(TickOutcome::NotDue { hide_for }) => {
-                let hide = chrono::Duration::from_std(hide_for).unwrap_or_default();
-                queue.requeue(tick.bucket, now + hide);
-            }
-            Err(err) => {
-                tracing::warn!(bucket = %tick.bucket, error = %err, "tick failed; retrying shortly");
-                queue.requeue(tick.bucket, now + chrono::Duration::seconds(5));
-            }
-        }
-    }
-    processed
 }

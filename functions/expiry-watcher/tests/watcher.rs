@@ -8,19 +8,24 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use idv_adapters::clock::{Clock, ManualClock, SystemClock};
 use idv_adapters::expiry::ExpiryScheduler;
-use idv_adapters::queue::{ExpiryQueue, MemoryQueue, TickMessage};
+use idv_adapters::queue::{
+    ExpiryQueue, MemoryQueue, QueueError, SqsQueue, SqsVisibility, TickMessage, Visibility,
+};
 use idv_adapters::store::{ExpiryIndex, Store};
 use idv_adapters::testing;
-use idv_expiry_watcher::{SqsVisibility, SqsWatcher, TickOutcome, Watcher};
+use idv_adapters::testing::fixtures::{session_event, t0};
+use idv_expiry_watcher::{SqsWatcher, TickOutcome, Watcher};
 use idv_model::{
-    Change, EventApplication, EventId, ExpiryBucket, ExpirySchedule, ExpirySource, HostedUrl,
-    Owner, Phase, SessionId, SessionRecord, Uid,
+    ExpiryBucket, ExpirySchedule, ExpirySource, HostedUrl, Owner, Phase, SessionId, SessionRecord,
+    Uid,
 };
 
-fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-05-04T09:12:03Z")
-        .unwrap()
-        .to_utc()
+/// This function's name in the recorded permissions.
+const FUNCTION: &str = "expiry-watcher";
+
+/// The watcher's view of `store`: its requests are recorded as this function's.
+fn watched(store: &Arc<dyn Store>) -> Arc<dyn ExpiryIndex> {
+    testing::as_function(store, FUNCTION)
 }
 
 fn new_owner() -> Owner {
@@ -57,20 +62,7 @@ async fn report(
     target: Phase,
     now: DateTime<Utc>,
 ) {
-    let event = EventApplication {
-        event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
-        event_type: "test".into(),
-        occurred_at: now,
-        owner,
-        change: Change::Session {
-            session_id: session,
-            target,
-            failure_reasons: vec![],
-            hosted_url: None,
-            expires_at: None,
-            expiry_buckets: vec![],
-        },
-    };
+    let event = session_event(owner, session, target, now);
     store.apply_event(&event, now).await.unwrap();
 }
 
@@ -112,7 +104,7 @@ async fn a_tick_processed_twice_changes_nothing(store: Arc<dyn Store>) {
     for owner in &owners {
         open_session(&store, &scheduler, *owner, t0(), expires).await;
     }
-    let watcher = Watcher::new(index, Arc::new(clock.clone()));
+    let watcher = Watcher::new(watched(&store), Arc::new(clock.clone()));
     let warn = scheduler.buckets(expires)[0];
     clock.set(warn.due_at());
     let first = watcher.handle_tick(&warn).await.unwrap();
@@ -167,7 +159,7 @@ async fn review_and_final_sessions_are_left_alone(store: Arc<dyn Store>) {
     report(&store, review, s_review, Phase::Review, t0()).await;
     report(&store, verified, s_verified, Phase::Verified, t0()).await;
     report(&store, rejected, s_rejected, Phase::Rejected, t0()).await;
-    let watcher = Watcher::new(index, Arc::new(clock.clone()));
+    let watcher = Watcher::new(watched(&store), Arc::new(clock.clone()));
     for bucket in scheduler.buckets(expires) {
         clock.set(bucket.due_at());
         let TickOutcome::Processed(tally) = watcher.handle_tick(&bucket).await.unwrap() else {
@@ -197,8 +189,8 @@ async fn review_and_final_sessions_are_left_alone(store: Arc<dyn Store>) {
 struct NoVisibility;
 
 #[async_trait::async_trait]
-impl idv_expiry_watcher::Visibility for NoVisibility {
-    async fn hide(&self, _: &str, _: Duration) -> Result<(), String> {
+impl Visibility for NoVisibility {
+    async fn hide(&self, _: &str, _: Duration) -> Result<(), QueueError> {
         panic!("a due tick must not be hidden")
     }
 }
@@ -373,14 +365,15 @@ async fn over_seven_real_days_each_tick_is_received_at_most_sixteen_times() {
 #[tokio::test]
 async fn a_whole_lifecycle_in_seconds_on_moto_sqs_and_dynamodb() {
     // Compressed durations: expiry 6 s after creation, warn 3 s before, grace 2 s, 1 s buckets.
-    let schedule = ExpirySchedule {
-        warning_lead: chrono::Duration::seconds(3),
-        grace: chrono::Duration::seconds(2),
-        bucket: chrono::Duration::seconds(1),
-    };
+    let schedule = ExpirySchedule::new(
+        chrono::Duration::seconds(3),
+        chrono::Duration::seconds(2),
+        chrono::Duration::seconds(1),
+    )
+    .unwrap();
     let store = testing::dynamo().await;
-    let (queue, _) = testing::sqs_queue_with_counter().await;
-    let (client, url) = (queue.client().clone(), queue.url().to_owned());
+    let (client, url) = testing::sqs_queue_on(&[]).await;
+    let queue = SqsQueue::new(client.clone(), url.clone());
     let index: Arc<dyn ExpiryIndex> = store.clone();
     let scheduler = ExpiryScheduler::new(index.clone(), Arc::new(queue), schedule);
     let now = SystemClock.now();
@@ -402,8 +395,11 @@ async fn a_whole_lifecycle_in_seconds_on_moto_sqs_and_dynamodb() {
     };
 
     let watcher = SqsWatcher {
-        watcher: Watcher::new(index, Arc::new(SystemClock)),
-        visibility: Arc::new(SqsVisibility::new(client.clone(), url.clone())),
+        watcher: Watcher::new(watched(&store), Arc::new(SystemClock)),
+        visibility: Arc::new(SqsVisibility::new(
+            testing::sqs_client_for(FUNCTION).await,
+            url.clone(),
+        )),
     };
     let mut processed: Vec<(ExpiryBucket, DateTime<Utc>)> = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -506,4 +502,60 @@ async fn a_whole_lifecycle_in_seconds_on_moto_sqs_and_dynamodb() {
         session_state(&store, in_review, s_review).await.0,
         Phase::Review
     );
+}
+
+/// A tick that arrives before its bucket is due (a redelivery, or a delay cut at SQS's 15
+/// minutes) is hidden on the real queue until it is, and comes back failed, not deleted.
+#[tokio::test]
+async fn an_early_tick_is_hidden_on_moto_sqs_until_due() {
+    let store = testing::dynamo().await;
+    let (client, url) = testing::sqs_queue_on(&[]).await;
+    let bucket =
+        ExpirySchedule::default().warn_bucket(SystemClock.now() + chrono::Duration::days(3));
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body(TickMessage::for_bucket(&bucket).body())
+        .send()
+        .await
+        .unwrap();
+    let received = client
+        .receive_message()
+        .queue_url(&url)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(received.len(), 1);
+    let m = &received[0];
+    let watcher = SqsWatcher {
+        watcher: Watcher::new(watched(&store), Arc::new(SystemClock)),
+        visibility: Arc::new(SqsVisibility::new(
+            testing::sqs_client_for(FUNCTION).await,
+            url.clone(),
+        )),
+    };
+    let mut event = SqsEvent::default();
+    event.records.push({
+        let mut message = message(m.message_id.as_deref().unwrap(), m.body.as_deref().unwrap());
+        message.receipt_handle = m.receipt_handle.clone();
+        message
+    });
+    let response = watcher.handle(event).await;
+    assert_eq!(
+        response.batch_item_failures.len(),
+        1,
+        "not due: handed back"
+    );
+    // Hidden for hours: not visible again now.
+    let again = client
+        .receive_message()
+        .queue_url(&url)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert!(again.is_empty(), "the early tick was hidden");
 }

@@ -9,7 +9,7 @@
 //! | signed, not interpretable | quarantined verbatim, 200 `quarantined` |
 //! | signed, unknown event type | kept verbatim, 200 `unhandled` |
 //! | signed, known event | applied in one DynamoDB request, 200 `applied` / `duplicate` / `stale` / `unchanged` |
-//! | store fault or timeout | 503 `store_unavailable` (Ralio retries 5xx), nothing half-written |
+//! | store fault or timeout | 503 `store_unavailable` or 500 `internal_error` (see [`store_problem`]; Ralio retries 5xx), nothing half-written |
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,17 +19,16 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config, sqs_client};
 use idv_adapters::clock::{Clock, SystemClock};
-use idv_adapters::config::{ConfigError, Env, ProcessEnv, expiry_schedule};
+use idv_adapters::config::{ConfigError, Env, ProcessEnv};
 use idv_adapters::expiry::ExpiryScheduler;
+use idv_adapters::http::store_problem;
 use idv_adapters::http::{Problem, json};
-use idv_adapters::queue::SqsQueue;
-use idv_adapters::secrets::{load_ralio_secret, webhook_secrets};
-use idv_adapters::store::{DynamoStore, EventLedger, QuarantineEntry, StoreError};
-use idv_model::webhook::{EventBody, Subject};
+use idv_adapters::store::{EventLedger, QuarantineEntry, StoreError};
+use idv_adapters::wiring::Wiring;
+use idv_model::webhook::EventBody;
 use idv_model::{
-    ApplyOutcome, EntityType, Owner, SignatureError, WebhookEvent, WebhookSecrets, parse_webhook,
+    ApplyOutcome, SignatureError, WebhookEvent, WebhookSecrets, parse_webhook,
     signature::SIGNATURE_HEADER,
 };
 use serde_json::json;
@@ -77,23 +76,18 @@ impl Webhook {
     }
 
     pub async fn from_config(env: &impl Env) -> Result<Arc<Self>, ConfigError> {
-        let table = env.required("TABLE_NAME", "the DynamoDB table name")?;
-        let queue_url = env.required("QUEUE_URL", "the SQS expiry tick queue URL")?;
-        let schedule = expiry_schedule(env)?;
-        let aws = load_config(AwsTimeouts::default()).await;
-        let secret = match env.value("WEBHOOK_SECRETS") {
-            Some(_) => None,
-            None => load_ralio_secret(env, &aws).await?,
-        };
-        let secrets = webhook_secrets(env, secret.as_ref())?;
-        let store = Arc::new(DynamoStore::new(dynamodb_client(&aws, None), table));
-        let queue = Arc::new(SqsQueue::new(sqs_client(&aws, None), queue_url));
-        let scheduler = ExpiryScheduler::new(store.clone(), queue, schedule);
+        Self::wired(&Wiring::load(env).await).await
+    }
+
+    pub async fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
+        let store = wiring.store()?;
+        let scheduler = wiring.scheduler(store.clone())?;
+        let secrets = wiring.webhook_secrets().await?;
         Ok(Self::with_scheduler(
             store,
             secrets,
             Arc::new(SystemClock),
-            Some(Arc::new(scheduler)),
+            Some(scheduler),
         ))
     }
 }
@@ -149,24 +143,6 @@ fn acknowledged(outcome: &'static str, event: Option<&WebhookEvent>) -> Delivery
             StatusCode::OK,
             json!({ "received": true, "duplicate": outcome == ApplyOutcome::Duplicate.as_str(), "outcome": outcome }),
         ),
-    }
-}
-
-fn store_problem(err: &StoreError) -> Problem {
-    match err {
-        StoreError::Corrupt(_) => Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "Internal error",
-            "A stored record could not be read; the delivery will be retried.",
-        ),
-        StoreError::Unavailable(_) | StoreError::Rejected(_) => Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            "Temporarily unavailable",
-            "The event could not be stored; nothing was applied. Retry later.",
-        )
-        .retry_after(5),
     }
 }
 
@@ -234,14 +210,27 @@ impl Webhook {
                 )
                 .await;
         }
-        let owner = match self.owner_of(&event).await {
-            Ok(Ok(owner)) => owner,
-            Ok(Err((code, reason))) => {
+        let attribution = event.attribution();
+        let stored_session_owner = match attribution.session_to_look_up() {
+            Some(session_id) => match self.ledger.find_session_owner(session_id).await {
+                Ok(found) => found,
+                Err(err) => return self.failed(&err, Some(&event)),
+            },
+            None => None,
+        };
+        let owner = match attribution.owner(stored_session_owner) {
+            Ok(owner) => owner,
+            Err(unattributed) => {
                 return self
-                    .keep(&body, code, reason.into(), Some(&event), "quarantined")
+                    .keep(
+                        &body,
+                        unattributed.code,
+                        unattributed.reason.into(),
+                        Some(&event),
+                        "quarantined",
+                    )
                     .await;
             }
-            Err(err) => return self.failed(&err, Some(&event)),
         };
         let Some(mut application) = event.application(owner) else {
             return self
@@ -272,36 +261,6 @@ impl Webhook {
             }
             Err(err) => self.failed(&err, Some(&event)),
         }
-    }
-
-    /// The owner named by the event, or found from its session. An event whose owner cannot
-    /// be established is kept rather than guessed at.
-    async fn owner_of(
-        &self,
-        event: &WebhookEvent,
-    ) -> Result<Result<Owner, (&'static str, &'static str)>, StoreError> {
-        if let Some(owner) = event.named_owner() {
-            return Ok(Ok(owner));
-        }
-        let (Some(session_id), EventBody::Session(session)) = (event.session_id(), &event.body)
-        else {
-            return Ok(Err(("unknown_owner", "the event names no owner")));
-        };
-        let expected = match session.subject {
-            Subject::User(_) => EntityType::User,
-            Subject::RelatedParty(_) => EntityType::RelatedParty,
-        };
-        Ok(match self.ledger.find_session_owner(session_id).await? {
-            Some(owner) if owner.entity_type() == expected => Ok(owner),
-            Some(_) => Err((
-                "owner_mismatch",
-                "the session belongs to another kind of entity",
-            )),
-            None => Err((
-                "unknown_session",
-                "no stored session has this id and the event names no owner",
-            )),
-        })
     }
 
     async fn keep(

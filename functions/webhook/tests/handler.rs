@@ -7,32 +7,34 @@ use axum::Router;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use http_body_util::BodyExt;
 use idv_adapters::clock::{Clock, ManualClock};
 use idv_adapters::store::{EventLedger, Store};
-use idv_adapters::testing;
+use idv_adapters::testing::fixtures::{at, call};
+use idv_adapters::testing::{self, RequestCounter};
+use idv_adapters::wiring::Wiring;
 use idv_model::{
     ExpirySource, KycLevel, NextActionCode, Owner, Phase, RelatedPartyId, SessionId, Uid,
-    WebhookSecret, WebhookSecrets, next_action,
+    WatchAction, WatchOutcome, WebhookSecret, WebhookSecrets, next_action,
 };
 use serde_json::{Value, json};
-use tower::ServiceExt;
+
+/// This function's name in the recorded permissions.
+const FUNCTION: &str = "webhook";
 
 const SECRET: &str = "whsec_ralio_fixture_test_secret";
 const USER: &str = "e4f9d8b3-6b70-47a1-aae1-70c8a689c02a";
 
 fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-05-20T10:00:00Z")
-        .unwrap()
-        .to_utc()
+    at("2026-05-20T10:00:00Z")
 }
 
 fn app(store: Arc<dyn Store>) -> Router {
     app_with(store, SECRET)
 }
 
+/// The function over `store` (its requests recorded as this function's on DynamoDB).
 fn app_with(store: Arc<dyn Store>, secrets: &str) -> Router {
-    let ledger: Arc<dyn EventLedger> = store;
+    let ledger: Arc<dyn EventLedger> = testing::as_function(&store, FUNCTION);
     idv_webhook::router(idv_webhook::Webhook::new(
         ledger,
         WebhookSecrets::from_csv(secrets).unwrap(),
@@ -93,15 +95,12 @@ fn url_event(
 }
 
 async fn send(app: &Router, request: lambda_http::Request) -> (u16, Option<String>, Value) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
+    let answer = call(app, request).await;
+    let content_type = answer
+        .headers
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned());
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, content_type, body)
+    (answer.status, content_type, answer.body)
 }
 
 async fn post(app: &Router, body: &[u8], signature: Option<&str>) -> (u16, Value) {
@@ -175,9 +174,10 @@ async fn every_fixture_applies_signed_hex_then_redelivered_base64(store: Arc<dyn
         KycLevel::Light,
         "the newer downgrade wins"
     );
-    assert_eq!(snapshot.profile.kyc_id, Some(40817));
+    assert_eq!(snapshot.profile.kyc.kyc_id, Some(40817));
     let reverify = snapshot
         .profile
+        .kyc
         .reverify
         .as_ref()
         .expect("expiration warning stored");
@@ -329,7 +329,7 @@ async fn every_order_of_a_lifecycle_ends_in_the_in_order_state(make_store: Store
             ),
         ]
     };
-    let end_state = |snapshot: idv_adapters::store::UserSnapshot| {
+    let end_state = |snapshot: idv_model::UserSnapshot| {
         let mut phases: Vec<(SessionId, Phase)> = snapshot
             .sessions
             .iter()
@@ -604,13 +604,9 @@ async fn oversized_bodies_and_wrong_methods_are_refused(store: Arc<dyn Store>) {
     );
     assert_eq!(answer["code"], "payload_too_large");
 
-    let response = app
-        .clone()
-        .oneshot(url_event("GET", b"", None, false))
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 405);
-    assert_eq!(response.headers()["allow"], "POST");
+    let answer = call(&app, url_event("GET", b"", None, false)).await;
+    assert_eq!(answer.status, 405);
+    assert_eq!(answer.headers["allow"], "POST");
     assert!(
         store
             .quarantined(now().date_naive())
@@ -785,10 +781,7 @@ async fn an_announced_related_party_session_is_scheduled_for_expiry() {
     let expires = chrono::DateTime::parse_from_rfc3339("2026-05-13T09:15:40.336Z")
         .unwrap()
         .to_utc();
-    let buckets = [
-        schedule.warn_bucket(expires),
-        schedule.expire_bucket(expires),
-    ];
+    let buckets = schedule.buckets(expires);
     let sent: Vec<_> = queue.sent().into_iter().map(|t| t.bucket).collect();
     assert_eq!(sent, buckets);
     let session = SessionId::parse("0cb64f88-9fd1-4479-ba23-a0427041da1f").unwrap();
@@ -817,11 +810,83 @@ async fn mark_due_bucket(
 ) -> usize {
     let mut changed = 0;
     for member in index.list_bucket(bucket, 10, None).await.unwrap().members {
-        if index.mark_expired(&member, now).await.unwrap()
-            == idv_adapters::store::WatchOutcome::Changed
+        if index
+            .watch(WatchAction::ExpireInferred, &member, now)
+            .await
+            .unwrap()
+            == WatchOutcome::Changed
         {
             changed += 1;
         }
     }
     changed
+}
+
+/// The function started from its environment as on Lambda (the webhook secrets in a Secrets
+/// Manager secret), against the emulator: an announced related-party session is indexed and
+/// its ticks sent; when SQS refuses a tick, the event is still acknowledged and the tick item
+/// taken back.
+#[tokio::test]
+async fn starts_from_its_environment_and_schedules_announced_sessions_on_sqs() {
+    let secret = testing::secret_on_emulator(&json!({ "webhook_secrets": [SECRET] })).await;
+    let table = testing::new_table().await;
+    let (_, queue_url) = testing::sqs_queue_on(&[]).await;
+    let env = |queue_url: &str| -> std::collections::HashMap<String, String> {
+        [
+            ("TABLE_NAME", table.as_str()),
+            ("QUEUE_URL", queue_url),
+            ("RALIO_SECRET_ARN", &secret),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    };
+    let start = |env: std::collections::HashMap<String, String>| async move {
+        let recorder = RequestCounter::for_function(FUNCTION).interceptor();
+        let wiring = Wiring::with_config(&env, testing::emulator_config().await, vec![recorder]);
+        idv_webhook::router(
+            idv_webhook::Webhook::wired(&wiring)
+                .await
+                .expect("it starts"),
+        )
+    };
+    let expires = chrono::Utc::now() + chrono::Duration::days(7);
+    let announced = |session: SessionId, party: Uid| {
+        signed_event(
+            "related_party.kyc_session_created",
+            &chrono::Utc::now().to_rfc3339(),
+            json!({
+                "relatedParty": { "id": party },
+                "kycSession": { "id": session, "url": "https://verify.example/rp", "expiresAt": expires.to_rfc3339() }
+            }),
+        )
+    };
+    let store: Arc<dyn Store> = Arc::new(testing::dynamo_on(&table, &[]).await);
+
+    // SQS refuses: acknowledged all the same, and the tick item is given back.
+    let refusing = start(env(&format!("{queue_url}-missing"))).await;
+    let (session, party) = (
+        SessionId::from_uuid(uuid::Uuid::new_v4()),
+        Uid::from_uuid(uuid::Uuid::new_v4()),
+    );
+    let body = announced(session, party);
+    let (status, answer) = post(&refusing, &body, Some(&hex_sig(&body))).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")));
+    assert_eq!(
+        store.find_session_owner(session).await.unwrap(),
+        Some(Owner::RelatedParty(RelatedPartyId::from_uuid(
+            party.as_uuid()
+        )))
+    );
+    assert_eq!(testing::messages_waiting(&queue_url).await, 0);
+
+    // A working queue: the next announced session in the same buckets sends both ticks.
+    let app = start(env(&queue_url)).await;
+    let body = announced(SessionId::from_uuid(uuid::Uuid::new_v4()), party);
+    assert_eq!(post(&app, &body, Some(&hex_sig(&body))).await.0, 200);
+    assert_eq!(
+        testing::messages_waiting(&queue_url).await,
+        2,
+        "one tick per bucket"
+    );
 }

@@ -1,16 +1,16 @@
-//! `idv-admin`: operator commands against a deployed stack (AWS credentials, `TABLE_NAME`,
-//! `RALIO_BASE_URL` and `RALIO_SECRET_ARN` or `RALIO_API_CODE`/`RALIO_API_KEY`).
+//! `idv-admin`: operator commands against a deployed stack (AWS credentials, `TABLE_NAME`;
+//! `reconcile` also needs `RALIO_BASE_URL` and `RALIO_SECRET_ARN` or
+//! `RALIO_API_CODE`/`RALIO_API_KEY`).
 
 use std::process::ExitCode;
 
+use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
-use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config};
-use idv_adapters::config::{Env, ProcessEnv, ralio_config};
-use idv_adapters::ralio::RalioClient;
+use idv_adapters::config::ProcessEnv;
 use idv_adapters::reconcile::reconcile_user;
-use idv_adapters::secrets::load_ralio_secret;
-use idv_adapters::store::DynamoStore;
-use idv_model::Uid;
+use idv_adapters::store::{AuditLog, QuarantineReader};
+use idv_adapters::wiring::Wiring;
+use idv_model::{Owner, Uid};
 
 #[derive(Parser)]
 #[command(
@@ -31,22 +31,29 @@ enum Command {
         /// The Ralio user id.
         uid: String,
     },
+    /// A user's audit trail, oldest first: every event applied or refused, every watcher action
+    /// and gate decision.
+    History {
+        /// The Ralio user id.
+        uid: String,
+    },
+    /// The signed webhooks kept without being applied on one day (UTC): reason, event id and
+    /// type, and the body's size. Bodies are not printed: they may hold personal data.
+    Quarantined {
+        /// The day, as YYYY-MM-DD.
+        day: NaiveDate,
+    },
 }
 
-async fn reconcile(uid: &str) -> Result<String, String> {
-    let uid = Uid::parse(uid).map_err(|e| e.to_string())?;
-    let env = ProcessEnv;
-    let table = env
-        .required("TABLE_NAME", "the DynamoDB table name")
-        .map_err(|e| e.to_string())?;
-    let aws = load_config(AwsTimeouts::default()).await;
-    let secret = load_ralio_secret(&env, &aws)
-        .await
-        .map_err(|e| e.to_string())?;
-    let ralio = RalioClient::new(ralio_config(&env, secret.as_ref()).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
-    let store = DynamoStore::new(dynamodb_client(&aws, None), table);
-    let report = reconcile_user(uid, &ralio, &store, chrono::Utc::now())
+fn parse_uid(uid: &str) -> Result<Uid, String> {
+    Uid::parse(uid).map_err(|e| e.to_string())
+}
+
+async fn reconcile(wiring: &Wiring<'_, ProcessEnv>, uid: &str) -> Result<String, String> {
+    let uid = parse_uid(uid)?;
+    let ralio = wiring.ralio().await.map_err(|e| e.to_string())?;
+    let store = wiring.store().map_err(|e| e.to_string())?;
+    let report = reconcile_user(uid, &ralio, store.as_ref(), chrono::Utc::now())
         .await
         .map_err(|e| e.to_string())?;
     let outcomes: Vec<String> = report
@@ -66,11 +73,73 @@ async fn reconcile(uid: &str) -> Result<String, String> {
     ))
 }
 
+async fn history(wiring: &Wiring<'_, ProcessEnv>, uid: &str) -> Result<String, String> {
+    let uid = parse_uid(uid)?;
+    let store = wiring.store().map_err(|e| e.to_string())?;
+    let trail = store
+        .audit_trail(Owner::User(uid))
+        .await
+        .map_err(|e| e.to_string())?;
+    let lines: Vec<String> = trail
+        .iter()
+        .map(|entry| {
+            let session = entry
+                .session_id
+                .map(|s| format!(" session {s}"))
+                .unwrap_or_default();
+            let event = entry
+                .event_id
+                .map(|e| format!(" event {e}"))
+                .unwrap_or_default();
+            format!(
+                "{} {} {}{session}{event} {}",
+                entry.at.to_rfc3339(),
+                entry.action,
+                entry.outcome,
+                entry.detail
+            )
+        })
+        .collect();
+    Ok(if lines.is_empty() {
+        "(no entries)".into()
+    } else {
+        lines.join("\n")
+    })
+}
+
+async fn quarantined(wiring: &Wiring<'_, ProcessEnv>, day: NaiveDate) -> Result<String, String> {
+    let store = wiring.store().map_err(|e| e.to_string())?;
+    let kept = store.quarantined(day).await.map_err(|e| e.to_string())?;
+    let lines: Vec<String> = kept
+        .iter()
+        .map(|entry| {
+            format!(
+                "{} {} event={} type={} bytes={} ({})",
+                entry.received_at.to_rfc3339(),
+                entry.reason_code,
+                entry.event_id.as_deref().unwrap_or("-"),
+                entry.event_type.as_deref().unwrap_or("-"),
+                entry.body.len(),
+                entry.reason
+            )
+        })
+        .collect();
+    Ok(if lines.is_empty() {
+        "(nothing quarantined)".into()
+    } else {
+        lines.join("\n")
+    })
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     idv_adapters::telemetry::init();
+    let env = ProcessEnv;
+    let wiring = Wiring::load(&env).await;
     let result = match Args::parse().command {
-        Command::Reconcile { uid } => reconcile(&uid).await,
+        Command::Reconcile { uid } => reconcile(&wiring, &uid).await,
+        Command::History { uid } => history(&wiring, &uid).await,
+        Command::Quarantined { day } => quarantined(&wiring, day).await,
     };
     match result {
         Ok(text) => {

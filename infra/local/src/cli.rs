@@ -107,9 +107,8 @@ impl Args {
                     .ok_or("RALIO_API_KEY is required with RALIO_BASE_URL")?,
             },
         };
-        if self.bucket < chrono::Duration::seconds(1) {
-            return Err("--bucket must be at least 1s".into());
-        }
+        let schedule = ExpirySchedule::new(self.warn_lead, self.grace, self.bucket)
+            .map_err(|e| format!("--warn-lead, --grace, --bucket: {e}"))?;
         Ok(LocalOptions {
             addr: self.addr,
             store: match self.store {
@@ -121,11 +120,7 @@ impl Args {
             ralio,
             webhook_secrets: self.webhook_secrets.clone(),
             session_life: self.session_life,
-            schedule: ExpirySchedule {
-                warning_lead: self.warn_lead,
-                grace: self.grace,
-                bucket: self.bucket,
-            },
+            schedule,
             poll_every: Duration::from_secs(1),
         })
     }

@@ -9,17 +9,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_sqs::error::DisplayErrorContext;
 use axum::Router;
 use idv_account_gate::AccountGate;
 use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config, sqs_client};
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::expiry::ExpiryScheduler;
-use idv_adapters::queue::{ExpiryQueue, MemoryQueue, SqsQueue};
+use idv_adapters::queue::{ExpiryQueue, MemoryQueue, SqsQueue, SqsVisibility};
 use idv_adapters::ralio::{RalioClient, RalioConfig, RalioCredentials};
 use idv_adapters::store::dynamo::table::ensure_table;
 use idv_adapters::store::{DynamoStore, ExpiryIndex, MemoryStore, Store};
 use idv_create_session::CreateSession;
-use idv_expiry_watcher::{SqsVisibility, SqsWatcher, Watcher, pump_memory_queue};
+use idv_expiry_watcher::{SqsWatcher, TickOutcome, Watcher};
 use idv_model::{ExpirySchedule, WebhookSecrets};
 use idv_webhook::Webhook;
 use ralio_sim::{SimConfig, Simulator};
@@ -230,11 +231,11 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
         }
         StoreKind::Dynamodb => {
             let aws = load_config(AwsTimeouts::default()).await;
-            let dynamodb = dynamodb_client(&aws, None);
+            let dynamodb = dynamodb_client(&aws, &[]);
             ensure_table(&dynamodb, &options.table_name)
                 .await
                 .map_err(|e| StartError::Aws(e.to_string()))?;
-            let sqs = sqs_client(&aws, None);
+            let sqs = sqs_client(&aws, &[]);
             let queue_url = match &options.queue_url {
                 Some(url) => url.clone(),
                 None => sqs
@@ -242,7 +243,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
                     .queue_name(format!("{}-ticks", options.table_name))
                     .send()
                     .await
-                    .map_err(|e| StartError::Aws(aws_sdk_error(e)))?
+                    .map_err(|e| StartError::Aws(DisplayErrorContext(e).to_string()))?
                     .queue_url
                     .unwrap_or_default(),
             };
@@ -264,7 +265,6 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
     };
     let create = Arc::new(CreateSession {
         users: store.clone(),
-        sessions: store.clone(),
         leases: store.clone(),
         scheduler: scheduler.clone(),
         ralio: ralio.clone(),
@@ -311,16 +311,6 @@ fn secrets_first(csv: &str) -> String {
         .find(|s| !s.is_empty())
         .unwrap_or(LOCAL_WEBHOOK_SECRET)
         .to_owned()
-}
-
-fn aws_sdk_error<E: std::error::Error + 'static>(e: E) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    text
 }
 
 enum Pump {
@@ -373,7 +363,7 @@ async fn poll_sqs(client: &aws_sdk_sqs::Client, url: &str, watcher: &SqsWatcher)
     {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(error = %aws_sdk_error(e), "cannot read the tick queue");
+            tracing::warn!(error = %DisplayErrorContext(e), "cannot read the tick queue");
             return;
         }
     };
@@ -411,4 +401,25 @@ async fn poll_sqs(client: &aws_sdk_sqs::Client, url: &str, watcher: &SqsWatcher)
                 .await;
         }
     }
+}
+
+/// The in-process queue's loop: delivers visible ticks, hides those not yet due, and puts
+/// failed ones back after a short pause, as SQS would.
+async fn pump_memory_queue(watcher: &Watcher, queue: &MemoryQueue) -> usize {
+    let now = watcher.now();
+    let mut processed = 0;
+    for tick in queue.take_visible(now) {
+        match watcher.handle_tick(&tick.bucket).await {
+            Ok(TickOutcome::Processed(_)) => processed += 1,
+            Ok(TickOutcome::NotDue { hide_for }) => {
+                let hide = chrono::Duration::from_std(hide_for).unwrap_or_default();
+                queue.requeue(tick.bucket, now + hide);
+            }
+            Err(err) => {
+                tracing::warn!(bucket = %tick.bucket, error = %err, "tick failed; retrying shortly");
+                queue.requeue(tick.bucket, now + chrono::Duration::seconds(5));
+            }
+        }
+    }
+    processed
 }

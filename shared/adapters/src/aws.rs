@@ -1,16 +1,11 @@
-//! AWS SDK clients: shared configuration with timeouts, and a request counter that tests use
-//! to hold the round-trip budgets.
+//! AWS SDK clients: shared configuration with timeouts, and room for interceptors (tests use
+//! them to count requests against the round-trip budgets and to inject faults).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+pub use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 
 /// Timeouts for every AWS call. A webhook answers 503 rather than hang past Ralio's 60 s.
 #[derive(Debug, Clone, Copy)]
@@ -45,77 +40,35 @@ pub async fn load_config(timeouts: AwsTimeouts) -> SdkConfig {
         .await
 }
 
-/// A DynamoDB client, optionally counting its requests.
+/// A DynamoDB client, with extra interceptors (tests count or fault its requests).
 pub fn dynamodb_client(
     config: &SdkConfig,
-    counter: Option<RequestCounter>,
+    interceptors: &[SharedInterceptor],
 ) -> aws_sdk_dynamodb::Client {
     let mut builder = aws_sdk_dynamodb::config::Builder::from(config);
-    if let Some(counter) = counter {
-        builder = builder.interceptor(counter);
+    for interceptor in interceptors {
+        builder.push_interceptor(interceptor.clone());
     }
     aws_sdk_dynamodb::Client::from_conf(builder.build())
 }
 
-/// An SQS client, optionally counting its requests.
-pub fn sqs_client(config: &SdkConfig, counter: Option<RequestCounter>) -> aws_sdk_sqs::Client {
+/// An SQS client, with extra interceptors.
+pub fn sqs_client(config: &SdkConfig, interceptors: &[SharedInterceptor]) -> aws_sdk_sqs::Client {
     let mut builder = aws_sdk_sqs::config::Builder::from(config);
-    if let Some(counter) = counter {
-        builder = builder.interceptor(counter);
+    for interceptor in interceptors {
+        builder.push_interceptor(interceptor.clone());
     }
     aws_sdk_sqs::Client::from_conf(builder.build())
 }
 
-/// Records every request an SDK client transmits (retries included), by operation.
-#[derive(Debug, Clone, Default)]
-pub struct RequestCounter {
-    sent: Arc<Mutex<Vec<String>>>,
-}
-
-impl RequestCounter {
-    pub fn new() -> Self {
-        Self::default()
+/// A Secrets Manager client, with extra interceptors.
+pub fn secrets_client(
+    config: &SdkConfig,
+    interceptors: &[SharedInterceptor],
+) -> aws_sdk_secretsmanager::Client {
+    let mut builder = aws_sdk_secretsmanager::config::Builder::from(config);
+    for interceptor in interceptors {
+        builder.push_interceptor(interceptor.clone());
     }
-
-    /// Operations sent so far, in order (for example `TransactWriteItems`).
-    pub fn operations(&self) -> Vec<String> {
-        self.sent.lock().map(|v| v.clone()).unwrap_or_default()
-    }
-
-    pub fn count(&self) -> usize {
-        self.sent.lock().map(|v| v.len()).unwrap_or_default()
-    }
-
-    /// Forgets what was counted, to measure the next step alone.
-    pub fn reset(&self) {
-        if let Ok(mut sent) = self.sent.lock() {
-            sent.clear();
-        }
-    }
-}
-
-impl Intercept for RequestCounter {
-    fn name(&self) -> &'static str {
-        "RequestCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        // JSON-protocol services name the operation in X-Amz-Target ("DynamoDB_20120810.Query").
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .and_then(|t| t.rsplit('.').next())
-            .unwrap_or("unknown")
-            .to_owned();
-        if let Ok(mut sent) = self.sent.lock() {
-            sent.push(target);
-        }
-        Ok(())
-    }
+    aws_sdk_secretsmanager::Client::from_conf(builder.build())
 }

@@ -151,29 +151,31 @@ pub fn ralio_config(
     Ok(config)
 }
 
-/// `EXPIRY_WARNING_LEAD` (24h), `EXPIRY_GRACE` (1h), `EXPIRY_BUCKET` (15m).
+/// `EXPIRY_WARNING_LEAD` (24h), `EXPIRY_GRACE` (1h), `EXPIRY_BUCKET` (15m), validated by
+/// the model.
 pub fn expiry_schedule(env: &impl Env) -> Result<idv_model::ExpirySchedule, ConfigError> {
-    let defaults = idv_model::ExpirySchedule::default();
-    let chrono =
-        |name: &'static str, default: chrono::Duration| -> Result<chrono::Duration, ConfigError> {
-            let std = env.duration(name, default.to_std().unwrap_or_default())?;
-            chrono::Duration::from_std(std).map_err(|e| ConfigError::Invalid {
-                name,
-                reason: e.to_string(),
-            })
-        };
-    let schedule = idv_model::ExpirySchedule {
-        warning_lead: chrono("EXPIRY_WARNING_LEAD", defaults.warning_lead)?,
-        grace: chrono("EXPIRY_GRACE", defaults.grace)?,
-        bucket: chrono("EXPIRY_BUCKET", defaults.bucket)?,
+    use idv_model::{ExpirySchedule, InvalidSchedule};
+    let defaults = ExpirySchedule::default();
+    let duration = |name: &'static str, default: chrono::Duration| {
+        let std = env.duration(name, default.to_std().unwrap_or_default())?;
+        chrono::Duration::from_std(std).map_err(|e| ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+        })
     };
-    if schedule.bucket.num_seconds() < 1 {
-        return Err(ConfigError::Invalid {
-            name: "EXPIRY_BUCKET",
-            reason: "must be at least 1s".into(),
-        });
-    }
-    Ok(schedule)
+    ExpirySchedule::new(
+        duration("EXPIRY_WARNING_LEAD", defaults.warning_lead())?,
+        duration("EXPIRY_GRACE", defaults.grace())?,
+        duration("EXPIRY_BUCKET", defaults.bucket())?,
+    )
+    .map_err(|e| ConfigError::Invalid {
+        name: match e {
+            InvalidSchedule::Bucket => "EXPIRY_BUCKET",
+            InvalidSchedule::WarningLead => "EXPIRY_WARNING_LEAD",
+            InvalidSchedule::Grace => "EXPIRY_GRACE",
+        },
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]

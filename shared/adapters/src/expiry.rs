@@ -19,7 +19,7 @@ pub struct ExpiryScheduler {
     queue: Arc<dyn ExpiryQueue>,
     schedule: ExpirySchedule,
     /// Buckets this container already knows have their tick: skips a write per session.
-    known: Mutex<HashSet<String>>,
+    known: Mutex<HashSet<ExpiryBucket>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,17 +48,14 @@ impl ExpiryScheduler {
     }
 
     /// The warn and expiry buckets of a session expiring at `expires_at`.
-    pub fn buckets(&self, expires_at: DateTime<Utc>) -> Vec<ExpiryBucket> {
-        vec![
-            self.schedule.warn_bucket(expires_at),
-            self.schedule.expire_bucket(expires_at),
-        ]
+    pub fn buckets(&self, expires_at: DateTime<Utc>) -> [ExpiryBucket; 2] {
+        self.schedule.buckets(expires_at)
     }
 
     fn is_known(&self, bucket: &ExpiryBucket) -> bool {
         self.known
             .lock()
-            .map(|k| k.contains(&bucket.key()))
+            .map(|k| k.contains(bucket))
             .unwrap_or(false)
     }
 
@@ -67,7 +64,7 @@ impl ExpiryScheduler {
             if known.len() >= KNOWN_BUCKETS_CAP {
                 known.clear();
             }
-            known.insert(bucket.key());
+            known.insert(*bucket);
         }
     }
 

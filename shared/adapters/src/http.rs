@@ -1,10 +1,16 @@
 //! HTTP answers shared by the functions: `application/problem+json` (RFC 9457) errors with a
-//! stable `code`, and JSON bodies.
+//! stable `code`, JSON bodies, the user id in the path, and the one mapping of store failures
+//! to answers.
 
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use idv_model::Uid;
 use serde::Serialize;
 use serde_json::{Map, Value};
+
+use crate::store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -95,16 +101,57 @@ pub fn invalid_uid() -> Problem {
     .with("field", "uid")
 }
 
-/// The answer when the store fails: retry later, nothing was half-done.
-pub fn store_unavailable(err: &crate::store::StoreError) -> Problem {
+/// The `{uid}` of a route's path, parsed: anything but a UUID is answered `invalid_uid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserId(pub Uid);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserId {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| invalid_uid())?;
+        Uid::parse(&raw).map(UserId).map_err(|_| invalid_uid())
+    }
+}
+
+/// The answer for a store failure, the same from every function:
+///
+/// | fault | answer |
+/// |---|---|
+/// | unavailable (timeout, throttling, outage) | 503 `store_unavailable`, `Retry-After: 5` |
+/// | refused as malformed, or a stored record that does not decode | 500 `internal_error` |
+///
+/// Both are 5xx, so Ralio retries a webhook either way, and nothing was half-written.
+pub fn store_problem(err: &StoreError) -> Problem {
     tracing::error!(error = %err, "store failure");
+    match err {
+        StoreError::Unavailable(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "Temporarily unavailable",
+            "The service's data could not be read or written; nothing was changed. Retry later.",
+        )
+        .retry_after(5),
+        StoreError::Rejected(_) | StoreError::Corrupt(_) => Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal error",
+            "A stored record could not be read or written; nothing was changed. An operator must look at it.",
+        ),
+    }
+}
+
+/// The answer while a concurrent identical request is still creating the same thing.
+pub fn creation_in_progress(detail: &str) -> Problem {
     Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-        "Temporarily unavailable",
-        "The service's data could not be read or written. Retry later.",
+        StatusCode::CONFLICT,
+        "creation_in_progress",
+        "Creation in progress",
+        detail,
     )
-    .retry_after(5)
+    .retry_after(2)
 }
 
 /// The answer for a failed Ralio call, also counted as a `RalioFailures` metric for
@@ -165,13 +212,13 @@ pub const PEER_POLL: std::time::Duration = std::time::Duration::from_millis(200)
 
 /// Asks `probe` every [`PEER_POLL`] until it has an answer or `limit` has passed: how a request
 /// that found another one holding a lease waits for that one's result.
-pub async fn wait_for_peer<T, F, Fut>(
+pub async fn wait_for_peer<T, E, F, Fut>(
     limit: std::time::Duration,
     mut probe: F,
-) -> Result<Option<T>, Problem>
+) -> Result<Option<T>, E>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>, Problem>>,
+    Fut: std::future::Future<Output = Result<Option<T>, E>>,
 {
     let mut waited = std::time::Duration::ZERO;
     loop {

@@ -14,6 +14,7 @@ pub mod reconcile;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
+pub mod wiring;
 
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -79,6 +79,42 @@ impl ExpiryQueue for SqsQueue {
     }
 }
 
+/// Hides a received message for longer (SQS `ChangeMessageVisibility`).
+#[async_trait]
+pub trait Visibility: Send + Sync {
+    async fn hide(&self, receipt_handle: &str, for_: Duration) -> Result<(), QueueError>;
+}
+
+/// SQS message visibility on the tick queue.
+pub struct SqsVisibility {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsVisibility {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl Visibility for SqsVisibility {
+    async fn hide(&self, receipt_handle: &str, for_: Duration) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(for_.as_secs().max(1) as i32)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))
+    }
+}
+
 /// A tick waiting in the in-memory queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedTick {

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::store::RalioAccount;
+use idv_model::RalioAccount;
 
 /// How requests are authorised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,14 +144,9 @@ pub enum ReportedState {
 
 impl ReportedState {
     fn from_json(value: &Value) -> Self {
-        let parsed = match value {
-            Value::String(s) => SessionState::parse(s).ok(),
-            Value::Number(n) => n.as_i64().and_then(SessionState::from_code),
-            _ => None,
-        };
-        match parsed {
-            Some(state) => ReportedState::Known(state),
-            None => {
+        match SessionState::deserialize(value) {
+            Ok(state) => ReportedState::Known(state),
+            Err(_) => {
                 let raw = value
                     .as_str()
                     .map_or_else(|| value.to_string(), str::to_owned);
@@ -163,9 +158,13 @@ impl ReportedState {
 
     /// Still usable by the end user, as far as we can tell.
     pub fn is_open(&self) -> bool {
+        self.known().is_some_and(SessionState::is_open)
+    }
+
+    pub fn known(&self) -> Option<SessionState> {
         match self {
-            ReportedState::Known(state) => state.is_open(),
-            ReportedState::Unknown(_) => false,
+            ReportedState::Known(state) => Some(*state),
+            ReportedState::Unknown(_) => None,
         }
     }
 }

@@ -7,19 +7,17 @@
 //! carries no failure reasons: a rejection learned this way has none (Ralio's checks endpoint
 //! holds them).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use idv_model::{
-    ApplyOutcome, Change, EventApplication, EventId, Owner, Phase, SessionRecord, Uid,
+    ApplyOutcome, Change, EventApplication, EventId, Owner, Phase, SessionRecord, StoredSession,
+    Uid,
 };
 
 use crate::ralio::{RalioClient, RalioError, ReportedState};
-use crate::store::{EventLedger, SessionWriter, StoreError, StoredSession, UserReader};
+use crate::store::{EventLedger, SessionWriter, StoreError, UserReader};
 
 /// Event type recorded in the audit trail for a reconciled state.
 pub const RECONCILED: &str = "reconciled_from_ralio";
-
-/// Ralio's documented session lifetime, for sessions listed without `expiresAt`.
-const SESSION_LIFETIME: Duration = Duration::days(7);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -68,14 +66,15 @@ where
             continue;
         };
         if !known.sessions.iter().any(|s| s.session_id == session.id) {
-            let created = session.created_at.unwrap_or(now);
-            let expires = session.expires_at.unwrap_or(created + SESSION_LIFETIME);
-            let record = SessionRecord::created(
+            // Its state is applied below, through the lifecycle.
+            let record = SessionRecord::announced(
                 owner,
                 session.id,
                 session.hosted_url.clone(),
-                created,
-                expires,
+                session.created_at,
+                session.expires_at,
+                None,
+                now,
             );
             if let StoredSession::Stored(_) = store.store_session(&record, &[]).await? {
                 report.added += 1;

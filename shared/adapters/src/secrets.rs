@@ -7,7 +7,6 @@
 
 use std::fmt;
 
-use aws_config::SdkConfig;
 use idv_model::WebhookSecrets;
 use serde::Deserialize;
 
@@ -61,13 +60,12 @@ impl RalioSecret {
 /// Fetches the secret named by `RALIO_SECRET_ARN`, if that variable is set.
 pub async fn load_ralio_secret(
     env: &impl Env,
-    config: &SdkConfig,
+    client: impl FnOnce() -> aws_sdk_secretsmanager::Client,
 ) -> Result<Option<RalioSecret>, ConfigError> {
     let Some(arn) = env.value(SECRET_ARN_VAR) else {
         return Ok(None);
     };
-    let client = aws_sdk_secretsmanager::Client::new(config);
-    let output = client
+    let output = client()
         .get_secret_value()
         .secret_id(&arn)
         .send()

@@ -1,14 +1,19 @@
 //! DynamoDB-only guarantees: the webhook round-trip budget, exactly-once application under
-//! concurrency, and a clear "unavailable" when the table cannot be reached.
-
-mod common;
+//! concurrency and under transaction conflicts, and a clear "unavailable" when the table cannot
+//! be reached.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use common::*;
-use idv_adapters::store::{EventLedger, Store, StoreError, UserReader};
-use idv_model::{ApplyOutcome, KycLevel, Owner, Phase};
+use idv_adapters::store::{
+    AuditLog, BucketMember, EventLedger, ExpiryIndex, SessionWriter, Store, StoreError, UserReader,
+};
+use idv_adapters::testing::faults::TransactionConflicts;
+use idv_adapters::testing::fixtures::*;
+use idv_adapters::testing::{dynamo, dynamo_on, dynamo_with_counter, memory, new_table};
+use idv_model::{
+    ApplyOutcome, HostedUrl, KycLevel, Owner, Phase, SessionRecord, WatchAction, WatchOutcome,
+};
 
 #[tokio::test]
 async fn a_new_event_costs_exactly_one_request_and_no_read() {
@@ -90,7 +95,7 @@ async fn fifty_tasks_racing_ten_events_apply_each_exactly_once() {
 /// The in-memory store keeps the same promise under the same race.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_tasks_racing_ten_events_apply_each_exactly_once_in_memory() {
-    fifty_tasks_race(memory().await).await;
+    fifty_tasks_race(memory()).await;
 }
 
 async fn fifty_tasks_race(store: Arc<dyn Store>) {
@@ -160,4 +165,86 @@ async fn an_unreachable_table_is_reported_unavailable() {
         Err(StoreError::Unavailable(message)) => assert!(!message.is_empty()),
         other => panic!("expected Unavailable, got {other:?}"),
     }
+}
+
+/// DynamoDB cancels a transaction that races another on the same item with
+/// `TransactionConflict` (the emulator never does: it serialises requests). The store tries
+/// again, a bounded number of times, and the event still applies exactly once.
+#[tokio::test]
+async fn a_conflicting_transaction_is_tried_again_and_applies_once() {
+    let table = new_table().await;
+    let owner = Owner::User(uid());
+    let conflicts = TransactionConflicts::next(3);
+    let store = dynamo_on(&table, &[conflicts.interceptor()]).await;
+    let verified = session_event(owner, sid(), Phase::Verified, t0());
+    assert_eq!(
+        store.apply_event(&verified, t0()).await.unwrap().outcome,
+        ApplyOutcome::Applied
+    );
+    assert_eq!(conflicts.injected(), 3, "three conflicts, then the write");
+    assert_eq!(
+        store.apply_event(&verified, t0()).await.unwrap().outcome,
+        ApplyOutcome::Duplicate
+    );
+    let applied = store
+        .audit_trail(owner)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|a| a.outcome == "applied")
+        .count();
+    assert_eq!(applied, 1);
+
+    // A watcher action conflicts the same way and is tried again.
+    let record = SessionRecord::created(
+        owner,
+        sid(),
+        HostedUrl::new("https://verify.example/s"),
+        t0(),
+        t0() + chrono::Duration::days(7),
+    );
+    store.store_session(&record, &[]).await.unwrap();
+    let conflicts = TransactionConflicts::next(1);
+    let watcher = dynamo_on(&table, &[conflicts.interceptor()]).await;
+    let member = BucketMember {
+        owner,
+        session_id: record.session_id,
+    };
+    assert_eq!(
+        watcher
+            .watch(WatchAction::Flag, &member, t0())
+            .await
+            .unwrap(),
+        WatchOutcome::Changed
+    );
+    assert_eq!(conflicts.injected(), 1);
+}
+
+/// Conflicts that do not end are reported as unavailable (the webhook answers 503 and Ralio
+/// delivers again), and nothing was written.
+#[tokio::test]
+async fn endless_conflicts_are_unavailable_and_write_nothing() {
+    let table = new_table().await;
+    let owner = Owner::User(uid());
+    let conflicts = TransactionConflicts::next(usize::MAX);
+    let store = dynamo_on(&table, &[conflicts.interceptor()]).await;
+    let level = level_event(owner, KycLevel::Regular, t0());
+    match store.apply_event(&level, t0()).await {
+        Err(StoreError::Unavailable(message)) => assert!(message.contains("conflict"), "{message}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert_eq!(conflicts.injected(), 4, "the first try and three more");
+    let untouched = dynamo_on(&table, &[]).await;
+    let Owner::User(user) = owner else {
+        unreachable!()
+    };
+    assert_eq!(
+        untouched.load_user(user).await.unwrap().profile.kyc_level(),
+        KycLevel::Light
+    );
+    assert_eq!(
+        untouched.apply_event(&level, t0()).await.unwrap().outcome,
+        ApplyOutcome::Applied,
+        "the retried delivery applies"
+    );
 }

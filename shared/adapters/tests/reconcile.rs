@@ -1,12 +1,11 @@
 //! Reconciling a user's sessions from Ralio's list endpoint (Ralio faked with wiremock).
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use idv_adapters::ralio::{RalioClient, RalioConfig, RalioCredentials};
 use idv_adapters::reconcile::reconcile_user;
+use idv_adapters::testing::fixtures::*;
+use idv_adapters::testing::memory;
 use idv_model::{ApplyOutcome, ExpirySource, HostedUrl, Owner, Phase, SessionRecord};
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -14,7 +13,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[tokio::test]
 async fn missing_sessions_and_missed_outcomes_are_caught_up_once() {
-    let store = memory().await;
+    let store = memory();
     let uid = uid();
     let (reviewed, lost, fresh, odd) = (sid(), sid(), sid(), sid());
     let ours = SessionRecord::created(

@@ -2,26 +2,23 @@
 //! from the DynamoDB one (on moto). Every test below runs twice, as `memory::name` and
 //! `dynamodb::name`.
 
-mod common;
-
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
-use common::*;
-use idv_adapters::store::{
-    AccountReservation, AccountStatus, AuditEntry, BucketMember, Lease, QuarantineEntry,
-    RalioAccount, Store, StoredSession, WatchOutcome,
-};
+use idv_adapters::store::{BucketMember, Lease, QuarantineEntry, Store};
+use idv_adapters::testing::fixtures::*;
+use idv_adapters::testing::{dynamo, memory};
 use idv_model::{
-    ApplyOutcome, BucketKind, Change, Currency, EventApplication, ExpiryBucket, ExpirySchedule,
-    ExpirySource, FailureReason, HostedUrl, KycLevel, Owner, Phase, RelatedPartyId, ReverifyNotice,
-    SessionRecord, parse_webhook,
+    AccountReservation, AccountStatus, ApplyOutcome, AuditEntry, BucketKind, Change, Currency,
+    EventApplication, EventStamp, ExpiryBucket, ExpirySchedule, ExpirySource, FailureReason,
+    HostedUrl, KycLevel, Owner, Phase, RalioAccount, RelatedPartyId, ReverifyNotice, SessionRecord,
+    StoredSession, WatchAction, WatchOutcome, parse_webhook,
 };
 
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory {
-            $(#[tokio::test] async fn $name() { super::$name(super::memory().await).await })*
+            $(#[tokio::test] async fn $name() { super::$name(super::memory()).await })*
         }
         mod dynamodb {
             $(#[tokio::test] async fn $name() { super::$name(super::dynamo().await).await })*
@@ -67,18 +64,13 @@ fn created(uid: idv_model::Uid, session: idv_model::SessionId) -> SessionRecord 
     )
 }
 
-fn buckets(record: &SessionRecord) -> Vec<ExpiryBucket> {
-    let schedule = ExpirySchedule::default();
-    let expires = record.expires_at.unwrap();
-    vec![
-        schedule.warn_bucket(expires),
-        schedule.expire_bucket(expires),
-    ]
+fn buckets(record: &SessionRecord) -> [ExpiryBucket; 2] {
+    ExpirySchedule::default().buckets(record.expires_at.unwrap())
 }
 
 async fn outcome(store: &Arc<dyn Store>, event: &EventApplication) -> ApplyOutcome {
     store
-        .apply_event(event, t0() + minutes(1))
+        .apply_event(event, t0() + Duration::minutes(1))
         .await
         .unwrap()
         .outcome
@@ -183,7 +175,7 @@ async fn lifecycle_review_then_verified(store: Arc<dyn Store>) {
         stored.hosted_url, record.hosted_url,
         "a webhook keeps the hosted page"
     );
-    assert_eq!(stored.updated_at, t0() + minutes(1));
+    assert_eq!(stored.updated_at, t0() + Duration::minutes(1));
     assert_eq!(
         snapshot.profile.kyc_level(),
         KycLevel::Light,
@@ -215,7 +207,7 @@ async fn late_review_after_verified_is_stale_and_remembered(store: Arc<dyn Store
     let (uid, session) = (uid(), sid());
     let owner = Owner::User(uid);
     let review = session_event(owner, session, Phase::Review, t0());
-    let verified = session_event(owner, session, Phase::Verified, t0() + minutes(5));
+    let verified = session_event(owner, session, Phase::Verified, t0() + Duration::minutes(5));
     assert_eq!(outcome(&store, &verified).await, ApplyOutcome::Applied);
     assert_eq!(outcome(&store, &review).await, ApplyOutcome::Stale);
     assert_eq!(phase(&store, uid, session).await, Some(Phase::Verified));
@@ -270,14 +262,14 @@ async fn kyc_level_follows_event_time_not_arrival(store: Arc<dyn Store>) {
     let uid = uid();
     let owner = Owner::User(uid);
     let regular = level_event(owner, KycLevel::Regular, t0());
-    let older_light = level_event(owner, KycLevel::Light, t0() - minutes(10));
+    let older_light = level_event(owner, KycLevel::Light, t0() - Duration::minutes(10));
     let newer_light = level_event(owner, KycLevel::Light, t0() + Duration::days(28));
     assert_eq!(outcome(&store, &regular).await, ApplyOutcome::Applied);
     assert_eq!(outcome(&store, &older_light).await, ApplyOutcome::Stale);
     let profile = store.load_user(uid).await.unwrap().profile;
     assert_eq!(profile.kyc_level(), KycLevel::Regular);
-    assert_eq!(profile.kyc_id, Some(40817));
-    assert_eq!(profile.kyc.as_ref().unwrap().at, t0());
+    assert_eq!(profile.kyc.kyc_id, Some(40817));
+    assert_eq!(profile.kyc.level.as_ref().unwrap().stamp.at, t0());
     assert_eq!(
         outcome(&store, &newer_light).await,
         ApplyOutcome::Applied,
@@ -304,7 +296,7 @@ async fn equal_timestamps_are_ordered_by_event_id(store: Arc<dyn Store>) {
     for (event, id) in [(&mut a, low), (&mut b, high)] {
         event.event_id = id;
         if let Change::Level { stamp, .. } = &mut event.change {
-            stamp.event_id = id;
+            stamp.stamp.event_id = id;
         }
     }
     assert_eq!(outcome(&store, &b).await, ApplyOutcome::Applied);
@@ -328,23 +320,22 @@ async fn reverify_notice_keeps_the_newest(store: Arc<dyn Store>) {
             change: Change::Reverify(ReverifyNotice {
                 expiration_date: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
                 days_remaining: days,
-                at: when,
-                event_id,
+                stamp: EventStamp { at: when, event_id },
             }),
         }
     };
-    let newer = notice(14, t0() + minutes(5));
+    let newer = notice(14, t0() + Duration::minutes(5));
     let older = notice(20, t0());
     assert_eq!(outcome(&store, &newer).await, ApplyOutcome::Applied);
     assert_eq!(outcome(&store, &older).await, ApplyOutcome::Stale);
     let profile = store.load_user(uid).await.unwrap().profile;
-    let stored = profile.reverify.unwrap();
+    let stored = profile.kyc.reverify.unwrap();
     assert_eq!(stored.days_remaining, 14);
     assert_eq!(
         stored.expiration_date,
         NaiveDate::from_ymd_opt(2026, 6, 1).unwrap()
     );
-    assert_eq!(stored.event_id, newer.event_id);
+    assert_eq!(stored.stamp.event_id, newer.event_id);
 }
 
 async fn related_party_records_never_touch_the_user(store: Arc<dyn Store>) {
@@ -397,10 +388,9 @@ async fn session_owner_found_by_session_id(store: Arc<dyn Store>) {
 }
 
 async fn tick_is_created_once(store: Arc<dyn Store>) {
-    let bucket = ExpiryBucket::containing(
-        BucketKind::Warn,
-        t0() + Duration::days(6) + minutes(uuid::Uuid::new_v4().as_u128() as i64 % 100_000),
-        Duration::minutes(15),
+    let bucket = ExpirySchedule::default().warn_bucket(
+        t0() + Duration::days(7)
+            + Duration::minutes(uuid::Uuid::new_v4().as_u128() as i64 % 100_000),
     );
     assert!(store.create_tick(&bucket, t0()).await.unwrap());
     assert!(!store.create_tick(&bucket, t0()).await.unwrap());
@@ -487,19 +477,31 @@ async fn flagging_touches_only_open_sessions_once(store: Arc<dyn Store>) {
     let member = |session_id| BucketMember { owner, session_id };
     let now = t0() + Duration::days(6);
     assert_eq!(
-        store.flag_expiring(&member(open), now).await.unwrap(),
+        store
+            .watch(WatchAction::Flag, &member(open), now)
+            .await
+            .unwrap(),
         WatchOutcome::Changed
     );
     assert_eq!(
-        store.flag_expiring(&member(open), now).await.unwrap(),
+        store
+            .watch(WatchAction::Flag, &member(open), now)
+            .await
+            .unwrap(),
         WatchOutcome::Unchanged
     );
     assert_eq!(
-        store.flag_expiring(&member(in_review), now).await.unwrap(),
+        store
+            .watch(WatchAction::Flag, &member(in_review), now)
+            .await
+            .unwrap(),
         WatchOutcome::Skipped
     );
     assert_eq!(
-        store.flag_expiring(&member(sid()), now).await.unwrap(),
+        store
+            .watch(WatchAction::Flag, &member(sid()), now)
+            .await
+            .unwrap(),
         WatchOutcome::Missing
     );
     let snapshot = store.load_user(uid).await.unwrap();
@@ -539,19 +541,31 @@ async fn inferred_expiry_yields_to_a_later_real_outcome(store: Arc<dyn Store>) {
     let now = t0() + Duration::days(7) + Duration::hours(1);
     let member = |session_id| BucketMember { owner, session_id };
     assert_eq!(
-        store.mark_expired(&member(silent), now).await.unwrap(),
+        store
+            .watch(WatchAction::ExpireInferred, &member(silent), now)
+            .await
+            .unwrap(),
         WatchOutcome::Changed
     );
     assert_eq!(
-        store.mark_expired(&member(silent), now).await.unwrap(),
+        store
+            .watch(WatchAction::ExpireInferred, &member(silent), now)
+            .await
+            .unwrap(),
         WatchOutcome::Unchanged
     );
     assert_eq!(
-        store.mark_expired(&member(verified), now).await.unwrap(),
+        store
+            .watch(WatchAction::ExpireInferred, &member(verified), now)
+            .await
+            .unwrap(),
         WatchOutcome::Skipped
     );
     assert_eq!(
-        store.mark_expired(&member(sid()), now).await.unwrap(),
+        store
+            .watch(WatchAction::ExpireInferred, &member(sid()), now)
+            .await
+            .unwrap(),
         WatchOutcome::Missing
     );
     assert_eq!(
@@ -582,7 +596,7 @@ fn ralio_account(alias: &str) -> RalioAccount {
 
 async fn accounts_reserve_complete_and_release(store: Arc<dyn Store>) {
     let uid = uid();
-    let lease = t0() + minutes(1);
+    let lease = t0() + Duration::minutes(1);
     let alias = "Main EUR wallet ✓";
     assert_eq!(
         store
@@ -623,7 +637,7 @@ async fn accounts_reserve_complete_and_release(store: Arc<dyn Store>) {
         .unwrap();
 
     let account = ralio_account(alias);
-    let done = t0() + minutes(2);
+    let done = t0() + Duration::minutes(2);
     let record = store
         .complete_account(uid, alias, Currency::Eur, &account, done)
         .await
@@ -655,7 +669,7 @@ async fn accounts_reserve_complete_and_release(store: Arc<dyn Store>) {
 
 async fn an_expired_account_lease_can_be_taken_over(store: Arc<dyn Store>) {
     let uid = uid();
-    let lease = t0() + minutes(1);
+    let lease = t0() + Duration::minutes(1);
     assert_eq!(
         store
             .reserve_account(uid, "a", Currency::Usd, lease, t0())
@@ -666,7 +680,7 @@ async fn an_expired_account_lease_can_be_taken_over(store: Arc<dyn Store>) {
     let later = lease + Duration::seconds(1);
     assert_eq!(
         store
-            .reserve_account(uid, "a", Currency::Usd, later + minutes(1), later)
+            .reserve_account(uid, "a", Currency::Usd, later + Duration::minutes(1), later)
             .await
             .unwrap(),
         AccountReservation::Reserved
@@ -693,7 +707,7 @@ async fn quarantine_keeps_bytes_verbatim_once(store: Arc<dyn Store>) {
     store.quarantine(&entry).await.unwrap();
     store
         .quarantine(&QuarantineEntry {
-            received_at: received + minutes(1),
+            received_at: received + Duration::minutes(1),
             ..entry.clone()
         })
         .await
@@ -716,7 +730,7 @@ async fn quarantine_keeps_bytes_verbatim_once(store: Arc<dyn Store>) {
 async fn audit_trail_is_append_only_and_ordered(store: Arc<dyn Store>) {
     let owner = Owner::User(uid());
     let entry = |minute, action: &str| AuditEntry {
-        at: t0() + minutes(minute),
+        at: t0() + Duration::minutes(minute),
         action: action.into(),
         outcome: "refused".into(),
         event_id: None,
@@ -753,7 +767,7 @@ async fn fixtures_apply_end_to_end(store: Arc<dyn Store>) {
     let mut outcomes = Vec::new();
     for file in files {
         let event = parse_webhook(&read(file)).unwrap();
-        let owner = event.named_owner().unwrap();
+        let owner = event.attribution().owner(None).unwrap();
         let application = event.application(owner).unwrap();
         outcomes.push(store.apply_event(&application, t0()).await.unwrap().outcome);
     }
@@ -804,7 +818,7 @@ async fn creation_lease_is_exclusive_until_released_or_expired(store: Arc<dyn St
     // Another user's lease is independent.
     assert!(matches!(
         store
-            .acquire_creation_lease(common::uid(), until, t0())
+            .acquire_creation_lease(idv_adapters::testing::fixtures::uid(), until, t0())
             .await
             .unwrap(),
         Lease::Acquired(_)
@@ -839,10 +853,8 @@ async fn creation_lease_is_exclusive_until_released_or_expired(store: Arc<dyn St
 }
 
 async fn a_deleted_tick_can_be_created_again(store: Arc<dyn Store>) {
-    let bucket = ExpiryBucket::containing(
-        BucketKind::Expire,
+    let bucket = ExpirySchedule::default().expire_bucket(
         t0() + Duration::days(900 + (uuid::Uuid::new_v4().as_u128() % 10_000) as i64),
-        Duration::minutes(15),
     );
     assert!(store.create_tick(&bucket, t0()).await.unwrap());
     store.delete_tick(&bucket).await.unwrap();
@@ -862,7 +874,7 @@ async fn storing_a_created_session_gives_the_lease_back(store: Arc<dyn Store>) {
         }
     };
     // A new session: stored, and the lease is free again.
-    let (user, session) = (common::uid(), sid());
+    let (user, session) = (uid(), sid());
     let token = lease(store.clone(), user).await;
     let record = created(user, session);
     assert_eq!(
@@ -876,7 +888,7 @@ async fn storing_a_created_session_gives_the_lease_back(store: Arc<dyn Store>) {
     lease(store.clone(), user).await;
 
     // A webhook got there first: its state is kept and reported, the lease freed.
-    let (user, session) = (common::uid(), sid());
+    let (user, session) = (uid(), sid());
     let token = lease(store.clone(), user).await;
     outcome(
         &store,
@@ -898,7 +910,7 @@ async fn storing_a_created_session_gives_the_lease_back(store: Arc<dyn Store>) {
     lease(store.clone(), user).await;
 
     // Our lease ran out and another request holds it now: the session is stored, theirs kept.
-    let (user, session) = (common::uid(), sid());
+    let (user, session) = (uid(), sid());
     let stale = lease(store.clone(), user).await;
     let later = until + Duration::seconds(1);
     let Lease::Acquired(_) = store

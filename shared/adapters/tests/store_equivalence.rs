@@ -1,16 +1,15 @@
 //! Random operation sequences applied to both stores must give the same answers and leave the
 //! same records: the in-memory store is indistinguishable from DynamoDB.
 
-mod common;
-
 use std::sync::Arc;
 
 use chrono::Duration;
-use common::*;
-use idv_adapters::store::{AuditEntry, BucketMember, Store};
+use idv_adapters::store::{BucketMember, Store};
+use idv_adapters::testing::fixtures::*;
+use idv_adapters::testing::{dynamo, memory};
 use idv_model::{
-    Change, EventApplication, ExpirySchedule, ExpirySource, FailureReason, HostedUrl, KycLevel,
-    Owner, Phase, SessionId, SessionRecord, Uid,
+    AuditEntry, Change, EventApplication, ExpirySchedule, ExpirySource, FailureReason, HostedUrl,
+    KycLevel, Owner, Phase, SessionId, SessionRecord, Uid, WatchAction,
 };
 use proptest::prelude::*;
 
@@ -119,15 +118,24 @@ async fn run(store: &Arc<dyn Store>, uid: Uid, steps: &[Step]) -> (Vec<String>, 
         answers.push(match step {
             Step::Create(record) => {
                 let expires = record.expires_at.unwrap();
-                let buckets = [
-                    schedule.warn_bucket(expires),
-                    schedule.expire_bucket(expires),
-                ];
+                let buckets = schedule.buckets(expires);
                 format!("{:?}", store.store_session(record, &buckets).await.unwrap())
             }
             Step::Apply(event) => format!("{:?}", store.apply_event(event, now).await.unwrap()),
-            Step::Flag(s) => format!("{:?}", store.flag_expiring(&member(*s), now).await.unwrap()),
-            Step::Expire(s) => format!("{:?}", store.mark_expired(&member(*s), now).await.unwrap()),
+            Step::Flag(s) => format!(
+                "{:?}",
+                store
+                    .watch(WatchAction::Flag, &member(*s), now)
+                    .await
+                    .unwrap()
+            ),
+            Step::Expire(s) => format!(
+                "{:?}",
+                store
+                    .watch(WatchAction::ExpireInferred, &member(*s), now)
+                    .await
+                    .unwrap()
+            ),
         });
     }
     let snapshot = store.load_user(uid).await.unwrap();
@@ -151,7 +159,7 @@ fn memory_and_dynamodb_answer_alike() {
         // A fresh user per case keeps cases apart in the shared table.
         let uid = uid();
         let steps = plan(Owner::User(uid), &[sid(), sid(), sid()], &ops);
-        let memory = runtime.block_on(memory());
+        let memory = memory();
         let (memory_answers, memory_state) = runtime.block_on(run(&memory, uid, &steps));
         let (dynamo_answers, dynamo_state) = runtime.block_on(run(&dynamo, uid, &steps));
         prop_assert_eq!(memory_answers, dynamo_answers);

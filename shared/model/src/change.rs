@@ -4,10 +4,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::expiry::{ExpiryBucket, ExpirySchedule};
-use crate::lifecycle::{LevelStamp, Phase};
+use crate::lifecycle::{EventStamp, LevelStamp, Move, Phase};
 use crate::records::{FailureReason, HostedUrl, ReverifyNotice};
 use crate::webhook::{EventBody, WebhookEvent};
-use crate::{EventId, Owner, SessionId};
+use crate::{EntityType, EventId, Owner, SessionId};
 
 /// A change to one owner's records, ready for a store to apply atomically with the event's
 /// de-duplication marker and audit entry.
@@ -64,16 +64,25 @@ impl ApplyOutcome {
             ApplyOutcome::Unchanged => "unchanged",
         }
     }
+}
 
-    pub fn parse(value: &str) -> Option<Self> {
-        [
-            ApplyOutcome::Applied,
-            ApplyOutcome::Duplicate,
-            ApplyOutcome::Stale,
-            ApplyOutcome::Unchanged,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == value)
+impl From<Move> for ApplyOutcome {
+    fn from(decision: Move) -> Self {
+        match decision {
+            Move::Apply => ApplyOutcome::Applied,
+            Move::Unchanged => ApplyOutcome::Unchanged,
+            Move::Stale => ApplyOutcome::Stale,
+        }
+    }
+}
+
+impl Change {
+    /// The session a change is about, if any.
+    pub fn session_id(&self) -> Option<SessionId> {
+        match self {
+            Change::Session { session_id, .. } => Some(*session_id),
+            Change::Level { .. } | Change::Reverify(_) => None,
+        }
     }
 }
 
@@ -88,7 +97,7 @@ impl EventApplication {
                 expiry_buckets,
                 ..
             } => {
-                *expiry_buckets = vec![schedule.warn_bucket(*at), schedule.expire_bucket(*at)];
+                *expiry_buckets = schedule.buckets(*at).to_vec();
                 expiry_buckets.clone()
             }
             _ => Vec::new(),
@@ -96,27 +105,80 @@ impl EventApplication {
     }
 }
 
-impl WebhookEvent {
-    /// The owner the event names itself, if any.
-    pub fn named_owner(&self) -> Option<Owner> {
-        match &self.body {
-            EventBody::Session(s) => s.subject.owner(),
-            EventBody::KycStateUpdated(k) => Some(k.owner),
-            EventBody::ExpirationWarning(w) => Some(w.owner),
-            EventBody::RelatedPartySessionCreated(r) => {
-                Some(Owner::RelatedParty(r.related_party_id))
-            }
-            EventBody::Unknown { .. } => None,
+/// Who an event is about, as far as the event itself tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attribution {
+    /// The event names its owner.
+    Named(Owner),
+    /// A session event that names no owner: the stored session tells, and it must belong to
+    /// this kind of entity.
+    BySession {
+        session_id: SessionId,
+        entity: EntityType,
+    },
+    /// Nothing in the event says whose it is.
+    Unattributable,
+}
+
+/// Why an event could not be attributed: a stable code and a reason for the quarantine record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unattributed {
+    pub code: &'static str,
+    pub reason: &'static str,
+}
+
+impl Attribution {
+    /// The stored session to look up before [`Attribution::owner`] can answer.
+    pub fn session_to_look_up(&self) -> Option<SessionId> {
+        match self {
+            Attribution::BySession { session_id, .. } => Some(*session_id),
+            Attribution::Named(_) | Attribution::Unattributable => None,
         }
     }
 
-    /// The session a session event is about: used to find the owner when the event does not
-    /// name one.
-    pub fn session_id(&self) -> Option<SessionId> {
+    /// The owner, given the owner of the looked-up session (when there was one to look up).
+    /// An event whose owner cannot be established is kept rather than guessed at.
+    pub fn owner(self, stored_session_owner: Option<Owner>) -> Result<Owner, Unattributed> {
+        match (self, stored_session_owner) {
+            (Attribution::Named(owner), _) => Ok(owner),
+            (Attribution::BySession { entity, .. }, Some(owner))
+                if owner.entity_type() == entity =>
+            {
+                Ok(owner)
+            }
+            (Attribution::BySession { .. }, Some(_)) => Err(Unattributed {
+                code: "owner_mismatch",
+                reason: "the session belongs to another kind of entity",
+            }),
+            (Attribution::BySession { .. }, None) => Err(Unattributed {
+                code: "unknown_session",
+                reason: "no stored session has this id and the event names no owner",
+            }),
+            (Attribution::Unattributable, _) => Err(Unattributed {
+                code: "unknown_owner",
+                reason: "the event names no owner",
+            }),
+        }
+    }
+}
+
+impl WebhookEvent {
+    /// Whose records this event changes, or how to find out.
+    pub fn attribution(&self) -> Attribution {
         match &self.body {
-            EventBody::Session(s) => Some(s.session_id),
-            EventBody::RelatedPartySessionCreated(r) => Some(r.session_id),
-            _ => None,
+            EventBody::Session(s) => match s.subject.owner() {
+                Some(owner) => Attribution::Named(owner),
+                None => Attribution::BySession {
+                    session_id: s.session_id,
+                    entity: s.subject.entity_type(),
+                },
+            },
+            EventBody::KycStateUpdated(k) => Attribution::Named(k.owner),
+            EventBody::ExpirationWarning(w) => Attribution::Named(w.owner),
+            EventBody::RelatedPartySessionCreated(r) => {
+                Attribution::Named(Owner::RelatedParty(r.related_party_id))
+            }
+            EventBody::Unknown { .. } => Attribution::Unattributable,
         }
     }
 
@@ -143,16 +205,14 @@ impl WebhookEvent {
             EventBody::KycStateUpdated(k) => Change::Level {
                 stamp: LevelStamp {
                     level: k.level.clone(),
-                    at: self.occurred_at,
-                    event_id: self.id,
+                    stamp: self.stamp(),
                 },
                 kyc_id: k.kyc_id,
             },
             EventBody::ExpirationWarning(w) => Change::Reverify(ReverifyNotice {
                 expiration_date: w.expiration_date,
                 days_remaining: w.days_remaining,
-                at: self.occurred_at,
-                event_id: self.id,
+                stamp: self.stamp(),
             }),
             EventBody::Unknown { .. } => return None,
         };
@@ -163,5 +223,56 @@ impl WebhookEvent {
             owner,
             change,
         })
+    }
+}
+
+impl WebhookEvent {
+    /// The event's place in Ralio's timeline.
+    pub fn stamp(&self) -> EventStamp {
+        EventStamp {
+            at: self.occurred_at,
+            event_id: self.id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{RelatedPartyId, Uid};
+
+    #[test]
+    fn a_session_found_for_an_unnamed_owner_must_be_of_the_named_kind() {
+        let session_id = SessionId::parse("a534c9a9-b4ae-4db5-86c3-9506219e4c36").unwrap();
+        let user = Owner::User(Uid::parse("e4f9d8b3-6b70-47a1-aae1-70c8a689c02a").unwrap());
+        let party = Owner::RelatedParty(
+            RelatedPartyId::parse("0b6f9b4e-2d7c-4c55-9d8b-3f1c3b1f7d10").unwrap(),
+        );
+        let by_session = Attribution::BySession {
+            session_id,
+            entity: EntityType::User,
+        };
+        assert_eq!(by_session.session_to_look_up(), Some(session_id));
+        assert_eq!(by_session.owner(Some(user)), Ok(user));
+        assert_eq!(
+            by_session.owner(Some(party)).unwrap_err().code,
+            "owner_mismatch"
+        );
+        assert_eq!(by_session.owner(None).unwrap_err().code, "unknown_session");
+        assert_eq!(Attribution::Named(party).owner(None), Ok(party));
+        assert_eq!(
+            Attribution::Unattributable
+                .owner(Some(user))
+                .unwrap_err()
+                .code,
+            "unknown_owner"
+        );
+    }
+
+    #[test]
+    fn outcomes_follow_moves() {
+        assert_eq!(ApplyOutcome::from(Move::Apply), ApplyOutcome::Applied);
+        assert_eq!(ApplyOutcome::from(Move::Unchanged), ApplyOutcome::Unchanged);
+        assert_eq!(ApplyOutcome::from(Move::Stale), ApplyOutcome::Stale);
     }
 }

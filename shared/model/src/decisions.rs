@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::lifecycle::Phase;
-use crate::records::{SessionRecord, UserProfile};
+use crate::records::{HostedUrl, SessionRecord, UserProfile};
 use crate::{KycLevel, Owner};
 
 /// Stable machine codes for the merchant's user interface.
@@ -63,6 +63,26 @@ pub struct NextAction {
 /// an unknown level is not REGULAR.
 pub fn can_create_account(profile: &UserProfile) -> bool {
     profile.kyc_level() == KycLevel::Regular
+}
+
+/// A user who is REGULAR, with no document-expiry warning pending, needs no verification.
+pub fn needs_verification(profile: &UserProfile) -> bool {
+    !(can_create_account(profile) && profile.pending_reverify().is_none())
+}
+
+/// The session worth handing out again instead of creating one: the user's newest, still
+/// waiting for the user, with its page, and more than `margin` left before it expires (a page
+/// about to lapse helps nobody).
+pub fn reusable_session<'a>(
+    profile: &UserProfile,
+    sessions: &'a [SessionRecord],
+    now: DateTime<Utc>,
+    margin: chrono::Duration,
+) -> Option<(&'a SessionRecord, &'a HostedUrl)> {
+    let latest = latest_session(profile, sessions)?;
+    let url = latest.hosted_url.as_ref()?;
+    let expires = latest.expires_at?;
+    (latest.phase.is_open() && expires - now > margin).then_some((latest, url))
 }
 
 /// The user's newest session, by creation time.
@@ -171,7 +191,7 @@ mod tests {
     use chrono::NaiveDate;
 
     use super::*;
-    use crate::lifecycle::{ExpirySource, LevelStamp};
+    use crate::lifecycle::{EventStamp, ExpirySource, LevelStamp};
     use crate::records::{FailureReason, HostedUrl, ReverifyNotice};
     use crate::{EventId, SessionId, Uid};
 
@@ -197,10 +217,12 @@ mod tests {
 
     fn with_level(level: KycLevel, at_: &str) -> UserProfile {
         let mut p = UserProfile::unknown(uid());
-        p.kyc = Some(LevelStamp {
+        p.kyc.level = Some(LevelStamp {
             level,
-            at: at(at_),
-            event_id: EventId::parse("997b6324-03d5-417e-aea4-4523f2c41b94").unwrap(),
+            stamp: EventStamp {
+                at: at(at_),
+                event_id: EventId::parse("997b6324-03d5-417e-aea4-4523f2c41b94").unwrap(),
+            },
         });
         p
     }
@@ -340,11 +362,13 @@ mod tests {
     #[test]
     fn document_expiry_warning_asks_for_reverification() {
         let mut p = with_level(KycLevel::Regular, "2026-05-04T14:05:11Z");
-        p.reverify = Some(ReverifyNotice {
+        p.kyc.reverify = Some(ReverifyNotice {
             expiration_date: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
             days_remaining: 14,
-            at: at("2026-05-18T03:00:00Z"),
-            event_id: EventId::parse("db0e8a75-832f-467a-b981-24587b57d005").unwrap(),
+            stamp: EventStamp {
+                at: at("2026-05-18T03:00:00Z"),
+                event_id: EventId::parse("db0e8a75-832f-467a-b981-24587b57d005").unwrap(),
+            },
         });
         let action = next_action(&p, &[], at("2026-05-18T04:00:00Z"));
         assert_eq!(action.code, NextActionCode::ReverifyBefore);
@@ -352,6 +376,45 @@ mod tests {
         assert!(
             can_create_account(&p),
             "still REGULAR until Ralio says otherwise"
+        );
+        assert!(
+            needs_verification(&p),
+            "the warning asks for a new verification"
+        );
+        assert!(!needs_verification(&with_level(
+            KycLevel::Regular,
+            "2026-05-04T14:05:11Z"
+        )));
+        assert!(needs_verification(&UserProfile::unknown(uid())));
+    }
+
+    #[test]
+    fn only_the_newest_open_session_with_time_left_is_reused() {
+        let profile = UserProfile::unknown(uid());
+        let margin = chrono::Duration::hours(1);
+        let open = session(A, "2026-05-04T09:12:03Z", Phase::Started);
+        let expires = open.expires_at.unwrap();
+        let reused = |sessions: &[SessionRecord], now| {
+            reusable_session(&profile, sessions, now, margin).map(|(s, _)| s.session_id)
+        };
+        let sessions = std::slice::from_ref(&open);
+        assert_eq!(
+            reused(sessions, expires - chrono::Duration::hours(2)),
+            Some(open.session_id)
+        );
+        assert_eq!(
+            reused(sessions, expires - margin),
+            None,
+            "too close to expiry"
+        );
+        let newer_rejected = session(B, "2026-05-05T09:12:03Z", Phase::Rejected);
+        assert_eq!(
+            reused(
+                &[open.clone(), newer_rejected],
+                expires - chrono::Duration::hours(2)
+            ),
+            None,
+            "only the newest session counts"
         );
     }
 

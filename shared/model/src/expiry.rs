@@ -48,9 +48,9 @@ pub struct ExpiryBucket {
 pub struct MalformedBucket;
 
 impl ExpiryBucket {
-    /// The bucket of `kind` that contains `at`.
-    pub fn containing(kind: BucketKind, at: DateTime<Utc>, width: Duration) -> Self {
-        let width_secs = width.num_seconds().max(1);
+    /// The bucket of `kind` that contains `at`. Widths come from a validated
+    /// [`ExpirySchedule`], so they are at least one second.
+    fn containing(kind: BucketKind, at: DateTime<Utc>, width_secs: i64) -> Self {
         let start = at.timestamp().div_euclid(width_secs) * width_secs;
         Self {
             kind,
@@ -113,15 +113,24 @@ impl fmt::Display for ExpiryBucket {
     }
 }
 
-/// Durations of the expiry schedule.
+/// Durations of the expiry schedule. Built only through [`ExpirySchedule::new`], so every
+/// schedule in use has a bucket of at least one second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExpirySchedule {
-    /// How long before `expiresAt` a still-open session is flagged (default 24 h).
-    pub warning_lead: Duration,
-    /// How long after `expiresAt` a silent session is marked expired (default 1 h).
-    pub grace: Duration,
-    /// Bucket width (default 15 min).
-    pub bucket: Duration,
+    warning_lead: Duration,
+    grace: Duration,
+    bucket_secs: i64,
+}
+
+/// A schedule that cannot work, naming the duration at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidSchedule {
+    #[error("the bucket width must be at least 1s")]
+    Bucket,
+    #[error("the warning lead must not be negative")]
+    WarningLead,
+    #[error("the grace period must not be negative")]
+    Grace,
 }
 
 impl Default for ExpirySchedule {
@@ -129,22 +138,68 @@ impl Default for ExpirySchedule {
         Self {
             warning_lead: Duration::hours(24),
             grace: Duration::hours(1),
-            bucket: Duration::minutes(15),
+            bucket_secs: 15 * 60,
         }
     }
 }
 
 impl ExpirySchedule {
+    /// `warning_lead`: how long before `expiresAt` a still-open session is flagged (default
+    /// 24 h); `grace`: how long after `expiresAt` a silent session is marked expired (1 h);
+    /// `bucket`: the width of a time bucket, whole seconds (15 min).
+    pub fn new(
+        warning_lead: Duration,
+        grace: Duration,
+        bucket: Duration,
+    ) -> Result<Self, InvalidSchedule> {
+        if bucket.num_seconds() < 1 {
+            return Err(InvalidSchedule::Bucket);
+        }
+        if warning_lead < Duration::zero() {
+            return Err(InvalidSchedule::WarningLead);
+        }
+        if grace < Duration::zero() {
+            return Err(InvalidSchedule::Grace);
+        }
+        Ok(Self {
+            warning_lead,
+            grace,
+            bucket_secs: bucket.num_seconds(),
+        })
+    }
+
+    pub fn warning_lead(&self) -> Duration {
+        self.warning_lead
+    }
+
+    pub fn grace(&self) -> Duration {
+        self.grace
+    }
+
+    pub fn bucket(&self) -> Duration {
+        Duration::seconds(self.bucket_secs)
+    }
+
     pub fn warn_bucket(&self, expires_at: DateTime<Utc>) -> ExpiryBucket {
         ExpiryBucket::containing(
             BucketKind::Warn,
             expires_at - self.warning_lead,
-            self.bucket,
+            self.bucket_secs,
         )
     }
 
     pub fn expire_bucket(&self, expires_at: DateTime<Utc>) -> ExpiryBucket {
-        ExpiryBucket::containing(BucketKind::Expire, expires_at + self.grace, self.bucket)
+        ExpiryBucket::containing(
+            BucketKind::Expire,
+            expires_at + self.grace,
+            self.bucket_secs,
+        )
+    }
+
+    /// Both buckets a session expiring at `expires_at` is indexed under: its warning, then its
+    /// expiry.
+    pub fn buckets(&self, expires_at: DateTime<Utc>) -> [ExpiryBucket; 2] {
+        [self.warn_bucket(expires_at), self.expire_bucket(expires_at)]
     }
 }
 
@@ -178,6 +233,34 @@ mod tests {
         let c = schedule.warn_bucket(at("2026-05-11T09:15:00Z"));
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn schedules_refuse_what_cannot_work() {
+        let hour = Duration::hours(1);
+        assert_eq!(
+            ExpirySchedule::new(hour, hour, Duration::milliseconds(999)),
+            Err(InvalidSchedule::Bucket)
+        );
+        assert_eq!(
+            ExpirySchedule::new(-hour, hour, hour),
+            Err(InvalidSchedule::WarningLead)
+        );
+        assert_eq!(
+            ExpirySchedule::new(hour, -hour, hour),
+            Err(InvalidSchedule::Grace)
+        );
+        let schedule = ExpirySchedule::new(
+            Duration::seconds(3),
+            Duration::seconds(1),
+            Duration::seconds(1),
+        )
+        .unwrap();
+        let expires = at("2026-05-11T09:12:03.418Z");
+        let [warn, expire] = schedule.buckets(expires);
+        assert_eq!(warn, schedule.warn_bucket(expires));
+        assert_eq!(expire.start, at("2026-05-11T09:12:04Z"));
+        assert_eq!(expire.width_secs, 1);
     }
 
     #[test]

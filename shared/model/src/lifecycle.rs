@@ -19,6 +19,22 @@ pub enum ExpirySource {
     Inferred,
 }
 
+impl ExpirySource {
+    /// The stable name stores and answers use (`ralio`, `inferred`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpirySource::Ralio => "ralio",
+            ExpirySource::Inferred => "inferred",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [ExpirySource::Ralio, ExpirySource::Inferred]
+            .into_iter()
+            .find(|source| source.as_str() == value)
+    }
+}
+
 /// A session's place in its lifecycle: Ralio's state, and for EXPIRED who said so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Phase {
@@ -52,6 +68,10 @@ impl Phase {
         Phase::Expired(ExpirySource::Ralio),
         Phase::Expired(ExpirySource::Inferred),
     ];
+
+    /// The phases in which a session waits for the user: the only ones the expiry watcher
+    /// flags or expires.
+    pub const OPEN: [Phase; 2] = [Phase::NotStarted, Phase::Started];
 
     pub fn state(self) -> SessionState {
         match self {
@@ -97,7 +117,7 @@ impl Phase {
 
     /// The session is waiting for the user: it may be flagged as expiring or marked expired.
     pub fn is_open(self) -> bool {
-        self.state().is_open()
+        Self::OPEN.contains(&self)
     }
 
     /// The phases a session may be in for a move to `self` to apply. The DynamoDB condition
@@ -147,35 +167,32 @@ impl Phase {
     }
 }
 
-/// A KYC level as of one `kyc_state_updated` event. Levels are ordered by the event's
-/// timestamp, ties broken by event id, so any delivery order converges on the newest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LevelStamp {
-    pub level: KycLevel,
+/// Where an event sits in Ralio's timeline: by timestamp, ties broken by event id, so any
+/// delivery order of the same events converges on the newest. Levels and document-expiry
+/// warnings are both ordered this way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EventStamp {
     pub at: DateTime<Utc>,
     pub event_id: EventId,
 }
 
-/// Position of an event in Ralio's timeline: newer means greater.
-pub fn event_order_key(at: DateTime<Utc>, event_id: EventId) -> (DateTime<Utc>, EventId) {
-    (at, event_id)
-}
-
-impl LevelStamp {
-    /// Decide whether this stamp replaces the stored one.
-    pub fn decide_over(&self, stored: Option<&LevelStamp>) -> Move {
+impl EventStamp {
+    /// Decide whether a value stamped `self` replaces one stamped `stored`.
+    pub fn decide_over(self, stored: Option<EventStamp>) -> Move {
         match stored {
             None => Move::Apply,
             Some(old) if old.event_id == self.event_id => Move::Unchanged,
-            Some(old) => {
-                if event_order_key(self.at, self.event_id) > event_order_key(old.at, old.event_id) {
-                    Move::Apply
-                } else {
-                    Move::Stale
-                }
-            }
+            Some(old) if self > old => Move::Apply,
+            Some(_) => Move::Stale,
         }
     }
+}
+
+/// A KYC level as of one `kyc_state_updated` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LevelStamp {
+    pub level: KycLevel,
+    pub stamp: EventStamp,
 }
 
 /// Fixed-width UTC timestamp (nanoseconds, `Z`) whose string order is its time order, so
@@ -290,46 +307,57 @@ mod tests {
         }
     }
 
-    fn stamp(level: KycLevel, at: &str, id: &str) -> LevelStamp {
-        LevelStamp {
-            level,
+    fn stamp(at: &str, id: &str) -> EventStamp {
+        EventStamp {
             at: DateTime::parse_from_rfc3339(at).unwrap().to_utc(),
             event_id: EventId::parse(id).unwrap(),
         }
     }
 
     #[test]
-    fn older_level_never_overwrites_newer_and_downgrades_apply() {
-        let regular = stamp(
-            KycLevel::Regular,
+    fn older_stamps_never_overwrite_newer_ones() {
+        let earlier = stamp(
             "2026-05-04T14:05:11.940Z",
             "997b6324-03d5-417e-aea4-4523f2c41b94",
         );
-        let light_later = stamp(
-            KycLevel::Light,
+        let later = stamp(
             "2026-06-01T00:05:43.209Z",
             "4f0a7af4-3c00-41c5-9b4b-330ad6015789",
         );
-        assert_eq!(light_later.decide_over(Some(&regular)), Move::Apply);
-        assert_eq!(regular.decide_over(Some(&light_later)), Move::Stale);
-        assert_eq!(regular.decide_over(Some(&regular)), Move::Unchanged);
-        assert_eq!(regular.decide_over(None), Move::Apply);
+        assert_eq!(later.decide_over(Some(earlier)), Move::Apply);
+        assert_eq!(earlier.decide_over(Some(later)), Move::Stale);
+        assert_eq!(earlier.decide_over(Some(earlier)), Move::Unchanged);
+        assert_eq!(earlier.decide_over(None), Move::Apply);
     }
 
     #[test]
     fn equal_timestamps_are_ordered_by_event_id() {
         let low = stamp(
-            KycLevel::Light,
             "2026-05-04T14:05:11Z",
             "00000000-0000-4000-8000-000000000001",
         );
         let high = stamp(
-            KycLevel::Regular,
             "2026-05-04T14:05:11Z",
             "00000000-0000-4000-8000-000000000002",
         );
-        assert_eq!(high.decide_over(Some(&low)), Move::Apply);
-        assert_eq!(low.decide_over(Some(&high)), Move::Stale);
+        assert_eq!(high.decide_over(Some(low)), Move::Apply);
+        assert_eq!(low.decide_over(Some(high)), Move::Stale);
+    }
+
+    #[test]
+    fn expiry_source_names_round_trip_and_match_serde() {
+        for source in [Ralio, Inferred] {
+            assert_eq!(ExpirySource::parse(source.as_str()), Some(source));
+            assert_eq!(serde_json::to_value(source).unwrap(), source.as_str());
+        }
+        assert_eq!(ExpirySource::parse("none"), None);
+    }
+
+    #[test]
+    fn open_phases_are_exactly_those_waiting_for_the_user() {
+        for phase in Phase::ALL {
+            assert_eq!(phase.is_open(), phase.state().is_open(), "{phase:?}");
+        }
     }
 
     #[test]

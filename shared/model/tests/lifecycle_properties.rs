@@ -1,13 +1,14 @@
 //! Property tests: delivery order and duplicates never change the outcome, and nothing but a
 //! REGULAR `kyc_state_updated` ever opens account creation.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use idv_model::webhook::{EventBody, Subject};
+use idv_model::apply::Ledger;
+use idv_model::webhook::EventBody;
 use idv_model::{
-    EventId, ExpirySource, KycLevel, LevelStamp, Owner, Phase, SessionId, SessionRecord, Uid,
-    UserProfile, WebhookEvent, can_create_account, parse_webhook,
+    HostedUrl, KycLevel, Owner, Phase, SessionId, SessionRecord, Uid, UserProfile, UserSnapshot,
+    WatchAction, WebhookEvent, can_create_account, parse_webhook,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -142,69 +143,72 @@ fn scenario(plans: &[SessionPlan], levels: &[KycLevel], env_b: bool) -> Scenario
     }
 }
 
-/// The reference semantics every store must follow: de-duplicate by event id, then apply the
-/// model's rules.
-#[derive(Debug, Clone, PartialEq)]
+/// A user's records as the service keeps them: the model's own ledger, driven exactly as the
+/// stores drive it.
+#[derive(Debug, Clone)]
 struct UserState {
-    profile: UserProfile,
-    sessions: BTreeMap<SessionId, Phase>,
-    seen: HashSet<EventId>,
+    ledger: Ledger,
 }
 
 impl UserState {
     fn new(pre_created: &[SessionId]) -> Self {
-        Self {
-            profile: UserProfile::unknown(uid()),
-            sessions: pre_created
-                .iter()
-                .map(|s| (*s, Phase::NotStarted))
-                .collect(),
-            seen: HashSet::new(),
+        let mut ledger = Ledger::default();
+        for session in pre_created {
+            let record = SessionRecord::created(
+                Owner::User(uid()),
+                *session,
+                HostedUrl::new("https://verify.example/s"),
+                base_time(),
+                base_time() + Duration::days(7),
+            );
+            ledger.store_created(&record, &[]).unwrap();
         }
+        Self { ledger }
     }
 
-    fn apply(&mut self, happening: &Happening) {
+    fn happen(&mut self, happening: &Happening) {
+        let now = base_time() + Duration::days(30);
         match happening {
             Happening::InferExpiry(session) => {
-                let target = Phase::Expired(ExpirySource::Inferred);
-                let current = self.sessions.get(session).copied();
-                if target.decide_from(current) == idv_model::Move::Apply {
-                    self.sessions.insert(*session, target);
-                }
+                self.ledger.watch(
+                    WatchAction::ExpireInferred,
+                    Owner::User(uid()),
+                    *session,
+                    now,
+                );
             }
             Happening::Webhook(body) => {
                 let event: WebhookEvent = parse_webhook(body).expect("generated webhooks parse");
-                if !self.seen.insert(event.id) {
-                    return;
-                }
-                match event.body {
-                    EventBody::Session(s) => {
-                        assert_eq!(s.subject, Subject::User(Some(uid())));
-                        let target = s.outcome.target();
-                        let current = self.sessions.get(&s.session_id).copied();
-                        if target.decide_from(current) == idv_model::Move::Apply {
-                            self.sessions.insert(s.session_id, target);
-                        }
-                    }
-                    EventBody::KycStateUpdated(k) => {
-                        assert_eq!(k.owner, Owner::User(uid()));
-                        self.profile.apply_level(
-                            LevelStamp {
-                                level: k.level,
-                                at: event.occurred_at,
-                                event_id: event.id,
-                            },
-                            k.kyc_id,
-                        );
-                    }
-                    other => panic!("unexpected {other:?}"),
-                }
+                let owner = event
+                    .attribution()
+                    .owner(None)
+                    .expect("every event names the user");
+                assert_eq!(owner, Owner::User(uid()));
+                let application = event.application(owner).expect("an event we act on");
+                self.ledger.apply_event(&application, now);
             }
         }
     }
 
+    fn snapshot(&self) -> UserSnapshot {
+        self.ledger
+            .owner(Owner::User(uid()))
+            .map(|records| records.user_snapshot(uid()).unwrap())
+            .unwrap_or_else(|| UserSnapshot::empty(uid()))
+    }
+
+    fn profile(&self) -> UserProfile {
+        self.snapshot().profile
+    }
+
     fn outcome(&self) -> (BTreeMap<SessionId, Phase>, KycLevel) {
-        (self.sessions.clone(), self.profile.kyc_level())
+        let snapshot = self.snapshot();
+        let phases = snapshot
+            .sessions
+            .iter()
+            .map(|s| (s.session_id, s.phase))
+            .collect();
+        (phases, snapshot.profile.kyc_level())
     }
 }
 
@@ -248,7 +252,7 @@ proptest! {
 
         let mut expected = UserState::new(&pre_created);
         for h in &in_order {
-            expected.apply(h);
+            expected.happen(h);
         }
 
         let total = in_order.len() + dupes.len();
@@ -260,7 +264,7 @@ proptest! {
         }
         let mut actual = UserState::new(&pre_created);
         for h in delivered(in_order, dupes, order) {
-            actual.apply(&h);
+            actual.happen(&h);
         }
         prop_assert_eq!(actual.outcome(), expected.outcome());
     }
@@ -289,15 +293,16 @@ proptest! {
                     regular_delivered = true;
                 }
             }
-            state.apply(h);
-            if can_create_account(&state.profile) {
+            state.happen(h);
+            let profile = state.profile();
+            if can_create_account(&profile) {
                 prop_assert!(regular_delivered, "account allowed before any REGULAR level event");
-                let stamp = state.profile.kyc.as_ref().unwrap();
+                let stamp = profile.kyc.level.as_ref().unwrap();
                 prop_assert_eq!(&stamp.level, &KycLevel::Regular);
             }
         }
         // At the end, accounts are open exactly when the newest level event says REGULAR.
-        prop_assert_eq!(can_create_account(&state.profile), levels.last() == Some(&KycLevel::Regular));
+        prop_assert_eq!(can_create_account(&state.profile()), levels.last() == Some(&KycLevel::Regular));
     }
 }
 
@@ -314,16 +319,11 @@ fn a_verified_session_alone_never_opens_accounts() {
         false,
     );
     for h in &in_order {
-        state.apply(h);
+        state.happen(h);
     }
-    assert_eq!(state.sessions.values().next(), Some(&Phase::Verified));
-    assert!(!can_create_account(&state.profile));
-    let record = SessionRecord::first_reported(
-        Owner::User(uid()),
-        *state.sessions.keys().next().unwrap(),
-        Phase::Verified,
-        base_time(),
-    );
-    let action = idv_model::next_action(&state.profile, &[record], base_time());
+    let snapshot = state.snapshot();
+    assert_eq!(snapshot.sessions[0].phase, Phase::Verified);
+    assert!(!can_create_account(&snapshot.profile));
+    let action = idv_model::next_action(&snapshot.profile, &snapshot.sessions, base_time());
     assert_eq!(action.code, idv_model::NextActionCode::AwaitKycUpdate);
 }

@@ -1,50 +1,37 @@
-//! The in-memory store: the local default and the fast test backend. It follows the DynamoDB
-//! store's semantics exactly (the contract suite runs against both), deciding every change
-//! with the same model rules under one lock instead of a condition expression.
+//! The in-memory store: the local default and the fast test backend. It is the model's
+//! [`Ledger`] behind one lock, plus what only a store keeps (audit trail, ticks, quarantine);
+//! every decision is the model's, so the contract suite holds it to DynamoDB's answers.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use idv_model::lifecycle::Move;
+use idv_model::apply::Ledger;
 use idv_model::{
-    ApplyOutcome, BucketKind, Change, Currency, EventApplication, EventId, ExpiryBucket,
-    ExpirySource, LevelStamp, Owner, Phase, ReverifyNotice, SessionId, SessionRecord, Uid,
-    UserProfile,
+    AccountRecord, AccountReservation, AuditEntry, Currency, EventApplication, ExpiryBucket,
+    LeaseToken, Owner, RalioAccount, SessionId, SessionRecord, StoredSession, Uid, UserSnapshot,
+    WatchAction, WatchOutcome,
 };
 
-use super::describe;
 use super::{
-    AccountLedger, AccountRecord, AccountReservation, AccountStatus, Applied, AuditEntry, AuditLog,
-    BucketMember, BucketPage, EventLedger, ExpiryIndex, QuarantineEntry, RalioAccount,
-    SessionWriter, StoreError, StoreResult, StoredSession, UserReader, UserSnapshot, WatchOutcome,
+    AccountLedger, Applied, AuditLog, BucketMember, BucketPage, CreationLease, EventLedger,
+    ExpiryIndex, Lease, QuarantineEntry, QuarantineReader, SessionWriter, StoreError, StoreResult,
+    UserReader,
 };
-use super::{CreationLease, Lease, LeaseToken};
-
-#[derive(Default)]
-struct Profile {
-    kyc: Option<LevelStamp>,
-    kyc_id: Option<i64>,
-    reverify: Option<ReverifyNotice>,
-    lease: Option<(DateTime<Utc>, LeaseToken)>,
-}
-
-struct SessionRow {
-    record: SessionRecord,
-    warn_bucket: Option<String>,
-    expire_bucket: Option<String>,
-}
 
 #[derive(Default)]
 struct State {
-    profiles: HashMap<Owner, Profile>,
-    sessions: HashMap<(Owner, SessionId), SessionRow>,
-    accounts: BTreeMap<(Uid, Currency, String), AccountRecord>,
-    markers: HashSet<EventId>,
+    ledger: Ledger,
     audit: HashMap<Owner, Vec<AuditEntry>>,
-    ticks: HashSet<String>,
+    ticks: BTreeSet<ExpiryBucket>,
     quarantine: BTreeMap<(NaiveDate, String), QuarantineEntry>,
+}
+
+impl State {
+    fn audit(&mut self, owner: Owner, entry: AuditEntry) {
+        self.audit.entry(owner).or_default().push(entry);
+    }
 }
 
 /// See the module documentation.
@@ -58,78 +45,21 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn lock(&self) -> StoreResult<std::sync::MutexGuard<'_, State>> {
+    fn lock(&self) -> StoreResult<MutexGuard<'_, State>> {
         self.state
             .lock()
             .map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))
     }
 }
 
-fn audit(state: &mut State, owner: Owner, entry: AuditEntry) {
-    state.audit.entry(owner).or_default().push(entry);
-}
-
-/// An audit entry for a change this store made.
-fn entry(
-    at: DateTime<Utc>,
-    action: &str,
-    outcome: &str,
-    event_id: Option<EventId>,
-    session_id: Option<SessionId>,
-    detail: String,
-) -> AuditEntry {
-    AuditEntry {
-        at,
-        action: action.to_owned(),
-        outcome: outcome.to_owned(),
-        event_id,
-        session_id,
-        detail,
-    }
-}
-
-fn into_outcome(decision: Move) -> ApplyOutcome {
-    match decision {
-        Move::Apply => ApplyOutcome::Applied,
-        Move::Unchanged => ApplyOutcome::Unchanged,
-        Move::Stale => ApplyOutcome::Stale,
-    }
-}
-
 #[async_trait]
 impl UserReader for MemoryStore {
     async fn load_user(&self, uid: Uid) -> StoreResult<UserSnapshot> {
-        let state = self.lock()?;
-        let owner = Owner::User(uid);
-        let mut snapshot = UserSnapshot::empty(uid);
-        if let Some(p) = state.profiles.get(&owner) {
-            snapshot.profile = UserProfile {
-                uid,
-                kyc: p.kyc.clone(),
-                kyc_id: p.kyc_id,
-                reverify: p.reverify.clone(),
-            };
+        match self.lock()?.ledger.owner(Owner::User(uid)) {
+            Some(records) => Ok(records.user_snapshot(uid)?),
+            None => Ok(UserSnapshot::empty(uid)),
         }
-        snapshot.sessions = state
-            .sessions
-            .iter()
-            .filter(|((o, _), _)| *o == owner)
-            .map(|(_, row)| row.record.clone())
-            .collect();
-        snapshot.sessions.sort_by(SessionRecord::newest_first);
-        snapshot.accounts = state
-            .accounts
-            .iter()
-            .filter(|((u, _, _), _)| *u == uid)
-            .map(|(_, a)| a.clone())
-            .collect();
-        snapshot.accounts.sort_by(account_order);
-        Ok(snapshot)
     }
-}
-
-pub(crate) fn account_order(a: &AccountRecord, b: &AccountRecord) -> std::cmp::Ordering {
-    (a.created_at, &a.alias, a.currency).cmp(&(b.created_at, &b.alias, b.currency))
 }
 
 #[async_trait]
@@ -140,128 +70,42 @@ impl EventLedger for MemoryStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Applied> {
         let mut state = self.lock()?;
-        let owner = event.owner;
-        let session_id = match &event.change {
-            Change::Session { session_id, .. } => Some(*session_id),
-            _ => None,
-        };
-        if !state.markers.insert(event.event_id) {
-            audit(
-                &mut state,
-                owner,
-                entry(
-                    now,
-                    &event.event_type,
-                    "duplicate",
-                    Some(event.event_id),
-                    session_id,
-                    String::new(),
-                ),
-            );
-            return Ok(Applied {
-                outcome: ApplyOutcome::Duplicate,
-            });
-        }
-        let (decision, detail) = match &event.change {
-            Change::Session {
-                session_id,
-                target,
-                failure_reasons,
-                hosted_url,
-                expires_at,
-                expiry_buckets,
-            } => {
-                let key = (owner, *session_id);
-                let current = state.sessions.get(&key).map(|row| row.record.phase);
-                let decision = target.decide_from(current);
-                if decision == Move::Apply {
-                    let row = state.sessions.entry(key).or_insert_with(|| SessionRow {
-                        record: SessionRecord::first_reported(owner, *session_id, *target, now),
-                        warn_bucket: None,
-                        expire_bucket: None,
-                    });
-                    row.record.phase = *target;
-                    row.record.failure_reasons = failure_reasons.clone();
-                    row.record.updated_at = now;
-                    if row.record.hosted_url.is_none() {
-                        row.record.hosted_url = hosted_url.clone();
-                    }
-                    if row.record.expires_at.is_none() {
-                        row.record.expires_at = *expires_at;
-                    }
-                    for bucket in expiry_buckets {
-                        let slot = match bucket.kind {
-                            BucketKind::Warn => &mut row.warn_bucket,
-                            BucketKind::Expire => &mut row.expire_bucket,
-                        };
-                        slot.get_or_insert_with(|| bucket.key());
-                    }
-                }
-                (decision, describe::session(decision, current, *target))
-            }
-            Change::Level { stamp, kyc_id } => {
-                let profile = state.profiles.entry(owner).or_default();
-                let decision = stamp.decide_over(profile.kyc.as_ref());
-                let detail = describe::level(decision, profile.kyc.as_ref(), stamp);
-                if decision == Move::Apply {
-                    profile.kyc = Some(stamp.clone());
-                    if kyc_id.is_some() {
-                        profile.kyc_id = *kyc_id;
-                    }
-                }
-                (decision, detail)
-            }
-            Change::Reverify(notice) => {
-                let profile = state.profiles.entry(owner).or_default();
-                let decision = notice.decide_over(profile.reverify.as_ref());
-                if decision == Move::Apply {
-                    profile.reverify = Some(notice.clone());
-                }
-                (decision, describe::reverify(notice))
-            }
-        };
-        let outcome = into_outcome(decision);
-        audit(
-            &mut state,
-            owner,
-            entry(
-                now,
-                &event.event_type,
-                outcome.as_str(),
-                Some(event.event_id),
-                session_id,
-                detail,
-            ),
-        );
-        Ok(Applied { outcome })
+        let decision = state.ledger.apply_event(event, now);
+        state.audit(event.owner, decision.audit);
+        Ok(Applied {
+            outcome: decision.outcome,
+        })
     }
 
     async fn find_session_owner(&self, session_id: SessionId) -> StoreResult<Option<Owner>> {
         let state = self.lock()?;
         Ok(state
-            .sessions
-            .keys()
-            .find(|(_, id)| *id == session_id)
-            .map(|(owner, _)| *owner))
+            .ledger
+            .owners
+            .values()
+            .find(|records| records.sessions.contains_key(&session_id))
+            .map(|records| records.owner))
     }
 
     async fn quarantine(&self, entry: &QuarantineEntry) -> StoreResult<()> {
-        let mut state = self.lock()?;
-        let key = (
-            entry.received_at.date_naive(),
-            super::body_digest(&entry.body),
-        );
-        state.quarantine.entry(key).or_insert_with(|| entry.clone());
+        let key = (entry.received_at.date_naive(), entry.digest());
+        self.lock()?
+            .quarantine
+            .entry(key)
+            .or_insert_with(|| entry.clone());
         Ok(())
     }
+}
 
+#[async_trait]
+impl QuarantineReader for MemoryStore {
     async fn quarantined(&self, day: NaiveDate) -> StoreResult<Vec<QuarantineEntry>> {
         let state = self.lock()?;
         Ok(state
             .quarantine
-            .iter()
-            .filter(|((d, _), _)| *d == day)
-            .map(|(_, e)| e.clone())
+            .range((day, String::new())..)
+            .take_while(|((d, _), _)| *d == day)
+            .map(|(_, entry)| entry.clone())
             .collect())
     }
 }
@@ -273,148 +117,72 @@ impl SessionWriter for MemoryStore {
         record: &SessionRecord,
         buckets: &[ExpiryBucket],
     ) -> StoreResult<StoredSession> {
-        let mut state = self.lock()?;
-        let key = (record.owner, record.session_id);
-        let bucket_of = |kind| {
-            buckets
-                .iter()
-                .find(|b| b.kind == kind)
-                .map(ExpiryBucket::key)
-        };
-        match state.sessions.get_mut(&key) {
-            Some(row) if row.record.hosted_url.is_some() => {
-                Ok(StoredSession::AlreadyStored(row.record.clone()))
-            }
-            Some(row) => {
-                // A webhook got here first: keep its state, add what only creation knows.
-                row.record.hosted_url = record.hosted_url.clone();
-                row.record.expires_at = record.expires_at;
-                row.record.created_at = record.created_at;
-                row.warn_bucket = bucket_of(BucketKind::Warn);
-                row.expire_bucket = bucket_of(BucketKind::Expire);
-                Ok(StoredSession::Stored(row.record.clone()))
-            }
-            None => {
-                state.sessions.insert(
-                    key,
-                    SessionRow {
-                        record: record.clone(),
-                        warn_bucket: bucket_of(BucketKind::Warn),
-                        expire_bucket: bucket_of(BucketKind::Expire),
-                    },
-                );
-                Ok(StoredSession::Stored(record.clone()))
-            }
-        }
+        Ok(self.lock()?.ledger.store_created(record, buckets)?)
     }
 }
 
 #[async_trait]
 impl ExpiryIndex for MemoryStore {
     async fn create_tick(&self, bucket: &ExpiryBucket, _now: DateTime<Utc>) -> StoreResult<bool> {
-        Ok(self.lock()?.ticks.insert(bucket.key()))
+        Ok(self.lock()?.ticks.insert(*bucket))
     }
 
     async fn delete_tick(&self, bucket: &ExpiryBucket) -> StoreResult<()> {
-        self.lock()?.ticks.remove(&bucket.key());
+        self.lock()?.ticks.remove(bucket);
         Ok(())
     }
 
+    /// Pages are ordered by session id, like the DynamoDB index's range key; the token is the
+    /// last id of the page.
     async fn list_bucket(
         &self,
         bucket: &ExpiryBucket,
         limit: u32,
         page: Option<&str>,
     ) -> StoreResult<BucketPage> {
+        let after = page
+            .map(|token| {
+                SessionId::parse(token).map_err(|_| StoreError::Rejected("bad page token".into()))
+            })
+            .transpose()?;
         let state = self.lock()?;
-        let key = bucket.key();
         let mut members: Vec<BucketMember> = state
-            .sessions
-            .iter()
-            .filter(|(_, row)| match bucket.kind {
-                BucketKind::Warn => row.warn_bucket.as_deref() == Some(key.as_str()),
-                BucketKind::Expire => row.expire_bucket.as_deref() == Some(key.as_str()),
+            .ledger
+            .owners
+            .values()
+            .flat_map(|records| {
+                records
+                    .sessions
+                    .iter()
+                    .filter(|(_, fields)| fields.bucket(bucket.kind) == Some(*bucket))
+                    .map(|(id, _)| BucketMember {
+                        owner: records.owner,
+                        session_id: *id,
+                    })
             })
-            .map(|((owner, session_id), _)| BucketMember {
-                owner: *owner,
-                session_id: *session_id,
-            })
+            .filter(|m| after.is_none_or(|after| m.session_id > after))
             .collect();
-        members.sort_by_key(|m| m.session_id.to_string());
-        let after = page.map(|p| p.to_owned());
-        let remaining: Vec<BucketMember> = members
-            .into_iter()
-            .filter(|m| {
-                after
-                    .as_deref()
-                    .is_none_or(|a| m.session_id.to_string().as_str() > a)
-            })
-            .collect();
+        members.sort_by_key(|m| m.session_id);
         let limit = limit.max(1) as usize;
-        let next = (remaining.len() > limit).then(|| remaining[limit - 1].session_id.to_string());
-        Ok(BucketPage {
-            members: remaining.into_iter().take(limit).collect(),
-            next,
-        })
+        let next = (members.len() > limit).then(|| members[limit - 1].session_id.to_string());
+        members.truncate(limit);
+        Ok(BucketPage { members, next })
     }
 
-    async fn flag_expiring(
+    async fn watch(
         &self,
+        action: WatchAction,
         member: &BucketMember,
         now: DateTime<Utc>,
     ) -> StoreResult<WatchOutcome> {
         let mut state = self.lock()?;
-        let Some(row) = state.sessions.get_mut(&(member.owner, member.session_id)) else {
-            return Ok(WatchOutcome::Missing);
-        };
-        let decision = row.record.phase.decide_flag(row.record.expiring_soon);
-        if decision != Move::Apply {
-            return Ok(decision.into());
+        let decision = state
+            .ledger
+            .watch(action, member.owner, member.session_id, now);
+        if let Some(entry) = decision.audit {
+            state.audit(member.owner, entry);
         }
-        row.record.expiring_soon = true;
-        row.record.updated_at = now;
-        audit(
-            &mut state,
-            member.owner,
-            entry(
-                now,
-                "session_flagged_expiring",
-                "applied",
-                None,
-                Some(member.session_id),
-                String::new(),
-            ),
-        );
-        Ok(WatchOutcome::Changed)
-    }
-
-    async fn mark_expired(
-        &self,
-        member: &BucketMember,
-        now: DateTime<Utc>,
-    ) -> StoreResult<WatchOutcome> {
-        let mut state = self.lock()?;
-        let Some(row) = state.sessions.get_mut(&(member.owner, member.session_id)) else {
-            return Ok(WatchOutcome::Missing);
-        };
-        let target = Phase::Expired(ExpirySource::Inferred);
-        let from = row.record.phase;
-        let decision = row.record.apply(target, &[], now);
-        if decision == Move::Apply {
-            audit(
-                &mut state,
-                member.owner,
-                entry(
-                    now,
-                    "session_expired_inferred",
-                    "applied",
-                    None,
-                    Some(member.session_id),
-                    describe::session(Move::Apply, Some(from), target),
-                ),
-            );
-        }
-        Ok(decision.into())
+        Ok(decision.outcome)
     }
 }
 
@@ -429,30 +197,8 @@ impl AccountLedger for MemoryStore {
         now: DateTime<Utc>,
     ) -> StoreResult<AccountReservation> {
         let mut state = self.lock()?;
-        let key = (uid, currency, alias.to_owned());
-        if let Some(existing) = state.accounts.get(&key) {
-            match &existing.status {
-                AccountStatus::Created(_) => {
-                    return Ok(AccountReservation::Existing(Box::new(existing.clone())));
-                }
-                AccountStatus::Pending { lease_until: held } if *held >= now => {
-                    return Ok(AccountReservation::InProgress { lease_until: *held });
-                }
-                AccountStatus::Pending { .. } => {}
-            }
-        }
-        state.accounts.insert(
-            key,
-            AccountRecord {
-                uid,
-                alias: alias.to_owned(),
-                currency,
-                status: AccountStatus::Pending { lease_until },
-                created_at: now,
-                updated_at: now,
-            },
-        );
-        Ok(AccountReservation::Reserved)
+        let records = state.ledger.owner_mut(Owner::User(uid));
+        Ok(records.reserve_account(uid, alias, currency, lease_until, now))
     }
 
     async fn complete_account(
@@ -464,47 +210,22 @@ impl AccountLedger for MemoryStore {
         now: DateTime<Utc>,
     ) -> StoreResult<AccountRecord> {
         let mut state = self.lock()?;
-        let key = (uid, currency, alias.to_owned());
-        let record = state.accounts.entry(key).or_insert_with(|| AccountRecord {
-            uid,
-            alias: alias.to_owned(),
-            currency,
-            status: AccountStatus::Pending { lease_until: now },
-            created_at: now,
-            updated_at: now,
-        });
-        record.status = AccountStatus::Created(account.clone());
-        // Both stores date an account from its creation at Ralio, not from the reservation.
-        record.created_at = now;
-        record.updated_at = now;
-        let record = record.clone();
-        audit(
-            &mut state,
-            Owner::User(uid),
-            entry(
-                now,
-                "account_created",
-                "applied",
-                None,
-                None,
-                format!("{} account", currency.as_str()),
-            ),
-        );
+        let record = AccountRecord::created(uid, alias, currency, account.clone(), now);
+        state
+            .ledger
+            .owner_mut(Owner::User(uid))
+            .accounts
+            .insert((currency, alias.to_owned()), record.clone());
+        state.audit(Owner::User(uid), record.created_audit());
         Ok(record)
     }
 
     async fn release_account(&self, uid: Uid, alias: &str, currency: Currency) -> StoreResult<()> {
         let mut state = self.lock()?;
-        let key = (uid, currency, alias.to_owned());
-        if matches!(
-            state.accounts.get(&key),
-            Some(AccountRecord {
-                status: AccountStatus::Pending { .. },
-                ..
-            })
-        ) {
-            state.accounts.remove(&key);
-        }
+        state
+            .ledger
+            .owner_mut(Owner::User(uid))
+            .release_account(alias, currency);
         Ok(())
     }
 }
@@ -512,11 +233,7 @@ impl AccountLedger for MemoryStore {
 #[async_trait]
 impl AuditLog for MemoryStore {
     async fn append_audit(&self, owner: Owner, entry: &AuditEntry) -> StoreResult<()> {
-        self.lock()?
-            .audit
-            .entry(owner)
-            .or_default()
-            .push(entry.clone());
+        self.lock()?.audit(owner, entry.clone());
         Ok(())
     }
 
@@ -535,16 +252,22 @@ impl CreationLease for MemoryStore {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<Lease> {
+        let token = LeaseToken(uuid::Uuid::new_v4());
         let mut state = self.lock()?;
-        let profile = state.profiles.entry(Owner::User(uid)).or_default();
-        match profile.lease {
-            Some((held, _)) if held >= now => Ok(Lease::Held { until: held }),
-            _ => {
-                let token = LeaseToken(uuid::Uuid::new_v4());
-                profile.lease = Some((until, token));
-                Ok(Lease::Acquired(token))
-            }
-        }
+        let records = state.ledger.owner_mut(Owner::User(uid));
+        Ok(match records.acquire_lease(token, until, now) {
+            Ok(()) => Lease::Acquired(token),
+            Err(until) => Lease::Held { until },
+        })
+    }
+
+    async fn release_creation_lease(&self, uid: Uid, token: LeaseToken) -> StoreResult<()> {
+        let mut state = self.lock()?;
+        state
+            .ledger
+            .owner_mut(Owner::User(uid))
+            .release_lease(token);
+        Ok(())
     }
 
     async fn store_created_session(
@@ -553,20 +276,11 @@ impl CreationLease for MemoryStore {
         buckets: &[ExpiryBucket],
         lease: LeaseToken,
     ) -> StoreResult<StoredSession> {
-        let stored = self.store_session(record, buckets).await?;
-        if let Owner::User(uid) = record.owner {
-            self.release_creation_lease(uid, lease).await?;
+        let mut state = self.lock()?;
+        let stored = state.ledger.store_created(record, buckets)?;
+        if let Owner::User(_) = record.owner {
+            state.ledger.owner_mut(record.owner).release_lease(lease);
         }
         Ok(stored)
-    }
-
-    async fn release_creation_lease(&self, uid: Uid, token: LeaseToken) -> StoreResult<()> {
-        let mut state = self.lock()?;
-        if let Some(profile) = state.profiles.get_mut(&Owner::User(uid))
-            && profile.lease.is_some_and(|(_, held)| held == token)
-        {
-            profile.lease = None;
-        }
-        Ok(())
     }
 }

@@ -1,64 +1,26 @@
 //! The service's state: one trait per capability, implemented over DynamoDB and in memory.
 //!
-//! Each function takes only the capabilities it uses, and the SAM template grants each
-//! function only the DynamoDB actions those capabilities call.
+//! Every decision (may this event apply, what does it write, what does a refusal mean) is the
+//! model's ([`idv_model::apply`], [`idv_model::writes`]); the stores only execute it. Each
+//! function takes only the capabilities it uses, and the SAM template grants each function
+//! only the DynamoDB actions those capabilities call.
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::{
-    ApplyOutcome, Currency, EventApplication, EventId, ExpiryBucket, Owner, SessionId,
-    SessionRecord, Uid, UserProfile,
+    AccountRecord, AccountReservation, ApplyOutcome, AuditEntry, Currency, EventApplication,
+    ExpiryBucket, LeaseToken, Owner, RalioAccount, SessionId, SessionRecord, StoredSession, Uid,
+    UserSnapshot, WatchAction, WatchOutcome,
 };
-use serde::{Deserialize, Serialize};
 
 pub mod dynamo;
 pub mod memory;
 
-/// The identity of a quarantined payload: identical bytes are kept once a day.
-pub(crate) fn body_digest(body: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(body))
-}
-
-/// Audit-trail notes, written the same way by both stores. A store that applies in one
-/// blind write does not know the previous state, so applied moves name only their target.
-pub(crate) mod describe {
-    use idv_model::lifecycle::Move;
-    use idv_model::{ExpirySource, LevelStamp, Phase, ReverifyNotice};
-
-    pub fn phase(p: Phase) -> String {
-        match p {
-            Phase::Expired(ExpirySource::Inferred) => "EXPIRED(inferred)".to_owned(),
-            other => other.state().name().to_owned(),
-        }
-    }
-
-    pub fn session(decision: Move, current: Option<Phase>, target: Phase) -> String {
-        match (decision, current) {
-            (Move::Apply, _) => format!("now {}", phase(target)),
-            (_, Some(current)) => format!("kept {}, not {}", phase(current), phase(target)),
-            (_, None) => format!("no session, not {}", phase(target)),
-        }
-    }
-
-    pub fn level(decision: Move, current: Option<&LevelStamp>, stamp: &LevelStamp) -> String {
-        match (decision, current) {
-            (Move::Apply, _) => format!("now {}", stamp.level),
-            (_, Some(current)) => format!("kept {}, not {}", current.level, stamp.level),
-            (_, None) => format!("not {}", stamp.level),
-        }
-    }
-
-    pub fn reverify(notice: &ReverifyNotice) -> String {
-        format!("document expires {}", notice.expiration_date)
-    }
-}
-
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 
-/// A store fault. Every variant is worth retrying later except `Corrupt`, which means an item
-/// in the table does not decode and needs a person.
+/// A store fault. `Unavailable` is worth retrying soon; `Rejected` (the store refused the
+/// request as malformed) and `Corrupt` (a stored item does not decode) need a person.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store unavailable: {0}")]
@@ -69,49 +31,18 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-pub type StoreResult<T> = Result<T, StoreError>;
-
-/// Everything the service knows about one user, read in one request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UserSnapshot {
-    pub profile: UserProfile,
-    /// Newest first.
-    pub sessions: Vec<SessionRecord>,
-    pub accounts: Vec<AccountRecord>,
-}
-
-impl UserSnapshot {
-    pub fn empty(uid: Uid) -> Self {
-        Self {
-            profile: UserProfile::unknown(uid),
-            sessions: Vec::new(),
-            accounts: Vec::new(),
-        }
+impl From<idv_model::IncompleteSession> for StoreError {
+    fn from(err: idv_model::IncompleteSession) -> Self {
+        StoreError::Corrupt(err.to_string())
     }
 }
+
+pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The result of applying one webhook event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Applied {
     pub outcome: ApplyOutcome,
-}
-
-/// One entry of the append-only audit trail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub at: DateTime<Utc>,
-    /// What happened: an event type (`kyc_session_verified`), a watcher action
-    /// (`session_flagged_expiring`) or a gate decision (`account_refused`).
-    pub action: String,
-    /// `applied`, `duplicate`, `stale`, `unchanged`, `refused`, …
-    pub outcome: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_id: Option<EventId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<SessionId>,
-    /// A short, personal-data-free note (for example `REVIEW -> VERIFIED`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub detail: String,
 }
 
 /// A signed payload that could not be interpreted, or an event type not acted on, kept
@@ -125,6 +56,14 @@ pub struct QuarantineEntry {
     pub event_id: Option<String>,
     pub event_type: Option<String>,
     pub body: Vec<u8>,
+}
+
+impl QuarantineEntry {
+    /// The identity of a quarantined payload: identical bytes are kept once a day.
+    pub(crate) fn digest(&self) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&self.body))
+    }
 }
 
 /// A session listed in an expiry bucket.
@@ -141,83 +80,13 @@ pub struct BucketPage {
     pub next: Option<String>,
 }
 
-/// What a watcher action did to one session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WatchOutcome {
-    Changed,
-    /// Already flagged, or already expired.
-    Unchanged,
-    /// Not open any more (an outcome arrived, or it is in review): left alone.
-    Skipped,
-    /// No such session.
-    Missing,
-}
-
-impl From<idv_model::Move> for WatchOutcome {
-    fn from(decision: idv_model::Move) -> Self {
-        match decision {
-            idv_model::Move::Apply => WatchOutcome::Changed,
-            idv_model::Move::Unchanged => WatchOutcome::Unchanged,
-            idv_model::Move::Stale => WatchOutcome::Skipped,
-        }
-    }
-}
-
-/// How storing a newly created session went.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StoredSession {
-    /// Stored, possibly merged into a record a webhook created first.
-    Stored(SessionRecord),
-    /// This session was stored before; here it is.
-    AlreadyStored(SessionRecord),
-}
-
-/// Ralio's answer to an account creation, kept as it came.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RalioAccount {
-    pub id: String,
-    pub alias: String,
-    pub currency: String,
-    #[serde(default)]
-    pub balance: i64,
-    #[serde(default)]
-    pub pending_in: i64,
-    #[serde(default)]
-    pub pending_out: i64,
-    #[serde(default)]
-    pub state: String,
-    #[serde(default, rename = "type")]
-    pub account_type: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AccountStatus {
-    /// Creation at Ralio is under way; another request may take over after `lease_until`.
-    Pending {
-        lease_until: DateTime<Utc>,
+pub enum Lease {
+    Acquired(LeaseToken),
+    /// Another request is creating a session for this user until then.
+    Held {
+        until: DateTime<Utc>,
     },
-    Created(RalioAccount),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountRecord {
-    pub uid: Uid,
-    pub alias: String,
-    pub currency: Currency,
-    pub status: AccountStatus,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// How reserving an account creation went.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AccountReservation {
-    /// This request holds the lease and must create the account at Ralio.
-    Reserved,
-    /// Already created: answer with it.
-    Existing(Box<AccountRecord>),
-    /// Another request holds the lease until then.
-    InProgress { lease_until: DateTime<Utc> },
 }
 
 /// Reads one user's records.
@@ -243,8 +112,12 @@ pub trait EventLedger: Send + Sync {
 
     /// Keeps a signed payload verbatim. The same bytes received twice on one day are kept once.
     async fn quarantine(&self, entry: &QuarantineEntry) -> StoreResult<()>;
+}
 
-    /// What was quarantined on `day` (UTC), for operators and tests.
+/// What was quarantined, for operators (`idv-admin quarantined`).
+#[async_trait]
+pub trait QuarantineReader: Send + Sync {
+    /// What was quarantined on `day` (UTC).
     async fn quarantined(&self, day: NaiveDate) -> StoreResult<Vec<QuarantineEntry>>;
 }
 
@@ -278,16 +151,11 @@ pub trait ExpiryIndex: Send + Sync {
         page: Option<&str>,
     ) -> StoreResult<BucketPage>;
 
-    /// Flags an open session as expiring soon.
-    async fn flag_expiring(
+    /// Flags an open session as expiring soon, or marks it expired (inferred), with its audit
+    /// entry, as the model decides.
+    async fn watch(
         &self,
-        member: &BucketMember,
-        now: DateTime<Utc>,
-    ) -> StoreResult<WatchOutcome>;
-
-    /// Marks an open session expired, inferred: a later real outcome still wins.
-    async fn mark_expired(
-        &self,
+        action: WatchAction,
         member: &BucketMember,
         now: DateTime<Utc>,
     ) -> StoreResult<WatchOutcome>;
@@ -325,21 +193,8 @@ pub trait AccountLedger: Send + Sync {
 #[async_trait]
 pub trait AuditLog: Send + Sync {
     async fn append_audit(&self, owner: Owner, entry: &AuditEntry) -> StoreResult<()>;
-    /// Oldest first.
+    /// Oldest first (`idv-admin history`).
     async fn audit_trail(&self, owner: Owner) -> StoreResult<Vec<AuditEntry>>;
-}
-
-/// Proof of holding a user's session-creation lease.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct LeaseToken(pub uuid::Uuid);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lease {
-    Acquired(LeaseToken),
-    /// Another request is creating a session for this user until then.
-    Held {
-        until: DateTime<Utc>,
-    },
 }
 
 /// A short per-user lease so concurrent requests create at most one Ralio session.
@@ -367,13 +222,21 @@ pub trait CreationLease: Send + Sync {
 
 /// Every capability: what the local runner and the contract suite use.
 pub trait Store:
-    UserReader + EventLedger + SessionWriter + ExpiryIndex + AccountLedger + AuditLog + CreationLease
+    UserReader
+    + EventLedger
+    + QuarantineReader
+    + SessionWriter
+    + ExpiryIndex
+    + AccountLedger
+    + AuditLog
+    + CreationLease
 {
 }
 
 impl<T> Store for T where
     T: UserReader
         + EventLedger
+        + QuarantineReader
         + SessionWriter
         + ExpiryIndex
         + AccountLedger

@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
+use super::errors::sdk_error;
 use super::schema::TABLE;
-use super::sdk_error;
 use crate::store::{StoreError, StoreResult};
 
 /// Creates the table (on demand, with its indexes and TTL) unless it already exists.

@@ -1,0 +1,169 @@
+//! The append-only and bookkeeping items: audit trail, event markers, ticks, quarantine.
+
+use chrono::{DateTime, Utc};
+use idv_model::{AuditEntry, EventApplication, EventId, ExpiryBucket, Owner, SessionId};
+use serde::{Deserialize, Serialize};
+
+use super::{Key, Ts};
+use crate::store::QuarantineEntry;
+use crate::store::dynamo::schema::{self, entity};
+
+/// One entry of an owner's audit trail, in the owner's audit partition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    pub at: Ts,
+    pub action: String,
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<EventId>,
+    /// The session an entry is about. Not `sessionId`: that name is the BySession index key,
+    /// which must list session items only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about_session_id: Option<SessionId>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+impl AuditItem {
+    pub fn new(owner: Owner, entry: &AuditEntry) -> Self {
+        Self {
+            pk: schema::audit_pk(owner),
+            sk: schema::audit_sk(entry.at),
+            entity: entity::AUDIT.to_owned(),
+            at: Ts(entry.at),
+            action: entry.action.clone(),
+            outcome: entry.outcome.clone(),
+            event_id: entry.event_id,
+            about_session_id: entry.session_id,
+            detail: entry.detail.clone(),
+        }
+    }
+
+    pub fn entry(self) -> AuditEntry {
+        AuditEntry {
+            at: self.at.0,
+            action: self.action,
+            outcome: self.outcome,
+            event_id: self.event_id,
+            session_id: self.about_session_id,
+            detail: self.detail,
+        }
+    }
+}
+
+/// An event id already handled: the de-duplication marker, kept for a while.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarkerItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    pub event_type: String,
+    pub outcome: String,
+    pub received_at: Ts,
+    /// Epoch seconds after which DynamoDB may delete the marker.
+    pub ttl: i64,
+}
+
+impl MarkerItem {
+    pub fn new(
+        event: &EventApplication,
+        outcome: idv_model::ApplyOutcome,
+        now: DateTime<Utc>,
+        keep_for: chrono::Duration,
+    ) -> Self {
+        Self {
+            pk: schema::event_pk(event.event_id),
+            sk: schema::EVENT_SK.to_owned(),
+            entity: entity::EVENT.to_owned(),
+            event_type: event.event_type.clone(),
+            outcome: outcome.as_str().to_owned(),
+            received_at: Ts(now),
+            ttl: (now + keep_for).timestamp(),
+        }
+    }
+}
+
+/// A bucket's tick: the proof its queue message was sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TickItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    pub created_at: Ts,
+    pub ttl: i64,
+}
+
+impl TickItem {
+    /// Ticks are needed until their bucket is processed; they are kept a while after.
+    pub fn new(bucket: &ExpiryBucket, now: DateTime<Utc>) -> Self {
+        let key = Key::tick(bucket);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity: entity::TICK.to_owned(),
+            created_at: Ts(now),
+            ttl: (bucket.due_at() + chrono::Duration::days(30)).timestamp(),
+        }
+    }
+}
+
+/// A signed payload kept verbatim.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuarantineItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    pub received_at: Ts,
+    pub reason_code: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    #[serde(with = "serde_bytes")]
+    pub body: Vec<u8>,
+}
+
+impl From<&QuarantineEntry> for QuarantineItem {
+    fn from(entry: &QuarantineEntry) -> Self {
+        Self {
+            pk: schema::quarantine_pk(entry.received_at.date_naive()),
+            sk: schema::quarantine_sk(entry),
+            entity: entity::QUARANTINE.to_owned(),
+            received_at: Ts(entry.received_at),
+            reason_code: entry.reason_code.clone(),
+            reason: entry.reason.clone(),
+            event_id: entry.event_id.clone(),
+            event_type: entry.event_type.clone(),
+            body: entry.body.clone(),
+        }
+    }
+}
+
+impl From<QuarantineItem> for QuarantineEntry {
+    fn from(item: QuarantineItem) -> Self {
+        Self {
+            received_at: item.received_at.0,
+            reason_code: item.reason_code,
+            reason: item.reason,
+            event_id: item.event_id,
+            event_type: item.event_type,
+            body: item.body,
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The items of the table as serde structs, used both ways: written with
+//! `serde_dynamo::to_item`, read with `serde_dynamo::from_item`. Absent values are left out
+//! rather than written as NULL, because conditions test whether attributes exist.
+//!
+//! `owner`: what a user or related party has (sessions, profile, accounts); `log`: the audit
+//! trail, event markers, ticks and quarantine.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use idv_model::lifecycle::sortable_timestamp;
+use idv_model::webhook::parse_timestamp;
+use idv_model::{Currency, ExpiryBucket, Owner, SessionId, Uid};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::schema;
+use crate::store::{StoreError, StoreResult};
+
+mod log;
+mod owner;
+#[cfg(test)]
+mod tests;
+
+pub use log::{AuditItem, MarkerItem, QuarantineItem, TickItem};
+pub use owner::{AccountItem, ProfileItem, SessionItem, expiry_source_value};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// An item as DynamoDB takes it.
+pub fn to_item(value: &impl Serialize) -> StoreResult<Item> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Rejected(e.to_string()))
+}
+
+/// One value as DynamoDB takes it (for conditions and keys).
+pub fn to_value(value: &impl Serialize) -> StoreResult<AttributeValue> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Rejected(e.to_string()))
+}
+
+/// An item read back; one that does not decode is corrupt.
+pub fn from_item<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
+    serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A timestamp stored fixed-width (nanoseconds, `Z`), so string order is time order and
+/// conditions can compare it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ts(pub DateTime<Utc>);
+
+impl Serialize for Ts {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&sortable_timestamp(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Ts {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        parse_timestamp(&raw)
+            .map(Ts)
+            .ok_or_else(|| serde::de::Error::custom("bad timestamp"))
+    }
+}
+
+fn ts(at: Option<DateTime<Utc>>) -> Option<Ts> {
+    at.map(Ts)
+}
+
+/// A table key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Key {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+}
+
+impl Key {
+    pub fn new(pk: String, sk: impl Into<String>) -> Self {
+        Self { pk, sk: sk.into() }
+    }
+
+    pub fn item(&self) -> StoreResult<Item> {
+        to_item(self)
+    }
+
+    pub fn session(owner: Owner, session_id: SessionId) -> Self {
+        Self::new(schema::owner_pk(owner), schema::session_sk(session_id))
+    }
+
+    pub fn profile(owner: Owner) -> Self {
+        Self::new(schema::owner_pk(owner), schema::PROFILE_SK)
+    }
+
+    pub fn account(uid: Uid, alias: &str, currency: Currency) -> Self {
+        Self::new(schema::user_pk(uid), schema::account_sk(currency, alias))
+    }
+
+    pub fn tick(bucket: &ExpiryBucket) -> Self {
+        Self::new(schema::tick_pk(bucket), schema::TICK_SK)
+    }
+}
+
+/// Who an item belongs to, written on every user or related-party item.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    pub entity: &'static str,
+    pub owner_type: &'static str,
+    pub owner_id: String,
+}
+
+impl Identity {
+    pub fn new(entity: &'static str, owner: Owner) -> Self {
+        Self {
+            entity,
+            owner_type: schema::owner_type(owner),
+            owner_id: schema::owner_id(owner),
+        }
+    }
+}
+
+/// Where a bucket listing stopped: DynamoDB's last evaluated key on a bucket index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexPosition {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub session_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn_bucket: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_bucket: Option<String>,
+}

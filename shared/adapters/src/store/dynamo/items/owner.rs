@@ -1,0 +1,268 @@
+//! What a user or related party has: sessions, the profile (KYC record and creation lease)
+//! and accounts.
+
+use chrono::NaiveDate;
+use idv_model::{
+    AccountRecord, AccountStatus, Currency, EventId, EventStamp, ExpiryBucket, ExpirySource,
+    FailureReason, HostedUrl, KycLevel, KycRecord, LeaseHold, LeaseToken, LevelStamp, Owner, Phase,
+    RalioAccount, ReverifyNotice, SessionFields, SessionId, SessionState, Uid,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Identity, Key, Ts, ts};
+use crate::store::dynamo::schema::{self, entity};
+use crate::store::{StoreError, StoreResult};
+
+/// A session's attributes. Every field is optional: the same struct carries a whole item, the
+/// fields a write sets, or the fields it fills in.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionItem {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<SessionId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<SessionState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_code: Option<u8>,
+    /// `ralio` or `inferred` for an expired session, `none` otherwise: always written with the
+    /// state, so a later state never inherits an old source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_url: Option<HostedUrl>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reasons: Option<Vec<FailureReason>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiring_soon: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn_bucket: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_bucket: Option<String>,
+}
+
+/// The value a condition compares a stored phase's attributes with.
+pub const NO_EXPIRY_SOURCE: &str = "none";
+
+pub fn expiry_source_value(phase: Phase) -> &'static str {
+    phase
+        .expiry_source()
+        .map_or(NO_EXPIRY_SOURCE, ExpirySource::as_str)
+}
+
+impl From<&SessionFields> for SessionItem {
+    fn from(fields: &SessionFields) -> Self {
+        Self {
+            session_id: None,
+            state: fields.phase.map(Phase::state),
+            state_code: fields.phase.map(|p| p.state().code()),
+            expiry_source: fields.phase.map(|p| expiry_source_value(p).to_owned()),
+            hosted_url: fields.hosted_url.clone(),
+            created_at: ts(fields.created_at),
+            expires_at: ts(fields.expires_at),
+            failure_reasons: fields.failure_reasons.clone(),
+            expiring_soon: fields.expiring_soon,
+            updated_at: ts(fields.updated_at),
+            warn_bucket: fields.warn_bucket.map(|b| b.key()),
+            expire_bucket: fields.expire_bucket.map(|b| b.key()),
+        }
+    }
+}
+
+impl SessionItem {
+    pub fn fields(self) -> StoreResult<SessionFields> {
+        let bucket = |key: Option<String>| {
+            key.map(|k| ExpiryBucket::parse_key(&k))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        let source = self
+            .expiry_source
+            .as_deref()
+            .and_then(ExpirySource::parse)
+            .unwrap_or(ExpirySource::Ralio);
+        Ok(SessionFields {
+            phase: self.state.map(|state| Phase::from_state(state, source)),
+            failure_reasons: self.failure_reasons,
+            hosted_url: self.hosted_url,
+            created_at: self.created_at.map(|t| t.0),
+            expires_at: self.expires_at.map(|t| t.0),
+            expiring_soon: self.expiring_soon,
+            updated_at: self.updated_at.map(|t| t.0),
+            warn_bucket: bucket(self.warn_bucket)?,
+            expire_bucket: bucket(self.expire_bucket)?,
+        })
+    }
+}
+
+/// An owner's profile item: the KYC record and the session-creation lease.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileItem {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kyc_level: Option<KycLevel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kyc_at: Option<Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kyc_event_id: Option<EventId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kyc_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverify_date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverify_days_remaining: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverify_at: Option<Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverify_event_id: Option<EventId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_lease_until: Option<Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_lease_token: Option<uuid::Uuid>,
+}
+
+impl From<&KycRecord> for ProfileItem {
+    fn from(kyc: &KycRecord) -> Self {
+        let level = kyc.level.as_ref();
+        let reverify = kyc.reverify.as_ref();
+        Self {
+            kyc_level: level.map(|l| l.level.clone()),
+            kyc_at: level.map(|l| Ts(l.stamp.at)),
+            kyc_event_id: level.map(|l| l.stamp.event_id),
+            kyc_id: kyc.kyc_id,
+            reverify_date: reverify.map(|n| n.expiration_date),
+            reverify_days_remaining: reverify.map(|n| n.days_remaining),
+            reverify_at: reverify.map(|n| Ts(n.stamp.at)),
+            reverify_event_id: reverify.map(|n| n.stamp.event_id),
+            creation_lease_until: None,
+            creation_lease_token: None,
+        }
+    }
+}
+
+impl From<&LeaseHold> for ProfileItem {
+    fn from(lease: &LeaseHold) -> Self {
+        Self {
+            creation_lease_until: Some(Ts(lease.until)),
+            creation_lease_token: Some(lease.token.0),
+            ..Self::default()
+        }
+    }
+}
+
+impl ProfileItem {
+    pub fn kyc(&self) -> KycRecord {
+        let stamp = |at: Option<Ts>, event_id: Option<EventId>| {
+            Some(EventStamp {
+                at: at?.0,
+                event_id: event_id?,
+            })
+        };
+        KycRecord {
+            level: self
+                .kyc_level
+                .clone()
+                .zip(stamp(self.kyc_at, self.kyc_event_id))
+                .map(|(level, stamp)| LevelStamp { level, stamp }),
+            kyc_id: self.kyc_id,
+            reverify: self
+                .reverify_date
+                .zip(stamp(self.reverify_at, self.reverify_event_id))
+                .map(|(expiration_date, stamp)| ReverifyNotice {
+                    expiration_date,
+                    days_remaining: self.reverify_days_remaining.unwrap_or_default(),
+                    stamp,
+                }),
+        }
+    }
+
+    pub fn lease(&self) -> Option<LeaseHold> {
+        Some(LeaseHold {
+            until: self.creation_lease_until?.0,
+            token: LeaseToken(self.creation_lease_token?),
+        })
+    }
+}
+
+/// A user's account: a reservation until Ralio has created it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    pub owner_type: String,
+    pub owner_id: Uid,
+    pub alias: String,
+    pub currency: Currency,
+    /// `pending` or `created`.
+    pub account_status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ralio_account: Option<RalioAccount>,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+impl From<&AccountRecord> for AccountItem {
+    fn from(record: &AccountRecord) -> Self {
+        let key = Key::account(record.uid, &record.alias, record.currency);
+        let identity = Identity::new(entity::ACCOUNT, Owner::User(record.uid));
+        let (status, lease_until, ralio_account) = match &record.status {
+            AccountStatus::Pending { lease_until } => {
+                (schema::ACCOUNT_PENDING, Some(Ts(*lease_until)), None)
+            }
+            AccountStatus::Created(account) => {
+                (schema::ACCOUNT_CREATED, None, Some(account.clone()))
+            }
+        };
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity: identity.entity.to_owned(),
+            owner_type: identity.owner_type.to_owned(),
+            owner_id: record.uid,
+            alias: record.alias.clone(),
+            currency: record.currency,
+            account_status: status.to_owned(),
+            lease_until,
+            ralio_account,
+            created_at: Ts(record.created_at),
+            updated_at: Ts(record.updated_at),
+        }
+    }
+}
+
+impl AccountItem {
+    pub fn record(self) -> StoreResult<AccountRecord> {
+        let status = match (
+            self.account_status.as_str(),
+            self.ralio_account,
+            self.lease_until,
+        ) {
+            (schema::ACCOUNT_CREATED, Some(account), _) => AccountStatus::Created(account),
+            (schema::ACCOUNT_PENDING, _, Some(lease_until)) => AccountStatus::Pending {
+                lease_until: lease_until.0,
+            },
+            (other, _, _) => {
+                return Err(StoreError::Corrupt(format!("account status {other:?}")));
+            }
+        };
+        Ok(AccountRecord {
+            uid: self.owner_id,
+            alias: self.alias,
+            currency: self.currency,
+            status,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+        })
+    }
+}

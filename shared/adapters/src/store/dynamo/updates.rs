@@ -1,0 +1,321 @@
+//! Update and condition expressions, built in one place: every attribute is referred to as
+//! `#name` (several are reserved words) and every value gets a numbered `:vN` placeholder, so
+//! no two parts of a request can collide on a placeholder.
+//!
+//! The conditions are the model's guards ([`SessionGuard`], [`KycGuard`]) written out for
+//! DynamoDB: the phases, open states and stamp order all come from the model.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use idv_model::{EventStamp, KycGuard, Phase, SessionGuard};
+
+use super::items::{Item, Ts, expiry_source_value, to_value};
+use super::schema::attr;
+use crate::store::StoreResult;
+
+/// A condition on the item a request writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    Absent(&'static str),
+    Eq(&'static str, AttributeValue),
+    Lt(&'static str, AttributeValue),
+    In(&'static str, Vec<AttributeValue>),
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+}
+
+/// The names, values, update clauses and condition of one request.
+#[derive(Debug, Default)]
+pub struct Expression {
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+    /// Attribute → its SET clause, ordered so requests are reproducible.
+    sets: BTreeMap<String, String>,
+    removes: Vec<String>,
+    condition: Option<Rendered>,
+}
+
+/// A rendered condition, and whether it is an AND/OR of several (which needs parentheses
+/// inside another join).
+#[derive(Debug, Clone)]
+struct Rendered {
+    text: String,
+    joined: bool,
+}
+
+impl Rendered {
+    fn atom(text: String) -> Self {
+        Self {
+            text,
+            joined: false,
+        }
+    }
+
+    fn operand(&self) -> String {
+        if self.joined {
+            format!("({})", self.text)
+        } else {
+            self.text.clone()
+        }
+    }
+}
+
+impl Expression {
+    fn name(&mut self, attribute: &str) -> String {
+        let placeholder = format!("#{attribute}");
+        self.names.insert(placeholder.clone(), attribute.to_owned());
+        placeholder
+    }
+
+    fn value(&mut self, value: AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+
+    /// `SET attribute = value`.
+    pub fn set(&mut self, attribute: &str, value: AttributeValue) -> &mut Self {
+        let (name, value) = (self.name(attribute), self.value(value));
+        self.sets
+            .insert(attribute.to_owned(), format!("{name} = {value}"));
+        self
+    }
+
+    /// `SET attribute = if_not_exists(attribute, value)`: a value only where none is stored.
+    /// An attribute this request also sets keeps the set value.
+    pub fn fill(&mut self, attribute: &str, value: AttributeValue) -> &mut Self {
+        if self.sets.contains_key(attribute) {
+            return self;
+        }
+        let (name, value) = (self.name(attribute), self.value(value));
+        self.sets.insert(
+            attribute.to_owned(),
+            format!("{name} = if_not_exists({name}, {value})"),
+        );
+        self
+    }
+
+    /// Sets every attribute of `item`.
+    pub fn set_item(&mut self, item: Item) -> &mut Self {
+        for (attribute, value) in item {
+            self.set(&attribute, value);
+        }
+        self
+    }
+
+    /// Fills every attribute of `item` where none is stored.
+    pub fn fill_item(&mut self, item: Item) -> &mut Self {
+        for (attribute, value) in item {
+            self.fill(&attribute, value);
+        }
+        self
+    }
+
+    pub fn remove(&mut self, attribute: &str) -> &mut Self {
+        let name = self.name(attribute);
+        self.removes.push(name);
+        self
+    }
+
+    /// The request's condition; several are joined with AND.
+    pub fn condition(&mut self, condition: &Cond) -> &mut Self {
+        let rendered = self.render(condition);
+        self.condition = Some(match self.condition.take() {
+            Some(earlier) => Rendered {
+                text: format!("{} AND {}", earlier.operand(), rendered.operand()),
+                joined: true,
+            },
+            None => rendered,
+        });
+        self
+    }
+
+    /// DynamoDB refuses redundant parentheses, so only AND/OR operands of a join are wrapped.
+    fn render(&mut self, condition: &Cond) -> Rendered {
+        match condition {
+            Cond::Absent(attribute) => {
+                Rendered::atom(format!("attribute_not_exists({})", self.name(attribute)))
+            }
+            Cond::Eq(attribute, value) => Rendered::atom(format!(
+                "{} = {}",
+                self.name(attribute),
+                self.value(value.clone())
+            )),
+            Cond::Lt(attribute, value) => Rendered::atom(format!(
+                "{} < {}",
+                self.name(attribute),
+                self.value(value.clone())
+            )),
+            Cond::In(attribute, values) => {
+                let name = self.name(attribute);
+                let list: Vec<String> = values.iter().map(|v| self.value(v.clone())).collect();
+                Rendered::atom(format!("{name} IN ({})", list.join(", ")))
+            }
+            Cond::And(parts) => self.join(parts, " AND "),
+            Cond::Or(parts) => self.join(parts, " OR "),
+        }
+    }
+
+    fn join(&mut self, parts: &[Cond], separator: &str) -> Rendered {
+        let mut rendered: Vec<Rendered> = parts.iter().map(|part| self.render(part)).collect();
+        if rendered.len() == 1 {
+            return rendered.remove(0);
+        }
+        let operands: Vec<String> = rendered.iter().map(Rendered::operand).collect();
+        Rendered {
+            text: operands.join(separator),
+            joined: true,
+        }
+    }
+
+    pub fn update_expression(&self) -> Option<String> {
+        let mut clauses = Vec::new();
+        if !self.sets.is_empty() {
+            let sets: Vec<&str> = self.sets.values().map(String::as_str).collect();
+            clauses.push(format!("SET {}", sets.join(", ")));
+        }
+        if !self.removes.is_empty() {
+            clauses.push(format!("REMOVE {}", self.removes.join(", ")));
+        }
+        (!clauses.is_empty()).then(|| clauses.join(" "))
+    }
+
+    pub fn condition_expression(&self) -> Option<String> {
+        self.condition.as_ref().map(|c| c.text.clone())
+    }
+
+    pub fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.clone())
+    }
+
+    pub fn values(&self) -> Option<HashMap<String, AttributeValue>> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+}
+
+/// The condition under which a session write may apply.
+pub fn session_condition(guard: SessionGuard) -> StoreResult<Cond> {
+    Ok(match guard {
+        SessionGuard::Move(target) => {
+            let mut allowed = Vec::new();
+            if target.allowed_when_absent() {
+                allowed.push(Cond::Absent(attr::STATE));
+            }
+            allowed.extend(phase_in(target.allowed_priors())?);
+            Cond::Or(allowed)
+        }
+        SessionGuard::Flag => Cond::And(vec![
+            Cond::Or(phase_in(&Phase::OPEN)?),
+            Cond::Or(vec![
+                Cond::Absent(attr::EXPIRING_SOON),
+                Cond::Eq(attr::EXPIRING_SOON, to_value(&false)?),
+            ]),
+        ]),
+        SessionGuard::Unannounced => Cond::Absent(attr::HOSTED_URL),
+    })
+}
+
+/// The alternatives of "the stored phase is one of `phases`": a state, and for an expiry, who
+/// said so. Empty when there are no phases to match.
+fn phase_in(phases: &[Phase]) -> StoreResult<Vec<Cond>> {
+    let mut states = Vec::new();
+    let mut expired = Vec::new();
+    for phase in phases {
+        match phase.expiry_source() {
+            None => states.push(to_value(&phase.state())?),
+            Some(_) => expired.push(Cond::And(vec![
+                Cond::Eq(attr::STATE, to_value(&phase.state())?),
+                Cond::Eq(attr::EXPIRY_SOURCE, to_value(&expiry_source_value(*phase))?),
+            ])),
+        }
+    }
+    let mut any = Vec::new();
+    if !states.is_empty() {
+        any.push(Cond::In(attr::STATE, states));
+    }
+    any.extend(expired);
+    Ok(any)
+}
+
+/// The condition under which a KYC write may apply: its stamp is newer than the stored one.
+pub fn kyc_condition(guard: KycGuard) -> StoreResult<Cond> {
+    match guard {
+        KycGuard::NewerLevel(stamp) => newer(attr::KYC_AT, attr::KYC_EVENT_ID, stamp),
+        KycGuard::NewerReverify(stamp) => newer(attr::REVERIFY_AT, attr::REVERIFY_EVENT_ID, stamp),
+    }
+}
+
+/// [`EventStamp`]'s order on stored attributes: by time, then by event id.
+fn newer(at: &'static str, event_id: &'static str, stamp: EventStamp) -> StoreResult<Cond> {
+    let when = to_value(&Ts(stamp.at))?;
+    Ok(Cond::Or(vec![
+        Cond::Absent(at),
+        Cond::Lt(at, when.clone()),
+        Cond::And(vec![
+            Cond::Eq(at, when),
+            Cond::Lt(event_id, to_value(&stamp.event_id)?),
+        ]),
+    ]))
+}
+
+/// A lease stored in `until` that has run out by `now` (or none at all).
+pub fn lease_lapsed(until: &'static str, now: DateTime<Utc>) -> StoreResult<Cond> {
+    Ok(Cond::Or(vec![
+        Cond::Absent(until),
+        Cond::Lt(until, to_value(&Ts(now))?),
+    ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use idv_model::ExpirySource;
+
+    #[test]
+    fn verified_condition_lists_every_allowed_prior() {
+        let mut expr = Expression::default();
+        expr.condition(&session_condition(SessionGuard::Move(Phase::Verified)).unwrap());
+        assert_eq!(
+            expr.condition_expression().unwrap(),
+            "attribute_not_exists(#state) OR #state IN (:v0, :v1, :v2) OR (#state = :v3 AND #expirySource = :v4)"
+        );
+        let values = expr.values().unwrap();
+        let value = |k: &str| values[k].as_s().unwrap().clone();
+        assert_eq!(value(":v0"), "NOT_STARTED");
+        assert_eq!(value(":v2"), "REVIEW");
+        assert_eq!(value(":v3"), "EXPIRED");
+        assert_eq!(value(":v4"), "inferred");
+    }
+
+    #[test]
+    fn inferred_expiry_needs_a_stored_open_session() {
+        let mut expr = Expression::default();
+        let guard = SessionGuard::Move(Phase::Expired(ExpirySource::Inferred));
+        expr.condition(&session_condition(guard).unwrap());
+        assert_eq!(expr.condition_expression().unwrap(), "#state IN (:v0, :v1)");
+        let mut expr = Expression::default();
+        expr.condition(&session_condition(SessionGuard::Move(Phase::NotStarted)).unwrap());
+        assert_eq!(
+            expr.condition_expression().unwrap(),
+            "attribute_not_exists(#state)",
+            "nothing may precede NOT_STARTED"
+        );
+    }
+
+    #[test]
+    fn set_wins_over_fill_and_placeholders_never_collide() {
+        let mut expr = Expression::default();
+        expr.set("state", AttributeValue::Bool(true))
+            .fill("state", AttributeValue::Bool(false))
+            .fill("createdAt", AttributeValue::Bool(false))
+            .remove("leaseUntil");
+        expr.condition(&Cond::Eq("state", AttributeValue::Bool(true)));
+        assert_eq!(
+            expr.update_expression().unwrap(),
+            "SET #createdAt = if_not_exists(#createdAt, :v1), #state = :v0 REMOVE #leaseUntil"
+        );
+        assert_eq!(expr.condition_expression().unwrap(), "#state = :v2");
+    }
+}

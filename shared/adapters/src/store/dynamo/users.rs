@@ -1,0 +1,200 @@
+//! A user's partition: reading it in one query, storing created sessions, and the lease that
+//! keeps two requests from creating two sessions.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use chrono::{DateTime, Utc};
+use idv_model::{
+    ExpiryBucket, LeaseHold, LeaseToken, Owner, SessionRecord, StoredSession, Uid, UserProfile,
+    UserSnapshot, Write,
+};
+
+use super::DynamoStore;
+use super::errors::{Transaction, conditional};
+use super::items::{
+    AccountItem, Identity, Key, ProfileItem, SessionItem, from_item, to_item, to_value,
+};
+use super::schema::{self, attr, entity};
+use super::updates::{Cond, Expression, lease_lapsed};
+use crate::store::{CreationLease, Lease, SessionWriter, StoreError, StoreResult, UserReader};
+
+impl DynamoStore {
+    /// Sends one model write as a single `UpdateItem`: the record as it is after the write, or
+    /// the item it was refused on.
+    async fn update_item(
+        &self,
+        owner: Owner,
+        write: &Write,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<super::Item, Option<super::Item>>> {
+        let (key, expr) = Self::write_expression(owner, write, now)?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.item()?))
+            .set_update_expression(expr.update_expression())
+            .set_condition_expression(expr.condition_expression())
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        Ok(conditional("UpdateItem", result)?.map(|output| output.attributes.unwrap_or_default()))
+    }
+
+    fn lease_release(&self, uid: Uid, token: LeaseToken) -> StoreResult<(Key, Expression)> {
+        let mut expr = Expression::default();
+        expr.remove(attr::CREATION_LEASE_UNTIL)
+            .remove(attr::CREATION_LEASE_TOKEN)
+            .condition(&Cond::Eq(attr::CREATION_LEASE_TOKEN, to_value(&token.0)?));
+        Ok((Key::profile(Owner::User(uid)), expr))
+    }
+}
+
+#[async_trait]
+impl UserReader for DynamoStore {
+    async fn load_user(&self, uid: Uid) -> StoreResult<UserSnapshot> {
+        let owner = Owner::User(uid);
+        let mut profile = UserProfile::unknown(uid);
+        let (mut sessions, mut accounts) = (Vec::new(), Vec::new());
+        for item in self.query_partition(schema::user_pk(uid)).await? {
+            let key: Key = from_item(&item)?;
+            if key.sk == schema::PROFILE_SK {
+                profile.kyc = from_item::<ProfileItem>(&item)?.kyc();
+            } else if key.sk.starts_with(schema::SESSION_SK_PREFIX) {
+                let session: SessionItem = from_item(&item)?;
+                let id = session
+                    .session_id
+                    .ok_or_else(|| StoreError::Corrupt(format!("{} has no sessionId", key.sk)))?;
+                sessions.push(session.fields()?.record(owner, id)?);
+            } else if key.sk.starts_with(schema::ACCOUNT_SK_PREFIX) {
+                accounts.push(from_item::<AccountItem>(&item)?.record()?);
+            }
+        }
+        Ok(UserSnapshot::new(profile, sessions, accounts))
+    }
+}
+
+#[async_trait]
+impl SessionWriter for DynamoStore {
+    async fn store_session(
+        &self,
+        record: &SessionRecord,
+        buckets: &[ExpiryBucket],
+    ) -> StoreResult<StoredSession> {
+        let id = record.session_id;
+        let stored = |item: &super::Item| -> StoreResult<SessionRecord> {
+            Ok(from_item::<SessionItem>(item)?
+                .fields()?
+                .record(record.owner, id)?)
+        };
+        let write = Write::creation(record, buckets);
+        Ok(
+            match self.update_item(record.owner, &write, Utc::now()).await? {
+                Ok(item) => StoredSession::Stored(stored(&item)?),
+                // Refused only when the session is stored with its page already.
+                Err(Some(item)) => StoredSession::AlreadyStored(stored(&item)?),
+                Err(None) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "session {id} refused without an item"
+                    )));
+                }
+            },
+        )
+    }
+}
+
+#[async_trait]
+impl CreationLease for DynamoStore {
+    async fn acquire_creation_lease(
+        &self,
+        uid: Uid,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Lease> {
+        let token = LeaseToken(uuid::Uuid::new_v4());
+        let owner = Owner::User(uid);
+        let mut expr = Expression::default();
+        expr.set_item(to_item(&Identity::new(entity::PROFILE, owner))?)
+            .set_item(to_item(&ProfileItem::from(&LeaseHold { until, token }))?)
+            .condition(&lease_lapsed(attr::CREATION_LEASE_UNTIL, now)?);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Key::profile(owner).item()?))
+            .set_update_expression(expr.update_expression())
+            .set_condition_expression(expr.condition_expression())
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        Ok(match conditional("UpdateItem", result)? {
+            Ok(_) => Lease::Acquired(token),
+            Err(old) => {
+                let held = old
+                    .map(|item| from_item::<ProfileItem>(&item))
+                    .transpose()?
+                    .and_then(|profile| profile.lease());
+                Lease::Held {
+                    until: LeaseHold::blocks(held.as_ref(), now).unwrap_or(until),
+                }
+            }
+        })
+    }
+
+    async fn release_creation_lease(&self, uid: Uid, token: LeaseToken) -> StoreResult<()> {
+        let (key, expr) = self.lease_release(uid, token)?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.item()?))
+            .set_update_expression(expr.update_expression())
+            .set_condition_expression(expr.condition_expression())
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .send()
+            .await;
+        // Someone else's lease now, or gone: nothing of ours to release.
+        conditional("UpdateItem", result).map(|_| ())
+    }
+
+    async fn store_created_session(
+        &self,
+        record: &SessionRecord,
+        buckets: &[ExpiryBucket],
+        lease: LeaseToken,
+    ) -> StoreResult<StoredSession> {
+        let Owner::User(uid) = record.owner else {
+            return self.store_session(record, buckets).await;
+        };
+        // The usual case, a session nobody has heard of yet: store it and free the lease in
+        // one transaction. What the model stores for a creation on nothing is exactly the
+        // record. A webhook that got there first, or a lease taken over meanwhile, sends us
+        // the long way round, which reports the stored state exactly.
+        let write = Write::creation(record, buckets);
+        let (key, mut expr) = Self::write_expression(record.owner, &write, Utc::now())?;
+        expr.condition(&Cond::Absent(attr::PK));
+        let (lease_key, lease_expr) = self.lease_release(uid, lease)?;
+        let mut tx = Transaction::default();
+        let session = tx.push(self.update(&key, &expr)?);
+        let lease_slot = tx.push(self.update(&lease_key, &lease_expr)?);
+        match tx.send(&self.client).await? {
+            Ok(()) => Ok(StoredSession::Stored(record.clone())),
+            Err(c) if c.refused(session).is_none() && c.refused(lease_slot).is_none() => {
+                Err(c.unexpected("storing a created session"))
+            }
+            Err(c) => {
+                let stored = self.store_session(record, buckets).await?;
+                if c.refused(lease_slot).is_none() {
+                    self.release_creation_lease(uid, lease).await?;
+                }
+                Ok(stored)
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Test support shared by every crate's tests (feature `test-support`): stores built fresh per
+//! test (the DynamoDB one on its own table of the emulator that `make test` starts), request
+//! recording, fault injection and the fixtures the suites share.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use aws_config::SdkConfig;
+
+use crate::aws::{
+    AwsTimeouts, SharedInterceptor, dynamodb_client, load_config, secrets_client, sqs_client,
+};
+use crate::store::dynamo::table::ensure_table;
+use crate::store::{DynamoStore, MemoryStore, Store};
+
+pub mod faults;
+pub mod fixtures;
+mod recorder;
+
+pub use recorder::{OPERATIONS_DIR_VAR, Permission, RequestCounter, permissions};
+
+/// The emulator endpoint. DynamoDB and SQS tests need it; without it they fail loudly rather
+/// than pass without testing anything.
+pub fn require_emulator() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL is not set: DynamoDB and SQS tests run against the moto server \
+             that `make test` starts (or run `eval \"$(scripts/moto.sh start)\"` first)"
+        )
+    })
+}
+
+/// The emulator handles one request at a time, so tests racing many tasks queue behind each
+/// other: generous timeouts keep a busy emulator from looking like an outage.
+pub fn emulator_timeouts() -> AwsTimeouts {
+    AwsTimeouts {
+        connect: std::time::Duration::from_secs(5),
+        attempt: std::time::Duration::from_secs(60),
+        operation: std::time::Duration::from_secs(120),
+    }
+}
+
+static EMULATOR: OnceLock<SdkConfig> = OnceLock::new();
+
+/// The emulator's AWS configuration.
+pub async fn emulator_config() -> SdkConfig {
+    require_emulator();
+    if let Some(config) = EMULATOR.get() {
+        return config.clone();
+    }
+    let config = load_config(emulator_timeouts()).await;
+    EMULATOR.get_or_init(|| config).clone()
+}
+
+/// A new table on the emulator, created without counting.
+pub async fn new_table() -> String {
+    let client = dynamodb_client(&emulator_config().await, &[]);
+    let table = format!("idv-test-{}", uuid::Uuid::new_v4().simple());
+    ensure_table(&client, &table)
+        .await
+        .expect("create test table");
+    table
+}
+
+/// A DynamoDB store on `table` whose requests pass through `interceptors`.
+pub async fn dynamo_on(table: &str, interceptors: &[SharedInterceptor]) -> DynamoStore {
+    let client = dynamodb_client(&emulator_config().await, interceptors);
+    DynamoStore::new(client, table)
+}
+
+/// A DynamoDB store on a new table, and a counter of the requests it sends.
+pub async fn dynamo_with_counter() -> (DynamoStore, RequestCounter) {
+    let counter = RequestCounter::new();
+    let store = dynamo_on(&new_table().await, &[counter.interceptor()]).await;
+    (store, counter)
+}
+
+/// A DynamoDB store on a new table.
+pub async fn dynamo() -> Arc<dyn Store> {
+    let table = new_table().await;
+    let store: Arc<dyn Store> = Arc::new(dynamo_on(&table, &[]).await);
+    TABLES
+        .lock()
+        .expect("table registry")
+        .push((address(&store), table));
+    store
+}
+
+/// Which table each store made by [`dynamo`] is on, by the store's address.
+static TABLES: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
+
+fn address(store: &Arc<dyn Store>) -> usize {
+    Arc::as_ptr(store) as *const () as usize
+}
+
+/// The store a function under test uses. For a store made by [`dynamo`] it is a second client
+/// on the same table that records the permissions `function`'s requests need, so a test's own
+/// setup and checks through `store` are not counted as the function's; a memory store is
+/// itself. The IAM check compares what was recorded with the function's role.
+pub fn as_function(store: &Arc<dyn Store>, function: &str) -> Arc<dyn Store> {
+    let table = TABLES
+        .lock()
+        .expect("table registry")
+        .iter()
+        .rev()
+        .find(|(at, _)| *at == address(store))
+        .map(|(_, table)| table.clone());
+    match (table, EMULATOR.get()) {
+        (Some(table), Some(config)) => {
+            let recorder = RequestCounter::for_function(function).interceptor();
+            Arc::new(DynamoStore::new(
+                dynamodb_client(config, &[recorder]),
+                table,
+            ))
+        }
+        _ => store.clone(),
+    }
+}
+
+pub fn memory() -> Arc<dyn Store> {
+    Arc::new(MemoryStore::new())
+}
+
+/// A DynamoDB store whose endpoint is a closed local port: every call fails to connect.
+pub async fn unreachable_dynamo() -> DynamoStore {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a local port");
+    let timeouts = AwsTimeouts {
+        connect: std::time::Duration::from_millis(300),
+        attempt: std::time::Duration::from_millis(500),
+        operation: std::time::Duration::from_secs(2),
+    };
+    let config = load_config(timeouts)
+        .await
+        .into_builder()
+        .endpoint_url(format!("http://{closed}"))
+        .build();
+    DynamoStore::new(dynamodb_client(&config, &[]), "unreachable")
+}
+
+/// A fresh SQS queue on the emulator, and a client whose requests pass `interceptors`.
+pub async fn sqs_queue_on(interceptors: &[SharedInterceptor]) -> (aws_sdk_sqs::Client, String) {
+    let config = emulator_config().await;
+    let name = format!("idv-test-{}", uuid::Uuid::new_v4().simple());
+    let url = sqs_client(&config, &[])
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("create test queue")
+        .queue_url
+        .expect("queue url");
+    (sqs_client(&config, interceptors), url)
+}
+
+/// An SQS client on the emulator whose requests are recorded as `function`'s.
+pub async fn sqs_client_for(function: &str) -> aws_sdk_sqs::Client {
+    let recorder = RequestCounter::for_function(function).interceptor();
+    sqs_client(&emulator_config().await, &[recorder])
+}
+
+/// A fresh SQS queue on the emulator, and a counter of the requests its client sends.
+pub async fn sqs_queue_with_counter() -> (crate::queue::SqsQueue, RequestCounter) {
+    let counter = RequestCounter::new();
+    let (client, url) = sqs_queue_on(&[counter.interceptor()]).await;
+    (crate::queue::SqsQueue::new(client, url), counter)
+}
+
+/// Messages on the emulator's queue, visible or delayed.
+pub async fn messages_waiting(queue_url: &str) -> usize {
+    use aws_sdk_sqs::types::QueueAttributeName::{
+        ApproximateNumberOfMessages, ApproximateNumberOfMessagesDelayed,
+    };
+    let attributes = sqs_client(&emulator_config().await, &[])
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(ApproximateNumberOfMessages)
+        .attribute_names(ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .unwrap_or_default();
+    [
+        ApproximateNumberOfMessages,
+        ApproximateNumberOfMessagesDelayed,
+    ]
+    .iter()
+    .filter_map(|name| attributes.get(name)?.parse::<usize>().ok())
+    .sum()
+}
+
+/// A Secrets Manager secret on the emulator holding `value`; its ARN.
+pub async fn secret_on_emulator(value: &serde_json::Value) -> String {
+    secrets_client(&emulator_config().await, &[])
+        .create_secret()
+        .name(format!("idv-test-{}", uuid::Uuid::new_v4().simple()))
+        .secret_string(value.to_string())
+        .send()
+        .await
+        .expect("create test secret")
+        .arn
+        .expect("secret arn")
+}
+
+/// Runs each named test function (`async fn name(store: Arc<dyn Store>)`) twice: as
+/// `memory::name` on a fresh in-memory store and as `dynamodb::name` on a fresh table.
+#[macro_export]
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::testing::memory()).await })*
+        }
+        mod dynamodb {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::testing::dynamo().await).await })*
+        }
+    };
+}

@@ -1,0 +1,114 @@
+//! Building a function's parts from its environment, once, at start: the store, the queue,
+//! the Ralio client, the webhook secrets and the expiry schedule. A missing or bad variable
+//! fails here with its name, never on the first request.
+//!
+//! Every function's `from_env` goes through [`Wiring`]; tests build one on the emulator with
+//! their own interceptors, so they start a function exactly as Lambda does.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use idv_model::{ExpirySchedule, WebhookSecrets};
+
+use crate::aws::{
+    AwsTimeouts, SharedInterceptor, dynamodb_client, load_config, secrets_client, sqs_client,
+};
+use crate::config::{ConfigError, Env, expiry_schedule, ralio_config};
+use crate::expiry::ExpiryScheduler;
+use crate::queue::{SqsQueue, SqsVisibility};
+use crate::ralio::RalioClient;
+use crate::secrets::{RalioSecret, load_ralio_secret, webhook_secrets};
+use crate::store::DynamoStore;
+
+/// The environment of one function and the AWS configuration its clients share.
+pub struct Wiring<'e, E: Env> {
+    env: &'e E,
+    aws: SdkConfig,
+    interceptors: Vec<SharedInterceptor>,
+}
+
+impl<'e, E: Env> Wiring<'e, E> {
+    /// The standard AWS configuration (role, region; `AWS_ENDPOINT_URL` for an emulator).
+    pub async fn load(env: &'e E) -> Self {
+        Self::with_config(env, load_config(AwsTimeouts::default()).await, Vec::new())
+    }
+
+    /// A given AWS configuration, with interceptors on every client (tests).
+    pub fn with_config(env: &'e E, aws: SdkConfig, interceptors: Vec<SharedInterceptor>) -> Self {
+        Self {
+            env,
+            aws,
+            interceptors,
+        }
+    }
+
+    pub fn env(&self) -> &E {
+        self.env
+    }
+
+    /// The DynamoDB store on `TABLE_NAME`.
+    pub fn store(&self) -> Result<Arc<DynamoStore>, ConfigError> {
+        let table = self.env.required("TABLE_NAME", "the DynamoDB table name")?;
+        let client = dynamodb_client(&self.aws, &self.interceptors);
+        Ok(Arc::new(DynamoStore::new(client, table)))
+    }
+
+    fn queue_url(&self) -> Result<String, ConfigError> {
+        self.env
+            .required("QUEUE_URL", "the SQS expiry tick queue URL")
+    }
+
+    fn sqs(&self) -> aws_sdk_sqs::Client {
+        sqs_client(&self.aws, &self.interceptors)
+    }
+
+    /// The expiry tick queue at `QUEUE_URL`.
+    pub fn queue(&self) -> Result<Arc<SqsQueue>, ConfigError> {
+        Ok(Arc::new(SqsQueue::new(self.sqs(), self.queue_url()?)))
+    }
+
+    /// Message visibility on the tick queue at `QUEUE_URL`.
+    pub fn visibility(&self) -> Result<Arc<SqsVisibility>, ConfigError> {
+        Ok(Arc::new(SqsVisibility::new(self.sqs(), self.queue_url()?)))
+    }
+
+    /// `EXPIRY_WARNING_LEAD`, `EXPIRY_GRACE`, `EXPIRY_BUCKET`.
+    pub fn expiry_schedule(&self) -> Result<ExpirySchedule, ConfigError> {
+        expiry_schedule(self.env)
+    }
+
+    /// Ticks for `store`'s sessions on the queue, on the configured schedule.
+    pub fn scheduler(&self, store: Arc<DynamoStore>) -> Result<Arc<ExpiryScheduler>, ConfigError> {
+        Ok(Arc::new(ExpiryScheduler::new(
+            store,
+            self.queue()?,
+            self.expiry_schedule()?,
+        )))
+    }
+
+    /// The Secrets Manager secret named by `RALIO_SECRET_ARN`, if set.
+    async fn ralio_secret(&self) -> Result<Option<RalioSecret>, ConfigError> {
+        load_ralio_secret(self.env, || secrets_client(&self.aws, &self.interceptors)).await
+    }
+
+    /// The Ralio client: `RALIO_BASE_URL` and credentials from the environment or the secret.
+    pub async fn ralio(&self) -> Result<Arc<RalioClient>, ConfigError> {
+        let secret = self.ralio_secret().await?;
+        let client = RalioClient::new(ralio_config(self.env, secret.as_ref())?).map_err(|e| {
+            ConfigError::Invalid {
+                name: "RALIO_BASE_URL",
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(Arc::new(client))
+    }
+
+    /// `WEBHOOK_SECRETS`, or the secret's `webhook_secrets`.
+    pub async fn webhook_secrets(&self) -> Result<WebhookSecrets, ConfigError> {
+        let secret = match self.env.value("WEBHOOK_SECRETS") {
+            Some(_) => None,
+            None => self.ralio_secret().await?,
+        };
+        webhook_secrets(self.env, secret.as_ref())
+    }
+}

@@ -1,0 +1,416 @@
+//! The one `apply`: a pure function from an owner's records and a write (an event, a watcher
+//! action, a creation) to a decision and the records it leaves.
+//!
+//! The in-memory store is this module over a map. The DynamoDB store sends the same
+//! [`Write`] as one conditional request and, when DynamoDB refuses it, asks this module what
+//! the refusal means, from the item as it was. The property tests drive this module too.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+
+use crate::accounts::{AccountRecord, AccountReservation};
+use crate::audit::{AuditEntry, describe};
+use crate::change::{ApplyOutcome, Change, EventApplication};
+use crate::expiry::ExpiryBucket;
+use crate::lifecycle::Move;
+use crate::records::{IncompleteSession, KycRecord, SessionFields, SessionRecord, UserProfile};
+use crate::writes::{WatchAction, Write};
+use crate::{Currency, EventId, Owner, SessionId, Uid};
+
+impl EventApplication {
+    /// The audit entry of this event when it applies. It names only the new state, so a store
+    /// can write it in the same blind request as the change itself.
+    pub fn applied_audit(&self, now: DateTime<Utc>) -> AuditEntry {
+        let detail = match &self.change {
+            Change::Session { target, .. } => describe::session(Move::Apply, None, *target),
+            Change::Level { stamp, .. } => describe::level(Move::Apply, None, stamp),
+            Change::Reverify(notice) => describe::reverify(notice),
+        };
+        AuditEntry::for_event(self, ApplyOutcome::Applied, detail, now)
+    }
+}
+
+/// Every owner's records and the events already handled: a whole store, as the model sees
+/// it. The in-memory store is a `Ledger` behind a lock.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ledger {
+    pub owners: BTreeMap<Owner, OwnerRecords>,
+    /// Event ids already handled, whatever came of them.
+    pub seen: BTreeSet<EventId>,
+}
+
+impl Ledger {
+    pub fn owner(&self, owner: Owner) -> Option<&OwnerRecords> {
+        self.owners.get(&owner)
+    }
+
+    pub fn owner_mut(&mut self, owner: Owner) -> &mut OwnerRecords {
+        self.owners
+            .entry(owner)
+            .or_insert_with(|| OwnerRecords::new(owner))
+    }
+
+    /// Applies an event once: a repeat of an event id is a duplicate and changes nothing.
+    pub fn apply_event(&mut self, event: &EventApplication, now: DateTime<Utc>) -> EventDecision {
+        if !self.seen.insert(event.event_id) {
+            let outcome = ApplyOutcome::Duplicate;
+            return EventDecision {
+                outcome,
+                audit: AuditEntry::for_event(event, outcome, String::new(), now),
+                commit: None,
+            };
+        }
+        let records = self.owner_mut(event.owner);
+        let decision = records.decide_event(event, now);
+        if let Some(commit) = decision.commit.clone() {
+            records.commit(commit);
+        }
+        decision
+    }
+
+    /// A watcher action on one session, kept when it changes something.
+    pub fn watch(
+        &mut self,
+        action: WatchAction,
+        owner: Owner,
+        session_id: SessionId,
+        now: DateTime<Utc>,
+    ) -> WatchDecision {
+        let Some(records) = self.owners.get_mut(&owner) else {
+            return WatchDecision {
+                outcome: WatchOutcome::Missing,
+                audit: None,
+                commit: None,
+            };
+        };
+        let decision = records.watch(action, session_id, now);
+        if let Some(commit) = decision.commit.clone() {
+            records.commit(commit);
+        }
+        decision
+    }
+
+    /// Stores a session just created at Ralio (see [`OwnerRecords::store_created`]).
+    pub fn store_created(
+        &mut self,
+        record: &SessionRecord,
+        buckets: &[ExpiryBucket],
+    ) -> Result<StoredSession, IncompleteSession> {
+        let records = self.owner_mut(record.owner);
+        let (stored, commit) = records.store_created(record, buckets)?;
+        if let Some(commit) = commit {
+            records.commit(commit);
+        }
+        Ok(stored)
+    }
+}
+
+/// Everything the service keeps about one owner (a user or a related party).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerRecords {
+    pub owner: Owner,
+    pub kyc: KycRecord,
+    pub sessions: BTreeMap<SessionId, SessionFields>,
+    /// A user's accounts, by currency and alias.
+    pub accounts: BTreeMap<(Currency, String), AccountRecord>,
+    /// Who is creating a session for this user right now, if anyone.
+    pub creation_lease: Option<LeaseHold>,
+}
+
+/// The records a write leaves, to be kept when it applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Commit {
+    Session(SessionId, SessionFields),
+    Kyc(KycRecord),
+}
+
+/// What became of an event, with its audit entry and the records to keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventDecision {
+    pub outcome: ApplyOutcome,
+    pub audit: AuditEntry,
+    pub commit: Option<Commit>,
+}
+
+/// What a watcher action did to one session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchOutcome {
+    Changed,
+    /// Already flagged, or already expired.
+    Unchanged,
+    /// Not open any more (an outcome arrived, or it is in review): left alone.
+    Skipped,
+    /// No such session.
+    Missing,
+}
+
+impl From<Move> for WatchOutcome {
+    fn from(decision: Move) -> Self {
+        match decision {
+            Move::Apply => WatchOutcome::Changed,
+            Move::Unchanged => WatchOutcome::Unchanged,
+            Move::Stale => WatchOutcome::Skipped,
+        }
+    }
+}
+
+/// What a watcher action came to, with its audit entry when it changed something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchDecision {
+    pub outcome: WatchOutcome,
+    pub audit: Option<AuditEntry>,
+    pub commit: Option<Commit>,
+}
+
+/// How storing a newly created session went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredSession {
+    /// Stored, possibly merged into a record a webhook created first.
+    Stored(SessionRecord),
+    /// This session was stored before; here it is.
+    AlreadyStored(SessionRecord),
+}
+
+/// Proof of holding a user's session-creation lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LeaseToken(pub uuid::Uuid);
+
+/// A held creation lease: valid while `until` has not passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseHold {
+    pub until: DateTime<Utc>,
+    pub token: LeaseToken,
+}
+
+impl LeaseHold {
+    /// Whether a lease stored as `held` keeps others out at `now`.
+    pub fn blocks(held: Option<&LeaseHold>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        held.map(|h| h.until).filter(|until| *until >= now)
+    }
+}
+
+/// Everything the service knows about one user, read in one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserSnapshot {
+    pub profile: UserProfile,
+    /// Newest first.
+    pub sessions: Vec<SessionRecord>,
+    /// Oldest first.
+    pub accounts: Vec<AccountRecord>,
+}
+
+impl UserSnapshot {
+    pub fn empty(uid: Uid) -> Self {
+        Self {
+            profile: UserProfile::unknown(uid),
+            sessions: Vec::new(),
+            accounts: Vec::new(),
+        }
+    }
+
+    /// A snapshot from its parts, in the documented order.
+    pub fn new(
+        profile: UserProfile,
+        mut sessions: Vec<SessionRecord>,
+        mut accounts: Vec<AccountRecord>,
+    ) -> Self {
+        sessions.sort_by(SessionRecord::newest_first);
+        accounts.sort_by(AccountRecord::oldest_first);
+        Self {
+            profile,
+            sessions,
+            accounts,
+        }
+    }
+}
+
+impl OwnerRecords {
+    pub fn new(owner: Owner) -> Self {
+        Self {
+            owner,
+            kyc: KycRecord::default(),
+            sessions: BTreeMap::new(),
+            accounts: BTreeMap::new(),
+            creation_lease: None,
+        }
+    }
+
+    /// The verdict on `write` and, when it applies, what it leaves.
+    pub fn decide(&self, write: &Write) -> (Move, Option<Commit>) {
+        match write {
+            Write::Session {
+                session_id,
+                guard,
+                patch,
+            } => {
+                let stored = self.sessions.get(session_id);
+                let verdict = guard.decide(stored);
+                let commit = (verdict == Move::Apply)
+                    .then(|| Commit::Session(*session_id, patch.applied_to(stored)));
+                (verdict, commit)
+            }
+            Write::Kyc { guard, patch } => {
+                let verdict = guard.decide(&self.kyc);
+                let commit =
+                    (verdict == Move::Apply).then(|| Commit::Kyc(patch.applied_to(&self.kyc)));
+                (verdict, commit)
+            }
+        }
+    }
+
+    pub fn commit(&mut self, commit: Commit) {
+        match commit {
+            Commit::Session(id, fields) => {
+                self.sessions.insert(id, fields);
+            }
+            Commit::Kyc(kyc) => self.kyc = kyc,
+        }
+    }
+
+    /// Applies an event that is not a duplicate: the outcome, its audit entry, and the
+    /// records to keep when it applied.
+    pub fn decide_event(&self, event: &EventApplication, now: DateTime<Utc>) -> EventDecision {
+        let (verdict, commit) = self.decide(&event.write(now));
+        let outcome = ApplyOutcome::from(verdict);
+        let audit = match verdict {
+            Move::Apply => event.applied_audit(now),
+            Move::Unchanged | Move::Stale => {
+                let detail = match &event.change {
+                    Change::Session {
+                        session_id, target, ..
+                    } => {
+                        let stored = self.sessions.get(session_id).and_then(|s| s.phase);
+                        describe::session(verdict, stored, *target)
+                    }
+                    Change::Level { stamp, .. } => {
+                        describe::level(verdict, self.kyc.level.as_ref(), stamp)
+                    }
+                    Change::Reverify(notice) => describe::reverify(notice),
+                };
+                AuditEntry::for_event(event, outcome, detail, now)
+            }
+        };
+        EventDecision {
+            outcome,
+            audit,
+            commit,
+        }
+    }
+
+    /// A watcher action on one session.
+    pub fn watch(
+        &self,
+        action: WatchAction,
+        session_id: SessionId,
+        now: DateTime<Utc>,
+    ) -> WatchDecision {
+        if !self.sessions.contains_key(&session_id) {
+            return WatchDecision {
+                outcome: WatchOutcome::Missing,
+                audit: None,
+                commit: None,
+            };
+        }
+        let (verdict, commit) = self.decide(&action.write(session_id, now));
+        WatchDecision {
+            outcome: verdict.into(),
+            audit: (verdict == Move::Apply).then(|| action.audit(session_id, now)),
+            commit,
+        }
+    }
+
+    /// Stores a session just created at Ralio, merging into a record a webhook created first.
+    pub fn store_created(
+        &self,
+        record: &SessionRecord,
+        buckets: &[ExpiryBucket],
+    ) -> Result<(StoredSession, Option<Commit>), IncompleteSession> {
+        let id = record.session_id;
+        let (_, commit) = self.decide(&Write::creation(record, buckets));
+        let stored = match &commit {
+            Some(Commit::Session(_, fields)) => {
+                StoredSession::Stored(fields.record(self.owner, id)?)
+            }
+            // Refused only when the session is stored with its page already.
+            _ => StoredSession::AlreadyStored(self.session(id)?.unwrap_or_else(|| record.clone())),
+        };
+        Ok((stored, commit))
+    }
+
+    pub fn session(&self, id: SessionId) -> Result<Option<SessionRecord>, IncompleteSession> {
+        self.sessions
+            .get(&id)
+            .map(|fields| fields.record(self.owner, id))
+            .transpose()
+    }
+
+    /// Takes the user's creation lease unless someone else holds it; `Err` names until when.
+    pub fn acquire_lease(
+        &mut self,
+        token: LeaseToken,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), DateTime<Utc>> {
+        if let Some(held) = LeaseHold::blocks(self.creation_lease.as_ref(), now) {
+            return Err(held);
+        }
+        self.creation_lease = Some(LeaseHold { until, token });
+        Ok(())
+    }
+
+    /// Gives the lease back, if it is still `token`'s.
+    pub fn release_lease(&mut self, token: LeaseToken) {
+        if self.creation_lease.is_some_and(|held| held.token == token) {
+            self.creation_lease = None;
+        }
+    }
+
+    /// Reserves `(alias, currency)` for creation at Ralio, unless it exists or another request
+    /// holds an unexpired reservation.
+    pub fn reserve_account(
+        &mut self,
+        uid: Uid,
+        alias: &str,
+        currency: Currency,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> AccountReservation {
+        let key = (currency, alias.to_owned());
+        let decision = AccountRecord::decide_reservation(self.accounts.get(&key), now);
+        if decision == AccountReservation::Reserved {
+            let pending = AccountRecord::reservation(uid, alias, currency, lease_until, now);
+            self.accounts.insert(key, pending);
+        }
+        decision
+    }
+
+    /// Gives a reservation back; a created account stays.
+    pub fn release_account(&mut self, alias: &str, currency: Currency) {
+        let key = (currency, alias.to_owned());
+        if self
+            .accounts
+            .get(&key)
+            .is_some_and(AccountRecord::is_releasable)
+        {
+            self.accounts.remove(&key);
+        }
+    }
+
+    /// The user's records as the decisions read them.
+    pub fn user_snapshot(&self, uid: Uid) -> Result<UserSnapshot, IncompleteSession> {
+        let sessions = self
+            .sessions
+            .iter()
+            .map(|(id, fields)| fields.record(self.owner, *id))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(UserSnapshot::new(
+            UserProfile {
+                uid,
+                kyc: self.kyc.clone(),
+            },
+            sessions,
+            self.accounts.values().cloned().collect(),
+        ))
+    }
+}

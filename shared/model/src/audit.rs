@@ -1,0 +1,129 @@
+//! The append-only audit trail: one entry for every event applied, refused or repeated, every
+//! watcher action and every gate decision, with a short note free of personal data.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::change::{ApplyOutcome, EventApplication};
+use crate::lifecycle::{ExpirySource, LevelStamp, Move, Phase};
+use crate::records::ReverifyNotice;
+use crate::{EventId, SessionId};
+
+/// Actions the service records besides Ralio's own event types.
+pub mod actions {
+    pub const SESSION_FLAGGED_EXPIRING: &str = "session_flagged_expiring";
+    pub const SESSION_EXPIRED_INFERRED: &str = "session_expired_inferred";
+    pub const ACCOUNT_CREATED: &str = "account_created";
+    pub const ACCOUNT_REFUSED: &str = "account_refused";
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    /// What happened: an event type (`kyc_session_verified`), a watcher action
+    /// (`session_flagged_expiring`) or a gate decision (`account_refused`).
+    pub action: String,
+    /// `applied`, `duplicate`, `stale`, `unchanged`, `refused`, …
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<EventId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<SessionId>,
+    /// A short, personal-data-free note (for example `now VERIFIED`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+impl AuditEntry {
+    pub fn new(at: DateTime<Utc>, action: &str, outcome: &str) -> Self {
+        Self {
+            at,
+            action: action.to_owned(),
+            outcome: outcome.to_owned(),
+            event_id: None,
+            session_id: None,
+            detail: String::new(),
+        }
+    }
+
+    /// What became of a webhook event (or a reconciled state).
+    pub fn for_event(
+        event: &EventApplication,
+        outcome: ApplyOutcome,
+        detail: String,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            event_id: Some(event.event_id),
+            session_id: event.change.session_id(),
+            detail,
+            ..Self::new(at, &event.event_type, outcome.as_str())
+        }
+    }
+
+    pub fn about_session(mut self, session_id: SessionId) -> Self {
+        self.session_id = Some(session_id);
+        self
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+}
+
+/// The notes of the trail. A store that applies in one blind write does not know the previous
+/// state, so an applied move names only its target; a refused one says what was kept.
+pub mod describe {
+    use super::*;
+
+    pub fn phase(p: Phase) -> String {
+        match p {
+            Phase::Expired(ExpirySource::Inferred) => "EXPIRED(inferred)".to_owned(),
+            other => other.state().name().to_owned(),
+        }
+    }
+
+    pub fn session(decision: Move, current: Option<Phase>, target: Phase) -> String {
+        match (decision, current) {
+            (Move::Apply, _) => format!("now {}", phase(target)),
+            (_, Some(current)) => format!("kept {}, not {}", phase(current), phase(target)),
+            (_, None) => format!("no session, not {}", phase(target)),
+        }
+    }
+
+    pub fn level(decision: Move, current: Option<&LevelStamp>, stamp: &LevelStamp) -> String {
+        match (decision, current) {
+            (Move::Apply, _) => format!("now {}", stamp.level),
+            (_, Some(current)) => format!("kept {}, not {}", current.level, stamp.level),
+            (_, None) => format!("not {}", stamp.level),
+        }
+    }
+
+    pub fn reverify(notice: &ReverifyNotice) -> String {
+        format!("document expires {}", notice.expiration_date)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_moves_say_what_was_kept() {
+        let inferred = Phase::Expired(ExpirySource::Inferred);
+        assert_eq!(
+            describe::session(Move::Apply, Some(Phase::Review), inferred),
+            "now EXPIRED(inferred)"
+        );
+        assert_eq!(
+            describe::session(Move::Stale, Some(Phase::Verified), Phase::Review),
+            "kept VERIFIED, not REVIEW"
+        );
+        assert_eq!(
+            describe::session(Move::Stale, None, inferred),
+            "no session, not EXPIRED(inferred)"
+        );
+    }
+}

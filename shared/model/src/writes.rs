@@ -1,0 +1,424 @@
+//! Every change to a stored record, written down once as data: a guard that says when it may
+//! take effect and a patch that says what it writes.
+//!
+//! [`crate::apply::OwnerRecords`] executes a write in memory; the DynamoDB store turns the same
+//! write into one conditional update (the guard becomes the condition, the patch the update
+//! expression). Neither store decides anything of its own.
+
+use chrono::{DateTime, Utc};
+
+use crate::SessionId;
+use crate::audit::{AuditEntry, actions, describe};
+use crate::change::{Change, EventApplication};
+use crate::expiry::{BucketKind, ExpiryBucket};
+use crate::lifecycle::{EventStamp, ExpirySource, Move, Phase};
+use crate::records::{FailureReason, KycRecord, SessionFields, SessionRecord};
+
+/// When a write to a session may take effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionGuard {
+    /// The lifecycle allows a move to this phase: the stored phase is one of
+    /// [`Phase::allowed_priors`], or there is none and [`Phase::allowed_when_absent`].
+    Move(Phase),
+    /// The session waits for the user ([`Phase::OPEN`]) and is not flagged yet.
+    Flag,
+    /// The session's page is not recorded yet: what only its creation knows is added once.
+    Unannounced,
+}
+
+impl SessionGuard {
+    /// The verdict on the session as stored (`None`: no record).
+    pub fn decide(self, stored: Option<&SessionFields>) -> Move {
+        let phase = stored.and_then(|s| s.phase);
+        match self {
+            SessionGuard::Move(target) => target.decide_from(phase),
+            SessionGuard::Flag => match phase {
+                Some(phase) => {
+                    phase.decide_flag(stored.and_then(|s| s.expiring_soon) == Some(true))
+                }
+                None => Move::Stale,
+            },
+            SessionGuard::Unannounced => match stored.and_then(|s| s.hosted_url.as_ref()) {
+                Some(_) => Move::Unchanged,
+                None => Move::Apply,
+            },
+        }
+    }
+}
+
+/// What a write gives a session: `set` replaces fields, `fill` gives values only to fields
+/// that have none yet (what a webhook that arrived first must not lose, or must not undo).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionPatch {
+    pub set: SessionFields,
+    pub fill: SessionFields,
+}
+
+fn pick<T: Clone>(set: &Option<T>, stored: Option<&T>, fill: &Option<T>) -> Option<T> {
+    set.clone()
+        .or_else(|| stored.cloned())
+        .or_else(|| fill.clone())
+}
+
+impl SessionPatch {
+    /// The session after this write.
+    pub fn applied_to(&self, stored: Option<&SessionFields>) -> SessionFields {
+        let (set, fill) = (&self.set, &self.fill);
+        SessionFields {
+            phase: pick(
+                &set.phase,
+                stored.and_then(|s| s.phase.as_ref()),
+                &fill.phase,
+            ),
+            failure_reasons: pick(
+                &set.failure_reasons,
+                stored.and_then(|s| s.failure_reasons.as_ref()),
+                &fill.failure_reasons,
+            ),
+            hosted_url: pick(
+                &set.hosted_url,
+                stored.and_then(|s| s.hosted_url.as_ref()),
+                &fill.hosted_url,
+            ),
+            created_at: pick(
+                &set.created_at,
+                stored.and_then(|s| s.created_at.as_ref()),
+                &fill.created_at,
+            ),
+            expires_at: pick(
+                &set.expires_at,
+                stored.and_then(|s| s.expires_at.as_ref()),
+                &fill.expires_at,
+            ),
+            expiring_soon: pick(
+                &set.expiring_soon,
+                stored.and_then(|s| s.expiring_soon.as_ref()),
+                &fill.expiring_soon,
+            ),
+            updated_at: pick(
+                &set.updated_at,
+                stored.and_then(|s| s.updated_at.as_ref()),
+                &fill.updated_at,
+            ),
+            warn_bucket: pick(
+                &set.warn_bucket,
+                stored.and_then(|s| s.warn_bucket.as_ref()),
+                &fill.warn_bucket,
+            ),
+            expire_bucket: pick(
+                &set.expire_bucket,
+                stored.and_then(|s| s.expire_bucket.as_ref()),
+                &fill.expire_bucket,
+            ),
+        }
+    }
+
+    /// A move Ralio reported (or the watcher inferred): state, reasons and time are replaced.
+    /// A report may be the first news of a session, so it also fills what a record needs, and
+    /// what the report knows of the page and expiry, without overwriting what creation stored.
+    pub fn reported(
+        target: Phase,
+        failure_reasons: Vec<FailureReason>,
+        announced: SessionFields,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            set: SessionFields {
+                phase: Some(target),
+                failure_reasons: Some(failure_reasons),
+                updated_at: Some(now),
+                ..SessionFields::default()
+            },
+            fill: SessionFields {
+                created_at: Some(now),
+                expiring_soon: Some(false),
+                ..announced
+            },
+        }
+    }
+
+    /// A session just created at Ralio: its page, dates and buckets are set; the state a
+    /// webhook may have stored first is kept.
+    pub fn creation(record: &SessionRecord, buckets: &[ExpiryBucket]) -> Self {
+        let whole = SessionFields::of(record, buckets);
+        Self {
+            set: SessionFields {
+                hosted_url: whole.hosted_url.clone(),
+                created_at: whole.created_at,
+                expires_at: whole.expires_at,
+                warn_bucket: whole.warn_bucket,
+                expire_bucket: whole.expire_bucket,
+                ..SessionFields::default()
+            },
+            fill: SessionFields {
+                phase: whole.phase,
+                failure_reasons: whole.failure_reasons,
+                expiring_soon: whole.expiring_soon,
+                updated_at: whole.updated_at,
+                ..SessionFields::default()
+            },
+        }
+    }
+}
+
+/// When a write to an owner's KYC record may take effect: only a newer event replaces what
+/// an older one wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KycGuard {
+    NewerLevel(EventStamp),
+    NewerReverify(EventStamp),
+}
+
+impl KycGuard {
+    pub fn decide(self, stored: &KycRecord) -> Move {
+        match self {
+            KycGuard::NewerLevel(stamp) => {
+                stamp.decide_over(stored.level.as_ref().map(|l| l.stamp))
+            }
+            KycGuard::NewerReverify(stamp) => {
+                stamp.decide_over(stored.reverify.as_ref().map(|n| n.stamp))
+            }
+        }
+    }
+}
+
+/// What a write gives a KYC record: the fields it carries replace the stored ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KycPatch {
+    pub set: KycRecord,
+}
+
+impl KycPatch {
+    pub fn applied_to(&self, stored: &KycRecord) -> KycRecord {
+        KycRecord {
+            level: self.set.level.clone().or_else(|| stored.level.clone()),
+            kyc_id: self.set.kyc_id.or(stored.kyc_id),
+            reverify: self
+                .set
+                .reverify
+                .clone()
+                .or_else(|| stored.reverify.clone()),
+        }
+    }
+}
+
+/// One conditional write to one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    Session {
+        session_id: SessionId,
+        guard: SessionGuard,
+        patch: SessionPatch,
+    },
+    Kyc {
+        guard: KycGuard,
+        patch: KycPatch,
+    },
+}
+
+impl Write {
+    /// Storing a session just created at Ralio.
+    pub fn creation(record: &SessionRecord, buckets: &[ExpiryBucket]) -> Self {
+        Write::Session {
+            session_id: record.session_id,
+            guard: SessionGuard::Unannounced,
+            patch: SessionPatch::creation(record, buckets),
+        }
+    }
+}
+
+impl EventApplication {
+    /// The write this event stands for.
+    pub fn write(&self, now: DateTime<Utc>) -> Write {
+        match &self.change {
+            Change::Session {
+                session_id,
+                target,
+                failure_reasons,
+                hosted_url,
+                expires_at,
+                expiry_buckets,
+            } => {
+                let bucket = |kind| expiry_buckets.iter().find(|b| b.kind == kind).copied();
+                let announced = SessionFields {
+                    hosted_url: hosted_url.clone(),
+                    expires_at: *expires_at,
+                    warn_bucket: bucket(BucketKind::Warn),
+                    expire_bucket: bucket(BucketKind::Expire),
+                    ..SessionFields::default()
+                };
+                Write::Session {
+                    session_id: *session_id,
+                    guard: SessionGuard::Move(*target),
+                    patch: SessionPatch::reported(*target, failure_reasons.clone(), announced, now),
+                }
+            }
+            Change::Level { stamp, kyc_id } => Write::Kyc {
+                guard: KycGuard::NewerLevel(stamp.stamp),
+                patch: KycPatch {
+                    set: KycRecord {
+                        level: Some(stamp.clone()),
+                        kyc_id: *kyc_id,
+                        reverify: None,
+                    },
+                },
+            },
+            Change::Reverify(notice) => Write::Kyc {
+                guard: KycGuard::NewerReverify(notice.stamp),
+                patch: KycPatch {
+                    set: KycRecord {
+                        reverify: Some(notice.clone()),
+                        ..KycRecord::default()
+                    },
+                },
+            },
+        }
+    }
+}
+
+/// What the expiry watcher does to a session of a due bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WatchAction {
+    /// Flag a session still waiting for the user as expiring soon (warn bucket).
+    Flag,
+    /// Mark a session Ralio never reported on as expired, inferred (expiry bucket). A later
+    /// real outcome still wins.
+    ExpireInferred,
+}
+
+impl WatchAction {
+    pub fn for_bucket(kind: BucketKind) -> Self {
+        match kind {
+            BucketKind::Warn => WatchAction::Flag,
+            BucketKind::Expire => WatchAction::ExpireInferred,
+        }
+    }
+
+    pub fn write(self, session_id: SessionId, now: DateTime<Utc>) -> Write {
+        let (guard, patch) = match self {
+            WatchAction::Flag => (
+                SessionGuard::Flag,
+                SessionPatch {
+                    set: SessionFields {
+                        expiring_soon: Some(true),
+                        updated_at: Some(now),
+                        ..SessionFields::default()
+                    },
+                    fill: SessionFields::default(),
+                },
+            ),
+            WatchAction::ExpireInferred => {
+                let target = Phase::Expired(ExpirySource::Inferred);
+                (
+                    SessionGuard::Move(target),
+                    SessionPatch {
+                        set: SessionPatch::reported(
+                            target,
+                            Vec::new(),
+                            SessionFields::default(),
+                            now,
+                        )
+                        .set,
+                        fill: SessionFields::default(),
+                    },
+                )
+            }
+        };
+        Write::Session {
+            session_id,
+            guard,
+            patch,
+        }
+    }
+
+    /// The audit entry of a session this action changed.
+    pub fn audit(self, session_id: SessionId, now: DateTime<Utc>) -> AuditEntry {
+        let entry = match self {
+            WatchAction::Flag => AuditEntry::new(now, actions::SESSION_FLAGGED_EXPIRING, "applied"),
+            WatchAction::ExpireInferred => {
+                let target = Phase::Expired(ExpirySource::Inferred);
+                AuditEntry::new(now, actions::SESSION_EXPIRED_INFERRED, "applied")
+                    .with_detail(describe::session(Move::Apply, None, target))
+            }
+        };
+        entry.about_session(session_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{HostedUrl, Owner, Uid};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn record() -> SessionRecord {
+        SessionRecord::created(
+            Owner::User(Uid::parse("e4f9d8b3-6b70-47a1-aae1-70c8a689c02a").unwrap()),
+            SessionId::parse("a534c9a9-b4ae-4db5-86c3-9506219e4c36").unwrap(),
+            HostedUrl::new("https://verify.example/s"),
+            at("2026-05-04T09:12:03Z"),
+            at("2026-05-11T09:12:03Z"),
+        )
+    }
+
+    #[test]
+    fn a_creation_on_nothing_stores_exactly_the_record() {
+        let record = record();
+        let schedule = crate::ExpirySchedule::default();
+        let buckets = schedule.buckets(record.expires_at.unwrap());
+        let stored = SessionPatch::creation(&record, &buckets).applied_to(None);
+        assert_eq!(stored, SessionFields::of(&record, &buckets));
+    }
+
+    #[test]
+    fn a_creation_after_a_webhook_keeps_the_reported_state() {
+        let now = at("2026-05-04T09:12:04Z");
+        let reported =
+            SessionPatch::reported(Phase::Review, Vec::new(), SessionFields::default(), now)
+                .applied_to(None);
+        let record = record();
+        let merged = SessionPatch::creation(&record, &[]).applied_to(Some(&reported));
+        assert_eq!(merged.phase, Some(Phase::Review));
+        assert_eq!(merged.hosted_url, record.hosted_url);
+        assert_eq!(merged.created_at, Some(record.created_at));
+        assert_eq!(merged.updated_at, Some(now));
+        assert_eq!(
+            SessionGuard::Unannounced.decide(Some(&merged)),
+            Move::Unchanged
+        );
+    }
+
+    #[test]
+    fn a_report_never_undoes_what_creation_stored() {
+        let record = record();
+        let stored = SessionFields::of(&record, &[]);
+        let announced = SessionFields {
+            hosted_url: Some(HostedUrl::new("https://other")),
+            expires_at: Some(at("2030-01-01T00:00:00Z")),
+            ..SessionFields::default()
+        };
+        let now = at("2026-05-05T00:00:00Z");
+        let after = SessionPatch::reported(Phase::Started, Vec::new(), announced, now)
+            .applied_to(Some(&stored));
+        assert_eq!(after.hosted_url, record.hosted_url);
+        assert_eq!(after.expires_at, record.expires_at);
+        assert_eq!(after.created_at, Some(record.created_at));
+        assert_eq!(after.phase, Some(Phase::Started));
+        assert_eq!(after.updated_at, Some(now));
+    }
+
+    #[test]
+    fn only_open_unflagged_sessions_are_flagged() {
+        let mut stored = SessionFields::of(&record(), &[]);
+        assert_eq!(SessionGuard::Flag.decide(None), Move::Stale);
+        assert_eq!(SessionGuard::Flag.decide(Some(&stored)), Move::Apply);
+        stored.expiring_soon = Some(true);
+        assert_eq!(SessionGuard::Flag.decide(Some(&stored)), Move::Unchanged);
+        stored.expiring_soon = None;
+        stored.phase = Some(Phase::Review);
+        assert_eq!(SessionGuard::Flag.decide(Some(&stored)), Move::Stale);
+    }
+}
