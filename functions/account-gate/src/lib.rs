@@ -12,6 +12,7 @@
 //! | an identical request is under way | 200 with its account once created, else 409 `creation_in_progress` |
 //! | Ralio refuses (4xx) | 422 `ralio_rejected` with `ralioStatus` |
 //! | Ralio unavailable / too slow | 503 `ralio_unavailable` / 504 `ralio_timeout` |
+//! | store fault | 503 `store_unavailable` or 500 `internal_error`, as every function ([`store_problem`]) |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,12 +88,8 @@ impl AccountGate {
     pub async fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let env = wiring.env();
         let defaults = Settings::default();
-        let lease = env.duration("ACCOUNT_LEASE", defaults.lease.to_std().unwrap_or_default())?;
         let settings = Settings {
-            lease: chrono::Duration::from_std(lease).map_err(|e| ConfigError::Invalid {
-                name: "ACCOUNT_LEASE",
-                reason: e.to_string(),
-            })?,
+            lease: env.span("ACCOUNT_LEASE", defaults.lease)?,
             wait_for_peer: env.duration("ACCOUNT_WAIT", defaults.wait_for_peer)?,
         };
         let store = wiring.store()?;

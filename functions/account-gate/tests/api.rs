@@ -2,7 +2,6 @@
 //! are produced by parsing real webhook JSON with the model and applying it to the store, as
 //! the webhook function does.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -565,14 +564,11 @@ async fn starts_from_its_environment_with_its_secret() {
     let ralio = account_opening_ralio(Duration::ZERO).await;
     let secret = testing::secret_on_emulator(&json!({ "api_code": "c", "api_key": "k" })).await;
     let table = testing::new_table().await;
-    let env: HashMap<String, String> = [
-        ("TABLE_NAME", table.as_str()),
+    let env = fixtures::env(&[
+        ("TABLE_NAME", &table),
         ("RALIO_BASE_URL", &ralio.uri()),
         ("RALIO_SECRET_ARN", &secret),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    ]);
     let recorder = RequestCounter::for_function(FUNCTION).interceptor();
     let wiring = Wiring::with_config(&env, testing::emulator_config().await, vec![recorder]);
     let app = idv_account_gate::router(AccountGate::wired(&wiring).await.expect("it starts"));

@@ -11,7 +11,7 @@
 //! | Ralio refuses our credentials / answers nonsense | 502 `ralio_unauthorized` / `ralio_bad_response` / `ralio_rejected` |
 //! | Ralio does not know the user | 404 `user_not_found` |
 //! | Ralio unavailable / too slow | 503 `ralio_unavailable` / 504 `ralio_timeout` |
-//! | store fault | 503 `store_unavailable` |
+//! | store fault | 503 `store_unavailable` or 500 `internal_error`, as every function ([`store_problem`]) |
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -101,17 +101,9 @@ impl CreateSession {
 
 pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
     let defaults = Settings::default();
-    let chrono =
-        |name: &'static str, default: chrono::Duration| -> Result<chrono::Duration, ConfigError> {
-            let std = env.duration(name, default.to_std().unwrap_or_default())?;
-            chrono::Duration::from_std(std).map_err(|e| ConfigError::Invalid {
-                name,
-                reason: e.to_string(),
-            })
-        };
     Ok(Settings {
-        reuse_margin: chrono("SESSION_REUSE_MARGIN", defaults.reuse_margin)?,
-        lease: chrono("CREATE_LEASE", defaults.lease)?,
+        reuse_margin: env.span("SESSION_REUSE_MARGIN", defaults.reuse_margin)?,
+        lease: env.span("CREATE_LEASE", defaults.lease)?,
         wait_for_peer: env.duration("CREATE_WAIT", defaults.wait_for_peer)?,
     })
 }

@@ -423,16 +423,13 @@ async fn starts_from_its_environment_and_survives_a_refused_tick() {
     let secret = testing::secret_on_emulator(&json!({ "api_code": "c", "api_key": "k" })).await;
     let table = testing::new_table().await;
     let (_, queue_url) = testing::sqs_queue_on(&[]).await;
-    let env = |queue_url: &str| -> HashMap<String, String> {
-        [
-            ("TABLE_NAME", table.as_str()),
+    let env = |queue_url: &str| {
+        idv_adapters::testing::fixtures::env(&[
+            ("TABLE_NAME", &table),
             ("QUEUE_URL", queue_url),
             ("RALIO_BASE_URL", &ralio.uri()),
             ("RALIO_SECRET_ARN", &secret),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+        ])
     };
     let start = |env: HashMap<String, String>| async move {
         let recorder = RequestCounter::for_function(FUNCTION).interceptor();
@@ -469,12 +466,7 @@ async fn starts_from_its_environment_and_survives_a_refused_tick() {
 
 #[tokio::test]
 async fn missing_configuration_fails_at_start_naming_the_variable() {
-    let env = |pairs: &[(&str, &str)]| -> std::collections::HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
+    use idv_adapters::testing::fixtures::env;
     let message = |pairs: &[(&str, &str)]| {
         let env = env(pairs);
         async move {

@@ -126,6 +126,23 @@ impl Watcher {
     }
 }
 
+/// The event Lambda's SQS event source mapping hands the function for received messages: for
+/// running the watcher off a queue without Lambda (the local runner, tests).
+pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .iter()
+        .map(|m| {
+            let mut message = SqsMessage::default();
+            message.message_id = m.message_id.clone();
+            message.body = m.body.clone();
+            message.receipt_handle = m.receipt_handle.clone();
+            message
+        })
+        .collect();
+    event
+}
+
 /// The Lambda side: an SQS batch in, the failed message ids out.
 pub struct SqsWatcher {
     pub watcher: Watcher,

@@ -420,27 +420,20 @@ async fn a_whole_lifecycle_in_seconds_on_moto_sqs_and_dynamodb() {
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         }
-        let mut event = SqsEvent::default();
-        let mut by_id = HashMap::new();
-        for m in messages {
-            let id = m.message_id.clone().unwrap();
-            by_id.insert(
-                id.clone(),
-                (m.receipt_handle.clone().unwrap(), m.body.clone().unwrap()),
-            );
-            event.records.push({
-                let mut message = message(&id, m.body.as_deref().unwrap());
-                message.receipt_handle = m.receipt_handle.clone();
-                message
-            });
-        }
-        let response = watcher.handle(event).await;
+        let response = watcher
+            .handle(idv_expiry_watcher::sqs_event(&messages))
+            .await;
         let failed: Vec<String> = response
             .batch_item_failures
             .into_iter()
             .map(|f| f.item_identifier)
             .collect();
-        for (id, (receipt, body)) in by_id {
+        for m in messages {
+            let (id, receipt, body) = (
+                m.message_id.unwrap(),
+                m.receipt_handle.unwrap(),
+                m.body.unwrap(),
+            );
             if failed.contains(&id) {
                 continue;
             }
@@ -528,7 +521,6 @@ async fn an_early_tick_is_hidden_on_moto_sqs_until_due() {
         .messages
         .unwrap_or_default();
     assert_eq!(received.len(), 1);
-    let m = &received[0];
     let watcher = SqsWatcher {
         watcher: Watcher::new(watched(&store), Arc::new(SystemClock)),
         visibility: Arc::new(SqsVisibility::new(
@@ -536,13 +528,9 @@ async fn an_early_tick_is_hidden_on_moto_sqs_until_due() {
             url.clone(),
         )),
     };
-    let mut event = SqsEvent::default();
-    event.records.push({
-        let mut message = message(m.message_id.as_deref().unwrap(), m.body.as_deref().unwrap());
-        message.receipt_handle = m.receipt_handle.clone();
-        message
-    });
-    let response = watcher.handle(event).await;
+    let response = watcher
+        .handle(idv_expiry_watcher::sqs_event(&received))
+        .await;
     assert_eq!(
         response.batch_item_failures.len(),
         1,

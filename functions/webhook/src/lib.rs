@@ -9,7 +9,7 @@
 //! | signed, not interpretable | quarantined verbatim, 200 `quarantined` |
 //! | signed, unknown event type | kept verbatim, 200 `unhandled` |
 //! | signed, known event | applied in one DynamoDB request, 200 `applied` / `duplicate` / `stale` / `unchanged` |
-//! | store fault or timeout | 503 `store_unavailable` or 500 `internal_error` (see [`store_problem`]; Ralio retries 5xx), nothing half-written |
+//! | store fault | 503 `store_unavailable` or 500 `internal_error`, as every function ([`store_problem`]; Ralio retries 5xx), nothing half-written |
 
 use std::sync::Arc;
 use std::time::Instant;

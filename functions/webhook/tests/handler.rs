@@ -710,12 +710,7 @@ async fn a_new_event_costs_one_dynamodb_request_through_the_handler() {
 
 #[tokio::test]
 async fn missing_configuration_fails_at_start_naming_the_variable() {
-    let env = |pairs: &[(&str, &str)]| -> std::collections::HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
+    use idv_adapters::testing::fixtures::env;
     let error = |result: Result<Arc<idv_webhook::Webhook>, _>| match result {
         Ok(_) => panic!("configuration accepted"),
         Err(e) => idv_adapters::config::ConfigError::to_string(&e),
@@ -831,15 +826,12 @@ async fn starts_from_its_environment_and_schedules_announced_sessions_on_sqs() {
     let secret = testing::secret_on_emulator(&json!({ "webhook_secrets": [SECRET] })).await;
     let table = testing::new_table().await;
     let (_, queue_url) = testing::sqs_queue_on(&[]).await;
-    let env = |queue_url: &str| -> std::collections::HashMap<String, String> {
-        [
-            ("TABLE_NAME", table.as_str()),
+    let env = |queue_url: &str| {
+        idv_adapters::testing::fixtures::env(&[
+            ("TABLE_NAME", &table),
             ("QUEUE_URL", queue_url),
             ("RALIO_SECRET_ARN", &secret),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+        ])
     };
     let start = |env: std::collections::HashMap<String, String>| async move {
         let recorder = RequestCounter::for_function(FUNCTION).interceptor();

@@ -371,27 +371,19 @@ async fn poll_sqs(client: &aws_sdk_sqs::Client, url: &str, watcher: &SqsWatcher)
     if messages.is_empty() {
         return;
     }
-    let mut event = aws_lambda_events::sqs::SqsEvent::default();
-    let mut receipts = Vec::new();
-    for m in messages {
-        let mut message = aws_lambda_events::sqs::SqsMessage::default();
-        message.message_id = m.message_id.clone();
-        message.body = m.body.clone();
-        message.receipt_handle = m.receipt_handle.clone();
-        receipts.push((
-            m.message_id.unwrap_or_default(),
-            m.receipt_handle.unwrap_or_default(),
-        ));
-        event.records.push(message);
-    }
-    let response = watcher.handle(event).await;
+    let response = watcher
+        .handle(idv_expiry_watcher::sqs_event(&messages))
+        .await;
     let failed: Vec<String> = response
         .batch_item_failures
         .into_iter()
         .map(|f| f.item_identifier)
         .collect();
     // What the Lambda event source mapping does: delete what succeeded.
-    for (id, receipt) in receipts {
+    for m in messages {
+        let (Some(id), Some(receipt)) = (m.message_id, m.receipt_handle) else {
+            continue;
+        };
         if !failed.contains(&id) {
             let _ = client
                 .delete_message()

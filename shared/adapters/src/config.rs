@@ -47,6 +47,19 @@ pub trait Env {
         }
     }
 
+    /// A duration for date arithmetic (`chrono`), written as [`Env::duration`] reads it.
+    fn span(
+        &self,
+        name: &'static str,
+        default: chrono::Duration,
+    ) -> Result<chrono::Duration, ConfigError> {
+        let std = self.duration(name, default.to_std().unwrap_or_default())?;
+        chrono::Duration::from_std(std).map_err(|e| ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+        })
+    }
+
     /// A duration written as `90s`, `15m`, `24h`, `7d` or `250ms`.
     fn duration(&self, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
         match self.value(name) {
@@ -156,17 +169,10 @@ pub fn ralio_config(
 pub fn expiry_schedule(env: &impl Env) -> Result<idv_model::ExpirySchedule, ConfigError> {
     use idv_model::{ExpirySchedule, InvalidSchedule};
     let defaults = ExpirySchedule::default();
-    let duration = |name: &'static str, default: chrono::Duration| {
-        let std = env.duration(name, default.to_std().unwrap_or_default())?;
-        chrono::Duration::from_std(std).map_err(|e| ConfigError::Invalid {
-            name,
-            reason: e.to_string(),
-        })
-    };
     ExpirySchedule::new(
-        duration("EXPIRY_WARNING_LEAD", defaults.warning_lead())?,
-        duration("EXPIRY_GRACE", defaults.grace())?,
-        duration("EXPIRY_BUCKET", defaults.bucket())?,
+        env.span("EXPIRY_WARNING_LEAD", defaults.warning_lead())?,
+        env.span("EXPIRY_GRACE", defaults.grace())?,
+        env.span("EXPIRY_BUCKET", defaults.bucket())?,
     )
     .map_err(|e| ConfigError::Invalid {
         name: match e {

@@ -53,14 +53,6 @@ impl SqsQueue {
             url: url.into(),
         }
     }
-
-    pub fn client(&self) -> &aws_sdk_sqs::Client {
-        &self.client
-    }
-
-    pub fn url(&self) -> &str {
-        &self.url
-    }
 }
 
 #[async_trait]

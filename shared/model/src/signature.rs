@@ -89,10 +89,6 @@ impl WebhookSecrets {
         self.0.is_empty()
     }
 
-    pub fn primary(&self) -> &WebhookSecret {
-        &self.0[0]
-    }
-
     /// Checks `header` against `body` with every active secret, in constant time per secret.
     pub fn verify(&self, body: &[u8], header: Option<&str>) -> Result<(), SignatureError> {
         let header = header.map(str::trim).filter(|h| !h.is_empty());

@@ -1,6 +1,7 @@
 //! What the test suites share: a fixed time, fresh ids, events as the webhook makes them, a
 //! fake Ralio over HTTP (wiremock, never a stubbed client) and in-process HTTP calls.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -132,6 +133,14 @@ pub fn ralio_config(server: &MockServer, timeout: Duration) -> RalioConfig {
 
 pub fn ralio_client(server: &MockServer, timeout: Duration) -> Arc<RalioClient> {
     Arc::new(RalioClient::new(ralio_config(server, timeout)).expect("a Ralio client"))
+}
+
+/// An environment for a function's `from_config`.
+pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 /// An in-process HTTP answer: status, headers and the JSON body (`Null` when not JSON).

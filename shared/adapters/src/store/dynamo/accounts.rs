@@ -33,19 +33,18 @@ impl AccountLedger for DynamoStore {
             ]),
         ]));
         for _ in 0..=CONFLICT_RETRIES {
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(to_item(&AccountItem::from(&reservation))?))
-                .set_condition_expression(expr.condition_expression())
-                .set_expression_attribute_names(expr.names())
-                .set_expression_attribute_values(expr.values())
-                .return_values_on_condition_check_failure(
-                    aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send()
-                .await;
+            let result = with_condition!(
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(to_item(&AccountItem::from(&reservation))?)),
+                expr
+            )
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
+            .send()
+            .await;
             let stored = match conditional("PutItem", result)? {
                 Ok(_) => return Ok(AccountReservation::Reserved),
                 Err(old) => old
@@ -90,16 +89,15 @@ impl AccountLedger for DynamoStore {
             attr::ACCOUNT_STATUS,
             to_value(&schema::ACCOUNT_PENDING)?,
         ));
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(Key::account(uid, alias, currency).item()?))
-            .set_condition_expression(expr.condition_expression())
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .send()
-            .await;
+        let result = with_condition!(
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(Key::account(uid, alias, currency).item()?)),
+            expr
+        )
+        .send()
+        .await;
         // Already created, or already gone: nothing to release.
         conditional("DeleteItem", result).map(|_| ())
     }

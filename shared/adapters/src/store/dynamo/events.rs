@@ -142,15 +142,15 @@ impl EventLedger for DynamoStore {
     async fn quarantine(&self, entry: &QuarantineEntry) -> StoreResult<()> {
         let mut expr = Expression::default();
         expr.condition(&Cond::Absent(schema::attr::PK));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&QuarantineItem::from(entry))?))
-            .set_condition_expression(expr.condition_expression())
-            .set_expression_attribute_names(expr.names())
-            .send()
-            .await;
+        let result = with_condition!(
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(to_item(&QuarantineItem::from(entry))?)),
+            expr
+        )
+        .send()
+        .await;
         // The first copy wins; a repeat is not an error.
         conditional("PutItem", result).map(|_| ())
     }

@@ -24,15 +24,15 @@ impl ExpiryIndex for DynamoStore {
     async fn create_tick(&self, bucket: &ExpiryBucket, now: DateTime<Utc>) -> StoreResult<bool> {
         let mut expr = Expression::default();
         expr.condition(&Cond::Absent(attr::PK));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&TickItem::new(bucket, now))?))
-            .set_condition_expression(expr.condition_expression())
-            .set_expression_attribute_names(expr.names())
-            .send()
-            .await;
+        let result = with_condition!(
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(to_item(&TickItem::new(bucket, now))?)),
+            expr
+        )
+        .send()
+        .await;
         Ok(conditional("PutItem", result)?.is_ok())
     }
 

@@ -24,6 +24,27 @@ use chrono::{DateTime, Duration, Utc};
 use idv_model::{Owner, OwnerRecords, Write};
 use serde::Serialize;
 
+/// Puts an [`updates::Expression`]'s condition, names and values on any of the SDK's request
+/// builders (they share these setters, not a trait).
+macro_rules! with_condition {
+    ($builder:expr, $expr:expr) => {
+        $builder
+            .set_condition_expression($expr.condition_expression())
+            .set_expression_attribute_names($expr.names())
+            .set_expression_attribute_values($expr.values())
+    };
+}
+
+/// Puts an expression's update clauses, condition, names and values on an update builder.
+macro_rules! with_update {
+    ($builder:expr, $expr:expr) => {
+        with_condition!(
+            $builder.set_update_expression($expr.update_expression()),
+            $expr
+        )
+    };
+}
+
 mod accounts;
 mod errors;
 mod events;
@@ -78,30 +99,29 @@ impl DynamoStore {
         if let Some(condition) = condition {
             expr.condition(condition);
         }
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(to_item(item)?))
-            .set_condition_expression(expr.condition_expression())
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(build_error)?;
+        let put = with_condition!(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(to_item(item)?)),
+            expr
+        )
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(build_error)?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// An update of one item, for a transaction.
     fn update(&self, key: &Key, expr: &Expression) -> StoreResult<TransactWriteItem> {
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key.item()?))
-            .set_update_expression(expr.update_expression())
-            .set_condition_expression(expr.condition_expression())
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(build_error)?;
+        let update = with_update!(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key.item()?)),
+            expr
+        )
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(build_error)?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 

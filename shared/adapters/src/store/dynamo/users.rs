@@ -28,19 +28,17 @@ impl DynamoStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Result<super::Item, Option<super::Item>>> {
         let (key, expr) = Self::write_expression(owner, write, now)?;
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key.item()?))
-            .set_update_expression(expr.update_expression())
-            .set_condition_expression(expr.condition_expression())
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+        let result = with_update!(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key.item()?)),
+            expr
+        )
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await;
         Ok(conditional("UpdateItem", result)?.map(|output| output.attributes.unwrap_or_default()))
     }
 
@@ -120,18 +118,16 @@ impl CreationLease for DynamoStore {
         expr.set_item(to_item(&Identity::new(entity::PROFILE, owner))?)
             .set_item(to_item(&ProfileItem::from(&LeaseHold { until, token }))?)
             .condition(&lease_lapsed(attr::CREATION_LEASE_UNTIL, now)?);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Key::profile(owner).item()?))
-            .set_update_expression(expr.update_expression())
-            .set_condition_expression(expr.condition_expression())
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+        let result = with_update!(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(Key::profile(owner).item()?)),
+            expr
+        )
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await;
         Ok(match conditional("UpdateItem", result)? {
             Ok(_) => Lease::Acquired(token),
             Err(old) => {
@@ -148,17 +144,15 @@ impl CreationLease for DynamoStore {
 
     async fn release_creation_lease(&self, uid: Uid, token: LeaseToken) -> StoreResult<()> {
         let (key, expr) = self.lease_release(uid, token)?;
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key.item()?))
-            .set_update_expression(expr.update_expression())
-            .set_condition_expression(expr.condition_expression())
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .send()
-            .await;
+        let result = with_update!(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key.item()?)),
+            expr
+        )
+        .send()
+        .await;
         // Someone else's lease now, or gone: nothing of ours to release.
         conditional("UpdateItem", result).map(|_| ())
     }
