@@ -34,7 +34,10 @@ echo "==> cargo test"
 cargo test --workspace --locked -- --skip "$iam_check" 2>&1 | tee .tmp/cargo-test.log
 
 echo "==> IAM: each role grants exactly what its function's tests saw it use"
-cargo test --workspace --locked -- --exact "$iam_check" 2>&1 | tee -a .tmp/cargo-test.log
+cargo test --workspace --locked -- --exact "$iam_check" 2>&1 | tee .tmp/iam-check.log
+cat .tmp/iam-check.log >> .tmp/cargo-test.log
+# A renamed check would filter to nothing and pass: it must have run.
+grep -q "^test $iam_check ... ok$" .tmp/iam-check.log || { echo "the IAM check did not run" >&2; exit 1; }
 
 echo "==> OpenAPI: infra/openapi.yaml is valid and the local server's answers conform"
 .venv/bin/python scripts/check_openapi.py infra/openapi.yaml "$IDV_EXCHANGES"

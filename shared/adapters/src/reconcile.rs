@@ -8,16 +8,10 @@
 //! holds them).
 
 use chrono::{DateTime, Utc};
-use idv_model::{
-    ApplyOutcome, Change, EventApplication, EventId, Owner, Phase, SessionRecord, StoredSession,
-    Uid,
-};
+use idv_model::{ApplyOutcome, EventApplication, Owner, SessionRecord, StoredSession, Uid};
 
 use crate::ralio::{RalioClient, RalioError, ReportedState};
 use crate::store::{EventLedger, SessionWriter, StoreError, UserReader};
-
-/// Event type recorded in the audit trail for a reconciled state.
-pub const RECONCILED: &str = "reconciled_from_ralio";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -36,15 +30,6 @@ pub struct ReconcileReport {
     pub outcomes: Vec<(String, ApplyOutcome)>,
     /// Sessions whose reported state this service does not know.
     pub unknown_states: usize,
-}
-
-/// The id of "Ralio reported `session` in `state`": the same on every run.
-fn reconciled_event_id(session: &str, state: &str) -> EventId {
-    let name = format!("ralio-idv/reconcile/{session}/{state}");
-    EventId::from_uuid(uuid::Uuid::new_v5(
-        &uuid::Uuid::NAMESPACE_URL,
-        name.as_bytes(),
-    ))
 }
 
 pub async fn reconcile_user<S>(
@@ -80,23 +65,8 @@ where
                 report.added += 1;
             }
         }
-        let target = Phase::reported(state);
-        if target == Phase::NotStarted {
+        let Some(event) = EventApplication::reconciled(owner, session.id, state, now) else {
             continue;
-        }
-        let event = EventApplication {
-            event_id: reconciled_event_id(&session.id.to_string(), state.name()),
-            event_type: RECONCILED.into(),
-            occurred_at: now,
-            owner,
-            change: Change::Session {
-                session_id: session.id,
-                target,
-                failure_reasons: Vec::new(),
-                hosted_url: None,
-                expires_at: None,
-                expiry_buckets: Vec::new(),
-            },
         };
         let applied = store.apply_event(&event, now).await?;
         report

@@ -6,13 +6,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use idv_adapters::store::{
-    AuditLog, BucketMember, EventLedger, ExpiryIndex, SessionWriter, Store, StoreError, UserReader,
+    AuditLog, BucketMember, CreationLease, EventLedger, ExpiryIndex, Lease, SessionWriter, Store,
+    StoreError, UserReader,
 };
 use idv_adapters::testing::faults::TransactionConflicts;
 use idv_adapters::testing::fixtures::*;
 use idv_adapters::testing::{dynamo, dynamo_on, dynamo_with_counter, memory, new_table};
 use idv_model::{
-    ApplyOutcome, HostedUrl, KycLevel, Owner, Phase, SessionRecord, WatchAction, WatchOutcome,
+    ApplyOutcome, HostedUrl, KycLevel, Owner, Phase, SessionRecord, StoredSession, WatchAction,
+    WatchOutcome,
 };
 
 #[tokio::test]
@@ -246,5 +248,46 @@ async fn endless_conflicts_are_unavailable_and_write_nothing() {
         untouched.apply_event(&level, t0()).await.unwrap().outcome,
         ApplyOutcome::Applied,
         "the retried delivery applies"
+    );
+}
+
+/// A conflict while storing a session Ralio just created (a webhook writing the same profile,
+/// say) must not lose the session: it is stored the long way round and the lease given back.
+#[tokio::test]
+async fn a_conflict_while_storing_a_created_session_still_stores_it() {
+    let table = new_table().await;
+    let uid = uid();
+    let conflicts = TransactionConflicts::next(1);
+    let store = dynamo_on(&table, &[conflicts.interceptor()]).await;
+    let Lease::Acquired(token) = store
+        .acquire_creation_lease(uid, t0() + chrono::Duration::seconds(60), t0())
+        .await
+        .unwrap()
+    else {
+        panic!("the lease is free")
+    };
+    let record = SessionRecord::created(
+        Owner::User(uid),
+        sid(),
+        HostedUrl::new("https://verify.example/s"),
+        t0(),
+        t0() + chrono::Duration::days(7),
+    );
+    let stored = store
+        .store_created_session(&record, &[], token)
+        .await
+        .unwrap();
+    assert_eq!(stored, StoredSession::Stored(record.clone()));
+    assert_eq!(conflicts.injected(), 1);
+    assert_eq!(store.load_user(uid).await.unwrap().sessions, [record]);
+    assert!(
+        matches!(
+            store
+                .acquire_creation_lease(uid, t0() + chrono::Duration::seconds(60), t0())
+                .await
+                .unwrap(),
+            Lease::Acquired(_)
+        ),
+        "the lease was given back"
     );
 }

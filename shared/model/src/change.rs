@@ -226,6 +226,45 @@ impl WebhookEvent {
     }
 }
 
+/// The event type recorded for a state learned from Ralio's list rather than from a webhook.
+pub const RECONCILED: &str = "reconciled_from_ralio";
+
+impl EventApplication {
+    /// A state Ralio's list reports for a session, as an event the lifecycle applies like a
+    /// webhook. Its id is derived from the session and the state, so reconciling twice changes
+    /// nothing. `None` for NOT_STARTED: a listed session is stored in that state already. The
+    /// list carries no failure reasons (Ralio's checks endpoint holds them).
+    pub fn reconciled(
+        owner: Owner,
+        session_id: SessionId,
+        state: crate::SessionState,
+        now: DateTime<Utc>,
+    ) -> Option<Self> {
+        let target = Phase::reported(state);
+        if target == Phase::NotStarted {
+            return None;
+        }
+        let name = format!("ralio-idv/reconcile/{session_id}/{}", state.name());
+        Some(Self {
+            event_id: EventId::from_uuid(uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_URL,
+                name.as_bytes(),
+            )),
+            event_type: RECONCILED.into(),
+            occurred_at: now,
+            owner,
+            change: Change::Session {
+                session_id,
+                target,
+                failure_reasons: Vec::new(),
+                hosted_url: None,
+                expires_at: None,
+                expiry_buckets: Vec::new(),
+            },
+        })
+    }
+}
+
 impl WebhookEvent {
     /// The event's place in Ralio's timeline.
     pub fn stamp(&self) -> EventStamp {
@@ -267,6 +306,24 @@ mod tests {
                 .code,
             "unknown_owner"
         );
+    }
+
+    #[test]
+    fn a_reconciled_state_has_one_id_and_not_started_needs_none() {
+        let owner = Owner::User(Uid::parse("e4f9d8b3-6b70-47a1-aae1-70c8a689c02a").unwrap());
+        let session = SessionId::parse("a534c9a9-b4ae-4db5-86c3-9506219e4c36").unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-05-04T09:00:00Z")
+            .unwrap()
+            .to_utc();
+        let state = crate::SessionState::Verified;
+        let once = EventApplication::reconciled(owner, session, state, now).unwrap();
+        let again = EventApplication::reconciled(owner, session, state, now).unwrap();
+        assert_eq!(once.event_id, again.event_id);
+        let review = EventApplication::reconciled(owner, session, crate::SessionState::Review, now);
+        assert_ne!(review.unwrap().event_id, once.event_id);
+        let fresh =
+            EventApplication::reconciled(owner, session, crate::SessionState::NotStarted, now);
+        assert!(fresh.is_none());
     }
 
     #[test]

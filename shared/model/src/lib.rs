@@ -25,7 +25,7 @@ pub use apply::{
     WatchDecision, WatchOutcome,
 };
 pub use audit::AuditEntry;
-pub use change::{ApplyOutcome, Attribution, Change, EventApplication, Unattributed};
+pub use change::{ApplyOutcome, Attribution, Change, EventApplication, RECONCILED, Unattributed};
 pub use decisions::{
     NextAction, NextActionCode, can_create_account, needs_verification, next_action,
     reusable_session,

@@ -89,6 +89,12 @@ impl Phase {
         Self::from_state(state, ExpirySource::Ralio)
     }
 
+    /// The phase a stored state stands for. An expiry whose source was not recorded is read as
+    /// Ralio's: final, the cautious reading (an inferred one could be overturned).
+    pub fn stored(state: SessionState, expiry: Option<ExpirySource>) -> Phase {
+        Self::from_state(state, expiry.unwrap_or(ExpirySource::Ralio))
+    }
+
     pub fn from_state(state: SessionState, expiry: ExpirySource) -> Phase {
         match state {
             SessionState::NotStarted => Phase::NotStarted,

@@ -2,7 +2,7 @@
 //! test (the DynamoDB one on its own table of the emulator that `make test` starts), request
 //! recording, fault injection and the fixtures the suites share.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use aws_config::SdkConfig;
 
@@ -81,16 +81,14 @@ pub async fn dynamo() -> Arc<dyn Store> {
     TABLES
         .lock()
         .expect("table registry")
-        .push((address(&store), table));
+        .push((Arc::downgrade(&store), table));
     store
 }
 
-/// Which table each store made by [`dynamo`] is on, by the store's address.
-static TABLES: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
-
-fn address(store: &Arc<dyn Store>) -> usize {
-    Arc::as_ptr(store) as *const () as usize
-}
+/// Which table each store made by [`dynamo`] is on. A `Weak` keeps its store's allocation, so
+/// no later store can take a dropped one's place and be mistaken for it.
+type Registry = Mutex<Vec<(Weak<dyn Store>, String)>>;
+static TABLES: Registry = Mutex::new(Vec::new());
 
 /// The store a function under test uses. For a store made by [`dynamo`] it is a second client
 /// on the same table that records the permissions `function`'s requests need, so a test's own
@@ -101,8 +99,11 @@ pub fn as_function(store: &Arc<dyn Store>, function: &str) -> Arc<dyn Store> {
         .lock()
         .expect("table registry")
         .iter()
-        .rev()
-        .find(|(at, _)| *at == address(store))
+        .find(|(known, _)| {
+            known
+                .upgrade()
+                .is_some_and(|known| Arc::ptr_eq(&known, store))
+        })
         .map(|(_, table)| table.clone());
     match (table, EMULATOR.get()) {
         (Some(table), Some(config)) => {

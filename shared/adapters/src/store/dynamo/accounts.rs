@@ -10,8 +10,8 @@ use super::errors::{Transaction, conditional, sdk_error};
 use super::items::{AccountItem, AuditItem, Key, from_item, to_item, to_value};
 use super::schema::{self, attr};
 use super::updates::{Cond, Expression, lease_lapsed};
-use super::{CONFLICT_RETRIES, DynamoStore};
-use crate::store::{AccountLedger, AuditLog, StoreError, StoreResult};
+use super::{DynamoStore, disagreement};
+use crate::store::{AccountLedger, AuditLog, StoreResult};
 
 #[async_trait]
 impl AccountLedger for DynamoStore {
@@ -32,34 +32,28 @@ impl AccountLedger for DynamoStore {
                 lease_lapsed(attr::LEASE_UNTIL, now)?,
             ]),
         ]));
-        for _ in 0..=CONFLICT_RETRIES {
-            let result = with_condition!(
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(to_item(&AccountItem::from(&reservation))?)),
-                expr
-            )
-            .return_values_on_condition_check_failure(
-                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-            )
-            .send()
-            .await;
-            let stored = match conditional("PutItem", result)? {
-                Ok(_) => return Ok(AccountReservation::Reserved),
-                Err(old) => old
-                    .map(|item| from_item::<AccountItem>(&item)?.record())
-                    .transpose()?,
-            };
-            match AccountRecord::decide_reservation(stored.as_ref(), now) {
-                // Gone or lapsed between the write and its refusal: try again.
-                AccountReservation::Reserved => continue,
-                decision => return Ok(decision),
-            }
+        let result = with_condition!(
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(to_item(&AccountItem::from(&reservation))?)),
+            expr
+        )
+        .return_values_on_condition_check_failure(
+            aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+        )
+        .send()
+        .await;
+        let stored = match conditional("PutItem", result)? {
+            Ok(_) => return Ok(AccountReservation::Reserved),
+            Err(old) => old
+                .map(|item| from_item::<AccountItem>(&item)?.record())
+                .transpose()?,
+        };
+        match AccountRecord::decide_reservation(stored.as_ref(), now) {
+            AccountReservation::Reserved => Err(disagreement("account reservation")),
+            decision => Ok(decision),
         }
-        Err(StoreError::Unavailable(
-            "account reservation kept changing".into(),
-        ))
     }
 
     async fn complete_account(

@@ -112,9 +112,18 @@ impl Transaction {
 }
 
 /// Why DynamoDB cancelled a transaction, item by item.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Cancellation {
     reasons: Vec<CancellationReason>,
+}
+
+/// Codes only: the old items may hold a hosted page's token.
+impl std::fmt::Debug for Cancellation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.reasons.iter().map(|r| r.code().unwrap_or("None")))
+            .finish()
+    }
 }
 
 const CONDITION_FAILED: &str = "ConditionalCheckFailed";

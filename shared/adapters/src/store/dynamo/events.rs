@@ -8,7 +8,7 @@ use idv_model::{ApplyOutcome, AuditEntry, EventApplication, Owner, SessionId};
 use super::errors::{Transaction, conditional, sdk_error};
 use super::items::{AuditItem, MarkerItem, QuarantineItem, from_item, to_item, to_value};
 use super::updates::{Cond, Expression};
-use super::{CONFLICT_RETRIES, DynamoStore, MARKER_TTL, schema};
+use super::{CONFLICT_RETRIES, DynamoStore, MARKER_TTL, disagreement, schema};
 use crate::store::{
     Applied, EventLedger, QuarantineEntry, QuarantineReader, StoreError, StoreResult,
 };
@@ -106,8 +106,9 @@ impl EventLedger for DynamoStore {
             let records = Self::records_from(event.owner, &write, old)?;
             let decision = records.decide_event(event, now);
             if decision.outcome == ApplyOutcome::Applied {
-                // The item changed between the write and its refusal: try again.
-                continue;
+                // The item returned is the one the condition refused: the condition and the
+                // model disagree about it, and trying again would only repeat that.
+                return Err(disagreement(&event.event_type));
             }
             return self
                 .record_refused(event, decision.outcome, &decision.audit, now)

@@ -9,7 +9,7 @@ use super::errors::{Transaction, conditional, sdk_error};
 use super::items::{AuditItem, IndexPosition, Key, TickItem, from_item, to_item, to_value};
 use super::schema::{self, attr};
 use super::updates::{Cond, Expression};
-use super::{CONFLICT_RETRIES, DynamoStore};
+use super::{CONFLICT_RETRIES, DynamoStore, disagreement};
 use crate::store::{BucketMember, BucketPage, ExpiryIndex, StoreError, StoreResult};
 
 fn bucket_index(kind: BucketKind) -> (&'static str, &'static str) {
@@ -128,11 +128,10 @@ impl ExpiryIndex for DynamoStore {
                 return Err(cancellation.unexpected(&audit.action));
             };
             let records = Self::records_from(member.owner, &write, old)?;
-            let outcome = records.watch(action, member.session_id, now).outcome;
-            if outcome != WatchOutcome::Changed {
-                return Ok(outcome);
-            }
-            // The item changed between the write and its refusal: try again.
+            return match records.watch(action, member.session_id, now).outcome {
+                WatchOutcome::Changed => Err(disagreement(&audit.action)),
+                outcome => Ok(outcome),
+            };
         }
         Err(StoreError::Unavailable(
             "watcher transaction kept conflicting".into(),

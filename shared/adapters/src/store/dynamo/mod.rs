@@ -195,6 +195,15 @@ impl DynamoStore {
     }
 }
 
+/// DynamoDB refused a write on an item the model says it may apply to. The item returned with
+/// a refusal is the one the condition was checked on, so this is not a race: the stored item
+/// holds something the model does not read the way the condition does. A person must look.
+fn disagreement(what: &str) -> StoreError {
+    StoreError::Corrupt(format!(
+        "{what}: the stored item refused a write the model allows"
+    ))
+}
+
 fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Rejected(err.to_string())
 }

@@ -26,15 +26,19 @@ pub enum Cond {
     Or(Vec<Cond>),
 }
 
-/// The names, values, update clauses and condition of one request.
-#[derive(Debug, Default)]
+/// The names, values, update clauses and condition of one request. No `Debug`: values may
+/// hold a hosted page's token.
+#[derive(Default)]
 pub struct Expression {
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
-    /// Attribute → its SET clause, ordered so requests are reproducible.
-    sets: BTreeMap<String, String>,
+    /// Attribute → its SET clause and that clause's value placeholder, ordered so requests are
+    /// reproducible.
+    sets: BTreeMap<String, (String, String)>,
     removes: Vec<String>,
     condition: Option<Rendered>,
+    /// Placeholders handed out, so a removed value's number is never reused.
+    next_value: usize,
 }
 
 /// A rendered condition, and whether it is an AND/OR of several (which needs parentheses
@@ -70,16 +74,27 @@ impl Expression {
     }
 
     fn value(&mut self, value: AttributeValue) -> String {
-        let placeholder = format!(":v{}", self.values.len());
+        self.next_value += 1;
+        let placeholder = format!(":v{}", self.next_value - 1);
         self.values.insert(placeholder.clone(), value);
         placeholder
     }
 
+    /// One SET clause per attribute: a later clause replaces an earlier one, and its value
+    /// goes (DynamoDB refuses unused values).
+    fn set_clause(&mut self, attribute: &str, clause: String, placeholder: String) {
+        if let Some((_, replaced)) = self
+            .sets
+            .insert(attribute.to_owned(), (clause, placeholder))
+        {
+            self.values.remove(&replaced);
+        }
+    }
+
     /// `SET attribute = value`.
     pub fn set(&mut self, attribute: &str, value: AttributeValue) -> &mut Self {
-        let (name, value) = (self.name(attribute), self.value(value));
-        self.sets
-            .insert(attribute.to_owned(), format!("{name} = {value}"));
+        let (name, placeholder) = (self.name(attribute), self.value(value));
+        self.set_clause(attribute, format!("{name} = {placeholder}"), placeholder);
         self
     }
 
@@ -89,11 +104,9 @@ impl Expression {
         if self.sets.contains_key(attribute) {
             return self;
         }
-        let (name, value) = (self.name(attribute), self.value(value));
-        self.sets.insert(
-            attribute.to_owned(),
-            format!("{name} = if_not_exists({name}, {value})"),
-        );
+        let (name, placeholder) = (self.name(attribute), self.value(value));
+        let clause = format!("{name} = if_not_exists({name}, {placeholder})");
+        self.set_clause(attribute, clause, placeholder);
         self
     }
 
@@ -159,6 +172,10 @@ impl Expression {
     }
 
     fn join(&mut self, parts: &[Cond], separator: &str) -> Rendered {
+        debug_assert!(
+            !parts.is_empty(),
+            "an empty AND/OR has no DynamoDB spelling"
+        );
         let mut rendered: Vec<Rendered> = parts.iter().map(|part| self.render(part)).collect();
         if rendered.len() == 1 {
             return rendered.remove(0);
@@ -173,7 +190,7 @@ impl Expression {
     pub fn update_expression(&self) -> Option<String> {
         let mut clauses = Vec::new();
         if !self.sets.is_empty() {
-            let sets: Vec<&str> = self.sets.values().map(String::as_str).collect();
+            let sets: Vec<&str> = self.sets.values().map(|(c, _)| c.as_str()).collect();
             clauses.push(format!("SET {}", sets.join(", ")));
         }
         if !self.removes.is_empty() {
@@ -302,6 +319,16 @@ mod tests {
             "attribute_not_exists(#state)",
             "nothing may precede NOT_STARTED"
         );
+    }
+
+    #[test]
+    fn a_later_set_replaces_an_earlier_clause_and_its_value() {
+        let mut expr = Expression::default();
+        expr.fill("state", AttributeValue::Bool(false))
+            .set("state", AttributeValue::Bool(true))
+            .set("state", AttributeValue::Bool(true));
+        assert_eq!(expr.update_expression().unwrap(), "SET #state = :v2");
+        assert_eq!(expr.values().unwrap().len(), 1, "no unused values");
     }
 
     #[test]

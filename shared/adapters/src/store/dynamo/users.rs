@@ -12,7 +12,7 @@ use idv_model::{
 use super::DynamoStore;
 use super::errors::{Transaction, conditional};
 use super::items::{
-    AccountItem, Identity, Key, ProfileItem, SessionItem, from_item, to_item, to_value,
+    AccountItem, Identity, Key, LeaseItem, ProfileItem, SessionItem, from_item, to_item, to_value,
 };
 use super::schema::{self, attr, entity};
 use super::updates::{Cond, Expression, lease_lapsed};
@@ -116,7 +116,7 @@ impl CreationLease for DynamoStore {
         let owner = Owner::User(uid);
         let mut expr = Expression::default();
         expr.set_item(to_item(&Identity::new(entity::PROFILE, owner))?)
-            .set_item(to_item(&ProfileItem::from(&LeaseHold { until, token }))?)
+            .set_item(to_item(&LeaseItem::from(&LeaseHold { until, token }))?)
             .condition(&lease_lapsed(attr::CREATION_LEASE_UNTIL, now)?);
         let result = with_update!(
             self.client
@@ -131,10 +131,11 @@ impl CreationLease for DynamoStore {
         Ok(match conditional("UpdateItem", result)? {
             Ok(_) => Lease::Acquired(token),
             Err(old) => {
+                // Only the lease is read: nothing else on the profile may stand in its way.
                 let held = old
-                    .map(|item| from_item::<ProfileItem>(&item))
+                    .map(|item| from_item::<LeaseItem>(&item))
                     .transpose()?
-                    .and_then(|profile| profile.lease());
+                    .and_then(|lease| lease.lease());
                 Lease::Held {
                     until: LeaseHold::blocks(held.as_ref(), now).unwrap_or(until),
                 }
@@ -175,17 +176,19 @@ impl CreationLease for DynamoStore {
         expr.condition(&Cond::Absent(attr::PK));
         let (lease_key, lease_expr) = self.lease_release(uid, lease)?;
         let mut tx = Transaction::default();
-        let session = tx.push(self.update(&key, &expr)?);
+        tx.push(self.update(&key, &expr)?);
         let lease_slot = tx.push(self.update(&lease_key, &lease_expr)?);
         match tx.send(&self.client).await? {
             Ok(()) => Ok(StoredSession::Stored(record.clone())),
-            Err(c) if c.refused(session).is_none() && c.refused(lease_slot).is_none() => {
-                Err(c.unexpected("storing a created session"))
-            }
-            Err(c) => {
+            // Refused or cancelled (a conflict with a webhook on the same items, say): the
+            // long way round is safe to repeat, and Ralio's session must not be lost.
+            Err(cancellation) => {
                 let stored = self.store_session(record, buckets).await?;
-                if c.refused(lease_slot).is_none() {
-                    self.release_creation_lease(uid, lease).await?;
+                if cancellation.refused(lease_slot).is_none()
+                    && let Err(e) = self.release_creation_lease(uid, lease).await
+                {
+                    // The session is stored; the lease runs out by itself.
+                    tracing::warn!(error = %e, "creation lease not released");
                 }
                 Ok(stored)
             }

@@ -24,7 +24,7 @@ mod owner;
 mod tests;
 
 pub use log::{AuditItem, MarkerItem, QuarantineItem, TickItem};
-pub use owner::{AccountItem, ProfileItem, SessionItem, expiry_source_value};
+pub use owner::{AccountItem, LeaseItem, ProfileItem, SessionItem, expiry_source_value};
 
 pub type Item = HashMap<String, AttributeValue>;
 

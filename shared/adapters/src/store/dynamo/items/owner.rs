@@ -81,13 +81,9 @@ impl SessionItem {
                 .transpose()
                 .map_err(|e| StoreError::Corrupt(e.to_string()))
         };
-        let source = self
-            .expiry_source
-            .as_deref()
-            .and_then(ExpirySource::parse)
-            .unwrap_or(ExpirySource::Ralio);
+        let source = self.expiry_source.as_deref().and_then(ExpirySource::parse);
         Ok(SessionFields {
-            phase: self.state.map(|state| Phase::from_state(state, source)),
+            phase: self.state.map(|state| Phase::stored(state, source)),
             failure_reasons: self.failure_reasons,
             hosted_url: self.hosted_url,
             created_at: self.created_at.map(|t| t.0),
@@ -120,6 +116,12 @@ pub struct ProfileItem {
     pub reverify_at: Option<Ts>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverify_event_id: Option<EventId>,
+}
+
+/// The session-creation lease, kept on the profile item.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaseItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creation_lease_until: Option<Ts>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -139,19 +141,25 @@ impl From<&KycRecord> for ProfileItem {
             reverify_days_remaining: reverify.map(|n| n.days_remaining),
             reverify_at: reverify.map(|n| Ts(n.stamp.at)),
             reverify_event_id: reverify.map(|n| n.stamp.event_id),
-            creation_lease_until: None,
-            creation_lease_token: None,
         }
     }
 }
 
-impl From<&LeaseHold> for ProfileItem {
+impl From<&LeaseHold> for LeaseItem {
     fn from(lease: &LeaseHold) -> Self {
         Self {
             creation_lease_until: Some(Ts(lease.until)),
             creation_lease_token: Some(lease.token.0),
-            ..Self::default()
         }
+    }
+}
+
+impl LeaseItem {
+    pub fn lease(&self) -> Option<LeaseHold> {
+        Some(LeaseHold {
+            until: self.creation_lease_until?.0,
+            token: LeaseToken(self.creation_lease_token?),
+        })
     }
 }
 
@@ -179,13 +187,6 @@ impl ProfileItem {
                     stamp,
                 }),
         }
-    }
-
-    pub fn lease(&self) -> Option<LeaseHold> {
-        Some(LeaseHold {
-            until: self.creation_lease_until?.0,
-            token: LeaseToken(self.creation_lease_token?),
-        })
     }
 }
 

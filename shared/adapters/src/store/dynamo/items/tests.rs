@@ -67,7 +67,7 @@ fn items_spell_the_attribute_names_conditions_use() {
             }),
         })
     };
-    let lease = ProfileItem::from(&LeaseHold {
+    let lease = LeaseItem::from(&LeaseHold {
         until: expires,
         token: LeaseToken(uuid::Uuid::new_v4()),
     });
@@ -85,7 +85,11 @@ fn items_spell_the_attribute_names_conditions_use() {
     }
     let back: ProfileItem = from_item(&item).unwrap();
     assert_eq!(back.kyc(), profile.kyc());
-    assert!(back.lease().is_some());
+    let lease_back: LeaseItem = from_item(&item).unwrap();
+    assert!(
+        lease_back.lease().is_some(),
+        "the lease reads alone from the profile item"
+    );
 
     let uid = Uid::from_uuid(uuid::Uuid::new_v4());
     let account = AccountRecord::reservation(uid, "Main", Currency::Eur, expires, expires);
