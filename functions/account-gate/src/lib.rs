@@ -10,8 +10,11 @@
 //! | level not REGULAR | 403 `kyc_not_regular` with `kycLevel` and `nextAction` (audited) |
 //! | REGULAR | created through Ralio, stored, audited: 201 |
 //! | an identical request is under way | 200 with its account once created, else 409 `creation_in_progress` |
-//! | Ralio refuses (4xx) | 422 `ralio_rejected` with `ralioStatus` |
-//! | Ralio unavailable / too slow | 503 `ralio_unavailable` / 504 `ralio_timeout` |
+//! | Ralio certainly did nothing (refused: 4xx; unreachable) | 422 `ralio_rejected` / 503 `ralio_unavailable`; a retry creates at once |
+//! | Ralio may have acted (timeout, 5xx, reset, unreadable answer), or an earlier request's creation is uncertain | 409 `creation_uncertain` with `Retry-After`, until Ralio shows the account (then 200 with it) or shows none after `ACCOUNT_SETTLE` (then a new creation) |
+//!
+//! An uncertain creation is never resolved by creating again right away: Ralio's account list
+//! and its `account_activated` webhook are looked at first.
 //! | store fault | 503 `store_unavailable` or 500 `internal_error`, as every function ([`store_problem`]) |
 
 use std::sync::Arc;
@@ -23,21 +26,21 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::config::{ConfigError, Env, ProcessEnv};
 use idv_adapters::http::{
-    Problem, UserId, creation_in_progress, json, ralio_problem, store_problem, wait_for_peer,
+    CallDeadline, Problem, UserId, creation_in_progress, json, ralio_problem, store_problem,
+    wait_for_peer,
 };
-use idv_adapters::ralio::{RalioClient, RalioError};
+use idv_adapters::ralio::{Deadline, RalioClient, RalioError};
 use idv_adapters::store::{AccountLedger, AuditLog, StoreError, UserReader};
 use idv_adapters::wiring::Wiring;
-use idv_model::decisions::latest_session;
+use idv_model::accounts::{is_requested_account, settled};
 use idv_model::{
-    AccountRecord, AccountReservation, AccountStatus, Currency, FailureReason, KycLevel,
-    NextAction, Owner, SessionRecord, Uid, UserSnapshot, can_create_account, next_action,
+    AccountRecord, AccountReservation, AccountStatus, AccountWrite, Currency, KycLevel, NextAction,
+    Owner, RalioAccount, ReservationToken, Uid, UserSnapshot, can_create_account, next_action,
 };
-use serde::Serialize;
 
 /// This function's name in metrics.
 const FUNCTION: &str = "account-gate";
@@ -49,12 +52,15 @@ pub const MAX_ALIAS_CHARS: usize = 100;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
-    /// How long a request may hold an account creation (`ACCOUNT_LEASE`, default 60s). After a
-    /// Ralio timeout the lease is kept until then, so an immediate retry cannot open a second
-    /// account while the first may still be in flight.
+    /// How long a request may hold an account creation (`ACCOUNT_LEASE`, default 60s): longer
+    /// than an invocation can be calling Ralio. A holder that dies leaves its creation
+    /// uncertain once this runs out.
     pub lease: chrono::Duration,
     /// How long an identical concurrent request waits for the first one (`ACCOUNT_WAIT`, 3s).
     pub wait_for_peer: Duration,
+    /// How long an uncertain creation must stay unseen in Ralio's list before it is tried
+    /// again (`ACCOUNT_SETTLE`, default 2m).
+    pub settle: chrono::Duration,
 }
 
 impl Default for Settings {
@@ -62,9 +68,13 @@ impl Default for Settings {
         Self {
             lease: chrono::Duration::seconds(60),
             wait_for_peer: Duration::from_secs(3),
+            settle: chrono::Duration::minutes(2),
         }
     }
 }
+
+/// Activations kept without their account that one resolution looks at, at most.
+pub const ACTIVATIONS_LOOKED_AT: usize = 25;
 
 pub struct AccountGate {
     pub users: Arc<dyn UserReader>,
@@ -91,6 +101,7 @@ impl AccountGate {
         let settings = Settings {
             lease: env.span("ACCOUNT_LEASE", defaults.lease)?,
             wait_for_peer: env.duration("ACCOUNT_WAIT", defaults.wait_for_peer)?,
+            settle: env.span("ACCOUNT_SETTLE", defaults.settle)?,
         };
         let store = wiring.store()?;
         Ok(Arc::new(Self {
@@ -104,6 +115,10 @@ impl AccountGate {
     }
 }
 
+mod answers;
+
+use answers::{created_answer, kyc_status, parse_request};
+
 pub fn router(gate: Arc<AccountGate>) -> Router {
     Router::new()
         .route("/users/{uid}/kyc", get(status))
@@ -111,199 +126,20 @@ pub fn router(gate: Arc<AccountGate>) -> Router {
         .with_state(gate)
 }
 
-// ---- answers ----------------------------------------------------------------------------
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Reason<'a> {
-    check: &'a str,
-    code: &'a str,
-    message: &'a str,
-    category: Option<&'a str>,
-}
-
-impl<'a> From<&'a FailureReason> for Reason<'a> {
-    fn from(r: &'a FailureReason) -> Self {
-        Self {
-            check: &r.check,
-            code: &r.code,
-            message: &r.message,
-            category: r.category.as_deref(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SessionView<'a> {
-    session_id: String,
-    state: &'static str,
-    state_code: u8,
-    /// Only while the user can still use it: a spent page is not handed out again.
-    hosted_url: Option<&'a str>,
-    created_at: DateTime<Utc>,
-    expires_at: Option<DateTime<Utc>>,
-    expiring_soon: bool,
-    /// How the expiry was learned: `ralio` (webhook) or `inferred` (no outcome came in time).
-    expiry_source: Option<&'static str>,
-    failure_reasons: Vec<Reason<'a>>,
-}
-
-fn session_view(record: &SessionRecord, now: DateTime<Utc>) -> SessionView<'_> {
-    SessionView {
-        session_id: record.session_id.to_string(),
-        state: record.phase.state().name(),
-        state_code: record.phase.state().code(),
-        hosted_url: record
-            .hosted_url
-            .as_ref()
-            .filter(|_| record.is_active(now))
-            .map(|u| u.expose()),
-        created_at: record.created_at,
-        expires_at: record.expires_at,
-        expiring_soon: record.expiring_soon && record.is_active(now),
-        expiry_source: record.phase.expiry_source().map(|s| s.as_str()),
-        failure_reasons: record.failure_reasons.iter().map(Reason::from).collect(),
-    }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AccountView<'a> {
-    alias: &'a str,
-    currency: &'static str,
-    status: &'static str,
-    account_id: Option<&'a str>,
-    state: Option<&'a str>,
-    #[serde(rename = "type")]
-    account_type: Option<&'a str>,
-    balance: Option<i64>,
-    pending_in: Option<i64>,
-    pending_out: Option<i64>,
-    created_at: DateTime<Utc>,
-}
-
-fn account_view(record: &AccountRecord) -> AccountView<'_> {
-    let created = match &record.status {
-        AccountStatus::Created(account) => Some(account),
-        AccountStatus::Pending { .. } => None,
-    };
-    AccountView {
-        alias: &record.alias,
-        currency: record.currency.as_str(),
-        status: if created.is_some() {
-            "created"
-        } else {
-            "pending"
-        },
-        account_id: created.map(|a| a.id.as_str()),
-        state: created.map(|a| a.state.as_str()),
-        account_type: created.map(|a| a.account_type.as_str()),
-        balance: created.map(|a| a.balance),
-        pending_in: created.map(|a| a.pending_in),
-        pending_out: created.map(|a| a.pending_out),
-        created_at: record.created_at,
-    }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct KycStatus<'a> {
-    uid: String,
-    kyc_level: String,
-    kyc_level_code: Option<u8>,
-    can_create_account: bool,
-    next_action: NextAction,
-    latest_session: Option<SessionView<'a>>,
-    sessions: Vec<SessionView<'a>>,
-    /// Ralio warned the identity document expires then: verify again before.
-    reverify_before: Option<NaiveDate>,
-    accounts: Vec<AccountView<'a>>,
-}
-
-fn kyc_status(snapshot: &UserSnapshot, now: DateTime<Utc>) -> KycStatus<'_> {
-    let profile = &snapshot.profile;
-    let level = profile.kyc_level();
-    KycStatus {
-        uid: profile.uid.to_string(),
-        kyc_level: level.name().to_owned(),
-        kyc_level_code: level.code(),
-        can_create_account: can_create_account(profile),
-        next_action: next_action(profile, &snapshot.sessions, now),
-        latest_session: latest_session(profile, &snapshot.sessions).map(|s| session_view(s, now)),
-        sessions: snapshot
-            .sessions
-            .iter()
-            .take(SESSIONS_SHOWN)
-            .map(|s| session_view(s, now))
-            .collect(),
-        reverify_before: profile.pending_reverify().map(|n| n.expiration_date),
-        accounts: snapshot.accounts.iter().map(account_view).collect(),
-    }
-}
-
-fn created_answer(status: StatusCode, record: &AccountRecord) -> Response {
-    json(status, account_view(record))
-}
-
-fn invalid(field: &'static str, detail: &str) -> Problem {
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        "Invalid request",
-        detail,
-    )
-    .with("field", field)
-}
-
-/// `{alias, currency}`: alias 1–100 characters after trimming, currency exactly EUR or USD.
-fn parse_request(body: &[u8]) -> Result<(String, Currency), Problem> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
-        invalid(
-            "body",
-            "The body must be a JSON object with alias and currency.",
-        )
-    })?;
-    let object = value.as_object().ok_or_else(|| {
-        invalid(
-            "body",
-            "The body must be a JSON object with alias and currency.",
-        )
-    })?;
-    let alias = match object.get("alias") {
-        Some(serde_json::Value::String(s)) => s.trim().to_owned(),
-        Some(_) => return Err(invalid("alias", "alias must be a string.")),
-        None => return Err(invalid("alias", "alias is required.")),
-    };
-    if alias.is_empty() || alias.chars().count() > MAX_ALIAS_CHARS {
-        return Err(invalid("alias", "alias must be 1 to 100 characters."));
-    }
-    let currency = match object.get("currency") {
-        Some(serde_json::Value::String(s)) => {
-            Currency::parse(s).ok_or_else(|| invalid("currency", "currency must be EUR or USD."))?
-        }
-        Some(_) => return Err(invalid("currency", "currency must be EUR or USD.")),
-        None => return Err(invalid("currency", "currency is required.")),
-    };
-    Ok((alias, currency))
-}
-
-fn find_created<'a>(
-    snapshot: &'a UserSnapshot,
-    alias: &str,
-    currency: Currency,
-) -> Option<&'a AccountRecord> {
-    snapshot.accounts.iter().find(|a| {
-        a.alias == alias && a.currency == currency && matches!(a.status, AccountStatus::Created(_))
-    })
-}
-
 /// Every answer of `POST /users/{uid}/accounts` other than an account.
 #[derive(Debug)]
 enum GateError {
     Invalid(Problem),
-    NotRegular { level: KycLevel, action: NextAction },
+    NotRegular {
+        level: KycLevel,
+        action: NextAction,
+    },
     InProgress,
+    /// Ralio may have created it; ask again after this long.
+    Uncertain {
+        retry_after: chrono::Duration,
+        failure: Option<RalioError>,
+    },
     Store(StoreError),
     Ralio(RalioError),
 }
@@ -329,6 +165,27 @@ impl IntoResponse for GateError {
             GateError::InProgress => {
                 creation_in_progress("This account is being created. Retry shortly.")
             }
+            GateError::Uncertain {
+                retry_after,
+                failure,
+            } => {
+                let problem = Problem::new(
+                    StatusCode::CONFLICT,
+                    "creation_uncertain",
+                    "Creation not confirmed yet",
+                    "Ralio may have created this account; it is being confirmed. Retry after the \
+                     time given: the answer will be the account, or a new creation once Ralio \
+                     shows none.",
+                )
+                .retry_after(retry_after.num_seconds().max(1) as u64);
+                match failure {
+                    Some(failure) => {
+                        crate::ralio_failure(&failure);
+                        problem.with("ralioFailure", failure.kind())
+                    }
+                    None => problem,
+                }
+            }
             GateError::Store(err) => store_problem(&err),
             GateError::Ralio(err) => {
                 ralio_problem(&err, FUNCTION, StatusCode::UNPROCESSABLE_ENTITY)
@@ -338,33 +195,55 @@ impl IntoResponse for GateError {
     }
 }
 
+/// Counts a Ralio failure that does not become the answer's own problem.
+fn ralio_failure(err: &RalioError) {
+    tracing::warn!(error = %err, function = FUNCTION, "Ralio call failed");
+    idv_adapters::metrics::ralio_failure(FUNCTION, err.kind());
+}
+
+/// What one request asks to create.
+#[derive(Debug, Clone, Copy)]
+struct Wanted<'a> {
+    uid: Uid,
+    alias: &'a str,
+    currency: Currency,
+}
+
 impl AccountGate {
-    async fn create(
-        &self,
-        uid: Uid,
-        alias: String,
-        currency: Currency,
-    ) -> Result<Response, GateError> {
+    async fn create(&self, wanted: Wanted<'_>, deadline: Deadline) -> Result<Response, GateError> {
         let now = self.clock.now();
-        let snapshot = self.users.load_user(uid).await?;
+        let snapshot = self.users.load_user(wanted.uid).await?;
         // A repeat of a request that already succeeded gets the same account back.
-        if let Some(existing) = find_created(&snapshot, &alias, currency) {
+        if let Some(existing) = find_created(&snapshot, wanted.alias, wanted.currency) {
             return Ok(created_answer(StatusCode::OK, existing));
         }
         if !can_create_account(&snapshot.profile) {
             return Err(self.refuse(&snapshot, now).await);
         }
         let lease_until = now + self.settings.lease;
-        match self
+        let reservation = self
             .accounts
-            .reserve_account(uid, &alias, currency, lease_until, now)
-            .await?
-        {
+            .reserve_account(wanted.uid, wanted.alias, wanted.currency, lease_until, now)
+            .await?;
+        self.proceed(wanted, reservation, deadline).await
+    }
+
+    /// What a reservation leads to.
+    async fn proceed(
+        &self,
+        wanted: Wanted<'_>,
+        reservation: AccountReservation,
+        deadline: Deadline,
+    ) -> Result<Response, GateError> {
+        match reservation {
             AccountReservation::Existing(record) => Ok(created_answer(StatusCode::OK, &record)),
-            AccountReservation::InProgress { .. } => {
-                self.wait_for_peer(uid, &alias, currency).await
+            AccountReservation::InProgress { .. } => self.wait_for_peer(wanted).await,
+            AccountReservation::Reserved(token) => {
+                self.create_at_ralio(wanted, token, deadline).await
             }
-            AccountReservation::Reserved => self.create_at_ralio(uid, &alias, currency).await,
+            AccountReservation::Uncertain { token, since } => {
+                self.resolve(wanted, token, since, deadline).await
+            }
         }
     }
 
@@ -386,50 +265,211 @@ impl AccountGate {
         }
     }
 
-    /// Creates the reserved account at Ralio and records it.
+    /// Creates the reserved account at Ralio and records what became of it: created, failed
+    /// (Ralio certainly did nothing) or uncertain.
     async fn create_at_ralio(
         &self,
-        uid: Uid,
-        alias: &str,
-        currency: Currency,
+        wanted: Wanted<'_>,
+        token: ReservationToken,
+        deadline: Deadline,
     ) -> Result<Response, GateError> {
-        let account = match self.ralio.create_account(uid, alias, currency).await {
-            Ok(account) => account,
-            Err(err) => {
-                // Ralio certainly did nothing: free the way for a retry. After a timeout or
-                // an unreadable answer it may have: let the lease run out instead.
-                if !matches!(err, RalioError::Timeout | RalioError::BadResponse(_))
-                    && let Err(e) = self.accounts.release_account(uid, alias, currency).await
-                {
-                    tracing::warn!(error = %e, "account lease not released; it expires by itself");
-                }
-                return Err(GateError::Ralio(err));
-            }
-        };
+        let Wanted {
+            uid,
+            alias,
+            currency,
+        } = wanted;
+        let outcome = self
+            .ralio
+            .within(deadline)
+            .create_account(uid, alias, currency)
+            .await;
         let now = self.clock.now();
-        let record = self
-            .accounts
-            .complete_account(uid, alias, currency, &account, now)
-            .await
-            .inspect_err(|_| {
-                tracing::error!(account_id = %account.id, "account created at Ralio but not recorded");
-            })?;
-        tracing::info!(currency = currency.as_str(), "account created");
-        Ok(created_answer(StatusCode::CREATED, &record))
+        match outcome {
+            Ok(account) => {
+                let write = AccountRecord::complete(uid, alias, currency, token, account, now);
+                self.record_found(wanted, write, StatusCode::CREATED).await
+            }
+            Err(error) if error.may_have_acted() => {
+                let write = AccountRecord::mark_uncertain(uid, alias, currency, token, now);
+                if let Err(e) = self.accounts.write_account(&write, now).await {
+                    // The reservation stays pending; once its lease runs out it is uncertain.
+                    tracing::warn!(error = %e, "uncertain account creation not recorded");
+                }
+                Err(GateError::Uncertain {
+                    retry_after: self.settings.settle,
+                    failure: Some(error),
+                })
+            }
+            Err(error) => {
+                let write = AccountRecord::fail(uid, alias, currency, token, now);
+                if let Err(e) = self.accounts.write_account(&write, now).await {
+                    tracing::warn!(error = %e, "failed account creation not recorded; it settles by itself");
+                }
+                Err(GateError::Ralio(error))
+            }
+        }
     }
 
-    async fn wait_for_peer(
+    /// Records an account Ralio has (created now, or found), answering with `status`.
+    async fn record_found(
         &self,
-        uid: Uid,
-        alias: &str,
-        currency: Currency,
+        wanted: Wanted<'_>,
+        write: AccountWrite,
+        status: StatusCode,
     ) -> Result<Response, GateError> {
+        let now = self.clock.now();
+        let account_id = write
+            .record
+            .created()
+            .map(|a| a.id.clone())
+            .unwrap_or_default();
+        let reservation = AccountRecord::key_hint(wanted.currency, wanted.alias);
+        let refused = match self.accounts.write_account(&write, now).await {
+            Ok(Ok(stored)) => {
+                tracing::info!(currency = wanted.currency.as_str(), %account_id, "account recorded");
+                return Ok(created_answer(status, &stored));
+            }
+            Ok(Err(stored)) => stored,
+            Err(e) => {
+                tracing::error!(uid = %wanted.uid, %reservation, %account_id, error = %e, "account created at Ralio but not recorded");
+                return Err(e.into());
+            }
+        };
+        match refused {
+            // Someone recorded it first (a peer that found it too).
+            Some(record) if record.created().is_some() => {
+                Ok(created_answer(StatusCode::OK, &record))
+            }
+            _ => {
+                tracing::error!(uid = %wanted.uid, %reservation, %account_id, "account at Ralio, but the reservation changed hands: not recorded");
+                Err(GateError::Uncertain {
+                    retry_after: self.settings.settle,
+                    failure: None,
+                })
+            }
+        }
+    }
+
+    /// An earlier creation may have happened: look at Ralio; take over only once it shows
+    /// nothing and the outcome has settled.
+    async fn resolve(
+        &self,
+        wanted: Wanted<'_>,
+        token: ReservationToken,
+        since: DateTime<Utc>,
+        deadline: Deadline,
+    ) -> Result<Response, GateError> {
+        let found = match self.look_at_ralio(wanted, deadline).await {
+            Ok(found) => found,
+            Err(error) => {
+                return Err(GateError::Uncertain {
+                    retry_after: chrono::Duration::seconds(5),
+                    failure: Some(error),
+                });
+            }
+        };
+        let Wanted {
+            uid,
+            alias,
+            currency,
+        } = wanted;
+        let now = self.clock.now();
+        if let Some(account) = found {
+            let write = AccountRecord::complete(uid, alias, currency, token, account, now);
+            return self.record_found(wanted, write, StatusCode::OK).await;
+        }
+        if let Err(left) = settled(since, self.settings.settle, now) {
+            return Err(GateError::Uncertain {
+                retry_after: left,
+                failure: None,
+            });
+        }
+        let retry = ReservationToken(uuid::Uuid::new_v4());
+        let lease_until = now + self.settings.lease;
+        let write = AccountRecord::retry(uid, alias, currency, token, retry, lease_until, now);
+        match self.accounts.write_account(&write, now).await? {
+            Ok(_) => {
+                tracing::info!(uid = %uid, reservation = %AccountRecord::key_hint(currency, alias), "uncertain account creation settled unseen: creating again");
+                self.create_at_ralio(wanted, retry, deadline).await
+            }
+            // Another request resolved or took it over meanwhile.
+            Err(stored) => match AccountRecord::decide_reservation(stored.as_deref(), now) {
+                Some(AccountReservation::Existing(record)) => {
+                    Ok(created_answer(StatusCode::OK, &record))
+                }
+                Some(AccountReservation::InProgress { .. }) => Err(GateError::InProgress),
+                _ => Err(GateError::Uncertain {
+                    retry_after: chrono::Duration::seconds(5),
+                    failure: None,
+                }),
+            },
+        }
+    }
+
+    /// The requested account if Ralio shows it: in its account list, or behind an activation
+    /// that arrived before its account was recorded.
+    async fn look_at_ralio(
+        &self,
+        wanted: Wanted<'_>,
+        deadline: Deadline,
+    ) -> Result<Option<RalioAccount>, RalioError> {
+        let call = self.ralio.within(deadline);
+        let Wanted {
+            uid,
+            alias,
+            currency,
+        } = wanted;
+        if let Some(account) = call.find_account(uid, alias, currency).await? {
+            return Ok(Some(account));
+        }
+        let waiting = match self
+            .accounts
+            .pending_activations(ACTIVATIONS_LOOKED_AT)
+            .await
+        {
+            Ok(waiting) => waiting,
+            Err(e) => {
+                tracing::warn!(error = %e, "activations not read");
+                Vec::new()
+            }
+        };
+        for id in waiting {
+            let listed = call.get_account(&id).await?;
+            let owner = listed.user_id.as_deref().unwrap_or_default();
+            let account = &listed.account;
+            if is_requested_account(
+                owner,
+                &account.alias,
+                &account.currency,
+                uid,
+                alias,
+                currency,
+            ) {
+                return Ok(Some(listed.account));
+            }
+        }
+        Ok(None)
+    }
+
+    /// An identical request is creating it: answer with its account once recorded.
+    async fn wait_for_peer(&self, wanted: Wanted<'_>) -> Result<Response, GateError> {
+        let settle = self.settings.settle;
         let found = wait_for_peer(self.settings.wait_for_peer, || async {
-            let snapshot = self.users.load_user(uid).await?;
-            Ok::<_, GateError>(
-                find_created(&snapshot, alias, currency)
-                    .map(|existing| created_answer(StatusCode::OK, existing)),
-            )
+            let snapshot = self.users.load_user(wanted.uid).await?;
+            let record = snapshot
+                .accounts
+                .iter()
+                .find(|a| a.alias == wanted.alias && a.currency == wanted.currency);
+            match record {
+                Some(r) if r.created().is_some() => Ok(Some(created_answer(StatusCode::OK, r))),
+                Some(r) if matches!(r.status, AccountStatus::Uncertain { .. }) => {
+                    Err(GateError::Uncertain {
+                        retry_after: settle,
+                        failure: None,
+                    })
+                }
+                _ => Ok(None),
+            }
         })
         .await?;
         found.ok_or(GateError::InProgress)
@@ -450,8 +490,25 @@ async fn status(
 async fn create_account(
     State(gate): State<Arc<AccountGate>>,
     UserId(uid): UserId,
+    CallDeadline(deadline): CallDeadline,
     body: Bytes,
 ) -> Result<Response, GateError> {
     let (alias, currency) = parse_request(&body).map_err(GateError::Invalid)?;
-    gate.create(uid, alias, currency).await
+    let wanted = Wanted {
+        uid,
+        alias: &alias,
+        currency,
+    };
+    gate.create(wanted, deadline).await
+}
+
+fn find_created<'a>(
+    snapshot: &'a UserSnapshot,
+    alias: &str,
+    currency: Currency,
+) -> Option<&'a AccountRecord> {
+    snapshot
+        .accounts
+        .iter()
+        .find(|a| a.alias == alias && a.currency == currency && a.created().is_some())
 }

@@ -2,7 +2,7 @@
 //! are produced by parsing real webhook JSON with the model and applying it to the store, as
 //! the webhook function does.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -14,7 +14,7 @@ use idv_adapters::testing::{self, RequestCounter};
 use idv_adapters::wiring::Wiring;
 use idv_model::{HostedUrl, Owner, SessionId, SessionRecord, Uid, parse_webhook};
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path_regex};
+use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 /// This function's name in the recorded permissions.
@@ -25,16 +25,6 @@ struct Harness {
     ralio: MockServer,
     store: Arc<dyn Store>,
     clock: ManualClock,
-}
-
-async fn fake_ralio(reply: ResponseTemplate) -> MockServer {
-    let server = ralio_login().await;
-    Mock::given(method("POST"))
-        .and(path_regex(r"^/api/v1/account/users/[0-9a-f-]+/accounts$"))
-        .respond_with(reply)
-        .mount(&server)
-        .await;
-    server
 }
 
 /// A Ralio that opens a new account for every call, echoing alias and currency.
@@ -126,6 +116,10 @@ async fn webhook(store: &Arc<dyn Store>, event_type: &str, at: &str, data: Value
     let body =
         json!({ "id": uuid::Uuid::new_v4(), "event": event_type, "timestamp": at, "data": data });
     let event = parse_webhook(body.to_string().as_bytes()).unwrap();
+    if let Some(activation) = event.activation() {
+        store.apply_activation(&activation, t0()).await.unwrap();
+        return;
+    }
     let owner = event.attribution().owner(None).unwrap();
     let application = event.application(owner).unwrap();
     store.apply_event(&application, t0()).await.unwrap();
@@ -165,7 +159,8 @@ idv_adapters::both_stores!(
     unknown_users_are_simply_unverified,
     bad_requests_name_the_field,
     ten_identical_concurrent_requests_make_one_ralio_call,
-    ralio_failures_never_block_a_retry_forever,
+    a_creation_ralio_may_have_made_is_found_never_made_twice,
+    an_activation_resolves_what_the_list_cannot_show,
 );
 
 async fn accounts_open_only_at_regular(store: Arc<dyn Store>) {
@@ -458,60 +453,181 @@ async fn ten_identical_concurrent_requests_make_one_ralio_call(store: Arc<dyn St
     assert_eq!(ralio_creates(&ralio).await, 1);
 }
 
-async fn ralio_failures_never_block_a_retry_forever(store: Arc<dyn Store>) {
-    let cases: Vec<(ResponseTemplate, u16, &str)> = vec![
-        (
-            ResponseTemplate::new(422).set_body_string("{\"error\":\"user is not allowed\"}"),
-            422,
-            "ralio_rejected",
-        ),
-        (ResponseTemplate::new(503), 503, "ralio_unavailable"),
-        (
-            ResponseTemplate::new(201)
-                .set_body_json(json!({ "id": "x" }))
-                .set_delay(Duration::from_secs(2)),
-            504,
-            "ralio_timeout",
-        ),
+/// What a Ralio stand-in does with one account creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Opens the account and answers 201.
+    None,
+    /// Opens the account, then answers this 5xx.
+    ActThen(u16),
+    /// Opens the account, then answers after the client has given up.
+    ActThenHang,
+    /// Answers this status without opening anything.
+    FailBefore(u16),
+}
+
+/// A Ralio that opens accounts (one per call that acts), lists them back with their owner,
+/// and fails each creation as its script says.
+struct Scripted {
+    server: MockServer,
+    opened: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Scripted {
+    async fn start(script: Vec<Fault>, lists_user_accounts: bool) -> Self {
+        let server = ralio_login().await;
+        let opened: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let script = Arc::new(Mutex::new(std::collections::VecDeque::from(script)));
+        let created = opened.clone();
+        Mock::given(method("POST"))
+            .and(path_regex(r"^/api/v1/account/users/[0-9a-f-]+/accounts$"))
+            .respond_with(move |request: &Request| {
+                let fault = script.lock().unwrap().pop_front().unwrap_or(Fault::None);
+                let user = request.url.path().split('/').nth(5).unwrap().to_owned();
+                let body: Value = serde_json::from_slice(&request.body).unwrap();
+                let account = json!({
+                    "alias": body["alias"], "balance": 0, "currency": body["currency"],
+                    "id": uuid::Uuid::new_v4(), "pendingIn": 0, "pendingOut": 0,
+                    "state": "ACTIVE", "type": "USER", "userId": user
+                });
+                match fault {
+                    Fault::FailBefore(status) => return ResponseTemplate::new(status),
+                    _ => created.lock().unwrap().push(account.clone()),
+                }
+                match fault {
+                    Fault::None => ResponseTemplate::new(201).set_body_json(account),
+                    Fault::ActThen(status) => ResponseTemplate::new(status),
+                    Fault::ActThenHang => ResponseTemplate::new(201)
+                        .set_body_json(account)
+                        .set_delay(Duration::from_secs(2)),
+                    Fault::FailBefore(_) => unreachable!(),
+                }
+            })
+            .mount(&server)
+            .await;
+        let listed = opened.clone();
+        Mock::given(method("GET"))
+            .and(path("/api/v1/merchant/user/accounts"))
+            .respond_with(move |_: &Request| {
+                let items = if lists_user_accounts {
+                    listed.lock().unwrap().clone()
+                } else {
+                    Vec::new()
+                };
+                ResponseTemplate::new(200).set_body_json(Value::Array(items))
+            })
+            .mount(&server)
+            .await;
+        let by_id = opened.clone();
+        Mock::given(method("GET"))
+            .and(path_regex(r"^/api/v1/merchant/user/accounts/[^/]+$"))
+            .respond_with(move |request: &Request| {
+                let id = request.url.path().rsplit('/').next().unwrap().to_owned();
+                let found = by_id
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find(|a| a["id"] == id.as_str())
+                    .cloned();
+                match found {
+                    Some(mut account) => {
+                        account["user"] =
+                            json!({ "id": account["userId"], "name": "N", "email": "e@x" });
+                        ResponseTemplate::new(200).set_body_json(account)
+                    }
+                    None => ResponseTemplate::new(404),
+                }
+            })
+            .mount(&server)
+            .await;
+        Self { server, opened }
+    }
+
+    fn accounts(&self) -> Vec<Value> {
+        self.opened.lock().unwrap().clone()
+    }
+}
+
+/// The merchant asks, then retries as told, until it has an account: every fault ends with
+/// exactly one account at Ralio, named by the merchant's last answer.
+async fn a_creation_ralio_may_have_made_is_found_never_made_twice(store: Arc<dyn Store>) {
+    let cases: &[(Fault, u16, &str)] = &[
+        (Fault::ActThen(502), 409, "creation_uncertain"),
+        (Fault::ActThenHang, 409, "creation_uncertain"),
+        (Fault::FailBefore(503), 409, "creation_uncertain"),
+        (Fault::FailBefore(422), 422, "ralio_rejected"),
     ];
-    for (reply, status, code) in cases {
-        let failing = fake_ralio(reply).await;
+    for &(fault, status, code) in cases {
+        let ralio = Scripted::start(vec![fault], true).await;
         let clock = ManualClock::at(t0());
+        let app = build(&store, &ralio.server, &clock);
         let uid = new_uid();
         level(&store, uid, "REGULAR", "2026-05-04T14:05:11Z").await;
-        let app = build(&store, &failing, &clock);
         let body = json!({ "alias": "Main", "currency": "USD" }).to_string();
         let uri = format!("/users/{uid}/accounts");
-        let (got, problem) = call(&app, "POST", &uri, Some(&body)).await;
+        let (got, first) = call(&app, "POST", &uri, Some(&body)).await;
         assert_eq!(
-            (got, problem["code"].as_str()),
+            (got, first["code"].as_str()),
             (status, Some(code)),
-            "{problem}"
+            "{fault:?}: {first}"
         );
-        if code == "ralio_rejected" {
-            assert_eq!(problem["ralioStatus"], 422);
-            assert!(
-                !problem.to_string().contains("not allowed"),
-                "Ralio's body is not passed on"
-            );
-        }
-        let working = account_opening_ralio(Duration::ZERO).await;
-        let retry = build(&store, &working, &clock);
-        let (got, _) = call(&retry, "POST", &uri, Some(&body)).await;
-        if code == "ralio_timeout" {
-            // Ralio may have opened it: the lease holds off a second account for a while...
-            assert_eq!(got, 409, "{code}");
-            clock.advance(chrono::Duration::seconds(61));
-            // ...but not forever.
+        // Retry as a merchant would, moving time on as Retry-After says, until answered.
+        let mut last = Value::Null;
+        for _ in 0..5 {
+            let (got, answer) = call(&app, "POST", &uri, Some(&body)).await;
+            if got == 200 || got == 201 {
+                last = answer;
+                break;
+            }
             assert_eq!(
-                call(&retry, "POST", &uri, Some(&body)).await.0,
-                201,
-                "{code}"
+                (got, answer["code"].as_str()),
+                (409, Some("creation_uncertain")),
+                "{fault:?}: {answer}"
             );
-        } else {
-            assert_eq!(got, 201, "{code}: the retry goes through at once");
+            clock.advance(chrono::Duration::minutes(3));
         }
+        let accounts = ralio.accounts();
+        assert_eq!(
+            accounts.len(),
+            1,
+            "{fault:?}: Ralio holds exactly one account"
+        );
+        assert_eq!(
+            last["accountId"], accounts[0]["id"],
+            "{fault:?}: the answer names it"
+        );
+        let again = call(&app, "POST", &uri, Some(&body)).await;
+        assert_eq!((again.0, &again.1["accountId"]), (200, &accounts[0]["id"]));
     }
+}
+
+/// If Ralio's list does not hold users' accounts, an uncertain creation is resolved by the
+/// `account_activated` webhook: its account is read by id and matched.
+async fn an_activation_resolves_what_the_list_cannot_show(store: Arc<dyn Store>) {
+    let ralio = Scripted::start(vec![Fault::ActThen(504)], false).await;
+    let clock = ManualClock::at(t0());
+    let app = build(&store, &ralio.server, &clock);
+    let uid = new_uid();
+    level(&store, uid, "REGULAR", "2026-05-04T14:05:11Z").await;
+    let body = json!({ "alias": "Main", "currency": "EUR" }).to_string();
+    let uri = format!("/users/{uid}/accounts");
+    assert_eq!(call(&app, "POST", &uri, Some(&body)).await.0, 409);
+    let opened = ralio.accounts()[0]["id"].as_str().unwrap().to_owned();
+    webhook(
+        &store,
+        "account_activated",
+        "2026-05-04T10:00:00Z",
+        json!({ "accountId": opened }),
+    )
+    .await;
+    let (status, account) = call(&app, "POST", &uri, Some(&body)).await;
+    assert_eq!(
+        (status, account["accountId"].as_str()),
+        (200, Some(opened.as_str()))
+    );
+    assert_eq!(account["status"], "created");
+    assert!(account["activatedAt"].is_string(), "{account}");
+    assert_eq!(ralio.accounts().len(), 1);
 }
 
 #[tokio::test]

@@ -27,14 +27,15 @@ use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::config::{ConfigError, Env, ProcessEnv};
 use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::http::{
-    Problem, UserId, creation_in_progress, json, ralio_problem, store_problem, wait_for_peer,
+    CallDeadline, Problem, UserId, creation_in_progress, json, ralio_problem, store_problem,
+    wait_for_peer,
 };
-use idv_adapters::ralio::{RalioClient, RalioError};
+use idv_adapters::ralio::{CreatedSession, Deadline, RalioClient, RalioError};
 use idv_adapters::store::{CreationLease, Lease, StoreError, UserReader};
 use idv_adapters::wiring::Wiring;
 use idv_model::{
-    HostedUrl, KycLevel, LeaseToken, Owner, SessionRecord, StoredSession, Uid, UserSnapshot,
-    needs_verification, reusable_session,
+    HostedUrl, KycLevel, LeaseHold, LeaseToken, Owner, SessionRecord, StoredSession, Uid,
+    UserSnapshot, needs_verification, reusable_session,
 };
 use serde::Serialize;
 
@@ -190,43 +191,95 @@ impl CreateSession {
         )
     }
 
-    async fn create(&self, uid: Uid) -> Result<Response, CreateError> {
+    async fn create(&self, uid: Uid, deadline: Deadline) -> Result<Response, CreateError> {
         let now = self.clock.now();
-        let snapshot = self.users.load_user(uid).await?;
-        if !needs_verification(&snapshot.profile) {
-            return Err(CreateError::AlreadyVerified);
-        }
-        if let Some((record, url)) = self.reusable(&snapshot, now) {
-            return Ok(answer(StatusCode::OK, record, url, true));
-        }
-        let until = now + self.settings.lease;
-        let token = match self.leases.acquire_creation_lease(uid, until, now).await? {
-            Lease::Acquired(token) => token,
-            Lease::Held { .. } => return self.wait_for_peer(uid).await,
-        };
-        let result = self.create_at_ralio(uid, &snapshot, token, now).await;
-        if result.is_err() {
-            // Let the merchant retry at once instead of waiting out the lease.
-            if let Err(e) = self.leases.release_creation_lease(uid, token).await {
-                tracing::warn!(error = %e, "could not release the creation lease; it expires by itself");
+        let mut snapshot = self.users.load_user(uid).await?;
+        // At most twice: a second read only when a session was stored since the first.
+        for _ in 0..2 {
+            if !needs_verification(&snapshot.profile) {
+                return Err(CreateError::AlreadyVerified);
+            }
+            if let Some((record, url)) = self.reusable(&snapshot, now) {
+                return Ok(answer(StatusCode::OK, record, url, true));
+            }
+            let until = now + self.settings.lease;
+            let version = snapshot.sessions_version;
+            match self
+                .leases
+                .acquire_creation_lease(uid, until, now, version)
+                .await?
+            {
+                Lease::Acquired {
+                    token,
+                    after_lapsed,
+                } => {
+                    let attempt = Attempt {
+                        uid,
+                        token,
+                        snapshot: &snapshot,
+                        after_lapsed,
+                        deadline,
+                        now,
+                    };
+                    let result = self.create_with_lease(attempt).await;
+                    if result.is_err() {
+                        // Let the merchant retry at once instead of waiting out the lease.
+                        if let Err(e) = self.leases.release_creation_lease(uid, token).await {
+                            tracing::warn!(error = %e, "could not release the creation lease; it expires by itself");
+                        }
+                    }
+                    return result;
+                }
+                Lease::Held { .. } => return self.wait_for_peer(uid).await,
+                Lease::Stale => snapshot = self.users.load_user(uid).await?,
             }
         }
-        result
+        Err(CreateError::InProgress)
     }
 
-    async fn create_at_ralio(
-        &self,
-        uid: Uid,
-        snapshot: &UserSnapshot,
-        lease: LeaseToken,
-        now: DateTime<Utc>,
-    ) -> Result<Response, CreateError> {
+    /// Holding the lease: a session a dead holder may have left at Ralio is adopted, else one
+    /// is created.
+    async fn create_with_lease(&self, attempt: Attempt<'_>) -> Result<Response, CreateError> {
+        let Attempt {
+            uid,
+            token,
+            snapshot,
+            after_lapsed,
+            deadline,
+            now,
+        } = attempt;
+        let call = self.ralio.within(deadline);
         let known: HashSet<_> = snapshot.sessions.iter().map(|s| s.session_id).collect();
-        let created = self
-            .ralio
+        if let Some(dead) = after_lapsed {
+            let left = call
+                .left_by_attempt(uid, &known, dead.acquired_at)
+                .await
+                .map_err(CreateError::Ralio)?;
+            if let Some(session) = left {
+                tracing::info!(session_id = %session.id, "adopting the session a lapsed creation left at Ralio");
+                let created = CreatedSession {
+                    session,
+                    reconciled: true,
+                };
+                return self.store(uid, created, token, now, true).await;
+            }
+        }
+        let created = call
             .create_session(uid, &known)
             .await
             .map_err(CreateError::Ralio)?;
+        self.store(uid, created, token, now, false).await
+    }
+
+    /// Stores a session Ralio has, schedules its expiry and answers with it.
+    async fn store(
+        &self,
+        uid: Uid,
+        created: CreatedSession,
+        lease: LeaseToken,
+        now: DateTime<Utc>,
+        adopted: bool,
+    ) -> Result<Response, CreateError> {
         let session = created.session;
         let record = SessionRecord::announced(
             Owner::User(uid),
@@ -246,8 +299,9 @@ impl CreateSession {
             .store_created_session(&record, &buckets, lease)
             .await
             .inspect_err(|_| {
-                // Ralio has the session; we could not keep it. Its webhooks will still apply.
-                tracing::error!(session_id = %session.id, "session created at Ralio but not stored");
+                // Ralio has the session; we could not keep it. Its webhooks will still apply,
+                // and the next holder of the lease finds it in Ralio's list.
+                tracing::error!(uid = %uid, session_id = %session.id, "session created at Ralio but not stored");
             })?;
         if let Err(e) = self.scheduler.ensure_ticks(&buckets, now).await {
             // The session exists and is usable; only the early warning may be missed.
@@ -255,10 +309,10 @@ impl CreateSession {
         }
         tracing::info!(session_id = %session.id, reconciled = created.reconciled, "IDV session created");
         Ok(match stored {
-            StoredSession::Stored(record) => {
+            StoredSession::Stored(record) if !adopted => {
                 answer(StatusCode::CREATED, &record, &session.hosted_url, false)
             }
-            StoredSession::AlreadyStored(record) => {
+            StoredSession::Stored(record) | StoredSession::AlreadyStored(record) => {
                 let url = record.hosted_url.clone().unwrap_or(session.hosted_url);
                 answer(StatusCode::OK, &record, &url, true)
             }
@@ -282,6 +336,17 @@ impl CreateSession {
 async fn create(
     State(app): State<Arc<CreateSession>>,
     UserId(uid): UserId,
+    CallDeadline(deadline): CallDeadline,
 ) -> Result<Response, CreateError> {
-    app.create(uid).await
+    app.create(uid, deadline).await
+}
+
+/// One creation under the lease.
+struct Attempt<'a> {
+    uid: Uid,
+    token: LeaseToken,
+    snapshot: &'a UserSnapshot,
+    after_lapsed: Option<LeaseHold>,
+    deadline: Deadline,
+    now: DateTime<Utc>,
 }

@@ -346,6 +346,12 @@ async fn ralio_failures_are_reported_and_nothing_is_kept(store: Arc<dyn Store>) 
             .respond_with(reply)
             .mount(&ralio)
             .await;
+        // A failure that may have created a session is looked for first: there is none.
+        Mock::given(method("GET"))
+            .and(path_regex("identity-verifications$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sessions": [] })))
+            .mount(&ralio)
+            .await;
         let clock = ManualClock::at(t0());
         let queue = Arc::new(MemoryQueue::new(Arc::new(clock.clone())));
         let app = build(&store, queue.clone(), &ralio, &clock);

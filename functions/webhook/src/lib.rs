@@ -9,6 +9,7 @@
 //! | signed, not interpretable | quarantined verbatim, 200 `quarantined` |
 //! | signed, unknown event type | kept verbatim, 200 `unhandled` |
 //! | signed, known event | applied in one DynamoDB request, 200 `applied` / `duplicate` / `stale` / `unchanged` |
+//! | signed `account_activated` | the account marked ACTIVE, or the activation kept until the account is recorded: 200 `applied` / `deferred` |
 //! | store fault | 503 `store_unavailable` or 500 `internal_error`, as every function ([`store_problem`]; Ralio retries 5xx), nothing half-written |
 
 use std::sync::Arc;
@@ -199,6 +200,13 @@ impl Webhook {
                     .await;
             }
         };
+        if let Some(activation) = event.activation() {
+            // Names only the account: applied to it, or kept until it is recorded.
+            return match self.ledger.apply_activation(&activation, now).await {
+                Ok(applied) => acknowledged(applied.outcome.as_str(), Some(&event)),
+                Err(err) => self.failed(&err, Some(&event)),
+            };
+        }
         if let EventBody::Unknown { .. } = event.body {
             return self
                 .keep(

@@ -13,8 +13,9 @@ use idv_adapters::testing::fixtures::{at, call};
 use idv_adapters::testing::{self, RequestCounter};
 use idv_adapters::wiring::Wiring;
 use idv_model::{
-    ExpirySource, KycLevel, NextActionCode, Owner, Phase, RelatedPartyId, SessionId, Uid,
-    WatchAction, WatchOutcome, WebhookSecret, WebhookSecrets, next_action,
+    AccountRecord, AccountReservation, Currency, ExpirySource, KycLevel, NextActionCode, Owner,
+    Phase, RalioAccount, RelatedPartyId, SessionId, Uid, WatchAction, WatchOutcome, WebhookSecret,
+    WebhookSecrets, next_action,
 };
 use serde_json::{Value, json};
 
@@ -123,6 +124,7 @@ idv_adapters::both_stores!(
     signed_bodies_that_cannot_be_interpreted_are_kept_verbatim,
     oversized_bodies_and_wrong_methods_are_refused,
     events_without_a_user_id_find_their_session,
+    an_activation_reaches_its_account_whichever_comes_first,
 );
 
 async fn every_fixture_applies_signed_hex_then_redelivered_base64(store: Arc<dyn Store>) {
@@ -144,6 +146,8 @@ async fn every_fixture_applies_signed_hex_then_redelivered_base64(store: Arc<dyn
         ("kyc_session_verified.v2.related-party.json", "applied"),
         ("kyc_state_updated.v2.related-party.json", "applied"),
         ("kyb_state_updated.v2.json", "unhandled"),
+        // Its account is not recorded here: kept until it is.
+        ("account_activated.v1.json", "deferred"),
     ];
     for (file, outcome) in expected {
         let body = fixture(file);
@@ -279,6 +283,69 @@ fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
         }
     }
     all
+}
+
+async fn an_activation_reaches_its_account_whichever_comes_first(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    for activation_first in [true, false] {
+        let uid = Uid::from_uuid(uuid::Uuid::new_v4());
+        let account_id = uuid::Uuid::new_v4().to_string();
+        let activation = signed_event(
+            "account_activated",
+            "2026-05-20T09:00:00Z",
+            json!({ "accountId": account_id }),
+        );
+        let token = match store
+            .reserve_account(uid, "Main", Currency::Eur, now(), now())
+            .await
+            .unwrap()
+        {
+            AccountReservation::Reserved(token) => token,
+            other => panic!("{other:?}"),
+        };
+        let account = RalioAccount {
+            id: account_id.clone(),
+            alias: "Main".into(),
+            currency: "EUR".into(),
+            balance: 0,
+            pending_in: 0,
+            pending_out: 0,
+            state: "PENDING".into(),
+            account_type: "USER".into(),
+        };
+        let complete = AccountRecord::complete(uid, "Main", Currency::Eur, token, account, now());
+        let expected = if activation_first {
+            "deferred"
+        } else {
+            store
+                .write_account(&complete, now())
+                .await
+                .unwrap()
+                .unwrap();
+            "applied"
+        };
+        let (status, answer) = post(&app, &activation, Some(&hex_sig(&activation))).await;
+        assert_eq!((status, answer["outcome"].as_str()), (200, Some(expected)));
+        if activation_first {
+            store
+                .write_account(&complete, now())
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        let stored = store.load_user(uid).await.unwrap().accounts.remove(0);
+        assert_eq!(stored.created().unwrap().state, "ACTIVE");
+        let (_, again) = post(&app, &activation, Some(&hex_sig(&activation))).await;
+        assert_eq!(again["outcome"], "duplicate");
+        // Another event for the same activation changes nothing.
+        let other = signed_event(
+            "account.activated",
+            "2026-05-20T09:00:01Z",
+            json!({ "accountId": account_id }),
+        );
+        let (_, repeat) = post(&app, &other, Some(&hex_sig(&other))).await;
+        assert_eq!(repeat["outcome"], "unchanged");
+    }
 }
 
 type StoreFactory =

@@ -116,12 +116,10 @@ pub fn ralio_config(
         "RALIO_BASE_URL",
         "Ralio's API base URL, e.g. https://sandbox-revo-api.raliopay.com",
     )?;
-    if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
-        return Err(ConfigError::Invalid {
-            name: "RALIO_BASE_URL",
-            reason: "must be an http(s) URL".into(),
-        });
-    }
+    crate::ralio::check_base_url(&base_url).map_err(|reason| ConfigError::Invalid {
+        name: "RALIO_BASE_URL",
+        reason,
+    })?;
     // A blank value in the secret (the template's placeholder) counts as missing.
     let from_secret = |pick: fn(&crate::secrets::RalioSecret) -> Option<String>| {
         secret.and_then(pick).filter(|v| !v.trim().is_empty())

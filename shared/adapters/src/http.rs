@@ -116,6 +116,36 @@ impl<S: Send + Sync> FromRequestParts<S> for UserId {
     }
 }
 
+/// Time kept back from the Lambda invocation's deadline to record and send the answer.
+pub const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
+/// A request's Ralio budget where there is no invocation deadline (the local runner): under
+/// API Gateway's 30 s, as on Lambda.
+pub const LOCAL_BUDGET: std::time::Duration = std::time::Duration::from_secs(25);
+
+/// The deadline a request's Ralio calls keep to: the Lambda invocation's, less
+/// [`ANSWER_MARGIN`], so a call can never outlast the invocation that must record its outcome.
+#[derive(Debug, Clone, Copy)]
+pub struct CallDeadline(pub crate::ralio::Deadline);
+
+impl<S: Send + Sync> FromRequestParts<S> for CallDeadline {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        use crate::ralio::Deadline;
+        let deadline = match parts.extensions.get::<lambda_http::Context>() {
+            Some(invocation) => {
+                let left_ms = (invocation.deadline as i64)
+                    .saturating_sub(chrono::Utc::now().timestamp_millis())
+                    .max(0) as u64;
+                let left = std::time::Duration::from_millis(left_ms);
+                Deadline::after(left.saturating_sub(ANSWER_MARGIN))
+            }
+            None => Deadline::after(LOCAL_BUDGET),
+        };
+        Ok(CallDeadline(deadline))
+    }
+}
+
 /// The answer for a store failure, the same from every function:
 ///
 /// | fault | answer |
@@ -191,7 +221,10 @@ pub fn ralio_problem(
             "Unexpected answer from Ralio",
             "Ralio's answer could not be understood.",
         ),
-        RalioError::Unavailable(_) => Problem::new(
+        RalioError::Unavailable(_)
+        | RalioError::Unreachable(_)
+        | RalioError::RateLimited
+        | RalioError::OutOfTime => Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "ralio_unavailable",
             "Ralio unavailable",

@@ -16,8 +16,8 @@ use crate::aws::{
 use crate::config::{ConfigError, Env, expiry_schedule, ralio_config};
 use crate::expiry::ExpiryScheduler;
 use crate::queue::{SqsQueue, SqsVisibility};
-use crate::ralio::RalioClient;
-use crate::secrets::{RalioSecret, load_ralio_secret, webhook_secrets};
+use crate::ralio::{CredentialSource, RalioClient, RalioCredentials};
+use crate::secrets::{RalioSecret, SECRET_ARN_VAR, load_ralio_secret, webhook_secrets};
 use crate::store::DynamoStore;
 
 /// The environment of one function and the AWS configuration its clients share.
@@ -92,14 +92,23 @@ impl<'e, E: Env> Wiring<'e, E> {
     }
 
     /// The Ralio client: `RALIO_BASE_URL` and credentials from the environment or the secret.
+    /// Credentials from the secret are read again once when Ralio refuses them (a rotated key).
     pub async fn ralio(&self) -> Result<Arc<RalioClient>, ConfigError> {
         let secret = self.ralio_secret().await?;
-        let client = RalioClient::new(ralio_config(self.env, secret.as_ref())?).map_err(|e| {
-            ConfigError::Invalid {
+        let config = ralio_config(self.env, secret.as_ref())?;
+        let from_env = self.env.value("RALIO_API_CODE").is_some();
+        let source: Option<Arc<dyn CredentialSource>> = match self.env.value(SECRET_ARN_VAR) {
+            Some(arn) if !from_env => Some(Arc::new(SecretCredentials {
+                arn,
+                client: secrets_client(&self.aws, &self.interceptors),
+            })),
+            _ => None,
+        };
+        let client =
+            RalioClient::with_source(config, source).map_err(|e| ConfigError::Invalid {
                 name: "RALIO_BASE_URL",
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         Ok(Arc::new(client))
     }
 
@@ -110,5 +119,30 @@ impl<'e, E: Env> Wiring<'e, E> {
             None => self.ralio_secret().await?,
         };
         webhook_secrets(self.env, secret.as_ref())
+    }
+}
+
+/// Ralio's credentials, read again from the Secrets Manager secret.
+struct SecretCredentials {
+    arn: String,
+    client: aws_sdk_secretsmanager::Client,
+}
+
+#[async_trait::async_trait]
+impl CredentialSource for SecretCredentials {
+    async fn credentials(&self) -> Result<RalioCredentials, String> {
+        let output = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.arn)
+            .send()
+            .await
+            .map_err(|e| aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())?;
+        let secret = RalioSecret::parse(output.secret_string().unwrap_or_default())
+            .map_err(|e| e.to_string())?;
+        match (secret.api_code, secret.api_key) {
+            (Some(api_code), Some(api_key)) => Ok(RalioCredentials { api_code, api_key }),
+            _ => Err("the secret has no api_code and api_key".into()),
+        }
     }
 }

@@ -259,8 +259,8 @@ async fn a_conflict_while_storing_a_created_session_still_stores_it() {
     let uid = uid();
     let conflicts = TransactionConflicts::next(1);
     let store = dynamo_on(&table, &[conflicts.interceptor()]).await;
-    let Lease::Acquired(token) = store
-        .acquire_creation_lease(uid, t0() + chrono::Duration::seconds(60), t0())
+    let Lease::Acquired { token, .. } = store
+        .acquire_creation_lease(uid, t0() + chrono::Duration::seconds(60), t0(), 0)
         .await
         .unwrap()
     else {
@@ -283,10 +283,10 @@ async fn a_conflict_while_storing_a_created_session_still_stores_it() {
     assert!(
         matches!(
             store
-                .acquire_creation_lease(uid, t0() + chrono::Duration::seconds(60), t0())
+                .acquire_creation_lease(uid, t0() + chrono::Duration::seconds(60), t0(), 1)
                 .await
                 .unwrap(),
-            Lease::Acquired(_)
+            Lease::Acquired { .. }
         ),
         "the lease was given back"
     );

@@ -4,11 +4,13 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use idv_adapters::ralio::{
-    AuthScheme, CreateSessionBody, RalioClient, RalioConfig, RalioCredentials, RalioError,
-    ReportedState,
+    AuthScheme, CreateSessionBody, CredentialSource, Deadline, RalioClient, RalioConfig,
+    RalioCredentials, RalioError, ReportedState,
 };
-use idv_model::{Currency, SessionId, SessionState, Uid};
+use idv_model::{AccountId, Currency, SessionId, SessionState, Uid};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -217,7 +219,33 @@ async fn retries_are_bounded() {
 }
 
 #[tokio::test]
-async fn a_failed_create_is_never_blindly_retried() {
+async fn a_create_that_may_have_acted_is_looked_for_before_trying_again() {
+    // A 5xx after Ralio created the session: found in the list, not created twice.
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("POST"))
+        .and(path(sessions_path()))
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&server)
+        .await;
+    let fresh = uuid::Uuid::new_v4().to_string();
+    let now = chrono::Utc::now();
+    Mock::given(method("GET"))
+        .and(path(sessions_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sessions": [
+            { "id": fresh, "hostedUrl": "https://h/new", "state": "NOT_STARTED",
+              "created_at": now.to_rfc3339(), "expiresAt": (now + chrono::Duration::days(7)).to_rfc3339() }
+        ] })))
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    let created = client.create_session(uid(), &HashSet::new()).await.unwrap();
+    assert!(created.reconciled);
+    assert_eq!(created.session.id.to_string(), fresh);
+    let posts = |requests: &[Request]| requests_to(requests, "POST", &sessions_path());
+    assert_eq!(posts(&server.received_requests().await.unwrap()), 1);
+
+    // Nothing in the list: one more create, and its failure is the answer.
     let server = MockServer::start().await;
     login_returns(&server, "tok", None).await;
     Mock::given(method("POST"))
@@ -225,19 +253,34 @@ async fn a_failed_create_is_never_blindly_retried() {
         .respond_with(ResponseTemplate::new(500))
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path(sessions_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sessions": [] })))
+        .mount(&server)
+        .await;
     let client = RalioClient::new(config(&server)).unwrap();
     assert!(matches!(
         client.create_session(uid(), &HashSet::new()).await,
         Err(RalioError::Unavailable(_))
     ));
-    assert_eq!(
-        requests_to(
-            &server.received_requests().await.unwrap(),
-            "POST",
-            &sessions_path()
-        ),
-        1
-    );
+    assert_eq!(posts(&server.received_requests().await.unwrap()), 2);
+
+    // Ralio refused it: certainly nothing happened, and nothing is looked up or retried.
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("POST"))
+        .and(path(sessions_path()))
+        .respond_with(ResponseTemplate::new(422))
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    assert!(matches!(
+        client.create_session(uid(), &HashSet::new()).await,
+        Err(RalioError::Rejected { status: 422, .. })
+    ));
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(posts(&requests), 1);
+    assert_eq!(requests_to(&requests, "GET", &sessions_path()), 0);
 }
 
 #[tokio::test]
@@ -392,6 +435,11 @@ async fn bad_answers_are_typed() {
         .respond_with(ResponseTemplate::new(201).set_body_string("<html>oops"))
         .mount(&server)
         .await;
+    // An unreadable 201 may be a created session: the list is asked before trying again.
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sessions": [] })))
+        .mount(&server)
+        .await;
     let client = RalioClient::new(config(&server)).unwrap();
     assert!(matches!(
         client.create_session(uid(), &HashSet::new()).await,
@@ -405,6 +453,10 @@ async fn bad_answers_are_typed() {
             ResponseTemplate::new(201)
                 .set_body_json(json!({ "id": "not-a-uuid", "hostedUrl": "x" })),
         )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sessions": [] })))
         .mount(&server)
         .await;
     let client = RalioClient::new(config(&server)).unwrap();
@@ -522,7 +574,7 @@ async fn raw_key_scheme_skips_login() {
 }
 
 #[tokio::test]
-async fn an_unreachable_ralio_is_unavailable() {
+async fn an_unreachable_ralio_certainly_did_nothing() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -536,8 +588,182 @@ async fn an_unreachable_ralio_is_unavailable() {
     );
     config.base_backoff = Duration::from_millis(1);
     let client = RalioClient::new(config).unwrap();
+    let failure = client
+        .create_session(uid(), &HashSet::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(failure, RalioError::Unreachable(_)), "{failure:?}");
+    assert!(!failure.may_have_acted());
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/auth/login"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/steal", elsewhere.uri()).as_str()),
+        )
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
     assert!(matches!(
-        client.create_session(uid(), &HashSet::new()).await,
-        Err(RalioError::Unavailable(_))
+        client.list_sessions(uid()).await,
+        Err(RalioError::BadResponse(_))
     ));
+    assert!(
+        elsewhere.received_requests().await.unwrap().is_empty(),
+        "the login body went nowhere else"
+    );
+}
+
+#[tokio::test]
+async fn plain_http_is_refused_except_on_loopback() {
+    let credentials = RalioCredentials {
+        api_code: "c".into(),
+        api_key: "k".into(),
+    };
+    let config = RalioConfig::new("http://ralio.example", credentials.clone());
+    assert!(RalioClient::new(config).is_err());
+    let config = RalioConfig::new("https://ralio.example", credentials);
+    assert!(RalioClient::new(config).is_ok());
+}
+
+#[tokio::test]
+async fn a_call_keeps_to_its_deadline_whatever_its_retries() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+        .mount(&server)
+        .await;
+    let mut config = config(&server);
+    config.request_timeout = Duration::from_secs(30);
+    config.max_attempts = 10;
+    let client = RalioClient::new(config).unwrap();
+    let started = std::time::Instant::now();
+    let deadline = Deadline::after(Duration::from_millis(300));
+    let result = client.within(deadline).list_sessions(uid()).await;
+    assert_eq!(result, Err(RalioError::Timeout));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // A create whose deadline has passed is never sent.
+    let passed = Deadline::after(Duration::ZERO);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let failure = client
+        .within(passed)
+        .create_account(uid(), "Main", Currency::Eur)
+        .await
+        .unwrap_err();
+    assert!(!failure.may_have_acted(), "{failure:?}");
+}
+
+/// A key rotated in the secret: after a refusal that a fresh login does not cure, the
+/// credentials are read again once.
+struct Rotated(RalioCredentials);
+
+#[async_trait::async_trait]
+impl CredentialSource for Rotated {
+    async fn credentials(&self) -> Result<RalioCredentials, String> {
+        Ok(self.0.clone())
+    }
+}
+
+#[tokio::test]
+async fn refused_credentials_are_read_again_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/auth/login"))
+        .and(body_json(
+            json!({ "api_code": "mrc_4f21a9", "api_key": "sk_new" }),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "token": "fresh" })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/auth/login"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(header("authorization", "Bearer fresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sessions": [] })))
+        .mount(&server)
+        .await;
+    let rotated = RalioCredentials {
+        api_code: "mrc_4f21a9".into(),
+        api_key: "sk_new".into(),
+    };
+    let client =
+        RalioClient::with_source(config(&server), Some(Arc::new(Rotated(rotated.clone()))))
+            .unwrap();
+    assert_eq!(client.list_sessions(uid()).await.unwrap(), vec![]);
+    // Without anything new to read, the refusal stands.
+    let stale = RalioClient::with_source(
+        config(&server),
+        Some(Arc::new(Rotated(config(&server).credentials))),
+    )
+    .unwrap();
+    assert_eq!(
+        stale.list_sessions(uid()).await,
+        Err(RalioError::Unauthorized)
+    );
+}
+
+#[tokio::test]
+async fn accounts_are_found_by_user_alias_and_currency_not_by_the_filter() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    let item = |user: &str, alias: &str, currency: &str, id: &str| {
+        json!({ "alias": alias, "balance": 0, "currency": currency, "id": id, "pendingIn": 0,
+                "pendingOut": 0, "purpose": "OPERATIONAL", "state": "ACTIVE", "userId": user })
+    };
+    let other = "5a45ca52-e189-4464-bac2-bee53a3da72a";
+    // The filter is ignored here, as a server might: everything comes back.
+    Mock::given(method("GET"))
+        .and(path("/api/v1/merchant/user/accounts"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            item(other, "Main", "EUR", "acc-other-user"),
+            item(UID, "Main", "USD", "acc-usd"),
+            item(UID, "Main", "EUR", "acc-ours"),
+        ])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/merchant/user/accounts/acc-ours"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "alias": "Main", "balance": 0, "currency": "EUR", "id": "acc-ours", "pendingIn": 0,
+            "pendingOut": 0, "purpose": "OPERATIONAL", "state": "ACTIVE", "type": "USER",
+            "user": { "country": "ES", "createdAt": "2026-05-01T00:00:00Z", "displayType": "individual",
+                      "email": "someone@example.com", "id": UID, "name": "Some One", "type": 1 }
+        })))
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    let call = client.within(Deadline::none());
+    let found = call
+        .find_account(uid(), "Main", Currency::Eur)
+        .await
+        .unwrap();
+    assert_eq!(found.map(|a| a.id), Some("acc-ours".to_owned()));
+    assert_eq!(
+        call.find_account(uid(), "Savings", Currency::Eur)
+            .await
+            .unwrap(),
+        None
+    );
+    let one = call
+        .get_account(&AccountId::parse("acc-ours").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(one.user_id.as_deref(), Some(UID));
+    assert!(
+        !format!("{one:?}").contains("someone@example.com"),
+        "personal data is not kept"
+    );
 }

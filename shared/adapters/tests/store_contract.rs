@@ -9,10 +9,11 @@ use idv_adapters::store::{BucketMember, Lease, QuarantineEntry, Store};
 use idv_adapters::testing::fixtures::*;
 use idv_adapters::testing::{dynamo, memory};
 use idv_model::{
-    AccountReservation, AccountStatus, ApplyOutcome, AuditEntry, BucketKind, Change, Currency,
-    EventApplication, EventStamp, ExpiryBucket, ExpirySchedule, ExpirySource, FailureReason,
-    HostedUrl, KycLevel, Owner, Phase, RalioAccount, RelatedPartyId, ReverifyNotice, SessionRecord,
-    StoredSession, WatchAction, WatchOutcome, parse_webhook,
+    AccountId, AccountRecord, AccountReservation, AccountStatus, Activation, ApplyOutcome,
+    AuditEntry, BucketKind, Change, Currency, EventApplication, EventStamp, ExpiryBucket,
+    ExpirySchedule, ExpirySource, FailureReason, HostedUrl, KycLevel, Owner, Phase, RalioAccount,
+    RelatedPartyId, ReservationToken, ReverifyNotice, SessionRecord, StoredSession, WatchAction,
+    WatchOutcome, parse_webhook,
 };
 
 macro_rules! contract {
@@ -44,13 +45,15 @@ contract!(
     bucket_listing_pages_through_every_session_once,
     flagging_touches_only_open_sessions_once,
     inferred_expiry_yields_to_a_later_real_outcome,
-    accounts_reserve_complete_and_release,
-    an_expired_account_lease_can_be_taken_over,
+    accounts_reserve_complete_and_answer_once,
+    a_dead_holder_leaves_an_uncertain_creation_never_a_free_one,
+    an_activation_finds_its_account_whichever_comes_first,
     quarantine_keeps_bytes_verbatim_once,
     audit_trail_is_append_only_and_ordered,
     fixtures_apply_end_to_end,
     creation_lease_is_exclusive_until_released_or_expired,
     a_deleted_tick_can_be_created_again,
+    a_lease_on_a_stale_read_is_refused_and_a_dead_holder_is_named,
     storing_a_created_session_gives_the_lease_back,
 );
 
@@ -594,16 +597,36 @@ fn ralio_account(alias: &str) -> RalioAccount {
     }
 }
 
-async fn accounts_reserve_complete_and_release(store: Arc<dyn Store>) {
+/// The creation lease, taken as create-session takes it: on the sessions it last read.
+async fn take_lease(
+    store: &Arc<dyn Store>,
+    uid: idv_model::Uid,
+    until: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Lease {
+    let seen = store.load_user(uid).await.unwrap().sessions_version;
+    store
+        .acquire_creation_lease(uid, until, now, seen)
+        .await
+        .unwrap()
+}
+
+fn reserved(reservation: AccountReservation) -> ReservationToken {
+    match reservation {
+        AccountReservation::Reserved(token) => token,
+        other => panic!("expected a reservation, got {other:?}"),
+    }
+}
+
+async fn accounts_reserve_complete_and_answer_once(store: Arc<dyn Store>) {
     let uid = uid();
     let lease = t0() + Duration::minutes(1);
     let alias = "Main EUR wallet ✓";
-    assert_eq!(
+    let token = reserved(
         store
             .reserve_account(uid, alias, Currency::Eur, lease, t0())
             .await
             .unwrap(),
-        AccountReservation::Reserved
     );
     assert_eq!(
         store
@@ -612,37 +635,28 @@ async fn accounts_reserve_complete_and_release(store: Arc<dyn Store>) {
             .unwrap(),
         AccountReservation::InProgress { lease_until: lease }
     );
-    // Another currency is another account.
-    assert_eq!(
+    // Another currency is another account; a certain failure frees it at once.
+    let usd = reserved(
         store
             .reserve_account(uid, alias, Currency::Usd, lease, t0())
             .await
             .unwrap(),
-        AccountReservation::Reserved
     );
-    store
-        .release_account(uid, alias, Currency::Usd)
-        .await
-        .unwrap();
-    assert_eq!(
+    let failed = AccountRecord::fail(uid, alias, Currency::Usd, usd, t0());
+    store.write_account(&failed, t0()).await.unwrap().unwrap();
+    reserved(
         store
             .reserve_account(uid, alias, Currency::Usd, lease, t0())
             .await
             .unwrap(),
-        AccountReservation::Reserved
     );
-    store
-        .release_account(uid, alias, Currency::Usd)
-        .await
-        .unwrap();
 
     let account = ralio_account(alias);
     let done = t0() + Duration::minutes(2);
-    let record = store
-        .complete_account(uid, alias, Currency::Eur, &account, done)
-        .await
-        .unwrap();
-    assert_eq!(record.status, AccountStatus::Created(account.clone()));
+    let complete = AccountRecord::complete(uid, alias, Currency::Eur, token, account.clone(), done);
+    store.write_account(&complete, done).await.unwrap().unwrap();
+    let record = complete.record.clone();
+    assert_eq!(record.created(), Some(&account));
     assert_eq!(
         store
             .reserve_account(uid, alias, Currency::Eur, lease, done)
@@ -650,13 +664,18 @@ async fn accounts_reserve_complete_and_release(store: Arc<dyn Store>) {
             .unwrap(),
         AccountReservation::Existing(Box::new(record.clone()))
     );
-    // A created account is never released.
-    store
-        .release_account(uid, alias, Currency::Eur)
-        .await
-        .unwrap();
+    // Completed once: the same holder cannot record it again, nor fail it.
+    let again = store.write_account(&complete, done).await.unwrap();
+    assert_eq!(again, Err(Some(Box::new(record.clone()))));
+    let fail = AccountRecord::fail(uid, alias, Currency::Eur, token, done);
+    assert!(store.write_account(&fail, done).await.unwrap().is_err());
     let snapshot = store.load_user(uid).await.unwrap();
-    assert_eq!(snapshot.accounts, vec![record]);
+    let eur: Vec<_> = snapshot
+        .accounts
+        .iter()
+        .filter(|a| a.currency == Currency::Eur)
+        .collect();
+    assert_eq!(eur, vec![&record]);
     let created = store
         .audit_trail(Owner::User(uid))
         .await
@@ -667,15 +686,14 @@ async fn accounts_reserve_complete_and_release(store: Arc<dyn Store>) {
     assert_eq!(created, 1);
 }
 
-async fn an_expired_account_lease_can_be_taken_over(store: Arc<dyn Store>) {
+async fn a_dead_holder_leaves_an_uncertain_creation_never_a_free_one(store: Arc<dyn Store>) {
     let uid = uid();
     let lease = t0() + Duration::minutes(1);
-    assert_eq!(
+    let first = reserved(
         store
             .reserve_account(uid, "a", Currency::Usd, lease, t0())
             .await
             .unwrap(),
-        AccountReservation::Reserved
     );
     let later = lease + Duration::seconds(1);
     assert_eq!(
@@ -683,8 +701,157 @@ async fn an_expired_account_lease_can_be_taken_over(store: Arc<dyn Store>) {
             .reserve_account(uid, "a", Currency::Usd, later + Duration::minutes(1), later)
             .await
             .unwrap(),
-        AccountReservation::Reserved
+        AccountReservation::Uncertain {
+            token: first,
+            since: lease
+        }
     );
+    // Only the token's holder may take it over, and only once.
+    let retry = ReservationToken(uuid::Uuid::new_v4());
+    let intruder = ReservationToken(uuid::Uuid::new_v4());
+    let takeover = |held, new| {
+        AccountRecord::retry(
+            uid,
+            "a",
+            Currency::Usd,
+            held,
+            new,
+            later + Duration::minutes(1),
+            later,
+        )
+    };
+    assert!(
+        store
+            .write_account(&takeover(intruder, intruder), later)
+            .await
+            .unwrap()
+            .is_err()
+    );
+    store
+        .write_account(&takeover(first, retry), later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .write_account(&takeover(first, retry), later)
+            .await
+            .unwrap()
+            .is_err()
+    );
+    // The new holder's outcome is uncertain too: it stays so, whatever time passes.
+    let uncertain = AccountRecord::mark_uncertain(uid, "a", Currency::Usd, retry, later);
+    store
+        .write_account(&uncertain, later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .reserve_account(uid, "a", Currency::Usd, later, later + Duration::days(30))
+            .await
+            .unwrap(),
+        AccountReservation::Uncertain {
+            token: retry,
+            since: later
+        }
+    );
+    let audited = store
+        .audit_trail(Owner::User(uid))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "account_creation_uncertain")
+        .count();
+    assert_eq!(audited, 1);
+}
+
+async fn an_activation_finds_its_account_whichever_comes_first(store: Arc<dyn Store>) {
+    for activation_first in [false, true] {
+        let uid = uid();
+        let token = reserved(
+            store
+                .reserve_account(
+                    uid,
+                    "Main",
+                    Currency::Eur,
+                    t0() + Duration::minutes(1),
+                    t0(),
+                )
+                .await
+                .unwrap(),
+        );
+        let account = ralio_account("Main");
+        let id = AccountId::parse(&account.id).unwrap();
+        let event_id = eid();
+        let activation = Activation {
+            event_id,
+            event_type: "account_activated".into(),
+            stamp: EventStamp {
+                at: t0() + Duration::minutes(3),
+                event_id,
+            },
+            account_id: id.clone(),
+        };
+        let complete = AccountRecord::complete(uid, "Main", Currency::Eur, token, account, t0());
+        if activation_first {
+            assert_eq!(
+                store
+                    .apply_activation(&activation, t0())
+                    .await
+                    .unwrap()
+                    .outcome,
+                ApplyOutcome::Deferred
+            );
+            assert!(store.pending_activations(100).await.unwrap().contains(&id));
+            store.write_account(&complete, t0()).await.unwrap().unwrap();
+        } else {
+            store.write_account(&complete, t0()).await.unwrap().unwrap();
+            assert_eq!(
+                store
+                    .apply_activation(&activation, t0())
+                    .await
+                    .unwrap()
+                    .outcome,
+                ApplyOutcome::Applied
+            );
+        }
+        assert!(!store.pending_activations(100).await.unwrap().contains(&id));
+        let stored = store.load_user(uid).await.unwrap().accounts.remove(0);
+        assert_eq!(
+            stored.created().unwrap().state,
+            "ACTIVE",
+            "first: {activation_first}"
+        );
+        assert!(matches!(
+            stored.status,
+            AccountStatus::Created { activated_at: Some(at), .. } if at == t0() + Duration::minutes(3)
+        ));
+        assert_eq!(
+            store
+                .apply_activation(&activation, t0())
+                .await
+                .unwrap()
+                .outcome,
+            ApplyOutcome::Duplicate
+        );
+        let again = Activation {
+            event_id: eid(),
+            ..activation.clone()
+        };
+        assert_eq!(
+            store.apply_activation(&again, t0()).await.unwrap().outcome,
+            ApplyOutcome::Unchanged
+        );
+        let activated = store
+            .audit_trail(Owner::User(uid))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.action == "account_activated")
+            .count();
+        assert_eq!(activated, 1);
+    }
 }
 
 async fn quarantine_keeps_bytes_verbatim_once(store: Arc<dyn Store>) {
@@ -801,55 +968,76 @@ async fn fixtures_apply_end_to_end(store: Arc<dyn Store>) {
 async fn creation_lease_is_exclusive_until_released_or_expired(store: Arc<dyn Store>) {
     let uid = uid();
     let until = t0() + Duration::seconds(30);
-    let Lease::Acquired(token) = store
-        .acquire_creation_lease(uid, until, t0())
-        .await
-        .unwrap()
-    else {
+    let Lease::Acquired { token, .. } = take_lease(&store, uid, until, t0()).await else {
         panic!("a free lease must be acquired");
     };
     assert_eq!(
-        store
-            .acquire_creation_lease(uid, until, t0())
-            .await
-            .unwrap(),
+        take_lease(&store, uid, until, t0()).await,
         Lease::Held { until }
     );
     // Another user's lease is independent.
     assert!(matches!(
-        store
-            .acquire_creation_lease(idv_adapters::testing::fixtures::uid(), until, t0())
-            .await
-            .unwrap(),
-        Lease::Acquired(_)
+        take_lease(&store, idv_adapters::testing::fixtures::uid(), until, t0()).await,
+        Lease::Acquired { .. }
     ));
     store.release_creation_lease(uid, token).await.unwrap();
-    let Lease::Acquired(second) = store
-        .acquire_creation_lease(uid, until, t0())
-        .await
-        .unwrap()
-    else {
+    let Lease::Acquired { token: second, .. } = take_lease(&store, uid, until, t0()).await else {
         panic!("a released lease must be free");
     };
     // Releasing with a stale token does not free someone else's lease.
     store.release_creation_lease(uid, token).await.unwrap();
     assert_eq!(
-        store
-            .acquire_creation_lease(uid, until, t0())
-            .await
-            .unwrap(),
+        take_lease(&store, uid, until, t0()).await,
         Lease::Held { until }
     );
     // An expired lease can be taken over.
     let later = until + Duration::seconds(1);
     assert!(
-        matches!(store.acquire_creation_lease(uid, later + Duration::seconds(30), later).await.unwrap(), Lease::Acquired(t) if t != second)
+        matches!(take_lease(&store, uid, later + Duration::seconds(30), later).await, Lease::Acquired { token: t, .. } if t != second)
     );
     // A lease leaves the user's standing untouched.
     assert_eq!(
         store.load_user(uid).await.unwrap().profile.kyc_level(),
         KycLevel::Light
     );
+}
+
+async fn a_lease_on_a_stale_read_is_refused_and_a_dead_holder_is_named(store: Arc<dyn Store>) {
+    let uid = uid();
+    let until = t0() + Duration::seconds(60);
+    let read = store.load_user(uid).await.unwrap().sessions_version;
+    // Another request stores a session after this one read the user.
+    let Lease::Acquired { token, .. } = take_lease(&store, uid, until, t0()).await else {
+        panic!("free")
+    };
+    let record = created(uid, sid());
+    store
+        .store_created_session(&record, &buckets(&record), token)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .acquire_creation_lease(uid, until, t0(), read)
+            .await
+            .unwrap(),
+        Lease::Stale,
+        "a read from before the session was stored gets no lease"
+    );
+    // A holder that dies never gives its lease back: the next one is told, with when.
+    let Lease::Acquired { token: dead, .. } = take_lease(&store, uid, until, t0()).await else {
+        panic!("free again")
+    };
+    let later = until + Duration::seconds(1);
+    match take_lease(&store, uid, later + Duration::seconds(60), later).await {
+        Lease::Acquired {
+            after_lapsed: Some(hold),
+            ..
+        } => {
+            assert_eq!(hold.token, dead);
+            assert_eq!(hold.acquired_at, t0());
+        }
+        other => panic!("expected the dead holder named, got {other:?}"),
+    }
 }
 
 async fn a_deleted_tick_can_be_created_again(store: Arc<dyn Store>) {
@@ -864,12 +1052,8 @@ async fn a_deleted_tick_can_be_created_again(store: Arc<dyn Store>) {
 async fn storing_a_created_session_gives_the_lease_back(store: Arc<dyn Store>) {
     let until = t0() + Duration::seconds(60);
     let lease = |store: Arc<dyn Store>, uid| async move {
-        match store
-            .acquire_creation_lease(uid, until, t0())
-            .await
-            .unwrap()
-        {
-            Lease::Acquired(token) => token,
+        match take_lease(&store, uid, until, t0()).await {
+            Lease::Acquired { token, .. } => token,
             held => panic!("lease not acquired: {held:?}"),
         }
     };
@@ -913,10 +1097,8 @@ async fn storing_a_created_session_gives_the_lease_back(store: Arc<dyn Store>) {
     let (user, session) = (uid(), sid());
     let stale = lease(store.clone(), user).await;
     let later = until + Duration::seconds(1);
-    let Lease::Acquired(_) = store
-        .acquire_creation_lease(user, later + Duration::seconds(60), later)
-        .await
-        .unwrap()
+    let Lease::Acquired { .. } =
+        take_lease(&store, user, later + Duration::seconds(60), later).await
     else {
         panic!()
     };
@@ -930,10 +1112,7 @@ async fn storing_a_created_session_gives_the_lease_back(store: Arc<dyn Store>) {
     ));
     assert_eq!(store.load_user(user).await.unwrap().sessions.len(), 1);
     assert!(matches!(
-        store
-            .acquire_creation_lease(user, later + Duration::seconds(60), later)
-            .await
-            .unwrap(),
+        take_lease(&store, user, later + Duration::seconds(60), later).await,
         Lease::Held { .. }
     ));
 }

@@ -1,13 +1,65 @@
-//! Accounts opened through Ralio for a user, and the reservation that keeps two requests from
-//! opening the same one.
+//! Accounts opened through Ralio for a user: the reservation that keeps two requests from
+//! opening the same one, the three ways a creation can end, and activation.
+//!
+//! A creation at Ralio is not known to be idempotent, so its outcome is recorded on the
+//! reservation:
+//!
+//! | outcome | when | what may happen next |
+//! |---|---|---|
+//! | created | Ralio answered with the account | answered from the store |
+//! | failed | certain Ralio did nothing (refused, unreachable, rate limited) | a new request creates |
+//! | uncertain | Ralio may have acted (timeout, 5xx, reset, unreadable answer, a holder that died) | resolved from Ralio; created again only once Ralio's list shows nothing and the outcome has settled |
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditEntry, actions};
+use crate::lifecycle::EventStamp;
 use crate::{Currency, KycLevel, Uid};
 
-/// Ralio's answer to an account creation, kept as it came.
+/// Ralio's id of an account: opaque, bounded, usable in keys.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AccountId(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an account id is 1 to 128 visible ASCII characters without '#'")]
+pub struct InvalidAccountId;
+
+impl AccountId {
+    pub fn parse(value: &str) -> Result<Self, InvalidAccountId> {
+        let value = value.trim();
+        let fine = !value.is_empty()
+            && value.len() <= 128
+            && value.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
+        fine.then(|| Self(value.to_owned())).ok_or(InvalidAccountId)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for AccountId {
+    type Error = InvalidAccountId;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<AccountId> for String {
+    fn from(id: AccountId) -> Self {
+        id.0
+    }
+}
+
+impl std::fmt::Display for AccountId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Ralio's answer to an account creation (or its list), kept as it came.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RalioAccount {
     pub id: String,
@@ -25,13 +77,33 @@ pub struct RalioAccount {
     pub account_type: String,
 }
 
+/// The state Ralio gives an account that is ready for use.
+pub const ACTIVE: &str = "ACTIVE";
+
+/// Proof of holding a reservation: only its holder may record what became of the creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReservationToken(pub uuid::Uuid);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountStatus {
-    /// Creation at Ralio is under way; another request may take over after `lease_until`.
+    /// A request is creating the account at Ralio until `lease_until`.
     Pending {
+        token: ReservationToken,
         lease_until: DateTime<Utc>,
     },
-    Created(RalioAccount),
+    /// Ralio may have created it, as of `since`: resolved from Ralio, never by creating again
+    /// before the outcome settles.
+    Uncertain {
+        token: ReservationToken,
+        since: DateTime<Utc>,
+    },
+    /// Certainly nothing happened at Ralio.
+    Failed,
+    Created {
+        account: RalioAccount,
+        /// When Ralio said the account is ready for use (`account_activated`).
+        activated_at: Option<DateTime<Utc>>,
+    },
 }
 
 /// One account of a user, keyed by `(alias, currency)`.
@@ -45,78 +117,262 @@ pub struct AccountRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-/// How reserving an account creation went.
+/// What a request finds when it asks to create an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountReservation {
-    /// This request holds the lease and must create the account at Ralio.
-    Reserved,
+    /// This request holds the reservation and must create the account at Ralio.
+    Reserved(ReservationToken),
     /// Already created: answer with it.
     Existing(Box<AccountRecord>),
-    /// Another request holds the lease until then.
+    /// Another request is creating it until then.
     InProgress { lease_until: DateTime<Utc> },
+    /// An earlier creation may have happened at Ralio: look there before anything else. The
+    /// token lets this request resolve it.
+    Uncertain {
+        token: ReservationToken,
+        since: DateTime<Utc>,
+    },
+}
+
+/// When a write to an account record may take effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountGuard {
+    /// Nothing is stored, or an earlier creation certainly failed.
+    Reservable,
+    /// The reservation is still `token`'s and its outcome is not recorded yet (pending or
+    /// uncertain): completing, failing, marking uncertain, or taking over after it settled.
+    HeldBy(ReservationToken),
+    /// The account is created (activation).
+    Created,
+}
+
+impl AccountGuard {
+    pub fn allows(self, stored: Option<&AccountRecord>) -> bool {
+        let status = stored.map(|r| &r.status);
+        match self {
+            AccountGuard::Reservable => matches!(status, None | Some(AccountStatus::Failed)),
+            AccountGuard::HeldBy(token) => matches!(
+                status,
+                Some(AccountStatus::Pending { token: held, .. } | AccountStatus::Uncertain { token: held, .. })
+                    if *held == token
+            ),
+            AccountGuard::Created => matches!(status, Some(AccountStatus::Created { .. })),
+        }
+    }
+}
+
+/// One conditional write of a whole account record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountWrite {
+    pub guard: AccountGuard,
+    pub record: AccountRecord,
 }
 
 impl AccountRecord {
-    /// The reservation a request takes to create this account at Ralio.
-    pub fn reservation(
+    fn new(
         uid: Uid,
         alias: &str,
         currency: Currency,
-        lease_until: DateTime<Utc>,
+        status: AccountStatus,
         now: DateTime<Utc>,
     ) -> Self {
         Self {
             uid,
             alias: alias.to_owned(),
             currency,
-            status: AccountStatus::Pending { lease_until },
+            status,
             created_at: now,
             updated_at: now,
         }
     }
 
-    /// The account Ralio created. Dated from its creation at Ralio, not from the reservation.
-    pub fn created(
+    /// Reserving `(alias, currency)` for a creation at Ralio.
+    pub fn reserve(
         uid: Uid,
         alias: &str,
         currency: Currency,
-        account: RalioAccount,
+        token: ReservationToken,
+        lease_until: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Self {
-        Self {
-            status: AccountStatus::Created(account),
-            ..Self::reservation(uid, alias, currency, now, now)
+    ) -> AccountWrite {
+        AccountWrite {
+            guard: AccountGuard::Reservable,
+            record: Self::new(
+                uid,
+                alias,
+                currency,
+                AccountStatus::Pending { token, lease_until },
+                now,
+            ),
         }
     }
 
-    /// Whether a request may reserve the account given what is stored: it may when nothing
-    /// is, or when the previous holder's lease has run out.
+    /// Replacing a settled uncertain reservation, held by `old`, with a new creation.
+    pub fn retry(
+        uid: Uid,
+        alias: &str,
+        currency: Currency,
+        old: ReservationToken,
+        token: ReservationToken,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> AccountWrite {
+        AccountWrite {
+            guard: AccountGuard::HeldBy(old),
+            record: Self::new(
+                uid,
+                alias,
+                currency,
+                AccountStatus::Pending { token, lease_until },
+                now,
+            ),
+        }
+    }
+
+    /// A short, personal-data-free name of `(alias, currency)` for logs.
+    pub fn key_hint(currency: Currency, alias: &str) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(alias.as_bytes());
+        format!("{}#{}", currency.as_str(), hex::encode(&digest[..6]))
+    }
+
+    /// The account Ralio created (or that was found there), recorded by the reservation's
+    /// holder. Dated from its creation at Ralio, not from the reservation.
+    pub fn complete(
+        uid: Uid,
+        alias: &str,
+        currency: Currency,
+        token: ReservationToken,
+        account: RalioAccount,
+        now: DateTime<Utc>,
+    ) -> AccountWrite {
+        let status = AccountStatus::Created {
+            account,
+            activated_at: None,
+        };
+        AccountWrite {
+            guard: AccountGuard::HeldBy(token),
+            record: Self::new(uid, alias, currency, status, now),
+        }
+    }
+
+    /// Ralio certainly did nothing: a new request may create it.
+    pub fn fail(
+        uid: Uid,
+        alias: &str,
+        currency: Currency,
+        token: ReservationToken,
+        now: DateTime<Utc>,
+    ) -> AccountWrite {
+        AccountWrite {
+            guard: AccountGuard::HeldBy(token),
+            record: Self::new(uid, alias, currency, AccountStatus::Failed, now),
+        }
+    }
+
+    /// Ralio may have acted: resolve from Ralio from now on.
+    pub fn mark_uncertain(
+        uid: Uid,
+        alias: &str,
+        currency: Currency,
+        token: ReservationToken,
+        now: DateTime<Utc>,
+    ) -> AccountWrite {
+        AccountWrite {
+            guard: AccountGuard::HeldBy(token),
+            record: Self::new(
+                uid,
+                alias,
+                currency,
+                AccountStatus::Uncertain { token, since: now },
+                now,
+            ),
+        }
+    }
+
+    /// Ralio said the account is ready: it is ACTIVE from `at`.
+    pub fn activate(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> Option<AccountWrite> {
+        let AccountStatus::Created {
+            account,
+            activated_at,
+        } = &self.status
+        else {
+            return None;
+        };
+        if activated_at.is_some() {
+            return None;
+        }
+        let account = RalioAccount {
+            state: ACTIVE.to_owned(),
+            ..account.clone()
+        };
+        Some(AccountWrite {
+            guard: AccountGuard::Created,
+            record: Self {
+                status: AccountStatus::Created {
+                    account,
+                    activated_at: Some(at),
+                },
+                updated_at: now,
+                ..self.clone()
+            },
+        })
+    }
+
+    /// What a request finds given what is stored. A pending reservation whose lease ran out
+    /// belongs to a holder that died: its creation may have happened, so it is uncertain.
     pub fn decide_reservation(
         stored: Option<&AccountRecord>,
         now: DateTime<Utc>,
-    ) -> AccountReservation {
+    ) -> Option<AccountReservation> {
         match stored.map(|record| (record, &record.status)) {
-            Some((record, AccountStatus::Created(_))) => {
-                AccountReservation::Existing(Box::new(record.clone()))
+            None | Some((_, AccountStatus::Failed)) => None,
+            Some((record, AccountStatus::Created { .. })) => {
+                Some(AccountReservation::Existing(Box::new(record.clone())))
             }
-            Some((_, AccountStatus::Pending { lease_until })) if *lease_until >= now => {
-                AccountReservation::InProgress {
+            Some((_, AccountStatus::Pending { lease_until, .. })) if *lease_until >= now => {
+                Some(AccountReservation::InProgress {
                     lease_until: *lease_until,
-                }
+                })
             }
-            _ => AccountReservation::Reserved,
+            Some((_, AccountStatus::Pending { token, lease_until })) => {
+                Some(AccountReservation::Uncertain {
+                    token: *token,
+                    since: *lease_until,
+                })
+            }
+            Some((_, AccountStatus::Uncertain { token, since })) => {
+                Some(AccountReservation::Uncertain {
+                    token: *token,
+                    since: *since,
+                })
+            }
         }
     }
 
-    /// A reservation can be given back; a created account cannot.
-    pub fn is_releasable(&self) -> bool {
-        matches!(self.status, AccountStatus::Pending { .. })
+    /// Whether this record is the created account.
+    pub fn created(&self) -> Option<&RalioAccount> {
+        match &self.status {
+            AccountStatus::Created { account, .. } => Some(account),
+            _ => None,
+        }
     }
 
     /// The audit entry of an account Ralio created.
     pub fn created_audit(&self) -> AuditEntry {
         AuditEntry::new(self.updated_at, actions::ACCOUNT_CREATED, "applied")
             .with_detail(format!("{} account", self.currency.as_str()))
+    }
+
+    /// The audit entry of a creation whose outcome is not known.
+    pub fn uncertain_audit(&self) -> AuditEntry {
+        AuditEntry::new(self.updated_at, actions::ACCOUNT_UNCERTAIN, "uncertain")
+            .with_detail(format!("{} account", self.currency.as_str()))
+    }
+
+    /// The audit entry of an account Ralio activated.
+    pub fn activated_audit(&self, stamp: EventStamp) -> AuditEntry {
+        activation_audit(self.currency, stamp, self.updated_at)
     }
 
     /// The audit entry of a creation the gate refused because of the user's level.
@@ -131,6 +387,40 @@ impl AccountRecord {
     }
 }
 
+/// The audit entry of a `currency` account Ralio activated, written at `at`.
+pub fn activation_audit(currency: Currency, stamp: EventStamp, at: DateTime<Utc>) -> AuditEntry {
+    let mut entry = AuditEntry::new(at, actions::ACCOUNT_ACTIVATED, "applied")
+        .with_detail(format!("{} account", currency.as_str()));
+    entry.event_id = Some(stamp.event_id);
+    entry
+}
+
+/// When an uncertain creation, uncertain since `since`, may be tried again if Ralio shows no
+/// such account: once `settle` has passed. `Err` holds how long is left.
+pub fn settled(since: DateTime<Utc>, settle: Duration, now: DateTime<Utc>) -> Result<(), Duration> {
+    let ready = since + settle;
+    if now >= ready {
+        Ok(())
+    } else {
+        Err(ready - now)
+    }
+}
+
+/// Whether an account Ralio lists is the one `(uid, alias, currency)` asked for. Ralio's
+/// filter is only a hint: the match is made here, on all three.
+pub fn is_requested_account(
+    listed_user: &str,
+    listed_alias: &str,
+    listed_currency: &str,
+    uid: Uid,
+    alias: &str,
+    currency: Currency,
+) -> bool {
+    Uid::parse(listed_user).is_ok_and(|u| u == uid)
+        && listed_alias.trim() == alias
+        && listed_currency.trim() == currency.as_str()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,46 +429,136 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()
     }
 
-    #[test]
-    fn a_lease_holds_until_it_runs_out_and_a_created_account_is_answered() {
-        let uid = Uid::parse("e4f9d8b3-6b70-47a1-aae1-70c8a689c02a").unwrap();
-        let now = at("2026-05-04T09:00:00Z");
-        let pending = AccountRecord::reservation(
-            uid,
-            "Main",
-            Currency::Eur,
-            now + chrono::Duration::seconds(60),
-            now,
-        );
-        assert_eq!(
-            AccountRecord::decide_reservation(None, now),
-            AccountReservation::Reserved
-        );
-        assert_eq!(
-            AccountRecord::decide_reservation(Some(&pending), now + chrono::Duration::seconds(60)),
-            AccountReservation::InProgress {
-                lease_until: now + chrono::Duration::seconds(60)
-            }
-        );
-        assert_eq!(
-            AccountRecord::decide_reservation(Some(&pending), now + chrono::Duration::seconds(61)),
-            AccountReservation::Reserved
-        );
-        let account = RalioAccount {
+    fn uid() -> Uid {
+        Uid::parse("e4f9d8b3-6b70-47a1-aae1-70c8a689c02a").unwrap()
+    }
+
+    fn token() -> ReservationToken {
+        ReservationToken(uuid::Uuid::new_v4())
+    }
+
+    fn account() -> RalioAccount {
+        RalioAccount {
             id: "acc".into(),
             alias: "Main".into(),
             currency: "EUR".into(),
             balance: 0,
             pending_in: 0,
             pending_out: 0,
-            state: "ACTIVE".into(),
+            state: "PENDING".into(),
             account_type: "USER".into(),
-        };
-        let created = AccountRecord::created(uid, "Main", Currency::Eur, account, now);
-        assert!(!created.is_releasable() && pending.is_releasable());
+        }
+    }
+
+    #[test]
+    fn a_lapsed_pending_reservation_is_uncertain_never_free() {
+        let now = at("2026-05-04T09:00:00Z");
+        let t = token();
+        let until = now + Duration::seconds(60);
+        let pending = AccountRecord::reserve(uid(), "Main", Currency::Eur, t, until, now).record;
+        assert_eq!(AccountRecord::decide_reservation(None, now), None);
         assert_eq!(
-            AccountRecord::decide_reservation(Some(&created), now),
-            AccountReservation::Existing(Box::new(created.clone()))
+            AccountRecord::decide_reservation(Some(&pending), until),
+            Some(AccountReservation::InProgress { lease_until: until })
         );
+        assert_eq!(
+            AccountRecord::decide_reservation(Some(&pending), until + Duration::seconds(1)),
+            Some(AccountReservation::Uncertain {
+                token: t,
+                since: until
+            })
+        );
+        assert!(!AccountGuard::Reservable.allows(Some(&pending)));
+        assert!(AccountGuard::HeldBy(t).allows(Some(&pending)));
+        assert!(!AccountGuard::HeldBy(token()).allows(Some(&pending)));
+    }
+
+    #[test]
+    fn only_a_certain_failure_frees_the_reservation() {
+        let now = at("2026-05-04T09:00:00Z");
+        let t = token();
+        let failed = AccountRecord::fail(uid(), "Main", Currency::Eur, t, now).record;
+        assert!(AccountGuard::Reservable.allows(Some(&failed)));
+        assert_eq!(AccountRecord::decide_reservation(Some(&failed), now), None);
+        let uncertain = AccountRecord::mark_uncertain(uid(), "Main", Currency::Eur, t, now).record;
+        assert!(!AccountGuard::Reservable.allows(Some(&uncertain)));
+        assert_eq!(
+            AccountRecord::decide_reservation(Some(&uncertain), now + Duration::days(1)),
+            Some(AccountReservation::Uncertain {
+                token: t,
+                since: now
+            })
+        );
+        let created =
+            AccountRecord::complete(uid(), "Main", Currency::Eur, t, account(), now).record;
+        assert!(
+            !AccountGuard::HeldBy(t).allows(Some(&created)),
+            "completed once"
+        );
+        assert!(matches!(
+            AccountRecord::decide_reservation(Some(&created), now),
+            Some(AccountReservation::Existing(_))
+        ));
+    }
+
+    #[test]
+    fn activation_marks_a_created_account_active_once() {
+        let now = at("2026-05-04T09:00:00Z");
+        let created =
+            AccountRecord::complete(uid(), "Main", Currency::Eur, token(), account(), now).record;
+        let write = created.activate(now, now).unwrap();
+        assert_eq!(write.guard, AccountGuard::Created);
+        assert_eq!(write.record.created().unwrap().state, ACTIVE);
+        assert!(write.record.activate(now, now).is_none(), "once");
+        let pending =
+            AccountRecord::reserve(uid(), "Main", Currency::Eur, token(), now, now).record;
+        assert!(pending.activate(now, now).is_none());
+    }
+
+    #[test]
+    fn settling_and_matching() {
+        let since = at("2026-05-04T09:00:00Z");
+        let settle = Duration::minutes(2);
+        assert_eq!(
+            settled(since, settle, since + Duration::seconds(30)),
+            Err(Duration::seconds(90))
+        );
+        assert_eq!(settled(since, settle, since + settle), Ok(()));
+        let u = uid().to_string();
+        assert!(is_requested_account(
+            &u,
+            "Main",
+            "EUR",
+            uid(),
+            "Main",
+            Currency::Eur
+        ));
+        assert!(!is_requested_account(
+            &u,
+            "Main",
+            "USD",
+            uid(),
+            "Main",
+            Currency::Eur
+        ));
+        assert!(!is_requested_account(
+            &u,
+            "Other",
+            "EUR",
+            uid(),
+            "Main",
+            Currency::Eur
+        ));
+        let other = "00000000-0000-4000-8000-000000000000";
+        assert!(!is_requested_account(
+            other,
+            "Main",
+            "EUR",
+            uid(),
+            "Main",
+            Currency::Eur
+        ));
+        assert!(AccountId::parse("a#b").is_err() && AccountId::parse("").is_err());
+        assert_eq!(AccountId::parse(" acc-1 ").unwrap().as_str(), "acc-1");
     }
 }

@@ -9,10 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use crate::accounts::{AccountRecord, AccountReservation};
+use crate::accounts::{AccountId, AccountRecord};
 use crate::audit::{AuditEntry, describe};
 use crate::change::{ApplyOutcome, Change, EventApplication};
 use crate::expiry::ExpiryBucket;
+use crate::leases::LeaseHold;
 use crate::lifecycle::Move;
 use crate::records::{IncompleteSession, KycRecord, SessionFields, SessionRecord, UserProfile};
 use crate::writes::{WatchAction, Write};
@@ -38,6 +39,11 @@ pub struct Ledger {
     pub owners: BTreeMap<Owner, OwnerRecords>,
     /// Event ids already handled, whatever came of them.
     pub seen: BTreeSet<EventId>,
+    /// Whose each created account is, by Ralio's account id: how an `account_activated` event
+    /// (which names only the account) finds its record.
+    pub account_owners: BTreeMap<AccountId, (Uid, Currency, String)>,
+    /// Activations whose account is not recorded yet, kept until it is.
+    pub activations: BTreeMap<AccountId, crate::activation::Activation>,
 }
 
 impl Ledger {
@@ -101,6 +107,7 @@ impl Ledger {
         let (stored, commit) = records.store_created(record, buckets)?;
         if let Some(commit) = commit {
             records.commit(commit);
+            records.sessions_version += 1;
         }
         Ok(stored)
     }
@@ -116,6 +123,8 @@ pub struct OwnerRecords {
     pub accounts: BTreeMap<(Currency, String), AccountRecord>,
     /// Who is creating a session for this user right now, if anyone.
     pub creation_lease: Option<LeaseHold>,
+    /// Sessions created and stored so far (see [`UserSnapshot::sessions_version`]).
+    pub sessions_version: u64,
 }
 
 /// The records a write leaves, to be kept when it applies.
@@ -172,24 +181,6 @@ pub enum StoredSession {
     AlreadyStored(SessionRecord),
 }
 
-/// Proof of holding a user's session-creation lease.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct LeaseToken(pub uuid::Uuid);
-
-/// A held creation lease: valid while `until` has not passed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LeaseHold {
-    pub until: DateTime<Utc>,
-    pub token: LeaseToken,
-}
-
-impl LeaseHold {
-    /// Whether a lease stored as `held` keeps others out at `now`.
-    pub fn blocks(held: Option<&LeaseHold>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        held.map(|h| h.until).filter(|until| *until >= now)
-    }
-}
-
 /// Everything the service knows about one user, read in one request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserSnapshot {
@@ -198,6 +189,9 @@ pub struct UserSnapshot {
     pub sessions: Vec<SessionRecord>,
     /// Oldest first.
     pub accounts: Vec<AccountRecord>,
+    /// How many sessions were created and stored for the user: a creation lease is given only
+    /// to a request that saw the current count.
+    pub sessions_version: u64,
 }
 
 impl UserSnapshot {
@@ -206,6 +200,7 @@ impl UserSnapshot {
             profile: UserProfile::unknown(uid),
             sessions: Vec::new(),
             accounts: Vec::new(),
+            sessions_version: 0,
         }
     }
 
@@ -214,6 +209,7 @@ impl UserSnapshot {
         profile: UserProfile,
         mut sessions: Vec<SessionRecord>,
         mut accounts: Vec<AccountRecord>,
+        sessions_version: u64,
     ) -> Self {
         sessions.sort_by(SessionRecord::newest_first);
         accounts.sort_by(AccountRecord::oldest_first);
@@ -221,6 +217,7 @@ impl UserSnapshot {
             profile,
             sessions,
             accounts,
+            sessions_version,
         }
     }
 }
@@ -233,6 +230,7 @@ impl OwnerRecords {
             sessions: BTreeMap::new(),
             accounts: BTreeMap::new(),
             creation_lease: None,
+            sessions_version: 0,
         }
     }
 
@@ -345,58 +343,6 @@ impl OwnerRecords {
             .transpose()
     }
 
-    /// Takes the user's creation lease unless someone else holds it; `Err` names until when.
-    pub fn acquire_lease(
-        &mut self,
-        token: LeaseToken,
-        until: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<(), DateTime<Utc>> {
-        if let Some(held) = LeaseHold::blocks(self.creation_lease.as_ref(), now) {
-            return Err(held);
-        }
-        self.creation_lease = Some(LeaseHold { until, token });
-        Ok(())
-    }
-
-    /// Gives the lease back, if it is still `token`'s.
-    pub fn release_lease(&mut self, token: LeaseToken) {
-        if self.creation_lease.is_some_and(|held| held.token == token) {
-            self.creation_lease = None;
-        }
-    }
-
-    /// Reserves `(alias, currency)` for creation at Ralio, unless it exists or another request
-    /// holds an unexpired reservation.
-    pub fn reserve_account(
-        &mut self,
-        uid: Uid,
-        alias: &str,
-        currency: Currency,
-        lease_until: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> AccountReservation {
-        let key = (currency, alias.to_owned());
-        let decision = AccountRecord::decide_reservation(self.accounts.get(&key), now);
-        if decision == AccountReservation::Reserved {
-            let pending = AccountRecord::reservation(uid, alias, currency, lease_until, now);
-            self.accounts.insert(key, pending);
-        }
-        decision
-    }
-
-    /// Gives a reservation back; a created account stays.
-    pub fn release_account(&mut self, alias: &str, currency: Currency) {
-        let key = (currency, alias.to_owned());
-        if self
-            .accounts
-            .get(&key)
-            .is_some_and(AccountRecord::is_releasable)
-        {
-            self.accounts.remove(&key);
-        }
-    }
-
     /// The user's records as the decisions read them.
     pub fn user_snapshot(&self, uid: Uid) -> Result<UserSnapshot, IncompleteSession> {
         let sessions = self
@@ -411,6 +357,7 @@ impl OwnerRecords {
             },
             sessions,
             self.accounts.values().cloned().collect(),
+            self.sessions_version,
         ))
     }
 }

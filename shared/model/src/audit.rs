@@ -14,6 +14,8 @@ pub mod actions {
     pub const SESSION_FLAGGED_EXPIRING: &str = "session_flagged_expiring";
     pub const SESSION_EXPIRED_INFERRED: &str = "session_expired_inferred";
     pub const ACCOUNT_CREATED: &str = "account_created";
+    pub const ACCOUNT_UNCERTAIN: &str = "account_creation_uncertain";
+    pub const ACCOUNT_ACTIVATED: &str = "account_activated";
     pub const ACCOUNT_REFUSED: &str = "account_refused";
 }
 

@@ -53,6 +53,9 @@ pub enum ApplyOutcome {
     Stale,
     /// The records already say this: recorded, nothing changed.
     Unchanged,
+    /// Kept until what it is about is recorded, then applied (an account activation that
+    /// arrives before its account).
+    Deferred,
 }
 
 impl ApplyOutcome {
@@ -62,6 +65,7 @@ impl ApplyOutcome {
             ApplyOutcome::Duplicate => "duplicate",
             ApplyOutcome::Stale => "stale",
             ApplyOutcome::Unchanged => "unchanged",
+            ApplyOutcome::Deferred => "deferred",
         }
     }
 }
@@ -178,7 +182,9 @@ impl WebhookEvent {
             EventBody::RelatedPartySessionCreated(r) => {
                 Attribution::Named(Owner::RelatedParty(r.related_party_id))
             }
-            EventBody::Unknown { .. } => Attribution::Unattributable,
+            EventBody::AccountActivated { .. } | EventBody::Unknown { .. } => {
+                Attribution::Unattributable
+            }
         }
     }
 
@@ -214,7 +220,7 @@ impl WebhookEvent {
                 days_remaining: w.days_remaining,
                 stamp: self.stamp(),
             }),
-            EventBody::Unknown { .. } => return None,
+            EventBody::AccountActivated { .. } | EventBody::Unknown { .. } => return None,
         };
         Some(EventApplication {
             event_id: self.id,
@@ -266,6 +272,19 @@ impl EventApplication {
 }
 
 impl WebhookEvent {
+    /// An `account_activated` event, as the store applies it.
+    pub fn activation(&self) -> Option<crate::activation::Activation> {
+        match &self.body {
+            EventBody::AccountActivated { account_id } => Some(crate::activation::Activation {
+                event_id: self.id,
+                event_type: self.event_type.clone(),
+                stamp: self.stamp(),
+                account_id: account_id.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// The event's place in Ralio's timeline.
     pub fn stamp(&self) -> EventStamp {
         EventStamp {

@@ -85,6 +85,39 @@ pub fn reusable_session<'a>(
     (latest.phase.is_open() && expires - now > margin).then_some((latest, url))
 }
 
+/// A session Ralio lists for a user, as far as choosing one to adopt needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListedSession {
+    pub id: crate::SessionId,
+    pub created_at: Option<DateTime<Utc>>,
+    /// `None`: a state this service does not know.
+    pub state: Option<crate::SessionState>,
+}
+
+/// How long before a creation attempt began a session it left at Ralio may have been created
+/// (clocks differ).
+pub const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// The session a creation that may have happened at Ralio left there (one that timed out,
+/// failed after acting, or whose request died): not stored here, still waiting for the user,
+/// and created since the attempt began. The newest wins; `None` means creating is safe.
+pub fn session_left_by_attempt(
+    listed: &[ListedSession],
+    known: &std::collections::HashSet<crate::SessionId>,
+    attempt_began: DateTime<Utc>,
+) -> Option<ListedSession> {
+    listed
+        .iter()
+        .filter(|s| !known.contains(&s.id))
+        .filter(|s| s.state.is_some_and(|state| state.is_open()))
+        .filter(|s| {
+            s.created_at
+                .is_none_or(|at| at >= attempt_began - CLOCK_SKEW)
+        })
+        .max_by_key(|s| s.created_at)
+        .copied()
+}
+
 /// The user's newest session, by creation time.
 pub fn latest_session<'a>(
     profile: &UserProfile,
@@ -386,6 +419,35 @@ mod tests {
             "2026-05-04T14:05:11Z"
         )));
         assert!(needs_verification(&UserProfile::unknown(uid())));
+    }
+
+    #[test]
+    fn a_session_left_by_an_attempt_is_open_unknown_and_recent() {
+        let began = at("2026-05-04T09:00:00Z");
+        let listed = |id: &str, created: &str, state| ListedSession {
+            id: crate::SessionId::parse(id).unwrap(),
+            created_at: Some(at(created)),
+            state,
+        };
+        let open = Some(crate::SessionState::NotStarted);
+        let old = listed(A, "2026-05-01T00:00:00Z", open);
+        let fresh = listed(B, "2026-05-04T09:00:01Z", open);
+        let known = std::collections::HashSet::new();
+        assert_eq!(
+            session_left_by_attempt(&[old, fresh], &known, began),
+            Some(fresh)
+        );
+        let known_fresh: std::collections::HashSet<_> = [fresh.id].into();
+        assert_eq!(
+            session_left_by_attempt(&[old, fresh], &known_fresh, began),
+            None
+        );
+        let verified = listed(
+            B,
+            "2026-05-04T09:00:01Z",
+            Some(crate::SessionState::Verified),
+        );
+        assert_eq!(session_left_by_attempt(&[verified], &known, began), None);
     }
 
     #[test]

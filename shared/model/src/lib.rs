@@ -6,12 +6,14 @@
 //! the functions compose.
 
 pub mod accounts;
+pub mod activation;
 pub mod apply;
 pub mod audit;
 pub mod change;
 pub mod decisions;
 pub mod expiry;
 pub mod ids;
+pub mod leases;
 pub mod lifecycle;
 pub mod records;
 pub mod signature;
@@ -19,19 +21,24 @@ pub mod states;
 pub mod webhook;
 pub mod writes;
 
-pub use accounts::{AccountRecord, AccountReservation, AccountStatus, RalioAccount};
+pub use accounts::{
+    AccountGuard, AccountId, AccountRecord, AccountReservation, AccountStatus, AccountWrite,
+    RalioAccount, ReservationToken,
+};
+pub use activation::{AccountWritten, Activation, ActivationDecision};
 pub use apply::{
-    Commit, EventDecision, LeaseHold, LeaseToken, OwnerRecords, StoredSession, UserSnapshot,
-    WatchDecision, WatchOutcome,
+    Commit, EventDecision, Ledger, OwnerRecords, StoredSession, UserSnapshot, WatchDecision,
+    WatchOutcome,
 };
 pub use audit::AuditEntry;
 pub use change::{ApplyOutcome, Attribution, Change, EventApplication, RECONCILED, Unattributed};
 pub use decisions::{
-    NextAction, NextActionCode, can_create_account, needs_verification, next_action,
-    reusable_session,
+    ListedSession, NextAction, NextActionCode, can_create_account, needs_verification, next_action,
+    reusable_session, session_left_by_attempt,
 };
 pub use expiry::{BucketKind, ExpiryBucket, ExpirySchedule, InvalidSchedule};
 pub use ids::{EventId, InvalidId, Owner, RelatedPartyId, SessionId, Uid};
+pub use leases::{LeaseGuard, LeaseHold, LeaseRefusal, LeaseToken};
 pub use lifecycle::{EventStamp, ExpirySource, LevelStamp, Move, Phase};
 pub use records::{
     FailureReason, HostedUrl, IncompleteSession, KycRecord, ReverifyNotice, SESSION_LIFETIME,

@@ -23,6 +23,7 @@ pub mod event_types {
     pub const KYC_STATE_UPDATED: &str = "kyc_state_updated";
     pub const KYC_EXPIRATION_WARNING: &str = "kyc_expiration_warning";
     pub const RELATED_PARTY_SESSION_CREATED: &str = "related_party.kyc_session_created";
+    pub const ACCOUNT_ACTIVATED: &str = "account_activated";
 }
 
 /// Dotted names from Ralio's welcome page, mapped explicitly: a blanket `.` → `_` would break
@@ -76,6 +77,10 @@ pub enum EventBody {
     KycStateUpdated(KycStateEvent),
     ExpirationWarning(ExpirationWarningEvent),
     RelatedPartySessionCreated(RelatedPartySessionCreated),
+    /// Ralio's account is ready for use; only its id is given.
+    AccountActivated {
+        account_id: crate::accounts::AccountId,
+    },
     /// An event type this service does not act on, kept as received.
     Unknown {
         raw: Value,
@@ -232,6 +237,7 @@ pub fn parse_webhook(body: &[u8]) -> Result<WebhookEvent, ParseError> {
         event_types::KYC_STATE_UPDATED => kyc_state_updated(&envelope)?,
         event_types::KYC_EXPIRATION_WARNING => expiration_warning(&envelope)?,
         event_types::RELATED_PARTY_SESSION_CREATED => related_party_session_created(&envelope)?,
+        event_types::ACCOUNT_ACTIVATED => account_activated(&envelope)?,
         _ => EventBody::Unknown {
             raw: Value::Object(envelope),
         },
@@ -513,4 +519,21 @@ fn related_party_session_created(envelope: &Map<String, Value>) -> Result<EventB
             expires_at,
         },
     ))
+}
+
+#[derive(Deserialize)]
+struct AccountActivatedData {
+    #[serde(default, rename = "accountId", alias = "account_id")]
+    account_id: Option<String>,
+}
+
+fn account_activated(envelope: &Map<String, Value>) -> Result<EventBody, ParseError> {
+    let data: AccountActivatedData = data_of(envelope)?;
+    let id = data
+        .account_id
+        .as_deref()
+        .ok_or(ParseError::Missing("accountId"))?;
+    Ok(EventBody::AccountActivated {
+        account_id: crate::accounts::AccountId::parse(id).map_err(|e| invalid("accountId", e))?,
+    })
 }

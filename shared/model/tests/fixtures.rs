@@ -257,6 +257,16 @@ fn expectations() -> Vec<(
                 expires_at: Some(at("2026-05-13T09:15:40.336Z")),
             }),
         ),
+        (
+            "account_activated.v1.json",
+            "5b0e8f3a-2c4d-4e6f-8a1b-3c5d7e9f1a2b",
+            "account_activated",
+            "2026-05-08T10:45:02.311Z",
+            EventBody::AccountActivated {
+                account_id: idv_model::AccountId::parse("7f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f")
+                    .unwrap(),
+            },
+        ),
     ]
 }
 
@@ -287,6 +297,11 @@ fn kyb_state_updated_is_kept_as_unknown_with_its_raw_json() {
 
 /// The vectors published in the fixtures README (self-generated, not from Ralio).
 const VECTORS: &[(&str, &str, &str)] = &[
+    (
+        "account_activated.v1.json",
+        "9dc1c76905c2d619d887b05786f21cc021bc3fa212a87f5d5c5ae3626191c9fe",
+        "ncHHaQXC1hnYh7BXhvIcwCG8P6ISqH9dXFrjYmGRyf4=",
+    ),
     (
         "kyb_state_updated.v2.json",
         "8e18f8f75f8bf535b4b86edb37f7bd94456187285a62b7adaa805a8dae15146f",

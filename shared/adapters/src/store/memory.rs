@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::apply::Ledger;
 use idv_model::{
-    AccountRecord, AccountReservation, AuditEntry, Currency, EventApplication, ExpiryBucket,
-    LeaseToken, Owner, RalioAccount, SessionId, SessionRecord, StoredSession, Uid, UserSnapshot,
-    WatchAction, WatchOutcome,
+    AccountId, AccountRecord, AccountWrite, Activation, AuditEntry, EventApplication, ExpiryBucket,
+    LeaseHold, LeaseRefusal, LeaseToken, Owner, SessionId, SessionRecord, StoredSession, Uid,
+    UserSnapshot, WatchAction, WatchOutcome,
 };
 
 use super::{
@@ -94,6 +94,21 @@ impl EventLedger for MemoryStore {
             .entry(key)
             .or_insert_with(|| entry.clone());
         Ok(())
+    }
+
+    async fn apply_activation(
+        &self,
+        activation: &Activation,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Applied> {
+        let mut state = self.lock()?;
+        let decision = state.ledger.apply_activation(activation, now);
+        if let Some((owner, entry)) = decision.audit {
+            state.audit(owner, entry);
+        }
+        Ok(Applied {
+            outcome: decision.outcome,
+        })
     }
 }
 
@@ -188,45 +203,32 @@ impl ExpiryIndex for MemoryStore {
 
 #[async_trait]
 impl AccountLedger for MemoryStore {
-    async fn reserve_account(
+    async fn write_account(
         &self,
-        uid: Uid,
-        alias: &str,
-        currency: Currency,
-        lease_until: DateTime<Utc>,
+        write: &AccountWrite,
         now: DateTime<Utc>,
-    ) -> StoreResult<AccountReservation> {
+    ) -> StoreResult<Result<AccountRecord, Option<Box<AccountRecord>>>> {
         let mut state = self.lock()?;
-        let records = state.ledger.owner_mut(Owner::User(uid));
-        Ok(records.reserve_account(uid, alias, currency, lease_until, now))
+        Ok(match state.ledger.write_account(write, now) {
+            Ok(written) => {
+                for entry in written.audits {
+                    state.audit(Owner::User(write.record.uid), entry);
+                }
+                Ok(written.record)
+            }
+            Err(stored) => Err(stored),
+        })
     }
 
-    async fn complete_account(
-        &self,
-        uid: Uid,
-        alias: &str,
-        currency: Currency,
-        account: &RalioAccount,
-        now: DateTime<Utc>,
-    ) -> StoreResult<AccountRecord> {
-        let mut state = self.lock()?;
-        let record = AccountRecord::created(uid, alias, currency, account.clone(), now);
-        state
-            .ledger
-            .owner_mut(Owner::User(uid))
-            .accounts
-            .insert((currency, alias.to_owned()), record.clone());
-        state.audit(Owner::User(uid), record.created_audit());
-        Ok(record)
-    }
-
-    async fn release_account(&self, uid: Uid, alias: &str, currency: Currency) -> StoreResult<()> {
-        let mut state = self.lock()?;
-        state
-            .ledger
-            .owner_mut(Owner::User(uid))
-            .release_account(alias, currency);
-        Ok(())
+    async fn pending_activations(&self, limit: usize) -> StoreResult<Vec<AccountId>> {
+        let state = self.lock()?;
+        let mut pending: Vec<&Activation> = state.ledger.activations.values().collect();
+        pending.sort_by_key(|a| a.stamp);
+        Ok(pending
+            .into_iter()
+            .take(limit)
+            .map(|a| a.account_id.clone())
+            .collect())
     }
 }
 
@@ -251,13 +253,22 @@ impl CreationLease for MemoryStore {
         uid: Uid,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
+        seen_version: u64,
     ) -> StoreResult<Lease> {
-        let token = LeaseToken(uuid::Uuid::new_v4());
+        let hold = LeaseHold {
+            token: LeaseToken(uuid::Uuid::new_v4()),
+            acquired_at: now,
+            until,
+        };
         let mut state = self.lock()?;
         let records = state.ledger.owner_mut(Owner::User(uid));
-        Ok(match records.acquire_lease(token, until, now) {
-            Ok(()) => Lease::Acquired(token),
-            Err(until) => Lease::Held { until },
+        Ok(match records.acquire_lease(hold, seen_version) {
+            Ok(previous) => Lease::Acquired {
+                token: hold.token,
+                after_lapsed: previous,
+            },
+            Err(LeaseRefusal::Held { until }) => Lease::Held { until },
+            Err(LeaseRefusal::Stale) => Lease::Stale,
         })
     }
 

@@ -8,9 +8,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::{
-    AccountRecord, AccountReservation, ApplyOutcome, AuditEntry, Currency, EventApplication,
-    ExpiryBucket, LeaseToken, Owner, RalioAccount, SessionId, SessionRecord, StoredSession, Uid,
-    UserSnapshot, WatchAction, WatchOutcome,
+    AccountId, AccountRecord, AccountReservation, AccountWrite, Activation, ApplyOutcome,
+    AuditEntry, Currency, EventApplication, ExpiryBucket, LeaseHold, LeaseToken, Owner,
+    ReservationToken, SessionId, SessionRecord, StoredSession, Uid, UserSnapshot, WatchAction,
+    WatchOutcome,
 };
 
 pub mod dynamo;
@@ -82,11 +83,16 @@ pub struct BucketPage {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lease {
-    Acquired(LeaseToken),
-    /// Another request is creating a session for this user until then.
-    Held {
-        until: DateTime<Utc>,
+    /// Taken. `after_lapsed`: a previous holder never gave it back, so a session it may have
+    /// created is at Ralio and must be looked for before creating.
+    Acquired {
+        token: LeaseToken,
+        after_lapsed: Option<LeaseHold>,
     },
+    /// Another request is creating a session for this user until then.
+    Held { until: DateTime<Utc> },
+    /// A session was stored since the caller read the user: read again.
+    Stale,
 }
 
 /// Reads one user's records.
@@ -112,6 +118,14 @@ pub trait EventLedger: Send + Sync {
 
     /// Keeps a signed payload verbatim. The same bytes received twice on one day are kept once.
     async fn quarantine(&self, entry: &QuarantineEntry) -> StoreResult<()>;
+
+    /// Applies Ralio's `account_activated` to the account it names, or keeps it until that
+    /// account is recorded (`Deferred`). A repeat of the event id is `Duplicate`.
+    async fn apply_activation(
+        &self,
+        activation: &Activation,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Applied>;
 }
 
 /// What was quarantined, for operators (`idv-admin quarantined`).
@@ -161,11 +175,23 @@ pub trait ExpiryIndex: Send + Sync {
     ) -> StoreResult<WatchOutcome>;
 }
 
-/// Accounts and gate decisions.
+/// Accounts: reservations, the outcome of a creation at Ralio, activations kept for later.
 #[async_trait]
 pub trait AccountLedger: Send + Sync {
-    /// Takes the lease to create `(uid, alias, currency)` at Ralio, unless it exists or another
-    /// request holds an unexpired lease.
+    /// Writes an account record if its guard allows (with its audit entries, and an activation
+    /// that arrived first), returning the record as stored; `Ok(Err(_))` holds what is stored
+    /// instead.
+    async fn write_account(
+        &self,
+        write: &AccountWrite,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<AccountRecord, Option<Box<AccountRecord>>>>;
+
+    /// Account ids of activations kept because their account is not recorded, oldest first.
+    async fn pending_activations(&self, limit: usize) -> StoreResult<Vec<AccountId>>;
+
+    /// Reserves `(uid, alias, currency)` for a creation at Ralio, or says what stands in the
+    /// way (an account, a live reservation, an uncertain earlier creation).
     async fn reserve_account(
         &self,
         uid: Uid,
@@ -173,20 +199,18 @@ pub trait AccountLedger: Send + Sync {
         currency: Currency,
         lease_until: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> StoreResult<AccountReservation>;
-
-    /// Records the account Ralio created and its audit entry.
-    async fn complete_account(
-        &self,
-        uid: Uid,
-        alias: &str,
-        currency: Currency,
-        account: &RalioAccount,
-        now: DateTime<Utc>,
-    ) -> StoreResult<AccountRecord>;
-
-    /// Gives up a lease after Ralio refused or failed, so a retry is not blocked.
-    async fn release_account(&self, uid: Uid, alias: &str, currency: Currency) -> StoreResult<()>;
+    ) -> StoreResult<AccountReservation> {
+        let token = ReservationToken(uuid::Uuid::new_v4());
+        let write = AccountRecord::reserve(uid, alias, currency, token, lease_until, now);
+        match self.write_account(&write, now).await? {
+            Ok(_) => Ok(AccountReservation::Reserved(token)),
+            Err(stored) => {
+                AccountRecord::decide_reservation(stored.as_deref(), now).ok_or_else(|| {
+                    StoreError::Corrupt("a reservation was refused on a free account".into())
+                })
+            }
+        }
+    }
 }
 
 /// Append-only audit trail.
@@ -200,11 +224,14 @@ pub trait AuditLog: Send + Sync {
 /// A short per-user lease so concurrent requests create at most one Ralio session.
 #[async_trait]
 pub trait CreationLease: Send + Sync {
+    /// Takes the lease unless it is held, or a session was stored since the caller read
+    /// `seen_version` ([`UserSnapshot::sessions_version`]).
     async fn acquire_creation_lease(
         &self,
         uid: Uid,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
+        seen_version: u64,
     ) -> StoreResult<Lease>;
 
     /// Gives the lease back early (after a failure), if still ours.

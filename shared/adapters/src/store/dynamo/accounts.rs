@@ -1,99 +1,193 @@
-//! Accounts (reservation, creation, release) and the audit trail.
+//! Accounts (every write guarded as the model says), activations kept for later, and the
+//! audit trail.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use idv_model::{
-    AccountRecord, AccountReservation, AuditEntry, Currency, Owner, RalioAccount, Uid,
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
+use chrono::{DateTime, Utc};
+use idv_model::{AccountId, AccountRecord, AccountWrite, Activation, AuditEntry, Owner};
 
 use super::errors::{Transaction, conditional, sdk_error};
-use super::items::{AccountItem, AuditItem, Key, from_item, to_item, to_value};
+use super::items::{
+    AccountItem, AccountOwnerItem, ActivationItem, AuditItem, Key, from_item, to_item,
+};
 use super::schema::{self, attr};
-use super::updates::{Cond, Expression, lease_lapsed};
-use super::{DynamoStore, disagreement};
-use crate::store::{AccountLedger, AuditLog, StoreResult};
+use super::updates::{Cond, Expression, account_condition};
+use super::{DynamoStore, build_error};
+use crate::store::{AccountLedger, AuditLog, StoreError, StoreResult};
 
-#[async_trait]
-impl AccountLedger for DynamoStore {
-    async fn reserve_account(
-        &self,
-        uid: Uid,
-        alias: &str,
-        currency: Currency,
-        lease_until: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<AccountReservation> {
-        let reservation = AccountRecord::reservation(uid, alias, currency, lease_until, now);
+impl DynamoStore {
+    /// A condition check for a transaction: `condition` must hold on the item at `key`.
+    pub(super) fn check(&self, key: &Key, condition: &Cond) -> StoreResult<TransactWriteItem> {
         let mut expr = Expression::default();
-        expr.condition(&Cond::Or(vec![
-            Cond::Absent(attr::PK),
-            Cond::And(vec![
-                Cond::Eq(attr::ACCOUNT_STATUS, to_value(&schema::ACCOUNT_PENDING)?),
-                lease_lapsed(attr::LEASE_UNTIL, now)?,
-            ]),
-        ]));
+        expr.condition(condition);
+        let check = with_condition!(
+            ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key.item()?)),
+            expr
+        )
+        .build()
+        .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// A delete of the item at `key` for a transaction, if `condition` holds.
+    pub(super) fn delete(&self, key: &Key, condition: &Cond) -> StoreResult<TransactWriteItem> {
+        let mut expr = Expression::default();
+        expr.condition(condition);
+        let delete = with_condition!(
+            Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key.item()?)),
+            expr
+        )
+        .build()
+        .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// One transaction: the account record (guarded), its Ralio id's owner when created, its
+    /// audit entries; and either no activation waiting for it, or the one absorbed (deleted).
+    async fn account_transaction(
+        &self,
+        write: &AccountWrite,
+        absorbed: Option<&Activation>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Result<AccountRecord, Cancelled>> {
+        let owner = Owner::User(write.record.uid);
+        let write = match absorbed {
+            Some(activation) => write.absorbing(activation, now),
+            None => write.clone(),
+        };
+        let audits = write.audits(absorbed);
+        let condition = account_condition(write.guard)?;
+        if write.account_id().is_none() && audits.is_empty() {
+            return self.put_account(&write, &condition).await;
+        }
+        let mut tx = Transaction::default();
+        let record = tx.push(self.put(&AccountItem::from(&write.record), Some(&condition))?);
+        let mut waiting = None;
+        if let Some(id) = write.account_id() {
+            tx.push(self.put(&AccountOwnerItem::new(&id, &write.record), None)?);
+            let key = Key::activation(&id);
+            waiting = Some(match absorbed {
+                None => tx.push(self.check(&key, &Cond::Absent(attr::PK))?),
+                Some(_) => tx.push(self.delete(&key, &Cond::Present(attr::PK))?),
+            });
+        }
+        for entry in audits {
+            tx.push(self.put(&AuditItem::new(owner, &entry), None)?);
+        }
+        Ok(match tx.send(&self.client).await? {
+            Ok(()) => Ok(write.record),
+            Err(c) => match (c.refused(record), waiting.and_then(|slot| c.refused(slot))) {
+                (Some(old), _) => Err(Cancelled::Refused(
+                    old.map(|item| from_item::<AccountItem>(&item)?.record().map(Box::new))
+                        .transpose()?,
+                )),
+                (None, Some(_)) => Err(Cancelled::ActivationChanged),
+                (None, None) => return Err(c.unexpected("recording an account")),
+            },
+        })
+    }
+
+    /// A write that is the record alone (a reservation, a failure): one conditional put.
+    async fn put_account(
+        &self,
+        write: &AccountWrite,
+        condition: &Cond,
+    ) -> StoreResult<Result<AccountRecord, Cancelled>> {
+        let mut expr = Expression::default();
+        expr.condition(condition);
         let result = with_condition!(
             self.client
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(to_item(&AccountItem::from(&reservation))?)),
+                .set_item(Some(to_item(&AccountItem::from(&write.record))?)),
             expr
         )
-        .return_values_on_condition_check_failure(
-            aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-        )
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .send()
         .await;
-        let stored = match conditional("PutItem", result)? {
-            Ok(_) => return Ok(AccountReservation::Reserved),
-            Err(old) => old
-                .map(|item| from_item::<AccountItem>(&item)?.record())
-                .transpose()?,
-        };
-        match AccountRecord::decide_reservation(stored.as_ref(), now) {
-            AccountReservation::Reserved => Err(disagreement("account reservation")),
-            decision => Ok(decision),
-        }
+        Ok(match conditional("PutItem", result)? {
+            Ok(_) => Ok(write.record.clone()),
+            Err(old) => Err(Cancelled::Refused(
+                old.map(|item| from_item::<AccountItem>(&item)?.record().map(Box::new))
+                    .transpose()?,
+            )),
+        })
     }
 
-    async fn complete_account(
+    async fn waiting_activation(&self, id: &AccountId) -> StoreResult<Option<Activation>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Key::activation(id).item()?))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        output
+            .item()
+            .map(|item| Ok(from_item::<ActivationItem>(item)?.into()))
+            .transpose()
+    }
+}
+
+/// Why an account transaction did not take effect.
+enum Cancelled {
+    /// The record's guard refused; here is what is stored.
+    Refused(Option<Box<AccountRecord>>),
+    /// An activation arrived (or was absorbed elsewhere) meanwhile: read it and write again.
+    ActivationChanged,
+}
+
+#[async_trait]
+impl AccountLedger for DynamoStore {
+    async fn write_account(
         &self,
-        uid: Uid,
-        alias: &str,
-        currency: Currency,
-        account: &RalioAccount,
+        write: &AccountWrite,
         now: DateTime<Utc>,
-    ) -> StoreResult<AccountRecord> {
-        let record = AccountRecord::created(uid, alias, currency, account.clone(), now);
-        let mut tx = Transaction::default();
-        tx.push(self.put(&AccountItem::from(&record), None)?);
-        tx.push(self.put(
-            &AuditItem::new(Owner::User(uid), &record.created_audit()),
-            None,
-        )?);
-        match tx.send(&self.client).await? {
-            Ok(()) => Ok(record),
-            Err(c) => Err(c.unexpected("recording a created account")),
+    ) -> StoreResult<Result<AccountRecord, Option<Box<AccountRecord>>>> {
+        // The usual case assumes no activation is waiting; one that is costs a read and a
+        // second transaction, and at most one more if another activation races in.
+        let mut absorbed = None;
+        for _ in 0..3 {
+            match self
+                .account_transaction(write, absorbed.as_ref(), now)
+                .await?
+            {
+                Ok(record) => return Ok(Ok(record)),
+                Err(Cancelled::Refused(stored)) => return Ok(Err(stored)),
+                Err(Cancelled::ActivationChanged) => {
+                    let id = write.account_id().ok_or_else(|| {
+                        StoreError::Corrupt("activation without an account".into())
+                    })?;
+                    absorbed = self.waiting_activation(&id).await?;
+                }
+            }
         }
+        Err(StoreError::Unavailable(
+            "an activation kept changing while its account was recorded".into(),
+        ))
     }
 
-    async fn release_account(&self, uid: Uid, alias: &str, currency: Currency) -> StoreResult<()> {
-        let mut expr = Expression::default();
-        expr.condition(&Cond::Eq(
-            attr::ACCOUNT_STATUS,
-            to_value(&schema::ACCOUNT_PENDING)?,
-        ));
-        let result = with_condition!(
-            self.client
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(Key::account(uid, alias, currency).item()?)),
-            expr
-        )
-        .send()
-        .await;
-        // Already created, or already gone: nothing to release.
-        conditional("DeleteItem", result).map(|_| ())
+    async fn pending_activations(&self, limit: usize) -> StoreResult<Vec<AccountId>> {
+        let mut waiting: Vec<Activation> = self
+            .query_partition(schema::ACTIVATIONS_PK.to_owned())
+            .await?
+            .iter()
+            .map(|item| Ok(from_item::<ActivationItem>(item)?.into()))
+            .collect::<StoreResult<_>>()?;
+        waiting.sort_by_key(|a| a.stamp);
+        Ok(waiting
+            .into_iter()
+            .take(limit)
+            .map(|a| a.account_id)
+            .collect())
     }
 }
 

@@ -2,12 +2,20 @@
 //! for events that name none; quarantine.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, NaiveDate, Utc};
-use idv_model::{ApplyOutcome, AuditEntry, EventApplication, Owner, SessionId};
+use idv_model::accounts::activation_audit;
+use idv_model::{
+    AccountGuard, AccountId, Activation, ApplyOutcome, AuditEntry, EventApplication, EventId,
+    Owner, SessionId,
+};
 
 use super::errors::{Transaction, conditional, sdk_error};
-use super::items::{AuditItem, MarkerItem, QuarantineItem, from_item, to_item, to_value};
-use super::updates::{Cond, Expression};
+use super::items::{
+    AccountItem, AccountOwnerItem, ActivationItem, AuditItem, Key, MarkerItem, QuarantineItem, Ts,
+    from_item, to_item, to_value,
+};
+use super::updates::{Cond, Expression, account_condition};
 use super::{CONFLICT_RETRIES, DynamoStore, MARKER_TTL, disagreement, schema};
 use crate::store::{
     Applied, EventLedger, QuarantineEntry, QuarantineReader, StoreError, StoreResult,
@@ -15,21 +23,121 @@ use crate::store::{
 
 impl DynamoStore {
     /// The marker of a handled event: written only if the event was never handled before.
+    /// The marker of a handled event: written only if the event was never handled before.
+    fn marker_of(
+        &self,
+        event_id: EventId,
+        event_type: &str,
+        outcome: ApplyOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TransactWriteItem> {
+        let marker = MarkerItem::new(event_id, event_type, outcome, now, MARKER_TTL);
+        self.put(&marker, Some(&Cond::Absent(schema::attr::PK)))
+    }
+
     fn marker(
         &self,
         event: &EventApplication,
         outcome: ApplyOutcome,
         now: DateTime<Utc>,
-    ) -> StoreResult<aws_sdk_dynamodb::types::TransactWriteItem> {
-        let marker = MarkerItem::new(event, outcome, now, MARKER_TTL);
-        self.put(&marker, Some(&Cond::Absent(schema::attr::PK)))
+    ) -> StoreResult<TransactWriteItem> {
+        self.marker_of(event.event_id, &event.event_type, outcome, now)
     }
 
-    fn audit_put(
+    /// Whose the Ralio account `id` is, if it is recorded.
+    async fn account_owner(&self, id: &AccountId) -> StoreResult<Option<AccountOwnerItem>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Key::account_owner(id).item()?))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        output.item().map(from_item).transpose()
+    }
+
+    /// An activation of a recorded account: the marker, `activatedAt` on the account and the
+    /// audit entry, in one transaction.
+    async fn activate_recorded(
         &self,
-        owner: Owner,
-        entry: &AuditEntry,
-    ) -> StoreResult<aws_sdk_dynamodb::types::TransactWriteItem> {
+        activation: &Activation,
+        owner: &AccountOwnerItem,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ApplyOutcome>> {
+        let (uid, event_id, event_type) =
+            (owner.owner_id, activation.event_id, &activation.event_type);
+        let mut expr = Expression::default();
+        expr.set(
+            schema::attr::ACTIVATED_AT,
+            to_value(&Ts(activation.stamp.at))?,
+        )
+        .set("updatedAt", to_value(&Ts(now))?)
+        .condition(&Cond::And(vec![
+            account_condition(AccountGuard::Created)?,
+            Cond::Absent(schema::attr::ACTIVATED_AT),
+        ]));
+        let audit = activation_audit(owner.currency, activation.stamp, now);
+        let mut tx = Transaction::default();
+        let marker = tx.push(self.marker_of(event_id, event_type, ApplyOutcome::Applied, now)?);
+        let account =
+            tx.push(self.update(&Key::account(uid, &owner.alias, owner.currency), &expr)?);
+        tx.push(self.audit_put(Owner::User(uid), &audit)?);
+        let cancellation = match tx.send(&self.client).await? {
+            Ok(()) => return Ok(Some(ApplyOutcome::Applied)),
+            Err(c) => c,
+        };
+        if cancellation.refused(marker).is_some() {
+            return Ok(Some(ApplyOutcome::Duplicate));
+        }
+        let Some(old) = cancellation.refused(account) else {
+            return Err(cancellation.unexpected("activating an account"));
+        };
+        let record = old
+            .map(|item| from_item::<AccountItem>(&item)?.record())
+            .transpose()?;
+        // Already active: remember the event, nothing else changes.
+        match record.and_then(|r| r.activate(activation.stamp.at, now)) {
+            None => {
+                let mut tx = Transaction::default();
+                let marker =
+                    tx.push(self.marker_of(event_id, event_type, ApplyOutcome::Unchanged, now)?);
+                match tx.send(&self.client).await? {
+                    Ok(()) => Ok(Some(ApplyOutcome::Unchanged)),
+                    Err(c) if c.refused(marker).is_some() => Ok(Some(ApplyOutcome::Duplicate)),
+                    Err(c) => Err(c.unexpected("recording an activation")),
+                }
+            }
+            Some(_) => Err(disagreement("account activation")),
+        }
+    }
+
+    /// An activation whose account is not recorded: kept, unless the account appeared
+    /// meanwhile (`None`: look again).
+    async fn keep_activation(
+        &self,
+        activation: &Activation,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ApplyOutcome>> {
+        let outcome = ApplyOutcome::Deferred;
+        let mut tx = Transaction::default();
+        let marker =
+            tx.push(self.marker_of(activation.event_id, &activation.event_type, outcome, now)?);
+        tx.push(self.put(&ActivationItem::from(activation), None)?);
+        let unknown = tx.push(self.check(
+            &Key::account_owner(&activation.account_id),
+            &Cond::Absent(schema::attr::PK),
+        )?);
+        match tx.send(&self.client).await? {
+            Ok(()) => Ok(Some(outcome)),
+            Err(c) if c.refused(marker).is_some() => Ok(Some(ApplyOutcome::Duplicate)),
+            Err(c) if c.refused(unknown).is_some() => Ok(None),
+            Err(c) => Err(c.unexpected("keeping an activation")),
+        }
+    }
+
+    fn audit_put(&self, owner: Owner, entry: &AuditEntry) -> StoreResult<TransactWriteItem> {
         self.put(&AuditItem::new(owner, entry), None)
     }
 
@@ -154,6 +262,27 @@ impl EventLedger for DynamoStore {
         .await;
         // The first copy wins; a repeat is not an error.
         conditional("PutItem", result).map(|_| ())
+    }
+
+    async fn apply_activation(
+        &self,
+        activation: &Activation,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Applied> {
+        // The account is recorded, or the activation is kept until it is; an account recorded
+        // between the two looks is found on the next.
+        for _ in 0..3 {
+            let applied = match self.account_owner(&activation.account_id).await? {
+                Some(owner) => self.activate_recorded(activation, &owner, now).await?,
+                None => self.keep_activation(activation, now).await?,
+            };
+            if let Some(outcome) = applied {
+                return Ok(Applied { outcome });
+            }
+        }
+        Err(StoreError::Unavailable(
+            "an account kept appearing while its activation was kept".into(),
+        ))
     }
 }
 

@@ -74,8 +74,13 @@ pub mod attr {
     pub const REVERIFY_EVENT_ID: &str = "reverifyEventId";
     pub const CREATION_LEASE_UNTIL: &str = "creationLeaseUntil";
     pub const CREATION_LEASE_TOKEN: &str = "creationLeaseToken";
+    pub const CREATION_LEASE_SINCE: &str = "creationLeaseSince";
+    pub const SESSIONS_VERSION: &str = "sessionsVersion";
     pub const ACCOUNT_STATUS: &str = "accountStatus";
     pub const LEASE_UNTIL: &str = "leaseUntil";
+    pub const RESERVATION_TOKEN: &str = "reservationToken";
+    pub const ACTIVATED_AT: &str = "activatedAt";
+    pub const RALIO_ACCOUNT: &str = "ralioAccount";
 }
 
 /// What each item is, in its `entity` attribute.
@@ -87,12 +92,16 @@ pub mod entity {
     pub const EVENT: &str = "event";
     pub const TICK: &str = "tick";
     pub const QUARANTINE: &str = "quarantine";
+    pub const ACCOUNT_OWNER: &str = "account_owner";
+    pub const ACTIVATION: &str = "activation";
 }
 
 pub const PROFILE_SK: &str = "PROFILE";
 pub const SESSION_SK_PREFIX: &str = "SESSION#";
 pub const ACCOUNT_SK_PREFIX: &str = "ACCOUNT#";
 pub const ACCOUNT_PENDING: &str = "pending";
+pub const ACCOUNT_UNCERTAIN: &str = "uncertain";
+pub const ACCOUNT_FAILED: &str = "failed";
 pub const ACCOUNT_CREATED: &str = "created";
 
 pub fn owner_pk(owner: Owner) -> String {
@@ -156,6 +165,17 @@ pub fn account_sk(currency: idv_model::Currency, alias: &str) -> String {
         hex::encode(&digest[..16])
     )
 }
+
+/// Whose a Ralio account is, by Ralio's id: how an activation finds its account.
+pub fn account_owner_pk(id: &idv_model::AccountId) -> String {
+    format!("RALIO_ACCOUNT#{id}")
+}
+
+pub const ACCOUNT_OWNER_SK: &str = "OWNER";
+
+/// Activations whose account is not recorded yet: one small partition, listed when an
+/// uncertain creation is resolved.
+pub const ACTIVATIONS_PK: &str = "ACTIVATIONS";
 
 pub fn event_pk(event_id: EventId) -> String {
     format!("EVENT#{event_id}")

@@ -9,16 +9,17 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use idv_model::{EventStamp, KycGuard, Phase, SessionGuard};
+use idv_model::{AccountGuard, EventStamp, KycGuard, LeaseGuard, Phase, SessionGuard};
 
 use super::items::{Item, Ts, expiry_source_value, to_value};
-use super::schema::attr;
+use super::schema::{self, attr};
 use crate::store::StoreResult;
 
 /// A condition on the item a request writes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cond {
     Absent(&'static str),
+    Present(&'static str),
     Eq(&'static str, AttributeValue),
     Lt(&'static str, AttributeValue),
     In(&'static str, Vec<AttributeValue>),
@@ -36,6 +37,7 @@ pub struct Expression {
     /// reproducible.
     sets: BTreeMap<String, (String, String)>,
     removes: Vec<String>,
+    adds: Vec<String>,
     condition: Option<Rendered>,
     /// Placeholders handed out, so a removed value's number is never reused.
     next_value: usize,
@@ -126,6 +128,13 @@ impl Expression {
         self
     }
 
+    /// `ADD attribute value`: a number counted up (from 0 when absent).
+    pub fn add(&mut self, attribute: &str, value: AttributeValue) -> &mut Self {
+        let (name, value) = (self.name(attribute), self.value(value));
+        self.adds.push(format!("{name} {value}"));
+        self
+    }
+
     pub fn remove(&mut self, attribute: &str) -> &mut Self {
         let name = self.name(attribute);
         self.removes.push(name);
@@ -150,6 +159,9 @@ impl Expression {
         match condition {
             Cond::Absent(attribute) => {
                 Rendered::atom(format!("attribute_not_exists({})", self.name(attribute)))
+            }
+            Cond::Present(attribute) => {
+                Rendered::atom(format!("attribute_exists({})", self.name(attribute)))
             }
             Cond::Eq(attribute, value) => Rendered::atom(format!(
                 "{} = {}",
@@ -195,6 +207,9 @@ impl Expression {
         }
         if !self.removes.is_empty() {
             clauses.push(format!("REMOVE {}", self.removes.join(", ")));
+        }
+        if !self.adds.is_empty() {
+            clauses.push(format!("ADD {}", self.adds.join(", ")));
         }
         (!clauses.is_empty()).then(|| clauses.join(" "))
     }
@@ -277,8 +292,50 @@ fn newer(at: &'static str, event_id: &'static str, stamp: EventStamp) -> StoreRe
     ]))
 }
 
+/// The condition under which a creation-lease write may apply.
+pub fn lease_condition(guard: LeaseGuard) -> StoreResult<Cond> {
+    Ok(match guard {
+        LeaseGuard::Free { now, seen_version } => {
+            let version = attr::SESSIONS_VERSION;
+            let seen = Cond::Eq(version, to_value(&seen_version)?);
+            Cond::And(vec![
+                lease_lapsed(attr::CREATION_LEASE_UNTIL, now)?,
+                // A version never counted is 0.
+                if seen_version == 0 {
+                    Cond::Or(vec![Cond::Absent(version), seen])
+                } else {
+                    seen
+                },
+            ])
+        }
+        LeaseGuard::HeldBy(token) => Cond::Eq(attr::CREATION_LEASE_TOKEN, to_value(&token.0)?),
+    })
+}
+
+/// The condition under which an account write may apply.
+pub fn account_condition(guard: AccountGuard) -> StoreResult<Cond> {
+    let status = |s: &str| to_value(&s);
+    Ok(match guard {
+        AccountGuard::Reservable => Cond::Or(vec![
+            Cond::Absent(attr::PK),
+            Cond::Eq(attr::ACCOUNT_STATUS, status(schema::ACCOUNT_FAILED)?),
+        ]),
+        AccountGuard::HeldBy(token) => Cond::And(vec![
+            Cond::In(
+                attr::ACCOUNT_STATUS,
+                vec![
+                    status(schema::ACCOUNT_PENDING)?,
+                    status(schema::ACCOUNT_UNCERTAIN)?,
+                ],
+            ),
+            Cond::Eq(attr::RESERVATION_TOKEN, to_value(&token.0)?),
+        ]),
+        AccountGuard::Created => Cond::Eq(attr::ACCOUNT_STATUS, status(schema::ACCOUNT_CREATED)?),
+    })
+}
+
 /// A lease stored in `until` that has run out by `now` (or none at all).
-pub fn lease_lapsed(until: &'static str, now: DateTime<Utc>) -> StoreResult<Cond> {
+fn lease_lapsed(until: &'static str, now: DateTime<Utc>) -> StoreResult<Cond> {
     Ok(Cond::Or(vec![
         Cond::Absent(until),
         Cond::Lt(until, to_value(&Ts(now))?),

@@ -5,17 +5,17 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 use idv_model::{
-    ExpiryBucket, LeaseHold, LeaseToken, Owner, SessionRecord, StoredSession, Uid, UserProfile,
-    UserSnapshot, Write,
+    ExpiryBucket, LeaseGuard, LeaseHold, LeaseRefusal, LeaseToken, Owner, SessionRecord,
+    StoredSession, Uid, UserProfile, UserSnapshot, Write,
 };
 
-use super::DynamoStore;
 use super::errors::{Transaction, conditional};
 use super::items::{
     AccountItem, Identity, Key, LeaseItem, ProfileItem, SessionItem, from_item, to_item, to_value,
 };
 use super::schema::{self, attr, entity};
-use super::updates::{Cond, Expression, lease_lapsed};
+use super::updates::{Cond, Expression, lease_condition};
+use super::{DynamoStore, disagreement};
 use crate::store::{CreationLease, Lease, SessionWriter, StoreError, StoreResult, UserReader};
 
 impl DynamoStore {
@@ -46,8 +46,26 @@ impl DynamoStore {
         let mut expr = Expression::default();
         expr.remove(attr::CREATION_LEASE_UNTIL)
             .remove(attr::CREATION_LEASE_TOKEN)
-            .condition(&Cond::Eq(attr::CREATION_LEASE_TOKEN, to_value(&token.0)?));
+            .remove(attr::CREATION_LEASE_SINCE)
+            .condition(&lease_condition(LeaseGuard::HeldBy(token))?);
         Ok((Key::profile(Owner::User(uid)), expr))
+    }
+
+    /// Counts one more session stored for `owner`: a lease taken on an older count is refused.
+    async fn count_stored_session(&self, owner: Owner) -> StoreResult<()> {
+        let mut expr = Expression::default();
+        expr.add(attr::SESSIONS_VERSION, to_value(&1u64)?);
+        with_update!(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(Key::profile(owner).item()?)),
+            expr
+        )
+        .send()
+        .await
+        .map_err(|e| super::errors::sdk_error("UpdateItem", e))?;
+        Ok(())
     }
 }
 
@@ -56,11 +74,12 @@ impl UserReader for DynamoStore {
     async fn load_user(&self, uid: Uid) -> StoreResult<UserSnapshot> {
         let owner = Owner::User(uid);
         let mut profile = UserProfile::unknown(uid);
-        let (mut sessions, mut accounts) = (Vec::new(), Vec::new());
+        let (mut sessions, mut accounts, mut sessions_version) = (Vec::new(), Vec::new(), 0);
         for item in self.query_partition(schema::user_pk(uid)).await? {
             let key: Key = from_item(&item)?;
             if key.sk == schema::PROFILE_SK {
                 profile.kyc = from_item::<ProfileItem>(&item)?.kyc();
+                sessions_version = from_item::<LeaseItem>(&item)?.sessions_version();
             } else if key.sk.starts_with(schema::SESSION_SK_PREFIX) {
                 let session: SessionItem = from_item(&item)?;
                 let id = session
@@ -71,7 +90,12 @@ impl UserReader for DynamoStore {
                 accounts.push(from_item::<AccountItem>(&item)?.record()?);
             }
         }
-        Ok(UserSnapshot::new(profile, sessions, accounts))
+        Ok(UserSnapshot::new(
+            profile,
+            sessions,
+            accounts,
+            sessions_version,
+        ))
     }
 }
 
@@ -91,7 +115,12 @@ impl SessionWriter for DynamoStore {
         let write = Write::creation(record, buckets);
         Ok(
             match self.update_item(record.owner, &write, Utc::now()).await? {
-                Ok(item) => StoredSession::Stored(stored(&item)?),
+                Ok(item) => {
+                    if let Owner::User(_) = record.owner {
+                        self.count_stored_session(record.owner).await?;
+                    }
+                    StoredSession::Stored(stored(&item)?)
+                }
                 // Refused only when the session is stored with its page already.
                 Err(Some(item)) => StoredSession::AlreadyStored(stored(&item)?),
                 Err(None) => {
@@ -111,13 +140,19 @@ impl CreationLease for DynamoStore {
         uid: Uid,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
+        seen_version: u64,
     ) -> StoreResult<Lease> {
-        let token = LeaseToken(uuid::Uuid::new_v4());
+        let hold = LeaseHold {
+            token: LeaseToken(uuid::Uuid::new_v4()),
+            acquired_at: now,
+            until,
+        };
         let owner = Owner::User(uid);
+        let guard = LeaseGuard::Free { now, seen_version };
         let mut expr = Expression::default();
         expr.set_item(to_item(&Identity::new(entity::PROFILE, owner))?)
-            .set_item(to_item(&LeaseItem::from(&LeaseHold { until, token }))?)
-            .condition(&lease_lapsed(attr::CREATION_LEASE_UNTIL, now)?);
+            .set_item(to_item(&LeaseItem::from(&hold))?)
+            .condition(&lease_condition(guard)?);
         let result = with_update!(
             self.client
                 .update_item()
@@ -125,19 +160,29 @@ impl CreationLease for DynamoStore {
                 .set_key(Some(Key::profile(owner).item()?)),
             expr
         )
+        .return_values(ReturnValue::AllOld)
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .send()
         .await;
+        // Only the lease and the version are read: nothing else on the profile may stand in
+        // its way.
+        let lease_of = |item: Option<super::Item>| -> StoreResult<LeaseItem> {
+            Ok(item
+                .map(|item| from_item::<LeaseItem>(&item))
+                .transpose()?
+                .unwrap_or_default())
+        };
         Ok(match conditional("UpdateItem", result)? {
-            Ok(_) => Lease::Acquired(token),
+            Ok(output) => Lease::Acquired {
+                token: hold.token,
+                after_lapsed: lease_of(output.attributes)?.lease(),
+            },
             Err(old) => {
-                // Only the lease is read: nothing else on the profile may stand in its way.
-                let held = old
-                    .map(|item| from_item::<LeaseItem>(&item))
-                    .transpose()?
-                    .and_then(|lease| lease.lease());
-                Lease::Held {
-                    until: LeaseHold::blocks(held.as_ref(), now).unwrap_or(until),
+                let old = lease_of(old)?;
+                match guard.decide(old.lease().as_ref(), old.sessions_version()) {
+                    Err(LeaseRefusal::Held { until }) => Lease::Held { until },
+                    Err(LeaseRefusal::Stale) => Lease::Stale,
+                    Ok(()) => return Err(disagreement("creation lease")),
                 }
             }
         })
@@ -174,7 +219,8 @@ impl CreationLease for DynamoStore {
         let write = Write::creation(record, buckets);
         let (key, mut expr) = Self::write_expression(record.owner, &write, Utc::now())?;
         expr.condition(&Cond::Absent(attr::PK));
-        let (lease_key, lease_expr) = self.lease_release(uid, lease)?;
+        let (lease_key, mut lease_expr) = self.lease_release(uid, lease)?;
+        lease_expr.add(attr::SESSIONS_VERSION, to_value(&1u64)?);
         let mut tx = Transaction::default();
         tx.push(self.update(&key, &expr)?);
         let lease_slot = tx.push(self.update(&lease_key, &lease_expr)?);

@@ -1,7 +1,7 @@
 //! The append-only and bookkeeping items: audit trail, event markers, ticks, quarantine.
 
 use chrono::{DateTime, Utc};
-use idv_model::{AuditEntry, EventApplication, EventId, ExpiryBucket, Owner, SessionId};
+use idv_model::{AuditEntry, EventId, ExpiryBucket, Owner, SessionId};
 use serde::{Deserialize, Serialize};
 
 use super::{Key, Ts};
@@ -75,16 +75,17 @@ pub struct MarkerItem {
 
 impl MarkerItem {
     pub fn new(
-        event: &EventApplication,
+        event_id: EventId,
+        event_type: &str,
         outcome: idv_model::ApplyOutcome,
         now: DateTime<Utc>,
         keep_for: chrono::Duration,
     ) -> Self {
         Self {
-            pk: schema::event_pk(event.event_id),
+            pk: schema::event_pk(event_id),
             sk: schema::EVENT_SK.to_owned(),
             entity: entity::EVENT.to_owned(),
-            event_type: event.event_type.clone(),
+            event_type: event_type.to_owned(),
             outcome: outcome.as_str().to_owned(),
             received_at: Ts(now),
             ttl: (now + keep_for).timestamp(),

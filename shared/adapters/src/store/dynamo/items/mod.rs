@@ -24,7 +24,10 @@ mod owner;
 mod tests;
 
 pub use log::{AuditItem, MarkerItem, QuarantineItem, TickItem};
-pub use owner::{AccountItem, LeaseItem, ProfileItem, SessionItem, expiry_source_value};
+pub use owner::{
+    AccountItem, AccountOwnerItem, ActivationItem, LeaseItem, ProfileItem, SessionItem,
+    expiry_source_value,
+};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -99,6 +102,14 @@ impl Key {
 
     pub fn tick(bucket: &ExpiryBucket) -> Self {
         Self::new(schema::tick_pk(bucket), schema::TICK_SK)
+    }
+
+    pub fn account_owner(id: &idv_model::AccountId) -> Self {
+        Self::new(schema::account_owner_pk(id), schema::ACCOUNT_OWNER_SK)
+    }
+
+    pub fn activation(id: &idv_model::AccountId) -> Self {
+        Self::new(schema::ACTIVATIONS_PK.to_owned(), id.as_str())
     }
 }
 

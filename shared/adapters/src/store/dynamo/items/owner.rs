@@ -3,9 +3,10 @@
 
 use chrono::NaiveDate;
 use idv_model::{
-    AccountRecord, AccountStatus, Currency, EventId, EventStamp, ExpiryBucket, ExpirySource,
-    FailureReason, HostedUrl, KycLevel, KycRecord, LeaseHold, LeaseToken, LevelStamp, Owner, Phase,
-    RalioAccount, ReverifyNotice, SessionFields, SessionId, SessionState, Uid,
+    AccountId, AccountRecord, AccountStatus, Activation, Currency, EventId, EventStamp,
+    ExpiryBucket, ExpirySource, FailureReason, HostedUrl, KycLevel, KycRecord, LeaseHold,
+    LeaseToken, LevelStamp, Owner, Phase, RalioAccount, ReservationToken, ReverifyNotice,
+    SessionFields, SessionId, SessionState, Uid,
 };
 use serde::{Deserialize, Serialize};
 
@@ -126,6 +127,11 @@ pub struct LeaseItem {
     pub creation_lease_until: Option<Ts>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creation_lease_token: Option<uuid::Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_lease_since: Option<Ts>,
+    /// Read only: written by `ADD`, never set.
+    #[serde(default, skip_serializing)]
+    pub sessions_version: Option<u64>,
 }
 
 impl From<&KycRecord> for ProfileItem {
@@ -150,16 +156,25 @@ impl From<&LeaseHold> for LeaseItem {
         Self {
             creation_lease_until: Some(Ts(lease.until)),
             creation_lease_token: Some(lease.token.0),
+            creation_lease_since: Some(Ts(lease.acquired_at)),
+            sessions_version: None,
         }
     }
 }
 
 impl LeaseItem {
     pub fn lease(&self) -> Option<LeaseHold> {
+        let until = self.creation_lease_until?.0;
         Some(LeaseHold {
-            until: self.creation_lease_until?.0,
             token: LeaseToken(self.creation_lease_token?),
+            // A lease written before `since` was kept dates from a lease's length earlier.
+            acquired_at: self.creation_lease_since.map_or(until, |t| t.0),
+            until,
         })
+    }
+
+    pub fn sessions_version(&self) -> u64 {
+        self.sessions_version.unwrap_or(0)
     }
 }
 
@@ -203,12 +218,19 @@ pub struct AccountItem {
     pub owner_id: Uid,
     pub alias: String,
     pub currency: Currency,
-    /// `pending` or `created`.
+    /// `pending`, `uncertain`, `failed` or `created`.
     pub account_status: String,
+    /// The reservation's holder, while pending or uncertain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation_token: Option<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until: Option<Ts>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncertain_since: Option<Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ralio_account: Option<RalioAccount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activated_at: Option<Ts>,
     pub created_at: Ts,
     pub updated_at: Ts,
 }
@@ -217,15 +239,7 @@ impl From<&AccountRecord> for AccountItem {
     fn from(record: &AccountRecord) -> Self {
         let key = Key::account(record.uid, &record.alias, record.currency);
         let identity = Identity::new(entity::ACCOUNT, Owner::User(record.uid));
-        let (status, lease_until, ralio_account) = match &record.status {
-            AccountStatus::Pending { lease_until } => {
-                (schema::ACCOUNT_PENDING, Some(Ts(*lease_until)), None)
-            }
-            AccountStatus::Created(account) => {
-                (schema::ACCOUNT_CREATED, None, Some(account.clone()))
-            }
-        };
-        Self {
+        let mut item = Self {
             pk: key.pk,
             sk: key.sk,
             entity: identity.entity.to_owned(),
@@ -233,27 +247,76 @@ impl From<&AccountRecord> for AccountItem {
             owner_id: record.uid,
             alias: record.alias.clone(),
             currency: record.currency,
-            account_status: status.to_owned(),
-            lease_until,
-            ralio_account,
+            account_status: String::new(),
+            reservation_token: None,
+            lease_until: None,
+            uncertain_since: None,
+            ralio_account: None,
+            activated_at: None,
             created_at: Ts(record.created_at),
             updated_at: Ts(record.updated_at),
-        }
+        };
+        let status = match &record.status {
+            AccountStatus::Pending { token, lease_until } => {
+                item.reservation_token = Some(token.0);
+                item.lease_until = Some(Ts(*lease_until));
+                schema::ACCOUNT_PENDING
+            }
+            AccountStatus::Uncertain { token, since } => {
+                item.reservation_token = Some(token.0);
+                item.uncertain_since = Some(Ts(*since));
+                schema::ACCOUNT_UNCERTAIN
+            }
+            AccountStatus::Failed => schema::ACCOUNT_FAILED,
+            AccountStatus::Created {
+                account,
+                activated_at,
+            } => {
+                item.ralio_account = Some(account.clone());
+                item.activated_at = activated_at.map(Ts);
+                schema::ACCOUNT_CREATED
+            }
+        };
+        item.account_status = status.to_owned();
+        item
     }
 }
 
 impl AccountItem {
     pub fn record(self) -> StoreResult<AccountRecord> {
-        let status = match (
-            self.account_status.as_str(),
-            self.ralio_account,
-            self.lease_until,
-        ) {
-            (schema::ACCOUNT_CREATED, Some(account), _) => AccountStatus::Created(account),
-            (schema::ACCOUNT_PENDING, _, Some(lease_until)) => AccountStatus::Pending {
-                lease_until: lease_until.0,
+        let token = self.reservation_token.map(ReservationToken);
+        let status = match (self.account_status.as_str(), token) {
+            (schema::ACCOUNT_CREATED, _) => {
+                let mut account = self.ralio_account.ok_or_else(|| {
+                    StoreError::Corrupt("created account without ralioAccount".into())
+                })?;
+                // An activation writes only `activatedAt`; what it means is read here.
+                if self.activated_at.is_some() {
+                    account.state = idv_model::accounts::ACTIVE.to_owned();
+                }
+                AccountStatus::Created {
+                    account,
+                    activated_at: self.activated_at.map(|t| t.0),
+                }
+            }
+            (schema::ACCOUNT_PENDING, Some(token)) => AccountStatus::Pending {
+                token,
+                lease_until: self
+                    .lease_until
+                    .ok_or_else(|| {
+                        StoreError::Corrupt("pending account without leaseUntil".into())
+                    })?
+                    .0,
             },
-            (other, _, _) => {
+            (schema::ACCOUNT_UNCERTAIN, Some(token)) => AccountStatus::Uncertain {
+                token,
+                since: self
+                    .uncertain_since
+                    .ok_or_else(|| StoreError::Corrupt("uncertain account without a time".into()))?
+                    .0,
+            },
+            (schema::ACCOUNT_FAILED, _) => AccountStatus::Failed,
+            (other, _) => {
                 return Err(StoreError::Corrupt(format!("account status {other:?}")));
             }
         };
@@ -265,5 +328,79 @@ impl AccountItem {
             created_at: self.created_at.0,
             updated_at: self.updated_at.0,
         })
+    }
+}
+
+/// Whose a Ralio account is: written with the created account, read by an activation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountOwnerItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    pub owner_id: Uid,
+    pub alias: String,
+    pub currency: Currency,
+}
+
+impl AccountOwnerItem {
+    pub fn new(id: &AccountId, record: &AccountRecord) -> Self {
+        let key = Key::account_owner(id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity: entity::ACCOUNT_OWNER.to_owned(),
+            owner_id: record.uid,
+            alias: record.alias.clone(),
+            currency: record.currency,
+        }
+    }
+}
+
+/// An activation kept until its account is recorded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivationItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    pub account_id: AccountId,
+    pub event_id: EventId,
+    pub event_type: String,
+    pub at: Ts,
+    pub stamp_event_id: EventId,
+}
+
+impl From<&Activation> for ActivationItem {
+    fn from(activation: &Activation) -> Self {
+        let key = Key::activation(&activation.account_id);
+        Self {
+            pk: key.pk,
+            sk: key.sk,
+            entity: entity::ACTIVATION.to_owned(),
+            account_id: activation.account_id.clone(),
+            event_id: activation.event_id,
+            event_type: activation.event_type.clone(),
+            at: Ts(activation.stamp.at),
+            stamp_event_id: activation.stamp.event_id,
+        }
+    }
+}
+
+impl From<ActivationItem> for Activation {
+    fn from(item: ActivationItem) -> Self {
+        Self {
+            event_id: item.event_id,
+            event_type: item.event_type,
+            stamp: EventStamp {
+                at: item.at.0,
+                event_id: item.stamp_event_id,
+            },
+            account_id: item.account_id,
+        }
     }
 }

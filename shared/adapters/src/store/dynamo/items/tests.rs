@@ -69,6 +69,7 @@ fn items_spell_the_attribute_names_conditions_use() {
     };
     let lease = LeaseItem::from(&LeaseHold {
         until: expires,
+        acquired_at: expires,
         token: LeaseToken(uuid::Uuid::new_v4()),
     });
     let mut item = to_item(&profile).unwrap();
@@ -92,7 +93,9 @@ fn items_spell_the_attribute_names_conditions_use() {
     );
 
     let uid = Uid::from_uuid(uuid::Uuid::new_v4());
-    let account = AccountRecord::reservation(uid, "Main", Currency::Eur, expires, expires);
+    let token = idv_model::ReservationToken(uuid::Uuid::new_v4());
+    let account =
+        AccountRecord::reserve(uid, "Main", Currency::Eur, token, expires, expires).record;
     let item = to_item(&AccountItem::from(&account)).unwrap();
     for name in [attr::PK, attr::SK, attr::ACCOUNT_STATUS, attr::LEASE_UNTIL] {
         assert!(item.contains_key(name), "{name} in {item:?}");

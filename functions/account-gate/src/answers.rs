@@ -1,0 +1,193 @@
+//! What `GET /users/{uid}/kyc` and `POST /users/{uid}/accounts` read and write on the wire.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, NaiveDate, Utc};
+use idv_adapters::http::{Problem, json};
+use idv_model::decisions::latest_session;
+use idv_model::{
+    AccountRecord, AccountStatus, Currency, FailureReason, NextAction, SessionRecord, UserSnapshot,
+    can_create_account, next_action,
+};
+use serde::Serialize;
+
+use crate::{MAX_ALIAS_CHARS, SESSIONS_SHOWN};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Reason<'a> {
+    check: &'a str,
+    code: &'a str,
+    message: &'a str,
+    category: Option<&'a str>,
+}
+
+impl<'a> From<&'a FailureReason> for Reason<'a> {
+    fn from(r: &'a FailureReason) -> Self {
+        Self {
+            check: &r.check,
+            code: &r.code,
+            message: &r.message,
+            category: r.category.as_deref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionView<'a> {
+    session_id: String,
+    state: &'static str,
+    state_code: u8,
+    /// Only while the user can still use it: a spent page is not handed out again.
+    hosted_url: Option<&'a str>,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    expiring_soon: bool,
+    /// How the expiry was learned: `ralio` (webhook) or `inferred` (no outcome came in time).
+    expiry_source: Option<&'static str>,
+    failure_reasons: Vec<Reason<'a>>,
+}
+
+fn session_view(record: &SessionRecord, now: DateTime<Utc>) -> SessionView<'_> {
+    SessionView {
+        session_id: record.session_id.to_string(),
+        state: record.phase.state().name(),
+        state_code: record.phase.state().code(),
+        hosted_url: record
+            .hosted_url
+            .as_ref()
+            .filter(|_| record.is_active(now))
+            .map(|u| u.expose()),
+        created_at: record.created_at,
+        expires_at: record.expires_at,
+        expiring_soon: record.expiring_soon && record.is_active(now),
+        expiry_source: record.phase.expiry_source().map(|s| s.as_str()),
+        failure_reasons: record.failure_reasons.iter().map(Reason::from).collect(),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AccountView<'a> {
+    alias: &'a str,
+    currency: &'static str,
+    status: &'static str,
+    account_id: Option<&'a str>,
+    state: Option<&'a str>,
+    #[serde(rename = "type")]
+    account_type: Option<&'a str>,
+    balance: Option<i64>,
+    pending_in: Option<i64>,
+    pending_out: Option<i64>,
+    /// When Ralio said the account is ready for use.
+    activated_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+fn account_view(record: &AccountRecord) -> AccountView<'_> {
+    let created = record.created();
+    AccountView {
+        alias: &record.alias,
+        currency: record.currency.as_str(),
+        status: match &record.status {
+            AccountStatus::Created { .. } => "created",
+            AccountStatus::Pending { .. } => "pending",
+            AccountStatus::Uncertain { .. } => "uncertain",
+            AccountStatus::Failed => "failed",
+        },
+        activated_at: match &record.status {
+            AccountStatus::Created { activated_at, .. } => *activated_at,
+            _ => None,
+        },
+        account_id: created.map(|a| a.id.as_str()),
+        state: created.map(|a| a.state.as_str()),
+        account_type: created.map(|a| a.account_type.as_str()),
+        balance: created.map(|a| a.balance),
+        pending_in: created.map(|a| a.pending_in),
+        pending_out: created.map(|a| a.pending_out),
+        created_at: record.created_at,
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct KycStatus<'a> {
+    uid: String,
+    kyc_level: String,
+    kyc_level_code: Option<u8>,
+    can_create_account: bool,
+    next_action: NextAction,
+    latest_session: Option<SessionView<'a>>,
+    sessions: Vec<SessionView<'a>>,
+    /// Ralio warned the identity document expires then: verify again before.
+    reverify_before: Option<NaiveDate>,
+    accounts: Vec<AccountView<'a>>,
+}
+
+pub(crate) fn kyc_status(snapshot: &UserSnapshot, now: DateTime<Utc>) -> KycStatus<'_> {
+    let profile = &snapshot.profile;
+    let level = profile.kyc_level();
+    KycStatus {
+        uid: profile.uid.to_string(),
+        kyc_level: level.name().to_owned(),
+        kyc_level_code: level.code(),
+        can_create_account: can_create_account(profile),
+        next_action: next_action(profile, &snapshot.sessions, now),
+        latest_session: latest_session(profile, &snapshot.sessions).map(|s| session_view(s, now)),
+        sessions: snapshot
+            .sessions
+            .iter()
+            .take(SESSIONS_SHOWN)
+            .map(|s| session_view(s, now))
+            .collect(),
+        reverify_before: profile.pending_reverify().map(|n| n.expiration_date),
+        accounts: snapshot.accounts.iter().map(account_view).collect(),
+    }
+}
+
+pub(crate) fn created_answer(status: StatusCode, record: &AccountRecord) -> Response {
+    json(status, account_view(record))
+}
+
+fn invalid(field: &'static str, detail: &str) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "Invalid request",
+        detail,
+    )
+    .with("field", field)
+}
+
+/// `{alias, currency}`: alias 1–100 characters after trimming, currency exactly EUR or USD.
+pub(crate) fn parse_request(body: &[u8]) -> Result<(String, Currency), Problem> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
+        invalid(
+            "body",
+            "The body must be a JSON object with alias and currency.",
+        )
+    })?;
+    let object = value.as_object().ok_or_else(|| {
+        invalid(
+            "body",
+            "The body must be a JSON object with alias and currency.",
+        )
+    })?;
+    let alias = match object.get("alias") {
+        Some(serde_json::Value::String(s)) => s.trim().to_owned(),
+        Some(_) => return Err(invalid("alias", "alias must be a string.")),
+        None => return Err(invalid("alias", "alias is required.")),
+    };
+    if alias.is_empty() || alias.chars().count() > MAX_ALIAS_CHARS {
+        return Err(invalid("alias", "alias must be 1 to 100 characters."));
+    }
+    let currency = match object.get("currency") {
+        Some(serde_json::Value::String(s)) => {
+            Currency::parse(s).ok_or_else(|| invalid("currency", "currency must be EUR or USD."))?
+        }
+        Some(_) => return Err(invalid("currency", "currency must be EUR or USD.")),
+        None => return Err(invalid("currency", "currency is required.")),
+    };
+    Ok((alias, currency))
+}

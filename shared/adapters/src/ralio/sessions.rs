@@ -1,0 +1,222 @@
+//! IDV sessions at Ralio: create, list, and reconcile a creation that may have happened.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use idv_model::webhook::parse_timestamp;
+use idv_model::{HostedUrl, ListedSession, SessionId, SessionState, Uid, session_left_by_attempt};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{CreateSessionBody, RalioCall, RalioClient, RalioError, expect_json};
+
+/// A session state as Ralio reports it over REST: the vocabulary is undocumented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportedState {
+    Known(SessionState),
+    Unknown(String),
+}
+
+impl ReportedState {
+    fn from_json(value: &Value) -> Self {
+        match SessionState::deserialize(value) {
+            Ok(state) => ReportedState::Known(state),
+            Err(_) => {
+                let raw = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_owned);
+                tracing::warn!(state = %raw, "Ralio reported an unknown session state");
+                ReportedState::Unknown(raw)
+            }
+        }
+    }
+
+    /// Still usable by the end user, as far as we can tell.
+    pub fn is_open(&self) -> bool {
+        self.known().is_some_and(SessionState::is_open)
+    }
+
+    pub fn known(&self) -> Option<SessionState> {
+        match self {
+            ReportedState::Known(state) => Some(*state),
+            ReportedState::Unknown(_) => None,
+        }
+    }
+}
+
+/// An IDV session as Ralio returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RalioSession {
+    pub id: SessionId,
+    pub hosted_url: HostedUrl,
+    pub created_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub state: ReportedState,
+}
+
+impl RalioSession {
+    fn listed(&self) -> ListedSession {
+        ListedSession {
+            id: self.id,
+            created_at: self.created_at,
+            state: self.state.known(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SessionWire {
+    id: String,
+    #[serde(default, rename = "hostedUrl", alias = "hosted_url")]
+    hosted_url: Option<String>,
+    #[serde(default, rename = "createdAt", alias = "created_at")]
+    created_at: Option<String>,
+    #[serde(default, rename = "expiresAt", alias = "expires_at")]
+    expires_at: Option<String>,
+    #[serde(default)]
+    state: Value,
+}
+
+impl SessionWire {
+    fn into_session(self) -> Result<RalioSession, RalioError> {
+        let id = SessionId::parse(&self.id).map_err(|e| RalioError::BadResponse(e.to_string()))?;
+        let hosted_url = self
+            .hosted_url
+            .filter(|u| !u.trim().is_empty())
+            .ok_or_else(|| RalioError::BadResponse("session without hostedUrl".into()))?;
+        Ok(RalioSession {
+            id,
+            hosted_url: HostedUrl::new(hosted_url),
+            created_at: self.created_at.as_deref().and_then(parse_timestamp),
+            expires_at: self.expires_at.as_deref().and_then(parse_timestamp),
+            state: ReportedState::from_json(&self.state),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct SessionList {
+    #[serde(default)]
+    sessions: Vec<SessionWire>,
+    #[serde(default)]
+    pagination: Option<Pagination>,
+}
+
+#[derive(Deserialize)]
+struct Pagination {
+    #[serde(default, rename = "numPages")]
+    num_pages: Option<u32>,
+}
+
+/// How a session creation ended: created now, or found in Ralio's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedSession {
+    pub session: RalioSession,
+    pub reconciled: bool,
+}
+
+/// Pages read at most when listing a user's sessions.
+const MAX_LIST_PAGES: u32 = 10;
+
+fn sessions_path(uid: Uid) -> String {
+    format!("/api/v1/account/users/{uid}/identity-verifications")
+}
+
+impl RalioCall<'_> {
+    async fn create_once(&self, uid: Uid) -> Result<RalioSession, RalioError> {
+        let body = match self.client.config.create_session_body {
+            CreateSessionBody::Empty => None,
+            CreateSessionBody::EmptyJsonObject => Some(json!({})),
+        };
+        let response = self
+            .authorized(false, Method::POST, &sessions_path(uid), body.as_ref())
+            .await?;
+        let wire: SessionWire = expect_json(response).await?;
+        wire.into_session()
+    }
+
+    /// Creates an IDV session. When the creation may have happened at Ralio (a timeout, a
+    /// 5xx, a broken connection, an unreadable answer), the list is asked first for a session
+    /// it left (not in `known`, still open, recent) before creating once more.
+    pub async fn create_session(
+        &self,
+        uid: Uid,
+        known: &HashSet<SessionId>,
+    ) -> Result<CreatedSession, RalioError> {
+        let began = Utc::now();
+        match self.create_once(uid).await {
+            Ok(session) => Ok(CreatedSession {
+                session,
+                reconciled: false,
+            }),
+            Err(error) if error.may_have_acted() => {
+                tracing::warn!(
+                    failure = error.kind(),
+                    "Ralio create-session may have acted; reconciling with the list endpoint"
+                );
+                match self.left_by_attempt(uid, known, began).await? {
+                    Some(session) => Ok(CreatedSession {
+                        session,
+                        reconciled: true,
+                    }),
+                    None => Ok(CreatedSession {
+                        session: self.create_once(uid).await?,
+                        reconciled: false,
+                    }),
+                }
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The session an attempt that began at `began` may have left at Ralio (see
+    /// [`idv_model::session_left_by_attempt`]).
+    pub async fn left_by_attempt(
+        &self,
+        uid: Uid,
+        known: &HashSet<SessionId>,
+        began: DateTime<Utc>,
+    ) -> Result<Option<RalioSession>, RalioError> {
+        let listed = self.list_sessions(uid).await?;
+        let brief: Vec<ListedSession> = listed.iter().map(RalioSession::listed).collect();
+        let chosen = session_left_by_attempt(&brief, known, began);
+        Ok(chosen.and_then(|c| listed.into_iter().find(|s| s.id == c.id)))
+    }
+
+    /// Every IDV session Ralio has for the user (paged, at most 10 pages of 100).
+    pub async fn list_sessions(&self, uid: Uid) -> Result<Vec<RalioSession>, RalioError> {
+        let mut sessions = Vec::new();
+        let mut page = 1;
+        loop {
+            let path = format!("{}?page={page}&pageSize=100", sessions_path(uid));
+            let response = self.authorized(true, Method::GET, &path, None).await?;
+            let list: SessionList = expect_json(response).await?;
+            let count = list.sessions.len();
+            for wire in list.sessions {
+                sessions.push(wire.into_session()?);
+            }
+            let pages = list.pagination.and_then(|p| p.num_pages).unwrap_or(1);
+            if count == 0 || page >= pages || page >= MAX_LIST_PAGES {
+                return Ok(sessions);
+            }
+            page += 1;
+        }
+    }
+}
+
+impl RalioClient {
+    /// [`RalioCall::create_session`] without a deadline.
+    pub async fn create_session(
+        &self,
+        uid: Uid,
+        known: &HashSet<SessionId>,
+    ) -> Result<CreatedSession, RalioError> {
+        self.unbounded().create_session(uid, known).await
+    }
+
+    /// [`RalioCall::list_sessions`] without a deadline.
+    pub async fn list_sessions(&self, uid: Uid) -> Result<Vec<RalioSession>, RalioError> {
+        self.unbounded().list_sessions(uid).await
+    }
+}

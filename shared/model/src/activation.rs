@@ -1,0 +1,251 @@
+//! Account writes and `account_activated` over a whole store.
+//!
+//! Ralio's activation names only the account, so it is matched to a record through the
+//! account's Ralio id, recorded when the account is. An activation that arrives before its
+//! account is recorded is kept and applied when the account is: whichever comes second
+//! finds the first.
+
+use chrono::{DateTime, Utc};
+
+use crate::accounts::{AccountId, AccountRecord, AccountWrite};
+use crate::apply::Ledger;
+use crate::audit::AuditEntry;
+use crate::change::ApplyOutcome;
+use crate::lifecycle::EventStamp;
+use crate::{EventId, Owner};
+
+/// Ralio's `account_activated`: the account is ready for use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activation {
+    pub event_id: EventId,
+    pub event_type: String,
+    pub stamp: EventStamp,
+    pub account_id: AccountId,
+}
+
+/// What an activation came to, and the audit entry of the account it activated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivationDecision {
+    /// `Applied`, `Unchanged` (already active), `Deferred` (kept until the account is
+    /// recorded) or `Duplicate`.
+    pub outcome: ApplyOutcome,
+    pub audit: Option<(Owner, AuditEntry)>,
+}
+
+/// The audit entries of an account write that took effect.
+pub type AccountAudits = Vec<AuditEntry>;
+
+/// An account write that took effect: the record as stored, and its audit entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountWritten {
+    pub record: AccountRecord,
+    pub audits: AccountAudits,
+}
+
+impl AccountWrite {
+    /// Ralio's id of the account this write records as created, if it is one.
+    pub fn account_id(&self) -> Option<AccountId> {
+        AccountId::parse(&self.record.created()?.id).ok()
+    }
+
+    /// The same write, with an activation that arrived before it applied.
+    pub fn absorbing(&self, activation: &Activation, now: DateTime<Utc>) -> AccountWrite {
+        match self.record.activate(activation.stamp.at, now) {
+            Some(active) => AccountWrite {
+                guard: self.guard,
+                record: active.record,
+            },
+            None => self.clone(),
+        }
+    }
+
+    /// The audit entries this write leaves when it takes effect, having absorbed `activation`.
+    pub fn audits(&self, absorbed: Option<&Activation>) -> AccountAudits {
+        let record = &self.record;
+        let mut audits = Vec::new();
+        match &record.status {
+            crate::accounts::AccountStatus::Created { .. } => {
+                audits.push(record.created_audit());
+                if let Some(activation) = absorbed {
+                    audits.push(record.activated_audit(activation.stamp));
+                }
+            }
+            crate::accounts::AccountStatus::Uncertain { .. } => {
+                audits.push(record.uncertain_audit());
+            }
+            _ => {}
+        }
+        audits
+    }
+}
+
+impl Ledger {
+    /// Writes an account record if its guard allows, returning its audit entries; `Err`
+    /// holds what is stored. A created account is indexed by its Ralio id, and takes an
+    /// activation that arrived before it.
+    pub fn write_account(
+        &mut self,
+        write: &AccountWrite,
+        now: DateTime<Utc>,
+    ) -> Result<AccountWritten, Option<Box<AccountRecord>>> {
+        let record = &write.record;
+        let key = (record.currency, record.alias.clone());
+        let stored = self
+            .owner(Owner::User(record.uid))
+            .and_then(|r| r.accounts.get(&key));
+        if !write.guard.allows(stored) {
+            return Err(stored.cloned().map(Box::new));
+        }
+        let absorbed = write
+            .account_id()
+            .and_then(|id| self.activations.remove(&id));
+        let write = match &absorbed {
+            Some(activation) => write.absorbing(activation, now),
+            None => write.clone(),
+        };
+        if let Some(id) = write.account_id() {
+            let owner = (
+                write.record.uid,
+                write.record.currency,
+                write.record.alias.clone(),
+            );
+            self.account_owners.insert(id, owner);
+        }
+        let audits = write.audits(absorbed.as_ref());
+        self.owner_mut(Owner::User(write.record.uid))
+            .accounts
+            .insert(key, write.record.clone());
+        Ok(AccountWritten {
+            record: write.record,
+            audits,
+        })
+    }
+
+    /// Applies an activation once: to its account when recorded, else kept until it is.
+    pub fn apply_activation(
+        &mut self,
+        activation: &Activation,
+        now: DateTime<Utc>,
+    ) -> ActivationDecision {
+        if !self.seen.insert(activation.event_id) {
+            return ActivationDecision {
+                outcome: ApplyOutcome::Duplicate,
+                audit: None,
+            };
+        }
+        let Some((uid, currency, alias)) = self.account_owners.get(&activation.account_id).cloned()
+        else {
+            self.activations
+                .entry(activation.account_id.clone())
+                .or_insert_with(|| activation.clone());
+            return ActivationDecision {
+                outcome: ApplyOutcome::Deferred,
+                audit: None,
+            };
+        };
+        let records = self.owner_mut(Owner::User(uid));
+        let Some(account) = records.accounts.get_mut(&(currency, alias)) else {
+            return ActivationDecision {
+                outcome: ApplyOutcome::Deferred,
+                audit: None,
+            };
+        };
+        match account.activate(activation.stamp.at, now) {
+            Some(active) => {
+                *account = active.record;
+                ActivationDecision {
+                    outcome: ApplyOutcome::Applied,
+                    audit: Some((Owner::User(uid), account.activated_audit(activation.stamp))),
+                }
+            }
+            None => ActivationDecision {
+                outcome: ApplyOutcome::Unchanged,
+                audit: None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{ACTIVE, RalioAccount, ReservationToken};
+    use crate::{Currency, Uid};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn activation(id: &str) -> Activation {
+        Activation {
+            event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
+            event_type: "account_activated".into(),
+            stamp: EventStamp {
+                at: at("2026-05-08T10:45:02Z"),
+                event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
+            },
+            account_id: AccountId::parse(id).unwrap(),
+        }
+    }
+
+    fn created(uid: Uid, token: ReservationToken) -> AccountWrite {
+        let account = RalioAccount {
+            id: "acc-1".into(),
+            alias: "Main".into(),
+            currency: "EUR".into(),
+            balance: 0,
+            pending_in: 0,
+            pending_out: 0,
+            state: "PENDING".into(),
+            account_type: "USER".into(),
+        };
+        AccountRecord::complete(
+            uid,
+            "Main",
+            Currency::Eur,
+            token,
+            account,
+            at("2026-05-08T10:00:00Z"),
+        )
+    }
+
+    #[test]
+    fn an_activation_finds_its_account_whichever_comes_first() {
+        let now = at("2026-05-08T11:00:00Z");
+        let uid = Uid::parse("e4f9d8b3-6b70-47a1-aae1-70c8a689c02a").unwrap();
+        for activation_first in [false, true] {
+            let mut ledger = Ledger::default();
+            let token = ReservationToken(uuid::Uuid::new_v4());
+            let reserve = AccountRecord::reserve(uid, "Main", Currency::Eur, token, now, now);
+            ledger.write_account(&reserve, now).unwrap();
+            let event = activation("acc-1");
+            if activation_first {
+                assert_eq!(
+                    ledger.apply_activation(&event, now).outcome,
+                    ApplyOutcome::Deferred
+                );
+                let written = ledger.write_account(&created(uid, token), now).unwrap();
+                assert_eq!(written.audits.len(), 2, "created, then activated");
+                assert_eq!(written.record.created().unwrap().state, ACTIVE);
+            } else {
+                ledger.write_account(&created(uid, token), now).unwrap();
+                let applied = ledger.apply_activation(&event, now);
+                assert_eq!(applied.outcome, ApplyOutcome::Applied);
+                assert!(applied.audit.is_some());
+            }
+            let record = &ledger.owner(Owner::User(uid)).unwrap().accounts
+                [&(Currency::Eur, "Main".to_owned())];
+            assert_eq!(record.created().unwrap().state, ACTIVE);
+            assert!(ledger.activations.is_empty());
+            assert_eq!(
+                ledger.apply_activation(&event, now).outcome,
+                ApplyOutcome::Duplicate
+            );
+            let again = activation("acc-1");
+            assert_eq!(
+                ledger.apply_activation(&again, now).outcome,
+                ApplyOutcome::Unchanged
+            );
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The per-user lease that keeps two requests from creating two Ralio sessions.
+//!
+//! A request reads the user, then takes the lease on the condition that no session was stored
+//! since it read (the sessions version it saw is still current), so a request that read
+//! before another one's session was stored cannot create a second one. A lease whose holder
+//! died (it ran out without being given back) means a session may exist at Ralio that the
+//! store never heard of: the next holder looks at Ralio's list before creating.
+
+use chrono::{DateTime, Utc};
+
+use crate::apply::OwnerRecords;
+
+/// Proof of holding a user's session-creation lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LeaseToken(pub uuid::Uuid);
+
+/// A creation lease: held from `acquired_at` while `until` has not passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseHold {
+    pub token: LeaseToken,
+    pub acquired_at: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+/// Why a lease was not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseRefusal {
+    /// Another request holds it until then.
+    Held { until: DateTime<Utc> },
+    /// A session was stored since the caller read the user: read again.
+    Stale,
+}
+
+/// When a lease write may take effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseGuard {
+    /// No live lease, and the sessions are still at `seen_version`.
+    Free {
+        now: DateTime<Utc>,
+        seen_version: u64,
+    },
+    /// The lease is still `token`'s (giving it back).
+    HeldBy(LeaseToken),
+}
+
+impl LeaseHold {
+    /// Until when a lease stored as `held` keeps others out at `now`.
+    pub fn blocks(held: Option<&LeaseHold>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        held.map(|h| h.until).filter(|until| *until >= now)
+    }
+}
+
+impl LeaseGuard {
+    pub fn decide(
+        self,
+        held: Option<&LeaseHold>,
+        sessions_version: u64,
+    ) -> Result<(), LeaseRefusal> {
+        match self {
+            LeaseGuard::Free { now, seen_version } => {
+                if let Some(until) = LeaseHold::blocks(held, now) {
+                    return Err(LeaseRefusal::Held { until });
+                }
+                if sessions_version != seen_version {
+                    return Err(LeaseRefusal::Stale);
+                }
+                Ok(())
+            }
+            LeaseGuard::HeldBy(token) => match held {
+                Some(h) if h.token == token => Ok(()),
+                _ => Err(LeaseRefusal::Stale),
+            },
+        }
+    }
+}
+
+impl OwnerRecords {
+    /// Takes the user's creation lease. `Ok` carries a previous holder that never gave it back
+    /// (its lease ran out): sessions it may have created since `acquired_at` are at Ralio.
+    pub fn acquire_lease(
+        &mut self,
+        hold: LeaseHold,
+        seen_version: u64,
+    ) -> Result<Option<LeaseHold>, LeaseRefusal> {
+        let guard = LeaseGuard::Free {
+            now: hold.acquired_at,
+            seen_version,
+        };
+        guard.decide(self.creation_lease.as_ref(), self.sessions_version)?;
+        Ok(self.creation_lease.replace(hold))
+    }
+
+    /// Gives the lease back, if it is still `token`'s.
+    pub fn release_lease(&mut self, token: LeaseToken) {
+        if LeaseGuard::HeldBy(token)
+            .decide(self.creation_lease.as_ref(), self.sessions_version)
+            .is_ok()
+        {
+            self.creation_lease = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Owner, Uid};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn hold(acquired_at: DateTime<Utc>) -> LeaseHold {
+        LeaseHold {
+            token: LeaseToken(uuid::Uuid::new_v4()),
+            acquired_at,
+            until: acquired_at + chrono::Duration::seconds(60),
+        }
+    }
+
+    #[test]
+    fn a_stale_read_a_live_lease_and_a_dead_holder() {
+        let uid = Uid::parse("e4f9d8b3-6b70-47a1-aae1-70c8a689c02a").unwrap();
+        let mut records = OwnerRecords::new(Owner::User(uid));
+        let t0 = at("2026-05-04T09:00:00Z");
+        let first = hold(t0);
+        assert_eq!(records.acquire_lease(first, 0), Ok(None));
+        let second = hold(t0 + chrono::Duration::seconds(10));
+        assert_eq!(
+            records.acquire_lease(second, 0),
+            Err(LeaseRefusal::Held { until: first.until })
+        );
+        // The first holder dies; a session is stored by someone else meanwhile.
+        records.sessions_version += 1;
+        let late = hold(first.until + chrono::Duration::seconds(1));
+        assert_eq!(records.acquire_lease(late, 0), Err(LeaseRefusal::Stale));
+        assert_eq!(
+            records.acquire_lease(late, 1),
+            Ok(Some(first)),
+            "the dead holder is named"
+        );
+        records.release_lease(first.token);
+        assert_eq!(
+            records.creation_lease,
+            Some(late),
+            "not the old holder's to give back"
+        );
+        records.release_lease(late.token);
+        assert_eq!(records.creation_lease, None);
+    }
+}
