@@ -80,6 +80,12 @@ pub struct Args {
     /// Simulator waits this long before sending webhooks.
     #[arg(long, value_parser = duration, default_value = "0s")]
     pub sim_delay: chrono::Duration,
+    /// Simulator fails every call of an operation, as an upstream that acts and then fails:
+    /// OPERATION:FAULT with OPERATION create-session or create-account and FAULT act-then-5xx,
+    /// act-then-hang:15s, act-then-reset or fail-before-acting. Repeatable. One call at a time:
+    /// `POST /sim/faults` on the simulator.
+    #[arg(long, value_parser = ralio_sim::faults::parse_fault_flag)]
+    pub sim_fault: Vec<(ralio_sim::Operation, ralio_sim::Fault)>,
 }
 
 impl Args {
@@ -94,6 +100,7 @@ impl Args {
                     reorder: self.sim_reorder,
                     delay: self.sim_delay.to_std().unwrap_or_default(),
                 },
+                faults: self.sim_fault.clone(),
             },
             Some(base_url) => RalioMode::Real {
                 base_url: base_url.clone(),

@@ -46,6 +46,8 @@ pub enum RalioMode {
         generation: ralio_sim::Generation,
         signature: ralio_sim::Signature,
         chaos: ralio_sim::Chaos,
+        /// Faults every call of an operation meets (`--sim-fault`).
+        faults: Vec<(ralio_sim::Operation, ralio_sim::Fault)>,
     },
     /// A real Ralio (sandbox), which must be able to reach the webhook URL itself.
     Real {
@@ -82,6 +84,7 @@ impl Default for LocalOptions {
                 generation: ralio_sim::Generation::Mixed,
                 signature: ralio_sim::Signature::Hex,
                 chaos: ralio_sim::Chaos::default(),
+                faults: Vec::new(),
             },
             webhook_secrets: LOCAL_WEBHOOK_SECRET.into(),
             session_life: chrono::Duration::days(7),
@@ -171,6 +174,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
             generation,
             signature,
             chaos,
+            faults,
         } => {
             let listener = bind(*addr).await?;
             let sim_url = format!(
@@ -187,6 +191,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
             config.generation = *generation;
             config.signature = *signature;
             config.chaos = *chaos;
+            config.faults = faults.clone();
             config.session_life = options.session_life;
             let credentials = RalioCredentials {
                 api_code: config.api_code.clone(),

@@ -6,12 +6,14 @@
 //! | `POST /api/v1/auth/login` | `{api_code, api_key}` → `{token}` |
 //! | `POST /api/v1/account/users/{uid}/identity-verifications` | new session, 201 as documented |
 //! | `GET /api/v1/account/users/{uid}/identity-verifications` | the user's sessions, paged |
-//! | `POST /api/v1/account/users/{uid}/accounts` | 201 for a REGULAR user, 403 otherwise |
+//! | `POST /api/v1/account/users/{uid}/accounts` | 201 for a REGULAR user (then `account_activated`), 403 otherwise |
+//! | `GET /api/v1/merchant/user/accounts`, `GET /api/v1/merchant/user/accounts/{aid}` | the accounts opened, with their owner |
 //! | `GET /hosted/{sessionId}` | the page the end user opens, with outcome buttons |
 //! | `POST /sim/sessions/{id}/outcome` | `{"outcome": "start"\|"approve"\|"verify-only"\|"review"\|"reject"\|"expire", "reason": …}` |
 //! | `POST /sim/users/{uid}/level` | `{"level": "LIGHT"\|"REGULAR"}`: a level change and its webhook |
 //! | `POST /sim/users/{uid}/expiration-warning` | `{"expirationDate": "YYYY-MM-DD", "daysRemaining": n}` |
-//! | `GET /sim/sessions/{id}`, `GET /sim/deliveries` | what the simulator holds and sent |
+//! | `POST /sim/faults` | `{"operation": "create-session"\|"create-account", "fault": "act-then-5xx"\|"act-then-hang:15s"\|"act-then-reset"\|"fail-before-acting", "times": n}`: the next n calls fail so |
+//! | `GET /sim/sessions/{id}`, `GET /sim/accounts`, `GET /sim/deliveries` | what the simulator holds and sent |
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,11 +28,15 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+mod accounts;
 pub mod delivery;
+pub mod faults;
 mod page;
 pub mod payloads;
 
+pub use accounts::SimAccount;
 pub use delivery::{Chaos, Delivery, Signature};
+pub use faults::{Fault, FaultPlan, Operation};
 pub use payloads::Generation;
 
 #[derive(Debug, Clone)]
@@ -47,6 +53,8 @@ pub struct SimConfig {
     pub chaos: Chaos,
     /// How long a session lives (Ralio: 7 days).
     pub session_life: chrono::Duration,
+    /// Faults every call of an operation meets, for a whole run.
+    pub faults: Vec<(Operation, Fault)>,
 }
 
 impl SimConfig {
@@ -65,6 +73,7 @@ impl SimConfig {
             signature: Signature::Hex,
             chaos: Chaos::default(),
             session_life: chrono::Duration::days(7),
+            faults: Vec::new(),
         }
     }
 }
@@ -90,6 +99,8 @@ struct SimState {
     sessions: HashMap<String, SimSession>,
     order: Vec<String>,
     users: HashMap<String, SimUser>,
+    accounts: Vec<SimAccount>,
+    faults: FaultPlan,
 }
 
 pub struct Simulator {
@@ -112,9 +123,13 @@ impl Simulator {
             max_attempts: 6,
             log: Arc::new(Mutex::new(Vec::new())),
         });
+        let state = SimState {
+            faults: FaultPlan::standing(config.faults.clone()),
+            ..SimState::default()
+        };
         Arc::new(Self {
             config,
-            state: Mutex::new(SimState::default()),
+            state: Mutex::new(state),
             sender,
         })
     }
@@ -125,6 +140,27 @@ impl Simulator {
             .lock()
             .map(|l| l.clone())
             .unwrap_or_default()
+    }
+
+    /// The next `times` calls of `operation` fail with `fault`.
+    pub fn fail_next(&self, operation: Operation, fault: Fault, times: usize) {
+        self.state().faults.push(operation, fault, times);
+    }
+
+    fn take_fault(&self, operation: Operation) -> Option<Fault> {
+        self.state().faults.take(operation)
+    }
+
+    /// Sessions opened for `uid` so far, open ones included.
+    pub fn sessions_of(&self, uid: &str) -> Vec<(String, &'static str)> {
+        let state = self.state();
+        state
+            .order
+            .iter()
+            .filter_map(|id| state.sessions.get(id))
+            .filter(|s| s.uid == uid)
+            .map(|s| (s.id.clone(), s.state))
+            .collect()
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, SimState> {
@@ -238,7 +274,20 @@ pub fn router(sim: Arc<Simulator>) -> Router {
             "/api/v1/account/users/{uid}/identity-verifications",
             post(create_session).get(list_sessions),
         )
-        .route("/api/v1/account/users/{uid}/accounts", post(create_account))
+        .route(
+            "/api/v1/account/users/{uid}/accounts",
+            post(accounts::create_account),
+        )
+        .route(
+            "/api/v1/merchant/user/accounts",
+            get(accounts::list_accounts),
+        )
+        .route(
+            "/api/v1/merchant/user/accounts/{aid}",
+            get(accounts::get_account),
+        )
+        .route("/sim/faults", post(sim_faults))
+        .route("/sim/accounts", get(sim_accounts))
         .route("/hosted/{id}", get(hosted_page))
         .route("/hosted/{id}/decide", post(hosted_decide))
         .route("/sim/sessions/{id}", get(sim_session))
@@ -252,11 +301,11 @@ pub fn router(sim: Arc<Simulator>) -> Router {
         .with_state(sim)
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({ "message": message.into() }))).into_response()
 }
 
-fn authorised(sim: &Simulator, headers: &HeaderMap) -> bool {
+pub(crate) fn authorised(sim: &Simulator, headers: &HeaderMap) -> bool {
     let Some(token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -317,6 +366,10 @@ async fn create_session(
     if !authorised(&sim, &headers) {
         return error(StatusCode::UNAUTHORIZED, "unauthorized");
     }
+    let fault = sim.take_fault(Operation::CreateSession);
+    if let Some(fault) = fault.filter(|f| !f.acts()) {
+        return fault.answer(().into_response()).await;
+    }
     let now = Utc::now();
     let session = SimSession {
         id: uuid::Uuid::new_v4().to_string(),
@@ -326,11 +379,17 @@ async fn create_session(
         expires_at: now + sim.config.session_life,
     };
     let body = session_json(&session, &sim.config.public_url, false);
-    let mut state = sim.state();
-    Simulator::user(&mut state, &uid);
-    state.order.push(session.id.clone());
-    state.sessions.insert(session.id.clone(), session);
-    (StatusCode::CREATED, axum::Json(body)).into_response()
+    {
+        let mut state = sim.state();
+        Simulator::user(&mut state, &uid);
+        state.order.push(session.id.clone());
+        state.sessions.insert(session.id.clone(), session);
+    }
+    let answer = (StatusCode::CREATED, axum::Json(body)).into_response();
+    match fault {
+        Some(fault) => fault.answer(answer).await,
+        None => answer,
+    }
 }
 
 #[derive(Deserialize)]
@@ -369,43 +428,6 @@ async fn list_sessions(
         "pagination": { "next": null, "numPages": pages, "page": page, "pageSize": page_size, "previous": null, "total": all.len() },
         "sessions": sessions
     }))
-    .into_response()
-}
-
-#[derive(Deserialize)]
-struct NewAccount {
-    alias: String,
-    currency: String,
-}
-
-async fn create_account(
-    State(sim): State<Arc<Simulator>>,
-    Path(uid): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    if !authorised(&sim, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "unauthorized");
-    }
-    let Ok(request) = serde_json::from_slice::<NewAccount>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "alias and currency are required");
-    };
-    if !matches!(request.currency.as_str(), "EUR" | "USD") {
-        return error(StatusCode::BAD_REQUEST, "currency must be EUR or USD");
-    }
-    let level = sim
-        .state()
-        .users
-        .get(&uid)
-        .map(|u| u.level)
-        .unwrap_or("LIGHT");
-    if level != "REGULAR" {
-        return error(StatusCode::FORBIDDEN, "the user's KYC level is not REGULAR");
-    }
-    (StatusCode::CREATED, axum::Json(json!({
-        "alias": request.alias, "balance": 0, "currency": request.currency,
-        "id": uuid::Uuid::new_v4().to_string(), "pendingIn": 0, "pendingOut": 0, "state": "ACTIVE", "type": "USER"
-    })))
     .into_response()
 }
 
@@ -512,4 +534,42 @@ async fn sim_expiration_warning(
 
 async fn sim_deliveries(State(sim): State<Arc<Simulator>>) -> Response {
     axum::Json(sim.deliveries()).into_response()
+}
+
+#[derive(Deserialize)]
+struct FaultRequest {
+    operation: String,
+    fault: String,
+    #[serde(default)]
+    times: Option<usize>,
+}
+
+async fn sim_faults(
+    State(sim): State<Arc<Simulator>>,
+    axum::Json(request): axum::Json<FaultRequest>,
+) -> Response {
+    let parsed = request
+        .operation
+        .parse::<Operation>()
+        .and_then(|op| request.fault.parse::<Fault>().map(|f| (op, f)));
+    match parsed {
+        Ok((operation, fault)) => {
+            let times = request.times.unwrap_or(1);
+            sim.fail_next(operation, fault, times);
+            axum::Json(
+                json!({ "operation": request.operation, "fault": request.fault, "times": times }),
+            )
+            .into_response()
+        }
+        Err(message) => error(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+async fn sim_accounts(State(sim): State<Arc<Simulator>>) -> Response {
+    let accounts: Vec<Value> = sim
+        .accounts()
+        .iter()
+        .map(|a| json!({ "id": a.id, "userId": a.uid, "alias": a.alias, "currency": a.currency, "state": a.state }))
+        .collect();
+    axum::Json(accounts).into_response()
 }

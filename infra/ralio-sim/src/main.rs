@@ -23,6 +23,9 @@ struct Args {
     payloads: ralio_sim::Generation,
     #[arg(long, value_enum, default_value = "hex")]
     signature: ralio_sim::Signature,
+    /// Fail every call of an operation: OPERATION:FAULT (see `POST /sim/faults`). Repeatable.
+    #[arg(long, value_parser = ralio_sim::faults::parse_fault_flag)]
+    fault: Vec<(ralio_sim::Operation, ralio_sim::Fault)>,
 }
 
 #[tokio::main]
@@ -40,6 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     config.generation = args.payloads;
     config.signature = args.signature;
+    config.faults = args.fault;
     println!(
         "Ralio simulator on http://{} (api_code {}, api_key {})",
         listener.local_addr()?,

@@ -176,3 +176,13 @@ pub fn expiration_warning(
         }),
     )
 }
+
+/// `account_activated`: the account is ready; only its id is given.
+pub fn account_activated(account_id: &str) -> Value {
+    json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "event": "account_activated",
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "data": { "accountId": account_id }
+    })
+}
