@@ -9,6 +9,19 @@ use serde_json::{Value, json};
 
 pub use idv_local::StoreKind as Store;
 
+/// Runs each named `async fn(Store)` once per store, as its own test.
+#[macro_export]
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(idv_e2e::Store::Memory).await })*
+        }
+        mod dynamodb {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(idv_e2e::Store::Dynamodb).await })*
+        }
+    };
+}
+
 pub struct Stack {
     pub running: Running,
     pub http: reqwest::Client,
@@ -115,6 +128,45 @@ impl Stack {
             .await
             .unwrap();
         assert_eq!(response.status().as_u16(), 200);
+    }
+
+    /// Makes the simulator's next call of `operation` fail with `fault`, through its control API.
+    pub async fn fail_next(&self, operation: &str, fault: &str) {
+        let response = self
+            .http
+            .post(self.sim("/sim/faults"))
+            .json(&json!({ "operation": operation, "fault": fault, "times": 1 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{operation}:{fault}");
+    }
+
+    /// The accounts Ralio (the simulator) holds for `uid`.
+    pub async fn ralio_accounts(&self, uid: &str) -> Vec<Value> {
+        let all: Vec<Value> = self
+            .http
+            .get(self.sim("/sim/accounts"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        all.into_iter().filter(|a| a["userId"] == uid).collect()
+    }
+
+    /// The ids of the IDV sessions Ralio (the simulator) holds for `uid`.
+    pub fn ralio_sessions(&self, uid: &str) -> Vec<String> {
+        let sim = self.running.simulator.as_ref().expect("the simulator runs");
+        sim.sessions_of(uid).into_iter().map(|(id, _)| id).collect()
+    }
+
+    /// Raises `uid` to REGULAR at Ralio and waits until the service has heard of it.
+    pub async fn make_regular(&self, uid: &str) {
+        self.set_level(uid, "REGULAR").await;
+        self.kyc_until(uid, "REGULAR", |k| k["canCreateAccount"] == true)
+            .await;
     }
 
     pub async fn deliveries(&self) -> Vec<Value> {

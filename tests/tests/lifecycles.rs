@@ -1,19 +1,8 @@
 //! Full lifecycles over HTTP: idv-local with the Ralio simulator, once with the in-memory store
 //! and once with DynamoDB + SQS on moto. The simulator sends real signed webhooks back.
 
-use idv_e2e::{Stack, Store, new_uid, start};
+use idv_e2e::{Stack, Store, both_stores, new_uid, start};
 use serde_json::Value;
-
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(idv_e2e::Store::Memory).await })*
-        }
-        mod dynamodb {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(idv_e2e::Store::Dynamodb).await })*
-        }
-    };
-}
 
 both_stores!(
     approve_then_open_an_account,

@@ -86,6 +86,13 @@ pub struct Args {
     /// `POST /sim/faults` on the simulator.
     #[arg(long, value_parser = ralio_sim::faults::parse_fault_flag)]
     pub sim_fault: Vec<(ralio_sim::Operation, ralio_sim::Fault)>,
+    /// How long one HTTP exchange with Ralio may take.
+    #[arg(long, env = "RALIO_TIMEOUT", value_parser = duration, default_value = "10s")]
+    pub ralio_timeout: chrono::Duration,
+    /// How long an uncertain account creation must stay unseen in Ralio's list before it is
+    /// tried again.
+    #[arg(long, env = "ACCOUNT_SETTLE", value_parser = duration, default_value = "2m")]
+    pub account_settle: chrono::Duration,
 }
 
 impl Args {
@@ -129,6 +136,11 @@ impl Args {
             session_life: self.session_life,
             schedule,
             poll_every: Duration::from_secs(1),
+            ralio_timeout: self
+                .ralio_timeout
+                .to_std()
+                .map_err(|e| format!("--ralio-timeout: {e}"))?,
+            account_settle: self.account_settle,
         })
     }
 }

@@ -70,6 +70,11 @@ pub struct LocalOptions {
     pub schedule: ExpirySchedule,
     /// How often the expiry queue is looked at.
     pub poll_every: Duration,
+    /// How long one HTTP exchange with Ralio may take (`RALIO_TIMEOUT`, 10s).
+    pub ralio_timeout: Duration,
+    /// How long an uncertain account creation stays unseen before it is tried again
+    /// (`ACCOUNT_SETTLE`, 2m).
+    pub account_settle: chrono::Duration,
 }
 
 impl Default for LocalOptions {
@@ -90,6 +95,8 @@ impl Default for LocalOptions {
             session_life: chrono::Duration::days(7),
             schedule: ExpirySchedule::default(),
             poll_every: Duration::from_secs(1),
+            ralio_timeout: idv_adapters::ralio::REQUEST_TIMEOUT,
+            account_settle: idv_account_gate::Settings::default().settle,
         }
     }
 }
@@ -221,6 +228,10 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
             (RalioConfig::new(base_url.clone(), credentials), None, None)
         }
     };
+    let ralio_config = RalioConfig {
+        request_timeout: options.ralio_timeout,
+        ..ralio_config
+    };
     let ralio =
         Arc::new(RalioClient::new(ralio_config).map_err(|e| StartError::Config(e.to_string()))?);
 
@@ -282,7 +293,10 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
         audit: store.clone(),
         ralio,
         clock: clock.clone(),
-        settings: Default::default(),
+        settings: idv_account_gate::Settings {
+            settle: options.account_settle,
+            ..Default::default()
+        },
     });
     let webhook = Webhook::with_scheduler(
         store.clone(),

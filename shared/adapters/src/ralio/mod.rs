@@ -59,6 +59,9 @@ pub enum CreateSessionBody {
     EmptyJsonObject,
 }
 
+/// How long one HTTP exchange with Ralio may take unless configured (`RALIO_TIMEOUT`).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct RalioCredentials {
     pub api_code: String,
@@ -104,7 +107,7 @@ impl RalioConfig {
             credentials,
             auth: AuthScheme::Login,
             connect_timeout: Duration::from_secs(2),
-            request_timeout: Duration::from_secs(10),
+            request_timeout: REQUEST_TIMEOUT,
             max_attempts: 3,
             base_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),

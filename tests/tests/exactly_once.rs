@@ -1,0 +1,186 @@
+//! Exactly once at Ralio, end to end: the simulator creates the account or session and then
+//! answers badly (502, a reset connection, an answer after the client's timeout) or fails
+//! before acting. The merchant retries until it has an answer; Ralio must hold exactly one
+//! account (or session), and the merchant's last answer must name it.
+
+use std::time::{Duration, Instant};
+
+use idv_e2e::{Stack, Store, both_stores, new_uid, start};
+use serde_json::{Value, json};
+
+both_stores!(
+    account_after_act_then_5xx,
+    account_after_act_then_reset,
+    account_after_act_then_hang,
+    account_after_fail_before_acting,
+    session_after_act_then_5xx,
+    session_after_act_then_reset,
+    session_after_act_then_hang,
+    session_after_fail_before_acting,
+);
+
+/// Short enough for a test, long enough that a hang outlasts it.
+const RALIO_TIMEOUT: Duration = Duration::from_millis(1500);
+const HANG: &str = "act-then-hang:3s";
+
+async fn stack(store: Store) -> Stack {
+    start(store, |options| {
+        options.ralio_timeout = RALIO_TIMEOUT;
+        options.account_settle = chrono::Duration::seconds(2);
+    })
+    .await
+}
+
+/// One answer the merchant got.
+struct Answer {
+    status: u16,
+    body: Value,
+    retry_after: Option<String>,
+}
+
+impl Answer {
+    fn brief(&self) -> String {
+        match self.body["code"].as_str() {
+            Some(code) => format!("{} {code}", self.status),
+            None => self.status.to_string(),
+        }
+    }
+}
+
+/// Posts `path` until the answer is a 200 or 201, as a merchant's retrying client would.
+async fn retry_until_answered(stack: &Stack, path: &str, body: &Value) -> Vec<Answer> {
+    let give_up = Instant::now() + Duration::from_secs(60);
+    let mut answers = Vec::new();
+    loop {
+        let response = stack
+            .http
+            .post(stack.api(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.json().await.unwrap_or(Value::Null);
+        answers.push(Answer {
+            status,
+            body,
+            retry_after,
+        });
+        if matches!(status, 200 | 201) {
+            return answers;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "no answer after {} tries: {}",
+            answers.len(),
+            briefs(&answers)
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn briefs(answers: &[Answer]) -> String {
+    answers
+        .iter()
+        .map(Answer::brief)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn account_survives(store: Store, fault: &str) {
+    let stack = stack(store).await;
+    let uid = new_uid();
+    stack.make_regular(&uid).await;
+    stack.fail_next("create-account", fault).await;
+
+    let request = json!({ "alias": "Main", "currency": "EUR" });
+    let answers = retry_until_answered(&stack, &format!("/users/{uid}/accounts"), &request).await;
+    eprintln!("create-account {fault} ({store:?}): {}", briefs(&answers));
+
+    let ralio = stack.ralio_accounts(&uid).await;
+    assert_eq!(ralio.len(), 1, "Ralio holds {ralio:?}");
+    let last = answers.last().unwrap();
+    assert_eq!(last.body["accountId"], ralio[0]["id"], "{}", last.body);
+    assert_eq!(last.body["status"], "created");
+    // Until then, the merchant was told to come back, never that it failed.
+    for answer in &answers[..answers.len() - 1] {
+        assert_eq!(answer.status, 409, "{}", answer.body);
+        assert_eq!(answer.body["code"], "creation_uncertain");
+        assert!(answer.retry_after.is_some(), "409 without Retry-After");
+    }
+    let kyc = stack.kyc(&uid).await;
+    assert_eq!(kyc["accounts"].as_array().unwrap().len(), 1, "{kyc}");
+    assert_eq!(kyc["accounts"][0]["accountId"], ralio[0]["id"]);
+
+    // Asking again is answered from the store, without a second account.
+    let (status, again) = stack.open_account(&uid, "Main", "EUR").await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["accountId"], ralio[0]["id"]);
+    assert_eq!(stack.ralio_accounts(&uid).await.len(), 1);
+    stack.stop().await;
+}
+
+async fn account_after_act_then_5xx(store: Store) {
+    account_survives(store, "act-then-5xx").await
+}
+
+async fn account_after_act_then_reset(store: Store) {
+    account_survives(store, "act-then-reset").await
+}
+
+async fn account_after_act_then_hang(store: Store) {
+    account_survives(store, HANG).await
+}
+
+async fn account_after_fail_before_acting(store: Store) {
+    account_survives(store, "fail-before-acting").await
+}
+
+async fn session_survives(store: Store, fault: &str) {
+    let stack = stack(store).await;
+    let uid = new_uid();
+    stack.fail_next("create-session", fault).await;
+
+    let answers =
+        retry_until_answered(&stack, &format!("/users/{uid}/idv-sessions"), &Value::Null).await;
+    eprintln!("create-session {fault} ({store:?}): {}", briefs(&answers));
+
+    let ralio = stack.ralio_sessions(&uid);
+    assert_eq!(ralio.len(), 1, "Ralio holds {ralio:?}");
+    let last = answers.last().unwrap();
+    assert_eq!(last.body["sessionId"], ralio[0].as_str(), "{}", last.body);
+    let kyc = stack.kyc(&uid).await;
+    assert_eq!(
+        kyc["latestSession"]["sessionId"],
+        ralio[0].as_str(),
+        "{kyc}"
+    );
+
+    // A retry reuses the one session.
+    let (status, again) = stack.create_session(&uid).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["sessionId"], ralio[0].as_str());
+    assert_eq!(stack.ralio_sessions(&uid).len(), 1);
+    stack.stop().await;
+}
+
+async fn session_after_act_then_5xx(store: Store) {
+    session_survives(store, "act-then-5xx").await
+}
+
+async fn session_after_act_then_reset(store: Store) {
+    session_survives(store, "act-then-reset").await
+}
+
+async fn session_after_act_then_hang(store: Store) {
+    session_survives(store, HANG).await
+}
+
+async fn session_after_fail_before_acting(store: Store) {
+    session_survives(store, "fail-before-acting").await
+}
