@@ -34,8 +34,8 @@ use idv_adapters::ralio::{CreatedSession, Deadline, RalioClient, RalioError};
 use idv_adapters::store::{CreationLease, Lease, StoreError, UserReader};
 use idv_adapters::wiring::Wiring;
 use idv_model::{
-    HostedUrl, KycLevel, LeaseHold, LeaseToken, Owner, SessionRecord, StoredSession, Uid,
-    UserSnapshot, needs_verification, reusable_session,
+    HostedUrl, KycLevel, LeaseHold, LeaseRelease, LeaseToken, Owner, SessionRecord, StoredSession,
+    Uid, UserSnapshot, needs_verification, reusable_session,
 };
 use serde::Serialize;
 
@@ -150,6 +150,14 @@ enum CreateError {
     Ralio(RalioError),
 }
 
+impl CreateError {
+    /// Whether Ralio certainly holds no session of the failed attempt's making: it refused.
+    /// A store failure may follow a session Ralio created.
+    fn nothing_left_at_ralio(&self) -> bool {
+        matches!(self, CreateError::Ralio(e) if !e.may_have_acted())
+    }
+}
+
 impl From<StoreError> for CreateError {
     fn from(err: StoreError) -> Self {
         CreateError::Store(err)
@@ -222,9 +230,16 @@ impl CreateSession {
                         now,
                     };
                     let result = self.create_with_lease(attempt).await;
-                    if result.is_err() {
-                        // Let the merchant retry at once instead of waiting out the lease.
-                        if let Err(e) = self.leases.release_creation_lease(uid, token).await {
+                    if let Err(error) = &result {
+                        // Let the merchant retry at once instead of waiting out the lease. When
+                        // Ralio may hold a session the store lacks, the lease is left lapsed so
+                        // the next holder looks at Ralio's list before creating.
+                        let how = if after_lapsed.is_none() && error.nothing_left_at_ralio() {
+                            LeaseRelease::Clean
+                        } else {
+                            LeaseRelease::Uncertain
+                        };
+                        if let Err(e) = self.leases.release_creation_lease(uid, token, how).await {
                             tracing::warn!(error = %e, "could not release the creation lease; it expires by itself");
                         }
                     }

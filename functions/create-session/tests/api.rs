@@ -325,21 +325,24 @@ async fn twenty_concurrent_requests_create_one_ralio_session(store: Arc<dyn Stor
 }
 
 async fn ralio_failures_are_reported_and_nothing_is_kept(store: Arc<dyn Store>) {
-    let cases: Vec<(ResponseTemplate, u16, &str)> = vec![
-        (ResponseTemplate::new(500), 503, "ralio_unavailable"),
+    // (Ralio's reply, our answer, its code, whether Ralio may have created a session)
+    let cases: Vec<(ResponseTemplate, u16, &str, bool)> = vec![
+        (ResponseTemplate::new(500), 503, "ralio_unavailable", true),
         (
             ResponseTemplate::new(201).set_body_string("{not json"),
             502,
             "ralio_bad_response",
+            true,
         ),
-        (ResponseTemplate::new(404), 404, "user_not_found"),
+        (ResponseTemplate::new(404), 404, "user_not_found", false),
         (
             ResponseTemplate::new(422).set_body_string("nope"),
             502,
             "ralio_rejected",
+            false,
         ),
     ];
-    for (reply, status, code) in cases {
+    for (reply, status, code, may_have_acted) in cases {
         let ralio = ralio_login().await;
         Mock::given(method("POST"))
             .and(path_regex("identity-verifications$"))
@@ -347,11 +350,7 @@ async fn ralio_failures_are_reported_and_nothing_is_kept(store: Arc<dyn Store>) 
             .mount(&ralio)
             .await;
         // A failure that may have created a session is looked for first: there is none.
-        Mock::given(method("GET"))
-            .and(path_regex("identity-verifications$"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sessions": [] })))
-            .mount(&ralio)
-            .await;
+        mount_empty_list(&ralio).await;
         let clock = ManualClock::at(t0());
         let queue = Arc::new(MemoryQueue::new(Arc::new(clock.clone())));
         let app = build(&store, queue.clone(), &ralio, &clock);
@@ -360,15 +359,40 @@ async fn ralio_failures_are_reported_and_nothing_is_kept(store: Arc<dyn Store>) 
         assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{body}");
         assert!(h_empty(&store, uid).await, "{code}: nothing stored");
         assert!(queue.sent().is_empty());
-        // The lease was released: a working Ralio serves the retry straight away.
+        // The lease was given back: a working Ralio serves the retry straight away, after
+        // looking at its list once more when the failure may have left a session there.
         let working = fake_ralio(Duration::ZERO).await;
+        mount_empty_list(&working).await;
         let retry = build(&store, queue, &working, &clock);
         assert_eq!(
             post(&retry, &uid.to_string()).await.0,
             201,
             "{code}: retry after failure"
         );
+        assert_eq!(
+            lists(&working).await,
+            usize::from(may_have_acted),
+            "{code}: Ralio's list looked at before creating again"
+        );
     }
+}
+
+async fn mount_empty_list(ralio: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path_regex("identity-verifications$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sessions": [] })))
+        .mount(ralio)
+        .await;
+}
+
+async fn lists(ralio: &MockServer) -> usize {
+    ralio
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "GET" && r.url.path().ends_with("identity-verifications"))
+        .count()
 }
 
 async fn h_empty(store: &Arc<dyn Store>, uid: Uid) -> bool {

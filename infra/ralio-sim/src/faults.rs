@@ -109,6 +109,11 @@ impl FaultPlan {
         }
     }
 
+    /// Forgets the one-shot faults no call has met yet.
+    pub fn clear_next(&mut self) {
+        self.next.clear();
+    }
+
     /// The fault for this call of `operation`, if any.
     pub fn take(&mut self, operation: Operation) -> Option<Fault> {
         if let Some(at) = self.next.iter().position(|(op, _)| *op == operation) {

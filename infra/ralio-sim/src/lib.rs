@@ -55,6 +55,35 @@ pub struct SimConfig {
     pub session_life: chrono::Duration,
     /// Faults every call of an operation meets, for a whole run.
     pub faults: Vec<(Operation, Fault)>,
+    /// What time it is at Ralio: the system clock, or a test's.
+    pub clock: SimClock,
+}
+
+/// The simulator's clock, shared with a test's manual clock so that session creation times
+/// and the service's own times agree.
+#[derive(Clone)]
+pub struct SimClock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl SimClock {
+    pub fn from_fn(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(now))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.0)()
+    }
+}
+
+impl Default for SimClock {
+    fn default() -> Self {
+        Self::from_fn(Utc::now)
+    }
+}
+
+impl std::fmt::Debug for SimClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SimClock({})", self.now())
+    }
 }
 
 impl SimConfig {
@@ -74,6 +103,7 @@ impl SimConfig {
             chaos: Chaos::default(),
             session_life: chrono::Duration::days(7),
             faults: Vec::new(),
+            clock: SimClock::default(),
         }
     }
 }
@@ -145,6 +175,11 @@ impl Simulator {
     /// The next `times` calls of `operation` fail with `fault`.
     pub fn fail_next(&self, operation: Operation, fault: Fault, times: usize) {
         self.state().faults.push(operation, fault, times);
+    }
+
+    /// Forgets the per-call faults no call has met yet.
+    pub fn clear_faults(&self) {
+        self.state().faults.clear_next();
     }
 
     fn take_fault(&self, operation: Operation) -> Option<Fault> {
@@ -370,7 +405,7 @@ async fn create_session(
     if let Some(fault) = fault.filter(|f| !f.acts()) {
         return fault.answer(().into_response()).await;
     }
-    let now = Utc::now();
+    let now = sim.config.clock.now();
     let session = SimSession {
         id: uuid::Uuid::new_v4().to_string(),
         uid: uid.clone(),

@@ -11,9 +11,9 @@ use idv_adapters::testing::{dynamo, memory};
 use idv_model::{
     AccountId, AccountRecord, AccountReservation, AccountStatus, Activation, ApplyOutcome,
     AuditEntry, BucketKind, Change, Currency, EventApplication, EventStamp, ExpiryBucket,
-    ExpirySchedule, ExpirySource, FailureReason, HostedUrl, KycLevel, Owner, Phase, RalioAccount,
-    RelatedPartyId, ReservationToken, ReverifyNotice, SessionRecord, StoredSession, WatchAction,
-    WatchOutcome, parse_webhook,
+    ExpirySchedule, ExpirySource, FailureReason, HostedUrl, KycLevel, LeaseRelease, Owner, Phase,
+    RalioAccount, RelatedPartyId, ReservationToken, ReverifyNotice, SessionRecord, StoredSession,
+    WatchAction, WatchOutcome, parse_webhook,
 };
 
 macro_rules! contract {
@@ -54,6 +54,7 @@ contract!(
     creation_lease_is_exclusive_until_released_or_expired,
     a_deleted_tick_can_be_created_again,
     a_lease_on_a_stale_read_is_refused_and_a_dead_holder_is_named,
+    a_lease_given_up_uncertain_sends_the_next_holder_to_ralio,
     storing_a_created_session_gives_the_lease_back,
 );
 
@@ -980,12 +981,18 @@ async fn creation_lease_is_exclusive_until_released_or_expired(store: Arc<dyn St
         take_lease(&store, idv_adapters::testing::fixtures::uid(), until, t0()).await,
         Lease::Acquired { .. }
     ));
-    store.release_creation_lease(uid, token).await.unwrap();
+    store
+        .release_creation_lease(uid, token, LeaseRelease::Clean)
+        .await
+        .unwrap();
     let Lease::Acquired { token: second, .. } = take_lease(&store, uid, until, t0()).await else {
         panic!("a released lease must be free");
     };
     // Releasing with a stale token does not free someone else's lease.
-    store.release_creation_lease(uid, token).await.unwrap();
+    store
+        .release_creation_lease(uid, token, LeaseRelease::Clean)
+        .await
+        .unwrap();
     assert_eq!(
         take_lease(&store, uid, until, t0()).await,
         Lease::Held { until }
@@ -1038,6 +1045,53 @@ async fn a_lease_on_a_stale_read_is_refused_and_a_dead_holder_is_named(store: Ar
         }
         other => panic!("expected the dead holder named, got {other:?}"),
     }
+}
+
+async fn a_lease_given_up_uncertain_sends_the_next_holder_to_ralio(store: Arc<dyn Store>) {
+    let uid = uid();
+    let until = t0() + Duration::seconds(60);
+    let Lease::Acquired { token: first, .. } = take_lease(&store, uid, until, t0()).await else {
+        panic!("free")
+    };
+    store
+        .release_creation_lease(uid, first, LeaseRelease::Uncertain)
+        .await
+        .unwrap();
+    // At once, not after the lease's length: the next holder is told to look at Ralio.
+    let Lease::Acquired {
+        token: second,
+        after_lapsed: Some(hold),
+    } = take_lease(&store, uid, until, t0()).await
+    else {
+        panic!("a lease given up uncertain must be taken with its holder named")
+    };
+    assert_eq!((hold.token, hold.acquired_at), (first, t0()));
+    // The second gives up uncertain too, later: the first attempt's beginning is kept.
+    store
+        .release_creation_lease(uid, second, LeaseRelease::Uncertain)
+        .await
+        .unwrap();
+    let later = t0() + Duration::minutes(30);
+    let Lease::Acquired {
+        token: third,
+        after_lapsed: Some(hold),
+    } = take_lease(&store, uid, later + Duration::seconds(60), later).await
+    else {
+        panic!("named again")
+    };
+    assert_eq!((hold.token, hold.acquired_at), (second, t0()));
+    // Given back clean, it is forgotten.
+    store
+        .release_creation_lease(uid, third, LeaseRelease::Clean)
+        .await
+        .unwrap();
+    assert!(matches!(
+        take_lease(&store, uid, later + Duration::seconds(60), later).await,
+        Lease::Acquired {
+            after_lapsed: None,
+            ..
+        }
+    ));
 }
 
 async fn a_deleted_tick_can_be_created_again(store: Arc<dyn Store>) {

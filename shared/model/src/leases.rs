@@ -3,8 +3,10 @@
 //! A request reads the user, then takes the lease on the condition that no session was stored
 //! since it read (the sessions version it saw is still current), so a request that read
 //! before another one's session was stored cannot create a second one. A lease whose holder
-//! died (it ran out without being given back) means a session may exist at Ralio that the
-//! store never heard of: the next holder looks at Ralio's list before creating.
+//! died (it ran out without being given back), or that gave up without knowing whether Ralio
+//! acted, means a session may exist at Ralio that the store never heard of: the next holder
+//! looks at Ralio's list before creating, for sessions created since the earliest such attempt
+//! began.
 
 use chrono::{DateTime, Utc};
 
@@ -14,12 +16,25 @@ use crate::apply::OwnerRecords;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LeaseToken(pub uuid::Uuid);
 
-/// A creation lease: held from `acquired_at` while `until` has not passed.
+/// A creation lease, held while `until` has not passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeaseHold {
     pub token: LeaseToken,
+    /// When the earliest attempt not known to have ended began: carried over from holders
+    /// that died or gave up uncertain, so no session one of them left is overlooked.
     pub acquired_at: DateTime<Utc>,
     pub until: DateTime<Utc>,
+}
+
+/// How a holder gives its lease back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseRelease {
+    /// Ralio holds no session of this attempt's making that the store lacks: it certainly
+    /// refused, or the session is stored.
+    Clean,
+    /// Ralio may hold a session the store lacks: the lease is left lapsed instead of removed,
+    /// so the next holder looks at Ralio's list first, as after a holder that died.
+    Uncertain,
 }
 
 /// Why a lease was not given.
@@ -44,6 +59,14 @@ pub enum LeaseGuard {
 }
 
 impl LeaseHold {
+    /// The lease as a holder that gave up uncertain leaves it: lapsed, its attempt kept.
+    pub fn given_up(self) -> Self {
+        Self {
+            until: DateTime::<Utc>::UNIX_EPOCH,
+            ..self
+        }
+    }
+
     /// Until when a lease stored as `held` keeps others out at `now`.
     pub fn blocks(held: Option<&LeaseHold>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         held.map(|h| h.until).filter(|until| *until >= now)
@@ -76,7 +99,8 @@ impl LeaseGuard {
 
 impl OwnerRecords {
     /// Takes the user's creation lease. `Ok` carries a previous holder that never gave it back
-    /// (its lease ran out): sessions it may have created since `acquired_at` are at Ralio.
+    /// cleanly (it died, or gave up uncertain): sessions it may have created since
+    /// `acquired_at` are at Ralio. The new hold keeps that beginning until it is resolved.
     pub fn acquire_lease(
         &mut self,
         hold: LeaseHold,
@@ -87,16 +111,24 @@ impl OwnerRecords {
             seen_version,
         };
         guard.decide(self.creation_lease.as_ref(), self.sessions_version)?;
-        Ok(self.creation_lease.replace(hold))
+        let previous = self.creation_lease;
+        self.creation_lease = Some(LeaseHold {
+            acquired_at: previous.map_or(hold.acquired_at, |p| p.acquired_at),
+            ..hold
+        });
+        Ok(previous)
     }
 
     /// Gives the lease back, if it is still `token`'s.
-    pub fn release_lease(&mut self, token: LeaseToken) {
+    pub fn release_lease(&mut self, token: LeaseToken, how: LeaseRelease) {
         if LeaseGuard::HeldBy(token)
             .decide(self.creation_lease.as_ref(), self.sessions_version)
             .is_ok()
         {
-            self.creation_lease = None;
+            self.creation_lease = match how {
+                LeaseRelease::Clean => None,
+                LeaseRelease::Uncertain => self.creation_lease.map(LeaseHold::given_up),
+            };
         }
     }
 }
@@ -139,13 +171,41 @@ mod tests {
             Ok(Some(first)),
             "the dead holder is named"
         );
-        records.release_lease(first.token);
+        let carried = LeaseHold {
+            acquired_at: first.acquired_at,
+            ..late
+        };
+        records.release_lease(first.token, LeaseRelease::Clean);
         assert_eq!(
             records.creation_lease,
-            Some(late),
-            "not the old holder's to give back"
+            Some(carried),
+            "not the old holder's to give back; the dead holder's beginning is kept"
         );
-        records.release_lease(late.token);
+        records.release_lease(late.token, LeaseRelease::Clean);
         assert_eq!(records.creation_lease, None);
+    }
+
+    #[test]
+    fn a_holder_that_gave_up_uncertain_is_looked_past_at_once() {
+        let uid = Uid::parse("e4f9d8b3-6b70-47a1-aae1-70c8a689c02a").unwrap();
+        let mut records = OwnerRecords::new(Owner::User(uid));
+        let t0 = at("2026-05-04T09:00:00Z");
+        let first = hold(t0);
+        records.acquire_lease(first, 0).unwrap();
+        records.release_lease(first.token, LeaseRelease::Uncertain);
+        // The next request, even at the same instant, takes the lease and is told to look.
+        let next = hold(t0);
+        assert_eq!(records.acquire_lease(next, 0), Ok(Some(first.given_up())));
+        // It gives up uncertain too, minutes later: the first attempt's beginning is kept.
+        records.release_lease(next.token, LeaseRelease::Uncertain);
+        let third = hold(t0 + chrono::Duration::minutes(30));
+        let previous = records.acquire_lease(third, 0).unwrap().unwrap();
+        assert_eq!(previous.acquired_at, t0);
+        // Resolved: given back clean, the next attempt starts afresh.
+        records.release_lease(third.token, LeaseRelease::Clean);
+        assert_eq!(
+            records.acquire_lease(hold(t0 + chrono::Duration::hours(1)), 0),
+            Ok(None)
+        );
     }
 }

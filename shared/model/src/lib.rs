@@ -38,7 +38,7 @@ pub use decisions::{
 };
 pub use expiry::{BucketKind, ExpiryBucket, ExpirySchedule, InvalidSchedule};
 pub use ids::{EventId, InvalidId, Owner, RelatedPartyId, SessionId, Uid};
-pub use leases::{LeaseGuard, LeaseHold, LeaseRefusal, LeaseToken};
+pub use leases::{LeaseGuard, LeaseHold, LeaseRefusal, LeaseRelease, LeaseToken};
 pub use lifecycle::{EventStamp, ExpirySource, LevelStamp, Move, Phase};
 pub use records::{
     FailureReason, HostedUrl, IncompleteSession, KycRecord, ReverifyNotice, SESSION_LIFETIME,

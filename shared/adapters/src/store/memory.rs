@@ -10,8 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::apply::Ledger;
 use idv_model::{
     AccountId, AccountRecord, AccountWrite, Activation, AuditEntry, EventApplication, ExpiryBucket,
-    LeaseHold, LeaseRefusal, LeaseToken, Owner, SessionId, SessionRecord, StoredSession, Uid,
-    UserSnapshot, WatchAction, WatchOutcome,
+    LeaseHold, LeaseRefusal, LeaseRelease, LeaseToken, Owner, SessionId, SessionRecord,
+    StoredSession, Uid, UserSnapshot, WatchAction, WatchOutcome,
 };
 
 use super::{
@@ -272,12 +272,17 @@ impl CreationLease for MemoryStore {
         })
     }
 
-    async fn release_creation_lease(&self, uid: Uid, token: LeaseToken) -> StoreResult<()> {
+    async fn release_creation_lease(
+        &self,
+        uid: Uid,
+        token: LeaseToken,
+        how: LeaseRelease,
+    ) -> StoreResult<()> {
         let mut state = self.lock()?;
         state
             .ledger
             .owner_mut(Owner::User(uid))
-            .release_lease(token);
+            .release_lease(token, how);
         Ok(())
     }
 
@@ -290,7 +295,10 @@ impl CreationLease for MemoryStore {
         let mut state = self.lock()?;
         let stored = state.ledger.store_created(record, buckets)?;
         if let Owner::User(_) = record.owner {
-            state.ledger.owner_mut(record.owner).release_lease(lease);
+            state
+                .ledger
+                .owner_mut(record.owner)
+                .release_lease(lease, LeaseRelease::Clean);
         }
         Ok(stored)
     }

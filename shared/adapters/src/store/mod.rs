@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::{
     AccountId, AccountRecord, AccountReservation, AccountWrite, Activation, ApplyOutcome,
-    AuditEntry, Currency, EventApplication, ExpiryBucket, LeaseHold, LeaseToken, Owner,
-    ReservationToken, SessionId, SessionRecord, StoredSession, Uid, UserSnapshot, WatchAction,
-    WatchOutcome,
+    AuditEntry, Currency, EventApplication, ExpiryBucket, LeaseHold, LeaseRelease, LeaseToken,
+    Owner, ReservationToken, SessionId, SessionRecord, StoredSession, Uid, UserSnapshot,
+    WatchAction, WatchOutcome,
 };
 
 pub mod dynamo;
@@ -234,8 +234,14 @@ pub trait CreationLease: Send + Sync {
         seen_version: u64,
     ) -> StoreResult<Lease>;
 
-    /// Gives the lease back early (after a failure), if still ours.
-    async fn release_creation_lease(&self, uid: Uid, token: LeaseToken) -> StoreResult<()>;
+    /// Gives the lease back early (after a failure), if still ours: removed, or left lapsed
+    /// when Ralio may hold a session the store lacks ([`LeaseRelease`]).
+    async fn release_creation_lease(
+        &self,
+        uid: Uid,
+        token: LeaseToken,
+        how: LeaseRelease,
+    ) -> StoreResult<()>;
 
     /// Stores a session just created at Ralio (as [`SessionWriter::store_session`]) and gives
     /// the lease back, in one write when the session is new.

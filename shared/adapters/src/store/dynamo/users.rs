@@ -5,13 +5,14 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 use idv_model::{
-    ExpiryBucket, LeaseGuard, LeaseHold, LeaseRefusal, LeaseToken, Owner, SessionRecord,
-    StoredSession, Uid, UserProfile, UserSnapshot, Write,
+    ExpiryBucket, LeaseGuard, LeaseHold, LeaseRefusal, LeaseRelease, LeaseToken, Owner,
+    SessionRecord, StoredSession, Uid, UserProfile, UserSnapshot, Write,
 };
 
 use super::errors::{Transaction, conditional};
 use super::items::{
-    AccountItem, Identity, Key, LeaseItem, ProfileItem, SessionItem, from_item, to_item, to_value,
+    AccountItem, Identity, Key, LeaseItem, ProfileItem, SessionItem, Ts, from_item, to_item,
+    to_value,
 };
 use super::schema::{self, attr, entity};
 use super::updates::{Cond, Expression, lease_condition};
@@ -42,12 +43,27 @@ impl DynamoStore {
         Ok(conditional("UpdateItem", result)?.map(|output| output.attributes.unwrap_or_default()))
     }
 
-    fn lease_release(&self, uid: Uid, token: LeaseToken) -> StoreResult<(Key, Expression)> {
+    fn lease_release(
+        &self,
+        uid: Uid,
+        token: LeaseToken,
+        how: LeaseRelease,
+    ) -> StoreResult<(Key, Expression)> {
         let mut expr = Expression::default();
-        expr.remove(attr::CREATION_LEASE_UNTIL)
-            .remove(attr::CREATION_LEASE_TOKEN)
-            .remove(attr::CREATION_LEASE_SINCE)
-            .condition(&lease_condition(LeaseGuard::HeldBy(token))?);
+        match how {
+            LeaseRelease::Clean => expr
+                .remove(attr::CREATION_LEASE_UNTIL)
+                .remove(attr::CREATION_LEASE_TOKEN)
+                .remove(attr::CREATION_LEASE_SINCE),
+            LeaseRelease::Uncertain => {
+                let lapsed = LeaseItem {
+                    creation_lease_until: Some(Ts(DateTime::<Utc>::UNIX_EPOCH)),
+                    ..LeaseItem::default()
+                };
+                expr.set_item(to_item(&lapsed)?)
+            }
+        }
+        .condition(&lease_condition(LeaseGuard::HeldBy(token))?);
         Ok((Key::profile(Owner::User(uid)), expr))
     }
 
@@ -149,9 +165,15 @@ impl CreationLease for DynamoStore {
         };
         let owner = Owner::User(uid);
         let guard = LeaseGuard::Free { now, seen_version };
+        // The beginning of an attempt that died or gave up uncertain is kept until resolved.
+        let lease = LeaseItem {
+            creation_lease_since: None,
+            ..LeaseItem::from(&hold)
+        };
         let mut expr = Expression::default();
         expr.set_item(to_item(&Identity::new(entity::PROFILE, owner))?)
-            .set_item(to_item(&LeaseItem::from(&hold))?)
+            .set_item(to_item(&lease)?)
+            .fill(attr::CREATION_LEASE_SINCE, to_value(&Ts(now))?)
             .condition(&lease_condition(guard)?);
         let result = with_update!(
             self.client
@@ -188,8 +210,13 @@ impl CreationLease for DynamoStore {
         })
     }
 
-    async fn release_creation_lease(&self, uid: Uid, token: LeaseToken) -> StoreResult<()> {
-        let (key, expr) = self.lease_release(uid, token)?;
+    async fn release_creation_lease(
+        &self,
+        uid: Uid,
+        token: LeaseToken,
+        how: LeaseRelease,
+    ) -> StoreResult<()> {
+        let (key, expr) = self.lease_release(uid, token, how)?;
         let result = with_update!(
             self.client
                 .update_item()
@@ -219,7 +246,7 @@ impl CreationLease for DynamoStore {
         let write = Write::creation(record, buckets);
         let (key, mut expr) = Self::write_expression(record.owner, &write, Utc::now())?;
         expr.condition(&Cond::Absent(attr::PK));
-        let (lease_key, mut lease_expr) = self.lease_release(uid, lease)?;
+        let (lease_key, mut lease_expr) = self.lease_release(uid, lease, LeaseRelease::Clean)?;
         lease_expr.add(attr::SESSIONS_VERSION, to_value(&1u64)?);
         let mut tx = Transaction::default();
         tx.push(self.update(&key, &expr)?);
@@ -231,7 +258,9 @@ impl CreationLease for DynamoStore {
             Err(cancellation) => {
                 let stored = self.store_session(record, buckets).await?;
                 if cancellation.refused(lease_slot).is_none()
-                    && let Err(e) = self.release_creation_lease(uid, lease).await
+                    && let Err(e) = self
+                        .release_creation_lease(uid, lease, LeaseRelease::Clean)
+                        .await
                 {
                     // The session is stored; the lease runs out by itself.
                     tracing::warn!(error = %e, "creation lease not released");
