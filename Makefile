@@ -1,7 +1,7 @@
 # The one entry point for building, testing and running the project.
 SHELL := /bin/bash
 
-.PHONY: test run build deploy fmt lint browser-check
+.PHONY: test run build deploy fmt lint browser-check fault-check
 
 ## make test: formatting, lints and every test (installs and starts the emulators it needs).
 test:
@@ -19,6 +19,11 @@ build:
 ## make deploy: sam deploy --guided on the built artifacts (needs AWS credentials).
 deploy: build
 	PATH="$(CURDIR)/.venv-build/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam deploy --guided
+
+## make fault-check: a stand-in Ralio opens the account then fails (502, reset, hang, or fails
+## before acting); prints the merchant's answers and the accounts Ralio holds (a few minutes).
+fault-check:
+	./scripts/fault-check.sh
 
 ## make browser-check: headless Chromium clicks Approve on the hosted page (manual check).
 browser-check:

@@ -220,6 +220,48 @@ async fn record_answers_for_the_openapi_check() {
         200
     );
 
+    // Ralio opens an account and then answers 502: uncertain, then found in Ralio's list.
+    stack.fail_next("create-account", "act-then-5xx").await;
+    let savings = json!({ "alias": "Savings", "currency": "USD" });
+    let (status, uncertain) = r
+        .call(
+            &stack,
+            "POST",
+            accounts,
+            &format!("/users/{uid}/accounts"),
+            Some(savings.clone()),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (status, uncertain["code"].as_str()),
+        (409, Some("creation_uncertain"))
+    );
+    let (_, status_view) = r
+        .call(&stack, "GET", kyc, &format!("/users/{uid}/kyc"), None, &[])
+        .await;
+    assert!(
+        status_view["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["status"] == "uncertain"),
+        "{status_view}"
+    );
+    assert_eq!(
+        r.call(
+            &stack,
+            "POST",
+            accounts,
+            &format!("/users/{uid}/accounts"),
+            Some(savings),
+            &[]
+        )
+        .await
+        .0,
+        200
+    );
+
     // The webhook: unsigned, signed, oversized, wrong method.
     let body = json!({ "id": uuid::Uuid::new_v4().to_string(), "event": "payin_completed", "timestamp": "2026-05-04T09:00:00Z", "data": {} });
     assert_eq!(
@@ -243,6 +285,21 @@ async fn record_answers_for_the_openapi_check() {
         .0,
         200
     );
+    // An activation for an account not recorded (yet) is kept.
+    let activation = json!({ "id": uuid::Uuid::new_v4().to_string(), "event": "account_activated", "timestamp": "2026-05-04T09:00:00Z", "data": { "accountId": uuid::Uuid::new_v4().to_string() } });
+    let bytes = serde_json::to_vec(&activation).unwrap();
+    let signature = idv_model::WebhookSecret::new(idv_local::LOCAL_WEBHOOK_SECRET).sign_hex(&bytes);
+    let (status, kept) = r
+        .call(
+            &stack,
+            "POST",
+            webhook,
+            webhook,
+            Some(activation),
+            &[("x-signature", signature)],
+        )
+        .await;
+    assert_eq!((status, kept["outcome"].as_str()), (200, Some("deferred")));
     let big = json!({ "padding": "x".repeat(300 * 1024) });
     assert_eq!(
         r.call(&stack, "POST", webhook, webhook, Some(big), &[])

@@ -12,10 +12,10 @@
 //! | an identical request is under way | 200 with its account once created, else 409 `creation_in_progress` |
 //! | Ralio certainly did nothing (refused: 4xx; unreachable) | 422 `ralio_rejected` / 503 `ralio_unavailable`; a retry creates at once |
 //! | Ralio may have acted (timeout, 5xx, reset, unreadable answer), or an earlier request's creation is uncertain | 409 `creation_uncertain` with `Retry-After`, until Ralio shows the account (then 200 with it) or shows none after `ACCOUNT_SETTLE` (then a new creation) |
+//! | store fault | 503 `store_unavailable` or 500 `internal_error`, as every function ([`store_problem`]) |
 //!
 //! An uncertain creation is never resolved by creating again right away: Ralio's account list
 //! and its `account_activated` webhook are looked at first.
-//! | store fault | 503 `store_unavailable` or 500 `internal_error`, as every function ([`store_problem`]) |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,6 +72,10 @@ impl Default for Settings {
         }
     }
 }
+
+/// How soon a merchant told `creation_uncertain` should ask again: Ralio's list or its
+/// activation usually shows the account within seconds, long before a new creation may happen.
+const LOOK_AGAIN: chrono::Duration = chrono::Duration::seconds(10);
 
 /// Activations kept without their account that one resolution looks at, at most.
 pub const ACTIVATIONS_LOOKED_AT: usize = 25;
@@ -296,7 +300,7 @@ impl AccountGate {
                     tracing::warn!(error = %e, "uncertain account creation not recorded");
                 }
                 Err(GateError::Uncertain {
-                    retry_after: self.settings.settle,
+                    retry_after: LOOK_AGAIN,
                     failure: Some(error),
                 })
             }
@@ -343,7 +347,7 @@ impl AccountGate {
             _ => {
                 tracing::error!(uid = %wanted.uid, %reservation, %account_id, "account at Ralio, but the reservation changed hands: not recorded");
                 Err(GateError::Uncertain {
-                    retry_after: self.settings.settle,
+                    retry_after: LOOK_AGAIN,
                     failure: None,
                 })
             }
@@ -380,7 +384,7 @@ impl AccountGate {
         }
         if let Err(left) = settled(since, self.settings.settle, now) {
             return Err(GateError::Uncertain {
-                retry_after: left,
+                retry_after: left.min(LOOK_AGAIN),
                 failure: None,
             });
         }
@@ -453,7 +457,6 @@ impl AccountGate {
 
     /// An identical request is creating it: answer with its account once recorded.
     async fn wait_for_peer(&self, wanted: Wanted<'_>) -> Result<Response, GateError> {
-        let settle = self.settings.settle;
         let found = wait_for_peer(self.settings.wait_for_peer, || async {
             let snapshot = self.users.load_user(wanted.uid).await?;
             let record = snapshot
@@ -464,7 +467,7 @@ impl AccountGate {
                 Some(r) if r.created().is_some() => Ok(Some(created_answer(StatusCode::OK, r))),
                 Some(r) if matches!(r.status, AccountStatus::Uncertain { .. }) => {
                     Err(GateError::Uncertain {
-                        retry_after: settle,
+                        retry_after: LOOK_AGAIN,
                         failure: None,
                     })
                 }

@@ -571,7 +571,7 @@ async fn a_creation_ralio_may_have_made_is_found_never_made_twice(store: Arc<dyn
             (status, Some(code)),
             "{fault:?}: {first}"
         );
-        // Retry as a merchant would, moving time on as Retry-After says, until answered.
+        // Retry as a merchant would, time moving on past the settle delay, until answered.
         let mut last = Value::Null;
         for _ in 0..5 {
             let (got, answer) = call(&app, "POST", &uri, Some(&body)).await;

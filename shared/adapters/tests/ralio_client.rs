@@ -767,3 +767,40 @@ async fn accounts_are_found_by_user_alias_and_currency_not_by_the_filter() {
         "personal data is not kept"
     );
 }
+
+#[tokio::test]
+async fn documented_account_shapes_are_read() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    let listed = fixture("list_merchant_user_accounts.200.json");
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    Mock::given(method("GET"))
+        .and(path("/api/v1/merchant/user/accounts"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(listed))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v1/merchant/user/accounts/{id}")))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("get_merchant_user_account.200.json")),
+        )
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    let call = client.within(Deadline::none());
+    let found = call
+        .find_account(uid(), "Main", Currency::Eur)
+        .await
+        .unwrap()
+        .expect("the fixture's account is the user's");
+    assert_eq!(found.id, id);
+    let one = call
+        .get_account(&AccountId::parse(&id).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(one.user_id.as_deref(), Some(UID));
+    assert_eq!(
+        (one.account.alias.as_str(), one.account.currency.as_str()),
+        ("Main", "EUR")
+    );
+}
