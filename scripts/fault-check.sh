@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a merchant sees when Ralio acts and then fails: idv-local pointed (RALIO_BASE_URL) at a
 # stand-in Ralio (ralio-sim) that opens the account and then answers 502, resets the
-# connection, answers after the client's 10 s timeout, or fails before acting. The merchant
+# connection, answers after the client's 10 s timeout, fails before acting, or answers 502 and
+# opens the account 20 s later. The merchant
 # retries every RETRY_EVERY seconds until it gets the account; the table shows its answers and
 # how many accounts Ralio holds afterwards. Defaults as deployed (RALIO_TIMEOUT 10s,
 # ACCOUNT_SETTLE 2m), so a run takes a few minutes.
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 API_PORT=${API_PORT:-3900}
 SIM_PORT=${SIM_PORT:-3901}
 RETRY_EVERY=${RETRY_EVERY:-5}
-FAULTS=${FAULTS:-"act-then-5xx act-then-reset act-then-hang:15s fail-before-acting"}
+FAULTS=${FAULTS:-"act-then-5xx act-then-reset act-then-hang:15s fail-before-acting act-late:20s"}
 API="http://127.0.0.1:$API_PORT"
 SIM="http://127.0.0.1:$SIM_PORT"
 

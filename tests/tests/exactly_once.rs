@@ -13,20 +13,25 @@ both_stores!(
     account_after_act_then_reset,
     account_after_act_then_hang,
     account_after_fail_before_acting,
+    account_after_act_late,
     session_after_act_then_5xx,
     session_after_act_then_reset,
     session_after_act_then_hang,
     session_after_fail_before_acting,
+    session_after_act_late,
 );
 
 /// Short enough for a test, long enough that a hang outlasts it.
 const RALIO_TIMEOUT: Duration = Duration::from_millis(1500);
 const HANG: &str = "act-then-hang:3s";
+/// Ralio answers 502 at once and creates a second later: within the settle delays below.
+const LATE: &str = "act-late:1s";
 
 async fn stack(store: Store) -> Stack {
     start(store, |options| {
         options.ralio_timeout = RALIO_TIMEOUT;
         options.account_settle = chrono::Duration::seconds(2);
+        options.create_settle = chrono::Duration::seconds(2);
     })
     .await
 }
@@ -84,6 +89,15 @@ async fn retry_until_answered(stack: &Stack, path: &str, body: &Value) -> Vec<An
     }
 }
 
+/// Until the last answer, the merchant was told to come back, never that it failed.
+fn told_to_come_back(answers: &[Answer]) {
+    for answer in &answers[..answers.len() - 1] {
+        assert_eq!(answer.status, 409, "{}", answer.body);
+        assert_eq!(answer.body["code"], "creation_uncertain");
+        assert!(answer.retry_after.is_some(), "409 without Retry-After");
+    }
+}
+
 fn briefs(answers: &[Answer]) -> String {
     answers
         .iter()
@@ -107,12 +121,7 @@ async fn account_survives(store: Store, fault: &str) {
     let last = answers.last().unwrap();
     assert_eq!(last.body["accountId"], ralio[0]["id"], "{}", last.body);
     assert_eq!(last.body["status"], "created");
-    // Until then, the merchant was told to come back, never that it failed.
-    for answer in &answers[..answers.len() - 1] {
-        assert_eq!(answer.status, 409, "{}", answer.body);
-        assert_eq!(answer.body["code"], "creation_uncertain");
-        assert!(answer.retry_after.is_some(), "409 without Retry-After");
-    }
+    told_to_come_back(&answers);
     let kyc = stack.kyc(&uid).await;
     assert_eq!(kyc["accounts"].as_array().unwrap().len(), 1, "{kyc}");
     assert_eq!(kyc["accounts"][0]["accountId"], ralio[0]["id"]);
@@ -141,6 +150,10 @@ async fn account_after_fail_before_acting(store: Store) {
     account_survives(store, "fail-before-acting").await
 }
 
+async fn account_after_act_late(store: Store) {
+    account_survives(store, LATE).await
+}
+
 async fn session_survives(store: Store, fault: &str) {
     let stack = stack(store).await;
     let uid = new_uid();
@@ -150,6 +163,7 @@ async fn session_survives(store: Store, fault: &str) {
         retry_until_answered(&stack, &format!("/users/{uid}/idv-sessions"), &Value::Null).await;
     eprintln!("create-session {fault} ({store:?}): {}", briefs(&answers));
 
+    told_to_come_back(&answers);
     let ralio = stack.ralio_sessions(&uid);
     assert_eq!(ralio.len(), 1, "Ralio holds {ralio:?}");
     let last = answers.last().unwrap();
@@ -183,4 +197,8 @@ async fn session_after_act_then_hang(store: Store) {
 
 async fn session_after_fail_before_acting(store: Store) {
     session_survives(store, "fail-before-acting").await
+}
+
+async fn session_after_act_late(store: Store) {
+    session_survives(store, LATE).await
 }

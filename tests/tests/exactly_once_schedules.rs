@@ -38,6 +38,10 @@ const SECRET: &str = "whsec_schedules";
 /// Short, so that a hang outlasts it without slowing the run.
 const RALIO_TIMEOUT: Duration = Duration::from_millis(200);
 const HANG: Duration = Duration::from_millis(300);
+/// How much later than its answer a late-acting Ralio creates. Time on the manual clock jumps;
+/// real time is let pass this long with every jump, so that a settle delay on the clock is
+/// never shorter than Ralio's real lag.
+const LATE_BY: Duration = Duration::from_millis(150);
 
 /// The whole service over one store, with the simulator as Ralio, all on one manual clock.
 struct World {
@@ -46,13 +50,27 @@ struct World {
     store: Arc<dyn Store>,
     clock: ManualClock,
     gate: idv_account_gate::Settings,
+    servers: Vec<tokio::task::JoinHandle<()>>,
 }
 
-async fn serve(app: Router) -> String {
+impl Drop for World {
+    fn drop(&mut self) {
+        for server in &self.servers {
+            server.abort();
+        }
+    }
+}
+
+fn serve(listener: tokio::net::TcpListener, app: Router) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    })
+}
+
+async fn listen() -> (tokio::net::TcpListener, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    (listener, url)
 }
 
 async fn world(store: Arc<dyn Store>) -> World {
@@ -71,11 +89,11 @@ async fn world(store: Arc<dyn Store>) -> World {
         clock_arc.clone(),
         Some(scheduler.clone()),
     );
-    let webhook_url = serve(idv_webhook::router(webhook)).await;
+    let (webhook_listener, webhook_url) = listen().await;
+    let mut servers = vec![serve(webhook_listener, idv_webhook::router(webhook))];
 
     // The simulator's address is known only once it listens; its router needs its config.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sim_url = format!("http://{}", listener.local_addr().unwrap());
+    let (listener, sim_url) = listen().await;
     let mut config = SimConfig::new(sim_url.clone(), Some(webhook_url), SECRET);
     let sim_clock = clock.clone();
     config.clock = SimClock::from_fn(move || sim_clock.now());
@@ -84,8 +102,7 @@ async fn world(store: Arc<dyn Store>) -> World {
         api_key: config.api_key.clone(),
     };
     let sim = Simulator::new(config);
-    let sim_app = ralio_sim::router(sim.clone());
-    tokio::spawn(async move { axum::serve(listener, sim_app).await });
+    servers.push(serve(listener, ralio_sim::router(sim.clone())));
 
     let ralio = Arc::new(
         RalioClient::new(RalioConfig {
@@ -128,6 +145,7 @@ async fn world(store: Arc<dyn Store>) -> World {
         store,
         clock,
         gate,
+        servers,
     }
 }
 
@@ -161,6 +179,7 @@ fn fault() -> impl Strategy<Value = Option<Fault>> {
         1 => Just(Some(Fault::ActThenReset)),
         1 => Just(Some(Fault::ActThenHang(HANG))),
         1 => Just(Some(Fault::FailBeforeActing)),
+        1 => Just(Some(Fault::ActLate(LATE_BY))),
     ]
 }
 
@@ -274,9 +293,11 @@ async fn run(world: &World, users: Users, request: Request, counts: &Counts) {
 async fn answered(world: &World, users: Users, wanted: Wanted) -> Result<Value, TestCaseError> {
     let mut seen = Vec::new();
     for _ in 0..6 {
-        world
-            .clock
-            .advance(world.gate.lease + world.gate.settle + chrono::Duration::seconds(1));
+        pass_time(
+            world,
+            world.gate.lease + world.gate.settle + chrono::Duration::seconds(1),
+        )
+        .await;
         let answer = send(world, users, wanted).await;
         if matches!(answer.status, 200 | 201) {
             return Ok(answer.body);
@@ -286,6 +307,11 @@ async fn answered(world: &World, users: Users, wanted: Wanted) -> Result<Value, 
     Err(TestCaseError::fail(format!(
         "{wanted:?} never answered: {seen:?}"
     )))
+}
+
+async fn pass_time(world: &World, span: chrono::Duration) {
+    world.clock.advance(span);
+    tokio::time::sleep(LATE_BY + Duration::from_millis(50)).await;
 }
 
 async fn check(world: &World, users: Users) -> Result<(), TestCaseError> {
@@ -337,7 +363,7 @@ async fn play(world: &World, steps: Vec<Step>, counts: &Counts) -> Result<(), Te
     };
     for step in steps {
         match step {
-            Step::Wait(span) => world.clock.advance(span),
+            Step::Wait(span) => pass_time(world, span).await,
             Step::Requests(requests) => {
                 let runs = requests
                     .into_iter()
@@ -368,7 +394,6 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn explore(store_name: &str, default_cases: u32, store: MakeStore) {
     let runtime = runtime();
-    let world = runtime.block_on(async { world(store().await).await });
     let counts = Counts::default();
     let cases = schedules(default_cases);
     let mut runner = TestRunner::new(Config {
@@ -376,8 +401,12 @@ fn explore(store_name: &str, default_cases: u32, store: MakeStore) {
         failure_persistence: None,
         ..Config::default()
     });
+    // Each schedule on its own store and Ralio: what one leaves cannot help or hinder another.
     let result = runner.run(&schedule(), |steps| {
-        runtime.block_on(play(&world, steps, &counts))
+        runtime.block_on(async {
+            let world = world(store().await).await;
+            play(&world, steps, &counts).await
+        })
     });
     eprintln!(
         "{store_name}: {} schedules, {} requests, {} met a Ralio fault, {} killed mid-request",

@@ -30,13 +30,14 @@ use chrono::{DateTime, Utc};
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::config::{ConfigError, Env, ProcessEnv};
 use idv_adapters::http::{
-    CallDeadline, Problem, UserId, creation_in_progress, json, ralio_problem, store_problem,
-    wait_for_peer,
+    CallDeadline, LOOK_AGAIN, Problem, UserId, creation_in_progress, creation_uncertain, json,
+    ralio_problem, store_problem, wait_for_peer,
 };
-use idv_adapters::ralio::{Deadline, RalioClient, RalioError};
+use idv_adapters::ralio::{AccountSearch, Deadline, RalioClient, RalioError};
 use idv_adapters::store::{AccountLedger, AuditLog, StoreError, UserReader};
 use idv_adapters::wiring::Wiring;
-use idv_model::accounts::{is_requested_account, settled};
+use idv_model::accounts::is_requested_account;
+use idv_model::settled;
 use idv_model::{
     AccountRecord, AccountReservation, AccountStatus, AccountWrite, Currency, KycLevel, NextAction,
     Owner, RalioAccount, ReservationToken, Uid, UserSnapshot, can_create_account, next_action,
@@ -73,9 +74,13 @@ impl Default for Settings {
     }
 }
 
-/// How soon a merchant told `creation_uncertain` should ask again: Ralio's list or its
-/// activation usually shows the account within seconds, long before a new creation may happen.
-const LOOK_AGAIN: chrono::Duration = chrono::Duration::seconds(10);
+/// What looking at Ralio told of an account.
+enum Lookup {
+    Found(RalioAccount),
+    Absent,
+    /// Absence cannot be told: the outcome stays uncertain, and is never settled by time.
+    Inconclusive(&'static str),
+}
 
 /// Activations kept without their account that one resolution looks at, at most.
 pub const ACTIVATIONS_LOOKED_AT: usize = 25;
@@ -172,24 +177,7 @@ impl IntoResponse for GateError {
             GateError::Uncertain {
                 retry_after,
                 failure,
-            } => {
-                let problem = Problem::new(
-                    StatusCode::CONFLICT,
-                    "creation_uncertain",
-                    "Creation not confirmed yet",
-                    "Ralio may have created this account; it is being confirmed. Retry after the \
-                     time given: the answer will be the account, or a new creation once Ralio \
-                     shows none.",
-                )
-                .retry_after(retry_after.num_seconds().max(1) as u64);
-                match failure {
-                    Some(failure) => {
-                        crate::ralio_failure(&failure);
-                        problem.with("ralioFailure", failure.kind())
-                    }
-                    None => problem,
-                }
-            }
+            } => creation_uncertain("account", retry_after, failure.as_ref(), FUNCTION),
             GateError::Store(err) => store_problem(&err),
             GateError::Ralio(err) => {
                 ralio_problem(&err, FUNCTION, StatusCode::UNPROCESSABLE_ENTITY)
@@ -197,12 +185,6 @@ impl IntoResponse for GateError {
         }
         .into_response()
     }
-}
-
-/// Counts a Ralio failure that does not become the answer's own problem.
-fn ralio_failure(err: &RalioError) {
-    tracing::warn!(error = %err, function = FUNCTION, "Ralio call failed");
-    idv_adapters::metrics::ralio_failure(FUNCTION, err.kind());
 }
 
 /// What one request asks to create.
@@ -335,8 +317,14 @@ impl AccountGate {
             }
             Ok(Err(stored)) => stored,
             Err(e) => {
+                // Ralio has it; the reservation is held or lapses to uncertain, and a retry
+                // finds it in Ralio's list. Saying the store failed would suggest nothing
+                // happened.
                 tracing::error!(uid = %wanted.uid, %reservation, %account_id, error = %e, "account created at Ralio but not recorded");
-                return Err(e.into());
+                return Err(GateError::Uncertain {
+                    retry_after: LOOK_AGAIN,
+                    failure: None,
+                });
             }
         };
         match refused {
@@ -363,8 +351,22 @@ impl AccountGate {
         since: DateTime<Utc>,
         deadline: Deadline,
     ) -> Result<Response, GateError> {
+        // What Ralio shows is as of when we began to look, not when the answer came back.
+        let looked_at = self.clock.now();
         let found = match self.look_at_ralio(wanted, deadline).await {
-            Ok(found) => found,
+            Ok(Lookup::Found(account)) => account,
+            Ok(Lookup::Absent) => {
+                return self
+                    .after_settling(wanted, token, since, looked_at, deadline)
+                    .await;
+            }
+            Ok(Lookup::Inconclusive(why)) => {
+                tracing::error!(uid = %wanted.uid, reservation = %AccountRecord::key_hint(wanted.currency, wanted.alias), why, "uncertain account creation cannot be resolved from Ralio's list; waiting for account_activated");
+                return Err(GateError::Uncertain {
+                    retry_after: LOOK_AGAIN,
+                    failure: None,
+                });
+            }
             Err(error) => {
                 return Err(GateError::Uncertain {
                     retry_after: chrono::Duration::seconds(5),
@@ -378,16 +380,32 @@ impl AccountGate {
             currency,
         } = wanted;
         let now = self.clock.now();
-        if let Some(account) = found {
-            let write = AccountRecord::complete(uid, alias, currency, token, account, now);
-            return self.record_found(wanted, write, StatusCode::OK).await;
-        }
-        if let Err(left) = settled(since, self.settings.settle, now) {
+        let write = AccountRecord::complete(uid, alias, currency, token, found, now);
+        self.record_found(wanted, write, StatusCode::OK).await
+    }
+
+    /// Ralio shows no such account: create it again once the uncertain outcome has settled,
+    /// under a new token, so a late completion of the old attempt cannot land on the new one.
+    async fn after_settling(
+        &self,
+        wanted: Wanted<'_>,
+        token: ReservationToken,
+        since: DateTime<Utc>,
+        looked_at: DateTime<Utc>,
+        deadline: Deadline,
+    ) -> Result<Response, GateError> {
+        if let Err(left) = settled(since, self.settings.settle, looked_at) {
             return Err(GateError::Uncertain {
                 retry_after: left.min(LOOK_AGAIN),
                 failure: None,
             });
         }
+        let Wanted {
+            uid,
+            alias,
+            currency,
+        } = wanted;
+        let now = self.clock.now();
         let retry = ReservationToken(uuid::Uuid::new_v4());
         let lease_until = now + self.settings.lease;
         let write = AccountRecord::retry(uid, alias, currency, token, retry, lease_until, now);
@@ -410,22 +428,27 @@ impl AccountGate {
         }
     }
 
-    /// The requested account if Ralio shows it: in its account list, or behind an activation
-    /// that arrived before its account was recorded.
+    /// Whether Ralio shows the requested account: in its account list, or behind an
+    /// activation that arrived before its account was recorded.
     async fn look_at_ralio(
         &self,
         wanted: Wanted<'_>,
         deadline: Deadline,
-    ) -> Result<Option<RalioAccount>, RalioError> {
+    ) -> Result<Lookup, RalioError> {
         let call = self.ralio.within(deadline);
         let Wanted {
             uid,
             alias,
             currency,
         } = wanted;
-        if let Some(account) = call.find_account(uid, alias, currency).await? {
-            return Ok(Some(account));
-        }
+        let listed = match call.find_account(uid, alias, currency).await? {
+            AccountSearch::Found(account) => return Ok(Lookup::Found(account)),
+            AccountSearch::Absent => Lookup::Absent,
+            AccountSearch::Inconclusive { .. } => {
+                Lookup::Inconclusive("the list may be one page of several")
+            }
+        };
+        // Unread activations prove nothing either way.
         let waiting = match self
             .accounts
             .pending_activations(ACTIVATIONS_LOOKED_AT)
@@ -434,13 +457,23 @@ impl AccountGate {
             Ok(waiting) => waiting,
             Err(e) => {
                 tracing::warn!(error = %e, "activations not read");
-                Vec::new()
+                return Ok(Lookup::Inconclusive("kept activations could not be read"));
             }
         };
         for id in waiting {
-            let listed = call.get_account(&id).await?;
-            let owner = listed.user_id.as_deref().unwrap_or_default();
-            let account = &listed.account;
+            let read = match call.get_account(&id).await {
+                Ok(read) => read,
+                // Ralio answers for this account, and not with one we can use (closed, not
+                // ours): it cannot be the one we look for, and must not block the others.
+                Err(error @ (RalioError::Rejected { .. } | RalioError::UserNotFound))
+                    if !error.may_have_acted() =>
+                {
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            let owner = read.user_id.as_deref().unwrap_or_default();
+            let account = &read.account;
             if is_requested_account(
                 owner,
                 &account.alias,
@@ -449,10 +482,10 @@ impl AccountGate {
                 alias,
                 currency,
             ) {
-                return Ok(Some(listed.account));
+                return Ok(Lookup::Found(read.account));
             }
         }
-        Ok(None)
+        Ok(listed)
     }
 
     /// An identical request is creating it: answer with its account once recorded.

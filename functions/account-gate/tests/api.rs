@@ -609,6 +609,15 @@ async fn an_activation_resolves_what_the_list_cannot_show(store: Arc<dyn Store>)
     let app = build(&store, &ralio.server, &clock);
     let uid = new_uid();
     level(&store, uid, "REGULAR", "2026-05-04T14:05:11Z").await;
+    // An activation of an account Ralio no longer answers for (closed, or never ours) is
+    // kept too; it must not stand in the way.
+    webhook(
+        &store,
+        "account_activated",
+        "2026-05-04T09:00:00Z",
+        json!({ "accountId": "closed-elsewhere" }),
+    )
+    .await;
     let body = json!({ "alias": "Main", "currency": "EUR" }).to_string();
     let uri = format!("/users/{uid}/accounts");
     assert_eq!(call(&app, "POST", &uri, Some(&body)).await.0, 409);

@@ -27,15 +27,15 @@ use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::config::{ConfigError, Env, ProcessEnv};
 use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::http::{
-    CallDeadline, Problem, UserId, creation_in_progress, json, ralio_problem, store_problem,
-    wait_for_peer,
+    CallDeadline, LOOK_AGAIN, Problem, UserId, creation_in_progress, creation_uncertain, json,
+    ralio_problem, store_problem, wait_for_peer,
 };
 use idv_adapters::ralio::{CreatedSession, Deadline, RalioClient, RalioError};
 use idv_adapters::store::{CreationLease, Lease, StoreError, UserReader};
 use idv_adapters::wiring::Wiring;
 use idv_model::{
     HostedUrl, KycLevel, LeaseHold, LeaseRelease, LeaseToken, Owner, SessionRecord, StoredSession,
-    Uid, UserSnapshot, needs_verification, reusable_session,
+    Uid, UserSnapshot, needs_verification, reusable_session, settled,
 };
 use serde::Serialize;
 
@@ -54,6 +54,10 @@ pub struct Settings {
     /// How long a concurrent request waits for the lease holder's session before answering
     /// 409 (`CREATE_WAIT`, default 3s).
     pub wait_for_peer: Duration,
+    /// How long after an uncertain creation began Ralio's list must still show nothing before
+    /// a session is created again (`CREATE_SETTLE`, default 2m): longer than an invocation
+    /// (30 s) plus the time Ralio may take to show a session it committed late.
+    pub settle: chrono::Duration,
 }
 
 impl Default for Settings {
@@ -62,6 +66,7 @@ impl Default for Settings {
             reuse_margin: chrono::Duration::hours(1),
             lease: chrono::Duration::seconds(60),
             wait_for_peer: Duration::from_secs(3),
+            settle: chrono::Duration::minutes(2),
         }
     }
 }
@@ -106,6 +111,7 @@ pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
         reuse_margin: env.span("SESSION_REUSE_MARGIN", defaults.reuse_margin)?,
         lease: env.span("CREATE_LEASE", defaults.lease)?,
         wait_for_peer: env.duration("CREATE_WAIT", defaults.wait_for_peer)?,
+        settle: env.span("CREATE_SETTLE", defaults.settle)?,
     })
 }
 
@@ -147,14 +153,32 @@ enum CreateError {
     AlreadyVerified,
     InProgress,
     Store(StoreError),
+    /// Ralio certainly did nothing.
     Ralio(RalioError),
+    /// Ralio may have created a session it does not show yet; ask again after this long.
+    Uncertain {
+        retry_after: chrono::Duration,
+        failure: Option<RalioError>,
+    },
 }
 
 impl CreateError {
+    /// A Ralio failure: certain ones as they are, the others uncertain.
+    fn from_ralio(error: RalioError) -> Self {
+        if error.may_have_acted() {
+            CreateError::Uncertain {
+                retry_after: LOOK_AGAIN,
+                failure: Some(error),
+            }
+        } else {
+            CreateError::Ralio(error)
+        }
+    }
+
     /// Whether Ralio certainly holds no session of the failed attempt's making: it refused.
     /// A store failure may follow a session Ralio created.
     fn nothing_left_at_ralio(&self) -> bool {
-        matches!(self, CreateError::Ralio(e) if !e.may_have_acted())
+        matches!(self, CreateError::Ralio(_))
     }
 }
 
@@ -179,6 +203,10 @@ impl IntoResponse for CreateError {
             }
             CreateError::Store(err) => store_problem(&err),
             CreateError::Ralio(err) => ralio_problem(&err, FUNCTION, StatusCode::BAD_GATEWAY),
+            CreateError::Uncertain {
+                retry_after,
+                failure,
+            } => creation_uncertain("session", retry_after, failure.as_ref(), FUNCTION),
         }
         .into_response()
     }
@@ -252,8 +280,9 @@ impl CreateSession {
         Err(CreateError::InProgress)
     }
 
-    /// Holding the lease: a session a dead holder may have left at Ralio is adopted, else one
-    /// is created.
+    /// Holding the lease. After a holder that died or gave up uncertain, the session it may
+    /// have left at Ralio is adopted; if Ralio shows none, a session is created only once that
+    /// has settled.
     async fn create_with_lease(&self, attempt: Attempt<'_>) -> Result<Response, CreateError> {
         let Attempt {
             uid,
@@ -265,24 +294,44 @@ impl CreateSession {
         } = attempt;
         let call = self.ralio.within(deadline);
         let known: HashSet<_> = snapshot.sessions.iter().map(|s| s.session_id).collect();
-        if let Some(dead) = after_lapsed {
+        if let Some(previous) = after_lapsed {
+            // What Ralio shows is as of when we began to look.
+            let looked_at = self.clock.now();
             let left = call
-                .left_by_attempt(uid, &known, dead.acquired_at)
+                .left_by_attempt(uid, &known, previous.acquired_at)
                 .await
-                .map_err(CreateError::Ralio)?;
+                .map_err(|error| CreateError::Uncertain {
+                    retry_after: LOOK_AGAIN,
+                    failure: Some(error),
+                })?;
             if let Some(session) = left {
-                tracing::info!(session_id = %session.id, "adopting the session a lapsed creation left at Ralio");
+                tracing::info!(session_id = %session.id, "adopting the session an unfinished creation left at Ralio");
                 let created = CreatedSession {
                     session,
                     reconciled: true,
                 };
                 return self.store(uid, created, token, now, true).await;
             }
+            if let Err(left) = settled(previous.acquired_at, self.settings.settle, looked_at) {
+                return Err(CreateError::Uncertain {
+                    retry_after: left.min(LOOK_AGAIN),
+                    failure: None,
+                });
+            }
+            // Settled unseen: this attempt starts afresh, and is what a later holder looks for.
+            if !self
+                .leases
+                .restart_creation_attempt(uid, token, self.clock.now())
+                .await?
+            {
+                return Err(CreateError::InProgress);
+            }
+            tracing::info!(uid = %uid, "uncertain session creation settled unseen: creating again");
         }
         let created = call
             .create_session(uid, &known)
             .await
-            .map_err(CreateError::Ralio)?;
+            .map_err(CreateError::from_ralio)?;
         self.store(uid, created, token, now, false).await
     }
 
@@ -309,15 +358,22 @@ impl CreateSession {
             .expires_at
             .map(|at| self.scheduler.buckets(at).to_vec())
             .unwrap_or_default();
-        let stored = self
+        let stored = match self
             .leases
             .store_created_session(&record, &buckets, lease)
             .await
-            .inspect_err(|_| {
+        {
+            Ok(stored) => stored,
+            Err(e) => {
                 // Ralio has the session; we could not keep it. Its webhooks will still apply,
                 // and the next holder of the lease finds it in Ralio's list.
-                tracing::error!(uid = %uid, session_id = %session.id, "session created at Ralio but not stored");
-            })?;
+                tracing::error!(uid = %uid, session_id = %session.id, error = %e, "session created at Ralio but not stored");
+                return Err(CreateError::Uncertain {
+                    retry_after: LOOK_AGAIN,
+                    failure: None,
+                });
+            }
+        };
         if let Err(e) = self.scheduler.ensure_ticks(&buckets, now).await {
             // The session exists and is usable; only the early warning may be missed.
             tracing::error!(error = %e, session_id = %session.id, "expiry tick not scheduled");

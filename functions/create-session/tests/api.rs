@@ -327,11 +327,11 @@ async fn twenty_concurrent_requests_create_one_ralio_session(store: Arc<dyn Stor
 async fn ralio_failures_are_reported_and_nothing_is_kept(store: Arc<dyn Store>) {
     // (Ralio's reply, our answer, its code, whether Ralio may have created a session)
     let cases: Vec<(ResponseTemplate, u16, &str, bool)> = vec![
-        (ResponseTemplate::new(500), 503, "ralio_unavailable", true),
+        (ResponseTemplate::new(500), 409, "creation_uncertain", true),
         (
             ResponseTemplate::new(201).set_body_string("{not json"),
-            502,
-            "ralio_bad_response",
+            409,
+            "creation_uncertain",
             true,
         ),
         (ResponseTemplate::new(404), 404, "user_not_found", false),
@@ -355,15 +355,28 @@ async fn ralio_failures_are_reported_and_nothing_is_kept(store: Arc<dyn Store>) 
         let queue = Arc::new(MemoryQueue::new(Arc::new(clock.clone())));
         let app = build(&store, queue.clone(), &ralio, &clock);
         let uid = new_uid();
-        let (got, _, body) = post(&app, &uid.to_string()).await;
+        let (got, headers, body) = post(&app, &uid.to_string()).await;
         assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{body}");
         assert!(h_empty(&store, uid).await, "{code}: nothing stored");
         assert!(queue.sent().is_empty());
-        // The lease was given back: a working Ralio serves the retry straight away, after
-        // looking at its list once more when the failure may have left a session there.
+        assert_eq!(lists(&ralio).await, usize::from(may_have_acted));
         let working = fake_ralio(Duration::ZERO).await;
         mount_empty_list(&working).await;
         let retry = build(&store, queue, &working, &clock);
+        if may_have_acted {
+            assert!(headers.is_some(), "{code}: Retry-After");
+            assert!(body["ralioFailure"].is_string(), "{body}");
+            // Ralio may still show it: no new session until that has settled.
+            let (got, _, again) = post(&retry, &uid.to_string()).await;
+            assert_eq!(
+                (got, again["code"].as_str()),
+                (409, Some("creation_uncertain"))
+            );
+            assert_eq!(creates(&working).await, 0, "{code}: not created again yet");
+            clock.advance(chrono::Duration::minutes(2));
+        }
+        // Then a working Ralio serves the retry, after looking at its list when the failure
+        // may have left a session there.
         assert_eq!(
             post(&retry, &uid.to_string()).await.0,
             201,
@@ -371,9 +384,10 @@ async fn ralio_failures_are_reported_and_nothing_is_kept(store: Arc<dyn Store>) 
         );
         assert_eq!(
             lists(&working).await,
-            usize::from(may_have_acted),
+            2 * usize::from(may_have_acted),
             "{code}: Ralio's list looked at before creating again"
         );
+        assert_eq!(creates(&working).await, 1);
     }
 }
 

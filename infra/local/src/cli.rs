@@ -82,7 +82,8 @@ pub struct Args {
     pub sim_delay: chrono::Duration,
     /// Simulator fails every call of an operation, as an upstream that acts and then fails:
     /// OPERATION:FAULT with OPERATION create-session or create-account and FAULT act-then-5xx,
-    /// act-then-hang:15s, act-then-reset or fail-before-acting. Repeatable. One call at a time:
+    /// act-then-hang:15s, act-then-reset, fail-before-acting or act-late:2s (502 at once, created
+    /// 2 s later). Repeatable. One call at a time:
     /// `POST /sim/faults` on the simulator.
     #[arg(long, value_parser = ralio_sim::faults::parse_fault_flag)]
     pub sim_fault: Vec<(ralio_sim::Operation, ralio_sim::Fault)>,
@@ -93,6 +94,10 @@ pub struct Args {
     /// tried again.
     #[arg(long, env = "ACCOUNT_SETTLE", value_parser = duration, default_value = "2m")]
     pub account_settle: chrono::Duration,
+    /// How long an uncertain session creation must stay unseen in Ralio's list before a
+    /// session is created again.
+    #[arg(long, env = "CREATE_SETTLE", value_parser = duration, default_value = "2m")]
+    pub create_settle: chrono::Duration,
 }
 
 impl Args {
@@ -141,6 +146,7 @@ impl Args {
                 .to_std()
                 .map_err(|e| format!("--ralio-timeout: {e}"))?,
             account_settle: self.account_settle,
+            create_settle: self.create_settle,
         })
     }
 }

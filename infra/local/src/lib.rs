@@ -75,6 +75,9 @@ pub struct LocalOptions {
     /// How long an uncertain account creation stays unseen before it is tried again
     /// (`ACCOUNT_SETTLE`, 2m).
     pub account_settle: chrono::Duration,
+    /// How long an uncertain session creation must stay unseen before a session is created
+    /// again (`CREATE_SETTLE`, 2m).
+    pub create_settle: chrono::Duration,
 }
 
 impl Default for LocalOptions {
@@ -97,6 +100,7 @@ impl Default for LocalOptions {
             poll_every: Duration::from_secs(1),
             ralio_timeout: idv_adapters::ralio::REQUEST_TIMEOUT,
             account_settle: idv_account_gate::Settings::default().settle,
+            create_settle: idv_create_session::Settings::default().settle,
         }
     }
 }
@@ -277,6 +281,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
     let session_settings = idv_create_session::Settings {
         // A compressed session life needs a proportionate reuse margin.
         reuse_margin: (options.session_life / 10).min(chrono::Duration::hours(1)),
+        settle: options.create_settle,
         ..Default::default()
     };
     let create = Arc::new(CreateSession {

@@ -65,19 +65,18 @@ pub(crate) async fn create_account(
         return error(StatusCode::FORBIDDEN, "the user's KYC level is not REGULAR");
     }
     let fault = sim.take_fault(Operation::CreateAccount);
-    if fault.is_some_and(|f| !f.acts()) {
-        return fault.expect("a fault").answer(().into_response()).await;
+    if let Some(fault) = fault.filter(|f| !f.acts()) {
+        if let Some(after) = fault.acts_after() {
+            let sim = sim.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                sim.open_account(uid, request);
+            });
+        }
+        return fault.answer(().into_response()).await;
     }
-    let account = SimAccount {
-        id: uuid::Uuid::new_v4().to_string(),
-        uid,
-        alias: request.alias,
-        currency: request.currency,
-        state: "PENDING",
-    };
+    let account = sim.open_account(uid, request);
     let answer = (StatusCode::CREATED, axum::Json(account.json())).into_response();
-    sim.state().accounts.push(account.clone());
-    sim.activate_later(account.id);
     match fault {
         Some(fault) => fault.answer(answer).await,
         None => answer,
@@ -159,6 +158,20 @@ pub(crate) async fn get_account(
 }
 
 impl Simulator {
+    /// Opens an account for `uid` and announces it ready.
+    fn open_account(&self, uid: String, request: NewAccount) -> SimAccount {
+        let account = SimAccount {
+            id: uuid::Uuid::new_v4().to_string(),
+            uid,
+            alias: request.alias,
+            currency: request.currency,
+            state: "PENDING",
+        };
+        self.state().accounts.push(account.clone());
+        self.activate_later(account.id.clone());
+        account
+    }
+
     /// Marks an account ready and sends `account_activated`, as Ralio does after a creation.
     fn activate_later(&self, id: String) {
         if let Some(account) = self.state().accounts.iter_mut().find(|a| a.id == id) {

@@ -7,6 +7,7 @@
 //! | `act-then-hang:DURATION` | created, then the answer comes after DURATION (past the client's timeout) |
 //! | `act-then-reset` | created, then the connection is dropped without an answer |
 //! | `fail-before-acting` | nothing is created; the answer is 503 |
+//! | `act-late:DURATION` | the answer is 502 at once; the session or account appears DURATION later, as at an upstream that commits after its caller gave up |
 
 use std::collections::VecDeque;
 use std::str::FromStr;
@@ -21,6 +22,7 @@ pub enum Fault {
     ActThenHang(Duration),
     ActThenReset,
     FailBeforeActing,
+    ActLate(Duration),
 }
 
 /// A creating call of Ralio's that can be made to fail.
@@ -47,6 +49,11 @@ impl FromStr for Fault {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
+        if let Some(after) = s.strip_prefix("act-late:") {
+            return parse_duration(after.trim())
+                .map(Fault::ActLate)
+                .ok_or_else(|| format!("{after:?} is not a duration such as 2s"));
+        }
         if let Some(after) = s
             .strip_prefix("act-then-hang:")
             .or_else(|| s.strip_prefix("act-then-hang "))
@@ -61,7 +68,7 @@ impl FromStr for Fault {
             "act-then-reset" => Ok(Fault::ActThenReset),
             "fail-before-acting" => Ok(Fault::FailBeforeActing),
             other => Err(format!(
-                "unknown fault {other:?} (act-then-5xx, act-then-hang:15s, act-then-reset, fail-before-acting)"
+                "unknown fault {other:?} (act-then-5xx, act-then-hang:15s, act-then-reset, fail-before-acting, act-late:2s)"
             )),
         }
     }
@@ -127,15 +134,25 @@ impl FaultPlan {
 }
 
 impl Fault {
-    /// Whether the call takes effect before failing.
+    /// Whether the call takes effect before its answer.
     pub fn acts(self) -> bool {
-        !matches!(self, Fault::FailBeforeActing)
+        !matches!(self, Fault::FailBeforeActing | Fault::ActLate(_))
+    }
+
+    /// How long after its answer the call takes effect, for a fault that acts late.
+    pub fn acts_after(self) -> Option<Duration> {
+        match self {
+            Fault::ActLate(after) => Some(after),
+            _ => None,
+        }
     }
 
     /// The failing answer, given the answer a healthy call would have sent.
     pub async fn answer(self, healthy: Response) -> Response {
         match self {
-            Fault::ActThen5xx => (StatusCode::BAD_GATEWAY, "upstream error").into_response(),
+            Fault::ActThen5xx | Fault::ActLate(_) => {
+                (StatusCode::BAD_GATEWAY, "upstream error").into_response()
+            }
             Fault::ActThenHang(wait) => {
                 tokio::time::sleep(wait).await;
                 healthy
@@ -166,6 +183,13 @@ mod tests {
         assert_eq!(
             parse_fault_flag("create-session=act-then-reset"),
             Ok((Operation::CreateSession, Fault::ActThenReset))
+        );
+        assert_eq!(
+            parse_fault_flag("create-session:act-late:2s"),
+            Ok((
+                Operation::CreateSession,
+                Fault::ActLate(Duration::from_secs(2))
+            ))
         );
         assert!(parse_fault_flag("create-account:explode").is_err());
         let mut plan = FaultPlan::standing(vec![(Operation::CreateSession, Fault::ActThen5xx)]);

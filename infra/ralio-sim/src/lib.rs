@@ -12,7 +12,7 @@
 //! | `POST /sim/sessions/{id}/outcome` | `{"outcome": "start"\|"approve"\|"verify-only"\|"review"\|"reject"\|"expire", "reason": …}` |
 //! | `POST /sim/users/{uid}/level` | `{"level": "LIGHT"\|"REGULAR"}`: a level change and its webhook |
 //! | `POST /sim/users/{uid}/expiration-warning` | `{"expirationDate": "YYYY-MM-DD", "daysRemaining": n}` |
-//! | `POST /sim/faults` | `{"operation": "create-session"\|"create-account", "fault": "act-then-5xx"\|"act-then-hang:15s"\|"act-then-reset"\|"fail-before-acting", "times": n}`: the next n calls fail so |
+//! | `POST /sim/faults` | `{"operation": "create-session"\|"create-account", "fault": "act-then-5xx"\|"act-then-hang:15s"\|"act-then-reset"\|"fail-before-acting"\|"act-late:2s", "times": n}`: the next n calls fail so |
 //! | `GET /sim/sessions/{id}`, `GET /sim/accounts`, `GET /sim/deliveries` | what the simulator holds and sent |
 
 use std::collections::HashMap;
@@ -175,6 +175,24 @@ impl Simulator {
     /// The next `times` calls of `operation` fail with `fault`.
     pub fn fail_next(&self, operation: Operation, fault: Fault, times: usize) {
         self.state().faults.push(operation, fault, times);
+    }
+
+    /// Opens a session for `uid`: its JSON as the create call answers it.
+    fn open_session(&self, uid: &str) -> Value {
+        let now = self.config.clock.now();
+        let session = SimSession {
+            id: uuid::Uuid::new_v4().to_string(),
+            uid: uid.to_owned(),
+            state: "NOT_STARTED",
+            created_at: now,
+            expires_at: now + self.config.session_life,
+        };
+        let body = session_json(&session, &self.config.public_url, false);
+        let mut state = self.state();
+        Simulator::user(&mut state, uid);
+        state.order.push(session.id.clone());
+        state.sessions.insert(session.id.clone(), session);
+        body
     }
 
     /// Forgets the per-call faults no call has met yet.
@@ -403,23 +421,16 @@ async fn create_session(
     }
     let fault = sim.take_fault(Operation::CreateSession);
     if let Some(fault) = fault.filter(|f| !f.acts()) {
+        if let Some(after) = fault.acts_after() {
+            let sim = sim.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                sim.open_session(&uid);
+            });
+        }
         return fault.answer(().into_response()).await;
     }
-    let now = sim.config.clock.now();
-    let session = SimSession {
-        id: uuid::Uuid::new_v4().to_string(),
-        uid: uid.clone(),
-        state: "NOT_STARTED",
-        created_at: now,
-        expires_at: now + sim.config.session_life,
-    };
-    let body = session_json(&session, &sim.config.public_url, false);
-    {
-        let mut state = sim.state();
-        Simulator::user(&mut state, &uid);
-        state.order.push(session.id.clone());
-        state.sessions.insert(session.id.clone(), session);
-    }
+    let body = sim.open_session(&uid);
     let answer = (StatusCode::CREATED, axum::Json(body)).into_response();
     match fault {
         Some(fault) => fault.answer(answer).await,

@@ -184,6 +184,41 @@ pub fn creation_in_progress(detail: &str) -> Problem {
     .retry_after(2)
 }
 
+/// How soon a merchant told `creation_uncertain` should ask again: Ralio's list (or an
+/// activation) usually shows what it created within seconds, long before a new creation may
+/// happen.
+pub const LOOK_AGAIN: chrono::Duration = chrono::Duration::seconds(10);
+
+/// The answer while Ralio may have created `what` and it is being confirmed: ask again after
+/// `retry_after`. The Ralio failure that made it uncertain, if this request met one, is named
+/// and counted as a `RalioFailures` metric for `function`.
+pub fn creation_uncertain(
+    what: &str,
+    retry_after: chrono::Duration,
+    failure: Option<&crate::ralio::RalioError>,
+    function: &str,
+) -> Problem {
+    let problem = Problem::new(
+        StatusCode::CONFLICT,
+        "creation_uncertain",
+        "Creation not confirmed yet",
+        format!(
+            "Ralio may have created this {what}; it is being confirmed. Retry after the time \
+             given: the answer will be the {what}, or a new creation once Ralio has shown none \
+             for long enough."
+        ),
+    )
+    .retry_after(retry_after.num_seconds().max(1) as u64);
+    match failure {
+        Some(failure) => {
+            tracing::warn!(error = %failure, function, "Ralio call failed");
+            crate::metrics::ralio_failure(function, failure.kind());
+            problem.with("ralioFailure", failure.kind())
+        }
+        None => problem,
+    }
+}
+
 /// The answer for a failed Ralio call, also counted as a `RalioFailures` metric for
 /// `function`. `rejected` is the status for Ralio's own 4xx refusals: 502 where the merchant
 /// cannot act on it (creating a session), 422 where it can (Ralio refused an account).

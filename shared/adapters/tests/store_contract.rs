@@ -805,6 +805,17 @@ async fn an_activation_finds_its_account_whichever_comes_first(store: Arc<dyn St
                 ApplyOutcome::Deferred
             );
             assert!(store.pending_activations(100).await.unwrap().contains(&id));
+            // A later announcement of the same account does not move the first one's time.
+            let later = eid();
+            let repeat = Activation {
+                event_id: later,
+                stamp: EventStamp {
+                    at: t0() + Duration::minutes(9),
+                    event_id: later,
+                },
+                ..activation.clone()
+            };
+            store.apply_activation(&repeat, t0()).await.unwrap();
             store.write_account(&complete, t0()).await.unwrap().unwrap();
         } else {
             store.write_account(&complete, t0()).await.unwrap().unwrap();
@@ -1080,6 +1091,32 @@ async fn a_lease_given_up_uncertain_sends_the_next_holder_to_ralio(store: Arc<dy
         panic!("named again")
     };
     assert_eq!((hold.token, hold.acquired_at), (second, t0()));
+    // The earlier attempts settled unseen: the third holder's own attempt begins now.
+    assert!(
+        store
+            .restart_creation_attempt(uid, third, later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .restart_creation_attempt(uid, second, later)
+            .await
+            .unwrap(),
+        "only the holder restarts"
+    );
+    store
+        .release_creation_lease(uid, third, LeaseRelease::Uncertain)
+        .await
+        .unwrap();
+    let Lease::Acquired {
+        token: third,
+        after_lapsed: Some(hold),
+    } = take_lease(&store, uid, later + Duration::seconds(60), later).await
+    else {
+        panic!("named after the restart")
+    };
+    assert_eq!(hold.acquired_at, later);
     // Given back clean, it is forgotten.
     store
         .release_creation_lease(uid, third, LeaseRelease::Clean)

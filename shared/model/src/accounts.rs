@@ -10,7 +10,7 @@
 //! | failed | certain Ralio did nothing (refused, unreachable, rate limited) | a new request creates |
 //! | uncertain | Ralio may have acted (timeout, 5xx, reset, unreadable answer, a holder that died) | resolved from Ralio; created again only once Ralio's list shows nothing and the outcome has settled |
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditEntry, actions};
@@ -23,7 +23,7 @@ use crate::{Currency, KycLevel, Uid};
 pub struct AccountId(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("an account id is 1 to 128 visible ASCII characters without '#'")]
+#[error("an account id is 1 to 128 ASCII letters, digits, '-' or '_'")]
 pub struct InvalidAccountId;
 
 impl AccountId {
@@ -31,7 +31,10 @@ impl AccountId {
         let value = value.trim();
         let fine = !value.is_empty()
             && value.len() <= 128
-            && value.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
+            // It goes into a URL path and a key: nothing that could change either's shape.
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         fine.then(|| Self(value.to_owned())).ok_or(InvalidAccountId)
     }
 
@@ -395,17 +398,6 @@ pub fn activation_audit(currency: Currency, stamp: EventStamp, at: DateTime<Utc>
     entry
 }
 
-/// When an uncertain creation, uncertain since `since`, may be tried again if Ralio shows no
-/// such account: once `settle` has passed. `Err` holds how long is left.
-pub fn settled(since: DateTime<Utc>, settle: Duration, now: DateTime<Utc>) -> Result<(), Duration> {
-    let ready = since + settle;
-    if now >= ready {
-        Ok(())
-    } else {
-        Err(ready - now)
-    }
-}
-
 /// Whether an account Ralio lists is the one `(uid, alias, currency)` asked for. Ralio's
 /// filter is only a hint: the match is made here, on all three.
 pub fn is_requested_account(
@@ -424,6 +416,7 @@ pub fn is_requested_account(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Duration;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()
@@ -517,6 +510,7 @@ mod tests {
 
     #[test]
     fn settling_and_matching() {
+        use crate::decisions::settled;
         let since = at("2026-05-04T09:00:00Z");
         let settle = Duration::minutes(2);
         assert_eq!(
@@ -559,6 +553,7 @@ mod tests {
             Currency::Eur
         ));
         assert!(AccountId::parse("a#b").is_err() && AccountId::parse("").is_err());
+        assert!(AccountId::parse("../users").is_err() && AccountId::parse("a/b?c").is_err());
         assert_eq!(AccountId::parse(" acc-1 ").unwrap().as_str(), "acc-1");
     }
 }

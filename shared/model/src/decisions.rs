@@ -99,8 +99,9 @@ pub struct ListedSession {
 pub const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
 /// The session a creation that may have happened at Ralio left there (one that timed out,
-/// failed after acting, or whose request died): not stored here, still waiting for the user,
-/// and created since the attempt began. The newest wins; `None` means creating is safe.
+/// failed after acting, or whose request died): not stored here, not known to be finished (a
+/// state this service does not know may be a fresh session's), and created since the attempt
+/// began. The newest wins; `None` means Ralio shows none.
 pub fn session_left_by_attempt(
     listed: &[ListedSession],
     known: &std::collections::HashSet<crate::SessionId>,
@@ -109,13 +110,29 @@ pub fn session_left_by_attempt(
     listed
         .iter()
         .filter(|s| !known.contains(&s.id))
-        .filter(|s| s.state.is_some_and(|state| state.is_open()))
+        .filter(|s| s.state.is_none_or(|state| state.is_open()))
         .filter(|s| {
             s.created_at
                 .is_none_or(|at| at >= attempt_began - CLOCK_SKEW)
         })
         .max_by_key(|s| s.created_at)
         .copied()
+}
+
+/// When a creation uncertain since `since` (an account) or begun then (a session) may be tried
+/// again if Ralio shows nothing of it: once `settle` has passed, so that a creation Ralio
+/// committed after we stopped waiting has had time to show. `Err` holds how long is left.
+pub fn settled(
+    since: DateTime<Utc>,
+    settle: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<(), chrono::Duration> {
+    let ready = since + settle;
+    if now >= ready {
+        Ok(())
+    } else {
+        Err(ready - now)
+    }
 }
 
 /// The user's newest session, by creation time.
@@ -448,6 +465,12 @@ mod tests {
             Some(crate::SessionState::Verified),
         );
         assert_eq!(session_left_by_attempt(&[verified], &known, began), None);
+        // A state nobody told us about may be a new session's: never create beside it.
+        let unheard_of = listed(B, "2026-05-04T09:00:01Z", None);
+        assert_eq!(
+            session_left_by_attempt(&[unheard_of], &known, began),
+            Some(unheard_of)
+        );
     }
 
     #[test]

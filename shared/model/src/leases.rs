@@ -119,6 +119,18 @@ impl OwnerRecords {
         Ok(previous)
     }
 
+    /// The attempts before this holder's settled unseen: its own begins `at`, and a later
+    /// holder looks for sessions from then on. False when the lease is no longer `token`'s.
+    pub fn restart_attempt(&mut self, token: LeaseToken, at: DateTime<Utc>) -> bool {
+        match self.creation_lease.as_mut().filter(|h| h.token == token) {
+            Some(hold) => {
+                hold.acquired_at = at;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Gives the lease back, if it is still `token`'s.
     pub fn release_lease(&mut self, token: LeaseToken, how: LeaseRelease) {
         if LeaseGuard::HeldBy(token)
@@ -201,6 +213,18 @@ mod tests {
         let third = hold(t0 + chrono::Duration::minutes(30));
         let previous = records.acquire_lease(third, 0).unwrap().unwrap();
         assert_eq!(previous.acquired_at, t0);
+        // Settled unseen: the third holder's own attempt begins now.
+        let restart = t0 + chrono::Duration::minutes(31);
+        assert!(records.restart_attempt(third.token, restart));
+        assert!(
+            !records.restart_attempt(first.token, restart),
+            "not the first's any more"
+        );
+        records.release_lease(third.token, LeaseRelease::Uncertain);
+        let fourth = hold(restart);
+        let previous = records.acquire_lease(fourth, 0).unwrap().unwrap();
+        assert_eq!(previous.acquired_at, restart);
+        let third = fourth;
         // Resolved: given back clean, the next attempt starts afresh.
         records.release_lease(third.token, LeaseRelease::Clean);
         assert_eq!(

@@ -34,7 +34,7 @@ pub use audit::AuditEntry;
 pub use change::{ApplyOutcome, Attribution, Change, EventApplication, RECONCILED, Unattributed};
 pub use decisions::{
     ListedSession, NextAction, NextActionCode, can_create_account, needs_verification, next_action,
-    reusable_session, session_left_by_attempt,
+    reusable_session, session_left_by_attempt, settled,
 };
 pub use expiry::{BucketKind, ExpiryBucket, ExpirySchedule, InvalidSchedule};
 pub use ids::{EventId, InvalidId, Owner, RelatedPartyId, SessionId, Uid};

@@ -79,6 +79,40 @@ impl AccountWire {
     }
 }
 
+/// What Ralio's account list says of a requested account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountSearch {
+    Found(RalioAccount),
+    /// Not in a list that looks whole.
+    Absent,
+    /// Not in a list that may be one full page of several: its absence proves nothing.
+    Inconclusive {
+        listed: usize,
+    },
+}
+
+/// Whether a list of `len` items may be one full page of a longer one. No paging is
+/// documented, and the filter matches other users' accounts of the same alias and currency,
+/// so the list can be long; a server that pages silently fills its pages to a round size. A
+/// whole list rarely has exactly such a length, and when it does, the next creation by anyone
+/// changes it.
+pub fn list_may_be_a_page(len: usize) -> bool {
+    len >= 10 && (len.is_multiple_of(10) || len.is_multiple_of(25))
+}
+
+/// The filter Ralio's list is asked for: currency always, the alias only when it cannot break
+/// the `field_operator=value&…` syntax (the match is made here either way).
+fn list_filter(alias: &str, currency: Currency) -> String {
+    let plain = alias
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'));
+    if plain {
+        format!("alias_eq={alias}&currency_eq={}", currency.as_str())
+    } else {
+        format!("currency_eq={}", currency.as_str())
+    }
+}
+
 /// The list answers an array; an object wrapping one is accepted too.
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -114,25 +148,22 @@ impl RalioCall<'_> {
         Ok(account)
     }
 
-    /// The account `(uid, alias, currency)` if Ralio's list shows it.
+    /// Whether Ralio's list shows the account `(uid, alias, currency)`.
     pub async fn find_account(
         &self,
         uid: Uid,
         alias: &str,
         currency: Currency,
-    ) -> Result<Option<RalioAccount>, RalioError> {
+    ) -> Result<AccountSearch, RalioError> {
         let path = "/api/v1/merchant/user/accounts";
-        let query = [
-            ("filter", format!("alias_eq={alias}")),
-            ("currency_eq", currency.as_str().to_owned()),
-        ];
-        let query = encode_query(&query);
+        let query = encode_query(&[("filter", list_filter(alias, currency))]);
         let response = self
             .authorized(true, Method::GET, &format!("{path}?{query}"), None)
             .await?;
         let items = match expect_json::<AccountList>(response).await? {
             AccountList::Items(items) | AccountList::Wrapped { items } => items,
         };
+        let listed = items.len();
         for wire in items {
             let listed = wire.listed()?;
             let user = listed.user_id.as_deref().unwrap_or_default();
@@ -145,10 +176,14 @@ impl RalioCall<'_> {
                 alias,
                 currency,
             ) {
-                return Ok(Some(listed.account));
+                return Ok(AccountSearch::Found(listed.account));
             }
         }
-        Ok(None)
+        Ok(if list_may_be_a_page(listed) {
+            AccountSearch::Inconclusive { listed }
+        } else {
+            AccountSearch::Absent
+        })
     }
 
     /// One account by Ralio's id, with its owner (for an activation).

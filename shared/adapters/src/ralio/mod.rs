@@ -30,7 +30,7 @@ use tokio::time::Instant;
 mod accounts;
 mod sessions;
 
-pub use accounts::ListedAccount;
+pub use accounts::{AccountSearch, ListedAccount, list_may_be_a_page};
 pub use sessions::{CreatedSession, RalioSession, ReportedState};
 
 /// How requests are authorised.
@@ -319,9 +319,13 @@ impl RalioClient {
         };
         match source.credentials().await {
             Ok(fresh) => {
-                let mut current = self.credentials.lock().await;
-                let changed = *current != fresh;
-                *current = fresh;
+                // One lock at a time: `token()` holds the token lock while it reads these.
+                let changed = {
+                    let mut current = self.credentials.lock().await;
+                    let changed = *current != fresh;
+                    *current = fresh;
+                    changed
+                };
                 *self.token.lock().await = None;
                 changed
             }

@@ -137,36 +137,41 @@ impl RalioCall<'_> {
     }
 
     /// Creates an IDV session. When the creation may have happened at Ralio (a timeout, a
-    /// 5xx, a broken connection, an unreadable answer), the list is asked first for a session
-    /// it left (not in `known`, still open, recent) before creating once more.
+    /// 5xx, a broken connection, an unreadable answer), the list is asked for a session it
+    /// left (not in `known`, not known to be finished, recent). Found: it is the answer.
+    /// Not found: the creating call's own error, which [`RalioError::may_have_acted`]: Ralio
+    /// may still show the session later, so creating again is for a later attempt to decide
+    /// once that has settled.
     pub async fn create_session(
         &self,
         uid: Uid,
         known: &HashSet<SessionId>,
     ) -> Result<CreatedSession, RalioError> {
         let began = Utc::now();
-        match self.create_once(uid).await {
-            Ok(session) => Ok(CreatedSession {
-                session,
-                reconciled: false,
-            }),
-            Err(error) if error.may_have_acted() => {
-                tracing::warn!(
-                    failure = error.kind(),
-                    "Ralio create-session may have acted; reconciling with the list endpoint"
-                );
-                match self.left_by_attempt(uid, known, began).await? {
-                    Some(session) => Ok(CreatedSession {
-                        session,
-                        reconciled: true,
-                    }),
-                    None => Ok(CreatedSession {
-                        session: self.create_once(uid).await?,
-                        reconciled: false,
-                    }),
-                }
+        let error = match self.create_once(uid).await {
+            Ok(session) => {
+                return Ok(CreatedSession {
+                    session,
+                    reconciled: false,
+                });
             }
-            Err(other) => Err(other),
+            Err(error) if error.may_have_acted() => error,
+            Err(certain) => return Err(certain),
+        };
+        tracing::warn!(
+            failure = error.kind(),
+            "Ralio create-session may have acted; looking at its list"
+        );
+        match self.left_by_attempt(uid, known, began).await {
+            Ok(Some(session)) => Ok(CreatedSession {
+                session,
+                reconciled: true,
+            }),
+            Ok(None) => Err(error),
+            Err(list_error) => {
+                tracing::warn!(failure = list_error.kind(), "Ralio's session list not read");
+                Err(error)
+            }
         }
     }
 

@@ -272,6 +272,19 @@ impl CreationLease for MemoryStore {
         })
     }
 
+    async fn restart_creation_attempt(
+        &self,
+        uid: Uid,
+        token: LeaseToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        Ok(state
+            .ledger
+            .owner_mut(Owner::User(uid))
+            .restart_attempt(token, at))
+    }
+
     async fn release_creation_lease(
         &self,
         uid: Uid,

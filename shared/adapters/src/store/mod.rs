@@ -234,6 +234,16 @@ pub trait CreationLease: Send + Sync {
         seen_version: u64,
     ) -> StoreResult<Lease>;
 
+    /// The attempts before this holder's settled unseen at Ralio: its own attempt begins `at`
+    /// (a holder after it looks for sessions from then on, and settles from then). False when
+    /// the lease is no longer `token`'s: the caller must not create.
+    async fn restart_creation_attempt(
+        &self,
+        uid: Uid,
+        token: LeaseToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
     /// Gives the lease back early (after a failure), if still ours: removed, or left lapsed
     /// when Ralio may hold a session the store lacks ([`LeaseRelease`]).
     async fn release_creation_lease(

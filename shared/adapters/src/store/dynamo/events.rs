@@ -124,7 +124,13 @@ impl DynamoStore {
         let mut tx = Transaction::default();
         let marker =
             tx.push(self.marker_of(activation.event_id, &activation.event_type, outcome, now)?);
-        tx.push(self.put(&ActivationItem::from(activation), None)?);
+        // The first announcement is kept: a later one of the same account changes nothing.
+        let mut item = to_item(&ActivationItem::from(activation))?;
+        item.remove(schema::attr::PK);
+        item.remove(schema::attr::SK);
+        let mut keep = Expression::default();
+        keep.fill_item(item);
+        tx.push(self.update(&Key::activation(&activation.account_id), &keep)?);
         let unknown = tx.push(self.check(
             &Key::account_owner(&activation.account_id),
             &Cond::Absent(schema::attr::PK),

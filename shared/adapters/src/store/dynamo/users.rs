@@ -210,6 +210,27 @@ impl CreationLease for DynamoStore {
         })
     }
 
+    async fn restart_creation_attempt(
+        &self,
+        uid: Uid,
+        token: LeaseToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut expr = Expression::default();
+        expr.set(attr::CREATION_LEASE_SINCE, to_value(&Ts(at))?)
+            .condition(&lease_condition(LeaseGuard::HeldBy(token))?);
+        let result = with_update!(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(Key::profile(Owner::User(uid)).item()?)),
+            expr
+        )
+        .send()
+        .await;
+        Ok(conditional("UpdateItem", result)?.is_ok())
+    }
+
     async fn release_creation_lease(
         &self,
         uid: Uid,
