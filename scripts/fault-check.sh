@@ -17,15 +17,18 @@ API="http://127.0.0.1:$API_PORT"
 SIM="http://127.0.0.1:$SIM_PORT"
 
 cargo build --quiet --locked -p idv-local -p ralio-sim
+# idv-local refuses the public local secret once a Ralio other than its own simulator signs.
+SECRET="whsec_fault_check_$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 logs=$(mktemp -d)
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-target/debug/ralio-sim --addr "127.0.0.1:$SIM_PORT" --webhook-url "$API/webhooks/ralio" \
+SIM_WEBHOOK_SECRET="$SECRET" target/debug/ralio-sim --addr "127.0.0.1:$SIM_PORT" \
+  --webhook-url "$API/webhooks/ralio" \
   >"$logs/sim.log" 2>&1 &
 pids+=($!)
-RALIO_BASE_URL="$SIM" RALIO_API_CODE=local-api-code RALIO_API_KEY=local-api-key \
+WEBHOOK_SECRETS="$SECRET" RALIO_BASE_URL="$SIM" RALIO_API_CODE=local-api-code RALIO_API_KEY=local-api-key \
   target/debug/idv-local --addr "127.0.0.1:$API_PORT" >"$logs/idv.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do

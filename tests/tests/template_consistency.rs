@@ -184,8 +184,37 @@ fn variables_read(crate_name: &str) -> BTreeSet<String> {
     let helpers = [
         ("ralio_config", &config),
         ("expiry_schedule", &config),
-        ("webhook_secrets", &secrets),
+        ("webhook_secrets_from_env", &secrets),
     ];
+    // Variable names the secrets module declares as constants (`pub const X_VAR: &str = "X"`).
+    let named: Vec<(String, String)> = secrets
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("pub const ")?;
+            let (name, value) = rest.split_once(": &str = ")?;
+            name.ends_with("_VAR").then(|| {
+                (
+                    name.to_owned(),
+                    value.trim_end_matches(';').trim_matches('"').to_owned(),
+                )
+            })
+        })
+        .collect();
+    let constants_used = |body: &str| -> Vec<String> {
+        named
+            .iter()
+            .filter(|(name, _)| {
+                // As a whole word: `SECRET_ARN_VAR` is not `WEBHOOK_SECRET_ARN_VAR`.
+                body.match_indices(name.as_str()).any(|(at, _)| {
+                    !body[..at]
+                        .chars()
+                        .next_back()
+                        .is_some_and(|c| c.is_alphanumeric() || c == '_')
+                })
+            })
+            .map(|(_, value)| value.clone())
+            .collect()
+    };
     let mut vars = env_literals(&code);
     let mut pending: Vec<&str> = methods_called(&code, "wiring").into_iter().collect();
     let mut seen = BTreeSet::new();
@@ -196,9 +225,12 @@ fn variables_read(crate_name: &str) -> BTreeSet<String> {
         let body = function_body(&wiring, method);
         vars.extend(env_literals(body));
         pending.extend(methods_called(body, "self"));
+        vars.extend(constants_used(body));
         for (helper, source) in helpers {
             if body.contains(&format!("{helper}(")) {
-                vars.extend(env_literals(function_body(source, helper)));
+                let helper_body = function_body(source, helper);
+                vars.extend(env_literals(helper_body));
+                vars.extend(constants_used(helper_body));
             }
         }
         if body.contains("load_ralio_secret(") {
@@ -268,7 +300,8 @@ fn template_label(resource: &str) -> String {
     match resource {
         "table" => "Table".into(),
         "queue" => "TickQueue".into(),
-        "secret" => "RalioSecret".into(),
+        "secret/api" => "RalioSecret".into(),
+        "secret/webhook" => "WebhookSecret".into(),
         index if index.starts_with("index/") => index.into(),
         other => panic!("a permission on an unknown resource: {other}"),
     }

@@ -687,7 +687,7 @@ async fn round_trips_on_dynamodb() {
 #[tokio::test]
 async fn starts_from_its_environment_with_its_secret() {
     let ralio = account_opening_ralio(Duration::ZERO).await;
-    let secret = testing::secret_on_emulator(&json!({ "api_code": "c", "api_key": "k" })).await;
+    let secret = testing::api_secret_on_emulator(&json!({ "api_code": "c", "api_key": "k" })).await;
     let table = testing::new_table().await;
     let env = fixtures::env(&[
         ("TABLE_NAME", &table),

@@ -247,6 +247,7 @@ async fn a_regular_user_needs_no_session_unless_reverification_is_due(store: Arc
         event_id,
         event_type: "kyc_expiration_warning".into(),
         occurred_at: at,
+        stamped_at: None,
         owner: Owner::User(uid),
         change: Change::Reverify(ReverifyNotice {
             expiration_date: chrono::NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
@@ -464,7 +465,7 @@ async fn happy_path_round_trips_on_dynamodb_and_sqs() {
 #[tokio::test]
 async fn starts_from_its_environment_and_survives_a_refused_tick() {
     let ralio = fake_ralio(Duration::ZERO).await;
-    let secret = testing::secret_on_emulator(&json!({ "api_code": "c", "api_key": "k" })).await;
+    let secret = testing::api_secret_on_emulator(&json!({ "api_code": "c", "api_key": "k" })).await;
     let table = testing::new_table().await;
     let (_, queue_url) = testing::sqs_queue_on(&[]).await;
     let env = |queue_url: &str| {

@@ -1,50 +1,91 @@
 //! Ralio's only door into the system. Every delivery is checked and answered so that nothing
-//! signed is ever lost:
+//! signed is ever lost (Ralio never retries a 2xx or a 4xx):
 //!
 //! | delivery | answer |
 //! |---|---|
 //! | not `POST` | 405 `method_not_allowed` |
 //! | body over 256 KiB | 413 `payload_too_large` |
-//! | `X-Signature` missing / wrong | 401 `signature_missing` / `signature_invalid` (Ralio does not retry 4xx: a forgery is dropped) |
-//! | signed, not interpretable | quarantined verbatim, 200 `quarantined` |
-//! | signed, unknown event type | kept verbatim, 200 `unhandled` |
+//! | `X-Signature` missing / wrong | 401 `signature_missing` / `signature_invalid` (a forgery is dropped); a mismatch first reads the secrets again, at most once a minute |
+//! | signed, not interpretable, or whose owner is ambiguous | quarantined verbatim, 200 `quarantined` |
+//! | signed, owner not known yet (session not stored, no owner named), while young | 503 `attribution_pending`: Ralio sends it again |
+//! | the same, past `ATTRIBUTION_RETRY_WINDOW` | quarantined verbatim, 200 `quarantined` |
+//! | signed, unknown event type | its id, type, timestamp and digest kept, 200 `unhandled` |
 //! | signed, known event | applied in one DynamoDB request, 200 `applied` / `duplicate` / `stale` / `unchanged` |
 //! | signed `account_activated` | the account marked ACTIVE, or the activation kept until the account is recorded: 200 `applied` / `deferred` |
-//! | store fault | 503 `store_unavailable` or 500 `internal_error`, as every function ([`store_problem`]; Ralio retries 5xx), nothing half-written |
+//! | store fault | 503 `store_unavailable` or 500 `internal_error`, as every function ([`idv_adapters::http::store_problem`]; Ralio retries 5xx), nothing half-written |
+//!
+//! A timestamp more than `MAX_CLOCK_SKEW` after receipt is ordered at receipt (audited).
+
+mod process;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::config::{ConfigError, Env, ProcessEnv};
 use idv_adapters::expiry::ExpiryScheduler;
-use idv_adapters::http::store_problem;
-use idv_adapters::http::{Problem, json};
-use idv_adapters::store::{EventLedger, QuarantineEntry, StoreError};
+use idv_adapters::http::Problem;
+use idv_adapters::secrets::SigningKeys;
+use idv_adapters::store::EventLedger;
 use idv_adapters::wiring::Wiring;
-use idv_model::webhook::EventBody;
-use idv_model::{
-    ApplyOutcome, SignatureError, WebhookEvent, WebhookSecrets, parse_webhook,
-    signature::SIGNATURE_HEADER,
-};
-use serde_json::json;
+use idv_model::signature::SIGNATURE_HEADER;
+use idv_model::webhook::MAX_CLOCK_SKEW;
+use idv_model::{ATTRIBUTION_RETRY_WINDOW, SignatureError, WebhookSecrets};
+
+pub use process::{Handled, Mode};
 
 /// Ralio's payloads are a few hundred bytes; anything this large is not one.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
+/// Tunables, each with an environment variable.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// How far ahead of its receipt an event's timestamp is believed (`MAX_CLOCK_SKEW`, 5m).
+    pub max_clock_skew: chrono::Duration,
+    /// How long an event whose owner is not known yet is answered 503 so that Ralio sends it
+    /// again, from the later of its timestamp and first receipt (`ATTRIBUTION_RETRY_WINDOW`,
+    /// 1h).
+    pub attribution_window: chrono::Duration,
+    /// How long quarantined payloads are kept (`QUARANTINE_RETENTION`, 30d).
+    pub quarantine_retention: chrono::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_clock_skew: MAX_CLOCK_SKEW,
+            attribution_window: ATTRIBUTION_RETRY_WINDOW,
+            quarantine_retention: chrono::Duration::days(30),
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        Ok(Self {
+            max_clock_skew: env.span("MAX_CLOCK_SKEW", defaults.max_clock_skew)?,
+            attribution_window: env
+                .span("ATTRIBUTION_RETRY_WINDOW", defaults.attribution_window)?,
+            quarantine_retention: env
+                .span("QUARANTINE_RETENTION", defaults.quarantine_retention)?,
+        })
+    }
+}
+
 /// The webhook's dependencies.
 pub struct Webhook {
     ledger: Arc<dyn EventLedger>,
-    secrets: WebhookSecrets,
+    keys: SigningKeys,
     clock: Arc<dyn Clock>,
     /// Schedules expiry for sessions a webhook announces with their expiry (a related
     /// party's new session). Without it, such sessions are stored but not watched.
     scheduler: Option<Arc<ExpiryScheduler>>,
+    settings: Settings,
 }
 
 impl Webhook {
@@ -62,16 +103,33 @@ impl Webhook {
         clock: Arc<dyn Clock>,
         scheduler: Option<Arc<ExpiryScheduler>>,
     ) -> Arc<Self> {
-        Arc::new(Self {
+        Self::configured(
             ledger,
-            secrets,
+            SigningKeys::fixed(secrets),
             clock,
             scheduler,
+            Settings::default(),
+        )
+    }
+
+    pub fn configured(
+        ledger: Arc<dyn EventLedger>,
+        keys: SigningKeys,
+        clock: Arc<dyn Clock>,
+        scheduler: Option<Arc<ExpiryScheduler>>,
+        settings: Settings,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            ledger,
+            keys,
+            clock,
+            scheduler,
+            settings,
         })
     }
 
-    /// Lambda configuration: `TABLE_NAME`, `QUEUE_URL`, the expiry schedule, and
-    /// `WEBHOOK_SECRETS` or `RALIO_SECRET_ARN`.
+    /// Lambda configuration: `TABLE_NAME`, `QUEUE_URL`, the expiry schedule, `WEBHOOK_SECRET_ARN`
+    /// (or `WEBHOOK_SECRETS` outside Lambda) and the settings above.
     pub async fn from_env() -> Result<Arc<Self>, ConfigError> {
         Self::from_config(&ProcessEnv).await
     }
@@ -83,12 +141,14 @@ impl Webhook {
     pub async fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let store = wiring.store()?;
         let scheduler = wiring.scheduler(store.clone())?;
-        let secrets = wiring.webhook_secrets().await?;
-        Ok(Self::with_scheduler(
+        let settings = Settings::from_env(wiring.env())?;
+        let keys = wiring.signing_keys().await?;
+        Ok(Self::configured(
             store,
-            secrets,
+            keys,
             Arc::new(SystemClock),
             Some(scheduler),
+            settings,
         ))
     }
 }
@@ -99,68 +159,34 @@ pub fn router(webhook: Arc<Webhook>) -> Router {
     Router::new().fallback(receive).with_state(webhook)
 }
 
-/// What one delivery came to, for the log line and the answer.
-struct Delivery {
-    status: StatusCode,
-    outcome: &'static str,
-    event_id: Option<String>,
-    event_type: Option<String>,
-    response: Response,
-}
-
-impl Delivery {
-    fn problem(problem: Problem) -> Self {
-        Self {
-            status: problem.status,
-            outcome: problem.code,
-            event_id: None,
-            event_type: None,
-            response: problem.into_response(),
-        }
-    }
-}
-
 async fn receive(State(webhook): State<Arc<Webhook>>, request: Request) -> Response {
     let started = Instant::now();
-    let delivery = webhook.deliver(request).await;
+    let handled = webhook.deliver(request).await;
     tracing::info!(
-        event_id = delivery.event_id.as_deref().unwrap_or("-"),
-        event_type = delivery.event_type.as_deref().unwrap_or("-"),
-        outcome = delivery.outcome,
-        status = delivery.status.as_u16(),
+        event_id = handled.event_id.as_deref().unwrap_or("-"),
+        event_type = handled.event_type.as_deref().unwrap_or("-"),
+        outcome = handled.outcome,
+        status = handled.status().as_u16(),
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "webhook delivery"
     );
-    delivery.response
-}
-
-fn acknowledged(outcome: &'static str, event: Option<&WebhookEvent>) -> Delivery {
-    Delivery {
-        status: StatusCode::OK,
-        outcome,
-        event_id: event.map(|e| e.id.to_string()),
-        event_type: event.map(|e| e.event_type.clone()),
-        response: json(
-            StatusCode::OK,
-            json!({ "received": true, "duplicate": outcome == ApplyOutcome::Duplicate.as_str(), "outcome": outcome }),
-        ),
-    }
+    handled.into_response()
 }
 
 impl Webhook {
-    async fn deliver(&self, request: Request) -> Delivery {
+    async fn deliver(&self, request: Request) -> Handled {
         if request.method() != Method::POST {
-            let mut delivery = Delivery::problem(Problem::new(
+            let mut problem = Problem::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 "Method not allowed",
                 "Webhooks are delivered with POST.",
-            ));
-            delivery
-                .response
+            )
+            .into_response();
+            problem
                 .headers_mut()
                 .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
-            return delivery;
+            return Handled::answered("method_not_allowed", problem);
         }
         let signature = request
             .headers()
@@ -169,7 +195,7 @@ impl Webhook {
         let body = match axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await {
             Ok(body) => body,
             Err(_) => {
-                return Delivery::problem(Problem::new(
+                return Handled::refused(Problem::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "payload_too_large",
                     "Payload too large",
@@ -177,153 +203,25 @@ impl Webhook {
                 ));
             }
         };
-        if let Err(err) = self.secrets.verify(&body, signature.as_deref()) {
-            let code = match err {
-                SignatureError::Missing => "signature_missing",
-                SignatureError::Malformed | SignatureError::Mismatch => "signature_invalid",
-            };
-            tracing::warn!(reason = code, "webhook signature rejected");
-            return Delivery::problem(Problem::new(
-                StatusCode::UNAUTHORIZED,
-                code,
-                "Unauthorized",
-                err.to_string(),
-            ));
-        }
-        // Signed from here on: whatever happens, the payload is kept or applied.
-        let now = self.clock.now();
-        let event = match parse_webhook(&body) {
-            Ok(event) => event,
+        match self.keys.verify(&body, signature.as_deref()).await {
+            Ok(index) => idv_adapters::metrics::secret_matched(index),
             Err(err) => {
-                return self
-                    .keep(&body, err.code(), err.to_string(), None, "quarantined")
-                    .await;
+                let code = match err {
+                    SignatureError::Missing => "signature_missing",
+                    SignatureError::Malformed | SignatureError::Mismatch => "signature_invalid",
+                };
+                tracing::warn!(reason = code, "webhook signature rejected");
+                idv_adapters::metrics::signature_rejected(code);
+                return Handled::refused(Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    code,
+                    "Unauthorized",
+                    err.to_string(),
+                ));
             }
-        };
-        if let Some(activation) = event.activation() {
-            // Names only the account: applied to it, or kept until it is recorded.
-            return match self.ledger.apply_activation(&activation, now).await {
-                Ok(applied) => acknowledged(applied.outcome.as_str(), Some(&event)),
-                Err(err) => self.failed(&err, Some(&event)),
-            };
         }
-        if let EventBody::Unknown { .. } = event.body {
-            return self
-                .keep(
-                    &body,
-                    "unknown_event_type",
-                    format!("event type {} is not acted on", event.event_type),
-                    Some(&event),
-                    "unhandled",
-                )
-                .await;
-        }
-        let attribution = event.attribution();
-        let stored_session_owner = match attribution.session_to_look_up() {
-            Some(session_id) => match self.ledger.find_session_owner(session_id).await {
-                Ok(found) => found,
-                Err(err) => return self.failed(&err, Some(&event)),
-            },
-            None => None,
-        };
-        let owner = match attribution.owner(stored_session_owner) {
-            Ok(owner) => owner,
-            Err(unattributed) => {
-                return self
-                    .keep(
-                        &body,
-                        unattributed.code,
-                        unattributed.reason.into(),
-                        Some(&event),
-                        "quarantined",
-                    )
-                    .await;
-            }
-        };
-        let Some(mut application) = event.application(owner) else {
-            return self
-                .keep(
-                    &body,
-                    "unknown_event_type",
-                    "not acted on".into(),
-                    Some(&event),
-                    "unhandled",
-                )
-                .await;
-        };
-        let buckets = match &self.scheduler {
-            Some(scheduler) => application.schedule_expiry(&scheduler.schedule()),
-            None => Vec::new(),
-        };
-        match self.ledger.apply_event(&application, now).await {
-            Ok(applied) => {
-                if applied.outcome == ApplyOutcome::Applied
-                    && !buckets.is_empty()
-                    && let Some(scheduler) = &self.scheduler
-                    && let Err(e) = scheduler.ensure_ticks(&buckets, now).await
-                {
-                    // Acknowledged anyway: the event is applied; only the reminder may be missed.
-                    tracing::error!(error = %e, "expiry tick not scheduled");
-                }
-                acknowledged(applied.outcome.as_str(), Some(&event))
-            }
-            Err(err) => self.failed(&err, Some(&event)),
-        }
+        // Signed from here on: whatever happens, the payload is applied, kept, or Ralio is
+        // asked to send it again.
+        self.process(&body, Mode::Live).await
     }
-
-    async fn keep(
-        &self,
-        body: &Bytes,
-        code: &'static str,
-        reason: String,
-        event: Option<&WebhookEvent>,
-        outcome: &'static str,
-    ) -> Delivery {
-        let (event_id, event_type) = match event {
-            Some(e) => (Some(e.id.to_string()), Some(e.event_type.clone())),
-            None => envelope_hints(body),
-        };
-        let entry = QuarantineEntry {
-            received_at: self.clock.now(),
-            reason_code: code.to_owned(),
-            reason,
-            event_id: event_id.clone(),
-            event_type: event_type.clone(),
-            body: body.to_vec(),
-        };
-        match self.ledger.quarantine(&entry).await {
-            Ok(()) => {
-                tracing::warn!(reason = code, "signed webhook kept without being applied");
-                let mut delivery = acknowledged(outcome, event);
-                delivery.event_id = event_id;
-                delivery.event_type = event_type;
-                delivery
-            }
-            Err(err) => self.failed(&err, event),
-        }
-    }
-
-    fn failed(&self, err: &StoreError, event: Option<&WebhookEvent>) -> Delivery {
-        tracing::error!(error = %err, "webhook could not be stored");
-        let mut delivery = Delivery::problem(store_problem(err));
-        delivery.event_id = event.map(|e| e.id.to_string());
-        delivery.event_type = event.map(|e| e.event_type.clone());
-        delivery
-    }
-}
-
-/// Id and type from a payload that did not parse, when they can be read at all (bounded, so a
-/// hostile payload cannot fill the quarantine record's metadata).
-fn envelope_hints(body: &[u8]) -> (Option<String>, Option<String>) {
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body)
-    else {
-        return (None, None);
-    };
-    let pick = |keys: &[&str]| {
-        keys.iter()
-            .find_map(|k| map.get(*k).and_then(|v| v.as_str()))
-            .filter(|s| s.len() <= 128)
-            .map(str::to_owned)
-    };
-    (pick(&["id", "eventId"]), pick(&["event", "eventType"]))
 }

@@ -35,11 +35,15 @@ fn app(store: Arc<dyn Store>) -> Router {
 
 /// The function over `store` (its requests recorded as this function's on DynamoDB).
 fn app_with(store: Arc<dyn Store>, secrets: &str) -> Router {
+    app_on(store, secrets, &ManualClock::at(now()))
+}
+
+fn app_on(store: Arc<dyn Store>, secrets: &str, clock: &ManualClock) -> Router {
     let ledger: Arc<dyn EventLedger> = testing::as_function(&store, FUNCTION);
     idv_webhook::router(idv_webhook::Webhook::new(
         ledger,
         WebhookSecrets::from_csv(secrets).unwrap(),
-        Arc::new(ManualClock::at(now())),
+        Arc::new(clock.clone()),
     ))
 }
 
@@ -124,8 +128,113 @@ idv_adapters::both_stores!(
     signed_bodies_that_cannot_be_interpreted_are_kept_verbatim,
     oversized_bodies_and_wrong_methods_are_refused,
     events_without_a_user_id_find_their_session,
+    a_young_unattributable_event_is_sent_back_until_its_session_is_known,
+    a_related_party_event_without_entity_type_never_opens_the_gate,
+    a_far_future_timestamp_cannot_pin_a_level,
     an_activation_reaches_its_account_whichever_comes_first,
 );
+
+/// The verdict arrives before the session is stored (its creation's write failed, or an index
+/// lagged): 503 while young, applied once the session is known.
+async fn a_young_unattributable_event_is_sent_back_until_its_session_is_known(
+    store: Arc<dyn Store>,
+) {
+    let clock = ManualClock::at(now());
+    let app = app_on(store.clone(), SECRET, &clock);
+    let (uid, session) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let verified = signed_event(
+        "kyc_session_verified",
+        &now().to_rfc3339(),
+        json!({ "sessionId": session, "entityType": "user" }),
+    );
+    let (status, answer) = post(&app, &verified, Some(&hex_sig(&verified))).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (503, Some("attribution_pending")),
+        "{answer}"
+    );
+    assert!(
+        store
+            .quarantined(now().date_naive())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The session becomes known (here through an event naming its user).
+    clock.advance(chrono::Duration::minutes(5));
+    let started = signed_event(
+        "kyc_session_manual_review",
+        &clock.now().to_rfc3339(),
+        json!({ "sessionId": session, "userId": uid }),
+    );
+    assert_eq!(post(&app, &started, Some(&hex_sig(&started))).await.0, 200);
+    // Ralio's retry is applied.
+    clock.advance(chrono::Duration::minutes(5));
+    assert_eq!(
+        post(&app, &verified, Some(&hex_sig(&verified))).await.1["outcome"],
+        "applied"
+    );
+    assert_eq!(
+        store.load_user(Uid::from_uuid(uid)).await.unwrap().sessions[0].phase,
+        Phase::Verified
+    );
+}
+
+/// A level event that names a related party but says nothing of whose it is is never taken
+/// as the user's: a user's REGULAR opens the account gate.
+async fn a_related_party_event_without_entity_type_never_opens_the_gate(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    let uid = uuid::Uuid::new_v4();
+    let level = signed_event(
+        "kyc_state_updated",
+        "2026-05-20T09:00:00Z",
+        json!({ "kycId": 7, "userId": uid, "relatedPartyId": uuid::Uuid::new_v4(), "state": "REGULAR" }),
+    );
+    assert_eq!(
+        post(&app, &level, Some(&hex_sig(&level))).await.1["outcome"],
+        "quarantined"
+    );
+    let snapshot = store.load_user(Uid::from_uuid(uid)).await.unwrap();
+    assert!(!idv_model::can_create_account(&snapshot.profile));
+    let kept = store.quarantined(now().date_naive()).await.unwrap();
+    assert_eq!(kept[0].reason_code, "ambiguous_owner");
+}
+
+/// A level stamped in 2099 is ordered at its receipt: the real events after it still count.
+async fn a_far_future_timestamp_cannot_pin_a_level(store: Arc<dyn Store>) {
+    let clock = ManualClock::at(now());
+    let app = app_on(store.clone(), SECRET, &clock);
+    let uid = uuid::Uuid::new_v4();
+    let regular = signed_event(
+        "kyc_state_updated",
+        "2099-01-01T00:00:00Z",
+        json!({ "userId": uid, "state": "REGULAR" }),
+    );
+    assert_eq!(
+        post(&app, &regular, Some(&hex_sig(&regular))).await.1["outcome"],
+        "applied"
+    );
+    clock.advance(chrono::Duration::minutes(10));
+    let light = signed_event(
+        "kyc_state_updated",
+        &clock.now().to_rfc3339(),
+        json!({ "userId": uid, "state": "LIGHT" }),
+    );
+    assert_eq!(
+        post(&app, &light, Some(&hex_sig(&light))).await.1["outcome"],
+        "applied"
+    );
+    let owner = Owner::User(Uid::from_uuid(uid));
+    let snapshot = store.load_user(Uid::from_uuid(uid)).await.unwrap();
+    assert_eq!(snapshot.profile.kyc_level(), KycLevel::Light);
+    let trail = store.audit_trail(owner).await.unwrap();
+    assert!(
+        trail.iter().any(|a| a
+            .detail
+            .contains("stamped 2099-01-01T00:00:00Z, after its receipt")),
+        "{trail:?}"
+    );
+}
 
 async fn every_fixture_applies_signed_hex_then_redelivered_base64(store: Arc<dyn Store>) {
     let app = app(store.clone());
@@ -220,8 +329,17 @@ async fn every_fixture_applies_signed_hex_then_redelivered_base64(store: Arc<dyn
     );
     let kept = store.quarantined(now().date_naive()).await.unwrap();
     assert_eq!(kept.len(), 1, "the KYB event is kept once");
-    assert_eq!(kept[0].body, fixture("kyb_state_updated.v2.json"));
     assert_eq!(kept[0].reason_code, "unknown_event_type");
+    // Of an event type not acted on, only its id, type, time and digest are kept.
+    let kyb = fixture("kyb_state_updated.v2.json");
+    let digest: Value = serde_json::from_slice(&kept[0].body).unwrap();
+    let mut fields: Vec<&String> = digest.as_object().unwrap().keys().collect();
+    fields.sort();
+    assert_eq!(fields, ["event", "id", "sha256", "timestamp"]);
+    use sha2::Digest;
+    assert_eq!(digest["sha256"], hex::encode(sha2::Sha256::digest(&kyb)));
+    assert_eq!(digest["event"], "kyb_state_updated");
+    assert!(kept[0].expires_at > now() + chrono::Duration::days(29));
 }
 
 fn signed_event(event_type: &str, at: &str, data: Value) -> Vec<u8> {
@@ -684,7 +802,8 @@ async fn oversized_bodies_and_wrong_methods_are_refused(store: Arc<dyn Store>) {
 }
 
 async fn events_without_a_user_id_find_their_session(store: Arc<dyn Store>) {
-    let app = app(store.clone());
+    let clock = ManualClock::at(now());
+    let app = app_on(store.clone(), SECRET, &clock);
     let (uid, session) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     let review = signed_event(
         "kyc_session_manual_review",
@@ -706,12 +825,21 @@ async fn events_without_a_user_id_find_their_session(store: Arc<dyn Store>) {
         store.load_user(Uid::from_uuid(uid)).await.unwrap().sessions[0].phase,
         Phase::Verified
     );
-    // A session nobody stored, with no user id: kept for an operator, acknowledged.
+    // A session nobody stored, with no user id: Ralio is asked to send it again for an hour
+    // from its first receipt, then it is kept for an operator and acknowledged.
     let orphan = signed_event(
         "kyc_session_verified",
         "2026-05-04T14:05:11Z",
         json!({ "sessionId": uuid::Uuid::new_v4(), "entityType": "user" }),
     );
+    let (status, pending) = post(&app, &orphan, Some(&hex_sig(&orphan))).await;
+    assert_eq!(
+        (status, pending["code"].as_str()),
+        (503, Some("attribution_pending"))
+    );
+    clock.advance(chrono::Duration::minutes(59));
+    assert_eq!(post(&app, &orphan, Some(&hex_sig(&orphan))).await.0, 503);
+    clock.advance(chrono::Duration::minutes(2));
     assert_eq!(
         post(&app, &orphan, Some(&hex_sig(&orphan))).await.1["outcome"],
         "quarantined"
@@ -796,7 +924,7 @@ async fn missing_configuration_fails_at_start_naming_the_variable() {
         idv_webhook::Webhook::from_config(&env(&[("TABLE_NAME", "t"), ("QUEUE_URL", "q")])).await,
     );
     assert!(
-        message.contains("WEBHOOK_SECRETS") && message.contains("RALIO_SECRET_ARN"),
+        message.contains("WEBHOOK_SECRET_ARN") && message.contains("WEBHOOK_SECRETS"),
         "{message}"
     );
     let message = error(
@@ -808,6 +936,36 @@ async fn missing_configuration_fails_at_start_naming_the_variable() {
         .await,
     );
     assert!(message.contains("WEBHOOK_SECRETS"), "{message}");
+    // Inside Lambda, a secret set by hand in the environment is refused: it would override the
+    // managed one.
+    let message = error(
+        idv_webhook::Webhook::from_config(&env(&[
+            ("TABLE_NAME", "t"),
+            ("QUEUE_URL", "q"),
+            ("WEBHOOK_SECRETS", &"s".repeat(40)),
+            ("AWS_LAMBDA_FUNCTION_NAME", "ralio-idv-webhook-prod"),
+        ]))
+        .await,
+    );
+    assert!(
+        message.contains("WEBHOOK_SECRETS") && message.contains("Lambda"),
+        "{message}"
+    );
+    // And so is a short or public secret in Secrets Manager, naming the variable.
+    for weak in ["whsec_short", idv_adapters::secrets::LOCAL_WEBHOOK_SECRET] {
+        let secret =
+            testing::webhook_secret_on_emulator(&json!({ "webhook_secrets": [weak] })).await;
+        let message = error(
+            idv_webhook::Webhook::from_config(&env(&[
+                ("TABLE_NAME", "t"),
+                ("QUEUE_URL", "q"),
+                ("WEBHOOK_SECRET_ARN", &secret),
+                ("AWS_LAMBDA_FUNCTION_NAME", "ralio-idv-webhook-prod"),
+            ]))
+            .await,
+        );
+        assert!(message.contains("WEBHOOK_SECRET_ARN"), "{weak}: {message}");
+    }
 }
 
 /// A related party's new session comes with its expiry: it is indexed and its ticks scheduled,
@@ -890,14 +1048,14 @@ async fn mark_due_bucket(
 /// taken back.
 #[tokio::test]
 async fn starts_from_its_environment_and_schedules_announced_sessions_on_sqs() {
-    let secret = testing::secret_on_emulator(&json!({ "webhook_secrets": [SECRET] })).await;
+    let secret = testing::webhook_secret_on_emulator(&json!({ "webhook_secrets": [SECRET] })).await;
     let table = testing::new_table().await;
     let (_, queue_url) = testing::sqs_queue_on(&[]).await;
     let env = |queue_url: &str| {
         idv_adapters::testing::fixtures::env(&[
             ("TABLE_NAME", &table),
             ("QUEUE_URL", queue_url),
-            ("RALIO_SECRET_ARN", &secret),
+            ("WEBHOOK_SECRET_ARN", &secret),
         ])
     };
     let start = |env: std::collections::HashMap<String, String>| async move {
@@ -948,4 +1106,75 @@ async fn starts_from_its_environment_and_schedules_announced_sessions_on_sqs() {
         2,
         "one tick per bucket"
     );
+}
+
+/// A secret rotated in Secrets Manager is picked up by a running function on the first
+/// delivery it cannot verify, without a redeploy; a forgery triggers at most one read a minute.
+#[tokio::test]
+async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
+    let old = "whsec_the_old_signing_secret_0123456789";
+    let new = "whsec_the_new_signing_secret_9876543210";
+    let secret = testing::webhook_secret_on_emulator(&json!({ "webhook_secrets": [old] })).await;
+    let table = testing::new_table().await;
+    let (_, queue_url) = testing::sqs_queue_on(&[]).await;
+    let env = idv_adapters::testing::fixtures::env(&[
+        ("TABLE_NAME", &table),
+        ("QUEUE_URL", &queue_url),
+        ("WEBHOOK_SECRET_ARN", &secret),
+    ]);
+    let counter = RequestCounter::for_function(FUNCTION);
+    let wiring = Wiring::with_config(
+        &env,
+        testing::emulator_config().await,
+        vec![counter.interceptor()],
+    );
+    let app = idv_webhook::router(idv_webhook::Webhook::wired(&wiring).await.unwrap());
+    let reads = || {
+        counter
+            .operations()
+            .iter()
+            .filter(|o| o.contains("GetSecretValue"))
+            .count()
+    };
+    assert_eq!(reads(), 1, "read once at start");
+    let event = |at: &str| {
+        signed_event(
+            "kyc_state_updated",
+            at,
+            json!({ "userId": uuid::Uuid::new_v4(), "state": "LIGHT" }),
+        )
+    };
+    let signed_with = |secret: &str, body: &[u8]| WebhookSecret::new(secret).sign_hex(body);
+
+    // Ralio rotates: the new secret first, the old one still accepted.
+    testing::secrets_client_on_emulator()
+        .await
+        .put_secret_value()
+        .secret_id(&secret)
+        .secret_string(json!({ "webhook_secrets": [new, old] }).to_string())
+        .send()
+        .await
+        .unwrap();
+    let fresh = event("2026-05-20T09:00:00Z");
+    assert_eq!(
+        post(&app, &fresh, Some(&signed_with(new, &fresh))).await.0,
+        200
+    );
+    assert_eq!(reads(), 2, "read again on the first mismatch");
+    let late = event("2026-05-20T09:01:00Z");
+    assert_eq!(
+        post(&app, &late, Some(&signed_with(old, &late))).await.0,
+        200
+    );
+    // A forgery is refused, and does not make the function read again within the minute.
+    let forged = event("2026-05-20T09:02:00Z");
+    let (status, answer) = post(&app, &forged, Some(&signed_with("whsec_guess", &forged))).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (401, Some("signature_invalid"))
+    );
+    assert_eq!(reads(), 2);
+    // Nor does a missing signature.
+    assert_eq!(post(&app, &forged, None).await.0, 401);
+    assert_eq!(reads(), 2);
 }

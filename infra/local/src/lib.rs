@@ -28,8 +28,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// The webhook secret both sides use when none is configured. Local use only.
-pub const LOCAL_WEBHOOK_SECRET: &str = "whsec_local_development_only";
+/// The webhook secret both sides use when none is configured. Local use only: refused when the
+/// webhook can be reached from elsewhere or a real Ralio signs with it.
+pub use idv_adapters::secrets::LOCAL_WEBHOOK_SECRET;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
@@ -177,6 +178,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
 
     let secrets = WebhookSecrets::from_csv(&options.webhook_secrets)
         .map_err(|e| StartError::Config(format!("WEBHOOK_SECRETS: {e}")))?;
+    refuse_public_secret(&options)?;
 
     // Ralio: the simulator, or the configured one.
     let (ralio_config, sim_url, simulator) = match &options.ralio {
@@ -329,6 +331,27 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
     })
 }
 
+/// The local secret is public: only a simulator on this machine may sign with it.
+fn refuse_public_secret(options: &LocalOptions) -> Result<(), StartError> {
+    let public = options
+        .webhook_secrets
+        .split(',')
+        .any(|s| s.trim() == LOCAL_WEBHOOK_SECRET);
+    let exposed = !options.addr.ip().is_loopback();
+    let real_ralio = matches!(options.ralio, RalioMode::Real { .. });
+    if public && (exposed || real_ralio) {
+        let why = if real_ralio {
+            "RALIO_BASE_URL is set"
+        } else {
+            "the address is not loopback"
+        };
+        return Err(StartError::Config(format!(
+            "WEBHOOK_SECRETS: the local development secret is public and {why}: anyone could sign webhooks; set a secret of your own"
+        )));
+    }
+    Ok(())
+}
+
 fn secrets_first(csv: &str) -> String {
     csv.split(',')
         .map(str::trim)
@@ -438,4 +461,39 @@ async fn pump_memory_queue(watcher: &Watcher, queue: &MemoryQueue) -> usize {
         }
     }
     processed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_secret_is_refused_when_anyone_else_could_use_it() {
+        let local = LocalOptions::default();
+        assert!(
+            refuse_public_secret(&local).is_ok(),
+            "loopback and the simulator"
+        );
+        let exposed = LocalOptions {
+            addr: ([0, 0, 0, 0], 3000).into(),
+            ..LocalOptions::default()
+        };
+        let real = LocalOptions {
+            ralio: RalioMode::Real {
+                base_url: "https://sandbox.example".into(),
+                api_code: "c".into(),
+                api_key: "k".into(),
+            },
+            ..LocalOptions::default()
+        };
+        for refused in [&exposed, &real] {
+            let err = refuse_public_secret(refused).unwrap_err().to_string();
+            assert!(err.contains("WEBHOOK_SECRETS"), "{err}");
+        }
+        let own = LocalOptions {
+            webhook_secrets: "whsec_a_secret_of_my_own_0123456789".into(),
+            ..real
+        };
+        assert!(refuse_public_secret(&own).is_ok());
+    }
 }

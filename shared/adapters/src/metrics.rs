@@ -1,41 +1,94 @@
 //! CloudWatch embedded-metric-format (EMF) lines: a JSON object on stdout that CloudWatch Logs
 //! turns into a metric, with no API call on the request path.
 
+use serde_json::{Map, Value, json};
+
 /// Namespace of the service's own metrics (the alarms in `template.yaml` watch it).
 pub const NAMESPACE: &str = "RalioIdv";
 
 /// Counts one failed Ralio call for `function`, with the failure `kind` as a property.
 pub fn ralio_failure(function: &str, kind: &str) {
-    // One whole line per metric (println! locks stdout for the line; tests capture it).
-    println!(
-        "{}",
-        emf_line(function, kind, chrono::Utc::now().timestamp_millis())
+    count(
+        "RalioFailures",
+        ("Function", function),
+        &[("failure", kind)],
     );
 }
 
-fn emf_line(function: &str, kind: &str, timestamp_ms: i64) -> String {
-    serde_json::json!({
-        "_aws": {
+/// Counts one signed payload kept without being applied, by reason
+/// (`QuarantinedEvents`, dimension `Reason`).
+pub fn quarantined(reason: &str) {
+    count("QuarantinedEvents", ("Reason", reason), &[]);
+}
+
+/// Counts one webhook whose signature was refused, by why
+/// (`WebhookSignatureRejected`, dimension `Reason`: `signature_missing`, `signature_invalid`).
+pub fn signature_rejected(reason: &str) {
+    count("WebhookSignatureRejected", ("Reason", reason), &[]);
+}
+
+/// Counts one webhook verified, by the position of the secret that matched
+/// (`WebhookSecretMatched`, dimension `SecretIndex`): once index 1 stays at zero after a
+/// rotation, the old secret can be removed.
+pub fn secret_matched(index: usize) {
+    count(
+        "WebhookSecretMatched",
+        ("SecretIndex", &index.to_string()),
+        &[],
+    );
+}
+
+/// One count of `metric` under one dimension, with extra properties for Logs Insights.
+pub fn count(metric: &str, dimension: (&str, &str), properties: &[(&str, &str)]) {
+    // One whole line per metric (println! locks stdout for the line; tests capture it).
+    println!(
+        "{}",
+        emf_line(
+            metric,
+            dimension,
+            properties,
+            chrono::Utc::now().timestamp_millis()
+        )
+    );
+}
+
+fn emf_line(
+    metric: &str,
+    (dimension, value): (&str, &str),
+    properties: &[(&str, &str)],
+    timestamp_ms: i64,
+) -> String {
+    let mut line = Map::new();
+    line.insert(
+        "_aws".into(),
+        json!({
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
-                "Dimensions": [["Function"]],
-                "Metrics": [{ "Name": "RalioFailures", "Unit": "Count" }]
+                "Dimensions": [[dimension]],
+                "Metrics": [{ "Name": metric, "Unit": "Count" }]
             }]
-        },
-        "Function": function,
-        "RalioFailures": 1,
-        "failure": kind
-    })
-    .to_string()
+        }),
+    );
+    line.insert(dimension.into(), json!(value));
+    line.insert(metric.into(), json!(1));
+    for (key, value) in properties {
+        line.insert((*key).into(), json!(value));
+    }
+    Value::Object(line).to_string()
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn emf_lines_name_namespace_dimension_and_value() {
-        let line: serde_json::Value =
-            serde_json::from_str(&super::emf_line("create-session", "timeout", 1)).unwrap();
+        let line: serde_json::Value = serde_json::from_str(&super::emf_line(
+            "RalioFailures",
+            ("Function", "create-session"),
+            &[("failure", "timeout")],
+            1,
+        ))
+        .unwrap();
         assert_eq!(
             line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
             "RalioIdv"

@@ -1,27 +1,50 @@
-//! The Ralio secret in AWS Secrets Manager, read once when a function starts and kept for the
-//! life of the container.
+//! The two Secrets Manager secrets, each read only by the functions that need it:
 //!
-//! The secret string is a JSON object:
-//! `{"api_code": "...", "api_key": "...", "webhook_secrets": "whsec_new,whsec_old"}`
-//! (`webhook_secrets` may also be a JSON array). Each function reads only the keys it needs.
+//! | variable | secret string | read by |
+//! |---|---|---|
+//! | `RALIO_SECRET_ARN` | `{"api_code": "...", "api_key": "..."}` | create-session, account-gate |
+//! | `WEBHOOK_SECRET_ARN` | `{"webhook_secrets": "whsec_new,whsec_old"}` (or a JSON array) | webhook |
+//!
+//! So the internet-facing webhook never holds the Ralio API key. Webhook secrets are read at
+//! start and again when a signature does not match (at most once a minute, see
+//! [`SigningKeys`]), so a rotation needs no redeploy.
 
 use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
-use idv_model::WebhookSecrets;
+use async_trait::async_trait;
+use idv_model::{SignatureError, WebhookSecrets};
 use serde::Deserialize;
 
 use crate::config::{ConfigError, Env};
 
 pub const SECRET_ARN_VAR: &str = "RALIO_SECRET_ARN";
+pub const WEBHOOK_SECRET_ARN_VAR: &str = "WEBHOOK_SECRET_ARN";
+pub const WEBHOOK_SECRETS_VAR: &str = "WEBHOOK_SECRETS";
 
+/// The webhook secret local runs use when none is configured. Refused in Lambda, and by
+/// `idv-local` whenever it can be reached from elsewhere.
+pub const LOCAL_WEBHOOK_SECRET: &str = "whsec_local_development_only";
+
+/// Shortest webhook secret accepted in Lambda.
+pub const MIN_WEBHOOK_SECRET_BYTES: usize = 32;
+
+/// How often, at most, a signature mismatch reads the webhook secrets again.
+pub const SECRET_REREAD_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Whether this process is a Lambda function (the runtime sets `AWS_LAMBDA_FUNCTION_NAME`).
+pub fn in_lambda(env: &impl Env) -> bool {
+    env.value("AWS_LAMBDA_FUNCTION_NAME").is_some()
+}
+
+/// The API credentials secret.
 #[derive(Deserialize, Default, Clone, PartialEq, Eq)]
 pub struct RalioSecret {
     #[serde(default)]
     pub api_code: Option<String>,
     #[serde(default)]
     pub api_key: Option<String>,
-    #[serde(default)]
-    pub webhook_secrets: Option<SecretList>,
 }
 
 impl fmt::Debug for RalioSecret {
@@ -30,34 +53,63 @@ impl fmt::Debug for RalioSecret {
     }
 }
 
+impl RalioSecret {
+    pub fn parse(secret_string: &str) -> Result<Self, ConfigError> {
+        serde_json::from_str(secret_string).map_err(|_| ConfigError::Secret {
+            name: SECRET_ARN_VAR,
+            reason: "the secret is not a JSON object with api_code and api_key".into(),
+        })
+    }
+}
+
+/// The webhook secrets secret.
+#[derive(Deserialize, Default, Clone, PartialEq, Eq)]
+struct WebhookSecretDoc {
+    #[serde(default)]
+    webhook_secrets: Option<SecretList>,
+}
+
 /// A comma-separated string or a JSON array of strings.
 #[derive(Deserialize, Clone, PartialEq, Eq)]
 #[serde(untagged)]
-pub enum SecretList {
+enum SecretList {
     Csv(String),
     List(Vec<String>),
 }
 
 impl SecretList {
-    fn csv(&self) -> String {
+    fn items(&self) -> Vec<String> {
         match self {
-            SecretList::Csv(s) => s.clone(),
-            SecretList::List(items) => items.join(","),
+            SecretList::Csv(s) => s.split(',').map(str::to_owned).collect(),
+            SecretList::List(items) => items.clone(),
         }
     }
 }
 
-impl RalioSecret {
-    pub fn parse(secret_string: &str) -> Result<Self, ConfigError> {
-        serde_json::from_str(secret_string).map_err(|_| ConfigError::Secret {
-            name: SECRET_ARN_VAR,
-            reason: "the secret is not a JSON object with api_code, api_key and webhook_secrets"
-                .into(),
+async fn secret_string(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+    name: &'static str,
+) -> Result<String, ConfigError> {
+    let output = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| ConfigError::Secret {
+            name,
+            reason: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+        })?;
+    output
+        .secret_string()
+        .map(str::to_owned)
+        .ok_or(ConfigError::Secret {
+            name,
+            reason: "the secret has no string value".into(),
         })
-    }
 }
 
-/// Fetches the secret named by `RALIO_SECRET_ARN`, if that variable is set.
+/// Fetches the API credentials secret named by `RALIO_SECRET_ARN`, if that variable is set.
 pub async fn load_ralio_secret(
     env: &impl Env,
     client: impl FnOnce() -> aws_sdk_secretsmanager::Client,
@@ -65,43 +117,163 @@ pub async fn load_ralio_secret(
     let Some(arn) = env.value(SECRET_ARN_VAR) else {
         return Ok(None);
     };
-    let output = client()
-        .get_secret_value()
-        .secret_id(&arn)
-        .send()
-        .await
-        .map_err(|e| ConfigError::Secret {
-            name: SECRET_ARN_VAR,
-            reason: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
-        })?;
-    let text = output.secret_string().ok_or(ConfigError::Secret {
-        name: SECRET_ARN_VAR,
-        reason: "the secret has no string value".into(),
-    })?;
-    RalioSecret::parse(text).map(Some)
+    RalioSecret::parse(&secret_string(&client(), &arn, SECRET_ARN_VAR).await?).map(Some)
 }
 
-/// `WEBHOOK_SECRETS` wins when set (local runs); otherwise the Secrets Manager secret.
-pub fn webhook_secrets(
-    env: &impl Env,
-    secret: Option<&RalioSecret>,
+/// Webhook secrets from a list, refusing in Lambda what would let a forger in: a short secret
+/// or the well-known local one. `name` is the variable the list came through.
+fn checked_secrets(
+    items: &[String],
+    lambda: bool,
+    name: &'static str,
 ) -> Result<WebhookSecrets, ConfigError> {
-    const NAME: &str = "WEBHOOK_SECRETS";
-    if let Some(csv) = env.value(NAME) {
-        return WebhookSecrets::from_csv(&csv).map_err(|e| ConfigError::Invalid {
-            name: NAME,
-            reason: e.to_string(),
+    let items: Vec<&str> = items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if lambda {
+        if items.contains(&LOCAL_WEBHOOK_SECRET) {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: "the local development secret is public: set a secret of your own".into(),
+            });
+        }
+        if items.iter().any(|s| s.len() < MIN_WEBHOOK_SECRET_BYTES) {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: format!(
+                    "every webhook secret must be at least {MIN_WEBHOOK_SECRET_BYTES} bytes"
+                ),
+            });
+        }
+    }
+    WebhookSecrets::from_csv(&items.join(",")).map_err(|e| ConfigError::Invalid {
+        name,
+        reason: e.to_string(),
+    })
+}
+
+/// Where webhook secrets are read again from.
+#[async_trait]
+pub trait WebhookSecretSource: Send + Sync {
+    async fn webhook_secrets(&self) -> Result<WebhookSecrets, ConfigError>;
+}
+
+/// The webhook secrets secret named by `WEBHOOK_SECRET_ARN`.
+pub struct SecretsManagerWebhookSecrets {
+    pub arn: String,
+    pub client: aws_sdk_secretsmanager::Client,
+    /// Whether the Lambda rules apply (no short or local secrets).
+    pub lambda: bool,
+}
+
+#[async_trait]
+impl WebhookSecretSource for SecretsManagerWebhookSecrets {
+    async fn webhook_secrets(&self) -> Result<WebhookSecrets, ConfigError> {
+        const NAME: &str = WEBHOOK_SECRET_ARN_VAR;
+        let text = secret_string(&self.client, &self.arn, NAME).await?;
+        let doc: WebhookSecretDoc =
+            serde_json::from_str(&text).map_err(|_| ConfigError::Secret {
+                name: NAME,
+                reason: "the secret is not a JSON object with webhook_secrets".into(),
+            })?;
+        let items = doc
+            .webhook_secrets
+            .map(|list| list.items())
+            .unwrap_or_default();
+        checked_secrets(&items, self.lambda, NAME)
+    }
+}
+
+/// `WEBHOOK_SECRETS` from the environment: for local runs only, refused inside Lambda where
+/// the secret must come from Secrets Manager.
+pub fn webhook_secrets_from_env(env: &impl Env) -> Result<Option<WebhookSecrets>, ConfigError> {
+    let Some(csv) = env.value(WEBHOOK_SECRETS_VAR) else {
+        return Ok(None);
+    };
+    if in_lambda(env) {
+        return Err(ConfigError::Invalid {
+            name: WEBHOOK_SECRETS_VAR,
+            reason: format!(
+                "not accepted inside Lambda (it would override the managed secret): set {WEBHOOK_SECRET_ARN_VAR}"
+            ),
         });
     }
-    match secret.and_then(|s| s.webhook_secrets.as_ref()) {
-        Some(list) => WebhookSecrets::from_csv(&list.csv()).map_err(|e| ConfigError::Secret {
-            name: SECRET_ARN_VAR,
-            reason: format!("webhook_secrets: {e}"),
-        }),
-        None => Err(ConfigError::Missing {
-            name: NAME,
-            meaning: "comma-separated webhook signing secrets (or RALIO_SECRET_ARN naming a secret with webhook_secrets)",
-        }),
+    let items: Vec<String> = csv.split(',').map(str::to_owned).collect();
+    checked_secrets(&items, false, WEBHOOK_SECRETS_VAR).map(Some)
+}
+
+/// The webhook's signing secrets, read again (at most once per interval) when a signature
+/// does not match, so a rotated secret is picked up by warm containers without a redeploy.
+pub struct SigningKeys {
+    current: RwLock<WebhookSecrets>,
+    source: Option<Arc<dyn WebhookSecretSource>>,
+    /// When a mismatch last read the secrets again; the first mismatch may always.
+    last_reread: tokio::sync::Mutex<Option<Instant>>,
+    reread_every: Duration,
+}
+
+impl SigningKeys {
+    /// Secrets that never change (local runs, tests).
+    pub fn fixed(secrets: WebhookSecrets) -> Self {
+        Self {
+            current: RwLock::new(secrets),
+            source: None,
+            last_reread: tokio::sync::Mutex::new(None),
+            reread_every: SECRET_REREAD_INTERVAL,
+        }
+    }
+
+    /// Secrets just read from `source`, read again from it after a mismatch.
+    pub fn from_source(secrets: WebhookSecrets, source: Arc<dyn WebhookSecretSource>) -> Self {
+        Self {
+            source: Some(source),
+            ..Self::fixed(secrets)
+        }
+    }
+
+    /// Reads again at most this often (default one minute).
+    pub fn reread_at_most_every(mut self, interval: Duration) -> Self {
+        self.reread_every = interval;
+        self
+    }
+
+    fn check(&self, body: &[u8], header: Option<&str>) -> Result<usize, SignatureError> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .verify(body, header)
+    }
+
+    /// Checks a signature; `Ok` holds the position of the secret that matched. Only a
+    /// mismatch (not a missing or malformed header) may read the secrets again.
+    pub async fn verify(&self, body: &[u8], header: Option<&str>) -> Result<usize, SignatureError> {
+        let first = self.check(body, header);
+        if first != Err(SignatureError::Mismatch) {
+            return first;
+        }
+        let Some(source) = &self.source else {
+            return first;
+        };
+        {
+            let mut last = self.last_reread.lock().await;
+            if last.is_some_and(|at| at.elapsed() < self.reread_every) {
+                return first;
+            }
+            *last = Some(Instant::now());
+            match source.webhook_secrets().await {
+                Ok(fresh) => {
+                    *self.current.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+                    tracing::info!("webhook secrets read again after a signature mismatch");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook secrets not read again; keeping the ones held");
+                    return first;
+                }
+            }
+        }
+        self.check(body, header)
     }
 }
 
@@ -111,22 +283,40 @@ mod tests {
 
     use super::*;
 
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
     #[test]
-    fn webhook_secrets_come_from_the_variable_or_the_secret() {
-        let empty: HashMap<String, String> = HashMap::new();
-        let err = webhook_secrets(&empty, None).unwrap_err();
-        assert!(err.to_string().contains("WEBHOOK_SECRETS"), "{err}");
+    fn webhook_secrets_from_the_environment_are_for_local_runs_only() {
+        assert_eq!(webhook_secrets_from_env(&env(&[])).unwrap(), None);
+        let local = webhook_secrets_from_env(&env(&[(WEBHOOK_SECRETS_VAR, "a, b ,")])).unwrap();
+        assert_eq!(local.map(|s| s.len()), Some(2));
+        let err = webhook_secrets_from_env(&env(&[
+            (WEBHOOK_SECRETS_VAR, &"x".repeat(40)),
+            ("AWS_LAMBDA_FUNCTION_NAME", "webhook"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains(WEBHOOK_SECRETS_VAR), "{err}");
+    }
 
-        let secret =
-            RalioSecret::parse(r#"{"api_code":"c","api_key":"k","webhook_secrets":["a","b"]}"#)
-                .unwrap();
-        assert_eq!(webhook_secrets(&empty, Some(&secret)).unwrap().len(), 2);
-        let csv = RalioSecret::parse(r#"{"webhook_secrets":"a, b ,c"}"#).unwrap();
-        assert_eq!(webhook_secrets(&empty, Some(&csv)).unwrap().len(), 3);
-
-        let env: HashMap<String, String> = [("WEBHOOK_SECRETS".to_owned(), "x".to_owned())].into();
-        assert_eq!(webhook_secrets(&env, Some(&secret)).unwrap().len(), 1);
-        assert!(!format!("{secret:?}").contains('k'));
-        assert!(RalioSecret::parse("not json").is_err());
+    #[test]
+    fn in_lambda_short_and_public_secrets_are_refused_naming_the_variable() {
+        let long = "s".repeat(MIN_WEBHOOK_SECRET_BYTES);
+        let short = "s".repeat(MIN_WEBHOOK_SECRET_BYTES - 1);
+        assert!(checked_secrets(std::slice::from_ref(&long), true, WEBHOOK_SECRET_ARN_VAR).is_ok());
+        for refused in [
+            vec![long.clone(), short.clone()],
+            vec![LOCAL_WEBHOOK_SECRET.to_owned()],
+        ] {
+            let err = checked_secrets(&refused, true, WEBHOOK_SECRET_ARN_VAR).unwrap_err();
+            assert!(err.to_string().contains(WEBHOOK_SECRET_ARN_VAR), "{err}");
+        }
+        // Outside Lambda, anything goes (local runs and tests).
+        assert!(checked_secrets(&[short], false, WEBHOOK_SECRET_ARN_VAR).is_ok());
+        assert!(!format!("{:?}", RalioSecret::parse(r#"{"api_key":"k"}"#).unwrap()).contains('k'));
     }
 }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use idv_model::{ExpirySchedule, WebhookSecrets};
+use idv_model::ExpirySchedule;
 
 use crate::aws::{
     AwsTimeouts, SharedInterceptor, dynamodb_client, load_config, secrets_client, sqs_client,
@@ -17,7 +17,10 @@ use crate::config::{ConfigError, Env, expiry_schedule, ralio_config};
 use crate::expiry::ExpiryScheduler;
 use crate::queue::{SqsQueue, SqsVisibility};
 use crate::ralio::{CredentialSource, RalioClient, RalioCredentials};
-use crate::secrets::{RalioSecret, SECRET_ARN_VAR, load_ralio_secret, webhook_secrets};
+use crate::secrets::{
+    RalioSecret, SECRET_ARN_VAR, SecretsManagerWebhookSecrets, SigningKeys, WEBHOOK_SECRET_ARN_VAR,
+    WebhookSecretSource, in_lambda, load_ralio_secret, webhook_secrets_from_env,
+};
 use crate::store::DynamoStore;
 
 /// The environment of one function and the AWS configuration its clients share.
@@ -112,13 +115,23 @@ impl<'e, E: Env> Wiring<'e, E> {
         Ok(Arc::new(client))
     }
 
-    /// `WEBHOOK_SECRETS`, or the secret's `webhook_secrets`.
-    pub async fn webhook_secrets(&self) -> Result<WebhookSecrets, ConfigError> {
-        let secret = match self.env.value("WEBHOOK_SECRETS") {
-            Some(_) => None,
-            None => self.ralio_secret().await?,
-        };
-        webhook_secrets(self.env, secret.as_ref())
+    /// The webhook's signing secrets: the secret named by `WEBHOOK_SECRET_ARN`, read again
+    /// after a signature mismatch; or `WEBHOOK_SECRETS` outside Lambda.
+    pub async fn signing_keys(&self) -> Result<SigningKeys, ConfigError> {
+        if let Some(secrets) = webhook_secrets_from_env(self.env)? {
+            return Ok(SigningKeys::fixed(secrets));
+        }
+        let arn = self.env.required(
+            WEBHOOK_SECRET_ARN_VAR,
+            "the Secrets Manager secret holding webhook_secrets (WEBHOOK_SECRETS outside Lambda)",
+        )?;
+        let source = Arc::new(SecretsManagerWebhookSecrets {
+            arn,
+            client: secrets_client(&self.aws, &self.interceptors),
+            lambda: in_lambda(self.env),
+        });
+        let secrets = source.webhook_secrets().await?;
+        Ok(SigningKeys::from_source(secrets, source))
     }
 }
 

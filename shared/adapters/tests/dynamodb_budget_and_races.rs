@@ -52,7 +52,18 @@ async fn only_a_cancelled_transaction_costs_a_second_request() {
         store.apply_event(&verified, t0()).await.unwrap().outcome,
         ApplyOutcome::Duplicate
     );
-    assert_eq!(counter.operations(), ["TransactWriteItems", "PutItem"]);
+    // The first repeat is audited (with a mark on the marker, in one transaction)...
+    assert_eq!(
+        counter.operations(),
+        ["TransactWriteItems", "TransactWriteItems"]
+    );
+    // ...and later ones are not: still two requests, the second refused.
+    counter.reset();
+    store.apply_event(&verified, t0()).await.unwrap();
+    assert_eq!(
+        counter.operations(),
+        ["TransactWriteItems", "TransactWriteItems"]
+    );
 
     counter.reset();
     let late_review = session_event(owner, session, Phase::Review, t0());

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
-use idv_adapters::store::{BucketMember, Lease, QuarantineEntry, Store};
+use idv_adapters::store::{BucketMember, Lease, QuarantineEntry, Replayed, Store};
 use idv_adapters::testing::fixtures::*;
 use idv_adapters::testing::{dynamo, memory};
 use idv_model::{
@@ -32,7 +32,7 @@ contract!(
     created_session_reads_back_exactly,
     webhook_first_then_creation_merges_without_touching_state,
     lifecycle_review_then_verified,
-    duplicate_event_changes_nothing_and_is_audited,
+    duplicate_event_changes_nothing_and_is_audited_once,
     late_review_after_verified_is_stale_and_remembered,
     same_state_from_another_event_is_unchanged,
     rejection_keeps_failure_reasons,
@@ -49,6 +49,7 @@ contract!(
     a_dead_holder_leaves_an_uncertain_creation_never_a_free_one,
     an_activation_finds_its_account_whichever_comes_first,
     quarantine_keeps_bytes_verbatim_once,
+    the_first_receipt_of_an_event_is_kept,
     audit_trail_is_append_only_and_ordered,
     fixtures_apply_end_to_end,
     creation_lease_is_exclusive_until_released_or_expired,
@@ -187,13 +188,14 @@ async fn lifecycle_review_then_verified(store: Arc<dyn Store>) {
     );
 }
 
-async fn duplicate_event_changes_nothing_and_is_audited(store: Arc<dyn Store>) {
+async fn duplicate_event_changes_nothing_and_is_audited_once(store: Arc<dyn Store>) {
     let (uid, session) = (uid(), sid());
     let owner = Owner::User(uid);
     let review = session_event(owner, session, Phase::Review, t0());
     assert_eq!(outcome(&store, &review).await, ApplyOutcome::Applied);
-    assert_eq!(outcome(&store, &review).await, ApplyOutcome::Duplicate);
-    assert_eq!(outcome(&store, &review).await, ApplyOutcome::Duplicate);
+    for _ in 0..3 {
+        assert_eq!(outcome(&store, &review).await, ApplyOutcome::Duplicate);
+    }
     assert_eq!(phase(&store, uid, session).await, Some(Phase::Review));
     let outcomes: Vec<String> = store
         .audit_trail(owner)
@@ -204,7 +206,8 @@ async fn duplicate_event_changes_nothing_and_is_audited(store: Arc<dyn Store>) {
         .collect();
     let mut sorted = outcomes.clone();
     sorted.sort();
-    assert_eq!(sorted, ["applied", "duplicate", "duplicate"]);
+    // However often it is replayed, a repeat is audited once.
+    assert_eq!(sorted, ["applied", "duplicate"]);
 }
 
 async fn late_review_after_verified_is_stale_and_remembered(store: Arc<dyn Store>) {
@@ -320,6 +323,7 @@ async fn reverify_notice_keeps_the_newest(store: Arc<dyn Store>) {
             event_id,
             event_type: "kyc_expiration_warning".into(),
             occurred_at: when,
+            stamped_at: None,
             owner,
             change: Change::Reverify(ReverifyNotice {
                 expiration_date: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
@@ -867,6 +871,7 @@ async fn an_activation_finds_its_account_whichever_comes_first(store: Arc<dyn St
 }
 
 async fn quarantine_keeps_bytes_verbatim_once(store: Arc<dyn Store>) {
+    use chrono::SubsecRound;
     let day_offset = (uuid::Uuid::new_v4().as_u128() % 3000) as i64;
     let received = t0() + Duration::days(day_offset);
     let body: Vec<u8> = [
@@ -882,6 +887,8 @@ async fn quarantine_keeps_bytes_verbatim_once(store: Arc<dyn Store>) {
         event_id: None,
         event_type: None,
         body: body.clone(),
+        expires_at: (received + Duration::days(30)).trunc_subsecs(0),
+        replayed: None,
     };
     store.quarantine(&entry).await.unwrap();
     store
@@ -901,9 +908,38 @@ async fn quarantine_keeps_bytes_verbatim_once(store: Arc<dyn Store>) {
     store.quarantine(&other).await.unwrap();
     let mut kept = store.quarantined(received.date_naive()).await.unwrap();
     kept.sort_by(|a, b| a.body.cmp(&b.body));
-    let mut want = vec![entry, other];
+    let mut want = vec![entry.clone(), other];
     want.sort_by(|a, b| a.body.cmp(&b.body));
     assert_eq!(kept, want);
+    // A replay is remembered on the entry.
+    let replayed = Replayed {
+        at: received + Duration::days(1),
+        outcome: "applied".into(),
+    };
+    store.mark_replayed(&entry, &replayed).await.unwrap();
+    let kept = store.quarantined(received.date_naive()).await.unwrap();
+    let marked = kept.iter().find(|e| e.body == entry.body).unwrap();
+    assert_eq!(marked.replayed.as_ref(), Some(&replayed));
+}
+
+async fn the_first_receipt_of_an_event_is_kept(store: Arc<dyn Store>) {
+    let event = eid();
+    let keep = Duration::hours(2);
+    assert_eq!(store.first_receipt(event, t0(), keep).await.unwrap(), t0());
+    assert_eq!(
+        store
+            .first_receipt(event, t0() + Duration::minutes(5), keep)
+            .await
+            .unwrap(),
+        t0()
+    );
+    assert_eq!(
+        store
+            .first_receipt(eid(), t0() + Duration::minutes(5), keep)
+            .await
+            .unwrap(),
+        t0() + Duration::minutes(5)
+    );
 }
 
 async fn audit_trail_is_append_only_and_ordered(store: Arc<dyn Store>) {

@@ -39,6 +39,9 @@ pub struct Ledger {
     pub owners: BTreeMap<Owner, OwnerRecords>,
     /// Event ids already handled, whatever came of them.
     pub seen: BTreeSet<EventId>,
+    /// Event ids whose repeat has been audited: a repeat is audited once, however often it
+    /// comes.
+    pub repeats_audited: BTreeSet<EventId>,
     /// Whose each created account is, by Ralio's account id: how an `account_activated` event
     /// (which names only the account) finds its record.
     pub account_owners: BTreeMap<AccountId, (Uid, Currency, String)>,
@@ -63,7 +66,10 @@ impl Ledger {
             let outcome = ApplyOutcome::Duplicate;
             return EventDecision {
                 outcome,
-                audit: AuditEntry::for_event(event, outcome, String::new(), now),
+                audit: self
+                    .repeats_audited
+                    .insert(event.event_id)
+                    .then(|| AuditEntry::for_event(event, outcome, String::new(), now)),
                 commit: None,
             };
         }
@@ -138,7 +144,8 @@ pub enum Commit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventDecision {
     pub outcome: ApplyOutcome,
-    pub audit: AuditEntry,
+    /// `None` for a repeat already audited.
+    pub audit: Option<AuditEntry>,
     pub commit: Option<Commit>,
 }
 
@@ -291,7 +298,7 @@ impl OwnerRecords {
         };
         EventDecision {
             outcome,
-            audit,
+            audit: Some(audit),
             commit,
         }
     }

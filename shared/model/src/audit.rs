@@ -56,6 +56,14 @@ impl AuditEntry {
         detail: String,
         at: DateTime<Utc>,
     ) -> Self {
+        let detail = match event.stamped_at {
+            Some(stamped) => format!(
+                "{detail}{}stamped {}, after its receipt: ordered at receipt",
+                if detail.is_empty() { "" } else { "; " },
+                stamped.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            None => detail,
+        };
         Self {
             event_id: Some(event.event_id),
             session_id: event.change.session_id(),

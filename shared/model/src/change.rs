@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::expiry::{ExpiryBucket, ExpirySchedule};
 use crate::lifecycle::{EventStamp, LevelStamp, Move, Phase};
 use crate::records::{FailureReason, HostedUrl, ReverifyNotice};
-use crate::webhook::{EventBody, WebhookEvent};
+use crate::webhook::{EventBody, ExpirationWarningEvent, KycStateEvent, WebhookEvent};
 use crate::{EntityType, EventId, Owner, SessionId};
 
 /// A change to one owner's records, ready for a store to apply atomically with the event's
@@ -37,6 +37,8 @@ pub struct EventApplication {
     pub event_id: EventId,
     pub event_type: String,
     pub occurred_at: DateTime<Utc>,
+    /// The event's own timestamp, when it was not believed (see [`WebhookEvent::received`]).
+    pub stamped_at: Option<DateTime<Utc>>,
     pub owner: Owner,
     pub change: Change,
 }
@@ -131,6 +133,33 @@ pub struct Unattributed {
     pub reason: &'static str,
 }
 
+/// How long after an event (or its first receipt, whichever is later) an event that cannot be
+/// attributed yet is answered 503, so that Ralio sends it again (`ATTRIBUTION_RETRY_WINDOW`,
+/// default 1 h): a session event may arrive before the session it is about is stored.
+pub const ATTRIBUTION_RETRY_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+
+impl Unattributed {
+    /// Whether the owner may still become known: a session not stored yet, an owner not
+    /// named. A session of the wrong kind of entity stays wrong.
+    pub fn may_resolve(&self) -> bool {
+        matches!(self.code, "unknown_session" | "unknown_owner")
+    }
+
+    /// How much longer Ralio should be asked to send the event again, measured from the later
+    /// of its timestamp and its first receipt; `None` when it should be quarantined now.
+    pub fn retry_left(
+        &self,
+        occurred_at: DateTime<Utc>,
+        first_receipt: DateTime<Utc>,
+        window: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Option<chrono::Duration> {
+        let since = occurred_at.max(first_receipt);
+        let left = since + window - now;
+        (self.may_resolve() && left > chrono::Duration::zero()).then_some(left)
+    }
+}
+
 impl Attribution {
     /// The stored session to look up before [`Attribution::owner`] can answer.
     pub fn session_to_look_up(&self) -> Option<SessionId> {
@@ -177,8 +206,11 @@ impl WebhookEvent {
                     entity: s.subject.entity_type(),
                 },
             },
-            EventBody::KycStateUpdated(k) => Attribution::Named(k.owner),
-            EventBody::ExpirationWarning(w) => Attribution::Named(w.owner),
+            EventBody::KycStateUpdated(KycStateEvent { owner, .. })
+            | EventBody::ExpirationWarning(ExpirationWarningEvent { owner, .. }) => match owner {
+                Some(owner) => Attribution::Named(*owner),
+                None => Attribution::Unattributable,
+            },
             EventBody::RelatedPartySessionCreated(r) => {
                 Attribution::Named(Owner::RelatedParty(r.related_party_id))
             }
@@ -226,6 +258,7 @@ impl WebhookEvent {
             event_id: self.id,
             event_type: self.event_type.clone(),
             occurred_at: self.occurred_at,
+            stamped_at: self.stamped_at,
             owner,
             change,
         })
@@ -258,6 +291,7 @@ impl EventApplication {
             )),
             event_type: RECONCILED.into(),
             occurred_at: now,
+            stamped_at: None,
             owner,
             change: Change::Session {
                 session_id,
@@ -298,6 +332,43 @@ impl WebhookEvent {
 mod tests {
     use super::*;
     use crate::{RelatedPartyId, Uid};
+
+    #[test]
+    fn an_unattributed_event_is_retried_while_young() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let unknown = Unattributed {
+            code: "unknown_session",
+            reason: "",
+        };
+        let mismatch = Unattributed {
+            code: "owner_mismatch",
+            reason: "",
+        };
+        let window = ATTRIBUTION_RETRY_WINDOW;
+        let stamped = at("2026-05-04T09:00:00Z");
+        let first = at("2026-05-04T09:10:00Z");
+        // Measured from the first receipt, which is later than the stamp.
+        assert_eq!(
+            unknown.retry_left(
+                stamped,
+                first,
+                window,
+                first + chrono::Duration::minutes(50)
+            ),
+            Some(chrono::Duration::minutes(10))
+        );
+        assert_eq!(
+            unknown.retry_left(stamped, first, window, first + window),
+            None
+        );
+        // An old event first received now is young: it is measured from its receipt.
+        assert!(
+            unknown
+                .retry_left(stamped - chrono::Duration::days(3), first, window, first)
+                .is_some()
+        );
+        assert_eq!(mismatch.retry_left(stamped, first, window, first), None);
+    }
 
     #[test]
     fn a_session_found_for_an_unnamed_owner_must_be_of_the_named_kind() {

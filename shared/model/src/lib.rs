@@ -31,7 +31,10 @@ pub use apply::{
     WatchOutcome,
 };
 pub use audit::AuditEntry;
-pub use change::{ApplyOutcome, Attribution, Change, EventApplication, RECONCILED, Unattributed};
+pub use change::{
+    ATTRIBUTION_RETRY_WINDOW, ApplyOutcome, Attribution, Change, EventApplication, RECONCILED,
+    Unattributed,
+};
 pub use decisions::{
     ListedSession, NextAction, NextActionCode, can_create_account, needs_verification, next_action,
     reusable_session, session_left_by_attempt, settled,

@@ -90,15 +90,16 @@ impl WebhookSecrets {
     }
 
     /// Checks `header` against `body` with every active secret, in constant time per secret.
-    pub fn verify(&self, body: &[u8], header: Option<&str>) -> Result<(), SignatureError> {
+    /// `Ok` holds the position of the secret that matched (0: the newest).
+    pub fn verify(&self, body: &[u8], header: Option<&str>) -> Result<usize, SignatureError> {
         let header = header.map(str::trim).filter(|h| !h.is_empty());
         let header = header.ok_or(SignatureError::Missing)?;
         let expected = decode_signature(header).ok_or(SignatureError::Malformed)?;
-        for secret in &self.0 {
+        for (index, secret) in self.0.iter().enumerate() {
             let mut mac = secret.mac();
             mac.update(body);
             if mac.verify_slice(&expected).is_ok() {
-                return Ok(());
+                return Ok(index);
             }
         }
         Err(SignatureError::Mismatch)
@@ -143,17 +144,17 @@ mod tests {
     #[test]
     fn accepts_hex_in_either_case_and_with_prefix() {
         let hex = WebhookSecret::new(SECRET).sign_hex(BODY);
-        assert_eq!(secrets().verify(BODY, Some(&hex)), Ok(()));
-        assert_eq!(secrets().verify(BODY, Some(&hex.to_uppercase())), Ok(()));
+        assert_eq!(secrets().verify(BODY, Some(&hex)), Ok(0));
+        assert_eq!(secrets().verify(BODY, Some(&hex.to_uppercase())), Ok(0));
         assert_eq!(
             secrets().verify(BODY, Some(&format!("sha256={hex}"))),
-            Ok(())
+            Ok(0)
         );
         assert_eq!(
             secrets().verify(BODY, Some(&format!("SHA256={hex}"))),
-            Ok(())
+            Ok(0)
         );
-        assert_eq!(secrets().verify(BODY, Some(&format!("  {hex}  "))), Ok(()));
+        assert_eq!(secrets().verify(BODY, Some(&format!("  {hex}  "))), Ok(0));
     }
 
     #[test]
@@ -167,7 +168,7 @@ mod tests {
             &unpadded,
             &format!("sha256={standard}"),
         ] {
-            assert_eq!(secrets().verify(BODY, Some(header)), Ok(()), "{header}");
+            assert_eq!(secrets().verify(BODY, Some(header)), Ok(0), "{header}");
         }
     }
 
@@ -215,9 +216,9 @@ mod tests {
     fn any_active_secret_verifies_during_rotation() {
         let rotating = WebhookSecrets::from_csv(" old-secret , new-secret ,").unwrap();
         assert_eq!(rotating.len(), 2);
-        for secret in ["old-secret", "new-secret"] {
+        for (index, secret) in ["old-secret", "new-secret"].into_iter().enumerate() {
             let sig = WebhookSecret::new(secret).sign_hex(BODY);
-            assert_eq!(rotating.verify(BODY, Some(&sig)), Ok(()), "{secret}");
+            assert_eq!(rotating.verify(BODY, Some(&sig)), Ok(index), "{secret}");
         }
         let retired = WebhookSecret::new("retired").sign_hex(BODY);
         assert_eq!(

@@ -67,8 +67,28 @@ pub struct WebhookEvent {
     pub id: EventId,
     /// Canonical event type (after alias resolution).
     pub event_type: String,
+    /// When the event happened, as far as it is trusted: see [`WebhookEvent::received`].
     pub occurred_at: DateTime<Utc>,
+    /// The event's own timestamp when it was too far ahead of its receipt to be trusted.
+    pub stamped_at: Option<DateTime<Utc>>,
     pub body: EventBody,
+}
+
+/// How far ahead of its receipt an event's timestamp may be and still be believed
+/// (`MAX_CLOCK_SKEW`, default 5 min).
+pub const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+impl WebhookEvent {
+    /// The event as received at `at`. A timestamp more than `max_skew` after its receipt
+    /// cannot be right: the event is ordered at its receipt instead, so a far-future stamp
+    /// can never outrank the events that follow it, and the stamp is kept for the audit trail.
+    pub fn received(mut self, at: DateTime<Utc>, max_skew: chrono::Duration) -> Self {
+        if self.occurred_at > at + max_skew {
+            self.stamped_at = Some(self.occurred_at);
+            self.occurred_at = at;
+        }
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -147,14 +167,16 @@ pub struct SessionEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KycStateEvent {
-    pub owner: Owner,
+    /// `None`: the event names no owner (it cannot be attributed).
+    pub owner: Option<Owner>,
     pub kyc_id: Option<i64>,
     pub level: KycLevel,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpirationWarningEvent {
-    pub owner: Owner,
+    /// `None`: the event names no owner (it cannot be attributed).
+    pub owner: Option<Owner>,
     pub kyc_id: Option<i64>,
     pub expiration_date: NaiveDate,
     pub days_remaining: i64,
@@ -181,6 +203,8 @@ pub enum ParseError {
     Missing(&'static str),
     #[error("invalid field {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    #[error("the event names a related party without saying whose event it is (entityType)")]
+    AmbiguousOwner,
 }
 
 impl ParseError {
@@ -191,6 +215,7 @@ impl ParseError {
             ParseError::NotAnObject => "not_an_object",
             ParseError::Missing(_) => "missing_field",
             ParseError::Invalid { .. } => "invalid_field",
+            ParseError::AmbiguousOwner => "ambiguous_owner",
         }
     }
 }
@@ -247,6 +272,7 @@ pub fn parse_webhook(body: &[u8]) -> Result<WebhookEvent, ParseError> {
         id,
         event_type,
         occurred_at,
+        stamped_at: None,
         body,
     })
 }
@@ -285,10 +311,28 @@ struct SubjectWire {
 }
 
 impl SubjectWire {
+    /// Whose event this is, by one rule for every combination:
+    ///
+    /// | `entityType` | `relatedPartyId` | subject |
+    /// |---|---|---|
+    /// | absent (first generation) | absent | the user `userId` (if given) |
+    /// | absent | present | none: quarantined as `ambiguous_owner`, never taken as the user's |
+    /// | `user` | absent | the user `userId` (if given) |
+    /// | `user` | present | none: `ambiguous_owner` (the payload contradicts itself) |
+    /// | `related-party` | present or absent | the related party `relatedPartyId` (if given); `userId` is only context |
+    /// | anything else | any | none: `invalid_field` |
+    ///
+    /// A user's event must never be a related party's, since a user's events can open the account
+    /// gate: whatever is unclear is kept, not applied.
     fn subject(&self) -> Result<Subject, ParseError> {
-        let entity =
-            EntityType::parse(self.entity_type.as_deref()).map_err(|e| invalid("entityType", e))?;
+        let declared = self.entity_type.as_deref();
+        let entity = EntityType::parse(declared).map_err(|e| invalid("entityType", e))?;
+        let names_party = self
+            .related_party_id
+            .as_deref()
+            .is_some_and(|id| !id.trim().is_empty());
         Ok(match entity {
+            EntityType::User if names_party => return Err(ParseError::AmbiguousOwner),
             EntityType::User => Subject::User(
                 self.user_id
                     .as_deref()
@@ -304,16 +348,6 @@ impl SubjectWire {
                     .map_err(|e| invalid("relatedPartyId", e))?,
             ),
         })
-    }
-
-    /// Level and warning events change a KYC record, so its owner must be named.
-    fn required_owner(&self) -> Result<Owner, ParseError> {
-        match self.subject()? {
-            Subject::User(Some(uid)) => Ok(Owner::User(uid)),
-            Subject::User(None) => Err(ParseError::Missing("userId")),
-            Subject::RelatedParty(Some(id)) => Ok(Owner::RelatedParty(id)),
-            Subject::RelatedParty(None) => Err(ParseError::Missing("relatedPartyId")),
-        }
     }
 }
 
@@ -434,7 +468,7 @@ fn kyc_state_updated(envelope: &Map<String, Value>) -> Result<EventBody, ParseEr
         return Err(invalid("state", "empty"));
     }
     Ok(EventBody::KycStateUpdated(KycStateEvent {
-        owner: data.subject.required_owner()?,
+        owner: data.subject.subject()?.owner(),
         kyc_id: optional_integer(&data.kyc_id, "kycId")?,
         level: KycLevel::parse(level),
     }))
@@ -464,7 +498,7 @@ fn expiration_warning(envelope: &Map<String, Value>) -> Result<EventBody, ParseE
     let days_remaining = optional_integer(&data.days_remaining, "daysRemaining")?
         .ok_or(ParseError::Missing("daysRemaining"))?;
     Ok(EventBody::ExpirationWarning(ExpirationWarningEvent {
-        owner: data.subject.required_owner()?,
+        owner: data.subject.subject()?.owner(),
         kyc_id: optional_integer(&data.kyc_id, "kycId")?,
         expiration_date,
         days_remaining,

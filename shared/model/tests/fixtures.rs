@@ -193,7 +193,7 @@ fn expectations() -> Vec<(
             "kyc_state_updated",
             "2026-05-04T14:05:11.940Z",
             EventBody::KycStateUpdated(KycStateEvent {
-                owner: Owner::User(user()),
+                owner: Some(Owner::User(user())),
                 kyc_id: Some(40817),
                 level: KycLevel::Regular,
             }),
@@ -204,7 +204,7 @@ fn expectations() -> Vec<(
             "kyc_state_updated",
             "2026-05-04T14:05:11.940Z",
             EventBody::KycStateUpdated(KycStateEvent {
-                owner: Owner::User(user()),
+                owner: Some(Owner::User(user())),
                 kyc_id: Some(40817),
                 level: KycLevel::Regular,
             }),
@@ -215,7 +215,7 @@ fn expectations() -> Vec<(
             "kyc_state_updated",
             "2026-06-01T00:05:43.209Z",
             EventBody::KycStateUpdated(KycStateEvent {
-                owner: Owner::User(user()),
+                owner: Some(Owner::User(user())),
                 kyc_id: Some(40817),
                 level: KycLevel::Light,
             }),
@@ -226,7 +226,7 @@ fn expectations() -> Vec<(
             "kyc_state_updated",
             "2026-05-08T10:41:29.688Z",
             EventBody::KycStateUpdated(KycStateEvent {
-                owner: Owner::RelatedParty(party()),
+                owner: Some(Owner::RelatedParty(party())),
                 kyc_id: Some(40952),
                 level: KycLevel::Regular,
             }),
@@ -237,7 +237,7 @@ fn expectations() -> Vec<(
             "kyc_expiration_warning",
             "2026-05-18T03:00:00.512Z",
             EventBody::ExpirationWarning(ExpirationWarningEvent {
-                owner: Owner::User(user()),
+                owner: Some(Owner::User(user())),
                 kyc_id: Some(40817),
                 expiration_date: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
                 days_remaining: 14,
@@ -395,17 +395,17 @@ fn every_published_signature_vector_verifies_in_hex_and_base64() {
             *base64,
             "{file}"
         );
-        assert_eq!(secrets.verify(&body, Some(hex)), Ok(()), "{file} hex");
+        assert_eq!(secrets.verify(&body, Some(hex)), Ok(0), "{file} hex");
         assert_eq!(
             secrets.verify(&body, Some(&hex.to_uppercase())),
-            Ok(()),
+            Ok(0),
             "{file} HEX"
         );
-        assert_eq!(secrets.verify(&body, Some(base64)), Ok(()), "{file} base64");
+        assert_eq!(secrets.verify(&body, Some(base64)), Ok(0), "{file} base64");
         let url_safe = base64.replace('+', "-").replace('/', "_");
         assert_eq!(
             secrets.verify(&body, Some(&url_safe)),
-            Ok(()),
+            Ok(0),
             "{file} base64url"
         );
     }
@@ -435,7 +435,7 @@ fn tampering_with_any_fixture_breaks_its_signature() {
     let (file, hex, _) = VECTORS[0];
     assert_eq!(
         rotated.verify(&fixture(file), Some(hex)),
-        Ok(()),
+        Ok(1),
         "second secret"
     );
     let wrong = WebhookSecrets::from_csv("whsec_other").unwrap();

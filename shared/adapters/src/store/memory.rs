@@ -9,15 +9,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::apply::Ledger;
 use idv_model::{
-    AccountId, AccountRecord, AccountWrite, Activation, AuditEntry, EventApplication, ExpiryBucket,
-    LeaseHold, LeaseRefusal, LeaseRelease, LeaseToken, Owner, SessionId, SessionRecord,
-    StoredSession, Uid, UserSnapshot, WatchAction, WatchOutcome,
+    AccountId, AccountRecord, AccountWrite, Activation, AuditEntry, EventApplication, EventId,
+    ExpiryBucket, LeaseHold, LeaseRefusal, LeaseRelease, LeaseToken, Owner, SessionId,
+    SessionRecord, StoredSession, Uid, UserSnapshot, WatchAction, WatchOutcome,
 };
 
 use super::{
     AccountLedger, Applied, AuditLog, BucketMember, BucketPage, CreationLease, EventLedger,
-    ExpiryIndex, Lease, QuarantineEntry, QuarantineReader, SessionWriter, StoreError, StoreResult,
-    UserReader,
+    ExpiryIndex, Lease, QuarantineEntry, QuarantineReader, Replayed, SessionWriter, StoreError,
+    StoreResult, UserReader,
 };
 
 #[derive(Default)]
@@ -26,6 +26,7 @@ struct State {
     audit: HashMap<Owner, Vec<AuditEntry>>,
     ticks: BTreeSet<ExpiryBucket>,
     quarantine: BTreeMap<(NaiveDate, String), QuarantineEntry>,
+    first_receipts: HashMap<EventId, DateTime<Utc>>,
 }
 
 impl State {
@@ -71,7 +72,9 @@ impl EventLedger for MemoryStore {
     ) -> StoreResult<Applied> {
         let mut state = self.lock()?;
         let decision = state.ledger.apply_event(event, now);
-        state.audit(event.owner, decision.audit);
+        if let Some(entry) = decision.audit {
+            state.audit(event.owner, entry);
+        }
         Ok(Applied {
             outcome: decision.outcome,
         })
@@ -87,12 +90,25 @@ impl EventLedger for MemoryStore {
             .map(|records| records.owner))
     }
 
+    async fn first_receipt(
+        &self,
+        event_id: EventId,
+        now: DateTime<Utc>,
+        _keep_for: chrono::Duration,
+    ) -> StoreResult<DateTime<Utc>> {
+        Ok(*self.lock()?.first_receipts.entry(event_id).or_insert(now))
+    }
+
     async fn quarantine(&self, entry: &QuarantineEntry) -> StoreResult<()> {
-        let key = (entry.received_at.date_naive(), entry.digest());
+        use chrono::SubsecRound;
+        let key = (entry.day(), entry.digest());
         self.lock()?
             .quarantine
             .entry(key)
-            .or_insert_with(|| entry.clone());
+            .or_insert_with(|| QuarantineEntry {
+                expires_at: entry.expires_at.trunc_subsecs(0),
+                ..entry.clone()
+            });
         Ok(())
     }
 
@@ -122,6 +138,17 @@ impl QuarantineReader for MemoryStore {
             .take_while(|((d, _), _)| *d == day)
             .map(|(_, entry)| entry.clone())
             .collect())
+    }
+
+    async fn mark_replayed(&self, entry: &QuarantineEntry, replayed: &Replayed) -> StoreResult<()> {
+        if let Some(kept) = self
+            .lock()?
+            .quarantine
+            .get_mut(&(entry.day(), entry.digest()))
+        {
+            kept.replayed = Some(replayed.clone());
+        }
+        Ok(())
     }
 }
 

@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::{
     AccountId, AccountRecord, AccountReservation, AccountWrite, Activation, ApplyOutcome,
-    AuditEntry, Currency, EventApplication, ExpiryBucket, LeaseHold, LeaseRelease, LeaseToken,
-    Owner, ReservationToken, SessionId, SessionRecord, StoredSession, Uid, UserSnapshot,
-    WatchAction, WatchOutcome,
+    AuditEntry, Currency, EventApplication, EventId, ExpiryBucket, LeaseHold, LeaseRelease,
+    LeaseToken, Owner, ReservationToken, SessionId, SessionRecord, StoredSession, Uid,
+    UserSnapshot, WatchAction, WatchOutcome,
 };
 
 pub mod dynamo;
@@ -56,14 +56,34 @@ pub struct QuarantineEntry {
     pub reason: String,
     pub event_id: Option<String>,
     pub event_type: Option<String>,
+    /// The signed payload verbatim; for an event type this service does not act on, only its
+    /// id, type, timestamp and the body's SHA-256 (such payloads carry other people's data).
     pub body: Vec<u8>,
+    /// When the store may forget it (`QUARANTINE_RETENTION` after receipt), to the second: a
+    /// DynamoDB TTL is whole epoch seconds.
+    pub expires_at: DateTime<Utc>,
+    /// What became of it when replayed (`idv-admin replay-quarantine`).
+    pub replayed: Option<Replayed>,
+}
+
+/// A quarantined payload run again through the webhook's code path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replayed {
+    pub at: DateTime<Utc>,
+    /// The webhook outcome: `applied`, `duplicate`, `stale`, … or a quarantine reason.
+    pub outcome: String,
 }
 
 impl QuarantineEntry {
     /// The identity of a quarantined payload: identical bytes are kept once a day.
-    pub(crate) fn digest(&self) -> String {
+    pub fn digest(&self) -> String {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(&self.body))
+    }
+
+    /// The day it is filed under.
+    pub fn day(&self) -> NaiveDate {
+        self.received_at.date_naive()
     }
 }
 
@@ -119,6 +139,15 @@ pub trait EventLedger: Send + Sync {
     /// Keeps a signed payload verbatim. The same bytes received twice on one day are kept once.
     async fn quarantine(&self, entry: &QuarantineEntry) -> StoreResult<()>;
 
+    /// When an event id was first received: recorded now if never before, kept `keep_for`. How
+    /// long an event that cannot be attributed yet has been retried is measured from it.
+    async fn first_receipt(
+        &self,
+        event_id: EventId,
+        now: DateTime<Utc>,
+        keep_for: chrono::Duration,
+    ) -> StoreResult<DateTime<Utc>>;
+
     /// Applies Ralio's `account_activated` to the account it names, or keeps it until that
     /// account is recorded (`Deferred`). A repeat of the event id is `Duplicate`.
     async fn apply_activation(
@@ -133,6 +162,9 @@ pub trait EventLedger: Send + Sync {
 pub trait QuarantineReader: Send + Sync {
     /// What was quarantined on `day` (UTC).
     async fn quarantined(&self, day: NaiveDate) -> StoreResult<Vec<QuarantineEntry>>;
+
+    /// Records what replaying `entry` came to.
+    async fn mark_replayed(&self, entry: &QuarantineEntry, replayed: &Replayed) -> StoreResult<()>;
 }
 
 /// Stores sessions created at Ralio.

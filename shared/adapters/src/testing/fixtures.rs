@@ -60,6 +60,7 @@ pub fn session_event(
         event_id: eid(),
         event_type: event_type.into(),
         occurred_at: when,
+        stamped_at: None,
         owner,
         change: Change::Session {
             session_id: session,
@@ -95,6 +96,7 @@ pub fn level_event(owner: Owner, level: KycLevel, when: DateTime<Utc>) -> EventA
         event_id,
         event_type: "kyc_state_updated".into(),
         occurred_at: when,
+        stamped_at: None,
         owner,
         change: Change::Level {
             stamp: LevelStamp {

@@ -191,11 +191,27 @@ pub async fn messages_waiting(queue_url: &str) -> usize {
     .sum()
 }
 
-/// A Secrets Manager secret on the emulator holding `value`; its ARN.
-pub async fn secret_on_emulator(value: &serde_json::Value) -> String {
+/// A Secrets Manager client on the emulator (tests that rotate a secret).
+pub async fn secrets_client_on_emulator() -> aws_sdk_secretsmanager::Client {
     secrets_client(&emulator_config().await, &[])
+}
+
+/// A Secrets Manager secret on the emulator holding Ralio API credentials; its ARN.
+pub async fn api_secret_on_emulator(value: &serde_json::Value) -> String {
+    secret_on_emulator("api", value).await
+}
+
+/// A Secrets Manager secret on the emulator holding webhook secrets; its ARN.
+pub async fn webhook_secret_on_emulator(value: &serde_json::Value) -> String {
+    secret_on_emulator("webhook", value).await
+}
+
+/// Named by its kind, so the recorded permissions tell the two secrets apart.
+async fn secret_on_emulator(kind: &str, value: &serde_json::Value) -> String {
+    secrets_client_on_emulator()
+        .await
         .create_secret()
-        .name(format!("idv-test-{}", uuid::Uuid::new_v4().simple()))
+        .name(format!("idv-test-{kind}-{}", uuid::Uuid::new_v4().simple()))
         .secret_string(value.to_string())
         .send()
         .await

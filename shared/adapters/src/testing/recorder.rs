@@ -43,6 +43,9 @@ impl Permission {
     }
 }
 
+/// In the name of every webhook-secrets secret the tests create.
+pub const WEBHOOK_SECRET_MARK: &str = "-webhook-";
+
 /// The permissions one request needs, from its `X-Amz-Target` and body.
 /// `TransactWriteItems` is authorised item by item, as the actions it contains.
 pub fn permissions(target: &str, body: Option<&[u8]>) -> Vec<Permission> {
@@ -81,9 +84,14 @@ pub fn permissions(target: &str, body: Option<&[u8]>) -> Vec<Permission> {
         return vec![Permission::new(format!("sqs:{operation}"), "queue")];
     }
     if service == "secretsmanager" {
+        // Which of the two secrets, from the names the test helpers give them.
+        let secret = match body["SecretId"].as_str() {
+            Some(id) if id.contains(WEBHOOK_SECRET_MARK) => "secret/webhook",
+            _ => "secret/api",
+        };
         return vec![Permission::new(
             format!("secretsmanager:{operation}"),
-            "secret",
+            secret,
         )];
     }
     vec![Permission::new(format!("{service}:{operation}"), "unknown")]
@@ -212,8 +220,18 @@ mod tests {
             ["sqs:SendMessage queue"]
         );
         assert_eq!(
-            actions("secretsmanager.GetSecretValue", "{}"),
-            ["secretsmanager:GetSecretValue secret"]
+            actions(
+                "secretsmanager.GetSecretValue",
+                r#"{"SecretId":"arn:aws:secretsmanager:eu-west-1:1:secret:idv-test-api-1"}"#
+            ),
+            ["secretsmanager:GetSecretValue secret/api"]
+        );
+        assert_eq!(
+            actions(
+                "secretsmanager.GetSecretValue",
+                r#"{"SecretId":"arn:aws:secretsmanager:eu-west-1:1:secret:idv-test-webhook-1"}"#
+            ),
+            ["secretsmanager:GetSecretValue secret/webhook"]
         );
         let line = "dynamodb:Query index/BySession";
         assert_eq!(Permission::parse_line(line).unwrap().line(), line);

@@ -18,7 +18,7 @@ use super::items::{
 use super::updates::{Cond, Expression, account_condition};
 use super::{CONFLICT_RETRIES, DynamoStore, MARKER_TTL, disagreement, schema};
 use crate::store::{
-    Applied, EventLedger, QuarantineEntry, QuarantineReader, StoreError, StoreResult,
+    Applied, EventLedger, QuarantineEntry, QuarantineReader, Replayed, StoreError, StoreResult,
 };
 
 impl DynamoStore {
@@ -147,7 +147,8 @@ impl DynamoStore {
         self.put(&AuditItem::new(owner, entry), None)
     }
 
-    /// A repeat of a handled event: only its audit entry is written.
+    /// A repeat of a handled event: audited the first time only, so replays do not swell the
+    /// trail. The marker remembers that the repeat was audited.
     async fn record_duplicate(
         &self,
         event: &EventApplication,
@@ -155,13 +156,21 @@ impl DynamoStore {
     ) -> StoreResult<Applied> {
         let outcome = ApplyOutcome::Duplicate;
         let entry = AuditEntry::for_event(event, outcome, String::new(), now);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&AuditItem::new(event.owner, &entry))?))
-            .send()
-            .await
-            .map_err(|e| sdk_error("PutItem", e))?;
+        let mut flag = Expression::default();
+        flag.set(schema::attr::REPEAT_AUDITED_AT, to_value(&Ts(now))?)
+            .condition(&Cond::And(vec![
+                Cond::Present(schema::attr::PK),
+                Cond::Absent(schema::attr::REPEAT_AUDITED_AT),
+            ]));
+        let mut tx = Transaction::default();
+        let flagged = tx.push(self.update(&Key::event(event.event_id), &flag)?);
+        tx.push(self.audit_put(event.owner, &entry)?);
+        match tx.send(&self.client).await? {
+            Ok(()) => {}
+            // Audited before; or another repeat is being audited right now.
+            Err(c) if c.refused(flagged).is_some() || c.conflicted() => {}
+            Err(c) => return Err(c.unexpected("auditing a repeated event")),
+        }
         Ok(Applied { outcome })
     }
 
@@ -224,8 +233,11 @@ impl EventLedger for DynamoStore {
                 // model disagree about it, and trying again would only repeat that.
                 return Err(disagreement(&event.event_type));
             }
+            let Some(audit) = decision.audit else {
+                return Err(disagreement(&event.event_type));
+            };
             return self
-                .record_refused(event, decision.outcome, &decision.audit, now)
+                .record_refused(event, decision.outcome, &audit, now)
                 .await;
         }
         Err(StoreError::Unavailable(
@@ -270,6 +282,35 @@ impl EventLedger for DynamoStore {
         conditional("PutItem", result).map(|_| ())
     }
 
+    async fn first_receipt(
+        &self,
+        event_id: EventId,
+        now: DateTime<Utc>,
+        keep_for: chrono::Duration,
+    ) -> StoreResult<DateTime<Utc>> {
+        let mut expr = Expression::default();
+        expr.fill(schema::attr::FIRST_RECEIVED_AT, to_value(&Ts(now))?)
+            .fill(schema::attr::TTL, to_value(&(now + keep_for).timestamp())?);
+        let output = with_update!(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(Key::receipt(event_id).item()?)),
+            expr
+        )
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+        .send()
+        .await
+        .map_err(|e| sdk_error("UpdateItem", e))?;
+        #[derive(serde::Deserialize)]
+        struct Receipt {
+            #[serde(rename = "firstReceivedAt")]
+            first_received_at: Ts,
+        }
+        let first = output.attributes().map(from_item::<Receipt>).transpose()?;
+        Ok(first.map_or(now, |r| r.first_received_at.0))
+    }
+
     async fn apply_activation(
         &self,
         activation: &Activation,
@@ -300,5 +341,29 @@ impl QuarantineReader for DynamoStore {
             .iter()
             .map(|item| Ok(from_item::<QuarantineItem>(item)?.into()))
             .collect()
+    }
+
+    async fn mark_replayed(&self, entry: &QuarantineEntry, replayed: &Replayed) -> StoreResult<()> {
+        let mut expr = Expression::default();
+        expr.set(schema::attr::REPLAYED_AT, to_value(&Ts(replayed.at))?)
+            .set(schema::attr::REPLAY_OUTCOME, to_value(&replayed.outcome)?)
+            .condition(&Cond::Present(schema::attr::PK));
+        let result = with_update!(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(
+                    Key::new(
+                        schema::quarantine_pk(entry.day()),
+                        schema::quarantine_sk(entry)
+                    )
+                    .item()?
+                )),
+            expr
+        )
+        .send()
+        .await;
+        // Gone meanwhile (its retention ran out): nothing to mark.
+        conditional("UpdateItem", result).map(|_| ())
     }
 }

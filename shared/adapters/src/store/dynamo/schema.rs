@@ -80,6 +80,13 @@ pub mod attr {
     pub const LEASE_UNTIL: &str = "leaseUntil";
     pub const RESERVATION_TOKEN: &str = "reservationToken";
     pub const ACTIVATED_AT: &str = "activatedAt";
+    /// On an event marker: when a repeat of the event was audited (once).
+    pub const REPEAT_AUDITED_AT: &str = "repeatAuditedAt";
+    /// On an event's receipt item: when it was first received.
+    pub const FIRST_RECEIVED_AT: &str = "firstReceivedAt";
+    /// On a quarantined payload: when it was replayed, and what came of it.
+    pub const REPLAYED_AT: &str = "replayedAt";
+    pub const REPLAY_OUTCOME: &str = "replayOutcome";
     pub const RALIO_ACCOUNT: &str = "ralioAccount";
 }
 
@@ -182,6 +189,9 @@ pub fn event_pk(event_id: EventId) -> String {
 }
 
 pub const EVENT_SK: &str = "EVENT";
+
+/// Beside an event's marker: when it was first received, while it cannot be attributed.
+pub const RECEIPT_SK: &str = "RECEIPT";
 
 pub fn tick_pk(bucket: &ExpiryBucket) -> String {
     format!("TICK#{}", bucket.key())

@@ -5,8 +5,8 @@ use idv_model::{AuditEntry, EventId, ExpiryBucket, Owner, SessionId};
 use serde::{Deserialize, Serialize};
 
 use super::{Key, Ts};
-use crate::store::QuarantineEntry;
 use crate::store::dynamo::schema::{self, entity};
+use crate::store::{QuarantineEntry, Replayed};
 
 /// One entry of an owner's audit trail, in the owner's audit partition.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -138,6 +138,13 @@ pub struct QuarantineItem {
     pub event_type: Option<String>,
     #[serde(with = "serde_bytes")]
     pub body: Vec<u8>,
+    /// Epoch seconds after which DynamoDB may delete it (absent on items kept before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayed_at: Option<Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_outcome: Option<String>,
 }
 
 impl From<&QuarantineEntry> for QuarantineItem {
@@ -152,6 +159,9 @@ impl From<&QuarantineEntry> for QuarantineItem {
             event_id: entry.event_id.clone(),
             event_type: entry.event_type.clone(),
             body: entry.body.clone(),
+            ttl: Some(entry.expires_at.timestamp()),
+            replayed_at: entry.replayed.as_ref().map(|r| Ts(r.at)),
+            replay_outcome: entry.replayed.as_ref().map(|r| r.outcome.clone()),
         }
     }
 }
@@ -165,6 +175,15 @@ impl From<QuarantineItem> for QuarantineEntry {
             event_id: item.event_id,
             event_type: item.event_type,
             body: item.body,
+            // Items kept before retention was set live as long as the markers.
+            expires_at: item
+                .ttl
+                .and_then(|t| DateTime::from_timestamp(t, 0))
+                .unwrap_or(item.received_at.0 + super::super::MARKER_TTL),
+            replayed: match (item.replayed_at, item.replay_outcome) {
+                (Some(at), Some(outcome)) => Some(Replayed { at: at.0, outcome }),
+                _ => None,
+            },
         }
     }
 }

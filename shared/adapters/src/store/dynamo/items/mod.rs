@@ -100,6 +100,16 @@ impl Key {
         Self::new(schema::user_pk(uid), schema::account_sk(currency, alias))
     }
 
+    /// The marker of a handled event.
+    pub fn event(event_id: idv_model::EventId) -> Self {
+        Self::new(schema::event_pk(event_id), schema::EVENT_SK)
+    }
+
+    /// When an event was first received.
+    pub fn receipt(event_id: idv_model::EventId) -> Self {
+        Self::new(schema::event_pk(event_id), schema::RECEIPT_SK)
+    }
+
     pub fn tick(bucket: &ExpiryBucket) -> Self {
         Self::new(schema::tick_pk(bucket), schema::TICK_SK)
     }

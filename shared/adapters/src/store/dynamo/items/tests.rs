@@ -136,9 +136,18 @@ fn quarantined_bodies_are_binary_and_come_back_verbatim() {
         event_id: None,
         event_type: None,
         body: vec![0, 159, 146, 150, b'{'],
+        expires_at: at("2026-06-03T09:12:03Z"),
+        replayed: Some(crate::store::Replayed {
+            at: at("2026-05-05T10:00:00Z"),
+            outcome: "applied".into(),
+        }),
     };
     let item = to_item(&QuarantineItem::from(&entry)).unwrap();
     assert!(matches!(item["body"], AttributeValue::B(_)));
+    // DynamoDB forgets it at its retention's end.
+    assert!(
+        matches!(&item["ttl"], AttributeValue::N(n) if n == &entry.expires_at.timestamp().to_string())
+    );
     let back: QuarantineItem = from_item(&item).unwrap();
     assert_eq!(QuarantineEntry::from(back), entry);
 }

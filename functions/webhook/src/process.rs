@@ -1,0 +1,305 @@
+//! What happens to a signed payload: applied, kept, or sent back for Ralio to retry. The same
+//! path serves live deliveries and replays of quarantined payloads (`idv-admin
+//! replay-quarantine`), so a replay is judged exactly as a delivery would be.
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use idv_adapters::http::{Problem, json, store_problem};
+use idv_adapters::store::{QuarantineEntry, StoreError};
+use idv_model::webhook::EventBody;
+use idv_model::{ApplyOutcome, Owner, Unattributed, WebhookEvent, parse_webhook};
+use serde_json::json;
+
+use crate::Webhook;
+
+/// Whether a payload is arriving from Ralio or being replayed from quarantine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A delivery: what cannot be applied yet may be sent back (503) or quarantined.
+    Live,
+    /// A quarantined payload run again: nothing is quarantined again, and nothing is sent
+    /// back; what still cannot be applied is reported with its reason.
+    Replay,
+}
+
+/// What one payload came to: the answer, and what the log line and a replay report need.
+pub struct Handled {
+    /// `applied`, `duplicate`, `stale`, `unchanged`, `deferred`, `quarantined`, `unhandled`, or
+    /// the problem code of a refusal.
+    pub outcome: &'static str,
+    /// Why it was kept or sent back (a quarantine reason code), when it was.
+    pub reason: Option<&'static str>,
+    pub event_id: Option<String>,
+    pub event_type: Option<String>,
+    /// Whose records the event changed, when it was attributed.
+    pub owner: Option<Owner>,
+    response: Response,
+}
+
+impl Handled {
+    pub fn status(&self) -> StatusCode {
+        self.response.status()
+    }
+
+    pub(crate) fn answered(outcome: &'static str, response: Response) -> Self {
+        Self {
+            outcome,
+            reason: None,
+            event_id: None,
+            event_type: None,
+            owner: None,
+            response,
+        }
+    }
+
+    pub(crate) fn refused(problem: Problem) -> Self {
+        Self::answered(problem.code, problem.into_response())
+    }
+
+    fn acknowledged(outcome: &'static str, event: Option<&WebhookEvent>) -> Self {
+        let body = json!({
+            "received": true,
+            "duplicate": outcome == ApplyOutcome::Duplicate.as_str(),
+            "outcome": outcome,
+        });
+        Self::answered(outcome, json(StatusCode::OK, body)).about(event)
+    }
+
+    fn about(mut self, event: Option<&WebhookEvent>) -> Self {
+        if let Some(event) = event {
+            self.event_id = Some(event.id.to_string());
+            self.event_type = Some(event.event_type.clone());
+        }
+        self
+    }
+}
+
+impl IntoResponse for Handled {
+    fn into_response(self) -> Response {
+        self.response
+    }
+}
+
+impl Webhook {
+    /// Everything after the signature check.
+    pub async fn process(&self, body: &Bytes, mode: Mode) -> Handled {
+        let now = self.clock.now();
+        let event = match parse_webhook(body) {
+            Ok(event) => event.received(now, self.settings.max_clock_skew),
+            Err(err) => {
+                let kept = Kept {
+                    code: err.code(),
+                    reason: err.to_string(),
+                    outcome: "quarantined",
+                };
+                return self.keep(body, kept, None, now, mode).await;
+            }
+        };
+        if event.stamped_at.is_some() {
+            tracing::warn!(event_id = %event.id, "event stamped after its receipt: ordered at receipt");
+        }
+        if let Some(activation) = event.activation() {
+            // Names only the account: applied to it, or kept until it is recorded.
+            return match self.ledger.apply_activation(&activation, now).await {
+                Ok(applied) => Handled::acknowledged(applied.outcome.as_str(), Some(&event)),
+                Err(err) => failed(&err, Some(&event)),
+            };
+        }
+        if let EventBody::Unknown { .. } = event.body {
+            let kept = Kept {
+                code: "unknown_event_type",
+                reason: format!("event type {} is not acted on", event.event_type),
+                outcome: "unhandled",
+            };
+            return self.keep(body, kept, Some(&event), now, mode).await;
+        }
+        let attribution = event.attribution();
+        let stored_session_owner = match attribution.session_to_look_up() {
+            Some(session_id) => match self.ledger.find_session_owner(session_id).await {
+                Ok(found) => found,
+                Err(err) => return failed(&err, Some(&event)),
+            },
+            None => None,
+        };
+        let owner = match attribution.owner(stored_session_owner) {
+            Ok(owner) => owner,
+            Err(unattributed) => {
+                return self
+                    .unattributed(body, &event, unattributed, now, mode)
+                    .await;
+            }
+        };
+        let Some(mut application) = event.application(owner) else {
+            let kept = Kept {
+                code: "unknown_event_type",
+                reason: "not acted on".into(),
+                outcome: "unhandled",
+            };
+            return self.keep(body, kept, Some(&event), now, mode).await;
+        };
+        let buckets = match &self.scheduler {
+            Some(scheduler) => application.schedule_expiry(&scheduler.schedule()),
+            None => Vec::new(),
+        };
+        match self.ledger.apply_event(&application, now).await {
+            Ok(applied) => {
+                if applied.outcome == ApplyOutcome::Applied
+                    && !buckets.is_empty()
+                    && let Some(scheduler) = &self.scheduler
+                    && let Err(e) = scheduler.ensure_ticks(&buckets, now).await
+                {
+                    // Acknowledged anyway: the event is applied; only the reminder may be missed.
+                    tracing::error!(error = %e, "expiry tick not scheduled");
+                }
+                let mut handled = Handled::acknowledged(applied.outcome.as_str(), Some(&event));
+                handled.owner = Some(owner);
+                handled
+            }
+            Err(err) => failed(&err, Some(&event)),
+        }
+    }
+
+    /// An event whose owner is not known: while it is young and the owner may yet become
+    /// known (its session stored), Ralio is asked to send it again; after, it is kept.
+    async fn unattributed(
+        &self,
+        body: &Bytes,
+        event: &WebhookEvent,
+        unattributed: Unattributed,
+        now: DateTime<Utc>,
+        mode: Mode,
+    ) -> Handled {
+        let window = self.settings.attribution_window;
+        if mode == Mode::Live && unattributed.may_resolve() {
+            let first = match self
+                .ledger
+                .first_receipt(event.id, now, window + chrono::Duration::days(1))
+                .await
+            {
+                Ok(first) => first,
+                Err(err) => return failed(&err, Some(event)),
+            };
+            if let Some(left) = unattributed.retry_left(event.occurred_at, first, window, now) {
+                tracing::warn!(
+                    reason = unattributed.code,
+                    "event not attributable yet: Ralio is asked to send it again"
+                );
+                let mut handled = Handled::refused(
+                    Problem::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "attribution_pending",
+                        "Owner not known yet",
+                        format!(
+                            "{}; send it again (kept after {} minutes).",
+                            unattributed.reason,
+                            left.num_minutes().max(1)
+                        ),
+                    )
+                    .with("reason", unattributed.code)
+                    .retry_after(60),
+                )
+                .about(Some(event));
+                handled.reason = Some(unattributed.code);
+                return handled;
+            }
+        }
+        let kept = Kept {
+            code: unattributed.code,
+            reason: unattributed.reason.into(),
+            outcome: "quarantined",
+        };
+        self.keep(body, kept, Some(event), now, mode).await
+    }
+
+    /// Keeps a signed payload that is not applied: verbatim, except an event type this
+    /// service does not act on, of which only the id, type, timestamp and digest are kept
+    /// (its body may carry other people's data). A replay keeps nothing again.
+    async fn keep(
+        &self,
+        body: &Bytes,
+        kept: Kept,
+        event: Option<&WebhookEvent>,
+        now: DateTime<Utc>,
+        mode: Mode,
+    ) -> Handled {
+        let (event_id, event_type) = match event {
+            Some(e) => (Some(e.id.to_string()), Some(e.event_type.clone())),
+            None => envelope_hints(body),
+        };
+        let mut handled = Handled::acknowledged(kept.outcome, event);
+        handled.reason = Some(kept.code);
+        handled.event_id.clone_from(&event_id);
+        handled.event_type.clone_from(&event_type);
+        if mode == Mode::Replay {
+            return handled;
+        }
+        let body = match (kept.code, event) {
+            ("unknown_event_type", Some(event)) => digest_only(body, event),
+            _ => body.to_vec(),
+        };
+        let entry = QuarantineEntry {
+            received_at: now,
+            reason_code: kept.code.to_owned(),
+            reason: kept.reason,
+            event_id,
+            event_type,
+            body,
+            expires_at: now + self.settings.quarantine_retention,
+            replayed: None,
+        };
+        match self.ledger.quarantine(&entry).await {
+            Ok(()) => {
+                tracing::warn!(
+                    reason = kept.code,
+                    "signed webhook kept without being applied"
+                );
+                idv_adapters::metrics::quarantined(kept.code);
+                handled
+            }
+            Err(err) => failed(&err, event),
+        }
+    }
+}
+
+/// Why a payload is kept, and the outcome it is acknowledged with.
+struct Kept {
+    code: &'static str,
+    reason: String,
+    outcome: &'static str,
+}
+
+/// What is kept of an event type this service does not act on.
+fn digest_only(body: &[u8], event: &WebhookEvent) -> Vec<u8> {
+    use sha2::Digest;
+    json!({
+        "id": event.id,
+        "event": event.event_type,
+        "timestamp": event.stamped_at.unwrap_or(event.occurred_at),
+        "sha256": hex::encode(sha2::Sha256::digest(body)),
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn failed(err: &StoreError, event: Option<&WebhookEvent>) -> Handled {
+    tracing::error!(error = %err, "webhook could not be stored");
+    Handled::refused(store_problem(err)).about(event)
+}
+
+/// Id and type from a payload that did not parse, when they can be read at all (bounded, so a
+/// hostile payload cannot fill the quarantine record's metadata).
+fn envelope_hints(body: &[u8]) -> (Option<String>, Option<String>) {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body)
+    else {
+        return (None, None);
+    };
+    let pick = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| map.get(*k).and_then(|v| v.as_str()))
+            .filter(|s| s.len() <= 128)
+            .map(str::to_owned)
+    };
+    (pick(&["id", "eventId"]), pick(&["event", "eventType"]))
+}
