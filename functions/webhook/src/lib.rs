@@ -128,6 +128,20 @@ impl Webhook {
         })
     }
 
+    /// A webhook that only replays quarantined payloads ([`Mode::Replay`]): it holds no
+    /// signing secret anyone knows, so it verifies no delivery.
+    pub fn replayer(
+        ledger: Arc<dyn EventLedger>,
+        clock: Arc<dyn Clock>,
+        scheduler: Option<Arc<ExpiryScheduler>>,
+    ) -> Arc<Self> {
+        let unknowable = idv_model::WebhookSecret::new(uuid::Uuid::new_v4().as_bytes());
+        let keys = SigningKeys::fixed(
+            WebhookSecrets::new(vec![unknowable]).expect("one secret is not none"),
+        );
+        Self::configured(ledger, keys, clock, scheduler, Settings::default())
+    }
+
     /// Lambda configuration: `TABLE_NAME`, `QUEUE_URL`, the expiry schedule, `WEBHOOK_SECRET_ARN`
     /// (or `WEBHOOK_SECRETS` outside Lambda) and the settings above.
     pub async fn from_env() -> Result<Arc<Self>, ConfigError> {

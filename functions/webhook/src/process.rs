@@ -161,6 +161,30 @@ impl Webhook {
         }
     }
 
+    /// What processing a payload would come to, without writing anything (a replay's dry
+    /// run): `would_apply`, `unhandled`, or the reason it would stay quarantined.
+    pub async fn assess(&self, body: &Bytes) -> Result<&'static str, StoreError> {
+        let event = match parse_webhook(body) {
+            Ok(event) => event,
+            Err(err) => return Ok(err.code()),
+        };
+        if event.activation().is_some() {
+            return Ok("would_apply");
+        }
+        if let EventBody::Unknown { .. } = event.body {
+            return Ok("unhandled");
+        }
+        let attribution = event.attribution();
+        let stored = match attribution.session_to_look_up() {
+            Some(session_id) => self.ledger.find_session_owner(session_id).await?,
+            None => None,
+        };
+        Ok(match attribution.owner(stored) {
+            Ok(_) => "would_apply",
+            Err(unattributed) => unattributed.code,
+        })
+    }
+
     /// An event whose owner is not known: while it is young and the owner may yet become
     /// known (its session stored), Ralio is asked to send it again; after, it is kept.
     async fn unattributed(

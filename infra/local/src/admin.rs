@@ -1,16 +1,21 @@
 //! `idv-admin`: operator commands against a deployed stack (AWS credentials, `TABLE_NAME`;
 //! `reconcile` also needs `RALIO_BASE_URL` and `RALIO_SECRET_ARN` or
-//! `RALIO_API_CODE`/`RALIO_API_KEY`).
+//! `RALIO_API_CODE`/`RALIO_API_KEY`; `replay-quarantine` uses `QUEUE_URL` when set).
 
 use std::process::ExitCode;
 
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
-use idv_adapters::config::ProcessEnv;
+use std::sync::Arc;
+
+use idv_adapters::clock::SystemClock;
+use idv_adapters::config::{Env, ProcessEnv};
 use idv_adapters::reconcile::reconcile_user;
 use idv_adapters::store::{AuditLog, QuarantineReader};
 use idv_adapters::wiring::Wiring;
+use idv_local::replay::{ReplayFilter, replay_quarantine};
 use idv_model::{Owner, Uid};
+use idv_webhook::Webhook;
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +47,19 @@ enum Command {
     Quarantined {
         /// The day, as YYYY-MM-DD.
         day: NaiveDate,
+    },
+    /// Run quarantined payloads again through the webhook's code path (once their cause is
+    /// gone: a session since stored, a fixed parser). Safe to repeat; audited as `replayed`.
+    ReplayQuarantine {
+        /// First day (UTC) to look at, YYYY-MM-DD (default: 30 days ago).
+        #[arg(long)]
+        since: Option<NaiveDate>,
+        /// Only payloads kept for this reason (`unknown_session`, `ambiguous_owner`, …).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Say what would happen; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -131,6 +149,31 @@ async fn quarantined(wiring: &Wiring<'_, ProcessEnv>, day: NaiveDate) -> Result<
     })
 }
 
+async fn replay(
+    wiring: &Wiring<'_, ProcessEnv>,
+    since: Option<NaiveDate>,
+    reason: Option<String>,
+    dry_run: bool,
+) -> Result<String, String> {
+    let store = wiring.store().map_err(|e| e.to_string())?;
+    // Replayed announcements of new sessions get their expiry ticks when the queue is known.
+    let scheduler = match wiring.env().value("QUEUE_URL") {
+        Some(_) => Some(wiring.scheduler(store.clone()).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let webhook = Webhook::replayer(store.clone(), Arc::new(SystemClock), scheduler);
+    let now = chrono::Utc::now();
+    let today = now.date_naive();
+    let filter = ReplayFilter {
+        since: since.unwrap_or(today - chrono::Duration::days(30)),
+        until: today,
+        reason,
+        dry_run,
+    };
+    let report = replay_quarantine(&webhook, store.as_ref(), &filter, now).await?;
+    Ok(report.table())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     idv_adapters::telemetry::init();
@@ -140,6 +183,11 @@ async fn main() -> ExitCode {
         Command::Reconcile { uid } => reconcile(&wiring, &uid).await,
         Command::History { uid } => history(&wiring, &uid).await,
         Command::Quarantined { day } => quarantined(&wiring, day).await,
+        Command::ReplayQuarantine {
+            since,
+            reason,
+            dry_run,
+        } => replay(&wiring, since, reason, dry_run).await,
     };
     match result {
         Ok(text) => {

@@ -4,6 +4,7 @@
 //! unless a real Ralio is configured.
 
 pub mod cli;
+pub mod replay;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

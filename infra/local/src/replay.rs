@@ -1,0 +1,166 @@
+//! `idv-admin replay-quarantine`: quarantined payloads run again through the webhook's own code
+//! path ([`idv_webhook::Mode::Replay`]), once the cause is gone (a session since stored, a fixed
+//! parser). Idempotent: event markers make a second application a duplicate, and an entry whose
+//! replay came to a final outcome is marked and skipped afterwards. Each replay that reaches an
+//! owner is audited as `replayed` on that owner's trail.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use chrono::{DateTime, NaiveDate, Utc};
+use idv_adapters::store::{AuditLog, QuarantineEntry, QuarantineReader, Replayed};
+use idv_model::{AuditEntry, EventId};
+use idv_webhook::{Mode, Webhook};
+
+/// Which quarantined payloads to look at.
+#[derive(Debug, Clone)]
+pub struct ReplayFilter {
+    /// First day (UTC) looked at.
+    pub since: NaiveDate,
+    /// Last day looked at (today).
+    pub until: NaiveDate,
+    /// Only this quarantine reason (`unknown_session`, …).
+    pub reason: Option<String>,
+    /// Say what would happen; change nothing.
+    pub dry_run: bool,
+}
+
+/// What became of the payloads looked at, counted by their quarantine reason and result.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    /// (reason kept for, result) → count. Results: the webhook outcome (`applied`, `duplicate`,
+    /// …), `still:<reason>` when it would be kept again, `already_replayed`, `would_apply`,
+    /// `failed`.
+    pub counts: BTreeMap<(String, String), usize>,
+}
+
+impl ReplayReport {
+    fn count(&mut self, reason: &str, result: &str) {
+        *self
+            .counts
+            .entry((reason.to_owned(), result.to_owned()))
+            .or_default() += 1;
+    }
+
+    pub fn total(&self, result: &str) -> usize {
+        self.counts
+            .iter()
+            .filter(|((_, r), _)| r == result)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// The summary table printed by `idv-admin`.
+    pub fn table(&self) -> String {
+        let mut lines = vec![
+            "| kept for | result | count |".to_owned(),
+            "|---|---|---|".to_owned(),
+        ];
+        for ((reason, result), count) in &self.counts {
+            lines.push(format!("| {reason} | {result} | {count} |"));
+        }
+        if self.counts.is_empty() {
+            lines.push("| (nothing quarantined) | | 0 |".to_owned());
+        }
+        lines.join("\n")
+    }
+}
+
+/// Outcomes after which replaying again can change nothing.
+const FINAL: &[&str] = &[
+    "applied",
+    "duplicate",
+    "stale",
+    "unchanged",
+    "deferred",
+    "unhandled",
+];
+
+pub async fn replay_quarantine(
+    webhook: &Webhook,
+    store: &(impl QuarantineReader + AuditLog + ?Sized),
+    filter: &ReplayFilter,
+    now: DateTime<Utc>,
+) -> Result<ReplayReport, String> {
+    let mut report = ReplayReport::default();
+    let mut day = filter.since;
+    while day <= filter.until {
+        let entries = store.quarantined(day).await.map_err(|e| e.to_string())?;
+        for entry in entries {
+            if filter
+                .reason
+                .as_deref()
+                .is_some_and(|r| r != entry.reason_code)
+            {
+                continue;
+            }
+            let result = replay_one(webhook, store, &entry, filter.dry_run, now).await?;
+            report.count(&entry.reason_code, &result);
+        }
+        day = day.succ_opt().ok_or("the calendar ran out")?;
+    }
+    Ok(report)
+}
+
+async fn replay_one(
+    webhook: &Webhook,
+    store: &(impl QuarantineReader + AuditLog + ?Sized),
+    entry: &QuarantineEntry,
+    dry_run: bool,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    if entry.replayed.is_some() {
+        return Ok("already_replayed".into());
+    }
+    let body = Bytes::from(entry.body.clone());
+    if dry_run {
+        return match webhook.assess(&body).await {
+            Ok(assessed) if assessed == "would_apply" || assessed == "unhandled" => {
+                Ok(assessed.to_owned())
+            }
+            Ok(reason) => Ok(format!("still:{reason}")),
+            Err(_) => Ok("failed".into()),
+        };
+    }
+    let handled = webhook.process(&body, Mode::Replay).await;
+    if handled.status().is_server_error() {
+        tracing::warn!(outcome = handled.outcome, "replay failed; try again later");
+        return Ok("failed".into());
+    }
+    if !FINAL.contains(&handled.outcome) {
+        return Ok(format!(
+            "still:{}",
+            handled.reason.unwrap_or(handled.outcome)
+        ));
+    }
+    if let Some(owner) = handled.owner {
+        let mut audit = AuditEntry::new(
+            now,
+            handled.event_type.as_deref().unwrap_or("webhook"),
+            "replayed",
+        )
+        .with_detail(format!(
+            "kept {} as {}; now {}",
+            entry.day(),
+            entry.reason_code,
+            handled.outcome
+        ));
+        audit.event_id = handled
+            .event_id
+            .as_deref()
+            .and_then(|id| EventId::parse(id).ok());
+        store
+            .append_audit(owner, &audit)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let replayed = Replayed {
+        at: now,
+        outcome: handled.outcome.to_owned(),
+    };
+    store
+        .mark_replayed(entry, &replayed)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(handled.outcome.to_owned())
+}

@@ -1,0 +1,94 @@
+//! `idv-admin replay-quarantine` on both stores: an event kept because its session was not
+//! known is applied once the session is, exactly once however often the replay runs.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use idv_adapters::clock::{Clock, ManualClock};
+use idv_adapters::store::Store;
+use idv_adapters::testing::fixtures::{call, request, session_event, t0};
+use idv_local::replay::{ReplayFilter, replay_quarantine};
+use idv_model::{Owner, Phase, SessionId, Uid, WebhookSecret, WebhookSecrets};
+use idv_webhook::Webhook;
+use serde_json::json;
+
+const SECRET: &str = "whsec_replay_test_secret";
+
+idv_adapters::both_stores!(an_old_unattributable_event_is_quarantined_then_replayed_once);
+
+async fn an_old_unattributable_event_is_quarantined_then_replayed_once(store: Arc<dyn Store>) {
+    let clock = ManualClock::at(t0());
+    let live = idv_webhook::router(Webhook::new(
+        store.clone(),
+        WebhookSecrets::from_csv(SECRET).unwrap(),
+        Arc::new(clock.clone()),
+    ));
+    let (uid, session) = (
+        Uid::from_uuid(uuid::Uuid::new_v4()),
+        SessionId::from_uuid(uuid::Uuid::new_v4()),
+    );
+    let body = json!({
+        "id": uuid::Uuid::new_v4(), "event": "kyc_session_verified",
+        "timestamp": t0().to_rfc3339(),
+        "data": { "sessionId": session, "entityType": "user" }
+    })
+    .to_string();
+    let deliver = || {
+        let mut delivery = request("POST", "/", None);
+        *delivery.body_mut() = axum::body::Body::from(body.clone());
+        delivery.headers_mut().insert(
+            "x-signature",
+            WebhookSecret::new(SECRET)
+                .sign_hex(body.as_bytes())
+                .parse()
+                .unwrap(),
+        );
+        delivery
+    };
+    // Young: Ralio is asked to send it again. An hour later: kept.
+    assert_eq!(call(&live, deliver()).await.status, 503);
+    clock.advance(Duration::minutes(61));
+    assert_eq!(call(&live, deliver()).await.body["outcome"], "quarantined");
+
+    // The session becomes known (its creation stored late).
+    let owner = Owner::User(uid);
+    let review = session_event(owner, session, Phase::Review, t0() - Duration::minutes(5));
+    store.apply_event(&review, clock.now()).await.unwrap();
+
+    let replayer = Webhook::replayer(store.clone(), Arc::new(clock.clone()), None);
+    let filter = |dry_run| ReplayFilter {
+        since: t0().date_naive(),
+        until: clock.now().date_naive(),
+        reason: Some("unknown_session".into()),
+        dry_run,
+    };
+    let phase = || async { store.load_user(uid).await.unwrap().sessions[0].phase };
+
+    // A dry run says what would happen and changes nothing.
+    let dry = replay_quarantine(&replayer, store.as_ref(), &filter(true), clock.now())
+        .await
+        .unwrap();
+    assert_eq!(dry.total("would_apply"), 1, "{}", dry.table());
+    assert_eq!(phase().await, Phase::Review);
+
+    let report = replay_quarantine(&replayer, store.as_ref(), &filter(false), clock.now())
+        .await
+        .unwrap();
+    assert_eq!(report.total("applied"), 1, "{}", report.table());
+    assert_eq!(phase().await, Phase::Verified);
+
+    // Again: nothing more happens, nothing more is audited.
+    let again = replay_quarantine(&replayer, store.as_ref(), &filter(false), clock.now())
+        .await
+        .unwrap();
+    assert_eq!(again.total("already_replayed"), 1, "{}", again.table());
+    let trail = store.audit_trail(owner).await.unwrap();
+    let replayed: Vec<_> = trail.iter().filter(|a| a.outcome == "replayed").collect();
+    assert_eq!(replayed.len(), 1, "{trail:?}");
+    assert!(
+        replayed[0].detail.contains("unknown_session"),
+        "{:?}",
+        replayed[0]
+    );
+    assert!(report.table().contains("| unknown_session | applied | 1 |"));
+}
