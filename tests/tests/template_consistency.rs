@@ -421,8 +421,8 @@ fn functions_are_arm64_rust_with_json_logs_and_the_dlq_outlasts_a_week_of_receiv
         "NONE"
     );
     let queue = &resource(&template, "TickQueue")["Properties"];
-    // At most 16 receives per tick over 7 days (expiry-watcher tests).
-    assert!(queue["RedrivePolicy"]["maxReceiveCount"].as_u64().unwrap() > 16);
+    // At most 16 receives per tick over 7 days (expiry-watcher tests), and room for failures.
+    assert!(queue["RedrivePolicy"]["maxReceiveCount"].as_u64().unwrap() >= 50);
     assert_eq!(queue["MessageRetentionPeriod"], 1_209_600);
     let events = &resource(&template, "ExpiryWatcherFunction")["Properties"]["Events"]["Ticks"]["Properties"];
     assert_eq!(

@@ -426,7 +426,7 @@ async fn happy_path_round_trips_on_dynamodb_and_sqs() {
     let (status, _, _) = post(&app, &new_uid().to_string()).await;
     assert_eq!(status, 201);
     // Read, lease, store (giving the lease back in the same transaction); then each new
-    // bucket: its tick item and its one message.
+    // bucket: its tick claimed, its one message, the tick marked sent.
     assert_eq!(
         dynamo_requests.operations(),
         [
@@ -434,7 +434,9 @@ async fn happy_path_round_trips_on_dynamodb_and_sqs() {
             "UpdateItem",
             "TransactWriteItems",
             "PutItem",
-            "PutItem"
+            "UpdateItem",
+            "PutItem",
+            "UpdateItem"
         ]
     );
     assert_eq!(sqs_requests.operations(), ["SendMessage", "SendMessage"]);
@@ -493,8 +495,9 @@ async fn starts_from_its_environment_and_survives_a_refused_tick() {
     let store: Arc<dyn Store> = Arc::new(testing::dynamo_on(&table, &[]).await);
     let expires = t0() + chrono::Duration::days(7);
     for bucket in ExpirySchedule::default().buckets(expires) {
-        assert!(
-            store.create_tick(&bucket, t0()).await.unwrap(),
+        assert_eq!(
+            store.claim_tick(&bucket, t0()).await.unwrap(),
+            idv_model::TickClaim::Claimed,
             "{bucket}: the unsent tick was taken back"
         );
         store.delete_tick(&bucket).await.unwrap();

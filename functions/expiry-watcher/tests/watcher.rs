@@ -89,8 +89,138 @@ fn message(id: &str, body: &str) -> SqsMessage {
 
 idv_adapters::both_stores!(
     a_tick_processed_twice_changes_nothing,
-    review_and_final_sessions_are_left_alone
+    review_and_final_sessions_are_left_alone,
+    an_orphaned_tick_is_taken_over_by_the_next_session,
 );
+
+/// How a bucket's first session loses its tick message.
+#[derive(Debug, Clone, Copy)]
+enum Orphaning {
+    /// The function dies between the tick write and the send (its future is dropped).
+    CrashBeforeSend,
+    /// The send fails, and so does giving the tick back.
+    FailedCleanup,
+}
+
+/// A queue whose sends never finish, or fail.
+struct BrokenQueue {
+    hang: bool,
+}
+
+#[async_trait::async_trait]
+impl ExpiryQueue for BrokenQueue {
+    async fn send_tick(&self, _: &ExpiryBucket, _: Duration) -> Result<(), QueueError> {
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        Err(QueueError("SQS refused".into()))
+    }
+}
+
+/// The store, except that giving a tick back fails.
+struct FailingCleanup(Arc<dyn Store>);
+
+#[async_trait::async_trait]
+impl ExpiryIndex for FailingCleanup {
+    async fn claim_tick(
+        &self,
+        bucket: &ExpiryBucket,
+        now: DateTime<Utc>,
+    ) -> idv_adapters::store::StoreResult<idv_model::TickClaim> {
+        self.0.claim_tick(bucket, now).await
+    }
+    async fn mark_tick_sent(
+        &self,
+        bucket: &ExpiryBucket,
+        now: DateTime<Utc>,
+    ) -> idv_adapters::store::StoreResult<()> {
+        self.0.mark_tick_sent(bucket, now).await
+    }
+    async fn delete_tick(&self, _: &ExpiryBucket) -> idv_adapters::store::StoreResult<()> {
+        Err(idv_adapters::store::StoreError::Unavailable(
+            "throttled".into(),
+        ))
+    }
+    async fn list_bucket(
+        &self,
+        bucket: &ExpiryBucket,
+        limit: u32,
+        page: Option<&str>,
+    ) -> idv_adapters::store::StoreResult<idv_adapters::store::BucketPage> {
+        self.0.list_bucket(bucket, limit, page).await
+    }
+    async fn watch(
+        &self,
+        action: idv_model::WatchAction,
+        member: &idv_adapters::store::BucketMember,
+        now: DateTime<Utc>,
+    ) -> idv_adapters::store::StoreResult<idv_model::WatchOutcome> {
+        self.0.watch(action, member, now).await
+    }
+}
+
+/// A bucket's first session claims its tick and never sends the message; the next session in
+/// the bucket, a few minutes later in another container, takes the orphaned tick over, and the
+/// bucket is processed for both.
+async fn an_orphaned_tick_is_taken_over_by_the_next_session(store: Arc<dyn Store>) {
+    for orphaning in [Orphaning::CrashBeforeSend, Orphaning::FailedCleanup] {
+        let clock = ManualClock::at(t0());
+        let expires = t0()
+            + chrono::Duration::days(7)
+            + chrono::Duration::seconds((uuid::Uuid::new_v4().as_u128() % 100_000) as i64 * 900);
+        let schedule = ExpirySchedule::default();
+        let buckets = schedule.buckets(expires);
+
+        let first = new_owner();
+        let (index, hang): (Arc<dyn ExpiryIndex>, bool) = match orphaning {
+            Orphaning::CrashBeforeSend => (store.clone(), true),
+            Orphaning::FailedCleanup => (Arc::new(FailingCleanup(store.clone())), false),
+        };
+        let broken = ExpiryScheduler::new(index, Arc::new(BrokenQueue { hang }), schedule);
+        let first_session = open_session(&store, &broken, first, t0(), expires).await;
+        let attempt = tokio::time::timeout(
+            Duration::from_millis(200),
+            broken.ensure_ticks(&buckets, clock.now()),
+        )
+        .await;
+        match orphaning {
+            Orphaning::CrashBeforeSend => assert!(attempt.is_err(), "the send never finished"),
+            Orphaning::FailedCleanup => assert!(matches!(attempt, Ok(Err(_))), "{attempt:?}"),
+        }
+
+        // Two minutes later, in another container, a second session lands in the bucket.
+        clock.advance(chrono::Duration::minutes(2));
+        let queue = Arc::new(MemoryQueue::new(Arc::new(clock.clone())));
+        let working = ExpiryScheduler::new(store.clone(), queue.clone(), schedule);
+        let second = new_owner();
+        let second_session = open_session(&store, &working, second, clock.now(), expires).await;
+        assert_eq!(
+            working.ensure_ticks(&buckets, clock.now()).await.unwrap(),
+            2,
+            "{orphaning:?}: both orphaned ticks sent"
+        );
+        let sent: Vec<ExpiryBucket> = queue.sent().into_iter().map(|t| t.bucket).collect();
+        assert_eq!(sent, buckets, "{orphaning:?}");
+        // A third session finds them sent.
+        let third = ExpiryScheduler::new(store.clone(), queue.clone(), schedule);
+        assert_eq!(third.ensure_ticks(&buckets, clock.now()).await.unwrap(), 0);
+
+        // The bucket is processed: both sessions expire.
+        let watcher = Watcher::new(watched(&store), Arc::new(clock.clone()));
+        clock.set(buckets[1].due_at());
+        let TickOutcome::Processed(tally) = watcher.handle_tick(&buckets[1]).await.unwrap() else {
+            panic!("due tick not processed")
+        };
+        assert_eq!(tally.changed, 2, "{orphaning:?}");
+        for (owner, session) in [(first, first_session), (second, second_session)] {
+            assert_eq!(
+                session_state(&store, owner, session).await.0,
+                Phase::Expired(ExpirySource::Inferred),
+                "{orphaning:?}"
+            );
+        }
+    }
+}
 
 async fn a_tick_processed_twice_changes_nothing(store: Arc<dyn Store>) {
     let clock = ManualClock::at(t0());

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use idv_model::{ExpiryBucket, ExpirySchedule};
+use idv_model::{ExpiryBucket, ExpirySchedule, TickClaim};
 
 use crate::queue::ExpiryQueue;
 use crate::store::ExpiryIndex;
@@ -68,9 +68,14 @@ impl ExpiryScheduler {
         }
     }
 
-    /// Creates each bucket's tick if it is the first, and sends its message. Returns how many
-    /// messages were sent. A message that cannot be sent takes its tick item back with it, so
-    /// the next session in the bucket tries again.
+    /// Makes sure each bucket's one queue message is sent: the session that claims the tick
+    /// sends it and marks it sent. Returns how many messages were sent.
+    ///
+    /// A message that cannot be sent gives its claim back, so the next session in the bucket
+    /// tries again. A claimer that dies before sending, or whose give-back fails, leaves a tick
+    /// never marked sent: the next session in the bucket takes it over once it is a minute old
+    /// ([`idv_model::TICK_ORPHANED_AFTER`]) and sends again (the watcher takes a repeated
+    /// message in its stride).
     pub async fn ensure_ticks(
         &self,
         buckets: &[ExpiryBucket],
@@ -85,20 +90,29 @@ impl ExpiryScheduler {
                 bucket: bucket.key(),
                 reason,
             };
-            let first = self
+            let claim = self
                 .index
-                .create_tick(bucket, now)
+                .claim_tick(bucket, now)
                 .await
                 .map_err(|e| error(e.to_string()))?;
-            if first {
-                let delay = (bucket.due_at() - now).to_std().unwrap_or(Duration::ZERO);
-                if let Err(e) = self.queue.send_tick(bucket, delay).await {
-                    let _ = self.index.delete_tick(bucket).await;
-                    return Err(error(e.to_string()));
+            match claim {
+                TickClaim::Claimed => {
+                    let delay = (bucket.due_at() - now).to_std().unwrap_or(Duration::ZERO);
+                    if let Err(e) = self.queue.send_tick(bucket, delay).await {
+                        let _ = self.index.delete_tick(bucket).await;
+                        return Err(error(e.to_string()));
+                    }
+                    sent += 1;
+                    if let Err(e) = self.index.mark_tick_sent(bucket, now).await {
+                        // Sent all the same; a later session may send it again.
+                        tracing::warn!(bucket = %bucket, error = %e, "tick sent but not marked");
+                    }
+                    self.remember(bucket);
                 }
-                sent += 1;
+                TickClaim::Sent => self.remember(bucket),
+                // Not remembered: if its claimer died, a later session here takes it over.
+                TickClaim::Pending => {}
             }
-            self.remember(bucket);
         }
         Ok(sent)
     }

@@ -13,7 +13,7 @@ use idv_model::{
     AuditEntry, BucketKind, Change, Currency, EventApplication, EventStamp, ExpiryBucket,
     ExpirySchedule, ExpirySource, FailureReason, HostedUrl, KycLevel, LeaseRelease, Owner, Phase,
     RalioAccount, RelatedPartyId, ReservationToken, ReverifyNotice, SessionRecord, StoredSession,
-    WatchAction, WatchOutcome, parse_webhook,
+    TickClaim, WatchAction, WatchOutcome, parse_webhook,
 };
 
 macro_rules! contract {
@@ -41,7 +41,7 @@ contract!(
     reverify_notice_keeps_the_newest,
     related_party_records_never_touch_the_user,
     session_owner_found_by_session_id,
-    tick_is_created_once,
+    a_tick_is_claimed_once_and_taken_over_when_orphaned,
     bucket_listing_pages_through_every_session_once,
     flagging_touches_only_open_sessions_once,
     inferred_expiry_yields_to_a_later_real_outcome,
@@ -395,18 +395,32 @@ async fn session_owner_found_by_session_id(store: Arc<dyn Store>) {
     assert_eq!(store.find_session_owner(sid()).await.unwrap(), None);
 }
 
-async fn tick_is_created_once(store: Arc<dyn Store>) {
+async fn a_tick_is_claimed_once_and_taken_over_when_orphaned(store: Arc<dyn Store>) {
     let bucket = ExpirySchedule::default().warn_bucket(
         t0() + Duration::days(7)
             + Duration::minutes(uuid::Uuid::new_v4().as_u128() as i64 % 100_000),
     );
-    assert!(store.create_tick(&bucket, t0()).await.unwrap());
-    assert!(!store.create_tick(&bucket, t0()).await.unwrap());
+    let claim = |bucket, at| {
+        let store = store.clone();
+        async move { store.claim_tick(&bucket, at).await.unwrap() }
+    };
+    assert_eq!(claim(bucket, t0()).await, TickClaim::Claimed);
+    assert_eq!(claim(bucket, t0()).await, TickClaim::Pending);
     let other = ExpiryBucket {
         kind: BucketKind::Expire,
         ..bucket
     };
-    assert!(store.create_tick(&other, t0()).await.unwrap());
+    assert_eq!(claim(other, t0()).await, TickClaim::Claimed);
+    // Never marked sent: after a minute another session takes it over, once.
+    let later = t0() + Duration::seconds(61);
+    assert_eq!(claim(bucket, later).await, TickClaim::Claimed);
+    assert_eq!(claim(bucket, later).await, TickClaim::Pending);
+    // Marked sent: nobody claims it again.
+    store.mark_tick_sent(&bucket, later).await.unwrap();
+    assert_eq!(
+        claim(bucket, later + Duration::days(1)).await,
+        TickClaim::Sent
+    );
 }
 
 async fn bucket_listing_pages_through_every_session_once(store: Arc<dyn Store>) {
@@ -1171,9 +1185,15 @@ async fn a_deleted_tick_can_be_created_again(store: Arc<dyn Store>) {
     let bucket = ExpirySchedule::default().expire_bucket(
         t0() + Duration::days(900 + (uuid::Uuid::new_v4().as_u128() % 10_000) as i64),
     );
-    assert!(store.create_tick(&bucket, t0()).await.unwrap());
+    assert_eq!(
+        store.claim_tick(&bucket, t0()).await.unwrap(),
+        TickClaim::Claimed
+    );
     store.delete_tick(&bucket).await.unwrap();
-    assert!(store.create_tick(&bucket, t0()).await.unwrap());
+    assert_eq!(
+        store.claim_tick(&bucket, t0()).await.unwrap(),
+        TickClaim::Claimed
+    );
 }
 
 async fn storing_a_created_session_gives_the_lease_back(store: Arc<dyn Store>) {

@@ -203,6 +203,42 @@ impl ExpirySchedule {
     }
 }
 
+/// A bucket's tick item: when a session claimed it (to send the bucket's one queue message),
+/// and whether that message was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TickState {
+    pub claimed_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// How long a claimed tick may stay without its message before another session takes it over:
+/// its claimer died between the claim and the send, or failed to give the claim back.
+pub const TICK_ORPHANED_AFTER: chrono::Duration = chrono::Duration::minutes(1);
+
+/// What a session finds when it claims its bucket's tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickClaim {
+    /// This session sends the message: the bucket had no tick, or an orphaned one.
+    Claimed,
+    /// The message was sent.
+    Sent,
+    /// Another session claimed it under a minute ago and is sending it (or a later session
+    /// takes it over once it is orphaned).
+    Pending,
+}
+
+impl TickState {
+    /// What claiming a tick stored as `existing` at `now` comes to.
+    pub fn claim(existing: Option<&TickState>, now: DateTime<Utc>) -> TickClaim {
+        match existing {
+            None => TickClaim::Claimed,
+            Some(tick) if tick.sent_at.is_some() => TickClaim::Sent,
+            Some(tick) if now - tick.claimed_at > TICK_ORPHANED_AFTER => TickClaim::Claimed,
+            Some(_) => TickClaim::Pending,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +312,34 @@ mod tests {
         ] {
             assert_eq!(ExpiryBucket::parse_key(bad), Err(MalformedBucket), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_unsent_tick_is_taken_over_after_a_minute() {
+        let now = DateTime::parse_from_rfc3339("2026-05-04T09:00:00Z")
+            .unwrap()
+            .to_utc();
+        let claimed = TickState {
+            claimed_at: now,
+            sent_at: None,
+        };
+        assert_eq!(TickState::claim(None, now), TickClaim::Claimed);
+        assert_eq!(
+            TickState::claim(Some(&claimed), now + chrono::Duration::seconds(30)),
+            TickClaim::Pending
+        );
+        assert_eq!(
+            TickState::claim(Some(&claimed), now + chrono::Duration::seconds(61)),
+            TickClaim::Claimed,
+            "orphaned"
+        );
+        let sent = TickState {
+            sent_at: Some(now),
+            ..claimed
+        };
+        assert_eq!(
+            TickState::claim(Some(&sent), now + chrono::Duration::days(1)),
+            TickClaim::Sent
+        );
     }
 }

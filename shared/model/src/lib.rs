@@ -39,7 +39,10 @@ pub use decisions::{
     ListedSession, NextAction, NextActionCode, can_create_account, needs_verification, next_action,
     reusable_session, session_left_by_attempt, settled,
 };
-pub use expiry::{BucketKind, ExpiryBucket, ExpirySchedule, InvalidSchedule};
+pub use expiry::{
+    BucketKind, ExpiryBucket, ExpirySchedule, InvalidSchedule, TICK_ORPHANED_AFTER, TickClaim,
+    TickState,
+};
 pub use ids::{EventId, InvalidId, Owner, RelatedPartyId, SessionId, Uid};
 pub use leases::{LeaseGuard, LeaseHold, LeaseRefusal, LeaseRelease, LeaseToken};
 pub use lifecycle::{EventStamp, ExpirySource, LevelStamp, Move, Phase};

@@ -2,7 +2,7 @@
 //! [`Ledger`] behind one lock, plus what only a store keeps (audit trail, ticks, quarantine);
 //! every decision is the model's, so the contract suite holds it to DynamoDB's answers.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -11,7 +11,8 @@ use idv_model::apply::Ledger;
 use idv_model::{
     AccountId, AccountRecord, AccountWrite, Activation, AuditEntry, EventApplication, EventId,
     ExpiryBucket, LeaseHold, LeaseRefusal, LeaseRelease, LeaseToken, Owner, SessionId,
-    SessionRecord, StoredSession, Uid, UserSnapshot, WatchAction, WatchOutcome,
+    SessionRecord, StoredSession, TickClaim, TickState, Uid, UserSnapshot, WatchAction,
+    WatchOutcome,
 };
 
 use super::{
@@ -24,7 +25,7 @@ use super::{
 struct State {
     ledger: Ledger,
     audit: HashMap<Owner, Vec<AuditEntry>>,
-    ticks: BTreeSet<ExpiryBucket>,
+    ticks: BTreeMap<ExpiryBucket, TickState>,
     quarantine: BTreeMap<(NaiveDate, String), QuarantineEntry>,
     first_receipts: HashMap<EventId, DateTime<Utc>>,
 }
@@ -165,8 +166,30 @@ impl SessionWriter for MemoryStore {
 
 #[async_trait]
 impl ExpiryIndex for MemoryStore {
-    async fn create_tick(&self, bucket: &ExpiryBucket, _now: DateTime<Utc>) -> StoreResult<bool> {
-        Ok(self.lock()?.ticks.insert(*bucket))
+    async fn claim_tick(
+        &self,
+        bucket: &ExpiryBucket,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TickClaim> {
+        let mut state = self.lock()?;
+        let claim = TickState::claim(state.ticks.get(bucket), now);
+        if claim == TickClaim::Claimed {
+            state.ticks.insert(
+                *bucket,
+                TickState {
+                    claimed_at: now,
+                    sent_at: None,
+                },
+            );
+        }
+        Ok(claim)
+    }
+
+    async fn mark_tick_sent(&self, bucket: &ExpiryBucket, now: DateTime<Utc>) -> StoreResult<()> {
+        if let Some(tick) = self.lock()?.ticks.get_mut(bucket) {
+            tick.sent_at = Some(now);
+        }
+        Ok(())
     }
 
     async fn delete_tick(&self, bucket: &ExpiryBucket) -> StoreResult<()> {

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::{
     AccountId, AccountRecord, AccountReservation, AccountWrite, Activation, ApplyOutcome,
     AuditEntry, Currency, EventApplication, EventId, ExpiryBucket, LeaseHold, LeaseRelease,
-    LeaseToken, Owner, ReservationToken, SessionId, SessionRecord, StoredSession, Uid,
+    LeaseToken, Owner, ReservationToken, SessionId, SessionRecord, StoredSession, TickClaim, Uid,
     UserSnapshot, WatchAction, WatchOutcome,
 };
 
@@ -182,8 +182,14 @@ pub trait SessionWriter: Send + Sync {
 /// The expiry watcher's view: ticks, bucket listings and conditional updates.
 #[async_trait]
 pub trait ExpiryIndex: Send + Sync {
-    /// Creates the bucket's tick item. True only for the first caller.
-    async fn create_tick(&self, bucket: &ExpiryBucket, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Claims the bucket's tick, to send its one queue message: created if missing, taken
+    /// over if orphaned (claimed over a minute ago, never marked sent), as
+    /// [`TickState::claim`] decides. One conditional write.
+    async fn claim_tick(&self, bucket: &ExpiryBucket, now: DateTime<Utc>)
+    -> StoreResult<TickClaim>;
+
+    /// Marks the tick's message sent: nobody claims it again.
+    async fn mark_tick_sent(&self, bucket: &ExpiryBucket, now: DateTime<Utc>) -> StoreResult<()>;
 
     /// Removes a tick whose queue message could not be sent, so the next session in the
     /// bucket tries again.

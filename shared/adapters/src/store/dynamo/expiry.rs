@@ -2,11 +2,15 @@
 //! the watcher's actions as one transaction of change and audit entry.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use chrono::{DateTime, Utc};
-use idv_model::{BucketKind, ExpiryBucket, SessionId, WatchAction, WatchOutcome};
+use idv_model::{
+    BucketKind, ExpiryBucket, SessionId, TICK_ORPHANED_AFTER, TickClaim, TickState, WatchAction,
+    WatchOutcome,
+};
 
 use super::errors::{Transaction, conditional, sdk_error};
-use super::items::{AuditItem, IndexPosition, Key, TickItem, from_item, to_item, to_value};
+use super::items::{AuditItem, IndexPosition, Key, TickItem, Ts, from_item, to_item, to_value};
 use super::schema::{self, attr};
 use super::updates::{Cond, Expression};
 use super::{CONFLICT_RETRIES, DynamoStore, disagreement};
@@ -21,9 +25,20 @@ fn bucket_index(kind: BucketKind) -> (&'static str, &'static str) {
 
 #[async_trait]
 impl ExpiryIndex for DynamoStore {
-    async fn create_tick(&self, bucket: &ExpiryBucket, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn claim_tick(
+        &self,
+        bucket: &ExpiryBucket,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TickClaim> {
+        // No tick, or one claimed over a minute ago whose message was never marked sent.
         let mut expr = Expression::default();
-        expr.condition(&Cond::Absent(attr::PK));
+        expr.condition(&Cond::Or(vec![
+            Cond::Absent(attr::PK),
+            Cond::And(vec![
+                Cond::Absent(attr::SENT_AT),
+                Cond::Lt(attr::CREATED_AT, to_value(&Ts(now - TICK_ORPHANED_AFTER))?),
+            ]),
+        ]));
         let result = with_condition!(
             self.client
                 .put_item()
@@ -31,9 +46,39 @@ impl ExpiryIndex for DynamoStore {
                 .set_item(Some(to_item(&TickItem::new(bucket, now))?)),
             expr
         )
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .send()
         .await;
-        Ok(conditional("PutItem", result)?.is_ok())
+        Ok(match conditional("PutItem", result)? {
+            Ok(_) => TickClaim::Claimed,
+            Err(old) => {
+                let old = old
+                    .map(|item| from_item::<TickItem>(&item))
+                    .transpose()?
+                    .map(|tick| tick.state());
+                match TickState::claim(old.as_ref(), now) {
+                    TickClaim::Claimed => return Err(disagreement("tick claim")),
+                    other => other,
+                }
+            }
+        })
+    }
+
+    async fn mark_tick_sent(&self, bucket: &ExpiryBucket, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut expr = Expression::default();
+        expr.set(attr::SENT_AT, to_value(&Ts(now))?)
+            .condition(&Cond::Present(attr::PK));
+        let result = with_update!(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(Key::tick(bucket).item()?)),
+            expr
+        )
+        .send()
+        .await;
+        // Gone (given back meanwhile): nothing to mark.
+        conditional("UpdateItem", result).map(|_| ())
     }
 
     async fn delete_tick(&self, bucket: &ExpiryBucket) -> StoreResult<()> {

@@ -82,6 +82,9 @@ pub mod attr {
     pub const ACTIVATED_AT: &str = "activatedAt";
     /// On an event marker: when a repeat of the event was audited (once).
     pub const REPEAT_AUDITED_AT: &str = "repeatAuditedAt";
+    /// On a tick: when it was claimed, and when its message was sent.
+    pub const CREATED_AT: &str = "createdAt";
+    pub const SENT_AT: &str = "sentAt";
     /// On an event's receipt item: when it was first received.
     pub const FIRST_RECEIVED_AT: &str = "firstReceivedAt";
     /// On a quarantined payload: when it was replayed, and what came of it.

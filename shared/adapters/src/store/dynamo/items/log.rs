@@ -102,7 +102,11 @@ pub struct TickItem {
     #[serde(rename = "SK")]
     pub sk: String,
     pub entity: String,
+    /// When a session claimed the tick to send its message.
     pub created_at: Ts,
+    /// When the message was sent; absent while it may still be unsent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<Ts>,
     pub ttl: i64,
 }
 
@@ -115,7 +119,15 @@ impl TickItem {
             sk: key.sk,
             entity: entity::TICK.to_owned(),
             created_at: Ts(now),
+            sent_at: None,
             ttl: (bucket.due_at() + chrono::Duration::days(30)).timestamp(),
+        }
+    }
+
+    pub fn state(&self) -> idv_model::TickState {
+        idv_model::TickState {
+            claimed_at: self.created_at.0,
+            sent_at: self.sent_at.map(|t| t.0),
         }
     }
 }
