@@ -300,6 +300,24 @@ async fn record_answers_for_the_openapi_check() {
         )
         .await;
     assert_eq!((status, kept["outcome"].as_str()), (200, Some("deferred")));
+    // A verdict for a session nobody stored, naming no user: Ralio is asked to send it again.
+    let orphan = json!({ "id": uuid::Uuid::new_v4().to_string(), "event": "kyc_session_verified", "timestamp": chrono::Utc::now().to_rfc3339(), "data": { "sessionId": uuid::Uuid::new_v4().to_string() } });
+    let bytes = serde_json::to_vec(&orphan).unwrap();
+    let signature = idv_model::WebhookSecret::new(idv_local::LOCAL_WEBHOOK_SECRET).sign_hex(&bytes);
+    let (status, pending) = r
+        .call(
+            &stack,
+            "POST",
+            webhook,
+            webhook,
+            Some(orphan),
+            &[("x-signature", signature)],
+        )
+        .await;
+    assert_eq!(
+        (status, pending["code"].as_str()),
+        (503, Some("attribution_pending"))
+    );
     let big = json!({ "padding": "x".repeat(300 * 1024) });
     assert_eq!(
         r.call(&stack, "POST", webhook, webhook, Some(big), &[])
