@@ -6,6 +6,7 @@
 //! | not `POST` | 405 `method_not_allowed` |
 //! | body over 256 KiB | 413 `payload_too_large` |
 //! | `X-Signature` missing / wrong | 401 `signature_missing` / `signature_invalid` (a forgery is dropped); a mismatch first reads the secrets again, at most once a minute |
+//! | `X-Signature` wrong while the secrets cannot be read again yet (another read under a minute ago, or Secrets Manager failing) | 503 `signature_unverified`: perhaps a rotation, so Ralio sends it again |
 //! | signed, not interpretable, or whose owner is ambiguous | quarantined verbatim, 200 `quarantined` |
 //! | signed, owner not known yet (session not stored, no owner named), while young | 503 `attribution_pending`: Ralio sends it again |
 //! | the same, past `ATTRIBUTION_RETRY_WINDOW` | quarantined verbatim, 200 `quarantined` |
@@ -134,12 +135,13 @@ impl Webhook {
         ledger: Arc<dyn EventLedger>,
         clock: Arc<dyn Clock>,
         scheduler: Option<Arc<ExpiryScheduler>>,
+        settings: Settings,
     ) -> Arc<Self> {
         let unknowable = idv_model::WebhookSecret::new(uuid::Uuid::new_v4().as_bytes());
         let keys = SigningKeys::fixed(
             WebhookSecrets::new(vec![unknowable]).expect("one secret is not none"),
         );
-        Self::configured(ledger, keys, clock, scheduler, Settings::default())
+        Self::configured(ledger, keys, clock, scheduler, settings)
     }
 
     /// Lambda configuration: `TABLE_NAME`, `QUEUE_URL`, the expiry schedule, `WEBHOOK_SECRET_ARN`
@@ -219,8 +221,23 @@ impl Webhook {
         };
         match self.keys.verify(&body, signature.as_deref()).await {
             Ok(index) => idv_adapters::metrics::secret_matched(index),
-            Err(err) => {
-                let code = match err {
+            // Perhaps signed with a secret rotated in a moment ago: Ralio sends it again, and
+            // by then the secrets are read again.
+            Err(rejection) if rejection.retryable => {
+                tracing::warn!("webhook signature not verifiable yet; Ralio is asked to retry");
+                idv_adapters::metrics::signature_rejected("signature_unverified");
+                return Handled::refused(
+                    Problem::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "signature_unverified",
+                        "Signature not verifiable yet",
+                        "The signing secrets are being read again; send it again shortly.",
+                    )
+                    .retry_after(60),
+                );
+            }
+            Err(rejection) => {
+                let code = match rejection.error {
                     SignatureError::Missing => "signature_missing",
                     SignatureError::Malformed | SignatureError::Mismatch => "signature_invalid",
                 };
@@ -230,7 +247,7 @@ impl Webhook {
                     StatusCode::UNAUTHORIZED,
                     code,
                     "Unauthorized",
-                    err.to_string(),
+                    rejection.error.to_string(),
                 ));
             }
         }

@@ -20,8 +20,9 @@ pub enum Mode {
     /// A delivery: what cannot be applied yet may be sent back (503) or quarantined.
     Live,
     /// A quarantined payload run again: nothing is quarantined again, and nothing is sent
-    /// back; what still cannot be applied is reported with its reason.
-    Replay,
+    /// back; what still cannot be applied is reported with its reason. `received_at` is when
+    /// it was first kept: a stamp too far ahead is ordered then, not at the replay.
+    Replay { received_at: DateTime<Utc> },
 }
 
 /// What one payload came to: the answer, and what the log line and a replay report need.
@@ -87,7 +88,7 @@ impl Webhook {
     pub async fn process(&self, body: &Bytes, mode: Mode) -> Handled {
         let now = self.clock.now();
         let event = match parse_webhook(body) {
-            Ok(event) => event.received(now, self.settings.max_clock_skew),
+            Ok(event) => event,
             Err(err) => {
                 let kept = Kept {
                     code: err.code(),
@@ -96,6 +97,10 @@ impl Webhook {
                 };
                 return self.keep(body, kept, None, now, mode).await;
             }
+        };
+        let event = match self.receipt_of(&event, now, mode).await {
+            Ok(received_at) => event.received(received_at, self.settings.max_clock_skew),
+            Err(err) => return failed(&err, Some(&event)),
         };
         if event.stamped_at.is_some() {
             tracing::warn!(event_id = %event.id, "event stamped after its receipt: ordered at receipt");
@@ -145,8 +150,12 @@ impl Webhook {
         };
         match self.ledger.apply_event(&application, now).await {
             Ok(applied) => {
-                if applied.outcome == ApplyOutcome::Applied
-                    && !buckets.is_empty()
+                // A repeat too: the first delivery may have died after applying, before
+                // scheduling (claiming a scheduled tick again is cheap and idempotent).
+                if matches!(
+                    applied.outcome,
+                    ApplyOutcome::Applied | ApplyOutcome::Duplicate
+                ) && !buckets.is_empty()
                     && let Some(scheduler) = &self.scheduler
                     && let Err(e) = scheduler.ensure_ticks(&buckets, now).await
                 {
@@ -158,6 +167,27 @@ impl Webhook {
                 handled
             }
             Err(err) => failed(&err, Some(&event)),
+        }
+    }
+
+    /// When the event counts as received. For a stamp too far ahead to believe, that is its
+    /// first receipt (recorded on the way), so every retry and every replay orders it at the
+    /// same time and measures its attribution window from the same start.
+    async fn receipt_of(
+        &self,
+        event: &WebhookEvent,
+        now: DateTime<Utc>,
+        mode: Mode,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        if event.occurred_at <= now + self.settings.max_clock_skew {
+            return Ok(now);
+        }
+        match mode {
+            Mode::Replay { received_at } => Ok(received_at),
+            Mode::Live => {
+                let keep = self.settings.attribution_window + chrono::Duration::days(1);
+                self.ledger.first_receipt(event.id, now, keep).await
+            }
         }
     }
 
@@ -256,12 +286,23 @@ impl Webhook {
         handled.reason = Some(kept.code);
         handled.event_id.clone_from(&event_id);
         handled.event_type.clone_from(&event_type);
-        if mode == Mode::Replay {
+        if matches!(mode, Mode::Replay { .. }) {
             return handled;
         }
-        let body = match (kept.code, event) {
-            ("unknown_event_type", Some(event)) => digest_only(body, event),
-            _ => body.to_vec(),
+        // Only what this service acts on is kept verbatim: other event types' bodies carry
+        // other people's data, even when their envelope does not parse.
+        let acted_on = event_type
+            .as_deref()
+            .is_none_or(idv_model::webhook::is_acted_on);
+        let body = if kept.code == "unknown_event_type" || !acted_on {
+            digest_only(
+                body,
+                event_id.as_deref(),
+                event_type.as_deref(),
+                event.map(|e| e.stamped_at.unwrap_or(e.occurred_at)),
+            )
+        } else {
+            body.to_vec()
         };
         let entry = QuarantineEntry {
             received_at: now,
@@ -295,12 +336,17 @@ struct Kept {
 }
 
 /// What is kept of an event type this service does not act on.
-fn digest_only(body: &[u8], event: &WebhookEvent) -> Vec<u8> {
+fn digest_only(
+    body: &[u8],
+    id: Option<&str>,
+    event_type: Option<&str>,
+    timestamp: Option<DateTime<Utc>>,
+) -> Vec<u8> {
     use sha2::Digest;
     json!({
-        "id": event.id,
-        "event": event.event_type,
-        "timestamp": event.stamped_at.unwrap_or(event.occurred_at),
+        "id": id,
+        "event": event_type,
+        "timestamp": timestamp,
         "sha256": hex::encode(sha2::Sha256::digest(body)),
     })
     .to_string()

@@ -1,6 +1,7 @@
 //! `idv-admin`: operator commands against a deployed stack (AWS credentials, `TABLE_NAME`;
 //! `reconcile` also needs `RALIO_BASE_URL` and `RALIO_SECRET_ARN` or
-//! `RALIO_API_CODE`/`RALIO_API_KEY`; `replay-quarantine` uses `QUEUE_URL` when set).
+//! `RALIO_API_CODE`/`RALIO_API_KEY`; `replay-quarantine` also `QUEUE_URL`, and reads the
+//! webhook's `MAX_CLOCK_SKEW`, `ATTRIBUTION_RETRY_WINDOW` and `QUARANTINE_RETENTION`).
 
 use std::process::ExitCode;
 
@@ -9,13 +10,13 @@ use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
 use idv_adapters::clock::SystemClock;
-use idv_adapters::config::{Env, ProcessEnv};
+use idv_adapters::config::ProcessEnv;
 use idv_adapters::reconcile::reconcile_user;
 use idv_adapters::store::{AuditLog, QuarantineReader};
 use idv_adapters::wiring::Wiring;
 use idv_local::replay::{ReplayFilter, replay_quarantine};
 use idv_model::{Owner, Uid};
-use idv_webhook::Webhook;
+use idv_webhook::{Settings as WebhookSettings, Webhook};
 
 #[derive(Parser)]
 #[command(
@@ -156,12 +157,15 @@ async fn replay(
     dry_run: bool,
 ) -> Result<String, String> {
     let store = wiring.store().map_err(|e| e.to_string())?;
-    // Replayed announcements of new sessions get their expiry ticks when the queue is known.
-    let scheduler = match wiring.env().value("QUEUE_URL") {
-        Some(_) => Some(wiring.scheduler(store.clone()).map_err(|e| e.to_string())?),
-        None => None,
+    // A replayed announcement of a new session needs its expiry ticks, as a live one would;
+    // a dry run writes nothing.
+    let scheduler = if dry_run {
+        None
+    } else {
+        Some(wiring.scheduler(store.clone()).map_err(|e| e.to_string())?)
     };
-    let webhook = Webhook::replayer(store.clone(), Arc::new(SystemClock), scheduler);
+    let settings = WebhookSettings::from_env(wiring.env()).map_err(|e| e.to_string())?;
+    let webhook = Webhook::replayer(store.clone(), Arc::new(SystemClock), scheduler, settings);
     let now = chrono::Utc::now();
     let today = now.date_naive();
     let filter = ReplayFilter {

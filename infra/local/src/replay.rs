@@ -94,7 +94,14 @@ pub async fn replay_quarantine(
             {
                 continue;
             }
-            let result = replay_one(webhook, store, &entry, filter.dry_run, now).await?;
+            // One entry's failure is reported and the rest go on.
+            let result = match replay_one(webhook, store, &entry, filter.dry_run, now).await {
+                Ok(result) => result,
+                Err(e) => {
+                    tracing::warn!(error = %e, "replay of one entry failed; run again later");
+                    "failed".to_owned()
+                }
+            };
             report.count(&entry.reason_code, &result);
         }
         day = day.succ_opt().ok_or("the calendar ran out")?;
@@ -122,7 +129,10 @@ async fn replay_one(
             Err(_) => Ok("failed".into()),
         };
     }
-    let handled = webhook.process(&body, Mode::Replay).await;
+    let mode = Mode::Replay {
+        received_at: entry.received_at,
+    };
+    let handled = webhook.process(&body, mode).await;
     if handled.status().is_server_error() {
         tracing::warn!(outcome = handled.outcome, "replay failed; try again later");
         return Ok("failed".into());

@@ -55,7 +55,12 @@ async fn an_old_unattributable_event_is_quarantined_then_replayed_once(store: Ar
     let review = session_event(owner, session, Phase::Review, t0() - Duration::minutes(5));
     store.apply_event(&review, clock.now()).await.unwrap();
 
-    let replayer = Webhook::replayer(store.clone(), Arc::new(clock.clone()), None);
+    let replayer = Webhook::replayer(
+        store.clone(),
+        Arc::new(clock.clone()),
+        None,
+        idv_webhook::Settings::default(),
+    );
     let filter = |dry_run| ReplayFilter {
         since: t0().date_naive(),
         until: clock.now().date_naive(),

@@ -127,9 +127,11 @@ fn checked_secrets(
     lambda: bool,
     name: &'static str,
 ) -> Result<WebhookSecrets, ConfigError> {
+    // Checked as they will be used: an array item holding a comma is several secrets.
     let items: Vec<&str> = items
         .iter()
-        .map(|s| s.trim())
+        .flat_map(|item| item.split(','))
+        .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect();
     if lambda {
@@ -204,6 +206,14 @@ pub fn webhook_secrets_from_env(env: &impl Env) -> Result<Option<WebhookSecrets>
     checked_secrets(&items, false, WEBHOOK_SECRETS_VAR).map(Some)
 }
 
+/// Why a signature was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    pub error: SignatureError,
+    /// A later attempt may verify it (the secrets could not be read again just now).
+    pub retryable: bool,
+}
+
 /// The webhook's signing secrets, read again (at most once per interval) when a signature
 /// does not match, so a rotated secret is picked up by warm containers without a redeploy.
 pub struct SigningKeys {
@@ -247,19 +257,23 @@ impl SigningKeys {
     }
 
     /// Checks a signature; `Ok` holds the position of the secret that matched. Only a
-    /// mismatch (not a missing or malformed header) may read the secrets again.
-    pub async fn verify(&self, body: &[u8], header: Option<&str>) -> Result<usize, SignatureError> {
+    /// mismatch (not a missing or malformed header) may read the secrets again; a mismatch
+    /// that a fresh read could still settle, but that could not be read now (another read
+    /// within the interval, or Secrets Manager failing), is [`Rejection::retryable`]: it may
+    /// be a genuine delivery signed with a secret rotated in a moment ago.
+    pub async fn verify(&self, body: &[u8], header: Option<&str>) -> Result<usize, Rejection> {
+        let refused = |error, retryable| Rejection { error, retryable };
         let first = self.check(body, header);
         if first != Err(SignatureError::Mismatch) {
-            return first;
+            return first.map_err(|e| refused(e, false));
         }
         let Some(source) = &self.source else {
-            return first;
+            return first.map_err(|e| refused(e, false));
         };
         {
             let mut last = self.last_reread.lock().await;
             if last.is_some_and(|at| at.elapsed() < self.reread_every) {
-                return first;
+                return first.map_err(|e| refused(e, true));
             }
             *last = Some(Instant::now());
             match source.webhook_secrets().await {
@@ -269,11 +283,12 @@ impl SigningKeys {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "webhook secrets not read again; keeping the ones held");
-                    return first;
+                    return first.map_err(|e| refused(e, true));
                 }
             }
         }
-        self.check(body, header)
+        // Read just now: a mismatch stands.
+        self.check(body, header).map_err(|e| refused(e, false))
     }
 }
 
@@ -303,6 +318,57 @@ mod tests {
         assert!(err.to_string().contains(WEBHOOK_SECRETS_VAR), "{err}");
     }
 
+    /// A source whose secrets an operator rotates, counting reads.
+    struct Rotating {
+        secrets: std::sync::Mutex<String>,
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl WebhookSecretSource for Rotating {
+        async fn webhook_secrets(&self) -> Result<WebhookSecrets, ConfigError> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(WebhookSecrets::from_csv(&self.secrets.lock().unwrap()).unwrap())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rotation_right_after_a_forgery_is_retried_not_refused() {
+        use idv_model::WebhookSecret;
+        let source = Arc::new(Rotating {
+            secrets: std::sync::Mutex::new("old".into()),
+            reads: Default::default(),
+        });
+        let keys =
+            SigningKeys::from_source(WebhookSecrets::from_csv("old").unwrap(), source.clone())
+                .reread_at_most_every(Duration::from_millis(300));
+        let body = b"{}";
+        let sig = |secret: &str| WebhookSecret::new(secret).sign_hex(body);
+        // A forgery uses the read: refused for good (it was checked against fresh secrets).
+        let forged = keys.verify(body, Some(&sig("guess"))).await.unwrap_err();
+        assert_eq!(
+            (forged.error, forged.retryable),
+            (SignatureError::Mismatch, false)
+        );
+        // The operator rotates; a genuine delivery arrives within the interval: Ralio must be
+        // asked to send it again, not told it is forged.
+        *source.secrets.lock().unwrap() = "new,old".into();
+        let early = keys.verify(body, Some(&sig("new"))).await.unwrap_err();
+        assert!(early.retryable, "{early:?}");
+        // A missing or malformed header never reads, and is final.
+        let missing = keys.verify(body, None).await.unwrap_err();
+        assert_eq!(
+            (missing.error, missing.retryable),
+            (SignatureError::Missing, false)
+        );
+        assert_eq!(source.reads.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Ralio's retry, after the interval, is verified with the new secret.
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(keys.verify(body, Some(&sig("new"))).await, Ok(0));
+        assert_eq!(keys.verify(body, Some(&sig("old"))).await, Ok(1));
+        assert_eq!(source.reads.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
     #[test]
     fn in_lambda_short_and_public_secrets_are_refused_naming_the_variable() {
         let long = "s".repeat(MIN_WEBHOOK_SECRET_BYTES);
@@ -315,6 +381,9 @@ mod tests {
             let err = checked_secrets(&refused, true, WEBHOOK_SECRET_ARN_VAR).unwrap_err();
             assert!(err.to_string().contains(WEBHOOK_SECRET_ARN_VAR), "{err}");
         }
+        // An array item holding a comma is several secrets, each checked.
+        let smuggled = format!("{long},{LOCAL_WEBHOOK_SECRET}");
+        assert!(checked_secrets(&[smuggled], true, WEBHOOK_SECRET_ARN_VAR).is_err());
         // Outside Lambda, anything goes (local runs and tests).
         assert!(checked_secrets(&[short], false, WEBHOOK_SECRET_ARN_VAR).is_ok());
         assert!(!format!("{:?}", RalioSecret::parse(r#"{"api_key":"k"}"#).unwrap()).contains('k'));

@@ -52,6 +52,23 @@ const EVENT_TYPE_ALIASES: &[(&str, &str)] = &[
     ("transfer.completed", "transfer_completed"),
 ];
 
+/// Whether this service acts on an event type (as it may arrive on the wire): only such
+/// payloads are kept verbatim when they cannot be applied.
+pub fn is_acted_on(raw: &str) -> bool {
+    use event_types::*;
+    matches!(
+        canonical_event_type(raw).as_str(),
+        SESSION_VERIFIED
+            | SESSION_MANUAL_REVIEW
+            | SESSION_FAILED
+            | SESSION_EXPIRED
+            | KYC_STATE_UPDATED
+            | KYC_EXPIRATION_WARNING
+            | RELATED_PARTY_SESSION_CREATED
+            | ACCOUNT_ACTIVATED
+    )
+}
+
 /// The canonical (underscored) name of an event type as it may arrive on the wire.
 pub fn canonical_event_type(raw: &str) -> String {
     let lowered = raw.trim().to_ascii_lowercase();
