@@ -72,3 +72,27 @@ pub fn secrets_client(
     }
     aws_sdk_secretsmanager::Client::from_conf(builder.build())
 }
+
+/// An EventBridge client, with extra interceptors.
+pub fn eventbridge_client(
+    config: &SdkConfig,
+    interceptors: &[SharedInterceptor],
+) -> aws_sdk_eventbridge::Client {
+    let mut builder = aws_sdk_eventbridge::config::Builder::from(config);
+    for interceptor in interceptors {
+        builder.push_interceptor(interceptor.clone());
+    }
+    aws_sdk_eventbridge::Client::from_conf(builder.build())
+}
+
+/// A DynamoDB Streams client, with extra interceptors (local runner and tests).
+pub fn dynamodb_streams_client(
+    config: &SdkConfig,
+    interceptors: &[SharedInterceptor],
+) -> aws_sdk_dynamodbstreams::Client {
+    let mut builder = aws_sdk_dynamodbstreams::config::Builder::from(config);
+    for interceptor in interceptors {
+        builder.push_interceptor(interceptor.clone());
+    }
+    aws_sdk_dynamodbstreams::Client::from_conf(builder.build())
+}

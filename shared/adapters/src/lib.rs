@@ -8,11 +8,13 @@ pub mod config;
 pub mod expiry;
 pub mod http;
 pub mod metrics;
+pub mod publish;
 pub mod queue;
 pub mod ralio;
 pub mod reconcile;
 pub mod secrets;
 pub mod store;
+pub mod stream;
 pub mod telemetry;
 pub mod wiring;
 

@@ -38,8 +38,25 @@ pub fn secret_matched(index: usize) {
     );
 }
 
+/// Counts domain events sent to the bus (`EventsPublished`) or given back to the stream to be
+/// delivered again (`EventsUnpublished`), dimension `Function`.
+pub fn events(metric: &str, how_many: usize) {
+    if how_many > 0 {
+        add(
+            metric,
+            ("Function", "event-publisher"),
+            &[],
+            how_many as u64,
+        );
+    }
+}
+
 /// One count of `metric` under one dimension, with extra properties for Logs Insights.
 pub fn count(metric: &str, dimension: (&str, &str), properties: &[(&str, &str)]) {
+    add(metric, dimension, properties, 1);
+}
+
+fn add(metric: &str, dimension: (&str, &str), properties: &[(&str, &str)], amount: u64) {
     // One whole line per metric (println! locks stdout for the line; tests capture it).
     println!(
         "{}",
@@ -47,6 +64,7 @@ pub fn count(metric: &str, dimension: (&str, &str), properties: &[(&str, &str)])
             metric,
             dimension,
             properties,
+            amount,
             chrono::Utc::now().timestamp_millis()
         )
     );
@@ -56,6 +74,7 @@ fn emf_line(
     metric: &str,
     (dimension, value): (&str, &str),
     properties: &[(&str, &str)],
+    amount: u64,
     timestamp_ms: i64,
 ) -> String {
     let mut line = Map::new();
@@ -71,7 +90,7 @@ fn emf_line(
         }),
     );
     line.insert(dimension.into(), json!(value));
-    line.insert(metric.into(), json!(1));
+    line.insert(metric.into(), json!(amount));
     for (key, value) in properties {
         line.insert((*key).into(), json!(value));
     }
@@ -86,6 +105,7 @@ mod tests {
             "RalioFailures",
             ("Function", "create-session"),
             &[("failure", "timeout")],
+            1,
             1,
         ))
         .unwrap();

@@ -11,10 +11,12 @@ use aws_config::SdkConfig;
 use idv_model::ExpirySchedule;
 
 use crate::aws::{
-    AwsTimeouts, SharedInterceptor, dynamodb_client, load_config, secrets_client, sqs_client,
+    AwsTimeouts, SharedInterceptor, dynamodb_client, eventbridge_client, load_config,
+    secrets_client, sqs_client,
 };
 use crate::config::{ConfigError, Env, expiry_schedule, ralio_config};
 use crate::expiry::ExpiryScheduler;
+use crate::publish::EventBridgeSink;
 use crate::queue::{SqsQueue, SqsVisibility};
 use crate::ralio::{CredentialSource, RalioClient, RalioCredentials};
 use crate::secrets::{
@@ -54,6 +56,15 @@ impl<'e, E: Env> Wiring<'e, E> {
         let table = self.env.required("TABLE_NAME", "the DynamoDB table name")?;
         let client = dynamodb_client(&self.aws, &self.interceptors);
         Ok(Arc::new(DynamoStore::new(client, table)))
+    }
+
+    /// The service's EventBridge bus, `EVENT_BUS_NAME`.
+    pub fn event_sink(&self) -> Result<Arc<EventBridgeSink>, ConfigError> {
+        let bus = self
+            .env
+            .required("EVENT_BUS_NAME", "the EventBridge bus domain events go to")?;
+        let client = eventbridge_client(&self.aws, &self.interceptors);
+        Ok(Arc::new(EventBridgeSink::new(client, bus)))
     }
 
     fn queue_url(&self) -> Result<String, ConfigError> {

@@ -51,6 +51,7 @@ contract!(
     quarantine_keeps_bytes_verbatim_once,
     the_first_receipt_of_an_event_is_kept,
     audit_trail_is_append_only_and_ordered,
+    audit_pages_run_newest_first_and_resume_where_they_stopped,
     fixtures_apply_end_to_end,
     creation_lease_is_exclusive_until_released_or_expired,
     a_deleted_tick_can_be_created_again,
@@ -965,6 +966,7 @@ async fn audit_trail_is_append_only_and_ordered(store: Arc<dyn Store>) {
         event_id: None,
         session_id: None,
         detail: "kyc level LIGHT".into(),
+        fact: None,
     };
     store
         .append_audit(owner, &entry(2, "second"))
@@ -977,6 +979,48 @@ async fn audit_trail_is_append_only_and_ordered(store: Arc<dyn Store>) {
         trail,
         vec![entry(1, "first"), entry(2, "second"), entry(3, "third")]
     );
+}
+
+async fn audit_pages_run_newest_first_and_resume_where_they_stopped(store: Arc<dyn Store>) {
+    let owner = Owner::User(uid());
+    let session = sid();
+    let entry = |minute: i64| {
+        AuditEntry::new(t0() + Duration::minutes(minute), "kyc_session_verified", "applied")
+            .about_session(session)
+            .with_fact(idv_model::audit::Fact::session_move(
+                idv_model::Phase::Verified,
+                Vec::new(),
+            ))
+    };
+    // Two entries in the same instant are both kept and both paged.
+    for minute in [3, 1, 4, 1, 5] {
+        store.append_audit(owner, &entry(minute)).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store.audit_page(owner, 2, cursor.as_deref()).await.unwrap();
+        pages += 1;
+        assert!(page.entries.len() <= 2);
+        seen.extend(page.entries.iter().map(|e| e.at));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3, "2, 2 and 1: the last page says it is the last");
+    let minutes: Vec<i64> = seen.iter().map(|at| (*at - t0()).num_minutes()).collect();
+    assert_eq!(minutes, [5, 4, 3, 1, 1]);
+    let full = store.audit_page(owner, 5, None).await.unwrap();
+    assert_eq!(full.entries.len(), 5);
+    assert_eq!(full.next, None, "exactly a page's worth is one page");
+    assert_eq!(full.entries[0], entry(5), "facts are kept as written");
+    let nobody = store
+        .audit_page(Owner::User(uid()), 5, None)
+        .await
+        .unwrap();
+    assert!(nobody.entries.is_empty() && nobody.next.is_none());
 }
 
 async fn fixtures_apply_end_to_end(store: Arc<dyn Store>) {

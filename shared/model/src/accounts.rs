@@ -13,7 +13,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditEntry, actions};
+use crate::audit::{AuditEntry, Fact, actions};
 use crate::lifecycle::EventStamp;
 use crate::{Currency, KycLevel, Uid};
 
@@ -363,8 +363,16 @@ impl AccountRecord {
 
     /// The audit entry of an account Ralio created.
     pub fn created_audit(&self) -> AuditEntry {
-        AuditEntry::new(self.updated_at, actions::ACCOUNT_CREATED, "applied")
-            .with_detail(format!("{} account", self.currency.as_str()))
+        let entry = AuditEntry::new(self.updated_at, actions::ACCOUNT_CREATED, "applied")
+            .with_detail(format!("{} account", self.currency.as_str()));
+        match self.created() {
+            Some(account) => entry.with_fact(Fact::AccountCreated {
+                account_id: account.id.clone(),
+                alias: self.alias.clone(),
+                currency: self.currency,
+            }),
+            None => entry,
+        }
     }
 
     /// The audit entry of a creation whose outcome is not known.
@@ -375,7 +383,8 @@ impl AccountRecord {
 
     /// The audit entry of an account Ralio activated.
     pub fn activated_audit(&self, stamp: EventStamp) -> AuditEntry {
-        activation_audit(self.currency, stamp, self.updated_at)
+        let id = self.created().map(|a| a.id.as_str()).unwrap_or_default();
+        activation_audit(id, self.currency, stamp, self.updated_at)
     }
 
     /// The audit entry of a creation the gate refused because of the user's level.
@@ -391,9 +400,17 @@ impl AccountRecord {
 }
 
 /// The audit entry of a `currency` account Ralio activated, written at `at`.
-pub fn activation_audit(currency: Currency, stamp: EventStamp, at: DateTime<Utc>) -> AuditEntry {
+pub fn activation_audit(
+    account_id: &str,
+    currency: Currency,
+    stamp: EventStamp,
+    at: DateTime<Utc>,
+) -> AuditEntry {
     let mut entry = AuditEntry::new(at, actions::ACCOUNT_ACTIVATED, "applied")
-        .with_detail(format!("{} account", currency.as_str()));
+        .with_detail(format!("{} account", currency.as_str()))
+        .with_fact(Fact::AccountActivated {
+            account_id: account_id.to_owned(),
+        });
     entry.event_id = Some(stamp.event_id);
     entry
 }

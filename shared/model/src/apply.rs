@@ -29,6 +29,7 @@ impl EventApplication {
             Change::Reverify(notice) => describe::reverify(notice),
         };
         AuditEntry::for_event(self, ApplyOutcome::Applied, detail, now)
+            .with_fact(crate::audit::Fact::of_change(&self.change))
     }
 }
 

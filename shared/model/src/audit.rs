@@ -1,13 +1,13 @@
 //! The append-only audit trail: one entry for every event applied, refused or repeated, every
 //! watcher action and every gate decision, with a short note free of personal data.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::change::{ApplyOutcome, EventApplication};
-use crate::lifecycle::{ExpirySource, LevelStamp, Move, Phase};
-use crate::records::ReverifyNotice;
-use crate::{EventId, SessionId};
+use crate::change::{ApplyOutcome, Change, EventApplication};
+use crate::lifecycle::{EventStamp, ExpirySource, LevelStamp, Move, Phase};
+use crate::records::{FailureReason, ReverifyNotice};
+use crate::{Currency, EventId, KycLevel, SessionId, SessionState};
 
 /// Actions the service records besides Ralio's own event types.
 pub mod actions {
@@ -35,6 +35,89 @@ pub struct AuditEntry {
     /// A short, personal-data-free note (for example `now VERIFIED`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// What an applied change was, as data: all its domain event needs, written in the same
+    /// request as the change (see [`crate::domain_events`]). `None` on refusals and repeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fact: Option<Fact>,
+}
+
+/// An applied change as data. Written with the change itself, so a change is published if and
+/// only if it happened, at no extra request. What a blind write cannot know (the state before)
+/// is not here: the publisher reads it from the trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum Fact {
+    /// A session moved to `state` (from Ralio, or inferred by the watcher).
+    SessionState {
+        state: SessionState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expiry_source: Option<ExpirySource>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        failure_reasons: Vec<FailureReason>,
+    },
+    /// The watcher flagged a session still waiting for the user as expiring soon.
+    SessionExpiring,
+    /// The user's KYC level as of a `kyc_state_updated` event.
+    Level {
+        level: KycLevel,
+        stamp: EventStamp,
+    },
+    /// Ralio warned that the identity document expires: verify again before then.
+    Reverify {
+        expiration_date: NaiveDate,
+    },
+    AccountCreated {
+        account_id: String,
+        alias: String,
+        currency: Currency,
+    },
+    AccountActivated {
+        account_id: String,
+    },
+}
+
+impl Fact {
+    /// The session phase this fact records, if it is a session move.
+    pub fn phase(&self) -> Option<Phase> {
+        match self {
+            Fact::SessionState {
+                state,
+                expiry_source,
+                ..
+            } => Some(Phase::stored(*state, *expiry_source)),
+            _ => None,
+        }
+    }
+
+    pub fn session_move(target: Phase, failure_reasons: Vec<FailureReason>) -> Self {
+        Fact::SessionState {
+            state: target.state(),
+            expiry_source: target.expiry_source(),
+            failure_reasons,
+        }
+    }
+
+    /// The fact of an event's change, when it applies.
+    pub fn of_change(change: &Change) -> Self {
+        match change {
+            Change::Session {
+                target,
+                failure_reasons,
+                ..
+            } => Fact::session_move(*target, failure_reasons.clone()),
+            Change::Level { stamp, .. } => Fact::Level {
+                level: stamp.level.clone(),
+                stamp: stamp.stamp,
+            },
+            Change::Reverify(notice) => Fact::Reverify {
+                expiration_date: notice.expiration_date,
+            },
+        }
+    }
 }
 
 impl AuditEntry {
@@ -46,6 +129,7 @@ impl AuditEntry {
             event_id: None,
             session_id: None,
             detail: String::new(),
+            fact: None,
         }
     }
 
@@ -80,6 +164,16 @@ impl AuditEntry {
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = detail.into();
         self
+    }
+
+    pub fn with_fact(mut self, fact: Fact) -> Self {
+        self.fact = Some(fact);
+        self
+    }
+
+    /// An applied change with what its domain event needs.
+    pub fn is_publishable(&self) -> bool {
+        self.outcome == ApplyOutcome::Applied.as_str() && self.fact.is_some()
     }
 }
 

@@ -11,6 +11,7 @@ pub mod apply;
 pub mod audit;
 pub mod change;
 pub mod decisions;
+pub mod domain_events;
 pub mod expiry;
 pub mod ids;
 pub mod leases;

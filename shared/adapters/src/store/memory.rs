@@ -16,15 +16,23 @@ use idv_model::{
 };
 
 use super::{
-    AccountLedger, Applied, AuditLog, BucketMember, BucketPage, CreationLease, EventLedger,
-    ExpiryIndex, Lease, QuarantineEntry, QuarantineReader, Replayed, SessionWriter, StoreError,
-    StoreResult, UserReader,
+    AccountLedger, Applied, AuditLog, AuditPage, BucketMember, BucketPage, CreationLease,
+    EventLedger, ExpiryIndex, Lease, QuarantineEntry, QuarantineReader, Replayed, SessionWriter,
+    StoreError, StoreResult, UserReader,
 };
+
+/// Where appended audit entries are announced, in the order they were written (`idv-local`
+/// publishes domain events from them, as the table's stream does in AWS).
+pub type AuditFeed = tokio::sync::mpsc::UnboundedSender<(Owner, AuditEntry)>;
 
 #[derive(Default)]
 struct State {
     ledger: Ledger,
-    audit: HashMap<Owner, Vec<AuditEntry>>,
+    /// Each entry under a key that sorts by time, then by order of writing: pages resume from
+    /// a key.
+    audit: HashMap<Owner, BTreeMap<String, AuditEntry>>,
+    audit_written: u64,
+    audit_feed: Option<AuditFeed>,
     ticks: BTreeMap<ExpiryBucket, TickState>,
     quarantine: BTreeMap<(NaiveDate, String), QuarantineEntry>,
     first_receipts: HashMap<EventId, DateTime<Utc>>,
@@ -32,7 +40,17 @@ struct State {
 
 impl State {
     fn audit(&mut self, owner: Owner, entry: AuditEntry) {
-        self.audit.entry(owner).or_default().push(entry);
+        self.audit_written += 1;
+        let key = format!(
+            "{}#{:012}",
+            entry.at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            self.audit_written
+        );
+        if let Some(feed) = &self.audit_feed {
+            // A closed feed (the runner stopped listening) loses nothing stored.
+            let _ = feed.send((owner, entry.clone()));
+        }
+        self.audit.entry(owner).or_default().insert(key, entry);
     }
 }
 
@@ -45,6 +63,14 @@ pub struct MemoryStore {
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Announces every audit entry appended from now on.
+    pub fn with_audit_feed(self, feed: AuditFeed) -> Self {
+        if let Ok(mut state) = self.state.lock() {
+            state.audit_feed = Some(feed);
+        }
+        self
     }
 
     fn lock(&self) -> StoreResult<MutexGuard<'_, State>> {
@@ -290,9 +316,41 @@ impl AuditLog for MemoryStore {
     }
 
     async fn audit_trail(&self, owner: Owner) -> StoreResult<Vec<AuditEntry>> {
-        let mut trail = self.lock()?.audit.get(&owner).cloned().unwrap_or_default();
-        trail.sort_by_key(|e| e.at);
-        Ok(trail)
+        let state = self.lock()?;
+        Ok(state
+            .audit
+            .get(&owner)
+            .map(|trail| trail.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn audit_page(
+        &self,
+        owner: Owner,
+        limit: u32,
+        after: Option<&str>,
+    ) -> StoreResult<AuditPage> {
+        let state = self.lock()?;
+        let Some(trail) = state.audit.get(&owner) else {
+            return Ok(AuditPage {
+                entries: Vec::new(),
+                next: None,
+            });
+        };
+        let mut page: Vec<(&String, &AuditEntry)> = trail
+            .iter()
+            .rev()
+            .filter(|(key, _)| after.is_none_or(|after| key.as_str() < after))
+            .take(limit as usize + 1)
+            .collect();
+        let next = (page.len() > limit as usize).then(|| {
+            page.truncate(limit as usize);
+            page.last().map(|(key, _)| (*key).clone())
+        });
+        Ok(AuditPage {
+            entries: page.into_iter().map(|(_, e)| e.clone()).collect(),
+            next: next.flatten(),
+        })
     }
 }
 

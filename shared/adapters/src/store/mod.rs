@@ -251,12 +251,27 @@ pub trait AccountLedger: Send + Sync {
     }
 }
 
+/// One page of an audit trail, newest first; `next` continues it with older entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub next: Option<String>,
+}
+
 /// Append-only audit trail.
 #[async_trait]
 pub trait AuditLog: Send + Sync {
     async fn append_audit(&self, owner: Owner, entry: &AuditEntry) -> StoreResult<()>;
-    /// Oldest first (`idv-admin history`).
+    /// Oldest first (`idv-admin history`, the event publisher).
     async fn audit_trail(&self, owner: Owner) -> StoreResult<Vec<AuditEntry>>;
+    /// At most `limit` entries, newest first, older than the page `after` ended with (its
+    /// `next`). `next` is `None` on the last page. A cursor is opaque and store-specific.
+    async fn audit_page(
+        &self,
+        owner: Owner,
+        limit: u32,
+        after: Option<&str>,
+    ) -> StoreResult<AuditPage>;
 }
 
 /// A short per-user lease so concurrent requests create at most one Ralio session.

@@ -235,3 +235,27 @@ macro_rules! both_stores {
         }
     };
 }
+
+/// Where tests leave every domain event they saw emitted (`make test` sets it); each line is
+/// checked against its detail-type's JSON Schema under `infra/events/` after the run.
+pub const DOMAIN_EVENTS_VAR: &str = "IDV_DOMAIN_EVENTS";
+
+/// Records emitted events for the schema check.
+pub fn record_domain_events(events: &[idv_model::domain_events::PublishedEvent]) {
+    use std::io::Write as _;
+    let Some(path) = std::env::var_os(DOMAIN_EVENTS_VAR) else {
+        return;
+    };
+    let lines: String = events
+        .iter()
+        .filter_map(|e| serde_json::to_string(e).ok())
+        .map(|line| line + "\n")
+        .collect();
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = file.write_all(lines.as_bytes());
+    }
+}

@@ -83,6 +83,9 @@ pub fn permissions(target: &str, body: Option<&[u8]>) -> Vec<Permission> {
     if service == "amazonsqs" {
         return vec![Permission::new(format!("sqs:{operation}"), "queue")];
     }
+    if service == "awsevents" {
+        return vec![Permission::new(format!("events:{operation}"), "bus")];
+    }
     if service == "secretsmanager" {
         // Which of the two secrets, from the names the test helpers give them.
         let secret = match body["SecretId"].as_str() {
@@ -232,6 +235,10 @@ mod tests {
                 r#"{"SecretId":"arn:aws:secretsmanager:eu-west-1:1:secret:idv-test-webhook-1"}"#
             ),
             ["secretsmanager:GetSecretValue secret/webhook"]
+        );
+        assert_eq!(
+            actions("AWSEvents.PutEvents", "{}"),
+            ["events:PutEvents bus"]
         );
         let line = "dynamodb:Query index/BySession";
         assert_eq!(Permission::parse_line(line).unwrap().line(), line);

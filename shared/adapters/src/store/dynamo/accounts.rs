@@ -10,12 +10,12 @@ use idv_model::{AccountId, AccountRecord, AccountWrite, Activation, AuditEntry, 
 
 use super::errors::{Transaction, conditional, sdk_error};
 use super::items::{
-    AccountItem, AccountOwnerItem, ActivationItem, AuditItem, Key, from_item, to_item,
+    AccountItem, AccountOwnerItem, ActivationItem, AuditItem, Key, from_item, to_item, to_value,
 };
 use super::schema::{self, attr};
 use super::updates::{Cond, Expression, account_condition};
 use super::{DynamoStore, build_error};
-use crate::store::{AccountLedger, AuditLog, StoreError, StoreResult};
+use crate::store::{AccountLedger, AuditLog, AuditPage, StoreError, StoreResult};
 
 impl DynamoStore {
     /// A condition check for a transaction: `condition` must hold on the item at `key`.
@@ -210,5 +210,47 @@ impl AuditLog for DynamoStore {
             .iter()
             .map(|item| Ok(from_item::<AuditItem>(item)?.entry()))
             .collect()
+    }
+
+    async fn audit_page(
+        &self,
+        owner: Owner,
+        limit: u32,
+        after: Option<&str>,
+    ) -> StoreResult<AuditPage> {
+        let pk = schema::audit_pk(owner);
+        let mut expr = Expression::default();
+        expr.condition(&Cond::Eq(schema::attr::PK, to_value(&pk)?));
+        let start = after
+            .map(|sk| Key::new(pk.clone(), sk.to_owned()).item())
+            .transpose()?;
+        // One more than asked: whether a next page exists is known without a second request.
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_key_condition_expression(expr.condition_expression())
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .set_exclusive_start_key(start)
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX - 1) + 1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        let mut items = output
+            .items()
+            .iter()
+            .map(from_item::<AuditItem>)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = (items.len() > limit as usize).then(|| {
+            items.truncate(limit as usize);
+            items.last().map(|item| item.sk.clone())
+        });
+        Ok(AuditPage {
+            entries: items.into_iter().map(AuditItem::entry).collect(),
+            next: next.flatten(),
+        })
     }
 }

@@ -78,7 +78,12 @@ impl DynamoStore {
             account_condition(AccountGuard::Created)?,
             Cond::Absent(schema::attr::ACTIVATED_AT),
         ]));
-        let audit = activation_audit(owner.currency, activation.stamp, now);
+        let audit = activation_audit(
+            activation.account_id.as_str(),
+            owner.currency,
+            activation.stamp,
+            now,
+        );
         let mut tx = Transaction::default();
         let marker = tx.push(self.marker_of(event_id, event_type, ApplyOutcome::Applied, now)?);
         let account =

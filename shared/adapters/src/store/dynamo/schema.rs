@@ -22,6 +22,9 @@ pub struct TableDefinition {
     pub range_key: &'static str,
     pub indexes: &'static [IndexDefinition],
     pub ttl_attribute: &'static str,
+    /// The stream the event publisher reads: new images are enough, since an audit item is
+    /// written once and carries all its event needs.
+    pub stream_view_type: &'static str,
 }
 
 pub const TABLE: TableDefinition = TableDefinition {
@@ -45,6 +48,7 @@ pub const TABLE: TableDefinition = TableDefinition {
         },
     ],
     ttl_attribute: attr::TTL,
+    stream_view_type: "NEW_IMAGE",
 };
 
 pub mod index {

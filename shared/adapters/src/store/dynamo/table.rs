@@ -34,7 +34,16 @@ pub async fn ensure_table(client: &Client, name: &str) -> StoreResult<()> {
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .key_schema(key(TABLE.hash_key, KeyType::Hash)?)
-        .key_schema(key(TABLE.range_key, KeyType::Range)?);
+        .key_schema(key(TABLE.range_key, KeyType::Range)?)
+        .stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::from(
+                    TABLE.stream_view_type,
+                ))
+                .build()
+                .map_err(build)?,
+        );
     for attribute in attributes {
         request = request.attribute_definitions(
             AttributeDefinition::builder()

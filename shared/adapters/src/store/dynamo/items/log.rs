@@ -1,6 +1,7 @@
 //! The append-only and bookkeeping items: audit trail, event markers, ticks, quarantine.
 
 use chrono::{DateTime, Utc};
+use idv_model::audit::Fact;
 use idv_model::{AuditEntry, EventId, ExpiryBucket, Owner, SessionId};
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +29,10 @@ pub struct AuditItem {
     pub about_session_id: Option<SessionId>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// What an applied change was; the event publisher's stream filter passes only items
+    /// that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fact: Option<Fact>,
 }
 
 impl AuditItem {
@@ -42,6 +47,7 @@ impl AuditItem {
             event_id: entry.event_id,
             about_session_id: entry.session_id,
             detail: entry.detail.clone(),
+            fact: entry.fact.clone(),
         }
     }
 
@@ -53,7 +59,13 @@ impl AuditItem {
             event_id: self.event_id,
             session_id: self.about_session_id,
             detail: self.detail,
+            fact: self.fact,
         }
+    }
+
+    /// Whose trail this entry is in.
+    pub fn owner(&self) -> Option<Owner> {
+        schema::parse_owner_pk(self.pk.strip_prefix("AUDIT#")?)
     }
 }
 

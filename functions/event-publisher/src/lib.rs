@@ -1,0 +1,76 @@
+//! The event publisher: the table's stream, filtered to the audit items of applied changes,
+//! becomes domain events on the service's EventBridge bus.
+//!
+//! A record that cannot be published (the bus refused it after retries, or the owner's trail
+//! could not be read) is reported as the batch's failure: the stream delivers it, and what
+//! follows it, again. Events carry a stable `eventId`, so a consumer drops the repeats.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use idv_adapters::config::{ConfigError, Env, ProcessEnv};
+use idv_adapters::publish::{Delivered, EventSink, Publisher, delivered};
+use idv_adapters::store::{AuditLog, UserReader};
+use idv_adapters::wiring::Wiring;
+
+pub struct EventPublisher {
+    pub publisher: Publisher,
+}
+
+impl EventPublisher {
+    pub fn new(
+        trail: Arc<dyn AuditLog>,
+        users: Arc<dyn UserReader>,
+        sink: Arc<dyn EventSink>,
+    ) -> Self {
+        Self {
+            publisher: Publisher::new(trail, users, sink),
+        }
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Self::wired(&Wiring::load(&ProcessEnv).await)
+    }
+
+    pub fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Self, ConfigError> {
+        let store = wiring.store()?;
+        Ok(Self::new(store.clone(), store, wiring.event_sink()?))
+    }
+
+    /// Publishes a batch of stream records; the answer names the first one to deliver again.
+    pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
+        let mut response = DynamoDbEventResponse::default();
+        let mut records: Vec<Delivered> = Vec::new();
+        let mut failed_at = None;
+        for record in &event.records {
+            match delivered(record) {
+                Ok(Some(found)) => records.push(found),
+                Ok(None) => {}
+                Err(error) => {
+                    // An audit item that does not decode is not made right by waiting: it is
+                    // logged by position and left behind, so the stream is not blocked.
+                    tracing::error!(
+                        error = %error,
+                        position = record.change.sequence_number.as_deref().unwrap_or(""),
+                        "an audit item in the stream cannot be read"
+                    );
+                }
+            }
+        }
+        if let Err(unpublished) = self.publisher.publish(&records).await {
+            tracing::warn!(
+                error = %unpublished.error,
+                position = %records[unpublished.index].position,
+                "events not published; the stream delivers them again"
+            );
+            failed_at = Some(records[unpublished.index].position.clone());
+        }
+        if let Some(position) = failed_at {
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(position);
+            response.batch_item_failures.push(failure);
+        }
+        response
+    }
+}

@@ -1,0 +1,151 @@
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use idv_model::audit::Fact;
+use idv_model::{EventId, Phase, SessionId, Uid};
+
+use super::*;
+use crate::store::MemoryStore;
+
+/// A bus that refuses the entries its plan names, send by send, and keeps what it accepted.
+#[derive(Default)]
+pub(super) struct PlannedSink {
+    /// Per send: indices (within that send) to refuse; sends past the plan accept all.
+    pub plan: Mutex<Vec<Vec<usize>>>,
+    pub accepted: Mutex<Vec<PublishedEvent>>,
+    pub sends: Mutex<usize>,
+}
+
+#[async_trait]
+impl EventSink for PlannedSink {
+    async fn put(&self, events: &[PublishedEvent]) -> Result<Vec<usize>, PublishError> {
+        assert!(
+            events.len() <= PUT_EVENTS_BATCH,
+            "PutEvents takes 10 at most"
+        );
+        *self.sends.lock().unwrap() += 1;
+        let refuse = {
+            let mut plan = self.plan.lock().unwrap();
+            if plan.is_empty() {
+                Vec::new()
+            } else {
+                plan.remove(0)
+            }
+        };
+        let mut accepted = self.accepted.lock().unwrap();
+        for (i, event) in events.iter().enumerate() {
+            if !refuse.contains(&i) {
+                accepted.push(event.clone());
+            }
+        }
+        Ok(refuse)
+    }
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+}
+
+fn verified(uid: Uid, n: u32) -> Delivered {
+    let session = SessionId::from_uuid(uuid::Uuid::new_v4());
+    Delivered {
+        owner: Owner::User(uid),
+        entry: AuditEntry::new(
+            at("2026-05-02T10:00:00Z"),
+            "kyc_session_verified",
+            "applied",
+        )
+        .about_session(session)
+        .with_fact(Fact::session_move(Phase::Verified, Vec::new())),
+        position: format!("{n:05}"),
+    }
+}
+
+fn publisher(sink: Arc<PlannedSink>) -> Publisher {
+    let store = Arc::new(MemoryStore::new());
+    Publisher {
+        retry_pause: Duration::ZERO,
+        ..Publisher::new(store.clone(), store, sink)
+    }
+}
+
+#[tokio::test]
+async fn refused_entries_are_sent_again_alone_and_published_once() {
+    let uid = Uid::from_uuid(uuid::Uuid::new_v4());
+    let records: Vec<Delivered> = (0..13).map(|n| verified(uid, n)).collect();
+    let sink = Arc::new(PlannedSink::default());
+    // The first batch of 10 loses its 4th entry once.
+    sink.plan.lock().unwrap().push(vec![3]);
+    let sent = publisher(sink.clone()).publish(&records).await.unwrap();
+    assert_eq!(sent, 13);
+    let accepted = sink.accepted.lock().unwrap();
+    assert_eq!(accepted.len(), 13, "each event arrived once");
+    let mut ids: Vec<_> = accepted.iter().map(|e| e.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 13);
+    assert_eq!(
+        *sink.sends.lock().unwrap(),
+        3,
+        "10, the one refused, then 3"
+    );
+}
+
+#[tokio::test]
+async fn an_entry_refused_every_time_is_given_back_with_all_after_it() {
+    let uid = Uid::from_uuid(uuid::Uuid::new_v4());
+    let records: Vec<Delivered> = (0..5).map(|n| verified(uid, n)).collect();
+    let sink = Arc::new(PlannedSink::default());
+    sink.plan
+        .lock()
+        .unwrap()
+        .extend([vec![2], vec![0], vec![0]]);
+    let failure = publisher(sink.clone()).publish(&records).await.unwrap_err();
+    assert_eq!(
+        failure.index, 2,
+        "the stream delivers again from the refused record"
+    );
+    assert!(matches!(failure.error, PublishError::Refused(_)));
+    assert_eq!(sink.accepted.lock().unwrap().len(), 4);
+}
+
+#[test]
+fn stream_records_carry_audit_entries_of_applied_changes_only() {
+    let uid = Uid::from_uuid(uuid::Uuid::new_v4());
+    let record = verified(uid, 1);
+    let item = AuditItem::new(record.owner, &record.entry);
+    let image: serde_dynamo::Item = serde_dynamo::to_item(&item).unwrap();
+    let event = |name: &str, image: &serde_dynamo::Item| -> EventRecord {
+        serde_json::from_value(serde_json::json!({
+            "awsRegion": "eu-west-1",
+            "eventID": "1",
+            "eventName": name,
+            "eventSource": "aws:dynamodb",
+            "dynamodb": {
+                "NewImage": image,
+                "SequenceNumber": "42",
+                "SizeBytes": 100,
+                "StreamViewType": "NEW_IMAGE"
+            }
+        }))
+        .unwrap()
+    };
+    let found = delivered(&event("INSERT", &image)).unwrap().unwrap();
+    assert_eq!(found.owner, record.owner);
+    assert_eq!(found.entry, record.entry);
+    assert_eq!(found.position, "42");
+    assert!(delivered(&event("MODIFY", &image)).unwrap().is_none());
+    let mut refused = record.entry.clone();
+    refused.outcome = "stale".into();
+    refused.fact = None;
+    let stale: serde_dynamo::Item =
+        serde_dynamo::to_item(AuditItem::new(record.owner, &refused)).unwrap();
+    assert!(delivered(&event("INSERT", &stale)).unwrap().is_none());
+    let mut other = image.clone();
+    other.insert(
+        "entity".into(),
+        serde_dynamo::AttributeValue::S("session".into()),
+    );
+    assert!(delivered(&event("INSERT", &other)).unwrap().is_none());
+    let _ = EventId::from_uuid(uuid::Uuid::new_v4());
+}
