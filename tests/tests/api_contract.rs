@@ -220,6 +220,46 @@ async fn record_answers_for_the_openapi_check() {
         200
     );
 
+    let history = "/users/{uid}/history";
+    let (status, page) = r
+        .call(
+            &stack,
+            "GET",
+            history,
+            &format!("/users/{uid}/history?limit=2"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let cursor = page["nextCursor"].as_str().expect("more than one page");
+    assert_eq!(
+        r.call(
+            &stack,
+            "GET",
+            history,
+            &format!("/users/{uid}/history?limit=2&cursor={cursor}"),
+            None,
+            &[]
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        r.call(
+            &stack,
+            "GET",
+            history,
+            &format!("/users/{uid}/history?limit=0"),
+            None,
+            &[]
+        )
+        .await
+        .0,
+        400
+    );
+
     // Ralio opens an account and then answers 502: uncertain, then found in Ralio's list.
     stack.fail_next("create-account", "act-then-5xx").await;
     let savings = json!({ "alias": "Savings", "currency": "USD" });

@@ -14,6 +14,8 @@
 //! | Ralio may have acted (timeout, 5xx, reset, unreadable answer), or an earlier request's creation is uncertain | 409 `creation_uncertain` with `Retry-After`, until Ralio shows the account (then 200 with it) or shows none after `ACCOUNT_SETTLE` (then a new creation) |
 //! | store fault | 503 `store_unavailable` or 500 `internal_error`, as every function ([`store_problem`]) |
 //!
+//! `GET /users/{uid}/history` pages through the user's audit trail ([`history`]).
+//!
 //! An uncertain creation is never resolved by creating again right away: Ralio's account list
 //! and its `account_activated` webhook are looked at first.
 
@@ -125,6 +127,7 @@ impl AccountGate {
 }
 
 mod answers;
+pub mod history;
 
 use answers::{created_answer, kyc_status, parse_request};
 
@@ -132,6 +135,7 @@ pub fn router(gate: Arc<AccountGate>) -> Router {
     Router::new()
         .route("/users/{uid}/kyc", get(status))
         .route("/users/{uid}/accounts", post(create_account))
+        .route("/users/{uid}/history", get(history::history))
         .with_state(gate)
 }
 

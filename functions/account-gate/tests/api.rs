@@ -1,156 +1,23 @@
 //! The account gate through its router, Ralio faked over HTTP, both stores. Webhook effects
 //! are produced by parsing real webhook JSON with the model and applying it to the store, as
 //! the webhook function does.
+mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use idv_account_gate::{AccountGate, Settings};
+use idv_account_gate::AccountGate;
 use idv_adapters::clock::ManualClock;
 use idv_adapters::store::Store;
-use idv_adapters::testing::fixtures::{self, fake_ralio as ralio_login, ralio_client, t0};
+use idv_adapters::testing::fixtures::{self, fake_ralio as ralio_login, t0};
 use idv_adapters::testing::{self, RequestCounter};
 use idv_adapters::wiring::Wiring;
-use idv_model::{HostedUrl, Owner, SessionId, SessionRecord, Uid, parse_webhook};
+use idv_model::Owner;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-/// This function's name in the recorded permissions.
-const FUNCTION: &str = "account-gate";
-
-struct Harness {
-    app: Router,
-    ralio: MockServer,
-    store: Arc<dyn Store>,
-    clock: ManualClock,
-}
-
-/// A Ralio that opens a new account for every call, echoing alias and currency.
-async fn account_opening_ralio(delay: Duration) -> MockServer {
-    let server = ralio_login().await;
-    Mock::given(method("POST"))
-        .and(path_regex(r"^/api/v1/account/users/[0-9a-f-]+/accounts$"))
-        .respond_with(move |request: &Request| {
-            let body: Value = serde_json::from_slice(&request.body).unwrap();
-            ResponseTemplate::new(201)
-                .set_body_json(json!({
-                    "alias": body["alias"], "currency": body["currency"], "balance": 0,
-                    "id": uuid::Uuid::new_v4(), "pendingIn": 0, "pendingOut": 0,
-                    "state": "ACTIVE", "type": "USER"
-                }))
-                .set_delay(delay)
-        })
-        .mount(&server)
-        .await;
-    server
-}
-
-/// The function over `store` (its requests recorded as this function's on DynamoDB).
-fn build(store: &Arc<dyn Store>, ralio: &MockServer, clock: &ManualClock) -> Router {
-    let store = testing::as_function(store, FUNCTION);
-    let gate = AccountGate {
-        users: store.clone(),
-        accounts: store.clone(),
-        audit: store,
-        ralio: ralio_client(ralio, Duration::from_millis(800)),
-        clock: Arc::new(clock.clone()),
-        settings: Settings::default(),
-    };
-    idv_account_gate::router(Arc::new(gate))
-}
-
-async fn harness(store: Arc<dyn Store>) -> Harness {
-    let ralio = account_opening_ralio(Duration::ZERO).await;
-    let clock = ManualClock::at(t0() + chrono::Duration::hours(1));
-    let app = build(&store, &ralio, &clock);
-    Harness {
-        app,
-        ralio,
-        store,
-        clock,
-    }
-}
-
-async fn call(app: &Router, method: &str, uri: &str, body: Option<&str>) -> (u16, Value) {
-    let request = axum::http::Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(body.unwrap_or("").to_owned()))
-        .unwrap();
-    let answer = fixtures::call(app, request).await;
-    (answer.status, answer.body)
-}
-
-async fn kyc(h: &Harness, uid: Uid) -> Value {
-    let (status, body) = call(&h.app, "GET", &format!("/users/{uid}/kyc"), None).await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-async fn open(h: &Harness, uid: Uid, alias: &str, currency: &str) -> (u16, Value) {
-    let body = json!({ "alias": alias, "currency": currency }).to_string();
-    call(
-        &h.app,
-        "POST",
-        &format!("/users/{uid}/accounts"),
-        Some(&body),
-    )
-    .await
-}
-
-async fn ralio_creates(server: &MockServer) -> usize {
-    server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path().ends_with("/accounts"))
-        .count()
-}
-
-/// Applies a webhook exactly as the webhook function would after verifying it.
-async fn webhook(store: &Arc<dyn Store>, event_type: &str, at: &str, data: Value) {
-    let body =
-        json!({ "id": uuid::Uuid::new_v4(), "event": event_type, "timestamp": at, "data": data });
-    let event = parse_webhook(body.to_string().as_bytes()).unwrap();
-    if let Some(activation) = event.activation() {
-        store.apply_activation(&activation, t0()).await.unwrap();
-        return;
-    }
-    let owner = event.attribution().owner(None).unwrap();
-    let application = event.application(owner).unwrap();
-    store.apply_event(&application, t0()).await.unwrap();
-}
-
-async fn level(store: &Arc<dyn Store>, uid: Uid, level: &str, at: &str) {
-    webhook(
-        store,
-        "kyc_state_updated",
-        at,
-        json!({ "kycId": 1, "userId": uid, "entityType": "user", "state": level }),
-    )
-    .await;
-}
-
-async fn stored_session(store: &Arc<dyn Store>, uid: Uid) -> SessionId {
-    let session = SessionId::from_uuid(uuid::Uuid::new_v4());
-    let record = SessionRecord::created(
-        Owner::User(uid),
-        session,
-        HostedUrl::new(format!("https://verify.example/{session}")),
-        t0(),
-        t0() + chrono::Duration::days(7),
-    );
-    store.store_session(&record, &[]).await.unwrap();
-    session
-}
-
-fn new_uid() -> Uid {
-    fixtures::uid()
-}
+use common::*;
 
 idv_adapters::both_stores!(
     accounts_open_only_at_regular,

@@ -985,12 +985,16 @@ async fn audit_pages_run_newest_first_and_resume_where_they_stopped(store: Arc<d
     let owner = Owner::User(uid());
     let session = sid();
     let entry = |minute: i64| {
-        AuditEntry::new(t0() + Duration::minutes(minute), "kyc_session_verified", "applied")
-            .about_session(session)
-            .with_fact(idv_model::audit::Fact::session_move(
-                idv_model::Phase::Verified,
-                Vec::new(),
-            ))
+        AuditEntry::new(
+            t0() + Duration::minutes(minute),
+            "kyc_session_verified",
+            "applied",
+        )
+        .about_session(session)
+        .with_fact(idv_model::audit::Fact::session_move(
+            idv_model::Phase::Verified,
+            Vec::new(),
+        ))
     };
     // Two entries in the same instant are both kept and both paged.
     for minute in [3, 1, 4, 1, 5] {
@@ -1016,10 +1020,7 @@ async fn audit_pages_run_newest_first_and_resume_where_they_stopped(store: Arc<d
     assert_eq!(full.entries.len(), 5);
     assert_eq!(full.next, None, "exactly a page's worth is one page");
     assert_eq!(full.entries[0], entry(5), "facts are kept as written");
-    let nobody = store
-        .audit_page(Owner::User(uid()), 5, None)
-        .await
-        .unwrap();
+    let nobody = store.audit_page(Owner::User(uid()), 5, None).await.unwrap();
     assert!(nobody.entries.is_empty() && nobody.next.is_none());
 }
 
