@@ -12,7 +12,7 @@ test:
 run:
 	cargo run --quiet --locked -p idv-local -- $(ARGS)
 
-## make build: deployable arm64 artifacts for the four functions (sam build + cargo-lambda).
+## make build: deployable arm64 artifacts for the five functions (sam build + cargo-lambda).
 build:
 	./scripts/build.sh
 

@@ -109,6 +109,92 @@ fn the_table_is_the_one_the_store_defines() {
         true
     );
     assert_eq!(table["SSESpecification"]["SSEEnabled"], true);
+    assert_eq!(
+        table["StreamSpecification"]["StreamViewType"],
+        TABLE.stream_view_type
+    );
+}
+
+/// Whether a Lambda event filter `pattern` matches `event` (the subset the template uses:
+/// nested objects, lists of exact values, `{"exists": true}`).
+fn filter_matches(pattern: &Value, event: &Value) -> bool {
+    pattern.as_object().unwrap().iter().all(|(key, want)| {
+        let got = &event[key];
+        match want {
+            Value::Object(_) => filter_matches(want, got),
+            Value::Array(options) => options.iter().any(|option| match option {
+                Value::Object(rule) if rule.get("exists") == Some(&Value::Bool(true)) => {
+                    !got.is_null()
+                }
+                exact => exact == got,
+            }),
+            other => panic!("unsupported pattern {other}"),
+        }
+    })
+}
+
+#[test]
+fn the_publisher_is_fed_exactly_the_audit_items_of_applied_changes() {
+    use idv_adapters::store::dynamo::items::AuditItem;
+    use idv_model::audit::Fact;
+    use idv_model::{AuditEntry, Owner, Phase, Uid};
+
+    let template = template();
+    let events = &resource(&template, "EventPublisherFunction")["Properties"]["Events"];
+    let mapping = &events["Changes"]["Properties"];
+    assert_eq!(events["Changes"]["Type"], "DynamoDB");
+    assert_eq!(
+        mapping["Stream"]["Fn::GetAtt"],
+        serde_json::json!(["Table", "StreamArn"])
+    );
+    assert_eq!(
+        mapping["FunctionResponseTypes"][0],
+        "ReportBatchItemFailures"
+    );
+    assert_eq!(mapping["BisectBatchOnFunctionError"], true);
+    let retries = mapping["MaximumRetryAttempts"].as_u64().unwrap();
+    assert!((1..=100).contains(&retries), "bounded retries");
+    assert_eq!(
+        mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0],
+        "EventPublisherFailureQueue"
+    );
+    let filters = mapping["FilterCriteria"]["Filters"].as_array().unwrap();
+    assert_eq!(filters.len(), 1);
+    let pattern: Value = serde_json::from_str(filters[0]["Pattern"].as_str().unwrap()).unwrap();
+
+    // Stream records of items as the store writes them.
+    let record = |name: &str, image: Value| serde_json::json!({ "eventName": name, "dynamodb": { "NewImage": image } });
+    let image = |entry: &AuditEntry| {
+        let owner = Owner::User(Uid::from_uuid(uuid::Uuid::new_v4()));
+        let item: serde_dynamo::Item = serde_dynamo::to_item(AuditItem::new(owner, entry)).unwrap();
+        serde_json::to_value(item).unwrap()
+    };
+    let applied = AuditEntry::new(chrono::Utc::now(), "kyc_session_verified", "applied")
+        .with_fact(Fact::session_move(Phase::Verified, Vec::new()));
+    assert!(applied.is_publishable());
+    assert!(filter_matches(&pattern, &record("INSERT", image(&applied))));
+    assert!(!filter_matches(
+        &pattern,
+        &record("MODIFY", image(&applied))
+    ));
+    let mut stale = applied.clone();
+    stale.outcome = "stale".into();
+    assert!(!filter_matches(&pattern, &record("INSERT", image(&stale))));
+    let refusal = AuditEntry::new(chrono::Utc::now(), "account_refused", "refused");
+    assert!(!filter_matches(
+        &pattern,
+        &record("INSERT", image(&refusal))
+    ));
+    let mut factless = applied.clone();
+    factless.fact = None;
+    assert!(!factless.is_publishable());
+    assert!(!filter_matches(
+        &pattern,
+        &record("INSERT", image(&factless))
+    ));
+    let session =
+        serde_json::json!({ "entity": { "S": "session" }, "outcome": { "S": "applied" } });
+    assert!(!filter_matches(&pattern, &record("INSERT", session)));
 }
 
 /// Function crate → its template resource.
@@ -117,6 +203,7 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("webhook", "WebhookFunction"),
     ("account-gate", "AccountGateFunction"),
     ("expiry-watcher", "ExpiryWatcherFunction"),
+    ("event-publisher", "EventPublisherFunction"),
 ];
 
 /// Local-only alternatives: in AWS these come from the Secrets Manager secret, so the
@@ -286,6 +373,7 @@ const ROLES: &[(&str, &str)] = &[
     ("webhook", "WebhookRole"),
     ("account-gate", "AccountGateRole"),
     ("expiry-watcher", "ExpiryWatcherRole"),
+    ("event-publisher", "EventPublisherRole"),
 ];
 
 /// What Lambda's SQS event source mapping does with the watcher's role: not calls of our code.
@@ -295,6 +383,16 @@ const EVENT_SOURCE_MAPPING: &[&str] = &[
     "sqs:GetQueueAttributes",
 ];
 
+/// What Lambda's DynamoDB stream event source mapping does with the publisher's role: read the
+/// stream, and send what it gives up on to the failure queue.
+const STREAM_SOURCE_MAPPING: &[(&str, &str)] = &[
+    ("dynamodb:DescribeStream", "TableStream"),
+    ("dynamodb:GetRecords", "TableStream"),
+    ("dynamodb:GetShardIterator", "TableStream"),
+    ("dynamodb:ListStreams", "TableStream"),
+    ("sqs:SendMessage", "EventPublisherFailureQueue"),
+];
+
 /// The template's name for what a recorded permission acts on.
 fn template_label(resource: &str) -> String {
     match resource {
@@ -302,6 +400,7 @@ fn template_label(resource: &str) -> String {
         "queue" => "TickQueue".into(),
         "secret/api" => "RalioSecret".into(),
         "secret/webhook" => "WebhookSecret".into(),
+        "bus" => "EventBus".into(),
         index if index.starts_with("index/") => index.into(),
         other => panic!("a permission on an unknown resource: {other}"),
     }
@@ -329,6 +428,11 @@ fn permissions_used(function: &str) -> BTreeSet<(String, String)> {
             used.insert(((*action).to_owned(), "TickQueue".to_owned()));
         }
     }
+    if function == "event-publisher" {
+        for (action, resource) in STREAM_SOURCE_MAPPING {
+            used.insert(((*action).to_owned(), (*resource).to_owned()));
+        }
+    }
     used
 }
 
@@ -338,6 +442,9 @@ fn resource_label(resource: &Value) -> String {
         return name.to_owned();
     }
     if let Some(get_att) = resource.get("Fn::GetAtt").and_then(Value::as_array) {
+        if get_att[0] == "Table" && get_att[1] == "StreamArn" {
+            return "TableStream".to_owned();
+        }
         return get_att[0].as_str().unwrap().to_owned();
     }
     if let Some(sub) = resource.get("Fn::Sub").and_then(Value::as_str)
