@@ -169,6 +169,69 @@ impl Stack {
             .await;
     }
 
+    /// The domain events the stack published for `uid`, oldest first (`GET /events?uid=`).
+    pub async fn events(&self, uid: &str) -> Vec<Value> {
+        let (status, body) = answer(
+            self.http
+                .get(self.api(&format!("/events?uid={uid}")))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        body.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until `uid`'s events satisfy `done`; returns them.
+    pub async fn events_until(
+        &self,
+        uid: &str,
+        what: &str,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        eventually(what, Duration::from_secs(30), || async {
+            Some(self.events(uid).await).filter(|events| done(events))
+        })
+        .await
+    }
+
+    /// Ralio warning that `uid`'s identity document expires on `date`.
+    pub async fn expiration_warning(&self, uid: &str, date: &str, days_remaining: i64) {
+        let body = json!({ "expirationDate": date, "daysRemaining": days_remaining });
+        let (status, answer) = answer(
+            self.http
+                .post(self.sim(&format!("/sim/users/{uid}/expiration-warning")))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    /// The user's whole audit trail, oldest first (`GET /users/{uid}/history`, every page).
+    pub async fn history(&self, uid: &str) -> Vec<Value> {
+        let mut entries = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let url = match &cursor {
+                Some(c) => self.api(&format!("/users/{uid}/history?limit=200&cursor={c}")),
+                None => self.api(&format!("/users/{uid}/history?limit=200")),
+            };
+            let (status, page) = answer(self.http.get(url).send().await.unwrap()).await;
+            assert_eq!(status, 200, "{page}");
+            entries.extend(page["entries"].as_array().cloned().unwrap_or_default());
+            match page["nextCursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        entries.reverse();
+        entries
+    }
+
     pub async fn deliveries(&self) -> Vec<Value> {
         self.http
             .get(self.sim("/sim/deliveries"))

@@ -98,6 +98,10 @@ pub struct Args {
     /// session is created again.
     #[arg(long, env = "CREATE_SETTLE", value_parser = duration, default_value = "2m")]
     pub create_settle: chrono::Duration,
+    /// Also POST every domain event (EventBridge's JSON) to this URL, e.g. your app's local
+    /// handler. `GET /events` and the console at `/` show them either way.
+    #[arg(long, env = "IDV_EVENTS_TO")]
+    pub events_to: Option<String>,
 }
 
 impl Args {
@@ -147,6 +151,7 @@ impl Args {
                 .map_err(|e| format!("--ralio-timeout: {e}"))?,
             account_settle: self.account_settle,
             create_settle: self.create_settle,
+            events_to: self.events_to.clone(),
         })
     }
 }
@@ -163,7 +168,7 @@ pub fn banner(running: &crate::Running) -> String {
         None => "Ralio:     the configured RALIO_BASE_URL".into(),
     };
     format!(
-        "\nidv-local is running ({store})\n  API:       {api}\n  Webhook:   {webhook}\n  {ralio}\n\n\
+        "\nidv-local is running ({store})\n  API:       {api}\n  Webhook:   {webhook}\n  Events:    {api}/ (console), {api}/events\n  {ralio}\n\n\
          Walk a user from no session to an account (any UUID is a user):\n\
          \x20 UID={uid}\n\
          \x20 1. curl -s -X POST {api}/users/$UID/idv-sessions\n\

@@ -4,6 +4,7 @@
 //! unless a real Ralio is configured.
 
 pub mod cli;
+pub mod events;
 pub mod replay;
 
 use std::net::SocketAddr;
@@ -13,13 +14,16 @@ use std::time::Duration;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use axum::Router;
 use idv_account_gate::AccountGate;
-use idv_adapters::aws::{AwsTimeouts, dynamodb_client, load_config, sqs_client};
+use idv_adapters::aws::{
+    AwsTimeouts, dynamodb_client, dynamodb_streams_client, load_config, sqs_client,
+};
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::queue::{ExpiryQueue, MemoryQueue, SqsQueue, SqsVisibility};
 use idv_adapters::ralio::{RalioClient, RalioConfig, RalioCredentials};
 use idv_adapters::store::dynamo::table::ensure_table;
 use idv_adapters::store::{DynamoStore, ExpiryIndex, MemoryStore, Store};
+use idv_adapters::stream::StreamReader;
 use idv_create_session::CreateSession;
 use idv_expiry_watcher::{SqsWatcher, TickOutcome, Watcher};
 use idv_model::{ExpirySchedule, WebhookSecrets};
@@ -80,6 +84,8 @@ pub struct LocalOptions {
     /// How long an uncertain session creation must stay unseen before a session is created
     /// again (`CREATE_SETTLE`, 2m).
     pub create_settle: chrono::Duration,
+    /// Where each domain event is also POSTed (`--events-to`).
+    pub events_to: Option<String>,
 }
 
 impl Default for LocalOptions {
@@ -103,6 +109,7 @@ impl Default for LocalOptions {
             ralio_timeout: idv_adapters::ralio::REQUEST_TIMEOUT,
             account_settle: idv_account_gate::Settings::default().settle,
             create_settle: idv_create_session::Settings::default().settle,
+            events_to: None,
         }
     }
 }
@@ -127,6 +134,8 @@ pub struct Running {
     pub sim_url: Option<String>,
     pub simulator: Option<Arc<Simulator>>,
     pub store_kind: StoreKind,
+    /// What the service would have published, as `GET /events` serves it.
+    pub events: Arc<events::EventLog>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -242,15 +251,24 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
     let ralio =
         Arc::new(RalioClient::new(ralio_config).map_err(|e| StartError::Config(e.to_string()))?);
 
-    // Store and queue.
+    // Store and queue; domain events from the store's audit feed or the table's stream.
+    let event_log = Arc::new(events::EventLog::forwarding_to(options.events_to.clone()));
     let (store, queue, pump): (Arc<dyn Store>, Arc<dyn ExpiryQueue>, Pump) = match options.store {
         StoreKind::Memory => {
             let queue = Arc::new(MemoryQueue::new(clock.clone()));
-            (
-                Arc::new(MemoryStore::new()),
-                queue.clone(),
-                Pump::Memory(queue),
-            )
+            let (feed, audited) = tokio::sync::mpsc::unbounded_channel();
+            let store = Arc::new(MemoryStore::new().with_audit_feed(feed));
+            let publisher = idv_adapters::publish::Publisher::new(
+                store.clone(),
+                store.clone(),
+                event_log.clone(),
+            );
+            tasks.push(events::spawn_memory_feed(
+                audited,
+                publisher,
+                stopped.clone(),
+            ));
+            (store, queue.clone(), Pump::Memory(queue))
         }
         StoreKind::Dynamodb => {
             let aws = load_config(AwsTimeouts::default()).await;
@@ -271,11 +289,29 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
                     .unwrap_or_default(),
             };
             let queue = Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone()));
-            (
-                Arc::new(DynamoStore::new(dynamodb, options.table_name.clone())),
-                queue,
-                Pump::Sqs(sqs, queue_url),
+            let store = Arc::new(DynamoStore::new(
+                dynamodb.clone(),
+                options.table_name.clone(),
+            ));
+            let reader = StreamReader::open(
+                &dynamodb,
+                dynamodb_streams_client(&aws, &[]),
+                &options.table_name,
             )
+            .await
+            .map_err(|e| StartError::Aws(e.to_string()))?;
+            let publisher = idv_event_publisher::EventPublisher::new(
+                store.clone(),
+                store.clone(),
+                event_log.clone(),
+            );
+            tasks.push(events::spawn_stream_pump(
+                reader,
+                publisher,
+                options.poll_every,
+                stopped.clone(),
+            ));
+            (store, queue, Pump::Sqs(sqs, queue_url))
         }
     };
 
@@ -315,7 +351,8 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
     let app = Router::new()
         .merge(idv_create_session::router(create))
         .merge(idv_account_gate::router(gate))
-        .nest_service("/webhooks/ralio", idv_webhook::router(webhook));
+        .nest_service("/webhooks/ralio", idv_webhook::router(webhook))
+        .merge(events::router(event_log.clone()));
     tasks.push(serve(api, app, stopped.clone()));
 
     let watcher = Watcher::new(index, clock);
@@ -327,6 +364,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
         sim_url,
         simulator,
         store_kind: options.store,
+        events: event_log,
         shutdown,
         tasks,
     })

@@ -2,7 +2,7 @@
 //! `idv-local --store dynamodb` and for tests: records come out in the shape Lambda delivers
 //! them, so the event publisher's own handler consumes them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
@@ -25,6 +25,10 @@ pub struct StreamReader {
     stream_arn: String,
     /// Next iterator per shard; `None` once a closed shard is read to its end.
     shards: BTreeMap<String, Option<String>>,
+    /// For [`StreamReader::poll_committed`]: what the previous full read held, and what was
+    /// already handed out.
+    last_read: BTreeSet<String>,
+    handed_out: BTreeSet<String>,
 }
 
 impl StreamReader {
@@ -49,7 +53,69 @@ impl StreamReader {
             client,
             stream_arn,
             shards: BTreeMap::new(),
+            last_read: BTreeSet::new(),
+            handed_out: BTreeSet::new(),
         })
+    }
+
+    /// The records that were in the stream at this read and at the previous one, each handed
+    /// out once, in stream order. moto (the emulator `idv-local --store dynamodb` runs on)
+    /// writes a cancelled transaction's items, stream records included, before rolling the
+    /// whole table back, and a read meanwhile sees records of changes that never happened;
+    /// the rollback also rewinds sequence numbers, so an iterator may skip real records after
+    /// it. Reading the whole stream each time and keeping what two reads agree on sees neither.
+    /// DynamoDB itself never shows uncommitted records; in AWS the Lambda event source mapping
+    /// reads the stream.
+    pub async fn poll_committed(&mut self) -> Result<Vec<EventRecord>, StoreError> {
+        self.shards.clear();
+        self.discover_shards().await?;
+        let mut all = Vec::new();
+        let ids: Vec<String> = self.shards.keys().cloned().collect();
+        for id in ids {
+            let mut iterator = self.shards.get(&id).cloned().flatten();
+            while let Some(current) = iterator {
+                let output = self
+                    .client
+                    .get_records()
+                    .shard_iterator(current)
+                    .send()
+                    .await
+                    .map_err(|e| stream_error("GetRecords", e))?;
+                if output.records().is_empty() {
+                    break;
+                }
+                for record in output.records() {
+                    all.push(lambda_record(record, &self.stream_arn)?);
+                }
+                iterator = output.next_shard_iterator().map(str::to_owned);
+            }
+        }
+        // A record is its position and its item's key: a rewound sequence number given to
+        // another item is another record.
+        let identity = |r: &EventRecord| -> String {
+            let key = |name: &str| match r.change.keys.get(name) {
+                Some(serde_dynamo::AttributeValue::S(value)) => value.as_str(),
+                _ => "",
+            };
+            format!(
+                "{}|{}|{}|{}",
+                r.change.sequence_number.as_deref().unwrap_or(""),
+                r.event_name,
+                key("PK"),
+                key("SK")
+            )
+        };
+        let read: BTreeSet<String> = all.iter().map(identity).collect();
+        let mut settled = Vec::new();
+        for record in all {
+            let id = identity(&record);
+            if self.last_read.contains(&id) && !self.handed_out.contains(&id) {
+                self.handed_out.insert(id);
+                settled.push(record);
+            }
+        }
+        self.last_read = read;
+        Ok(settled)
     }
 
     /// The records written since the last poll, shard by shard, each shard in order.
