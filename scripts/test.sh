@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, template lint, then every test of the workspace
 # against a moto server this script installs, starts and always stops, then the OpenAPI check
-# of the answers the end-to-end tests recorded.
+# of the answers the end-to-end tests recorded and the schema check of the events they saw.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +24,9 @@ mkdir -p .tmp
 export IDV_PYTHON="$PWD/.venv/bin/python"
 export IDV_EXCHANGES="$PWD/.tmp/exchanges.jsonl"
 rm -f "$IDV_EXCHANGES"
+# Every domain event a test saw emitted, checked against infra/events/ after the run.
+export IDV_DOMAIN_EVENTS="$PWD/.tmp/domain-events.jsonl"
+rm -f "$IDV_DOMAIN_EVENTS"
 # Every function's tests record the IAM permissions their requests needed; the template's
 # roles are checked against them once all of them have run.
 export IDV_OPERATIONS_DIR="$PWD/.tmp/operations"
@@ -41,6 +44,9 @@ grep -q "^test $iam_check ... ok$" .tmp/iam-check.log || { echo "the IAM check d
 
 echo "==> OpenAPI: infra/openapi.yaml is valid and the local server's answers conform"
 .venv/bin/python scripts/check_openapi.py infra/openapi.yaml "$IDV_EXCHANGES"
+
+echo "==> Domain events: every emitted event matches its schema in infra/events/"
+.venv/bin/python scripts/check_events.py infra/events "$IDV_DOMAIN_EVENTS"
 
 # One closing line for the whole run (cargo's own last line is a doc-test binary's).
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 both_stores!(
     approval_with_duplicates_and_reordering_publishes_each_change_once,
     an_unfinished_session_is_announced_as_expiring_then_expired,
+    a_rejection_carries_its_reasons_and_a_review_its_previous_state,
 );
 
 fn detail_type(event: &Value) -> &str {
@@ -204,6 +205,38 @@ async fn an_unfinished_session_is_announced_as_expiring_then_expired(store: Stor
     assert_eq!(events[1]["detail"]["state"], "EXPIRED");
     assert_eq!(events[1]["detail"]["expirySource"], "inferred");
     assert_eq!(events[1]["detail"]["previousState"], "NOT_STARTED");
+    let events = settled_events(&stack, &uid).await;
+    assert_events_match_the_trail(&stack, &uid, &events).await;
+    keep_for_the_schema_check(&events);
+    stack.stop().await;
+}
+
+async fn a_rejection_carries_its_reasons_and_a_review_its_previous_state(store: Store) {
+    let stack = start(store, |_| {}).await;
+    let uid = new_uid();
+    let (_, session) = stack.create_session(&uid).await;
+    let session_id = session["sessionId"].as_str().unwrap();
+    stack.outcome(session_id, "review", None).await;
+    stack
+        .events_until(&uid, "REVIEW", |events| {
+            count(events, "Session State Changed", "state", "REVIEW") == 1
+        })
+        .await;
+    stack.outcome(session_id, "reject", Some("no-match")).await;
+    let events = stack
+        .events_until(&uid, "REVIEW then REJECTED", |events| {
+            count(events, "Session State Changed", "state", "REJECTED") == 1
+        })
+        .await;
+    let review = &events[0]["detail"];
+    assert_eq!(review["state"], "REVIEW");
+    assert_eq!(review["previousState"], "NOT_STARTED");
+    assert!(review.get("failureReasons").is_none());
+    let rejected = &events[1]["detail"];
+    assert_eq!(rejected["previousState"], "REVIEW");
+    let reasons = rejected["failureReasons"].as_array().unwrap();
+    assert!(!reasons.is_empty(), "{rejected}");
+    assert!(reasons[0]["code"].is_string());
     let events = settled_events(&stack, &uid).await;
     assert_events_match_the_trail(&stack, &uid, &events).await;
     keep_for_the_schema_check(&events);
