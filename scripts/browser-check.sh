@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Manual check (not in CI): a real browser opens the simulator's hosted page and clicks
-# Approve; the user must become REGULAR. Installs Debian's chromium and chromium-driver when
+# Approve; the user must become REGULAR, and the event console must show both events. Installs Debian's chromium and chromium-driver when
 # missing (needs root), starts idv-local on spare ports, and drives Chromium over WebDriver.
 set -euo pipefail
 cd "$(dirname "$0")/.."

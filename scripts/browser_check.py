@@ -1,5 +1,6 @@
 """Drives headless Chromium through WebDriver (chromedriver) with the standard library only:
-create a session, open its hosted page, click Approve, and wait for the user to be REGULAR.
+create a session, open its hosted page, click Approve, wait for the user to be REGULAR, then
+open the event console and check it shows the session's VERIFIED and the level's REGULAR.
 
 Usage: python3 scripts/browser_check.py API_URL WEBDRIVER_URL
 """
@@ -56,12 +57,44 @@ def main():
         call("POST", f"{browser}/element/{list(approve.values())[0]}/click", {})
         state = call("POST", f"{browser}/element", {"using": "css selector", "value": "#state"})["value"]
         print("after clicking Approve:", call("GET", f"{browser}/element/{list(state.values())[0]}/text")["value"])
+
+        kyc = wait_until("the user to become REGULAR", lambda: (lambda k: k if k["kycLevel"] == "REGULAR" else None)(call("GET", f"{api}/users/{uid}/kyc")))
+        print(f"kycLevel={kyc['kycLevel']} canCreateAccount={kyc['canCreateAccount']} nextAction={kyc['nextAction']['code']}")
+
+        check_console(api, browser, uid)
     finally:
         call("DELETE", browser)
-
-    kyc = wait_until("the user to become REGULAR", lambda: (lambda k: k if k["kycLevel"] == "REGULAR" else None)(call("GET", f"{api}/users/{uid}/kyc")))
-    print(f"kycLevel={kyc['kycLevel']} canCreateAccount={kyc['canCreateAccount']} nextAction={kyc['nextAction']['code']}")
     print("browser check passed")
+
+
+def element_id(found):
+    return list(found.values())[0]
+
+
+def check_console(api, browser, uid):
+    """The event console lists the user's events live; clicking one shows its detail."""
+    call("POST", f"{browser}/url", {"url": f"{api}/"})
+    search = element_id(call("POST", f"{browser}/element", {"using": "css selector", "value": "#uid"})["value"])
+    call("POST", f"{browser}/element/{search}/value", {"text": uid})
+
+    def shown():
+        rows = call("POST", f"{browser}/elements", {"using": "css selector", "value": "#events li"})["value"]
+        kinds = [call("GET", f"{browser}/element/{element_id(r)}/attribute/data-detail-type")["value"] for r in rows]
+        return (rows, kinds) if {"Session State Changed", "KYC Level Changed"} <= set(kinds) else None
+
+    rows, kinds = wait_until("the console to show both events", shown)
+    print("console shows:", ", ".join(kinds))
+    details = []
+    for row in rows:
+        button = element_id(call("POST", f"{browser}/element/{element_id(row)}/element", {"using": "css selector", "value": "button"})["value"])
+        call("POST", f"{browser}/element/{button}/click", {})
+        pre = element_id(call("POST", f"{browser}/element/{element_id(row)}/element", {"using": "css selector", "value": "pre"})["value"])
+        details.append(call("GET", f"{browser}/element/{pre}/text")["value"])
+    text = "\n".join(details)
+    for expected in ['"state": "VERIFIED"', '"level": "REGULAR"', '"canCreateAccount": true', uid]:
+        if expected not in text:
+            sys.exit(f"browser check FAILED: the expanded events do not show {expected}")
+    print("console details show VERIFIED and REGULAR for", uid)
 
 
 if __name__ == "__main__":
