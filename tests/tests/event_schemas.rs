@@ -12,8 +12,7 @@ fn schema(kind: DetailType) -> Value {
     let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../infra/events")
         .join(kind.schema_file());
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 
@@ -26,7 +25,9 @@ fn every_detail_type_has_its_schema_and_nothing_else_does() {
         let schema = schema(kind);
         assert_eq!(schema["properties"]["detail-type"]["const"], kind.name());
         assert_eq!(schema["properties"]["source"]["const"], SOURCE);
-        let required = schema["properties"]["detail"]["required"].as_array().unwrap();
+        let required = schema["properties"]["detail"]["required"]
+            .as_array()
+            .unwrap();
         for common in ["eventId", "occurredAt", "schemaVersion", "uid"] {
             assert!(required.contains(&Value::from(common)), "{common}");
         }
@@ -35,7 +36,10 @@ fn every_detail_type_has_its_schema_and_nothing_else_does() {
 
 #[test]
 fn the_schemas_name_the_models_vocabularies() {
-    let states: Vec<Value> = SessionState::ALL.iter().map(|s| Value::from(s.name())).collect();
+    let states: Vec<Value> = SessionState::ALL
+        .iter()
+        .map(|s| Value::from(s.name()))
+        .collect();
     let session = schema(DetailType::SessionStateChanged);
     assert_eq!(
         session["properties"]["detail"]["properties"]["state"]["enum"],

@@ -166,7 +166,7 @@ async fn a_users_life() -> (String, Owner, Vec<EventRecord>) {
     )
     .await
     .unwrap();
-    let records = reader.poll().await.unwrap();
+    let records = reader.poll_committed().await.unwrap();
     (table, owner, records)
 }
 

@@ -19,15 +19,15 @@ fn stream_error(
     ))
 }
 
-/// Follows every shard of one stream from its oldest record.
+/// Reads every shard of one stream, handing each record out once.
 pub struct StreamReader {
     client: aws_sdk_dynamodbstreams::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    table: String,
     stream_arn: String,
-    /// Next iterator per shard; `None` once a closed shard is read to its end.
+    /// Each shard and a fresh iterator at its oldest record, taken at every read.
     shards: BTreeMap<String, Option<String>>,
-    /// For [`StreamReader::poll_committed`]: what the previous full read held, and what was
-    /// already handed out.
-    last_read: BTreeSet<String>,
+    /// The records already handed out.
     handed_out: BTreeSet<String>,
 }
 
@@ -51,20 +51,21 @@ impl StreamReader {
             .to_owned();
         Ok(Self {
             client,
+            dynamodb: dynamodb.clone(),
+            table: table.to_owned(),
             stream_arn,
             shards: BTreeMap::new(),
-            last_read: BTreeSet::new(),
             handed_out: BTreeSet::new(),
         })
     }
 
-    /// The records that were in the stream at this read and at the previous one, each handed
-    /// out once, in stream order. moto (the emulator `idv-local --store dynamodb` runs on)
-    /// writes a cancelled transaction's items, stream records included, before rolling the
-    /// whole table back, and a read meanwhile sees records of changes that never happened;
-    /// the rollback also rewinds sequence numbers, so an iterator may skip real records after
-    /// it. Reading the whole stream each time and keeping what two reads agree on sees neither.
-    /// DynamoDB itself never shows uncommitted records; in AWS the Lambda event source mapping
+    /// The records not handed out before, in stream order, of items the table holds. moto (the
+    /// emulator `idv-local --store dynamodb` runs on) writes a cancelled transaction's items,
+    /// stream records included, then rolls back by swapping in a copy of the table taken
+    /// before: an iterator obtained earlier goes on reading the discarded copy, and records of
+    /// changes that never happened can show. So the stream is read through fresh iterators
+    /// each time, and an audit item is handed out only if the table holds it.
+    /// DynamoDB never shows uncommitted records, and in AWS the Lambda event source mapping
     /// reads the stream.
     pub async fn poll_committed(&mut self) -> Result<Vec<EventRecord>, StoreError> {
         self.shards.clear();
@@ -90,8 +91,8 @@ impl StreamReader {
                 iterator = output.next_shard_iterator().map(str::to_owned);
             }
         }
-        // A record is its position and its item's key: a rewound sequence number given to
-        // another item is another record.
+        // A record is its position and its item's key: after a rollback a sequence number
+        // may be given again, to another item.
         let identity = |r: &EventRecord| -> String {
             let key = |name: &str| match r.change.keys.get(name) {
                 Some(serde_dynamo::AttributeValue::S(value)) => value.as_str(),
@@ -105,40 +106,45 @@ impl StreamReader {
                 key("SK")
             )
         };
-        let read: BTreeSet<String> = all.iter().map(identity).collect();
-        let mut settled = Vec::new();
+        let mut committed = Vec::new();
         for record in all {
             let id = identity(&record);
-            if self.last_read.contains(&id) && !self.handed_out.contains(&id) {
-                self.handed_out.insert(id);
-                settled.push(record);
+            if !self.handed_out.insert(id) {
+                continue;
             }
+            // Audit items are only ever inserted, under a key of their own: one the table does
+            // not hold was never written.
+            let is_audit = matches!(
+                record.change.new_image.get("entity"),
+                Some(serde_dynamo::AttributeValue::S(kind)) if kind == crate::store::dynamo::schema::entity::AUDIT
+            );
+            if is_audit && !self.holds(&record).await? {
+                tracing::debug!("a stream record of an item never written, skipped");
+                continue;
+            }
+            committed.push(record);
         }
-        self.last_read = read;
-        Ok(settled)
+        Ok(committed)
     }
 
-    /// The records written since the last poll, shard by shard, each shard in order.
-    pub async fn poll(&mut self) -> Result<Vec<EventRecord>, StoreError> {
-        self.discover_shards().await?;
-        let mut records = Vec::new();
-        for iterator in self.shards.values_mut() {
-            let Some(current) = iterator.clone() else {
-                continue;
-            };
-            let output = self
-                .client
-                .get_records()
-                .shard_iterator(current)
-                .send()
-                .await
-                .map_err(|e| stream_error("GetRecords", e))?;
-            for record in output.records() {
-                records.push(lambda_record(record, &self.stream_arn)?);
-            }
-            *iterator = output.next_shard_iterator().map(str::to_owned);
-        }
-        Ok(records)
+    async fn holds(&self, record: &EventRecord) -> Result<bool, StoreError> {
+        let key: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
+            record
+                .change
+                .keys
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone().into()))
+                .collect();
+        let output = self
+            .dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| stream_error("GetItem", e))?;
+        Ok(output.item().is_some())
     }
 
     async fn discover_shards(&mut self) -> Result<(), StoreError> {
