@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use idv_adapters::http::{Problem, json, store_problem};
 use idv_adapters::store::{QuarantineEntry, StoreError};
 use idv_model::webhook::EventBody;
-use idv_model::{ApplyOutcome, Owner, Unattributed, WebhookEvent, parse_webhook};
+use idv_model::{ApplyOutcome, AuditEntry, Owner, Unattributed, WebhookEvent, parse_webhook};
 use serde_json::json;
 
 use crate::Webhook;
@@ -314,7 +314,23 @@ impl Webhook {
             expires_at: now + self.settings.quarantine_retention,
             replayed: None,
         };
-        match self.ledger.quarantine(&entry).await {
+        // The user a payload of ours names learns from their trail that it was kept (a related
+        // party's event without its entity type names its user, for example).
+        let named = (acted_on && kept.code != "unknown_event_type")
+            .then(|| named_user(&entry.body))
+            .flatten();
+        let note = named.map(|uid| {
+            let id = entry
+                .event_id
+                .as_deref()
+                .and_then(|id| idv_model::EventId::parse(id).ok());
+            (
+                Owner::User(uid),
+                AuditEntry::quarantined(now, entry.event_type.as_deref(), id, kept.code),
+            )
+        });
+        let noted = note.as_ref().map(|(owner, entry)| (*owner, entry));
+        match self.ledger.quarantine(&entry, noted).await {
             Ok(()) => {
                 tracing::warn!(
                     reason = kept.code,
@@ -356,6 +372,16 @@ fn digest_only(
 fn failed(err: &StoreError, event: Option<&WebhookEvent>) -> Handled {
     tracing::error!(error = %err, "webhook could not be stored");
     Handled::refused(store_problem(err)).about(event)
+}
+
+/// The user a kept payload names (`data.userId`), when it names one that is a user id.
+fn named_user(body: &[u8]) -> Option<idv_model::Uid> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let data = value.get("data").unwrap_or(&value);
+    let id = ["userId", "user_id"]
+        .iter()
+        .find_map(|k| data.get(*k).and_then(|v| v.as_str()))?;
+    idv_model::Uid::parse(id).ok()
 }
 
 /// Id and type from a payload that did not parse, when they can be read at all (bounded, so a

@@ -200,6 +200,24 @@ async fn a_related_party_event_without_entity_type_never_opens_the_gate(store: A
     assert!(!idv_model::can_create_account(&snapshot.profile));
     let kept = store.quarantined(now().date_naive()).await.unwrap();
     assert_eq!(kept[0].reason_code, "ambiguous_owner");
+    // The user it names can see in their history that it was kept, and why; it is noted once
+    // however often Ralio delivers it.
+    post(&app, &level, Some(&hex_sig(&level))).await;
+    let trail = store
+        .audit_trail(Owner::User(Uid::from_uuid(uid)))
+        .await
+        .unwrap();
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert_eq!(
+        (
+            trail[0].action.as_str(),
+            trail[0].outcome.as_str(),
+            trail[0].detail.as_str()
+        ),
+        ("kyc_state_updated", "quarantined", "ambiguous_owner")
+    );
+    assert!(trail[0].event_id.is_some());
+    assert!(trail[0].fact.is_none(), "a kept payload changes nothing");
 }
 
 /// A stamp far ahead is ordered at the first receipt, not at each retry: the attribution window

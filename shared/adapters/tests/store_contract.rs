@@ -905,14 +905,24 @@ async fn quarantine_keeps_bytes_verbatim_once(store: Arc<dyn Store>) {
         expires_at: (received + Duration::days(30)).trunc_subsecs(0),
         replayed: None,
     };
-    store.quarantine(&entry).await.unwrap();
+    // The user a payload names is told on their trail, once, with the payload.
+    let owner = Owner::User(uid());
+    let note = AuditEntry::quarantined(received, None, None, "not_json");
     store
-        .quarantine(&QuarantineEntry {
-            received_at: received + Duration::minutes(1),
-            ..entry.clone()
-        })
+        .quarantine(&entry, Some((owner, &note)))
         .await
         .unwrap();
+    store
+        .quarantine(
+            &QuarantineEntry {
+                received_at: received + Duration::minutes(1),
+                ..entry.clone()
+            },
+            Some((owner, &note)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.audit_trail(owner).await.unwrap(), vec![note]);
     let other = QuarantineEntry {
         body: b"{}".to_vec(),
         event_id: Some("x".into()),
@@ -920,7 +930,7 @@ async fn quarantine_keeps_bytes_verbatim_once(store: Arc<dyn Store>) {
         reason_code: "unknown_event_type".into(),
         ..entry.clone()
     };
-    store.quarantine(&other).await.unwrap();
+    store.quarantine(&other, None).await.unwrap();
     let mut kept = store.quarantined(received.date_naive()).await.unwrap();
     kept.sort_by(|a, b| a.body.cmp(&b.body));
     let mut want = vec![entry.clone(), other];

@@ -156,6 +156,21 @@ impl AuditEntry {
         }
     }
 
+    /// A signed payload naming the user that was kept, not applied (`reason`: the quarantine
+    /// reason code). It changes nothing, so it has no fact.
+    pub fn quarantined(
+        at: DateTime<Utc>,
+        event_type: Option<&str>,
+        event_id: Option<EventId>,
+        reason: &str,
+    ) -> Self {
+        Self {
+            event_id,
+            detail: reason.to_owned(),
+            ..Self::new(at, event_type.unwrap_or("unreadable_event"), "quarantined")
+        }
+    }
+
     pub fn about_session(mut self, session_id: SessionId) -> Self {
         self.session_id = Some(session_id);
         self

@@ -126,16 +126,27 @@ impl EventLedger for MemoryStore {
         Ok(*self.lock()?.first_receipts.entry(event_id).or_insert(now))
     }
 
-    async fn quarantine(&self, entry: &QuarantineEntry) -> StoreResult<()> {
+    async fn quarantine(
+        &self,
+        entry: &QuarantineEntry,
+        noted: Option<(Owner, &AuditEntry)>,
+    ) -> StoreResult<()> {
         use chrono::SubsecRound;
         let key = (entry.day(), entry.digest());
-        self.lock()?
-            .quarantine
-            .entry(key)
-            .or_insert_with(|| QuarantineEntry {
+        let mut state = self.lock()?;
+        if state.quarantine.contains_key(&key) {
+            return Ok(());
+        }
+        state.quarantine.insert(
+            key,
+            QuarantineEntry {
                 expires_at: entry.expires_at.trunc_subsecs(0),
                 ..entry.clone()
-            });
+            },
+        );
+        if let Some((owner, note)) = noted {
+            state.audit(owner, note.clone());
+        }
         Ok(())
     }
 

@@ -137,7 +137,13 @@ pub trait EventLedger: Send + Sync {
     async fn find_session_owner(&self, session_id: SessionId) -> StoreResult<Option<Owner>>;
 
     /// Keeps a signed payload verbatim. The same bytes received twice on one day are kept once.
-    async fn quarantine(&self, entry: &QuarantineEntry) -> StoreResult<()>;
+    /// `noted`: the trail of the user the payload names, and the entry saying it was kept,
+    /// written with it (once, like the payload).
+    async fn quarantine(
+        &self,
+        entry: &QuarantineEntry,
+        noted: Option<(Owner, &AuditEntry)>,
+    ) -> StoreResult<()>;
 
     /// When an event id was first received: recorded now if never before, kept `keep_for`. How
     /// long an event that cannot be attributed yet has been retried is measured from it.

@@ -271,7 +271,25 @@ impl EventLedger for DynamoStore {
         }))
     }
 
-    async fn quarantine(&self, entry: &QuarantineEntry) -> StoreResult<()> {
+    async fn quarantine(
+        &self,
+        entry: &QuarantineEntry,
+        noted: Option<(Owner, &AuditEntry)>,
+    ) -> StoreResult<()> {
+        if let Some((owner, note)) = noted {
+            let mut tx = Transaction::default();
+            let kept = tx.push(self.put(
+                &QuarantineItem::from(entry),
+                Some(&Cond::Absent(schema::attr::PK)),
+            )?);
+            tx.push(self.audit_put(owner, note)?);
+            return match tx.send(&self.client).await? {
+                Ok(()) => Ok(()),
+                // Kept (and noted) before: the first copy wins.
+                Err(c) if c.refused(kept).is_some() => Ok(()),
+                Err(c) => Err(c.unexpected("keeping a payload")),
+            };
+        }
         let mut expr = Expression::default();
         expr.condition(&Cond::Absent(schema::attr::PK));
         let result = with_condition!(
