@@ -153,7 +153,12 @@ fn the_publisher_is_fed_exactly_the_audit_items_of_applied_changes() {
     );
     assert_eq!(mapping["BisectBatchOnFunctionError"], true);
     let retries = mapping["MaximumRetryAttempts"].as_u64().unwrap();
-    assert!((1..=100).contains(&retries), "bounded retries");
+    assert!((1..=10_000).contains(&retries), "bounded retries");
+    let age = mapping["MaximumRecordAgeInSeconds"].as_u64().unwrap();
+    assert!(
+        age < 24 * 3600,
+        "given up before the stream's 24 h retention trims the records the failure names"
+    );
     assert_eq!(
         mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0],
         "EventPublisherFailureQueue"

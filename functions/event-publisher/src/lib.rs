@@ -39,25 +39,30 @@ impl EventPublisher {
     }
 
     /// Publishes a batch of stream records; the answer names the first one to deliver again.
+    /// Everything before it was published. A record that does not decode is not skipped: it
+    /// is reported too, so the mapping retries it, bisects down to it and finally parks it on
+    /// the failure queue, which is alarmed (a publisher older than the writer is the usual
+    /// cause: deploy the new publisher and redrive).
     pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
-        let mut response = DynamoDbEventResponse::default();
         let mut records: Vec<Delivered> = Vec::new();
-        let mut failed_at = None;
+        let mut undecodable = None;
         for record in &event.records {
             match delivered(record) {
                 Ok(Some(found)) => records.push(found),
                 Ok(None) => {}
                 Err(error) => {
-                    // An audit item that does not decode is not made right by waiting: it is
-                    // logged by position and left behind, so the stream is not blocked.
+                    // The error names the attribute, never its value.
                     tracing::error!(
-                        error = %error,
+                        kind = error.kind(),
                         position = record.change.sequence_number.as_deref().unwrap_or(""),
                         "an audit item in the stream cannot be read"
                     );
+                    undecodable = record.change.sequence_number.clone();
+                    break;
                 }
             }
         }
+        let mut failed_at = undecodable;
         if let Err(unpublished) = self.publisher.publish(&records).await {
             tracing::warn!(
                 error = %unpublished.error,
@@ -66,6 +71,7 @@ impl EventPublisher {
             );
             failed_at = Some(records[unpublished.index].position.clone());
         }
+        let mut response = DynamoDbEventResponse::default();
         if let Some(position) = failed_at {
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = Some(position);

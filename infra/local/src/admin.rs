@@ -1,7 +1,8 @@
 //! `idv-admin`: operator commands against a deployed stack (AWS credentials, `TABLE_NAME`;
 //! `reconcile` also needs `RALIO_BASE_URL` and `RALIO_SECRET_ARN` or
 //! `RALIO_API_CODE`/`RALIO_API_KEY`; `replay-quarantine` also `QUEUE_URL`, and reads the
-//! webhook's `MAX_CLOCK_SKEW`, `ATTRIBUTION_RETRY_WINDOW` and `QUARANTINE_RETENTION`).
+//! webhook's `MAX_CLOCK_SKEW`, `ATTRIBUTION_RETRY_WINDOW` and `QUARANTINE_RETENTION`;
+//! `republish` also `EVENT_BUS_NAME`).
 
 use std::process::ExitCode;
 
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use idv_adapters::clock::SystemClock;
 use idv_adapters::config::ProcessEnv;
+use idv_adapters::publish::Publisher;
 use idv_adapters::reconcile::reconcile_user;
 use idv_adapters::store::{AuditLog, QuarantineReader};
 use idv_adapters::wiring::Wiring;
@@ -48,6 +50,16 @@ enum Command {
     Quarantined {
         /// The day, as YYYY-MM-DD.
         day: NaiveDate,
+    },
+    /// Send a user's domain events again from their trail, to the bus at `EVENT_BUS_NAME`
+    /// (after the publisher gave up on stream records). Same event ids as the first time, so
+    /// consumers drop what they already had.
+    Republish {
+        /// The Ralio user id.
+        uid: String,
+        /// Only changes applied from then on (RFC 3339, e.g. 2026-05-04T00:00:00Z).
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Run quarantined payloads again through the webhook's code path (once their cause is
     /// gone: a session since stored, a fixed parser). Safe to repeat; audited as `replayed`.
@@ -150,6 +162,24 @@ async fn quarantined(wiring: &Wiring<'_, ProcessEnv>, day: NaiveDate) -> Result<
     })
 }
 
+async fn republish(
+    wiring: &Wiring<'_, ProcessEnv>,
+    uid: &str,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<String, String> {
+    let uid = parse_uid(uid)?;
+    let store = wiring.store().map_err(|e| e.to_string())?;
+    let sink = wiring.event_sink().map_err(|e| e.to_string())?;
+    let publisher = Publisher::new(store.clone(), store, sink);
+    match publisher.republish(Owner::User(uid), since).await {
+        Ok(sent) => Ok(format!("{sent} events sent again")),
+        Err(failure) => Err(format!(
+            "stopped at the trail's change {}: {}",
+            failure.index, failure.error
+        )),
+    }
+}
+
 async fn replay(
     wiring: &Wiring<'_, ProcessEnv>,
     since: Option<NaiveDate>,
@@ -187,6 +217,7 @@ async fn main() -> ExitCode {
         Command::Reconcile { uid } => reconcile(&wiring, &uid).await,
         Command::History { uid } => history(&wiring, &uid).await,
         Command::Quarantined { day } => quarantined(&wiring, day).await,
+        Command::Republish { uid, since } => republish(&wiring, &uid, since).await,
         Command::ReplayQuarantine {
             since,
             reason,

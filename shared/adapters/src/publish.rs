@@ -116,10 +116,24 @@ impl Publisher {
         let mut events: Vec<(usize, PublishedEvent)> = Vec::new();
         let mut unreadable = None;
         for (index, record) in records.iter().enumerate() {
+            // Only users' changes are published: a related party's trail is never read.
+            if !matches!(record.owner, Owner::User(_)) {
+                continue;
+            }
             if needs_history(&record.entry) && !histories.contains_key(&record.owner) {
                 match self.history(record.owner).await {
                     Ok(history) => {
                         histories.insert(record.owner, history);
+                    }
+                    // A user whose records do not decode will not decode on a retry either:
+                    // their changes are announced without the state before, rather than
+                    // holding back everyone else's.
+                    Err(error @ StoreError::Corrupt(_)) => {
+                        tracing::error!(
+                            kind = error.kind(),
+                            "a user's trail cannot be read; events go out without the state before"
+                        );
+                        histories.insert(record.owner, (Vec::new(), None));
                     }
                     Err(error) => {
                         unreadable = Some(Unpublished {
@@ -158,6 +172,35 @@ impl Publisher {
             Some(failure) => Err(failure),
             None => Ok(sent),
         }
+    }
+
+    /// Sends a user's events again, from their trail (`idv-admin republish`): for changes
+    /// whose stream records were given up on. Each event has the id it had the first time, so
+    /// consumers drop the ones they already have. `since`: only changes applied from then on.
+    pub async fn republish(
+        &self,
+        owner: Owner,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<usize, Unpublished> {
+        let trail = self
+            .trail
+            .audit_trail(owner)
+            .await
+            .map_err(|error| Unpublished {
+                index: 0,
+                error: error.into(),
+            })?;
+        let records: Vec<Delivered> = trail
+            .into_iter()
+            .filter(|entry| entry.is_publishable() && since.is_none_or(|since| entry.at >= since))
+            .enumerate()
+            .map(|(n, entry)| Delivered {
+                owner,
+                entry,
+                position: n.to_string(),
+            })
+            .collect();
+        self.publish(&records).await
     }
 
     async fn history(

@@ -107,9 +107,10 @@ impl StreamReader {
             )
         };
         let mut committed = Vec::new();
+        let mut seen = Vec::new();
         for record in all {
             let id = identity(&record);
-            if !self.handed_out.insert(id) {
+            if self.handed_out.contains(&id) {
                 continue;
             }
             // Audit items are only ever inserted, under a key of their own: one the table does
@@ -118,12 +119,17 @@ impl StreamReader {
                 record.change.new_image.get("entity"),
                 Some(serde_dynamo::AttributeValue::S(kind)) if kind == crate::store::dynamo::schema::entity::AUDIT
             );
-            if is_audit && !self.holds(&record).await? {
+            let written = !is_audit || self.holds(&record).await?;
+            if !written {
                 tracing::debug!("a stream record of an item never written, skipped");
-                continue;
             }
-            committed.push(record);
+            seen.push(id);
+            if written {
+                committed.push(record);
+            }
         }
+        // Only once the whole read succeeded: a failed one is read again in full.
+        self.handed_out.extend(seen);
         Ok(committed)
     }
 

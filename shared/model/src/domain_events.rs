@@ -151,8 +151,14 @@ pub fn needs_history(entry: &AuditEntry) -> bool {
 /// The stable id of the event an entry makes: the same entry, delivered again by the stream or
 /// replayed, makes the same id, so consumers can de-duplicate on it.
 pub fn event_id(uid: Uid, entry: &AuditEntry) -> uuid::Uuid {
+    let account = match &entry.fact {
+        Some(Fact::AccountCreated { account_id, .. } | Fact::AccountActivated { account_id }) => {
+            account_id.as_str()
+        }
+        _ => "",
+    };
     let name = format!(
-        "{SOURCE}/{uid}/{}/{}/{}/{}",
+        "{SOURCE}/{uid}/{}/{}/{}/{}/{account}",
         entry.at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         entry.action,
         entry.event_id.map(|e| e.to_string()).unwrap_or_default(),
@@ -161,8 +167,10 @@ pub fn event_id(uid: Uid, entry: &AuditEntry) -> uuid::Uuid {
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
 }
 
-/// The event an audit entry makes: `None` for what is not an applied change with a fact, and
-/// for related parties (the merchant's users are who it acts on).
+/// The event an audit entry makes: `None` for what is not an applied change with a fact, for
+/// related parties (the merchant's users are who it acts on), and for a level update that
+/// repeats the level. `nextAction` is worked out from the user's records as the publisher
+/// reads them, so a late redelivery may describe a later moment under the same id.
 pub fn domain_event(
     owner: Owner,
     entry: &AuditEntry,
@@ -213,6 +221,12 @@ pub fn domain_event(
             )
         }
         Fact::Level { level, stamp } => {
+            let previous_level = previous_level(*stamp, history.trail);
+            // A newer update that repeats the level changes nothing a consumer acts on: it is
+            // in the user's history, not on the bus.
+            if previous_level.as_ref() == Some(level) {
+                return None;
+            }
             let at_level = LevelStamp {
                 level: level.clone(),
                 stamp: *stamp,
@@ -232,7 +246,7 @@ pub fn domain_event(
                 DetailType::KycLevelChanged,
                 Body::Level {
                     level,
-                    previous_level: previous_level(*stamp, history.trail),
+                    previous_level,
                     can_create_account: crate::can_create_account(&profile),
                     next_action: next_action(&profile, sessions, entry.at),
                 },

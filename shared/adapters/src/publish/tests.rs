@@ -149,3 +149,81 @@ fn stream_records_carry_audit_entries_of_applied_changes_only() {
     assert!(delivered(&event("INSERT", &other)).unwrap().is_none());
     let _ = EventId::from_uuid(uuid::Uuid::new_v4());
 }
+
+#[tokio::test]
+async fn a_republished_trail_makes_the_same_events_again() {
+    use crate::store::AuditLog;
+    let store = Arc::new(MemoryStore::new());
+    let sink = Arc::new(PlannedSink::default());
+    let publisher = Publisher {
+        retry_pause: Duration::ZERO,
+        ..Publisher::new(store.clone(), store.clone(), sink.clone())
+    };
+    let uid = Uid::from_uuid(uuid::Uuid::new_v4());
+    let records: Vec<Delivered> = (0..3).map(|n| verified(uid, n)).collect();
+    for record in &records {
+        store
+            .append_audit(record.owner, &record.entry)
+            .await
+            .unwrap();
+    }
+    let refusal = AuditEntry::new(at("2026-05-02T11:00:00Z"), "account_refused", "refused");
+    store
+        .append_audit(Owner::User(uid), &refusal)
+        .await
+        .unwrap();
+    publisher.publish(&records).await.unwrap();
+    let first: Vec<uuid::Uuid> = sink.accepted.lock().unwrap().iter().map(|e| e.id).collect();
+    sink.accepted.lock().unwrap().clear();
+
+    assert_eq!(
+        publisher.republish(Owner::User(uid), None).await.unwrap(),
+        3
+    );
+    let again: Vec<uuid::Uuid> = sink.accepted.lock().unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(
+        again, first,
+        "same events, same ids, nothing for the refusal"
+    );
+    let later = at("2026-05-03T00:00:00Z");
+    assert_eq!(
+        publisher
+            .republish(Owner::User(uid), Some(later))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_level_update_that_repeats_the_level_is_not_an_event() {
+    use idv_model::{EventStamp, KycLevel};
+    let uid = Uid::from_uuid(uuid::Uuid::new_v4());
+    let level = |at_: &str| {
+        let stamp = EventStamp {
+            at: at(at_),
+            event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
+        };
+        AuditEntry::new(at(at_), "kyc_state_updated", "applied").with_fact(Fact::Level {
+            level: KycLevel::Regular,
+            stamp,
+        })
+    };
+    let store = Arc::new(MemoryStore::new());
+    let sink = Arc::new(PlannedSink::default());
+    let publisher = Publisher::new(store.clone(), store.clone(), sink.clone());
+    let (first, repeat) = (level("2026-05-02T10:00:00Z"), level("2026-05-02T11:00:00Z"));
+    for entry in [&first, &repeat] {
+        store.append_audit(Owner::User(uid), entry).await.unwrap();
+    }
+    let records: Vec<Delivered> = [first, repeat]
+        .into_iter()
+        .enumerate()
+        .map(|(n, entry)| Delivered {
+            owner: Owner::User(uid),
+            entry,
+            position: n.to_string(),
+        })
+        .collect();
+    assert_eq!(publisher.publish(&records).await.unwrap(), 1);
+}

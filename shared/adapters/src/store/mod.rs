@@ -32,6 +32,17 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// A stable name for logs and metrics: the message may quote stored values.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::Unavailable(_) => "unavailable",
+            StoreError::Rejected(_) => "rejected",
+            StoreError::Corrupt(_) => "corrupt",
+        }
+    }
+}
+
 impl From<idv_model::IncompleteSession> for StoreError {
     fn from(err: idv_model::IncompleteSession) -> Self {
         StoreError::Corrupt(err.to_string())

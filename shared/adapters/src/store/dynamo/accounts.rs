@@ -234,7 +234,7 @@ impl AuditLog for DynamoStore {
             .set_expression_attribute_values(expr.values())
             .set_exclusive_start_key(start)
             .scan_index_forward(false)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX - 1) + 1)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX).saturating_add(1))
             .consistent_read(true)
             .send()
             .await
@@ -244,13 +244,20 @@ impl AuditLog for DynamoStore {
             .iter()
             .map(from_item::<AuditItem>)
             .collect::<StoreResult<Vec<_>>>()?;
-        let next = (items.len() > limit as usize).then(|| {
+        let next = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(|item| item.sk.clone())
-        });
+        } else {
+            // Cut short by DynamoDB's 1 MB page, not by the limit: more may follow.
+            output
+                .last_evaluated_key()
+                .and_then(|key| key.get(schema::attr::SK))
+                .and_then(|sk| sk.as_s().ok())
+                .cloned()
+        };
         Ok(AuditPage {
             entries: items.into_iter().map(AuditItem::entry).collect(),
-            next: next.flatten(),
+            next,
         })
     }
 }

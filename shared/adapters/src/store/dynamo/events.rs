@@ -277,18 +277,25 @@ impl EventLedger for DynamoStore {
         noted: Option<(Owner, &AuditEntry)>,
     ) -> StoreResult<()> {
         if let Some((owner, note)) = noted {
-            let mut tx = Transaction::default();
-            let kept = tx.push(self.put(
-                &QuarantineItem::from(entry),
-                Some(&Cond::Absent(schema::attr::PK)),
-            )?);
-            tx.push(self.audit_put(owner, note)?);
-            return match tx.send(&self.client).await? {
-                Ok(()) => Ok(()),
-                // Kept (and noted) before: the first copy wins.
-                Err(c) if c.refused(kept).is_some() => Ok(()),
-                Err(c) => Err(c.unexpected("keeping a payload")),
-            };
+            for attempt in 0..=CONFLICT_RETRIES {
+                let mut tx = Transaction::default();
+                let kept = tx.push(self.put(
+                    &QuarantineItem::from(entry),
+                    Some(&Cond::Absent(schema::attr::PK)),
+                )?);
+                tx.push(self.audit_put(owner, note)?);
+                match tx.send(&self.client).await? {
+                    Ok(()) => return Ok(()),
+                    // Kept (and noted) before: the first copy wins.
+                    Err(c) if c.refused(kept).is_some() => return Ok(()),
+                    // The same payload being kept by a concurrent delivery.
+                    Err(c) if c.conflicted() => Self::back_off(attempt).await,
+                    Err(c) => return Err(c.unexpected("keeping a payload")),
+                }
+            }
+            return Err(StoreError::Unavailable(
+                "keeping a payload kept conflicting".into(),
+            ));
         }
         let mut expr = Expression::default();
         expr.condition(&Cond::Absent(schema::attr::PK));
