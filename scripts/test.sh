@@ -14,6 +14,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 scripts/venv.sh
 echo "==> cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
+echo "==> the dashboard in template.yaml is what infra/dashboard.json renders"
+.venv/bin/python scripts/dashboard.py --check
 
 echo "==> starting moto (DynamoDB + SQS emulator)"
 trap 'scripts/moto.sh stop' EXIT

@@ -542,3 +542,114 @@ fn functions_are_arm64_rust_with_json_logs_and_the_dlq_outlasts_a_week_of_receiv
         "ReportBatchItemFailures"
     );
 }
+
+/// The alarms on `metric` (namespace `namespace`), as (dimension name, dimension value) lists.
+fn alarms_on(template: &Value, namespace: &str, metric: &str) -> Vec<Value> {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|r| &r["Properties"])
+        .filter(|p| p["Namespace"] == namespace && p["MetricName"] == metric)
+        .map(|p| p["Dimensions"].clone())
+        .collect()
+}
+
+#[test]
+fn quiet_failures_are_alarmed_and_the_public_webhook_is_capped() {
+    let template = template();
+    // Every function's throttles.
+    let throttles = alarms_on(&template, "AWS/Lambda", "Throttles");
+    for (_, function) in FUNCTIONS {
+        assert!(
+            throttles.iter().any(|d| d[0]["Value"]["Ref"] == *function),
+            "{function}: no Throttles alarm"
+        );
+    }
+    let webhook_4xx = alarms_on(&template, "AWS/Lambda", "Url4xxCount");
+    assert_eq!(webhook_4xx[0][0]["Value"]["Ref"], "WebhookFunction");
+    let api_5xx = alarms_on(&template, "AWS/ApiGateway", "5xx");
+    assert_eq!(api_5xx[0][0]["Value"]["Ref"], "HttpApi");
+    // The service's own counts, as totals (every EMF line also carries an empty dimension set).
+    for metric in [
+        "QuarantinedEvents",
+        "EventsUnpublished",
+        "WebhookSignatureRejected",
+    ] {
+        let found = alarms_on(&template, idv_adapters::metrics::NAMESPACE, metric);
+        assert!(
+            found.iter().any(Value::is_null),
+            "{metric}: no alarm on its total"
+        );
+    }
+    for alarm in template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
+    {
+        assert!(
+            alarm["Properties"]["AlarmActions"]["Fn::If"][0] == "HasAlarmTopic",
+            "every alarm notifies the topic when there is one"
+        );
+    }
+    let webhook = &resource(&template, "WebhookFunction")["Properties"];
+    assert_eq!(
+        webhook["ReservedConcurrentExecutions"]["Ref"],
+        "WebhookReservedConcurrency"
+    );
+    assert_eq!(
+        template["Parameters"]["WebhookReservedConcurrency"]["Default"],
+        50
+    );
+    let ticks = &resource(&template, "ExpiryWatcherFunction")["Properties"]["Events"]["Ticks"];
+    assert!(
+        ticks["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+            .as_u64()
+            .unwrap()
+            >= 2
+    );
+    let stage = &resource(&template, "HttpApiStage")["Properties"];
+    let format = stage["AccessLogSettings"]["Format"].as_str().unwrap();
+    for who in [
+        "$context.identity.userArn",
+        "$context.authorizer.claims.sub",
+    ] {
+        assert!(format.contains(who), "access logs name the caller: {who}");
+    }
+    assert_eq!(
+        resource(&template, "Dashboard")["Type"],
+        "AWS::CloudWatch::Dashboard"
+    );
+}
+
+#[test]
+fn production_cannot_be_deployed_without_an_alarm_topic() {
+    let template = template();
+    let rule = &template["Rules"]["ProdNeedsAlarmTopic"];
+    assert_eq!(
+        rule["RuleCondition"]["Fn::Equals"],
+        serde_json::json!([{ "Ref": "Stage" }, "prod"])
+    );
+    assert_eq!(
+        rule["Assertions"][0]["Assert"]["Fn::Not"][0]["Fn::Equals"],
+        serde_json::json!([{ "Ref": "AlarmTopicArn" }, ""])
+    );
+    let config = std::fs::read_to_string(root().join("samconfig.toml")).unwrap();
+    let section = |name: &str| -> String {
+        let start = config
+            .find(&format!("[{name}]"))
+            .unwrap_or_else(|| panic!("samconfig.toml has no [{name}]"));
+        let rest = &config[start + name.len() + 2..];
+        rest[..rest.find("\n[").unwrap_or(rest.len())].to_owned()
+    };
+    let prod = section("prod.deploy.parameters");
+    assert!(prod.contains("Stage=prod"), "{prod}");
+    assert!(prod.contains("AlarmTopicArn=arn:"), "{prod}");
+    let dev = section("default.deploy.parameters");
+    assert!(
+        !dev.contains("Stage=prod"),
+        "the default environment is dev"
+    );
+}

@@ -186,6 +186,7 @@ async fn receive(State(webhook): State<Arc<Webhook>>, request: Request) -> Respo
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "webhook delivery"
     );
+    idv_adapters::metrics::webhook_outcome(handled.outcome);
     handled.into_response()
 }
 

@@ -21,6 +21,13 @@ pub fn quarantined(reason: &str) {
     count("QuarantinedEvents", ("Reason", reason), &[]);
 }
 
+/// Counts one webhook delivery by what came of it (`WebhookDeliveries`, dimension `Outcome`:
+/// `applied`, `duplicate`, `stale`, `quarantined`, `signature_invalid`, …): the dashboard's
+/// outcome graph.
+pub fn webhook_outcome(outcome: &str) {
+    count("WebhookDeliveries", ("Outcome", outcome), &[]);
+}
+
 /// Counts one webhook whose signature was refused, by why
 /// (`WebhookSignatureRejected`, dimension `Reason`: `signature_missing`, `signature_invalid`).
 pub fn signature_rejected(reason: &str) {
@@ -84,7 +91,8 @@ fn emf_line(
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
-                "Dimensions": [[dimension]],
+                // Also without the dimension: one total per metric, for alarms.
+                "Dimensions": [[dimension], []],
                 "Metrics": [{ "Name": metric, "Unit": "Count" }]
             }]
         }),
@@ -116,6 +124,11 @@ mod tests {
         assert_eq!(
             line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
             "Function"
+        );
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][1],
+            serde_json::json!([]),
+            "a total too"
         );
         assert_eq!(line["Function"], "create-session");
         assert_eq!(line["RalioFailures"], 1);
