@@ -1,9 +1,9 @@
 """Checks every domain event the tests saw emitted against its JSON Schema.
 
-Usage: python scripts/check_events.py infra/events EVENTS.jsonl
+Usage: python scripts/check_events.py infra/events/schemas EVENTS.jsonl
 
 Each line of EVENTS.jsonl is one EventBridge entry ({id, source, detail-type, time, detail})
-recorded by a test. The schema is infra/events/<detail-type, lower-case, dashed>.json. Every
+recorded by a test. The schema is infra/events/schemas/<detail-type, lower-case, dashed>.json. Every
 schema must have been exercised by at least one event.
 """
 

@@ -26,7 +26,7 @@ mkdir -p .tmp
 export IDV_PYTHON="$PWD/.venv/bin/python"
 export IDV_EXCHANGES="$PWD/.tmp/exchanges.jsonl"
 rm -f "$IDV_EXCHANGES"
-# Every domain event a test saw emitted, checked against infra/events/ after the run.
+# Every domain event a test saw emitted, checked against infra/events/schemas/ after the run.
 export IDV_DOMAIN_EVENTS="$PWD/.tmp/domain-events.jsonl"
 rm -f "$IDV_DOMAIN_EVENTS"
 # Every function's tests record the IAM permissions their requests needed; the template's
@@ -47,8 +47,8 @@ grep -q "^test $iam_check ... ok$" .tmp/iam-check.log || { echo "the IAM check d
 echo "==> OpenAPI: infra/openapi.yaml is valid and the local server's answers conform"
 .venv/bin/python scripts/check_openapi.py infra/openapi.yaml "$IDV_EXCHANGES"
 
-echo "==> Domain events: every emitted event matches its schema in infra/events/"
-.venv/bin/python scripts/check_events.py infra/events "$IDV_DOMAIN_EVENTS"
+echo "==> Domain events: every emitted event matches its schema in infra/events/schemas/"
+.venv/bin/python scripts/check_events.py infra/events/schemas "$IDV_DOMAIN_EVENTS"
 
 # One closing line for the whole run (cargo's own last line is a doc-test binary's).
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }

@@ -1,6 +1,6 @@
-//! `infra/events/` holds one JSON Schema per detail-type of the catalogue, naming the values
-//! the model can emit. (Every event the tests see emitted is validated against these schemas
-//! after the run: `scripts/check_events.py`.)
+//! `infra/events/schemas/` holds one JSON Schema per detail-type of the catalogue, naming the
+//! values the model can emit. (Every event the tests see emitted is validated against these
+//! schemas after the run: `scripts/check_events.py`.)
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +10,7 @@ use serde_json::Value;
 
 fn schema(kind: DetailType) -> Value {
     let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../infra/events")
+        .join("../infra/events/schemas")
         .join(kind.schema_file());
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
@@ -18,7 +18,7 @@ fn schema(kind: DetailType) -> Value {
 
 #[test]
 fn every_detail_type_has_its_schema_and_nothing_else_does() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/events");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/events/schemas");
     let files = std::fs::read_dir(&dir).unwrap().count();
     assert_eq!(files, DetailType::ALL.len());
     for kind in DetailType::ALL {

@@ -21,7 +21,7 @@ pub const SOURCE: &str = "ralio.idv";
 /// Bumped when a detail changes incompatibly; consumers may ignore versions they do not know.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The catalogue: one JSON Schema per type under `infra/events/`.
+/// The catalogue: one JSON Schema per type under `infra/events/schemas/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DetailType {
     SessionStateChanged,
@@ -58,7 +58,7 @@ impl DetailType {
         Self::ALL.into_iter().find(|t| t.name() == name)
     }
 
-    /// Its schema's file name under `infra/events/`.
+    /// Its schema's file name under `infra/events/schemas/`.
     pub fn schema_file(self) -> String {
         format!(
             "{}.json",

@@ -237,7 +237,7 @@ macro_rules! both_stores {
 }
 
 /// Where tests leave every domain event they saw emitted (`make test` sets it); each line is
-/// checked against its detail-type's JSON Schema under `infra/events/` after the run.
+/// checked against its detail-type's JSON Schema under `infra/events/schemas/` after the run.
 pub const DOMAIN_EVENTS_VAR: &str = "IDV_DOMAIN_EVENTS";
 
 /// Records emitted events for the schema check.
