@@ -1,7 +1,7 @@
 # The one entry point for building, testing and running the project.
 SHELL := /bin/bash
 
-.PHONY: test run build deploy fmt lint browser-check fault-check
+.PHONY: test run build deploy fmt lint browser-check fault-check lambda-binaries
 
 ## make test: formatting, lints and every test (installs and starts the emulators it needs).
 test:
@@ -12,9 +12,29 @@ test:
 run:
 	cargo run --quiet --locked -p idv-local -- $(ARGS)
 
-## make build: deployable arm64 artifacts for the five functions (sam build + cargo-lambda).
+## make build: deployable arm64 artifacts for the five functions: one cargo-lambda build of
+## all of them, which sam build then packages (BuildMethod: makefile, the targets below).
 build:
 	./scripts/build.sh
+
+# The function binaries, for aarch64, in one cargo invocation: dependencies compile once.
+LAMBDA_PACKAGES := -p idv-create-session -p idv-webhook -p idv-account-gate -p idv-expiry-watcher -p idv-event-publisher
+
+lambda-binaries:
+	cargo lambda build --release --arm64 --locked $(LAMBDA_PACKAGES)
+
+# sam build calls one target per function (build-<LogicalId>) with ARTIFACTS_DIR set. After
+# the first, the cargo build finds nothing to do.
+build-CreateSessionFunction: lambda-binaries
+	cp target/lambda/create-session/bootstrap "$(ARTIFACTS_DIR)/"
+build-WebhookFunction: lambda-binaries
+	cp target/lambda/webhook/bootstrap "$(ARTIFACTS_DIR)/"
+build-AccountGateFunction: lambda-binaries
+	cp target/lambda/account-gate/bootstrap "$(ARTIFACTS_DIR)/"
+build-ExpiryWatcherFunction: lambda-binaries
+	cp target/lambda/expiry-watcher/bootstrap "$(ARTIFACTS_DIR)/"
+build-EventPublisherFunction: lambda-binaries
+	cp target/lambda/event-publisher/bootstrap "$(ARTIFACTS_DIR)/"
 
 ## make deploy: sam deploy --guided on the built artifacts (needs AWS credentials).
 deploy: build

@@ -515,16 +515,23 @@ fn each_role_allows_exactly_what_its_function_was_seen_to_need() {
 #[test]
 fn functions_are_arm64_rust_with_json_logs_and_the_dlq_outlasts_a_week_of_receives() {
     let template = template();
+    let makefile = std::fs::read_to_string(root().join("Makefile")).unwrap();
     let globals = &template["Globals"]["Function"];
     assert_eq!(globals["Runtime"], "provided.al2023");
     assert_eq!(globals["Architectures"][0], "arm64");
     assert_eq!(globals["Handler"], "bootstrap");
     for (crate_name, resource_name) in FUNCTIONS {
         let function = resource(&template, resource_name);
-        assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda");
-        assert_eq!(
-            function["Metadata"]["BuildProperties"]["Binary"],
-            *crate_name
+        // Packaged from the one cargo-lambda build: the Makefile target SAM calls copies this
+        // function's binary, which that build makes.
+        assert_eq!(function["Metadata"]["BuildMethod"], "makefile");
+        let target = format!(
+            "build-{resource_name}: lambda-binaries\n\tcp target/lambda/{crate_name}/bootstrap "
+        );
+        assert!(makefile.contains(&target), "Makefile: {target:?}");
+        assert!(
+            makefile.contains(&format!("-p idv-{crate_name}")),
+            "{crate_name} is in the one cargo-lambda build"
         );
         assert_eq!(function["Properties"]["LoggingConfig"]["LogFormat"], "JSON");
     }
