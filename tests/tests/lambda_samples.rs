@@ -2,18 +2,17 @@
 //! sends) go through each function's own handler, as the Lambda runtime hands them over: the
 //! HTTP ones are decoded by `lambda_http` into the request the function's router serves.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::Router;
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::expiry::ExpiryScheduler;
-use idv_adapters::publish::{EventSink, PublishError};
 use idv_adapters::queue::{MemoryQueue, QueueError, Visibility};
 use idv_adapters::ralio::{RalioClient, RalioConfig, RalioCredentials};
 use idv_adapters::store::MemoryStore;
-use idv_model::domain_events::PublishedEvent;
+use idv_adapters::testing::bus::TestBus;
 use idv_model::{ExpirySchedule, WebhookSecrets};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -125,26 +124,15 @@ async fn the_tick_sample_is_processed() {
     assert!(response.batch_item_failures.is_empty());
 }
 
-#[derive(Default)]
-struct Bus(Mutex<Vec<PublishedEvent>>);
-
-#[async_trait]
-impl EventSink for Bus {
-    async fn put(&self, events: &[PublishedEvent]) -> Result<Vec<usize>, PublishError> {
-        self.0.lock().unwrap().extend_from_slice(events);
-        Ok(Vec::new())
-    }
-}
-
 #[tokio::test]
 async fn the_stream_sample_is_published() {
     let event = serde_json::from_str(&sample("event-publisher.json")).unwrap();
     let store = Arc::new(MemoryStore::new());
-    let bus = Arc::new(Bus::default());
+    let bus = Arc::new(TestBus::default());
     let publisher = idv_event_publisher::EventPublisher::new(store.clone(), store, bus.clone());
     let response = publisher.handle(event).await;
     assert!(response.batch_item_failures.is_empty());
-    let published = bus.0.lock().unwrap();
+    let published = bus.accepted();
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].detail_type, "Session State Changed");
     assert_eq!(published[0].detail["state"], "VERIFIED");

@@ -1,29 +1,16 @@
 //! The handler's answer to the stream, on batches built as Lambda delivers them.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::Event;
-use idv_adapters::publish::{EventSink, PublishError};
 use idv_adapters::store::MemoryStore;
 use idv_adapters::store::dynamo::items::AuditItem;
+use idv_adapters::testing::bus::TestBus;
 use idv_adapters::testing::fixtures::t0;
 use idv_event_publisher::EventPublisher;
 use idv_model::audit::Fact;
-use idv_model::domain_events::PublishedEvent;
 use idv_model::{AuditEntry, Owner, Phase, SessionId, Uid};
 use serde_json::{Value, json};
-
-#[derive(Default)]
-struct Bus(Mutex<Vec<PublishedEvent>>);
-
-#[async_trait]
-impl EventSink for Bus {
-    async fn put(&self, events: &[PublishedEvent]) -> Result<Vec<usize>, PublishError> {
-        self.0.lock().unwrap().extend_from_slice(events);
-        Ok(Vec::new())
-    }
-}
 
 fn record(sequence: &str, image: Value) -> Value {
     json!({
@@ -54,7 +41,7 @@ async fn an_audit_item_that_does_not_decode_is_reported_not_skipped() {
     ]}))
     .unwrap();
     let store = Arc::new(MemoryStore::new());
-    let bus = Arc::new(Bus::default());
+    let bus = Arc::new(TestBus::default());
     let publisher = EventPublisher::new(store.clone(), store, bus.clone());
     let response = publisher.handle(batch).await;
     let failed: Vec<Option<String>> = response
@@ -63,9 +50,5 @@ async fn an_audit_item_that_does_not_decode_is_reported_not_skipped() {
         .map(|f| f.item_identifier.clone())
         .collect();
     assert_eq!(failed, [Some("101".to_owned())], "delivered again from it");
-    assert_eq!(
-        bus.0.lock().unwrap().len(),
-        1,
-        "what came before it went out"
-    );
+    assert_eq!(bus.accepted().len(), 1, "what came before it went out");
 }

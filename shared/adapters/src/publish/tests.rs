@@ -1,46 +1,10 @@
-use std::sync::Mutex;
-
 use chrono::{DateTime, Utc};
 use idv_model::audit::Fact;
 use idv_model::{EventId, Phase, SessionId, Uid};
 
 use super::*;
 use crate::store::MemoryStore;
-
-/// A bus that refuses the entries its plan names, send by send, and keeps what it accepted.
-#[derive(Default)]
-pub(super) struct PlannedSink {
-    /// Per send: indices (within that send) to refuse; sends past the plan accept all.
-    pub plan: Mutex<Vec<Vec<usize>>>,
-    pub accepted: Mutex<Vec<PublishedEvent>>,
-    pub sends: Mutex<usize>,
-}
-
-#[async_trait]
-impl EventSink for PlannedSink {
-    async fn put(&self, events: &[PublishedEvent]) -> Result<Vec<usize>, PublishError> {
-        assert!(
-            events.len() <= PUT_EVENTS_BATCH,
-            "PutEvents takes 10 at most"
-        );
-        *self.sends.lock().unwrap() += 1;
-        let refuse = {
-            let mut plan = self.plan.lock().unwrap();
-            if plan.is_empty() {
-                Vec::new()
-            } else {
-                plan.remove(0)
-            }
-        };
-        let mut accepted = self.accepted.lock().unwrap();
-        for (i, event) in events.iter().enumerate() {
-            if !refuse.contains(&i) {
-                accepted.push(event.clone());
-            }
-        }
-        Ok(refuse)
-    }
-}
+use crate::testing::bus::{Send, TestBus};
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().to_utc()
@@ -61,7 +25,7 @@ fn verified(uid: Uid, n: u32) -> Delivered {
     }
 }
 
-fn publisher(sink: Arc<PlannedSink>) -> Publisher {
+fn publisher(sink: Arc<TestBus>) -> Publisher {
     let store = Arc::new(MemoryStore::new());
     Publisher {
         retry_pause: Duration::ZERO,
@@ -73,40 +37,35 @@ fn publisher(sink: Arc<PlannedSink>) -> Publisher {
 async fn refused_entries_are_sent_again_alone_and_published_once() {
     let uid = Uid::from_uuid(uuid::Uuid::new_v4());
     let records: Vec<Delivered> = (0..13).map(|n| verified(uid, n)).collect();
-    let sink = Arc::new(PlannedSink::default());
     // The first batch of 10 loses its 4th entry once.
-    sink.plan.lock().unwrap().push(vec![3]);
+    let sink = Arc::new(TestBus::planned([Send::Refuse(vec![3])]));
     let sent = publisher(sink.clone()).publish(&records).await.unwrap();
     assert_eq!(sent, 13);
-    let accepted = sink.accepted.lock().unwrap();
+    let accepted = sink.accepted();
     assert_eq!(accepted.len(), 13, "each event arrived once");
     let mut ids: Vec<_> = accepted.iter().map(|e| e.id).collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 13);
-    assert_eq!(
-        *sink.sends.lock().unwrap(),
-        3,
-        "10, the one refused, then 3"
-    );
+    assert_eq!(sink.sends(), 3, "10, the one refused, then 3");
 }
 
 #[tokio::test]
 async fn an_entry_refused_every_time_is_given_back_with_all_after_it() {
     let uid = Uid::from_uuid(uuid::Uuid::new_v4());
     let records: Vec<Delivered> = (0..5).map(|n| verified(uid, n)).collect();
-    let sink = Arc::new(PlannedSink::default());
-    sink.plan
-        .lock()
-        .unwrap()
-        .extend([vec![2], vec![0], vec![0]]);
+    let sink = Arc::new(TestBus::planned([
+        Send::Refuse(vec![2]),
+        Send::Refuse(vec![0]),
+        Send::Refuse(vec![0]),
+    ]));
     let failure = publisher(sink.clone()).publish(&records).await.unwrap_err();
     assert_eq!(
         failure.index, 2,
         "the stream delivers again from the refused record"
     );
     assert!(matches!(failure.error, PublishError::Refused(_)));
-    assert_eq!(sink.accepted.lock().unwrap().len(), 4);
+    assert_eq!(sink.accepted().len(), 4);
 }
 
 #[test]
@@ -154,7 +113,7 @@ fn stream_records_carry_audit_entries_of_applied_changes_only() {
 async fn a_republished_trail_makes_the_same_events_again() {
     use crate::store::AuditLog;
     let store = Arc::new(MemoryStore::new());
-    let sink = Arc::new(PlannedSink::default());
+    let sink = Arc::new(TestBus::default());
     let publisher = Publisher {
         retry_pause: Duration::ZERO,
         ..Publisher::new(store.clone(), store.clone(), sink.clone())
@@ -173,14 +132,14 @@ async fn a_republished_trail_makes_the_same_events_again() {
         .await
         .unwrap();
     publisher.publish(&records).await.unwrap();
-    let first: Vec<uuid::Uuid> = sink.accepted.lock().unwrap().iter().map(|e| e.id).collect();
-    sink.accepted.lock().unwrap().clear();
+    let first: Vec<uuid::Uuid> = sink.accepted().iter().map(|e| e.id).collect();
+    sink.forget_accepted();
 
     assert_eq!(
         publisher.republish(Owner::User(uid), None).await.unwrap(),
         3
     );
-    let again: Vec<uuid::Uuid> = sink.accepted.lock().unwrap().iter().map(|e| e.id).collect();
+    let again: Vec<uuid::Uuid> = sink.accepted().iter().map(|e| e.id).collect();
     assert_eq!(
         again, first,
         "same events, same ids, nothing for the refusal"
@@ -210,7 +169,7 @@ async fn a_level_update_that_repeats_the_level_is_not_an_event() {
         })
     };
     let store = Arc::new(MemoryStore::new());
-    let sink = Arc::new(PlannedSink::default());
+    let sink = Arc::new(TestBus::default());
     let publisher = Publisher::new(store.clone(), store.clone(), sink.clone());
     let (first, repeat) = (level("2026-05-02T10:00:00Z"), level("2026-05-02T11:00:00Z"));
     for entry in [&first, &repeat] {
@@ -226,4 +185,20 @@ async fn a_level_update_that_repeats_the_level_is_not_an_event() {
         })
         .collect();
     assert_eq!(publisher.publish(&records).await.unwrap(), 1);
+}
+
+/// The bus took the batch and the answer was lost (5xx, reset): the batch is sent again, and
+/// every repeat carries the id consumers de-duplicate on.
+#[tokio::test]
+async fn a_batch_the_bus_took_but_did_not_confirm_is_sent_again_under_the_same_ids() {
+    let uid = Uid::from_uuid(uuid::Uuid::new_v4());
+    let records: Vec<Delivered> = (0..3).map(|n| verified(uid, n)).collect();
+    let sink = Arc::new(TestBus::planned([Send::AcceptThenFail]));
+    assert_eq!(publisher(sink.clone()).publish(&records).await.unwrap(), 3);
+    let accepted = sink.accepted();
+    assert_eq!(accepted.len(), 6, "taken twice");
+    let mut ids: Vec<uuid::Uuid> = accepted.iter().map(|e| e.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "the repeats are the same events");
 }

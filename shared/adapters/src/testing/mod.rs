@@ -12,6 +12,7 @@ use crate::aws::{
 use crate::store::dynamo::table::ensure_table;
 use crate::store::{DynamoStore, MemoryStore, Store};
 
+pub mod bus;
 pub mod faults;
 pub mod fixtures;
 mod recorder;
