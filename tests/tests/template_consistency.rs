@@ -617,8 +617,8 @@ fn quiet_failures_are_alarmed_and_the_public_webhook_is_capped() {
             .unwrap()
             >= 2
     );
-    let stage = &resource(&template, "HttpApiStage")["Properties"];
-    let format = stage["AccessLogSettings"]["Format"].as_str().unwrap();
+    let api = &resource(&template, "HttpApi")["Properties"];
+    let format = api["AccessLogSettings"]["Format"].as_str().unwrap();
     for who in [
         "$context.identity.userArn",
         "$context.authorizer.claims.sub",
@@ -659,4 +659,141 @@ fn production_cannot_be_deployed_without_an_alarm_topic() {
         !dev.contains("Stage=prod"),
         "the default environment is dev"
     );
+}
+
+/// `METHOD /path` of every route a function's HTTP API events declare, by function.
+fn template_routes(template: &Value) -> BTreeSet<(String, String)> {
+    let mut routes = BTreeSet::new();
+    for (crate_name, resource_name) in FUNCTIONS {
+        let events = &resource(template, resource_name)["Properties"]["Events"];
+        for event in events.as_object().into_iter().flat_map(|e| e.values()) {
+            if event["Type"] != "HttpApi" {
+                continue;
+            }
+            let properties = &event["Properties"];
+            assert_eq!(properties["ApiId"]["Ref"], "HttpApi", "{resource_name}");
+            assert_eq!(properties["PayloadFormatVersion"], "2.0", "{resource_name}");
+            routes.insert((
+                crate_name.to_string(),
+                format!(
+                    "{} {}",
+                    properties["Method"].as_str().unwrap().to_uppercase(),
+                    properties["Path"].as_str().unwrap()
+                ),
+            ));
+        }
+    }
+    routes
+}
+
+/// `METHOD /path` of every `.route(path, method(..))` in a function crate's `router`.
+fn router_routes(crate_name: &str) -> BTreeSet<String> {
+    let source =
+        std::fs::read_to_string(root().join(format!("functions/{crate_name}/src/lib.rs"))).unwrap();
+    let body = function_body(&source, "router");
+    body.match_indices(".route(\"")
+        .map(|(at, found)| {
+            let rest = &body[at + found.len()..];
+            let path = &rest[..rest.find('"').unwrap()];
+            let after = rest[path.len() + 1..].trim_start_matches([',', ' ', '\n']);
+            let method = &after[..after.find('(').unwrap()];
+            format!("{} {path}", method.to_uppercase())
+        })
+        .collect()
+}
+
+fn openapi_routes() -> BTreeSet<String> {
+    let python = std::env::var("IDV_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join(".venv/bin/python"));
+    let output = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(root().join("infra/openapi.yaml"))
+        .output()
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let spec: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut routes = BTreeSet::new();
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            routes.insert(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    routes
+}
+
+#[test]
+fn the_api_routes_are_the_same_in_the_template_the_spec_and_the_routers() {
+    let template = template();
+    let declared = template_routes(&template);
+    // Each function's events name exactly the routes its router serves.
+    for (crate_name, resource_name) in FUNCTIONS {
+        let in_template: BTreeSet<String> = declared
+            .iter()
+            .filter(|(owner, _)| owner == crate_name)
+            .map(|(_, route)| route.clone())
+            .collect();
+        if *crate_name == "webhook" {
+            // The webhook is a function URL (any path), not a route of the merchant API.
+            assert!(in_template.is_empty());
+            assert_eq!(
+                resource(&template, resource_name)["Properties"]["FunctionUrlConfig"]["AuthType"],
+                "NONE"
+            );
+            continue;
+        }
+        let served = if ["create-session", "account-gate"].contains(crate_name) {
+            router_routes(crate_name)
+        } else {
+            BTreeSet::new()
+        };
+        assert_eq!(
+            in_template, served,
+            "{resource_name}: template events vs router"
+        );
+    }
+    // The spec documents exactly the merchant API plus the webhook delivery.
+    let mut documented = openapi_routes();
+    assert!(
+        documented.remove("POST /webhooks/ralio"),
+        "the spec documents the webhook"
+    );
+    let in_template: BTreeSet<String> = declared.into_iter().map(|(_, route)| route).collect();
+    assert_eq!(documented, in_template, "openapi.yaml vs template events");
+    assert!(in_template.len() >= 4, "{in_template:?}");
+}
+
+#[test]
+fn the_api_is_iam_by_default_or_jwt_with_scopes() {
+    let template = template();
+    let auth = &resource(&template, "HttpApi")["Properties"]["Auth"];
+    assert_eq!(template["Parameters"]["ApiAuth"]["Default"], "IAM");
+    // SAM needs literals here; AWS::LanguageExtensions resolves the choice before SAM runs.
+    let transforms = template["Transform"].as_array().expect("a transform list");
+    assert_eq!(transforms[0], "AWS::LanguageExtensions");
+    assert_eq!(
+        auth["DefaultAuthorizer"]["Fn::If"],
+        serde_json::json!(["UseJwt", "MerchantJwt", "AWS_IAM"])
+    );
+    let jwt = &auth["Authorizers"]["Fn::If"][1]["MerchantJwt"];
+    assert_eq!(jwt["AuthorizationScopes"]["Ref"], "JwtScopes");
+    assert_eq!(jwt["JwtConfiguration"]["issuer"]["Ref"], "JwtIssuer");
+    assert_eq!(
+        template["Parameters"]["JwtScopes"]["Type"],
+        "CommaDelimitedList"
+    );
+    // No function event overrides the API's authorizer: every route is protected the same way.
+    for (_, resource_name) in FUNCTIONS {
+        let events = &resource(&template, resource_name)["Properties"]["Events"];
+        for event in events.as_object().into_iter().flat_map(|e| e.values()) {
+            assert!(event["Properties"]["Auth"].is_null(), "{resource_name}");
+        }
+    }
 }
