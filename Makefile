@@ -1,7 +1,7 @@
 # The one entry point for building, testing and running the project.
 SHELL := /bin/bash
 
-.PHONY: test run build deploy fmt lint browser-check fault-check lambda-binaries
+.PHONY: test run build bench deploy fmt lint browser-check fault-check lambda-binaries
 
 ## make test: formatting, lints and every test (installs and starts the emulators it needs).
 test:
@@ -35,6 +35,11 @@ build-ExpiryWatcherFunction: lambda-binaries
 	cp target/lambda/expiry-watcher/bootstrap "$(ARTIFACTS_DIR)/"
 build-EventPublisherFunction: lambda-binaries
 	cp target/lambda/event-publisher/bootstrap "$(ARTIFACTS_DIR)/"
+
+## make bench: start-up, first answer, warm latency, memory and size of every function against a
+## hello-world lambda_runtime binary, and CPU per webhook delivery; writes BENCHMARKS.md.
+bench:
+	./scripts/bench.sh
 
 ## make deploy: sam deploy --guided on the built artifacts (needs AWS credentials).
 deploy: build

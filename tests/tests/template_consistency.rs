@@ -325,9 +325,6 @@ fn variables_read(crate_name: &str) -> BTreeSet<String> {
                 vars.extend(constants_used(helper_body));
             }
         }
-        if body.contains("load_ralio_secret(") {
-            vars.insert("RALIO_SECRET_ARN".into());
-        }
     }
     // telemetry::init reads it in every main.
     vars.insert("LOG_LEVEL".into());

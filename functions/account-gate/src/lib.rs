@@ -115,11 +115,14 @@ impl AccountGate {
             settle: env.span("ACCOUNT_SETTLE", defaults.settle)?,
         };
         let store = wiring.store()?;
+        let ralio = wiring.ralio()?;
+        wiring.prime_ralio(&ralio).await?;
+        wiring.prime_store(&store).await?;
         Ok(Arc::new(Self {
             users: store.clone(),
             accounts: store.clone(),
             audit: store,
-            ralio: wiring.ralio().await?,
+            ralio,
             clock: Arc::new(SystemClock),
             settings,
         }))

@@ -94,11 +94,14 @@ impl CreateSession {
     pub async fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let settings = settings(wiring.env())?;
         let store = wiring.store()?;
+        let ralio = wiring.ralio()?;
+        wiring.prime_ralio(&ralio).await?;
+        wiring.prime_store(&store).await?;
         Ok(Arc::new(Self {
             users: store.clone(),
             leases: store.clone(),
             scheduler: wiring.scheduler(store)?,
-            ralio: wiring.ralio().await?,
+            ralio,
             clock: Arc::new(SystemClock),
             settings,
         }))

@@ -30,12 +30,14 @@ impl EventPublisher {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::wired(&Wiring::load(&ProcessEnv).await)
+        Self::wired(&Wiring::load(&ProcessEnv).await).await
     }
 
-    pub fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Self, ConfigError> {
+    pub async fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Self, ConfigError> {
         let store = wiring.store()?;
-        Ok(Self::new(store.clone(), store, wiring.event_sink()?))
+        let sink = wiring.event_sink()?;
+        wiring.prime_store(&store).await?;
+        Ok(Self::new(store.clone(), store, sink))
     }
 
     /// Publishes a batch of stream records; the answer names the first one to deliver again.

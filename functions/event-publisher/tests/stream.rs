@@ -310,7 +310,11 @@ fn a_missing_bus_name_fails_at_start_naming_it() {
     let err = rt.block_on(async {
         let config = testing::emulator_config().await;
         let wiring = idv_adapters::wiring::Wiring::with_config(&env, config, Vec::new());
-        EventPublisher::wired(&wiring).err().unwrap().to_string()
+        EventPublisher::wired(&wiring)
+            .await
+            .err()
+            .unwrap()
+            .to_string()
     });
     assert!(err.contains("EVENT_BUS_NAME"), "{err}");
     let _: Option<DynamoStore> = None;

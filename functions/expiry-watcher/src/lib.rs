@@ -156,13 +156,16 @@ impl SqsWatcher {
     }
 
     pub async fn from_config(env: &impl Env) -> Result<Self, ConfigError> {
-        Self::wired(&Wiring::load(env).await)
+        Self::wired(&Wiring::load(env).await).await
     }
 
-    pub fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Self, ConfigError> {
+    pub async fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Self, ConfigError> {
+        let store = wiring.store()?;
+        let visibility = wiring.visibility()?;
+        wiring.prime_store(&store).await?;
         Ok(Self {
-            watcher: Watcher::new(wiring.store()?, Arc::new(SystemClock)),
-            visibility: wiring.visibility()?,
+            watcher: Watcher::new(store, Arc::new(SystemClock)),
+            visibility,
         })
     }
 

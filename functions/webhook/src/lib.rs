@@ -158,7 +158,9 @@ impl Webhook {
         let store = wiring.store()?;
         let scheduler = wiring.scheduler(store.clone())?;
         let settings = Settings::from_env(wiring.env())?;
-        let keys = wiring.signing_keys().await?;
+        let keys = wiring.signing_keys()?;
+        wiring.prime_signing_keys(&keys).await?;
+        wiring.prime_store(&store).await?;
         Ok(Self::configured(
             store,
             keys,

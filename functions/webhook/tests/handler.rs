@@ -1011,7 +1011,8 @@ async fn missing_configuration_fails_at_start_naming_the_variable() {
         message.contains("WEBHOOK_SECRETS") && message.contains("Lambda"),
         "{message}"
     );
-    // And so is a short or public secret in Secrets Manager, naming the variable.
+    // And so is a short or public secret in Secrets Manager, naming the variable, when the
+    // secret is read at start (PRIME_CONNECTIONS, as the template sets it).
     for weak in ["whsec_short", idv_adapters::secrets::LOCAL_WEBHOOK_SECRET] {
         let secret =
             testing::webhook_secret_on_emulator(&json!({ "webhook_secrets": [weak] })).await;
@@ -1021,10 +1022,29 @@ async fn missing_configuration_fails_at_start_naming_the_variable() {
                 ("QUEUE_URL", "q"),
                 ("WEBHOOK_SECRET_ARN", &secret),
                 ("AWS_LAMBDA_FUNCTION_NAME", "ralio-idv-webhook-prod"),
+                ("PRIME_CONNECTIONS", "true"),
             ]))
             .await,
         );
         assert!(message.contains("WEBHOOK_SECRET_ARN"), "{weak}: {message}");
+        // Read on the first delivery instead, it is never used: the delivery waits (503).
+        let lazy = idv_webhook::Webhook::from_config(&env(&[
+            ("TABLE_NAME", "t"),
+            ("QUEUE_URL", "q"),
+            ("WEBHOOK_SECRET_ARN", &secret),
+            ("AWS_LAMBDA_FUNCTION_NAME", "ralio-idv-webhook-prod"),
+        ]))
+        .await
+        .expect("a lazy start");
+        let app = idv_webhook::router(lazy);
+        let body = signed_event(
+            "kyc_state_updated",
+            "2026-05-04T14:05:11Z",
+            json!({ "userId": uuid::Uuid::new_v4(), "state": "LIGHT" }),
+        );
+        let signature = WebhookSecret::new(weak).sign_hex(&body);
+        let (status, _) = post(&app, &body, Some(&signature)).await;
+        assert_eq!(status, 503, "{weak}: a weak secret verifies nothing");
     }
 }
 
@@ -1181,6 +1201,7 @@ async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
         ("TABLE_NAME", &table),
         ("QUEUE_URL", &queue_url),
         ("WEBHOOK_SECRET_ARN", &secret),
+        ("PRIME_CONNECTIONS", "true"),
     ]);
     let counter = RequestCounter::for_function(FUNCTION);
     let wiring = Wiring::with_config(

@@ -82,7 +82,7 @@ fn parse_uid(uid: &str) -> Result<Uid, String> {
 
 async fn reconcile(wiring: &Wiring<'_, ProcessEnv>, uid: &str) -> Result<String, String> {
     let uid = parse_uid(uid)?;
-    let ralio = wiring.ralio().await.map_err(|e| e.to_string())?;
+    let ralio = wiring.ralio().map_err(|e| e.to_string())?;
     let store = wiring.store().map_err(|e| e.to_string())?;
     let report = reconcile_user(uid, &ralio, store.as_ref(), chrono::Utc::now())
         .await

@@ -29,6 +29,7 @@ impl Default for AwsTimeouts {
 /// `AWS_ENDPOINT_URL` points it at an emulator.
 pub async fn load_config(timeouts: AwsTimeouts) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(crate::tls::aws_http_client())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(timeouts.connect)
@@ -86,6 +87,7 @@ pub fn eventbridge_client(
 }
 
 /// A DynamoDB Streams client, with extra interceptors (local runner and tests).
+#[cfg(feature = "stream-reader")]
 pub fn dynamodb_streams_client(
     config: &SdkConfig,
     interceptors: &[SharedInterceptor],

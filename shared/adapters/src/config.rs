@@ -104,12 +104,11 @@ pub fn parse_duration(raw: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
-/// Ralio client settings: `RALIO_BASE_URL`, credentials from `RALIO_API_CODE`/`RALIO_API_KEY`
-/// or the Secrets Manager secret, `RALIO_AUTH_SCHEME` (`login`|`raw-key`),
-/// `RALIO_CREATE_SESSION_BODY` (`empty`|`json`), `RALIO_CONNECT_TIMEOUT`, `RALIO_TIMEOUT`.
+/// `RALIO_BASE_URL` and the client settings. Credentials come from `RALIO_API_CODE` and
+/// `RALIO_API_KEY` (local runs), or, with `from_secret`, from the secret when first needed.
 pub fn ralio_config(
     env: &impl Env,
-    secret: Option<&crate::secrets::RalioSecret>,
+    from_secret: bool,
 ) -> Result<crate::ralio::RalioConfig, ConfigError> {
     use crate::ralio::{AuthScheme, CreateSessionBody, RalioConfig, RalioCredentials};
     let base_url = env.required(
@@ -120,25 +119,20 @@ pub fn ralio_config(
         name: "RALIO_BASE_URL",
         reason,
     })?;
-    // A blank value in the secret (the template's placeholder) counts as missing.
-    let from_secret = |pick: fn(&crate::secrets::RalioSecret) -> Option<String>| {
-        secret.and_then(pick).filter(|v| !v.trim().is_empty())
+    let credentials = if from_secret {
+        None
+    } else {
+        let api_code = env.required(
+            "RALIO_API_CODE",
+            "Ralio api_code (or RALIO_SECRET_ARN naming a secret with api_code)",
+        )?;
+        let api_key = env.required(
+            "RALIO_API_KEY",
+            "Ralio api_key (or RALIO_SECRET_ARN naming a secret with api_key)",
+        )?;
+        Some(RalioCredentials { api_code, api_key })
     };
-    let api_code = env
-        .value("RALIO_API_CODE")
-        .or_else(|| from_secret(|s| s.api_code.clone()))
-        .ok_or(ConfigError::Missing {
-            name: "RALIO_API_CODE",
-            meaning: "Ralio api_code (or RALIO_SECRET_ARN naming a secret with api_code)",
-        })?;
-    let api_key = env
-        .value("RALIO_API_KEY")
-        .or_else(|| from_secret(|s| s.api_key.clone()))
-        .ok_or(ConfigError::Missing {
-            name: "RALIO_API_KEY",
-            meaning: "Ralio api_key (or RALIO_SECRET_ARN naming a secret with api_key)",
-        })?;
-    let mut config = RalioConfig::new(base_url, RalioCredentials { api_code, api_key });
+    let mut config = RalioConfig::with_credentials(base_url, credentials);
     if let Some(scheme) = env.value("RALIO_AUTH_SCHEME") {
         config.auth = AuthScheme::parse(&scheme).ok_or(ConfigError::Invalid {
             name: "RALIO_AUTH_SCHEME",
@@ -201,22 +195,19 @@ mod tests {
     }
 
     #[test]
-    fn a_blank_secret_value_counts_as_missing() {
-        let env: HashMap<String, String> = [(
+    fn credentials_come_from_the_environment_or_later_from_the_secret() {
+        let mut env: HashMap<String, String> = [(
             "RALIO_BASE_URL".to_owned(),
             "https://ralio.example".to_owned(),
         )]
         .into();
-        let placeholder = crate::secrets::RalioSecret::parse(
-            r#"{"api_code":"","api_key":" ","webhook_secrets":""}"#,
-        )
-        .unwrap();
-        let err = ralio_config(&env, Some(&placeholder)).unwrap_err();
+        let err = ralio_config(&env, false).unwrap_err();
         assert!(err.to_string().contains("RALIO_API_CODE"), "{err}");
-        let filled =
-            crate::secrets::RalioSecret::parse(r#"{"api_code":"c","api_key":"k"}"#).unwrap();
-        let config = ralio_config(&env, Some(&filled)).unwrap();
-        assert_eq!(config.credentials.api_code, "c");
+        assert_eq!(ralio_config(&env, true).unwrap().credentials, None);
+        env.insert("RALIO_API_CODE".into(), "c".into());
+        env.insert("RALIO_API_KEY".into(), "k".into());
+        let config = ralio_config(&env, false).unwrap();
+        assert_eq!(config.credentials.as_ref().unwrap().api_code, "c");
         assert!(
             !format!("{config:?}").contains("\"k\""),
             "the key is never printed"

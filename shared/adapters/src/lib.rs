@@ -14,8 +14,10 @@ pub mod ralio;
 pub mod reconcile;
 pub mod secrets;
 pub mod store;
+#[cfg(feature = "stream-reader")]
 pub mod stream;
 pub mod telemetry;
+pub mod tls;
 pub mod wiring;
 
 #[cfg(feature = "test-support")]

@@ -5,9 +5,10 @@
 //! | `RALIO_SECRET_ARN` | `{"api_code": "...", "api_key": "..."}` | create-session, account-gate |
 //! | `WEBHOOK_SECRET_ARN` | `{"webhook_secrets": "whsec_new,whsec_old"}` (or a JSON array) | webhook |
 //!
-//! So the internet-facing webhook never holds the Ralio API key. Webhook secrets are read at
-//! start and again when a signature does not match (at most once a minute, see
-//! [`SigningKeys`]), so a rotation needs no redeploy.
+//! So the internet-facing webhook never holds the Ralio API key. Both are read when first
+//! needed (or at start, with `PRIME_CONNECTIONS`), and webhook secrets again when a signature
+//! does not match (at most once a minute, see [`SigningKeys`]), so a rotation needs no
+//! redeploy.
 
 use std::fmt;
 use std::sync::{Arc, RwLock};
@@ -60,6 +61,17 @@ impl RalioSecret {
             reason: "the secret is not a JSON object with api_code and api_key".into(),
         })
     }
+
+    /// Both values; a blank one (the template's placeholder) counts as missing.
+    pub fn credentials(&self) -> Result<crate::ralio::RalioCredentials, String> {
+        let filled = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+        match (filled(&self.api_code), filled(&self.api_key)) {
+            (Some(api_code), Some(api_key)) => {
+                Ok(crate::ralio::RalioCredentials { api_code, api_key })
+            }
+            _ => Err("the secret has no api_code and api_key (fill in the secret)".into()),
+        }
+    }
 }
 
 /// The webhook secrets secret.
@@ -109,15 +121,13 @@ async fn secret_string(
         })
 }
 
-/// Fetches the API credentials secret named by `RALIO_SECRET_ARN`, if that variable is set.
-pub async fn load_ralio_secret(
-    env: &impl Env,
-    client: impl FnOnce() -> aws_sdk_secretsmanager::Client,
-) -> Result<Option<RalioSecret>, ConfigError> {
-    let Some(arn) = env.value(SECRET_ARN_VAR) else {
-        return Ok(None);
-    };
-    RalioSecret::parse(&secret_string(&client(), &arn, SECRET_ARN_VAR).await?).map(Some)
+/// The secret string of `arn`, for a reader outside this module.
+pub(crate) async fn read_secret_string(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+    name: &'static str,
+) -> Result<String, ConfigError> {
+    secret_string(client, arn, name).await
 }
 
 /// Webhook secrets from a list, refusing in Lambda what would let a forger in: a short secret
@@ -217,7 +227,8 @@ pub struct Rejection {
 /// The webhook's signing secrets, read again (at most once per interval) when a signature
 /// does not match, so a rotated secret is picked up by warm containers without a redeploy.
 pub struct SigningKeys {
-    current: RwLock<WebhookSecrets>,
+    /// None until first read (a lazy start).
+    current: RwLock<Option<WebhookSecrets>>,
     source: Option<Arc<dyn WebhookSecretSource>>,
     /// When a mismatch last read the secrets again; the first mismatch may always.
     last_reread: tokio::sync::Mutex<Option<Instant>>,
@@ -228,7 +239,7 @@ impl SigningKeys {
     /// Secrets that never change (local runs, tests).
     pub fn fixed(secrets: WebhookSecrets) -> Self {
         Self {
-            current: RwLock::new(secrets),
+            current: RwLock::new(Some(secrets)),
             source: None,
             last_reread: tokio::sync::Mutex::new(None),
             reread_every: SECRET_REREAD_INTERVAL,
@@ -243,6 +254,42 @@ impl SigningKeys {
         }
     }
 
+    /// Secrets to be read from `source` on first use (or by [`SigningKeys::load`]).
+    pub fn lazy(source: Arc<dyn WebhookSecretSource>) -> Self {
+        Self {
+            current: RwLock::new(None),
+            source: Some(source),
+            last_reread: tokio::sync::Mutex::new(None),
+            reread_every: SECRET_REREAD_INTERVAL,
+        }
+    }
+
+    fn held(&self) -> bool {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// Reads the secrets if none are held yet. A secret that cannot be read, or breaks the
+    /// rules, is a configuration error.
+    pub async fn load(&self) -> Result<(), ConfigError> {
+        if self.held() {
+            return Ok(());
+        }
+        let Some(source) = &self.source else {
+            return Ok(());
+        };
+        // The re-read lock: concurrent first deliveries share one read.
+        let _reading = self.last_reread.lock().await;
+        if self.held() {
+            return Ok(());
+        }
+        let secrets = source.webhook_secrets().await?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(secrets);
+        Ok(())
+    }
+
     /// Reads again at most this often (default one minute).
     pub fn reread_at_most_every(mut self, interval: Duration) -> Self {
         self.reread_every = interval;
@@ -250,10 +297,10 @@ impl SigningKeys {
     }
 
     fn check(&self, body: &[u8], header: Option<&str>) -> Result<usize, SignatureError> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .verify(body, header)
+        match &*self.current.read().unwrap_or_else(|p| p.into_inner()) {
+            Some(secrets) => secrets.verify(body, header),
+            None => Err(SignatureError::Mismatch),
+        }
     }
 
     /// Checks a signature; `Ok` holds the position of the secret that matched. Only a
@@ -263,6 +310,11 @@ impl SigningKeys {
     /// be a genuine delivery signed with a secret rotated in a moment ago.
     pub async fn verify(&self, body: &[u8], header: Option<&str>) -> Result<usize, Rejection> {
         let refused = |error, retryable| Rejection { error, retryable };
+        if let Err(e) = self.load().await {
+            // Nothing to check against yet: Ralio retries, and the alarm on 5xx shows it.
+            tracing::error!(error = %e, "webhook secrets could not be read");
+            return Err(refused(SignatureError::Mismatch, true));
+        }
         let first = self.check(body, header);
         if first != Err(SignatureError::Mismatch) {
             return first.map_err(|e| refused(e, false));
@@ -278,7 +330,7 @@ impl SigningKeys {
             *last = Some(Instant::now());
             match source.webhook_secrets().await {
                 Ok(fresh) => {
-                    *self.current.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+                    *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(fresh);
                     tracing::info!("webhook secrets read again after a signature mismatch");
                 }
                 Err(e) => {

@@ -21,7 +21,7 @@ use crate::queue::{SqsQueue, SqsVisibility};
 use crate::ralio::{CredentialSource, RalioClient, RalioCredentials};
 use crate::secrets::{
     RalioSecret, SECRET_ARN_VAR, SecretsManagerWebhookSecrets, SigningKeys, WEBHOOK_SECRET_ARN_VAR,
-    WebhookSecretSource, in_lambda, load_ralio_secret, webhook_secrets_from_env,
+    in_lambda, read_secret_string, webhook_secrets_from_env,
 };
 use crate::store::DynamoStore;
 
@@ -100,16 +100,10 @@ impl<'e, E: Env> Wiring<'e, E> {
         )))
     }
 
-    /// The Secrets Manager secret named by `RALIO_SECRET_ARN`, if set.
-    async fn ralio_secret(&self) -> Result<Option<RalioSecret>, ConfigError> {
-        load_ralio_secret(self.env, || secrets_client(&self.aws, &self.interceptors)).await
-    }
-
-    /// The Ralio client: `RALIO_BASE_URL` and credentials from the environment or the secret.
-    /// Credentials from the secret are read again once when Ralio refuses them (a rotated key).
-    pub async fn ralio(&self) -> Result<Arc<RalioClient>, ConfigError> {
-        let secret = self.ralio_secret().await?;
-        let config = ralio_config(self.env, secret.as_ref())?;
+    /// The Ralio client: `RALIO_BASE_URL`, and credentials from the environment or from the
+    /// secret named by `RALIO_SECRET_ARN`, read when first needed and again once when Ralio
+    /// refuses them (a rotated key).
+    pub fn ralio(&self) -> Result<Arc<RalioClient>, ConfigError> {
         let from_env = self.env.value("RALIO_API_CODE").is_some();
         let source: Option<Arc<dyn CredentialSource>> = match self.env.value(SECRET_ARN_VAR) {
             Some(arn) if !from_env => Some(Arc::new(SecretCredentials {
@@ -118,6 +112,7 @@ impl<'e, E: Env> Wiring<'e, E> {
             })),
             _ => None,
         };
+        let config = ralio_config(self.env, source.is_some())?;
         let client =
             RalioClient::with_source(config, source).map_err(|e| ConfigError::Invalid {
                 name: "RALIO_BASE_URL",
@@ -126,9 +121,10 @@ impl<'e, E: Env> Wiring<'e, E> {
         Ok(Arc::new(client))
     }
 
-    /// The webhook's signing secrets: the secret named by `WEBHOOK_SECRET_ARN`, read again
-    /// after a signature mismatch; or `WEBHOOK_SECRETS` outside Lambda.
-    pub async fn signing_keys(&self) -> Result<SigningKeys, ConfigError> {
+    /// The webhook's signing secrets: the secret named by `WEBHOOK_SECRET_ARN`, read on the
+    /// first delivery (or while priming) and again after a signature mismatch; or
+    /// `WEBHOOK_SECRETS` outside Lambda.
+    pub fn signing_keys(&self) -> Result<SigningKeys, ConfigError> {
         if let Some(secrets) = webhook_secrets_from_env(self.env)? {
             return Ok(SigningKeys::fixed(secrets));
         }
@@ -136,13 +132,56 @@ impl<'e, E: Env> Wiring<'e, E> {
             WEBHOOK_SECRET_ARN_VAR,
             "the Secrets Manager secret holding webhook_secrets (WEBHOOK_SECRETS outside Lambda)",
         )?;
-        let source = Arc::new(SecretsManagerWebhookSecrets {
+        Ok(SigningKeys::lazy(Arc::new(SecretsManagerWebhookSecrets {
             arn,
             client: secrets_client(&self.aws, &self.interceptors),
             lambda: in_lambda(self.env),
-        });
-        let secrets = source.webhook_secrets().await?;
-        Ok(SigningKeys::from_source(secrets, source))
+        })))
+    }
+
+    /// `PRIME_CONNECTIONS`: make one cheap request to each upstream during INIT, so the first
+    /// invocation finds its connections open (and a bad secret stops the start).
+    pub fn prime_connections(&self) -> Result<bool, ConfigError> {
+        self.env.parsed("PRIME_CONNECTIONS", false)
+    }
+
+    /// With `PRIME_CONNECTIONS`, opens the store's connection (`DescribeTable`). A failure only
+    /// costs the first request its handshake, so it is logged, not fatal.
+    pub async fn prime_store(&self, store: &DynamoStore) -> Result<(), ConfigError> {
+        if self.prime_connections()?
+            && let Err(e) = store.prime().await
+        {
+            tracing::warn!(error = %e, "priming the store connection failed");
+        }
+        Ok(())
+    }
+
+    /// With `PRIME_CONNECTIONS`, reads the Ralio credentials (a secret that cannot be read or
+    /// is not filled in stops the start, naming it) and logs in, opening the connection.
+    pub async fn prime_ralio(&self, ralio: &RalioClient) -> Result<(), ConfigError> {
+        if !self.prime_connections()? {
+            return Ok(());
+        }
+        ralio
+            .load_credentials()
+            .await
+            .map_err(|reason| ConfigError::Secret {
+                name: SECRET_ARN_VAR,
+                reason,
+            })?;
+        if let Err(e) = ralio.warm_up().await {
+            tracing::warn!(error = %e, "priming the Ralio connection failed");
+        }
+        Ok(())
+    }
+
+    /// With `PRIME_CONNECTIONS`, reads the webhook secrets now: one that cannot be read or
+    /// breaks the rules stops the start.
+    pub async fn prime_signing_keys(&self, keys: &SigningKeys) -> Result<(), ConfigError> {
+        if self.prime_connections()? {
+            keys.load().await?;
+        }
+        Ok(())
     }
 }
 
@@ -155,18 +194,11 @@ struct SecretCredentials {
 #[async_trait::async_trait]
 impl CredentialSource for SecretCredentials {
     async fn credentials(&self) -> Result<RalioCredentials, String> {
-        let output = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.arn)
-            .send()
+        let text = read_secret_string(&self.client, &self.arn, SECRET_ARN_VAR)
             .await
-            .map_err(|e| aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())?;
-        let secret = RalioSecret::parse(output.secret_string().unwrap_or_default())
             .map_err(|e| e.to_string())?;
-        match (secret.api_code, secret.api_key) {
-            (Some(api_code), Some(api_key)) => Ok(RalioCredentials { api_code, api_key }),
-            _ => Err("the secret has no api_code and api_key".into()),
-        }
+        RalioSecret::parse(&text)
+            .map_err(|e| e.to_string())?
+            .credentials()
     }
 }

@@ -702,7 +702,7 @@ async fn refused_credentials_are_read_again_once() {
     // Without anything new to read, the refusal stands.
     let stale = RalioClient::with_source(
         config(&server),
-        Some(Arc::new(Rotated(config(&server).credentials))),
+        Some(Arc::new(Rotated(config(&server).credentials.unwrap()))),
     )
     .unwrap();
     assert_eq!(

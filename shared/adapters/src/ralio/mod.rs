@@ -87,7 +87,8 @@ pub trait CredentialSource: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct RalioConfig {
     pub base_url: String,
-    pub credentials: RalioCredentials,
+    /// None: read from the client's [`CredentialSource`] on first use (the secret in Lambda).
+    pub credentials: Option<RalioCredentials>,
     pub auth: AuthScheme,
     pub connect_timeout: Duration,
     /// Total time for one HTTP exchange.
@@ -102,6 +103,14 @@ pub struct RalioConfig {
 
 impl RalioConfig {
     pub fn new(base_url: impl Into<String>, credentials: RalioCredentials) -> Self {
+        Self::with_credentials(base_url, Some(credentials))
+    }
+
+    /// `None`: the client reads them from its source when first needed.
+    pub fn with_credentials(
+        base_url: impl Into<String>,
+        credentials: Option<RalioCredentials>,
+    ) -> Self {
         Self {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             credentials,
@@ -237,9 +246,10 @@ impl Deadline {
 
 /// See the module documentation. Cheap to share: one per warm container.
 pub struct RalioClient {
-    http: reqwest::Client,
+    /// Built on the first call, so a start reads no trust store.
+    http: std::sync::OnceLock<reqwest::Client>,
     config: RalioConfig,
-    credentials: Mutex<RalioCredentials>,
+    credentials: Mutex<Option<RalioCredentials>>,
     source: Option<Arc<dyn CredentialSource>>,
     token: Mutex<Option<String>>,
 }
@@ -256,26 +266,73 @@ impl RalioClient {
         Self::with_source(config, None)
     }
 
-    /// A client that reads its credentials again from `source` when Ralio refuses them.
+    /// A client that reads its credentials from `source` when it has none yet, and again when
+    /// Ralio refuses them.
     pub fn with_source(
         config: RalioConfig,
         source: Option<Arc<dyn CredentialSource>>,
     ) -> Result<Self, RalioError> {
         check_base_url(&config.base_url).map_err(RalioError::BadResponse)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("ralio-idv-lambda/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| RalioError::Unavailable(e.to_string()))?;
+        if config.credentials.is_none() && source.is_none() {
+            return Err(RalioError::BadResponse(
+                "no Ralio credentials and nowhere to read them from".into(),
+            ));
+        }
         Ok(Self {
-            http,
+            http: std::sync::OnceLock::new(),
             credentials: Mutex::new(config.credentials.clone()),
             config,
             source,
             token: Mutex::new(None),
         })
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .tls_backend_preconfigured(crate::tls::rustls_config())
+                .connect_timeout(self.config.connect_timeout)
+                .timeout(self.config.request_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("ralio-idv-lambda/", env!("CARGO_PKG_VERSION")))
+                .build()
+                // Only a TLS backend of another type can fail here, and that is a bug.
+                .expect("the Ralio HTTP client builds from its own rustls configuration")
+        })
+    }
+
+    /// The credentials, read from the source the first time they are needed. An error here
+    /// means no request was sent.
+    async fn current_credentials(&self) -> Result<RalioCredentials, RalioError> {
+        let mut current = self.credentials.lock().await;
+        if let Some(credentials) = current.as_ref() {
+            return Ok(credentials.clone());
+        }
+        let source = self
+            .source
+            .as_ref()
+            .ok_or_else(|| RalioError::Unreachable("no Ralio credentials configured".into()))?;
+        let fresh = source.credentials().await.map_err(|e| {
+            RalioError::Unreachable(format!("the Ralio credentials could not be read: {e}"))
+        })?;
+        *current = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Reads the credentials now if they come from a source (start-up with priming): a
+    /// secret that cannot be read or is incomplete is a reason not to start.
+    pub async fn load_credentials(&self) -> Result<(), String> {
+        match self.current_credentials().await {
+            Ok(_) => Ok(()),
+            Err(RalioError::Unreachable(why)) => Err(why),
+            Err(other) => Err(other.to_string()),
+        }
+    }
+
+    /// Logs in (or reads the key) now, so the first request finds a token and an open
+    /// connection.
+    pub async fn warm_up(&self) -> Result<(), RalioError> {
+        self.unbounded().token().await.map(|_| ())
     }
 
     /// Calls that keep to `deadline`.
@@ -322,8 +379,8 @@ impl RalioClient {
                 // One lock at a time: `token()` holds the token lock while it reads these.
                 let changed = {
                     let mut current = self.credentials.lock().await;
-                    let changed = *current != fresh;
-                    *current = fresh;
+                    let changed = current.as_ref() != Some(&fresh);
+                    *current = Some(fresh);
                     changed
                 };
                 *self.token.lock().await = None;
@@ -342,19 +399,19 @@ impl RalioCall<'_> {
     async fn token(&self) -> Result<String, RalioError> {
         let client = self.client;
         if client.config.auth == AuthScheme::RawKey {
-            return Ok(client.credentials.lock().await.api_key.clone());
+            return Ok(client.current_credentials().await?.api_key);
         }
         // Held across the login so concurrent requests in a container share one login.
         let mut cached = client.token.lock().await;
         if let Some(token) = cached.as_ref() {
             return Ok(token.clone());
         }
-        let credentials = client.credentials.lock().await.clone();
+        let credentials = client.current_credentials().await?;
         let body = json!({ "api_code": credentials.api_code, "api_key": credentials.api_key });
         let response = self
             .send(true, || {
                 client
-                    .http
+                    .http()
                     .post(client.url("/api/v1/auth/login"))
                     .json(&body)
             })
@@ -453,7 +510,7 @@ impl RalioCall<'_> {
             let response = self
                 .send(idempotent, || {
                     let request = client
-                        .http
+                        .http()
                         .request(method.clone(), &url)
                         .bearer_auth(&token);
                     match body {

@@ -84,6 +84,18 @@ impl DynamoStore {
         }
     }
 
+    /// One cheap request that opens the connection (TLS included) during INIT, so the first
+    /// invocation does not pay for it. It reads the table's description, never an item.
+    pub async fn prime(&self) -> StoreResult<()> {
+        self.client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("DescribeTable", e))
+    }
+
     /// A pause before retrying a conflicted transaction, growing with each attempt.
     async fn back_off(attempt: u32) {
         tokio::time::sleep(StdDuration::from_millis(20 << attempt)).await;
