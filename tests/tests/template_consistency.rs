@@ -779,13 +779,22 @@ fn the_api_is_iam_by_default_or_jwt_with_scopes() {
         auth["DefaultAuthorizer"]["Fn::If"],
         serde_json::json!(["UseJwt", "MerchantJwt", "AWS_IAM"])
     );
-    let jwt = &auth["Authorizers"]["Fn::If"][1]["MerchantJwt"];
+    let jwt = &auth["Authorizers"]["MerchantJwt"];
     assert_eq!(jwt["AuthorizationScopes"]["Ref"], "JwtScopes");
-    assert_eq!(jwt["JwtConfiguration"]["issuer"]["Ref"], "JwtIssuer");
+    assert_eq!(
+        jwt["JwtConfiguration"]["issuer"]["Fn::If"],
+        serde_json::json!(["UseJwt", { "Ref": "JwtIssuer" }, "https://unused.invalid"])
+    );
     assert_eq!(
         template["Parameters"]["JwtScopes"]["Type"],
         "CommaDelimitedList"
     );
+    let rule = &template["Rules"]["JwtNeedsIssuerAudienceAndScopes"];
+    assert_eq!(
+        rule["RuleCondition"]["Fn::Equals"],
+        serde_json::json!([{ "Ref": "ApiAuth" }, "JWT"])
+    );
+    assert_eq!(rule["Assertions"].as_array().map(Vec::len), Some(3));
     // No function event overrides the API's authorizer: every route is protected the same way.
     for (_, resource_name) in FUNCTIONS {
         let events = &resource(&template, resource_name)["Properties"]["Events"];

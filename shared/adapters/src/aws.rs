@@ -28,6 +28,22 @@ impl Default for AwsTimeouts {
 /// Loads the standard AWS configuration (environment, profile, role), with timeouts.
 /// `AWS_ENDPOINT_URL` points it at an emulator.
 pub async fn load_config(timeouts: AwsTimeouts) -> SdkConfig {
+    loader(timeouts).load().await
+}
+
+/// The same inside Lambda, where everything comes from the environment: no profile file is
+/// looked for.
+pub async fn load_lambda_config(timeouts: AwsTimeouts) -> SdkConfig {
+    use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+    let none = EnvConfigFiles::builder()
+        .include_default_config_file(false)
+        .include_default_credentials_file(false)
+        .with_contents(EnvConfigFileKind::Config, "")
+        .build();
+    loader(timeouts).profile_files(none).load().await
+}
+
+fn loader(timeouts: AwsTimeouts) -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(crate::tls::aws_http_client())
         .timeout_config(
@@ -37,8 +53,6 @@ pub async fn load_config(timeouts: AwsTimeouts) -> SdkConfig {
                 .operation_timeout(timeouts.operation)
                 .build(),
         )
-        .load()
-        .await
 }
 
 /// A DynamoDB client, with extra interceptors (tests count or fault its requests).

@@ -280,12 +280,25 @@ impl SigningKeys {
         let Some(source) = &self.source else {
             return Ok(());
         };
-        // The re-read lock: concurrent first deliveries share one read.
-        let _reading = self.last_reread.lock().await;
+        // The re-read lock: concurrent first deliveries share one read, and a failed read is
+        // not tried again within the interval (a flood must not become one read per request).
+        let mut last = self.last_reread.lock().await;
         if self.held() {
             return Ok(());
         }
-        let secrets = source.webhook_secrets().await?;
+        if last.is_some_and(|at| at.elapsed() < self.reread_every) {
+            return Err(ConfigError::Secret {
+                name: WEBHOOK_SECRET_ARN_VAR,
+                reason: "the last read failed moments ago; not read again yet".into(),
+            });
+        }
+        let secrets = match source.webhook_secrets().await {
+            Ok(secrets) => secrets,
+            Err(e) => {
+                *last = Some(Instant::now());
+                return Err(e);
+            }
+        };
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(secrets);
         Ok(())
     }
@@ -310,6 +323,10 @@ impl SigningKeys {
     /// be a genuine delivery signed with a secret rotated in a moment ago.
     pub async fn verify(&self, body: &[u8], header: Option<&str>) -> Result<usize, Rejection> {
         let refused = |error, retryable| Rejection { error, retryable };
+        if header.is_none() {
+            // Nothing to check, whatever the secrets: no reason to read them.
+            return Err(refused(SignatureError::Missing, false));
+        }
         if let Err(e) = self.load().await {
             // Nothing to check against yet: Ralio retries, and the alarm on 5xx shows it.
             tracing::error!(error = %e, "webhook secrets could not be read");
@@ -439,5 +456,50 @@ mod tests {
         // Outside Lambda, anything goes (local runs and tests).
         assert!(checked_secrets(&[short], false, WEBHOOK_SECRET_ARN_VAR).is_ok());
         assert!(!format!("{:?}", RalioSecret::parse(r#"{"api_key":"k"}"#).unwrap()).contains('k'));
+    }
+
+    /// A source that cannot be read, counting attempts.
+    #[derive(Default)]
+    struct Unreadable {
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl WebhookSecretSource for Unreadable {
+        async fn webhook_secrets(&self) -> Result<WebhookSecrets, ConfigError> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(ConfigError::Secret {
+                name: WEBHOOK_SECRET_ARN_VAR,
+                reason: "unavailable".into(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lazy_start_never_accepts_and_a_flood_does_not_become_one_read_each() {
+        let source = Arc::new(Unreadable::default());
+        let keys = SigningKeys::lazy(source.clone());
+        let reads = || source.reads.load(std::sync::atomic::Ordering::SeqCst);
+        // No header: refused for good, nothing read.
+        let missing = keys.verify(b"{}", None).await.unwrap_err();
+        assert_eq!(
+            (missing.error, missing.retryable, reads()),
+            (SignatureError::Missing, false, 0)
+        );
+        // Secrets unreadable: never accepted, answered as retryable (503), read once a minute.
+        for _ in 0..5 {
+            let refused = keys.verify(b"{}", Some("00")).await.unwrap_err();
+            assert!(refused.retryable);
+        }
+        assert_eq!(reads(), 1);
+        assert!(keys.load().await.is_err());
+    }
+
+    #[test]
+    fn a_blank_ralio_secret_value_counts_as_missing() {
+        let blank = RalioSecret::parse(r#"{"api_code":"","api_key":" "}"#).unwrap();
+        assert!(blank.credentials().is_err());
+        let filled = RalioSecret::parse(r#"{"api_code":"c","api_key":"k"}"#).unwrap();
+        assert_eq!(filled.credentials().unwrap().api_code, "c");
     }
 }

@@ -8,7 +8,11 @@ use std::sync::{Arc, LazyLock};
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_http_client::{Builder, Connector};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::shared::IntoShared;
 use base64::Engine;
 use rustls::pki_types::CertificateDer;
 
@@ -74,9 +78,9 @@ pub fn rustls_config() -> rustls::ClientConfig {
 }
 
 /// The AWS SDK's HTTPS client. Its connector, and with it the trust store, is built on the
-/// first request.
+/// first request (the SDK's own client would build it when a client is constructed).
 pub fn aws_http_client() -> SharedHttpClient {
-    Builder::new().build_with_connector_fn(|settings, components| {
+    let inner = Builder::new().build_with_connector_fn(|settings, components| {
         let mut builder = Connector::builder();
         builder.set_connector_settings(settings.cloned());
         if let Some(components) = components {
@@ -86,5 +90,27 @@ pub fn aws_http_client() -> SharedHttpClient {
             .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
             .tls_context(SDK_TLS.clone())
             .build()
-    })
+    });
+    OnFirstRequest(inner).into_shared()
+}
+
+/// Delegates to the SDK's client, without its eager connector build at client construction
+/// (`validate_base_client_config`), which would read the trust store during INIT.
+#[derive(Debug)]
+struct OnFirstRequest(SharedHttpClient);
+
+impl HttpClient for OnFirstRequest {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(
+        &self,
+    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }

@@ -12,7 +12,7 @@ use idv_model::ExpirySchedule;
 
 use crate::aws::{
     AwsTimeouts, SharedInterceptor, dynamodb_client, eventbridge_client, load_config,
-    secrets_client, sqs_client,
+    load_lambda_config, secrets_client, sqs_client,
 };
 use crate::config::{ConfigError, Env, expiry_schedule, ralio_config};
 use crate::expiry::ExpiryScheduler;
@@ -35,7 +35,12 @@ pub struct Wiring<'e, E: Env> {
 impl<'e, E: Env> Wiring<'e, E> {
     /// The standard AWS configuration (role, region; `AWS_ENDPOINT_URL` for an emulator).
     pub async fn load(env: &'e E) -> Self {
-        Self::with_config(env, load_config(AwsTimeouts::default()).await, Vec::new())
+        let aws = if in_lambda(env) {
+            load_lambda_config(AwsTimeouts::default()).await
+        } else {
+            load_config(AwsTimeouts::default()).await
+        };
+        Self::with_config(env, aws, Vec::new())
     }
 
     /// A given AWS configuration, with interceptors on every client (tests).
@@ -139,6 +144,9 @@ impl<'e, E: Env> Wiring<'e, E> {
         })))
     }
 
+    /// How long each priming step may take: INIT must stay well inside Lambda's 10 s.
+    pub const PRIME_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
     /// `PRIME_CONNECTIONS`: make one cheap request to each upstream during INIT, so the first
     /// invocation finds its connections open (and a bad secret stops the start).
     pub fn prime_connections(&self) -> Result<bool, ConfigError> {
@@ -148,28 +156,41 @@ impl<'e, E: Env> Wiring<'e, E> {
     /// With `PRIME_CONNECTIONS`, opens the store's connection (`DescribeTable`). A failure only
     /// costs the first request its handshake, so it is logged, not fatal.
     pub async fn prime_store(&self, store: &DynamoStore) -> Result<(), ConfigError> {
-        if self.prime_connections()?
-            && let Err(e) = store.prime().await
-        {
-            tracing::warn!(error = %e, "priming the store connection failed");
+        if !self.prime_connections()? {
+            return Ok(());
+        }
+        match tokio::time::timeout(Self::PRIME_BUDGET, store.prime()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "priming the store connection failed"),
+            Err(_) => tracing::warn!("priming the store connection timed out"),
         }
         Ok(())
     }
 
     /// With `PRIME_CONNECTIONS`, reads the Ralio credentials (a secret that cannot be read or
-    /// is not filled in stops the start, naming it) and logs in, opening the connection.
+    /// is not filled in stops the start, naming it) and logs in, opening the connection. Each
+    /// step keeps to [`Self::PRIME_BUDGET`]: a slow Secrets Manager or Ralio leaves the work
+    /// to the first request instead of failing INIT (and with it the read-only routes).
     pub async fn prime_ralio(&self, ralio: &RalioClient) -> Result<(), ConfigError> {
         if !self.prime_connections()? {
             return Ok(());
         }
-        ralio
-            .load_credentials()
-            .await
-            .map_err(|reason| ConfigError::Secret {
-                name: SECRET_ARN_VAR,
-                reason,
-            })?;
-        if let Err(e) = ralio.warm_up().await {
+        match tokio::time::timeout(Self::PRIME_BUDGET, ralio.load_credentials()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(reason)) => {
+                return Err(ConfigError::Secret {
+                    name: SECRET_ARN_VAR,
+                    reason,
+                });
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "reading the Ralio credentials timed out; the first call reads them"
+                );
+                return Ok(());
+            }
+        }
+        if let Err(e) = ralio.warm_up(Self::PRIME_BUDGET).await {
             tracing::warn!(error = %e, "priming the Ralio connection failed");
         }
         Ok(())
@@ -179,7 +200,12 @@ impl<'e, E: Env> Wiring<'e, E> {
     /// breaks the rules stops the start.
     pub async fn prime_signing_keys(&self, keys: &SigningKeys) -> Result<(), ConfigError> {
         if self.prime_connections()? {
-            keys.load().await?;
+            match tokio::time::timeout(Self::PRIME_BUDGET, keys.load()).await {
+                Ok(loaded) => loaded?,
+                Err(_) => tracing::warn!(
+                    "reading the webhook secrets timed out; the first delivery reads them"
+                ),
+            }
         }
         Ok(())
     }

@@ -34,6 +34,9 @@ struct Args {
     out: PathBuf,
     #[arg(long, default_value = "release")]
     profile: String,
+    /// Measure only these functions (comma-separated; hello-world always runs).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 /// Long enough for the webhook's rule on secrets in Lambda (≥ 32 bytes), not the local one.
@@ -177,6 +180,12 @@ async fn main() -> Result<(), String> {
             check: Box::new(invocations::whole_batch),
         },
     ];
+    let targets = targets
+        .into_iter()
+        .enumerate()
+        .filter(|(i, t)| *i == 0 || args.only.is_empty() || args.only.contains(&t.subject.name))
+        .map(|(_, t)| t)
+        .collect();
     let plan = Plan {
         init_runs: args.init_runs,
         cold_runs: args.cold_runs,
@@ -191,10 +200,13 @@ async fn main() -> Result<(), String> {
         .filter_map(|m| {
             let path = args.arm64_dir.join(&m.name).join("bootstrap");
             let (bytes, deflated) = sizes(&path).ok()?;
+            let built: chrono::DateTime<chrono::Utc> =
+                std::fs::metadata(&path).ok()?.modified().ok()?.into();
             Some(Arm64Size {
                 name: m.name.clone(),
                 bytes,
                 deflated,
+                built: built.format("%Y-%m-%d %H:%M UTC").to_string(),
             })
         })
         .collect();

@@ -18,6 +18,8 @@ pub struct Arm64Size {
     pub name: String,
     pub bytes: u64,
     pub deflated: u64,
+    /// When `make build` wrote it: it may be older than this run's binaries.
+    pub built: String,
 }
 
 pub struct Report<'a> {
@@ -137,7 +139,10 @@ impl Report<'_> {
             "Stripped release binary for this machine (x86_64), and deflated at level 9 (a \
              `zip -9` of it is ~100 bytes more; the target is at most 4.5 MB). Peak RSS is \
              VmHWM after the warm run. arm64 figures are the `make build` artifacts when they \
-             exist.\n"
+             exist{}.\n",
+            self.arm64
+                .first()
+                .map_or(String::new(), |a| format!(", as built on {}", a.built))
         );
         let _ = writeln!(
             out,

@@ -303,7 +303,10 @@ impl RalioClient {
 
     /// The credentials, read from the source the first time they are needed. An error here
     /// means no request was sent.
-    async fn current_credentials(&self) -> Result<RalioCredentials, RalioError> {
+    async fn current_credentials(
+        &self,
+        deadline: Deadline,
+    ) -> Result<RalioCredentials, RalioError> {
         let mut current = self.credentials.lock().await;
         if let Some(credentials) = current.as_ref() {
             return Ok(credentials.clone());
@@ -312,7 +315,14 @@ impl RalioClient {
             .source
             .as_ref()
             .ok_or_else(|| RalioError::Unreachable("no Ralio credentials configured".into()))?;
-        let fresh = source.credentials().await.map_err(|e| {
+        let read = source.credentials();
+        let read = match deadline.remaining() {
+            Some(left) => tokio::time::timeout(left, read)
+                .await
+                .map_err(|_| RalioError::OutOfTime)?,
+            None => read.await,
+        };
+        let fresh = read.map_err(|e| {
             RalioError::Unreachable(format!("the Ralio credentials could not be read: {e}"))
         })?;
         *current = Some(fresh.clone());
@@ -322,17 +332,20 @@ impl RalioClient {
     /// Reads the credentials now if they come from a source (start-up with priming): a
     /// secret that cannot be read or is incomplete is a reason not to start.
     pub async fn load_credentials(&self) -> Result<(), String> {
-        match self.current_credentials().await {
+        match self.current_credentials(Deadline::none()).await {
             Ok(_) => Ok(()),
             Err(RalioError::Unreachable(why)) => Err(why),
             Err(other) => Err(other.to_string()),
         }
     }
 
-    /// Logs in (or reads the key) now, so the first request finds a token and an open
-    /// connection.
-    pub async fn warm_up(&self) -> Result<(), RalioError> {
-        self.unbounded().token().await.map(|_| ())
+    /// Logs in (or reads the key) now, within `budget`, so the first request finds a token
+    /// and an open connection.
+    pub async fn warm_up(&self, budget: Duration) -> Result<(), RalioError> {
+        self.within(Deadline::after(budget))
+            .token()
+            .await
+            .map(|_| ())
     }
 
     /// Calls that keep to `deadline`.
@@ -399,14 +412,14 @@ impl RalioCall<'_> {
     async fn token(&self) -> Result<String, RalioError> {
         let client = self.client;
         if client.config.auth == AuthScheme::RawKey {
-            return Ok(client.current_credentials().await?.api_key);
+            return Ok(client.current_credentials(self.deadline).await?.api_key);
         }
         // Held across the login so concurrent requests in a container share one login.
         let mut cached = client.token.lock().await;
         if let Some(token) = cached.as_ref() {
             return Ok(token.clone());
         }
-        let credentials = client.current_credentials().await?;
+        let credentials = client.current_credentials(self.deadline).await?;
         let body = json!({ "api_code": credentials.api_code, "api_key": credentials.api_key });
         let response = self
             .send(true, || {
