@@ -31,8 +31,9 @@ pub async fn load_config(timeouts: AwsTimeouts) -> SdkConfig {
     loader(timeouts).load().await
 }
 
-/// The same inside Lambda, where everything comes from the environment: no profile file is
-/// looked for.
+/// The same inside Lambda, where everything comes from the environment (the runtime sets the
+/// region and the role's credentials as variables): no profile file is looked for, and no
+/// provider chain is built for the region or the credentials.
 pub async fn load_lambda_config(timeouts: AwsTimeouts) -> SdkConfig {
     use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
     let none = EnvConfigFiles::builder()
@@ -40,7 +41,14 @@ pub async fn load_lambda_config(timeouts: AwsTimeouts) -> SdkConfig {
         .include_default_credentials_file(false)
         .with_contents(EnvConfigFileKind::Config, "")
         .build();
-    loader(timeouts).profile_files(none).load().await
+    loader(timeouts)
+        .profile_files(none)
+        .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
+        .credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        )
+        .load()
+        .await
 }
 
 fn loader(timeouts: AwsTimeouts) -> aws_config::ConfigLoader {
