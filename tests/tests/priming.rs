@@ -9,19 +9,7 @@ use idv_adapters::config::ConfigError;
 use idv_adapters::testing::{self, RequestCounter};
 use idv_adapters::wiring::Wiring;
 use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// A Ralio whose logins are counted.
-async fn ralio() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/v1/auth/login"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "token": "t" })))
-        .mount(&server)
-        .await;
-    server
-}
+use wiremock::MockServer;
 
 struct Setting {
     env: HashMap<String, String>,
@@ -29,7 +17,8 @@ struct Setting {
 }
 
 async fn setting(prime: bool, api_secret: serde_json::Value) -> Setting {
-    let ralio = ralio().await;
+    // Logs anyone in; its received requests count the logins.
+    let ralio = testing::fixtures::fake_ralio().await;
     let table = testing::new_table().await;
     let (_, queue) = testing::sqs_queue_on(&[]).await;
     let api = testing::api_secret_on_emulator(&api_secret).await;

@@ -13,7 +13,8 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn template() -> Value {
+/// Runs the test venv's Python on `args` and reads the JSON it prints.
+fn python_json(args: &[&std::ffi::OsStr]) -> Value {
     let python = std::env::var("IDV_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root().join(".venv/bin/python"));
@@ -23,16 +24,22 @@ fn template() -> Value {
         python.display()
     );
     let output = std::process::Command::new(&python)
-        .arg(root().join("scripts/template_json.py"))
-        .arg(root().join("template.yaml"))
+        .args(args)
         .output()
-        .expect("run the template decoder");
+        .expect("run python");
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn template() -> Value {
+    python_json(&[
+        root().join("scripts/template_json.py").as_os_str(),
+        root().join("template.yaml").as_os_str(),
+    ])
 }
 
 fn resource<'a>(template: &'a Value, name: &str) -> &'a Value {
@@ -700,23 +707,11 @@ fn router_routes(crate_name: &str) -> BTreeSet<String> {
 }
 
 fn openapi_routes() -> BTreeSet<String> {
-    let python = std::env::var("IDV_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join(".venv/bin/python"));
-    let output = std::process::Command::new(python)
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
-        ])
-        .arg(root().join("infra/openapi.yaml"))
-        .output()
-        .expect("run python");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let spec: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let spec = python_json(&[
+        "-c".as_ref(),
+        "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))".as_ref(),
+        root().join("infra/openapi.yaml").as_os_str(),
+    ]);
     let mut routes = BTreeSet::new();
     for (path, operations) in spec["paths"].as_object().unwrap() {
         for method in operations.as_object().unwrap().keys() {

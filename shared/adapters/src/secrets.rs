@@ -98,7 +98,7 @@ impl SecretList {
     }
 }
 
-async fn secret_string(
+pub(crate) async fn secret_string(
     client: &aws_sdk_secretsmanager::Client,
     arn: &str,
     name: &'static str,
@@ -119,15 +119,6 @@ async fn secret_string(
             name,
             reason: "the secret has no string value".into(),
         })
-}
-
-/// The secret string of `arn`, for a reader outside this module.
-pub(crate) async fn read_secret_string(
-    client: &aws_sdk_secretsmanager::Client,
-    arn: &str,
-    name: &'static str,
-) -> Result<String, ConfigError> {
-    secret_string(client, arn, name).await
 }
 
 /// Webhook secrets from a list, refusing in Lambda what would let a forger in: a short secret

@@ -21,7 +21,7 @@ use crate::queue::{SqsQueue, SqsVisibility};
 use crate::ralio::{CredentialSource, RalioClient, RalioCredentials};
 use crate::secrets::{
     RalioSecret, SECRET_ARN_VAR, SecretsManagerWebhookSecrets, SigningKeys, WEBHOOK_SECRET_ARN_VAR,
-    in_lambda, read_secret_string, webhook_secrets_from_env,
+    in_lambda, secret_string, webhook_secrets_from_env,
 };
 use crate::store::DynamoStore;
 
@@ -220,7 +220,7 @@ struct SecretCredentials {
 #[async_trait::async_trait]
 impl CredentialSource for SecretCredentials {
     async fn credentials(&self) -> Result<RalioCredentials, String> {
-        let text = read_secret_string(&self.client, &self.arn, SECRET_ARN_VAR)
+        let text = secret_string(&self.client, &self.arn, SECRET_ARN_VAR)
             .await
             .map_err(|e| e.to_string())?;
         RalioSecret::parse(&text)
