@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, template lint, then every test of the workspace
 # against a moto server this script installs, starts and always stops, then the OpenAPI check
-# of the answers the end-to-end tests recorded and the schema check of the events they saw.
+# of the answers the end-to-end tests recorded, the schema check of the events they saw, and
+# schemathesis against idv-local. The short fuzz pass and the short load run are cargo tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +50,9 @@ echo "==> OpenAPI: infra/openapi.yaml is valid and the local server's answers co
 
 echo "==> Domain events: every emitted event matches its schema in infra/events/schemas/"
 .venv/bin/python scripts/check_events.py infra/events/schemas "$IDV_DOMAIN_EVENTS"
+
+echo "==> schemathesis: generated requests against idv-local, every check and phase"
+scripts/schemathesis.sh
 
 # One closing line for the whole run (cargo's own last line is a doc-test binary's).
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }

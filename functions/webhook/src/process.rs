@@ -121,14 +121,14 @@ impl Webhook {
             return self.keep(body, kept, Some(&event), now, mode).await;
         }
         let attribution = event.attribution();
-        let stored_session_owner = match attribution.session_to_look_up() {
-            Some(session_id) => match self.ledger.find_session_owner(session_id).await {
+        let stored_session_owners = match attribution.session_to_look_up() {
+            Some(session_id) => match self.ledger.find_session_owners(session_id).await {
                 Ok(found) => found,
                 Err(err) => return failed(&err, Some(&event)),
             },
-            None => None,
+            None => Vec::new(),
         };
-        let owner = match attribution.owner(stored_session_owner) {
+        let owner = match attribution.owner(&stored_session_owners) {
             Ok(owner) => owner,
             Err(unattributed) => {
                 return self
@@ -206,10 +206,10 @@ impl Webhook {
         }
         let attribution = event.attribution();
         let stored = match attribution.session_to_look_up() {
-            Some(session_id) => self.ledger.find_session_owner(session_id).await?,
-            None => None,
+            Some(session_id) => self.ledger.find_session_owners(session_id).await?,
+            None => Vec::new(),
         };
-        Ok(match attribution.owner(stored) {
+        Ok(match attribution.owner(&stored) {
             Ok(_) => "would_apply",
             Err(unattributed) => unattributed.code,
         })

@@ -129,6 +129,7 @@ idv_adapters::both_stores!(
     oversized_bodies_and_wrong_methods_are_refused,
     events_without_a_user_id_find_their_session,
     a_young_unattributable_event_is_sent_back_until_its_session_is_known,
+    an_ownerless_event_for_a_session_two_users_claim_is_kept_not_guessed,
     a_related_party_event_without_entity_type_never_opens_the_gate,
     a_far_future_timestamp_cannot_pin_a_level,
     a_far_future_unattributable_event_is_kept_an_hour_after_its_first_receipt,
@@ -180,6 +181,55 @@ async fn a_young_unattributable_event_is_sent_back_until_its_session_is_known(
         store.load_user(Uid::from_uuid(uid)).await.unwrap().sessions[0].phase,
         Phase::Verified
     );
+}
+
+/// Found by `make fuzz`: when events of two users have named the same session, an event naming
+/// no owner used to go to whichever owner the store listed first. It is kept instead.
+async fn an_ownerless_event_for_a_session_two_users_claim_is_kept_not_guessed(
+    store: Arc<dyn Store>,
+) {
+    let app = app(store.clone());
+    let (first, second, session) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    for (uid, at) in [
+        (first, "2026-05-20T09:00:00Z"),
+        (second, "2026-05-20T09:01:00Z"),
+    ] {
+        let review = signed_event(
+            "kyc_session_manual_review",
+            at,
+            json!({ "sessionId": session, "userId": uid, "entityType": "user" }),
+        );
+        assert_eq!(
+            post(&app, &review, Some(&hex_sig(&review))).await.1["outcome"],
+            "applied"
+        );
+    }
+    let verified = signed_event(
+        "kyc_session_verified",
+        "2026-05-20T09:02:00Z",
+        json!({ "sessionId": session, "entityType": "user" }),
+    );
+    let (status, answer) = post(&app, &verified, Some(&hex_sig(&verified))).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("quarantined")),
+        "{answer}"
+    );
+    for uid in [first, second] {
+        let snapshot = store.load_user(Uid::from_uuid(uid)).await.unwrap();
+        assert_eq!(
+            snapshot.sessions[0].phase,
+            Phase::Review,
+            "neither user's session moved"
+        );
+    }
+    let kept = store.quarantined(now().date_naive()).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].reason_code, "ambiguous_owner");
 }
 
 /// A level event that names a related party but says nothing of whose it is is never taken
@@ -384,8 +434,8 @@ async fn every_fixture_applies_signed_hex_then_redelivered_base64(store: Arc<dyn
         Owner::RelatedParty(RelatedPartyId::parse("ffd45d79-e5a0-417a-972d-1052865d32ee").unwrap());
     let rp_session = SessionId::parse("0cb64f88-9fd1-4479-ba23-a0427041da1f").unwrap();
     assert_eq!(
-        store.find_session_owner(rp_session).await.unwrap(),
-        Some(party)
+        store.find_session_owners(rp_session).await.unwrap(),
+        vec![party]
     );
     let kept = store.quarantined(now().date_naive()).await.unwrap();
     assert_eq!(kept.len(), 1, "the KYB event is kept once");
@@ -1170,10 +1220,10 @@ async fn starts_from_its_environment_and_schedules_announced_sessions_on_sqs() {
     let (status, answer) = post(&refusing, &body, Some(&hex_sig(&body))).await;
     assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")));
     assert_eq!(
-        store.find_session_owner(session).await.unwrap(),
-        Some(Owner::RelatedParty(RelatedPartyId::from_uuid(
+        store.find_session_owners(session).await.unwrap(),
+        vec![Owner::RelatedParty(RelatedPartyId::from_uuid(
             party.as_uuid()
-        )))
+        ))]
     );
     assert_eq!(testing::messages_waiting(&queue_url).await, 0);
 

@@ -305,6 +305,19 @@ impl Simulator {
     }
 
     pub fn set_level(&self, uid: &str, level: &str) -> Result<(), String> {
+        let (kyc_id, level) = self.set_level_silently(uid, level)?;
+        let event = payloads::state_updated(self.config.generation, kyc_id, uid, level);
+        self.sender.emit(vec![event]);
+        Ok(())
+    }
+
+    /// Ralio's own record of a user's level, changed without the webhook that tells the
+    /// service: for a run that delivers its own events (`make load`).
+    pub fn set_level_silently(
+        &self,
+        uid: &str,
+        level: &str,
+    ) -> Result<(i64, &'static str), String> {
         let level: &'static str = match level {
             "REGULAR" => "REGULAR",
             "LIGHT" => "LIGHT",
@@ -313,10 +326,7 @@ impl Simulator {
         let mut state = self.state();
         let user = Self::user(&mut state, uid);
         user.level = level;
-        let event = payloads::state_updated(self.config.generation, user.kyc_id, uid, level);
-        drop(state);
-        self.sender.emit(vec![event]);
-        Ok(())
+        Ok((user.kyc_id, level))
     }
 }
 

@@ -1,6 +1,8 @@
 //! AWS SDK clients: shared configuration with timeouts, and room for interceptors (tests use
 //! them to count requests against the round-trip budgets and to inject faults).
 
+use std::ops::Deref;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
@@ -62,6 +64,54 @@ fn loader(timeouts: AwsTimeouts) -> aws_config::ConfigLoader {
                 .build(),
         )
 }
+
+/// An SDK client built when it is first used. Building one parses its SDK crate's endpoint
+/// partition table (JSON and regexes, once per crate), work that a function's INIT need not do
+/// for a client its first request may not use (the webhook's secret client, account-gate's
+/// Ralio credentials on a KYC read). With `PRIME_CONNECTIONS` the priming request builds it
+/// during INIT anyway.
+pub struct OnFirstUse<C>(Arc<LazyLock<C, Box<dyn FnOnce() -> C + Send>>>);
+
+impl<C> OnFirstUse<C> {
+    pub fn new(build: impl FnOnce() -> C + Send + 'static) -> Self {
+        Self(Arc::new(LazyLock::new(Box::new(build))))
+    }
+}
+
+impl<C> Clone for OnFirstUse<C> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<C> Deref for OnFirstUse<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        &self.0
+    }
+}
+
+impl<C> std::fmt::Debug for OnFirstUse<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(std::any::type_name::<C>())
+    }
+}
+
+macro_rules! already_built {
+    ($($client:ty),*) => {$(
+        impl From<$client> for OnFirstUse<$client> {
+            fn from(client: $client) -> Self {
+                Self::new(move || client)
+            }
+        }
+    )*};
+}
+already_built!(
+    aws_sdk_dynamodb::Client,
+    aws_sdk_sqs::Client,
+    aws_sdk_secretsmanager::Client,
+    aws_sdk_eventbridge::Client
+);
 
 /// A DynamoDB client, with extra interceptors (tests count or fault its requests).
 pub fn dynamodb_client(

@@ -11,6 +11,7 @@ use aws_lambda_events::event::dynamodb::EventRecord;
 use idv_model::domain_events::{OwnerHistory, PublishedEvent, domain_event, needs_history};
 use idv_model::{AuditEntry, Owner, UserSnapshot};
 
+use crate::aws::OnFirstUse;
 use crate::store::dynamo::items::AuditItem;
 use crate::store::dynamo::schema::entity;
 use crate::store::{AuditLog, StoreError, UserReader};
@@ -256,14 +257,17 @@ impl Publisher {
 
 /// EventBridge: `PutEvents` to the service's own bus.
 pub struct EventBridgeSink {
-    client: aws_sdk_eventbridge::Client,
+    client: OnFirstUse<aws_sdk_eventbridge::Client>,
     bus: String,
 }
 
 impl EventBridgeSink {
-    pub fn new(client: aws_sdk_eventbridge::Client, bus: impl Into<String>) -> Self {
+    pub fn new(
+        client: impl Into<OnFirstUse<aws_sdk_eventbridge::Client>>,
+        bus: impl Into<String>,
+    ) -> Self {
         Self {
-            client,
+            client: client.into(),
             bus: bus.into(),
         }
     }

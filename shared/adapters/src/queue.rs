@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use idv_model::ExpiryBucket;
 use serde::{Deserialize, Serialize};
 
+use crate::aws::OnFirstUse;
+
 /// SQS delays a message at most 15 minutes.
 pub const MAX_DELAY: Duration = Duration::from_secs(900);
 
@@ -42,14 +44,14 @@ pub trait ExpiryQueue: Send + Sync {
 }
 
 pub struct SqsQueue {
-    client: aws_sdk_sqs::Client,
+    client: OnFirstUse<aws_sdk_sqs::Client>,
     url: String,
 }
 
 impl SqsQueue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+    pub fn new(client: impl Into<OnFirstUse<aws_sdk_sqs::Client>>, url: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
             url: url.into(),
         }
     }
@@ -79,14 +81,17 @@ pub trait Visibility: Send + Sync {
 
 /// SQS message visibility on the tick queue.
 pub struct SqsVisibility {
-    client: aws_sdk_sqs::Client,
+    client: OnFirstUse<aws_sdk_sqs::Client>,
     queue_url: String,
 }
 
 impl SqsVisibility {
-    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+    pub fn new(
+        client: impl Into<OnFirstUse<aws_sdk_sqs::Client>>,
+        queue_url: impl Into<String>,
+    ) -> Self {
         Self {
-            client,
+            client: client.into(),
             queue_url: queue_url.into(),
         }
     }

@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use idv_model::{SignatureError, WebhookSecrets};
 use serde::Deserialize;
 
+use crate::aws::OnFirstUse;
 use crate::config::{ConfigError, Env};
 
 pub const SECRET_ARN_VAR: &str = "RALIO_SECRET_ARN";
@@ -166,7 +167,7 @@ pub trait WebhookSecretSource: Send + Sync {
 /// The webhook secrets secret named by `WEBHOOK_SECRET_ARN`.
 pub struct SecretsManagerWebhookSecrets {
     pub arn: String,
-    pub client: aws_sdk_secretsmanager::Client,
+    pub client: OnFirstUse<aws_sdk_secretsmanager::Client>,
     /// Whether the Lambda rules apply (no short or local secrets).
     pub lambda: bool,
 }

@@ -11,7 +11,7 @@ use aws_config::SdkConfig;
 use idv_model::ExpirySchedule;
 
 use crate::aws::{
-    AwsTimeouts, SharedInterceptor, dynamodb_client, eventbridge_client, load_config,
+    AwsTimeouts, OnFirstUse, SharedInterceptor, dynamodb_client, eventbridge_client, load_config,
     load_lambda_config, secrets_client, sqs_client,
 };
 use crate::config::{ConfigError, Env, expiry_schedule, ralio_config};
@@ -59,8 +59,10 @@ impl<'e, E: Env> Wiring<'e, E> {
     /// The DynamoDB store on `TABLE_NAME`.
     pub fn store(&self) -> Result<Arc<DynamoStore>, ConfigError> {
         let table = self.env.required("TABLE_NAME", "the DynamoDB table name")?;
-        let client = dynamodb_client(&self.aws, &self.interceptors);
-        Ok(Arc::new(DynamoStore::new(client, table)))
+        Ok(Arc::new(DynamoStore::new(
+            self.client(dynamodb_client),
+            table,
+        )))
     }
 
     /// The service's EventBridge bus, `EVENT_BUS_NAME`.
@@ -68,8 +70,10 @@ impl<'e, E: Env> Wiring<'e, E> {
         let bus = self
             .env
             .required("EVENT_BUS_NAME", "the EventBridge bus domain events go to")?;
-        let client = eventbridge_client(&self.aws, &self.interceptors);
-        Ok(Arc::new(EventBridgeSink::new(client, bus)))
+        Ok(Arc::new(EventBridgeSink::new(
+            self.client(eventbridge_client),
+            bus,
+        )))
     }
 
     fn queue_url(&self) -> Result<String, ConfigError> {
@@ -77,8 +81,17 @@ impl<'e, E: Env> Wiring<'e, E> {
             .required("QUEUE_URL", "the SQS expiry tick queue URL")
     }
 
-    fn sqs(&self) -> aws_sdk_sqs::Client {
-        sqs_client(&self.aws, &self.interceptors)
+    /// A client of the shared configuration, built on first use (see [`OnFirstUse`]).
+    fn client<C: 'static>(
+        &self,
+        build: fn(&SdkConfig, &[SharedInterceptor]) -> C,
+    ) -> OnFirstUse<C> {
+        let (aws, interceptors) = (self.aws.clone(), self.interceptors.clone());
+        OnFirstUse::new(move || build(&aws, &interceptors))
+    }
+
+    fn sqs(&self) -> OnFirstUse<aws_sdk_sqs::Client> {
+        self.client(sqs_client)
     }
 
     /// The expiry tick queue at `QUEUE_URL`.
@@ -113,7 +126,7 @@ impl<'e, E: Env> Wiring<'e, E> {
         let source: Option<Arc<dyn CredentialSource>> = match self.env.value(SECRET_ARN_VAR) {
             Some(arn) if !from_env => Some(Arc::new(SecretCredentials {
                 arn,
-                client: secrets_client(&self.aws, &self.interceptors),
+                client: self.client(secrets_client),
             })),
             _ => None,
         };
@@ -139,7 +152,7 @@ impl<'e, E: Env> Wiring<'e, E> {
         )?;
         Ok(SigningKeys::lazy(Arc::new(SecretsManagerWebhookSecrets {
             arn,
-            client: secrets_client(&self.aws, &self.interceptors),
+            client: self.client(secrets_client),
             lambda: in_lambda(self.env),
         })))
     }
@@ -214,7 +227,7 @@ impl<'e, E: Env> Wiring<'e, E> {
 /// Ralio's credentials, read again from the Secrets Manager secret.
 struct SecretCredentials {
     arn: String,
-    client: aws_sdk_secretsmanager::Client,
+    client: OnFirstUse<aws_sdk_secretsmanager::Client>,
 }
 
 #[async_trait::async_trait]

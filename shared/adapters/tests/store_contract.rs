@@ -368,8 +368,8 @@ async fn related_party_records_never_touch_the_user(store: Arc<dyn Store>) {
     assert_eq!(snapshot.profile.kyc_level(), KycLevel::Light);
     assert!(snapshot.sessions.is_empty());
     assert_eq!(
-        store.find_session_owner(session).await.unwrap(),
-        Some(party)
+        store.find_session_owners(session).await.unwrap(),
+        vec![party]
     );
 }
 
@@ -386,14 +386,26 @@ async fn session_owner_found_by_session_id(store: Arc<dyn Store>) {
     )
     .await;
     assert_eq!(
-        store.find_session_owner(stored).await.unwrap(),
-        Some(Owner::User(uid))
+        store.find_session_owners(stored).await.unwrap(),
+        vec![Owner::User(uid)]
     );
     assert_eq!(
-        store.find_session_owner(reported).await.unwrap(),
-        Some(Owner::User(uid))
+        store.find_session_owners(reported).await.unwrap(),
+        vec![Owner::User(uid)]
     );
-    assert_eq!(store.find_session_owner(sid()).await.unwrap(), None);
+    assert_eq!(store.find_session_owners(sid()).await.unwrap(), vec![]);
+
+    // Events of another user naming the same session: both owners are reported, never one
+    // picked at random.
+    let other = self::uid();
+    outcome(
+        &store,
+        &session_event(Owner::User(other), reported, Phase::Verified, t0()),
+    )
+    .await;
+    let mut both = vec![Owner::User(uid), Owner::User(other)];
+    both.sort();
+    assert_eq!(store.find_session_owners(reported).await.unwrap(), both);
 }
 
 async fn a_tick_is_claimed_once_and_taken_over_when_orphaned(store: Arc<dyn Store>) {
@@ -1051,7 +1063,7 @@ async fn fixtures_apply_end_to_end(store: Arc<dyn Store>) {
     let mut outcomes = Vec::new();
     for file in files {
         let event = parse_webhook(&read(file)).unwrap();
-        let owner = event.attribution().owner(None).unwrap();
+        let owner = event.attribution().owner(&[]).unwrap();
         let application = event.application(owner).unwrap();
         outcomes.push(store.apply_event(&application, t0()).await.unwrap().outcome);
     }

@@ -42,7 +42,7 @@ fn bench(c: &mut Criterion) {
                 .verify(black_box(&body), Some(black_box(&signature)))
                 .unwrap();
             let event = parse_webhook(black_box(&body)).unwrap().received(now, skew);
-            let owner = event.attribution().owner(None).unwrap();
+            let owner = event.attribution().owner(&[]).unwrap();
             let application = event.application(owner).unwrap();
             OwnerRecords::new(owner).decide_event(&application, now)
         })

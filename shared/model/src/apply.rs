@@ -61,6 +61,15 @@ impl Ledger {
             .or_insert_with(|| OwnerRecords::new(owner))
     }
 
+    /// The owners a session is stored for: one, unless events of different owners named it.
+    pub fn session_owners(&self, session_id: SessionId) -> Vec<Owner> {
+        self.owners
+            .values()
+            .filter(|records| records.sessions.contains_key(&session_id))
+            .map(|records| records.owner)
+            .collect()
+    }
+
     /// Applies an event once: a repeat of an event id is a duplicate and changes nothing.
     pub fn apply_event(&mut self, event: &EventApplication, now: DateTime<Utc>) -> EventDecision {
         if !self.seen.insert(event.event_id) {

@@ -169,21 +169,24 @@ impl Attribution {
         }
     }
 
-    /// The owner, given the owner of the looked-up session (when there was one to look up).
-    /// An event whose owner cannot be established is kept rather than guessed at.
-    pub fn owner(self, stored_session_owner: Option<Owner>) -> Result<Owner, Unattributed> {
-        match (self, stored_session_owner) {
+    /// The owner, given the owners the looked-up session is stored for (when there was one to
+    /// look up). An event whose owner cannot be established is kept rather than guessed at,
+    /// and so is one whose session more than one owner's events have named.
+    pub fn owner(self, stored_session_owners: &[Owner]) -> Result<Owner, Unattributed> {
+        match (self, stored_session_owners) {
             (Attribution::Named(owner), _) => Ok(owner),
-            (Attribution::BySession { entity, .. }, Some(owner))
-                if owner.entity_type() == entity =>
-            {
-                Ok(owner)
+            (Attribution::BySession { entity, .. }, [owner]) if owner.entity_type() == entity => {
+                Ok(*owner)
             }
-            (Attribution::BySession { .. }, Some(_)) => Err(Unattributed {
+            (Attribution::BySession { .. }, [_]) => Err(Unattributed {
                 code: "owner_mismatch",
                 reason: "the session belongs to another kind of entity",
             }),
-            (Attribution::BySession { .. }, None) => Err(Unattributed {
+            (Attribution::BySession { .. }, [_, _, ..]) => Err(Unattributed {
+                code: "ambiguous_owner",
+                reason: "the session is stored for more than one owner",
+            }),
+            (Attribution::BySession { .. }, []) => Err(Unattributed {
                 code: "unknown_session",
                 reason: "no stored session has this id and the event names no owner",
             }),
@@ -382,18 +385,19 @@ mod tests {
             entity: EntityType::User,
         };
         assert_eq!(by_session.session_to_look_up(), Some(session_id));
-        assert_eq!(by_session.owner(Some(user)), Ok(user));
+        assert_eq!(by_session.owner(&[user]), Ok(user));
         assert_eq!(
-            by_session.owner(Some(party)).unwrap_err().code,
+            by_session.owner(&[party]).unwrap_err().code,
             "owner_mismatch"
         );
-        assert_eq!(by_session.owner(None).unwrap_err().code, "unknown_session");
-        assert_eq!(Attribution::Named(party).owner(None), Ok(party));
+        assert_eq!(by_session.owner(&[]).unwrap_err().code, "unknown_session");
         assert_eq!(
-            Attribution::Unattributable
-                .owner(Some(user))
-                .unwrap_err()
-                .code,
+            by_session.owner(&[user, party]).unwrap_err().code,
+            "ambiguous_owner"
+        );
+        assert_eq!(Attribution::Named(party).owner(&[]), Ok(party));
+        assert_eq!(
+            Attribution::Unattributable.owner(&[user]).unwrap_err().code,
             "unknown_owner"
         );
     }

@@ -116,10 +116,13 @@ impl SessionPatch {
     /// A move Ralio reported (or the watcher inferred): state, reasons and time are replaced.
     /// A report may be the first news of a session, so it also fills what a record needs, and
     /// what the report knows of the page and expiry, without overwriting what creation stored.
+    /// Such a session dates from the report's own time (`happened_at`), not from its receipt:
+    /// which of a user's sessions is the newest must not depend on which webhook came first.
     pub fn reported(
         target: Phase,
         failure_reasons: Vec<FailureReason>,
         announced: SessionFields,
+        happened_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Self {
         Self {
@@ -130,7 +133,7 @@ impl SessionPatch {
                 ..SessionFields::default()
             },
             fill: SessionFields {
-                created_at: Some(now),
+                created_at: Some(happened_at),
                 expiring_soon: Some(false),
                 ..announced
             },
@@ -250,7 +253,13 @@ impl EventApplication {
                 Write::Session {
                     session_id: *session_id,
                     guard: SessionGuard::Move(*target),
-                    patch: SessionPatch::reported(*target, failure_reasons.clone(), announced, now),
+                    patch: SessionPatch::reported(
+                        *target,
+                        failure_reasons.clone(),
+                        announced,
+                        self.occurred_at,
+                        now,
+                    ),
                 }
             }
             Change::Level { stamp, kyc_id } => Write::Kyc {
@@ -317,6 +326,7 @@ impl WatchAction {
                             Vec::new(),
                             SessionFields::default(),
                             now,
+                            now,
                         )
                         .set,
                         fill: SessionFields::default(),
@@ -378,9 +388,14 @@ mod tests {
     #[test]
     fn a_creation_after_a_webhook_keeps_the_reported_state() {
         let now = at("2026-05-04T09:12:04Z");
-        let reported =
-            SessionPatch::reported(Phase::Review, Vec::new(), SessionFields::default(), now)
-                .applied_to(None);
+        let reported = SessionPatch::reported(
+            Phase::Review,
+            Vec::new(),
+            SessionFields::default(),
+            now,
+            now,
+        )
+        .applied_to(None);
         let record = record();
         let merged = SessionPatch::creation(&record, &[]).applied_to(Some(&reported));
         assert_eq!(merged.phase, Some(Phase::Review));
@@ -403,7 +418,7 @@ mod tests {
             ..SessionFields::default()
         };
         let now = at("2026-05-05T00:00:00Z");
-        let after = SessionPatch::reported(Phase::Started, Vec::new(), announced, now)
+        let after = SessionPatch::reported(Phase::Started, Vec::new(), announced, now, now)
             .applied_to(Some(&stored));
         assert_eq!(after.hosted_url, record.hosted_url);
         assert_eq!(after.expires_at, record.expires_at);

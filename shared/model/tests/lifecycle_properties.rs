@@ -181,7 +181,7 @@ impl UserState {
                 let event: WebhookEvent = parse_webhook(body).expect("generated webhooks parse");
                 let owner = event
                     .attribution()
-                    .owner(None)
+                    .owner(&[])
                     .expect("every event names the user");
                 assert_eq!(owner, Owner::User(uid()));
                 let application = event.application(owner).expect("an event we act on");

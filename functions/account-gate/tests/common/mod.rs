@@ -130,7 +130,7 @@ pub async fn webhook_received(
         store.apply_activation(&activation, now).await.unwrap();
         return;
     }
-    let owner = event.attribution().owner(None).unwrap();
+    let owner = event.attribution().owner(&[]).unwrap();
     let application = event.application(owner).unwrap();
     store.apply_event(&application, now).await.unwrap();
 }

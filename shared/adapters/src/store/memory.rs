@@ -107,14 +107,8 @@ impl EventLedger for MemoryStore {
         })
     }
 
-    async fn find_session_owner(&self, session_id: SessionId) -> StoreResult<Option<Owner>> {
-        let state = self.lock()?;
-        Ok(state
-            .ledger
-            .owners
-            .values()
-            .find(|records| records.sessions.contains_key(&session_id))
-            .map(|records| records.owner))
+    async fn find_session_owners(&self, session_id: SessionId) -> StoreResult<Vec<Owner>> {
+        Ok(self.lock()?.ledger.session_owners(session_id))
     }
 
     async fn first_receipt(

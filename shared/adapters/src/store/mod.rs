@@ -144,8 +144,9 @@ pub trait EventLedger: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<Applied>;
 
-    /// The owner of a stored session, for events that do not name one.
-    async fn find_session_owner(&self, session_id: SessionId) -> StoreResult<Option<Owner>>;
+    /// The owners a session is stored for (one, unless events of different owners named it),
+    /// for events that do not name one.
+    async fn find_session_owners(&self, session_id: SessionId) -> StoreResult<Vec<Owner>>;
 
     /// Keeps a signed payload verbatim. The same bytes received twice on one day are kept once.
     /// `noted`: the trail of the user the payload names, and the entry saying it was kept,

@@ -250,7 +250,7 @@ impl EventLedger for DynamoStore {
         ))
     }
 
-    async fn find_session_owner(&self, session_id: SessionId) -> StoreResult<Option<Owner>> {
+    async fn find_session_owners(&self, session_id: SessionId) -> StoreResult<Vec<Owner>> {
         let mut expr = Expression::default();
         expr.condition(&Cond::Eq(schema::attr::SESSION_ID, to_value(&session_id)?));
         let output = self
@@ -265,10 +265,15 @@ impl EventLedger for DynamoStore {
             .await
             .map_err(|e| sdk_error("Query", e))?;
         // The index projects keys only: the owner is the partition's.
-        Ok(output.items().iter().find_map(|item| {
-            let key: super::items::Key = from_item(item).ok()?;
-            schema::parse_owner_pk(&key.pk)
-        }))
+        let owners: std::collections::BTreeSet<Owner> = output
+            .items()
+            .iter()
+            .filter_map(|item| {
+                let key: super::items::Key = from_item(item).ok()?;
+                schema::parse_owner_pk(&key.pk)
+            })
+            .collect();
+        Ok(owners.into_iter().collect())
     }
 
     async fn quarantine(

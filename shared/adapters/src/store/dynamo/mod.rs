@@ -62,6 +62,7 @@ use items::{Identity, Item, Key, ProfileItem, SessionItem, from_item, to_item, t
 use schema::entity;
 use updates::{Cond, Expression, kyc_condition, session_condition};
 
+use crate::aws::OnFirstUse;
 use crate::store::{StoreError, StoreResult};
 
 /// How long event markers are kept for de-duplication.
@@ -72,14 +73,14 @@ const CONFLICT_RETRIES: u32 = 3;
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
-    client: Client,
+    client: OnFirstUse<Client>,
     table: String,
 }
 
 impl DynamoStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    pub fn new(client: impl Into<OnFirstUse<Client>>, table: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
             table: table.into(),
         }
     }

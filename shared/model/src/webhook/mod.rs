@@ -14,6 +14,8 @@ use crate::records::{FailureReason, HostedUrl};
 use crate::states::CheckState;
 use crate::{EntityType, EventId, KycLevel, Owner, RelatedPartyId, SessionId, Uid};
 
+mod render;
+
 /// Canonical event type names this service acts on.
 pub mod event_types {
     pub const SESSION_VERIFIED: &str = "kyc_session_verified";
