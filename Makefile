@@ -26,8 +26,10 @@ LAMBDA_PACKAGES := -p idv-create-session -p idv-webhook -p idv-account-gate -p i
 # it, never the build scripts and proc macros of the host.
 export RELEASE_RUSTFLAGS := -C relocation-model=static
 
+# Target flags replace cargo-lambda's own build.rustflags (target-cpu=neoverse-n1, Graviton2,
+# where Lambda's arm64 runs): it is restated here.
 lambda-binaries:
-	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$(RELEASE_RUSTFLAGS)" \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$(RELEASE_RUSTFLAGS) -C target-cpu=neoverse-n1" \
 	  cargo lambda build --release --arm64 --locked $(LAMBDA_PACKAGES)
 
 # sam build calls one target per function (build-<LogicalId>) with ARTIFACTS_DIR set. After

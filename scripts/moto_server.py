@@ -28,7 +28,13 @@ from werkzeug.serving import run_simple
 
 
 def journal_transactions() -> None:
+    import moto
     from moto.dynamodb import models
+
+    # The patch relies on this version's internals (its rollback swaps in table copies made
+    # with the backend module's `copy`): another version must be looked at first.
+    if moto.__version__ != "5.2.5":
+        sys.exit(f"scripts/moto_server.py patches moto 5.2.5, not {moto.__version__}")
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
 

@@ -49,5 +49,7 @@ counts = json.load(open(sys.argv[1]))
 print(f"    webhook requests: {counts['signed']} signed, {counts['unsigned']} unsigned")
 if counts["signed"] == 0 or counts["unsigned"] == 0:
     sys.exit("the webhook operation was not exercised both signed and unsigned")
+if counts["wrong_answers"]:
+    sys.exit(f"webhook answers that ignore the signature: {counts['wrong_answers']}")
 PY
 exit "$status"

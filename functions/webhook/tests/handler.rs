@@ -229,7 +229,7 @@ async fn an_ownerless_event_for_a_session_two_users_claim_is_kept_not_guessed(
     }
     let kept = store.quarantined(now().date_naive()).await.unwrap();
     assert_eq!(kept.len(), 1);
-    assert_eq!(kept[0].reason_code, "ambiguous_owner");
+    assert_eq!(kept[0].reason_code, "contested_session");
 }
 
 /// A level event that names a related party but says nothing of whose it is is never taken

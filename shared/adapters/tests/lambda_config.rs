@@ -21,3 +21,20 @@ async fn the_lambda_configuration_works_from_the_environment_alone() {
         .await
         .expect("the emulator is reached with the environment's credentials");
 }
+
+/// Clients are built on first use (`OnFirstUse`), so a client that cannot be built from the
+/// Lambda configuration would fail a request instead of the start: every kind is built here.
+#[tokio::test]
+async fn every_client_builds_from_the_lambda_configuration() {
+    use idv_adapters::aws::{OnFirstUse, eventbridge_client, secrets_client, sqs_client};
+    testing::require_emulator();
+    let config = load_lambda_config(testing::emulator_timeouts()).await;
+    let (a, b, c, d) = (config.clone(), config.clone(), config.clone(), config);
+    let dynamodb = OnFirstUse::new(move || dynamodb_client(&a, &[]));
+    let sqs = OnFirstUse::new(move || sqs_client(&b, &[]));
+    let secrets = OnFirstUse::new(move || secrets_client(&c, &[]));
+    let events = OnFirstUse::new(move || eventbridge_client(&d, &[]));
+    assert_eq!(dynamodb.config().region(), sqs.config().region());
+    assert_eq!(secrets.config().region(), events.config().region());
+    assert!(dynamodb.config().region().is_some());
+}

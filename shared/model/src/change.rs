@@ -183,7 +183,7 @@ impl Attribution {
                 reason: "the session belongs to another kind of entity",
             }),
             (Attribution::BySession { .. }, [_, _, ..]) => Err(Unattributed {
-                code: "ambiguous_owner",
+                code: "contested_session",
                 reason: "the session is stored for more than one owner",
             }),
             (Attribution::BySession { .. }, []) => Err(Unattributed {
@@ -393,7 +393,7 @@ mod tests {
         assert_eq!(by_session.owner(&[]).unwrap_err().code, "unknown_session");
         assert_eq!(
             by_session.owner(&[user, party]).unwrap_err().code,
-            "ambiguous_owner"
+            "contested_session"
         );
         assert_eq!(Attribution::Named(party).owner(&[]), Ok(party));
         assert_eq!(

@@ -52,7 +52,7 @@ pub struct SessionRecord {
     pub session_id: SessionId,
     pub phase: Phase,
     pub hosted_url: Option<HostedUrl>,
-    /// Ralio's `createdAt`, or when the service first heard of the session.
+    /// Ralio's `createdAt`, or for a session first heard of from a webhook, that event's time.
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub failure_reasons: Vec<FailureReason>,

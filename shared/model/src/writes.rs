@@ -116,8 +116,10 @@ impl SessionPatch {
     /// A move Ralio reported (or the watcher inferred): state, reasons and time are replaced.
     /// A report may be the first news of a session, so it also fills what a record needs, and
     /// what the report knows of the page and expiry, without overwriting what creation stored.
-    /// Such a session dates from the report's own time (`happened_at`), not from its receipt:
-    /// which of a user's sessions is the newest must not depend on which webhook came first.
+    /// Such a session dates from its first report's own time (`happened_at`), not from the
+    /// receipt: sessions that follow one another keep their order (the newest decides the next
+    /// action) whichever webhook arrives first. Within one session the first report received
+    /// sets the date; an earlier one arriving later does not move it.
     pub fn reported(
         target: Phase,
         failure_reasons: Vec<FailureReason>,

@@ -327,3 +327,39 @@ fn a_verified_session_alone_never_opens_accounts() {
     let action = idv_model::next_action(&snapshot.profile, &snapshot.sessions, base_time());
     assert_eq!(action.code, idv_model::NextActionCode::AwaitKycUpdate);
 }
+
+/// Found by `make load`: a session first heard of from a webhook was dated by the receipt, so
+/// which of a user's sessions was the newest (and so the next action) depended on which
+/// webhook arrived first. It is dated by the event now.
+#[test]
+fn the_newest_session_is_the_one_ralio_reported_last_whatever_arrives_first() {
+    let session = |n: u32| SessionId::parse(&format!("22222222-0000-4000-8000-{n:012}")).unwrap();
+    let data = |s: SessionId| json!({ "sessionId": s.to_string(), "userId": uid().to_string() });
+    // An older session refused, then a newer one in review.
+    let refused = Happening::Webhook(webhook(
+        1,
+        "kyc_session_failed",
+        base_time(),
+        data(session(2)),
+        false,
+    ));
+    let in_review = Happening::Webhook(webhook(
+        2,
+        "kyc_session_manual_review",
+        base_time() + Duration::hours(2),
+        data(session(1)),
+        false,
+    ));
+    for order in [
+        [refused.clone(), in_review.clone()],
+        [in_review.clone(), refused.clone()],
+    ] {
+        let mut state = UserState::new(&[]);
+        for h in &order {
+            state.happen(h);
+        }
+        let snapshot = state.snapshot();
+        let action = idv_model::next_action(&snapshot.profile, &snapshot.sessions, base_time());
+        assert_eq!(action.code, idv_model::NextActionCode::AwaitReview);
+    }
+}

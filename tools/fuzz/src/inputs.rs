@@ -45,6 +45,8 @@ pub enum Header {
     SignedBase64,
     /// `sha256=` before the hex digest.
     SignedPrefixed,
+    /// Signed with the secret being rotated out (the second one held).
+    SignedWithPrevious,
     /// Anything else.
     Junk(String),
 }
@@ -55,16 +57,27 @@ fn header() -> impl Strategy<Value = Header> {
         Just(Header::SignedHex),
         Just(Header::SignedBase64),
         Just(Header::SignedPrefixed),
+        Just(Header::SignedWithPrevious),
         ".{0,80}".prop_map(Header::Junk),
         "(sha256=)?[0-9a-fA-F]{64}".prop_map(Header::Junk),
     ]
 }
 
 /// One delivery: a body and how it is signed.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Delivery {
     pub body: Vec<u8>,
     pub header: Header,
+}
+
+/// The body as text where it is text, so a kept crasher can be read.
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .field("header", &self.header)
+            .finish()
+    }
 }
 
 /// Arbitrary bytes, now and then made to look like JSON.

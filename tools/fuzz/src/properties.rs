@@ -27,6 +27,7 @@ pub fn delivery(secrets: &WebhookSecrets, delivery: &Delivery) {
         Header::SignedHex => Some(secret.sign_hex(&delivery.body)),
         Header::SignedBase64 => Some(secret.sign_base64(&delivery.body)),
         Header::SignedPrefixed => Some(format!("sha256={}", secret.sign_hex(&delivery.body))),
+        Header::SignedWithPrevious => Some(WebhookSecret::new(OLD_SECRET).sign_hex(&delivery.body)),
         Header::Junk(junk) => Some(junk.clone()),
     };
     let verified = secrets.verify(&delivery.body, header.as_deref());
@@ -35,6 +36,9 @@ pub fn delivery(secrets: &WebhookSecrets, delivery: &Delivery) {
             verified.is_err(),
             "a delivery not signed with a held secret was accepted"
         ),
+        Header::SignedWithPrevious => {
+            assert_eq!(verified, Ok(1), "the secret being rotated out was refused")
+        }
         _ => assert_eq!(verified, Ok(0), "Ralio's own signature was refused"),
     }
     if let Ok(event) = parse_webhook(&delivery.body) {
