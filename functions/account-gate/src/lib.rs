@@ -24,7 +24,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -134,11 +135,19 @@ pub mod history;
 
 use answers::{created_answer, kyc_status, parse_request};
 
+/// An account request is a few dozen bytes: a larger body is refused before it is read
+/// (problem+json, not the framework's plain-text 413 at 2 MB).
+pub const MAX_ACCOUNT_REQUEST: usize = 16 * 1024;
+
 pub fn router(gate: Arc<AccountGate>) -> Router {
     Router::new()
         .route("/users/{uid}/kyc", get(status))
-        .route("/users/{uid}/accounts", post(create_account))
+        .route(
+            "/users/{uid}/accounts",
+            post(create_account).layer(DefaultBodyLimit::max(MAX_ACCOUNT_REQUEST)),
+        )
         .route("/users/{uid}/history", get(history::history))
+        .method_not_allowed_fallback(idv_adapters::http::route_method_not_allowed)
         .with_state(gate)
 }
 
@@ -534,8 +543,24 @@ async fn create_account(
     State(gate): State<Arc<AccountGate>>,
     UserId(uid): UserId,
     CallDeadline(deadline): CallDeadline,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, GateError> {
+    let body = body.map_err(|rejection| {
+        GateError::Invalid(match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Request too large",
+                format!("An account request is at most {MAX_ACCOUNT_REQUEST} bytes."),
+            ),
+            _ => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Invalid request",
+                "The request body could not be read.",
+            ),
+        })
+    })?;
     let (alias, currency) = parse_request(&body).map_err(GateError::Invalid)?;
     let wanted = Wanted {
         uid,

@@ -121,6 +121,7 @@ pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
 pub fn router(app: Arc<CreateSession>) -> Router {
     Router::new()
         .route("/users/{uid}/idv-sessions", post(create))
+        .method_not_allowed_fallback(idv_adapters::http::route_method_not_allowed)
         .with_state(app)
 }
 

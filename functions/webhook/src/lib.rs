@@ -195,13 +195,9 @@ async fn receive(State(webhook): State<Arc<Webhook>>, request: Request) -> Respo
 impl Webhook {
     async fn deliver(&self, request: Request) -> Handled {
         if request.method() != Method::POST {
-            let mut problem = Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "Method not allowed",
-                "Webhooks are delivered with POST.",
-            )
-            .into_response();
+            let mut problem =
+                idv_adapters::http::method_not_allowed("Webhooks are delivered with POST.")
+                    .into_response();
             problem
                 .headers_mut()
                 .insert(header::ALLOW, header::HeaderValue::from_static("POST"));

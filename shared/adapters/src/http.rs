@@ -90,6 +90,23 @@ pub fn json(status: StatusCode, body: impl Serialize) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// The answer for a method a route does not take (the router adds `Allow`; the webhook, whose
+/// only method is POST, adds it itself).
+pub fn method_not_allowed(detail: &'static str) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method not allowed",
+        detail,
+    )
+}
+
+/// A merchant route's answer to a method it does not take, as a problem document rather than
+/// an empty 405 (`Router::method_not_allowed_fallback`).
+pub async fn route_method_not_allowed() -> Problem {
+    method_not_allowed("This route does not take that method; see the Allow header.")
+}
+
 /// The answer for a user id in the path that is not a UUID.
 pub fn invalid_uid() -> Problem {
     Problem::new(

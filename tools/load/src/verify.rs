@@ -40,8 +40,24 @@ impl Verdict {
     }
 }
 
+/// Sends a request again after a 5xx or a transport error, as a merchant would (the service
+/// answers 503 `store_unavailable` when the emulator falls behind; nothing was changed).
+async fn with_retries(
+    request: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, String> {
+    let mut attempt = 0u64;
+    loop {
+        attempt += 1;
+        match request().send().await {
+            Ok(answer) if !answer.status().is_server_error() || attempt >= 10 => return Ok(answer),
+            Err(e) if attempt >= 10 => return Err(e.to_string()),
+            _ => tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await,
+        }
+    }
+}
+
 async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value, String> {
-    let answer = client.get(url).send().await.map_err(|e| e.to_string())?;
+    let answer = with_retries(|| client.get(url)).await?;
     let status = answer.status();
     let body: Value = answer.json().await.map_err(|e| e.to_string())?;
     if !status.is_success() {
@@ -146,12 +162,9 @@ async fn check_user(
 
     // The gate, tried for every user: open exactly where in-order delivery left REGULAR.
     verdict.regular = want["kycLevel"] == "REGULAR";
-    let answer = client
-        .post(format!("{loaded}/users/{uid}/accounts"))
-        .json(&serde_json::json!({ "alias": "Main", "currency": "EUR" }))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    let url = format!("{loaded}/users/{uid}/accounts");
+    let request = serde_json::json!({ "alias": "Main", "currency": "EUR" });
+    let answer = with_retries(|| client.post(&url).json(&request)).await?;
     let opened = answer.status().is_success();
     if !opened && answer.status().as_u16() != 403 {
         return Err(format!(
