@@ -49,9 +49,12 @@ async fn with_retries(
     loop {
         attempt += 1;
         match request().send().await {
-            Ok(answer) if !answer.status().is_server_error() || attempt >= 10 => return Ok(answer),
-            Err(e) if attempt >= 10 => return Err(e.to_string()),
-            _ => tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await,
+            Ok(answer) if !answer.status().is_server_error() || attempt >= 30 => return Ok(answer),
+            Err(e) if attempt >= 30 => return Err(e.to_string()),
+            _ => {
+                let pause = (250 * attempt).min(3_000);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await
+            }
         }
     }
 }
