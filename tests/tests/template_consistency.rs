@@ -695,9 +695,11 @@ fn router_routes(crate_name: &str) -> BTreeSet<String> {
     let source =
         std::fs::read_to_string(root().join(format!("functions/{crate_name}/src/lib.rs"))).unwrap();
     let body = function_body(&source, "router");
-    body.match_indices(".route(\"")
+    // rustfmt may put the path on the next line.
+    body.match_indices(".route(")
         .map(|(at, found)| {
-            let rest = &body[at + found.len()..];
+            let rest = body[at + found.len()..].trim_start();
+            let rest = rest.strip_prefix('"').expect("a route's path is a literal");
             let path = &rest[..rest.find('"').unwrap()];
             let after = rest[path.len() + 1..].trim_start_matches([',', ' ', '\n']);
             let method = &after[..after.find('(').unwrap()];
