@@ -1,7 +1,7 @@
 # The one entry point for building, testing and running the project.
 SHELL := /bin/bash
 
-.PHONY: test run build bench fuzz load deploy fmt lint browser-check fault-check lambda-binaries
+.PHONY: test run build bench fuzz fuzz-api stress-check load deploy fmt lint browser-check fault-check lambda-binaries
 
 ## make test: formatting, lints and every test (installs and starts the emulators it needs).
 test:
@@ -13,7 +13,8 @@ run:
 	cargo run --quiet --locked -p idv-local -- $(ARGS)
 
 ## make build: deployable arm64 artifacts for the five functions: one cargo-lambda build of
-## all of them, which sam build then packages (BuildMethod: makefile, the targets below).
+## all of them, then sam build packages them (BuildMethod: makefile, the targets below only
+## copy, so sam's parallel builds never start concurrent cargo builds).
 build:
 	./scripts/build.sh
 
@@ -32,18 +33,25 @@ lambda-binaries:
 	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$(RELEASE_RUSTFLAGS) -C target-cpu=neoverse-n1" \
 	  cargo lambda build --release --arm64 --locked $(LAMBDA_PACKAGES)
 
-# sam build calls one target per function (build-<LogicalId>) with ARTIFACTS_DIR set. After
-# the first, the cargo build finds nothing to do.
-build-CreateSessionFunction: lambda-binaries
-	cp target/lambda/create-session/bootstrap "$(ARTIFACTS_DIR)/"
-build-WebhookFunction: lambda-binaries
-	cp target/lambda/webhook/bootstrap "$(ARTIFACTS_DIR)/"
-build-AccountGateFunction: lambda-binaries
-	cp target/lambda/account-gate/bootstrap "$(ARTIFACTS_DIR)/"
-build-ExpiryWatcherFunction: lambda-binaries
-	cp target/lambda/expiry-watcher/bootstrap "$(ARTIFACTS_DIR)/"
-build-EventPublisherFunction: lambda-binaries
-	cp target/lambda/event-publisher/bootstrap "$(ARTIFACTS_DIR)/"
+# sam build calls one target per function (build-<LogicalId>) with ARTIFACTS_DIR set, all at
+# once with `parallel = true`. They only copy what `make lambda-binaries` built before sam
+# build ran (scripts/build.sh): five concurrent cargo-lambda builds raced to move the same
+# binaries, and a deployer's first build failed.
+LAMBDA_BINARY = target/lambda/$(1)/bootstrap
+define copy-binary
+	@test -f $(call LAMBDA_BINARY,$(1)) || { echo "$(call LAMBDA_BINARY,$(1)) is missing: run make build, which builds it before sam build" >&2; exit 1; }
+	cp $(call LAMBDA_BINARY,$(1)) "$(ARTIFACTS_DIR)/"
+endef
+build-CreateSessionFunction:
+	$(call copy-binary,create-session)
+build-WebhookFunction:
+	$(call copy-binary,webhook)
+build-AccountGateFunction:
+	$(call copy-binary,account-gate)
+build-ExpiryWatcherFunction:
+	$(call copy-binary,expiry-watcher)
+build-EventPublisherFunction:
+	$(call copy-binary,event-publisher)
 
 ## make bench: start-up, first answer, warm latency, memory and size of every function against a
 ## hello-world lambda_runtime binary, and CPU per webhook delivery; writes BENCHMARKS.md.
@@ -56,6 +64,18 @@ bench:
 FUZZ_EXECS ?= 10000000
 fuzz:
 	cargo run --release --locked -p idv-fuzz -- --execs $(FUZZ_EXECS)
+
+## make fuzz-api: schemathesis against idv-local with a new random seed (printed), at
+## FUZZ_API_EXAMPLES examples per operation (default 4000: over 20,000 cases). Each defect it
+## finds becomes a fixed test; `make test` runs the same phases with a fixed seed.
+FUZZ_API_EXAMPLES ?= 4000
+fuzz-api:
+	SCHEMATHESIS_SEED=random SCHEMATHESIS_EXAMPLES=$(FUZZ_API_EXAMPLES) ./scripts/schemathesis.sh
+
+## make stress-check: .ci/run on a fresh clone of HEAD while CPU-bound work keeps both cores
+## busy, as on a loaded CI machine (STRESS_RUNS times, default 2).
+stress-check:
+	./scripts/stress-check.sh
 
 ## make load: 20,000 signed deliveries (30% duplicates, each user's reordered, 1,000 users,
 ## 32 in flight) to idv-local on the memory store and on moto; prints throughput and

@@ -23,12 +23,15 @@ export SAM_CLI_TELEMETRY=0
 # cargo-lambda adds the aarch64 target itself; zig comes from the ziglang package.
 rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true
 
-echo "==> sam build (one cargo-lambda build of every function, arm64)"
 start=$(date +%s)
-# In source: the Makefile's targets copy what one cargo-lambda build made (no copy of the
+echo "==> cargo lambda build (every function, arm64, once)"
+make --no-print-directory lambda-binaries
+compiled=$(date +%s)
+echo "==> sam build (packages the binaries; its parallel targets only copy)"
+# In source: the Makefile's targets copy what the one cargo-lambda build made (no copy of the
 # repository, and the target directory stays warm between builds).
 sam build --build-in-source --template-file template.yaml
-echo "==> built in $(( $(date +%s) - start ))s"
+echo "==> built in $(( $(date +%s) - start ))s (cargo $(( compiled - start ))s, sam $(( $(date +%s) - compiled ))s)"
 for f in .aws-sam/build/*Function/bootstrap; do
   printf '    %-45s %s\n' "$f" "$(du -h "$f" | cut -f1)"
 done

@@ -3,7 +3,7 @@
 Usage: python scripts/check_openapi.py infra/openapi.yaml EXCHANGES.jsonl
 
 Each exchange line is {"method", "route", "status", "contentType", "body"}, written by the
-end-to-end test tests/tests/api_contract.rs. Every exchange must be a documented status of a
+end-to-end test tests/tests/it/api_contract.rs. Every exchange must be a documented status of a
 documented operation, with the documented content type, and its body must match the schema.
 """
 

@@ -4,9 +4,17 @@
 # scripts/schemathesis_hooks.py with this run's secret (three in four; the rest keep the
 # signature schemathesis made, which must be refused). Prints the cases generated and how many
 # webhook requests went out signed and unsigned. SCHEMATHESIS_EXAMPLES sets the examples per
-# operation (default 300).
+# operation (default 300). SCHEMATHESIS_SEED sets the seed: `make test` passes a fixed one, so
+# that CI fails only on a change that causes the failure; `make fuzz-api` passes `random` (a new
+# seed each run, printed) to look for new defects.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+seed=${SCHEMATHESIS_SEED:-random}
+if [ "$seed" = random ]; then
+  seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+fi
+echo "    seed $seed (SCHEMATHESIS_SEED=$seed reproduces this run)"
 
 scripts/venv.sh
 cargo build --locked --quiet -p idv-local
@@ -36,7 +44,7 @@ IDV_WEBHOOK_SECRET="$secret" IDV_WEBHOOK_COUNTS="$counts" \
   .venv/bin/schemathesis --config-file scripts/schemathesis.toml \
     run infra/openapi.yaml --url "$url" \
     --checks all --phases examples,coverage,fuzzing,stateful \
-    --max-examples "${SCHEMATHESIS_EXAMPLES:-300}" --workers 1 \
+    --max-examples "${SCHEMATHESIS_EXAMPLES:-300}" --workers 1 --seed "$seed" \
     --report-junit-path .tmp/schemathesis-junit.xml \
     --suppress-health-check all --output-truncate false \
     2>&1 | tee .tmp/schemathesis.log

@@ -160,7 +160,8 @@ fn invalid(field: &'static str, detail: &str) -> Problem {
     .with("field", field)
 }
 
-/// `{alias, currency}`: alias 1–100 characters after trimming, currency exactly EUR or USD.
+/// `{alias, currency}`: alias 1–100 characters with at least one that is not whitespace
+/// (stored trimmed), currency exactly EUR or USD. The OpenAPI schema says the same.
 pub(crate) fn parse_request(body: &[u8]) -> Result<(String, Currency), Problem> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
         invalid(
@@ -175,13 +176,18 @@ pub(crate) fn parse_request(body: &[u8]) -> Result<(String, Currency), Problem> 
         )
     })?;
     let alias = match object.get("alias") {
-        Some(serde_json::Value::String(s)) => s.trim().to_owned(),
+        Some(serde_json::Value::String(s)) => s,
         Some(_) => return Err(invalid("alias", "alias must be a string.")),
         None => return Err(invalid("alias", "alias is required.")),
     };
+    // Counted as sent, as the schema's maxLength counts it.
     if alias.is_empty() || alias.chars().count() > MAX_ALIAS_CHARS {
         return Err(invalid("alias", "alias must be 1 to 100 characters."));
     }
+    if alias.chars().all(char::is_whitespace) {
+        return Err(invalid("alias", "alias must not be blank."));
+    }
+    let alias = alias.trim().to_owned();
     let currency = match object.get("currency") {
         Some(serde_json::Value::String(s)) => {
             Currency::parse(s).ok_or_else(|| invalid("currency", "currency must be EUR or USD."))?

@@ -11,7 +11,8 @@ use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::queue::{ExpiryQueue, MemoryQueue};
 use idv_adapters::store::{ExpiryIndex, Store};
 use idv_adapters::testing::fixtures::{
-    call, fake_ralio as ralio_login, level_event, ralio_client, request, session_event, t0, uid,
+    self, call, fake_ralio as ralio_login, level_event, ralio_client, request, session_event, t0,
+    uid,
 };
 use idv_adapters::testing::{self, RequestCounter};
 use idv_adapters::wiring::Wiring;
@@ -77,7 +78,7 @@ fn build(
             queue,
             ExpirySchedule::default(),
         )),
-        ralio: ralio_client(ralio, Duration::from_millis(1500)),
+        ralio: ralio_client(ralio, fixtures::RALIO_TIMEOUT),
         clock: Arc::new(clock.clone()),
         settings: Settings {
             wait_for_peer: Duration::from_secs(3),

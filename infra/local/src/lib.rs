@@ -140,11 +140,17 @@ pub struct Running {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// How long a stop waits for requests in flight before it abandons them (a simulated Ralio
+/// that hangs would otherwise hold the stop for as long as it hangs).
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
 impl Running {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
-        for task in self.tasks {
-            let _ = task.await;
+        for mut task in self.tasks {
+            if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
+                task.abort();
+            }
         }
     }
 }

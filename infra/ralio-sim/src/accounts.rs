@@ -67,9 +67,7 @@ pub(crate) async fn create_account(
     let fault = sim.take_fault(Operation::CreateAccount);
     if let Some(fault) = fault.filter(|f| !f.acts()) {
         if let Some(after) = fault.acts_after() {
-            let sim = sim.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(after).await;
+            sim.act_late(after, move |sim| {
                 sim.open_account(uid, request);
             });
         }

@@ -137,6 +137,8 @@ pub struct Simulator {
     config: SimConfig,
     state: Mutex<SimState>,
     sender: Arc<delivery::Sender>,
+    /// Creations answered already that have not taken effect yet (`act-late`).
+    late: tokio::sync::watch::Sender<usize>,
 }
 
 impl Simulator {
@@ -161,7 +163,26 @@ impl Simulator {
             config,
             state: Mutex::new(state),
             sender,
+            late: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// Runs `act` `after` this long, as an upstream that commits after its caller gave up.
+    fn act_late(self: &Arc<Self>, after: Duration, act: impl FnOnce(&Self) + Send + 'static) {
+        self.late.send_modify(|pending| *pending += 1);
+        let sim = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            act(&sim);
+            sim.late.send_modify(|pending| *pending -= 1);
+        });
+    }
+
+    /// Waits until every creation answered with `act-late` has taken effect, so that a test
+    /// never depends on how soon a busy machine runs it.
+    pub async fn late_actions_done(&self) {
+        let mut pending = self.late.subscribe();
+        let _ = pending.wait_for(|n| *n == 0).await;
     }
 
     pub fn deliveries(&self) -> Vec<Delivery> {
@@ -432,9 +453,7 @@ async fn create_session(
     let fault = sim.take_fault(Operation::CreateSession);
     if let Some(fault) = fault.filter(|f| !f.acts()) {
         if let Some(after) = fault.acts_after() {
-            let sim = sim.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(after).await;
+            sim.act_late(after, move |sim| {
                 sim.open_session(&uid);
             });
         }

@@ -118,7 +118,8 @@ pub fn invalid_uid() -> Problem {
     .with("field", "uid")
 }
 
-/// The `{uid}` of a route's path, parsed: anything but a UUID is answered `invalid_uid`.
+/// The `{uid}` of a route's path, parsed: anything but a hyphenated UUID (the spec's
+/// `format: uuid`) is answered `invalid_uid`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserId(pub Uid);
 
@@ -129,7 +130,9 @@ impl<S: Send + Sync> FromRequestParts<S> for UserId {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| invalid_uid())?;
-        Uid::parse(&raw).map(UserId).map_err(|_| invalid_uid())
+        Uid::parse_hyphenated(&raw)
+            .map(UserId)
+            .map_err(|_| invalid_uid())
     }
 }
 

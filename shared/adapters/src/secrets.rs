@@ -12,7 +12,10 @@
 
 use std::fmt;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, which is the system's except in a test that pauses it.
+use tokio::time::Instant;
 
 use async_trait::async_trait;
 use idv_model::{SignatureError, WebhookSecrets};
@@ -393,7 +396,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    // Paused time: the interval is measured on tokio's clock, not on how busy the machine is.
+    #[tokio::test(start_paused = true)]
     async fn a_rotation_right_after_a_forgery_is_retried_not_refused() {
         use idv_model::WebhookSecret;
         let source = Arc::new(Rotating {

@@ -27,6 +27,20 @@ macro_rules! uuid_id {
                     .map_err(|_| InvalidId { kind: $kind })
             }
 
+            /// Parses only the hyphenated spelling (36 characters, either case), as the
+            /// public API declares its ids (`format: uuid`): a merchant's request is held to
+            /// its contract, while Ralio's payloads are read tolerantly by [`Self::parse`].
+            pub fn parse_hyphenated(value: &str) -> Result<Self, InvalidId> {
+                let hyphens_in_place = value.len() == 36
+                    && [8, 13, 18, 23].iter().all(|&at| value.as_bytes()[at] == b'-');
+                if !hyphens_in_place {
+                    return Err(InvalidId { kind: $kind });
+                }
+                uuid::Uuid::try_parse(value)
+                    .map(Self)
+                    .map_err(|_| InvalidId { kind: $kind })
+            }
+
             pub fn from_uuid(value: uuid::Uuid) -> Self {
                 Self(value)
             }
@@ -121,6 +135,25 @@ impl fmt::Display for Owner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_public_api_takes_only_the_hyphenated_spelling() {
+        let canonical = "e4f9d8b3-6b70-47a1-aae1-70c8a689c02a";
+        assert_eq!(
+            Uid::parse_hyphenated(&canonical.to_uppercase()),
+            Uid::parse(canonical)
+        );
+        for other in [
+            "e4f9d8b36b7047a1aae170c8a689c02a",
+            "{e4f9d8b3-6b70-47a1-aae1-70c8a689c02a}",
+            "urn:uuid:e4f9d8b3-6b70-47a1-aae1-70c8a689c02a",
+            " e4f9d8b3-6b70-47a1-aae1-70c8a689c02a",
+            "e4f9d8b3-6b70-47a1-aae1-70c8a689c02",
+            "e4f9d8b3-6b7047a1-aae1-70c8a689c02a-",
+        ] {
+            assert!(Uid::parse_hyphenated(other).is_err(), "{other}");
+        }
+    }
 
     #[test]
     fn canonicalises_case_and_hyphens() {

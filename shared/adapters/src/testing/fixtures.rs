@@ -119,7 +119,15 @@ pub async fn fake_ralio() -> MockServer {
     server
 }
 
-/// A client for `server` with a short timeout and quick retries.
+/// How long a test's Ralio client waits for an answer: far longer than any healthy answer
+/// takes on a busy machine, so that only a server that never answers ([`NEVER`]) reaches it.
+pub const RALIO_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The delay of an answer that never comes within a test: a hang is a hang however slow the
+/// machine, and the client's own deadline decides when it gives up.
+pub const NEVER: Duration = Duration::from_secs(3600);
+
+/// A client for `server` with the given timeout and quick retries.
 pub fn ralio_config(server: &MockServer, timeout: Duration) -> RalioConfig {
     let mut config = RalioConfig::new(
         server.uri(),

@@ -21,17 +21,19 @@ both_stores!(
     session_after_act_late,
 );
 
-/// Short enough for a test, long enough that a hang outlasts it.
-const RALIO_TIMEOUT: Duration = Duration::from_millis(1500);
-const HANG: &str = "act-then-hang:3s";
-/// Ralio answers 502 at once and creates a second later: within the settle delays below.
+/// Longer than any healthy answer takes on a busy machine; only a hang reaches it.
+const RALIO_TIMEOUT: Duration = Duration::from_secs(3);
+/// A hang that outlasts the timeout ten times over: it never answers within the call.
+const HANG: &str = "act-then-hang:30s";
+/// Ralio answers 502 at once and creates a second later: well within the settle delays below,
+/// however busy the machine.
 const LATE: &str = "act-late:1s";
 
 async fn stack(store: Store) -> Stack {
     start(store, |options| {
         options.ralio_timeout = RALIO_TIMEOUT;
-        options.account_settle = chrono::Duration::seconds(2);
-        options.create_settle = chrono::Duration::seconds(2);
+        options.account_settle = chrono::Duration::seconds(6);
+        options.create_settle = chrono::Duration::seconds(6);
     })
     .await
 }

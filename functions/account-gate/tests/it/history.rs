@@ -1,15 +1,13 @@
 //! `GET /users/{uid}/history` through the router, on both stores: a user's trail newest first,
 //! in pages, ids and codes only.
 
-mod common;
-
 use std::sync::Arc;
 
 use idv_adapters::clock::Clock;
 use idv_adapters::store::Store;
 use serde_json::{Value, json};
 
-use common::*;
+use crate::common::*;
 
 idv_adapters::both_stores!(
     the_trail_pages_newest_first_and_holds_no_personal_data,

@@ -526,12 +526,11 @@ fn functions_are_arm64_rust_with_json_logs_and_the_dlq_outlasts_a_week_of_receiv
     assert_eq!(globals["Handler"], "bootstrap");
     for (crate_name, resource_name) in FUNCTIONS {
         let function = resource(&template, resource_name);
-        // Packaged from the one cargo-lambda build: the Makefile target SAM calls copies this
-        // function's binary, which that build makes.
+        // Packaged from the one cargo-lambda build: the Makefile target SAM calls only copies
+        // this function's binary, which that build made before sam build ran (no prerequisite,
+        // so sam's parallel targets never start builds of their own).
         assert_eq!(function["Metadata"]["BuildMethod"], "makefile");
-        let target = format!(
-            "build-{resource_name}: lambda-binaries\n\tcp target/lambda/{crate_name}/bootstrap "
-        );
+        let target = format!("build-{resource_name}:\n\t$(call copy-binary,{crate_name})\n");
         assert!(makefile.contains(&target), "Makefile: {target:?}");
         assert!(
             makefile.contains(&format!("-p idv-{crate_name}")),

@@ -48,14 +48,24 @@ pub async fn account_opening_ralio(delay: Duration) -> MockServer {
 
 /// The function over `store` (its requests recorded as this function's on DynamoDB).
 pub fn build(store: &Arc<dyn Store>, ralio: &MockServer, clock: &ManualClock) -> Router {
+    build_with(store, ralio, clock, Settings::default())
+}
+
+/// The function with its own settings.
+pub fn build_with(
+    store: &Arc<dyn Store>,
+    ralio: &MockServer,
+    clock: &ManualClock,
+    settings: Settings,
+) -> Router {
     let store = testing::as_function(store, FUNCTION);
     let gate = AccountGate {
         users: store.clone(),
         accounts: store.clone(),
         audit: store,
-        ralio: ralio_client(ralio, Duration::from_millis(800)),
+        ralio: ralio_client(ralio, fixtures::RALIO_TIMEOUT),
         clock: Arc::new(clock.clone()),
-        settings: Settings::default(),
+        settings,
     };
     idv_account_gate::router(Arc::new(gate))
 }

@@ -1,7 +1,5 @@
 //! Reconciling a user's sessions from Ralio's list endpoint (Ralio faked with wiremock).
 
-use std::time::Duration;
-
 use idv_adapters::ralio::{RalioClient, RalioConfig, RalioCredentials};
 use idv_adapters::reconcile::reconcile_user;
 use idv_adapters::testing::fixtures::*;
@@ -53,7 +51,7 @@ async fn missing_sessions_and_missed_outcomes_are_caught_up_once() {
             api_key: "k".into(),
         },
     );
-    config.request_timeout = Duration::from_secs(2);
+    config.request_timeout = idv_adapters::testing::fixtures::RALIO_TIMEOUT;
     let client = RalioClient::new(config).unwrap();
 
     let report = reconcile_user(uid, &client, store.as_ref(), t0())

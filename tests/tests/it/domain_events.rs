@@ -57,17 +57,26 @@ fn keep_for_the_schema_check(events: &[Value]) {
     idv_adapters::testing::record_domain_events(&typed);
 }
 
-/// Events are published after the change is stored: wait until the list stops growing.
+/// Events are published after the change is stored: waits until there are as many as the
+/// trail has applied changes, however slow the machine, then reads once more a few publisher
+/// polls later so that an event published twice has had time to show.
 async fn settled_events(stack: &Stack, uid: &str) -> Vec<Value> {
-    let mut last = stack.events(uid).await;
-    loop {
-        tokio::time::sleep(Duration::from_millis(600)).await;
-        let now = stack.events(uid).await;
-        if now.len() == last.len() {
-            return now;
-        }
-        last = now;
-    }
+    eventually(
+        "an event per applied change",
+        Duration::from_secs(60),
+        || async {
+            let applied = stack
+                .history(uid)
+                .await
+                .iter()
+                .filter(|e| e["outcome"] == "applied")
+                .count();
+            (stack.events(uid).await.len() >= applied).then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    stack.events(uid).await
 }
 
 /// One event per applied change in the trail, and none for anything else. (The trail is
