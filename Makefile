@@ -31,7 +31,7 @@ export RELEASE_RUSTFLAGS := -C relocation-model=static
 # where Lambda's arm64 runs): it is restated here.
 lambda-binaries:
 	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$(RELEASE_RUSTFLAGS) -C target-cpu=neoverse-n1" \
-	  cargo lambda build --release --arm64 --locked $(LAMBDA_PACKAGES)
+	  cargo lambda build --release --arm64 --locked $(LAMBDA_PACKAGES) $(LAMBDA_BUILD_ARGS)
 
 # sam build calls one target per function (build-<LogicalId>) with ARTIFACTS_DIR set, all at
 # once with `parallel = true`. They only copy what `make lambda-binaries` built before sam

@@ -17,7 +17,9 @@ fi
 echo "    seed $seed (SCHEMATHESIS_SEED=$seed reproduces this run)"
 
 scripts/venv.sh
-cargo build --locked --quiet -p idv-local
+# The binary `cargo test --workspace` already built (`-p idv-local` would resolve features for
+# that package alone and build it again).
+cargo build --workspace --locked --quiet --bin idv-local
 mkdir -p .tmp
 secret="whsec_schemathesis_$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 log=.tmp/schemathesis-idv-local.log

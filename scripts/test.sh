@@ -82,7 +82,9 @@ stage "cargo test"
 cargo test --workspace --locked -- --skip "$iam_check" 2>&1 | tee .tmp/cargo-test.log
 
 stage "IAM: each role grants exactly what its function's tests saw it use"
-cargo test --locked -p idv-e2e --test it -- --exact "$iam_check" 2>&1 | tee .tmp/iam-check.log
+# Selected by test target, not by package: `-p` would resolve features for that package alone
+# and rebuild half the workspace.
+cargo test --workspace --locked --test it -- --exact "$iam_check" 2>&1 | tee .tmp/iam-check.log
 cat .tmp/iam-check.log >> .tmp/cargo-test.log
 # A renamed check would filter to nothing and pass: it must have run.
 grep -q "^test $iam_check ... ok$" .tmp/iam-check.log || { echo "the IAM check did not run" >&2; exit 1; }
