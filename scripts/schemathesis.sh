@@ -17,9 +17,10 @@ fi
 echo "    seed $seed (SCHEMATHESIS_SEED=$seed reproduces this run)"
 
 scripts/venv.sh
-# The binary `cargo test --workspace` already built (`-p idv-local` would resolve features for
-# that package alone and build it again).
-cargo build --workspace --locked --quiet --bin idv-local
+# The binary `cargo test --workspace` builds for idv-local's own tests: `cargo build` would
+# resolve features without the dev-dependencies' (and `-p idv-local` for that package alone)
+# and compile much of the workspace again.
+cargo test --workspace --locked --quiet --no-run
 mkdir -p .tmp
 secret="whsec_schemathesis_$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 log=.tmp/schemathesis-idv-local.log
