@@ -68,9 +68,10 @@ fuzz:
 ## make fuzz-api: schemathesis against idv-local with a new random seed (printed), at
 ## FUZZ_API_EXAMPLES examples per operation (default 4000: over 20,000 cases). Each defect it
 ## finds becomes a fixed test; `make test` runs the same phases with a fixed seed.
+## SCHEMATHESIS_SEED=N replays a run.
 FUZZ_API_EXAMPLES ?= 4000
 fuzz-api:
-	SCHEMATHESIS_SEED=random SCHEMATHESIS_EXAMPLES=$(FUZZ_API_EXAMPLES) ./scripts/schemathesis.sh
+	SCHEMATHESIS_SEED=$${SCHEMATHESIS_SEED:-random} SCHEMATHESIS_EXAMPLES=$(FUZZ_API_EXAMPLES) ./scripts/schemathesis.sh
 
 ## make stress-check: .ci/run on a fresh clone of HEAD while CPU-bound work keeps both cores
 ## busy, as on a loaded CI machine (STRESS_RUNS times, default 2).

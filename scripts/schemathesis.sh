@@ -14,7 +14,8 @@ seed=${SCHEMATHESIS_SEED:-random}
 if [ "$seed" = random ]; then
   seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 fi
-echo "    seed $seed (SCHEMATHESIS_SEED=$seed reproduces this run)"
+examples=${SCHEMATHESIS_EXAMPLES:-300}
+echo "    seed $seed (SCHEMATHESIS_SEED=$seed SCHEMATHESIS_EXAMPLES=$examples scripts/schemathesis.sh reproduces this run)"
 
 scripts/venv.sh
 # The binary `cargo test --workspace` builds for idv-local's own tests: `cargo build` would
@@ -47,7 +48,7 @@ IDV_WEBHOOK_SECRET="$secret" IDV_WEBHOOK_COUNTS="$counts" \
   .venv/bin/schemathesis --config-file scripts/schemathesis.toml \
     run infra/openapi.yaml --url "$url" \
     --checks all --phases examples,coverage,fuzzing,stateful \
-    --max-examples "${SCHEMATHESIS_EXAMPLES:-300}" --workers 1 --seed "$seed" \
+    --max-examples "$examples" --workers 1 --seed "$seed" \
     --report-junit-path .tmp/schemathesis-junit.xml \
     --suppress-health-check all --output-truncate false \
     2>&1 | tee .tmp/schemathesis.log

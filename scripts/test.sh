@@ -26,9 +26,12 @@ print_stages() {
   echo "==> seconds per stage"
   printf '    %s\n' "${stages[@]}"
 }
+moto_started=""
+venv=""
 report() {
   local status=$?
-  scripts/moto.sh stop
+  [ -z "$moto_started" ] || scripts/moto.sh stop
+  if [ -n "$venv" ]; then kill "$venv" 2>/dev/null || true; wait "$venv" 2>/dev/null || true; fi
   [ "$status" -eq 0 ] || print_stages
   exit "$status"
 }
@@ -54,7 +57,9 @@ stage "cargo test --no-run (build every test binary)"
 cargo test --workspace --locked --no-run
 
 stage "Python test tools (.venv)"
-wait "$venv" || { cat .tmp/venv.log >&2; exit 1; }
+venv_pid=$venv
+venv=""
+wait "$venv_pid" || { cat .tmp/venv.log >&2; exit 1; }
 cat .tmp/venv.log
 
 stage "cfn-lint template.yaml"
@@ -63,6 +68,7 @@ stage "the dashboard in template.yaml is what infra/dashboard.json renders"
 .venv/bin/python scripts/dashboard.py --check
 
 stage "starting moto (DynamoDB + SQS emulator)"
+moto_started=yes
 eval "$(scripts/moto.sh start)"
 echo "    moto at $AWS_ENDPOINT_URL"
 

@@ -34,6 +34,8 @@ pub async fn start(store: StoreKind, tweak: impl FnOnce(&mut LocalOptions)) -> S
         store,
         table_name: format!("idv-e2e-{}", uuid::Uuid::new_v4().simple()),
         poll_every: Duration::from_millis(200),
+        // moto on a busy machine: the SDK's own limits, not AWS's (3 s an attempt).
+        aws_timeouts: idv_local::AwsTimeouts::emulator(),
         ..LocalOptions::default()
     };
     if let RalioMode::Simulator { addr, .. } = &mut options.ralio {
@@ -190,7 +192,7 @@ impl Stack {
         what: &str,
         done: impl Fn(&[Value]) -> bool,
     ) -> Vec<Value> {
-        eventually(what, Duration::from_secs(30), || async {
+        eventually(what, Duration::from_secs(60), || async {
             Some(self.events(uid).await).filter(|events| done(events))
         })
         .await
@@ -245,7 +247,7 @@ impl Stack {
 
     /// Polls the user's KYC status until `done` holds (webhooks and ticks are asynchronous).
     pub async fn kyc_until(&self, uid: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        eventually(what, Duration::from_secs(30), || async {
+        eventually(what, Duration::from_secs(60), || async {
             Some(self.kyc(uid).await).filter(|body| done(body))
         })
         .await

@@ -152,6 +152,7 @@ impl Args {
             account_settle: self.account_settle,
             create_settle: self.create_settle,
             events_to: self.events_to.clone(),
+            aws_timeouts: Default::default(),
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod events;
 pub mod replay;
 
+pub use idv_adapters::aws::AwsTimeouts;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +15,7 @@ use std::time::Duration;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use axum::Router;
 use idv_account_gate::AccountGate;
-use idv_adapters::aws::{
-    AwsTimeouts, dynamodb_client, dynamodb_streams_client, load_config, sqs_client,
-};
+use idv_adapters::aws::{dynamodb_client, dynamodb_streams_client, load_config, sqs_client};
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::queue::{ExpiryQueue, MemoryQueue, SqsQueue, SqsVisibility};
@@ -86,6 +85,9 @@ pub struct LocalOptions {
     pub create_settle: chrono::Duration,
     /// Where each domain event is also POSTed (`--events-to`).
     pub events_to: Option<String>,
+    /// Timeouts of every DynamoDB and SQS call (`--store dynamodb`). Tests against an
+    /// emulator on a busy machine give it longer than AWS needs.
+    pub aws_timeouts: AwsTimeouts,
 }
 
 impl Default for LocalOptions {
@@ -110,6 +112,7 @@ impl Default for LocalOptions {
             account_settle: idv_account_gate::Settings::default().settle,
             create_settle: idv_create_session::Settings::default().settle,
             events_to: None,
+            aws_timeouts: AwsTimeouts::default(),
         }
     }
 }
@@ -277,7 +280,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
             (store, queue.clone(), Pump::Memory(queue))
         }
         StoreKind::Dynamodb => {
-            let aws = load_config(AwsTimeouts::default()).await;
+            let aws = load_config(options.aws_timeouts).await;
             let dynamodb = dynamodb_client(&aws, &[]);
             ensure_table(&dynamodb, &options.table_name)
                 .await

@@ -169,12 +169,18 @@ impl Simulator {
 
     /// Runs `act` `after` this long, as an upstream that commits after its caller gave up.
     fn act_late(self: &Arc<Self>, after: Duration, act: impl FnOnce(&Self) + Send + 'static) {
+        /// Counts a late action as pending until it is done, or its task ends some other way.
+        struct Pending(Arc<Simulator>);
+        impl Drop for Pending {
+            fn drop(&mut self) {
+                self.0.late.send_modify(|pending| *pending -= 1);
+            }
+        }
         self.late.send_modify(|pending| *pending += 1);
-        let sim = self.clone();
+        let pending = Pending(self.clone());
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
-            act(&sim);
-            sim.late.send_modify(|pending| *pending -= 1);
+            act(&pending.0);
         });
     }
 

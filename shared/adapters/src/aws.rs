@@ -17,6 +17,18 @@ pub struct AwsTimeouts {
     pub operation: Duration,
 }
 
+impl AwsTimeouts {
+    /// For an emulator on a busy machine (moto is one Python thread): the limits stand only
+    /// between a test and a hang, never between a slow answer and its test.
+    pub fn emulator() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            attempt: Duration::from_secs(60),
+            operation: Duration::from_secs(120),
+        }
+    }
+}
+
 impl Default for AwsTimeouts {
     fn default() -> Self {
         Self {

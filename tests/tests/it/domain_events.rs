@@ -126,7 +126,7 @@ async fn approval_with_duplicates_and_reordering_publishes_each_change_once(stor
         })
         .await;
     // Every webhook went twice; wait for all of them before judging.
-    eventually("four deliveries", Duration::from_secs(10), || async {
+    eventually("four deliveries", Duration::from_secs(60), || async {
         (stack.deliveries().await.len() >= 4).then_some(())
     })
     .await;

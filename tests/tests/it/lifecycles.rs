@@ -104,11 +104,12 @@ async fn reject_then_a_new_session_then_approve(store: Store) {
 }
 
 async fn an_unfinished_session_is_flagged_then_expires(store: Store) {
-    // Compressed time: sessions live 6 s, flagged 3 s before, expired 1 s after, 1 s buckets.
+    // Compressed time: sessions live 16 s, flagged 8 s before, expired 1 s after, 1 s
+    // buckets. The flag stands 9 s before the expiry, so that a busy machine still sees it.
     let stack = start(store, |o| {
-        o.session_life = chrono::Duration::seconds(6);
+        o.session_life = chrono::Duration::seconds(16);
         o.schedule = idv_model::ExpirySchedule::new(
-            chrono::Duration::seconds(3),
+            chrono::Duration::seconds(8),
             chrono::Duration::seconds(1),
             chrono::Duration::seconds(1),
         )
@@ -164,7 +165,7 @@ async fn duplicated_and_reordered_webhooks_end_in_the_same_state(store: Store) {
     // Every webhook went twice and was acknowledged both times.
     let deliveries = idv_e2e::eventually(
         "six deliveries",
-        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(60),
         || async {
             let d = stack.deliveries().await;
             (d.len() >= 6).then_some(d)

@@ -38,6 +38,8 @@ async fn start(store: StoreKind, table: String) -> Result<Running, String> {
         store,
         table_name: table,
         webhook_secrets: SECRET.into(),
+        // moto on a busy machine: the SDK's own limits, not AWS's (3 s an attempt).
+        aws_timeouts: idv_local::AwsTimeouts::emulator(),
         ..LocalOptions::default()
     };
     if let RalioMode::Simulator { addr, .. } = &mut options.ralio {

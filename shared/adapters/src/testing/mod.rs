@@ -33,11 +33,7 @@ pub fn require_emulator() -> String {
 /// The emulator handles one request at a time, so tests racing many tasks queue behind each
 /// other: generous timeouts keep a busy emulator from looking like an outage.
 pub fn emulator_timeouts() -> AwsTimeouts {
-    AwsTimeouts {
-        connect: std::time::Duration::from_secs(5),
-        attempt: std::time::Duration::from_secs(60),
-        operation: std::time::Duration::from_secs(120),
-    }
+    AwsTimeouts::emulator()
 }
 
 static EMULATOR: OnceLock<SdkConfig> = OnceLock::new();

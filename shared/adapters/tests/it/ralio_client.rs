@@ -642,7 +642,13 @@ async fn a_call_keeps_to_its_deadline_whatever_its_retries() {
     config.max_attempts = 10;
     let client = RalioClient::new(config).unwrap();
     let deadline = Deadline::after(Duration::from_millis(300));
-    let result = client.within(deadline).list_sessions(uid()).await;
+    // Bounded only so that a deadline that stopped working fails the test instead of hanging it.
+    let result = tokio::time::timeout(
+        Duration::from_secs(120),
+        client.within(deadline).list_sessions(uid()),
+    )
+    .await
+    .expect("the deadline ends the call");
     assert_eq!(result, Err(RalioError::Timeout));
     // A create whose deadline has passed is never sent.
     let passed = Deadline::after(Duration::ZERO);
