@@ -7,7 +7,6 @@ pub mod cli;
 pub mod events;
 pub mod replay;
 
-pub use idv_adapters::aws::AwsTimeouts;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +14,7 @@ use std::time::Duration;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use axum::Router;
 use idv_account_gate::AccountGate;
+pub use idv_adapters::aws::AwsTimeouts;
 use idv_adapters::aws::{dynamodb_client, dynamodb_streams_client, load_config, sqs_client};
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::expiry::ExpiryScheduler;

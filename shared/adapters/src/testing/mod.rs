@@ -30,12 +30,6 @@ pub fn require_emulator() -> String {
     })
 }
 
-/// The emulator handles one request at a time, so tests racing many tasks queue behind each
-/// other: generous timeouts keep a busy emulator from looking like an outage.
-pub fn emulator_timeouts() -> AwsTimeouts {
-    AwsTimeouts::emulator()
-}
-
 static EMULATOR: OnceLock<SdkConfig> = OnceLock::new();
 
 /// The emulator's AWS configuration.
@@ -44,7 +38,9 @@ pub async fn emulator_config() -> SdkConfig {
     if let Some(config) = EMULATOR.get() {
         return config.clone();
     }
-    let config = load_config(emulator_timeouts()).await;
+    // The emulator handles one request at a time, so tests racing many tasks queue behind each
+    // other: generous timeouts keep a busy emulator from looking like an outage.
+    let config = load_config(AwsTimeouts::emulator()).await;
     EMULATOR.get_or_init(|| config).clone()
 }
 

@@ -8,7 +8,7 @@ use idv_adapters::testing;
 #[tokio::test]
 async fn the_lambda_configuration_works_from_the_environment_alone() {
     testing::require_emulator();
-    let config = load_lambda_config(testing::emulator_timeouts()).await;
+    let config = load_lambda_config(idv_adapters::aws::AwsTimeouts::emulator()).await;
     assert_eq!(
         config.region().map(ToString::to_string),
         std::env::var("AWS_REGION").ok()
@@ -28,7 +28,7 @@ async fn the_lambda_configuration_works_from_the_environment_alone() {
 async fn every_client_builds_from_the_lambda_configuration() {
     use idv_adapters::aws::{OnFirstUse, eventbridge_client, secrets_client, sqs_client};
     testing::require_emulator();
-    let config = load_lambda_config(testing::emulator_timeouts()).await;
+    let config = load_lambda_config(idv_adapters::aws::AwsTimeouts::emulator()).await;
     let (a, b, c, d) = (config.clone(), config.clone(), config.clone(), config);
     let dynamodb = OnFirstUse::new(move || dynamodb_client(&a, &[]));
     let sqs = OnFirstUse::new(move || sqs_client(&b, &[]));
