@@ -13,13 +13,11 @@ run:
 	cargo run --quiet --locked -p idv-local -- $(ARGS)
 
 ## make build: deployable arm64 artifacts for the five functions: one cargo-lambda build of
-## all of them, then sam build packages them (BuildMethod: makefile, the targets below only
-## copy, so sam's parallel builds never start concurrent cargo builds).
+## the one binary they all ship (idv-lambda, which runs the function its Handler names), then
+## sam build packages it per function (BuildMethod: makefile, the targets below only copy, so
+## sam's parallel builds never start concurrent cargo builds).
 build:
 	./scripts/build.sh
-
-# The function binaries, for aarch64, in one cargo invocation: dependencies compile once.
-LAMBDA_PACKAGES := -p idv-create-session -p idv-webhook -p idv-account-gate -p idv-expiry-watcher -p idv-event-publisher
 
 # Function binaries are linked as fixed-address (non-PIE) executables: a PIE function binary
 # carries ~20,000 relative relocations that the loader applies at every cold start, touching
@@ -31,27 +29,27 @@ export RELEASE_RUSTFLAGS := -C relocation-model=static
 # where Lambda's arm64 runs): it is restated here.
 lambda-binaries:
 	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$(RELEASE_RUSTFLAGS) -C target-cpu=neoverse-n1" \
-	  cargo lambda build --release --arm64 --locked $(LAMBDA_PACKAGES) $(LAMBDA_BUILD_ARGS)
+	  cargo lambda build --release --arm64 --locked -p idv-lambda $(LAMBDA_BUILD_ARGS)
 
 # sam build calls one target per function (build-<LogicalId>) with ARTIFACTS_DIR set, all at
 # once with `parallel = true`. They only copy what `make lambda-binaries` built before sam
 # build ran (scripts/build.sh): five concurrent cargo-lambda builds raced to move the same
 # binaries, and a deployer's first build failed.
-LAMBDA_BINARY = target/lambda/$(1)/bootstrap
+LAMBDA_BINARY := target/lambda/idv-lambda/bootstrap
 define copy-binary
-	@test -f $(call LAMBDA_BINARY,$(1)) || { echo "$(call LAMBDA_BINARY,$(1)) is missing: run make build, which builds it before sam build" >&2; exit 1; }
-	cp $(call LAMBDA_BINARY,$(1)) "$(ARTIFACTS_DIR)/"
+	@test -f $(LAMBDA_BINARY) || { echo "$(LAMBDA_BINARY) is missing: run make build, which builds it before sam build" >&2; exit 1; }
+	cp $(LAMBDA_BINARY) "$(ARTIFACTS_DIR)/"
 endef
 build-CreateSessionFunction:
-	$(call copy-binary,create-session)
+	$(copy-binary)
 build-WebhookFunction:
-	$(call copy-binary,webhook)
+	$(copy-binary)
 build-AccountGateFunction:
-	$(call copy-binary,account-gate)
+	$(copy-binary)
 build-ExpiryWatcherFunction:
-	$(call copy-binary,expiry-watcher)
+	$(copy-binary)
 build-EventPublisherFunction:
-	$(call copy-binary,event-publisher)
+	$(copy-binary)
 
 ## make bench: start-up, first answer, warm latency, memory and size of every function against a
 ## hello-world lambda_runtime binary, and CPU per webhook delivery; writes BENCHMARKS.md.

@@ -12,10 +12,9 @@ host=$(rustc -vV | sed -n 's/^host: //p')
 : "${RELEASE_RUSTFLAGS:?is set by the Makefile: run make bench}"
 export "CARGO_TARGET_$(echo "$host" | tr 'a-z-' 'A-Z_')_RUSTFLAGS=$RELEASE_RUSTFLAGS"
 
-echo "==> cargo build --profile $profile --target $host (five functions and hello-lambda)"
+echo "==> cargo build --profile $profile --target $host (idv-lambda, the five functions in one binary, and hello-lambda)"
 cargo build --locked --profile "$profile" --target "$host" \
-  -p idv-webhook -p idv-create-session -p idv-account-gate -p idv-expiry-watcher \
-  -p idv-event-publisher -p hello-lambda
+  -p idv-lambda -p hello-lambda
 
 echo "==> criterion: CPU per webhook delivery"
 rm -rf target/criterion

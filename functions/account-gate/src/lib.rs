@@ -132,6 +132,7 @@ impl AccountGate {
 
 mod answers;
 pub mod history;
+pub mod lambda;
 
 use answers::{created_answer, kyc_status, parse_request};
 

@@ -1,8 +1,7 @@
-//! The account-gate Lambda: wiring only. Logic lives in the library.
+//! The account-gate Lambda on its own (cargo lambda watch, make bench); deployments ship `idv-lambda`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     idv_adapters::telemetry::init();
-    let gate = idv_account_gate::AccountGate::from_env().await?;
-    lambda_http::run(idv_account_gate::router(gate)).await
+    idv_account_gate::lambda::run().await
 }

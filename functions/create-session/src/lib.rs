@@ -13,6 +13,8 @@
 //! | Ralio unavailable / too slow | 503 `ralio_unavailable` / 504 `ralio_timeout` |
 //! | store fault | 503 `store_unavailable` or 500 `internal_error`, as every function ([`store_problem`]) |
 
+pub mod lambda;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,8 +1,7 @@
-//! The create-session Lambda: wiring only. Logic lives in the library.
+//! The create-session Lambda on its own (cargo lambda watch, make bench); deployments ship `idv-lambda`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     idv_adapters::telemetry::init();
-    let app = idv_create_session::CreateSession::from_env().await?;
-    lambda_http::run(idv_create_session::router(app)).await
+    idv_create_session::lambda::run().await
 }

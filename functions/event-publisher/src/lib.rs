@@ -5,6 +5,8 @@
 //! could not be read) is reported as the batch's failure: the stream delivers it, and what
 //! follows it, again. Events carry a stable `eventId`, so a consumer drops the repeats.
 
+pub mod lambda;
+
 use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::Event;

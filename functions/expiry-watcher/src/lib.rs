@@ -9,6 +9,8 @@
 //! - A malformed message is reported failed (it reaches the DLQ after `maxReceiveCount`) and
 //!   never fails the other messages of the batch.
 
+pub mod lambda;
+
 use std::sync::Arc;
 use std::time::Duration;
 

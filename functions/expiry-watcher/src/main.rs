@@ -1,15 +1,7 @@
-//! The expiry-watcher Lambda: wiring only. Logic lives in the library.
-
-use aws_lambda_events::sqs::SqsEvent;
-use lambda_runtime::{LambdaEvent, service_fn};
+//! The expiry-watcher Lambda on its own (cargo lambda watch, make bench); deployments ship `idv-lambda`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     idv_adapters::telemetry::init();
-    let watcher = idv_expiry_watcher::SqsWatcher::from_env().await?;
-    let watcher = &watcher;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, lambda_runtime::Error>(watcher.handle(event.payload).await)
-    }))
-    .await
+    idv_expiry_watcher::lambda::run().await
 }

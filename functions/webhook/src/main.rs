@@ -1,8 +1,7 @@
-//! The webhook Lambda: wiring only. Logic lives in the library.
+//! The webhook Lambda on its own (cargo lambda watch, make bench); deployments ship `idv-lambda`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     idv_adapters::telemetry::init();
-    let webhook = idv_webhook::Webhook::from_env().await?;
-    lambda_http::run(idv_webhook::router(webhook)).await
+    idv_webhook::lambda::run().await
 }

@@ -523,19 +523,30 @@ fn functions_are_arm64_rust_with_json_logs_and_the_dlq_outlasts_a_week_of_receiv
     let globals = &template["Globals"]["Function"];
     assert_eq!(globals["Runtime"], "provided.al2023");
     assert_eq!(globals["Architectures"][0], "arm64");
-    assert_eq!(globals["Handler"], "bootstrap");
+    // One cargo-lambda build of the one binary every function ships.
+    assert!(makefile.contains("cargo lambda build --release --arm64 --locked -p idv-lambda "));
+    let dispatched: BTreeSet<&str> = idv_lambda::FUNCTIONS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    let deployed: BTreeSet<&str> = FUNCTIONS
+        .iter()
+        .map(|(crate_name, _)| *crate_name)
+        .collect();
+    assert_eq!(
+        dispatched, deployed,
+        "idv-lambda runs exactly the deployed functions"
+    );
     for (crate_name, resource_name) in FUNCTIONS {
         let function = resource(&template, resource_name);
+        // The binary runs the function its Handler names (Lambda passes it as _HANDLER).
+        assert_eq!(function["Properties"]["Handler"], *crate_name);
         // Packaged from the one cargo-lambda build: the Makefile target SAM calls only copies
-        // this function's binary, which that build made before sam build ran (no prerequisite,
-        // so sam's parallel targets never start builds of their own).
+        // the binary, which that build made before sam build ran (no prerequisite, so sam's
+        // parallel targets never start builds of their own).
         assert_eq!(function["Metadata"]["BuildMethod"], "makefile");
-        let target = format!("build-{resource_name}:\n\t$(call copy-binary,{crate_name})\n");
+        let target = format!("build-{resource_name}:\n\t$(copy-binary)\n");
         assert!(makefile.contains(&target), "Makefile: {target:?}");
-        assert!(
-            makefile.contains(&format!("-p idv-{crate_name}")),
-            "{crate_name} is in the one cargo-lambda build"
-        );
         assert_eq!(function["Properties"]["LoggingConfig"]["LogFormat"], "JSON");
     }
     assert_eq!(
@@ -551,6 +562,21 @@ fn functions_are_arm64_rust_with_json_logs_and_the_dlq_outlasts_a_week_of_receiv
         events["FunctionResponseTypes"][0],
         "ReportBatchItemFailures"
     );
+}
+
+#[tokio::test]
+async fn a_handler_that_names_no_function_fails_at_start_naming_the_variable() {
+    for (handler, says) in [
+        (None, "_HANDLER is not set"),
+        (Some("bootstrap"), "_HANDLER is \"bootstrap\""),
+    ] {
+        let error = idv_lambda::run(handler).await.unwrap_err().to_string();
+        assert!(error.starts_with(says), "{error}");
+        assert!(
+            error.contains("create-session, webhook, account-gate"),
+            "{error}"
+        );
+    }
 }
 
 /// The alarms on `metric` (namespace `namespace`), as (dimension name, dimension value) lists.

@@ -39,6 +39,9 @@ struct Args {
     only: Vec<String>,
 }
 
+/// The one binary the five functions ship (`make build`).
+const FUNCTIONS_BINARY: &str = "idv-lambda";
+
 /// Long enough for the webhook's rule on secrets in Lambda (≥ 32 bytes), not the local one.
 const WEBHOOK_SECRET: &str = "whsec_bench_0123456789abcdef0123456789abcdef";
 
@@ -117,6 +120,8 @@ async fn main() -> Result<(), String> {
             "AWS_LAMBDA_FUNCTION_NAME".into(),
             format!("ralio-idv-{name}-bench"),
         );
+        // Lambda passes the template's Handler this way; idv-lambda runs the function it names.
+        env.insert("_HANDLER".into(), name.into());
         env.extend(vars);
         Subject {
             name: name.into(),
@@ -155,27 +160,27 @@ async fn main() -> Result<(), String> {
             check: Box::new(invocations::echo),
         },
         Target {
-            subject: subject("webhook", "webhook", webhook_env),
+            subject: subject("webhook", FUNCTIONS_BINARY, webhook_env),
             invocation: Box::new(|| invocations::webhook_delivery(WEBHOOK_SECRET)),
             check: Box::new(|a| invocations::http_status(a, &[200])),
         },
         Target {
-            subject: subject("create-session", "create-session", create_env),
+            subject: subject("create-session", FUNCTIONS_BINARY, create_env),
             invocation: Box::new(invocations::create_session),
             check: Box::new(|a| invocations::http_status(a, &[201, 200])),
         },
         Target {
-            subject: subject("account-gate", "account-gate", gate_env),
+            subject: subject("account-gate", FUNCTIONS_BINARY, gate_env),
             invocation: Box::new(move || invocations::kyc_read(&known_user)),
             check: Box::new(|a| invocations::http_status(a, &[200])),
         },
         Target {
-            subject: subject("expiry-watcher", "expiry-watcher", watcher_env),
+            subject: subject("expiry-watcher", FUNCTIONS_BINARY, watcher_env),
             invocation: Box::new(invocations::tick),
             check: Box::new(invocations::whole_batch),
         },
         Target {
-            subject: subject("event-publisher", "event-publisher", publisher_env),
+            subject: subject("event-publisher", FUNCTIONS_BINARY, publisher_env),
             invocation: Box::new(invocations::stream_batch),
             check: Box::new(invocations::whole_batch),
         },
@@ -198,7 +203,12 @@ async fn main() -> Result<(), String> {
     let arm64 = measured
         .iter()
         .filter_map(|m| {
-            let path = args.arm64_dir.join(&m.name).join("bootstrap");
+            let binary = if m.name == "hello-world" {
+                "hello-lambda"
+            } else {
+                FUNCTIONS_BINARY
+            };
+            let path = args.arm64_dir.join(binary).join("bootstrap");
             let (bytes, deflated) = sizes(&path).ok()?;
             let built: chrono::DateTime<chrono::Utc> =
                 std::fs::metadata(&path).ok()?.modified().ok()?.into();

@@ -1,0 +1,8 @@
+//! The account gate in the Lambda runtime: its own binary and the one all five functions ship
+//! (`idv-lambda`) both run it from here.
+
+/// Reads the configuration, then answers invocations until the runtime stops.
+pub async fn run() -> Result<(), lambda_http::Error> {
+    let gate = crate::AccountGate::from_env().await?;
+    lambda_http::run(crate::router(gate)).await
+}

@@ -1,0 +1,15 @@
+//! The event publisher in the Lambda runtime: its own binary and the one all five functions
+//! ship (`idv-lambda`) both run it from here.
+
+use aws_lambda_events::event::dynamodb::Event;
+use lambda_runtime::{LambdaEvent, service_fn};
+
+/// Reads the configuration, then publishes stream batches until the runtime stops.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    let publisher = crate::EventPublisher::from_env().await?;
+    let publisher = &publisher;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
+        Ok::<_, lambda_runtime::Error>(publisher.handle(event.payload).await)
+    }))
+    .await
+}

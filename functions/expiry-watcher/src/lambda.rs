@@ -1,0 +1,15 @@
+//! The expiry watcher in the Lambda runtime: its own binary and the one all five functions ship
+//! (`idv-lambda`) both run it from here.
+
+use aws_lambda_events::sqs::SqsEvent;
+use lambda_runtime::{LambdaEvent, service_fn};
+
+/// Reads the configuration, then handles tick batches until the runtime stops.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    let watcher = crate::SqsWatcher::from_env().await?;
+    let watcher = &watcher;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, lambda_runtime::Error>(watcher.handle(event.payload).await)
+    }))
+    .await
+}
