@@ -19,11 +19,12 @@ run:
 build:
 	./scripts/build.sh
 
-# Function binaries are linked as fixed-address (non-PIE) executables: a PIE function binary
-# carries ~20,000 relative relocations that the loader applies at every cold start, touching
-# ~80 more pages (make bench measured init and size both ways). Only the target's artifacts get
-# it, never the build scripts and proc macros of the host.
-export RELEASE_RUSTFLAGS := -C relocation-model=static
+# Rust flags for the function binary only (never the host's build scripts and proc macros), by
+# make build and make bench. Empty: the binary is position-independent (PIE), so its code sits at
+# a random address at every start, since it carries the internet-facing webhook. "-C
+# relocation-model=static" links it at a fixed address, which make bench measured faster to
+# start (README, "Start-up and footprint") at the cost of that randomisation.
+export RELEASE_RUSTFLAGS ?=
 
 # Target flags replace cargo-lambda's own build.rustflags (target-cpu=neoverse-n1, Graviton2,
 # where Lambda's arm64 runs): it is restated here.

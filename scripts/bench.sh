@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make bench: the five functions and the hello-world baseline as release binaries (one cargo
-# invocation, so they share features as in `make build`), criterion's webhook bench, then the
-# harness against a moto server it starts and stops. Writes BENCHMARKS.md.
+# make bench: the five functions (one binary, idv-lambda, as `make build` ships them) and the
+# hello-world baseline as release binaries in one cargo invocation (so they share features as in
+# `make build`), criterion's webhook bench, then the harness against a moto server it starts and
+# stops. Writes BENCHMARKS.md.
 # BENCH_ARGS passes options to the harness, e.g. BENCH_ARGS="--warm-calls 200".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,7 @@ profile="${BENCH_PROFILE:-release}"
 # Built for this machine's target named explicitly, so that the release flags (the Makefile's
 # RELEASE_RUSTFLAGS, as in make build) reach the binaries and not the host's build scripts.
 host=$(rustc -vV | sed -n 's/^host: //p')
-: "${RELEASE_RUSTFLAGS:?is set by the Makefile: run make bench}"
+: "${RELEASE_RUSTFLAGS?is set by the Makefile: run make bench}"
 export "CARGO_TARGET_$(echo "$host" | tr 'a-z-' 'A-Z_')_RUSTFLAGS=$RELEASE_RUSTFLAGS"
 
 echo "==> cargo build --profile $profile --target $host (idv-lambda, the five functions in one binary, and hello-lambda)"

@@ -137,9 +137,10 @@ impl Report<'_> {
         let _ = writeln!(
             out,
             "Stripped release binary for this machine (x86_64), and deflated at level 9 (a \
-             `zip -9` of it is ~100 bytes more; the target is at most 4.5 MB). Peak RSS is \
-             VmHWM after the warm run. arm64 figures are the `make build` artifacts when they \
-             exist{}.\n",
+             `zip -9` of it is ~100 bytes more; the target is at most 4.5 MB). The five \
+             functions ship one binary, `idv-lambda`, which runs the function its `_HANDLER` \
+             names: their sizes are that binary's. Peak RSS is VmHWM after the warm run. arm64 \
+             figures are the `make build` artifact when it exists{}.\n",
             self.arm64
                 .first()
                 .map_or(String::new(), |a| format!(", as built on {}", a.built))
