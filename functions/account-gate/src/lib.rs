@@ -42,8 +42,9 @@ use idv_adapters::wiring::Wiring;
 use idv_model::accounts::is_requested_account;
 use idv_model::settled;
 use idv_model::{
-    AccountRecord, AccountReservation, AccountStatus, AccountWrite, Currency, KycLevel, NextAction,
-    Owner, RalioAccount, ReservationToken, Uid, UserSnapshot, can_create_account, next_action,
+    AccountRecord, AccountRefusal, AccountReservation, AccountStatus, AccountWrite, Currency,
+    KycLevel, NextAction, Owner, RalioAccount, ReservationToken, Uid, UserSnapshot,
+    can_create_account, next_action,
 };
 
 /// This function's name in metrics.
@@ -63,8 +64,11 @@ pub struct Settings {
     /// How long an identical concurrent request waits for the first one (`ACCOUNT_WAIT`, 3s).
     pub wait_for_peer: Duration,
     /// How long an uncertain creation must stay unseen in Ralio's list before it is tried
-    /// again (`ACCOUNT_SETTLE`, default 2m).
+    /// again, when `recreate` allows it (`ACCOUNT_SETTLE`, default 2m).
     pub settle: chrono::Duration,
+    /// Whether it is ever tried again on the list's word (`ACCOUNT_RECREATE`, default never:
+    /// see [`resolution`]).
+    pub recreate: Recreate,
 }
 
 impl Default for Settings {
@@ -73,6 +77,7 @@ impl Default for Settings {
             lease: chrono::Duration::seconds(60),
             wait_for_peer: Duration::from_secs(3),
             settle: chrono::Duration::minutes(2),
+            recreate: Recreate::Never,
         }
     }
 }
@@ -114,6 +119,13 @@ impl AccountGate {
             lease: env.span("ACCOUNT_LEASE", defaults.lease)?,
             wait_for_peer: env.duration("ACCOUNT_WAIT", defaults.wait_for_peer)?,
             settle: env.span("ACCOUNT_SETTLE", defaults.settle)?,
+            recreate: match env.value("ACCOUNT_RECREATE") {
+                None => defaults.recreate,
+                Some(raw) => raw.parse().map_err(|reason| ConfigError::Invalid {
+                    name: "ACCOUNT_RECREATE",
+                    reason,
+                })?,
+            },
         };
         let store = wiring.store()?;
         let ralio = wiring.ralio()?;
@@ -133,8 +145,10 @@ impl AccountGate {
 mod answers;
 pub mod history;
 pub mod lambda;
+pub mod resolution;
 
 use answers::{created_answer, kyc_status, parse_request};
+pub use resolution::{Recreate, Resolution, ResolveError};
 
 /// An account request is a few dozen bytes: a larger body is refused before it is read
 /// (problem+json, not the framework's plain-text 413 at 2 MB).
@@ -231,6 +245,16 @@ impl AccountGate {
         self.proceed(wanted, reservation, deadline).await
     }
 
+    /// The refusal for a user whose level went below REGULAR after this request read it: the
+    /// reservation did not take effect, and the answer shows the level as it is now.
+    async fn lowered(&self, wanted: Wanted<'_>) -> GateError {
+        let now = self.clock.now();
+        match self.users.load_user(wanted.uid).await {
+            Ok(snapshot) => self.refuse(&snapshot, now).await,
+            Err(e) => GateError::Store(e),
+        }
+    }
+
     /// What a reservation leads to.
     async fn proceed(
         &self,
@@ -247,6 +271,7 @@ impl AccountGate {
             AccountReservation::Uncertain { token, since } => {
                 self.resolve(wanted, token, since, deadline).await
             }
+            AccountReservation::NotRegular => Err(self.lowered(wanted).await),
         }
     }
 
@@ -332,7 +357,12 @@ impl AccountGate {
                 tracing::info!(currency = wanted.currency.as_str(), %account_id, "account recorded");
                 return Ok(created_answer(status, &stored));
             }
-            Ok(Err(stored)) => stored,
+            Ok(Err(AccountRefusal::Guarded(stored))) => stored,
+            Ok(Err(AccountRefusal::NotRegular)) => {
+                return Err(GateError::Store(StoreError::Corrupt(
+                    "a write that needs no level was refused for the level".into(),
+                )));
+            }
             Err(e) => {
                 // Ralio has it; the reservation is held or lapses to uncertain, and a retry
                 // finds it in Ralio's list. Saying the store failed would suggest nothing
@@ -377,13 +407,7 @@ impl AccountGate {
                     .after_settling(wanted, token, since, looked_at, deadline)
                     .await;
             }
-            Ok(Lookup::Inconclusive(why)) => {
-                tracing::error!(uid = %wanted.uid, reservation = %AccountRecord::key_hint(wanted.currency, wanted.alias), why, "uncertain account creation cannot be resolved from Ralio's list; waiting for account_activated");
-                return Err(GateError::Uncertain {
-                    retry_after: LOOK_AGAIN,
-                    failure: None,
-                });
-            }
+            Ok(Lookup::Inconclusive(why)) => return Err(self.unresolved(wanted, why)),
             Err(error) => {
                 return Err(GateError::Uncertain {
                     retry_after: chrono::Duration::seconds(5),
@@ -399,6 +423,18 @@ impl AccountGate {
         let now = self.clock.now();
         let write = AccountRecord::complete(uid, alias, currency, token, found, now);
         self.record_found(wanted, write, StatusCode::OK).await
+    }
+
+    /// An uncertain creation that only `account_activated` or an operator can settle now:
+    /// counted (`AccountCreationUnresolved`, alarmed) and answered 409 `creation_uncertain`.
+    fn unresolved(&self, wanted: Wanted<'_>, why: &str) -> GateError {
+        let reservation = AccountRecord::key_hint(wanted.currency, wanted.alias);
+        tracing::error!(uid = %wanted.uid, %reservation, why, "uncertain account creation waits for account_activated or an operator (idv-admin accounts resolve)");
+        idv_adapters::metrics::count("AccountCreationUnresolved", ("Function", FUNCTION), &[]);
+        GateError::Uncertain {
+            retry_after: LOOK_AGAIN,
+            failure: None,
+        }
     }
 
     /// Ralio shows no such account: create it again once the uncertain outcome has settled,
@@ -417,6 +453,12 @@ impl AccountGate {
                 failure: None,
             });
         }
+        if self.settings.recreate == Recreate::Never {
+            return Err(self.unresolved(
+                wanted,
+                "Ralio's list shows nothing, which proves nothing until its meaning is verified",
+            ));
+        }
         let Wanted {
             uid,
             alias,
@@ -431,17 +473,20 @@ impl AccountGate {
                 tracing::info!(uid = %uid, reservation = %AccountRecord::key_hint(currency, alias), "uncertain account creation settled unseen: creating again");
                 self.create_at_ralio(wanted, retry, deadline).await
             }
+            Err(AccountRefusal::NotRegular) => Err(self.lowered(wanted).await),
             // Another request resolved or took it over meanwhile.
-            Err(stored) => match AccountRecord::decide_reservation(stored.as_deref(), now) {
-                Some(AccountReservation::Existing(record)) => {
-                    Ok(created_answer(StatusCode::OK, &record))
+            Err(AccountRefusal::Guarded(stored)) => {
+                match AccountRecord::decide_reservation(stored.as_deref(), now) {
+                    Some(AccountReservation::Existing(record)) => {
+                        Ok(created_answer(StatusCode::OK, &record))
+                    }
+                    Some(AccountReservation::InProgress { .. }) => Err(GateError::InProgress),
+                    _ => Err(GateError::Uncertain {
+                        retry_after: chrono::Duration::seconds(5),
+                        failure: None,
+                    }),
                 }
-                Some(AccountReservation::InProgress { .. }) => Err(GateError::InProgress),
-                _ => Err(GateError::Uncertain {
-                    retry_after: chrono::Duration::seconds(5),
-                    failure: None,
-                }),
-            },
+            }
         }
     }
 

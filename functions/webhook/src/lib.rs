@@ -5,8 +5,8 @@
 //! |---|---|
 //! | not `POST` | 405 `method_not_allowed` |
 //! | body over 256 KiB | 413 `payload_too_large` |
-//! | `X-Signature` missing / wrong | 401 `signature_missing` / `signature_invalid` (a forgery is dropped); a mismatch first reads the secrets again, at most once a minute |
-//! | `X-Signature` wrong while the secrets cannot be read again yet (another read under a minute ago, or Secrets Manager failing) | 503 `signature_unverified`: perhaps a rotation, so Ralio sends it again |
+//! | `X-Signature` missing / wrong | 401 `signature_missing` / `signature_invalid` (a forgery is dropped); a mismatch first reads the secrets again, at most once a minute, and secrets older than `WEBHOOK_SECRET_MAX_AGE` are read again first, so a removed secret stops verifying |
+//! | `X-Signature` wrong while the secrets cannot be read (Secrets Manager failing), or within `WEBHOOK_SECRET_MAX_AGE` of a rotation seen and read under a minute ago | 503 `signature_unverified`: perhaps genuine, so Ralio sends it again; counted as `WebhookSignatureUnverified`, kept out of the 5xx alarm |
 //! | signed, not interpretable, or whose owner is ambiguous | quarantined verbatim, 200 `quarantined` |
 //! | signed, owner not known yet (session not stored, no owner named), while young | 503 `attribution_pending`: Ralio sends it again |
 //! | the same, past `ATTRIBUTION_RETRY_WINDOW` | quarantined verbatim, 200 `quarantined` |
@@ -31,7 +31,7 @@ use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::config::{ConfigError, Env, ProcessEnv};
 use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::http::Problem;
-use idv_adapters::secrets::SigningKeys;
+use idv_adapters::signing_keys::SigningKeys;
 use idv_adapters::store::EventLedger;
 use idv_adapters::wiring::Wiring;
 use idv_model::signature::SIGNATURE_HEADER;
@@ -221,11 +221,11 @@ impl Webhook {
         };
         match self.keys.verify(&body, signature.as_deref()).await {
             Ok(index) => idv_adapters::metrics::secret_matched(index),
-            // Perhaps signed with a secret rotated in a moment ago: Ralio sends it again, and
-            // by then the secrets are read again.
+            // Perhaps signed with a secret rotated in a moment ago, or the secrets could not be
+            // read: Ralio sends it again, and by then the secrets are read again.
             Err(rejection) if rejection.retryable => {
                 tracing::warn!("webhook signature not verifiable yet; Ralio is asked to retry");
-                idv_adapters::metrics::signature_rejected("signature_unverified");
+                idv_adapters::metrics::signature_unverified();
                 return Handled::refused(
                     Problem::new(
                         StatusCode::SERVICE_UNAVAILABLE,

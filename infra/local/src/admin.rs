@@ -2,7 +2,7 @@
 //! `reconcile` also needs `RALIO_BASE_URL` and `RALIO_SECRET_ARN` or
 //! `RALIO_API_CODE`/`RALIO_API_KEY`; `replay-quarantine` also `QUEUE_URL`, and reads the
 //! webhook's `MAX_CLOCK_SKEW`, `ATTRIBUTION_RETRY_WINDOW` and `QUARANTINE_RETENTION`;
-//! `republish` also `EVENT_BUS_NAME`).
+//! `republish` also `EVENT_BUS_NAME`; `accounts resolve` also the Ralio variables).
 
 use std::process::ExitCode;
 
@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
+use idv_account_gate::{AccountGate, Resolution};
 use idv_adapters::clock::SystemClock;
 use idv_adapters::config::ProcessEnv;
 use idv_adapters::publish::Publisher;
@@ -17,7 +18,7 @@ use idv_adapters::reconcile::reconcile_user;
 use idv_adapters::store::{AuditLog, QuarantineReader};
 use idv_adapters::wiring::Wiring;
 use idv_local::replay::{ReplayFilter, replay_quarantine};
-use idv_model::{Owner, Uid};
+use idv_model::{AccountId, Currency, Owner, Uid};
 use idv_webhook::{Settings as WebhookSettings, Webhook};
 
 #[derive(Parser)]
@@ -61,6 +62,11 @@ enum Command {
         #[arg(long)]
         since: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Accounts whose creation at Ralio is uncertain.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
     /// Run quarantined payloads again through the webhook's code path (once their cause is
     /// gone: a session since stored, a fixed parser). Safe to repeat; audited as `replayed`.
     ReplayQuarantine {
@@ -74,6 +80,48 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Settle a creation that stays `creation_uncertain` (alarm `AccountCreationUnresolved`)
+    /// as you found it at Ralio: the account it made (read from Ralio by id and checked to be
+    /// this user's, with this alias and currency), or none, so the next request creates it.
+    /// Audited as `account_resolved`.
+    Resolve {
+        /// The Ralio user id.
+        uid: String,
+        alias: String,
+        /// EUR or USD.
+        currency: String,
+        /// The id of the account Ralio holds for this request.
+        #[arg(long, conflicts_with = "absent", required_unless_present = "absent")]
+        found: Option<String>,
+        /// Ralio holds no such account (looked up in Ralio's portal or API by a person).
+        #[arg(long)]
+        absent: bool,
+    },
+}
+
+async fn resolve_account(
+    wiring: &Wiring<'_, ProcessEnv>,
+    uid: &str,
+    alias: &str,
+    currency: &str,
+    found: Option<String>,
+) -> Result<String, String> {
+    let uid = parse_uid(uid)?;
+    let currency = Currency::parse(currency).ok_or("the currency is EUR or USD")?;
+    let resolution = match found {
+        Some(id) => Resolution::Found(AccountId::parse(&id).map_err(|e| e.to_string())?),
+        None => Resolution::Absent,
+    };
+    let gate = AccountGate::wired(wiring)
+        .await
+        .map_err(|e| e.to_string())?;
+    gate.resolve_by_operator(uid, alias, currency, resolution)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn parse_uid(uid: &str) -> Result<Uid, String> {
@@ -218,6 +266,16 @@ async fn main() -> ExitCode {
         Command::History { uid } => history(&wiring, &uid).await,
         Command::Quarantined { day } => quarantined(&wiring, day).await,
         Command::Republish { uid, since } => republish(&wiring, &uid, since).await,
+        Command::Accounts {
+            command:
+                AccountsCommand::Resolve {
+                    uid,
+                    alias,
+                    currency,
+                    found,
+                    absent: _,
+                },
+        } => resolve_account(&wiring, &uid, &alias, &currency, found).await,
         Command::ReplayQuarantine {
             since,
             reason,

@@ -94,6 +94,16 @@ pub struct Args {
     /// tried again.
     #[arg(long, env = "ACCOUNT_SETTLE", value_parser = duration, default_value = "2m")]
     pub account_settle: chrono::Duration,
+    /// Whether an uncertain account creation that Ralio's list does not show is created again
+    /// after the settle delay (after-settle) or waits for `idv-admin accounts resolve` (never).
+    #[arg(long, env = "ACCOUNT_RECREATE", default_value = "never")]
+    pub account_recreate: idv_account_gate::Recreate,
+    /// What the simulator's merchant account list shows (Ralio's is undocumented).
+    #[arg(long, value_enum, default_value = "users-accounts")]
+    pub sim_account_list: ralio_sim::AccountList,
+    /// The simulator sends no `account_activated` for the accounts it opens.
+    #[arg(long)]
+    pub sim_no_account_activated: bool,
     /// How long an uncertain session creation must stay unseen in Ralio's list before a
     /// session is created again.
     #[arg(long, env = "CREATE_SETTLE", value_parser = duration, default_value = "2m")]
@@ -117,6 +127,8 @@ impl Args {
                     delay: self.sim_delay.to_std().unwrap_or_default(),
                 },
                 faults: self.sim_fault.clone(),
+                account_list: self.sim_account_list,
+                announce_accounts: !self.sim_no_account_activated,
             },
             Some(base_url) => RalioMode::Real {
                 base_url: base_url.clone(),
@@ -150,6 +162,7 @@ impl Args {
                 .to_std()
                 .map_err(|e| format!("--ralio-timeout: {e}"))?,
             account_settle: self.account_settle,
+            account_recreate: self.account_recreate,
             create_settle: self.create_settle,
             events_to: self.events_to.clone(),
             aws_timeouts: Default::default(),

@@ -53,6 +53,10 @@ pub enum RalioMode {
         chaos: ralio_sim::Chaos,
         /// Faults every call of an operation meets (`--sim-fault`).
         faults: Vec<(ralio_sim::Operation, ralio_sim::Fault)>,
+        /// What its merchant account list shows (`--sim-account-list`).
+        account_list: ralio_sim::AccountList,
+        /// Whether it announces the accounts it opens (`--sim-no-account-activated`).
+        announce_accounts: bool,
     },
     /// A real Ralio (sandbox), which must be able to reach the webhook URL itself.
     Real {
@@ -78,8 +82,10 @@ pub struct LocalOptions {
     /// How long one HTTP exchange with Ralio may take (`RALIO_TIMEOUT`, 10s).
     pub ralio_timeout: Duration,
     /// How long an uncertain account creation stays unseen before it is tried again
-    /// (`ACCOUNT_SETTLE`, 2m).
+    /// (`ACCOUNT_SETTLE`, 2m), when `account_recreate` allows it.
     pub account_settle: chrono::Duration,
+    /// Whether it is ever tried again on the word of Ralio's list (`ACCOUNT_RECREATE`, never).
+    pub account_recreate: idv_account_gate::Recreate,
     /// How long an uncertain session creation must stay unseen before a session is created
     /// again (`CREATE_SETTLE`, 2m).
     pub create_settle: chrono::Duration,
@@ -103,6 +109,8 @@ impl Default for LocalOptions {
                 signature: ralio_sim::Signature::Hex,
                 chaos: ralio_sim::Chaos::default(),
                 faults: Vec::new(),
+                account_list: ralio_sim::AccountList::default(),
+                announce_accounts: true,
             },
             webhook_secrets: LOCAL_WEBHOOK_SECRET.into(),
             session_life: chrono::Duration::days(7),
@@ -110,6 +118,7 @@ impl Default for LocalOptions {
             poll_every: Duration::from_secs(1),
             ralio_timeout: idv_adapters::ralio::REQUEST_TIMEOUT,
             account_settle: idv_account_gate::Settings::default().settle,
+            account_recreate: idv_account_gate::Recreate::default(),
             create_settle: idv_create_session::Settings::default().settle,
             events_to: None,
             aws_timeouts: AwsTimeouts::default(),
@@ -139,6 +148,8 @@ pub struct Running {
     pub store_kind: StoreKind,
     /// What the service would have published, as `GET /events` serves it.
     pub events: Arc<events::EventLog>,
+    /// The account gate, for what an operator does with `idv-admin accounts resolve`.
+    pub accounts: Arc<AccountGate>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -207,6 +218,8 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
             signature,
             chaos,
             faults,
+            account_list,
+            announce_accounts,
         } => {
             let listener = bind(*addr).await?;
             let sim_url = format!(
@@ -224,6 +237,8 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
             config.signature = *signature;
             config.chaos = *chaos;
             config.faults = faults.clone();
+            config.account_list = *account_list;
+            config.announce_accounts = *announce_accounts;
             config.session_life = options.session_life;
             let credentials = RalioCredentials {
                 api_code: config.api_code.clone(),
@@ -348,6 +363,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
         clock: clock.clone(),
         settings: idv_account_gate::Settings {
             settle: options.account_settle,
+            recreate: options.account_recreate,
             ..Default::default()
         },
     });
@@ -359,7 +375,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
     );
     let app = Router::new()
         .merge(idv_create_session::router(create))
-        .merge(idv_account_gate::router(gate))
+        .merge(idv_account_gate::router(gate.clone()))
         .nest_service("/webhooks/ralio", idv_webhook::router(webhook))
         .merge(events::router(event_log.clone()));
     tasks.push(serve(api, app, stopped.clone()));
@@ -374,6 +390,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
         simulator,
         store_kind: options.store,
         events: event_log,
+        accounts: gate,
         shutdown,
         tasks,
     })

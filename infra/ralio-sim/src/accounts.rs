@@ -81,6 +81,20 @@ pub(crate) async fn create_account(
     }
 }
 
+/// What `GET /api/v1/merchant/user/accounts` lists: undocumented at Ralio (REFERENCE §2.8),
+/// so each plausible reading is a mode, and the tests run them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum AccountList {
+    /// The merchant's users' accounts, filtered by `alias_eq` and `currency_eq` (the service's
+    /// reading).
+    #[default]
+    UsersAccounts,
+    /// Only the merchant's own accounts: never a user's.
+    MerchantOnly,
+    /// `filter=alias_eq=…&currency_eq=…` taken literally, as one condition nothing meets.
+    LiteralFilter,
+}
+
 #[derive(Deserialize)]
 pub(crate) struct Filters {
     #[serde(default)]
@@ -123,13 +137,21 @@ pub(crate) async fn list_accounts(
     if !authorised(&sim, &headers) {
         return error(StatusCode::UNAUTHORIZED, "unauthorized");
     }
-    let items: Vec<Value> = sim
-        .state()
-        .accounts
-        .iter()
-        .filter(|a| filters.matches(a))
-        .map(SimAccount::json)
-        .collect();
+    let items: Vec<Value> = match sim.config.account_list {
+        AccountList::UsersAccounts => sim
+            .state()
+            .accounts
+            .iter()
+            .filter(|a| filters.matches(a))
+            .map(SimAccount::json)
+            .collect(),
+        // The merchant's own accounts only: the simulator opens none for the merchant.
+        AccountList::MerchantOnly => Vec::new(),
+        // `filter` taken as one literal condition no account satisfies; the separate
+        // parameters are ignored.
+        AccountList::LiteralFilter if filters.filter.is_some() => Vec::new(),
+        AccountList::LiteralFilter => sim.state().accounts.iter().map(SimAccount::json).collect(),
+    };
     axum::Json(Value::Array(items)).into_response()
 }
 
@@ -175,7 +197,9 @@ impl Simulator {
         if let Some(account) = self.state().accounts.iter_mut().find(|a| a.id == id) {
             account.state = "ACTIVE";
         }
-        self.sender.emit(vec![payloads::account_activated(&id)]);
+        if self.config.announce_accounts {
+            self.sender.emit(vec![payloads::account_activated(&id)]);
+        }
     }
 
     /// Accounts opened so far, for tests and the control API.

@@ -34,7 +34,7 @@ pub mod faults;
 mod page;
 pub mod payloads;
 
-pub use accounts::SimAccount;
+pub use accounts::{AccountList, SimAccount};
 pub use delivery::{Chaos, Delivery, Signature};
 pub use faults::{Fault, FaultPlan, Operation};
 pub use payloads::Generation;
@@ -51,6 +51,11 @@ pub struct SimConfig {
     pub generation: Generation,
     pub signature: Signature,
     pub chaos: Chaos,
+    /// What the merchant account list shows (undocumented at Ralio).
+    pub account_list: AccountList,
+    /// Whether an opened account is announced with `account_activated` (a merchant that never
+    /// subscribed to it gets none).
+    pub announce_accounts: bool,
     /// How long a session lives (Ralio: 7 days).
     pub session_life: chrono::Duration,
     /// Faults every call of an operation meets, for a whole run.
@@ -101,6 +106,8 @@ impl SimConfig {
             generation: Generation::Mixed,
             signature: Signature::Hex,
             chaos: Chaos::default(),
+            account_list: AccountList::default(),
+            announce_accounts: true,
             session_life: chrono::Duration::days(7),
             faults: Vec::new(),
             clock: SimClock::default(),

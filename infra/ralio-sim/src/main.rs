@@ -23,6 +23,12 @@ struct Args {
     payloads: ralio_sim::Generation,
     #[arg(long, value_enum, default_value = "hex")]
     signature: ralio_sim::Signature,
+    /// What the merchant account list shows (undocumented at Ralio: each reading is a mode).
+    #[arg(long, value_enum, default_value = "users-accounts")]
+    account_list: ralio_sim::AccountList,
+    /// Send no `account_activated` for the accounts it opens.
+    #[arg(long)]
+    no_account_activated: bool,
     /// Fail every call of an operation: OPERATION:FAULT (see `POST /sim/faults`). Repeatable.
     #[arg(long, value_parser = ralio_sim::faults::parse_fault_flag)]
     fault: Vec<(ralio_sim::Operation, ralio_sim::Fault)>,
@@ -43,6 +49,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     config.generation = args.payloads;
     config.signature = args.signature;
+    config.account_list = args.account_list;
+    config.announce_accounts = !args.no_account_activated;
     config.faults = args.fault;
     println!(
         "Ralio simulator on http://{} (api_code {}, api_key {})",

@@ -13,6 +13,7 @@ pub mod queue;
 pub mod ralio;
 pub mod reconcile;
 pub mod secrets;
+pub mod signing_keys;
 pub mod store;
 #[cfg(feature = "stream-reader")]
 pub mod stream;

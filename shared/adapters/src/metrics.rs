@@ -34,6 +34,13 @@ pub fn signature_rejected(reason: &str) {
     count("WebhookSignatureRejected", ("Reason", reason), &[]);
 }
 
+/// Counts one webhook answered 503 `signature_unverified` (`WebhookSignatureUnverified`,
+/// dimension `Function`): its own metric, which the webhook's 5xx alarm subtracts, so
+/// forgeries during a rotation never hold the store alarm red.
+pub fn signature_unverified() {
+    count("WebhookSignatureUnverified", ("Function", "webhook"), &[]);
+}
+
 /// Counts one webhook verified, by the position of the secret that matched
 /// (`WebhookSecretMatched`, dimension `SecretIndex`): once index 1 stays at zero after a
 /// rotation, the old secret can be removed.

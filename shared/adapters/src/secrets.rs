@@ -6,23 +6,19 @@
 //! | `WEBHOOK_SECRET_ARN` | `{"webhook_secrets": "whsec_new,whsec_old"}` (or a JSON array) | webhook |
 //!
 //! So the internet-facing webhook never holds the Ralio API key. Both are read when first
-//! needed (or at start, with `PRIME_CONNECTIONS`), and webhook secrets again when a signature
-//! does not match (at most once a minute, see [`SigningKeys`]), so a rotation needs no
-//! redeploy.
+//! needed (or at start, with `PRIME_CONNECTIONS`); webhook secrets again at a maximum age and
+//! after a signature mismatch ([`crate::signing_keys::SigningKeys`]), so a rotation needs no
+//! redeploy and a removed secret stops verifying.
 
 use std::fmt;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
-
-// tokio's clock, which is the system's except in a test that pauses it.
-use tokio::time::Instant;
 
 use async_trait::async_trait;
-use idv_model::{SignatureError, WebhookSecrets};
+use idv_model::WebhookSecrets;
 use serde::Deserialize;
 
 use crate::aws::OnFirstUse;
 use crate::config::{ConfigError, Env};
+use crate::signing_keys::{SecretsRead, WebhookSecretSource};
 
 pub const SECRET_ARN_VAR: &str = "RALIO_SECRET_ARN";
 pub const WEBHOOK_SECRET_ARN_VAR: &str = "WEBHOOK_SECRET_ARN";
@@ -34,9 +30,6 @@ pub const LOCAL_WEBHOOK_SECRET: &str = "whsec_local_development_only";
 
 /// Shortest webhook secret accepted in Lambda.
 pub const MIN_WEBHOOK_SECRET_BYTES: usize = 32;
-
-/// How often, at most, a signature mismatch reads the webhook secrets again.
-pub const SECRET_REREAD_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Whether this process is a Lambda function (the runtime sets `AWS_LAMBDA_FUNCTION_NAME`).
 pub fn in_lambda(env: &impl Env) -> bool {
@@ -107,6 +100,15 @@ pub(crate) async fn secret_string(
     arn: &str,
     name: &'static str,
 ) -> Result<String, ConfigError> {
+    secret_value(client, arn, name).await.map(|(text, _)| text)
+}
+
+/// The secret's string and the version it came from.
+async fn secret_value(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+    name: &'static str,
+) -> Result<(String, Option<String>), ConfigError> {
     let output = client
         .get_secret_value()
         .secret_id(arn)
@@ -116,13 +118,11 @@ pub(crate) async fn secret_string(
             name,
             reason: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
         })?;
-    output
-        .secret_string()
-        .map(str::to_owned)
-        .ok_or(ConfigError::Secret {
-            name,
-            reason: "the secret has no string value".into(),
-        })
+    let text = output.secret_string().ok_or(ConfigError::Secret {
+        name,
+        reason: "the secret has no string value".into(),
+    })?;
+    Ok((text.to_owned(), output.version_id().map(str::to_owned)))
 }
 
 /// Webhook secrets from a list, refusing in Lambda what would let a forger in: a short secret
@@ -161,12 +161,6 @@ fn checked_secrets(
     })
 }
 
-/// Where webhook secrets are read again from.
-#[async_trait]
-pub trait WebhookSecretSource: Send + Sync {
-    async fn webhook_secrets(&self) -> Result<WebhookSecrets, ConfigError>;
-}
-
 /// The webhook secrets secret named by `WEBHOOK_SECRET_ARN`.
 pub struct SecretsManagerWebhookSecrets {
     pub arn: String,
@@ -177,9 +171,9 @@ pub struct SecretsManagerWebhookSecrets {
 
 #[async_trait]
 impl WebhookSecretSource for SecretsManagerWebhookSecrets {
-    async fn webhook_secrets(&self) -> Result<WebhookSecrets, ConfigError> {
+    async fn webhook_secrets(&self) -> Result<SecretsRead, ConfigError> {
         const NAME: &str = WEBHOOK_SECRET_ARN_VAR;
-        let text = secret_string(&self.client, &self.arn, NAME).await?;
+        let (text, version) = secret_value(&self.client, &self.arn, NAME).await?;
         let doc: WebhookSecretDoc =
             serde_json::from_str(&text).map_err(|_| ConfigError::Secret {
                 name: NAME,
@@ -189,7 +183,8 @@ impl WebhookSecretSource for SecretsManagerWebhookSecrets {
             .webhook_secrets
             .map(|list| list.items())
             .unwrap_or_default();
-        checked_secrets(&items, self.lambda, NAME)
+        let secrets = checked_secrets(&items, self.lambda, NAME)?;
+        Ok(SecretsRead { secrets, version })
     }
 }
 
@@ -209,151 +204,6 @@ pub fn webhook_secrets_from_env(env: &impl Env) -> Result<Option<WebhookSecrets>
     }
     let items: Vec<String> = csv.split(',').map(str::to_owned).collect();
     checked_secrets(&items, false, WEBHOOK_SECRETS_VAR).map(Some)
-}
-
-/// Why a signature was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rejection {
-    pub error: SignatureError,
-    /// A later attempt may verify it (the secrets could not be read again just now).
-    pub retryable: bool,
-}
-
-/// The webhook's signing secrets, read again (at most once per interval) when a signature
-/// does not match, so a rotated secret is picked up by warm containers without a redeploy.
-pub struct SigningKeys {
-    /// None until first read (a lazy start).
-    current: RwLock<Option<WebhookSecrets>>,
-    source: Option<Arc<dyn WebhookSecretSource>>,
-    /// When a mismatch last read the secrets again; the first mismatch may always.
-    last_reread: tokio::sync::Mutex<Option<Instant>>,
-    reread_every: Duration,
-}
-
-impl SigningKeys {
-    /// Secrets that never change (local runs, tests).
-    pub fn fixed(secrets: WebhookSecrets) -> Self {
-        Self {
-            current: RwLock::new(Some(secrets)),
-            source: None,
-            last_reread: tokio::sync::Mutex::new(None),
-            reread_every: SECRET_REREAD_INTERVAL,
-        }
-    }
-
-    /// Secrets just read from `source`, read again from it after a mismatch.
-    pub fn from_source(secrets: WebhookSecrets, source: Arc<dyn WebhookSecretSource>) -> Self {
-        Self {
-            source: Some(source),
-            ..Self::fixed(secrets)
-        }
-    }
-
-    /// Secrets to be read from `source` on first use (or by [`SigningKeys::load`]).
-    pub fn lazy(source: Arc<dyn WebhookSecretSource>) -> Self {
-        Self {
-            current: RwLock::new(None),
-            source: Some(source),
-            last_reread: tokio::sync::Mutex::new(None),
-            reread_every: SECRET_REREAD_INTERVAL,
-        }
-    }
-
-    fn held(&self) -> bool {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
-    }
-
-    /// Reads the secrets if none are held yet. A secret that cannot be read, or breaks the
-    /// rules, is a configuration error.
-    pub async fn load(&self) -> Result<(), ConfigError> {
-        if self.held() {
-            return Ok(());
-        }
-        let Some(source) = &self.source else {
-            return Ok(());
-        };
-        // The re-read lock: concurrent first deliveries share one read, and a failed read is
-        // not tried again within the interval (a flood must not become one read per request).
-        let mut last = self.last_reread.lock().await;
-        if self.held() {
-            return Ok(());
-        }
-        if last.is_some_and(|at| at.elapsed() < self.reread_every) {
-            return Err(ConfigError::Secret {
-                name: WEBHOOK_SECRET_ARN_VAR,
-                reason: "the last read failed moments ago; not read again yet".into(),
-            });
-        }
-        let secrets = match source.webhook_secrets().await {
-            Ok(secrets) => secrets,
-            Err(e) => {
-                *last = Some(Instant::now());
-                return Err(e);
-            }
-        };
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(secrets);
-        Ok(())
-    }
-
-    /// Reads again at most this often (default one minute).
-    pub fn reread_at_most_every(mut self, interval: Duration) -> Self {
-        self.reread_every = interval;
-        self
-    }
-
-    fn check(&self, body: &[u8], header: Option<&str>) -> Result<usize, SignatureError> {
-        match &*self.current.read().unwrap_or_else(|p| p.into_inner()) {
-            Some(secrets) => secrets.verify(body, header),
-            None => Err(SignatureError::Mismatch),
-        }
-    }
-
-    /// Checks a signature; `Ok` holds the position of the secret that matched. Only a
-    /// mismatch (not a missing or malformed header) may read the secrets again; a mismatch
-    /// that a fresh read could still settle, but that could not be read now (another read
-    /// within the interval, or Secrets Manager failing), is [`Rejection::retryable`]: it may
-    /// be a genuine delivery signed with a secret rotated in a moment ago.
-    pub async fn verify(&self, body: &[u8], header: Option<&str>) -> Result<usize, Rejection> {
-        let refused = |error, retryable| Rejection { error, retryable };
-        if header.is_none() {
-            // Nothing to check, whatever the secrets: no reason to read them.
-            return Err(refused(SignatureError::Missing, false));
-        }
-        if let Err(e) = self.load().await {
-            // Nothing to check against yet: Ralio retries, and the alarm on 5xx shows it.
-            tracing::error!(error = %e, "webhook secrets could not be read");
-            return Err(refused(SignatureError::Mismatch, true));
-        }
-        let first = self.check(body, header);
-        if first != Err(SignatureError::Mismatch) {
-            return first.map_err(|e| refused(e, false));
-        }
-        let Some(source) = &self.source else {
-            return first.map_err(|e| refused(e, false));
-        };
-        {
-            let mut last = self.last_reread.lock().await;
-            if last.is_some_and(|at| at.elapsed() < self.reread_every) {
-                return first.map_err(|e| refused(e, true));
-            }
-            *last = Some(Instant::now());
-            match source.webhook_secrets().await {
-                Ok(fresh) => {
-                    *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(fresh);
-                    tracing::info!("webhook secrets read again after a signature mismatch");
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "webhook secrets not read again; keeping the ones held");
-                    return first.map_err(|e| refused(e, true));
-                }
-            }
-        }
-        // Read just now: a mismatch stands.
-        self.check(body, header).map_err(|e| refused(e, false))
-    }
 }
 
 #[cfg(test)]
@@ -382,58 +232,6 @@ mod tests {
         assert!(err.to_string().contains(WEBHOOK_SECRETS_VAR), "{err}");
     }
 
-    /// A source whose secrets an operator rotates, counting reads.
-    struct Rotating {
-        secrets: std::sync::Mutex<String>,
-        reads: std::sync::atomic::AtomicUsize,
-    }
-
-    #[async_trait]
-    impl WebhookSecretSource for Rotating {
-        async fn webhook_secrets(&self) -> Result<WebhookSecrets, ConfigError> {
-            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok(WebhookSecrets::from_csv(&self.secrets.lock().unwrap()).unwrap())
-        }
-    }
-
-    // Paused time: the interval is measured on tokio's clock, not on how busy the machine is.
-    #[tokio::test(start_paused = true)]
-    async fn a_rotation_right_after_a_forgery_is_retried_not_refused() {
-        use idv_model::WebhookSecret;
-        let source = Arc::new(Rotating {
-            secrets: std::sync::Mutex::new("old".into()),
-            reads: Default::default(),
-        });
-        let keys =
-            SigningKeys::from_source(WebhookSecrets::from_csv("old").unwrap(), source.clone())
-                .reread_at_most_every(Duration::from_millis(300));
-        let body = b"{}";
-        let sig = |secret: &str| WebhookSecret::new(secret).sign_hex(body);
-        // A forgery uses the read: refused for good (it was checked against fresh secrets).
-        let forged = keys.verify(body, Some(&sig("guess"))).await.unwrap_err();
-        assert_eq!(
-            (forged.error, forged.retryable),
-            (SignatureError::Mismatch, false)
-        );
-        // The operator rotates; a genuine delivery arrives within the interval: Ralio must be
-        // asked to send it again, not told it is forged.
-        *source.secrets.lock().unwrap() = "new,old".into();
-        let early = keys.verify(body, Some(&sig("new"))).await.unwrap_err();
-        assert!(early.retryable, "{early:?}");
-        // A missing or malformed header never reads, and is final.
-        let missing = keys.verify(body, None).await.unwrap_err();
-        assert_eq!(
-            (missing.error, missing.retryable),
-            (SignatureError::Missing, false)
-        );
-        assert_eq!(source.reads.load(std::sync::atomic::Ordering::SeqCst), 1);
-        // Ralio's retry, after the interval, is verified with the new secret.
-        tokio::time::sleep(Duration::from_millis(350)).await;
-        assert_eq!(keys.verify(body, Some(&sig("new"))).await, Ok(0));
-        assert_eq!(keys.verify(body, Some(&sig("old"))).await, Ok(1));
-        assert_eq!(source.reads.load(std::sync::atomic::Ordering::SeqCst), 2);
-    }
-
     #[test]
     fn in_lambda_short_and_public_secrets_are_refused_naming_the_variable() {
         let long = "s".repeat(MIN_WEBHOOK_SECRET_BYTES);
@@ -452,43 +250,6 @@ mod tests {
         // Outside Lambda, anything goes (local runs and tests).
         assert!(checked_secrets(&[short], false, WEBHOOK_SECRET_ARN_VAR).is_ok());
         assert!(!format!("{:?}", RalioSecret::parse(r#"{"api_key":"k"}"#).unwrap()).contains('k'));
-    }
-
-    /// A source that cannot be read, counting attempts.
-    #[derive(Default)]
-    struct Unreadable {
-        reads: std::sync::atomic::AtomicUsize,
-    }
-
-    #[async_trait]
-    impl WebhookSecretSource for Unreadable {
-        async fn webhook_secrets(&self) -> Result<WebhookSecrets, ConfigError> {
-            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Err(ConfigError::Secret {
-                name: WEBHOOK_SECRET_ARN_VAR,
-                reason: "unavailable".into(),
-            })
-        }
-    }
-
-    #[tokio::test]
-    async fn a_lazy_start_never_accepts_and_a_flood_does_not_become_one_read_each() {
-        let source = Arc::new(Unreadable::default());
-        let keys = SigningKeys::lazy(source.clone());
-        let reads = || source.reads.load(std::sync::atomic::Ordering::SeqCst);
-        // No header: refused for good, nothing read.
-        let missing = keys.verify(b"{}", None).await.unwrap_err();
-        assert_eq!(
-            (missing.error, missing.retryable, reads()),
-            (SignatureError::Missing, false, 0)
-        );
-        // Secrets unreadable: never accepted, answered as retryable (503), read once a minute.
-        for _ in 0..5 {
-            let refused = keys.verify(b"{}", Some("00")).await.unwrap_err();
-            assert!(refused.retryable);
-        }
-        assert_eq!(reads(), 1);
-        assert!(keys.load().await.is_err());
     }
 
     #[test]

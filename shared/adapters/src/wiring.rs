@@ -20,9 +20,10 @@ use crate::publish::EventBridgeSink;
 use crate::queue::{SqsQueue, SqsVisibility};
 use crate::ralio::{CredentialSource, RalioClient, RalioCredentials};
 use crate::secrets::{
-    RalioSecret, SECRET_ARN_VAR, SecretsManagerWebhookSecrets, SigningKeys, WEBHOOK_SECRET_ARN_VAR,
-    in_lambda, secret_string, webhook_secrets_from_env,
+    RalioSecret, SECRET_ARN_VAR, SecretsManagerWebhookSecrets, WEBHOOK_SECRET_ARN_VAR, in_lambda,
+    secret_string, webhook_secrets_from_env,
 };
+use crate::signing_keys::{DEFAULT_SECRET_MAX_AGE, SigningKeys};
 use crate::store::DynamoStore;
 
 /// The environment of one function and the AWS configuration its clients share.
@@ -140,8 +141,8 @@ impl<'e, E: Env> Wiring<'e, E> {
     }
 
     /// The webhook's signing secrets: the secret named by `WEBHOOK_SECRET_ARN`, read on the
-    /// first delivery (or while priming) and again after a signature mismatch; or
-    /// `WEBHOOK_SECRETS` outside Lambda.
+    /// first delivery (or while priming), again once older than `WEBHOOK_SECRET_MAX_AGE`
+    /// (default 5 min) and after a signature mismatch; or `WEBHOOK_SECRETS` outside Lambda.
     pub fn signing_keys(&self) -> Result<SigningKeys, ConfigError> {
         if let Some(secrets) = webhook_secrets_from_env(self.env)? {
             return Ok(SigningKeys::fixed(secrets));
@@ -150,11 +151,21 @@ impl<'e, E: Env> Wiring<'e, E> {
             WEBHOOK_SECRET_ARN_VAR,
             "the Secrets Manager secret holding webhook_secrets (WEBHOOK_SECRETS outside Lambda)",
         )?;
-        Ok(SigningKeys::lazy(Arc::new(SecretsManagerWebhookSecrets {
+        let max_age = self
+            .env
+            .duration("WEBHOOK_SECRET_MAX_AGE", DEFAULT_SECRET_MAX_AGE)?;
+        if max_age.is_zero() {
+            return Err(ConfigError::Invalid {
+                name: "WEBHOOK_SECRET_MAX_AGE",
+                reason: "must be longer than zero (every delivery would read the secret)".into(),
+            });
+        }
+        let keys = SigningKeys::lazy(Arc::new(SecretsManagerWebhookSecrets {
             arn,
             client: self.client(secrets_client),
             lambda: in_lambda(self.env),
-        })))
+        }));
+        Ok(keys.max_age(max_age))
     }
 
     /// How long each priming step may take: INIT must stay well inside Lambda's 10 s.

@@ -135,6 +135,9 @@ pub enum AccountReservation {
         token: ReservationToken,
         since: DateTime<Utc>,
     },
+    /// The user's level was not REGULAR when the reservation would have taken effect (a
+    /// downgrade landed after the request read it): nothing was reserved.
+    NotRegular,
 }
 
 /// When a write to an account record may take effect.
@@ -169,6 +172,19 @@ impl AccountGuard {
 pub struct AccountWrite {
     pub guard: AccountGuard,
     pub record: AccountRecord,
+    /// The write leads to a creation at Ralio (a reservation, or a retry after settling): it
+    /// takes effect only while the user's KYC level is REGULAR, checked in the same atomic
+    /// write, so a downgrade that lands first wins.
+    pub requires_regular: bool,
+}
+
+/// Why an account write did not take effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountRefusal {
+    /// The guard refused: what is stored instead (nothing, if nothing is).
+    Guarded(Option<Box<AccountRecord>>),
+    /// The write needed the user at REGULAR, and the stored level is not.
+    NotRegular,
 }
 
 impl AccountRecord {
@@ -207,6 +223,7 @@ impl AccountRecord {
                 AccountStatus::Pending { token, lease_until },
                 now,
             ),
+            requires_regular: true,
         }
     }
 
@@ -229,6 +246,7 @@ impl AccountRecord {
                 AccountStatus::Pending { token, lease_until },
                 now,
             ),
+            requires_regular: true,
         }
     }
 
@@ -256,6 +274,7 @@ impl AccountRecord {
         AccountWrite {
             guard: AccountGuard::HeldBy(token),
             record: Self::new(uid, alias, currency, status, now),
+            requires_regular: false,
         }
     }
 
@@ -270,6 +289,7 @@ impl AccountRecord {
         AccountWrite {
             guard: AccountGuard::HeldBy(token),
             record: Self::new(uid, alias, currency, AccountStatus::Failed, now),
+            requires_regular: false,
         }
     }
 
@@ -290,6 +310,7 @@ impl AccountRecord {
                 AccountStatus::Uncertain { token, since: now },
                 now,
             ),
+            requires_regular: false,
         }
     }
 
@@ -319,6 +340,7 @@ impl AccountRecord {
                 updated_at: now,
                 ..self.clone()
             },
+            requires_regular: false,
         })
     }
 

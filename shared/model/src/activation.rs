@@ -7,12 +7,12 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::accounts::{AccountId, AccountRecord, AccountWrite};
+use crate::accounts::{AccountId, AccountRecord, AccountRefusal, AccountWrite};
 use crate::apply::Ledger;
 use crate::audit::AuditEntry;
 use crate::change::ApplyOutcome;
 use crate::lifecycle::EventStamp;
-use crate::{EventId, Owner};
+use crate::{EventId, KycLevel, Owner};
 
 /// Ralio's `account_activated`: the account is ready for use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +54,7 @@ impl AccountWrite {
             Some(active) => AccountWrite {
                 guard: self.guard,
                 record: active.record,
+                requires_regular: self.requires_regular,
             },
             None => self.clone(),
         }
@@ -80,21 +81,24 @@ impl AccountWrite {
 }
 
 impl Ledger {
-    /// Writes an account record if its guard allows, returning its audit entries; `Err`
-    /// holds what is stored. A created account is indexed by its Ralio id, and takes an
-    /// activation that arrived before it.
+    /// Writes an account record if its guard (and the user's level, when the write needs
+    /// REGULAR) allows, returning its audit entries. A created account is indexed by its Ralio
+    /// id, and takes an activation that arrived before it.
     pub fn write_account(
         &mut self,
         write: &AccountWrite,
         now: DateTime<Utc>,
-    ) -> Result<AccountWritten, Option<Box<AccountRecord>>> {
+    ) -> Result<AccountWritten, AccountRefusal> {
         let record = &write.record;
         let key = (record.currency, record.alias.clone());
-        let stored = self
-            .owner(Owner::User(record.uid))
-            .and_then(|r| r.accounts.get(&key));
+        let owner = self.owner(Owner::User(record.uid));
+        let stored = owner.and_then(|r| r.accounts.get(&key));
         if !write.guard.allows(stored) {
-            return Err(stored.cloned().map(Box::new));
+            return Err(AccountRefusal::Guarded(stored.cloned().map(Box::new)));
+        }
+        let level = owner.and_then(|r| r.kyc.level.as_ref()).map(|l| &l.level);
+        if write.requires_regular && level != Some(&KycLevel::Regular) {
+            return Err(AccountRefusal::NotRegular);
         }
         let absorbed = write
             .account_id()
@@ -188,6 +192,19 @@ mod tests {
         }
     }
 
+    /// A ledger whose user `uid` is at `level`.
+    fn ledger_at(uid: Uid, level: KycLevel) -> Ledger {
+        let mut ledger = Ledger::default();
+        ledger.owner_mut(Owner::User(uid)).kyc.level = Some(crate::LevelStamp {
+            level,
+            stamp: EventStamp {
+                at: at("2026-05-08T09:00:00Z"),
+                event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
+            },
+        });
+        ledger
+    }
+
     fn created(uid: Uid, token: ReservationToken) -> AccountWrite {
         let account = RalioAccount {
             id: "acc-1".into(),
@@ -214,7 +231,7 @@ mod tests {
         let now = at("2026-05-08T11:00:00Z");
         let uid = Uid::parse("e4f9d8b3-6b70-47a1-aae1-70c8a689c02a").unwrap();
         for activation_first in [false, true] {
-            let mut ledger = Ledger::default();
+            let mut ledger = ledger_at(uid, KycLevel::Regular);
             let token = ReservationToken(uuid::Uuid::new_v4());
             let reserve = AccountRecord::reserve(uid, "Main", Currency::Eur, token, now, now);
             ledger.write_account(&reserve, now).unwrap();
@@ -247,5 +264,56 @@ mod tests {
                 ApplyOutcome::Unchanged
             );
         }
+    }
+
+    #[test]
+    fn only_writes_that_lead_to_a_creation_need_the_user_at_regular() {
+        let now = at("2026-05-08T11:00:00Z");
+        let uid = Uid::parse("e4f9d8b3-6b70-47a1-aae1-70c8a689c02a").unwrap();
+        let token = ReservationToken(uuid::Uuid::new_v4());
+        let reserve = AccountRecord::reserve(uid, "Main", Currency::Eur, token, now, now);
+        for level in [
+            None,
+            Some(KycLevel::Light),
+            Some(KycLevel::Other("ADVANCED".into())),
+        ] {
+            let mut ledger = match level {
+                Some(level) => ledger_at(uid, level),
+                None => Ledger::default(),
+            };
+            assert_eq!(
+                ledger.write_account(&reserve, now).unwrap_err(),
+                AccountRefusal::NotRegular
+            );
+            assert!(
+                ledger
+                    .owner(Owner::User(uid))
+                    .is_none_or(|r| r.accounts.is_empty())
+            );
+        }
+        let mut ledger = ledger_at(uid, KycLevel::Regular);
+        ledger.write_account(&reserve, now).unwrap();
+        // A downgrade while Ralio creates: what Ralio did is still recorded.
+        ledger = {
+            let mut lowered = ledger.clone();
+            lowered
+                .owner_mut(Owner::User(uid))
+                .kyc
+                .level
+                .as_mut()
+                .unwrap()
+                .level = KycLevel::Light;
+            lowered
+        };
+        let uncertain = AccountRecord::mark_uncertain(uid, "Main", Currency::Eur, token, now);
+        ledger.write_account(&uncertain, now).unwrap();
+        let retry = ReservationToken(uuid::Uuid::new_v4());
+        let again = AccountRecord::retry(uid, "Main", Currency::Eur, token, retry, now, now);
+        assert_eq!(
+            ledger.write_account(&again, now).unwrap_err(),
+            AccountRefusal::NotRegular,
+            "no creation again below REGULAR"
+        );
+        ledger.write_account(&created(uid, token), now).unwrap();
     }
 }

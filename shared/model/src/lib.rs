@@ -23,8 +23,8 @@ pub mod webhook;
 pub mod writes;
 
 pub use accounts::{
-    AccountGuard, AccountId, AccountRecord, AccountReservation, AccountStatus, AccountWrite,
-    RalioAccount, ReservationToken,
+    AccountGuard, AccountId, AccountRecord, AccountRefusal, AccountReservation, AccountStatus,
+    AccountWrite, RalioAccount, ReservationToken,
 };
 pub use activation::{AccountWritten, Activation, ActivationDecision};
 pub use apply::{

@@ -89,6 +89,12 @@ impl WebhookSecrets {
         self.0.is_empty()
     }
 
+    /// Whether this list holds a secret `before` did not: a rotation, as opposed to a
+    /// removal, which cannot make a genuine delivery fail.
+    pub fn adds_to(&self, before: &WebhookSecrets) -> bool {
+        self.0.iter().any(|secret| !before.0.contains(secret))
+    }
+
     /// Checks `header` against `body` with every active secret, in constant time per secret.
     /// `Ok` holds the position of the secret that matched (0: the newest).
     pub fn verify(&self, body: &[u8], header: Option<&str>) -> Result<usize, SignatureError> {

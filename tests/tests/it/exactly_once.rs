@@ -19,6 +19,7 @@ both_stores!(
     session_after_act_then_hang,
     session_after_fail_before_acting,
     session_after_act_late,
+    lists_that_never_show_the_account_never_yield_a_second_one,
 );
 
 /// Longer than any healthy answer takes on a busy machine; only a hang reaches it.
@@ -33,6 +34,9 @@ async fn stack(store: Store) -> Stack {
     start(store, |options| {
         options.ralio_timeout = RALIO_TIMEOUT;
         options.account_settle = chrono::Duration::seconds(6);
+        // These cases rest on the list meaning what the simulator's default mode says it
+        // means; a deployment that verified it sets the same.
+        options.account_recreate = idv_account_gate::Recreate::AfterSettle;
         options.create_settle = chrono::Duration::seconds(6);
     })
     .await
@@ -203,4 +207,68 @@ async fn session_after_fail_before_acting(store: Store) {
 
 async fn session_after_act_late(store: Store) {
     session_survives(store, LATE).await
+}
+
+/// Ralio's list may show only the merchant's own accounts, or take the filter literally
+/// (simulator modes): either way it never shows the user's account. By default a creation
+/// answered 502 after acting then stays uncertain past every settle delay, and Ralio is never
+/// asked again, until an operator resolves it with what they found at Ralio.
+async fn lists_that_never_show_the_account_never_yield_a_second_one(store: Store) {
+    for list in [
+        ralio_sim::AccountList::MerchantOnly,
+        ralio_sim::AccountList::LiteralFilter,
+    ] {
+        let stack = start(store, |options| {
+            options.ralio_timeout = RALIO_TIMEOUT;
+            options.account_settle = chrono::Duration::seconds(1);
+            if let idv_local::RalioMode::Simulator {
+                account_list,
+                announce_accounts,
+                ..
+            } = &mut options.ralio
+            {
+                *account_list = list;
+                // No account_activated either: only the list, or a person, can tell.
+                *announce_accounts = false;
+            }
+        })
+        .await;
+        let uid = new_uid();
+        stack.make_regular(&uid).await;
+        stack.fail_next("create-account", "act-then-5xx").await;
+        // The merchant keeps asking for longer than the settle delay.
+        let past_settling = Instant::now() + Duration::from_secs(3);
+        loop {
+            let (status, answer) = stack.open_account(&uid, "Main", "EUR").await;
+            assert_eq!(
+                (status, answer["code"].as_str()),
+                (409, Some("creation_uncertain")),
+                "{list:?}: {answer}"
+            );
+            if Instant::now() > past_settling {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let ralio = stack.ralio_accounts(&uid).await;
+        assert_eq!(ralio.len(), 1, "{list:?}: Ralio holds {ralio:?}");
+        let id = ralio[0]["id"].as_str().unwrap();
+        let found = idv_model::AccountId::parse(id).unwrap();
+        let uid_parsed = idv_model::Uid::parse(&uid).unwrap();
+        stack
+            .running
+            .accounts
+            .resolve_by_operator(
+                uid_parsed,
+                "Main",
+                idv_model::Currency::Eur,
+                idv_account_gate::Resolution::Found(found),
+            )
+            .await
+            .unwrap();
+        let (status, answer) = stack.open_account(&uid, "Main", "EUR").await;
+        assert_eq!((status, answer["accountId"].as_str()), (200, Some(id)));
+        assert_eq!(stack.ralio_accounts(&uid).await.len(), 1);
+        stack.stop().await;
+    }
 }

@@ -112,8 +112,11 @@ async fn world(store: Arc<dyn Store>) -> World {
         })
         .unwrap(),
     );
+    // The simulator's list shows users' accounts (its default mode): re-creating after the
+    // settle delay is safe here, and the property needs it for creations that never acted.
     let gate = idv_account_gate::Settings {
         wait_for_peer: Duration::from_millis(50),
+        recreate: idv_account_gate::Recreate::AfterSettle,
         ..Default::default()
     };
     let create = idv_create_session::CreateSession {

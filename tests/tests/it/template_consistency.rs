@@ -603,6 +603,21 @@ fn quiet_failures_are_alarmed_and_the_public_webhook_is_capped() {
             "{function}: no Throttles alarm"
         );
     }
+    // The webhook's 5xx alarm leaves out what signature_unverified answered.
+    let server = &resource(&template, "WebhookServerErrorAlarm")["Properties"];
+    let metrics = server["Metrics"].as_array().unwrap();
+    let stat = |id: &str| {
+        let m = metrics.iter().find(|m| m["Id"] == id).unwrap();
+        m["MetricStat"]["Metric"]["MetricName"].clone()
+    };
+    assert_eq!(stat("server"), "Url5xxCount");
+    assert_eq!(stat("unverified"), "WebhookSignatureUnverified");
+    let returned: Vec<_> = metrics.iter().filter(|m| m["ReturnData"] == true).collect();
+    assert_eq!(returned.len(), 1);
+    assert_eq!(
+        returned[0]["Expression"],
+        "FILL(server, 0) - FILL(unverified, 0)"
+    );
     let webhook_4xx = alarms_on(&template, "AWS/Lambda", "Url4xxCount");
     assert_eq!(webhook_4xx[0][0]["Value"]["Ref"], "WebhookFunction");
     let api_5xx = alarms_on(&template, "AWS/ApiGateway", "5xx");
@@ -612,6 +627,8 @@ fn quiet_failures_are_alarmed_and_the_public_webhook_is_capped() {
         "QuarantinedEvents",
         "EventsUnpublished",
         "WebhookSignatureRejected",
+        "WebhookSignatureUnverified",
+        "AccountCreationUnresolved",
     ] {
         let found = alarms_on(&template, idv_adapters::metrics::NAMESPACE, metric);
         assert!(

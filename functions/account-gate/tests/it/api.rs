@@ -27,6 +27,8 @@ idv_adapters::both_stores!(
     ten_identical_concurrent_requests_make_one_ralio_call,
     a_creation_ralio_may_have_made_is_found_never_made_twice,
     an_activation_resolves_what_the_list_cannot_show,
+    a_downgrade_after_the_gate_read_the_level_opens_nothing,
+    a_list_that_shows_nothing_never_yields_a_second_account,
 );
 
 /// Found by schemathesis's fuzzing phase: an alias of one tab is valid by a schema that
@@ -558,7 +560,12 @@ async fn a_creation_ralio_may_have_made_is_found_never_made_twice(store: Arc<dyn
     for &(fault, status, code) in cases {
         let ralio = Scripted::start(vec![fault], true).await;
         let clock = ManualClock::at(t0());
-        let app = build(&store, &ralio.server, &clock);
+        // A deployment that verified the list's meaning lets the gate create again.
+        let settings = idv_account_gate::Settings {
+            recreate: idv_account_gate::Recreate::AfterSettle,
+            ..Default::default()
+        };
+        let app = build_with(&store, &ralio.server, &clock, settings);
         let uid = new_uid();
         level(&store, uid, "REGULAR", "2026-05-04T14:05:11Z").await;
         let body = json!({ "alias": "Main", "currency": "USD" }).to_string();
@@ -659,10 +666,11 @@ async fn round_trips_on_dynamodb() {
             .0,
         201
     );
-    // Read; reserve (the idempotency lease); record the account with its audit entry.
+    // Read; reserve (the idempotency lease, conditioned on the user's level in the same
+    // transaction); record the account with its audit entry.
     assert_eq!(
         requests.operations(),
-        ["Query", "PutItem", "TransactWriteItems"]
+        ["Query", "TransactWriteItems", "TransactWriteItems"]
     );
     assert_eq!(ralio_creates(&ralio).await, 1);
 
@@ -703,4 +711,122 @@ async fn starts_from_its_environment_with_its_secret() {
         call(&app, "POST", &format!("/users/{uid}/accounts"), Some(&body)).await;
     assert_eq!(status, 201, "{account}");
     assert_eq!(ralio_creates(&ralio).await, 1);
+}
+
+/// A reader whose every read is followed by Ralio lowering the user to LIGHT: the downgrade
+/// lands after the gate saw REGULAR and before its reservation.
+struct LoweredAfterRead {
+    store: Arc<dyn Store>,
+}
+
+#[async_trait::async_trait]
+impl idv_adapters::store::UserReader for LoweredAfterRead {
+    async fn load_user(
+        &self,
+        uid: idv_model::Uid,
+    ) -> idv_adapters::store::StoreResult<idv_model::UserSnapshot> {
+        let snapshot = self.store.load_user(uid).await?;
+        level(&self.store, uid, "LIGHT", "2026-06-01T00:05:43Z").await;
+        Ok(snapshot)
+    }
+}
+
+async fn a_downgrade_after_the_gate_read_the_level_opens_nothing(store: Arc<dyn Store>) {
+    let ralio = account_opening_ralio(Duration::ZERO).await;
+    let clock = ManualClock::at(t0() + chrono::Duration::hours(1));
+    let uid = new_uid();
+    level(&store, uid, "REGULAR", "2026-05-04T14:05:11.940Z").await;
+    let recorded = testing::as_function(&store, FUNCTION);
+    let gate = AccountGate {
+        users: Arc::new(LoweredAfterRead {
+            store: store.clone(),
+        }),
+        accounts: recorded.clone(),
+        audit: recorded,
+        ralio: fixtures::ralio_client(&ralio, fixtures::RALIO_TIMEOUT),
+        clock: Arc::new(clock),
+        settings: idv_account_gate::Settings::default(),
+    };
+    let app = idv_account_gate::router(Arc::new(gate));
+    let body = json!({ "alias": "Main", "currency": "EUR" }).to_string();
+    let answer = call(&app, "POST", &format!("/users/{uid}/accounts"), Some(&body)).await;
+    assert_eq!(answer.0, 403, "{}", answer.1);
+    assert_eq!(answer.1["code"], "kyc_not_regular");
+    assert_eq!(answer.1["kycLevel"], "LIGHT", "the level as it is now");
+    assert_eq!(ralio_creates(&ralio).await, 0, "no account at Ralio");
+    assert!(store.load_user(uid).await.unwrap().accounts.is_empty());
+}
+
+/// Ralio's list may show only the merchant's own accounts, or take the filter literally: it is
+/// empty either way (the simulator's `--account-list` modes play both against the whole
+/// stack). By default nothing is created on its word: the creation stays uncertain until an
+/// operator resolves it, by the account found at Ralio or by its proven absence.
+async fn a_list_that_shows_nothing_never_yields_a_second_account(store: Arc<dyn Store>) {
+    use idv_account_gate::Resolution;
+    for (fault, resolution) in [
+        (Fault::ActThen(502), "found"),
+        (Fault::FailBefore(503), "absent"),
+    ] {
+        let ralio = Scripted::start(vec![fault], false).await;
+        let clock = ManualClock::at(t0());
+        let gate = gate(&store, &ralio.server, &clock);
+        let app = idv_account_gate::router(gate.clone());
+        let uid = new_uid();
+        level(&store, uid, "REGULAR", "2026-05-04T14:05:11Z").await;
+        let body = json!({ "alias": "Main", "currency": "USD" }).to_string();
+        let uri = format!("/users/{uid}/accounts");
+        for _ in 0..6 {
+            let (got, answer) = call(&app, "POST", &uri, Some(&body)).await;
+            assert_eq!(
+                (got, answer["code"].as_str()),
+                (409, Some("creation_uncertain")),
+                "{fault:?}: {answer}"
+            );
+            clock.advance(chrono::Duration::minutes(3));
+        }
+        let made = if resolution == "found" { 1 } else { 0 };
+        assert_eq!(
+            ralio.accounts().len(),
+            made,
+            "{fault:?}: nothing made twice"
+        );
+
+        let currency = idv_model::Currency::Usd;
+        let decision = match ralio.accounts().first() {
+            Some(account) => Resolution::Found(
+                idv_model::AccountId::parse(account["id"].as_str().unwrap()).unwrap(),
+            ),
+            None => Resolution::Absent,
+        };
+        // An id Ralio does not hold for this user, alias and currency is not taken for it.
+        let foreign = idv_model::AccountId::parse("not-this-users").unwrap();
+        assert!(
+            gate.resolve_by_operator(uid, "Main", currency, Resolution::Found(foreign))
+                .await
+                .is_err()
+        );
+        gate.resolve_by_operator(uid, "Main", currency, decision)
+            .await
+            .unwrap();
+        let (got, answer) = call(&app, "POST", &uri, Some(&body)).await;
+        let accounts = ralio.accounts();
+        assert_eq!(
+            accounts.len(),
+            1,
+            "{fault:?}: Ralio holds exactly one account"
+        );
+        assert_eq!(
+            (got, &answer["accountId"]),
+            (if made == 1 { 200 } else { 201 }, &accounts[0]["id"]),
+            "{fault:?}: {answer}"
+        );
+        let resolved = store
+            .audit_trail(Owner::User(uid))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.action == idv_account_gate::resolution::ACCOUNT_RESOLVED)
+            .count();
+        assert_eq!(resolved, 1, "{fault:?}: the operator's decision is audited");
+    }
 }

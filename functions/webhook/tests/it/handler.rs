@@ -523,6 +523,14 @@ async fn an_activation_reaches_its_account_whichever_comes_first(store: Arc<dyn 
             "2026-05-20T09:00:00Z",
             json!({ "accountId": account_id }),
         );
+        // Accounts are reserved only for users at REGULAR.
+        let regular = signed_event(
+            "kyc_state_updated",
+            "2026-05-20T08:00:00Z",
+            json!({ "kycId": 1, "userId": uid, "entityType": "user", "state": "REGULAR" }),
+        );
+        let (status, _) = post(&app, &regular, Some(&hex_sig(&regular))).await;
+        assert_eq!(status, 200);
         let token = match store
             .reserve_account(uid, "Main", Currency::Eur, now(), now())
             .await
@@ -1310,4 +1318,71 @@ async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
     // Nor does a missing signature.
     assert_eq!(post(&app, &forged, None).await.0, 401);
     assert_eq!(reads(), 2);
+}
+
+/// Rotation step 3, removing the old secret, takes effect within `WEBHOOK_SECRET_MAX_AGE`
+/// even for someone who holds it and never causes a mismatch; outside a rotation, a forgery
+/// is 401 however soon after another it comes (a 503 would hold the store alarm red).
+#[tokio::test]
+async fn a_removed_secret_is_refused_within_its_max_age_and_forgeries_get_401() {
+    let old = "whsec_the_old_signing_secret_0123456789";
+    let new = "whsec_the_new_signing_secret_9876543210";
+    let secret =
+        testing::webhook_secret_on_emulator(&json!({ "webhook_secrets": [new, old] })).await;
+    let table = testing::new_table().await;
+    let (_, queue_url) = testing::sqs_queue_on(&[]).await;
+    let env = idv_adapters::testing::fixtures::env(&[
+        ("TABLE_NAME", &table),
+        ("QUEUE_URL", &queue_url),
+        ("WEBHOOK_SECRET_ARN", &secret),
+        ("WEBHOOK_SECRET_MAX_AGE", "1s"),
+    ]);
+    let wiring = Wiring::with_config(&env, testing::emulator_config().await, vec![]);
+    let app = idv_webhook::router(idv_webhook::Webhook::wired(&wiring).await.unwrap());
+    let event = |at: &str| {
+        signed_event(
+            "kyc_state_updated",
+            at,
+            json!({ "userId": uuid::Uuid::new_v4(), "state": "LIGHT" }),
+        )
+    };
+    let signed_with = |secret: &str, body: &[u8]| WebhookSecret::new(secret).sign_hex(body);
+    let held = event("2026-05-20T09:00:00Z");
+    assert_eq!(
+        post(&app, &held, Some(&signed_with(old, &held))).await.0,
+        200
+    );
+    for minute in 1..=3 {
+        let forged = event(&format!("2026-05-20T09:0{minute}:00Z"));
+        let (status, answer) =
+            post(&app, &forged, Some(&signed_with("whsec_guess", &forged))).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (401, Some("signature_invalid"))
+        );
+    }
+    testing::secrets_client_on_emulator()
+        .await
+        .put_secret_value()
+        .secret_id(&secret)
+        .secret_string(json!({ "webhook_secrets": [new] }).to_string())
+        .send()
+        .await
+        .unwrap();
+    // Past the age: whatever else happened meanwhile, the next delivery reads the secret.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let stolen = event("2026-05-20T09:05:00Z");
+    let (status, answer) = post(&app, &stolen, Some(&signed_with(old, &stolen))).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (401, Some("signature_invalid")),
+        "a removal is no rotation: refused for good"
+    );
+    let genuine = event("2026-05-20T09:06:00Z");
+    assert_eq!(
+        post(&app, &genuine, Some(&signed_with(new, &genuine)))
+            .await
+            .0,
+        200
+    );
 }

@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::apply::Ledger;
 use idv_model::{
-    AccountId, AccountRecord, AccountWrite, Activation, AuditEntry, EventApplication, EventId,
-    ExpiryBucket, LeaseHold, LeaseRefusal, LeaseRelease, LeaseToken, Owner, SessionId,
-    SessionRecord, StoredSession, TickClaim, TickState, Uid, UserSnapshot, WatchAction,
-    WatchOutcome,
+    AccountId, AccountRecord, AccountRefusal, AccountWrite, Activation, AuditEntry,
+    EventApplication, EventId, ExpiryBucket, LeaseHold, LeaseRefusal, LeaseRelease, LeaseToken,
+    Owner, SessionId, SessionRecord, StoredSession, TickClaim, TickState, Uid, UserSnapshot,
+    WatchAction, WatchOutcome,
 };
 
 use super::{
@@ -288,7 +288,7 @@ impl AccountLedger for MemoryStore {
         &self,
         write: &AccountWrite,
         now: DateTime<Utc>,
-    ) -> StoreResult<Result<AccountRecord, Option<Box<AccountRecord>>>> {
+    ) -> StoreResult<Result<AccountRecord, AccountRefusal>> {
         let mut state = self.lock()?;
         Ok(match state.ledger.write_account(write, now) {
             Ok(written) => {

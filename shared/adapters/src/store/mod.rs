@@ -8,10 +8,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::{
-    AccountId, AccountRecord, AccountReservation, AccountWrite, Activation, ApplyOutcome,
-    AuditEntry, Currency, EventApplication, EventId, ExpiryBucket, LeaseHold, LeaseRelease,
-    LeaseToken, Owner, ReservationToken, SessionId, SessionRecord, StoredSession, TickClaim, Uid,
-    UserSnapshot, WatchAction, WatchOutcome,
+    AccountId, AccountRecord, AccountRefusal, AccountReservation, AccountWrite, Activation,
+    ApplyOutcome, AuditEntry, Currency, EventApplication, EventId, ExpiryBucket, LeaseHold,
+    LeaseRelease, LeaseToken, Owner, ReservationToken, SessionId, SessionRecord, StoredSession,
+    TickClaim, Uid, UserSnapshot, WatchAction, WatchOutcome,
 };
 
 pub mod dynamo;
@@ -234,20 +234,21 @@ pub trait ExpiryIndex: Send + Sync {
 /// Accounts: reservations, the outcome of a creation at Ralio, activations kept for later.
 #[async_trait]
 pub trait AccountLedger: Send + Sync {
-    /// Writes an account record if its guard allows (with its audit entries, and an activation
-    /// that arrived first), returning the record as stored; `Ok(Err(_))` holds what is stored
-    /// instead.
+    /// Writes an account record if its guard allows, and the user is REGULAR when the write
+    /// needs it, in one atomic write (with its audit entries, and an activation that arrived
+    /// first), returning the record as stored; `Ok(Err(_))` says why it did not take effect.
     async fn write_account(
         &self,
         write: &AccountWrite,
         now: DateTime<Utc>,
-    ) -> StoreResult<Result<AccountRecord, Option<Box<AccountRecord>>>>;
+    ) -> StoreResult<Result<AccountRecord, AccountRefusal>>;
 
     /// Account ids of activations kept because their account is not recorded, oldest first.
     async fn pending_activations(&self, limit: usize) -> StoreResult<Vec<AccountId>>;
 
-    /// Reserves `(uid, alias, currency)` for a creation at Ralio, or says what stands in the
-    /// way (an account, a live reservation, an uncertain earlier creation).
+    /// Reserves `(uid, alias, currency)` for a creation at Ralio while the user is REGULAR, or
+    /// says what stands in the way (an account, a live reservation, an uncertain earlier
+    /// creation, the user's level).
     async fn reserve_account(
         &self,
         uid: Uid,
@@ -260,7 +261,8 @@ pub trait AccountLedger: Send + Sync {
         let write = AccountRecord::reserve(uid, alias, currency, token, lease_until, now);
         match self.write_account(&write, now).await? {
             Ok(_) => Ok(AccountReservation::Reserved(token)),
-            Err(stored) => {
+            Err(AccountRefusal::NotRegular) => Ok(AccountReservation::NotRegular),
+            Err(AccountRefusal::Guarded(stored)) => {
                 AccountRecord::decide_reservation(stored.as_deref(), now).ok_or_else(|| {
                     StoreError::Corrupt("a reservation was refused on a free account".into())
                 })

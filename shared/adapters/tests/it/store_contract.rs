@@ -9,11 +9,11 @@ use idv_adapters::store::{BucketMember, Lease, QuarantineEntry, Replayed, Store}
 use idv_adapters::testing::fixtures::*;
 use idv_adapters::testing::{dynamo, memory};
 use idv_model::{
-    AccountId, AccountRecord, AccountReservation, AccountStatus, Activation, ApplyOutcome,
-    AuditEntry, BucketKind, Change, Currency, EventApplication, EventStamp, ExpiryBucket,
-    ExpirySchedule, ExpirySource, FailureReason, HostedUrl, KycLevel, LeaseRelease, Owner, Phase,
-    RalioAccount, RelatedPartyId, ReservationToken, ReverifyNotice, SessionRecord, StoredSession,
-    TickClaim, WatchAction, WatchOutcome, parse_webhook,
+    AccountId, AccountRecord, AccountRefusal, AccountReservation, AccountStatus, Activation,
+    ApplyOutcome, AuditEntry, BucketKind, Change, Currency, EventApplication, EventStamp,
+    ExpiryBucket, ExpirySchedule, ExpirySource, FailureReason, HostedUrl, KycLevel, LeaseRelease,
+    Owner, Phase, RalioAccount, RelatedPartyId, ReservationToken, ReverifyNotice, SessionRecord,
+    StoredSession, TickClaim, WatchAction, WatchOutcome, parse_webhook,
 };
 
 macro_rules! contract {
@@ -48,6 +48,7 @@ contract!(
     accounts_reserve_complete_and_answer_once,
     a_dead_holder_leaves_an_uncertain_creation_never_a_free_one,
     an_activation_finds_its_account_whichever_comes_first,
+    a_reservation_takes_effect_only_while_the_user_is_regular,
     quarantine_keeps_bytes_verbatim_once,
     the_first_receipt_of_an_event_is_kept,
     audit_trail_is_append_only_and_ordered,
@@ -643,6 +644,18 @@ async fn take_lease(
         .unwrap()
 }
 
+/// A user at REGULAR: the only level an account may be reserved at.
+async fn regular_user(store: &Arc<dyn Store>) -> idv_model::Uid {
+    let uid = uid();
+    let regular = level_event(
+        Owner::User(uid),
+        KycLevel::Regular,
+        t0() - Duration::days(1),
+    );
+    assert_eq!(outcome(store, &regular).await, ApplyOutcome::Applied);
+    uid
+}
+
 fn reserved(reservation: AccountReservation) -> ReservationToken {
     match reservation {
         AccountReservation::Reserved(token) => token,
@@ -651,7 +664,7 @@ fn reserved(reservation: AccountReservation) -> ReservationToken {
 }
 
 async fn accounts_reserve_complete_and_answer_once(store: Arc<dyn Store>) {
-    let uid = uid();
+    let uid = regular_user(&store).await;
     let lease = t0() + Duration::minutes(1);
     let alias = "Main EUR wallet ✓";
     let token = reserved(
@@ -698,7 +711,10 @@ async fn accounts_reserve_complete_and_answer_once(store: Arc<dyn Store>) {
     );
     // Completed once: the same holder cannot record it again, nor fail it.
     let again = store.write_account(&complete, done).await.unwrap();
-    assert_eq!(again, Err(Some(Box::new(record.clone()))));
+    assert_eq!(
+        again,
+        Err(AccountRefusal::Guarded(Some(Box::new(record.clone()))))
+    );
     let fail = AccountRecord::fail(uid, alias, Currency::Eur, token, done);
     assert!(store.write_account(&fail, done).await.unwrap().is_err());
     let snapshot = store.load_user(uid).await.unwrap();
@@ -719,7 +735,7 @@ async fn accounts_reserve_complete_and_answer_once(store: Arc<dyn Store>) {
 }
 
 async fn a_dead_holder_leaves_an_uncertain_creation_never_a_free_one(store: Arc<dyn Store>) {
-    let uid = uid();
+    let uid = regular_user(&store).await;
     let lease = t0() + Duration::minutes(1);
     let first = reserved(
         store
@@ -800,7 +816,7 @@ async fn a_dead_holder_leaves_an_uncertain_creation_never_a_free_one(store: Arc<
 
 async fn an_activation_finds_its_account_whichever_comes_first(store: Arc<dyn Store>) {
     for activation_first in [false, true] {
-        let uid = uid();
+        let uid = regular_user(&store).await;
         let token = reserved(
             store
                 .reserve_account(
@@ -895,6 +911,63 @@ async fn an_activation_finds_its_account_whichever_comes_first(store: Arc<dyn St
             .count();
         assert_eq!(activated, 1);
     }
+}
+
+async fn a_reservation_takes_effect_only_while_the_user_is_regular(store: Arc<dyn Store>) {
+    let lease = t0() + Duration::minutes(1);
+    // Never REGULAR, or lowered to LIGHT after a REGULAR (a downgrade that lands between the
+    // gate's read and its reservation): nothing is reserved.
+    let never = uid();
+    let lowered = regular_user(&store).await;
+    let light = level_event(Owner::User(lowered), KycLevel::Light, t0());
+    assert_eq!(outcome(&store, &light).await, ApplyOutcome::Applied);
+    for uid in [never, lowered] {
+        assert_eq!(
+            store
+                .reserve_account(uid, "Main", Currency::Eur, lease, t0())
+                .await
+                .unwrap(),
+            AccountReservation::NotRegular
+        );
+        assert!(store.load_user(uid).await.unwrap().accounts.is_empty());
+    }
+    // A creation that went uncertain is not tried again once the user is lowered, and what
+    // Ralio did is still recorded.
+    let uid = regular_user(&store).await;
+    let token = reserved(
+        store
+            .reserve_account(uid, "Main", Currency::Eur, lease, t0())
+            .await
+            .unwrap(),
+    );
+    let uncertain = AccountRecord::mark_uncertain(uid, "Main", Currency::Eur, token, t0());
+    store
+        .write_account(&uncertain, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    let light = level_event(Owner::User(uid), KycLevel::Light, t0());
+    assert_eq!(outcome(&store, &light).await, ApplyOutcome::Applied);
+    let later = t0() + Duration::minutes(5);
+    let retry = ReservationToken(uuid::Uuid::new_v4());
+    let again = AccountRecord::retry(uid, "Main", Currency::Eur, token, retry, later, later);
+    assert_eq!(
+        store.write_account(&again, later).await.unwrap(),
+        Err(AccountRefusal::NotRegular)
+    );
+    let complete = AccountRecord::complete(
+        uid,
+        "Main",
+        Currency::Eur,
+        token,
+        ralio_account("Main"),
+        later,
+    );
+    store
+        .write_account(&complete, later)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 async fn quarantine_keeps_bytes_verbatim_once(store: Arc<dyn Store>) {

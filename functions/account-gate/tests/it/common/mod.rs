@@ -58,16 +58,29 @@ pub fn build_with(
     clock: &ManualClock,
     settings: Settings,
 ) -> Router {
+    idv_account_gate::router(gate_with(store, ralio, clock, settings))
+}
+
+/// The gate itself, for what the operator's commands call.
+pub fn gate(store: &Arc<dyn Store>, ralio: &MockServer, clock: &ManualClock) -> Arc<AccountGate> {
+    gate_with(store, ralio, clock, Settings::default())
+}
+
+fn gate_with(
+    store: &Arc<dyn Store>,
+    ralio: &MockServer,
+    clock: &ManualClock,
+    settings: Settings,
+) -> Arc<AccountGate> {
     let store = testing::as_function(store, FUNCTION);
-    let gate = AccountGate {
+    Arc::new(AccountGate {
         users: store.clone(),
         accounts: store.clone(),
         audit: store,
         ralio: ralio_client(ralio, fixtures::RALIO_TIMEOUT),
         clock: Arc::new(clock.clone()),
         settings,
-    };
-    idv_account_gate::router(Arc::new(gate))
+    })
 }
 
 pub async fn harness(store: Arc<dyn Store>) -> Harness {

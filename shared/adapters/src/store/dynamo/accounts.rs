@@ -6,9 +6,11 @@ use aws_sdk_dynamodb::types::{
     ConditionCheck, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use chrono::{DateTime, Utc};
-use idv_model::{AccountId, AccountRecord, AccountWrite, Activation, AuditEntry, Owner};
+use idv_model::{
+    AccountId, AccountRecord, AccountRefusal, AccountWrite, Activation, AuditEntry, KycLevel, Owner,
+};
 
-use super::errors::{Transaction, conditional, sdk_error};
+use super::errors::{Slot, Transaction, conditional, sdk_error};
 use super::items::{
     AccountItem, AccountOwnerItem, ActivationItem, AuditItem, Key, from_item, to_item, to_value,
 };
@@ -48,8 +50,9 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
-    /// One transaction: the account record (guarded), its Ralio id's owner when created, its
-    /// audit entries; and either no activation waiting for it, or the one absorbed (deleted).
+    /// One transaction: the account record (guarded), the user's level when the write needs
+    /// REGULAR, its Ralio id's owner when created, its audit entries; and either no activation
+    /// waiting for it, or the one absorbed (deleted).
     async fn account_transaction(
         &self,
         write: &AccountWrite,
@@ -63,11 +66,19 @@ impl DynamoStore {
         };
         let audits = write.audits(absorbed);
         let condition = account_condition(write.guard)?;
-        if write.account_id().is_none() && audits.is_empty() {
+        if write.account_id().is_none() && audits.is_empty() && !write.requires_regular {
             return self.put_account(&write, &condition).await;
         }
         let mut tx = Transaction::default();
         let record = tx.push(self.put(&AccountItem::from(&write.record), Some(&condition))?);
+        let level = write
+            .requires_regular
+            .then(|| {
+                let regular = Cond::Eq(attr::KYC_LEVEL, to_value(&KycLevel::Regular)?);
+                self.check(&Key::profile(owner), &regular)
+            })
+            .transpose()?
+            .map(|check| tx.push(check));
         let mut waiting = None;
         if let Some(id) = write.account_id() {
             tx.push(self.put(&AccountOwnerItem::new(&id, &write.record), None)?);
@@ -82,14 +93,18 @@ impl DynamoStore {
         }
         Ok(match tx.send(&self.client).await? {
             Ok(()) => Ok(write.record),
-            Err(c) => match (c.refused(record), waiting.and_then(|slot| c.refused(slot))) {
-                (Some(old), _) => Err(Cancelled::Refused(
-                    old.map(|item| from_item::<AccountItem>(&item)?.record().map(Box::new))
-                        .transpose()?,
-                )),
-                (None, Some(_)) => Err(Cancelled::ActivationChanged),
-                (None, None) => return Err(c.unexpected("recording an account")),
-            },
+            Err(c) => {
+                let refused = |slot: Option<Slot>| slot.and_then(|slot| c.refused(slot));
+                match (c.refused(record), refused(level), refused(waiting)) {
+                    (Some(old), _, _) => Err(Cancelled::Refused(AccountRefusal::Guarded(
+                        old.map(|item| from_item::<AccountItem>(&item)?.record().map(Box::new))
+                            .transpose()?,
+                    ))),
+                    (None, Some(_), _) => Err(Cancelled::Refused(AccountRefusal::NotRegular)),
+                    (None, None, Some(_)) => Err(Cancelled::ActivationChanged),
+                    (None, None, None) => return Err(c.unexpected("recording an account")),
+                }
+            }
         })
     }
 
@@ -113,10 +128,10 @@ impl DynamoStore {
         .await;
         Ok(match conditional("PutItem", result)? {
             Ok(_) => Ok(write.record.clone()),
-            Err(old) => Err(Cancelled::Refused(
+            Err(old) => Err(Cancelled::Refused(AccountRefusal::Guarded(
                 old.map(|item| from_item::<AccountItem>(&item)?.record().map(Box::new))
                     .transpose()?,
-            )),
+            ))),
         })
     }
 
@@ -139,8 +154,8 @@ impl DynamoStore {
 
 /// Why an account transaction did not take effect.
 enum Cancelled {
-    /// The record's guard refused; here is what is stored.
-    Refused(Option<Box<AccountRecord>>),
+    /// The record's guard or the user's level refused.
+    Refused(AccountRefusal),
     /// An activation arrived (or was absorbed elsewhere) meanwhile: read it and write again.
     ActivationChanged,
 }
@@ -151,7 +166,7 @@ impl AccountLedger for DynamoStore {
         &self,
         write: &AccountWrite,
         now: DateTime<Utc>,
-    ) -> StoreResult<Result<AccountRecord, Option<Box<AccountRecord>>>> {
+    ) -> StoreResult<Result<AccountRecord, AccountRefusal>> {
         // The usual case assumes no activation is waiting; one that is costs a read and a
         // second transaction, and at most one more if another activation races in.
         let mut absorbed = None;

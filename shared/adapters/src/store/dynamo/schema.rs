@@ -72,6 +72,7 @@ pub mod attr {
     pub const EXPIRING_SOON: &str = "expiringSoon";
     pub const WARN_BUCKET: &str = "warnBucket";
     pub const EXPIRE_BUCKET: &str = "expireBucket";
+    pub const KYC_LEVEL: &str = "kycLevel";
     pub const KYC_AT: &str = "kycAt";
     pub const KYC_EVENT_ID: &str = "kycEventId";
     pub const REVERIFY_AT: &str = "reverifyAt";

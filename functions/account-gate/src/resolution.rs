@@ -1,0 +1,145 @@
+//! What happens to a creation whose outcome at Ralio is uncertain and that Ralio's account list
+//! does not show once it has settled.
+//!
+//! That the merchant list shows the users' accounts, and how it applies its filter, are
+//! inferred (REFERENCE §2.8), not documented: an empty list proves nothing until someone has
+//! verified its meaning in Ralio's sandbox. So by default (`ACCOUNT_RECREATE=never`) such a
+//! creation waits for a person: the gate answers 409 `creation_uncertain`, counts
+//! `AccountCreationUnresolved` (alarmed), and an operator settles it with
+//! `idv-admin accounts resolve UID ALIAS CURRENCY (--found ACCOUNT_ID | --absent)`, audited.
+//! `ACCOUNT_RECREATE=after-settle` lets the gate create again once the list has shown nothing
+//! for `ACCOUNT_SETTLE`.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use idv_adapters::ralio::{Deadline, RalioError};
+use idv_adapters::store::StoreError;
+use idv_model::accounts::is_requested_account;
+use idv_model::audit::AuditEntry;
+use idv_model::{
+    AccountId, AccountRecord, AccountRefusal, AccountReservation, Currency, Owner, Uid,
+};
+
+use crate::AccountGate;
+
+/// The audit action of an operator's resolution.
+pub const ACCOUNT_RESOLVED: &str = "account_resolved";
+
+/// `ACCOUNT_RECREATE`: whether the gate may create again when Ralio's list shows nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Recreate {
+    /// Never on the list's word: an operator resolves it.
+    #[default]
+    Never,
+    /// Once the creation has settled unseen (`ACCOUNT_SETTLE`), for a deployment that has
+    /// verified what the list shows.
+    AfterSettle,
+}
+
+impl FromStr for Recreate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "never" => Ok(Self::Never),
+            "after-settle" => Ok(Self::AfterSettle),
+            other => Err(format!("{other:?} is neither never nor after-settle")),
+        }
+    }
+}
+
+/// What an operator found at Ralio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// The account Ralio holds for this request (read from Ralio, checked to be the user's,
+    /// with the alias and currency asked for).
+    Found(AccountId),
+    /// Ralio holds none: a new request creates it.
+    Absent,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("nothing to resolve: {0}")]
+    NotUncertain(&'static str),
+    #[error("account {0} at Ralio is not this user's {1} account with that alias")]
+    NotTheRequested(AccountId, &'static str),
+    #[error("Ralio: {0}")]
+    Ralio(#[from] RalioError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("the reservation changed meanwhile; look again")]
+    Changed,
+}
+
+impl AccountGate {
+    /// Settles an uncertain creation as an operator found it at Ralio, audited.
+    pub async fn resolve_by_operator(
+        &self,
+        uid: Uid,
+        alias: &str,
+        currency: Currency,
+        resolution: Resolution,
+    ) -> Result<String, ResolveError> {
+        let now = self.clock.now();
+        let snapshot = self.users.load_user(uid).await?;
+        let stored = snapshot
+            .accounts
+            .iter()
+            .find(|a| a.alias == alias && a.currency == currency);
+        let token = match AccountRecord::decide_reservation(stored, now) {
+            Some(AccountReservation::Uncertain { token, .. }) => token,
+            Some(AccountReservation::Existing(_)) => {
+                return Err(ResolveError::NotUncertain("the account is recorded"));
+            }
+            Some(AccountReservation::InProgress { .. }) => {
+                return Err(ResolveError::NotUncertain("a request is creating it now"));
+            }
+            Some(AccountReservation::Reserved(_) | AccountReservation::NotRegular) | None => {
+                return Err(ResolveError::NotUncertain("no creation is recorded"));
+            }
+        };
+        let (write, detail) = match &resolution {
+            Resolution::Found(id) => {
+                let read = self.ralio.within(Deadline::none()).get_account(id).await?;
+                let owner = read.user_id.as_deref().unwrap_or_default();
+                let account = &read.account;
+                let requested = is_requested_account(
+                    owner,
+                    &account.alias,
+                    &account.currency,
+                    uid,
+                    alias,
+                    currency,
+                );
+                if !requested {
+                    return Err(ResolveError::NotTheRequested(id.clone(), currency.as_str()));
+                }
+                let write = AccountRecord::complete(uid, alias, currency, token, read.account, now);
+                (write, format!("found at Ralio by an operator: {id}"))
+            }
+            Resolution::Absent => (
+                AccountRecord::fail(uid, alias, currency, token, now),
+                "absent at Ralio, by an operator: the next request creates it".to_owned(),
+            ),
+        };
+        match self.accounts.write_account(&write, now).await? {
+            Ok(_) => {}
+            Err(AccountRefusal::Guarded(_) | AccountRefusal::NotRegular) => {
+                return Err(ResolveError::Changed);
+            }
+        }
+        let entry = resolved_audit(currency, detail.clone(), now);
+        if let Err(e) = self.audit.append_audit(Owner::User(uid), &entry).await {
+            return Ok(format!(
+                "{detail} (recorded; the audit entry was not written: {e})"
+            ));
+        }
+        Ok(detail)
+    }
+}
+
+fn resolved_audit(currency: Currency, detail: String, at: DateTime<Utc>) -> AuditEntry {
+    AuditEntry::new(at, ACCOUNT_RESOLVED, "resolved")
+        .with_detail(format!("{} account {detail}", currency.as_str()))
+}

@@ -1,0 +1,445 @@
+//! The webhook's signing secrets as one process holds them. They are read from their source
+//! again when they are older than a maximum age (`WEBHOOK_SECRET_MAX_AGE`, default 5 min), so a
+//! secret an operator removed stops verifying within that age, however quietly a forger uses
+//! it; and after a signature mismatch, at most once a minute, so a rotation is picked up
+//! without waiting for the age.
+//!
+//! A mismatch is final (401) unless it could be a genuine delivery that the held secrets are
+//! too old for: the secrets could not be read at all, or a rotation was seen within the
+//! maximum age (a new version of the secret that adds one) and a fresh read is not allowed yet.
+//! Only then is it retryable (503). Outside a rotation, a forgery costs one read a minute at most
+//! and is refused.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+// tokio's clock, which is the system's except in a test that pauses it.
+use tokio::time::Instant;
+
+use async_trait::async_trait;
+use idv_model::{SignatureError, WebhookSecrets};
+
+use crate::config::ConfigError;
+use crate::secrets::WEBHOOK_SECRET_ARN_VAR;
+
+/// How often, at most, a signature mismatch (or a failed read) reads the secrets again.
+pub const SECRET_REREAD_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How old the held secrets may be before a delivery reads them again.
+pub const DEFAULT_SECRET_MAX_AGE: Duration = Duration::from_secs(300);
+
+/// One read of the secrets: the list, and the version it came from when the source has one
+/// (Secrets Manager's `VersionId`).
+#[derive(Debug, Clone)]
+pub struct SecretsRead {
+    pub secrets: WebhookSecrets,
+    pub version: Option<String>,
+}
+
+/// Where webhook secrets are read again from.
+#[async_trait]
+pub trait WebhookSecretSource: Send + Sync {
+    async fn webhook_secrets(&self) -> Result<SecretsRead, ConfigError>;
+}
+
+/// Why a signature was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    pub error: SignatureError,
+    /// A later attempt may verify it: the secrets could not be read, or a rotation is under
+    /// way and they could not be read again just now.
+    pub retryable: bool,
+}
+
+/// The secrets held, and when they were read.
+struct Held {
+    secrets: WebhookSecrets,
+    version: Option<String>,
+    read_at: Instant,
+    /// When a read last brought a new version that adds a secret: a rotation under way.
+    rotated_at: Option<Instant>,
+}
+
+pub struct SigningKeys {
+    /// None until first read (a lazy start).
+    held: RwLock<Option<Held>>,
+    source: Option<Arc<dyn WebhookSecretSource>>,
+    /// Reads that a mismatch asked for, and reads that failed: at most one of each per
+    /// `reread_every`, so a flood of forgeries (or an outage) is not one read per request.
+    attempts: tokio::sync::Mutex<Attempts>,
+    reread_every: Duration,
+    max_age: Duration,
+}
+
+#[derive(Default)]
+struct Attempts {
+    mismatch: Option<Instant>,
+    failure: Option<Instant>,
+}
+
+/// How a read was asked for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    /// Nothing held yet, or what is held is older than the maximum age.
+    Stale,
+    /// A signature did not match what is held.
+    Mismatch,
+}
+
+impl SigningKeys {
+    /// Secrets that never change (local runs, tests).
+    pub fn fixed(secrets: WebhookSecrets) -> Self {
+        let mut keys = Self::with_source(None);
+        keys.held = RwLock::new(Some(Held {
+            secrets,
+            version: None,
+            read_at: Instant::now(),
+            rotated_at: None,
+        }));
+        keys
+    }
+
+    /// Secrets to be read from `source` on first use (or by [`SigningKeys::load`]).
+    pub fn lazy(source: Arc<dyn WebhookSecretSource>) -> Self {
+        Self::with_source(Some(source))
+    }
+
+    fn with_source(source: Option<Arc<dyn WebhookSecretSource>>) -> Self {
+        Self {
+            held: RwLock::new(None),
+            source,
+            attempts: tokio::sync::Mutex::new(Attempts::default()),
+            reread_every: SECRET_REREAD_INTERVAL,
+            max_age: DEFAULT_SECRET_MAX_AGE,
+        }
+    }
+
+    /// Reads again after a mismatch (or a failure) at most this often (default one minute).
+    pub fn reread_at_most_every(mut self, interval: Duration) -> Self {
+        self.reread_every = interval;
+        self
+    }
+
+    /// Reads again when the held secrets are older than this (default 5 min).
+    pub fn max_age(mut self, age: Duration) -> Self {
+        self.max_age = age;
+        self
+    }
+
+    fn lock_held(&self) -> std::sync::RwLockReadGuard<'_, Option<Held>> {
+        self.held.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether secrets are held that are younger than the maximum age (always, for fixed ones).
+    fn fresh(&self) -> bool {
+        self.lock_held()
+            .as_ref()
+            .is_some_and(|h| self.source.is_none() || h.read_at.elapsed() < self.max_age)
+    }
+
+    fn rotating(&self) -> bool {
+        self.lock_held()
+            .as_ref()
+            .and_then(|h| h.rotated_at)
+            .is_some_and(|at| at.elapsed() < self.max_age)
+    }
+
+    /// Reads the secrets if none are held, or those held are older than the maximum age. A
+    /// secret that cannot be read, or breaks the rules, is a configuration error; stale
+    /// secrets that cannot be read again are kept meanwhile (logged), never dropped.
+    pub async fn load(&self) -> Result<(), ConfigError> {
+        if self.fresh() || self.source.is_none() {
+            return Ok(());
+        }
+        match self.read(Reason::Stale).await {
+            Ok(_) => Ok(()),
+            Err(e) if self.lock_held().is_some() => {
+                tracing::warn!(error = %e, "webhook secrets past their age not read again; keeping the ones held");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One read from the source, serialised; `Ok(false)` when it was not needed (another
+    /// request read them meanwhile) or not allowed yet (within the interval of a read that
+    /// failed, or, for a mismatch, of the last read a mismatch asked for).
+    async fn read(&self, reason: Reason) -> Result<bool, ConfigError> {
+        let Some(source) = &self.source else {
+            return Ok(false);
+        };
+        let mut attempts = self.attempts.lock().await;
+        let recent = |at: Option<Instant>| at.is_some_and(|at| at.elapsed() < self.reread_every);
+        if recent(attempts.failure) {
+            if self.lock_held().is_none() {
+                return Err(ConfigError::Secret {
+                    name: WEBHOOK_SECRET_ARN_VAR,
+                    reason: "the last read failed moments ago; not read again yet".into(),
+                });
+            }
+            return Ok(false);
+        }
+        match reason {
+            Reason::Stale if self.fresh() => return Ok(false),
+            Reason::Mismatch if recent(attempts.mismatch) => return Ok(false),
+            Reason::Mismatch => attempts.mismatch = Some(Instant::now()),
+            Reason::Stale => {}
+        }
+        let read = match source.webhook_secrets().await {
+            Ok(read) => read,
+            Err(e) => {
+                attempts.failure = Some(Instant::now());
+                return Err(e);
+            }
+        };
+        let now = Instant::now();
+        let mut held = self.held.write().unwrap_or_else(|p| p.into_inner());
+        let rotated_at = match held.as_ref() {
+            Some(h) if h.version != read.version && read.secrets.adds_to(&h.secrets) => {
+                tracing::info!("webhook secrets changed version, adding a secret: a rotation");
+                Some(now)
+            }
+            Some(h) => {
+                if h.version != read.version {
+                    tracing::info!("webhook secrets changed version, adding none");
+                }
+                h.rotated_at
+            }
+            None => None,
+        };
+        *held = Some(Held {
+            secrets: read.secrets,
+            version: read.version,
+            read_at: now,
+            rotated_at,
+        });
+        Ok(true)
+    }
+
+    fn check(&self, body: &[u8], header: Option<&str>) -> Result<usize, SignatureError> {
+        match &*self.lock_held() {
+            Some(held) => held.secrets.verify(body, header),
+            None => Err(SignatureError::Mismatch),
+        }
+    }
+
+    /// Checks a signature; `Ok` holds the position of the secret that matched. Only a
+    /// mismatch (not a missing or malformed header) may read the secrets again.
+    pub async fn verify(&self, body: &[u8], header: Option<&str>) -> Result<usize, Rejection> {
+        let refused = |error, retryable| Rejection { error, retryable };
+        if header.is_none() {
+            // Nothing to check, whatever the secrets: no reason to read them.
+            return Err(refused(SignatureError::Missing, false));
+        }
+        if let Err(e) = self.load().await {
+            // Nothing to check against: Ralio retries, and the alarm on unverified
+            // signatures shows it.
+            tracing::error!(error = %e, "webhook secrets could not be read");
+            return Err(refused(SignatureError::Mismatch, true));
+        }
+        let first = self.check(body, header);
+        if first != Err(SignatureError::Mismatch) {
+            return first.map_err(|e| refused(e, false));
+        }
+        match self.read(Reason::Mismatch).await {
+            // Read just now: a mismatch stands.
+            Ok(true) => self.check(body, header).map_err(|e| refused(e, false)),
+            // Read within the interval: final, unless a rotation is under way.
+            Ok(false) => first.map_err(|e| refused(e, self.rotating())),
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook secrets not read again; keeping the ones held");
+                first.map_err(|e| refused(e, true))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use idv_model::WebhookSecret;
+
+    use super::*;
+
+    /// A source whose secrets an operator changes, each change a new version, counting reads.
+    #[derive(Default)]
+    struct Operated {
+        secrets: Mutex<(String, u32)>,
+        reads: AtomicUsize,
+    }
+
+    impl Operated {
+        fn with(secrets: &str) -> Arc<Self> {
+            let source = Arc::new(Self::default());
+            source.set(secrets);
+            source
+        }
+
+        fn set(&self, secrets: &str) {
+            let mut held = self.secrets.lock().unwrap();
+            *held = (secrets.to_owned(), held.1 + 1);
+        }
+
+        fn reads(&self) -> usize {
+            self.reads.load(Ordering::SeqCst)
+        }
+    }
+
+    #[async_trait]
+    impl WebhookSecretSource for Operated {
+        async fn webhook_secrets(&self) -> Result<SecretsRead, ConfigError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            let (secrets, version) = self.secrets.lock().unwrap().clone();
+            Ok(SecretsRead {
+                secrets: WebhookSecrets::from_csv(&secrets).unwrap(),
+                version: Some(format!("v{version}")),
+            })
+        }
+    }
+
+    const BODY: &[u8] = b"{}";
+
+    fn sig(secret: &str) -> String {
+        WebhookSecret::new(secret).sign_hex(BODY)
+    }
+
+    fn keys(source: &Arc<Operated>) -> SigningKeys {
+        SigningKeys::lazy(source.clone())
+            .reread_at_most_every(Duration::from_secs(60))
+            .max_age(Duration::from_secs(300))
+    }
+
+    // Paused time throughout: ages are measured on tokio's clock, not on how busy the machine is.
+    #[tokio::test(start_paused = true)]
+    async fn a_removed_secret_stops_verifying_within_the_max_age() {
+        let source = Operated::with("new,old");
+        let keys = keys(&source);
+        assert_eq!(keys.verify(BODY, Some(&sig("old"))).await, Ok(1));
+        // Rotation step 3: the old secret is removed. Someone holding it never causes a
+        // mismatch, so only the age can retire it.
+        source.set("new");
+        tokio::time::sleep(Duration::from_secs(299)).await;
+        assert_eq!(keys.verify(BODY, Some(&sig("old"))).await, Ok(1));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let refused = keys.verify(BODY, Some(&sig("old"))).await.unwrap_err();
+        assert_eq!(
+            (refused.error, refused.retryable),
+            (SignatureError::Mismatch, false)
+        );
+        assert_eq!(keys.verify(BODY, Some(&sig("new"))).await, Ok(0));
+        assert_eq!(source.reads(), 3, "the age's read, then the mismatch's");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn forgeries_outside_a_rotation_are_refused_and_cost_a_read_a_minute_at_most() {
+        let source = Operated::with("real");
+        let keys = keys(&source);
+        assert_eq!(keys.verify(BODY, Some(&sig("real"))).await, Ok(0));
+        for _ in 0..100 {
+            let forged = keys.verify(BODY, Some(&sig("guess"))).await.unwrap_err();
+            assert_eq!(
+                (forged.error, forged.retryable),
+                (SignatureError::Mismatch, false),
+                "401, never the 503 that would keep the store alarm red"
+            );
+        }
+        assert_eq!(
+            source.reads(),
+            2,
+            "the start, and one read for the first forgery"
+        );
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        assert!(
+            !keys
+                .verify(BODY, Some(&sig("guess")))
+                .await
+                .unwrap_err()
+                .retryable
+        );
+        assert_eq!(source.reads(), 3, "a minute later, one more");
+        // A missing header never reads, and is final.
+        let missing = keys.verify(BODY, None).await.unwrap_err();
+        assert_eq!(
+            (missing.error, missing.retryable),
+            (SignatureError::Missing, false)
+        );
+        assert_eq!(source.reads(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn within_a_rotation_a_mismatch_that_cannot_be_read_again_yet_is_retried() {
+        let source = Operated::with("old");
+        let keys = keys(&source);
+        assert_eq!(keys.verify(BODY, Some(&sig("old"))).await, Ok(0));
+        // The operator adds a secret; a delivery signed with it reads the new version.
+        source.set("new,old");
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        assert_eq!(keys.verify(BODY, Some(&sig("new"))).await, Ok(0));
+        // Another change right away (a second rotation, or a correction): within the
+        // interval the secrets are not read again, and the rotation seen says a mismatch
+        // may be genuine, so Ralio is asked to send it again.
+        source.set("newer,new,old");
+        let early = keys.verify(BODY, Some(&sig("newer"))).await.unwrap_err();
+        assert!(early.retryable, "{early:?}");
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        assert_eq!(keys.verify(BODY, Some(&sig("newer"))).await, Ok(0));
+        assert_eq!(source.reads(), 3);
+        // Once the last rotation seen is older than the max age, a mismatch is final again,
+        // even one the interval keeps from reading.
+        tokio::time::sleep(Duration::from_secs(301)).await;
+        for _ in 0..2 {
+            let late = keys.verify(BODY, Some(&sig("guess"))).await.unwrap_err();
+            assert_eq!(
+                (late.error, late.retryable),
+                (SignatureError::Mismatch, false)
+            );
+        }
+        assert_eq!(
+            source.reads(),
+            5,
+            "read for the age, and once for the mismatches"
+        );
+    }
+
+    /// A source that cannot be read, counting attempts.
+    #[derive(Default)]
+    struct Unreadable {
+        reads: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl WebhookSecretSource for Unreadable {
+        async fn webhook_secrets(&self) -> Result<SecretsRead, ConfigError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            Err(ConfigError::Secret {
+                name: WEBHOOK_SECRET_ARN_VAR,
+                reason: "unavailable".into(),
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lazy_start_never_accepts_and_a_flood_does_not_become_one_read_each() {
+        let source = Arc::new(Unreadable::default());
+        let keys = SigningKeys::lazy(source.clone());
+        let reads = || source.reads.load(Ordering::SeqCst);
+        // No header: refused for good, nothing read.
+        let missing = keys.verify(BODY, None).await.unwrap_err();
+        assert_eq!(
+            (missing.error, missing.retryable, reads()),
+            (SignatureError::Missing, false, 0)
+        );
+        // Secrets unreadable: never accepted, answered as retryable (503), read once a minute.
+        for _ in 0..5 {
+            let refused = keys.verify(BODY, Some("00")).await.unwrap_err();
+            assert!(refused.retryable);
+        }
+        assert_eq!(reads(), 1);
+        assert!(keys.load().await.is_err());
+        tokio::time::sleep(SECRET_REREAD_INTERVAL).await;
+        assert!(keys.verify(BODY, Some("00")).await.unwrap_err().retryable);
+        assert_eq!(reads(), 2);
+    }
+}
