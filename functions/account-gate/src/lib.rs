@@ -42,8 +42,8 @@ use idv_adapters::wiring::Wiring;
 use idv_model::accounts::is_requested_account;
 use idv_model::settled;
 use idv_model::{
-    AccountRecord, AccountRefusal, AccountReservation, AccountStatus, AccountWrite, Currency,
-    KycLevel, NextAction, Owner, RalioAccount, ReservationToken, Uid, UserSnapshot,
+    AccountGuard, AccountRecord, AccountRefusal, AccountReservation, AccountStatus, AccountWrite,
+    Currency, KycLevel, NextAction, Owner, RalioAccount, ReservationToken, Uid, UserSnapshot,
     can_create_account, next_action,
 };
 
@@ -88,6 +88,8 @@ enum Lookup {
     Absent,
     /// Absence cannot be told: the outcome stays uncertain, and is never settled by time.
     Inconclusive(&'static str),
+    /// Not looked at fully this time (a store read failed): ask again later.
+    Unread,
 }
 
 /// Activations kept without their account that one resolution looks at, at most.
@@ -379,6 +381,28 @@ impl AccountGate {
             Some(record) if record.created().is_some() => {
                 Ok(created_answer(StatusCode::OK, &record))
             }
+            // Freed meanwhile (an operator declared it absent): what Ralio holds wins, or the
+            // next request would create a second one.
+            freed
+                if freed
+                    .as_ref()
+                    .is_none_or(|r| matches!(r.status, AccountStatus::Failed)) =>
+            {
+                let over = AccountWrite {
+                    guard: AccountGuard::Reservable,
+                    ..write
+                };
+                match self.accounts.write_account(&over, now).await {
+                    Ok(Ok(stored)) => Ok(created_answer(status, &stored)),
+                    _ => {
+                        tracing::error!(uid = %wanted.uid, %reservation, %account_id, "account at Ralio, but its freed reservation was taken meanwhile: not recorded");
+                        Err(GateError::Uncertain {
+                            retry_after: LOOK_AGAIN,
+                            failure: None,
+                        })
+                    }
+                }
+            }
             _ => {
                 tracing::error!(uid = %wanted.uid, %reservation, %account_id, "account at Ralio, but the reservation changed hands: not recorded");
                 Err(GateError::Uncertain {
@@ -408,6 +432,12 @@ impl AccountGate {
                     .await;
             }
             Ok(Lookup::Inconclusive(why)) => return Err(self.unresolved(wanted, why)),
+            Ok(Lookup::Unread) => {
+                return Err(GateError::Uncertain {
+                    retry_after: chrono::Duration::seconds(5),
+                    failure: None,
+                });
+            }
             Err(error) => {
                 return Err(GateError::Uncertain {
                     retry_after: chrono::Duration::seconds(5),
@@ -519,7 +549,7 @@ impl AccountGate {
             Ok(waiting) => waiting,
             Err(e) => {
                 tracing::warn!(error = %e, "activations not read");
-                return Ok(Lookup::Inconclusive("kept activations could not be read"));
+                return Ok(Lookup::Unread);
             }
         };
         for id in waiting {

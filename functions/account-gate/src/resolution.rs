@@ -17,11 +17,12 @@ use idv_adapters::ralio::{Deadline, RalioError};
 use idv_adapters::store::StoreError;
 use idv_model::accounts::is_requested_account;
 use idv_model::audit::AuditEntry;
+use idv_model::settled;
 use idv_model::{
     AccountId, AccountRecord, AccountRefusal, AccountReservation, Currency, Owner, Uid,
 };
 
-use crate::AccountGate;
+use crate::{AccountGate, Lookup, Wanted};
 
 /// The audit action of an operator's resolution.
 pub const ACCOUNT_RESOLVED: &str = "account_resolved";
@@ -68,8 +69,12 @@ pub enum ResolveError {
     Ralio(#[from] RalioError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
-    #[error("the reservation changed meanwhile; look again")]
+    #[error("the reservation changed meanwhile, or could not be looked at fully; try again")]
     Changed,
+    #[error("the creation has not settled yet: try again in {0} s")]
+    NotSettled(i64),
+    #[error("Ralio shows account {0} for this request: resolve it with --found {0}")]
+    ShownAtRalio(String),
 }
 
 impl AccountGate {
@@ -87,8 +92,8 @@ impl AccountGate {
             .accounts
             .iter()
             .find(|a| a.alias == alias && a.currency == currency);
-        let token = match AccountRecord::decide_reservation(stored, now) {
-            Some(AccountReservation::Uncertain { token, .. }) => token,
+        let (token, since) = match AccountRecord::decide_reservation(stored, now) {
+            Some(AccountReservation::Uncertain { token, since }) => (token, since),
             Some(AccountReservation::Existing(_)) => {
                 return Err(ResolveError::NotUncertain("the account is recorded"));
             }
@@ -112,16 +117,34 @@ impl AccountGate {
                     alias,
                     currency,
                 );
-                if !requested {
+                if !requested || account.id != id.as_str() {
                     return Err(ResolveError::NotTheRequested(id.clone(), currency.as_str()));
                 }
                 let write = AccountRecord::complete(uid, alias, currency, token, read.account, now);
                 (write, format!("found at Ralio by an operator: {id}"))
             }
-            Resolution::Absent => (
-                AccountRecord::fail(uid, alias, currency, token, now),
-                "absent at Ralio, by an operator: the next request creates it".to_owned(),
-            ),
+            Resolution::Absent => {
+                // Ralio may still show it: the operator's word frees the reservation only once
+                // the creation has settled and nothing the service can see says otherwise.
+                if let Err(left) = settled(since, self.settings.settle, now) {
+                    return Err(ResolveError::NotSettled(left.num_seconds()));
+                }
+                let wanted = Wanted {
+                    uid,
+                    alias,
+                    currency,
+                };
+                match self.look_at_ralio(wanted, Deadline::none()).await? {
+                    Lookup::Found(account) => return Err(ResolveError::ShownAtRalio(account.id)),
+                    Lookup::Unread => return Err(ResolveError::Changed),
+                    // An inconclusive list is what the operator looked past.
+                    Lookup::Absent | Lookup::Inconclusive(_) => {}
+                }
+                (
+                    AccountRecord::fail(uid, alias, currency, token, now),
+                    "absent at Ralio, by an operator: the next request creates it".to_owned(),
+                )
+            }
         };
         match self.accounts.write_account(&write, now).await? {
             Ok(_) => {}

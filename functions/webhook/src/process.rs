@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use idv_adapters::http::{Problem, json, store_problem};
 use idv_adapters::store::{QuarantineEntry, StoreError};
 use idv_model::webhook::EventBody;
-use idv_model::{ApplyOutcome, AuditEntry, Owner, Unattributed, WebhookEvent, parse_webhook};
+use idv_model::{
+    ApplyOutcome, Attribution, AuditEntry, Owner, Unattributed, WebhookEvent, parse_webhook,
+};
 use serde_json::json;
 
 use crate::Webhook;
@@ -121,14 +123,11 @@ impl Webhook {
             return self.keep(body, kept, Some(&event), now, mode).await;
         }
         let attribution = event.attribution();
-        let stored_session_owners = match attribution.session_to_look_up() {
-            Some(session_id) => match self.ledger.find_session_owners(session_id).await {
-                Ok(found) => found,
-                Err(err) => return failed(&err, Some(&event)),
-            },
-            None => Vec::new(),
+        let looked_up = match self.looked_up_owners(&attribution).await {
+            Ok(found) => found,
+            Err(err) => return failed(&err, Some(&event)),
         };
-        let owner = match attribution.owner(&stored_session_owners) {
+        let owner = match attribution.owner(&looked_up) {
             Ok(owner) => owner,
             Err(unattributed) => {
                 return self
@@ -205,14 +204,23 @@ impl Webhook {
             return Ok("unhandled");
         }
         let attribution = event.attribution();
-        let stored = match attribution.session_to_look_up() {
-            Some(session_id) => self.ledger.find_session_owners(session_id).await?,
-            None => Vec::new(),
-        };
-        Ok(match attribution.owner(&stored) {
+        let looked_up = self.looked_up_owners(&attribution).await?;
+        Ok(match attribution.owner(&looked_up) {
             Ok(_) => "would_apply",
             Err(unattributed) => unattributed.code,
         })
+    }
+
+    /// The owners the store knows for what the event names instead of an owner: its session,
+    /// or its `kycId`.
+    async fn looked_up_owners(&self, attribution: &Attribution) -> Result<Vec<Owner>, StoreError> {
+        if let Some(session_id) = attribution.session_to_look_up() {
+            return self.ledger.find_session_owners(session_id).await;
+        }
+        if let Some(kyc_id) = attribution.kyc_id_to_look_up() {
+            return self.ledger.find_kyc_id_owners(kyc_id).await;
+        }
+        Ok(Vec::new())
     }
 
     /// An event whose owner is not known: while it is young and the owner may yet become

@@ -5,8 +5,9 @@
 //! without waiting for the age.
 //!
 //! A mismatch is final (401) unless it could be a genuine delivery that the held secrets are
-//! too old for: the secrets could not be read at all, or a rotation was seen within the
-//! maximum age (a new version of the secret that adds one) and a fresh read is not allowed yet.
+//! too old for: the secrets could not be read (now or lately, or they are past their age), or a
+//! rotation was seen within the maximum age (a new version of the secret that adds one) and a
+//! fresh read is not allowed yet.
 //! Only then is it retryable (503). Outside a rotation, a forgery costs one read a minute at most
 //! and is refused.
 
@@ -216,6 +217,13 @@ impl SigningKeys {
         Ok(true)
     }
 
+    async fn failed_lately(&self) -> bool {
+        let attempts = self.attempts.lock().await;
+        attempts
+            .failure
+            .is_some_and(|at| at.elapsed() < self.reread_every)
+    }
+
     fn check(&self, body: &[u8], header: Option<&str>) -> Result<usize, SignatureError> {
         match &*self.lock_held() {
             Some(held) => held.secrets.verify(body, header),
@@ -244,8 +252,17 @@ impl SigningKeys {
         match self.read(Reason::Mismatch).await {
             // Read just now: a mismatch stands.
             Ok(true) => self.check(body, header).map_err(|e| refused(e, false)),
-            // Read within the interval: final, unless a rotation is under way.
-            Ok(false) => first.map_err(|e| refused(e, self.rotating())),
+            // Not read now. Another request may have read newer secrets meanwhile; if not, the
+            // mismatch is final unless the held secrets cannot be trusted to be current: a
+            // rotation under way, secrets past their age, or a read that failed lately.
+            Ok(false) => {
+                let again = self.check(body, header);
+                if again != Err(SignatureError::Mismatch) {
+                    return again.map_err(|e| refused(e, false));
+                }
+                let unsure = self.rotating() || !self.fresh() || self.failed_lately().await;
+                again.map_err(|e| refused(e, unsure))
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "webhook secrets not read again; keeping the ones held");
                 first.map_err(|e| refused(e, true))
@@ -263,11 +280,13 @@ mod tests {
 
     use super::*;
 
-    /// A source whose secrets an operator changes, each change a new version, counting reads.
+    /// A source whose secrets an operator changes, each change a new version, counting reads;
+    /// it can be made to fail, as Secrets Manager in an outage.
     #[derive(Default)]
     struct Operated {
         secrets: Mutex<(String, u32)>,
         reads: AtomicUsize,
+        failing: std::sync::atomic::AtomicBool,
     }
 
     impl Operated {
@@ -291,6 +310,12 @@ mod tests {
     impl WebhookSecretSource for Operated {
         async fn webhook_secrets(&self) -> Result<SecretsRead, ConfigError> {
             self.reads.fetch_add(1, Ordering::SeqCst);
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(ConfigError::Secret {
+                    name: WEBHOOK_SECRET_ARN_VAR,
+                    reason: "unavailable".into(),
+                });
+            }
             let (secrets, version) = self.secrets.lock().unwrap().clone();
             Ok(SecretsRead {
                 secrets: WebhookSecrets::from_csv(&secrets).unwrap(),
@@ -401,6 +426,26 @@ mod tests {
             5,
             "read for the age, and once for the mismatches"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn while_the_secret_cannot_be_read_a_mismatch_is_sent_back_never_refused() {
+        let source = Operated::with("old");
+        let keys = keys(&source);
+        assert_eq!(keys.verify(BODY, Some(&sig("old"))).await, Ok(0));
+        // The operator adds a secret; Secrets Manager fails before this container reads it.
+        source.set("new,old");
+        source.failing.store(true, Ordering::SeqCst);
+        for wait in [61, 1, 1, 300, 1, 61] {
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            let unsure = keys.verify(BODY, Some(&sig("new"))).await.unwrap_err();
+            assert!(unsure.retryable, "after {wait} s more: {unsure:?}");
+            // What it holds still verifies meanwhile.
+            assert_eq!(keys.verify(BODY, Some(&sig("old"))).await, Ok(0));
+        }
+        source.failing.store(false, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        assert_eq!(keys.verify(BODY, Some(&sig("new"))).await, Ok(0));
     }
 
     /// A source that cannot be read, counting attempts.

@@ -48,6 +48,9 @@ pub struct Ledger {
     pub account_owners: BTreeMap<AccountId, (Uid, Currency, String)>,
     /// Activations whose account is not recorded yet, kept until it is.
     pub activations: BTreeMap<AccountId, crate::activation::Activation>,
+    /// The owners applied events paired each Ralio `kycId` with: how an event that names
+    /// only the `kycId` finds its owner.
+    pub kyc_owners: BTreeMap<i64, BTreeSet<Owner>>,
 }
 
 impl Ledger {
@@ -88,7 +91,23 @@ impl Ledger {
         if let Some(commit) = decision.commit.clone() {
             records.commit(commit);
         }
+        // Whatever the event's outcome (a stale or unchanged level still names who holds the
+        // kycId), recorded with its marker.
+        if let Some(kyc_id) = event.kyc_pairing() {
+            self.kyc_owners
+                .entry(kyc_id)
+                .or_default()
+                .insert(event.owner);
+        }
         decision
+    }
+
+    /// The owners applied events paired `kyc_id` with.
+    pub fn kyc_id_owners(&self, kyc_id: i64) -> Vec<Owner> {
+        self.kyc_owners
+            .get(&kyc_id)
+            .map(|owners| owners.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     /// A watcher action on one session, kept when it changes something.

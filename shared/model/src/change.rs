@@ -109,6 +109,16 @@ impl EventApplication {
             _ => Vec::new(),
         }
     }
+
+    /// The `kycId` this event pairs with its owner, recorded with the change when it applies,
+    /// so later events that name only that `kycId` are attributed (see
+    /// [`Attribution::ByKycId`]).
+    pub fn kyc_pairing(&self) -> Option<i64> {
+        match &self.change {
+            Change::Level { kyc_id, .. } => *kyc_id,
+            _ => None,
+        }
+    }
 }
 
 /// Who an event is about, as far as the event itself tells.
@@ -122,6 +132,9 @@ pub enum Attribution {
         session_id: SessionId,
         entity: EntityType,
     },
+    /// A KYC event that names no owner, only Ralio's `kycId`: the owner an earlier event
+    /// paired with that id tells (second-generation events require `kycId`, not `userId`).
+    ByKycId(i64),
     /// Nothing in the event says whose it is.
     Unattributable,
 }
@@ -142,7 +155,10 @@ impl Unattributed {
     /// Whether the owner may still become known: a session not stored yet, an owner not
     /// named. A session of the wrong kind of entity stays wrong.
     pub fn may_resolve(&self) -> bool {
-        matches!(self.code, "unknown_session" | "unknown_owner")
+        matches!(
+            self.code,
+            "unknown_session" | "unknown_owner" | "unknown_kyc_id"
+        )
     }
 
     /// How much longer Ralio should be asked to send the event again, measured from the later
@@ -165,15 +181,24 @@ impl Attribution {
     pub fn session_to_look_up(&self) -> Option<SessionId> {
         match self {
             Attribution::BySession { session_id, .. } => Some(*session_id),
-            Attribution::Named(_) | Attribution::Unattributable => None,
+            _ => None,
         }
     }
 
-    /// The owner, given the owners the looked-up session is stored for (when there was one to
-    /// look up). An event whose owner cannot be established is kept rather than guessed at,
-    /// and so is one whose session more than one owner's events have named.
-    pub fn owner(self, stored_session_owners: &[Owner]) -> Result<Owner, Unattributed> {
-        match (self, stored_session_owners) {
+    /// The `kycId` whose paired owners to look up before [`Attribution::owner`] can answer.
+    pub fn kyc_id_to_look_up(&self) -> Option<i64> {
+        match self {
+            Attribution::ByKycId(kyc_id) => Some(*kyc_id),
+            _ => None,
+        }
+    }
+
+    /// The owner, given the owners looked up (the looked-up session is stored for, or the
+    /// looked-up `kycId` was paired with). An event whose owner cannot be established is kept
+    /// rather than guessed at, and so is one whose session or `kycId` more than one owner's
+    /// events have named.
+    pub fn owner(self, looked_up: &[Owner]) -> Result<Owner, Unattributed> {
+        match (self, looked_up) {
             (Attribution::Named(owner), _) => Ok(owner),
             (Attribution::BySession { entity, .. }, [owner]) if owner.entity_type() == entity => {
                 Ok(*owner)
@@ -189,6 +214,15 @@ impl Attribution {
             (Attribution::BySession { .. }, []) => Err(Unattributed {
                 code: "unknown_session",
                 reason: "no stored session has this id and the event names no owner",
+            }),
+            (Attribution::ByKycId(_), [owner]) => Ok(*owner),
+            (Attribution::ByKycId(_), []) => Err(Unattributed {
+                code: "unknown_kyc_id",
+                reason: "no earlier event paired this kycId with an owner, and the event names none",
+            }),
+            (Attribution::ByKycId(_), [_, _, ..]) => Err(Unattributed {
+                code: "contested_kyc_id",
+                reason: "earlier events paired this kycId with more than one owner",
             }),
             (Attribution::Unattributable, _) => Err(Unattributed {
                 code: "unknown_owner",
@@ -209,11 +243,14 @@ impl WebhookEvent {
                     entity: s.subject.entity_type(),
                 },
             },
-            EventBody::KycStateUpdated(KycStateEvent { owner, .. })
-            | EventBody::ExpirationWarning(ExpirationWarningEvent { owner, .. }) => match owner {
-                Some(owner) => Attribution::Named(*owner),
-                None => Attribution::Unattributable,
-            },
+            EventBody::KycStateUpdated(KycStateEvent { owner, kyc_id, .. })
+            | EventBody::ExpirationWarning(ExpirationWarningEvent { owner, kyc_id, .. }) => {
+                match (owner, kyc_id) {
+                    (Some(owner), _) => Attribution::Named(*owner),
+                    (None, Some(kyc_id)) => Attribution::ByKycId(*kyc_id),
+                    (None, None) => Attribution::Unattributable,
+                }
+            }
             EventBody::RelatedPartySessionCreated(r) => {
                 Attribution::Named(Owner::RelatedParty(r.related_party_id))
             }

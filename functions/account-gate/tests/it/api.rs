@@ -798,12 +798,44 @@ async fn a_list_that_shows_nothing_never_yields_a_second_account(store: Arc<dyn 
             ),
             None => Resolution::Absent,
         };
-        // An id Ralio does not hold for this user, alias and currency is not taken for it.
-        let foreign = idv_model::AccountId::parse("not-this-users").unwrap();
+        // An account Ralio holds, but not for this request, is never taken for it: another
+        // user's, another alias, another currency, or one whose owner Ralio does not say.
+        let other_user = uuid::Uuid::new_v4().to_string();
+        let me = uid.to_string();
+        let foreign = [
+            ("foreign-user", Some(other_user.as_str()), "Main", "USD"),
+            ("foreign-alias", Some(me.as_str()), "Savings", "USD"),
+            ("foreign-currency", Some(me.as_str()), "Main", "EUR"),
+            ("foreign-unowned", None, "Main", "USD"),
+        ];
+        for (id, owner, alias, currency) in foreign {
+            ralio.opened.lock().unwrap().push(json!({
+                "id": id, "userId": owner, "alias": alias, "currency": currency,
+                "balance": 0, "state": "ACTIVE", "type": "USER"
+            }));
+        }
+        for (id, ..) in foreign {
+            let decision = Resolution::Found(idv_model::AccountId::parse(id).unwrap());
+            let refused = gate
+                .resolve_by_operator(uid, "Main", currency, decision)
+                .await;
+            assert!(
+                matches!(
+                    refused,
+                    Err(idv_account_gate::ResolveError::NotTheRequested(..))
+                ),
+                "{id}: {refused:?}"
+            );
+        }
+        ralio
+            .opened
+            .lock()
+            .unwrap()
+            .retain(|a| !a["id"].as_str().unwrap().starts_with("foreign-"));
+        let stored = store.load_user(uid).await.unwrap().accounts;
         assert!(
-            gate.resolve_by_operator(uid, "Main", currency, Resolution::Found(foreign))
-                .await
-                .is_err()
+            matches!(stored[0].status, idv_model::AccountStatus::Uncertain { .. }),
+            "still uncertain: {stored:?}"
         );
         gate.resolve_by_operator(uid, "Main", currency, decision)
             .await

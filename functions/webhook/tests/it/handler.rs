@@ -135,6 +135,7 @@ idv_adapters::both_stores!(
     a_far_future_unattributable_event_is_kept_an_hour_after_its_first_receipt,
     other_peoples_payloads_are_kept_as_a_digest_even_when_unparsable,
     an_activation_reaches_its_account_whichever_comes_first,
+    a_downgrade_naming_only_the_kyc_id_closes_the_gate,
 );
 
 /// The verdict arrives before the session is stored (its creation's write failed, or an index
@@ -1384,5 +1385,52 @@ async fn a_removed_secret_is_refused_within_its_max_age_and_forgeries_get_401() 
             .await
             .0,
         200
+    );
+}
+
+/// Second-generation `kyc_state_updated` events require `kycId` and may leave `userId` out: a
+/// downgrade that names only the `kycId` an earlier event paired with the user reaches that
+/// user, so the gate closes. An unpaired `kycId` is sent back, then kept, never guessed.
+async fn a_downgrade_naming_only_the_kyc_id_closes_the_gate(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    let uid = Uid::from_uuid(uuid::Uuid::new_v4());
+    let kyc_id = (uuid::Uuid::new_v4().as_u128() % 1_000_000_000) as i64 + 1;
+    let regular = signed_event(
+        "kyc_state_updated",
+        "2026-05-20T08:00:00Z",
+        json!({ "kycId": kyc_id, "userId": uid, "entityType": "user", "state": "REGULAR" }),
+    );
+    assert_eq!(post(&app, &regular, Some(&hex_sig(&regular))).await.0, 200);
+    let snapshot = store.load_user(uid).await.unwrap();
+    assert!(idv_model::can_create_account(&snapshot.profile));
+
+    let lowered = signed_event(
+        "kyc_state_updated",
+        "2026-05-21T08:00:00Z",
+        json!({ "kycId": kyc_id, "entityType": "user", "state": "LIGHT" }),
+    );
+    let (status, answer) = post(&app, &lowered, Some(&hex_sig(&lowered))).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("applied")),
+        "{answer}"
+    );
+    let snapshot = store.load_user(uid).await.unwrap();
+    assert_eq!(snapshot.profile.kyc_level(), idv_model::KycLevel::Light);
+    assert!(
+        !idv_model::can_create_account(&snapshot.profile),
+        "the gate is closed"
+    );
+
+    let stranger = signed_event(
+        "kyc_state_updated",
+        "2026-05-21T08:00:00Z",
+        json!({ "kycId": kyc_id + 1, "entityType": "user", "state": "LIGHT" }),
+    );
+    let (status, answer) = post(&app, &stranger, Some(&hex_sig(&stranger))).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (503, Some("attribution_pending")),
+        "{answer}"
     );
 }

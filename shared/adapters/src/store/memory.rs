@@ -111,6 +111,10 @@ impl EventLedger for MemoryStore {
         Ok(self.lock()?.ledger.session_owners(session_id))
     }
 
+    async fn find_kyc_id_owners(&self, kyc_id: i64) -> StoreResult<Vec<Owner>> {
+        Ok(self.lock()?.ledger.kyc_id_owners(kyc_id))
+    }
+
     async fn first_receipt(
         &self,
         event_id: EventId,

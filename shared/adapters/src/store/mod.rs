@@ -148,6 +148,10 @@ pub trait EventLedger: Send + Sync {
     /// for events that do not name one.
     async fn find_session_owners(&self, session_id: SessionId) -> StoreResult<Vec<Owner>>;
 
+    /// The owners events have paired Ralio's `kycId` with (one, unless events of different
+    /// owners named it), for KYC events that name only the `kycId`.
+    async fn find_kyc_id_owners(&self, kyc_id: i64) -> StoreResult<Vec<Owner>>;
+
     /// Keeps a signed payload verbatim. The same bytes received twice on one day are kept once.
     /// `noted`: the trail of the user the payload names, and the entry saying it was kept,
     /// written with it (once, like the payload).

@@ -49,6 +49,7 @@ contract!(
     a_dead_holder_leaves_an_uncertain_creation_never_a_free_one,
     an_activation_finds_its_account_whichever_comes_first,
     a_reservation_takes_effect_only_while_the_user_is_regular,
+    a_kyc_id_names_the_owners_events_paired_it_with,
     quarantine_keeps_bytes_verbatim_once,
     the_first_receipt_of_an_event_is_kept,
     audit_trail_is_append_only_and_ordered,
@@ -968,6 +969,39 @@ async fn a_reservation_takes_effect_only_while_the_user_is_regular(store: Arc<dy
         .await
         .unwrap()
         .unwrap();
+}
+
+async fn a_kyc_id_names_the_owners_events_paired_it_with(store: Arc<dyn Store>) {
+    let kyc_id = (uuid::Uuid::new_v4().as_u128() % 1_000_000_000) as i64 + 1;
+    let paired = |owner, level, at| {
+        let mut event = level_event(owner, level, at);
+        if let Change::Level { kyc_id: id, .. } = &mut event.change {
+            *id = Some(kyc_id);
+        }
+        event
+    };
+    assert!(store.find_kyc_id_owners(kyc_id).await.unwrap().is_empty());
+    let owner = Owner::User(uid());
+    let regular = paired(owner, KycLevel::Regular, t0());
+    assert_eq!(outcome(&store, &regular).await, ApplyOutcome::Applied);
+    assert_eq!(store.find_kyc_id_owners(kyc_id).await.unwrap(), vec![owner]);
+    // A stale event pairs too (it still says whose the kycId is); a repeat changes nothing.
+    let older = paired(owner, KycLevel::Light, t0() - Duration::days(1));
+    assert_eq!(outcome(&store, &older).await, ApplyOutcome::Stale);
+    assert_eq!(outcome(&store, &regular).await, ApplyOutcome::Duplicate);
+    assert_eq!(store.find_kyc_id_owners(kyc_id).await.unwrap(), vec![owner]);
+    // Another owner named with the same kycId: both are listed, so the kycId alone is
+    // contested, never guessed.
+    let other = Owner::User(uid());
+    assert_eq!(
+        outcome(&store, &paired(other, KycLevel::Light, t0())).await,
+        ApplyOutcome::Applied
+    );
+    let mut both = store.find_kyc_id_owners(kyc_id).await.unwrap();
+    both.sort();
+    let mut expected = vec![owner, other];
+    expected.sort();
+    assert_eq!(both, expected);
 }
 
 async fn quarantine_keeps_bytes_verbatim_once(store: Arc<dyn Store>) {

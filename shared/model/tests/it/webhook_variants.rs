@@ -264,13 +264,24 @@ fn uninterpretable_bodies_are_errors_naming_what_is_wrong() {
         }
     ));
 
-    // A level event naming nobody parses, and cannot be attributed: the webhook asks Ralio to
-    // send it again while it is young, then quarantines it.
-    let level_without_owner = envelope(
+    // A level event naming only its kycId parses, and is attributed to whoever an earlier
+    // event paired that kycId with; one naming nobody at all cannot be attributed: the
+    // webhook asks Ralio to send it again while it is young, then quarantines it.
+    let level_by_kyc_id = envelope(
         "id",
         "event",
         "kyc_state_updated",
         json!({ "kycId": 1, "entityType": "user", "state": "REGULAR" }),
+    );
+    assert_eq!(
+        parse(level_by_kyc_id).unwrap().attribution(),
+        Attribution::ByKycId(1)
+    );
+    let level_without_owner = envelope(
+        "id",
+        "event",
+        "kyc_state_updated",
+        json!({ "entityType": "user", "state": "REGULAR" }),
     );
     assert_eq!(
         parse(level_without_owner).unwrap().attribution(),

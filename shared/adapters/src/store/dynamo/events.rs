@@ -12,8 +12,8 @@ use idv_model::{
 
 use super::errors::{Transaction, conditional, sdk_error};
 use super::items::{
-    AccountItem, AccountOwnerItem, ActivationItem, AuditItem, Key, MarkerItem, QuarantineItem, Ts,
-    from_item, to_item, to_value,
+    AccountItem, AccountOwnerItem, ActivationItem, AuditItem, Key, KycOwnerItem, MarkerItem,
+    QuarantineItem, Ts, from_item, to_item, to_value,
 };
 use super::updates::{Cond, Expression, account_condition};
 use super::{CONFLICT_RETRIES, DynamoStore, MARKER_TTL, disagreement, schema};
@@ -179,6 +179,15 @@ impl DynamoStore {
         Ok(Applied { outcome })
     }
 
+    /// The `kycId` the event pairs with its owner, written with its marker (idempotent: the
+    /// same pairing is the same item).
+    fn pair_kyc_id(&self, tx: &mut Transaction, event: &EventApplication) -> StoreResult<()> {
+        if let Some(kyc_id) = event.kyc_pairing() {
+            tx.push(self.put(&KycOwnerItem::new(kyc_id, event.owner), None)?);
+        }
+        Ok(())
+    }
+
     /// An event the model refused (stale or unchanged): remembered, so a repeat is a
     /// duplicate, and audited with the reason. A second request, only on this path.
     async fn record_refused(
@@ -191,6 +200,7 @@ impl DynamoStore {
         let mut tx = Transaction::default();
         let marker = tx.push(self.marker(event, outcome, now)?);
         tx.push(self.audit_put(event.owner, entry)?);
+        self.pair_kyc_id(&mut tx, event)?;
         match tx.send(&self.client).await? {
             Ok(()) => Ok(Applied { outcome }),
             Err(c) if c.refused(marker).is_some() => self.record_duplicate(event, now).await,
@@ -213,6 +223,7 @@ impl EventLedger for DynamoStore {
             let marker = tx.push(self.marker(event, ApplyOutcome::Applied, now)?);
             let change = tx.push(self.update(&key, &expr)?);
             tx.push(self.audit_put(event.owner, &event.applied_audit(now))?);
+            self.pair_kyc_id(&mut tx, event)?;
             let cancellation = match tx.send(&self.client).await? {
                 Ok(()) => {
                     return Ok(Applied {
@@ -274,6 +285,18 @@ impl EventLedger for DynamoStore {
             })
             .collect();
         Ok(owners.into_iter().collect())
+    }
+
+    async fn find_kyc_id_owners(&self, kyc_id: i64) -> StoreResult<Vec<Owner>> {
+        Ok(self
+            .query_partition(schema::kyc_id_pk(kyc_id))
+            .await?
+            .iter()
+            .map(from_item::<KycOwnerItem>)
+            .collect::<StoreResult<Vec<_>>>()?
+            .iter()
+            .filter_map(KycOwnerItem::owner)
+            .collect())
     }
 
     async fn quarantine(

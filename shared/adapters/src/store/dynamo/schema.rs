@@ -109,6 +109,7 @@ pub mod entity {
     pub const QUARANTINE: &str = "quarantine";
     pub const ACCOUNT_OWNER: &str = "account_owner";
     pub const ACTIVATION: &str = "activation";
+    pub const KYC_OWNER: &str = "kyc_owner";
 }
 
 pub const PROFILE_SK: &str = "PROFILE";
@@ -187,6 +188,11 @@ pub fn account_owner_pk(id: &idv_model::AccountId) -> String {
 }
 
 pub const ACCOUNT_OWNER_SK: &str = "OWNER";
+
+/// The partition of the owners Ralio's `kycId` was paired with.
+pub fn kyc_id_pk(kyc_id: i64) -> String {
+    format!("KYCID#{kyc_id}")
+}
 
 /// Activations whose account is not recorded yet: one small partition, listed when an
 /// uncertain creation is resolved.

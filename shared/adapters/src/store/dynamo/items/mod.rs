@@ -18,11 +18,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::schema;
 use crate::store::{StoreError, StoreResult};
 
+mod kyc_owner;
 mod log;
 mod owner;
 #[cfg(test)]
 mod tests;
 
+pub use kyc_owner::KycOwnerItem;
 pub use log::{AuditItem, MarkerItem, QuarantineItem, TickItem};
 pub use owner::{
     AccountItem, AccountOwnerItem, ActivationItem, LeaseItem, ProfileItem, SessionItem,
@@ -120,6 +122,11 @@ impl Key {
 
     pub fn activation(id: &idv_model::AccountId) -> Self {
         Self::new(schema::ACTIVATIONS_PK.to_owned(), id.as_str())
+    }
+
+    /// That an event paired Ralio's `kycId` with `owner`.
+    pub fn kyc_owner(kyc_id: i64, owner: Owner) -> Self {
+        Self::new(schema::kyc_id_pk(kyc_id), schema::owner_pk(owner))
     }
 }
 
