@@ -4,13 +4,13 @@
 //! | delivery | answer |
 //! |---|---|
 //! | not `POST` | 405 `method_not_allowed` |
-//! | body over 256 KiB | 413 `payload_too_large` |
+//! | body over 6 MB (Lambda's own limit on a function URL request) | 413 `payload_too_large` |
 //! | `X-Signature` missing / wrong | 401 `signature_missing` / `signature_invalid` (a forgery is dropped); a mismatch first reads the secrets again, at most once a minute, and secrets older than `WEBHOOK_SECRET_MAX_AGE` are read again first, so a removed secret stops verifying |
 //! | `X-Signature` wrong while the secrets cannot be read (Secrets Manager failing), or within `WEBHOOK_SECRET_MAX_AGE` of a rotation seen and read under a minute ago | 503 `signature_unverified`: perhaps genuine, so Ralio sends it again; counted as `WebhookSignatureUnverified`, kept out of the 5xx alarm |
 //! | signed, not interpretable, or whose owner is ambiguous | quarantined verbatim, 200 `quarantined` |
-//! | signed, owner not known yet (session not stored, no owner named), while young | 503 `attribution_pending`: Ralio sends it again |
+//! | signed, owner not known yet (session not stored, no owner named, `kycId` not paired), while young | 503 `attribution_pending`: Ralio sends it again; the first time, the body is kept too (reason `attribution_pending`), so a replay has it if Ralio gives up |
 //! | the same, past `ATTRIBUTION_RETRY_WINDOW` | quarantined verbatim, 200 `quarantined` |
-//! | signed, unknown event type | its id, type, timestamp and digest kept, 200 `unhandled` |
+//! | signed, unknown event type | its id, type, timestamp and digest kept (the body verbatim when the type looks like Ralio's KYC family, so a release that learns its spelling can replay it), 200 `unhandled` |
 //! | signed, known event | applied in one DynamoDB request, 200 `applied` / `duplicate` / `stale` / `unchanged` |
 //! | signed `account_activated` | the account marked ACTIVE, or the activation kept until the account is recorded: 200 `applied` / `deferred` |
 //! | store fault | 503 `store_unavailable` or 500 `internal_error`, as every function ([`idv_adapters::http::store_problem`]; Ralio retries 5xx), nothing half-written |
@@ -40,8 +40,13 @@ use idv_model::{ATTRIBUTION_RETRY_WINDOW, SignatureError, WebhookSecrets};
 
 pub use process::{Handled, Mode};
 
-/// Ralio's payloads are a few hundred bytes; anything this large is not one.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// The largest body read: Lambda's own limit on a function URL request (6 MB), so every body
+/// that reaches the function has its signature checked before any size rule.
+pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+/// The largest body kept verbatim in quarantine (a DynamoDB item holds at most 400 KB): a
+/// larger signed body that is not applied is kept as its digest and the fields read from it.
+pub const MAX_KEPT_BYTES: usize = 256 * 1024;
 
 /// Tunables, each with an environment variable.
 #[derive(Debug, Clone, Copy)]

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use idv_adapters::http::{Problem, json, store_problem};
-use idv_adapters::store::{QuarantineEntry, StoreError};
+use idv_adapters::store::{ATTRIBUTION_PENDING, QuarantineEntry, StoreError};
 use idv_model::webhook::EventBody;
 use idv_model::{
     ApplyOutcome, Attribution, AuditEntry, Owner, Unattributed, WebhookEvent, parse_webhook,
@@ -248,6 +248,21 @@ impl Webhook {
                     reason = unattributed.code,
                     "event not attributable yet: Ralio is asked to send it again"
                 );
+                // Ralio's retry budget is undocumented: the first time, a copy is kept, so the
+                // event can be replayed if Ralio stops sending it. Kept once (by its digest),
+                // and not counted as quarantined: most are applied on the next delivery.
+                if first == now {
+                    let entry = self.entry(
+                        body,
+                        Some(event),
+                        ATTRIBUTION_PENDING,
+                        unattributed.reason.into(),
+                        now,
+                    );
+                    if let Err(err) = self.ledger.quarantine(&entry, None).await {
+                        return failed(&err, Some(event));
+                    }
+                }
                 let mut handled = Handled::refused(
                     Problem::new(
                         StatusCode::SERVICE_UNAVAILABLE,
@@ -286,46 +301,22 @@ impl Webhook {
         now: DateTime<Utc>,
         mode: Mode,
     ) -> Handled {
-        let (event_id, event_type) = match event {
-            Some(e) => (Some(e.id.to_string()), Some(e.event_type.clone())),
-            None => envelope_hints(body),
-        };
+        let entry = self.entry(body, event, kept.code, kept.reason, now);
         let mut handled = Handled::acknowledged(kept.outcome, event);
         handled.reason = Some(kept.code);
-        handled.event_id.clone_from(&event_id);
-        handled.event_type.clone_from(&event_type);
+        handled.event_id.clone_from(&entry.event_id);
+        handled.event_type.clone_from(&entry.event_type);
         if matches!(mode, Mode::Replay { .. }) {
             return handled;
         }
-        // Only what this service acts on is kept verbatim: other event types' bodies carry
-        // other people's data, even when their envelope does not parse.
-        let acted_on = event_type
+        let acted_on = entry
+            .event_type
             .as_deref()
             .is_none_or(idv_model::webhook::is_acted_on);
-        let body = if kept.code == "unknown_event_type" || !acted_on {
-            digest_only(
-                body,
-                event_id.as_deref(),
-                event_type.as_deref(),
-                event.map(|e| e.stamped_at.unwrap_or(e.occurred_at)),
-            )
-        } else {
-            body.to_vec()
-        };
-        let entry = QuarantineEntry {
-            received_at: now,
-            reason_code: kept.code.to_owned(),
-            reason: kept.reason,
-            event_id,
-            event_type,
-            body,
-            expires_at: now + self.settings.quarantine_retention,
-            replayed: None,
-        };
         // The user a payload of ours names learns from their trail that it was kept (a related
         // party's event without its entity type names its user, for example).
         let named = (acted_on && kept.code != "unknown_event_type")
-            .then(|| named_user(&entry.body))
+            .then(|| named_user(body))
             .flatten();
         let note = named.map(|uid| {
             let id = entry
@@ -352,6 +343,59 @@ impl Webhook {
     }
 }
 
+impl Webhook {
+    /// What is kept of a signed payload. Verbatim: what this service acts on, and event types
+    /// that look like Ralio's KYC family (a later release that learns their spelling can
+    /// replay them). As a digest: other event types, whose bodies carry other people's data
+    /// even when their envelope does not parse, and any body too large for one item (with the
+    /// fields this service reads from it).
+    fn entry(
+        &self,
+        body: &[u8],
+        event: Option<&WebhookEvent>,
+        code: &str,
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> QuarantineEntry {
+        let (event_id, event_type) = match event {
+            Some(e) => (Some(e.id.to_string()), Some(e.event_type.clone())),
+            None => envelope_hints(body),
+        };
+        let acted_on = event_type
+            .as_deref()
+            .is_none_or(idv_model::webhook::is_acted_on);
+        let kyc_family = event_type.as_deref().is_some_and(looks_like_kyc);
+        let verbatim = (acted_on && code != "unknown_event_type") || kyc_family;
+        let kept = if verbatim && body.len() <= crate::MAX_KEPT_BYTES {
+            body.to_vec()
+        } else {
+            digest_only(
+                body,
+                event_id.as_deref(),
+                event_type.as_deref(),
+                event.map(|e| e.stamped_at.unwrap_or(e.occurred_at)),
+                verbatim,
+            )
+        };
+        QuarantineEntry {
+            received_at: now,
+            reason_code: code.to_owned(),
+            reason,
+            event_id,
+            event_type,
+            body: kept,
+            expires_at: now + self.settings.quarantine_retention,
+            replayed: None,
+        }
+    }
+}
+
+/// An event type that looks like Ralio's KYC family in another spelling
+/// (`kyc.session.verified`, `KycSessionVerified`).
+fn looks_like_kyc(event_type: &str) -> bool {
+    event_type.to_ascii_lowercase().contains("kyc")
+}
+
 /// Why a payload is kept, and the outcome it is acknowledged with.
 struct Kept {
     code: &'static str,
@@ -359,22 +403,55 @@ struct Kept {
     outcome: &'static str,
 }
 
-/// What is kept of an event type this service does not act on.
+/// What is kept of a body not kept verbatim: its envelope and digest, and for one of ours
+/// (`ours`) too large to keep whole, the fields this service reads from its `data`.
 fn digest_only(
     body: &[u8],
     id: Option<&str>,
     event_type: Option<&str>,
     timestamp: Option<DateTime<Utc>>,
+    ours: bool,
 ) -> Vec<u8> {
     use sha2::Digest;
-    json!({
+    let mut kept = json!({
         "id": id,
         "event": event_type,
         "timestamp": timestamp,
         "sha256": hex::encode(sha2::Sha256::digest(body)),
-    })
-    .to_string()
-    .into_bytes()
+        "size": body.len(),
+    });
+    if ours {
+        kept["data"] = read_fields(body);
+    }
+    kept.to_string().into_bytes()
+}
+
+/// The fields of `data` this service reads (ids, entity type, state, outcome), when short.
+fn read_fields(body: &[u8]) -> serde_json::Value {
+    const READ: [&str; 9] = [
+        "sessionId",
+        "userId",
+        "kycId",
+        "entityType",
+        "relatedPartyId",
+        "state",
+        "status",
+        "accountId",
+        "expirationDate",
+    ];
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return serde_json::Value::Null;
+    };
+    let data = &value["data"];
+    let mut fields = serde_json::Map::new();
+    for name in READ {
+        let field = &data[name];
+        let short = field.as_str().is_none_or(|s| s.len() <= 128);
+        if !field.is_null() && !field.is_object() && !field.is_array() && short {
+            fields.insert(name.to_owned(), field.clone());
+        }
+    }
+    serde_json::Value::Object(fields)
 }
 
 fn failed(err: &StoreError, event: Option<&WebhookEvent>) -> Handled {

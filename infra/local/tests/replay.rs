@@ -14,7 +14,10 @@ use serde_json::json;
 
 const SECRET: &str = "whsec_replay_test_secret";
 
-idv_adapters::both_stores!(an_old_unattributable_event_is_quarantined_then_replayed_once);
+idv_adapters::both_stores!(
+    an_old_unattributable_event_is_quarantined_then_replayed_once,
+    an_event_sent_back_once_is_replayed_after_ralio_gives_up,
+);
 
 async fn an_old_unattributable_event_is_quarantined_then_replayed_once(store: Arc<dyn Store>) {
     let clock = ManualClock::at(t0());
@@ -96,4 +99,61 @@ async fn an_old_unattributable_event_is_quarantined_then_replayed_once(store: Ar
         replayed[0]
     );
     assert!(report.table().contains("| unknown_session | applied | 1 |"));
+}
+
+/// Ralio's retry budget is undocumented: an event answered 503 once, that Ralio never sends
+/// again, is not lost. Its copy, kept on the first 503, is replayed once its session is known.
+async fn an_event_sent_back_once_is_replayed_after_ralio_gives_up(store: Arc<dyn Store>) {
+    let clock = ManualClock::at(t0());
+    let live = idv_webhook::router(Webhook::new(
+        store.clone(),
+        WebhookSecrets::from_csv(SECRET).unwrap(),
+        Arc::new(clock.clone()),
+    ));
+    let (uid, session) = (
+        Uid::from_uuid(uuid::Uuid::new_v4()),
+        SessionId::from_uuid(uuid::Uuid::new_v4()),
+    );
+    let body = json!({
+        "id": uuid::Uuid::new_v4(), "event": "kyc_session_verified",
+        "timestamp": t0().to_rfc3339(),
+        "data": { "sessionId": session, "entityType": "user" }
+    })
+    .to_string();
+    let mut delivery = request("POST", "/", None);
+    *delivery.body_mut() = axum::body::Body::from(body.clone());
+    delivery.headers_mut().insert(
+        "x-signature",
+        WebhookSecret::new(SECRET)
+            .sign_hex(body.as_bytes())
+            .parse()
+            .unwrap(),
+    );
+    assert_eq!(call(&live, delivery).await.status, 503);
+    // Ralio gives up. A day later the session is known.
+    clock.advance(Duration::days(1));
+    let owner = Owner::User(uid);
+    let review = session_event(owner, session, Phase::Review, t0() - Duration::minutes(5));
+    store.apply_event(&review, clock.now()).await.unwrap();
+
+    let replayer = Webhook::replayer(
+        store.clone(),
+        Arc::new(clock.clone()),
+        None,
+        idv_webhook::Settings::default(),
+    );
+    let filter = ReplayFilter {
+        since: t0().date_naive(),
+        until: clock.now().date_naive(),
+        reason: Some("attribution_pending".into()),
+        dry_run: false,
+    };
+    let report = replay_quarantine(&replayer, store.as_ref(), &filter, clock.now())
+        .await
+        .unwrap();
+    assert_eq!(report.total("applied"), 1, "{}", report.table());
+    assert_eq!(
+        store.load_user(uid).await.unwrap().sessions[0].phase,
+        Phase::Verified
+    );
 }

@@ -136,6 +136,8 @@ idv_adapters::both_stores!(
     other_peoples_payloads_are_kept_as_a_digest_even_when_unparsable,
     an_activation_reaches_its_account_whichever_comes_first,
     a_downgrade_naming_only_the_kyc_id_closes_the_gate,
+    a_signed_large_event_is_applied_or_kept_as_what_we_read,
+    an_unknown_kyc_spelling_is_kept_verbatim_for_a_later_release,
 );
 
 /// The verdict arrives before the session is stored (its creation's write failed, or an index
@@ -157,12 +159,21 @@ async fn a_young_unattributable_event_is_sent_back_until_its_session_is_known(
         (503, Some("attribution_pending")),
         "{answer}"
     );
-    assert!(
-        store
-            .quarantined(now().date_naive())
-            .await
-            .unwrap()
-            .is_empty()
+    // Ralio's retry budget is undocumented: a copy of the signed body is kept at once, so a
+    // replay has it if Ralio stops sending it; a second 503 keeps nothing more.
+    let kept = store.quarantined(now().date_naive()).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        (kept[0].reason_code.as_str(), &kept[0].body),
+        ("attribution_pending", &verified)
+    );
+    assert_eq!(
+        post(&app, &verified, Some(&hex_sig(&verified))).await.0,
+        503
+    );
+    assert_eq!(
+        store.quarantined(now().date_naive()).await.unwrap().len(),
+        1
     );
     // The session becomes known (here through an event naming its user).
     clock.advance(chrono::Duration::minutes(5));
@@ -446,7 +457,7 @@ async fn every_fixture_applies_signed_hex_then_redelivered_base64(store: Arc<dyn
     let digest: Value = serde_json::from_slice(&kept[0].body).unwrap();
     let mut fields: Vec<&String> = digest.as_object().unwrap().keys().collect();
     fields.sort();
-    assert_eq!(fields, ["event", "id", "sha256", "timestamp"]);
+    assert_eq!(fields, ["event", "id", "sha256", "size", "timestamp"]);
     use sha2::Digest;
     assert_eq!(digest["sha256"], hex::encode(sha2::Sha256::digest(&kyb)));
     assert_eq!(digest["event"], "kyb_state_updated");
@@ -899,14 +910,21 @@ async fn signed_bodies_that_cannot_be_interpreted_are_kept_verbatim(store: Arc<d
 
 async fn oversized_bodies_and_wrong_methods_are_refused(store: Arc<dyn Store>) {
     let app = app(store.clone());
-    let big = vec![b' '; 300 * 1024];
+    // Over Lambda's own request limit: never a delivery that reached the function.
+    let huge = vec![b' '; idv_webhook::MAX_BODY_BYTES + 1];
     let (status, content_type, answer) =
-        send(&app, url_event("POST", &big, Some(&hex_sig(&big)), true)).await;
+        send(&app, url_event("POST", &huge, Some(&hex_sig(&huge)), true)).await;
     assert_eq!(
         (status, content_type.as_deref()),
         (413, Some("application/problem+json"))
     );
     assert_eq!(answer["code"], "payload_too_large");
+    // Large, unsigned: refused for its signature, which is checked before any size rule.
+    let big = vec![b' '; 300 * 1024];
+    assert_eq!(
+        post(&app, &big, Some("00")).await.1["code"],
+        "signature_invalid"
+    );
 
     let answer = call(&app, url_event("GET", b"", None, false)).await;
     assert_eq!(answer.status, 405);
@@ -963,13 +981,11 @@ async fn events_without_a_user_id_find_their_session(store: Arc<dyn Store>) {
         post(&app, &orphan, Some(&hex_sig(&orphan))).await.1["outcome"],
         "quarantined"
     );
+    // The copy kept on the first 503, and the entry it was finally kept as.
     let kept = store.quarantined(now().date_naive()).await.unwrap();
-    assert_eq!(
-        kept.iter()
-            .map(|k| k.reason_code.as_str())
-            .collect::<Vec<_>>(),
-        ["unknown_session"]
-    );
+    let mut reasons: Vec<_> = kept.iter().map(|k| k.reason_code.as_str()).collect();
+    reasons.sort();
+    assert_eq!(reasons, ["attribution_pending", "unknown_session"]);
     // A related-party event pointing at a user's session never lands on the user.
     let sneaky = signed_event(
         "kyc_session_failed",
@@ -1433,4 +1449,93 @@ async fn a_downgrade_naming_only_the_kyc_id_closes_the_gate(store: Arc<dyn Store
         (503, Some("attribution_pending")),
         "{answer}"
     );
+}
+
+/// The signature is checked on the whole body before any size rule: a genuine 300 KiB
+/// `kyc_session_failed` (long failure reasons, say) is applied, not refused for good. One too
+/// large to keep whole that is not applied is kept as its digest and the fields read from it.
+async fn a_signed_large_event_is_applied_or_kept_as_what_we_read(store: Arc<dyn Store>) {
+    let clock = ManualClock::at(now());
+    let app = app_on(store.clone(), SECRET, &clock);
+    let (uid, session) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let padding = "x".repeat(300 * 1024);
+    let failed = signed_event(
+        "kyc_session_failed",
+        "2026-05-20T09:00:00Z",
+        json!({ "sessionId": session, "userId": uid, "note": padding }),
+    );
+    assert!(failed.len() > 300 * 1024);
+    let (status, answer) = post(&app, &failed, Some(&hex_sig(&failed))).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("applied")),
+        "{answer}"
+    );
+    let sessions = store.load_user(Uid::from_uuid(uid)).await.unwrap().sessions;
+    assert_eq!(sessions[0].phase, Phase::Rejected);
+
+    // Not attributable, past its window: kept, but not whole.
+    let stray = signed_event(
+        "kyc_session_failed",
+        "2026-05-01T09:00:00Z",
+        json!({ "sessionId": uuid::Uuid::new_v4(), "entityType": "user", "note": padding }),
+    );
+    assert_eq!(post(&app, &stray, Some(&hex_sig(&stray))).await.0, 503);
+    clock.advance(chrono::Duration::minutes(61));
+    let (status, answer) = post(&app, &stray, Some(&hex_sig(&stray))).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("quarantined")),
+        "{answer}"
+    );
+    let kept: Vec<_> = store
+        .quarantined(now().date_naive())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.reason_code == "unknown_session")
+        .collect();
+    assert_eq!(kept.len(), 1);
+    let digest: Value = serde_json::from_slice(&kept[0].body).unwrap();
+    assert_eq!(digest["size"], stray.len());
+    assert_eq!(digest["event"], "kyc_session_failed");
+    assert_eq!(digest["data"]["entityType"], "user");
+    assert!(digest["data"]["sessionId"].is_string());
+    assert!(digest["data"].get("note").is_none(), "only the fields read");
+}
+
+/// An event type this service does not know, spelled like Ralio's KYC family, keeps its body
+/// verbatim, so a release that learns the spelling can replay it; other unknown types keep
+/// their digest only (their bodies carry other people's data).
+async fn an_unknown_kyc_spelling_is_kept_verbatim_for_a_later_release(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    let respelled = signed_event(
+        "kyc.session.verified",
+        "2026-05-20T09:00:00Z",
+        json!({ "sessionId": uuid::Uuid::new_v4(), "userId": uuid::Uuid::new_v4() }),
+    );
+    let other = signed_event(
+        "payin_received",
+        "2026-05-20T09:00:00Z",
+        json!({ "payer": "A Person", "amount": 10 }),
+    );
+    for body in [&respelled, &other] {
+        let (status, answer) = post(&app, body, Some(&hex_sig(body))).await;
+        assert_eq!(
+            (status, answer["outcome"].as_str()),
+            (200, Some("unhandled"))
+        );
+    }
+    let kept = store.quarantined(now().date_naive()).await.unwrap();
+    let body_of = |event_type: &str| {
+        kept.iter()
+            .find(|k| k.event_type.as_deref() == Some(event_type))
+            .unwrap()
+            .body
+            .clone()
+    };
+    assert_eq!(body_of("kyc.session.verified"), respelled);
+    let digest: Value = serde_json::from_slice(&body_of("payin_received")).unwrap();
+    assert!(digest["sha256"].is_string());
+    assert!(!String::from_utf8_lossy(&body_of("payin_received")).contains("A Person"));
 }

@@ -130,7 +130,7 @@ impl EventLedger for MemoryStore {
         noted: Option<(Owner, &AuditEntry)>,
     ) -> StoreResult<()> {
         use chrono::SubsecRound;
-        let key = (entry.day(), entry.digest());
+        let key = (entry.day(), entry.key());
         let mut state = self.lock()?;
         if state.quarantine.contains_key(&key) {
             return Ok(());
@@ -177,11 +177,7 @@ impl QuarantineReader for MemoryStore {
     }
 
     async fn mark_replayed(&self, entry: &QuarantineEntry, replayed: &Replayed) -> StoreResult<()> {
-        if let Some(kept) = self
-            .lock()?
-            .quarantine
-            .get_mut(&(entry.day(), entry.digest()))
-        {
+        if let Some(kept) = self.lock()?.quarantine.get_mut(&(entry.day(), entry.key())) {
             kept.replayed = Some(replayed.clone());
         }
         Ok(())

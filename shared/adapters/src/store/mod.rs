@@ -85,11 +85,21 @@ pub struct Replayed {
     pub outcome: String,
 }
 
+/// The reason code of the copy kept when an event is first sent back unattributed.
+pub const ATTRIBUTION_PENDING: &str = "attribution_pending";
+
 impl QuarantineEntry {
-    /// The identity of a quarantined payload: identical bytes are kept once a day.
-    pub fn digest(&self) -> String {
+    /// The identity of a quarantined payload within its day: identical bytes are kept once,
+    /// and once more as the copy kept on a first 503 (`attribution_pending`), so the copy never
+    /// stands in for the entry the payload gets if it is finally kept.
+    pub fn key(&self) -> String {
         use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(&self.body))
+        let digest = hex::encode(sha2::Sha256::digest(&self.body));
+        if self.reason_code == ATTRIBUTION_PENDING {
+            format!("pending-{digest}")
+        } else {
+            digest
+        }
     }
 
     /// The day it is filed under.

@@ -219,7 +219,7 @@ pub fn quarantine_pk(day: chrono::NaiveDate) -> String {
 
 /// Identical bytes get the same key, so a redelivered payload is kept once a day.
 pub fn quarantine_sk(entry: &crate::store::QuarantineEntry) -> String {
-    entry.digest()
+    entry.key()
 }
 
 #[cfg(test)]
