@@ -248,10 +248,11 @@ impl Webhook {
                     reason = unattributed.code,
                     "event not attributable yet: Ralio is asked to send it again"
                 );
-                // Ralio's retry budget is undocumented: the first time, a copy is kept, so the
-                // event can be replayed if Ralio stops sending it. Kept once (by its digest),
-                // and not counted as quarantined: most are applied on the next delivery.
-                if first == now {
+                // Ralio's retry budget is undocumented: a copy is kept, so the event can be
+                // replayed if Ralio stops sending it. Written on every 503 (a first write that
+                // failed must not leave it uncopied) but kept once, by its digest; not counted
+                // as quarantined: most are applied on the next delivery.
+                {
                     let entry = self.entry(
                         body,
                         Some(event),
