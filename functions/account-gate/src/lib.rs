@@ -36,7 +36,7 @@ use idv_adapters::http::{
     CallDeadline, LOOK_AGAIN, Problem, UserId, creation_in_progress, creation_uncertain, json,
     ralio_problem, store_problem, wait_for_peer,
 };
-use idv_adapters::ralio::{AccountSearch, Deadline, RalioClient, RalioError};
+use idv_adapters::ralio::{AccountSearch, Deadline, ListedAccount, RalioClient, RalioError};
 use idv_adapters::store::{AccountLedger, AuditLog, StoreError, UserReader};
 use idv_adapters::wiring::Wiring;
 use idv_model::accounts::is_requested_account;
@@ -226,6 +226,23 @@ struct Wanted<'a> {
     uid: Uid,
     alias: &'a str,
     currency: Currency,
+}
+
+impl Wanted<'_> {
+    /// Whether an account Ralio read back by id is this request's: its owner, alias and
+    /// currency (the one rule for the gate's own lookups and an operator's `--found`).
+    fn is(&self, read: &ListedAccount) -> bool {
+        let owner = read.user_id.as_deref().unwrap_or_default();
+        let account = &read.account;
+        is_requested_account(
+            owner,
+            &account.alias,
+            &account.currency,
+            self.uid,
+            self.alias,
+            self.currency,
+        )
+    }
 }
 
 impl AccountGate {
@@ -564,16 +581,7 @@ impl AccountGate {
                 }
                 Err(error) => return Err(error),
             };
-            let owner = read.user_id.as_deref().unwrap_or_default();
-            let account = &read.account;
-            if is_requested_account(
-                owner,
-                &account.alias,
-                &account.currency,
-                uid,
-                alias,
-                currency,
-            ) {
+            if wanted.is(&read) {
                 return Ok(Lookup::Found(read.account));
             }
         }

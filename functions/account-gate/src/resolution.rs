@@ -15,7 +15,6 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use idv_adapters::ralio::{Deadline, RalioError};
 use idv_adapters::store::StoreError;
-use idv_model::accounts::is_requested_account;
 use idv_model::audit::AuditEntry;
 use idv_model::settled;
 use idv_model::{
@@ -107,17 +106,12 @@ impl AccountGate {
         let (write, detail) = match &resolution {
             Resolution::Found(id) => {
                 let read = self.ralio.within(Deadline::none()).get_account(id).await?;
-                let owner = read.user_id.as_deref().unwrap_or_default();
-                let account = &read.account;
-                let requested = is_requested_account(
-                    owner,
-                    &account.alias,
-                    &account.currency,
+                let wanted = Wanted {
                     uid,
                     alias,
                     currency,
-                );
-                if !requested || account.id != id.as_str() {
+                };
+                if !wanted.is(&read) || read.account.id != id.as_str() {
                     return Err(ResolveError::NotTheRequested(id.clone(), currency.as_str()));
                 }
                 let write = AccountRecord::complete(uid, alias, currency, token, read.account, now);
