@@ -36,15 +36,18 @@ use idv_adapters::http::{
     CallDeadline, LOOK_AGAIN, Problem, UserId, creation_in_progress, creation_uncertain, json,
     ralio_problem, store_problem, wait_for_peer,
 };
-use idv_adapters::ralio::{AccountSearch, Deadline, ListedAccount, RalioClient, RalioError};
+use idv_adapters::ralio::{Deadline, ListedAccount, RalioClient, RalioError};
 use idv_adapters::store::{AccountLedger, AuditLog, StoreError, UserReader};
 use idv_adapters::wiring::Wiring;
 use idv_model::accounts::is_requested_account;
 use idv_model::settled;
+
+pub use crate::lookup::ACTIVATIONS_LOOKED_AT;
+use crate::lookup::Lookup;
 use idv_model::{
     AccountGuard, AccountRecord, AccountRefusal, AccountReservation, AccountStatus, AccountWrite,
-    Currency, KycLevel, NextAction, Owner, RalioAccount, ReservationToken, Uid, UserSnapshot,
-    can_create_account, next_action,
+    Currency, KycLevel, NextAction, Owner, ReservationToken, Uid, UserSnapshot, can_create_account,
+    next_action,
 };
 
 /// This function's name in metrics.
@@ -81,19 +84,6 @@ impl Default for Settings {
         }
     }
 }
-
-/// What looking at Ralio told of an account.
-enum Lookup {
-    Found(RalioAccount),
-    Absent,
-    /// Absence cannot be told: the outcome stays uncertain, and is never settled by time.
-    Inconclusive(&'static str),
-    /// Not looked at fully this time (a store read failed): ask again later.
-    Unread,
-}
-
-/// Activations kept without their account that one resolution looks at, at most.
-pub const ACTIVATIONS_LOOKED_AT: usize = 25;
 
 pub struct AccountGate {
     pub users: Arc<dyn UserReader>,
@@ -147,6 +137,7 @@ impl AccountGate {
 mod answers;
 pub mod history;
 pub mod lambda;
+mod lookup;
 pub mod resolution;
 
 use answers::{created_answer, kyc_status, parse_request};
@@ -441,7 +432,7 @@ impl AccountGate {
     ) -> Result<Response, GateError> {
         // What Ralio shows is as of when we began to look, not when the answer came back.
         let looked_at = self.clock.now();
-        let found = match self.look_at_ralio(wanted, deadline).await {
+        let found = match self.look_at_ralio(wanted, since, deadline).await {
             Ok(Lookup::Found(account)) => account,
             Ok(Lookup::Absent) => {
                 return self
@@ -535,57 +526,6 @@ impl AccountGate {
                 }
             }
         }
-    }
-
-    /// Whether Ralio shows the requested account: in its account list, or behind an
-    /// activation that arrived before its account was recorded.
-    async fn look_at_ralio(
-        &self,
-        wanted: Wanted<'_>,
-        deadline: Deadline,
-    ) -> Result<Lookup, RalioError> {
-        let call = self.ralio.within(deadline);
-        let Wanted {
-            uid,
-            alias,
-            currency,
-        } = wanted;
-        let listed = match call.find_account(uid, alias, currency).await? {
-            AccountSearch::Found(account) => return Ok(Lookup::Found(account)),
-            AccountSearch::Absent => Lookup::Absent,
-            AccountSearch::Inconclusive { .. } => {
-                Lookup::Inconclusive("the list may be one page of several")
-            }
-        };
-        // Unread activations prove nothing either way.
-        let waiting = match self
-            .accounts
-            .pending_activations(ACTIVATIONS_LOOKED_AT)
-            .await
-        {
-            Ok(waiting) => waiting,
-            Err(e) => {
-                tracing::warn!(error = %e, "activations not read");
-                return Ok(Lookup::Unread);
-            }
-        };
-        for id in waiting {
-            let read = match call.get_account(&id).await {
-                Ok(read) => read,
-                // Ralio answers for this account, and not with one we can use (closed, not
-                // ours): it cannot be the one we look for, and must not block the others.
-                Err(error @ (RalioError::Rejected { .. } | RalioError::UserNotFound))
-                    if !error.may_have_acted() =>
-                {
-                    continue;
-                }
-                Err(error) => return Err(error),
-            };
-            if wanted.is(&read) {
-                return Ok(Lookup::Found(read.account));
-            }
-        }
-        Ok(listed)
     }
 
     /// An identical request is creating it: answer with its account once recorded.

@@ -21,7 +21,8 @@ use idv_model::{
     AccountId, AccountRecord, AccountRefusal, AccountReservation, Currency, Owner, Uid,
 };
 
-use crate::{AccountGate, Lookup, Wanted};
+use crate::lookup::Lookup;
+use crate::{AccountGate, Wanted};
 
 /// The audit action of an operator's resolution.
 pub const ACCOUNT_RESOLVED: &str = "account_resolved";
@@ -128,7 +129,7 @@ impl AccountGate {
                     alias,
                     currency,
                 };
-                match self.look_at_ralio(wanted, Deadline::none()).await? {
+                match self.look_at_ralio(wanted, since, Deadline::none()).await? {
                     Lookup::Found(account) => return Err(ResolveError::ShownAtRalio(account.id)),
                     Lookup::Unread => return Err(ResolveError::Changed),
                     // An inconclusive list is what the operator looked past.

@@ -5,7 +5,8 @@
 //! account is recorded is kept and applied when the account is: whichever comes second
 //! finds the first.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
 
 use crate::accounts::{AccountId, AccountRecord, AccountRefusal, AccountWrite};
 use crate::apply::Ledger;
@@ -21,6 +22,74 @@ pub struct Activation {
     pub event_type: String,
     pub stamp: EventStamp,
     pub account_id: AccountId,
+}
+
+/// How long an activation whose account is never recorded is kept: long enough for an operator
+/// to resolve an uncertain creation with it, and no longer (the merchant's accounts opened
+/// elsewhere would otherwise pile up for ever).
+pub const ACTIVATION_RETENTION: Duration = Duration::days(30);
+
+/// Whose an account is, as Ralio read it back (owner, alias, currency), kept as a digest: what
+/// one lookup learnt spares the next a GET, and no alias is stored.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AccountIdentity(String);
+
+impl AccountIdentity {
+    /// The identity of an account read from Ralio, normalised as `is_requested_account` compares.
+    pub fn read(owner: &str, alias: &str, currency: &str) -> Self {
+        let owner = crate::Uid::parse(owner).map_or_else(|_| "-".to_owned(), |u| u.to_string());
+        Self::digest(&owner, alias.trim(), currency.trim())
+    }
+
+    /// The identity a request's account would have.
+    pub fn wanted(uid: crate::Uid, alias: &str, currency: crate::Currency) -> Self {
+        Self::digest(&uid.to_string(), alias, currency.as_str())
+    }
+
+    /// An account Ralio will not show us (closed, or not this merchant's): nobody's request.
+    pub fn unusable() -> Self {
+        Self("unusable".to_owned())
+    }
+
+    fn digest(owner: &str, alias: &str, currency: &str) -> Self {
+        let mut hash = Sha256::new();
+        for part in [owner, alias, currency] {
+            hash.update(part.len().to_be_bytes());
+            hash.update(part.as_bytes());
+        }
+        Self(hex::encode(hash.finalize()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn from_stored(s: String) -> Self {
+        Self(s)
+    }
+}
+
+/// An activation waiting for its account, as a lookup sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingActivation {
+    pub activation: Activation,
+    /// When this service received it: a lookup reads only those received after its request
+    /// could have been acted on.
+    pub received: DateTime<Utc>,
+    /// Whose account a lookup read it to be, once one has.
+    pub seen_as: Option<AccountIdentity>,
+}
+
+impl WaitingActivation {
+    /// Whether a lookup for `wanted` must read this activation's account at Ralio: not when an
+    /// earlier lookup read it to be someone else's.
+    pub fn may_be(&self, wanted: &AccountIdentity) -> bool {
+        self.seen_as.as_ref().is_none_or(|seen| seen == wanted)
+    }
+
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.received + ACTIVATION_RETENTION
+    }
 }
 
 /// What an activation came to, and the audit entry of the account it activated.
@@ -81,6 +150,29 @@ impl AccountWrite {
 }
 
 impl Ledger {
+    /// Activations received since `since` whose account is not recorded, newest first.
+    pub fn activations_since(
+        &self,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Vec<WaitingActivation> {
+        let mut waiting: Vec<WaitingActivation> = self
+            .activations
+            .values()
+            .filter(|w| w.received >= since && w.expires_at() > now)
+            .cloned()
+            .collect();
+        waiting.sort_by(|a, b| b.received.cmp(&a.received));
+        waiting
+    }
+
+    /// Notes whose account a lookup read a waiting activation to be.
+    pub fn note_activation_identity(&mut self, id: &AccountId, identity: AccountIdentity) {
+        if let Some(waiting) = self.activations.get_mut(id) {
+            waiting.seen_as = Some(identity);
+        }
+    }
+
     /// Writes an account record if its guard (and the user's level, when the write needs
     /// REGULAR) allows, returning its audit entries. A created account is indexed by its Ralio
     /// id, and takes an activation that arrived before it.
@@ -102,7 +194,8 @@ impl Ledger {
         }
         let absorbed = write
             .account_id()
-            .and_then(|id| self.activations.remove(&id));
+            .and_then(|id| self.activations.remove(&id))
+            .map(|waiting| waiting.activation);
         let write = match &absorbed {
             Some(activation) => write.absorbing(activation, now),
             None => write.clone(),
@@ -141,7 +234,11 @@ impl Ledger {
         else {
             self.activations
                 .entry(activation.account_id.clone())
-                .or_insert_with(|| activation.clone());
+                .or_insert_with(|| WaitingActivation {
+                    activation: activation.clone(),
+                    received: now,
+                    seen_as: None,
+                });
             return ActivationDecision {
                 outcome: ApplyOutcome::Deferred,
                 audit: None,

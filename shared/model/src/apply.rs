@@ -47,7 +47,7 @@ pub struct Ledger {
     /// (which names only the account) finds its record.
     pub account_owners: BTreeMap<AccountId, (Uid, Currency, String)>,
     /// Activations whose account is not recorded yet, kept until it is.
-    pub activations: BTreeMap<AccountId, crate::activation::Activation>,
+    pub activations: BTreeMap<AccountId, crate::activation::WaitingActivation>,
     /// The owners applied events paired each Ralio `kycId` with: how an event that names
     /// only the `kycId` finds its owner.
     pub kyc_owners: BTreeMap<i64, BTreeSet<Owner>>,

@@ -26,7 +26,10 @@ pub use accounts::{
     AccountGuard, AccountId, AccountRecord, AccountRefusal, AccountReservation, AccountStatus,
     AccountWrite, RalioAccount, ReservationToken,
 };
-pub use activation::{AccountWritten, Activation, ActivationDecision};
+pub use activation::{
+    ACTIVATION_RETENTION, AccountIdentity, AccountWritten, Activation, ActivationDecision,
+    WaitingActivation,
+};
 pub use apply::{
     Commit, EventDecision, Ledger, OwnerRecords, StoredSession, UserSnapshot, WatchDecision,
     WatchOutcome,

@@ -27,6 +27,7 @@ idv_adapters::both_stores!(
     ten_identical_concurrent_requests_make_one_ralio_call,
     a_creation_ralio_may_have_made_is_found_never_made_twice,
     an_activation_resolves_what_the_list_cannot_show,
+    foreign_activations_are_read_once_and_never_hide_the_requested_one,
     a_downgrade_after_the_gate_read_the_level_opens_nothing,
     a_list_that_shows_nothing_never_yields_a_second_account,
 );
@@ -642,6 +643,82 @@ async fn an_activation_resolves_what_the_list_cannot_show(store: Arc<dyn Store>)
     assert_eq!(account["status"], "created");
     assert!(account["activatedAt"].is_string(), "{account}");
     assert_eq!(ralio.accounts().len(), 1);
+}
+
+/// The merchant's other accounts announce themselves too, and are kept as activations no
+/// account of ours takes. However many there are, the requested one is found once it is
+/// announced, and each foreign one costs one GET at Ralio, ever.
+async fn foreign_activations_are_read_once_and_never_hide_the_requested_one(store: Arc<dyn Store>) {
+    let ralio = Scripted::start(vec![Fault::ActThen(502)], false).await;
+    let clock = ManualClock::at(t0());
+    let app = build(&store, &ralio.server, &clock);
+    let uid = new_uid();
+    level(&store, uid, "REGULAR", "2026-05-04T14:05:11Z").await;
+    let foreign = idv_account_gate::ACTIVATIONS_LOOKED_AT + 1;
+    for i in 0..foreign {
+        let id = uuid::Uuid::new_v4().to_string();
+        ralio.opened.lock().unwrap().push(json!({
+            "alias": format!("Other {i}"), "balance": 0, "currency": "EUR", "id": id,
+            "pendingIn": 0, "pendingOut": 0, "state": "ACTIVE", "type": "USER",
+            "userId": new_uid()
+        }));
+        webhook_received(
+            &store,
+            "account_activated",
+            "2026-05-04T09:11:30Z",
+            json!({ "accountId": id }),
+            t0() - chrono::Duration::seconds(30),
+        )
+        .await;
+    }
+    let gets = || async {
+        ralio
+            .server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.method.as_str() == "GET")
+            .filter(|r| r.url.path().starts_with("/api/v1/merchant/user/accounts/"))
+            .count()
+    };
+    let body = json!({ "alias": "Main", "currency": "EUR" }).to_string();
+    let uri = format!("/users/{uid}/accounts");
+    assert_eq!(call(&app, "POST", &uri, Some(&body)).await.0, 409);
+    // One lookup reads at most its share; what it read is kept, so the next reads the rest.
+    let (status, answer) = call(&app, "POST", &uri, Some(&body)).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (409, Some("creation_uncertain"))
+    );
+    assert_eq!(gets().await, idv_account_gate::ACTIVATIONS_LOOKED_AT);
+    assert_eq!(call(&app, "POST", &uri, Some(&body)).await.0, 409);
+    assert_eq!(gets().await, foreign);
+    assert_eq!(call(&app, "POST", &uri, Some(&body)).await.0, 409);
+    assert_eq!(gets().await, foreign, "no foreign account is read twice");
+
+    let opened = ralio
+        .accounts()
+        .into_iter()
+        .find(|a| a["userId"] == json!(uid))
+        .expect("the creation acted");
+    webhook_received(
+        &store,
+        "account_activated",
+        "2026-05-04T09:12:10Z",
+        json!({ "accountId": opened["id"] }),
+        t0() + chrono::Duration::seconds(10),
+    )
+    .await;
+    let (status, account) = call(&app, "POST", &uri, Some(&body)).await;
+    assert_eq!((status, &account["accountId"]), (200, &opened["id"]));
+    assert_eq!(gets().await, foreign + 1);
+    let ours = ralio
+        .accounts()
+        .into_iter()
+        .filter(|a| a["userId"] == json!(uid))
+        .count();
+    assert_eq!(ours, 1, "one account at Ralio");
 }
 
 #[tokio::test]

@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::apply::Ledger;
 use idv_model::{
-    AccountId, AccountRecord, AccountRefusal, AccountWrite, Activation, AuditEntry,
+    AccountIdentity, AccountRecord, AccountRefusal, AccountWrite, Activation, AuditEntry,
     EventApplication, EventId, ExpiryBucket, LeaseHold, LeaseRefusal, LeaseRelease, LeaseToken,
     Owner, SessionId, SessionRecord, StoredSession, TickClaim, TickState, Uid, UserSnapshot,
-    WatchAction, WatchOutcome,
+    WaitingActivation, WatchAction, WatchOutcome,
 };
 
 use super::{
@@ -301,15 +301,23 @@ impl AccountLedger for MemoryStore {
         })
     }
 
-    async fn pending_activations(&self, limit: usize) -> StoreResult<Vec<AccountId>> {
-        let state = self.lock()?;
-        let mut pending: Vec<&Activation> = state.ledger.activations.values().collect();
-        pending.sort_by_key(|a| a.stamp);
-        Ok(pending
-            .into_iter()
-            .take(limit)
-            .map(|a| a.account_id.clone())
-            .collect())
+    async fn activations_since(
+        &self,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<WaitingActivation>> {
+        Ok(self.lock()?.ledger.activations_since(since, now))
+    }
+
+    async fn note_activation_identity(
+        &self,
+        waiting: &WaitingActivation,
+        identity: &AccountIdentity,
+    ) -> StoreResult<()> {
+        self.lock()?
+            .ledger
+            .note_activation_identity(&waiting.activation.account_id, identity.clone());
+        Ok(())
     }
 }
 

@@ -8,10 +8,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::{
-    AccountId, AccountRecord, AccountRefusal, AccountReservation, AccountWrite, Activation,
+    AccountIdentity, AccountRecord, AccountRefusal, AccountReservation, AccountWrite, Activation,
     ApplyOutcome, AuditEntry, Currency, EventApplication, EventId, ExpiryBucket, LeaseHold,
     LeaseRelease, LeaseToken, Owner, ReservationToken, SessionId, SessionRecord, StoredSession,
-    TickClaim, Uid, UserSnapshot, WatchAction, WatchOutcome,
+    TickClaim, Uid, UserSnapshot, WaitingActivation, WatchAction, WatchOutcome,
 };
 
 pub mod dynamo;
@@ -257,8 +257,21 @@ pub trait AccountLedger: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<Result<AccountRecord, AccountRefusal>>;
 
-    /// Account ids of activations kept because their account is not recorded, oldest first.
-    async fn pending_activations(&self, limit: usize) -> StoreResult<Vec<AccountId>>;
+    /// Activations kept because their account is not recorded, received since `since` and
+    /// not yet expired, newest first. Only that window is read, however many are kept.
+    async fn activations_since(
+        &self,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<WaitingActivation>>;
+
+    /// Notes whose account a lookup read a waiting activation to be, so that no later lookup
+    /// reads it again. An activation absorbed meanwhile is left alone.
+    async fn note_activation_identity(
+        &self,
+        waiting: &WaitingActivation,
+        identity: &AccountIdentity,
+    ) -> StoreResult<()>;
 
     /// Reserves `(uid, alias, currency)` for a creation at Ralio while the user is REGULAR, or
     /// says what stands in the way (an account, a live reservation, an uncertain earlier

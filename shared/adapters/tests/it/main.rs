@@ -2,6 +2,7 @@
 //! one per file); each module is one former test file, so test names keep their
 //! module as a prefix and a filter by name still finds them.
 
+mod activation_window;
 mod dynamodb_budget_and_races;
 mod lambda_config;
 mod ralio_client;

@@ -6,8 +6,10 @@ use aws_sdk_dynamodb::types::{
     ConditionCheck, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use chrono::{DateTime, Utc};
+use idv_model::lifecycle::sortable_timestamp;
 use idv_model::{
-    AccountId, AccountRecord, AccountRefusal, AccountWrite, Activation, AuditEntry, KycLevel, Owner,
+    AccountId, AccountIdentity, AccountRecord, AccountRefusal, AccountWrite, AuditEntry, KycLevel,
+    Owner, WaitingActivation,
 };
 
 use super::errors::{Slot, Transaction, conditional, sdk_error};
@@ -36,9 +38,15 @@ impl DynamoStore {
     }
 
     /// A delete of the item at `key` for a transaction, if `condition` holds.
-    pub(super) fn delete(&self, key: &Key, condition: &Cond) -> StoreResult<TransactWriteItem> {
+    pub(super) fn delete(
+        &self,
+        key: &Key,
+        condition: Option<&Cond>,
+    ) -> StoreResult<TransactWriteItem> {
         let mut expr = Expression::default();
-        expr.condition(condition);
+        if let Some(condition) = condition {
+            expr.condition(condition);
+        }
         let delete = with_condition!(
             Delete::builder()
                 .table_name(&self.table)
@@ -56,10 +64,11 @@ impl DynamoStore {
     async fn account_transaction(
         &self,
         write: &AccountWrite,
-        absorbed: Option<&Activation>,
+        waiting: Option<&WaitingActivation>,
         now: DateTime<Utc>,
     ) -> StoreResult<Result<AccountRecord, Cancelled>> {
         let owner = Owner::User(write.record.uid);
+        let absorbed = waiting.map(|w| &w.activation);
         let write = match absorbed {
             Some(activation) => write.absorbing(activation, now),
             None => write.clone(),
@@ -79,13 +88,20 @@ impl DynamoStore {
             })
             .transpose()?
             .map(|check| tx.push(check));
-        let mut waiting = None;
+        let mut waiting_slot = None;
         if let Some(id) = write.account_id() {
             tx.push(self.put(&AccountOwnerItem::new(&id, &write.record), None)?);
             let key = Key::activation(&id);
-            waiting = Some(match absorbed {
+            waiting_slot = Some(match waiting {
                 None => tx.push(self.check(&key, &Cond::Absent(attr::PK))?),
-                Some(_) => tx.push(self.delete(&key, &Cond::Present(attr::PK))?),
+                Some(kept) => {
+                    // Its copy by day may have expired first: deleted whether or not it is
+                    // there. One kept before copies existed has none.
+                    if kept.received != kept.activation.stamp.at {
+                        tx.push(self.delete(&Key::received_activation(kept), None)?);
+                    }
+                    tx.push(self.delete(&key, Some(&Cond::Present(attr::PK)))?)
+                }
             });
         }
         for entry in audits {
@@ -95,7 +111,7 @@ impl DynamoStore {
             Ok(()) => Ok(write.record),
             Err(c) => {
                 let refused = |slot: Option<Slot>| slot.and_then(|slot| c.refused(slot));
-                match (c.refused(record), refused(level), refused(waiting)) {
+                match (c.refused(record), refused(level), refused(waiting_slot)) {
                     (Some(old), _, _) => Err(Cancelled::Refused(AccountRefusal::Guarded(
                         old.map(|item| from_item::<AccountItem>(&item)?.record().map(Box::new))
                             .transpose()?,
@@ -135,7 +151,7 @@ impl DynamoStore {
         })
     }
 
-    async fn waiting_activation(&self, id: &AccountId) -> StoreResult<Option<Activation>> {
+    async fn waiting_activation(&self, id: &AccountId) -> StoreResult<Option<WaitingActivation>> {
         let output = self
             .client
             .get_item()
@@ -190,19 +206,69 @@ impl AccountLedger for DynamoStore {
         ))
     }
 
-    async fn pending_activations(&self, limit: usize) -> StoreResult<Vec<AccountId>> {
-        let mut waiting: Vec<Activation> = self
-            .query_partition(schema::ACTIVATIONS_PK.to_owned())
-            .await?
-            .iter()
-            .map(|item| Ok(from_item::<ActivationItem>(item)?.into()))
-            .collect::<StoreResult<_>>()?;
-        waiting.sort_by_key(|a| a.stamp);
-        Ok(waiting
-            .into_iter()
-            .take(limit)
-            .map(|a| a.account_id)
-            .collect())
+    async fn activations_since(
+        &self,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<WaitingActivation>> {
+        let mut waiting = Vec::new();
+        let mut day = since.date_naive();
+        while day <= now.date_naive() {
+            let pk = schema::activations_received_pk(day);
+            let from = sortable_timestamp(since);
+            let mut expr = Expression::default();
+            expr.condition(&Cond::And(vec![
+                Cond::Eq(attr::PK, to_value(&pk)?),
+                Cond::Ge(attr::SK, to_value(&from)?),
+            ]));
+            let items = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_key_condition_expression(expr.condition_expression())
+                .set_expression_attribute_names(expr.names())
+                .set_expression_attribute_values(expr.values())
+                .consistent_read(true)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            for item in &items {
+                waiting.push(WaitingActivation::from(from_item::<ActivationItem>(item)?));
+            }
+            day = day.succ_opt().unwrap_or(chrono::NaiveDate::MAX);
+            if day == chrono::NaiveDate::MAX {
+                break;
+            }
+        }
+        // TTL deletes lazily: what has expired is gone, whether or not DynamoDB removed it yet.
+        waiting.retain(|w| w.expires_at() > now);
+        waiting.sort_by(|a, b| b.received.cmp(&a.received));
+        Ok(waiting)
+    }
+
+    async fn note_activation_identity(
+        &self,
+        waiting: &WaitingActivation,
+        identity: &AccountIdentity,
+    ) -> StoreResult<()> {
+        let mut expr = Expression::default();
+        expr.set(attr::SEEN_AS, to_value(&identity.as_str())?)
+            .condition(&Cond::Present(attr::PK));
+        let result = with_update!(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(Key::received_activation(waiting).item()?)),
+            expr
+        )
+        .send()
+        .await;
+        // Absorbed or expired meanwhile: nothing is left to note it on.
+        conditional("UpdateItem", result)?.ok();
+        Ok(())
     }
 }
 

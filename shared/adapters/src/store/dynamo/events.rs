@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::accounts::activation_audit;
 use idv_model::{
     AccountGuard, AccountId, Activation, ApplyOutcome, AuditEntry, EventApplication, EventId,
-    Owner, SessionId,
+    Owner, SessionId, WaitingActivation,
 };
 
 use super::errors::{Transaction, conditional, sdk_error};
@@ -129,13 +129,25 @@ impl DynamoStore {
         let mut tx = Transaction::default();
         let marker =
             tx.push(self.marker_of(activation.event_id, &activation.event_type, outcome, now)?);
-        // The first announcement is kept: a later one of the same account changes nothing.
-        let mut item = to_item(&ActivationItem::from(activation))?;
-        item.remove(schema::attr::PK);
-        item.remove(schema::attr::SK);
-        let mut keep = Expression::default();
-        keep.fill_item(item);
-        tx.push(self.update(&Key::activation(&activation.account_id), &keep)?);
+        let waiting = WaitingActivation {
+            activation: activation.clone(),
+            received: now,
+            seen_as: None,
+        };
+        // The first announcement is kept: a later one of the same account changes nothing
+        // under its id, and its copy by day is one more entry a lookup reads at most once.
+        for item in [
+            ActivationItem::by_account(&waiting),
+            ActivationItem::by_day(&waiting),
+        ] {
+            let key = Key::new(item.pk.clone(), item.sk.clone());
+            let mut item = to_item(&item)?;
+            item.remove(schema::attr::PK);
+            item.remove(schema::attr::SK);
+            let mut keep = Expression::default();
+            keep.fill_item(item);
+            tx.push(self.update(&key, &keep)?);
+        }
         let unknown = tx.push(self.check(
             &Key::account_owner(&activation.account_id),
             &Cond::Absent(schema::attr::PK),

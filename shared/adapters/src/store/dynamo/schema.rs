@@ -96,6 +96,8 @@ pub mod attr {
     pub const REPLAYED_AT: &str = "replayedAt";
     pub const REPLAY_OUTCOME: &str = "replayOutcome";
     pub const RALIO_ACCOUNT: &str = "ralioAccount";
+    /// On a waiting activation's copy by day: whose account a lookup read it to be (a digest).
+    pub const SEEN_AS: &str = "seenAs";
 }
 
 /// What each item is, in its `entity` attribute.
@@ -194,9 +196,15 @@ pub fn kyc_id_pk(kyc_id: i64) -> String {
     format!("KYCID#{kyc_id}")
 }
 
-/// Activations whose account is not recorded yet: one small partition, listed when an
-/// uncertain creation is resolved.
+/// Activations whose account is not recorded yet, by account id: read by key only (account
+/// writes check and absorb them there).
 pub const ACTIVATIONS_PK: &str = "ACTIVATIONS";
+
+/// The same activations by the day they were received, sorted by time within it: a lookup reads
+/// only the days (and the part of the first day) its request could have caused.
+pub fn activations_received_pk(day: chrono::NaiveDate) -> String {
+    format!("ACTIVATIONS#{}", day.format("%Y-%m-%d"))
+}
 
 pub fn event_pk(event_id: EventId) -> String {
     format!("EVENT#{event_id}")

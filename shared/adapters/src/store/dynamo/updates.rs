@@ -22,6 +22,7 @@ pub enum Cond {
     Present(&'static str),
     Eq(&'static str, AttributeValue),
     Lt(&'static str, AttributeValue),
+    Ge(&'static str, AttributeValue),
     In(&'static str, Vec<AttributeValue>),
     And(Vec<Cond>),
     Or(Vec<Cond>),
@@ -170,6 +171,11 @@ impl Expression {
             )),
             Cond::Lt(attribute, value) => Rendered::atom(format!(
                 "{} < {}",
+                self.name(attribute),
+                self.value(value.clone())
+            )),
+            Cond::Ge(attribute, value) => Rendered::atom(format!(
+                "{} >= {}",
                 self.name(attribute),
                 self.value(value.clone())
             )),

@@ -124,6 +124,18 @@ impl Key {
         Self::new(schema::ACTIVATIONS_PK.to_owned(), id.as_str())
     }
 
+    /// The copy of a waiting activation filed under the day it was received.
+    pub fn received_activation(waiting: &idv_model::WaitingActivation) -> Self {
+        Self::new(
+            schema::activations_received_pk(waiting.received.date_naive()),
+            format!(
+                "{}#{}",
+                sortable_timestamp(waiting.received),
+                waiting.activation.account_id.as_str()
+            ),
+        )
+    }
+
     /// That an event paired Ralio's `kycId` with `owner`.
     pub fn kyc_owner(kyc_id: i64, owner: Owner) -> Self {
         Self::new(schema::kyc_id_pk(kyc_id), schema::owner_pk(owner))

@@ -3,10 +3,10 @@
 
 use chrono::NaiveDate;
 use idv_model::{
-    AccountId, AccountRecord, AccountStatus, Activation, Currency, EventId, EventStamp,
-    ExpiryBucket, ExpirySource, FailureReason, HostedUrl, KycLevel, KycRecord, LeaseHold,
-    LeaseToken, LevelStamp, Owner, Phase, RalioAccount, ReservationToken, ReverifyNotice,
-    SessionFields, SessionId, SessionState, Uid,
+    AccountId, AccountIdentity, AccountRecord, AccountStatus, Activation, Currency, EventId,
+    EventStamp, ExpiryBucket, ExpirySource, FailureReason, HostedUrl, KycLevel, KycRecord,
+    LeaseHold, LeaseToken, LevelStamp, Owner, Phase, RalioAccount, ReservationToken,
+    ReverifyNotice, SessionFields, SessionId, SessionState, Uid, WaitingActivation,
 };
 use serde::{Deserialize, Serialize};
 
@@ -359,7 +359,9 @@ impl AccountOwnerItem {
     }
 }
 
-/// An activation kept until its account is recorded.
+/// An activation kept until its account is recorded, under its account id (what account
+/// writes check and absorb) or, as a copy, under the day it was received (what a lookup reads:
+/// only the window its request could have caused).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActivationItem {
@@ -373,11 +375,28 @@ pub struct ActivationItem {
     pub event_type: String,
     pub at: Ts,
     pub stamp_event_id: EventId,
+    /// Absent on activations kept before lookups read them by window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_as: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
 }
 
-impl From<&Activation> for ActivationItem {
-    fn from(activation: &Activation) -> Self {
-        let key = Key::activation(&activation.account_id);
+impl ActivationItem {
+    /// The item under its account id.
+    pub fn by_account(waiting: &WaitingActivation) -> Self {
+        Self::at_key(Key::activation(&waiting.activation.account_id), waiting)
+    }
+
+    /// The copy under the day it was received.
+    pub fn by_day(waiting: &WaitingActivation) -> Self {
+        Self::at_key(Key::received_activation(waiting), waiting)
+    }
+
+    fn at_key(key: Key, waiting: &WaitingActivation) -> Self {
+        let activation = &waiting.activation;
         Self {
             pk: key.pk,
             sk: key.sk,
@@ -387,20 +406,28 @@ impl From<&Activation> for ActivationItem {
             event_type: activation.event_type.clone(),
             at: Ts(activation.stamp.at),
             stamp_event_id: activation.stamp.event_id,
+            received: Some(Ts(waiting.received)),
+            seen_as: waiting.seen_as.as_ref().map(|s| s.as_str().to_owned()),
+            ttl: Some(waiting.expires_at().timestamp()),
         }
     }
 }
 
-impl From<ActivationItem> for Activation {
+impl From<ActivationItem> for WaitingActivation {
     fn from(item: ActivationItem) -> Self {
+        let at = item.at.0;
         Self {
-            event_id: item.event_id,
-            event_type: item.event_type,
-            stamp: EventStamp {
-                at: item.at.0,
-                event_id: item.stamp_event_id,
+            activation: Activation {
+                event_id: item.event_id,
+                event_type: item.event_type,
+                stamp: EventStamp {
+                    at,
+                    event_id: item.stamp_event_id,
+                },
+                account_id: item.account_id,
             },
-            account_id: item.account_id,
+            received: item.received.map_or(at, |r| r.0),
+            seen_as: item.seen_as.map(AccountIdentity::from_stored),
         }
     }
 }

@@ -1,0 +1,106 @@
+//! Looking at Ralio for an account whose creation is uncertain: its account list, then the
+//! `account_activated` events kept because their account was never recorded.
+//!
+//! Only activations received since the request could have been acted on are read, and each
+//! activation's account is read at Ralio at most once: what it was read to be is kept with it,
+//! so the merchant's other accounts cost one GET each, ever, not one per retry.
+
+use chrono::{DateTime, Utc};
+use idv_adapters::ralio::{AccountSearch, Deadline, RalioError};
+use idv_model::{AccountIdentity, RalioAccount, WaitingActivation};
+
+use crate::{AccountGate, Wanted};
+
+/// Activations whose account one lookup reads at Ralio, at most. Beyond them the lookup is
+/// inconclusive, and the next one reads the next ones.
+pub const ACTIVATIONS_LOOKED_AT: usize = 25;
+
+/// How much earlier than the request's own clock an activation may have been received: the
+/// clocks of two function instances disagree by less.
+const CLOCK_SLACK: chrono::Duration = chrono::Duration::minutes(1);
+
+/// What looking at Ralio told of an account.
+pub(crate) enum Lookup {
+    Found(RalioAccount),
+    Absent,
+    /// Absence cannot be told: the outcome stays uncertain, and is never settled by time.
+    Inconclusive(&'static str),
+    /// Not looked at fully this time (a store read failed): ask again later.
+    Unread,
+}
+
+impl AccountGate {
+    /// Whether Ralio shows the requested account, whose creation became uncertain at `since`:
+    /// in its account list, or behind an activation that arrived before its account was
+    /// recorded.
+    pub(crate) async fn look_at_ralio(
+        &self,
+        wanted: Wanted<'_>,
+        since: DateTime<Utc>,
+        deadline: Deadline,
+    ) -> Result<Lookup, RalioError> {
+        let call = self.ralio.within(deadline);
+        let Wanted {
+            uid,
+            alias,
+            currency,
+        } = wanted;
+        let listed = match call.find_account(uid, alias, currency).await? {
+            AccountSearch::Found(account) => return Ok(Lookup::Found(account)),
+            AccountSearch::Absent => Lookup::Absent,
+            AccountSearch::Inconclusive { .. } => {
+                Lookup::Inconclusive("the list may be one page of several")
+            }
+        };
+        // The request was sent at most one lease before its creation became uncertain.
+        let window_start = since - self.settings.lease - CLOCK_SLACK;
+        let waiting = match self
+            .accounts
+            .activations_since(window_start, self.clock.now())
+            .await
+        {
+            Ok(waiting) => waiting,
+            // Unread activations prove nothing either way.
+            Err(e) => {
+                tracing::warn!(error = %e.kind(), "activations not read");
+                return Ok(Lookup::Unread);
+            }
+        };
+        let identity = AccountIdentity::wanted(uid, alias, currency);
+        let candidates: Vec<&WaitingActivation> =
+            waiting.iter().filter(|w| w.may_be(&identity)).collect();
+        for waiting in candidates.iter().take(ACTIVATIONS_LOOKED_AT) {
+            let id = &waiting.activation.account_id;
+            let seen_as = match call.get_account(id).await {
+                Ok(read) if wanted.is(&read) => return Ok(Lookup::Found(read.account)),
+                Ok(read) => AccountIdentity::read(
+                    read.user_id.as_deref().unwrap_or_default(),
+                    &read.account.alias,
+                    &read.account.currency,
+                ),
+                // Ralio answers for this account, and not with one we can use (closed, not
+                // ours): it cannot be the one we look for, and must not block the others.
+                Err(error @ (RalioError::Rejected { .. } | RalioError::UserNotFound))
+                    if !error.may_have_acted() =>
+                {
+                    AccountIdentity::unusable()
+                }
+                Err(error) => return Err(error),
+            };
+            // Not noted, it is read again next time: a cost, not a risk.
+            if let Err(e) = self
+                .accounts
+                .note_activation_identity(waiting, &seen_as)
+                .await
+            {
+                tracing::warn!(error = %e.kind(), "what an activation's account is was not kept");
+            }
+        }
+        if candidates.len() > ACTIVATIONS_LOOKED_AT {
+            return Ok(Lookup::Inconclusive(
+                "more activations wait than one lookup reads: the next reads the rest",
+            ));
+        }
+        Ok(listed)
+    }
+}
