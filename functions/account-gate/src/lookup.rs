@@ -48,9 +48,9 @@ impl AccountGate {
         let listed = match call.find_account(uid, alias, currency).await? {
             AccountSearch::Found(account) => return Ok(Lookup::Found(account)),
             AccountSearch::Absent => Lookup::Absent,
-            AccountSearch::Inconclusive { .. } => {
-                Lookup::Inconclusive("the list may be one page of several")
-            }
+            AccountSearch::Inconclusive { .. } => Lookup::Inconclusive(
+                "the list may be one page of several, or holds an entry that cannot be read",
+            ),
         };
         // The request was sent at most one lease before its creation became uncertain.
         let window_start = since - self.settings.lease - CLOCK_SLACK;

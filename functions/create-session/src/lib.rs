@@ -14,6 +14,7 @@
 //! | store fault | 503 `store_unavailable` or 500 `internal_error`, as every function ([`store_problem`]) |
 
 pub mod lambda;
+pub mod resolution;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -32,7 +33,7 @@ use idv_adapters::http::{
     CallDeadline, LOOK_AGAIN, Problem, UserId, creation_in_progress, creation_uncertain, json,
     ralio_problem, store_problem, wait_for_peer,
 };
-use idv_adapters::ralio::{CreatedSession, Deadline, RalioClient, RalioError};
+use idv_adapters::ralio::{CreatedSession, Deadline, LeftByAttempt, RalioClient, RalioError};
 use idv_adapters::store::{CreationLease, Lease, StoreError, UserReader};
 use idv_adapters::wiring::Wiring;
 use idv_model::{
@@ -43,6 +44,10 @@ use serde::Serialize;
 
 /// This function's name in metrics.
 const FUNCTION: &str = "create-session";
+
+/// How long a creation may stay uncertain before a person is asked to resolve it: far beyond
+/// the settle delay, so only a creation Ralio's list cannot settle gets there.
+pub const UNRESOLVED_AFTER: chrono::Duration = chrono::Duration::hours(1);
 
 /// Tunables, each with an environment variable.
 #[derive(Debug, Clone, Copy)]
@@ -306,23 +311,27 @@ impl CreateSession {
             let left = call
                 .left_by_attempt(uid, &known, previous.acquired_at)
                 .await
-                .map_err(|error| CreateError::Uncertain {
-                    retry_after: LOOK_AGAIN,
-                    failure: Some(error),
+                .map_err(|error| {
+                    self.uncertain(uid, &previous, looked_at, LOOK_AGAIN, Some(error))
                 })?;
-            if let Some(session) = left {
-                tracing::info!(session_id = %session.id, "adopting the session an unfinished creation left at Ralio");
-                let created = CreatedSession {
-                    session,
-                    reconciled: true,
-                };
-                return self.store(uid, created, token, now, true).await;
+            match left {
+                LeftByAttempt::Session(session) => {
+                    tracing::info!(session_id = %session.id, "adopting the session an unfinished creation left at Ralio");
+                    let created = CreatedSession {
+                        session,
+                        reconciled: true,
+                    };
+                    return self.store(uid, created, token, now, true).await;
+                }
+                // Ralio may hold this attempt's session in a form we cannot hand out: creating
+                // beside it could make a second one, so it waits, whatever the time.
+                LeftByAttempt::Unusable => {
+                    return Err(self.uncertain(uid, &previous, looked_at, LOOK_AGAIN, None));
+                }
+                LeftByAttempt::Nothing => {}
             }
             if let Err(left) = settled(previous.acquired_at, self.settings.settle, looked_at) {
-                return Err(CreateError::Uncertain {
-                    retry_after: left.min(LOOK_AGAIN),
-                    failure: None,
-                });
+                return Err(self.uncertain(uid, &previous, looked_at, left.min(LOOK_AGAIN), None));
             }
             // Settled unseen: this attempt starts afresh, and is what a later holder looks for.
             if !self
@@ -339,6 +348,27 @@ impl CreateSession {
             .await
             .map_err(CreateError::from_ralio)?;
         self.store(uid, created, token, now, false).await
+    }
+
+    /// The answer to a creation still uncertain after looking at Ralio. One uncertain for longer
+    /// than [`UNRESOLVED_AFTER`] will not settle by itself: it is counted for the alarm
+    /// `SessionCreationUnresolved`, and waits for `idv-admin sessions resolve`.
+    fn uncertain(
+        &self,
+        uid: Uid,
+        previous: &LeaseHold,
+        now: DateTime<Utc>,
+        retry_after: chrono::Duration,
+        failure: Option<RalioError>,
+    ) -> CreateError {
+        if now - previous.acquired_at >= UNRESOLVED_AFTER {
+            tracing::error!(uid = %uid, since = %previous.acquired_at, "uncertain session creation unresolved: waits for an operator (idv-admin sessions resolve)");
+            idv_adapters::metrics::count("SessionCreationUnresolved", ("Function", FUNCTION), &[]);
+        }
+        CreateError::Uncertain {
+            retry_after,
+            failure,
+        }
     }
 
     /// Stores a session Ralio has, schedules its expiry and answers with it.

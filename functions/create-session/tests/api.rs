@@ -16,6 +16,7 @@ use idv_adapters::testing::fixtures::{
 };
 use idv_adapters::testing::{self, RequestCounter};
 use idv_adapters::wiring::Wiring;
+use idv_create_session::resolution::{ResolveError, SESSION_RESOLVED, SessionResolution};
 use idv_create_session::{CreateSession, Settings};
 use idv_model::{
     Change, EventApplication, EventId, EventStamp, ExpirySchedule, KycLevel, Owner, Phase,
@@ -155,6 +156,7 @@ idv_adapters::both_stores!(
     malformed_uids_are_refused,
     twenty_concurrent_requests_create_one_ralio_session,
     ralio_failures_are_reported_and_nothing_is_kept,
+    a_malformed_list_entry_does_not_wedge_creation,
 );
 
 async fn creates_stores_and_schedules_a_session(store: Arc<dyn Store>) {
@@ -391,6 +393,112 @@ async fn ralio_failures_are_reported_and_nothing_is_kept(store: Arc<dyn Store>) 
         );
         assert_eq!(creates(&working).await, 1);
     }
+}
+
+/// A session Ralio lists but this service cannot use never fails the whole list. One older
+/// than the uncertain attempt is skipped, and the creation settles as usual. One the attempt
+/// may have left keeps it uncertain past any settle delay (counted for the alarm after an hour)
+/// until an operator says what Ralio holds.
+async fn a_malformed_list_entry_does_not_wedge_creation(store: Arc<dyn Store>) {
+    for recent in [false, true] {
+        let ralio = ralio_login().await;
+        Mock::given(method("POST"))
+            .and(path_regex("identity-verifications$"))
+            .respond_with(ResponseTemplate::new(500))
+            .up_to_n_times(1)
+            .mount(&ralio)
+            .await;
+        mount_creation(&ralio).await;
+        let created = if recent {
+            t0() + chrono::Duration::seconds(1)
+        } else {
+            t0() - chrono::Duration::days(3)
+        };
+        let unusable = json!({
+            "id": uuid::Uuid::new_v4(), "createdAt": created.to_rfc3339(), "state": "NOT_STARTED"
+        });
+        Mock::given(method("GET"))
+            .and(path_regex("identity-verifications$"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({ "sessions": [unusable] })),
+            )
+            .mount(&ralio)
+            .await;
+        let clock = ManualClock::at(t0());
+        let queue = Arc::new(MemoryQueue::new(Arc::new(clock.clone())));
+        let app = build(&store, queue.clone(), &ralio, &clock);
+        let uid = new_uid();
+        assert_eq!(post(&app, &uid.to_string()).await.0, 409);
+        clock.advance(chrono::Duration::minutes(3));
+        if !recent {
+            assert_eq!(post(&app, &uid.to_string()).await.0, 201, "settled");
+            assert_eq!(creates(&ralio).await, 2);
+            continue;
+        }
+        for _ in 0..2 {
+            let (status, _, body) = post(&app, &uid.to_string()).await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (409, Some("creation_uncertain"))
+            );
+            clock.advance(chrono::Duration::hours(1));
+        }
+        assert_eq!(creates(&ralio).await, 1, "nothing created beside it");
+
+        let creator = CreateSession {
+            users: store.clone(),
+            leases: store.clone(),
+            scheduler: Arc::new(ExpiryScheduler::new(
+                store.clone(),
+                queue,
+                ExpirySchedule::default(),
+            )),
+            ralio: ralio_client(&ralio, fixtures::RALIO_TIMEOUT),
+            clock: Arc::new(clock.clone()),
+            settings: Settings::default(),
+        };
+        let elsewhere = SessionId::from_uuid(uuid::Uuid::new_v4());
+        let refused = creator
+            .resolve_by_operator(store.as_ref(), uid, SessionResolution::Found(elsewhere))
+            .await;
+        assert!(
+            matches!(refused, Err(ResolveError::NotListed(id)) if id == elsewhere),
+            "{refused:?}"
+        );
+        let resolved = creator
+            .resolve_by_operator(store.as_ref(), uid, SessionResolution::Absent)
+            .await
+            .expect("the operator's word is taken");
+        assert!(resolved.contains("absent"), "{resolved}");
+        assert_eq!(post(&app, &uid.to_string()).await.0, 201);
+        assert_eq!(creates(&ralio).await, 2);
+        let audited = store.audit_trail(Owner::User(uid)).await.unwrap();
+        assert!(audited.iter().any(|a| a.action == SESSION_RESOLVED));
+        let again = creator
+            .resolve_by_operator(store.as_ref(), uid, SessionResolution::Absent)
+            .await;
+        assert!(
+            matches!(again, Err(ResolveError::NotUncertain(_))),
+            "{again:?}"
+        );
+    }
+}
+
+/// Ralio's session creation, answering a new session each time.
+async fn mount_creation(ralio: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path_regex("identity-verifications$"))
+        .respond_with(|_: &Request| {
+            let id = uuid::Uuid::new_v4();
+            ResponseTemplate::new(201).set_body_json(json!({
+                "createdAt": t0().to_rfc3339(),
+                "expiresAt": (t0() + chrono::Duration::days(7)).to_rfc3339(),
+                "hostedUrl": format!("https://verify.raliopay.com/session/{id}"),
+                "id": id, "state": "NOT_STARTED"
+            }))
+        })
+        .mount(ralio)
+        .await;
 }
 
 async fn mount_empty_list(ralio: &MockServer) {

@@ -2,7 +2,8 @@
 //! `reconcile` also needs `RALIO_BASE_URL` and `RALIO_SECRET_ARN` or
 //! `RALIO_API_CODE`/`RALIO_API_KEY`; `replay-quarantine` also `QUEUE_URL`, and reads the
 //! webhook's `MAX_CLOCK_SKEW`, `ATTRIBUTION_RETRY_WINDOW` and `QUARANTINE_RETENTION`;
-//! `republish` also `EVENT_BUS_NAME`; `accounts resolve` also the Ralio variables).
+//! `republish` also `EVENT_BUS_NAME`; `accounts resolve` also the Ralio variables; `sessions
+//! resolve` the Ralio variables and `QUEUE_URL`).
 
 use std::process::ExitCode;
 
@@ -17,8 +18,10 @@ use idv_adapters::publish::Publisher;
 use idv_adapters::reconcile::reconcile_user;
 use idv_adapters::store::{AuditLog, QuarantineReader};
 use idv_adapters::wiring::Wiring;
+use idv_create_session::CreateSession;
+use idv_create_session::resolution::SessionResolution;
 use idv_local::replay::{ReplayFilter, replay_quarantine};
-use idv_model::{AccountId, Currency, Owner, Uid};
+use idv_model::{AccountId, Currency, Owner, SessionId, Uid};
 use idv_webhook::{Settings as WebhookSettings, Webhook};
 
 #[derive(Parser)]
@@ -67,6 +70,11 @@ enum Command {
         #[command(subcommand)]
         command: AccountsCommand,
     },
+    /// Session creations whose outcome at Ralio is uncertain.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
     /// Run quarantined payloads again through the webhook's code path (once their cause is
     /// gone: a session since stored, a fixed parser). Safe to repeat; audited as `replayed`.
     ReplayQuarantine {
@@ -101,6 +109,45 @@ enum AccountsCommand {
         #[arg(long)]
         absent: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// Settle a session creation that stays `creation_uncertain` (alarm
+    /// `SessionCreationUnresolved`) as you found it at Ralio: the session it made (listed by
+    /// Ralio for this user, with its hosted page), or none this service can use, so the next
+    /// request creates one. Refused while Ralio's list shows a session the creation may have
+    /// left. Audited as `session_creation_resolved`.
+    Resolve {
+        /// The Ralio user id.
+        uid: String,
+        /// The id of the session Ralio holds for this creation.
+        #[arg(long, conflicts_with = "absent", required_unless_present = "absent")]
+        found: Option<String>,
+        /// Ralio holds no session this service can use (looked up by a person).
+        #[arg(long)]
+        absent: bool,
+    },
+}
+
+async fn resolve_session(
+    wiring: &Wiring<'_, ProcessEnv>,
+    uid: &str,
+    found: Option<String>,
+) -> Result<String, String> {
+    let uid = parse_uid(uid)?;
+    let resolution = match found {
+        Some(id) => SessionResolution::Found(SessionId::parse(&id).map_err(|e| e.to_string())?),
+        None => SessionResolution::Absent,
+    };
+    let store = wiring.store().map_err(|e| e.to_string())?;
+    let creator = CreateSession::wired(wiring)
+        .await
+        .map_err(|e| e.to_string())?;
+    creator
+        .resolve_by_operator(store.as_ref(), uid, resolution)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn resolve_account(
@@ -276,6 +323,14 @@ async fn main() -> ExitCode {
                     absent: _,
                 },
         } => resolve_account(&wiring, &uid, &alias, &currency, found).await,
+        Command::Sessions {
+            command:
+                SessionsCommand::Resolve {
+                    uid,
+                    found,
+                    absent: _,
+                },
+        } => resolve_session(&wiring, &uid, found).await,
         Command::ReplayQuarantine {
             since,
             reason,

@@ -109,14 +109,45 @@ pub fn session_left_by_attempt(
 ) -> Option<ListedSession> {
     listed
         .iter()
-        .filter(|s| !known.contains(&s.id))
-        .filter(|s| s.state.is_none_or(|state| state.is_open()))
-        .filter(|s| {
-            s.created_at
-                .is_none_or(|at| at >= attempt_began - CLOCK_SKEW)
-        })
+        .filter(|s| may_be_left_by_attempt(Some(s.id), s.state, s.created_at, known, attempt_began))
         .max_by_key(|s| s.created_at)
         .copied()
+}
+
+/// A session Ralio listed that this service cannot use (an id that is not one, no hosted page):
+/// what of it could be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnusableListing {
+    pub id: Option<crate::SessionId>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub state: Option<crate::SessionState>,
+}
+
+/// Whether an entry Ralio listed but this service cannot use may be the session an attempt left:
+/// then Ralio's list proves neither that the attempt left a session nor that it left none,
+/// and only a person can tell. An unusable entry that cannot be the attempt's is skipped.
+pub fn unusable_may_be_left_by_attempt(
+    unusable: &[UnusableListing],
+    known: &std::collections::HashSet<crate::SessionId>,
+    attempt_began: DateTime<Utc>,
+) -> bool {
+    unusable
+        .iter()
+        .any(|u| may_be_left_by_attempt(u.id, u.state, u.created_at, known, attempt_began))
+}
+
+/// The one rule for "this listing may be what the attempt left": not stored here (as far as its
+/// id can be read), not known to be finished, and not created before the attempt began.
+fn may_be_left_by_attempt(
+    id: Option<crate::SessionId>,
+    state: Option<crate::SessionState>,
+    created_at: Option<DateTime<Utc>>,
+    known: &std::collections::HashSet<crate::SessionId>,
+    attempt_began: DateTime<Utc>,
+) -> bool {
+    id.is_none_or(|id| !known.contains(&id))
+        && state.is_none_or(|state| state.is_open())
+        && created_at.is_none_or(|at| at >= attempt_began - CLOCK_SKEW)
 }
 
 /// When a creation uncertain since `since` (an account) or begun then (a session) may be tried
@@ -470,6 +501,33 @@ mod tests {
         assert_eq!(
             session_left_by_attempt(&[unheard_of], &known, began),
             Some(unheard_of)
+        );
+    }
+
+    #[test]
+    fn an_unusable_listing_blocks_only_when_it_may_be_the_attempts() {
+        let began = at("2026-05-04T09:00:00Z");
+        let known: std::collections::HashSet<_> = [crate::SessionId::parse(A).unwrap()].into();
+        let unusable = |id: Option<&str>, created: Option<&str>, state| UnusableListing {
+            id: id.map(|id| crate::SessionId::parse(id).unwrap()),
+            created_at: created.map(at),
+            state,
+        };
+        let open = Some(crate::SessionState::NotStarted);
+        let blocks = |u| unusable_may_be_left_by_attempt(&[u], &known, began);
+        assert!(
+            !blocks(unusable(None, Some("2026-05-01T00:00:00Z"), open)),
+            "older"
+        );
+        assert!(!blocks(unusable(Some(A), None, open)), "stored here");
+        assert!(
+            !blocks(unusable(None, None, Some(crate::SessionState::Verified))),
+            "finished"
+        );
+        assert!(blocks(unusable(None, Some("2026-05-04T09:00:01Z"), open)));
+        assert!(
+            blocks(unusable(Some(B), None, None)),
+            "nothing tells it apart"
         );
     }
 

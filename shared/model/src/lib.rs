@@ -40,8 +40,9 @@ pub use change::{
     Unattributed,
 };
 pub use decisions::{
-    ListedSession, NextAction, NextActionCode, can_create_account, needs_verification, next_action,
-    reusable_session, session_left_by_attempt, settled,
+    ListedSession, NextAction, NextActionCode, UnusableListing, can_create_account,
+    needs_verification, next_action, reusable_session, session_left_by_attempt, settled,
+    unusable_may_be_left_by_attempt,
 };
 pub use expiry::{
     BucketKind, ExpiryBucket, ExpirySchedule, InvalidSchedule, TICK_ORPHANED_AFTER, TickClaim,

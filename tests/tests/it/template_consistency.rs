@@ -629,6 +629,7 @@ fn quiet_failures_are_alarmed_and_the_public_webhook_is_capped() {
         "WebhookSignatureRejected",
         "WebhookSignatureUnverified",
         "AccountCreationUnresolved",
+        "SessionCreationUnresolved",
     ] {
         let found = alarms_on(&template, idv_adapters::metrics::NAMESPACE, metric);
         assert!(

@@ -13,7 +13,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{RalioCall, RalioClient, RalioError, expect_json};
+use super::{RalioCall, RalioClient, RalioError, describe_json_error, expect_json};
 
 /// An account as Ralio's read endpoints describe it. Only ids and account fields are read:
 /// the owner's name and e-mail are not this service's to keep.
@@ -117,10 +117,11 @@ fn list_filter(alias: &str, currency: Currency) -> String {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum AccountList {
-    Items(Vec<AccountWire>),
+    /// Entries are read one by one: one that does not decode is skipped, not fatal to the list.
+    Items(Vec<serde_json::Value>),
     Wrapped {
         #[serde(alias = "accounts", alias = "data")]
-        items: Vec<AccountWire>,
+        items: Vec<serde_json::Value>,
     },
 }
 
@@ -164,8 +165,19 @@ impl RalioCall<'_> {
             AccountList::Items(items) | AccountList::Wrapped { items } => items,
         };
         let listed = items.len();
-        for wire in items {
-            let listed = wire.listed()?;
+        let mut unusable = 0;
+        for (index, entry) in items.into_iter().enumerate() {
+            let read = AccountWire::deserialize(entry)
+                .map_err(|e| RalioError::BadResponse(describe_json_error(&e)))
+                .and_then(AccountWire::listed);
+            let listed = match read {
+                Ok(listed) => listed,
+                Err(why) => {
+                    tracing::warn!(why = %why, index, "Ralio listed an account this service cannot read: skipped");
+                    unusable += 1;
+                    continue;
+                }
+            };
             let user = listed.user_id.as_deref().unwrap_or_default();
             let account = &listed.account;
             if is_requested_account(
@@ -179,7 +191,8 @@ impl RalioCall<'_> {
                 return Ok(AccountSearch::Found(listed.account));
             }
         }
-        Ok(if list_may_be_a_page(listed) {
+        // An entry that could not be read may be the requested account.
+        Ok(if unusable > 0 || list_may_be_a_page(listed) {
             AccountSearch::Inconclusive { listed }
         } else {
             AccountSearch::Absent

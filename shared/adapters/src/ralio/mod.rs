@@ -31,7 +31,7 @@ mod accounts;
 mod sessions;
 
 pub use accounts::{AccountSearch, ListedAccount, list_may_be_a_page};
-pub use sessions::{CreatedSession, RalioSession, ReportedState};
+pub use sessions::{CreatedSession, LeftByAttempt, RalioSession, ReportedState, SessionListing};
 
 /// How requests are authorised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -586,7 +586,23 @@ async fn expect_json<T: for<'de> Deserialize<'de>>(response: Response) -> Result
             RalioError::Unavailable(e.without_url().to_string())
         }
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| RalioError::BadResponse(e.to_string()))
+    serde_json::from_slice(&bytes).map_err(|e| RalioError::BadResponse(describe_json_error(&e)))
+}
+
+/// What is wrong with a body Ralio sent, without quoting it: serde's messages quote the
+/// offending value, which may be a hosted page's link or a person's name.
+pub(crate) fn describe_json_error(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    if message.starts_with("missing field") {
+        message
+    } else {
+        format!(
+            "{:?} error at line {} column {}",
+            error.classify(),
+            error.line(),
+            error.column()
+        )
+    }
 }
 
 #[cfg(test)]

@@ -4,12 +4,17 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use idv_model::webhook::parse_timestamp;
-use idv_model::{HostedUrl, ListedSession, SessionId, SessionState, Uid, session_left_by_attempt};
+use idv_model::{
+    HostedUrl, ListedSession, SessionId, SessionState, Uid, UnusableListing,
+    session_left_by_attempt, unusable_may_be_left_by_attempt,
+};
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{CreateSessionBody, RalioCall, RalioClient, RalioError, expect_json};
+use super::{
+    CreateSessionBody, RalioCall, RalioClient, RalioError, describe_json_error, expect_json,
+};
 
 /// A session state as Ralio reports it over REST: the vocabulary is undocumented.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,9 +83,44 @@ struct SessionWire {
     state: Value,
 }
 
+/// Ralio's sessions for a user: those this service can use, and what could be read of the others.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionListing {
+    pub sessions: Vec<RalioSession>,
+    pub unusable: Vec<UnusableListing>,
+}
+
+impl SessionListing {
+    /// Reads one listed entry. One that cannot be used is logged by what is wrong with it,
+    /// never by its values (a hosted page's link is a bearer token).
+    fn push(&mut self, entry: Value) {
+        let read = |field: &str| entry.get(field).and_then(Value::as_str);
+        let fallback = || UnusableListing {
+            id: read("id").and_then(|id| SessionId::parse(id).ok()),
+            created_at: read("createdAt")
+                .or_else(|| read("created_at"))
+                .and_then(parse_timestamp),
+            state: entry
+                .get("state")
+                .and_then(|s| SessionState::deserialize(s).ok()),
+        };
+        let outcome = SessionWire::deserialize(&entry)
+            .map_err(|e| describe_json_error(&e))
+            .and_then(|wire| wire.into_session().map_err(|e| e.to_string()));
+        match outcome {
+            Ok(session) => self.sessions.push(session),
+            Err(why) => {
+                tracing::warn!(why = %why, index = self.sessions.len() + self.unusable.len(), "Ralio listed a session this service cannot use: skipped");
+                self.unusable.push(fallback());
+            }
+        }
+    }
+}
+
 impl SessionWire {
     fn into_session(self) -> Result<RalioSession, RalioError> {
-        let id = SessionId::parse(&self.id).map_err(|e| RalioError::BadResponse(e.to_string()))?;
+        let id = SessionId::parse(&self.id)
+            .map_err(|_| RalioError::BadResponse("session id is not a UUID".into()))?;
         let hosted_url = self
             .hosted_url
             .filter(|u| !u.trim().is_empty())
@@ -97,8 +137,9 @@ impl SessionWire {
 
 #[derive(Deserialize)]
 struct SessionList {
+    /// Read one by one: an entry that does not decode is skipped, not fatal to the list.
     #[serde(default)]
-    sessions: Vec<SessionWire>,
+    sessions: Vec<Value>,
     #[serde(default)]
     pagination: Option<Pagination>,
 }
@@ -107,6 +148,18 @@ struct SessionList {
 struct Pagination {
     #[serde(default, rename = "numPages")]
     num_pages: Option<u32>,
+}
+
+/// What Ralio's list shows of an attempt that may have created a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeftByAttempt {
+    /// A session it left, usable: adopt it.
+    Session(RalioSession),
+    /// Nothing it could have left.
+    Nothing,
+    /// An entry it may have left, which this service cannot use: neither adopt nor create
+    /// beside it; a person decides (`idv-admin sessions resolve`).
+    Unusable,
 }
 
 /// How a session creation ended: created now, or found in Ralio's list.
@@ -163,11 +216,15 @@ impl RalioCall<'_> {
             "Ralio create-session may have acted; looking at its list"
         );
         match self.left_by_attempt(uid, known, began).await {
-            Ok(Some(session)) => Ok(CreatedSession {
+            Ok(LeftByAttempt::Session(session)) => Ok(CreatedSession {
                 session,
                 reconciled: true,
             }),
-            Ok(None) => Err(error),
+            Ok(LeftByAttempt::Nothing) => Err(error),
+            Ok(LeftByAttempt::Unusable) => {
+                tracing::warn!("Ralio lists a session this creation may have left, unusable");
+                Err(error)
+            }
             Err(list_error) => {
                 tracing::warn!(failure = list_error.kind(), "Ralio's session list not read");
                 Err(error)
@@ -175,35 +232,51 @@ impl RalioCall<'_> {
         }
     }
 
-    /// The session an attempt that began at `began` may have left at Ralio (see
+    /// What an attempt that began at `began` may have left at Ralio (see
     /// [`idv_model::session_left_by_attempt`]).
     pub async fn left_by_attempt(
         &self,
         uid: Uid,
         known: &HashSet<SessionId>,
         began: DateTime<Utc>,
-    ) -> Result<Option<RalioSession>, RalioError> {
-        let listed = self.list_sessions(uid).await?;
-        let brief: Vec<ListedSession> = listed.iter().map(RalioSession::listed).collect();
-        let chosen = session_left_by_attempt(&brief, known, began);
-        Ok(chosen.and_then(|c| listed.into_iter().find(|s| s.id == c.id)))
+    ) -> Result<LeftByAttempt, RalioError> {
+        let listing = self.session_listing(uid).await?;
+        let brief: Vec<ListedSession> = listing.sessions.iter().map(RalioSession::listed).collect();
+        if let Some(chosen) = session_left_by_attempt(&brief, known, began) {
+            if let Some(session) = listing.sessions.into_iter().find(|s| s.id == chosen.id) {
+                return Ok(LeftByAttempt::Session(session));
+            }
+        }
+        Ok(
+            if unusable_may_be_left_by_attempt(&listing.unusable, known, began) {
+                LeftByAttempt::Unusable
+            } else {
+                LeftByAttempt::Nothing
+            },
+        )
     }
 
-    /// Every IDV session Ralio has for the user (paged, at most 10 pages of 100).
+    /// Every IDV session Ralio has for the user that this service can use (paged, at most 10
+    /// pages of 100); the others are skipped and logged.
     pub async fn list_sessions(&self, uid: Uid) -> Result<Vec<RalioSession>, RalioError> {
-        let mut sessions = Vec::new();
+        Ok(self.session_listing(uid).await?.sessions)
+    }
+
+    /// Every IDV session Ralio has for the user, usable or not (paged, at most 10 pages of 100).
+    pub async fn session_listing(&self, uid: Uid) -> Result<SessionListing, RalioError> {
+        let mut listing = SessionListing::default();
         let mut page = 1;
         loop {
             let path = format!("{}?page={page}&pageSize=100", sessions_path(uid));
             let response = self.authorized(true, Method::GET, &path, None).await?;
             let list: SessionList = expect_json(response).await?;
             let count = list.sessions.len();
-            for wire in list.sessions {
-                sessions.push(wire.into_session()?);
+            for entry in list.sessions {
+                listing.push(entry);
             }
             let pages = list.pagination.and_then(|p| p.num_pages).unwrap_or(1);
             if count == 0 || page >= pages || page >= MAX_LIST_PAGES {
-                return Ok(sessions);
+                return Ok(listing);
             }
             page += 1;
         }

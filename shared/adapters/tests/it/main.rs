@@ -6,6 +6,7 @@ mod activation_window;
 mod dynamodb_budget_and_races;
 mod lambda_config;
 mod ralio_client;
+mod ralio_lists;
 mod reconcile;
 mod store_contract;
 mod store_equivalence;
