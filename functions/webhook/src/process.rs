@@ -178,16 +178,18 @@ impl Webhook {
         now: DateTime<Utc>,
         mode: Mode,
     ) -> Result<DateTime<Utc>, StoreError> {
-        if event.occurred_at <= now + self.settings.max_clock_skew {
-            return Ok(now);
+        // A replayed payload was received when it was kept, not now.
+        let received = match mode {
+            Mode::Live => now,
+            Mode::Replay { received_at } => received_at,
+        };
+        if event.occurred_at <= received + self.settings.max_clock_skew {
+            return Ok(received);
         }
-        match mode {
-            Mode::Replay { received_at } => Ok(received_at),
-            Mode::Live => {
-                let keep = self.settings.attribution_window + chrono::Duration::days(1);
-                self.ledger.first_receipt(event.id, now, keep).await
-            }
-        }
+        // Its first receipt, where still recorded: a payload kept on a later delivery than the
+        // first is ordered where the first was.
+        let keep = self.settings.attribution_window + chrono::Duration::days(1);
+        self.ledger.first_receipt(event.id, received, keep).await
     }
 
     /// What processing a payload would come to, without writing anything (a replay's dry

@@ -17,7 +17,82 @@ const SECRET: &str = "whsec_replay_test_secret";
 idv_adapters::both_stores!(
     an_old_unattributable_event_is_quarantined_then_replayed_once,
     an_event_sent_back_once_is_replayed_after_ralio_gives_up,
+    a_far_future_stamp_is_replayed_at_its_first_receipt,
 );
+
+/// A signed delivery to the webhook at `clock`'s time: its status.
+async fn deliver(live: &axum::Router, body: &str) -> u16 {
+    let mut delivery = request("POST", "/", None);
+    *delivery.body_mut() = axum::body::Body::from(body.to_owned());
+    delivery.headers_mut().insert(
+        "x-signature",
+        WebhookSecret::new(SECRET)
+            .sign_hex(body.as_bytes())
+            .parse()
+            .unwrap(),
+    );
+    call(live, delivery).await.status
+}
+
+/// A stamp too far ahead to believe is ordered at the event's first receipt: a replay of the
+/// copy kept on a later delivery does not move it after what truly came later.
+async fn a_far_future_stamp_is_replayed_at_its_first_receipt(store: Arc<dyn Store>) {
+    let clock = ManualClock::at(t0());
+    let live = idv_webhook::router(Webhook::new(
+        store.clone(),
+        WebhookSecrets::from_csv(SECRET).unwrap(),
+        Arc::new(clock.clone()),
+    ));
+    let uid = Uid::from_uuid(uuid::Uuid::new_v4());
+    let kyc_id = 4_242_001;
+    // A downgrade naming only a kycId nobody has paired yet, stamped decades ahead.
+    let light = json!({
+        "id": uuid::Uuid::new_v4(), "event": "kyc_state_updated",
+        "timestamp": "2099-01-01T00:00:00Z",
+        "data": { "kycId": kyc_id, "state": "LIGHT" }
+    })
+    .to_string();
+    assert_eq!(deliver(&live, &light).await, 503);
+    // Its last delivery, past the attribution window, is kept under its own reason.
+    clock.advance(Duration::minutes(61));
+    assert_eq!(deliver(&live, &light).await, 200);
+    let kept = store.quarantined(t0().date_naive()).await.unwrap();
+    let mut reasons: Vec<&str> = kept.iter().map(|e| e.reason_code.as_str()).collect();
+    reasons.sort_unstable();
+    assert_eq!(reasons, ["attribution_pending", "unknown_kyc_id"]);
+    // Then the raise to REGULAR, stamped between the two deliveries and delivered late, which
+    // pairs the kycId with the user.
+    let regular = json!({
+        "id": uuid::Uuid::new_v4(), "event": "kyc_state_updated",
+        "timestamp": (t0() + Duration::minutes(30)).to_rfc3339(),
+        "data": { "kycId": kyc_id, "userId": uid, "entityType": "user", "state": "REGULAR" }
+    })
+    .to_string();
+    clock.advance(Duration::minutes(10));
+    assert_eq!(deliver(&live, &regular).await, 200);
+
+    let replayer = Webhook::replayer(
+        store.clone(),
+        Arc::new(clock.clone()),
+        None,
+        idv_webhook::Settings::default(),
+    );
+    let filter = ReplayFilter {
+        since: t0().date_naive(),
+        until: clock.now().date_naive(),
+        reason: Some("unknown_kyc_id".into()),
+        dry_run: false,
+    };
+    let report = replay_quarantine(&replayer, store.as_ref(), &filter, clock.now())
+        .await
+        .unwrap();
+    assert_eq!(report.total("stale"), 1, "{}", report.table());
+    assert_eq!(
+        store.load_user(uid).await.unwrap().profile.kyc_level(),
+        idv_model::KycLevel::Regular,
+        "the downgrade first came before the raise"
+    );
+}
 
 async fn an_old_unattributable_event_is_quarantined_then_replayed_once(store: Arc<dyn Store>) {
     let clock = ManualClock::at(t0());

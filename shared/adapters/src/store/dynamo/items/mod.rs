@@ -35,17 +35,52 @@ pub type Item = HashMap<String, AttributeValue>;
 
 /// An item as DynamoDB takes it.
 pub fn to_item(value: &impl Serialize) -> StoreResult<Item> {
-    serde_dynamo::to_item(value).map_err(|e| StoreError::Rejected(e.to_string()))
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Rejected(describe::<_>(value, &e)))
 }
 
 /// One value as DynamoDB takes it (for conditions and keys).
 pub fn to_value(value: &impl Serialize) -> StoreResult<AttributeValue> {
-    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Rejected(e.to_string()))
+    serde_dynamo::to_attribute_value(value)
+        .map_err(|e| StoreError::Rejected(describe::<_>(value, &e)))
 }
 
 /// An item read back; one that does not decode is corrupt.
 pub fn from_item<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
-    serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::Corrupt(decode_error::<T>(&e)))
+}
+
+/// What failed to encode, without the value: serde's messages quote the offending value, and
+/// a stored value may be a hosted page's link or a failure message about a person.
+fn describe<T: ?Sized>(_: &T, error: &serde_dynamo::Error) -> String {
+    format!(
+        "{} does not encode ({})",
+        short_type::<T>(),
+        redacted(error)
+    )
+}
+
+/// What failed to decode, as [`describe`].
+fn decode_error<T>(error: &serde_dynamo::Error) -> String {
+    format!(
+        "{} does not decode ({})",
+        short_type::<T>(),
+        redacted(error)
+    )
+}
+
+/// A serde message kept only when it names a field rather than quoting a value.
+pub fn redacted(error: &impl std::fmt::Display) -> String {
+    let message = error.to_string();
+    if message.starts_with("missing field") {
+        message
+    } else {
+        "a value of the wrong shape".to_owned()
+    }
+}
+
+fn short_type<T: ?Sized>() -> &'static str {
+    let name = std::any::type_name::<T>();
+    name.rsplit("::").next().unwrap_or(name)
 }
 
 /// A timestamp stored fixed-width (nanoseconds, `Z`), so string order is time order and

@@ -151,3 +151,24 @@ fn quarantined_bodies_are_binary_and_come_back_verbatim() {
     let back: QuarantineItem = from_item(&item).unwrap();
     assert_eq!(QuarantineEntry::from(back), entry);
 }
+
+/// A stored value that does not decode is reported by the item's type and what is wrong, never
+/// by the value: it may be a hosted page's link.
+#[test]
+fn an_item_that_does_not_decode_is_described_without_its_values() {
+    let secret = "https://verify.example/session/bearer-token-123";
+    let mut item = Item::new();
+    item.insert(attr::STATE.into(), AttributeValue::S(secret.into()));
+    item.insert(attr::HOSTED_URL.into(), AttributeValue::N("7".into()));
+    let error = from_item::<SessionItem>(&item).unwrap_err().to_string();
+    assert!(error.contains("SessionItem does not decode"), "{error}");
+    assert!(!error.contains("bearer-token"), "{error}");
+
+    let mut missing = Item::new();
+    missing.insert("PK".into(), AttributeValue::S(secret.into()));
+    let error = from_item::<ActivationItem>(&missing)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("missing field"), "{error}");
+    assert!(!error.contains("bearer-token"), "{error}");
+}
