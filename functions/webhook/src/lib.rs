@@ -36,7 +36,7 @@ use idv_adapters::store::EventLedger;
 use idv_adapters::wiring::Wiring;
 use idv_model::signature::SIGNATURE_HEADER;
 use idv_model::webhook::MAX_CLOCK_SKEW;
-use idv_model::{ATTRIBUTION_RETRY_WINDOW, SignatureError, WebhookSecrets};
+use idv_model::{ATTRIBUTION_RETRY_WINDOW, LearntSpellings, SignatureError, WebhookSecrets};
 
 pub use process::{Handled, Mode};
 
@@ -93,6 +93,8 @@ pub struct Webhook {
     /// party's new session). Without it, such sessions are stored but not watched.
     scheduler: Option<Arc<ExpiryScheduler>>,
     settings: Settings,
+    /// Event-type spellings a person mapped for a replay; empty for live deliveries.
+    spellings: LearntSpellings,
 }
 
 impl Webhook {
@@ -132,22 +134,32 @@ impl Webhook {
             clock,
             scheduler,
             settings,
+            spellings: LearntSpellings::default(),
         })
     }
 
     /// A webhook that only replays quarantined payloads ([`Mode::Replay`]): it holds no
     /// signing secret anyone knows, so it verifies no delivery.
+    /// `spellings` are event types a person mapped, read before this release's own.
     pub fn replayer(
         ledger: Arc<dyn EventLedger>,
         clock: Arc<dyn Clock>,
         scheduler: Option<Arc<ExpiryScheduler>>,
         settings: Settings,
+        spellings: LearntSpellings,
     ) -> Arc<Self> {
         let unknowable = idv_model::WebhookSecret::new(uuid::Uuid::new_v4().as_bytes());
         let keys = SigningKeys::fixed(
             WebhookSecrets::new(vec![unknowable]).expect("one secret is not none"),
         );
-        Self::configured(ledger, keys, clock, scheduler, settings)
+        Arc::new(Self {
+            ledger,
+            keys,
+            clock,
+            scheduler,
+            settings,
+            spellings,
+        })
     }
 
     /// Lambda configuration: `TABLE_NAME`, `QUEUE_URL`, the expiry schedule, `WEBHOOK_SECRET_ARN`

@@ -10,7 +10,7 @@ use idv_adapters::http::{Problem, json, store_problem};
 use idv_adapters::store::{ATTRIBUTION_PENDING, QuarantineEntry, StoreError};
 use idv_model::webhook::EventBody;
 use idv_model::{
-    ApplyOutcome, Attribution, AuditEntry, Owner, Unattributed, WebhookEvent, parse_webhook,
+    ApplyOutcome, Attribution, AuditEntry, Owner, Unattributed, WebhookEvent, parse_webhook_with,
 };
 use serde_json::json;
 
@@ -89,7 +89,7 @@ impl Webhook {
     /// Everything after the signature check.
     pub async fn process(&self, body: &Bytes, mode: Mode) -> Handled {
         let now = self.clock.now();
-        let event = match parse_webhook(body) {
+        let event = match parse_webhook_with(body, &self.spellings) {
             Ok(event) => event,
             Err(err) => {
                 let kept = Kept {
@@ -195,7 +195,7 @@ impl Webhook {
     /// What processing a payload would come to, without writing anything (a replay's dry
     /// run): `would_apply`, `unhandled`, or the reason it would stay quarantined.
     pub async fn assess(&self, body: &Bytes) -> Result<&'static str, StoreError> {
-        let event = match parse_webhook(body) {
+        let event = match parse_webhook_with(body, &self.spellings) {
             Ok(event) => event,
             Err(err) => return Ok(err.code()),
         };

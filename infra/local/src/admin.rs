@@ -21,7 +21,7 @@ use idv_adapters::wiring::Wiring;
 use idv_create_session::CreateSession;
 use idv_create_session::resolution::SessionResolution;
 use idv_local::replay::{ReplayFilter, replay_quarantine};
-use idv_model::{AccountId, Currency, Owner, SessionId, Uid};
+use idv_model::{AccountId, Currency, LearntSpellings, Owner, SessionId, Uid};
 use idv_webhook::{Settings as WebhookSettings, Webhook};
 
 #[derive(Parser)]
@@ -87,6 +87,11 @@ enum Command {
         /// Say what would happen; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// An event-type spelling Ralio sent that this release does not know, and the type it
+        /// means, as SPELLING=TYPE (e.g. kyc.session.verified=kyc_session_verified); repeatable.
+        /// Only this replay reads it: live deliveries are never interpreted on a guess.
+        #[arg(long = "spelling", value_name = "SPELLING=TYPE")]
+        spellings: Vec<String>,
     },
 }
 
@@ -280,6 +285,7 @@ async fn replay(
     since: Option<NaiveDate>,
     reason: Option<String>,
     dry_run: bool,
+    spellings: &[String],
 ) -> Result<String, String> {
     let store = wiring.store().map_err(|e| e.to_string())?;
     // A replayed announcement of a new session needs its expiry ticks, as a live one would;
@@ -290,7 +296,17 @@ async fn replay(
         Some(wiring.scheduler(store.clone()).map_err(|e| e.to_string())?)
     };
     let settings = WebhookSettings::from_env(wiring.env()).map_err(|e| e.to_string())?;
-    let webhook = Webhook::replayer(store.clone(), Arc::new(SystemClock), scheduler, settings);
+    let mut learnt = LearntSpellings::default();
+    for pair in spellings {
+        learnt.learn_pair(pair)?;
+    }
+    let webhook = Webhook::replayer(
+        store.clone(),
+        Arc::new(SystemClock),
+        scheduler,
+        settings,
+        learnt,
+    );
     let now = chrono::Utc::now();
     let today = now.date_naive();
     let filter = ReplayFilter {
@@ -335,7 +351,8 @@ async fn main() -> ExitCode {
             since,
             reason,
             dry_run,
-        } => replay(&wiring, since, reason, dry_run).await,
+            spellings,
+        } => replay(&wiring, since, reason, dry_run, &spellings).await,
     };
     match result {
         Ok(text) => {

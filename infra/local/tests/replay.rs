@@ -8,7 +8,7 @@ use idv_adapters::clock::{Clock, ManualClock};
 use idv_adapters::store::Store;
 use idv_adapters::testing::fixtures::{call, request, session_event, t0};
 use idv_local::replay::{ReplayFilter, replay_quarantine};
-use idv_model::{Owner, Phase, SessionId, Uid, WebhookSecret, WebhookSecrets};
+use idv_model::{LearntSpellings, Owner, Phase, SessionId, Uid, WebhookSecret, WebhookSecrets};
 use idv_webhook::Webhook;
 use serde_json::json;
 
@@ -18,7 +18,80 @@ idv_adapters::both_stores!(
     an_old_unattributable_event_is_quarantined_then_replayed_once,
     an_event_sent_back_once_is_replayed_after_ralio_gives_up,
     a_far_future_stamp_is_replayed_at_its_first_receipt,
+    an_unknown_spelling_is_replayed_once_a_person_maps_it,
 );
+
+/// A signed event of a spelling this release does not know is kept verbatim and acknowledged.
+/// A replay changes nothing until a person maps the spelling; then it applies, once.
+async fn an_unknown_spelling_is_replayed_once_a_person_maps_it(store: Arc<dyn Store>) {
+    let clock = ManualClock::at(t0());
+    let live = idv_webhook::router(Webhook::new(
+        store.clone(),
+        WebhookSecrets::from_csv(SECRET).unwrap(),
+        Arc::new(clock.clone()),
+    ));
+    let (uid, session) = (
+        Uid::from_uuid(uuid::Uuid::new_v4()),
+        SessionId::from_uuid(uuid::Uuid::new_v4()),
+    );
+    let review = session_event(Owner::User(uid), session, Phase::Review, t0());
+    store.apply_event(&review, t0()).await.unwrap();
+    let respelled = json!({
+        "id": uuid::Uuid::new_v4(), "event": "kyc.session.verified",
+        "timestamp": (t0() + Duration::minutes(1)).to_rfc3339(),
+        "data": { "sessionId": session, "entityType": "user" }
+    })
+    .to_string();
+    clock.advance(Duration::minutes(2));
+    assert_eq!(deliver(&live, &respelled).await, 200);
+
+    let replay = |spellings: LearntSpellings| {
+        let replayer = Webhook::replayer(
+            store.clone(),
+            Arc::new(clock.clone()),
+            None,
+            idv_webhook::Settings::default(),
+            spellings,
+        );
+        let filter = ReplayFilter {
+            since: t0().date_naive(),
+            until: clock.now().date_naive(),
+            reason: None,
+            dry_run: false,
+        };
+        let store = store.clone();
+        let now = clock.now();
+        async move {
+            replay_quarantine(&replayer, store.as_ref(), &filter, now)
+                .await
+                .unwrap()
+        }
+    };
+    let unread = replay(LearntSpellings::default()).await;
+    assert_eq!(unread.total("still:unknown_event_type"), 1, "{}", unread.table());
+    assert_eq!(
+        store.load_user(uid).await.unwrap().sessions[0].phase,
+        Phase::Review
+    );
+
+    let mut learnt = LearntSpellings::default();
+    learnt
+        .learn_pair("kyc.session.verified=kyc_session_verified")
+        .unwrap();
+    assert!(
+        learnt
+            .learn_pair("kyc.session.paid=payin_received")
+            .is_err()
+    );
+    let applied = replay(learnt.clone()).await;
+    assert_eq!(applied.total("applied"), 1, "{}", applied.table());
+    assert_eq!(
+        store.load_user(uid).await.unwrap().sessions[0].phase,
+        Phase::Verified
+    );
+    let again = replay(learnt).await;
+    assert_eq!(again.total("already_replayed"), 1, "{}", again.table());
+}
 
 /// A signed delivery to the webhook at `clock`'s time: its status.
 async fn deliver(live: &axum::Router, body: &str) -> u16 {
@@ -76,6 +149,7 @@ async fn a_far_future_stamp_is_replayed_at_its_first_receipt(store: Arc<dyn Stor
         Arc::new(clock.clone()),
         None,
         idv_webhook::Settings::default(),
+        LearntSpellings::default(),
     );
     let filter = ReplayFilter {
         since: t0().date_naive(),
@@ -138,6 +212,7 @@ async fn an_old_unattributable_event_is_quarantined_then_replayed_once(store: Ar
         Arc::new(clock.clone()),
         None,
         idv_webhook::Settings::default(),
+        LearntSpellings::default(),
     );
     let filter = |dry_run| ReplayFilter {
         since: t0().date_naive(),
@@ -216,6 +291,7 @@ async fn an_event_sent_back_once_is_replayed_after_ralio_gives_up(store: Arc<dyn
         Arc::new(clock.clone()),
         None,
         idv_webhook::Settings::default(),
+        LearntSpellings::default(),
     );
     let filter = ReplayFilter {
         since: t0().date_naive(),
