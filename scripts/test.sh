@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, template lint, then every test of the workspace
-# against a moto server this script installs, starts and always stops, then the OpenAPI check
-# of the answers the end-to-end tests recorded, the schema check of the events they saw, and
-# schemathesis against idv-local. The short fuzz pass and the short load run are cargo tests.
+# The whole test suite: formatting, lints, licence and ban checks, template lint, then every
+# test of the workspace against a moto server this script installs, starts and always stops,
+# then the OpenAPI check of the answers the end-to-end tests recorded, the schema check of the
+# events they saw, and schemathesis against idv-local. The short fuzz pass and the short load run are cargo tests.
 # It ends with the seconds each stage took.
 set -euo pipefail
 cd "$(dirname "$0")/.."

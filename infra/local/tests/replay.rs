@@ -68,7 +68,12 @@ async fn an_unknown_spelling_is_replayed_once_a_person_maps_it(store: Arc<dyn St
         }
     };
     let unread = replay(LearntSpellings::default()).await;
-    assert_eq!(unread.total("still:unknown_event_type"), 1, "{}", unread.table());
+    assert_eq!(
+        unread.total("still:unknown_event_type"),
+        1,
+        "{}",
+        unread.table()
+    );
     assert_eq!(
         store.load_user(uid).await.unwrap().sessions[0].phase,
         Phase::Review

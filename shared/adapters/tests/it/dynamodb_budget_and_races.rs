@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use idv_adapters::store::{
-    AuditLog, BucketMember, CreationLease, EventLedger, ExpiryIndex, Lease, SessionWriter, Store,
-    StoreError, UserReader,
+    AccountLedger, AuditLog, BucketMember, CreationLease, EventLedger, ExpiryIndex, Lease,
+    SessionWriter, Store, StoreError, UserReader,
 };
 use idv_adapters::testing::faults::TransactionConflicts;
 use idv_adapters::testing::fixtures::*;
@@ -301,4 +301,32 @@ async fn a_conflict_while_storing_a_created_session_still_stores_it() {
         ),
         "the lease was given back"
     );
+}
+
+/// An account reservation conditioned on the user's level is a transaction too: a conflict with
+/// a level change racing it is tried again, not reported as a fault.
+#[tokio::test]
+async fn a_conflicting_account_reservation_is_tried_again() {
+    let table = new_table().await;
+    let user = uid();
+    let setup = dynamo_on(&table, &[]).await;
+    let regular = level_event(Owner::User(user), KycLevel::Regular, t0());
+    setup.apply_event(&regular, t0()).await.unwrap();
+    let conflicts = TransactionConflicts::next(2);
+    let store = dynamo_on(&table, &[conflicts.interceptor()]).await;
+    let reserved = store
+        .reserve_account(
+            user,
+            "Main",
+            idv_model::Currency::Eur,
+            t0() + chrono::Duration::minutes(1),
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(reserved, idv_model::AccountReservation::Reserved(_)),
+        "{reserved:?}"
+    );
+    assert_eq!(conflicts.injected(), 2);
 }

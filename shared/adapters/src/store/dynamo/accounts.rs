@@ -18,7 +18,7 @@ use super::items::{
 };
 use super::schema::{self, attr};
 use super::updates::{Cond, Expression, account_condition};
-use super::{DynamoStore, build_error};
+use super::{CONFLICT_RETRIES, DynamoStore, build_error};
 use crate::store::{AccountLedger, AuditLog, AuditPage, StoreError, StoreResult};
 
 impl DynamoStore {
@@ -118,6 +118,7 @@ impl DynamoStore {
                     ))),
                     (None, Some(_), _) => Err(Cancelled::Refused(AccountRefusal::NotRegular)),
                     (None, None, Some(_)) => Err(Cancelled::ActivationChanged),
+                    (None, None, None) if c.conflicted() => Err(Cancelled::Conflicted),
                     (None, None, None) => return Err(c.unexpected("recording an account")),
                 }
             }
@@ -174,6 +175,9 @@ enum Cancelled {
     Refused(AccountRefusal),
     /// An activation arrived (or was absorbed elsewhere) meanwhile: read it and write again.
     ActivationChanged,
+    /// It raced another transaction on one of its items (a level change, an activation):
+    /// nothing was written, and trying again is right.
+    Conflicted,
 }
 
 #[async_trait]
@@ -186,13 +190,23 @@ impl AccountLedger for DynamoStore {
         // The usual case assumes no activation is waiting; one that is costs a read and a
         // second transaction, and at most one more if another activation races in.
         let mut absorbed = None;
-        for _ in 0..3 {
+        let mut conflicts = 0;
+        for _ in 0..3 + CONFLICT_RETRIES {
             match self
                 .account_transaction(write, absorbed.as_ref(), now)
                 .await?
             {
                 Ok(record) => return Ok(Ok(record)),
                 Err(Cancelled::Refused(stored)) => return Ok(Err(stored)),
+                Err(Cancelled::Conflicted) if conflicts < CONFLICT_RETRIES => {
+                    Self::back_off(conflicts).await;
+                    conflicts += 1;
+                }
+                Err(Cancelled::Conflicted) => {
+                    return Err(StoreError::Unavailable(
+                        "an account write kept conflicting with other writes".into(),
+                    ));
+                }
                 Err(Cancelled::ActivationChanged) => {
                     let id = write.account_id().ok_or_else(|| {
                         StoreError::Corrupt("activation without an account".into())
