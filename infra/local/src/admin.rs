@@ -16,12 +16,12 @@ use idv_adapters::clock::SystemClock;
 use idv_adapters::config::ProcessEnv;
 use idv_adapters::publish::Publisher;
 use idv_adapters::reconcile::reconcile_user;
-use idv_adapters::store::{AuditLog, QuarantineReader};
+use idv_adapters::store::{AuditLog, QuarantineReader, UserReader};
 use idv_adapters::wiring::Wiring;
 use idv_create_session::CreateSession;
 use idv_create_session::resolution::SessionResolution;
 use idv_local::replay::{ReplayFilter, replay_quarantine};
-use idv_model::{AccountId, Currency, LearntSpellings, Owner, SessionId, Uid};
+use idv_model::{AccountId, AccountStatus, Currency, LearntSpellings, Owner, SessionId, Uid};
 use idv_webhook::{Settings as WebhookSettings, Webhook};
 
 #[derive(Parser)]
@@ -97,6 +97,12 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AccountsCommand {
+    /// A user's account records: alias, currency and status (uncertain ones with their
+    /// `since`), to find what `accounts resolve` needs.
+    List {
+        /// The Ralio user id.
+        uid: String,
+    },
     /// Settle a creation that stays `creation_uncertain` (alarm `AccountCreationUnresolved`)
     /// as you found it at Ralio: the account it made (read from Ralio by id and checked to be
     /// this user's, with this alias and currency), or none, so the next request creates it.
@@ -153,6 +159,35 @@ async fn resolve_session(
         .resolve_by_operator(store.as_ref(), uid, resolution)
         .await
         .map_err(|e| e.to_string())
+}
+
+async fn list_accounts(wiring: &Wiring<'_, ProcessEnv>, uid: &str) -> Result<String, String> {
+    let uid = parse_uid(uid)?;
+    let store = wiring.store().map_err(|e| e.to_string())?;
+    let snapshot = store.load_user(uid).await.map_err(|e| e.to_string())?;
+    let mut lines = vec![
+        "| currency | alias | status | since / account |".to_owned(),
+        "|---|---|---|---|".to_owned(),
+    ];
+    for record in &snapshot.accounts {
+        let (status, about) = match &record.status {
+            AccountStatus::Pending { lease_until, .. } => {
+                ("pending", format!("until {}", lease_until.to_rfc3339()))
+            }
+            AccountStatus::Uncertain { since, .. } => ("uncertain", since.to_rfc3339()),
+            AccountStatus::Failed => ("failed", String::new()),
+            AccountStatus::Created { account, .. } => ("created", account.id.clone()),
+        };
+        lines.push(format!(
+            "| {} | {:?} | {status} | {about} |",
+            record.currency.as_str(),
+            record.alias
+        ));
+    }
+    if snapshot.accounts.is_empty() {
+        lines.push("| (no accounts) | | | |".to_owned());
+    }
+    Ok(lines.join("\n"))
 }
 
 async fn resolve_account(
@@ -329,6 +364,9 @@ async fn main() -> ExitCode {
         Command::History { uid } => history(&wiring, &uid).await,
         Command::Quarantined { day } => quarantined(&wiring, day).await,
         Command::Republish { uid, since } => republish(&wiring, &uid, since).await,
+        Command::Accounts {
+            command: AccountsCommand::List { uid },
+        } => list_accounts(&wiring, &uid).await,
         Command::Accounts {
             command:
                 AccountsCommand::Resolve {
