@@ -162,7 +162,7 @@ impl Ledger {
             .filter(|w| w.received >= since && w.expires_at() > now)
             .cloned()
             .collect();
-        waiting.sort_by(|a, b| b.received.cmp(&a.received));
+        waiting.sort_by_key(|w| std::cmp::Reverse(w.received));
         waiting
     }
 

@@ -242,10 +242,10 @@ impl RalioCall<'_> {
     ) -> Result<LeftByAttempt, RalioError> {
         let listing = self.session_listing(uid).await?;
         let brief: Vec<ListedSession> = listing.sessions.iter().map(RalioSession::listed).collect();
-        if let Some(chosen) = session_left_by_attempt(&brief, known, began) {
-            if let Some(session) = listing.sessions.into_iter().find(|s| s.id == chosen.id) {
-                return Ok(LeftByAttempt::Session(session));
-            }
+        if let Some(chosen) = session_left_by_attempt(&brief, known, began)
+            && let Some(session) = listing.sessions.into_iter().find(|s| s.id == chosen.id)
+        {
+            return Ok(LeftByAttempt::Session(session));
         }
         Ok(
             if unusable_may_be_left_by_attempt(&listing.unusable, known, began) {

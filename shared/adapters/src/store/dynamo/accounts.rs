@@ -259,7 +259,7 @@ impl AccountLedger for DynamoStore {
         }
         // TTL deletes lazily: what has expired is gone, whether or not DynamoDB removed it yet.
         waiting.retain(|w| w.expires_at() > now);
-        waiting.sort_by(|a, b| b.received.cmp(&a.received));
+        waiting.sort_by_key(|w| std::cmp::Reverse(w.received));
         Ok(waiting)
     }
 
