@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use idv_adapters::ralio::{AccountSearch, Deadline, RalioError};
-use idv_model::{AccountIdentity, RalioAccount, WaitingActivation};
+use idv_model::{AccountIdentity, RalioAccount, Uid, WaitingActivation};
 
 use crate::{AccountGate, Wanted};
 
@@ -25,7 +25,8 @@ pub(crate) enum Lookup {
     Absent,
     /// Absence cannot be told: the outcome stays uncertain, and is never settled by time.
     Inconclusive(&'static str),
-    /// Not looked at fully this time (a store read failed): ask again later.
+    /// Not looked at fully this time (a store read failed, or more activations wait than one
+    /// lookup reads): ask again later. Never what an operator may look past.
     Unread,
 }
 
@@ -71,22 +72,27 @@ impl AccountGate {
             waiting.iter().filter(|w| w.may_be(&identity)).collect();
         for waiting in candidates.iter().take(ACTIVATIONS_LOOKED_AT) {
             let id = &waiting.activation.account_id;
-            let seen_as = match call.get_account(id).await {
-                Ok(read) if wanted.is(&read) => return Ok(Lookup::Found(read.account)),
-                Ok(read) => AccountIdentity::read(
-                    read.user_id.as_deref().unwrap_or_default(),
-                    &read.account.alias,
-                    &read.account.currency,
-                ),
+            let read = match call.get_account(id).await {
+                Ok(read) => read,
                 // Ralio answers for this account, and not with one we can use (closed, not
-                // ours): it cannot be the one we look for, and must not block the others.
+                // ours, or not showing yet): not the one we look for now, and not to be
+                // forgotten either, since whether Ralio lags after a creation is unknown.
                 Err(error @ (RalioError::Rejected { .. } | RalioError::UserNotFound))
                     if !error.may_have_acted() =>
                 {
-                    AccountIdentity::unusable()
+                    continue;
                 }
                 Err(error) => return Err(error),
             };
+            if wanted.is(&read) {
+                return Ok(Lookup::Found(read.account));
+            }
+            // Only an account read with an owner is someone's for good; one without is read
+            // again next time.
+            let Some(owner) = read.user_id.as_deref().filter(|o| Uid::parse(o).is_ok()) else {
+                continue;
+            };
+            let seen_as = AccountIdentity::read(owner, &read.account.alias, &read.account.currency);
             // Not noted, it is read again next time: a cost, not a risk.
             if let Err(e) = self
                 .accounts
@@ -96,10 +102,10 @@ impl AccountGate {
                 tracing::warn!(error = %e.kind(), "what an activation's account is was not kept");
             }
         }
+        // The rest are read by the next lookup: until then absence is not even inconclusive,
+        // it is unread.
         if candidates.len() > ACTIVATIONS_LOOKED_AT {
-            return Ok(Lookup::Inconclusive(
-                "more activations wait than one lookup reads: the next reads the rest",
-            ));
+            return Ok(Lookup::Unread);
         }
         Ok(listed)
     }

@@ -6,7 +6,7 @@
 //! meanwhile, and only where Ralio's list does not contradict it.
 
 use chrono::{DateTime, Utc};
-use idv_adapters::ralio::{CreatedSession, LeftByAttempt, RalioError};
+use idv_adapters::ralio::{CreatedSession, Deadline, LeftByAttempt, RalioError};
 use idv_adapters::store::{AuditLog, Lease, StoreError};
 use idv_model::{AuditEntry, LeaseHold, LeaseRelease, LeaseToken, Owner, SessionId, Uid, settled};
 
@@ -127,8 +127,13 @@ impl CreateSession {
             known,
             now,
         } = holding;
-        let call = self.ralio.within(idv_adapters::ralio::Deadline::none());
+        // Within the lease: past it, a merchant's request could take the lease over.
+        let budget = (self.settings.lease / 2).to_std().unwrap_or_default();
+        let call = self.ralio.within(Deadline::after(budget));
         match resolution {
+            SessionResolution::Found(id) if known.contains(&id) => {
+                Err(ResolveError::NotUncertain("that session is stored already"))
+            }
             SessionResolution::Found(id) => {
                 let listing = call.session_listing(*uid).await?;
                 let session = listing

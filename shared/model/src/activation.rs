@@ -24,10 +24,10 @@ pub struct Activation {
     pub account_id: AccountId,
 }
 
-/// How long an activation whose account is never recorded is kept: long enough for an operator
-/// to resolve an uncertain creation with it, and no longer (the merchant's accounts opened
-/// elsewhere would otherwise pile up for ever).
-pub const ACTIVATION_RETENTION: Duration = Duration::days(30);
+/// How long an activation whose account is never recorded is kept: as long as an event marker,
+/// far longer than an uncertain creation waits for its operator (its alarm repeats on every
+/// request meanwhile), and not for ever (the merchant's accounts opened elsewhere would pile up).
+pub const ACTIVATION_RETENTION: Duration = Duration::days(90);
 
 /// Whose an account is, as Ralio read it back (owner, alias, currency), kept as a digest: what
 /// one lookup learnt spares the next a GET, and no alias is stored.
@@ -44,11 +44,6 @@ impl AccountIdentity {
     /// The identity a request's account would have.
     pub fn wanted(uid: crate::Uid, alias: &str, currency: crate::Currency) -> Self {
         Self::digest(&uid.to_string(), alias, currency.as_str())
-    }
-
-    /// An account Ralio will not show us (closed, or not this merchant's): nobody's request.
-    pub fn unusable() -> Self {
-        Self("unusable".to_owned())
     }
 
     fn digest(owner: &str, alias: &str, currency: &str) -> Self {
@@ -89,6 +84,11 @@ impl WaitingActivation {
 
     pub fn expires_at(&self) -> DateTime<Utc> {
         self.received + ACTIVATION_RETENTION
+    }
+
+    /// Whether it is past its retention: gone, whether or not a store has removed it yet.
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at() <= now
     }
 }
 
@@ -159,7 +159,7 @@ impl Ledger {
         let mut waiting: Vec<WaitingActivation> = self
             .activations
             .values()
-            .filter(|w| w.received >= since && w.expires_at() > now)
+            .filter(|w| w.received >= since && !w.expired(now))
             .cloned()
             .collect();
         waiting.sort_by_key(|w| std::cmp::Reverse(w.received));
@@ -195,6 +195,7 @@ impl Ledger {
         let absorbed = write
             .account_id()
             .and_then(|id| self.activations.remove(&id))
+            .filter(|waiting| !waiting.expired(now))
             .map(|waiting| waiting.activation);
         let write = match &absorbed {
             Some(activation) => write.absorbing(activation, now),

@@ -61,6 +61,9 @@ async fn one_log_line_per_delivery_with_ids_and_no_personal_data() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Another test's thread may have registered a callsite while no subscriber wanted it, and
+    // tracing caches that: recompute, so this thread's subscriber sees every event.
+    tracing::callsite::rebuild_interest_cache();
 
     let ledger: Arc<dyn EventLedger> = testing::memory();
     let now = chrono::DateTime::parse_from_rfc3339("2026-05-20T10:00:00Z")

@@ -8,13 +8,110 @@ use chrono::{DateTime, Duration, Utc};
 use idv_adapters::store::Store;
 use idv_adapters::testing::fixtures::*;
 use idv_model::{
-    ACTIVATION_RETENTION, AccountId, AccountIdentity, Activation, ApplyOutcome, EventStamp,
+    ACTIVATION_RETENTION, AccountId, AccountIdentity, AccountRecord, AccountStatus, Activation,
+    ApplyOutcome, Currency, EventStamp, KycLevel, Owner, RalioAccount, ReservationToken,
 };
 
 idv_adapters::both_stores!(
     a_lookup_reads_only_its_window_newest_first,
     what_a_lookup_read_is_kept_with_the_activation,
+    a_repeated_announcement_is_listed_once_and_absorbed_whole,
+    an_expired_activation_is_neither_listed_nor_absorbed,
 );
+
+/// Records the account `id` for a REGULAR user at `now`: what a creation at Ralio leads to.
+async fn record_account(
+    store: &Arc<dyn Store>,
+    id: &AccountId,
+    now: DateTime<Utc>,
+) -> AccountStatus {
+    let uid = uid();
+    let regular = level_event(Owner::User(uid), KycLevel::Regular, now - Duration::days(1));
+    store.apply_event(&regular, now).await.unwrap();
+    let token = ReservationToken(uuid::Uuid::new_v4());
+    let reserve = AccountRecord::reserve(
+        uid,
+        "Main",
+        Currency::Eur,
+        token,
+        now + Duration::minutes(1),
+        now,
+    );
+    store.write_account(&reserve, now).await.unwrap().unwrap();
+    let account = RalioAccount {
+        id: id.as_str().to_owned(),
+        alias: "Main".into(),
+        currency: "EUR".into(),
+        balance: 0,
+        pending_in: 0,
+        pending_out: 0,
+        state: "PENDING".into(),
+        account_type: "USER".into(),
+    };
+    let complete = AccountRecord::complete(uid, "Main", Currency::Eur, token, account, now);
+    store
+        .write_account(&complete, now)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+async fn a_repeated_announcement_is_listed_once_and_absorbed_whole(store: Arc<dyn Store>) {
+    let first = t0();
+    let id = keep(&store, first).await;
+    let again = Activation {
+        account_id: id.clone(),
+        ..activation(first + Duration::hours(1))
+    };
+    store
+        .apply_activation(&again, first + Duration::hours(1))
+        .await
+        .unwrap();
+    let later = first + Duration::hours(2);
+    let listed = store
+        .activations_since(first - Duration::minutes(1), later)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "one account, listed once");
+    assert_eq!(listed[0].received, first, "at its first receipt");
+
+    let status = record_account(&store, &id, later).await;
+    assert!(
+        matches!(
+            status,
+            AccountStatus::Created {
+                activated_at: Some(_),
+                ..
+            }
+        ),
+        "{status:?}"
+    );
+    assert_eq!(
+        window(&store, first - Duration::days(1), later).await,
+        vec![]
+    );
+}
+
+async fn an_expired_activation_is_neither_listed_nor_absorbed(store: Arc<dyn Store>) {
+    let id = keep(&store, t0()).await;
+    let after = t0() + ACTIVATION_RETENTION + Duration::seconds(1);
+    assert_eq!(
+        window(&store, t0() - Duration::days(1), after).await,
+        vec![]
+    );
+    let status = record_account(&store, &id, after).await;
+    assert!(
+        matches!(
+            status,
+            AccountStatus::Created {
+                activated_at: None,
+                ..
+            }
+        ),
+        "{status:?}"
+    );
+}
 
 fn activation(at: DateTime<Utc>) -> Activation {
     let event_id = eid();

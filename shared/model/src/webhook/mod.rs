@@ -262,6 +262,14 @@ pub struct LearntSpellings(std::collections::BTreeMap<String, String>);
 impl LearntSpellings {
     /// Learns `spelling` as `meaning`, which must be a type this service acts on.
     pub fn learn(&mut self, spelling: &str, meaning: &str) -> Result<(), String> {
+        // A spelling this release already reads keeps its meaning: a mapping only names what
+        // was unknown.
+        if is_acted_on(spelling) {
+            return Err(format!(
+                "{spelling} is already read as {}",
+                canonical_event_type(spelling)
+            ));
+        }
         let meaning = canonical_event_type(meaning);
         if !is_acted_on(&meaning) {
             return Err(format!(

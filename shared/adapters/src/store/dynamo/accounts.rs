@@ -64,11 +64,11 @@ impl DynamoStore {
     async fn account_transaction(
         &self,
         write: &AccountWrite,
-        waiting: Option<&WaitingActivation>,
+        waiting: Option<&Waiting>,
         now: DateTime<Utc>,
     ) -> StoreResult<Result<AccountRecord, Cancelled>> {
         let owner = Owner::User(write.record.uid);
-        let absorbed = waiting.map(|w| &w.activation);
+        let absorbed = waiting.map(|w| &w.activation.activation);
         let write = match absorbed {
             Some(activation) => write.absorbing(activation, now),
             None => write.clone(),
@@ -93,12 +93,18 @@ impl DynamoStore {
             tx.push(self.put(&AccountOwnerItem::new(&id, &write.record), None)?);
             let key = Key::activation(&id);
             waiting_slot = Some(match waiting {
-                None => tx.push(self.check(&key, &Cond::Absent(attr::PK))?),
+                // None waits, or only one past its TTL that DynamoDB has not removed yet.
+                None => tx.push(self.check(
+                    &key,
+                    &Cond::Or(vec![
+                        Cond::Absent(attr::PK),
+                        Cond::Lt(attr::TTL, to_value(&(now.timestamp() + 1))?),
+                    ]),
+                )?),
                 Some(kept) => {
-                    // Its copy by day may have expired first: deleted whether or not it is
-                    // there. One kept before copies existed has none.
-                    if kept.received != kept.activation.stamp.at {
-                        tx.push(self.delete(&Key::received_activation(kept), None)?);
+                    // Its copies by day go with it, whether or not their TTL removed them.
+                    for copy in &kept.copies {
+                        tx.push(self.delete(copy, None)?);
                     }
                     tx.push(self.delete(&key, Some(&Cond::Present(attr::PK)))?)
                 }
@@ -152,7 +158,12 @@ impl DynamoStore {
         })
     }
 
-    async fn waiting_activation(&self, id: &AccountId) -> StoreResult<Option<WaitingActivation>> {
+    /// The activation kept under `id`, unless it has expired.
+    async fn waiting_activation(
+        &self,
+        id: &AccountId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Waiting>> {
         let output = self
             .client
             .get_item()
@@ -162,11 +173,25 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("GetItem", e))?;
-        output
-            .item()
-            .map(|item| Ok(from_item::<ActivationItem>(item)?.into()))
-            .transpose()
+        let Some(item) = output.item() else {
+            return Ok(None);
+        };
+        let item = from_item::<ActivationItem>(item)?;
+        if item.expired(now) {
+            return Ok(None);
+        }
+        let copies = item.copy_keys();
+        Ok(Some(Waiting {
+            activation: WaitingActivation::from(item),
+            copies,
+        }))
     }
+}
+
+/// An activation absorbed by an account write, with the keys of its copies by day.
+struct Waiting {
+    activation: WaitingActivation,
+    copies: Vec<Key>,
 }
 
 /// Why an account transaction did not take effect.
@@ -211,7 +236,7 @@ impl AccountLedger for DynamoStore {
                     let id = write.account_id().ok_or_else(|| {
                         StoreError::Corrupt("activation without an account".into())
                     })?;
-                    absorbed = self.waiting_activation(&id).await?;
+                    absorbed = self.waiting_activation(&id, now).await?;
                 }
             }
         }
@@ -226,8 +251,13 @@ impl AccountLedger for DynamoStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<WaitingActivation>> {
         let mut waiting = Vec::new();
+        // Tomorrow too: another instance's clock may run a little ahead of this one's at midnight.
+        let last = now
+            .date_naive()
+            .succ_opt()
+            .unwrap_or(chrono::NaiveDate::MAX);
         let mut day = since.date_naive();
-        while day <= now.date_naive() {
+        while day <= last {
             let pk = schema::activations_received_pk(day);
             let from = sortable_timestamp(since);
             let mut expr = Expression::default();
@@ -258,8 +288,12 @@ impl AccountLedger for DynamoStore {
             }
         }
         // TTL deletes lazily: what has expired is gone, whether or not DynamoDB removed it yet.
-        waiting.retain(|w| w.expires_at() > now);
-        waiting.sort_by_key(|w| std::cmp::Reverse(w.received));
+        waiting.retain(|w| !w.expired(now));
+        // A repeated announcement made another copy: each account once, at its first receipt.
+        waiting.sort_by_key(|w| w.received);
+        let mut listed = std::collections::HashSet::new();
+        waiting.retain(|w| listed.insert(w.activation.account_id.clone()));
+        waiting.reverse();
         Ok(waiting)
     }
 

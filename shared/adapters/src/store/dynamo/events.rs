@@ -2,7 +2,7 @@
 //! for events that name none; quarantine.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::accounts::activation_audit;
 use idv_model::{
@@ -136,18 +136,18 @@ impl DynamoStore {
         };
         // The first announcement is kept: a later one of the same account changes nothing
         // under its id, and its copy by day is one more entry a lookup reads at most once.
-        for item in [
-            ActivationItem::by_account(&waiting),
-            ActivationItem::by_day(&waiting),
-        ] {
-            let key = Key::new(item.pk.clone(), item.sk.clone());
-            let mut item = to_item(&item)?;
-            item.remove(schema::attr::PK);
-            item.remove(schema::attr::SK);
-            let mut keep = Expression::default();
-            keep.fill_item(item);
-            tx.push(self.update(&key, &keep)?);
-        }
+        let copy = ActivationItem::by_day(&waiting);
+        let copy_key = Key::new(copy.pk.clone(), copy.sk.clone());
+        let mut keep = Expression::default();
+        keep.fill_item(without_key(to_item(&ActivationItem::by_account(&waiting))?))
+            .add(
+                schema::attr::COPIES,
+                AttributeValue::Ss(vec![copy_key.sk.clone()]),
+            );
+        tx.push(self.update(&Key::activation(&activation.account_id), &keep)?);
+        let mut file = Expression::default();
+        file.fill_item(without_key(to_item(&copy)?));
+        tx.push(self.update(&copy_key, &file)?);
         let unknown = tx.push(self.check(
             &Key::account_owner(&activation.account_id),
             &Cond::Absent(schema::attr::PK),
@@ -436,4 +436,11 @@ impl QuarantineReader for DynamoStore {
         // Gone meanwhile (its retention ran out): nothing to mark.
         conditional("UpdateItem", result).map(|_| ())
     }
+}
+
+/// An item's attributes without its key, to fill in by an update.
+fn without_key(mut item: super::items::Item) -> super::items::Item {
+    item.remove(schema::attr::PK);
+    item.remove(schema::attr::SK);
+    item
 }

@@ -98,6 +98,8 @@ pub mod attr {
     pub const RALIO_ACCOUNT: &str = "ralioAccount";
     /// On a waiting activation's copy by day: whose account a lookup read it to be (a digest).
     pub const SEEN_AS: &str = "seenAs";
+    /// On a waiting activation under its account id: the sort keys of its copies by day.
+    pub const COPIES: &str = "copies";
 }
 
 /// What each item is, in its `entity` attribute.

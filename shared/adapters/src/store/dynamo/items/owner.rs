@@ -382,6 +382,14 @@ pub struct ActivationItem {
     pub seen_as: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
+    /// On the item under the account id: the sort key of each copy filed by day (a repeated
+    /// announcement received at another time makes another), all deleted when it is absorbed.
+    #[serde(
+        with = "serde_dynamo::string_set",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub copies: Vec<String>,
 }
 
 impl ActivationItem {
@@ -409,8 +417,33 @@ impl ActivationItem {
             received: Some(Ts(waiting.received)),
             seen_as: waiting.seen_as.as_ref().map(|s| s.as_str().to_owned()),
             ttl: Some(waiting.expires_at().timestamp()),
+            copies: Vec::new(),
         }
     }
+
+    /// Past its TTL, whether or not DynamoDB has removed it yet. One kept before activations
+    /// expired has no TTL, and never is.
+    pub fn expired(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.ttl.is_some_and(|ttl| ttl <= now.timestamp())
+    }
+
+    /// The keys of its copies by day (for one kept before copies existed: none).
+    pub fn copy_keys(&self) -> Vec<Key> {
+        self.copies
+            .iter()
+            .filter_map(|sk| {
+                Some(Key::new(
+                    schema::activations_received_pk(day_of(sk)?),
+                    sk.clone(),
+                ))
+            })
+            .collect()
+    }
+}
+
+/// The day a copy's sort key (`<sortable timestamp>#<account id>`) was filed under.
+fn day_of(sk: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(sk.get(..10)?, "%Y-%m-%d").ok()
 }
 
 impl From<ActivationItem> for WaitingActivation {
