@@ -46,8 +46,8 @@ pub use crate::lookup::ACTIVATIONS_LOOKED_AT;
 use crate::lookup::Lookup;
 use idv_model::{
     AccountGuard, AccountRecord, AccountRefusal, AccountReservation, AccountStatus, AccountWrite,
-    Currency, KycLevel, NextAction, Owner, ReservationToken, Uid, UserSnapshot, can_create_account,
-    next_action,
+    AuditEntry, Currency, KycLevel, NextAction, Owner, ReservationToken, Uid, UserSnapshot,
+    can_create_account, next_action,
 };
 
 /// This function's name in metrics.
@@ -289,7 +289,7 @@ impl AccountGate {
     async fn refuse(&self, snapshot: &UserSnapshot, now: DateTime<Utc>) -> GateError {
         let profile = &snapshot.profile;
         let level = profile.kyc_level();
-        let refusal = AccountRecord::refusal_audit(&level, now);
+        let refusal = AuditEntry::account_refused(&level, now);
         if let Err(e) = self
             .audit
             .append_audit(Owner::User(profile.uid), &refusal)

@@ -13,9 +13,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditEntry, Fact, actions};
-use crate::lifecycle::EventStamp;
-use crate::{Currency, KycLevel, Uid};
+use crate::{Currency, Uid};
 
 /// Ralio's id of an account: opaque, bounded, usable in keys.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -383,58 +381,10 @@ impl AccountRecord {
         }
     }
 
-    /// The audit entry of an account Ralio created.
-    pub fn created_audit(&self) -> AuditEntry {
-        let entry = AuditEntry::new(self.updated_at, actions::ACCOUNT_CREATED, "applied")
-            .with_detail(format!("{} account", self.currency.as_str()));
-        match self.created() {
-            Some(account) => entry.with_fact(Fact::AccountCreated {
-                account_id: account.id.clone(),
-                alias: self.alias.clone(),
-                currency: self.currency,
-            }),
-            None => entry,
-        }
-    }
-
-    /// The audit entry of a creation whose outcome is not known.
-    pub fn uncertain_audit(&self) -> AuditEntry {
-        AuditEntry::new(self.updated_at, actions::ACCOUNT_UNCERTAIN, "uncertain")
-            .with_detail(format!("{} account", self.currency.as_str()))
-    }
-
-    /// The audit entry of an account Ralio activated.
-    pub fn activated_audit(&self, stamp: EventStamp) -> AuditEntry {
-        let id = self.created().map(|a| a.id.as_str()).unwrap_or_default();
-        activation_audit(id, self.currency, stamp, self.updated_at)
-    }
-
-    /// The audit entry of a creation the gate refused because of the user's level.
-    pub fn refusal_audit(level: &KycLevel, now: DateTime<Utc>) -> AuditEntry {
-        AuditEntry::new(now, actions::ACCOUNT_REFUSED, "refused")
-            .with_detail(format!("kyc level {level}"))
-    }
-
     /// The order accounts are listed in: oldest first.
     pub fn oldest_first(a: &AccountRecord, b: &AccountRecord) -> std::cmp::Ordering {
         (a.created_at, &a.alias, a.currency).cmp(&(b.created_at, &b.alias, b.currency))
     }
-}
-
-/// The audit entry of a `currency` account Ralio activated, written at `at`.
-pub fn activation_audit(
-    account_id: &str,
-    currency: Currency,
-    stamp: EventStamp,
-    at: DateTime<Utc>,
-) -> AuditEntry {
-    let mut entry = AuditEntry::new(at, actions::ACCOUNT_ACTIVATED, "applied")
-        .with_detail(format!("{} account", currency.as_str()))
-        .with_fact(Fact::AccountActivated {
-            account_id: account_id.to_owned(),
-        });
-    entry.event_id = Some(stamp.event_id);
-    entry
 }
 
 /// Whether an account Ralio lists is the one `(uid, alias, currency)` asked for. Ralio's

@@ -4,6 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::{AccountRecord, AccountStatus, AccountWrite};
+use crate::activation::Activation;
 use crate::change::{ApplyOutcome, Change, EventApplication};
 use crate::lifecycle::{EventStamp, ExpirySource, LevelStamp, Move, Phase};
 use crate::records::{FailureReason, ReverifyNotice};
@@ -225,6 +227,86 @@ pub mod describe {
         // the history endpoint shows.
         let _ = notice;
         "document expiry warning".to_owned()
+    }
+}
+
+/// The entries each change leaves in the trail. The layers below do not know they are audited:
+/// the audit describes them.
+impl AuditEntry {
+    /// The entry of an event when it applies. It names only the new state, so a store can
+    /// write it in the same blind request as the change itself.
+    pub fn applied(event: &EventApplication, now: DateTime<Utc>) -> Self {
+        let detail = match &event.change {
+            Change::Session { target, .. } => describe::session(Move::Apply, None, *target),
+            Change::Level { stamp, .. } => describe::level(Move::Apply, None, stamp),
+            Change::Reverify(notice) => describe::reverify(notice),
+        };
+        Self::for_event(event, ApplyOutcome::Applied, detail, now)
+            .with_fact(Fact::of_change(&event.change))
+    }
+
+    /// The entry of an account Ralio created.
+    pub fn account_created(record: &AccountRecord) -> Self {
+        let entry = Self::new(record.updated_at, actions::ACCOUNT_CREATED, "applied")
+            .with_detail(format!("{} account", record.currency.as_str()));
+        match record.created() {
+            Some(account) => entry.with_fact(Fact::AccountCreated {
+                account_id: account.id.clone(),
+                alias: record.alias.clone(),
+                currency: record.currency,
+            }),
+            None => entry,
+        }
+    }
+
+    /// The entry of an account creation whose outcome is not known.
+    pub fn account_uncertain(record: &AccountRecord) -> Self {
+        Self::new(record.updated_at, actions::ACCOUNT_UNCERTAIN, "uncertain")
+            .with_detail(format!("{} account", record.currency.as_str()))
+    }
+
+    /// The entry of an account Ralio activated.
+    pub fn account_activated(record: &AccountRecord, stamp: EventStamp) -> Self {
+        let id = record.created().map(|a| a.id.as_str()).unwrap_or_default();
+        Self::activation(id, record.currency, stamp, record.updated_at)
+    }
+
+    /// The entry of an account creation the gate refused because of the user's level.
+    pub fn account_refused(level: &KycLevel, now: DateTime<Utc>) -> Self {
+        Self::new(now, actions::ACCOUNT_REFUSED, "refused")
+            .with_detail(format!("kyc level {level}"))
+    }
+
+    /// The entry of a `currency` account Ralio activated, written at `at`.
+    pub fn activation(
+        account_id: &str,
+        currency: Currency,
+        stamp: EventStamp,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let mut entry = Self::new(at, actions::ACCOUNT_ACTIVATED, "applied")
+            .with_detail(format!("{} account", currency.as_str()))
+            .with_fact(Fact::AccountActivated {
+                account_id: account_id.to_owned(),
+            });
+        entry.event_id = Some(stamp.event_id);
+        entry
+    }
+
+    /// The entries an account write leaves when it takes effect, having absorbed `absorbed`.
+    pub fn of_account_write(write: &AccountWrite, absorbed: Option<&Activation>) -> Vec<Self> {
+        let record = &write.record;
+        match &record.status {
+            AccountStatus::Created { .. } => {
+                let mut entries = vec![Self::account_created(record)];
+                if let Some(activation) = absorbed {
+                    entries.push(Self::account_activated(record, activation.stamp));
+                }
+                entries
+            }
+            AccountStatus::Uncertain { .. } => vec![Self::account_uncertain(record)],
+            _ => Vec::new(),
+        }
     }
 }
 

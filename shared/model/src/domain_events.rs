@@ -9,9 +9,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::apply::UserSnapshot;
 use crate::audit::{AuditEntry, Fact};
 use crate::decisions::{NextAction, next_action};
+use crate::ledger::UserSnapshot;
 use crate::lifecycle::{EventStamp, ExpirySource, LevelStamp, Phase};
 use crate::records::{FailureReason, KycRecord, UserProfile};
 use crate::{Currency, KycLevel, Owner, SessionId, SessionState, Uid};

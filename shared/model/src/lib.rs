@@ -7,7 +7,6 @@
 
 pub mod accounts;
 pub mod activation;
-pub mod apply;
 pub mod audit;
 pub mod change;
 pub mod decisions;
@@ -15,6 +14,7 @@ pub mod domain_events;
 pub mod expiry;
 pub mod ids;
 pub mod leases;
+pub mod ledger;
 pub mod lifecycle;
 pub mod records;
 pub mod signature;
@@ -26,14 +26,7 @@ pub use accounts::{
     AccountGuard, AccountId, AccountRecord, AccountRefusal, AccountReservation, AccountStatus,
     AccountWrite, RalioAccount, ReservationToken,
 };
-pub use activation::{
-    ACTIVATION_RETENTION, AccountIdentity, AccountWritten, Activation, ActivationDecision,
-    WaitingActivation,
-};
-pub use apply::{
-    Commit, EventDecision, Ledger, OwnerRecords, StoredSession, UserSnapshot, WatchDecision,
-    WatchOutcome,
-};
+pub use activation::{ACTIVATION_RETENTION, AccountIdentity, Activation, WaitingActivation};
 pub use audit::AuditEntry;
 pub use change::{
     ATTRIBUTION_RETRY_WINDOW, ApplyOutcome, Attribution, Change, EventApplication, RECONCILED,
@@ -50,6 +43,10 @@ pub use expiry::{
 };
 pub use ids::{EventId, InvalidId, Owner, RelatedPartyId, SessionId, Uid};
 pub use leases::{LeaseGuard, LeaseHold, LeaseRefusal, LeaseRelease, LeaseToken};
+pub use ledger::{
+    AccountWritten, ActivationDecision, Commit, EventDecision, Ledger, OwnerRecords, StoredSession,
+    UserSnapshot, WatchDecision, WatchOutcome,
+};
 pub use lifecycle::{EventStamp, ExpirySource, LevelStamp, Move, Phase};
 pub use records::{
     FailureReason, HostedUrl, IncompleteSession, KycRecord, ReverifyNotice, SESSION_LIFETIME,

@@ -1,7 +1,7 @@
 //! Every change to a stored record, written down once as data: a guard that says when it may
 //! take effect and a patch that says what it writes.
 //!
-//! [`crate::apply::OwnerRecords`] executes a write in memory; the DynamoDB store turns the same
+//! [`crate::ledger::OwnerRecords`] executes a write in memory; the DynamoDB store turns the same
 //! write into one conditional update (the guard becomes the condition, the patch the update
 //! expression). Neither store decides anything of its own.
 

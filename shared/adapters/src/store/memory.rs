@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use idv_model::apply::Ledger;
+use idv_model::ledger::Ledger;
 use idv_model::{
     AccountIdentity, AccountRecord, AccountRefusal, AccountWrite, Activation, AuditEntry,
     EventApplication, EventId, ExpiryBucket, LeaseHold, LeaseRefusal, LeaseRelease, LeaseToken,

@@ -1,7 +1,7 @@
 //! The service's state: one trait per capability, implemented over DynamoDB and in memory.
 //!
 //! Every decision (may this event apply, what does it write, what does a refusal mean) is the
-//! model's ([`idv_model::apply`], [`idv_model::writes`]); the stores only execute it. Each
+//! model's ([`idv_model::ledger`], [`idv_model::writes`]); the stores only execute it. Each
 //! function takes only the capabilities it uses, and the SAM template grants each function
 //! only the DynamoDB actions those capabilities call.
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use idv_model::apply::Ledger;
+use idv_model::ledger::Ledger;
 use idv_model::webhook::EventBody;
 use idv_model::{
     HostedUrl, KycLevel, Owner, Phase, SessionId, SessionRecord, Uid, UserProfile, UserSnapshot,

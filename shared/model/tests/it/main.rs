@@ -3,5 +3,6 @@
 //! module as a prefix and a filter by name still finds them.
 
 mod fixtures;
+mod layers;
 mod lifecycle_properties;
 mod webhook_variants;

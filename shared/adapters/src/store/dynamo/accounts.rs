@@ -73,7 +73,7 @@ impl DynamoStore {
             Some(activation) => write.absorbing(activation, now),
             None => write.clone(),
         };
-        let audits = write.audits(absorbed);
+        let audits = AuditEntry::of_account_write(&write, absorbed);
         let condition = account_condition(write.guard)?;
         if write.account_id().is_none() && audits.is_empty() && !write.requires_regular {
             return self.put_account(&write, &condition).await;

@@ -4,7 +4,6 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, NaiveDate, Utc};
-use idv_model::accounts::activation_audit;
 use idv_model::{
     AccountGuard, AccountId, Activation, ApplyOutcome, AuditEntry, EventApplication, EventId,
     Owner, SessionId, WaitingActivation,
@@ -78,7 +77,7 @@ impl DynamoStore {
             account_condition(AccountGuard::Created)?,
             Cond::Absent(schema::attr::ACTIVATED_AT),
         ]));
-        let audit = activation_audit(
+        let audit = AuditEntry::activation(
             activation.account_id.as_str(),
             owner.currency,
             activation.stamp,
@@ -234,7 +233,7 @@ impl EventLedger for DynamoStore {
             let mut tx = Transaction::default();
             let marker = tx.push(self.marker(event, ApplyOutcome::Applied, now)?);
             let change = tx.push(self.update(&key, &expr)?);
-            tx.push(self.audit_put(event.owner, &event.applied_audit(now))?);
+            tx.push(self.audit_put(event.owner, &AuditEntry::applied(event, now))?);
             self.pair_kyc_id(&mut tx, event)?;
             let cancellation = match tx.send(&self.client).await? {
                 Ok(()) => {

@@ -1,5 +1,6 @@
-//! The one `apply`: a pure function from an owner's records and a write (an event, a watcher
-//! action, a creation) to a decision and the records it leaves.
+//! The ledger: a whole store as the model sees it, and the one `apply`, a pure function from
+//! an owner's records and a write (an event, a watcher action, a creation) to a decision and
+//! the records it leaves. It is the model's top layer below the read models.
 //!
 //! The in-memory store is this module over a map. The DynamoDB store sends the same
 //! [`Write`] as one conditional request and, when DynamoDB refuses it, asks this module what
@@ -14,24 +15,15 @@ use crate::audit::{AuditEntry, describe};
 use crate::change::{ApplyOutcome, Change, EventApplication};
 use crate::expiry::ExpiryBucket;
 use crate::leases::LeaseHold;
+
+mod accounts;
+mod leases;
+
 use crate::lifecycle::Move;
 use crate::records::{IncompleteSession, KycRecord, SessionFields, SessionRecord, UserProfile};
 use crate::writes::{WatchAction, Write};
 use crate::{Currency, EventId, Owner, SessionId, Uid};
-
-impl EventApplication {
-    /// The audit entry of this event when it applies. It names only the new state, so a store
-    /// can write it in the same blind request as the change itself.
-    pub fn applied_audit(&self, now: DateTime<Utc>) -> AuditEntry {
-        let detail = match &self.change {
-            Change::Session { target, .. } => describe::session(Move::Apply, None, *target),
-            Change::Level { stamp, .. } => describe::level(Move::Apply, None, stamp),
-            Change::Reverify(notice) => describe::reverify(notice),
-        };
-        AuditEntry::for_event(self, ApplyOutcome::Applied, detail, now)
-            .with_fact(crate::audit::Fact::of_change(&self.change))
-    }
-}
+pub use accounts::{AccountAudits, AccountWritten, ActivationDecision};
 
 /// Every owner's records and the events already handled: a whole store, as the model sees
 /// it. The in-memory store is a `Ledger` behind a lock.
@@ -308,7 +300,7 @@ impl OwnerRecords {
         let (verdict, commit) = self.decide(&event.write(now));
         let outcome = ApplyOutcome::from(verdict);
         let audit = match verdict {
-            Move::Apply => event.applied_audit(now),
+            Move::Apply => AuditEntry::applied(event, now),
             Move::Unchanged | Move::Stale => {
                 let detail = match &event.change {
                     Change::Session {
