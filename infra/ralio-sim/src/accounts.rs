@@ -12,7 +12,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::faults::Operation;
-use crate::{Simulator, authorised, error, payloads};
+use crate::payloads;
+use crate::ralio_api::{authorised, error};
+use crate::state::Simulator;
 
 /// One account the simulator opened.
 #[derive(Debug, Clone)]

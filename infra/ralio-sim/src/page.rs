@@ -1,6 +1,14 @@
 //! The hosted verification page: plain HTML, one form per outcome.
 
+use std::sync::Arc;
+
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
+
+use crate::control::Decision;
+use crate::state::Simulator;
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -78,4 +86,36 @@ pub fn render(
 
 pub fn not_found() -> String {
     "<!doctype html><html><body><h1>No such session</h1></body></html>".into()
+}
+
+pub(crate) async fn hosted_page(
+    State(sim): State<Arc<Simulator>>,
+    Path(id): Path<String>,
+) -> Response {
+    let session = sim.state().sessions.get(&id).cloned();
+    match session {
+        Some(s) => Html(render(&s.id, &s.uid, s.state, s.expires_at, None)).into_response(),
+        None => (StatusCode::NOT_FOUND, Html(not_found())).into_response(),
+    }
+}
+
+pub(crate) async fn hosted_decide(
+    State(sim): State<Arc<Simulator>>,
+    Path(id): Path<String>,
+    Form(decision): Form<Decision>,
+) -> Response {
+    match sim.decide(&id, &decision.outcome, decision.reason.as_deref()) {
+        Ok(_) => Redirect::to(&format!("/hosted/{id}")).into_response(),
+        Err(message) => {
+            let session = sim.state().sessions.get(&id).cloned();
+            match session {
+                Some(s) => (
+                    StatusCode::CONFLICT,
+                    Html(render(&s.id, &s.uid, s.state, s.expires_at, Some(&message))),
+                )
+                    .into_response(),
+                None => (StatusCode::NOT_FOUND, Html(not_found())).into_response(),
+            }
+        }
+    }
 }
