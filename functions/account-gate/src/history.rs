@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use idv_adapters::http::{Problem, UserId, json, store_problem};
 use idv_model::audit::Fact;
-use idv_model::{AuditEntry, Owner};
+use idv_model::{AuditEntry, AuditOutcome, Owner};
 use serde::{Deserialize, Serialize};
 
 use crate::AccountGate;
@@ -32,7 +32,7 @@ pub struct HistoryQuery {
 struct EntryView<'a> {
     at: DateTime<Utc>,
     action: &'a str,
-    outcome: &'a str,
+    outcome: &'a AuditOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     event_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -15,7 +15,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use idv_adapters::ralio::{Deadline, RalioError};
 use idv_adapters::store::StoreError;
-use idv_model::audit::AuditEntry;
+use idv_model::audit::{AuditEntry, AuditOutcome};
 use idv_model::settled;
 use idv_model::{
     AccountId, AccountRecord, AccountRefusal, AccountReservation, Currency, Owner, Uid,
@@ -158,6 +158,6 @@ impl AccountGate {
 }
 
 fn resolved_audit(currency: Currency, detail: String, at: DateTime<Utc>) -> AuditEntry {
-    AuditEntry::new(at, ACCOUNT_RESOLVED, "resolved")
+    AuditEntry::new(at, ACCOUNT_RESOLVED, AuditOutcome::Resolved)
         .with_detail(format!("{} account {detail}", currency.as_str()))
 }

@@ -8,7 +8,9 @@
 use chrono::{DateTime, Utc};
 use idv_adapters::ralio::{CreatedSession, Deadline, LeftByAttempt, RalioError};
 use idv_adapters::store::{AuditLog, Lease, StoreError};
-use idv_model::{AuditEntry, LeaseHold, LeaseRelease, LeaseToken, Owner, SessionId, Uid, settled};
+use idv_model::{
+    AuditEntry, AuditOutcome, LeaseHold, LeaseRelease, LeaseToken, Owner, SessionId, Uid, settled,
+};
 
 use crate::CreateSession;
 
@@ -106,7 +108,8 @@ impl CreateSession {
                 return Err(error);
             }
         };
-        let entry = AuditEntry::new(now, SESSION_RESOLVED, "resolved").with_detail(detail.clone());
+        let entry = AuditEntry::new(now, SESSION_RESOLVED, AuditOutcome::Resolved)
+            .with_detail(detail.clone());
         if let Err(e) = audit.append_audit(Owner::User(uid), &entry).await {
             return Ok(format!(
                 "{detail} (recorded; the audit entry was not written: {e})"

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_adapters::store::{AuditLog, QuarantineEntry, QuarantineReader, Replayed};
-use idv_model::{AuditEntry, EventId};
+use idv_model::{ApplyOutcome, AuditEntry, AuditOutcome, EventId};
 use idv_webhook::{Mode, Webhook};
 
 /// Which quarantined payloads to look at.
@@ -66,10 +66,6 @@ impl ReplayReport {
     }
 }
 
-/// Outcomes after which replaying again can change nothing. `unhandled` is not one: a later
-/// release, or a spelling a person maps, may read the same bytes as an event it acts on.
-const FINAL: &[&str] = &["applied", "duplicate", "stale", "unchanged", "deferred"];
-
 pub async fn replay_quarantine(
     webhook: &Webhook,
     store: &(impl QuarantineReader + AuditLog + ?Sized),
@@ -110,7 +106,14 @@ async fn replay_one(
     dry_run: bool,
     now: DateTime<Utc>,
 ) -> Result<String, String> {
-    if entry.replayed.is_some() {
+    // A replay that came to an outcome of applying is final. An older release also marked
+    // `unhandled` as done: such an entry is tried again, since a later release or a learnt
+    // spelling may read it.
+    if entry
+        .replayed
+        .as_ref()
+        .is_some_and(|r| !matches!(r.outcome, AuditOutcome::Other(_)))
+    {
         return Ok("already_replayed".into());
     }
     let body = Bytes::from(entry.body.clone());
@@ -131,17 +134,19 @@ async fn replay_one(
         tracing::warn!(outcome = handled.outcome, "replay failed; try again later");
         return Ok("failed".into());
     }
-    if !FINAL.contains(&handled.outcome) {
+    // Outcomes of applying are final; anything else (unhandled, kept again) may change with a
+    // later release or a learnt spelling.
+    let Ok(final_outcome) = handled.outcome.parse::<ApplyOutcome>() else {
         return Ok(format!(
             "still:{}",
             handled.reason.unwrap_or(handled.outcome)
         ));
-    }
+    };
     if let Some(owner) = handled.owner {
         let mut audit = AuditEntry::new(
             now,
             handled.event_type.as_deref().unwrap_or("webhook"),
-            "replayed",
+            AuditOutcome::Replayed,
         )
         .with_detail(format!(
             "kept {} as {}; now {}",
@@ -160,7 +165,7 @@ async fn replay_one(
     }
     let replayed = Replayed {
         at: now,
-        outcome: handled.outcome.to_owned(),
+        outcome: final_outcome.into(),
     };
     store
         .mark_replayed(entry, &replayed)

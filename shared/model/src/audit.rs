@@ -28,8 +28,8 @@ pub struct AuditEntry {
     /// What happened: an event type (`kyc_session_verified`), a watcher action
     /// (`session_flagged_expiring`) or a gate decision (`account_refused`).
     pub action: String,
-    /// `applied`, `duplicate`, `stale`, `unchanged`, `refused`, …
-    pub outcome: String,
+    /// What came of it: applied, duplicate, stale, refused, …
+    pub outcome: AuditOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<EventId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -122,12 +122,63 @@ impl Fact {
     }
 }
 
+/// What came of an audited action. Stored and shown as its snake_case name, as before it was a
+/// type; a name written by another release reads back as `Other`, unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, strum::Display, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
+pub enum AuditOutcome {
+    Applied,
+    Duplicate,
+    Stale,
+    Unchanged,
+    Deferred,
+    Quarantined,
+    Refused,
+    Resolved,
+    Uncertain,
+    Replayed,
+    #[strum(default, to_string = "{0}")]
+    Other(String),
+}
+
+impl From<ApplyOutcome> for AuditOutcome {
+    fn from(outcome: ApplyOutcome) -> Self {
+        match outcome {
+            ApplyOutcome::Applied => Self::Applied,
+            ApplyOutcome::Duplicate => Self::Duplicate,
+            ApplyOutcome::Stale => Self::Stale,
+            ApplyOutcome::Unchanged => Self::Unchanged,
+            ApplyOutcome::Deferred => Self::Deferred,
+        }
+    }
+}
+
+impl PartialEq<&str> for AuditOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        other.parse::<Self>().is_ok_and(|parsed| parsed == *self)
+    }
+}
+
+impl Serialize for AuditOutcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for AuditOutcome {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        // The default variant takes every other name, so parsing cannot fail.
+        Ok(name.parse().unwrap_or(Self::Other(name)))
+    }
+}
+
 impl AuditEntry {
-    pub fn new(at: DateTime<Utc>, action: &str, outcome: &str) -> Self {
+    pub fn new(at: DateTime<Utc>, action: &str, outcome: AuditOutcome) -> Self {
         Self {
             at,
             action: action.to_owned(),
-            outcome: outcome.to_owned(),
+            outcome,
             event_id: None,
             session_id: None,
             detail: String::new(),
@@ -154,7 +205,7 @@ impl AuditEntry {
             event_id: Some(event.event_id),
             session_id: event.change.session_id(),
             detail,
-            ..Self::new(at, &event.event_type, outcome.as_str())
+            ..Self::new(at, &event.event_type, outcome.into())
         }
     }
 
@@ -169,7 +220,11 @@ impl AuditEntry {
         Self {
             event_id,
             detail: reason.to_owned(),
-            ..Self::new(at, event_type.unwrap_or("unreadable_event"), "quarantined")
+            ..Self::new(
+                at,
+                event_type.unwrap_or("unreadable_event"),
+                AuditOutcome::Quarantined,
+            )
         }
     }
 
@@ -190,7 +245,7 @@ impl AuditEntry {
 
     /// An applied change with what its domain event needs.
     pub fn is_publishable(&self) -> bool {
-        self.outcome == ApplyOutcome::Applied.as_str() && self.fact.is_some()
+        self.outcome == AuditOutcome::Applied && self.fact.is_some()
     }
 }
 
@@ -247,8 +302,12 @@ impl AuditEntry {
 
     /// The entry of an account Ralio created.
     pub fn account_created(record: &AccountRecord) -> Self {
-        let entry = Self::new(record.updated_at, actions::ACCOUNT_CREATED, "applied")
-            .with_detail(format!("{} account", record.currency.as_str()));
+        let entry = Self::new(
+            record.updated_at,
+            actions::ACCOUNT_CREATED,
+            AuditOutcome::Applied,
+        )
+        .with_detail(format!("{} account", record.currency.as_str()));
         match record.created() {
             Some(account) => entry.with_fact(Fact::AccountCreated {
                 account_id: account.id.clone(),
@@ -261,8 +320,12 @@ impl AuditEntry {
 
     /// The entry of an account creation whose outcome is not known.
     pub fn account_uncertain(record: &AccountRecord) -> Self {
-        Self::new(record.updated_at, actions::ACCOUNT_UNCERTAIN, "uncertain")
-            .with_detail(format!("{} account", record.currency.as_str()))
+        Self::new(
+            record.updated_at,
+            actions::ACCOUNT_UNCERTAIN,
+            AuditOutcome::Uncertain,
+        )
+        .with_detail(format!("{} account", record.currency.as_str()))
     }
 
     /// The entry of an account Ralio activated.
@@ -273,7 +336,7 @@ impl AuditEntry {
 
     /// The entry of an account creation the gate refused because of the user's level.
     pub fn account_refused(level: &KycLevel, now: DateTime<Utc>) -> Self {
-        Self::new(now, actions::ACCOUNT_REFUSED, "refused")
+        Self::new(now, actions::ACCOUNT_REFUSED, AuditOutcome::Refused)
             .with_detail(format!("kyc level {level}"))
     }
 
@@ -284,7 +347,7 @@ impl AuditEntry {
         stamp: EventStamp,
         at: DateTime<Utc>,
     ) -> Self {
-        let mut entry = Self::new(at, actions::ACCOUNT_ACTIVATED, "applied")
+        let mut entry = Self::new(at, actions::ACCOUNT_ACTIVATED, AuditOutcome::Applied)
             .with_detail(format!("{} account", currency.as_str()))
             .with_fact(Fact::AccountActivated {
                 account_id: account_id.to_owned(),
@@ -329,5 +392,30 @@ mod tests {
             describe::session(Move::Stale, None, inferred),
             "no session, not EXPIRED(inferred)"
         );
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::AuditOutcome;
+
+    /// Stored outcomes keep the names they had as strings; a name from another release reads
+    /// back unchanged.
+    #[test]
+    fn outcomes_keep_their_stored_names() {
+        for (outcome, name) in [
+            (AuditOutcome::Applied, "applied"),
+            (AuditOutcome::Quarantined, "quarantined"),
+            (AuditOutcome::Replayed, "replayed"),
+            (AuditOutcome::Other("unhandled".into()), "unhandled"),
+        ] {
+            let json = serde_json::to_string(&outcome).unwrap();
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(
+                serde_json::from_str::<AuditOutcome>(&json).unwrap(),
+                outcome
+            );
+            assert!(outcome == name);
+        }
     }
 }

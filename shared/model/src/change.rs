@@ -44,8 +44,20 @@ pub struct EventApplication {
 }
 
 /// What applying an event did. Serialised into the webhook answer and the audit trail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ApplyOutcome {
     /// The change took effect.
     Applied,
@@ -62,13 +74,7 @@ pub enum ApplyOutcome {
 
 impl ApplyOutcome {
     pub fn as_str(self) -> &'static str {
-        match self {
-            ApplyOutcome::Applied => "applied",
-            ApplyOutcome::Duplicate => "duplicate",
-            ApplyOutcome::Stale => "stale",
-            ApplyOutcome::Unchanged => "unchanged",
-            ApplyOutcome::Deferred => "deferred",
-        }
+        self.into()
     }
 }
 

@@ -27,7 +27,7 @@ pub use accounts::{
     AccountWrite, RalioAccount, ReservationToken,
 };
 pub use activation::{ACTIVATION_RETENTION, AccountIdentity, Activation, WaitingActivation};
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, AuditOutcome};
 pub use change::{
     ATTRIBUTION_RETRY_WINDOW, ApplyOutcome, Attribution, Change, EventApplication, RECONCILED,
     Unattributed,

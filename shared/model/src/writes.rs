@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::SessionId;
-use crate::audit::{AuditEntry, Fact, actions, describe};
+use crate::audit::{AuditEntry, AuditOutcome, Fact, actions, describe};
 use crate::change::{Change, EventApplication};
 use crate::expiry::{BucketKind, ExpiryBucket};
 use crate::lifecycle::{EventStamp, ExpirySource, Move, Phase};
@@ -346,13 +346,21 @@ impl WatchAction {
     /// The audit entry of a session this action changed.
     pub fn audit(self, session_id: SessionId, now: DateTime<Utc>) -> AuditEntry {
         let entry = match self {
-            WatchAction::Flag => AuditEntry::new(now, actions::SESSION_FLAGGED_EXPIRING, "applied")
-                .with_fact(Fact::SessionExpiring),
+            WatchAction::Flag => AuditEntry::new(
+                now,
+                actions::SESSION_FLAGGED_EXPIRING,
+                AuditOutcome::Applied,
+            )
+            .with_fact(Fact::SessionExpiring),
             WatchAction::ExpireInferred => {
                 let target = Phase::Expired(ExpirySource::Inferred);
-                AuditEntry::new(now, actions::SESSION_EXPIRED_INFERRED, "applied")
-                    .with_detail(describe::session(Move::Apply, None, target))
-                    .with_fact(Fact::session_move(target, Vec::new()))
+                AuditEntry::new(
+                    now,
+                    actions::SESSION_EXPIRED_INFERRED,
+                    AuditOutcome::Applied,
+                )
+                .with_detail(describe::session(Move::Apply, None, target))
+                .with_fact(Fact::session_move(target, Vec::new()))
             }
         };
         entry.about_session(session_id)

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use idv_adapters::store::dynamo::schema::TABLE;
 use idv_adapters::testing::{OPERATIONS_DIR_VAR, Permission};
+use idv_model::AuditOutcome;
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -181,8 +182,12 @@ fn the_publisher_is_fed_exactly_the_audit_items_of_applied_changes() {
         let item: serde_dynamo::Item = serde_dynamo::to_item(AuditItem::new(owner, entry)).unwrap();
         serde_json::to_value(item).unwrap()
     };
-    let applied = AuditEntry::new(chrono::Utc::now(), "kyc_session_verified", "applied")
-        .with_fact(Fact::session_move(Phase::Verified, Vec::new()));
+    let applied = AuditEntry::new(
+        chrono::Utc::now(),
+        "kyc_session_verified",
+        AuditOutcome::Applied,
+    )
+    .with_fact(Fact::session_move(Phase::Verified, Vec::new()));
     assert!(applied.is_publishable());
     assert!(filter_matches(&pattern, &record("INSERT", image(&applied))));
     assert!(!filter_matches(
@@ -190,9 +195,9 @@ fn the_publisher_is_fed_exactly_the_audit_items_of_applied_changes() {
         &record("MODIFY", image(&applied))
     ));
     let mut stale = applied.clone();
-    stale.outcome = "stale".into();
+    stale.outcome = AuditOutcome::Stale;
     assert!(!filter_matches(&pattern, &record("INSERT", image(&stale))));
-    let refusal = AuditEntry::new(chrono::Utc::now(), "account_refused", "refused");
+    let refusal = AuditEntry::new(chrono::Utc::now(), "account_refused", AuditOutcome::Refused);
     assert!(!filter_matches(
         &pattern,
         &record("INSERT", image(&refusal))

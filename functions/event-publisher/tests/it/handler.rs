@@ -9,7 +9,7 @@ use idv_adapters::testing::bus::TestBus;
 use idv_adapters::testing::fixtures::t0;
 use idv_event_publisher::EventPublisher;
 use idv_model::audit::Fact;
-use idv_model::{AuditEntry, Owner, Phase, SessionId, Uid};
+use idv_model::{AuditEntry, AuditOutcome, Owner, Phase, SessionId, Uid};
 use serde_json::{Value, json};
 
 fn record(sequence: &str, image: Value) -> Value {
@@ -21,7 +21,7 @@ fn record(sequence: &str, image: Value) -> Value {
 }
 
 fn verified_image(owner: Owner) -> Value {
-    let entry = AuditEntry::new(t0(), "kyc_session_verified", "applied")
+    let entry = AuditEntry::new(t0(), "kyc_session_verified", AuditOutcome::Applied)
         .about_session(SessionId::from_uuid(uuid::Uuid::new_v4()))
         .with_fact(Fact::session_move(Phase::Verified, Vec::new()));
     let item: serde_dynamo::Item = serde_dynamo::to_item(AuditItem::new(owner, &entry)).unwrap();

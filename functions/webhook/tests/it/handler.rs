@@ -273,7 +273,7 @@ async fn a_related_party_event_without_entity_type_never_opens_the_gate(store: A
     assert_eq!(
         (
             trail[0].action.as_str(),
-            trail[0].outcome.as_str(),
+            trail[0].outcome.to_string().as_str(),
             trail[0].detail.as_str()
         ),
         ("kyc_state_updated", "quarantined", "ambiguous_owner")

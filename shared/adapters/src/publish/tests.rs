@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 use idv_model::audit::Fact;
-use idv_model::{EventId, Phase, SessionId, Uid};
+use idv_model::{AuditOutcome, EventId, Phase, SessionId, Uid};
 
 use super::*;
 use crate::store::MemoryStore;
@@ -17,7 +17,7 @@ fn verified(uid: Uid, n: u32) -> Delivered {
         entry: AuditEntry::new(
             at("2026-05-02T10:00:00Z"),
             "kyc_session_verified",
-            "applied",
+            AuditOutcome::Applied,
         )
         .about_session(session)
         .with_fact(Fact::session_move(Phase::Verified, Vec::new())),
@@ -95,7 +95,7 @@ fn stream_records_carry_audit_entries_of_applied_changes_only() {
     assert_eq!(found.position, "42");
     assert!(delivered(&event("MODIFY", &image)).unwrap().is_none());
     let mut refused = record.entry.clone();
-    refused.outcome = "stale".into();
+    refused.outcome = AuditOutcome::Stale;
     refused.fact = None;
     let stale: serde_dynamo::Item =
         serde_dynamo::to_item(AuditItem::new(record.owner, &refused)).unwrap();
@@ -126,7 +126,11 @@ async fn a_republished_trail_makes_the_same_events_again() {
             .await
             .unwrap();
     }
-    let refusal = AuditEntry::new(at("2026-05-02T11:00:00Z"), "account_refused", "refused");
+    let refusal = AuditEntry::new(
+        at("2026-05-02T11:00:00Z"),
+        "account_refused",
+        AuditOutcome::Refused,
+    );
     store
         .append_audit(Owner::User(uid), &refusal)
         .await
@@ -163,10 +167,12 @@ async fn a_level_update_that_repeats_the_level_is_not_an_event() {
             at: at(at_),
             event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
         };
-        AuditEntry::new(at(at_), "kyc_state_updated", "applied").with_fact(Fact::Level {
-            level: KycLevel::Regular,
-            stamp,
-        })
+        AuditEntry::new(at(at_), "kyc_state_updated", AuditOutcome::Applied).with_fact(
+            Fact::Level {
+                level: KycLevel::Regular,
+                stamp,
+            },
+        )
     };
     let store = Arc::new(MemoryStore::new());
     let sink = Arc::new(TestBus::default());

@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::{
     AccountIdentity, AccountRecord, AccountRefusal, AccountReservation, AccountWrite, Activation,
-    ApplyOutcome, AuditEntry, Currency, EventApplication, EventId, ExpiryBucket, LeaseHold,
-    LeaseRelease, LeaseToken, Owner, ReservationToken, SessionId, SessionRecord, StoredSession,
-    TickClaim, Uid, UserSnapshot, WaitingActivation, WatchAction, WatchOutcome,
+    ApplyOutcome, AuditEntry, AuditOutcome, Currency, EventApplication, EventId, ExpiryBucket,
+    LeaseHold, LeaseRelease, LeaseToken, Owner, ReservationToken, SessionId, SessionRecord,
+    StoredSession, TickClaim, Uid, UserSnapshot, WaitingActivation, WatchAction, WatchOutcome,
 };
 
 pub mod dynamo;
@@ -82,7 +82,7 @@ pub struct QuarantineEntry {
 pub struct Replayed {
     pub at: DateTime<Utc>,
     /// The webhook outcome: `applied`, `duplicate`, `stale`, … or a quarantine reason.
-    pub outcome: String,
+    pub outcome: AuditOutcome,
 }
 
 /// The reason code of the copy kept when an event is first sent back unattributed.

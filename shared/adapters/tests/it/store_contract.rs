@@ -10,10 +10,10 @@ use idv_adapters::testing::fixtures::*;
 use idv_adapters::testing::{dynamo, memory};
 use idv_model::{
     AccountId, AccountRecord, AccountRefusal, AccountReservation, AccountStatus, Activation,
-    ApplyOutcome, AuditEntry, BucketKind, Change, Currency, EventApplication, EventStamp,
-    ExpiryBucket, ExpirySchedule, ExpirySource, FailureReason, HostedUrl, KycLevel, LeaseRelease,
-    Owner, Phase, RalioAccount, RelatedPartyId, ReservationToken, ReverifyNotice, SessionRecord,
-    StoredSession, TickClaim, WatchAction, WatchOutcome, parse_webhook,
+    ApplyOutcome, AuditEntry, AuditOutcome, BucketKind, Change, Currency, EventApplication,
+    EventStamp, ExpiryBucket, ExpirySchedule, ExpirySource, FailureReason, HostedUrl, KycLevel,
+    LeaseRelease, Owner, Phase, RalioAccount, RelatedPartyId, ReservationToken, ReverifyNotice,
+    SessionRecord, StoredSession, TickClaim, WatchAction, WatchOutcome, parse_webhook,
 };
 
 macro_rules! contract {
@@ -205,7 +205,7 @@ async fn duplicate_event_changes_nothing_and_is_audited_once(store: Arc<dyn Stor
         .await
         .unwrap()
         .into_iter()
-        .map(|a| a.outcome)
+        .map(|a| a.outcome.to_string())
         .collect();
     let mut sorted = outcomes.clone();
     sorted.sort();
@@ -1069,7 +1069,7 @@ async fn quarantine_keeps_bytes_verbatim_once(store: Arc<dyn Store>) {
     // A replay is remembered on the entry.
     let replayed = Replayed {
         at: received + Duration::days(1),
-        outcome: "applied".into(),
+        outcome: AuditOutcome::Applied,
     };
     store.mark_replayed(&entry, &replayed).await.unwrap();
     let kept = store.quarantined(received.date_naive()).await.unwrap();
@@ -1102,7 +1102,7 @@ async fn audit_trail_is_append_only_and_ordered(store: Arc<dyn Store>) {
     let entry = |minute, action: &str| AuditEntry {
         at: t0() + Duration::minutes(minute),
         action: action.into(),
-        outcome: "refused".into(),
+        outcome: AuditOutcome::Refused,
         event_id: None,
         session_id: None,
         detail: "kyc level LIGHT".into(),
@@ -1128,7 +1128,7 @@ async fn audit_pages_run_newest_first_and_resume_where_they_stopped(store: Arc<d
         AuditEntry::new(
             t0() + Duration::minutes(minute),
             "kyc_session_verified",
-            "applied",
+            AuditOutcome::Applied,
         )
         .about_session(session)
         .with_fact(idv_model::audit::Fact::session_move(

@@ -1,6 +1,7 @@
 use super::*;
+use crate::EventId;
+use crate::audit::AuditOutcome;
 use crate::audit::actions;
-use crate::{ApplyOutcome, EventId};
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().to_utc()
@@ -15,7 +16,7 @@ fn session() -> SessionId {
 }
 
 fn moved(phase: Phase, when: &str) -> AuditEntry {
-    AuditEntry::new(at(when), "kyc_session_verified", "applied")
+    AuditEntry::new(at(when), "kyc_session_verified", AuditOutcome::Applied)
         .about_session(session())
         .with_fact(Fact::session_move(phase, Vec::new()))
 }
@@ -25,7 +26,7 @@ fn level(name: &str, when: &str) -> AuditEntry {
         at: at(when),
         event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
     };
-    AuditEntry::new(at(when), "kyc_state_updated", "applied").with_fact(Fact::Level {
+    AuditEntry::new(at(when), "kyc_state_updated", AuditOutcome::Applied).with_fact(Fact::Level {
         level: KycLevel::parse(name),
         stamp,
     })
@@ -57,7 +58,7 @@ fn the_state_before_is_the_latest_allowed_prior_whatever_order_the_trail_is_in()
     }
     // A refused move and another session's move do not count.
     let mut refused = moved(Phase::Review, "2026-05-01T10:00:00Z");
-    refused.outcome = ApplyOutcome::Stale.as_str().into();
+    refused.outcome = AuditOutcome::Stale;
     let other = AuditEntry {
         session_id: Some(SessionId::parse("00000000-0000-4000-8000-000000000001").unwrap()),
         ..moved(Phase::Review, "2026-05-01T10:00:00Z")
@@ -109,12 +110,12 @@ fn only_applied_changes_of_users_make_events_and_their_ids_are_stable() {
     assert_ne!(other.id, event.id);
 
     let mut stale = entry.clone();
-    stale.outcome = "stale".into();
+    stale.outcome = AuditOutcome::Stale;
     assert!(domain_event(owner, &stale, OwnerHistory::default()).is_none());
     let refusal = AuditEntry::new(
         at("2026-05-02T10:00:00Z"),
         actions::ACCOUNT_REFUSED,
-        "refused",
+        AuditOutcome::Refused,
     );
     assert!(domain_event(owner, &refusal, OwnerHistory::default()).is_none());
     let party = Owner::RelatedParty(
@@ -151,9 +152,13 @@ fn a_rejection_carries_its_reasons_and_an_expiry_its_source() {
         message: "The document has expired".into(),
         category: None,
     };
-    let rejected = AuditEntry::new(at("2026-05-02T10:00:00Z"), "kyc_session_failed", "applied")
-        .about_session(session())
-        .with_fact(Fact::session_move(Phase::Rejected, vec![reason]));
+    let rejected = AuditEntry::new(
+        at("2026-05-02T10:00:00Z"),
+        "kyc_session_failed",
+        AuditOutcome::Applied,
+    )
+    .about_session(session())
+    .with_fact(Fact::session_move(Phase::Rejected, vec![reason]));
     let event = domain_event(Owner::User(uid()), &rejected, OwnerHistory::default()).unwrap();
     assert_eq!(
         event.detail["failureReasons"][0]["code"],

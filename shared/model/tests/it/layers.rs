@@ -146,7 +146,10 @@ fn each_model_module_uses_only_the_layers_below_it() {
     let order: Vec<&str> = LAYERS.iter().flat_map(|(_, m)| m.iter().copied()).collect();
     let placed: BTreeSet<&str> = order.iter().copied().collect();
     let declared: BTreeSet<&str> = modules.iter().map(String::as_str).collect();
-    assert_eq!(placed, declared, "every module of lib.rs is placed in LAYERS, once");
+    assert_eq!(
+        placed, declared,
+        "every module of lib.rs is placed in LAYERS, once"
+    );
     assert_eq!(order.len(), placed.len(), "a module is placed twice");
 
     let mut violations = Vec::new();

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use idv_model::audit::Fact;
-use idv_model::{AuditEntry, EventId, ExpiryBucket, Owner, SessionId};
+use idv_model::{AuditEntry, AuditOutcome, EventId, ExpiryBucket, Owner, SessionId};
 use serde::{Deserialize, Serialize};
 
 use super::{Key, Ts};
@@ -20,7 +20,7 @@ pub struct AuditItem {
     pub entity: String,
     pub at: Ts,
     pub action: String,
-    pub outcome: String,
+    pub outcome: AuditOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<EventId>,
     /// The session an entry is about. Not `sessionId`: that name is the BySession index key,
@@ -79,7 +79,7 @@ pub struct MarkerItem {
     pub sk: String,
     pub entity: String,
     pub event_type: String,
-    pub outcome: String,
+    pub outcome: idv_model::ApplyOutcome,
     pub received_at: Ts,
     /// Epoch seconds after which DynamoDB may delete the marker.
     pub ttl: i64,
@@ -98,7 +98,7 @@ impl MarkerItem {
             sk: schema::EVENT_SK.to_owned(),
             entity: entity::EVENT.to_owned(),
             event_type: event_type.to_owned(),
-            outcome: outcome.as_str().to_owned(),
+            outcome,
             received_at: Ts(now),
             ttl: (now + keep_for).timestamp(),
         }
@@ -168,7 +168,7 @@ pub struct QuarantineItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replayed_at: Option<Ts>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub replay_outcome: Option<String>,
+    pub replay_outcome: Option<AuditOutcome>,
 }
 
 impl From<&QuarantineEntry> for QuarantineItem {

@@ -139,7 +139,7 @@ fn quarantined_bodies_are_binary_and_come_back_verbatim() {
         expires_at: at("2026-06-03T09:12:03Z"),
         replayed: Some(crate::store::Replayed {
             at: at("2026-05-05T10:00:00Z"),
-            outcome: "applied".into(),
+            outcome: idv_model::AuditOutcome::Applied,
         }),
     };
     let item = to_item(&QuarantineItem::from(&entry)).unwrap();
