@@ -13,7 +13,8 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{RalioCall, RalioClient, RalioError, describe_json_error, expect_json};
+use super::transport::{describe_json_error, expect_json};
+use super::{RalioCall, RalioClient, RalioError};
 
 /// An account as Ralio's read endpoints describe it. Only ids and account fields are read:
 /// the owner's name and e-mail are not this service's to keep.

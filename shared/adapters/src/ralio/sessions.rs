@@ -12,9 +12,8 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    CreateSessionBody, RalioCall, RalioClient, RalioError, describe_json_error, expect_json,
-};
+use super::transport::{describe_json_error, expect_json};
+use super::{CreateSessionBody, RalioCall, RalioClient, RalioError};
 
 /// A session state as Ralio reports it over REST: the vocabulary is undocumented.
 #[derive(Debug, Clone, PartialEq, Eq)]
