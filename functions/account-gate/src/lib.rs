@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use idv_adapters::clock::{Clock, SystemClock};
-use idv_adapters::config::{ConfigError, Env, ProcessEnv};
+use idv_adapters::config::{ConfigError, Env};
 use idv_adapters::ralio::RalioClient;
 use idv_adapters::store::{AccountLedger, AuditLog, UserReader};
 use idv_adapters::wiring::Wiring;
@@ -80,7 +80,9 @@ impl Default for Settings {
     }
 }
 
-pub struct AccountGate {
+/// What the gate is made of. Tests and the local stack choose each part; Lambda's come from
+/// its environment ([`AccountGate::from_env`]).
+pub struct Parts {
     pub users: Arc<dyn UserReader>,
     pub accounts: Arc<dyn AccountLedger>,
     pub audit: Arc<dyn AuditLog>,
@@ -89,17 +91,37 @@ pub struct AccountGate {
     pub settings: Settings,
 }
 
+pub struct AccountGate {
+    users: Arc<dyn UserReader>,
+    accounts: Arc<dyn AccountLedger>,
+    audit: Arc<dyn AuditLog>,
+    ralio: Arc<RalioClient>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+}
+
 impl AccountGate {
-    /// Lambda configuration: `TABLE_NAME` and the Ralio variables.
-    pub async fn from_env() -> Result<Arc<Self>, ConfigError> {
-        Self::from_config(&ProcessEnv).await
+    pub fn new(parts: Parts) -> Arc<Self> {
+        let Parts {
+            users,
+            accounts,
+            audit,
+            ralio,
+            clock,
+            settings,
+        } = parts;
+        Arc::new(Self {
+            users,
+            accounts,
+            audit,
+            ralio,
+            clock,
+            settings,
+        })
     }
 
-    pub async fn from_config(env: &impl Env) -> Result<Arc<Self>, ConfigError> {
-        Self::wired(&Wiring::load(env).await).await
-    }
-
-    pub async fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
+    /// Lambda's configuration: `TABLE_NAME`, the Ralio variables and the `ACCOUNT_*` settings.
+    pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let env = wiring.env();
         let defaults = Settings::default();
         let settings = Settings {
@@ -118,7 +140,7 @@ impl AccountGate {
         let ralio = wiring.ralio()?;
         wiring.prime_ralio(&ralio).await?;
         wiring.prime_store(&store).await?;
-        Ok(Arc::new(Self {
+        Ok(Self::new(Parts {
             users: store.clone(),
             accounts: store.clone(),
             audit: store,

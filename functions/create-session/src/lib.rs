@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use idv_adapters::clock::{Clock, SystemClock};
-use idv_adapters::config::{ConfigError, Env, ProcessEnv};
+use idv_adapters::config::{ConfigError, Env};
 use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::ralio::RalioClient;
 use idv_adapters::store::{CreationLease, UserReader};
@@ -71,7 +71,9 @@ impl Default for Settings {
     }
 }
 
-pub struct CreateSession {
+/// What the function is made of. Tests and the local stack choose each part; Lambda's come
+/// from its environment ([`CreateSession::from_env`]).
+pub struct Parts {
     pub users: Arc<dyn UserReader>,
     pub leases: Arc<dyn CreationLease>,
     pub scheduler: Arc<ExpiryScheduler>,
@@ -80,24 +82,44 @@ pub struct CreateSession {
     pub settings: Settings,
 }
 
+pub struct CreateSession {
+    users: Arc<dyn UserReader>,
+    leases: Arc<dyn CreationLease>,
+    scheduler: Arc<ExpiryScheduler>,
+    ralio: Arc<RalioClient>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+}
+
 impl CreateSession {
-    /// Lambda configuration: `TABLE_NAME`, `QUEUE_URL`, the Ralio variables (see
-    /// [`idv_adapters::config::ralio_config`]) and the expiry schedule.
-    pub async fn from_env() -> Result<Arc<Self>, ConfigError> {
-        Self::from_config(&ProcessEnv).await
+    pub fn new(parts: Parts) -> Arc<Self> {
+        let Parts {
+            users,
+            leases,
+            scheduler,
+            ralio,
+            clock,
+            settings,
+        } = parts;
+        Arc::new(Self {
+            users,
+            leases,
+            scheduler,
+            ralio,
+            clock,
+            settings,
+        })
     }
 
-    pub async fn from_config(env: &impl Env) -> Result<Arc<Self>, ConfigError> {
-        Self::wired(&Wiring::load(env).await).await
-    }
-
-    pub async fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
+    /// Lambda's configuration: `TABLE_NAME`, `QUEUE_URL`, the Ralio variables (see
+    /// [`idv_adapters::config::ralio_config`]), the expiry schedule and the [`settings`].
+    pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let settings = settings(wiring.env())?;
         let store = wiring.store()?;
         let ralio = wiring.ralio()?;
         wiring.prime_ralio(&ralio).await?;
         wiring.prime_store(&store).await?;
-        Ok(Arc::new(Self {
+        Ok(Self::new(Parts {
             users: store.clone(),
             leases: store.clone(),
             scheduler: wiring.scheduler(store)?,
@@ -108,6 +130,7 @@ impl CreateSession {
     }
 }
 
+/// The settings as the environment sets them; a variable not set keeps its default.
 pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
     let defaults = Settings::default();
     Ok(Settings {

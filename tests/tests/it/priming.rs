@@ -53,10 +53,10 @@ async fn start(
     );
     let started = match function {
         "webhook" => idv_webhook::Webhook::wired(&wiring).await.map(drop),
-        "create-session" => idv_create_session::CreateSession::wired(&wiring)
+        "create-session" => idv_create_session::CreateSession::from_env(&wiring)
             .await
             .map(drop),
-        "account-gate" => idv_account_gate::AccountGate::wired(&wiring)
+        "account-gate" => idv_account_gate::AccountGate::from_env(&wiring)
             .await
             .map(drop),
         "expiry-watcher" => idv_expiry_watcher::SqsWatcher::wired(&wiring)
