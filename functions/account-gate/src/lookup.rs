@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use idv_adapters::ralio::{AccountSearch, Deadline, RalioError};
 use idv_model::{AccountIdentity, RalioAccount, Uid, WaitingActivation};
 
-use crate::{AccountGate, Wanted};
+use crate::AccountGate;
+use crate::create::Wanted;
 
 /// Activations whose account one lookup reads at Ralio, at most. Beyond them the lookup is
 /// inconclusive, and the next one reads the next ones.

@@ -21,8 +21,9 @@ use idv_model::{
     AccountId, AccountRecord, AccountRefusal, AccountReservation, Currency, Owner, Uid,
 };
 
+use crate::AccountGate;
+use crate::create::Wanted;
 use crate::lookup::Lookup;
-use crate::{AccountGate, Wanted};
 
 /// The audit action of an operator's resolution.
 pub const ACCOUNT_RESOLVED: &str = "account_resolved";

@@ -17,7 +17,7 @@ use idv_adapters::testing::fixtures::{
 use idv_adapters::testing::{self, RequestCounter};
 use idv_adapters::wiring::Wiring;
 use idv_create_session::resolution::{ResolveError, SESSION_RESOLVED, SessionResolution};
-use idv_create_session::{CreateSession, Settings};
+use idv_create_session::{CreateSession, Parts, Settings};
 use idv_model::{
     Change, EventApplication, EventId, EventStamp, ExpirySchedule, KycLevel, Owner, Phase,
     ReverifyNotice, SessionId, Uid,
@@ -71,7 +71,7 @@ fn build(
 ) -> Router {
     let store = testing::as_function(store, FUNCTION);
     let index: Arc<dyn ExpiryIndex> = store.clone();
-    let app = CreateSession {
+    let app = CreateSession::new(Parts {
         users: store.clone(),
         leases: store,
         scheduler: Arc::new(ExpiryScheduler::new(
@@ -85,8 +85,8 @@ fn build(
             wait_for_peer: Duration::from_secs(3),
             ..Settings::default()
         },
-    };
-    idv_create_session::router(Arc::new(app))
+    });
+    idv_create_session::router(app)
 }
 
 async fn harness(store: Arc<dyn Store>) -> Harness {
@@ -445,7 +445,7 @@ async fn a_malformed_list_entry_does_not_wedge_creation(store: Arc<dyn Store>) {
         }
         assert_eq!(creates(&ralio).await, 1, "nothing created beside it");
 
-        let creator = CreateSession {
+        let creator = CreateSession::new(Parts {
             users: store.clone(),
             leases: store.clone(),
             scheduler: Arc::new(ExpiryScheduler::new(
@@ -456,7 +456,7 @@ async fn a_malformed_list_entry_does_not_wedge_creation(store: Arc<dyn Store>) {
             ralio: ralio_client(&ralio, fixtures::RALIO_TIMEOUT),
             clock: Arc::new(clock.clone()),
             settings: Settings::default(),
-        };
+        });
         let elsewhere = SessionId::from_uuid(uuid::Uuid::new_v4());
         let refused = creator
             .resolve_by_operator(store.as_ref(), uid, SessionResolution::Found(elsewhere))
@@ -590,7 +590,7 @@ async fn starts_from_its_environment_and_survives_a_refused_tick() {
     let start = |env: HashMap<String, String>| async move {
         let recorder = RequestCounter::for_function(FUNCTION).interceptor();
         let wiring = Wiring::with_config(&env, testing::emulator_config().await, vec![recorder]);
-        idv_create_session::router(CreateSession::wired(&wiring).await.expect("it starts"))
+        idv_create_session::router(CreateSession::from_env(&wiring).await.expect("it starts"))
     };
 
     let missing_queue = format!("{queue_url}-missing");
@@ -627,7 +627,7 @@ async fn missing_configuration_fails_at_start_naming_the_variable() {
     let message = |pairs: &[(&str, &str)]| {
         let env = env(pairs);
         async move {
-            match CreateSession::from_config(&env).await {
+            match CreateSession::from_env(&Wiring::load(&env).await).await {
                 Ok(_) => panic!("configuration accepted"),
                 Err(e) => e.to_string(),
             }

@@ -152,7 +152,7 @@ async fn resolve_session(
         None => SessionResolution::Absent,
     };
     let store = wiring.store().map_err(|e| e.to_string())?;
-    let creator = CreateSession::wired(wiring)
+    let creator = CreateSession::from_env(wiring)
         .await
         .map_err(|e| e.to_string())?;
     creator
@@ -203,7 +203,7 @@ async fn resolve_account(
         Some(id) => Resolution::Found(AccountId::parse(&id).map_err(|e| e.to_string())?),
         None => Resolution::Absent,
     };
-    let gate = AccountGate::wired(wiring)
+    let gate = AccountGate::from_env(wiring)
         .await
         .map_err(|e| e.to_string())?;
     gate.resolve_by_operator(uid, alias, currency, resolution)

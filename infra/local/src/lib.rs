@@ -347,7 +347,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
         settle: options.create_settle,
         ..Default::default()
     };
-    let create = Arc::new(CreateSession {
+    let create = CreateSession::new(idv_create_session::Parts {
         users: store.clone(),
         leases: store.clone(),
         scheduler: scheduler.clone(),
@@ -355,7 +355,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
         clock: clock.clone(),
         settings: session_settings,
     });
-    let gate = Arc::new(AccountGate {
+    let gate = AccountGate::new(idv_account_gate::Parts {
         users: store.clone(),
         accounts: store.clone(),
         audit: store.clone(),

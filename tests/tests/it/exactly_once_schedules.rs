@@ -119,7 +119,7 @@ async fn world(store: Arc<dyn Store>) -> World {
         recreate: idv_account_gate::Recreate::AfterSettle,
         ..Default::default()
     };
-    let create = idv_create_session::CreateSession {
+    let create = idv_create_session::CreateSession::new(idv_create_session::Parts {
         users: store.clone(),
         leases: store.clone(),
         scheduler,
@@ -129,18 +129,18 @@ async fn world(store: Arc<dyn Store>) -> World {
             wait_for_peer: Duration::from_millis(50),
             ..Default::default()
         },
-    };
-    let accounts = idv_account_gate::AccountGate {
+    });
+    let accounts = idv_account_gate::AccountGate::new(idv_account_gate::Parts {
         users: store.clone(),
         accounts: store.clone(),
         audit: store.clone(),
         ralio,
         clock: clock_arc,
         settings: gate,
-    };
+    });
     let app = Router::new()
-        .merge(idv_create_session::router(Arc::new(create)))
-        .merge(idv_account_gate::router(Arc::new(accounts)));
+        .merge(idv_create_session::router(create))
+        .merge(idv_account_gate::router(accounts));
     World {
         app,
         sim,

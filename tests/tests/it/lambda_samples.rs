@@ -74,7 +74,7 @@ async fn the_http_api_samples_are_answered() {
         Arc::new(MemoryQueue::new(clock.clone())),
         ExpirySchedule::default(),
     ));
-    let create = Arc::new(idv_create_session::CreateSession {
+    let create = idv_create_session::CreateSession::new(idv_create_session::Parts {
         users: store.clone(),
         leases: store.clone(),
         scheduler,
@@ -86,7 +86,7 @@ async fn the_http_api_samples_are_answered() {
     assert_eq!(status, 201, "{session}");
     assert_eq!(session["state"], "NOT_STARTED");
 
-    let gate = Arc::new(idv_account_gate::AccountGate {
+    let gate = idv_account_gate::AccountGate::new(idv_account_gate::Parts {
         users: store.clone(),
         accounts: store.clone(),
         audit: store.clone(),

@@ -1,7 +1,7 @@
-//! Start-up as Lambda runs it (`wired`, on moto, every AWS request recorded as the function's):
-//! without `PRIME_CONNECTIONS` a start sends nothing (secrets and connections wait for the
-//! first request); with it, each function makes its cheap requests during INIT, and a secret
-//! that is not filled in stops the start, naming it.
+//! Start-up as Lambda runs it (each function built on a `Wiring`, on moto, every AWS request
+//! recorded as the function's): without `PRIME_CONNECTIONS` a start sends nothing (secrets and
+//! connections wait for the first request); with it, each function makes its cheap requests
+//! during INIT, and a secret that is not filled in stops the start, naming it.
 
 use std::collections::HashMap;
 
@@ -53,10 +53,10 @@ async fn start(
     );
     let started = match function {
         "webhook" => idv_webhook::Webhook::wired(&wiring).await.map(drop),
-        "create-session" => idv_create_session::CreateSession::wired(&wiring)
+        "create-session" => idv_create_session::CreateSession::from_env(&wiring)
             .await
             .map(drop),
-        "account-gate" => idv_account_gate::AccountGate::wired(&wiring)
+        "account-gate" => idv_account_gate::AccountGate::from_env(&wiring)
             .await
             .map(drop),
         "expiry-watcher" => idv_expiry_watcher::SqsWatcher::wired(&wiring)

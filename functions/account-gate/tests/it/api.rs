@@ -779,7 +779,7 @@ async fn starts_from_its_environment_with_its_secret() {
     ]);
     let recorder = RequestCounter::for_function(FUNCTION).interceptor();
     let wiring = Wiring::with_config(&env, testing::emulator_config().await, vec![recorder]);
-    let app = idv_account_gate::router(AccountGate::wired(&wiring).await.expect("it starts"));
+    let app = idv_account_gate::router(AccountGate::from_env(&wiring).await.expect("it starts"));
     let store: Arc<dyn Store> = Arc::new(testing::dynamo_on(&table, &[]).await);
     let uid = new_uid();
     level(&store, uid, "REGULAR", "2026-05-04T14:05:11Z").await;
@@ -814,7 +814,7 @@ async fn a_downgrade_after_the_gate_read_the_level_opens_nothing(store: Arc<dyn 
     let uid = new_uid();
     level(&store, uid, "REGULAR", "2026-05-04T14:05:11.940Z").await;
     let recorded = testing::as_function(&store, FUNCTION);
-    let gate = AccountGate {
+    let gate = AccountGate::new(idv_account_gate::Parts {
         users: Arc::new(LoweredAfterRead {
             store: store.clone(),
         }),
@@ -823,8 +823,8 @@ async fn a_downgrade_after_the_gate_read_the_level_opens_nothing(store: Arc<dyn 
         ralio: fixtures::ralio_client(&ralio, fixtures::RALIO_TIMEOUT),
         clock: Arc::new(clock),
         settings: idv_account_gate::Settings::default(),
-    };
-    let app = idv_account_gate::router(Arc::new(gate));
+    });
+    let app = idv_account_gate::router(gate);
     let body = json!({ "alias": "Main", "currency": "EUR" }).to_string();
     let answer = call(&app, "POST", &format!("/users/{uid}/accounts"), Some(&body)).await;
     assert_eq!(answer.0, 403, "{}", answer.1);

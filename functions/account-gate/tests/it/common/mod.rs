@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use idv_account_gate::{AccountGate, Settings};
+use idv_account_gate::{AccountGate, Parts, Settings};
 use idv_adapters::clock::ManualClock;
 use idv_adapters::store::Store;
 use idv_adapters::testing::fixtures::{self, fake_ralio as ralio_login, ralio_client, t0};
@@ -73,7 +73,7 @@ fn gate_with(
     settings: Settings,
 ) -> Arc<AccountGate> {
     let store = testing::as_function(store, FUNCTION);
-    Arc::new(AccountGate {
+    AccountGate::new(Parts {
         users: store.clone(),
         accounts: store.clone(),
         audit: store,

@@ -1,0 +1,25 @@
+//! Another request holds the user's creation lease: this one waits a little for its session.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use idv_adapters::http::wait_for_peer;
+use idv_model::Uid;
+
+use crate::CreateSession;
+use crate::answers::answer;
+use crate::error::CreateError;
+
+impl CreateSession {
+    /// Another request holds the lease: hand out its session once it is stored.
+    pub(crate) async fn wait_for_peer(&self, uid: Uid) -> Result<Response, CreateError> {
+        let found = wait_for_peer(self.settings.wait_for_peer, || async {
+            let snapshot = self.users.load_user(uid).await?;
+            Ok::<_, CreateError>(
+                self.reusable(&snapshot, self.clock.now())
+                    .map(|(record, url)| answer(StatusCode::OK, record, url, true)),
+            )
+        })
+        .await?;
+        found.ok_or(CreateError::InProgress)
+    }
+}
