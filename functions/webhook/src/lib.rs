@@ -17,6 +17,7 @@
 //!
 //! A timestamp more than `MAX_CLOCK_SKEW` after receipt is ordered at receipt (audited).
 
+mod kept;
 pub mod lambda;
 mod process;
 

@@ -7,14 +7,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use idv_adapters::http::{Problem, json, store_problem};
-use idv_adapters::store::{ATTRIBUTION_PENDING, QuarantineEntry, StoreError};
-use idv_model::webhook::EventBody;
+use idv_adapters::store::{ATTRIBUTION_PENDING, StoreError};
+use idv_model::intake::{Intake, OwnerLookup, interpret};
 use idv_model::{
-    ApplyOutcome, Attribution, AuditEntry, Owner, Unattributed, WebhookEvent, parse_webhook_with,
+    ApplyOutcome, AuditEntry, EventApplication, Owner, Unattributed, WebhookEvent,
+    parse_webhook_with,
 };
 use serde_json::json;
 
 use crate::Webhook;
+use crate::kept::Kept;
 
 /// Whether a payload is arriving from Ralio or being replayed from quarantine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,42 +109,48 @@ impl Webhook {
         if event.stamped_at.is_some() {
             tracing::warn!(event_id = %event.id, "event stamped after its receipt: ordered at receipt");
         }
-        if let Some(activation) = event.activation() {
+        let application = match interpret(&event) {
             // Names only the account: applied to it, or kept until it is recorded.
-            return match self.ledger.apply_activation(&activation, now).await {
-                Ok(applied) => Handled::acknowledged(applied.outcome.as_str(), Some(&event)),
-                Err(err) => failed(&err, Some(&event)),
-            };
-        }
-        if let EventBody::Unknown { .. } = event.body {
-            let kept = Kept {
-                code: "unknown_event_type",
-                reason: format!("event type {} is not acted on", event.event_type),
-                outcome: "unhandled",
-            };
-            return self.keep(body, kept, Some(&event), now, mode).await;
-        }
-        let attribution = event.attribution();
-        let looked_up = match self.looked_up_owners(&attribution).await {
-            Ok(found) => found,
-            Err(err) => return failed(&err, Some(&event)),
-        };
-        let owner = match attribution.owner(&looked_up) {
-            Ok(owner) => owner,
-            Err(unattributed) => {
-                return self
-                    .unattributed(body, &event, unattributed, now, mode)
-                    .await;
+            Intake::Activation(activation) => {
+                return match self.ledger.apply_activation(&activation, now).await {
+                    Ok(applied) => Handled::acknowledged(applied.outcome.as_str(), Some(&event)),
+                    Err(err) => failed(&err, Some(&event)),
+                };
+            }
+            Intake::Unhandled => {
+                let kept = Kept {
+                    code: "unknown_event_type",
+                    reason: format!("event type {} is not acted on", event.event_type),
+                    outcome: "unhandled",
+                };
+                return self.keep(body, kept, Some(&event), now, mode).await;
+            }
+            Intake::Apply(application) => application,
+            Intake::NeedsOwner(question) => {
+                let found = match self.look_up(question.lookup()).await {
+                    Ok(found) => found,
+                    Err(err) => return failed(&err, Some(&event)),
+                };
+                match question.answer(&found) {
+                    Ok(application) => application,
+                    Err(unattributed) => {
+                        return self
+                            .unattributed(body, &event, unattributed, now, mode)
+                            .await;
+                    }
+                }
             }
         };
-        let Some(mut application) = event.application(owner) else {
-            let kept = Kept {
-                code: "unknown_event_type",
-                reason: "not acted on".into(),
-                outcome: "unhandled",
-            };
-            return self.keep(body, kept, Some(&event), now, mode).await;
-        };
+        self.apply(application, &event, now).await
+    }
+
+    /// Applies an attributed event, and schedules the expiry of a session it announces.
+    async fn apply(
+        &self,
+        mut application: EventApplication,
+        event: &WebhookEvent,
+        now: DateTime<Utc>,
+    ) -> Handled {
         let buckets = match &self.scheduler {
             Some(scheduler) => application.schedule_expiry(&scheduler.schedule()),
             None => Vec::new(),
@@ -161,11 +169,11 @@ impl Webhook {
                     // Acknowledged anyway: the event is applied; only the reminder may be missed.
                     tracing::error!(error = %e, "expiry tick not scheduled");
                 }
-                let mut handled = Handled::acknowledged(applied.outcome.as_str(), Some(&event));
-                handled.owner = Some(owner);
+                let mut handled = Handled::acknowledged(applied.outcome.as_str(), Some(event));
+                handled.owner = Some(application.owner);
                 handled
             }
-            Err(err) => failed(&err, Some(&event)),
+            Err(err) => failed(&err, Some(event)),
         }
     }
 
@@ -199,30 +207,28 @@ impl Webhook {
             Ok(event) => event,
             Err(err) => return Ok(err.code()),
         };
-        if event.activation().is_some() {
-            return Ok("would_apply");
-        }
-        if let EventBody::Unknown { .. } = event.body {
-            return Ok("unhandled");
-        }
-        let attribution = event.attribution();
-        let looked_up = self.looked_up_owners(&attribution).await?;
-        Ok(match attribution.owner(&looked_up) {
-            Ok(_) => "would_apply",
-            Err(unattributed) => unattributed.code,
+        Ok(match interpret(&event) {
+            Intake::Activation(_) | Intake::Apply(_) => "would_apply",
+            Intake::Unhandled => "unhandled",
+            Intake::NeedsOwner(question) => {
+                let found = self.look_up(question.lookup()).await?;
+                match question.answer(&found) {
+                    Ok(_) => "would_apply",
+                    Err(unattributed) => unattributed.code,
+                }
+            }
         })
     }
 
-    /// The owners the store knows for what the event names instead of an owner: its session,
-    /// or its `kycId`.
-    async fn looked_up_owners(&self, attribution: &Attribution) -> Result<Vec<Owner>, StoreError> {
-        if let Some(session_id) = attribution.session_to_look_up() {
-            return self.ledger.find_session_owners(session_id).await;
+    /// The owners the store knows for what an event names instead of an owner.
+    async fn look_up(&self, lookup: Option<OwnerLookup>) -> Result<Vec<Owner>, StoreError> {
+        match lookup {
+            Some(OwnerLookup::Session(session_id)) => {
+                self.ledger.find_session_owners(session_id).await
+            }
+            Some(OwnerLookup::KycId(kyc_id)) => self.ledger.find_kyc_id_owners(kyc_id).await,
+            None => Ok(Vec::new()),
         }
-        if let Some(kyc_id) = attribution.kyc_id_to_look_up() {
-            return self.ledger.find_kyc_id_owners(kyc_id).await;
-        }
-        Ok(Vec::new())
     }
 
     /// An event whose owner is not known: while it is young and the owner may yet become
@@ -319,7 +325,7 @@ impl Webhook {
         // The user a payload of ours names learns from their trail that it was kept (a related
         // party's event without its entity type names its user, for example).
         let named = (acted_on && kept.code != "unknown_event_type")
-            .then(|| named_user(body))
+            .then(|| idv_model::webhook::named_user(body))
             .flatten();
         let note = named.map(|uid| {
             let id = entry
@@ -346,144 +352,7 @@ impl Webhook {
     }
 }
 
-impl Webhook {
-    /// What is kept of a signed payload. Verbatim: what this service acts on, and event types
-    /// that look like Ralio's KYC family (a later release that learns their spelling can
-    /// replay them). As a digest: other event types, whose bodies carry other people's data
-    /// even when their envelope does not parse, and any body too large for one item (with the
-    /// fields this service reads from it).
-    fn entry(
-        &self,
-        body: &[u8],
-        event: Option<&WebhookEvent>,
-        code: &str,
-        reason: String,
-        now: DateTime<Utc>,
-    ) -> QuarantineEntry {
-        let (event_id, event_type) = match event {
-            Some(e) => (Some(e.id.to_string()), Some(e.event_type.clone())),
-            None => envelope_hints(body),
-        };
-        let acted_on = event_type
-            .as_deref()
-            .is_none_or(idv_model::webhook::is_acted_on);
-        let kyc_family = event_type.as_deref().is_some_and(looks_like_kyc);
-        let verbatim = (acted_on && code != "unknown_event_type") || kyc_family;
-        let kept = if verbatim && body.len() <= crate::MAX_KEPT_BYTES {
-            body.to_vec()
-        } else {
-            digest_only(
-                body,
-                event_id.as_deref(),
-                event_type.as_deref(),
-                event.map(|e| e.stamped_at.unwrap_or(e.occurred_at)),
-                verbatim,
-            )
-        };
-        QuarantineEntry {
-            received_at: now,
-            reason_code: code.to_owned(),
-            reason,
-            event_id,
-            event_type,
-            body: kept,
-            expires_at: now + self.settings.quarantine_retention,
-            replayed: None,
-        }
-    }
-}
-
-/// An event type that looks like Ralio's KYC family in another spelling
-/// (`kyc.session.verified`, `KycSessionVerified`).
-fn looks_like_kyc(event_type: &str) -> bool {
-    event_type.to_ascii_lowercase().contains("kyc")
-}
-
-/// Why a payload is kept, and the outcome it is acknowledged with.
-struct Kept {
-    code: &'static str,
-    reason: String,
-    outcome: &'static str,
-}
-
-/// What is kept of a body not kept verbatim: its envelope and digest, and for one of ours
-/// (`ours`) too large to keep whole, the fields this service reads from its `data`.
-fn digest_only(
-    body: &[u8],
-    id: Option<&str>,
-    event_type: Option<&str>,
-    timestamp: Option<DateTime<Utc>>,
-    ours: bool,
-) -> Vec<u8> {
-    use sha2::Digest;
-    let mut kept = json!({
-        "id": id,
-        "event": event_type,
-        "timestamp": timestamp,
-        "sha256": hex::encode(sha2::Sha256::digest(body)),
-        "size": body.len(),
-    });
-    if ours {
-        kept["data"] = read_fields(body);
-    }
-    kept.to_string().into_bytes()
-}
-
-/// The fields of `data` this service reads (ids, entity type, state, outcome), when short.
-fn read_fields(body: &[u8]) -> serde_json::Value {
-    const READ: [&str; 9] = [
-        "sessionId",
-        "userId",
-        "kycId",
-        "entityType",
-        "relatedPartyId",
-        "state",
-        "status",
-        "accountId",
-        "expirationDate",
-    ];
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return serde_json::Value::Null;
-    };
-    let data = &value["data"];
-    let mut fields = serde_json::Map::new();
-    for name in READ {
-        let field = &data[name];
-        let short = field.as_str().is_none_or(|s| s.len() <= 128);
-        if !field.is_null() && !field.is_object() && !field.is_array() && short {
-            fields.insert(name.to_owned(), field.clone());
-        }
-    }
-    serde_json::Value::Object(fields)
-}
-
 fn failed(err: &StoreError, event: Option<&WebhookEvent>) -> Handled {
     tracing::error!(error = %err, "webhook could not be stored");
     Handled::refused(store_problem(err)).about(event)
-}
-
-/// The user a kept payload names (`data.userId`), when it names one that is a user id.
-fn named_user(body: &[u8]) -> Option<idv_model::Uid> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let data = value.get("data").unwrap_or(&value);
-    let id = ["userId", "user_id"]
-        .iter()
-        .find_map(|k| data.get(*k).and_then(|v| v.as_str()))?;
-    idv_model::Uid::parse(id).ok()
-}
-
-/// Id and type from a payload that did not parse, when they can be read at all (bounded, so a
-/// hostile payload cannot fill the quarantine record's metadata).
-fn envelope_hints(body: &[u8]) -> (Option<String>, Option<String>) {
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body)
-    else {
-        return (None, None);
-    };
-    let pick = |keys: &[&str]| {
-        keys.iter()
-            .find_map(|k| map.get(*k).and_then(|v| v.as_str()))
-            .filter(|s| s.len() <= 128)
-            .map(str::to_owned)
-    };
-    (pick(&["id", "eventId"]), pick(&["event", "eventType"]))
 }

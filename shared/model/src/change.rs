@@ -269,7 +269,20 @@ impl WebhookEvent {
     /// The change this event asks for, attributed to `owner`. `None` for events this service
     /// does not act on.
     pub fn application(&self, owner: Owner) -> Option<EventApplication> {
-        let change = match &self.body {
+        Some(EventApplication {
+            event_id: self.id,
+            event_type: self.event_type.clone(),
+            occurred_at: self.occurred_at,
+            stamped_at: self.stamped_at,
+            owner,
+            change: self.change()?,
+        })
+    }
+
+    /// The change this event asks for, whoever it turns out to be about. `None` for events this
+    /// service does not act on.
+    pub fn change(&self) -> Option<Change> {
+        Some(match &self.body {
             EventBody::Session(s) => Change::Session {
                 session_id: s.session_id,
                 target: s.outcome.target(),
@@ -299,14 +312,6 @@ impl WebhookEvent {
                 stamp: self.stamp(),
             }),
             EventBody::AccountActivated { .. } | EventBody::Unknown { .. } => return None,
-        };
-        Some(EventApplication {
-            event_id: self.id,
-            event_type: self.event_type.clone(),
-            occurred_at: self.occurred_at,
-            stamped_at: self.stamped_at,
-            owner,
-            change,
         })
     }
 }

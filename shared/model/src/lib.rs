@@ -13,6 +13,7 @@ pub mod decisions;
 pub mod domain_events;
 pub mod expiry;
 pub mod ids;
+pub mod intake;
 pub mod leases;
 pub mod ledger;
 pub mod lifecycle;

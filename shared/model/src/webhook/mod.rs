@@ -14,7 +14,10 @@ use crate::records::{FailureReason, HostedUrl};
 use crate::states::CheckState;
 use crate::{EntityType, EventId, KycLevel, Owner, RelatedPartyId, SessionId, Uid};
 
+mod envelope;
 mod render;
+
+pub use envelope::{envelope_hints, named_user};
 
 /// Canonical event type names this service acts on.
 pub mod event_types {

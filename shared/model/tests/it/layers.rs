@@ -15,7 +15,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("records and guards", &["records", "accounts", "leases"]),
     ("wire format", &["webhook"]),
-    ("change", &["activation", "change"]),
+    ("change and intake", &["activation", "change", "intake"]),
     ("audit", &["audit"]),
     ("writes", &["writes"]),
     ("owner decisions", &["decisions"]),
