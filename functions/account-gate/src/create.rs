@@ -50,8 +50,8 @@ impl Wanted<'_> {
 
 impl AccountGate {
     async fn create(&self, wanted: Wanted<'_>, deadline: Deadline) -> Result<Response, GateError> {
-        let now = self.clock.now();
-        let snapshot = self.users.load_user(wanted.uid).await?;
+        let now = self.parts.clock.now();
+        let snapshot = self.parts.users.load_user(wanted.uid).await?;
         // A repeat of a request that already succeeded gets the same account back.
         if let Some(existing) = find_created(&snapshot, wanted.alias, wanted.currency) {
             return Ok(created_answer(StatusCode::OK, existing));
@@ -59,8 +59,9 @@ impl AccountGate {
         if !can_create_account(&snapshot.profile) {
             return Err(self.refuse(&snapshot, now).await);
         }
-        let lease_until = now + self.settings.lease;
+        let lease_until = now + self.parts.settings.lease;
         let reservation = self
+            .parts
             .accounts
             .reserve_account(wanted.uid, wanted.alias, wanted.currency, lease_until, now)
             .await?;
@@ -70,8 +71,8 @@ impl AccountGate {
     /// The refusal for a user whose level went below REGULAR after this request read it: the
     /// reservation did not take effect, and the answer shows the level as it is now.
     pub(crate) async fn lowered(&self, wanted: Wanted<'_>) -> GateError {
-        let now = self.clock.now();
-        match self.users.load_user(wanted.uid).await {
+        let now = self.parts.clock.now();
+        match self.parts.users.load_user(wanted.uid).await {
             Ok(snapshot) => self.refuse(&snapshot, now).await,
             Err(e) => GateError::Store(e),
         }
@@ -103,6 +104,7 @@ impl AccountGate {
         let level = profile.kyc_level();
         let refusal = AuditEntry::account_refused(&level, now);
         if let Err(e) = self
+            .parts
             .audit
             .append_audit(Owner::User(profile.uid), &refusal)
             .await
@@ -129,11 +131,12 @@ impl AccountGate {
             currency,
         } = wanted;
         let outcome = self
+            .parts
             .ralio
             .within(deadline)
             .create_account(uid, alias, currency)
             .await;
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         match outcome {
             Ok(account) => {
                 let write = AccountRecord::complete(uid, alias, currency, token, account, now);
@@ -141,7 +144,7 @@ impl AccountGate {
             }
             Err(error) if error.may_have_acted() => {
                 let write = AccountRecord::mark_uncertain(uid, alias, currency, token, now);
-                if let Err(e) = self.accounts.write_account(&write, now).await {
+                if let Err(e) = self.parts.accounts.write_account(&write, now).await {
                     // The reservation stays pending; once its lease runs out it is uncertain.
                     tracing::warn!(error = %e, "uncertain account creation not recorded");
                 }
@@ -152,7 +155,7 @@ impl AccountGate {
             }
             Err(error) => {
                 let write = AccountRecord::fail(uid, alias, currency, token, now);
-                if let Err(e) = self.accounts.write_account(&write, now).await {
+                if let Err(e) = self.parts.accounts.write_account(&write, now).await {
                     tracing::warn!(error = %e, "failed account creation not recorded; it settles by itself");
                 }
                 Err(GateError::Ralio(error))
@@ -167,14 +170,14 @@ impl AccountGate {
         write: AccountWrite,
         status: StatusCode,
     ) -> Result<Response, GateError> {
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let account_id = write
             .record
             .created()
             .map(|a| a.id.clone())
             .unwrap_or_default();
         let reservation = AccountRecord::key_hint(wanted.currency, wanted.alias);
-        let refused = match self.accounts.write_account(&write, now).await {
+        let refused = match self.parts.accounts.write_account(&write, now).await {
             Ok(Ok(stored)) => {
                 tracing::info!(currency = wanted.currency.as_str(), %account_id, "account recorded");
                 return Ok(created_answer(status, &stored));
@@ -212,7 +215,7 @@ impl AccountGate {
                     guard: AccountGuard::Reservable,
                     ..write
                 };
-                match self.accounts.write_account(&over, now).await {
+                match self.parts.accounts.write_account(&over, now).await {
                     Ok(Ok(stored)) => Ok(created_answer(status, &stored)),
                     _ => {
                         tracing::error!(uid = %wanted.uid, %reservation, %account_id, "account at Ralio, but its freed reservation was taken meanwhile: not recorded");

@@ -127,6 +127,7 @@ pub async fn history(
     let limit = limit(query.limit.as_deref())?;
     let after = cursor(query.cursor.as_deref())?;
     let page = gate
+        .parts
         .audit
         .audit_page(Owner::User(uid), limit, after.as_deref())
         .await

@@ -91,33 +91,14 @@ pub struct Parts {
     pub settings: Settings,
 }
 
+/// The function: what it is made of, nothing else.
 pub struct AccountGate {
-    users: Arc<dyn UserReader>,
-    accounts: Arc<dyn AccountLedger>,
-    audit: Arc<dyn AuditLog>,
-    ralio: Arc<RalioClient>,
-    clock: Arc<dyn Clock>,
-    settings: Settings,
+    parts: Parts,
 }
 
 impl AccountGate {
     pub fn new(parts: Parts) -> Arc<Self> {
-        let Parts {
-            users,
-            accounts,
-            audit,
-            ralio,
-            clock,
-            settings,
-        } = parts;
-        Arc::new(Self {
-            users,
-            accounts,
-            audit,
-            ralio,
-            clock,
-            settings,
-        })
+        Arc::new(Self { parts })
     }
 
     /// Lambda's configuration: `TABLE_NAME`, the Ralio variables and the `ACCOUNT_*` settings.

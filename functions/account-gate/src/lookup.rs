@@ -41,7 +41,7 @@ impl AccountGate {
         since: DateTime<Utc>,
         deadline: Deadline,
     ) -> Result<Lookup, RalioError> {
-        let call = self.ralio.within(deadline);
+        let call = self.parts.ralio.within(deadline);
         let Wanted {
             uid,
             alias,
@@ -55,10 +55,11 @@ impl AccountGate {
             ),
         };
         // The request was sent at most one lease before its creation became uncertain.
-        let window_start = since - self.settings.lease - CLOCK_SLACK;
+        let window_start = since - self.parts.settings.lease - CLOCK_SLACK;
         let waiting = match self
+            .parts
             .accounts
-            .activations_since(window_start, self.clock.now())
+            .activations_since(window_start, self.parts.clock.now())
             .await
         {
             Ok(waiting) => waiting,
@@ -96,6 +97,7 @@ impl AccountGate {
             let seen_as = AccountIdentity::read(owner, &read.account.alias, &read.account.currency);
             // Not noted, it is read again next time: a cost, not a risk.
             if let Err(e) = self
+                .parts
                 .accounts
                 .note_activation_identity(waiting, &seen_as)
                 .await

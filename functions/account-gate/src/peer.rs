@@ -13,8 +13,8 @@ use crate::error::GateError;
 impl AccountGate {
     /// An identical request is creating it: answer with its account once recorded.
     pub(crate) async fn wait_for_peer(&self, wanted: Wanted<'_>) -> Result<Response, GateError> {
-        let found = wait_for_peer(self.settings.wait_for_peer, || async {
-            let snapshot = self.users.load_user(wanted.uid).await?;
+        let found = wait_for_peer(self.parts.settings.wait_for_peer, || async {
+            let snapshot = self.parts.users.load_user(wanted.uid).await?;
             let record = snapshot
                 .accounts
                 .iter()

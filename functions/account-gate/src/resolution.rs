@@ -87,8 +87,8 @@ impl AccountGate {
         currency: Currency,
         resolution: Resolution,
     ) -> Result<String, ResolveError> {
-        let now = self.clock.now();
-        let snapshot = self.users.load_user(uid).await?;
+        let now = self.parts.clock.now();
+        let snapshot = self.parts.users.load_user(uid).await?;
         let stored = snapshot
             .accounts
             .iter()
@@ -107,7 +107,12 @@ impl AccountGate {
         };
         let (write, detail) = match &resolution {
             Resolution::Found(id) => {
-                let read = self.ralio.within(Deadline::none()).get_account(id).await?;
+                let read = self
+                    .parts
+                    .ralio
+                    .within(Deadline::none())
+                    .get_account(id)
+                    .await?;
                 let wanted = Wanted {
                     uid,
                     alias,
@@ -122,7 +127,7 @@ impl AccountGate {
             Resolution::Absent => {
                 // Ralio may still show it: the operator's word frees the reservation only once
                 // the creation has settled and nothing the service can see says otherwise.
-                if let Err(left) = settled(since, self.settings.settle, now) {
+                if let Err(left) = settled(since, self.parts.settings.settle, now) {
                     return Err(ResolveError::NotSettled(left.num_seconds()));
                 }
                 let wanted = Wanted {
@@ -142,14 +147,19 @@ impl AccountGate {
                 )
             }
         };
-        match self.accounts.write_account(&write, now).await? {
+        match self.parts.accounts.write_account(&write, now).await? {
             Ok(_) => {}
             Err(AccountRefusal::Guarded(_) | AccountRefusal::NotRegular) => {
                 return Err(ResolveError::Changed);
             }
         }
         let entry = resolved_audit(currency, detail.clone(), now);
-        if let Err(e) = self.audit.append_audit(Owner::User(uid), &entry).await {
+        if let Err(e) = self
+            .parts
+            .audit
+            .append_audit(Owner::User(uid), &entry)
+            .await
+        {
             return Ok(format!(
                 "{detail} (recorded; the audit entry was not written: {e})"
             ));

@@ -15,9 +15,9 @@ pub(crate) async fn status(
     State(gate): State<Arc<AccountGate>>,
     UserId(uid): UserId,
 ) -> Result<Response, GateError> {
-    let snapshot = gate.users.load_user(uid).await?;
+    let snapshot = gate.parts.users.load_user(uid).await?;
     Ok(json(
         StatusCode::OK,
-        kyc_status(&snapshot, gate.clock.now()),
+        kyc_status(&snapshot, gate.parts.clock.now()),
     ))
 }

@@ -26,7 +26,7 @@ impl AccountGate {
         deadline: Deadline,
     ) -> Result<Response, GateError> {
         // What Ralio shows is as of when we began to look, not when the answer came back.
-        let looked_at = self.clock.now();
+        let looked_at = self.parts.clock.now();
         let found = match self.look_at_ralio(wanted, since, deadline).await {
             Ok(Lookup::Found(account)) => account,
             Ok(Lookup::Absent) => {
@@ -53,7 +53,7 @@ impl AccountGate {
             alias,
             currency,
         } = wanted;
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let write = AccountRecord::complete(uid, alias, currency, token, found, now);
         self.record_found(wanted, write, StatusCode::OK).await
     }
@@ -80,13 +80,13 @@ impl AccountGate {
         looked_at: DateTime<Utc>,
         deadline: Deadline,
     ) -> Result<Response, GateError> {
-        if let Err(left) = settled(since, self.settings.settle, looked_at) {
+        if let Err(left) = settled(since, self.parts.settings.settle, looked_at) {
             return Err(GateError::Uncertain {
                 retry_after: left.min(LOOK_AGAIN),
                 failure: None,
             });
         }
-        if self.settings.recreate == Recreate::Never {
+        if self.parts.settings.recreate == Recreate::Never {
             return Err(self.unresolved(
                 wanted,
                 "Ralio's list shows nothing, which proves nothing until its meaning is verified",
@@ -97,11 +97,11 @@ impl AccountGate {
             alias,
             currency,
         } = wanted;
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let retry = ReservationToken(uuid::Uuid::new_v4());
-        let lease_until = now + self.settings.lease;
+        let lease_until = now + self.parts.settings.lease;
         let write = AccountRecord::retry(uid, alias, currency, token, retry, lease_until, now);
-        match self.accounts.write_account(&write, now).await? {
+        match self.parts.accounts.write_account(&write, now).await? {
             Ok(_) => {
                 tracing::info!(uid = %uid, reservation = %AccountRecord::key_hint(currency, alias), "uncertain account creation settled unseen: creating again");
                 self.create_at_ralio(wanted, retry, deadline).await

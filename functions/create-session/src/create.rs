@@ -49,13 +49,13 @@ impl CreateSession {
             &snapshot.profile,
             &snapshot.sessions,
             now,
-            self.settings.reuse_margin,
+            self.parts.settings.reuse_margin,
         )
     }
 
     async fn create(&self, uid: Uid, deadline: Deadline) -> Result<Response, CreateError> {
-        let now = self.clock.now();
-        let mut snapshot = self.users.load_user(uid).await?;
+        let now = self.parts.clock.now();
+        let mut snapshot = self.parts.users.load_user(uid).await?;
         // At most twice: a second read only when a session was stored since the first.
         for _ in 0..2 {
             if !needs_verification(&snapshot.profile) {
@@ -64,9 +64,10 @@ impl CreateSession {
             if let Some((record, url)) = self.reusable(&snapshot, now) {
                 return Ok(answer(StatusCode::OK, record, url, true));
             }
-            let until = now + self.settings.lease;
+            let until = now + self.parts.settings.lease;
             let version = snapshot.sessions_version;
             match self
+                .parts
                 .leases
                 .acquire_creation_lease(uid, until, now, version)
                 .await?
@@ -93,14 +94,19 @@ impl CreateSession {
                         } else {
                             LeaseRelease::Uncertain
                         };
-                        if let Err(e) = self.leases.release_creation_lease(uid, token, how).await {
+                        if let Err(e) = self
+                            .parts
+                            .leases
+                            .release_creation_lease(uid, token, how)
+                            .await
+                        {
                             tracing::warn!(error = %e, "could not release the creation lease; it expires by itself");
                         }
                     }
                     return result;
                 }
                 Lease::Held { .. } => return self.wait_for_peer(uid).await,
-                Lease::Stale => snapshot = self.users.load_user(uid).await?,
+                Lease::Stale => snapshot = self.parts.users.load_user(uid).await?,
             }
         }
         Err(CreateError::InProgress)
@@ -110,7 +116,7 @@ impl CreateSession {
     /// have left at Ralio is adopted; if Ralio shows none, a session is created only once that
     /// has settled.
     async fn create_with_lease(&self, attempt: Attempt<'_>) -> Result<Response, CreateError> {
-        let call = self.ralio.within(attempt.deadline);
+        let call = self.parts.ralio.within(attempt.deadline);
         let known: HashSet<_> = attempt
             .snapshot
             .sessions
@@ -151,9 +157,10 @@ impl CreateSession {
         );
         let buckets: Vec<_> = record
             .expires_at
-            .map(|at| self.scheduler.buckets(at).to_vec())
+            .map(|at| self.parts.scheduler.buckets(at).to_vec())
             .unwrap_or_default();
         let stored = match self
+            .parts
             .leases
             .store_created_session(&record, &buckets, lease)
             .await
@@ -169,7 +176,7 @@ impl CreateSession {
                 });
             }
         };
-        if let Err(e) = self.scheduler.ensure_ticks(&buckets, now).await {
+        if let Err(e) = self.parts.scheduler.ensure_ticks(&buckets, now).await {
             // The session exists and is usable; only the early warning may be missed.
             tracing::error!(error = %e, session_id = %session.id, "expiry tick not scheduled");
         }

@@ -82,33 +82,14 @@ pub struct Parts {
     pub settings: Settings,
 }
 
+/// The function: what it is made of, nothing else.
 pub struct CreateSession {
-    users: Arc<dyn UserReader>,
-    leases: Arc<dyn CreationLease>,
-    scheduler: Arc<ExpiryScheduler>,
-    ralio: Arc<RalioClient>,
-    clock: Arc<dyn Clock>,
-    settings: Settings,
+    parts: Parts,
 }
 
 impl CreateSession {
     pub fn new(parts: Parts) -> Arc<Self> {
-        let Parts {
-            users,
-            leases,
-            scheduler,
-            ralio,
-            clock,
-            settings,
-        } = parts;
-        Arc::new(Self {
-            users,
-            leases,
-            scheduler,
-            ralio,
-            clock,
-            settings,
-        })
+        Arc::new(Self { parts })
     }
 
     /// Lambda's configuration: `TABLE_NAME`, `QUEUE_URL`, the Ralio variables (see

@@ -12,10 +12,10 @@ use crate::error::CreateError;
 impl CreateSession {
     /// Another request holds the lease: hand out its session once it is stored.
     pub(crate) async fn wait_for_peer(&self, uid: Uid) -> Result<Response, CreateError> {
-        let found = wait_for_peer(self.settings.wait_for_peer, || async {
-            let snapshot = self.users.load_user(uid).await?;
+        let found = wait_for_peer(self.parts.settings.wait_for_peer, || async {
+            let snapshot = self.parts.users.load_user(uid).await?;
             Ok::<_, CreateError>(
-                self.reusable(&snapshot, self.clock.now())
+                self.reusable(&snapshot, self.parts.clock.now())
                     .map(|(record, url)| answer(StatusCode::OK, record, url, true)),
             )
         })

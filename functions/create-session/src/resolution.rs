@@ -56,10 +56,11 @@ impl CreateSession {
         uid: Uid,
         resolution: SessionResolution,
     ) -> Result<String, ResolveError> {
-        let now = self.clock.now();
-        let snapshot = self.users.load_user(uid).await?;
-        let until = now + self.settings.lease;
+        let now = self.parts.clock.now();
+        let snapshot = self.parts.users.load_user(uid).await?;
+        let until = now + self.parts.settings.lease;
         let lease = self
+            .parts
             .leases
             .acquire_creation_lease(uid, until, now, snapshot.sessions_version)
             .await?;
@@ -72,7 +73,8 @@ impl CreateSession {
                 token,
                 after_lapsed: None,
             } => {
-                self.leases
+                self.parts
+                    .leases
                     .release_creation_lease(uid, token, LeaseRelease::Clean)
                     .await?;
                 return Err(ResolveError::NotUncertain(
@@ -99,6 +101,7 @@ impl CreateSession {
             Err(error) => {
                 // As it was: uncertain, for the next request or operator to look again.
                 if let Err(e) = self
+                    .parts
                     .leases
                     .release_creation_lease(uid, token, LeaseRelease::Uncertain)
                     .await
@@ -131,8 +134,8 @@ impl CreateSession {
             now,
         } = holding;
         // Within the lease: past it, a merchant's request could take the lease over.
-        let budget = (self.settings.lease / 2).to_std().unwrap_or_default();
-        let call = self.ralio.within(Deadline::after(budget));
+        let budget = (self.parts.settings.lease / 2).to_std().unwrap_or_default();
+        let call = self.parts.ralio.within(Deadline::after(budget));
         match resolution {
             SessionResolution::Found(id) if known.contains(&id) => {
                 Err(ResolveError::NotUncertain("that session is stored already"))
@@ -154,7 +157,7 @@ impl CreateSession {
                 Ok(format!("session {id} found at Ralio by an operator"))
             }
             SessionResolution::Absent => {
-                if let Err(left) = settled(previous.acquired_at, self.settings.settle, *now) {
+                if let Err(left) = settled(previous.acquired_at, self.parts.settings.settle, *now) {
                     return Err(ResolveError::NotSettled(left.num_seconds()));
                 }
                 // An unusable entry is what the operator looked past; a usable one is not.
@@ -167,7 +170,8 @@ impl CreateSession {
                     }
                     LeftByAttempt::Unusable | LeftByAttempt::Nothing => {}
                 }
-                self.leases
+                self.parts
+                    .leases
                     .release_creation_lease(*uid, *token, LeaseRelease::Clean)
                     .await?;
                 Ok("absent at Ralio, by an operator: the next request creates a session".into())

@@ -28,7 +28,7 @@ impl CreateSession {
             uid, token, now, ..
         } = *attempt;
         // What Ralio shows is as of when we began to look.
-        let looked_at = self.clock.now();
+        let looked_at = self.parts.clock.now();
         let left = call
             .left_by_attempt(uid, known, previous.acquired_at)
             .await
@@ -49,13 +49,14 @@ impl CreateSession {
             }
             LeftByAttempt::Nothing => {}
         }
-        if let Err(left) = settled(previous.acquired_at, self.settings.settle, looked_at) {
+        if let Err(left) = settled(previous.acquired_at, self.parts.settings.settle, looked_at) {
             return Err(self.uncertain(uid, previous, looked_at, left.min(LOOK_AGAIN), None));
         }
         // Settled unseen: this attempt starts afresh, and is what a later holder looks for.
         if !self
+            .parts
             .leases
-            .restart_creation_attempt(uid, token, self.clock.now())
+            .restart_creation_attempt(uid, token, self.parts.clock.now())
             .await?
         {
             return Err(CreateError::InProgress);
