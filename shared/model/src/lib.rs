@@ -4,6 +4,45 @@
 //! session lifecycle and KYC level ordering, the webhook wire format, signature checks, and the
 //! decisions shown to the merchant. No I/O, no async runtime, no AWS: the adapters translate and
 //! the functions compose.
+//!
+//! # Reading order
+//!
+//! The modules form layers, and each uses only the ones before it (a test,
+//! `shared/model/tests/it/layers.rs`, holds the table): the vocabulary (`states`, `ids`,
+//! `lifecycle`, `expiry`, `signature`); records and guards (`records`, `accounts`, `leases`);
+//! the wire format (`webhook`); change and intake (`activation`, `change`, `intake`); the
+//! audit (`audit`); writes (`writes`); owner decisions (`decisions`); the in-memory ledger
+//! (`ledger`); and the read models (`domain_events`).
+//!
+//! # Glossary
+//!
+//! Each word below has one meaning in this code base.
+//!
+//! - **Owner**: whose records an event changes: a user (`Uid`) or a related party.
+//! - **Session**: one IDV session at Ralio, opened by the user at its hosted URL.
+//! - **Phase**: where a session is in its lifecycle, as this service orders it (a session
+//!   *state* is Ralio's word for the same, on the wire).
+//! - **Level**: a user's KYC level (LIGHT, REGULAR); only REGULAR may open an account.
+//! - **Event**: a signed webhook from Ralio. Its **stamp** is its place in Ralio's timeline
+//!   (timestamp, then event id); its **receipt** is when this service first received it.
+//! - **Intake**: what the model makes of an event before anything is written ([`intake`]).
+//! - **Attribution**: how an event's owner is found: named, by its session, or by its `kycId`.
+//! - **Application**: an attributed event with the change it asks for ([`EventApplication`]).
+//! - **Outcome**: what came of applying or keeping something ([`ApplyOutcome`],
+//!   [`AuditOutcome`]).
+//! - **Quarantine**: signed payloads kept without being applied, with the reason; a
+//!   **replay** runs one again through the webhook's own path.
+//! - **Activation**: Ralio's `account_activated`, kept until its account is recorded.
+//! - **Reservation**: an account creation a request holds before calling Ralio; **uncertain**
+//!   when Ralio may have acted without the service knowing; **settled** once enough time
+//!   has passed for Ralio to show what it did.
+//! - **Lease**: the per-user hold that keeps two requests from creating two sessions.
+//! - **Ledger**: the whole store as the model sees it, in memory ([`ledger::Ledger`]); the
+//!   in-memory store is one behind a lock.
+//! - **Audit entry**: one line of a user's trail; every change and refusal leaves one.
+//! - **Fact**: what an applied change was, as data, from which domain events are published.
+//! - **Bucket** and **tick**: the expiry watcher's time slots and the queue message that wakes
+//!   it for one.
 
 pub mod accounts;
 pub mod activation;
