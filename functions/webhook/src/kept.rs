@@ -65,7 +65,7 @@ fn looks_like_kyc(event_type: &str) -> bool {
 pub(crate) struct Kept {
     pub(crate) code: &'static str,
     pub(crate) reason: String,
-    pub(crate) outcome: &'static str,
+    pub(crate) outcome: crate::Outcome,
 }
 
 /// What is kept of a body not kept verbatim: its envelope and digest, and for one of ours

@@ -39,7 +39,7 @@ use idv_model::signature::SIGNATURE_HEADER;
 use idv_model::webhook::MAX_CLOCK_SKEW;
 use idv_model::{ATTRIBUTION_RETRY_WINDOW, LearntSpellings, SignatureError, WebhookSecrets};
 
-pub use process::{Handled, Mode};
+pub use process::{Handled, Mode, Outcome};
 
 /// The largest body read: Lambda's own limit on a function URL request (6 MB), so every body
 /// that reaches the function has its signature checked before any size rule.
@@ -202,12 +202,12 @@ async fn receive(State(webhook): State<Arc<Webhook>>, request: Request) -> Respo
     tracing::info!(
         event_id = handled.event_id.as_deref().unwrap_or("-"),
         event_type = handled.event_type.as_deref().unwrap_or("-"),
-        outcome = handled.outcome,
+        outcome = handled.outcome.as_str(),
         status = handled.status().as_u16(),
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "webhook delivery"
     );
-    idv_adapters::metrics::webhook_outcome(handled.outcome);
+    idv_adapters::metrics::webhook_outcome(handled.outcome.as_str());
     handled.into_response()
 }
 
@@ -220,7 +220,7 @@ impl Webhook {
             problem
                 .headers_mut()
                 .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
-            return Handled::answered("method_not_allowed", problem);
+            return Handled::answered(Outcome::Refused("method_not_allowed"), problem);
         }
         let signature = request
             .headers()

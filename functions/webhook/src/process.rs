@@ -29,11 +29,39 @@ pub enum Mode {
     Replay { received_at: DateTime<Utc> },
 }
 
+/// What came of one payload, named the same in the answer, the log line and the metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied, or recorded as a duplicate, stale, unchanged or deferred event.
+    Applied(ApplyOutcome),
+    /// Kept without being applied: it cannot be interpreted or attributed.
+    Quarantined,
+    /// Kept as an event type this service does not act on.
+    Unhandled,
+    /// Refused or sent back for Ralio to retry: the problem's stable code.
+    Refused(&'static str),
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied(outcome) => outcome.as_str(),
+            Outcome::Quarantined => "quarantined",
+            Outcome::Unhandled => "unhandled",
+            Outcome::Refused(code) => code,
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What one payload came to: the answer, and what the log line and a replay report need.
 pub struct Handled {
-    /// `applied`, `duplicate`, `stale`, `unchanged`, `deferred`, `quarantined`, `unhandled`, or
-    /// the problem code of a refusal.
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     /// Why it was kept or sent back (a quarantine reason code), when it was.
     pub reason: Option<&'static str>,
     pub event_id: Option<String>,
@@ -48,7 +76,7 @@ impl Handled {
         self.response.status()
     }
 
-    pub(crate) fn answered(outcome: &'static str, response: Response) -> Self {
+    pub(crate) fn answered(outcome: Outcome, response: Response) -> Self {
         Self {
             outcome,
             reason: None,
@@ -60,14 +88,14 @@ impl Handled {
     }
 
     pub(crate) fn refused(problem: Problem) -> Self {
-        Self::answered(problem.code, problem.into_response())
+        Self::answered(Outcome::Refused(problem.code), problem.into_response())
     }
 
-    fn acknowledged(outcome: &'static str, event: Option<&WebhookEvent>) -> Self {
+    fn acknowledged(outcome: Outcome, event: Option<&WebhookEvent>) -> Self {
         let body = json!({
             "received": true,
-            "duplicate": outcome == ApplyOutcome::Duplicate.as_str(),
-            "outcome": outcome,
+            "duplicate": outcome == Outcome::Applied(ApplyOutcome::Duplicate),
+            "outcome": outcome.as_str(),
         });
         Self::answered(outcome, json(StatusCode::OK, body)).about(event)
     }
@@ -97,7 +125,7 @@ impl Webhook {
                 let kept = Kept {
                     code: err.code(),
                     reason: err.to_string(),
-                    outcome: "quarantined",
+                    outcome: Outcome::Quarantined,
                 };
                 return self.keep(body, kept, None, now, mode).await;
             }
@@ -113,7 +141,7 @@ impl Webhook {
             // Names only the account: applied to it, or kept until it is recorded.
             Intake::Activation(activation) => {
                 return match self.ledger.apply_activation(&activation, now).await {
-                    Ok(applied) => Handled::acknowledged(applied.outcome.as_str(), Some(&event)),
+                    Ok(applied) => Handled::acknowledged(Outcome::Applied(applied.outcome), Some(&event)),
                     Err(err) => failed(&err, Some(&event)),
                 };
             }
@@ -121,7 +149,7 @@ impl Webhook {
                 let kept = Kept {
                     code: "unknown_event_type",
                     reason: format!("event type {} is not acted on", event.event_type),
-                    outcome: "unhandled",
+                    outcome: Outcome::Unhandled,
                 };
                 return self.keep(body, kept, Some(&event), now, mode).await;
             }
@@ -169,7 +197,7 @@ impl Webhook {
                     // Acknowledged anyway: the event is applied; only the reminder may be missed.
                     tracing::error!(error = %e, "expiry tick not scheduled");
                 }
-                let mut handled = Handled::acknowledged(applied.outcome.as_str(), Some(event));
+                let mut handled = Handled::acknowledged(Outcome::Applied(applied.outcome), Some(event));
                 handled.owner = Some(application.owner);
                 handled
             }
@@ -294,7 +322,7 @@ impl Webhook {
         let kept = Kept {
             code: unattributed.code,
             reason: unattributed.reason.into(),
-            outcome: "quarantined",
+            outcome: Outcome::Quarantined,
         };
         self.keep(body, kept, Some(event), now, mode).await
     }

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_adapters::store::{AuditLog, QuarantineEntry, QuarantineReader, Replayed};
-use idv_model::{ApplyOutcome, AuditEntry, AuditOutcome, EventId};
-use idv_webhook::{Mode, Webhook};
+use idv_model::{AuditEntry, AuditOutcome, EventId};
+use idv_webhook::{Mode, Outcome, Webhook};
 
 /// Which quarantined payloads to look at.
 #[derive(Debug, Clone)]
@@ -131,15 +131,15 @@ async fn replay_one(
     };
     let handled = webhook.process(&body, mode).await;
     if handled.status().is_server_error() {
-        tracing::warn!(outcome = handled.outcome, "replay failed; try again later");
+        tracing::warn!(outcome = handled.outcome.as_str(), "replay failed; try again later");
         return Ok("failed".into());
     }
     // Outcomes of applying are final; anything else (unhandled, kept again) may change with a
     // later release or a learnt spelling.
-    let Ok(final_outcome) = handled.outcome.parse::<ApplyOutcome>() else {
+    let Outcome::Applied(final_outcome) = handled.outcome else {
         return Ok(format!(
             "still:{}",
-            handled.reason.unwrap_or(handled.outcome)
+            handled.reason.unwrap_or(handled.outcome.as_str())
         ));
     };
     if let Some(owner) = handled.owner {
@@ -171,5 +171,5 @@ async fn replay_one(
         .mark_replayed(entry, &replayed)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(handled.outcome.to_owned())
+    Ok(handled.outcome.to_string())
 }
