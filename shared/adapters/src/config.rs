@@ -130,7 +130,10 @@ pub fn ralio_config(
             "RALIO_API_KEY",
             "Ralio api_key (or RALIO_SECRET_ARN naming a secret with api_key)",
         )?;
-        Some(RalioCredentials { api_code, api_key })
+        Some(RalioCredentials {
+            api_code,
+            api_key: api_key.into(),
+        })
     };
     let mut config = RalioConfig::with_credentials(base_url, credentials);
     if let Some(scheme) = env.value("RALIO_AUTH_SCHEME") {
