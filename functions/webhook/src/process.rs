@@ -141,7 +141,9 @@ impl Webhook {
             // Names only the account: applied to it, or kept until it is recorded.
             Intake::Activation(activation) => {
                 return match self.ledger.apply_activation(&activation, now).await {
-                    Ok(applied) => Handled::acknowledged(Outcome::Applied(applied.outcome), Some(&event)),
+                    Ok(applied) => {
+                        Handled::acknowledged(Outcome::Applied(applied.outcome), Some(&event))
+                    }
                     Err(err) => failed(&err, Some(&event)),
                 };
             }
@@ -197,7 +199,8 @@ impl Webhook {
                     // Acknowledged anyway: the event is applied; only the reminder may be missed.
                     tracing::error!(error = %e, "expiry tick not scheduled");
                 }
-                let mut handled = Handled::acknowledged(Outcome::Applied(applied.outcome), Some(event));
+                let mut handled =
+                    Handled::acknowledged(Outcome::Applied(applied.outcome), Some(event));
                 handled.owner = Some(application.owner);
                 handled
             }

@@ -242,7 +242,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
             config.session_life = options.session_life;
             let credentials = RalioCredentials {
                 api_code: config.api_code.clone(),
-                api_key: config.api_key.clone(),
+                api_key: config.api_key.clone().into(),
             };
             let simulator = Simulator::new(config);
             tasks.push(serve(
@@ -263,7 +263,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
         } => {
             let credentials = RalioCredentials {
                 api_code: api_code.clone(),
-                api_key: api_key.clone(),
+                api_key: api_key.clone().into(),
             };
             (RalioConfig::new(base_url.clone(), credentials), None, None)
         }

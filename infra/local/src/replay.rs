@@ -131,7 +131,10 @@ async fn replay_one(
     };
     let handled = webhook.process(&body, mode).await;
     if handled.status().is_server_error() {
-        tracing::warn!(outcome = handled.outcome.as_str(), "replay failed; try again later");
+        tracing::warn!(
+            outcome = handled.outcome.as_str(),
+            "replay failed; try again later"
+        );
         return Ok("failed".into());
     }
     // Outcomes of applying are final; anything else (unhandled, kept again) may change with a

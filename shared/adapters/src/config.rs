@@ -60,13 +60,15 @@ pub trait Env {
         })
     }
 
-    /// A duration written as `90s`, `15m`, `24h`, `7d` or `250ms`.
+    /// A duration written as `90s`, `15m`, `24h`, `7d` or `250ms` (see [`parse_duration`]).
     fn duration(&self, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
         match self.value(name) {
             None => Ok(default),
-            Some(raw) => parse_duration(&raw).ok_or(ConfigError::Invalid {
+            Some(raw) => humantime::parse_duration(raw.trim()).map_err(|e| ConfigError::Invalid {
                 name,
-                reason: format!("{raw:?} is not a duration such as 250ms, 90s, 15m, 24h or 7d"),
+                reason: format!(
+                    "{raw:?} is not a duration such as 250ms, 90s, 15m, 24h or 7d ({e})"
+                ),
             }),
         }
     }
@@ -88,20 +90,10 @@ impl Env for std::collections::HashMap<String, String> {
     }
 }
 
+/// A duration as humantime reads it: `250ms`, `90s`, `15m`, `24h`, `7d`, and longer spellings
+/// such as `1h 30m` or `2 days`.
 pub fn parse_duration(raw: &str) -> Option<Duration> {
-    let raw = raw.trim();
-    let split = raw.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = raw.split_at(split);
-    let n: u64 = number.parse().ok()?;
-    let secs = match unit {
-        "ms" => return Some(Duration::from_millis(n)),
-        "s" => n,
-        "m" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
-        "d" => n.checked_mul(86_400)?,
-        _ => return None,
-    };
-    Some(Duration::from_secs(secs))
+    humantime::parse_duration(raw.trim()).ok()
 }
 
 /// `RALIO_BASE_URL` and the client settings. Credentials come from `RALIO_API_CODE` and
@@ -130,7 +122,10 @@ pub fn ralio_config(
             "RALIO_API_KEY",
             "Ralio api_key (or RALIO_SECRET_ARN naming a secret with api_key)",
         )?;
-        Some(RalioCredentials { api_code, api_key })
+        Some(RalioCredentials {
+            api_code,
+            api_key: api_key.into(),
+        })
     };
     let mut config = RalioConfig::with_credentials(base_url, credentials);
     if let Some(scheme) = env.value("RALIO_AUTH_SCHEME") {
@@ -189,7 +184,22 @@ mod tests {
         assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
         assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86_400)));
         assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
-        for bad in ["", "15", "m", "1.5h", "-3s", "3 s", "3w"] {
+        // Every number with one of the units read before humantime reads as it did then.
+        for n in [0u64, 1, 7, 59, 60, 250, 3_600, 86_400, 10_000_000] {
+            let by_unit = [
+                ("ms", Duration::from_millis(n)),
+                ("s", Duration::from_secs(n)),
+                ("m", Duration::from_secs(n * 60)),
+                ("h", Duration::from_secs(n * 3_600)),
+                ("d", Duration::from_secs(n * 86_400)),
+            ];
+            for (unit, expected) in by_unit {
+                assert_eq!(parse_duration(&format!("{n}{unit}")), Some(expected));
+            }
+        }
+        assert_eq!(parse_duration(" 90s "), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h 30m"), Some(Duration::from_secs(5_400)));
+        for bad in ["", "15", "m", "-3s", "3x", "h3", "90s!"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }
@@ -238,7 +248,8 @@ mod tests {
         assert!(
             invalid
                 .to_string()
-                .starts_with("invalid environment variable EXPIRY_BUCKET")
+                .starts_with("invalid environment variable EXPIRY_BUCKET"),
+            "{invalid}"
         );
         assert_eq!(env.parsed("PORT", 3000u16), Ok(3000));
     }

@@ -10,10 +10,9 @@
 //! after a signature mismatch ([`crate::signing_keys::SigningKeys`]), so a rotation needs no
 //! redeploy and a removed secret stops verifying.
 
-use std::fmt;
-
 use async_trait::async_trait;
 use idv_model::WebhookSecrets;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::aws::OnFirstUse;
@@ -36,19 +35,14 @@ pub fn in_lambda(env: &impl Env) -> bool {
     env.value("AWS_LAMBDA_FUNCTION_NAME").is_some()
 }
 
-/// The API credentials secret.
-#[derive(Deserialize, Default, Clone, PartialEq, Eq)]
+/// The API credentials secret. The key is read straight into a secret string, so it is never
+/// printed; the code names the merchant and is printed, as in `RalioCredentials`.
+#[derive(Deserialize, Default, Clone, Debug)]
 pub struct RalioSecret {
     #[serde(default)]
     pub api_code: Option<String>,
     #[serde(default)]
-    pub api_key: Option<String>,
-}
-
-impl fmt::Debug for RalioSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RalioSecret(<redacted>)")
-    }
+    pub api_key: Option<SecretString>,
 }
 
 impl RalioSecret {
@@ -61,8 +55,12 @@ impl RalioSecret {
 
     /// Both values; a blank one (the template's placeholder) counts as missing.
     pub fn credentials(&self) -> Result<crate::ralio::RalioCredentials, String> {
-        let filled = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
-        match (filled(&self.api_code), filled(&self.api_key)) {
+        let api_code = self.api_code.clone().filter(|v| !v.trim().is_empty());
+        let api_key = self
+            .api_key
+            .clone()
+            .filter(|v| !v.expose_secret().trim().is_empty());
+        match (api_code, api_key) {
             (Some(api_code), Some(api_key)) => {
                 Ok(crate::ralio::RalioCredentials { api_code, api_key })
             }
@@ -249,7 +247,8 @@ mod tests {
         assert!(checked_secrets(&[smuggled], true, WEBHOOK_SECRET_ARN_VAR).is_err());
         // Outside Lambda, anything goes (local runs and tests).
         assert!(checked_secrets(&[short], false, WEBHOOK_SECRET_ARN_VAR).is_ok());
-        assert!(!format!("{:?}", RalioSecret::parse(r#"{"api_key":"k"}"#).unwrap()).contains('k'));
+        let read = RalioSecret::parse(r#"{"api_code":"c","api_key":"sk_live_value"}"#).unwrap();
+        assert!(!format!("{read:?}").contains("sk_live_value"));
     }
 
     #[test]

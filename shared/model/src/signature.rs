@@ -4,11 +4,10 @@
 //! URL-safe, padded or not) are both accepted, with an optional `sha256=` prefix. Several
 //! secrets may be active at once so that a secret can be rotated without dropping deliveries.
 
-use std::fmt;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use hmac::{Hmac, KeyInit, Mac};
+use secrecy::{ExposeSecret, SecretSlice};
 use sha2::Sha256;
 
 /// The header Ralio puts the signature in.
@@ -18,17 +17,19 @@ type HmacSha256 = Hmac<Sha256>;
 const MAC_LEN: usize = 32;
 
 /// One webhook signing secret. Never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookSecret(Vec<u8>);
+// The newtype stays because a rotation compares secret lists (`adds_to`) and secrecy's box has
+// no equality.
+#[derive(Clone, Debug)]
+pub struct WebhookSecret(SecretSlice<u8>);
 
 impl WebhookSecret {
     pub fn new(secret: impl AsRef<[u8]>) -> Self {
-        Self(secret.as_ref().to_vec())
+        Self(secret.as_ref().to_vec().into())
     }
 
     fn mac(&self) -> HmacSha256 {
         // HMAC takes keys of any length, so this cannot fail.
-        HmacSha256::new_from_slice(&self.0).expect("HMAC accepts any key length")
+        HmacSha256::new_from_slice(self.0.expose_secret()).expect("HMAC accepts any key length")
     }
 
     /// The lowercase hex signature of `body`, as a sender would compute it.
@@ -46,11 +47,13 @@ impl WebhookSecret {
     }
 }
 
-impl fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("WebhookSecret(<redacted>)")
+impl PartialEq for WebhookSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.expose_secret() == other.0.expose_secret()
     }
 }
+
+impl Eq for WebhookSecret {}
 
 /// The secrets currently accepted, in order of preference.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -98,7 +98,7 @@ async fn world(store: Arc<dyn Store>) -> World {
     config.clock = SimClock::from_fn(move || sim_clock.now());
     let credentials = RalioCredentials {
         api_code: config.api_code.clone(),
-        api_key: config.api_key.clone(),
+        api_key: config.api_key.clone().into(),
     };
     let sim = Simulator::new(config);
     servers.push(serve(listener, ralio_sim::router(sim.clone())));

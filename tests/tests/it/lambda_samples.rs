@@ -64,7 +64,7 @@ async fn the_http_api_samples_are_answered() {
     let config = ralio_sim::SimConfig::new(sim_url.clone(), None, "unused-secret");
     let credentials = RalioCredentials {
         api_code: config.api_code.clone(),
-        api_key: config.api_key.clone(),
+        api_key: config.api_key.clone().into(),
     };
     let sim = ralio_sim::Simulator::new(config);
     tokio::spawn(async move { axum::serve(listener, ralio_sim::router(sim)).await });

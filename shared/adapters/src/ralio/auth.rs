@@ -1,11 +1,11 @@
 //! Authorisation: the credentials, the login token cached per warm container, and what is
 //! tried once when Ralio answers 401.
 
-use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::{Method, Response, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::transport::expect_json;
@@ -30,21 +30,23 @@ impl AuthScheme {
     }
 }
 
-#[derive(Clone, PartialEq, Eq)]
+/// Ralio's API code and key. The code names the merchant; the key is a secret.
+#[derive(Clone, Debug)]
 pub struct RalioCredentials {
     pub api_code: String,
-    pub api_key: String,
+    pub api_key: SecretString,
 }
 
-impl fmt::Debug for RalioCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "RalioCredentials {{ api_code: {:?}, api_key: <redacted> }}",
-            self.api_code
-        )
+// Written out because a re-read secret is compared with the credentials in use
+// (`reread_credentials`), and secrecy's string has no equality.
+impl PartialEq for RalioCredentials {
+    fn eq(&self, other: &Self) -> bool {
+        self.api_code == other.api_code
+            && self.api_key.expose_secret() == other.api_key.expose_secret()
     }
 }
+
+impl Eq for RalioCredentials {}
 
 /// Where credentials can be read again after Ralio refuses them (a rotated key).
 #[async_trait]
@@ -138,7 +140,8 @@ impl RalioCall<'_> {
     async fn token(&self) -> Result<String, RalioError> {
         let client = self.client;
         if client.config.auth == AuthScheme::RawKey {
-            return Ok(client.current_credentials(self.deadline).await?.api_key);
+            let credentials = client.current_credentials(self.deadline).await?;
+            return Ok(credentials.api_key.expose_secret().to_owned());
         }
         // Held across the login so concurrent requests in a container share one login.
         let mut cached = client.token.lock().await;
@@ -146,7 +149,10 @@ impl RalioCall<'_> {
             return Ok(token.clone());
         }
         let credentials = client.current_credentials(self.deadline).await?;
-        let body = json!({ "api_code": credentials.api_code, "api_key": credentials.api_key });
+        let body = json!({
+            "api_code": credentials.api_code,
+            "api_key": credentials.api_key.expose_secret(),
+        });
         let response = self
             .send(true, || {
                 client

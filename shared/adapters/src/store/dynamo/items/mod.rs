@@ -2,8 +2,9 @@
 //! `serde_dynamo::to_item`, read with `serde_dynamo::from_item`. Absent values are left out
 //! rather than written as NULL, because conditions test whether attributes exist.
 //!
-//! `owner`: what a user or related party has (sessions, profile, accounts); `log`: the audit
-//! trail, event markers, ticks and quarantine.
+//! `owner`: what a user or related party has (sessions, profile); `account`: accounts and
+//! activations; `kyc_owner`: whose a `kycId` is; `log`: the audit trail, event markers, ticks and
+//! quarantine.
 
 use std::collections::HashMap;
 
@@ -18,18 +19,17 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::schema;
 use crate::store::{StoreError, StoreResult};
 
+mod account;
 mod kyc_owner;
 mod log;
 mod owner;
 #[cfg(test)]
 mod tests;
 
+pub use account::{AccountItem, AccountOwnerItem, ActivationItem};
 pub use kyc_owner::KycOwnerItem;
 pub use log::{AuditItem, MarkerItem, QuarantineItem, TickItem};
-pub use owner::{
-    AccountItem, AccountOwnerItem, ActivationItem, LeaseItem, ProfileItem, SessionItem,
-    expiry_source_value,
-};
+pub use owner::{LeaseItem, ProfileItem, SessionItem, expiry_source_value};
 
 pub type Item = HashMap<String, AttributeValue>;
 

@@ -1,6 +1,9 @@
 //! The in-memory store: the local default and the fast test backend. It is the model's
 //! [`Ledger`] behind one lock, plus what only a store keeps (audit trail, ticks, quarantine);
 //! every decision is the model's, so the contract suite holds it to DynamoDB's answers.
+//!
+//! `expiry` holds the expiry index and `accounts` the accounts and the audit trail, split as
+//! the DynamoDB store splits them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -9,17 +12,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::ledger::Ledger;
 use idv_model::{
-    AccountIdentity, AccountRecord, AccountRefusal, AccountWrite, Activation, AuditEntry,
-    EventApplication, EventId, ExpiryBucket, LeaseHold, LeaseRefusal, LeaseRelease, LeaseToken,
-    Owner, SessionId, SessionRecord, StoredSession, TickClaim, TickState, Uid, UserSnapshot,
-    WaitingActivation, WatchAction, WatchOutcome,
+    Activation, AuditEntry, EventApplication, EventId, ExpiryBucket, LeaseHold, LeaseRefusal,
+    LeaseRelease, LeaseToken, Owner, SessionId, SessionRecord, StoredSession, TickState, Uid,
+    UserSnapshot,
 };
 
 use super::{
-    AccountLedger, Applied, AuditLog, AuditPage, BucketMember, BucketPage, CreationLease,
-    EventLedger, ExpiryIndex, Lease, QuarantineEntry, QuarantineReader, Replayed, SessionWriter,
-    StoreError, StoreResult, UserReader,
+    Applied, CreationLease, EventLedger, Lease, QuarantineEntry, QuarantineReader, Replayed,
+    SessionWriter, StoreError, StoreResult, UserReader,
 };
+
+mod accounts;
+mod expiry;
 
 /// Where appended audit entries are announced, in the order they were written (`idv-local`
 /// publishes domain events from them, as the table's stream does in AWS).
@@ -192,178 +196,6 @@ impl SessionWriter for MemoryStore {
         buckets: &[ExpiryBucket],
     ) -> StoreResult<StoredSession> {
         Ok(self.lock()?.ledger.store_created(record, buckets)?)
-    }
-}
-
-#[async_trait]
-impl ExpiryIndex for MemoryStore {
-    async fn claim_tick(
-        &self,
-        bucket: &ExpiryBucket,
-        now: DateTime<Utc>,
-    ) -> StoreResult<TickClaim> {
-        let mut state = self.lock()?;
-        let claim = TickState::claim(state.ticks.get(bucket), now);
-        if claim == TickClaim::Claimed {
-            state.ticks.insert(
-                *bucket,
-                TickState {
-                    claimed_at: now,
-                    sent_at: None,
-                },
-            );
-        }
-        Ok(claim)
-    }
-
-    async fn mark_tick_sent(&self, bucket: &ExpiryBucket, now: DateTime<Utc>) -> StoreResult<()> {
-        if let Some(tick) = self.lock()?.ticks.get_mut(bucket) {
-            tick.sent_at = Some(now);
-        }
-        Ok(())
-    }
-
-    async fn delete_tick(&self, bucket: &ExpiryBucket) -> StoreResult<()> {
-        self.lock()?.ticks.remove(bucket);
-        Ok(())
-    }
-
-    /// Pages are ordered by session id, like the DynamoDB index's range key; the token is the
-    /// last id of the page.
-    async fn list_bucket(
-        &self,
-        bucket: &ExpiryBucket,
-        limit: u32,
-        page: Option<&str>,
-    ) -> StoreResult<BucketPage> {
-        let after = page
-            .map(|token| {
-                SessionId::parse(token).map_err(|_| StoreError::Rejected("bad page token".into()))
-            })
-            .transpose()?;
-        let state = self.lock()?;
-        let mut members: Vec<BucketMember> = state
-            .ledger
-            .owners
-            .values()
-            .flat_map(|records| {
-                records
-                    .sessions
-                    .iter()
-                    .filter(|(_, fields)| fields.bucket(bucket.kind) == Some(*bucket))
-                    .map(|(id, _)| BucketMember {
-                        owner: records.owner,
-                        session_id: *id,
-                    })
-            })
-            .filter(|m| after.is_none_or(|after| m.session_id > after))
-            .collect();
-        members.sort_by_key(|m| m.session_id);
-        let limit = limit.max(1) as usize;
-        let next = (members.len() > limit).then(|| members[limit - 1].session_id.to_string());
-        members.truncate(limit);
-        Ok(BucketPage { members, next })
-    }
-
-    async fn watch(
-        &self,
-        action: WatchAction,
-        member: &BucketMember,
-        now: DateTime<Utc>,
-    ) -> StoreResult<WatchOutcome> {
-        let mut state = self.lock()?;
-        let decision = state
-            .ledger
-            .watch(action, member.owner, member.session_id, now);
-        if let Some(entry) = decision.audit {
-            state.audit(member.owner, entry);
-        }
-        Ok(decision.outcome)
-    }
-}
-
-#[async_trait]
-impl AccountLedger for MemoryStore {
-    async fn write_account(
-        &self,
-        write: &AccountWrite,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Result<AccountRecord, AccountRefusal>> {
-        let mut state = self.lock()?;
-        Ok(match state.ledger.write_account(write, now) {
-            Ok(written) => {
-                for entry in written.audits {
-                    state.audit(Owner::User(write.record.uid), entry);
-                }
-                Ok(written.record)
-            }
-            Err(stored) => Err(stored),
-        })
-    }
-
-    async fn activations_since(
-        &self,
-        since: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<WaitingActivation>> {
-        Ok(self.lock()?.ledger.activations_since(since, now))
-    }
-
-    async fn note_activation_identity(
-        &self,
-        waiting: &WaitingActivation,
-        identity: &AccountIdentity,
-    ) -> StoreResult<()> {
-        self.lock()?
-            .ledger
-            .note_activation_identity(&waiting.activation.account_id, identity.clone());
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl AuditLog for MemoryStore {
-    async fn append_audit(&self, owner: Owner, entry: &AuditEntry) -> StoreResult<()> {
-        self.lock()?.audit(owner, entry.clone());
-        Ok(())
-    }
-
-    async fn audit_trail(&self, owner: Owner) -> StoreResult<Vec<AuditEntry>> {
-        let state = self.lock()?;
-        Ok(state
-            .audit
-            .get(&owner)
-            .map(|trail| trail.values().cloned().collect())
-            .unwrap_or_default())
-    }
-
-    async fn audit_page(
-        &self,
-        owner: Owner,
-        limit: u32,
-        after: Option<&str>,
-    ) -> StoreResult<AuditPage> {
-        let state = self.lock()?;
-        let Some(trail) = state.audit.get(&owner) else {
-            return Ok(AuditPage {
-                entries: Vec::new(),
-                next: None,
-            });
-        };
-        let mut page: Vec<(&String, &AuditEntry)> = trail
-            .iter()
-            .rev()
-            .filter(|(key, _)| after.is_none_or(|after| key.as_str() < after))
-            .take(limit as usize + 1)
-            .collect();
-        let next = (page.len() > limit as usize).then(|| {
-            page.truncate(limit as usize);
-            page.last().map(|(key, _)| (*key).clone())
-        });
-        Ok(AuditPage {
-            entries: page.into_iter().map(|(_, e)| e.clone()).collect(),
-            next: next.flatten(),
-        })
     }
 }
 

@@ -2,26 +2,24 @@
 //! for events that name none; quarantine.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
-use chrono::{DateTime, NaiveDate, Utc};
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use chrono::{DateTime, Utc};
 use idv_model::{
-    AccountGuard, AccountId, Activation, ApplyOutcome, AuditEntry, EventApplication, EventId,
-    Owner, SessionId, WaitingActivation,
+    Activation, ApplyOutcome, AuditEntry, EventApplication, EventId, Owner, SessionId,
 };
 
 use super::errors::{Transaction, conditional, sdk_error};
 use super::items::{
-    AccountItem, AccountOwnerItem, ActivationItem, AuditItem, Key, KycOwnerItem, MarkerItem,
-    QuarantineItem, Ts, from_item, to_item, to_value,
+    AuditItem, Key, KycOwnerItem, MarkerItem, QuarantineItem, Ts, from_item, to_item, to_value,
 };
-use super::updates::{Cond, Expression, account_condition};
+use super::updates::{Cond, Expression};
 use super::{CONFLICT_RETRIES, DynamoStore, MARKER_TTL, disagreement, schema};
-use crate::store::{
-    Applied, EventLedger, QuarantineEntry, QuarantineReader, Replayed, StoreError, StoreResult,
-};
+use crate::store::{Applied, EventLedger, QuarantineEntry, StoreError, StoreResult};
+
+mod activation;
+mod quarantine;
 
 impl DynamoStore {
-    /// The marker of a handled event: written only if the event was never handled before.
     /// The marker of a handled event: written only if the event was never handled before.
     fn marker_of(
         &self,
@@ -41,122 +39,6 @@ impl DynamoStore {
         now: DateTime<Utc>,
     ) -> StoreResult<TransactWriteItem> {
         self.marker_of(event.event_id, &event.event_type, outcome, now)
-    }
-
-    /// Whose the Ralio account `id` is, if it is recorded.
-    async fn account_owner(&self, id: &AccountId) -> StoreResult<Option<AccountOwnerItem>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Key::account_owner(id).item()?))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        output.item().map(from_item).transpose()
-    }
-
-    /// An activation of a recorded account: the marker, `activatedAt` on the account and the
-    /// audit entry, in one transaction.
-    async fn activate_recorded(
-        &self,
-        activation: &Activation,
-        owner: &AccountOwnerItem,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<ApplyOutcome>> {
-        let (uid, event_id, event_type) =
-            (owner.owner_id, activation.event_id, &activation.event_type);
-        let mut expr = Expression::default();
-        expr.set(
-            schema::attr::ACTIVATED_AT,
-            to_value(&Ts(activation.stamp.at))?,
-        )
-        .set("updatedAt", to_value(&Ts(now))?)
-        .condition(&Cond::And(vec![
-            account_condition(AccountGuard::Created)?,
-            Cond::Absent(schema::attr::ACTIVATED_AT),
-        ]));
-        let audit = AuditEntry::activation(
-            activation.account_id.as_str(),
-            owner.currency,
-            activation.stamp,
-            now,
-        );
-        let mut tx = Transaction::default();
-        let marker = tx.push(self.marker_of(event_id, event_type, ApplyOutcome::Applied, now)?);
-        let account =
-            tx.push(self.update(&Key::account(uid, &owner.alias, owner.currency), &expr)?);
-        tx.push(self.audit_put(Owner::User(uid), &audit)?);
-        let cancellation = match tx.send(&self.client).await? {
-            Ok(()) => return Ok(Some(ApplyOutcome::Applied)),
-            Err(c) => c,
-        };
-        if cancellation.refused(marker).is_some() {
-            return Ok(Some(ApplyOutcome::Duplicate));
-        }
-        let Some(old) = cancellation.refused(account) else {
-            return Err(cancellation.unexpected("activating an account"));
-        };
-        let record = old
-            .map(|item| from_item::<AccountItem>(&item)?.record())
-            .transpose()?;
-        // Already active: remember the event, nothing else changes.
-        match record.and_then(|r| r.activate(activation.stamp.at, now)) {
-            None => {
-                let mut tx = Transaction::default();
-                let marker =
-                    tx.push(self.marker_of(event_id, event_type, ApplyOutcome::Unchanged, now)?);
-                match tx.send(&self.client).await? {
-                    Ok(()) => Ok(Some(ApplyOutcome::Unchanged)),
-                    Err(c) if c.refused(marker).is_some() => Ok(Some(ApplyOutcome::Duplicate)),
-                    Err(c) => Err(c.unexpected("recording an activation")),
-                }
-            }
-            Some(_) => Err(disagreement("account activation")),
-        }
-    }
-
-    /// An activation whose account is not recorded: kept, unless the account appeared
-    /// meanwhile (`None`: look again).
-    async fn keep_activation(
-        &self,
-        activation: &Activation,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<ApplyOutcome>> {
-        let outcome = ApplyOutcome::Deferred;
-        let mut tx = Transaction::default();
-        let marker =
-            tx.push(self.marker_of(activation.event_id, &activation.event_type, outcome, now)?);
-        let waiting = WaitingActivation {
-            activation: activation.clone(),
-            received: now,
-            seen_as: None,
-        };
-        // The first announcement is kept: a later one of the same account changes nothing
-        // under its id, and its copy by day is one more entry a lookup reads at most once.
-        let copy = ActivationItem::by_day(&waiting);
-        let copy_key = Key::new(copy.pk.clone(), copy.sk.clone());
-        let mut keep = Expression::default();
-        keep.fill_item(without_key(to_item(&ActivationItem::by_account(&waiting))?))
-            .add(
-                schema::attr::COPIES,
-                AttributeValue::Ss(vec![copy_key.sk.clone()]),
-            );
-        tx.push(self.update(&Key::activation(&activation.account_id), &keep)?);
-        let mut file = Expression::default();
-        file.fill_item(without_key(to_item(&copy)?));
-        tx.push(self.update(&copy_key, &file)?);
-        let unknown = tx.push(self.check(
-            &Key::account_owner(&activation.account_id),
-            &Cond::Absent(schema::attr::PK),
-        )?);
-        match tx.send(&self.client).await? {
-            Ok(()) => Ok(Some(outcome)),
-            Err(c) if c.refused(marker).is_some() => Ok(Some(ApplyOutcome::Duplicate)),
-            Err(c) if c.refused(unknown).is_some() => Ok(None),
-            Err(c) => Err(c.unexpected("keeping an activation")),
-        }
     }
 
     fn audit_put(&self, owner: Owner, entry: &AuditEntry) -> StoreResult<TransactWriteItem> {
@@ -400,46 +282,4 @@ impl EventLedger for DynamoStore {
             "an account kept appearing while its activation was kept".into(),
         ))
     }
-}
-
-#[async_trait]
-impl QuarantineReader for DynamoStore {
-    async fn quarantined(&self, day: NaiveDate) -> StoreResult<Vec<QuarantineEntry>> {
-        self.query_partition(schema::quarantine_pk(day))
-            .await?
-            .iter()
-            .map(|item| Ok(from_item::<QuarantineItem>(item)?.into()))
-            .collect()
-    }
-
-    async fn mark_replayed(&self, entry: &QuarantineEntry, replayed: &Replayed) -> StoreResult<()> {
-        let mut expr = Expression::default();
-        expr.set(schema::attr::REPLAYED_AT, to_value(&Ts(replayed.at))?)
-            .set(schema::attr::REPLAY_OUTCOME, to_value(&replayed.outcome)?)
-            .condition(&Cond::Present(schema::attr::PK));
-        let result = with_update!(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(
-                    Key::new(
-                        schema::quarantine_pk(entry.day()),
-                        schema::quarantine_sk(entry)
-                    )
-                    .item()?
-                )),
-            expr
-        )
-        .send()
-        .await;
-        // Gone meanwhile (its retention ran out): nothing to mark.
-        conditional("UpdateItem", result).map(|_| ())
-    }
-}
-
-/// An item's attributes without its key, to fill in by an update.
-fn without_key(mut item: super::items::Item) -> super::items::Item {
-    item.remove(schema::attr::PK);
-    item.remove(schema::attr::SK);
-    item
 }
