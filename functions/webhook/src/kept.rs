@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use idv_adapters::store::QuarantineEntry;
-use idv_model::WebhookEvent;
 use idv_model::webhook::envelope_hints;
+use idv_model::{QuarantineReason, WebhookEvent};
 use serde_json::json;
 
 use crate::Webhook;
@@ -18,7 +18,7 @@ impl Webhook {
         &self,
         body: &[u8],
         event: Option<&WebhookEvent>,
-        code: &str,
+        code: QuarantineReason,
         reason: String,
         now: DateTime<Utc>,
     ) -> QuarantineEntry {
@@ -30,7 +30,7 @@ impl Webhook {
             .as_deref()
             .is_none_or(idv_model::webhook::is_acted_on);
         let kyc_family = event_type.as_deref().is_some_and(looks_like_kyc);
-        let verbatim = (acted_on && code != "unknown_event_type") || kyc_family;
+        let verbatim = (acted_on && code != QuarantineReason::UnknownEventType) || kyc_family;
         let kept = if verbatim && body.len() <= crate::MAX_KEPT_BYTES {
             body.to_vec()
         } else {
@@ -44,7 +44,7 @@ impl Webhook {
         };
         QuarantineEntry {
             received_at: now,
-            reason_code: code.to_owned(),
+            reason_code: code.to_string(),
             reason,
             event_id,
             event_type,
@@ -63,7 +63,7 @@ fn looks_like_kyc(event_type: &str) -> bool {
 
 /// Why a payload is kept, and the outcome it is acknowledged with.
 pub(crate) struct Kept {
-    pub(crate) code: &'static str,
+    pub(crate) code: QuarantineReason,
     pub(crate) reason: String,
     pub(crate) outcome: crate::Outcome,
 }

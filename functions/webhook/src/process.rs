@@ -7,11 +7,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use idv_adapters::http::{Problem, json, store_problem};
-use idv_adapters::store::{ATTRIBUTION_PENDING, StoreError};
+use idv_adapters::store::StoreError;
 use idv_model::intake::{Intake, OwnerLookup, interpret};
 use idv_model::{
-    ApplyOutcome, AuditEntry, EventApplication, Owner, Unattributed, WebhookEvent,
-    parse_webhook_with,
+    ApplyOutcome, AuditEntry, EventApplication, Owner, QuarantineReason, Unattributed,
+    WebhookEvent, parse_webhook_with,
 };
 use serde_json::json;
 
@@ -63,7 +63,7 @@ impl std::fmt::Display for Outcome {
 pub struct Handled {
     pub outcome: Outcome,
     /// Why it was kept or sent back (a quarantine reason code), when it was.
-    pub reason: Option<&'static str>,
+    pub reason: Option<QuarantineReason>,
     pub event_id: Option<String>,
     pub event_type: Option<String>,
     /// Whose records the event changed, when it was attributed.
@@ -149,7 +149,7 @@ impl Webhook {
             }
             Intake::Unhandled => {
                 let kept = Kept {
-                    code: "unknown_event_type",
+                    code: QuarantineReason::UnknownEventType,
                     reason: format!("event type {} is not acted on", event.event_type),
                     outcome: Outcome::Unhandled,
                 };
@@ -236,7 +236,7 @@ impl Webhook {
     pub async fn assess(&self, body: &Bytes) -> Result<&'static str, StoreError> {
         let event = match parse_webhook_with(body, &self.spellings) {
             Ok(event) => event,
-            Err(err) => return Ok(err.code()),
+            Err(err) => return Ok(err.code().as_str()),
         };
         Ok(match interpret(&event) {
             Intake::Activation(_) | Intake::Apply(_) => "would_apply",
@@ -245,7 +245,7 @@ impl Webhook {
                 let found = self.look_up(question.lookup()).await?;
                 match question.answer(&found) {
                     Ok(_) => "would_apply",
-                    Err(unattributed) => unattributed.code,
+                    Err(unattributed) => unattributed.code.as_str(),
                 }
             }
         })
@@ -284,7 +284,7 @@ impl Webhook {
             };
             if let Some(left) = unattributed.retry_left(event.occurred_at, first, window, now) {
                 tracing::warn!(
-                    reason = unattributed.code,
+                    reason = unattributed.code.as_str(),
                     "event not attributable yet: Ralio is asked to send it again"
                 );
                 // Ralio's retry budget is undocumented: a copy is kept, so the event can be
@@ -295,7 +295,7 @@ impl Webhook {
                     let entry = self.entry(
                         body,
                         Some(event),
-                        ATTRIBUTION_PENDING,
+                        QuarantineReason::AttributionPending,
                         unattributed.reason.into(),
                         now,
                     );
@@ -314,7 +314,7 @@ impl Webhook {
                             left.num_minutes().max(1)
                         ),
                     )
-                    .with("reason", unattributed.code)
+                    .with("reason", unattributed.code.as_str())
                     .retry_after(60),
                 )
                 .about(Some(event));
@@ -355,7 +355,7 @@ impl Webhook {
             .is_none_or(idv_model::webhook::is_acted_on);
         // The user a payload of ours names learns from their trail that it was kept (a related
         // party's event without its entity type names its user, for example).
-        let named = (acted_on && kept.code != "unknown_event_type")
+        let named = (acted_on && kept.code != QuarantineReason::UnknownEventType)
             .then(|| idv_model::webhook::named_user(body))
             .flatten();
         let note = named.map(|uid| {
@@ -365,17 +365,17 @@ impl Webhook {
                 .and_then(|id| idv_model::EventId::parse(id).ok());
             (
                 Owner::User(uid),
-                AuditEntry::quarantined(now, entry.event_type.as_deref(), id, kept.code),
+                AuditEntry::quarantined(now, entry.event_type.as_deref(), id, kept.code.as_str()),
             )
         });
         let noted = note.as_ref().map(|(owner, entry)| (*owner, entry));
         match self.ledger.quarantine(&entry, noted).await {
             Ok(()) => {
                 tracing::warn!(
-                    reason = kept.code,
+                    reason = kept.code.as_str(),
                     "signed webhook kept without being applied"
                 );
-                idv_adapters::metrics::quarantined(kept.code);
+                idv_adapters::metrics::quarantined(kept.code.as_str());
                 handled
             }
             Err(err) => failed(&err, event),

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_adapters::store::{AuditLog, QuarantineEntry, QuarantineReader, Replayed};
-use idv_model::{AuditEntry, AuditOutcome, EventId};
+use idv_model::{AuditEntry, AuditOutcome, EventId, QuarantineReason};
 use idv_webhook::{Mode, Outcome, Webhook};
 
 /// Which quarantined payloads to look at.
@@ -142,7 +142,9 @@ async fn replay_one(
     let Outcome::Applied(final_outcome) = handled.outcome else {
         return Ok(format!(
             "still:{}",
-            handled.reason.unwrap_or(handled.outcome.as_str())
+            handled
+                .reason
+                .map_or(handled.outcome.as_str(), QuarantineReason::as_str)
         ));
     };
     if let Some(owner) = handled.owner {

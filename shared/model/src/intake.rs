@@ -165,7 +165,10 @@ mod tests {
         assert_eq!(question.lookup(), Some(OwnerLookup::Session(session)));
         let owner = Owner::User(crate::Uid::parse(UID).unwrap());
         assert_eq!(question.clone().answer(&[owner]).unwrap().owner, owner);
-        assert_eq!(question.answer(&[]).unwrap_err().code, "unknown_session");
+        assert_eq!(
+            question.answer(&[]).unwrap_err().code,
+            crate::webhook::QuarantineReason::UnknownSession
+        );
 
         let by_kyc_id = event(
             "kyc_state_updated",
@@ -181,6 +184,9 @@ mod tests {
             panic!("an event naming nobody needs an owner");
         };
         assert_eq!(question.lookup(), None);
-        assert_eq!(question.answer(&[]).unwrap_err().code, "unknown_owner");
+        assert_eq!(
+            question.answer(&[]).unwrap_err().code,
+            crate::webhook::QuarantineReason::UnknownOwner
+        );
     }
 }

@@ -95,6 +95,7 @@ pub use records::{
 pub use signature::{SignatureError, WebhookSecret, WebhookSecrets};
 pub use states::{CheckState, Currency, EntityType, KycLevel, SessionState};
 pub use webhook::{
-    EventBody, LearntSpellings, ParseError, WebhookEvent, parse_webhook, parse_webhook_with,
+    EventBody, LearntSpellings, ParseError, QuarantineReason, WebhookEvent, parse_webhook,
+    parse_webhook_with,
 };
 pub use writes::{KycGuard, KycPatch, SessionGuard, SessionPatch, WatchAction, Write};

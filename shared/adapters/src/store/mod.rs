@@ -10,8 +10,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::{
     AccountIdentity, AccountRecord, AccountRefusal, AccountReservation, AccountWrite, Activation,
     ApplyOutcome, AuditEntry, AuditOutcome, Currency, EventApplication, EventId, ExpiryBucket,
-    LeaseHold, LeaseRelease, LeaseToken, Owner, ReservationToken, SessionId, SessionRecord,
-    StoredSession, TickClaim, Uid, UserSnapshot, WaitingActivation, WatchAction, WatchOutcome,
+    LeaseHold, LeaseRelease, LeaseToken, Owner, QuarantineReason, ReservationToken, SessionId,
+    SessionRecord, StoredSession, TickClaim, Uid, UserSnapshot, WaitingActivation, WatchAction,
+    WatchOutcome,
 };
 
 pub mod dynamo;
@@ -85,9 +86,6 @@ pub struct Replayed {
     pub outcome: AuditOutcome,
 }
 
-/// The reason code of the copy kept when an event is first sent back unattributed.
-pub const ATTRIBUTION_PENDING: &str = "attribution_pending";
-
 impl QuarantineEntry {
     /// The identity of a quarantined payload within its day: identical bytes are kept once,
     /// and once more as the copy kept on a first 503 (`attribution_pending`), so the copy never
@@ -95,7 +93,7 @@ impl QuarantineEntry {
     pub fn key(&self) -> String {
         use sha2::Digest;
         let digest = hex::encode(sha2::Sha256::digest(&self.body));
-        if self.reason_code == ATTRIBUTION_PENDING {
+        if self.reason_code == QuarantineReason::AttributionPending.as_str() {
             format!("pending-{digest}")
         } else {
             digest

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::expiry::{ExpiryBucket, ExpirySchedule};
 use crate::lifecycle::{EventStamp, LevelStamp, Move, Phase};
 use crate::records::{FailureReason, HostedUrl, ReverifyNotice};
+use crate::webhook::QuarantineReason;
 use crate::webhook::{EventBody, ExpirationWarningEvent, KycStateEvent, WebhookEvent};
 use crate::{EntityType, EventId, Owner, SessionId};
 
@@ -148,7 +149,7 @@ pub enum Attribution {
 /// Why an event could not be attributed: a stable code and a reason for the quarantine record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unattributed {
-    pub code: &'static str,
+    pub code: QuarantineReason,
     pub reason: &'static str,
 }
 
@@ -161,10 +162,7 @@ impl Unattributed {
     /// Whether the owner may still become known: a session not stored yet, an owner not
     /// named. A session of the wrong kind of entity stays wrong.
     pub fn may_resolve(&self) -> bool {
-        matches!(
-            self.code,
-            "unknown_session" | "unknown_owner" | "unknown_kyc_id"
-        )
+        self.code.may_resolve()
     }
 
     /// How much longer Ralio should be asked to send the event again, measured from the later
@@ -210,28 +208,28 @@ impl Attribution {
                 Ok(*owner)
             }
             (Attribution::BySession { .. }, [_]) => Err(Unattributed {
-                code: "owner_mismatch",
+                code: QuarantineReason::OwnerMismatch,
                 reason: "the session belongs to another kind of entity",
             }),
             (Attribution::BySession { .. }, [_, _, ..]) => Err(Unattributed {
-                code: "contested_session",
+                code: QuarantineReason::ContestedSession,
                 reason: "the session is stored for more than one owner",
             }),
             (Attribution::BySession { .. }, []) => Err(Unattributed {
-                code: "unknown_session",
+                code: QuarantineReason::UnknownSession,
                 reason: "no stored session has this id and the event names no owner",
             }),
             (Attribution::ByKycId(_), [owner]) => Ok(*owner),
             (Attribution::ByKycId(_), []) => Err(Unattributed {
-                code: "unknown_kyc_id",
+                code: QuarantineReason::UnknownKycId,
                 reason: "no earlier event paired this kycId with an owner, and the event names none",
             }),
             (Attribution::ByKycId(_), [_, _, ..]) => Err(Unattributed {
-                code: "contested_kyc_id",
+                code: QuarantineReason::ContestedKycId,
                 reason: "earlier events paired this kycId with more than one owner",
             }),
             (Attribution::Unattributable, _) => Err(Unattributed {
-                code: "unknown_owner",
+                code: QuarantineReason::UnknownOwner,
                 reason: "the event names no owner",
             }),
         }

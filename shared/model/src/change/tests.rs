@@ -5,11 +5,11 @@ use crate::{RelatedPartyId, Uid};
 fn an_unattributed_event_is_retried_while_young() {
     let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
     let unknown = Unattributed {
-        code: "unknown_session",
+        code: QuarantineReason::UnknownSession,
         reason: "",
     };
     let mismatch = Unattributed {
-        code: "owner_mismatch",
+        code: QuarantineReason::OwnerMismatch,
         reason: "",
     };
     let window = ATTRIBUTION_RETRY_WINDOW;

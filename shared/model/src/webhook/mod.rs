@@ -12,12 +12,14 @@
 //! | `event` | the event the rest of the model reads |
 //! | `vocabulary` | event type names, aliases and learnt spellings |
 //! | `render` | the canonical wire form, read back by the parser |
+//! | `reason` | why a signed payload was kept instead of applied |
 //! | `envelope` | what can be read of a body that did not parse, or was kept |
 
 mod data;
 mod envelope;
 mod event;
 mod parse;
+mod reason;
 mod render;
 mod vocabulary;
 
@@ -27,4 +29,5 @@ pub use event::{
     SessionEvent, SessionOutcome, Subject, WebhookEvent,
 };
 pub use parse::{ParseError, parse_timestamp, parse_webhook, parse_webhook_with};
+pub use reason::QuarantineReason;
 pub use vocabulary::{LearntSpellings, canonical_event_type, event_types, is_acted_on};

@@ -1,6 +1,7 @@
 //! The envelope of a delivery: its id, type and time, read in every spelling Ralio uses. The
 //! data section is read by type in `data`.
 
+use super::QuarantineReason;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -26,13 +27,13 @@ pub enum ParseError {
 
 impl ParseError {
     /// A stable machine code for the quarantine record.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> QuarantineReason {
         match self {
-            ParseError::NotJson(_) => "not_json",
-            ParseError::NotAnObject => "not_an_object",
-            ParseError::Missing(_) => "missing_field",
-            ParseError::Invalid { .. } => "invalid_field",
-            ParseError::AmbiguousOwner => "ambiguous_owner",
+            ParseError::NotJson(_) => QuarantineReason::NotJson,
+            ParseError::NotAnObject => QuarantineReason::NotAnObject,
+            ParseError::Missing(_) => QuarantineReason::MissingField,
+            ParseError::Invalid { .. } => QuarantineReason::InvalidField,
+            ParseError::AmbiguousOwner => QuarantineReason::AmbiguousOwner,
         }
     }
 }

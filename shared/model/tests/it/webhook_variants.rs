@@ -380,11 +380,11 @@ fn ownership_is_explicit_for_every_combination() {
         ),
     ];
     for (subject, expected) in cases {
-        let got = owner_of(level(subject.clone())).map_err(|e| e.code());
+        let got = owner_of(level(subject.clone())).map_err(|e| e.code().as_str());
         assert_eq!(got, expected, "level event with {subject}");
         // Session events follow the same rule; a related party's without its id is looked up
         // among related parties' sessions, never users'.
-        let session_got = owner_of(session(subject.clone())).map_err(|e| e.code());
+        let session_got = owner_of(session(subject.clone())).map_err(|e| e.code().as_str());
         match expected {
             Ok(None) if subject.get("entityType") == Some(&json!("related-party")) => {
                 assert!(
