@@ -87,7 +87,7 @@ pub use ledger::{
     AccountWritten, ActivationDecision, Commit, EventDecision, Ledger, OwnerRecords, StoredSession,
     UserSnapshot, WatchDecision, WatchOutcome,
 };
-pub use lifecycle::{EventStamp, ExpirySource, LevelStamp, Move, Phase};
+pub use lifecycle::{EventStamp, ExpirySource, LevelStamp, Phase, Verdict};
 pub use records::{
     FailureReason, HostedUrl, IncompleteSession, KycRecord, ReverifyNotice, SESSION_LIFETIME,
     SessionFields, SessionRecord, UserProfile,

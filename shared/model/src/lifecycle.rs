@@ -46,10 +46,10 @@ pub enum Phase {
     Expired(ExpirySource),
 }
 
-/// What applying a move to the current phase does.
+/// The verdict on a change against what is stored: whether it applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Move {
+pub enum Verdict {
     /// The change is allowed and takes effect.
     Apply,
     /// The session is already there; nothing changes.
@@ -153,22 +153,22 @@ impl Phase {
 
     /// Decide whether a session in this phase, `already_flagged` or not, gets the
     /// expiring-soon flag: only sessions still waiting for the user, and only once.
-    pub fn decide_flag(self, already_flagged: bool) -> Move {
+    pub fn decide_flag(self, already_flagged: bool) -> Verdict {
         match (self.is_open(), already_flagged) {
-            (true, false) => Move::Apply,
-            (true, true) => Move::Unchanged,
-            (false, _) => Move::Stale,
+            (true, false) => Verdict::Apply,
+            (true, true) => Verdict::Unchanged,
+            (false, _) => Verdict::Stale,
         }
     }
 
     /// Decide a move from `current` (None: no record yet) to `self`.
-    pub fn decide_from(self, current: Option<Phase>) -> Move {
+    pub fn decide_from(self, current: Option<Phase>) -> Verdict {
         match current {
-            Some(now) if now == self => Move::Unchanged,
-            Some(now) if self.allowed_priors().contains(&now) => Move::Apply,
-            Some(_) => Move::Stale,
-            None if self.allowed_when_absent() => Move::Apply,
-            None => Move::Stale,
+            Some(now) if now == self => Verdict::Unchanged,
+            Some(now) if self.allowed_priors().contains(&now) => Verdict::Apply,
+            Some(_) => Verdict::Stale,
+            None if self.allowed_when_absent() => Verdict::Apply,
+            None => Verdict::Stale,
         }
     }
 }
@@ -184,12 +184,12 @@ pub struct EventStamp {
 
 impl EventStamp {
     /// Decide whether a value stamped `self` replaces one stamped `stored`.
-    pub fn decide_over(self, stored: Option<EventStamp>) -> Move {
+    pub fn decide_over(self, stored: Option<EventStamp>) -> Verdict {
         match stored {
-            None => Move::Apply,
-            Some(old) if old.event_id == self.event_id => Move::Unchanged,
-            Some(old) if self > old => Move::Apply,
-            Some(_) => Move::Stale,
+            None => Verdict::Apply,
+            Some(old) if old.event_id == self.event_id => Verdict::Unchanged,
+            Some(old) if self > old => Verdict::Apply,
+            Some(_) => Verdict::Stale,
         }
     }
 }
@@ -217,11 +217,11 @@ mod tests {
         assert!(!Phase::Review.is_final());
         assert_eq!(
             Phase::Verified.decide_from(Some(Phase::Review)),
-            Move::Apply
+            Verdict::Apply
         );
         assert_eq!(
             Phase::Rejected.decide_from(Some(Phase::Review)),
-            Move::Apply
+            Verdict::Apply
         );
     }
 
@@ -231,9 +231,9 @@ mod tests {
             assert!(final_phase.is_final());
             for target in Phase::ALL {
                 let expected = if target == final_phase {
-                    Move::Unchanged
+                    Verdict::Unchanged
                 } else {
-                    Move::Stale
+                    Verdict::Stale
                 };
                 assert_eq!(
                     target.decide_from(Some(final_phase)),
@@ -253,56 +253,59 @@ mod tests {
             Phase::Rejected,
             Phase::Expired(Ralio),
         ] {
-            assert_eq!(outcome.decide_from(inferred), Move::Apply, "{outcome:?}");
+            assert_eq!(outcome.decide_from(inferred), Verdict::Apply, "{outcome:?}");
         }
-        assert_eq!(Phase::Started.decide_from(inferred), Move::Stale);
+        assert_eq!(Phase::Started.decide_from(inferred), Verdict::Stale);
         assert!(!Phase::Expired(Inferred).is_final());
     }
 
     #[test]
     fn inferred_expiry_only_touches_open_sessions() {
         let target = Phase::Expired(Inferred);
-        assert_eq!(target.decide_from(Some(Phase::NotStarted)), Move::Apply);
-        assert_eq!(target.decide_from(Some(Phase::Started)), Move::Apply);
-        assert_eq!(target.decide_from(Some(Phase::Review)), Move::Stale);
-        assert_eq!(target.decide_from(None), Move::Stale);
+        assert_eq!(target.decide_from(Some(Phase::NotStarted)), Verdict::Apply);
+        assert_eq!(target.decide_from(Some(Phase::Started)), Verdict::Apply);
+        assert_eq!(target.decide_from(Some(Phase::Review)), Verdict::Stale);
+        assert_eq!(target.decide_from(None), Verdict::Stale);
     }
 
     #[test]
     fn review_after_a_final_outcome_is_stale() {
         assert_eq!(
             Phase::Review.decide_from(Some(Phase::Verified)),
-            Move::Stale
+            Verdict::Stale
         );
         assert_eq!(
             Phase::Review.decide_from(Some(Phase::Rejected)),
-            Move::Stale
+            Verdict::Stale
         );
-        assert_eq!(Phase::Started.decide_from(Some(Phase::Review)), Move::Stale);
+        assert_eq!(
+            Phase::Started.decide_from(Some(Phase::Review)),
+            Verdict::Stale
+        );
         assert_eq!(
             Phase::NotStarted.decide_from(Some(Phase::Started)),
-            Move::Stale
+            Verdict::Stale
         );
     }
 
     #[test]
     fn only_open_sessions_are_flagged_and_only_once() {
-        assert_eq!(Phase::NotStarted.decide_flag(false), Move::Apply);
-        assert_eq!(Phase::Started.decide_flag(true), Move::Unchanged);
+        assert_eq!(Phase::NotStarted.decide_flag(false), Verdict::Apply);
+        assert_eq!(Phase::Started.decide_flag(true), Verdict::Unchanged);
         for closed in [
             Phase::Review,
             Phase::Verified,
             Phase::Rejected,
             Phase::Expired(Inferred),
         ] {
-            assert_eq!(closed.decide_flag(false), Move::Stale, "{closed:?}");
+            assert_eq!(closed.decide_flag(false), Verdict::Stale, "{closed:?}");
         }
     }
 
     #[test]
     fn a_repeat_changes_nothing() {
         for phase in Phase::ALL {
-            assert_eq!(phase.decide_from(Some(phase)), Move::Unchanged);
+            assert_eq!(phase.decide_from(Some(phase)), Verdict::Unchanged);
         }
     }
 
@@ -330,10 +333,10 @@ mod tests {
             "2026-06-01T00:05:43.209Z",
             "4f0a7af4-3c00-41c5-9b4b-330ad6015789",
         );
-        assert_eq!(later.decide_over(Some(earlier)), Move::Apply);
-        assert_eq!(earlier.decide_over(Some(later)), Move::Stale);
-        assert_eq!(earlier.decide_over(Some(earlier)), Move::Unchanged);
-        assert_eq!(earlier.decide_over(None), Move::Apply);
+        assert_eq!(later.decide_over(Some(earlier)), Verdict::Apply);
+        assert_eq!(earlier.decide_over(Some(later)), Verdict::Stale);
+        assert_eq!(earlier.decide_over(Some(earlier)), Verdict::Unchanged);
+        assert_eq!(earlier.decide_over(None), Verdict::Apply);
     }
 
     #[test]
@@ -346,8 +349,8 @@ mod tests {
             "2026-05-04T14:05:11Z",
             "00000000-0000-4000-8000-000000000002",
         );
-        assert_eq!(high.decide_over(Some(low)), Move::Apply);
-        assert_eq!(low.decide_over(Some(high)), Move::Stale);
+        assert_eq!(high.decide_over(Some(low)), Verdict::Apply);
+        assert_eq!(low.decide_over(Some(high)), Verdict::Stale);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::{AccountRecord, AccountStatus, AccountWrite};
 use crate::activation::Activation;
 use crate::change::{ApplyOutcome, Change, EventApplication};
-use crate::lifecycle::{EventStamp, ExpirySource, LevelStamp, Move, Phase};
+use crate::lifecycle::{EventStamp, ExpirySource, LevelStamp, Phase, Verdict};
 use crate::records::{FailureReason, ReverifyNotice};
 use crate::{Currency, EventId, KycLevel, SessionId, SessionState};
 
@@ -261,17 +261,17 @@ pub mod describe {
         }
     }
 
-    pub fn session(decision: Move, current: Option<Phase>, target: Phase) -> String {
+    pub fn session(decision: Verdict, current: Option<Phase>, target: Phase) -> String {
         match (decision, current) {
-            (Move::Apply, _) => format!("now {}", phase(target)),
+            (Verdict::Apply, _) => format!("now {}", phase(target)),
             (_, Some(current)) => format!("kept {}, not {}", phase(current), phase(target)),
             (_, None) => format!("no session, not {}", phase(target)),
         }
     }
 
-    pub fn level(decision: Move, current: Option<&LevelStamp>, stamp: &LevelStamp) -> String {
+    pub fn level(decision: Verdict, current: Option<&LevelStamp>, stamp: &LevelStamp) -> String {
         match (decision, current) {
-            (Move::Apply, _) => format!("now {}", stamp.level),
+            (Verdict::Apply, _) => format!("now {}", stamp.level),
             (_, Some(current)) => format!("kept {}, not {}", current.level, stamp.level),
             (_, None) => format!("not {}", stamp.level),
         }
@@ -292,8 +292,8 @@ impl AuditEntry {
     /// write it in the same blind request as the change itself.
     pub fn applied(event: &EventApplication, now: DateTime<Utc>) -> Self {
         let detail = match &event.change {
-            Change::Session { target, .. } => describe::session(Move::Apply, None, *target),
-            Change::Level { stamp, .. } => describe::level(Move::Apply, None, stamp),
+            Change::Session { target, .. } => describe::session(Verdict::Apply, None, *target),
+            Change::Level { stamp, .. } => describe::level(Verdict::Apply, None, stamp),
             Change::Reverify(notice) => describe::reverify(notice),
         };
         Self::for_event(event, ApplyOutcome::Applied, detail, now)

@@ -4,15 +4,15 @@ use super::*;
 fn refused_moves_say_what_was_kept() {
     let inferred = Phase::Expired(ExpirySource::Inferred);
     assert_eq!(
-        describe::session(Move::Apply, Some(Phase::Review), inferred),
+        describe::session(Verdict::Apply, Some(Phase::Review), inferred),
         "now EXPIRED(inferred)"
     );
     assert_eq!(
-        describe::session(Move::Stale, Some(Phase::Verified), Phase::Review),
+        describe::session(Verdict::Stale, Some(Phase::Verified), Phase::Review),
         "kept VERIFIED, not REVIEW"
     );
     assert_eq!(
-        describe::session(Move::Stale, None, inferred),
+        describe::session(Verdict::Stale, None, inferred),
         "no session, not EXPIRED(inferred)"
     );
 }

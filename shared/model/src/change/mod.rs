@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::expiry::{ExpiryBucket, ExpirySchedule};
-use crate::lifecycle::{EventStamp, LevelStamp, Move, Phase};
+use crate::lifecycle::{EventStamp, LevelStamp, Phase, Verdict};
 use crate::records::{FailureReason, HostedUrl, ReverifyNotice};
 use crate::webhook::QuarantineReason;
 use crate::webhook::{EventBody, ExpirationWarningEvent, KycStateEvent, WebhookEvent};
@@ -79,12 +79,12 @@ impl ApplyOutcome {
     }
 }
 
-impl From<Move> for ApplyOutcome {
-    fn from(decision: Move) -> Self {
+impl From<Verdict> for ApplyOutcome {
+    fn from(decision: Verdict) -> Self {
         match decision {
-            Move::Apply => ApplyOutcome::Applied,
-            Move::Unchanged => ApplyOutcome::Unchanged,
-            Move::Stale => ApplyOutcome::Stale,
+            Verdict::Apply => ApplyOutcome::Applied,
+            Verdict::Unchanged => ApplyOutcome::Unchanged,
+            Verdict::Stale => ApplyOutcome::Stale,
         }
     }
 }

@@ -85,7 +85,10 @@ fn a_reconciled_state_has_one_id_and_not_started_needs_none() {
 
 #[test]
 fn outcomes_follow_moves() {
-    assert_eq!(ApplyOutcome::from(Move::Apply), ApplyOutcome::Applied);
-    assert_eq!(ApplyOutcome::from(Move::Unchanged), ApplyOutcome::Unchanged);
-    assert_eq!(ApplyOutcome::from(Move::Stale), ApplyOutcome::Stale);
+    assert_eq!(ApplyOutcome::from(Verdict::Apply), ApplyOutcome::Applied);
+    assert_eq!(
+        ApplyOutcome::from(Verdict::Unchanged),
+        ApplyOutcome::Unchanged
+    );
+    assert_eq!(ApplyOutcome::from(Verdict::Stale), ApplyOutcome::Stale);
 }

@@ -94,9 +94,10 @@ pub struct ListedSession {
     pub state: Option<crate::SessionState>,
 }
 
-/// How long before a creation attempt began a session it left at Ralio may have been created
-/// (clocks differ).
-pub const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+/// How much earlier than our attempt began Ralio may stamp the session that attempt created:
+/// Ralio's clock and ours differ. (`MAX_CLOCK_SKEW` is the other direction: how far ahead of
+/// its receipt an event's stamp is believed.)
+pub const ATTEMPT_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
 /// The session a creation that may have happened at Ralio left there (one that timed out,
 /// failed after acting, or whose request died): not stored here, not known to be finished (a
@@ -147,7 +148,7 @@ fn may_be_left_by_attempt(
 ) -> bool {
     id.is_none_or(|id| !known.contains(&id))
         && state.is_none_or(|state| state.is_open())
-        && created_at.is_none_or(|at| at >= attempt_began - CLOCK_SKEW)
+        && created_at.is_none_or(|at| at >= attempt_began - ATTEMPT_CLOCK_SKEW)
 }
 
 /// When a creation uncertain since `since` (an account) or begun then (a session) may be tried

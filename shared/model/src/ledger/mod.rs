@@ -19,7 +19,7 @@ use crate::leases::LeaseHold;
 mod accounts;
 mod leases;
 
-use crate::lifecycle::Move;
+use crate::lifecycle::Verdict;
 use crate::records::{IncompleteSession, KycRecord, SessionFields, SessionRecord, UserProfile};
 use crate::writes::{WatchAction, Write};
 use crate::{Currency, EventId, Owner, SessionId, Uid};
@@ -182,12 +182,12 @@ pub enum WatchOutcome {
     Missing,
 }
 
-impl From<Move> for WatchOutcome {
-    fn from(decision: Move) -> Self {
+impl From<Verdict> for WatchOutcome {
+    fn from(decision: Verdict) -> Self {
         match decision {
-            Move::Apply => WatchOutcome::Changed,
-            Move::Unchanged => WatchOutcome::Unchanged,
-            Move::Stale => WatchOutcome::Skipped,
+            Verdict::Apply => WatchOutcome::Changed,
+            Verdict::Unchanged => WatchOutcome::Unchanged,
+            Verdict::Stale => WatchOutcome::Skipped,
         }
     }
 }
@@ -263,7 +263,7 @@ impl OwnerRecords {
     }
 
     /// The verdict on `write` and, when it applies, what it leaves.
-    pub fn decide(&self, write: &Write) -> (Move, Option<Commit>) {
+    pub fn decide(&self, write: &Write) -> (Verdict, Option<Commit>) {
         match write {
             Write::Session {
                 session_id,
@@ -272,14 +272,14 @@ impl OwnerRecords {
             } => {
                 let stored = self.sessions.get(session_id);
                 let verdict = guard.decide(stored);
-                let commit = (verdict == Move::Apply)
+                let commit = (verdict == Verdict::Apply)
                     .then(|| Commit::Session(*session_id, patch.applied_to(stored)));
                 (verdict, commit)
             }
             Write::Kyc { guard, patch } => {
                 let verdict = guard.decide(&self.kyc);
                 let commit =
-                    (verdict == Move::Apply).then(|| Commit::Kyc(patch.applied_to(&self.kyc)));
+                    (verdict == Verdict::Apply).then(|| Commit::Kyc(patch.applied_to(&self.kyc)));
                 (verdict, commit)
             }
         }
@@ -300,8 +300,8 @@ impl OwnerRecords {
         let (verdict, commit) = self.decide(&event.write(now));
         let outcome = ApplyOutcome::from(verdict);
         let audit = match verdict {
-            Move::Apply => AuditEntry::applied(event, now),
-            Move::Unchanged | Move::Stale => {
+            Verdict::Apply => AuditEntry::applied(event, now),
+            Verdict::Unchanged | Verdict::Stale => {
                 let detail = match &event.change {
                     Change::Session {
                         session_id, target, ..
@@ -341,7 +341,7 @@ impl OwnerRecords {
         let (verdict, commit) = self.decide(&action.write(session_id, now));
         WatchDecision {
             outcome: verdict.into(),
-            audit: (verdict == Move::Apply).then(|| action.audit(session_id, now)),
+            audit: (verdict == Verdict::Apply).then(|| action.audit(session_id, now)),
             commit,
         }
     }

@@ -11,7 +11,7 @@ use crate::SessionId;
 use crate::audit::{AuditEntry, AuditOutcome, Fact, actions, describe};
 use crate::change::{Change, EventApplication};
 use crate::expiry::{BucketKind, ExpiryBucket};
-use crate::lifecycle::{EventStamp, ExpirySource, Move, Phase};
+use crate::lifecycle::{EventStamp, ExpirySource, Phase, Verdict};
 use crate::records::{FailureReason, KycRecord, SessionFields, SessionRecord};
 
 /// When a write to a session may take effect.
@@ -19,7 +19,7 @@ use crate::records::{FailureReason, KycRecord, SessionFields, SessionRecord};
 pub enum SessionGuard {
     /// The lifecycle allows a move to this phase: the stored phase is one of
     /// [`Phase::allowed_priors`], or there is none and [`Phase::allowed_when_absent`].
-    Move(Phase),
+    Verdict(Phase),
     /// The session waits for the user ([`Phase::OPEN`]) and is not flagged yet.
     Flag,
     /// The session's page is not recorded yet: what only its creation knows is added once.
@@ -28,19 +28,19 @@ pub enum SessionGuard {
 
 impl SessionGuard {
     /// The verdict on the session as stored (`None`: no record).
-    pub fn decide(self, stored: Option<&SessionFields>) -> Move {
+    pub fn decide(self, stored: Option<&SessionFields>) -> Verdict {
         let phase = stored.and_then(|s| s.phase);
         match self {
-            SessionGuard::Move(target) => target.decide_from(phase),
+            SessionGuard::Verdict(target) => target.decide_from(phase),
             SessionGuard::Flag => match phase {
                 Some(phase) => {
                     phase.decide_flag(stored.and_then(|s| s.expiring_soon) == Some(true))
                 }
-                None => Move::Stale,
+                None => Verdict::Stale,
             },
             SessionGuard::Unannounced => match stored.and_then(|s| s.hosted_url.as_ref()) {
-                Some(_) => Move::Unchanged,
-                None => Move::Apply,
+                Some(_) => Verdict::Unchanged,
+                None => Verdict::Apply,
             },
         }
     }
@@ -175,7 +175,7 @@ pub enum KycGuard {
 }
 
 impl KycGuard {
-    pub fn decide(self, stored: &KycRecord) -> Move {
+    pub fn decide(self, stored: &KycRecord) -> Verdict {
         match self {
             KycGuard::NewerLevel(stamp) => {
                 stamp.decide_over(stored.level.as_ref().map(|l| l.stamp))
@@ -254,7 +254,7 @@ impl EventApplication {
                 };
                 Write::Session {
                     session_id: *session_id,
-                    guard: SessionGuard::Move(*target),
+                    guard: SessionGuard::Verdict(*target),
                     patch: SessionPatch::reported(
                         *target,
                         failure_reasons.clone(),
@@ -321,7 +321,7 @@ impl WatchAction {
             WatchAction::ExpireInferred => {
                 let target = Phase::Expired(ExpirySource::Inferred);
                 (
-                    SessionGuard::Move(target),
+                    SessionGuard::Verdict(target),
                     SessionPatch {
                         set: SessionPatch::reported(
                             target,
@@ -359,7 +359,7 @@ impl WatchAction {
                     actions::SESSION_EXPIRED_INFERRED,
                     AuditOutcome::Applied,
                 )
-                .with_detail(describe::session(Move::Apply, None, target))
+                .with_detail(describe::session(Verdict::Apply, None, target))
                 .with_fact(Fact::session_move(target, Vec::new()))
             }
         };

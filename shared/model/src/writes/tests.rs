@@ -43,7 +43,7 @@ fn a_creation_after_a_webhook_keeps_the_reported_state() {
     assert_eq!(merged.updated_at, Some(now));
     assert_eq!(
         SessionGuard::Unannounced.decide(Some(&merged)),
-        Move::Unchanged
+        Verdict::Unchanged
     );
 }
 
@@ -69,11 +69,11 @@ fn a_report_never_undoes_what_creation_stored() {
 #[test]
 fn only_open_unflagged_sessions_are_flagged() {
     let mut stored = SessionFields::of(&record(), &[]);
-    assert_eq!(SessionGuard::Flag.decide(None), Move::Stale);
-    assert_eq!(SessionGuard::Flag.decide(Some(&stored)), Move::Apply);
+    assert_eq!(SessionGuard::Flag.decide(None), Verdict::Stale);
+    assert_eq!(SessionGuard::Flag.decide(Some(&stored)), Verdict::Apply);
     stored.expiring_soon = Some(true);
-    assert_eq!(SessionGuard::Flag.decide(Some(&stored)), Move::Unchanged);
+    assert_eq!(SessionGuard::Flag.decide(Some(&stored)), Verdict::Unchanged);
     stored.expiring_soon = None;
     stored.phase = Some(Phase::Review);
-    assert_eq!(SessionGuard::Flag.decide(Some(&stored)), Move::Stale);
+    assert_eq!(SessionGuard::Flag.decide(Some(&stored)), Verdict::Stale);
 }

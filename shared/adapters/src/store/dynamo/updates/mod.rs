@@ -236,7 +236,7 @@ impl Expression {
 /// The condition under which a session write may apply.
 pub fn session_condition(guard: SessionGuard) -> StoreResult<Cond> {
     Ok(match guard {
-        SessionGuard::Move(target) => {
+        SessionGuard::Verdict(target) => {
             let mut allowed = Vec::new();
             if target.allowed_when_absent() {
                 allowed.push(Cond::Absent(attr::STATE));
