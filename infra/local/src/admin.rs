@@ -22,7 +22,7 @@ use idv_create_session::CreateSession;
 use idv_create_session::resolution::SessionResolution;
 use idv_local::replay::{ReplayFilter, replay_quarantine};
 use idv_model::{AccountId, AccountStatus, Currency, LearntSpellings, Owner, SessionId, Uid};
-use idv_webhook::{Settings as WebhookSettings, Webhook};
+use idv_webhook::Webhook;
 
 #[derive(Parser)]
 #[command(
@@ -330,18 +330,19 @@ async fn replay(
     } else {
         Some(wiring.scheduler(store.clone()).map_err(|e| e.to_string())?)
     };
-    let settings = WebhookSettings::from_env(wiring.env()).map_err(|e| e.to_string())?;
+    let settings = idv_webhook::settings(wiring.env()).map_err(|e| e.to_string())?;
     let mut learnt = LearntSpellings::default();
     for pair in spellings {
         learnt.learn_pair(pair)?;
     }
-    let webhook = Webhook::replayer(
-        store.clone(),
-        Arc::new(SystemClock),
+    let webhook = Webhook::new(idv_webhook::Parts {
+        ledger: store.clone(),
+        keys: idv_webhook::unknowable_keys(),
+        clock: Arc::new(SystemClock),
         scheduler,
         settings,
-        learnt,
-    );
+        spellings: learnt,
+    });
     let now = chrono::Utc::now();
     let today = now.date_naive();
     let filter = ReplayFilter {

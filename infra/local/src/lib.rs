@@ -20,12 +20,13 @@ use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::queue::{ExpiryQueue, MemoryQueue, SqsQueue, SqsVisibility};
 use idv_adapters::ralio::{RalioClient, RalioConfig, RalioCredentials};
+use idv_adapters::signing_keys::SigningKeys;
 use idv_adapters::store::dynamo::table::ensure_table;
 use idv_adapters::store::{DynamoStore, ExpiryIndex, MemoryStore, Store};
 use idv_adapters::stream::StreamReader;
 use idv_create_session::CreateSession;
-use idv_expiry_watcher::{SqsWatcher, TickOutcome, Watcher};
-use idv_model::{ExpirySchedule, WebhookSecrets};
+use idv_expiry_watcher::{Parts as WatcherParts, TickOutcome, Watcher};
+use idv_model::{ExpirySchedule, LearntSpellings, WebhookSecrets};
 use idv_webhook::Webhook;
 use ralio_sim::{SimConfig, Simulator};
 use tokio::net::TcpListener;
@@ -324,11 +325,11 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
             )
             .await
             .map_err(|e| StartError::Aws(e.to_string()))?;
-            let publisher = idv_event_publisher::EventPublisher::new(
-                store.clone(),
-                store.clone(),
-                event_log.clone(),
-            );
+            let publisher = idv_event_publisher::EventPublisher::new(idv_event_publisher::Parts {
+                trail: store.clone(),
+                users: store.clone(),
+                sink: event_log.clone(),
+            });
             tasks.push(events::spawn_stream_pump(
                 reader,
                 publisher,
@@ -367,12 +368,14 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
             ..Default::default()
         },
     });
-    let webhook = Webhook::with_scheduler(
-        store.clone(),
-        secrets,
-        clock.clone(),
-        Some(scheduler.clone()),
-    );
+    let webhook = Webhook::new(idv_webhook::Parts {
+        ledger: store.clone(),
+        keys: SigningKeys::fixed(secrets),
+        clock: clock.clone(),
+        scheduler: Some(scheduler.clone()),
+        settings: idv_webhook::Settings::default(),
+        spellings: LearntSpellings::default(),
+    });
     let app = Router::new()
         .merge(idv_create_session::router(create))
         .merge(idv_account_gate::router(gate.clone()))
@@ -380,8 +383,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
         .merge(events::router(event_log.clone()));
     tasks.push(serve(api, app, stopped.clone()));
 
-    let watcher = Watcher::new(index, clock);
-    tasks.push(spawn_pump(pump, watcher, options.poll_every, stopped));
+    tasks.push(spawn_pump(pump, index, clock, options.poll_every, stopped));
 
     Ok(Running {
         api_url,
@@ -441,31 +443,38 @@ async fn pause(stopped: &mut watch::Receiver<bool>, every: Duration) -> bool {
 /// Feeds due ticks to the watcher, as the Lambda event source mapping would.
 fn spawn_pump(
     pump: Pump,
-    watcher: Watcher,
+    index: Arc<dyn ExpiryIndex>,
+    clock: Arc<dyn Clock>,
     every: Duration,
     mut stopped: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         match pump {
             Pump::Memory(queue) => {
+                let watcher = Watcher::new(WatcherParts {
+                    index,
+                    visibility: None,
+                    clock,
+                });
                 while !pause(&mut stopped, every).await {
                     pump_memory_queue(&watcher, &queue).await;
                 }
             }
             Pump::Sqs(client, url) => {
-                let sqs = SqsWatcher {
-                    watcher,
-                    visibility: Arc::new(SqsVisibility::new(client.clone(), url.clone())),
-                };
+                let watcher = Watcher::new(WatcherParts {
+                    index,
+                    visibility: Some(Arc::new(SqsVisibility::new(client.clone(), url.clone()))),
+                    clock,
+                });
                 while !pause(&mut stopped, every).await {
-                    poll_sqs(&client, &url, &sqs).await;
+                    poll_sqs(&client, &url, &watcher).await;
                 }
             }
         }
     })
 }
 
-async fn poll_sqs(client: &aws_sdk_sqs::Client, url: &str, watcher: &SqsWatcher) {
+async fn poll_sqs(client: &aws_sdk_sqs::Client, url: &str, watcher: &Watcher) {
     let received = match client
         .receive_message()
         .queue_url(url)
