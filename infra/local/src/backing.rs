@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use aws_sdk_sqs::error::DisplayErrorContext;
 use idv_adapters::aws::{dynamodb_client, dynamodb_streams_client, load_config, sqs_client};
-use idv_adapters::clock::Clock;
 use idv_adapters::queue::{ExpiryQueue, MemoryQueue, SqsQueue};
 use idv_adapters::store::dynamo::table::ensure_table;
 use idv_adapters::store::{DynamoStore, MemoryStore, Store};
@@ -30,13 +29,12 @@ pub(crate) struct Backing {
 /// SQS when missing), with its domain events going to `event_log`.
 pub(crate) async fn open(
     options: &LocalOptions,
-    clock: Arc<dyn Clock>,
     event_log: Arc<events::EventLog>,
     stopped: &watch::Receiver<bool>,
 ) -> Result<Backing, StartError> {
     match options.store {
         StoreKind::Memory => {
-            let queue = Arc::new(MemoryQueue::new(clock));
+            let queue = Arc::new(MemoryQueue::new(options.clock.clone()));
             let (feed, audited) = tokio::sync::mpsc::unbounded_channel();
             let store = Arc::new(MemoryStore::new().with_audit_feed(feed));
             let publisher =

@@ -1,11 +1,10 @@
-//! The HTTP functions on one router, each built through its `Parts`, over one store, one
-//! Ralio client and one clock.
+//! The HTTP functions on one router, each built through its `Parts` from the options'
+//! settings, over one store, one Ralio client and one clock.
 
 use std::sync::Arc;
 
 use axum::Router;
 use idv_account_gate::AccountGate;
-use idv_adapters::clock::Clock;
 use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::ralio::RalioClient;
 use idv_adapters::signing_keys::SigningKeys;
@@ -26,25 +25,19 @@ pub(crate) struct Functions {
 
 pub(crate) fn wire(
     options: &LocalOptions,
-    clock: Arc<dyn Clock>,
     store: &Arc<dyn Store>,
     scheduler: Arc<ExpiryScheduler>,
     ralio: Arc<RalioClient>,
     secrets: WebhookSecrets,
 ) -> Functions {
-    let session_settings = idv_create_session::Settings {
-        // A compressed session life needs a proportionate reuse margin.
-        reuse_margin: (options.session_life / 10).min(chrono::Duration::hours(1)),
-        settle: options.create_settle,
-        ..Default::default()
-    };
+    let clock = options.clock.clone();
     let create = CreateSession::new(idv_create_session::Parts {
         users: store.clone(),
         leases: store.clone(),
         scheduler: scheduler.clone(),
         ralio: ralio.clone(),
         clock: clock.clone(),
-        settings: session_settings,
+        settings: options.create_session,
     });
     let gate = AccountGate::new(idv_account_gate::Parts {
         users: store.clone(),
@@ -52,18 +45,14 @@ pub(crate) fn wire(
         audit: store.clone(),
         ralio,
         clock: clock.clone(),
-        settings: idv_account_gate::Settings {
-            settle: options.account_settle,
-            recreate: options.account_recreate,
-            ..Default::default()
-        },
+        settings: options.account_gate,
     });
     let webhook = Webhook::new(idv_webhook::Parts {
         ledger: store.clone(),
         keys: SigningKeys::fixed(secrets),
         clock,
         scheduler: Some(scheduler),
-        settings: idv_webhook::Settings::default(),
+        settings: options.webhook,
         spellings: LearntSpellings::default(),
     });
     let router = Router::new()

@@ -20,7 +20,6 @@ use std::time::Duration;
 use axum::Router;
 use idv_account_gate::AccountGate;
 pub use idv_adapters::aws::AwsTimeouts;
-use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::store::ExpiryIndex;
 use idv_model::WebhookSecrets;
@@ -29,7 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use options::{LocalOptions, RalioMode, StoreKind};
+pub use options::{LocalOptions, RalioMode, RalioTuning, StoreKind};
 
 /// The webhook secret both sides use when none is configured. Local use only: refused when the
 /// webhook can be reached from elsewhere or a real Ralio signs with it.
@@ -106,7 +105,6 @@ fn serve(
 pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
     let (shutdown, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let api = bind(options.addr).await?;
     let api_addr = api
@@ -123,7 +121,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
     tasks.extend(upstream.task);
 
     let event_log = Arc::new(events::EventLog::forwarding_to(options.events_to.clone()));
-    let backing = backing::open(&options, clock.clone(), event_log.clone(), &stopped).await?;
+    let backing = backing::open(&options, event_log.clone(), &stopped).await?;
     tasks.push(backing.feed);
 
     let index: Arc<dyn ExpiryIndex> = backing.store.clone();
@@ -134,7 +132,6 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
     ));
     let functions = functions::wire(
         &options,
-        clock.clone(),
         &backing.store,
         scheduler,
         upstream.client,
@@ -145,7 +142,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
     tasks.push(pump::spawn(
         backing.pump,
         index,
-        clock,
+        options.clock.clone(),
         options.poll_every,
         stopped,
     ));

@@ -1,10 +1,15 @@
-//! What a local stack runs with: idv-local's own choices (addresses, store, simulator) and the
-//! functions' settings.
+//! What a local stack runs with: idv-local's own choices (addresses, store, simulator) and
+//! every function's settings. [`LocalOptions::from_env`] reads the settings with the same
+//! functions Lambda's `from_env` uses, so a variable means the same here as when deployed.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use idv_adapters::aws::AwsTimeouts;
+use idv_adapters::clock::{Clock, SystemClock};
+use idv_adapters::config::{ConfigError, Env, expiry_schedule, ralio_config};
+use idv_adapters::ralio::{AuthScheme, CreateSessionBody, RalioConfig, RalioCredentials};
 use idv_adapters::secrets::LOCAL_WEBHOOK_SECRET;
 use idv_model::ExpirySchedule;
 
@@ -40,7 +45,79 @@ pub enum RalioMode {
     },
 }
 
-#[derive(Debug, Clone)]
+/// How the Ralio client calls Ralio (`RALIO_AUTH_SCHEME`, `RALIO_CREATE_SESSION_BODY`,
+/// `RALIO_CONNECT_TIMEOUT`, `RALIO_TIMEOUT`). Which Ralio, with which credentials, is
+/// [`RalioMode`]'s choice.
+#[derive(Debug, Clone, Copy)]
+pub struct RalioTuning {
+    pub auth: AuthScheme,
+    pub create_session_body: CreateSessionBody,
+    pub connect_timeout: Duration,
+    /// How long one HTTP exchange may take.
+    pub request_timeout: Duration,
+}
+
+/// Where no Ralio is chosen yet: the client's own defaults need a URL, not this one.
+const NO_RALIO_YET: &str = "http://127.0.0.1";
+
+impl Default for RalioTuning {
+    fn default() -> Self {
+        Self::of(&RalioConfig::with_credentials(NO_RALIO_YET, None))
+    }
+}
+
+impl RalioTuning {
+    /// As Lambda reads it ([`ralio_config`]). That function also requires the URL and the
+    /// credentials, which the stack chooses later: stand-ins answer for them.
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let chosen_later = Answering {
+            env,
+            answers: &[
+                ("RALIO_BASE_URL", NO_RALIO_YET),
+                ("RALIO_API_CODE", "chosen-later"),
+                ("RALIO_API_KEY", "chosen-later"),
+            ],
+        };
+        Ok(Self::of(&ralio_config(&chosen_later, false)?))
+    }
+
+    fn of(config: &RalioConfig) -> Self {
+        Self {
+            auth: config.auth,
+            create_session_body: config.create_session_body,
+            connect_timeout: config.connect_timeout,
+            request_timeout: config.request_timeout,
+        }
+    }
+
+    /// The client's configuration for the Ralio at `base_url`.
+    pub fn config(&self, base_url: String, credentials: RalioCredentials) -> RalioConfig {
+        RalioConfig {
+            auth: self.auth,
+            create_session_body: self.create_session_body,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            ..RalioConfig::new(base_url, credentials)
+        }
+    }
+}
+
+/// An environment in which some variables have fixed answers.
+struct Answering<'a, E> {
+    env: &'a E,
+    answers: &'a [(&'a str, &'a str)],
+}
+
+impl<E: Env> Env for Answering<'_, E> {
+    fn get(&self, name: &str) -> Option<String> {
+        match self.answers.iter().find(|(answered, _)| *answered == name) {
+            Some((_, value)) => Some((*value).to_owned()),
+            None => self.env.get(name),
+        }
+    }
+}
+
+#[derive(Clone)]
 pub struct LocalOptions {
     pub addr: SocketAddr,
     pub store: StoreKind,
@@ -50,24 +127,25 @@ pub struct LocalOptions {
     pub webhook_secrets: String,
     /// Session lifetime the simulator gives (Ralio: 7 days).
     pub session_life: chrono::Duration,
+    /// `EXPIRY_WARNING_LEAD`, `EXPIRY_GRACE`, `EXPIRY_BUCKET`.
     pub schedule: ExpirySchedule,
     /// How often the expiry queue is looked at.
     pub poll_every: Duration,
-    /// How long one HTTP exchange with Ralio may take (`RALIO_TIMEOUT`, 10s).
-    pub ralio_timeout: Duration,
-    /// How long an uncertain account creation stays unseen before it is tried again
-    /// (`ACCOUNT_SETTLE`, 2m), when `account_recreate` allows it.
-    pub account_settle: chrono::Duration,
-    /// Whether it is ever tried again on the word of Ralio's list (`ACCOUNT_RECREATE`, never).
-    pub account_recreate: idv_account_gate::Recreate,
-    /// How long an uncertain session creation must stay unseen before a session is created
-    /// again (`CREATE_SETTLE`, 2m).
-    pub create_settle: chrono::Duration,
+    pub ralio_client: RalioTuning,
+    /// `SESSION_REUSE_MARGIN`, `CREATE_LEASE`, `CREATE_WAIT`, `CREATE_SETTLE`.
+    pub create_session: idv_create_session::Settings,
+    /// `ACCOUNT_LEASE`, `ACCOUNT_WAIT`, `ACCOUNT_SETTLE`, `ACCOUNT_RECREATE`.
+    pub account_gate: idv_account_gate::Settings,
+    /// `MAX_CLOCK_SKEW`, `ATTRIBUTION_RETRY_WINDOW`, `QUARANTINE_RETENTION`.
+    pub webhook: idv_webhook::Settings,
     /// Where each domain event is also POSTed (`--events-to`).
     pub events_to: Option<String>,
     /// Timeouts of every DynamoDB and SQS call (`--store dynamodb`). Tests against an
     /// emulator on a busy machine give it longer than AWS needs.
     pub aws_timeouts: AwsTimeouts,
+    /// What time it is for every function, the tick queue and the simulator: a test's manual
+    /// clock moves them all at once.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for LocalOptions {
@@ -90,17 +168,35 @@ impl Default for LocalOptions {
             session_life: chrono::Duration::days(7),
             schedule: ExpirySchedule::default(),
             poll_every: Duration::from_secs(1),
-            ralio_timeout: idv_adapters::ralio::REQUEST_TIMEOUT,
-            account_settle: idv_account_gate::Settings::default().settle,
-            account_recreate: idv_account_gate::Recreate::default(),
-            create_settle: idv_create_session::Settings::default().settle,
+            ralio_client: RalioTuning::default(),
+            create_session: idv_create_session::Settings::default(),
+            account_gate: idv_account_gate::Settings::default(),
+            webhook: idv_webhook::Settings::default(),
             events_to: None,
             aws_timeouts: AwsTimeouts::default(),
+            clock: Arc::new(SystemClock),
         }
     }
 }
 
 impl LocalOptions {
+    /// The defaults, with every function setting `env` holds read as the deployed function
+    /// reads it. Not read here: the secret ARNs and `WEBHOOK_SECRET_MAX_AGE` (idv-local signs
+    /// with `WEBHOOK_SECRETS` and calls Ralio with `RALIO_API_CODE`/`RALIO_API_KEY`, as a
+    /// function does outside Lambda, so there is no secret to read or read again),
+    /// `EVENT_BUS_NAME` (events go to the console and `--events-to`) and `PRIME_CONNECTIONS`
+    /// (nothing here has a cold start to shorten).
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            schedule: expiry_schedule(env)?,
+            ralio_client: RalioTuning::from_env(env)?,
+            create_session: idv_create_session::settings(env)?,
+            account_gate: idv_account_gate::settings(env)?,
+            webhook: idv_webhook::settings(env)?,
+            ..Self::default()
+        })
+    }
+
     /// The local secret is public: only a simulator on this machine may sign with it.
     pub(crate) fn refuse_public_secret(&self) -> Result<(), StartError> {
         let public = self
@@ -135,6 +231,8 @@ impl LocalOptions {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     #[test]
@@ -165,5 +263,46 @@ mod tests {
             ..real
         };
         assert!(own.refuse_public_secret().is_ok());
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn every_function_setting_is_read_as_lambda_reads_it() {
+        let options = LocalOptions::from_env(&env(&[
+            ("RALIO_TIMEOUT", "4s"),
+            ("RALIO_AUTH_SCHEME", "raw-key"),
+            ("CREATE_WAIT", "250ms"),
+            ("ACCOUNT_LEASE", "90s"),
+            ("MAX_CLOCK_SKEW", "1m"),
+            ("QUARANTINE_RETENTION", "7d"),
+            ("EXPIRY_BUCKET", "5m"),
+        ]))
+        .unwrap();
+        assert_eq!(options.ralio_client.request_timeout, Duration::from_secs(4));
+        assert_eq!(options.ralio_client.auth, AuthScheme::RawKey);
+        assert_eq!(
+            options.create_session.wait_for_peer,
+            Duration::from_millis(250)
+        );
+        assert_eq!(options.account_gate.lease, chrono::Duration::seconds(90));
+        assert_eq!(options.webhook.max_clock_skew, chrono::Duration::minutes(1));
+        assert_eq!(
+            options.webhook.quarantine_retention,
+            chrono::Duration::days(7)
+        );
+        assert_eq!(options.schedule.bucket(), chrono::Duration::minutes(5));
+        // The stand-ins for what the stack chooses later never leak into its choices.
+        assert!(matches!(options.ralio, RalioMode::Simulator { .. }));
+
+        let err = LocalOptions::from_env(&env(&[("ACCOUNT_RECREATE", "sometimes")]))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("ACCOUNT_RECREATE"), "{err}");
     }
 }

@@ -1,9 +1,10 @@
-//! The Ralio the stack calls: the embedded simulator, or a configured one.
+//! The Ralio the stack calls: the embedded simulator, on the stack's clock, or a configured
+//! one.
 
 use std::sync::Arc;
 
-use idv_adapters::ralio::{RalioClient, RalioConfig, RalioCredentials};
-use ralio_sim::{SimConfig, Simulator};
+use idv_adapters::ralio::{RalioClient, RalioCredentials};
+use ralio_sim::{SimClock, SimConfig, Simulator};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -53,6 +54,9 @@ pub(crate) async fn start(
             config.account_list = *account_list;
             config.announce_accounts = *announce_accounts;
             config.session_life = options.session_life;
+            // Ralio's times and the service's agree, whichever clock the stack runs on.
+            let clock = options.clock.clone();
+            config.clock = SimClock::from_fn(move || clock.now());
             let credentials = RalioCredentials {
                 api_code: config.api_code.clone(),
                 api_key: config.api_key.clone(),
@@ -83,10 +87,7 @@ pub(crate) async fn start(
             (base_url.clone(), credentials, None, None, None)
         }
     };
-    let config = RalioConfig {
-        request_timeout: options.ralio_timeout,
-        ..RalioConfig::new(base_url, credentials)
-    };
+    let config = options.ralio_client.config(base_url, credentials);
     let client = RalioClient::new(config).map_err(|e| StartError::Config(e.to_string()))?;
     Ok(Upstream {
         client: Arc::new(client),
