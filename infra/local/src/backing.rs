@@ -21,7 +21,7 @@ pub(crate) struct Backing {
     pub queue: Arc<dyn ExpiryQueue>,
     /// How the watcher is fed the ticks of `queue`.
     pub pump: Pump,
-    /// The domain event feed.
+    /// Turns the store's changes into domain events until the stack stops.
     pub feed: JoinHandle<()>,
 }
 

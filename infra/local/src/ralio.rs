@@ -14,7 +14,7 @@ pub(crate) struct Upstream {
     pub client: Arc<RalioClient>,
     pub sim_url: Option<String>,
     pub simulator: Option<Arc<Simulator>>,
-    /// The simulator's server.
+    /// Serves the simulator until the stack stops.
     pub task: Option<JoinHandle<()>>,
 }
 
