@@ -101,22 +101,9 @@ impl AccountGate {
         Arc::new(Self { parts })
     }
 
-    /// Lambda's configuration: `TABLE_NAME`, the Ralio variables and the `ACCOUNT_*` settings.
+    /// Lambda's configuration: `TABLE_NAME`, the Ralio variables and the [`settings`].
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
-        let env = wiring.env();
-        let defaults = Settings::default();
-        let settings = Settings {
-            lease: env.span("ACCOUNT_LEASE", defaults.lease)?,
-            wait_for_peer: env.duration("ACCOUNT_WAIT", defaults.wait_for_peer)?,
-            settle: env.span("ACCOUNT_SETTLE", defaults.settle)?,
-            recreate: match env.value("ACCOUNT_RECREATE") {
-                None => defaults.recreate,
-                Some(raw) => raw.parse().map_err(|reason| ConfigError::Invalid {
-                    name: "ACCOUNT_RECREATE",
-                    reason,
-                })?,
-            },
-        };
+        let settings = settings(wiring.env())?;
         let store = wiring.store()?;
         let ralio = wiring.ralio()?;
         wiring.prime_ralio(&ralio).await?;
@@ -130,4 +117,21 @@ impl AccountGate {
             settings,
         }))
     }
+}
+
+/// The `ACCOUNT_*` settings as the environment sets them; a variable not set keeps its default.
+pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
+    let defaults = Settings::default();
+    Ok(Settings {
+        lease: env.span("ACCOUNT_LEASE", defaults.lease)?,
+        wait_for_peer: env.duration("ACCOUNT_WAIT", defaults.wait_for_peer)?,
+        settle: env.span("ACCOUNT_SETTLE", defaults.settle)?,
+        recreate: match env.value("ACCOUNT_RECREATE") {
+            None => defaults.recreate,
+            Some(raw) => raw.parse().map_err(|reason| ConfigError::Invalid {
+                name: "ACCOUNT_RECREATE",
+                reason,
+            })?,
+        },
+    })
 }

@@ -2,11 +2,13 @@
 //! ship (`idv-lambda`) both run it from here.
 
 use aws_lambda_events::event::dynamodb::Event;
+use idv_adapters::config::ProcessEnv;
+use idv_adapters::wiring::Wiring;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 /// Reads the configuration, then publishes stream batches until the runtime stops.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    let publisher = crate::EventPublisher::from_env().await?;
+    let publisher = crate::EventPublisher::from_env(&Wiring::load(&ProcessEnv).await).await?;
     let publisher = &publisher;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
         Ok::<_, lambda_runtime::Error>(publisher.handle(event.payload).await)

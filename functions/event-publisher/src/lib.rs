@@ -11,35 +11,42 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use idv_adapters::config::{ConfigError, Env, ProcessEnv};
+use idv_adapters::config::{ConfigError, Env};
 use idv_adapters::publish::{Delivered, EventSink, Publisher, delivered};
 use idv_adapters::store::{AuditLog, UserReader};
 use idv_adapters::wiring::Wiring;
 
+/// What the publisher is made of. Tests and the local stack choose each part; Lambda's come
+/// from its environment ([`EventPublisher::from_env`]).
+pub struct Parts {
+    pub trail: Arc<dyn AuditLog>,
+    pub users: Arc<dyn UserReader>,
+    pub sink: Arc<dyn EventSink>,
+}
+
 pub struct EventPublisher {
+    /// Public so that a test can shorten its pause between retries.
     pub publisher: Publisher,
 }
 
 impl EventPublisher {
-    pub fn new(
-        trail: Arc<dyn AuditLog>,
-        users: Arc<dyn UserReader>,
-        sink: Arc<dyn EventSink>,
-    ) -> Self {
-        Self {
+    pub fn new(parts: Parts) -> Arc<Self> {
+        let Parts { trail, users, sink } = parts;
+        Arc::new(Self {
             publisher: Publisher::new(trail, users, sink),
-        }
+        })
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::wired(&Wiring::load(&ProcessEnv).await).await
-    }
-
-    pub async fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Self, ConfigError> {
+    /// Lambda's configuration: `TABLE_NAME`, `EVENT_BUS_NAME`.
+    pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let store = wiring.store()?;
         let sink = wiring.event_sink()?;
         wiring.prime_store(&store).await?;
-        Ok(Self::new(store.clone(), store, sink))
+        Ok(Self::new(Parts {
+            trail: store.clone(),
+            users: store,
+            sink,
+        }))
     }
 
     /// Publishes a batch of stream records; the answer names the first one to deliver again.

@@ -2,11 +2,13 @@
 //! (`idv-lambda`) both run it from here.
 
 use aws_lambda_events::sqs::SqsEvent;
+use idv_adapters::config::ProcessEnv;
+use idv_adapters::wiring::Wiring;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 /// Reads the configuration, then handles tick batches until the runtime stops.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    let watcher = crate::SqsWatcher::from_env().await?;
+    let watcher = crate::Watcher::from_env(&Wiring::load(&ProcessEnv).await).await?;
     let watcher = &watcher;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, lambda_runtime::Error>(watcher.handle(event.payload).await)

@@ -18,7 +18,7 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMe
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use idv_adapters::clock::{Clock, SystemClock};
-use idv_adapters::config::{ConfigError, Env, ProcessEnv};
+use idv_adapters::config::{ConfigError, Env};
 use idv_adapters::queue::{TickMessage, Visibility};
 use idv_adapters::store::{ExpiryIndex, StoreError};
 use idv_adapters::wiring::Wiring;
@@ -66,15 +66,64 @@ pub fn parse_tick(body: &str) -> Result<ExpiryBucket, TickError> {
     ExpiryBucket::parse_key(&message.bucket).map_err(|e| TickError::Malformed(e.to_string()))
 }
 
-/// The queue-independent core.
+/// The event Lambda's SQS event source mapping hands the function for received messages: for
+/// running the watcher off a queue without Lambda (the local runner, tests).
+pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .iter()
+        .map(|m| {
+            let mut message = SqsMessage::default();
+            message.message_id = m.message_id.clone();
+            message.body = m.body.clone();
+            message.receipt_handle = m.receipt_handle.clone();
+            message
+        })
+        .collect();
+    event
+}
+
+/// What the watcher is made of. Tests and the local stack choose each part; Lambda's come
+/// from its environment ([`Watcher::from_env`]).
+pub struct Parts {
+    pub index: Arc<dyn ExpiryIndex>,
+    /// Hides a tick that is not due yet until it is. None for a queue whose pump puts such
+    /// ticks back itself (the local runner's in-process queue, which calls
+    /// [`Watcher::handle_tick`]).
+    pub visibility: Option<Arc<dyn Visibility>>,
+    pub clock: Arc<dyn Clock>,
+}
+
 pub struct Watcher {
     index: Arc<dyn ExpiryIndex>,
+    visibility: Option<Arc<dyn Visibility>>,
     clock: Arc<dyn Clock>,
 }
 
 impl Watcher {
-    pub fn new(index: Arc<dyn ExpiryIndex>, clock: Arc<dyn Clock>) -> Self {
-        Self { index, clock }
+    pub fn new(parts: Parts) -> Arc<Self> {
+        let Parts {
+            index,
+            visibility,
+            clock,
+        } = parts;
+        Arc::new(Self {
+            index,
+            visibility,
+            clock,
+        })
+    }
+
+    /// Lambda's configuration: `TABLE_NAME`, `QUEUE_URL`.
+    pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
+        let store = wiring.store()?;
+        let visibility = wiring.visibility()?;
+        wiring.prime_store(&store).await?;
+        Ok(Self::new(Parts {
+            index: store,
+            visibility: Some(visibility),
+            clock: Arc::new(SystemClock),
+        }))
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -126,51 +175,8 @@ impl Watcher {
         );
         Ok(TickOutcome::Processed(tally))
     }
-}
 
-/// The event Lambda's SQS event source mapping hands the function for received messages: for
-/// running the watcher off a queue without Lambda (the local runner, tests).
-pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    event.records = messages
-        .iter()
-        .map(|m| {
-            let mut message = SqsMessage::default();
-            message.message_id = m.message_id.clone();
-            message.body = m.body.clone();
-            message.receipt_handle = m.receipt_handle.clone();
-            message
-        })
-        .collect();
-    event
-}
-
-/// The Lambda side: an SQS batch in, the failed message ids out.
-pub struct SqsWatcher {
-    pub watcher: Watcher,
-    pub visibility: Arc<dyn Visibility>,
-}
-
-impl SqsWatcher {
-    /// Lambda configuration: `TABLE_NAME`, `QUEUE_URL`.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::from_config(&ProcessEnv).await
-    }
-
-    pub async fn from_config(env: &impl Env) -> Result<Self, ConfigError> {
-        Self::wired(&Wiring::load(env).await).await
-    }
-
-    pub async fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Self, ConfigError> {
-        let store = wiring.store()?;
-        let visibility = wiring.visibility()?;
-        wiring.prime_store(&store).await?;
-        Ok(Self {
-            watcher: Watcher::new(store, Arc::new(SystemClock)),
-            visibility,
-        })
-    }
-
+    /// The Lambda side: an SQS batch in, the ids of the messages that must come back out.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let results: Vec<Option<String>> = futures_util::stream::iter(event.records)
             .map(|message| async move { self.handle_message(message).await })
@@ -197,11 +203,12 @@ impl SqsWatcher {
                 return Some(id);
             }
         };
-        match self.watcher.handle_tick(&bucket).await {
+        match self.handle_tick(&bucket).await {
             Ok(TickOutcome::Processed(_)) => None,
             Ok(TickOutcome::NotDue { hide_for }) => {
                 if let Some(handle) = message.receipt_handle.as_deref()
-                    && let Err(e) = self.visibility.hide(handle, hide_for).await
+                    && let Some(visibility) = &self.visibility
+                    && let Err(e) = visibility.hide(handle, hide_for).await
                 {
                     // It comes back after the queue's own visibility timeout instead.
                     tracing::warn!(message_id = %id, error = %e, "could not extend tick visibility");

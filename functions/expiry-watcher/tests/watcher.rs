@@ -14,7 +14,7 @@ use idv_adapters::queue::{
 use idv_adapters::store::{ExpiryIndex, Store};
 use idv_adapters::testing;
 use idv_adapters::testing::fixtures::{session_event, t0};
-use idv_expiry_watcher::{SqsWatcher, TickOutcome, Watcher};
+use idv_expiry_watcher::{Parts, TickOutcome, Watcher};
 use idv_model::{
     ExpiryBucket, ExpirySchedule, ExpirySource, HostedUrl, Owner, Phase, SessionId, SessionRecord,
     Uid,
@@ -226,7 +226,11 @@ async fn an_orphaned_tick_is_taken_over_by_the_next_session(store: Arc<dyn Store
         assert_eq!(third.ensure_ticks(&buckets, clock.now()).await.unwrap(), 0);
 
         // Both buckets are processed: both sessions are flagged, then expire.
-        let watcher = Watcher::new(watched(&store), Arc::new(clock.clone()));
+        let watcher = Watcher::new(Parts {
+            index: watched(&store),
+            visibility: None,
+            clock: Arc::new(clock.clone()),
+        });
         clock.set(buckets[0].due_at());
         let TickOutcome::Processed(tally) = watcher.handle_tick(&buckets[0]).await.unwrap() else {
             panic!("due tick not processed")
@@ -259,7 +263,11 @@ async fn a_tick_processed_twice_changes_nothing(store: Arc<dyn Store>) {
     for owner in &owners {
         open_session(&store, &scheduler, *owner, t0(), expires).await;
     }
-    let watcher = Watcher::new(watched(&store), Arc::new(clock.clone()));
+    let watcher = Watcher::new(Parts {
+        index: watched(&store),
+        visibility: None,
+        clock: Arc::new(clock.clone()),
+    });
     let warn = scheduler.buckets(expires)[0];
     clock.set(warn.due_at());
     let first = watcher.handle_tick(&warn).await.unwrap();
@@ -314,7 +322,11 @@ async fn review_and_final_sessions_are_left_alone(store: Arc<dyn Store>) {
     report(&store, review, s_review, Phase::Review, t0()).await;
     report(&store, verified, s_verified, Phase::Verified, t0()).await;
     report(&store, rejected, s_rejected, Phase::Rejected, t0()).await;
-    let watcher = Watcher::new(watched(&store), Arc::new(clock.clone()));
+    let watcher = Watcher::new(Parts {
+        index: watched(&store),
+        visibility: None,
+        clock: Arc::new(clock.clone()),
+    });
     for bucket in scheduler.buckets(expires) {
         clock.set(bucket.due_at());
         let TickOutcome::Processed(tally) = watcher.handle_tick(&bucket).await.unwrap() else {
@@ -364,10 +376,11 @@ async fn a_poison_message_fails_alone() {
         panic!()
     };
     clock.set(expire.due_at());
-    let watcher = SqsWatcher {
-        watcher: Watcher::new(index, Arc::new(clock.clone())),
-        visibility: Arc::new(NoVisibility),
-    };
+    let watcher = Watcher::new(Parts {
+        index,
+        visibility: Some(Arc::new(NoVisibility)),
+        clock: Arc::new(clock.clone()),
+    });
     let mut event = SqsEvent::default();
     event.records = vec![
         message("warn", &TickMessage::for_bucket(&warn).body()),
@@ -454,7 +467,11 @@ async fn a_due_tick_handles_every_session_of_a_large_bucket() {
     for _ in 0..1000 {
         open_session(&store, &scheduler, new_owner(), t0(), expires).await;
     }
-    let watcher = Watcher::new(index, Arc::new(clock.clone()));
+    let watcher = Watcher::new(Parts {
+        index,
+        visibility: None,
+        clock: Arc::new(clock.clone()),
+    });
     let warn = scheduler.buckets(expires)[0];
     clock.set(warn.due_at());
     let TickOutcome::Processed(tally) = watcher.handle_tick(&warn).await.unwrap() else {
@@ -480,7 +497,11 @@ async fn over_seven_real_days_each_tick_is_received_at_most_sixteen_times() {
             .unwrap(),
         2
     );
-    let watcher = Watcher::new(index, Arc::new(clock.clone()));
+    let watcher = Watcher::new(Parts {
+        index,
+        visibility: None,
+        clock: Arc::new(clock.clone()),
+    });
 
     let mut receives: HashMap<String, u32> = HashMap::new();
     let mut done = 0;
@@ -551,13 +572,14 @@ async fn a_whole_lifecycle_in_seconds_on_moto_sqs_and_dynamodb() {
         panic!()
     };
 
-    let watcher = SqsWatcher {
-        watcher: Watcher::new(watched(&store), Arc::new(SystemClock)),
-        visibility: Arc::new(SqsVisibility::new(
+    let watcher = Watcher::new(Parts {
+        index: watched(&store),
+        visibility: Some(Arc::new(SqsVisibility::new(
             testing::sqs_client_for(FUNCTION).await,
             url.clone(),
-        )),
-    };
+        ))),
+        clock: Arc::new(SystemClock),
+    });
     let mut processed: Vec<(ExpiryBucket, DateTime<Utc>)> = Vec::new();
     // Bounded only so that a lost tick fails the test instead of hanging it.
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
@@ -679,13 +701,14 @@ async fn an_early_tick_is_hidden_on_moto_sqs_until_due() {
         .messages
         .unwrap_or_default();
     assert_eq!(received.len(), 1);
-    let watcher = SqsWatcher {
-        watcher: Watcher::new(watched(&store), Arc::new(SystemClock)),
-        visibility: Arc::new(SqsVisibility::new(
+    let watcher = Watcher::new(Parts {
+        index: watched(&store),
+        visibility: Some(Arc::new(SqsVisibility::new(
             testing::sqs_client_for(FUNCTION).await,
             url.clone(),
-        )),
-    };
+        ))),
+        clock: Arc::new(SystemClock),
+    });
     let response = watcher
         .handle(idv_expiry_watcher::sqs_event(&received))
         .await;

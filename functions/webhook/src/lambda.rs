@@ -1,8 +1,11 @@
 //! The webhook in the Lambda runtime: its own binary and the one all five functions ship
 //! (`idv-lambda`) both run it from here.
 
+use idv_adapters::config::ProcessEnv;
+use idv_adapters::wiring::Wiring;
+
 /// Reads the configuration, then answers invocations until the runtime stops.
 pub async fn run() -> Result<(), lambda_http::Error> {
-    let webhook = crate::Webhook::from_env().await?;
+    let webhook = crate::Webhook::from_env(&Wiring::load(&ProcessEnv).await).await?;
     lambda_http::run(crate::router(webhook)).await
 }

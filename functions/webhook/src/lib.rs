@@ -29,7 +29,7 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use idv_adapters::clock::{Clock, SystemClock};
-use idv_adapters::config::{ConfigError, Env, ProcessEnv};
+use idv_adapters::config::{ConfigError, Env};
 use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::http::Problem;
 use idv_adapters::signing_keys::SigningKeys;
@@ -72,87 +72,58 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
-    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        let defaults = Self::default();
-        Ok(Self {
-            max_clock_skew: env.span("MAX_CLOCK_SKEW", defaults.max_clock_skew)?,
-            attribution_window: env
-                .span("ATTRIBUTION_RETRY_WINDOW", defaults.attribution_window)?,
-            quarantine_retention: env
-                .span("QUARANTINE_RETENTION", defaults.quarantine_retention)?,
-        })
-    }
+/// The settings as the environment sets them; a variable not set keeps its default.
+pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
+    let defaults = Settings::default();
+    Ok(Settings {
+        max_clock_skew: env.span("MAX_CLOCK_SKEW", defaults.max_clock_skew)?,
+        attribution_window: env.span("ATTRIBUTION_RETRY_WINDOW", defaults.attribution_window)?,
+        quarantine_retention: env.span("QUARANTINE_RETENTION", defaults.quarantine_retention)?,
+    })
 }
 
-/// The webhook's dependencies.
+/// Signing keys nobody knows. A webhook holding them verifies no delivery, so it can only
+/// replay quarantined payloads ([`Mode::Replay`]), as `idv-admin replay-quarantine` does.
+pub fn unknowable_keys() -> SigningKeys {
+    let unknowable = idv_model::WebhookSecret::new(uuid::Uuid::new_v4().as_bytes());
+    SigningKeys::fixed(WebhookSecrets::new(vec![unknowable]).expect("one secret is not none"))
+}
+
+/// What the webhook is made of. Tests, the local stack and replays choose each part; Lambda's
+/// come from its environment ([`Webhook::from_env`]).
+pub struct Parts {
+    pub ledger: Arc<dyn EventLedger>,
+    /// The secrets deliveries are verified with; [`unknowable_keys`] for a replayer.
+    pub keys: SigningKeys,
+    pub clock: Arc<dyn Clock>,
+    /// Schedules expiry for sessions a webhook announces with their expiry (a related
+    /// party's new session). Without it, such sessions are stored but not watched.
+    pub scheduler: Option<Arc<ExpiryScheduler>>,
+    pub settings: Settings,
+    /// Event-type spellings a person mapped, read before this release's own. Only a replay
+    /// has any: a live delivery is never interpreted on a guess.
+    pub spellings: LearntSpellings,
+}
+
 pub struct Webhook {
     ledger: Arc<dyn EventLedger>,
     keys: SigningKeys,
     clock: Arc<dyn Clock>,
-    /// Schedules expiry for sessions a webhook announces with their expiry (a related
-    /// party's new session). Without it, such sessions are stored but not watched.
     scheduler: Option<Arc<ExpiryScheduler>>,
     settings: Settings,
-    /// Event-type spellings a person mapped for a replay; empty for live deliveries.
     spellings: LearntSpellings,
 }
 
 impl Webhook {
-    pub fn new(
-        ledger: Arc<dyn EventLedger>,
-        secrets: WebhookSecrets,
-        clock: Arc<dyn Clock>,
-    ) -> Arc<Self> {
-        Self::with_scheduler(ledger, secrets, clock, None)
-    }
-
-    pub fn with_scheduler(
-        ledger: Arc<dyn EventLedger>,
-        secrets: WebhookSecrets,
-        clock: Arc<dyn Clock>,
-        scheduler: Option<Arc<ExpiryScheduler>>,
-    ) -> Arc<Self> {
-        Self::configured(
-            ledger,
-            SigningKeys::fixed(secrets),
-            clock,
-            scheduler,
-            Settings::default(),
-        )
-    }
-
-    pub fn configured(
-        ledger: Arc<dyn EventLedger>,
-        keys: SigningKeys,
-        clock: Arc<dyn Clock>,
-        scheduler: Option<Arc<ExpiryScheduler>>,
-        settings: Settings,
-    ) -> Arc<Self> {
-        Arc::new(Self {
+    pub fn new(parts: Parts) -> Arc<Self> {
+        let Parts {
             ledger,
             keys,
             clock,
             scheduler,
             settings,
-            spellings: LearntSpellings::default(),
-        })
-    }
-
-    /// A webhook that only replays quarantined payloads ([`Mode::Replay`]): it holds no
-    /// signing secret anyone knows, so it verifies no delivery.
-    /// `spellings` are event types a person mapped, read before this release's own.
-    pub fn replayer(
-        ledger: Arc<dyn EventLedger>,
-        clock: Arc<dyn Clock>,
-        scheduler: Option<Arc<ExpiryScheduler>>,
-        settings: Settings,
-        spellings: LearntSpellings,
-    ) -> Arc<Self> {
-        let unknowable = idv_model::WebhookSecret::new(uuid::Uuid::new_v4().as_bytes());
-        let keys = SigningKeys::fixed(
-            WebhookSecrets::new(vec![unknowable]).expect("one secret is not none"),
-        );
+            spellings,
+        } = parts;
         Arc::new(Self {
             ledger,
             keys,
@@ -163,30 +134,23 @@ impl Webhook {
         })
     }
 
-    /// Lambda configuration: `TABLE_NAME`, `QUEUE_URL`, the expiry schedule, `WEBHOOK_SECRET_ARN`
-    /// (or `WEBHOOK_SECRETS` outside Lambda) and the settings above.
-    pub async fn from_env() -> Result<Arc<Self>, ConfigError> {
-        Self::from_config(&ProcessEnv).await
-    }
-
-    pub async fn from_config(env: &impl Env) -> Result<Arc<Self>, ConfigError> {
-        Self::wired(&Wiring::load(env).await).await
-    }
-
-    pub async fn wired(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
+    /// Lambda's configuration: `TABLE_NAME`, `QUEUE_URL`, the expiry schedule,
+    /// `WEBHOOK_SECRET_ARN` (or `WEBHOOK_SECRETS` outside Lambda) and the [`settings`].
+    pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let store = wiring.store()?;
         let scheduler = wiring.scheduler(store.clone())?;
-        let settings = Settings::from_env(wiring.env())?;
+        let settings = settings(wiring.env())?;
         let keys = wiring.signing_keys()?;
         wiring.prime_signing_keys(&keys).await?;
         wiring.prime_store(&store).await?;
-        Ok(Self::configured(
-            store,
+        Ok(Self::new(Parts {
+            ledger: store,
             keys,
-            Arc::new(SystemClock),
-            Some(scheduler),
+            clock: Arc::new(SystemClock),
+            scheduler: Some(scheduler),
             settings,
-        ))
+            spellings: LearntSpellings::default(),
+        }))
     }
 }
 

@@ -2,10 +2,9 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use idv_adapters::config::parse_duration;
+use idv_adapters::config::{Env, ProcessEnv, parse_duration};
 use idv_model::ExpirySchedule;
 
 use crate::{LOCAL_WEBHOOK_SECRET, LocalOptions, RalioMode, StoreKind};
@@ -56,15 +55,17 @@ pub struct Args {
     /// Session lifetime the simulator gives; compress it for demos (e.g. 10m).
     #[arg(long, value_parser = duration, default_value = "7d")]
     pub session_life: chrono::Duration,
-    /// How long before expiry open sessions are flagged (EXPIRY_WARNING_LEAD).
-    #[arg(long, env = "EXPIRY_WARNING_LEAD", value_parser = duration, default_value = "24h")]
-    pub warn_lead: chrono::Duration,
-    /// How long after expiry silent sessions are marked expired (EXPIRY_GRACE).
-    #[arg(long, env = "EXPIRY_GRACE", value_parser = duration, default_value = "1h")]
-    pub grace: chrono::Duration,
-    /// Width of an expiry bucket (EXPIRY_BUCKET).
-    #[arg(long, env = "EXPIRY_BUCKET", value_parser = duration, default_value = "15m")]
-    pub bucket: chrono::Duration,
+    /// How long before expiry open sessions are flagged [default: EXPIRY_WARNING_LEAD, else
+    /// 24h].
+    #[arg(long, value_parser = duration)]
+    pub warn_lead: Option<chrono::Duration>,
+    /// How long after expiry silent sessions are marked expired [default: EXPIRY_GRACE, else
+    /// 1h].
+    #[arg(long, value_parser = duration)]
+    pub grace: Option<chrono::Duration>,
+    /// Width of an expiry bucket [default: EXPIRY_BUCKET, else 15m].
+    #[arg(long, value_parser = duration)]
+    pub bucket: Option<chrono::Duration>,
     /// Simulator payload generation.
     #[arg(long, value_enum, default_value = "mixed")]
     pub sim_payloads: ralio_sim::Generation,
@@ -87,17 +88,18 @@ pub struct Args {
     /// `POST /sim/faults` on the simulator.
     #[arg(long, value_parser = ralio_sim::faults::parse_fault_flag)]
     pub sim_fault: Vec<(ralio_sim::Operation, ralio_sim::Fault)>,
-    /// How long one HTTP exchange with Ralio may take.
-    #[arg(long, env = "RALIO_TIMEOUT", value_parser = duration, default_value = "10s")]
-    pub ralio_timeout: chrono::Duration,
+    /// How long one HTTP exchange with Ralio may take [default: RALIO_TIMEOUT, else 10s].
+    #[arg(long, value_parser = duration)]
+    pub ralio_timeout: Option<chrono::Duration>,
     /// How long an uncertain account creation must stay unseen in Ralio's list before it is
-    /// tried again.
-    #[arg(long, env = "ACCOUNT_SETTLE", value_parser = duration, default_value = "2m")]
-    pub account_settle: chrono::Duration,
+    /// tried again [default: ACCOUNT_SETTLE, else 2m].
+    #[arg(long, value_parser = duration)]
+    pub account_settle: Option<chrono::Duration>,
     /// Whether an uncertain account creation that Ralio's list does not show is created again
-    /// after the settle delay (after-settle) or waits for `idv-admin accounts resolve` (never).
-    #[arg(long, env = "ACCOUNT_RECREATE", default_value = "never")]
-    pub account_recreate: idv_account_gate::Recreate,
+    /// after the settle delay (after-settle) or waits for `idv-admin accounts resolve` (never)
+    /// [default: ACCOUNT_RECREATE, else never].
+    #[arg(long)]
+    pub account_recreate: Option<idv_account_gate::Recreate>,
     /// What the simulator's merchant account list shows (Ralio's is undocumented).
     #[arg(long, value_enum, default_value = "users-accounts")]
     pub sim_account_list: ralio_sim::AccountList,
@@ -105,9 +107,9 @@ pub struct Args {
     #[arg(long)]
     pub sim_no_account_activated: bool,
     /// How long an uncertain session creation must stay unseen in Ralio's list before a
-    /// session is created again.
-    #[arg(long, env = "CREATE_SETTLE", value_parser = duration, default_value = "2m")]
-    pub create_settle: chrono::Duration,
+    /// session is created again [default: CREATE_SETTLE, else 2m].
+    #[arg(long, value_parser = duration)]
+    pub create_settle: Option<chrono::Duration>,
     /// Also POST every domain event (EventBridge's JSON) to this URL, e.g. your app's local
     /// handler. `GET /events` and the console at `/` show them either way.
     #[arg(long, env = "IDV_EVENTS_TO")]
@@ -115,7 +117,10 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn options(&self) -> Result<LocalOptions, String> {
+    /// The options: every function setting as `env` holds it, read as the deployed function
+    /// reads it ([`LocalOptions::from_env`]), then the flags over it.
+    pub fn options(&self, env: &impl Env) -> Result<LocalOptions, String> {
+        let from_env = LocalOptions::from_env(env).map_err(|e| e.to_string())?;
         let ralio = match &self.ralio_base_url {
             None => RalioMode::Simulator {
                 addr: self.sim_addr,
@@ -142,8 +147,28 @@ impl Args {
                     .ok_or("RALIO_API_KEY is required with RALIO_BASE_URL")?,
             },
         };
-        let schedule = ExpirySchedule::new(self.warn_lead, self.grace, self.bucket)
-            .map_err(|e| format!("--warn-lead, --grace, --bucket: {e}"))?;
+        let schedule = ExpirySchedule::new(
+            self.warn_lead.unwrap_or(from_env.schedule.warning_lead()),
+            self.grace.unwrap_or(from_env.schedule.grace()),
+            self.bucket.unwrap_or(from_env.schedule.bucket()),
+        )
+        .map_err(|e| format!("--warn-lead, --grace, --bucket: {e}"))?;
+        let mut ralio_client = from_env.ralio_client;
+        if let Some(timeout) = self.ralio_timeout {
+            ralio_client.request_timeout = timeout
+                .to_std()
+                .map_err(|e| format!("--ralio-timeout: {e}"))?;
+        }
+        let mut create_session = from_env.create_session;
+        create_session.settle = self.create_settle.unwrap_or(create_session.settle);
+        if env.value("SESSION_REUSE_MARGIN").is_none() {
+            // A compressed session life needs a proportionate margin, or no session is ever
+            // reused.
+            create_session.reuse_margin = (self.session_life / 10).min(create_session.reuse_margin);
+        }
+        let mut account_gate = from_env.account_gate;
+        account_gate.settle = self.account_settle.unwrap_or(account_gate.settle);
+        account_gate.recreate = self.account_recreate.unwrap_or(account_gate.recreate);
         Ok(LocalOptions {
             addr: self.addr,
             store: match self.store {
@@ -156,16 +181,11 @@ impl Args {
             webhook_secrets: self.webhook_secrets.clone(),
             session_life: self.session_life,
             schedule,
-            poll_every: Duration::from_secs(1),
-            ralio_timeout: self
-                .ralio_timeout
-                .to_std()
-                .map_err(|e| format!("--ralio-timeout: {e}"))?,
-            account_settle: self.account_settle,
-            account_recreate: self.account_recreate,
-            create_settle: self.create_settle,
+            ralio_client,
+            create_session,
+            account_gate,
             events_to: self.events_to.clone(),
-            aws_timeouts: Default::default(),
+            ..from_env
         })
     }
 }
@@ -195,7 +215,7 @@ pub fn banner(running: &crate::Running) -> String {
 }
 
 pub async fn run(args: Args) -> ExitCode {
-    let options = match args.options() {
+    let options = match args.options(&ProcessEnv) {
         Ok(options) => options,
         Err(message) => {
             eprintln!("idv-local: {message}");

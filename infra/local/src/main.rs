@@ -1,5 +1,6 @@
 //! `idv-local`: the whole service on one port, with the Ralio simulator. `--help` lists the
-//! options; every option also reads an environment variable.
+//! options. The functions' settings come from the variables the deployed functions read, and a
+//! flag overrides its variable.
 
 use idv_local::cli::Args;
 

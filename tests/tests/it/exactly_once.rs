@@ -32,12 +32,12 @@ const LATE: &str = "act-late:1s";
 
 async fn stack(store: Store) -> Stack {
     start(store, |options| {
-        options.ralio_timeout = RALIO_TIMEOUT;
-        options.account_settle = chrono::Duration::seconds(6);
+        options.ralio_client.request_timeout = RALIO_TIMEOUT;
+        options.account_gate.settle = chrono::Duration::seconds(6);
         // These cases rest on the list meaning what the simulator's default mode says it
         // means; a deployment that verified it sets the same.
-        options.account_recreate = idv_account_gate::Recreate::AfterSettle;
-        options.create_settle = chrono::Duration::seconds(6);
+        options.account_gate.recreate = idv_account_gate::Recreate::AfterSettle;
+        options.create_session.settle = chrono::Duration::seconds(6);
     })
     .await
 }
@@ -219,8 +219,8 @@ async fn lists_that_never_show_the_account_never_yield_a_second_one(store: Store
         ralio_sim::AccountList::LiteralFilter,
     ] {
         let stack = start(store, |options| {
-            options.ralio_timeout = RALIO_TIMEOUT;
-            options.account_settle = chrono::Duration::seconds(1);
+            options.ralio_client.request_timeout = RALIO_TIMEOUT;
+            options.account_gate.settle = chrono::Duration::seconds(1);
             if let idv_local::RalioMode::Simulator {
                 account_list,
                 announce_accounts,

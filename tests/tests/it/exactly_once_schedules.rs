@@ -26,6 +26,7 @@ use idv_adapters::clock::{Clock, ManualClock};
 use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::queue::MemoryQueue;
 use idv_adapters::ralio::{RalioClient, RalioConfig, RalioCredentials};
+use idv_adapters::signing_keys::SigningKeys;
 use idv_adapters::store::Store;
 use idv_adapters::testing::{self, fixtures};
 use idv_model::{ExpirySchedule, Uid, WebhookSecrets, can_create_account};
@@ -82,12 +83,14 @@ async fn world(store: Arc<dyn Store>) -> World {
         queue,
         ExpirySchedule::default(),
     ));
-    let webhook = idv_webhook::Webhook::with_scheduler(
-        store.clone(),
-        WebhookSecrets::from_csv(SECRET).unwrap(),
-        clock_arc.clone(),
-        Some(scheduler.clone()),
-    );
+    let webhook = idv_webhook::Webhook::new(idv_webhook::Parts {
+        ledger: store.clone(),
+        keys: SigningKeys::fixed(WebhookSecrets::from_csv(SECRET).unwrap()),
+        clock: clock_arc.clone(),
+        scheduler: Some(scheduler.clone()),
+        settings: Default::default(),
+        spellings: Default::default(),
+    });
     let (webhook_listener, webhook_url) = listen().await;
     let mut servers = vec![serve(webhook_listener, idv_webhook::router(webhook))];
 

@@ -11,6 +11,7 @@ use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::queue::{MemoryQueue, QueueError, Visibility};
 use idv_adapters::ralio::{RalioClient, RalioConfig, RalioCredentials};
+use idv_adapters::signing_keys::SigningKeys;
 use idv_adapters::store::MemoryStore;
 use idv_adapters::testing::bus::TestBus;
 use idv_model::{ExpirySchedule, WebhookSecrets};
@@ -45,7 +46,14 @@ async fn serve(router: Router, name: &str) -> (u16, Value) {
 async fn the_webhook_sample_is_applied() {
     let store = Arc::new(MemoryStore::new());
     let secrets = WebhookSecrets::from_csv(idv_adapters::secrets::LOCAL_WEBHOOK_SECRET).unwrap();
-    let webhook = idv_webhook::Webhook::new(store, secrets, Arc::new(SystemClock));
+    let webhook = idv_webhook::Webhook::new(idv_webhook::Parts {
+        ledger: store,
+        keys: SigningKeys::fixed(secrets),
+        clock: Arc::new(SystemClock),
+        scheduler: None,
+        settings: Default::default(),
+        spellings: Default::default(),
+    });
     let (status, body) = serve(idv_webhook::router(webhook), "webhook.json").await;
     assert_eq!(
         (status, body["outcome"].as_str()),
@@ -113,13 +121,11 @@ impl Visibility for NoVisibility {
 async fn the_tick_sample_is_processed() {
     let event: aws_lambda_events::sqs::SqsEvent =
         serde_json::from_str(&sample("expiry-watcher.json")).unwrap();
-    let watcher = idv_expiry_watcher::SqsWatcher {
-        watcher: idv_expiry_watcher::Watcher::new(
-            Arc::new(MemoryStore::new()),
-            Arc::new(SystemClock),
-        ),
-        visibility: Arc::new(NoVisibility),
-    };
+    let watcher = idv_expiry_watcher::Watcher::new(idv_expiry_watcher::Parts {
+        index: Arc::new(MemoryStore::new()),
+        visibility: Some(Arc::new(NoVisibility)),
+        clock: Arc::new(SystemClock),
+    });
     let response = watcher.handle(event).await;
     assert!(response.batch_item_failures.is_empty());
 }
@@ -129,7 +135,11 @@ async fn the_stream_sample_is_published() {
     let event = serde_json::from_str(&sample("event-publisher.json")).unwrap();
     let store = Arc::new(MemoryStore::new());
     let bus = Arc::new(TestBus::default());
-    let publisher = idv_event_publisher::EventPublisher::new(store.clone(), store, bus.clone());
+    let publisher = idv_event_publisher::EventPublisher::new(idv_event_publisher::Parts {
+        trail: store.clone(),
+        users: store,
+        sink: bus.clone(),
+    });
     let response = publisher.handle(event).await;
     assert!(response.batch_item_failures.is_empty());
     let published = bus.accepted();

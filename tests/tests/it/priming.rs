@@ -52,17 +52,17 @@ async fn start(
         vec![counter.interceptor()],
     );
     let started = match function {
-        "webhook" => idv_webhook::Webhook::wired(&wiring).await.map(drop),
+        "webhook" => idv_webhook::Webhook::from_env(&wiring).await.map(drop),
         "create-session" => idv_create_session::CreateSession::from_env(&wiring)
             .await
             .map(drop),
         "account-gate" => idv_account_gate::AccountGate::from_env(&wiring)
             .await
             .map(drop),
-        "expiry-watcher" => idv_expiry_watcher::SqsWatcher::wired(&wiring)
+        "expiry-watcher" => idv_expiry_watcher::Watcher::from_env(&wiring)
             .await
             .map(drop),
-        "event-publisher" => idv_event_publisher::EventPublisher::wired(&wiring)
+        "event-publisher" => idv_event_publisher::EventPublisher::from_env(&wiring)
             .await
             .map(drop),
         other => panic!("no function {other}"),
@@ -138,7 +138,7 @@ async fn without_priming_an_unreadable_webhook_secret_is_a_503_ralio_retries() {
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:idv-test-webhook-missing".into(),
     );
     let wiring = Wiring::with_config(&env, testing::emulator_config().await, Vec::new());
-    let webhook = idv_webhook::Webhook::wired(&wiring)
+    let webhook = idv_webhook::Webhook::from_env(&wiring)
         .await
         .expect("a lazy start");
     let body =

@@ -5,8 +5,10 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use idv_adapters::config::Env;
 use idv_adapters::store::dynamo::schema::TABLE;
 use idv_adapters::testing::{OPERATIONS_DIR_VAR, Permission};
+use idv_adapters::wiring::Wiring;
 use idv_model::AuditOutcome;
 use serde_json::Value;
 
@@ -227,117 +229,78 @@ const FUNCTIONS: &[(&str, &str)] = &[
 /// template must not set them as plain variables.
 const SECRET_ALTERNATIVES: &[&str] = &["WEBHOOK_SECRETS", "RALIO_API_CODE", "RALIO_API_KEY"];
 
-/// String literals that look like environment variables (`UPPER_CASE` with an underscore).
-fn env_literals(text: &str) -> BTreeSet<String> {
-    text.split('"')
-        .skip(1)
-        .step_by(2)
-        .filter(|s| {
-            s.contains('_')
-                && s.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-                && s.chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-        })
-        .map(str::to_owned)
-        .collect()
+/// Variables the Lambda runtime sets itself: a function reads them, the template never sets
+/// them.
+const SET_BY_LAMBDA: &[&str] = &["AWS_LAMBDA_FUNCTION_NAME"];
+
+/// What a start cannot do without, as the template and Lambda provide it, in harmless values:
+/// nothing here is ever called, since without `PRIME_CONNECTIONS` a start sends no request.
+const DEPLOYED: &[(&str, &str)] = &[
+    ("AWS_LAMBDA_FUNCTION_NAME", "ralio-idv-recording"),
+    ("TABLE_NAME", "ralio-idv-recording"),
+    (
+        "QUEUE_URL",
+        "https://sqs.us-east-1.amazonaws.com/123456789012/ralio-idv-recording",
+    ),
+    ("EVENT_BUS_NAME", "ralio-idv-recording"),
+    ("RALIO_BASE_URL", "https://ralio.invalid"),
+    (
+        "RALIO_SECRET_ARN",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:ralio-idv-api",
+    ),
+    (
+        "WEBHOOK_SECRET_ARN",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:ralio-idv-webhook",
+    ),
+];
+
+/// An environment that records the name of every variable asked for. It answers [`DEPLOYED`]
+/// and leaves everything else unset, so a start takes the path it takes in Lambda and every
+/// setting its default.
+#[derive(Default)]
+struct RecordingEnv {
+    asked: std::sync::Mutex<BTreeSet<String>>,
 }
 
-/// The body of the function or method `name` in `text` (its braces matched).
-fn function_body<'a>(text: &'a str, name: &str) -> &'a str {
-    let start = text
-        .find(&format!("fn {name}("))
-        .or_else(|| text.find(&format!("fn {name}<")))
-        .unwrap_or_else(|| panic!("{name} not found"));
-    let open = start + text[start..].find('{').expect("a body");
-    let mut depth = 0;
-    for (offset, c) in text[open..].char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return &text[start..open + offset + 1];
-                }
-            }
-            _ => {}
-        }
-    }
-    &text[start..]
-}
-
-/// Names called as `receiver.name(` in `text`.
-fn methods_called<'a>(text: &'a str, receiver: &str) -> BTreeSet<&'a str> {
-    let prefix = format!("{receiver}.");
-    text.match_indices(&prefix)
-        .filter_map(|(at, _)| {
-            let rest = &text[at + prefix.len()..];
-            let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
-            rest[end..].starts_with('(').then(|| &rest[..end])
-        })
-        .collect()
-}
-
-/// Every environment variable a function's code reads: its own literals, and those of the
-/// `Wiring` methods and configuration helpers it calls, followed through.
-fn variables_read(crate_name: &str) -> BTreeSet<String> {
-    let read = |p: &str| std::fs::read_to_string(root().join(p)).unwrap();
-    let code = read(&format!("functions/{crate_name}/src/lib.rs"));
-    let wiring = read("shared/adapters/src/wiring.rs");
-    let config = read("shared/adapters/src/config.rs");
-    let secrets = read("shared/adapters/src/secrets.rs");
-    let helpers = [
-        ("ralio_config", &config),
-        ("expiry_schedule", &config),
-        ("webhook_secrets_from_env", &secrets),
-    ];
-    // Variable names the secrets module declares as constants (`pub const X_VAR: &str = "X"`).
-    let named: Vec<(String, String)> = secrets
-        .lines()
-        .filter_map(|line| {
-            let rest = line.trim().strip_prefix("pub const ")?;
-            let (name, value) = rest.split_once(": &str = ")?;
-            name.ends_with("_VAR").then(|| {
-                (
-                    name.to_owned(),
-                    value.trim_end_matches(';').trim_matches('"').to_owned(),
-                )
-            })
-        })
-        .collect();
-    let constants_used = |body: &str| -> Vec<String> {
-        named
+impl Env for RecordingEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        self.asked.lock().unwrap().insert(name.to_owned());
+        DEPLOYED
             .iter()
-            .filter(|(name, _)| {
-                // As a whole word: `SECRET_ARN_VAR` is not `WEBHOOK_SECRET_ARN_VAR`.
-                body.match_indices(name.as_str()).any(|(at, _)| {
-                    !body[..at]
-                        .chars()
-                        .next_back()
-                        .is_some_and(|c| c.is_alphanumeric() || c == '_')
-                })
-            })
-            .map(|(_, value)| value.clone())
-            .collect()
-    };
-    let mut vars = env_literals(&code);
-    let mut pending: Vec<&str> = methods_called(&code, "wiring").into_iter().collect();
-    let mut seen = BTreeSet::new();
-    while let Some(method) = pending.pop() {
-        if !seen.insert(method) {
-            continue;
-        }
-        let body = function_body(&wiring, method);
-        vars.extend(env_literals(body));
-        pending.extend(methods_called(body, "self"));
-        vars.extend(constants_used(body));
-        for (helper, source) in helpers {
-            if body.contains(&format!("{helper}(")) {
-                let helper_body = function_body(source, helper);
-                vars.extend(env_literals(helper_body));
-                vars.extend(constants_used(helper_body));
-            }
-        }
+            .find(|(deployed, _)| *deployed == name)
+            .map(|(_, value)| (*value).to_owned())
     }
+}
+
+/// Every environment variable a function reads: the names its `from_env` asks for, started
+/// on a [`RecordingEnv`] as Lambda starts it.
+async fn variables_read(crate_name: &str) -> BTreeSet<String> {
+    let env = RecordingEnv::default();
+    // The clients are built on first use, which never comes: any AWS configuration does.
+    let wiring = Wiring::with_config(&env, aws_config::SdkConfig::builder().build(), Vec::new());
+    let started = match crate_name {
+        "create-session" => idv_create_session::CreateSession::from_env(&wiring)
+            .await
+            .map(drop),
+        "webhook" => idv_webhook::Webhook::from_env(&wiring).await.map(drop),
+        "account-gate" => idv_account_gate::AccountGate::from_env(&wiring)
+            .await
+            .map(drop),
+        "expiry-watcher" => idv_expiry_watcher::Watcher::from_env(&wiring)
+            .await
+            .map(drop),
+        "event-publisher" => idv_event_publisher::EventPublisher::from_env(&wiring)
+            .await
+            .map(drop),
+        other => panic!("no function {other}"),
+    };
+    // A start that stops early has not asked for everything yet.
+    if let Err(error) = started {
+        panic!(
+            "{crate_name} does not start on the recording environment ({error}): DEPLOYED needs a harmless value for it"
+        );
+    }
+    let mut vars = env.asked.into_inner().unwrap();
     // telemetry::init reads it in every main.
     vars.insert("LOG_LEVEL".into());
     vars
@@ -356,13 +319,15 @@ fn variables_set(template: &Value, resource_name: &str) -> BTreeSet<String> {
     set
 }
 
-#[test]
-fn every_variable_a_function_reads_is_set_and_nothing_else() {
+#[tokio::test]
+async fn every_variable_a_function_reads_is_set_and_nothing_else() {
     let template = template();
     for (crate_name, resource_name) in FUNCTIONS {
         let read: BTreeSet<String> = variables_read(crate_name)
+            .await
             .into_iter()
             .filter(|v| !SECRET_ALTERNATIVES.contains(&v.as_str()))
+            .filter(|v| !SET_BY_LAMBDA.contains(&v.as_str()))
             .collect();
         let set = variables_set(&template, resource_name);
         assert_eq!(
@@ -376,9 +341,13 @@ fn every_variable_a_function_reads_is_set_and_nothing_else() {
             );
         }
     }
-    // The extraction itself finds what it should.
-    assert!(variables_read("create-session").contains("EXPIRY_BUCKET"));
-    assert!(variables_read("webhook").contains("WEBHOOK_SECRETS"));
+    // The recording itself finds what it should.
+    assert!(
+        variables_read("create-session")
+            .await
+            .contains("EXPIRY_BUCKET")
+    );
+    assert!(variables_read("webhook").await.contains("WEBHOOK_SECRETS"));
 }
 
 /// Function crate → its role in the template.
@@ -738,21 +707,18 @@ fn template_routes(template: &Value) -> BTreeSet<(String, String)> {
     routes
 }
 
-/// `METHOD /path` of every `.route(path, method(..))` in a function crate's `router`.
-fn router_routes(crate_name: &str) -> BTreeSet<String> {
-    let source =
-        std::fs::read_to_string(root().join(format!("functions/{crate_name}/src/lib.rs"))).unwrap();
-    let body = function_body(&source, "router");
-    // rustfmt may put the path on the next line.
-    body.match_indices(".route(")
-        .map(|(at, found)| {
-            let rest = body[at + found.len()..].trim_start();
-            let rest = rest.strip_prefix('"').expect("a route's path is a literal");
-            let path = &rest[..rest.find('"').unwrap()];
-            let after = rest[path.len() + 1..].trim_start_matches([',', ' ', '\n']);
-            let method = &after[..after.find('(').unwrap()];
-            format!("{} {path}", method.to_uppercase())
-        })
+/// `METHOD /path` of every route a function serves, as its `ROUTES` declares them.
+fn routes_served(crate_name: &str) -> BTreeSet<String> {
+    let routes: &[(&str, &str)] = match crate_name {
+        "create-session" => idv_create_session::ROUTES,
+        "account-gate" => idv_account_gate::ROUTES,
+        // Fed by SQS and by the table's stream, never over HTTP.
+        "expiry-watcher" | "event-publisher" => &[],
+        other => panic!("no routes known for {other}"),
+    };
+    routes
+        .iter()
+        .map(|(method, path)| format!("{method} {path}"))
         .collect()
 }
 
@@ -791,11 +757,7 @@ fn the_api_routes_are_the_same_in_the_template_the_spec_and_the_routers() {
             );
             continue;
         }
-        let served = if ["create-session", "account-gate"].contains(crate_name) {
-            router_routes(crate_name)
-        } else {
-            BTreeSet::new()
-        };
+        let served = routes_served(crate_name);
         assert_eq!(
             in_template, served,
             "{resource_name}: template events vs router"

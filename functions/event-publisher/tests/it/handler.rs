@@ -7,7 +7,7 @@ use idv_adapters::store::MemoryStore;
 use idv_adapters::store::dynamo::items::AuditItem;
 use idv_adapters::testing::bus::TestBus;
 use idv_adapters::testing::fixtures::t0;
-use idv_event_publisher::EventPublisher;
+use idv_event_publisher::{EventPublisher, Parts};
 use idv_model::audit::Fact;
 use idv_model::{AuditEntry, AuditOutcome, Owner, Phase, SessionId, Uid};
 use serde_json::{Value, json};
@@ -42,7 +42,11 @@ async fn an_audit_item_that_does_not_decode_is_reported_not_skipped() {
     .unwrap();
     let store = Arc::new(MemoryStore::new());
     let bus = Arc::new(TestBus::default());
-    let publisher = EventPublisher::new(store.clone(), store, bus.clone());
+    let publisher = EventPublisher::new(Parts {
+        trail: store.clone(),
+        users: store,
+        sink: bus.clone(),
+    });
     let response = publisher.handle(batch).await;
     let failed: Vec<Option<String>> = response
         .batch_item_failures

@@ -12,7 +12,7 @@ use idv_adapters::store::{DynamoStore, EventLedger};
 use idv_adapters::stream::StreamReader;
 use idv_adapters::testing::fixtures::{level_event, session_event, t0};
 use idv_adapters::testing::{self, RequestCounter};
-use idv_event_publisher::EventPublisher;
+use idv_event_publisher::{EventPublisher, Parts};
 use idv_model::domain_events::PublishedEvent;
 use idv_model::{KycLevel, Owner, Phase, SessionId, Uid};
 use serde_json::Value;
@@ -170,11 +170,18 @@ async fn a_users_life() -> (String, Owner, Vec<EventRecord>) {
     (table, owner, records)
 }
 
-async fn publisher(table: &str, sink: Arc<dyn EventSink>) -> EventPublisher {
+async fn publisher(table: &str, sink: Arc<dyn EventSink>) -> Arc<EventPublisher> {
     let recorder = RequestCounter::for_function(FUNCTION).interceptor();
     let store = Arc::new(testing::dynamo_on(table, &[recorder]).await);
-    let mut publisher = EventPublisher::new(store.clone(), store, sink);
-    publisher.publisher.retry_pause = std::time::Duration::from_millis(1);
+    let mut publisher = EventPublisher::new(Parts {
+        trail: store.clone(),
+        users: store,
+        sink,
+    });
+    Arc::get_mut(&mut publisher)
+        .expect("not shared yet")
+        .publisher
+        .retry_pause = std::time::Duration::from_millis(1);
     publisher
 }
 
@@ -310,7 +317,7 @@ fn a_missing_bus_name_fails_at_start_naming_it() {
     let err = rt.block_on(async {
         let config = testing::emulator_config().await;
         let wiring = idv_adapters::wiring::Wiring::with_config(&env, config, Vec::new());
-        EventPublisher::wired(&wiring)
+        EventPublisher::from_env(&wiring)
             .await
             .err()
             .unwrap()

@@ -8,6 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use idv_adapters::clock::{Clock, ManualClock};
+use idv_adapters::signing_keys::SigningKeys;
 use idv_adapters::store::{EventLedger, Store};
 use idv_adapters::testing::fixtures::{at, call};
 use idv_adapters::testing::{self, RequestCounter};
@@ -17,6 +18,7 @@ use idv_model::{
     Phase, RalioAccount, RelatedPartyId, SessionId, Uid, WatchAction, WatchOutcome, WebhookSecret,
     WebhookSecrets, next_action,
 };
+use idv_webhook::{Parts, Webhook};
 use serde_json::{Value, json};
 
 /// This function's name in the recorded permissions.
@@ -40,11 +42,20 @@ fn app_with(store: Arc<dyn Store>, secrets: &str) -> Router {
 
 fn app_on(store: Arc<dyn Store>, secrets: &str, clock: &ManualClock) -> Router {
     let ledger: Arc<dyn EventLedger> = testing::as_function(&store, FUNCTION);
-    idv_webhook::router(idv_webhook::Webhook::new(
+    idv_webhook::router(Webhook::new(parts(ledger, secrets, clock)))
+}
+
+/// A webhook over `ledger` verifying with `secrets` on `clock`, with the default settings and
+/// no expiry scheduler.
+fn parts(ledger: Arc<dyn EventLedger>, secrets: &str, clock: &ManualClock) -> Parts {
+    Parts {
         ledger,
-        WebhookSecrets::from_csv(secrets).unwrap(),
-        Arc::new(clock.clone()),
-    ))
+        keys: SigningKeys::fixed(WebhookSecrets::from_csv(secrets).unwrap()),
+        clock: Arc::new(clock.clone()),
+        scheduler: None,
+        settings: Default::default(),
+        spellings: Default::default(),
+    }
 }
 
 fn hex_sig(body: &[u8]) -> String {
@@ -682,11 +693,11 @@ async fn every_order_of_a_lifecycle_ends_in_the_in_order_state(make_store: Store
         );
         let bodies = lifecycle(user, a2, b2);
         let store = make_store().await;
-        let app = idv_webhook::router(idv_webhook::Webhook::new(
+        let app = idv_webhook::router(Webhook::new(parts(
             store.clone(),
-            WebhookSecrets::from_csv(SECRET).unwrap(),
-            Arc::new(ManualClock::at(now())),
-        ));
+            SECRET,
+            &ManualClock::at(now()),
+        )));
         for i in &order {
             let (status, answer) = post(&app, &bodies[*i], Some(&hex_sig(&bodies[*i]))).await;
             assert_eq!(status, 200, "{answer}");
@@ -1005,11 +1016,7 @@ async fn events_without_a_user_id_find_their_session(store: Arc<dyn Store>) {
 #[tokio::test]
 async fn store_outage_answers_503_then_the_same_delivery_applies() {
     let down: Arc<dyn EventLedger> = Arc::new(testing::unreachable_dynamo().await);
-    let outage = idv_webhook::router(idv_webhook::Webhook::new(
-        down,
-        WebhookSecrets::from_csv(SECRET).unwrap(),
-        Arc::new(ManualClock::at(now())),
-    ));
+    let outage = idv_webhook::router(Webhook::new(parts(down, SECRET, &ManualClock::at(now()))));
     let body = fixture("kyc_session_verified.v2.json");
     let (status, content_type, answer) = send(
         &outage,
@@ -1041,29 +1048,27 @@ async fn a_new_event_costs_one_dynamodb_request_through_the_handler() {
 #[tokio::test]
 async fn missing_configuration_fails_at_start_naming_the_variable() {
     use idv_adapters::testing::fixtures::env;
-    let error = |result: Result<Arc<idv_webhook::Webhook>, _>| match result {
+    let error = |result: Result<Arc<Webhook>, _>| match result {
         Ok(_) => panic!("configuration accepted"),
         Err(e) => idv_adapters::config::ConfigError::to_string(&e),
     };
-    let message = error(
-        idv_webhook::Webhook::from_config(&env(&[("WEBHOOK_SECRETS", "s"), ("QUEUE_URL", "q")]))
-            .await,
-    );
+    // As Lambda starts it: the standard AWS configuration over `env`.
+    async fn start(
+        env: &std::collections::HashMap<String, String>,
+    ) -> Result<Arc<Webhook>, idv_adapters::config::ConfigError> {
+        Webhook::from_env(&Wiring::load(env).await).await
+    }
+    let message = error(start(&env(&[("WEBHOOK_SECRETS", "s"), ("QUEUE_URL", "q")])).await);
     assert!(message.contains("TABLE_NAME"), "{message}");
-    let message = error(
-        idv_webhook::Webhook::from_config(&env(&[("WEBHOOK_SECRETS", "s"), ("TABLE_NAME", "t")]))
-            .await,
-    );
+    let message = error(start(&env(&[("WEBHOOK_SECRETS", "s"), ("TABLE_NAME", "t")])).await);
     assert!(message.contains("QUEUE_URL"), "{message}");
-    let message = error(
-        idv_webhook::Webhook::from_config(&env(&[("TABLE_NAME", "t"), ("QUEUE_URL", "q")])).await,
-    );
+    let message = error(start(&env(&[("TABLE_NAME", "t"), ("QUEUE_URL", "q")])).await);
     assert!(
         message.contains("WEBHOOK_SECRET_ARN") && message.contains("WEBHOOK_SECRETS"),
         "{message}"
     );
     let message = error(
-        idv_webhook::Webhook::from_config(&env(&[
+        start(&env(&[
             ("TABLE_NAME", "t"),
             ("QUEUE_URL", "q"),
             ("WEBHOOK_SECRETS", " , "),
@@ -1074,7 +1079,7 @@ async fn missing_configuration_fails_at_start_naming_the_variable() {
     // Inside Lambda, a secret set by hand in the environment is refused: it would override the
     // managed one.
     let message = error(
-        idv_webhook::Webhook::from_config(&env(&[
+        start(&env(&[
             ("TABLE_NAME", "t"),
             ("QUEUE_URL", "q"),
             ("WEBHOOK_SECRETS", &"s".repeat(40)),
@@ -1092,7 +1097,7 @@ async fn missing_configuration_fails_at_start_naming_the_variable() {
         let secret =
             testing::webhook_secret_on_emulator(&json!({ "webhook_secrets": [weak] })).await;
         let message = error(
-            idv_webhook::Webhook::from_config(&env(&[
+            start(&env(&[
                 ("TABLE_NAME", "t"),
                 ("QUEUE_URL", "q"),
                 ("WEBHOOK_SECRET_ARN", &secret),
@@ -1103,7 +1108,7 @@ async fn missing_configuration_fails_at_start_naming_the_variable() {
         );
         assert!(message.contains("WEBHOOK_SECRET_ARN"), "{weak}: {message}");
         // Read on the first delivery instead, it is never used: the delivery waits (503).
-        let lazy = idv_webhook::Webhook::from_config(&env(&[
+        let lazy = start(&env(&[
             ("TABLE_NAME", "t"),
             ("QUEUE_URL", "q"),
             ("WEBHOOK_SECRET_ARN", &secret),
@@ -1136,12 +1141,10 @@ async fn an_announced_related_party_session_is_scheduled_for_expiry() {
     let index: Arc<dyn ExpiryIndex> = store.clone();
     let schedule = idv_model::ExpirySchedule::default();
     let scheduler = Arc::new(ExpiryScheduler::new(index.clone(), queue.clone(), schedule));
-    let app = idv_webhook::router(idv_webhook::Webhook::with_scheduler(
-        store.clone(),
-        WebhookSecrets::from_csv(SECRET).unwrap(),
-        Arc::new(clock.clone()),
-        Some(scheduler),
-    ));
+    let app = idv_webhook::router(Webhook::new(Parts {
+        scheduler: Some(scheduler),
+        ..parts(store.clone(), SECRET, &clock)
+    }));
     let body = fixture("related_party.kyc_session_created.v2.json");
     assert_eq!(
         post(&app, &body, Some(&hex_sig(&body))).await.1["outcome"],
@@ -1216,11 +1219,7 @@ async fn starts_from_its_environment_and_schedules_announced_sessions_on_sqs() {
     let start = |env: std::collections::HashMap<String, String>| async move {
         let recorder = RequestCounter::for_function(FUNCTION).interceptor();
         let wiring = Wiring::with_config(&env, testing::emulator_config().await, vec![recorder]);
-        idv_webhook::router(
-            idv_webhook::Webhook::wired(&wiring)
-                .await
-                .expect("it starts"),
-        )
+        idv_webhook::router(Webhook::from_env(&wiring).await.expect("it starts"))
     };
     let expires = chrono::Utc::now() + chrono::Duration::days(7);
     let announced = |session: SessionId, party: Uid| {
@@ -1284,7 +1283,7 @@ async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
         testing::emulator_config().await,
         vec![counter.interceptor()],
     );
-    let app = idv_webhook::router(idv_webhook::Webhook::wired(&wiring).await.unwrap());
+    let app = idv_webhook::router(Webhook::from_env(&wiring).await.unwrap());
     let reads = || {
         counter
             .operations()
@@ -1355,7 +1354,7 @@ async fn a_removed_secret_is_refused_within_its_max_age_and_forgeries_get_401() 
         ("WEBHOOK_SECRET_MAX_AGE", "1s"),
     ]);
     let wiring = Wiring::with_config(&env, testing::emulator_config().await, vec![]);
-    let app = idv_webhook::router(idv_webhook::Webhook::wired(&wiring).await.unwrap());
+    let app = idv_webhook::router(Webhook::from_env(&wiring).await.unwrap());
     let event = |at: &str| {
         signed_event(
             "kyc_state_updated",

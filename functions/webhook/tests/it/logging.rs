@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use idv_adapters::clock::ManualClock;
+use idv_adapters::signing_keys::SigningKeys;
 use idv_adapters::store::EventLedger;
 use idv_adapters::testing;
 use idv_model::{WebhookSecret, WebhookSecrets};
@@ -69,11 +70,14 @@ async fn one_log_line_per_delivery_with_ids_and_no_personal_data() {
     let now = chrono::DateTime::parse_from_rfc3339("2026-05-20T10:00:00Z")
         .unwrap()
         .to_utc();
-    let app = idv_webhook::router(idv_webhook::Webhook::new(
+    let app = idv_webhook::router(idv_webhook::Webhook::new(idv_webhook::Parts {
         ledger,
-        WebhookSecrets::from_csv(SECRET).unwrap(),
-        Arc::new(ManualClock::at(now)),
-    ));
+        keys: SigningKeys::fixed(WebhookSecrets::from_csv(SECRET).unwrap()),
+        clock: Arc::new(ManualClock::at(now)),
+        scheduler: None,
+        settings: Default::default(),
+        spellings: Default::default(),
+    }));
     let body = fixture("related_party.kyc_session_created.v2.json");
     assert_eq!(post(&app, &body).await, 200);
 

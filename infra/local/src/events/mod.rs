@@ -145,7 +145,7 @@ pub fn spawn_memory_feed(
 /// the event publisher's own handler, delivering again from the record it reports failed.
 pub fn spawn_stream_pump(
     mut reader: StreamReader,
-    publisher: EventPublisher,
+    publisher: Arc<EventPublisher>,
     every: Duration,
     mut stopped: watch::Receiver<bool>,
 ) -> JoinHandle<()> {

@@ -145,7 +145,7 @@ pub fn ralio_client(server: &MockServer, timeout: Duration) -> Arc<RalioClient> 
     Arc::new(RalioClient::new(ralio_config(server, timeout)).expect("a Ralio client"))
 }
 
-/// An environment for a function's `from_config`.
+/// An environment for a function's `from_env` (through a `Wiring`).
 pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs
         .iter()

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use idv_adapters::clock::{Clock, ManualClock};
+use idv_adapters::signing_keys::SigningKeys;
 use idv_adapters::store::Store;
 use idv_adapters::testing::fixtures::{call, request, session_event, t0};
 use idv_local::replay::{ReplayFilter, replay_quarantine};
 use idv_model::{LearntSpellings, Owner, Phase, SessionId, Uid, WebhookSecret, WebhookSecrets};
-use idv_webhook::Webhook;
+use idv_webhook::{Parts, Webhook};
 use serde_json::json;
 
 const SECRET: &str = "whsec_replay_test_secret";
@@ -25,11 +26,10 @@ idv_adapters::both_stores!(
 /// A replay changes nothing until a person maps the spelling; then it applies, once.
 async fn an_unknown_spelling_is_replayed_once_a_person_maps_it(store: Arc<dyn Store>) {
     let clock = ManualClock::at(t0());
-    let live = idv_webhook::router(Webhook::new(
-        store.clone(),
-        WebhookSecrets::from_csv(SECRET).unwrap(),
-        Arc::new(clock.clone()),
-    ));
+    let live = idv_webhook::router(Webhook::new(Parts {
+        keys: SigningKeys::fixed(WebhookSecrets::from_csv(SECRET).unwrap()),
+        ..replayer_parts(&store, &clock, LearntSpellings::default())
+    }));
     let (uid, session) = (
         Uid::from_uuid(uuid::Uuid::new_v4()),
         SessionId::from_uuid(uuid::Uuid::new_v4()),
@@ -46,13 +46,7 @@ async fn an_unknown_spelling_is_replayed_once_a_person_maps_it(store: Arc<dyn St
     assert_eq!(deliver(&live, &respelled).await, 200);
 
     let replay = |spellings: LearntSpellings| {
-        let replayer = Webhook::replayer(
-            store.clone(),
-            Arc::new(clock.clone()),
-            None,
-            idv_webhook::Settings::default(),
-            spellings,
-        );
+        let replayer = Webhook::new(replayer_parts(&store, &clock, spellings));
         let filter = ReplayFilter {
             since: t0().date_naive(),
             until: clock.now().date_naive(),
@@ -98,6 +92,23 @@ async fn an_unknown_spelling_is_replayed_once_a_person_maps_it(store: Arc<dyn St
     assert_eq!(again.total("already_replayed"), 1, "{}", again.table());
 }
 
+/// A webhook that only replays (as `idv-admin replay-quarantine` builds it), on `clock`; a
+/// live one is the same with the secret Ralio signs with.
+fn replayer_parts(
+    store: &Arc<dyn Store>,
+    clock: &ManualClock,
+    spellings: LearntSpellings,
+) -> Parts {
+    Parts {
+        ledger: store.clone(),
+        keys: idv_webhook::unknowable_keys(),
+        clock: Arc::new(clock.clone()),
+        scheduler: None,
+        settings: idv_webhook::Settings::default(),
+        spellings,
+    }
+}
+
 /// A signed delivery to the webhook at `clock`'s time: its status.
 async fn deliver(live: &axum::Router, body: &str) -> u16 {
     let mut delivery = request("POST", "/", None);
@@ -116,11 +127,10 @@ async fn deliver(live: &axum::Router, body: &str) -> u16 {
 /// copy kept on a later delivery does not move it after what truly came later.
 async fn a_far_future_stamp_is_replayed_at_its_first_receipt(store: Arc<dyn Store>) {
     let clock = ManualClock::at(t0());
-    let live = idv_webhook::router(Webhook::new(
-        store.clone(),
-        WebhookSecrets::from_csv(SECRET).unwrap(),
-        Arc::new(clock.clone()),
-    ));
+    let live = idv_webhook::router(Webhook::new(Parts {
+        keys: SigningKeys::fixed(WebhookSecrets::from_csv(SECRET).unwrap()),
+        ..replayer_parts(&store, &clock, LearntSpellings::default())
+    }));
     let uid = Uid::from_uuid(uuid::Uuid::new_v4());
     let kyc_id = 4_242_001;
     // A downgrade naming only a kycId nobody has paired yet, stamped decades ahead.
@@ -149,13 +159,7 @@ async fn a_far_future_stamp_is_replayed_at_its_first_receipt(store: Arc<dyn Stor
     clock.advance(Duration::minutes(10));
     assert_eq!(deliver(&live, &regular).await, 200);
 
-    let replayer = Webhook::replayer(
-        store.clone(),
-        Arc::new(clock.clone()),
-        None,
-        idv_webhook::Settings::default(),
-        LearntSpellings::default(),
-    );
+    let replayer = Webhook::new(replayer_parts(&store, &clock, LearntSpellings::default()));
     let filter = ReplayFilter {
         since: t0().date_naive(),
         until: clock.now().date_naive(),
@@ -175,11 +179,10 @@ async fn a_far_future_stamp_is_replayed_at_its_first_receipt(store: Arc<dyn Stor
 
 async fn an_old_unattributable_event_is_quarantined_then_replayed_once(store: Arc<dyn Store>) {
     let clock = ManualClock::at(t0());
-    let live = idv_webhook::router(Webhook::new(
-        store.clone(),
-        WebhookSecrets::from_csv(SECRET).unwrap(),
-        Arc::new(clock.clone()),
-    ));
+    let live = idv_webhook::router(Webhook::new(Parts {
+        keys: SigningKeys::fixed(WebhookSecrets::from_csv(SECRET).unwrap()),
+        ..replayer_parts(&store, &clock, LearntSpellings::default())
+    }));
     let (uid, session) = (
         Uid::from_uuid(uuid::Uuid::new_v4()),
         SessionId::from_uuid(uuid::Uuid::new_v4()),
@@ -212,13 +215,7 @@ async fn an_old_unattributable_event_is_quarantined_then_replayed_once(store: Ar
     let review = session_event(owner, session, Phase::Review, t0() - Duration::minutes(5));
     store.apply_event(&review, clock.now()).await.unwrap();
 
-    let replayer = Webhook::replayer(
-        store.clone(),
-        Arc::new(clock.clone()),
-        None,
-        idv_webhook::Settings::default(),
-        LearntSpellings::default(),
-    );
+    let replayer = Webhook::new(replayer_parts(&store, &clock, LearntSpellings::default()));
     let filter = |dry_run| ReplayFilter {
         since: t0().date_naive(),
         until: clock.now().date_naive(),
@@ -260,11 +257,10 @@ async fn an_old_unattributable_event_is_quarantined_then_replayed_once(store: Ar
 /// again, is not lost. Its copy, kept on the first 503, is replayed once its session is known.
 async fn an_event_sent_back_once_is_replayed_after_ralio_gives_up(store: Arc<dyn Store>) {
     let clock = ManualClock::at(t0());
-    let live = idv_webhook::router(Webhook::new(
-        store.clone(),
-        WebhookSecrets::from_csv(SECRET).unwrap(),
-        Arc::new(clock.clone()),
-    ));
+    let live = idv_webhook::router(Webhook::new(Parts {
+        keys: SigningKeys::fixed(WebhookSecrets::from_csv(SECRET).unwrap()),
+        ..replayer_parts(&store, &clock, LearntSpellings::default())
+    }));
     let (uid, session) = (
         Uid::from_uuid(uuid::Uuid::new_v4()),
         SessionId::from_uuid(uuid::Uuid::new_v4()),
@@ -291,13 +287,7 @@ async fn an_event_sent_back_once_is_replayed_after_ralio_gives_up(store: Arc<dyn
     let review = session_event(owner, session, Phase::Review, t0() - Duration::minutes(5));
     store.apply_event(&review, clock.now()).await.unwrap();
 
-    let replayer = Webhook::replayer(
-        store.clone(),
-        Arc::new(clock.clone()),
-        None,
-        idv_webhook::Settings::default(),
-        LearntSpellings::default(),
-    );
+    let replayer = Webhook::new(replayer_parts(&store, &clock, LearntSpellings::default()));
     let filter = ReplayFilter {
         since: t0().date_naive(),
         until: clock.now().date_naive(),

@@ -1,0 +1,124 @@
+//! Feeds due ticks to the expiry watcher, as Lambda's SQS event source mapping would.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sqs::error::DisplayErrorContext;
+use idv_adapters::clock::Clock;
+use idv_adapters::queue::{MemoryQueue, SqsVisibility};
+use idv_adapters::store::ExpiryIndex;
+use idv_expiry_watcher::{Parts, TickOutcome, Watcher};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The queue the ticks wait in.
+pub(crate) enum Pump {
+    Memory(Arc<MemoryQueue>),
+    Sqs(aws_sdk_sqs::Client, String),
+}
+
+/// Sleeps `every`; true when asked to stop instead.
+async fn pause(stopped: &mut watch::Receiver<bool>, every: Duration) -> bool {
+    tokio::select! {
+        _ = stopped.wait_for(|stop| *stop) => true,
+        _ = tokio::time::sleep(every) => false,
+    }
+}
+
+/// Runs the watcher over `index` on the ticks of `pump`, looking every `every`.
+pub(crate) fn spawn(
+    pump: Pump,
+    index: Arc<dyn ExpiryIndex>,
+    clock: Arc<dyn Clock>,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        match pump {
+            Pump::Memory(queue) => {
+                // The in-process queue has no visibility to change: its loop puts ticks back.
+                let watcher = Watcher::new(Parts {
+                    index,
+                    visibility: None,
+                    clock,
+                });
+                while !pause(&mut stopped, every).await {
+                    pump_memory_queue(&watcher, &queue).await;
+                }
+            }
+            Pump::Sqs(client, url) => {
+                let watcher = Watcher::new(Parts {
+                    index,
+                    visibility: Some(Arc::new(SqsVisibility::new(client.clone(), url.clone()))),
+                    clock,
+                });
+                while !pause(&mut stopped, every).await {
+                    poll_sqs(&client, &url, &watcher).await;
+                }
+            }
+        }
+    })
+}
+
+async fn poll_sqs(client: &aws_sdk_sqs::Client, url: &str, watcher: &Watcher) {
+    let received = match client
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %DisplayErrorContext(e), "cannot read the tick queue");
+            return;
+        }
+    };
+    let messages = received.messages.unwrap_or_default();
+    if messages.is_empty() {
+        return;
+    }
+    let response = watcher
+        .handle(idv_expiry_watcher::sqs_event(&messages))
+        .await;
+    let failed: Vec<String> = response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect();
+    // What the Lambda event source mapping does: delete what succeeded.
+    for m in messages {
+        let (Some(id), Some(receipt)) = (m.message_id, m.receipt_handle) else {
+            continue;
+        };
+        if !failed.contains(&id) {
+            let _ = client
+                .delete_message()
+                .queue_url(url)
+                .receipt_handle(receipt)
+                .send()
+                .await;
+        }
+    }
+}
+
+/// The in-process queue's loop: delivers visible ticks, hides those not yet due, and puts
+/// failed ones back after a short pause, as SQS would.
+async fn pump_memory_queue(watcher: &Watcher, queue: &MemoryQueue) -> usize {
+    let now = watcher.now();
+    let mut processed = 0;
+    for tick in queue.take_visible(now) {
+        match watcher.handle_tick(&tick.bucket).await {
+            Ok(TickOutcome::Processed(_)) => processed += 1,
+            Ok(TickOutcome::NotDue { hide_for }) => {
+                let hide = chrono::Duration::from_std(hide_for).unwrap_or_default();
+                queue.requeue(tick.bucket, now + hide);
+            }
+            Err(err) => {
+                tracing::warn!(bucket = %tick.bucket, error = %err, "tick failed; retrying shortly");
+                queue.requeue(tick.bucket, now + chrono::Duration::seconds(5));
+            }
+        }
+    }
+    processed
+}
