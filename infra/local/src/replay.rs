@@ -109,11 +109,17 @@ async fn replay_one(
     // A replay that came to an outcome of applying is final. An older release also marked
     // `unhandled` as done: such an entry is tried again, since a later release or a learnt
     // spelling may read it.
-    if entry
-        .replayed
-        .as_ref()
-        .is_some_and(|r| !matches!(r.outcome, AuditOutcome::Other(_)))
-    {
+    let applied = |outcome: &AuditOutcome| {
+        matches!(
+            outcome,
+            AuditOutcome::Applied
+                | AuditOutcome::Duplicate
+                | AuditOutcome::Stale
+                | AuditOutcome::Unchanged
+                | AuditOutcome::Deferred
+        )
+    };
+    if entry.replayed.as_ref().is_some_and(|r| applied(&r.outcome)) {
         return Ok("already_replayed".into());
     }
     let body = Bytes::from(entry.body.clone());

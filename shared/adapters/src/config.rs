@@ -91,9 +91,16 @@ impl Env for std::collections::HashMap<String, String> {
 }
 
 /// A duration as humantime reads it: `250ms`, `90s`, `15m`, `24h`, `7d`, and longer spellings
-/// such as `1h 30m` or `2 days`.
+/// such as `1h 30m` or `2 days`. A bare number (humantime reads `0` as zero) and humantime's
+/// `M` (months, a likely typo for minutes) are refused, as they were before humantime, so a
+/// slip stops the start instead of setting a surprising value.
 pub fn parse_duration(raw: &str) -> Option<Duration> {
-    humantime::parse_duration(raw.trim()).ok()
+    let raw = raw.trim();
+    let has_unit = raw.chars().any(|c| c.is_ascii_alphabetic());
+    if !has_unit || raw.contains('M') {
+        return None;
+    }
+    humantime::parse_duration(raw).ok()
 }
 
 /// `RALIO_BASE_URL` and the client settings. Credentials come from `RALIO_API_CODE` and
@@ -199,7 +206,7 @@ mod tests {
         }
         assert_eq!(parse_duration(" 90s "), Some(Duration::from_secs(90)));
         assert_eq!(parse_duration("1h 30m"), Some(Duration::from_secs(5_400)));
-        for bad in ["", "15", "m", "-3s", "3x", "h3", "90s!"] {
+        for bad in ["", "0", "15", "15M", "m", "-3s", "3x", "h3", "90s!"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }
