@@ -256,35 +256,19 @@ impl AccountLedger for DynamoStore {
             .date_naive()
             .succ_opt()
             .unwrap_or(chrono::NaiveDate::MAX);
-        let mut day = since.date_naive();
-        while day <= last {
-            let pk = schema::activations_received_pk(day);
-            let from = sortable_timestamp(since);
-            let mut expr = Expression::default();
-            expr.condition(&Cond::And(vec![
-                Cond::Eq(attr::PK, to_value(&pk)?),
-                Cond::Ge(attr::SK, to_value(&from)?),
-            ]));
-            let items = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_key_condition_expression(expr.condition_expression())
-                .set_expression_attribute_names(expr.names())
-                .set_expression_attribute_values(expr.values())
-                .consistent_read(true)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            for item in &items {
+        let from = to_value(&sortable_timestamp(since))?;
+        for day in since
+            .date_naive()
+            .iter_days()
+            .take_while(|day| *day <= last)
+        {
+            let pk = to_value(&schema::activations_received_pk(day))?;
+            let window = Cond::And(vec![
+                Cond::Eq(attr::PK, pk),
+                Cond::Ge(attr::SK, from.clone()),
+            ]);
+            for item in &self.query_keys(&window).await? {
                 waiting.push(WaitingActivation::from(from_item::<ActivationItem>(item)?));
-            }
-            day = day.succ_opt().unwrap_or(chrono::NaiveDate::MAX);
-            if day == chrono::NaiveDate::MAX {
-                break;
             }
         }
         // TTL deletes lazily: what has expired is gone, whether or not DynamoDB removed it yet.

@@ -190,8 +190,15 @@ impl DynamoStore {
 
     /// Every item of a partition, following pages.
     async fn query_partition(&self, pk: String) -> StoreResult<Vec<Item>> {
+        self.query_keys(&Cond::Eq(schema::attr::PK, to_value(&pk)?))
+            .await
+    }
+
+    /// Every item whose key meets `condition` (a partition, optionally a sort-key range),
+    /// following pages.
+    async fn query_keys(&self, condition: &Cond) -> StoreResult<Vec<Item>> {
         let mut expr = Expression::default();
-        expr.condition(&Cond::Eq(schema::attr::PK, to_value(&pk)?));
+        expr.condition(condition);
         self.client
             .query()
             .table_name(&self.table)
