@@ -25,13 +25,13 @@ use crate::{AccountGate, MAX_ACCOUNT_REQUEST};
 
 /// What one request asks to create.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Wanted<'a> {
+pub(crate) struct AccountRequest<'a> {
     pub(crate) uid: Uid,
     pub(crate) alias: &'a str,
     pub(crate) currency: Currency,
 }
 
-impl Wanted<'_> {
+impl AccountRequest<'_> {
     /// Whether an account Ralio read back by id is this request's: its owner, alias and
     /// currency (the one rule for the gate's own lookups and an operator's `--found`).
     pub(crate) fn is(&self, read: &ListedAccount) -> bool {
@@ -49,7 +49,11 @@ impl Wanted<'_> {
 }
 
 impl AccountGate {
-    async fn create(&self, wanted: Wanted<'_>, deadline: Deadline) -> Result<Response, GateError> {
+    async fn create(
+        &self,
+        wanted: AccountRequest<'_>,
+        deadline: Deadline,
+    ) -> Result<Response, GateError> {
         let now = self.parts.clock.now();
         let snapshot = self.parts.users.load_user(wanted.uid).await?;
         // A repeat of a request that already succeeded gets the same account back.
@@ -70,7 +74,7 @@ impl AccountGate {
 
     /// The refusal for a user whose level went below REGULAR after this request read it: the
     /// reservation did not take effect, and the answer shows the level as it is now.
-    pub(crate) async fn lowered(&self, wanted: Wanted<'_>) -> GateError {
+    pub(crate) async fn lowered(&self, wanted: AccountRequest<'_>) -> GateError {
         let now = self.parts.clock.now();
         match self.parts.users.load_user(wanted.uid).await {
             Ok(snapshot) => self.refuse(&snapshot, now).await,
@@ -81,7 +85,7 @@ impl AccountGate {
     /// What a reservation leads to.
     async fn proceed(
         &self,
-        wanted: Wanted<'_>,
+        wanted: AccountRequest<'_>,
         reservation: AccountReservation,
         deadline: Deadline,
     ) -> Result<Response, GateError> {
@@ -121,11 +125,11 @@ impl AccountGate {
     /// (Ralio certainly did nothing) or uncertain.
     pub(crate) async fn create_at_ralio(
         &self,
-        wanted: Wanted<'_>,
+        wanted: AccountRequest<'_>,
         token: ReservationToken,
         deadline: Deadline,
     ) -> Result<Response, GateError> {
-        let Wanted {
+        let AccountRequest {
             uid,
             alias,
             currency,
@@ -166,7 +170,7 @@ impl AccountGate {
     /// Records an account Ralio has (created now, or found), answering with `status`.
     pub(crate) async fn record_found(
         &self,
-        wanted: Wanted<'_>,
+        wanted: AccountRequest<'_>,
         write: AccountWrite,
         status: StatusCode,
     ) -> Result<Response, GateError> {
@@ -260,7 +264,7 @@ pub(crate) async fn create_account(
         })
     })?;
     let (alias, currency) = parse_request(&body).map_err(GateError::Invalid)?;
-    let wanted = Wanted {
+    let wanted = AccountRequest {
         uid,
         alias: &alias,
         currency,

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use idv_adapters::http::{Problem, UserId, json, store_problem};
-use idv_model::audit::Fact;
+use idv_model::audit::AppliedChange;
 use idv_model::{AuditEntry, AuditOutcome, Owner};
 use serde::{Deserialize, Serialize};
 
@@ -46,9 +46,10 @@ struct EntryView<'a> {
 
 impl<'a> From<&'a AuditEntry> for EntryView<'a> {
     fn from(entry: &'a AuditEntry) -> Self {
-        let account_id = match &entry.fact {
+        let account_id = match &entry.applied {
             Some(
-                Fact::AccountCreated { account_id, .. } | Fact::AccountActivated { account_id },
+                AppliedChange::AccountCreated { account_id, .. }
+                | AppliedChange::AccountActivated { account_id },
             ) => Some(account_id.as_str()),
             _ => None,
         };

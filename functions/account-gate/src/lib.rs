@@ -38,7 +38,7 @@ use std::time::Duration;
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::config::{ConfigError, Env};
 use idv_adapters::ralio::RalioClient;
-use idv_adapters::store::{AccountLedger, AuditLog, UserReader};
+use idv_adapters::store::{AccountStore, AuditLog, UserReader};
 use idv_adapters::wiring::Wiring;
 
 pub use lookup::ACTIVATIONS_LOOKED_AT;
@@ -84,7 +84,7 @@ impl Default for Settings {
 /// its environment ([`AccountGate::from_env`]).
 pub struct Parts {
     pub users: Arc<dyn UserReader>,
-    pub accounts: Arc<dyn AccountLedger>,
+    pub accounts: Arc<dyn AccountStore>,
     pub audit: Arc<dyn AuditLog>,
     pub ralio: Arc<RalioClient>,
     pub clock: Arc<dyn Clock>,

@@ -10,7 +10,7 @@ use idv_adapters::ralio::{AccountSearch, Deadline, RalioError};
 use idv_model::{AccountIdentity, RalioAccount, Uid, WaitingActivation};
 
 use crate::AccountGate;
-use crate::create::Wanted;
+use crate::create::AccountRequest;
 
 /// Activations whose account one lookup reads at Ralio, at most. Beyond them the lookup is
 /// inconclusive, and the next one reads the next ones.
@@ -37,12 +37,12 @@ impl AccountGate {
     /// recorded.
     pub(crate) async fn look_at_ralio(
         &self,
-        wanted: Wanted<'_>,
+        wanted: AccountRequest<'_>,
         since: DateTime<Utc>,
         deadline: Deadline,
     ) -> Result<Lookup, RalioError> {
         let call = self.parts.ralio.within(deadline);
-        let Wanted {
+        let AccountRequest {
             uid,
             alias,
             currency,
@@ -95,7 +95,7 @@ impl AccountGate {
                 continue;
             };
             let seen_as = AccountIdentity::read(owner, &read.account.alias, &read.account.currency);
-            // Not noted, it is read again next time: a cost, not a risk.
+            // Not audited, it is read again next time: a cost, not a risk.
             if let Err(e) = self
                 .parts
                 .accounts

@@ -7,12 +7,15 @@ use idv_model::AccountStatus;
 
 use crate::AccountGate;
 use crate::answers::created_answer;
-use crate::create::Wanted;
+use crate::create::AccountRequest;
 use crate::error::GateError;
 
 impl AccountGate {
     /// An identical request is creating it: answer with its account once recorded.
-    pub(crate) async fn wait_for_peer(&self, wanted: Wanted<'_>) -> Result<Response, GateError> {
+    pub(crate) async fn wait_for_peer(
+        &self,
+        wanted: AccountRequest<'_>,
+    ) -> Result<Response, GateError> {
         let found = wait_for_peer(self.parts.settings.wait_for_peer, || async {
             let snapshot = self.parts.users.load_user(wanted.uid).await?;
             let record = snapshot

@@ -22,7 +22,7 @@ use idv_model::{
 };
 
 use crate::AccountGate;
-use crate::create::Wanted;
+use crate::create::AccountRequest;
 use crate::lookup::Lookup;
 
 /// The audit action of an operator's resolution.
@@ -93,7 +93,7 @@ impl AccountGate {
             .accounts
             .iter()
             .find(|a| a.alias == alias && a.currency == currency);
-        let (token, since) = match AccountRecord::decide_reservation(stored, now) {
+        let (token, since) = match AccountRecord::reservation_found(stored, now) {
             Some(AccountReservation::Uncertain { token, since }) => (token, since),
             Some(AccountReservation::Existing(_)) => {
                 return Err(ResolveError::NotUncertain("the account is recorded"));
@@ -113,7 +113,7 @@ impl AccountGate {
                     .within(Deadline::none())
                     .get_account(id)
                     .await?;
-                let wanted = Wanted {
+                let wanted = AccountRequest {
                     uid,
                     alias,
                     currency,
@@ -130,7 +130,7 @@ impl AccountGate {
                 if let Err(left) = settled(since, self.parts.settings.settle, now) {
                     return Err(ResolveError::NotSettled(left.num_seconds()));
                 }
-                let wanted = Wanted {
+                let wanted = AccountRequest {
                     uid,
                     alias,
                     currency,

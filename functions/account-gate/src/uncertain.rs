@@ -10,7 +10,7 @@ use idv_adapters::ralio::Deadline;
 use idv_model::{AccountRecord, AccountRefusal, AccountReservation, ReservationToken, settled};
 
 use crate::answers::created_answer;
-use crate::create::Wanted;
+use crate::create::AccountRequest;
 use crate::error::GateError;
 use crate::lookup::Lookup;
 use crate::{AccountGate, FUNCTION, Recreate};
@@ -20,7 +20,7 @@ impl AccountGate {
     /// nothing and the outcome has settled.
     pub(crate) async fn resolve(
         &self,
-        wanted: Wanted<'_>,
+        wanted: AccountRequest<'_>,
         token: ReservationToken,
         since: DateTime<Utc>,
         deadline: Deadline,
@@ -48,7 +48,7 @@ impl AccountGate {
                 });
             }
         };
-        let Wanted {
+        let AccountRequest {
             uid,
             alias,
             currency,
@@ -60,7 +60,7 @@ impl AccountGate {
 
     /// An uncertain creation that only `account_activated` or an operator can settle now:
     /// counted (`AccountCreationUnresolved`, alarmed) and answered 409 `creation_uncertain`.
-    fn unresolved(&self, wanted: Wanted<'_>, why: &str) -> GateError {
+    fn unresolved(&self, wanted: AccountRequest<'_>, why: &str) -> GateError {
         let reservation = AccountRecord::key_hint(wanted.currency, wanted.alias);
         tracing::error!(uid = %wanted.uid, %reservation, why, "uncertain account creation waits for account_activated or an operator (idv-admin accounts resolve)");
         idv_adapters::metrics::count("AccountCreationUnresolved", ("Function", FUNCTION), &[]);
@@ -74,7 +74,7 @@ impl AccountGate {
     /// under a new token, so a late completion of the old attempt cannot land on the new one.
     async fn after_settling(
         &self,
-        wanted: Wanted<'_>,
+        wanted: AccountRequest<'_>,
         token: ReservationToken,
         since: DateTime<Utc>,
         looked_at: DateTime<Utc>,
@@ -92,7 +92,7 @@ impl AccountGate {
                 "Ralio's list shows nothing, which proves nothing until its meaning is verified",
             ));
         }
-        let Wanted {
+        let AccountRequest {
             uid,
             alias,
             currency,
@@ -109,7 +109,7 @@ impl AccountGate {
             Err(AccountRefusal::NotRegular) => Err(self.lowered(wanted).await),
             // Another request resolved or took it over meanwhile.
             Err(AccountRefusal::Guarded(stored)) => {
-                match AccountRecord::decide_reservation(stored.as_deref(), now) {
+                match AccountRecord::reservation_found(stored.as_deref(), now) {
                     Some(AccountReservation::Existing(record)) => {
                         Ok(created_answer(StatusCode::OK, &record))
                     }

@@ -18,8 +18,9 @@ use idv_adapters::testing::{self, RequestCounter};
 use idv_adapters::wiring::Wiring;
 use idv_create_session::resolution::{ResolveError, SESSION_RESOLVED, SessionResolution};
 use idv_create_session::{CreateSession, Parts, Settings};
+use idv_model::Plan;
 use idv_model::{
-    Change, EventApplication, EventId, EventStamp, ExpirySchedule, KycLevel, Owner, Phase,
+    AttributedEvent, Change, EventId, EventStamp, ExpirySchedule, KycLevel, Owner, Phase,
     ReverifyNotice, SessionId, Uid,
 };
 use serde_json::{Value, json};
@@ -138,13 +139,13 @@ fn new_uid() -> Uid {
 
 async fn set_level(store: &Arc<dyn Store>, uid: Uid, level: KycLevel) {
     let event = level_event(Owner::User(uid), level, t0());
-    store.apply_event(&event, t0()).await.unwrap();
+    store.execute(&Plan::new(&event, t0())).await.unwrap();
 }
 
 async fn set_phase(store: &Arc<dyn Store>, uid: Uid, session: &str, target: Phase) {
     let session = SessionId::parse(session).unwrap();
     let event = session_event(Owner::User(uid), session, target, t0());
-    store.apply_event(&event, t0()).await.unwrap();
+    store.execute(&Plan::new(&event, t0())).await.unwrap();
 }
 
 idv_adapters::both_stores!(
@@ -246,7 +247,7 @@ async fn a_regular_user_needs_no_session_unless_reverification_is_due(store: Arc
     // Ralio warns the document expires: a new verification is needed while still REGULAR.
     let event_id = EventId::from_uuid(uuid::Uuid::new_v4());
     let at = t0() + chrono::Duration::minutes(1);
-    let notice = EventApplication {
+    let notice = AttributedEvent {
         event_id,
         event_type: "kyc_expiration_warning".into(),
         occurred_at: at,
@@ -258,7 +259,7 @@ async fn a_regular_user_needs_no_session_unless_reverification_is_due(store: Arc
             stamp: EventStamp { at, event_id },
         }),
     };
-    h.store.apply_event(&notice, t0()).await.unwrap();
+    h.store.execute(&Plan::new(&notice, t0())).await.unwrap();
     assert_eq!(post(&h.app, &uid.to_string()).await.0, 201);
 }
 

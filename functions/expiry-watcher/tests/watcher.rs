@@ -15,6 +15,7 @@ use idv_adapters::store::{ExpiryIndex, Store};
 use idv_adapters::testing;
 use idv_adapters::testing::fixtures::{session_event, t0};
 use idv_expiry_watcher::{Parts, TickOutcome, Watcher};
+use idv_model::Plan;
 use idv_model::{
     ExpiryBucket, ExpirySchedule, ExpirySource, HostedUrl, Owner, Phase, SessionId, SessionRecord,
     Uid,
@@ -63,7 +64,7 @@ async fn report(
     now: DateTime<Utc>,
 ) {
     let event = session_event(owner, session, target, now);
-    store.apply_event(&event, now).await.unwrap();
+    store.execute(&Plan::new(&event, now)).await.unwrap();
 }
 
 async fn session_state(store: &Arc<dyn Store>, owner: Owner, session: SessionId) -> (Phase, bool) {

@@ -61,8 +61,8 @@ fn looks_like_kyc(event_type: &str) -> bool {
     event_type.to_ascii_lowercase().contains("kyc")
 }
 
-/// Why a payload is kept, and the outcome it is acknowledged with.
-pub(crate) struct Kept {
+/// Why a payload is quarantined, and the outcome it is acknowledged with.
+pub(crate) struct Quarantining {
     pub(crate) code: QuarantineReason,
     pub(crate) reason: String,
     pub(crate) outcome: crate::Outcome,

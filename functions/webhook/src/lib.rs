@@ -33,13 +33,13 @@ use idv_adapters::config::{ConfigError, Env};
 use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::http::Problem;
 use idv_adapters::signing_keys::SigningKeys;
-use idv_adapters::store::EventLedger;
+use idv_adapters::store::EventStore;
 use idv_adapters::wiring::Wiring;
 use idv_model::signature::SIGNATURE_HEADER;
 use idv_model::webhook::MAX_CLOCK_SKEW;
 use idv_model::{ATTRIBUTION_RETRY_WINDOW, LearntSpellings, SignatureError, WebhookSecrets};
 
-pub use process::{Handled, Mode, Outcome};
+pub use process::{Mode, Outcome, Reply};
 
 /// The largest body read: Lambda's own limit on a function URL request (6 MB), so every body
 /// that reaches the function has its signature checked before any size rule.
@@ -92,7 +92,7 @@ pub fn unknowable_keys() -> SigningKeys {
 /// What the webhook is made of. Tests, the local stack and replays choose each part; Lambda's
 /// come from its environment ([`Webhook::from_env`]).
 pub struct Parts {
-    pub ledger: Arc<dyn EventLedger>,
+    pub store: Arc<dyn EventStore>,
     /// The secrets deliveries are verified with; [`unknowable_keys`] for a replayer.
     pub keys: SigningKeys,
     pub clock: Arc<dyn Clock>,
@@ -106,7 +106,7 @@ pub struct Parts {
 }
 
 pub struct Webhook {
-    ledger: Arc<dyn EventLedger>,
+    store: Arc<dyn EventStore>,
     keys: SigningKeys,
     clock: Arc<dyn Clock>,
     scheduler: Option<Arc<ExpiryScheduler>>,
@@ -117,7 +117,7 @@ pub struct Webhook {
 impl Webhook {
     pub fn new(parts: Parts) -> Arc<Self> {
         let Parts {
-            ledger,
+            store,
             keys,
             clock,
             scheduler,
@@ -125,7 +125,7 @@ impl Webhook {
             spellings,
         } = parts;
         Arc::new(Self {
-            ledger,
+            store,
             keys,
             clock,
             scheduler,
@@ -144,7 +144,7 @@ impl Webhook {
         wiring.prime_signing_keys(&keys).await?;
         wiring.prime_store(&store).await?;
         Ok(Self::new(Parts {
-            ledger: store,
+            store,
             keys,
             clock: Arc::new(SystemClock),
             scheduler: Some(scheduler),
@@ -162,21 +162,21 @@ pub fn router(webhook: Arc<Webhook>) -> Router {
 
 async fn receive(State(webhook): State<Arc<Webhook>>, request: Request) -> Response {
     let started = Instant::now();
-    let handled = webhook.deliver(request).await;
+    let reply = webhook.deliver(request).await;
     tracing::info!(
-        event_id = handled.event_id.as_deref().unwrap_or("-"),
-        event_type = handled.event_type.as_deref().unwrap_or("-"),
-        outcome = handled.outcome.as_str(),
-        status = handled.status().as_u16(),
+        event_id = reply.event_id.as_deref().unwrap_or("-"),
+        event_type = reply.event_type.as_deref().unwrap_or("-"),
+        outcome = reply.outcome.as_str(),
+        status = reply.status().as_u16(),
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "webhook delivery"
     );
-    idv_adapters::metrics::webhook_outcome(handled.outcome.as_str());
-    handled.into_response()
+    idv_adapters::metrics::webhook_outcome(reply.outcome.as_str());
+    reply.into_response()
 }
 
 impl Webhook {
-    async fn deliver(&self, request: Request) -> Handled {
+    async fn deliver(&self, request: Request) -> Reply {
         if request.method() != Method::POST {
             let mut problem =
                 idv_adapters::http::method_not_allowed("Webhooks are delivered with POST.")
@@ -184,7 +184,7 @@ impl Webhook {
             problem
                 .headers_mut()
                 .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
-            return Handled::answered(Outcome::Refused("method_not_allowed"), problem);
+            return Reply::answered(Outcome::Refused("method_not_allowed"), problem);
         }
         let signature = request
             .headers()
@@ -193,7 +193,7 @@ impl Webhook {
         let body = match axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await {
             Ok(body) => body,
             Err(_) => {
-                return Handled::refused(Problem::new(
+                return Reply::refused(Problem::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "payload_too_large",
                     "Payload too large",
@@ -208,7 +208,7 @@ impl Webhook {
             Err(rejection) if rejection.retryable => {
                 tracing::warn!("webhook signature not verifiable yet; Ralio is asked to retry");
                 idv_adapters::metrics::signature_unverified();
-                return Handled::refused(
+                return Reply::refused(
                     Problem::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "signature_unverified",
@@ -225,7 +225,7 @@ impl Webhook {
                 };
                 tracing::warn!(reason = code, "webhook signature rejected");
                 idv_adapters::metrics::signature_rejected(code);
-                return Handled::refused(Problem::new(
+                return Reply::refused(Problem::new(
                     StatusCode::UNAUTHORIZED,
                     code,
                     "Unauthorized",

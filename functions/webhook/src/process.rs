@@ -10,13 +10,13 @@ use idv_adapters::http::{Problem, json, store_problem};
 use idv_adapters::store::StoreError;
 use idv_model::intake::{Intake, OwnerLookup, interpret};
 use idv_model::{
-    ApplyOutcome, AuditEntry, EventApplication, Owner, QuarantineReason, Unattributed,
+    AttributedEvent, AuditEntry, EventOutcome, Owner, Plan, QuarantineReason, Unattributed,
     WebhookEvent, parse_webhook_with,
 };
 use serde_json::json;
 
 use crate::Webhook;
-use crate::kept::Kept;
+use crate::kept::Quarantining;
 
 /// Whether a payload is arriving from Ralio or being replayed from quarantine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +32,8 @@ pub enum Mode {
 /// What came of one payload, named the same in the answer, the log line and the metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Applied, or recorded as a duplicate, stale, unchanged or deferred event.
-    Applied(ApplyOutcome),
+    /// Recorded: applied, or a duplicate, stale, unchanged or deferred event.
+    Recorded(EventOutcome),
     /// Kept without being applied: it cannot be interpreted or attributed.
     Quarantined,
     /// Kept as an event type this service does not act on.
@@ -45,7 +45,7 @@ pub enum Outcome {
 impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Applied(outcome) => outcome.as_str(),
+            Outcome::Recorded(outcome) => outcome.as_str(),
             Outcome::Quarantined => "quarantined",
             Outcome::Unhandled => "unhandled",
             Outcome::Refused(code) => code,
@@ -60,7 +60,7 @@ impl std::fmt::Display for Outcome {
 }
 
 /// What one payload came to: the answer, and what the log line and a replay report need.
-pub struct Handled {
+pub struct Reply {
     pub outcome: Outcome,
     /// Why it was kept or sent back (a quarantine reason code), when it was.
     pub reason: Option<QuarantineReason>,
@@ -71,7 +71,7 @@ pub struct Handled {
     response: Response,
 }
 
-impl Handled {
+impl Reply {
     pub fn status(&self) -> StatusCode {
         self.response.status()
     }
@@ -94,13 +94,13 @@ impl Handled {
     fn acknowledged(outcome: Outcome, event: Option<&WebhookEvent>) -> Self {
         let body = json!({
             "received": true,
-            "duplicate": outcome == Outcome::Applied(ApplyOutcome::Duplicate),
+            "duplicate": outcome == Outcome::Recorded(EventOutcome::Duplicate),
             "outcome": outcome.as_str(),
         });
-        Self::answered(outcome, json(StatusCode::OK, body)).about(event)
+        Self::answered(outcome, json(StatusCode::OK, body)).naming(event)
     }
 
-    fn about(mut self, event: Option<&WebhookEvent>) -> Self {
+    fn naming(mut self, event: Option<&WebhookEvent>) -> Self {
         if let Some(event) = event {
             self.event_id = Some(event.id.to_string());
             self.event_type = Some(event.event_type.clone());
@@ -109,7 +109,7 @@ impl Handled {
     }
 }
 
-impl IntoResponse for Handled {
+impl IntoResponse for Reply {
     fn into_response(self) -> Response {
         self.response
     }
@@ -117,17 +117,17 @@ impl IntoResponse for Handled {
 
 impl Webhook {
     /// Everything after the signature check.
-    pub async fn process(&self, body: &Bytes, mode: Mode) -> Handled {
+    pub async fn process(&self, body: &Bytes, mode: Mode) -> Reply {
         let now = self.clock.now();
         let event = match parse_webhook_with(body, &self.spellings) {
             Ok(event) => event,
             Err(err) => {
-                let kept = Kept {
+                let why = Quarantining {
                     code: err.code(),
                     reason: err.to_string(),
                     outcome: Outcome::Quarantined,
                 };
-                return self.keep(body, kept, None, now, mode).await;
+                return self.quarantine_payload(body, why, None, now, mode).await;
             }
         };
         let event = match self.receipt_of(&event, now, mode).await {
@@ -137,32 +137,32 @@ impl Webhook {
         if event.stamped_at.is_some() {
             tracing::warn!(event_id = %event.id, "event stamped after its receipt: ordered at receipt");
         }
-        let application = match interpret(&event) {
+        let attributed = match interpret(&event) {
             // Names only the account: applied to it, or kept until it is recorded.
             Intake::Activation(activation) => {
-                return match self.ledger.apply_activation(&activation, now).await {
-                    Ok(applied) => {
-                        Handled::acknowledged(Outcome::Applied(applied.outcome), Some(&event))
-                    }
+                return match self.store.apply_activation(&activation, now).await {
+                    Ok(outcome) => Reply::acknowledged(Outcome::Recorded(outcome), Some(&event)),
                     Err(err) => failed(&err, Some(&event)),
                 };
             }
             Intake::Unhandled => {
-                let kept = Kept {
+                let why = Quarantining {
                     code: QuarantineReason::UnknownEventType,
                     reason: format!("event type {} is not acted on", event.event_type),
                     outcome: Outcome::Unhandled,
                 };
-                return self.keep(body, kept, Some(&event), now, mode).await;
+                return self
+                    .quarantine_payload(body, why, Some(&event), now, mode)
+                    .await;
             }
-            Intake::Apply(application) => application,
+            Intake::Apply(attributed) => attributed,
             Intake::NeedsOwner(question) => {
                 let found = match self.look_up(question.lookup()).await {
                     Ok(found) => found,
                     Err(err) => return failed(&err, Some(&event)),
                 };
                 match question.answer(&found) {
-                    Ok(application) => application,
+                    Ok(attributed) => attributed,
                     Err(unattributed) => {
                         return self
                             .unattributed(body, &event, unattributed, now, mode)
@@ -171,38 +171,35 @@ impl Webhook {
                 }
             }
         };
-        self.apply(application, &event, now).await
+        self.apply(attributed, &event, now).await
     }
 
     /// Applies an attributed event, and schedules the expiry of a session it announces.
     async fn apply(
         &self,
-        mut application: EventApplication,
+        mut attributed: AttributedEvent,
         event: &WebhookEvent,
         now: DateTime<Utc>,
-    ) -> Handled {
+    ) -> Reply {
         let buckets = match &self.scheduler {
-            Some(scheduler) => application.schedule_expiry(&scheduler.schedule()),
+            Some(scheduler) => attributed.schedule_expiry(&scheduler.schedule()),
             None => Vec::new(),
         };
-        match self.ledger.apply_event(&application, now).await {
-            Ok(applied) => {
+        match self.store.execute(&Plan::new(&attributed, now)).await {
+            Ok(outcome) => {
                 // A repeat too: the first delivery may have died after applying, before
                 // scheduling (claiming a scheduled tick again is cheap and idempotent).
-                if matches!(
-                    applied.outcome,
-                    ApplyOutcome::Applied | ApplyOutcome::Duplicate
-                ) && !buckets.is_empty()
+                if matches!(outcome, EventOutcome::Applied | EventOutcome::Duplicate)
+                    && !buckets.is_empty()
                     && let Some(scheduler) = &self.scheduler
                     && let Err(e) = scheduler.ensure_ticks(&buckets, now).await
                 {
                     // Acknowledged anyway: the event is applied; only the reminder may be missed.
                     tracing::error!(error = %e, "expiry tick not scheduled");
                 }
-                let mut handled =
-                    Handled::acknowledged(Outcome::Applied(applied.outcome), Some(event));
-                handled.owner = Some(application.owner);
-                handled
+                let mut reply = Reply::acknowledged(Outcome::Recorded(outcome), Some(event));
+                reply.owner = Some(attributed.owner);
+                reply
             }
             Err(err) => failed(&err, Some(event)),
         }
@@ -228,7 +225,7 @@ impl Webhook {
         // Its first receipt, where still recorded: a payload kept on a later delivery than the
         // first is ordered where the first was.
         let keep = self.settings.attribution_window + chrono::Duration::days(1);
-        self.ledger.first_receipt(event.id, received, keep).await
+        self.store.first_receipt(event.id, received, keep).await
     }
 
     /// What processing a payload would come to, without writing anything (a replay's dry
@@ -255,9 +252,9 @@ impl Webhook {
     async fn look_up(&self, lookup: Option<OwnerLookup>) -> Result<Vec<Owner>, StoreError> {
         match lookup {
             Some(OwnerLookup::Session(session_id)) => {
-                self.ledger.find_session_owners(session_id).await
+                self.store.find_session_owners(session_id).await
             }
-            Some(OwnerLookup::KycId(kyc_id)) => self.ledger.find_kyc_id_owners(kyc_id).await,
+            Some(OwnerLookup::KycId(kyc_id)) => self.store.find_kyc_id_owners(kyc_id).await,
             None => Ok(Vec::new()),
         }
     }
@@ -271,11 +268,11 @@ impl Webhook {
         unattributed: Unattributed,
         now: DateTime<Utc>,
         mode: Mode,
-    ) -> Handled {
+    ) -> Reply {
         let window = self.settings.attribution_window;
         if mode == Mode::Live && unattributed.may_resolve() {
             let first = match self
-                .ledger
+                .store
                 .first_receipt(event.id, now, window + chrono::Duration::days(1))
                 .await
             {
@@ -299,11 +296,11 @@ impl Webhook {
                         unattributed.reason.into(),
                         now,
                     );
-                    if let Err(err) = self.ledger.quarantine(&entry, None).await {
+                    if let Err(err) = self.store.quarantine(&entry, None).await {
                         return failed(&err, Some(event));
                     }
                 }
-                let mut handled = Handled::refused(
+                let mut reply = Reply::refused(
                     Problem::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "attribution_pending",
@@ -317,37 +314,38 @@ impl Webhook {
                     .with("reason", unattributed.code.as_str())
                     .retry_after(60),
                 )
-                .about(Some(event));
-                handled.reason = Some(unattributed.code);
-                return handled;
+                .naming(Some(event));
+                reply.reason = Some(unattributed.code);
+                return reply;
             }
         }
-        let kept = Kept {
+        let why = Quarantining {
             code: unattributed.code,
             reason: unattributed.reason.into(),
             outcome: Outcome::Quarantined,
         };
-        self.keep(body, kept, Some(event), now, mode).await
+        self.quarantine_payload(body, why, Some(event), now, mode)
+            .await
     }
 
     /// Keeps a signed payload that is not applied: verbatim, except an event type this
     /// service does not act on, of which only the id, type, timestamp and digest are kept
     /// (its body may carry other people's data). A replay keeps nothing again.
-    async fn keep(
+    async fn quarantine_payload(
         &self,
         body: &Bytes,
-        kept: Kept,
+        why: Quarantining,
         event: Option<&WebhookEvent>,
         now: DateTime<Utc>,
         mode: Mode,
-    ) -> Handled {
-        let entry = self.entry(body, event, kept.code, kept.reason, now);
-        let mut handled = Handled::acknowledged(kept.outcome, event);
-        handled.reason = Some(kept.code);
-        handled.event_id.clone_from(&entry.event_id);
-        handled.event_type.clone_from(&entry.event_type);
+    ) -> Reply {
+        let entry = self.entry(body, event, why.code, why.reason, now);
+        let mut reply = Reply::acknowledged(why.outcome, event);
+        reply.reason = Some(why.code);
+        reply.event_id.clone_from(&entry.event_id);
+        reply.event_type.clone_from(&entry.event_type);
         if matches!(mode, Mode::Replay { .. }) {
-            return handled;
+            return reply;
         }
         let acted_on = entry
             .event_type
@@ -355,7 +353,7 @@ impl Webhook {
             .is_none_or(idv_model::webhook::is_acted_on);
         // The user a payload of ours names learns from their trail that it was kept (a related
         // party's event without its entity type names its user, for example).
-        let named = (acted_on && kept.code != QuarantineReason::UnknownEventType)
+        let named = (acted_on && why.code != QuarantineReason::UnknownEventType)
             .then(|| idv_model::webhook::named_user(body))
             .flatten();
         let note = named.map(|uid| {
@@ -365,25 +363,25 @@ impl Webhook {
                 .and_then(|id| idv_model::EventId::parse(id).ok());
             (
                 Owner::User(uid),
-                AuditEntry::quarantined(now, entry.event_type.as_deref(), id, kept.code.as_str()),
+                AuditEntry::quarantined(now, entry.event_type.as_deref(), id, why.code.as_str()),
             )
         });
-        let noted = note.as_ref().map(|(owner, entry)| (*owner, entry));
-        match self.ledger.quarantine(&entry, noted).await {
+        let audited = note.as_ref().map(|(owner, entry)| (*owner, entry));
+        match self.store.quarantine(&entry, audited).await {
             Ok(()) => {
                 tracing::warn!(
-                    reason = kept.code.as_str(),
+                    reason = why.code.as_str(),
                     "signed webhook kept without being applied"
                 );
-                idv_adapters::metrics::quarantined(kept.code.as_str());
-                handled
+                idv_adapters::metrics::quarantined(why.code.as_str());
+                reply
             }
             Err(err) => failed(&err, event),
         }
     }
 }
 
-fn failed(err: &StoreError, event: Option<&WebhookEvent>) -> Handled {
+fn failed(err: &StoreError, event: Option<&WebhookEvent>) -> Reply {
     tracing::error!(error = %err, "webhook could not be stored");
-    Handled::refused(store_problem(err)).about(event)
+    Reply::refused(store_problem(err)).naming(event)
 }

@@ -48,7 +48,7 @@ pub(crate) fn wire(
         settings: options.account_gate,
     });
     let webhook = Webhook::new(idv_webhook::Parts {
-        ledger: store.clone(),
+        store: store.clone(),
         keys: SigningKeys::fixed(secrets),
         clock,
         scheduler: Some(scheduler),

@@ -135,37 +135,37 @@ async fn replay_one(
     let mode = Mode::Replay {
         received_at: entry.received_at,
     };
-    let handled = webhook.process(&body, mode).await;
-    if handled.status().is_server_error() {
+    let reply = webhook.process(&body, mode).await;
+    if reply.status().is_server_error() {
         tracing::warn!(
-            outcome = handled.outcome.as_str(),
+            outcome = reply.outcome.as_str(),
             "replay failed; try again later"
         );
         return Ok("failed".into());
     }
     // Outcomes of applying are final; anything else (unhandled, kept again) may change with a
     // later release or a learnt spelling.
-    let Outcome::Applied(final_outcome) = handled.outcome else {
+    let Outcome::Recorded(final_outcome) = reply.outcome else {
         return Ok(format!(
             "still:{}",
-            handled
+            reply
                 .reason
-                .map_or(handled.outcome.as_str(), QuarantineReason::as_str)
+                .map_or(reply.outcome.as_str(), QuarantineReason::as_str)
         ));
     };
-    if let Some(owner) = handled.owner {
+    if let Some(owner) = reply.owner {
         let mut audit = AuditEntry::new(
             now,
-            handled.event_type.as_deref().unwrap_or("webhook"),
+            reply.event_type.as_deref().unwrap_or("webhook"),
             AuditOutcome::Replayed,
         )
         .with_detail(format!(
             "kept {} as {}; now {}",
             entry.day(),
             entry.reason_code,
-            handled.outcome
+            reply.outcome
         ));
-        audit.event_id = handled
+        audit.event_id = reply
             .event_id
             .as_deref()
             .and_then(|id| EventId::parse(id).ok());
@@ -182,5 +182,5 @@ async fn replay_one(
         .mark_replayed(entry, &replayed)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(handled.outcome.to_string())
+    Ok(reply.outcome.to_string())
 }

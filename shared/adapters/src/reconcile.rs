@@ -8,10 +8,10 @@
 //! holds them).
 
 use chrono::{DateTime, Utc};
-use idv_model::{ApplyOutcome, EventApplication, Owner, SessionRecord, StoredSession, Uid};
+use idv_model::{AttributedEvent, EventOutcome, Owner, Plan, SessionRecord, StoredSession, Uid};
 
 use crate::ralio::{RalioClient, RalioError, ReportedState};
-use crate::store::{EventLedger, SessionWriter, StoreError, UserReader};
+use crate::store::{EventStore, SessionWriter, StoreError, UserReader};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -27,7 +27,7 @@ pub struct ReconcileReport {
     /// Sessions Ralio has that we had not stored.
     pub added: usize,
     /// States applied (or already known) per outcome.
-    pub outcomes: Vec<(String, ApplyOutcome)>,
+    pub outcomes: Vec<(String, EventOutcome)>,
     /// Sessions whose reported state this service does not know.
     pub unknown_states: usize,
 }
@@ -39,7 +39,7 @@ pub async fn reconcile_user<S>(
     now: DateTime<Utc>,
 ) -> Result<ReconcileReport, ReconcileError>
 where
-    S: UserReader + SessionWriter + EventLedger + ?Sized,
+    S: UserReader + SessionWriter + EventStore + ?Sized,
 {
     let owner = Owner::User(uid);
     let listed = ralio.list_sessions(uid).await?;
@@ -65,13 +65,11 @@ where
                 report.added += 1;
             }
         }
-        let Some(event) = EventApplication::reconciled(owner, session.id, state, now) else {
+        let Some(event) = AttributedEvent::reconciled(owner, session.id, state, now) else {
             continue;
         };
-        let applied = store.apply_event(&event, now).await?;
-        report
-            .outcomes
-            .push((session.id.to_string(), applied.outcome));
+        let outcome = store.execute(&Plan::new(&event, now)).await?;
+        report.outcomes.push((session.id.to_string(), outcome));
     }
     Ok(report)
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use idv_model::{OwnerRecords, WebhookSecret, WebhookSecrets, parse_webhook};
+use idv_model::{OwnerRecords, Plan, WebhookSecret, WebhookSecrets, parse_webhook};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -43,8 +43,8 @@ fn bench(c: &mut Criterion) {
                 .unwrap();
             let event = parse_webhook(black_box(&body)).unwrap().received(now, skew);
             let owner = event.attribution().owner(&[]).unwrap();
-            let application = event.application(owner).unwrap();
-            OwnerRecords::new(owner).decide_event(&application, now)
+            let attributed = event.attributed(owner).unwrap();
+            Plan::new(&attributed, now).run(&OwnerRecords::new(owner))
         })
     });
 }

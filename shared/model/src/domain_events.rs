@@ -1,5 +1,5 @@
 //! The domain events the service publishes (source `ralio.idv`): one for every applied change
-//! that has a [`Fact`], made from its audit entry.
+//! that has a [`AppliedChange`], made from its audit entry.
 //!
 //! The audit entry is written in the same request as the change, so an event exists exactly
 //! when its change happened. What a blind conditional write cannot know (the state before it)
@@ -9,7 +9,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditEntry, Fact};
+use crate::audit::{AppliedChange, AuditEntry};
 use crate::decisions::{NextAction, next_action};
 use crate::ledger::UserSnapshot;
 use crate::lifecycle::{EventStamp, ExpirySource, LevelStamp, Phase};
@@ -143,18 +143,23 @@ pub struct OwnerHistory<'a> {
 /// Whether mapping `entry` needs the owner's [`OwnerHistory`]: the publisher reads it only then.
 pub fn needs_history(entry: &AuditEntry) -> bool {
     matches!(
-        entry.fact,
-        Some(Fact::SessionState { .. } | Fact::SessionExpiring | Fact::Level { .. })
+        entry.applied,
+        Some(
+            AppliedChange::SessionState { .. }
+                | AppliedChange::SessionExpiring
+                | AppliedChange::Level { .. }
+        )
     )
 }
 
 /// The stable id of the event an entry makes: the same entry, delivered again by the stream or
 /// replayed, makes the same id, so consumers can de-duplicate on it.
 pub fn event_id(uid: Uid, entry: &AuditEntry) -> uuid::Uuid {
-    let account = match &entry.fact {
-        Some(Fact::AccountCreated { account_id, .. } | Fact::AccountActivated { account_id }) => {
-            account_id.as_str()
-        }
+    let account = match &entry.applied {
+        Some(
+            AppliedChange::AccountCreated { account_id, .. }
+            | AppliedChange::AccountActivated { account_id },
+        ) => account_id.as_str(),
         _ => "",
     };
     let name = format!(
@@ -182,8 +187,8 @@ pub fn domain_event(
     if !entry.is_publishable() {
         return None;
     }
-    let (detail_type, body) = match entry.fact.as_ref()? {
-        Fact::SessionState {
+    let (detail_type, body) = match entry.applied.as_ref()? {
+        AppliedChange::SessionState {
             state,
             expiry_source,
             failure_reasons,
@@ -204,7 +209,7 @@ pub fn domain_event(
                 },
             )
         }
-        Fact::SessionExpiring => {
+        AppliedChange::SessionExpiring => {
             let session_id = entry.session_id?;
             let expires_at = history.snapshot.and_then(|s| {
                 s.sessions
@@ -220,7 +225,7 @@ pub fn domain_event(
                 },
             )
         }
-        Fact::Level { level, stamp } => {
+        AppliedChange::Level { level, stamp } => {
             let previous_level = previous_level(*stamp, history.trail);
             // A newer update that repeats the level changes nothing a consumer acts on: it is
             // in the user's history, not on the bus.
@@ -252,13 +257,13 @@ pub fn domain_event(
                 },
             )
         }
-        Fact::Reverify { expiration_date } => (
+        AppliedChange::Reverify { expiration_date } => (
             DetailType::ReverificationDue,
             Body::Reverify {
                 reverify_before: *expiration_date,
             },
         ),
-        Fact::AccountCreated {
+        AppliedChange::AccountCreated {
             account_id,
             alias,
             currency,
@@ -270,7 +275,7 @@ pub fn domain_event(
                 currency: *currency,
             },
         ),
-        Fact::AccountActivated { account_id } => (
+        AppliedChange::AccountActivated { account_id } => (
             DetailType::AccountActivated,
             Body::AccountActivated { account_id },
         ),
@@ -305,7 +310,7 @@ pub fn previous_phase(session_id: SessionId, target: Phase, trail: &[AuditEntry]
     let candidates: Vec<Phase> = trail
         .iter()
         .filter(|e| e.is_publishable() && e.session_id == Some(session_id))
-        .filter_map(|e| e.fact.as_ref()?.phase())
+        .filter_map(|e| e.applied.as_ref()?.phase())
         .filter(|p| priors.contains(p))
         .collect();
     let latest = candidates
@@ -319,8 +324,8 @@ pub fn previous_level(stamp: EventStamp, trail: &[AuditEntry]) -> Option<KycLeve
     trail
         .iter()
         .filter(|e| e.is_publishable())
-        .filter_map(|e| match &e.fact {
-            Some(Fact::Level { level, stamp: s }) if *s < stamp => Some((*s, level)),
+        .filter_map(|e| match &e.applied {
+            Some(AppliedChange::Level { level, stamp: s }) if *s < stamp => Some((*s, level)),
             _ => None,
         })
         .max_by_key(|(s, _)| *s)

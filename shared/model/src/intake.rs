@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::activation::Activation;
-use crate::change::{Attribution, Change, EventApplication, Unattributed};
+use crate::change::{AttributedEvent, Attribution, Change, Unattributed};
 use crate::ids::{EventId, Owner, SessionId};
 use crate::webhook::WebhookEvent;
 
@@ -23,7 +23,7 @@ pub enum Intake {
     /// acknowledged.
     Unhandled,
     /// An event that names its owner: apply it.
-    Apply(EventApplication),
+    Apply(AttributedEvent),
     /// An event that names no owner: the store must say whose it is.
     NeedsOwner(OwnerQuestion),
 }
@@ -55,8 +55,8 @@ struct Pending {
 }
 
 impl Pending {
-    fn to(self, owner: Owner) -> EventApplication {
-        EventApplication {
+    fn to(self, owner: Owner) -> AttributedEvent {
+        AttributedEvent {
             event_id: self.event_id,
             event_type: self.event_type,
             occurred_at: self.occurred_at,
@@ -80,7 +80,7 @@ impl OwnerQuestion {
 
     /// The application, given the owners the lookup found; or why the event cannot be
     /// attributed (it is then sent back while its owner may still become known, else kept).
-    pub fn answer(self, found: &[Owner]) -> Result<EventApplication, Unattributed> {
+    pub fn answer(self, found: &[Owner]) -> Result<AttributedEvent, Unattributed> {
         let owner = self.attribution.owner(found)?;
         Ok(self.pending.to(owner))
     }
@@ -143,11 +143,11 @@ mod tests {
             "kyc_state_updated",
             serde_json::json!({ "userId": UID, "state": "REGULAR" }),
         );
-        let Intake::Apply(application) = interpret(&named) else {
+        let Intake::Apply(attributed) = interpret(&named) else {
             panic!("an event naming its owner is applied");
         };
         assert_eq!(
-            application.owner,
+            attributed.owner,
             Owner::User(crate::Uid::parse(UID).unwrap())
         );
     }

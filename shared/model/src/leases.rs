@@ -72,7 +72,7 @@ impl LeaseHold {
 }
 
 impl LeaseGuard {
-    pub fn decide(
+    pub fn check(
         self,
         held: Option<&LeaseHold>,
         sessions_version: u64,

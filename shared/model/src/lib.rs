@@ -27,8 +27,8 @@
 //!   (timestamp, then event id); its **receipt** is when this service first received it.
 //! - **Intake**: what the model makes of an event before anything is written ([`intake`]).
 //! - **Attribution**: how an event's owner is found: named, by its session, or by its `kycId`.
-//! - **Application**: an attributed event with the change it asks for ([`EventApplication`]).
-//! - **Outcome**: what came of applying or keeping something ([`ApplyOutcome`],
+//! - **Application**: an attributed event with the change it asks for ([`AttributedEvent`]).
+//! - **Outcome**: what came of applying or keeping something ([`EventOutcome`],
 //!   [`AuditOutcome`]).
 //! - **Quarantine**: signed payloads kept without being applied, with the reason; a
 //!   **replay** runs one again through the webhook's own path.
@@ -38,9 +38,12 @@
 //!   has passed for Ralio to show what it did.
 //! - **Lease**: the per-user hold that keeps two requests from creating two sessions.
 //! - **Ledger**: the whole store as the model sees it, in memory ([`ledger::Ledger`]); the
-//!   in-memory store is one behind a lock.
+//!   in-memory store is one behind a lock. The adapters' traits are **stores**
+//!   (`EventStore`, `AccountStore`), never ledgers.
 //! - **Audit entry**: one line of a user's trail; every change and refusal leaves one.
-//! - **Fact**: what an applied change was, as data, from which domain events are published.
+//! - **Applied change**: what a change that took effect was, as data, stored with its audit
+//!   entry (under the name `fact`), from which domain events are published
+//!   ([`audit::AppliedChange`]).
 //! - **Bucket** and **tick**: the expiry watcher's time slots and the queue message that wakes
 //!   it for one.
 
@@ -69,7 +72,7 @@ pub use accounts::{
 pub use activation::{ACTIVATION_RETENTION, AccountIdentity, Activation, WaitingActivation};
 pub use audit::{AuditEntry, AuditOutcome};
 pub use change::{
-    ATTRIBUTION_RETRY_WINDOW, ApplyOutcome, Attribution, Change, EventApplication, RECONCILED,
+    ATTRIBUTION_RETRY_WINDOW, AttributedEvent, Attribution, Change, EventOutcome, RECONCILED,
     Unattributed,
 };
 pub use decisions::{
@@ -84,8 +87,8 @@ pub use expiry::{
 pub use ids::{EventId, InvalidId, Owner, RelatedPartyId, SessionId, Uid};
 pub use leases::{LeaseGuard, LeaseHold, LeaseRefusal, LeaseRelease, LeaseToken};
 pub use ledger::{
-    AccountWritten, ActivationDecision, Commit, EventDecision, Ledger, OwnerRecords, StoredSession,
-    UserSnapshot, WatchDecision, WatchOutcome,
+    AccountWritten, ActivationDecision, Disagreement, Executed, Ledger, OwnerRecords, Plan,
+    PlanResult, RecordAfter, Refusal, StoredSession, UserSnapshot, WatchDecision, WatchOutcome,
 };
 pub use lifecycle::{EventStamp, ExpirySource, LevelStamp, Phase, Verdict};
 pub use records::{

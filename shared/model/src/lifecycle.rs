@@ -153,7 +153,7 @@ impl Phase {
 
     /// Decide whether a session in this phase, `already_flagged` or not, gets the
     /// expiring-soon flag: only sessions still waiting for the user, and only once.
-    pub fn decide_flag(self, already_flagged: bool) -> Verdict {
+    pub fn flag_verdict(self, already_flagged: bool) -> Verdict {
         match (self.is_open(), already_flagged) {
             (true, false) => Verdict::Apply,
             (true, true) => Verdict::Unchanged,
@@ -162,7 +162,7 @@ impl Phase {
     }
 
     /// Decide a move from `current` (None: no record yet) to `self`.
-    pub fn decide_from(self, current: Option<Phase>) -> Verdict {
+    pub fn verdict_from(self, current: Option<Phase>) -> Verdict {
         match current {
             Some(now) if now == self => Verdict::Unchanged,
             Some(now) if self.allowed_priors().contains(&now) => Verdict::Apply,
@@ -184,7 +184,7 @@ pub struct EventStamp {
 
 impl EventStamp {
     /// Decide whether a value stamped `self` replaces one stamped `stored`.
-    pub fn decide_over(self, stored: Option<EventStamp>) -> Verdict {
+    pub fn verdict_over(self, stored: Option<EventStamp>) -> Verdict {
         match stored {
             None => Verdict::Apply,
             Some(old) if old.event_id == self.event_id => Verdict::Unchanged,
@@ -216,11 +216,11 @@ mod tests {
     fn review_is_not_final_and_resolves_either_way() {
         assert!(!Phase::Review.is_final());
         assert_eq!(
-            Phase::Verified.decide_from(Some(Phase::Review)),
+            Phase::Verified.verdict_from(Some(Phase::Review)),
             Verdict::Apply
         );
         assert_eq!(
-            Phase::Rejected.decide_from(Some(Phase::Review)),
+            Phase::Rejected.verdict_from(Some(Phase::Review)),
             Verdict::Apply
         );
     }
@@ -236,7 +236,7 @@ mod tests {
                     Verdict::Stale
                 };
                 assert_eq!(
-                    target.decide_from(Some(final_phase)),
+                    target.verdict_from(Some(final_phase)),
                     expected,
                     "{final_phase:?} -> {target:?}"
                 );
@@ -253,59 +253,63 @@ mod tests {
             Phase::Rejected,
             Phase::Expired(Ralio),
         ] {
-            assert_eq!(outcome.decide_from(inferred), Verdict::Apply, "{outcome:?}");
+            assert_eq!(
+                outcome.verdict_from(inferred),
+                Verdict::Apply,
+                "{outcome:?}"
+            );
         }
-        assert_eq!(Phase::Started.decide_from(inferred), Verdict::Stale);
+        assert_eq!(Phase::Started.verdict_from(inferred), Verdict::Stale);
         assert!(!Phase::Expired(Inferred).is_final());
     }
 
     #[test]
     fn inferred_expiry_only_touches_open_sessions() {
         let target = Phase::Expired(Inferred);
-        assert_eq!(target.decide_from(Some(Phase::NotStarted)), Verdict::Apply);
-        assert_eq!(target.decide_from(Some(Phase::Started)), Verdict::Apply);
-        assert_eq!(target.decide_from(Some(Phase::Review)), Verdict::Stale);
-        assert_eq!(target.decide_from(None), Verdict::Stale);
+        assert_eq!(target.verdict_from(Some(Phase::NotStarted)), Verdict::Apply);
+        assert_eq!(target.verdict_from(Some(Phase::Started)), Verdict::Apply);
+        assert_eq!(target.verdict_from(Some(Phase::Review)), Verdict::Stale);
+        assert_eq!(target.verdict_from(None), Verdict::Stale);
     }
 
     #[test]
     fn review_after_a_final_outcome_is_stale() {
         assert_eq!(
-            Phase::Review.decide_from(Some(Phase::Verified)),
+            Phase::Review.verdict_from(Some(Phase::Verified)),
             Verdict::Stale
         );
         assert_eq!(
-            Phase::Review.decide_from(Some(Phase::Rejected)),
+            Phase::Review.verdict_from(Some(Phase::Rejected)),
             Verdict::Stale
         );
         assert_eq!(
-            Phase::Started.decide_from(Some(Phase::Review)),
+            Phase::Started.verdict_from(Some(Phase::Review)),
             Verdict::Stale
         );
         assert_eq!(
-            Phase::NotStarted.decide_from(Some(Phase::Started)),
+            Phase::NotStarted.verdict_from(Some(Phase::Started)),
             Verdict::Stale
         );
     }
 
     #[test]
     fn only_open_sessions_are_flagged_and_only_once() {
-        assert_eq!(Phase::NotStarted.decide_flag(false), Verdict::Apply);
-        assert_eq!(Phase::Started.decide_flag(true), Verdict::Unchanged);
+        assert_eq!(Phase::NotStarted.flag_verdict(false), Verdict::Apply);
+        assert_eq!(Phase::Started.flag_verdict(true), Verdict::Unchanged);
         for closed in [
             Phase::Review,
             Phase::Verified,
             Phase::Rejected,
             Phase::Expired(Inferred),
         ] {
-            assert_eq!(closed.decide_flag(false), Verdict::Stale, "{closed:?}");
+            assert_eq!(closed.flag_verdict(false), Verdict::Stale, "{closed:?}");
         }
     }
 
     #[test]
     fn a_repeat_changes_nothing() {
         for phase in Phase::ALL {
-            assert_eq!(phase.decide_from(Some(phase)), Verdict::Unchanged);
+            assert_eq!(phase.verdict_from(Some(phase)), Verdict::Unchanged);
         }
     }
 
@@ -333,10 +337,10 @@ mod tests {
             "2026-06-01T00:05:43.209Z",
             "4f0a7af4-3c00-41c5-9b4b-330ad6015789",
         );
-        assert_eq!(later.decide_over(Some(earlier)), Verdict::Apply);
-        assert_eq!(earlier.decide_over(Some(later)), Verdict::Stale);
-        assert_eq!(earlier.decide_over(Some(earlier)), Verdict::Unchanged);
-        assert_eq!(earlier.decide_over(None), Verdict::Apply);
+        assert_eq!(later.verdict_over(Some(earlier)), Verdict::Apply);
+        assert_eq!(earlier.verdict_over(Some(later)), Verdict::Stale);
+        assert_eq!(earlier.verdict_over(Some(earlier)), Verdict::Unchanged);
+        assert_eq!(earlier.verdict_over(None), Verdict::Apply);
     }
 
     #[test]
@@ -349,8 +353,8 @@ mod tests {
             "2026-05-04T14:05:11Z",
             "00000000-0000-4000-8000-000000000002",
         );
-        assert_eq!(high.decide_over(Some(low)), Verdict::Apply);
-        assert_eq!(low.decide_over(Some(high)), Verdict::Stale);
+        assert_eq!(high.verdict_over(Some(low)), Verdict::Apply);
+        assert_eq!(low.verdict_over(Some(high)), Verdict::Stale);
     }
 
     #[test]

@@ -84,7 +84,7 @@ async fn world(store: Arc<dyn Store>) -> World {
         ExpirySchedule::default(),
     ));
     let webhook = idv_webhook::Webhook::new(idv_webhook::Parts {
-        ledger: store.clone(),
+        store: store.clone(),
         keys: SigningKeys::fixed(WebhookSecrets::from_csv(SECRET).unwrap()),
         clock: clock_arc.clone(),
         scheduler: Some(scheduler.clone()),
@@ -155,14 +155,14 @@ async fn world(store: Arc<dyn Store>) -> World {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Wanted {
+enum AccountRequest {
     Account,
     Session,
 }
 
 #[derive(Debug, Clone)]
 struct Request {
-    wanted: Wanted,
+    wanted: AccountRequest,
     /// What Ralio does on the creating call this request may make.
     fault: Option<Fault>,
     /// Killed (its future dropped) after this many polls that did not finish it.
@@ -190,7 +190,7 @@ fn fault() -> impl Strategy<Value = Option<Fault>> {
 
 fn request() -> impl Strategy<Value = Request> {
     (
-        prop_oneof![Just(Wanted::Account), Just(Wanted::Session)],
+        prop_oneof![Just(AccountRequest::Account), Just(AccountRequest::Session)],
         fault(),
         prop_oneof![2 => Just(None), 1 => (0u8..8).prop_map(Some)],
     )
@@ -254,23 +254,25 @@ struct Users {
 }
 
 impl Users {
-    fn for_request(self, wanted: Wanted) -> Uid {
+    fn for_request(self, wanted: AccountRequest) -> Uid {
         match wanted {
-            Wanted::Account => self.regular,
-            Wanted::Session => self.verifying,
+            AccountRequest::Account => self.regular,
+            AccountRequest::Session => self.verifying,
         }
     }
 }
 
-async fn send(world: &World, users: Users, wanted: Wanted) -> fixtures::Answer {
+async fn send(world: &World, users: Users, wanted: AccountRequest) -> fixtures::Answer {
     let uid = users.for_request(wanted);
     let request = match wanted {
-        Wanted::Account => fixtures::request(
+        AccountRequest::Account => fixtures::request(
             "POST",
             &format!("/users/{uid}/accounts"),
             Some(&json!({ "alias": ALIAS, "currency": "EUR" })),
         ),
-        Wanted::Session => fixtures::request("POST", &format!("/users/{uid}/idv-sessions"), None),
+        AccountRequest::Session => {
+            fixtures::request("POST", &format!("/users/{uid}/idv-sessions"), None)
+        }
     };
     fixtures::call(&world.app, request).await
 }
@@ -280,8 +282,8 @@ async fn run(world: &World, users: Users, request: Request, counts: &Counts) {
     if let Some(fault) = request.fault {
         counts.faulted.fetch_add(1, Ordering::Relaxed);
         let operation = match request.wanted {
-            Wanted::Account => Operation::CreateAccount,
-            Wanted::Session => Operation::CreateSession,
+            AccountRequest::Account => Operation::CreateAccount,
+            AccountRequest::Session => Operation::CreateSession,
         };
         world.sim.fail_next(operation, fault, 1);
     }
@@ -295,7 +297,11 @@ async fn run(world: &World, users: Users, request: Request, counts: &Counts) {
 }
 
 /// The merchant retries after time has passed until the answer is 200 or 201.
-async fn answered(world: &World, users: Users, wanted: Wanted) -> Result<Value, TestCaseError> {
+async fn answered(
+    world: &World,
+    users: Users,
+    wanted: AccountRequest,
+) -> Result<Value, TestCaseError> {
     let mut seen = Vec::new();
     for _ in 0..6 {
         pass_time(
@@ -328,7 +334,7 @@ async fn check(world: &World, users: Users) -> Result<(), TestCaseError> {
     // Faults not consumed by a creating call must not leak into the retries.
     world.sim.clear_faults();
     let uid = users.regular;
-    let account = answered(world, users, Wanted::Account).await?;
+    let account = answered(world, users, AccountRequest::Account).await?;
     let at_ralio: Vec<_> = world
         .sim
         .accounts()
@@ -338,7 +344,7 @@ async fn check(world: &World, users: Users) -> Result<(), TestCaseError> {
     prop_assert_eq!(at_ralio.len(), 1, "Ralio accounts: {:?}", at_ralio);
     prop_assert_eq!(account["accountId"].as_str(), Some(at_ralio[0].id.as_str()));
 
-    let session = answered(world, users, Wanted::Session).await?;
+    let session = answered(world, users, AccountRequest::Session).await?;
     let sessions = world.sim.sessions_of(&users.verifying.to_string());
     prop_assert_eq!(sessions.len(), 1, "Ralio sessions: {:?}", sessions);
     prop_assert_eq!(session["sessionId"].as_str(), Some(sessions[0].0.as_str()));
@@ -449,7 +455,7 @@ fn dynamodb_schedules_leave_one_account_and_one_session() {
 #[test]
 fn a_lease_given_back_after_an_uncertain_retry_sends_the_next_request_to_ralio() {
     let request = |fault| Request {
-        wanted: Wanted::Session,
+        wanted: AccountRequest::Session,
         fault: Some(fault),
         killed_after: None,
     };

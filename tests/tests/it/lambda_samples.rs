@@ -47,7 +47,7 @@ async fn the_webhook_sample_is_applied() {
     let store = Arc::new(MemoryStore::new());
     let secrets = WebhookSecrets::from_csv(idv_adapters::secrets::LOCAL_WEBHOOK_SECRET).unwrap();
     let webhook = idv_webhook::Webhook::new(idv_webhook::Parts {
-        ledger: store,
+        store,
         keys: SigningKeys::fixed(secrets),
         clock: Arc::new(SystemClock),
         scheduler: None,

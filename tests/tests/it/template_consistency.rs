@@ -146,7 +146,7 @@ fn filter_matches(pattern: &Value, event: &Value) -> bool {
 #[test]
 fn the_publisher_is_fed_exactly_the_audit_items_of_applied_changes() {
     use idv_adapters::store::dynamo::items::AuditItem;
-    use idv_model::audit::Fact;
+    use idv_model::audit::AppliedChange;
     use idv_model::{AuditEntry, Owner, Phase, Uid};
 
     let template = template();
@@ -189,7 +189,7 @@ fn the_publisher_is_fed_exactly_the_audit_items_of_applied_changes() {
         "kyc_session_verified",
         AuditOutcome::Applied,
     )
-    .with_fact(Fact::session_move(Phase::Verified, Vec::new()));
+    .with_applied(AppliedChange::session_move(Phase::Verified, Vec::new()));
     assert!(applied.is_publishable());
     assert!(filter_matches(&pattern, &record("INSERT", image(&applied))));
     assert!(!filter_matches(
@@ -205,7 +205,7 @@ fn the_publisher_is_fed_exactly_the_audit_items_of_applied_changes() {
         &record("INSERT", image(&refusal))
     ));
     let mut factless = applied.clone();
-    factless.fact = None;
+    factless.applied = None;
     assert!(!factless.is_publishable());
     assert!(!filter_matches(
         &pattern,

@@ -100,7 +100,7 @@ impl Emulator {
         self.addr.to_string()
     }
 
-    /// Queues an invocation; the answer arrives when the function has handled it.
+    /// Queues an invocation; the answer arrives when the function has reply it.
     pub fn invoke(&self, body: Vec<u8>) -> oneshot::Receiver<Answer> {
         let (reply, answer) = oneshot::channel();
         let _ = self.queue.send(Pending { body, reply });

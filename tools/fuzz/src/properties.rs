@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use idv_model::webhook::{EventBody, KycStateEvent, MAX_CLOCK_SKEW};
 use idv_model::{
-    KycLevel, Ledger, Owner, OwnerRecords, Uid, UserSnapshot, WebhookEvent, WebhookSecret,
+    KycLevel, Ledger, Owner, OwnerRecords, Plan, Uid, UserSnapshot, WebhookEvent, WebhookSecret,
     WebhookSecrets, can_create_account, parse_webhook,
 };
 
@@ -77,16 +77,16 @@ fn decide_twice(event: WebhookEvent) {
     let Some(owner) = event.attribution().owner(&[]).ok() else {
         return;
     };
-    let Some(application) = event.application(owner) else {
+    let Some(attributed) = event.attributed(owner) else {
         return;
     };
+    let plan = Plan::new(&attributed, receipt());
     let mut records = OwnerRecords::new(owner);
-    let first = records.decide_event(&application, receipt());
-    if let Some(commit) = first.commit {
+    if let Some(commit) = plan.run(&records).commit {
         records.commit(commit);
     }
     let once = records.clone();
-    let second = records.decide_event(&application, receipt());
+    let second = plan.run(&records);
     assert!(
         second.commit.is_none(),
         "the same event applied twice changed the records again"
@@ -127,8 +127,8 @@ fn deliver(ledger: &mut Ledger, event: &WebhookEvent, regular_seen: &mut Vec<Uid
     let Some(owner) = owner_in(ledger, &event) else {
         return false;
     };
-    if let Some(application) = event.application(owner) {
-        ledger.apply_event(&application, receipt());
+    if let Some(attributed) = event.attributed(owner) {
+        ledger.execute(&Plan::new(&attributed, receipt()));
     }
     for uid in users() {
         if can_create_account(&profile(ledger, uid).profile) {

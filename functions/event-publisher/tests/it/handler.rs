@@ -8,7 +8,7 @@ use idv_adapters::store::dynamo::items::AuditItem;
 use idv_adapters::testing::bus::TestBus;
 use idv_adapters::testing::fixtures::t0;
 use idv_event_publisher::{EventPublisher, Parts};
-use idv_model::audit::Fact;
+use idv_model::audit::AppliedChange;
 use idv_model::{AuditEntry, AuditOutcome, Owner, Phase, SessionId, Uid};
 use serde_json::{Value, json};
 
@@ -23,7 +23,7 @@ fn record(sequence: &str, image: Value) -> Value {
 fn verified_image(owner: Owner) -> Value {
     let entry = AuditEntry::new(t0(), "kyc_session_verified", AuditOutcome::Applied)
         .about_session(SessionId::from_uuid(uuid::Uuid::new_v4()))
-        .with_fact(Fact::session_move(Phase::Verified, Vec::new()));
+        .with_applied(AppliedChange::session_move(Phase::Verified, Vec::new()));
     let item: serde_dynamo::Item = serde_dynamo::to_item(AuditItem::new(owner, &entry)).unwrap();
     serde_json::to_value(item).unwrap()
 }

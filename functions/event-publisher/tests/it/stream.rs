@@ -8,11 +8,12 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use chrono::Duration;
 use idv_adapters::aws::{dynamodb_client, dynamodb_streams_client, eventbridge_client, sqs_client};
 use idv_adapters::publish::{EventBridgeSink, EventSink, PublishError};
-use idv_adapters::store::{DynamoStore, EventLedger};
+use idv_adapters::store::{DynamoStore, EventStore};
 use idv_adapters::stream::StreamReader;
 use idv_adapters::testing::fixtures::{level_event, session_event, t0};
 use idv_adapters::testing::{self, RequestCounter};
 use idv_event_publisher::{EventPublisher, Parts};
+use idv_model::Plan;
 use idv_model::domain_events::PublishedEvent;
 use idv_model::{KycLevel, Owner, Phase, SessionId, Uid};
 use serde_json::Value;
@@ -156,7 +157,7 @@ async fn a_users_life() -> (String, Owner, Vec<EventRecord>) {
         regular,
         level_event(owner, KycLevel::Light, t0() - Duration::hours(1)),
     ] {
-        store.apply_event(&event, t0()).await.unwrap();
+        store.execute(&Plan::new(&event, t0())).await.unwrap();
     }
     let config = testing::emulator_config().await;
     let mut reader = StreamReader::open(

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use idv_adapters::clock::{Clock, ManualClock};
 use idv_adapters::signing_keys::SigningKeys;
-use idv_adapters::store::{EventLedger, Store};
+use idv_adapters::store::{EventStore, Store};
 use idv_adapters::testing::fixtures::{at, call};
 use idv_adapters::testing::{self, RequestCounter};
 use idv_adapters::wiring::Wiring;
@@ -41,15 +41,15 @@ fn app_with(store: Arc<dyn Store>, secrets: &str) -> Router {
 }
 
 fn app_on(store: Arc<dyn Store>, secrets: &str, clock: &ManualClock) -> Router {
-    let ledger: Arc<dyn EventLedger> = testing::as_function(&store, FUNCTION);
-    idv_webhook::router(Webhook::new(parts(ledger, secrets, clock)))
+    let store: Arc<dyn EventStore> = testing::as_function(&store, FUNCTION);
+    idv_webhook::router(Webhook::new(parts(store, secrets, clock)))
 }
 
-/// A webhook over `ledger` verifying with `secrets` on `clock`, with the default settings and
+/// A webhook over `store` verifying with `secrets` on `clock`, with the default settings and
 /// no expiry scheduler.
-fn parts(ledger: Arc<dyn EventLedger>, secrets: &str, clock: &ManualClock) -> Parts {
+fn parts(store: Arc<dyn EventStore>, secrets: &str, clock: &ManualClock) -> Parts {
     Parts {
-        ledger,
+        store,
         keys: SigningKeys::fixed(WebhookSecrets::from_csv(secrets).unwrap()),
         clock: Arc::new(clock.clone()),
         scheduler: None,
@@ -273,7 +273,7 @@ async fn a_related_party_event_without_entity_type_never_opens_the_gate(store: A
     assert!(!idv_model::can_create_account(&snapshot.profile));
     let kept = store.quarantined(now().date_naive()).await.unwrap();
     assert_eq!(kept[0].reason_code, "ambiguous_owner");
-    // The user it names can see in their history that it was kept, and why; it is noted once
+    // The user it names can see in their history that it was kept, and why; it is audited once
     // however often Ralio delivers it.
     post(&app, &level, Some(&hex_sig(&level))).await;
     let trail = store
@@ -290,7 +290,7 @@ async fn a_related_party_event_without_entity_type_never_opens_the_gate(store: A
         ("kyc_state_updated", "quarantined", "ambiguous_owner")
     );
     assert!(trail[0].event_id.is_some());
-    assert!(trail[0].fact.is_none(), "a kept payload changes nothing");
+    assert!(trail[0].applied.is_none(), "a kept payload changes nothing");
 }
 
 /// A stamp far ahead is ordered at the first receipt, not at each retry: the attribution window
@@ -1015,7 +1015,7 @@ async fn events_without_a_user_id_find_their_session(store: Arc<dyn Store>) {
 
 #[tokio::test]
 async fn store_outage_answers_503_then_the_same_delivery_applies() {
-    let down: Arc<dyn EventLedger> = Arc::new(testing::unreachable_dynamo().await);
+    let down: Arc<dyn EventStore> = Arc::new(testing::unreachable_dynamo().await);
     let outage = idv_webhook::router(Webhook::new(parts(down, SECRET, &ManualClock::at(now()))));
     let body = fixture("kyc_session_verified.v2.json");
     let (status, content_type, answer) = send(

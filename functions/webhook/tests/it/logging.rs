@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use idv_adapters::clock::ManualClock;
 use idv_adapters::signing_keys::SigningKeys;
-use idv_adapters::store::EventLedger;
+use idv_adapters::store::EventStore;
 use idv_adapters::testing;
 use idv_model::{WebhookSecret, WebhookSecrets};
 use serde_json::{Value, json};
@@ -66,12 +66,12 @@ async fn one_log_line_per_delivery_with_ids_and_no_personal_data() {
     // tracing caches that: recompute, so this thread's subscriber sees every event.
     tracing::callsite::rebuild_interest_cache();
 
-    let ledger: Arc<dyn EventLedger> = testing::memory();
+    let store: Arc<dyn EventStore> = testing::memory();
     let now = chrono::DateTime::parse_from_rfc3339("2026-05-20T10:00:00Z")
         .unwrap()
         .to_utc();
     let app = idv_webhook::router(idv_webhook::Webhook::new(idv_webhook::Parts {
-        ledger,
+        store,
         keys: SigningKeys::fixed(WebhookSecrets::from_csv(SECRET).unwrap()),
         clock: Arc::new(ManualClock::at(now)),
         scheduler: None,

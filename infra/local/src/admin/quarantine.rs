@@ -63,7 +63,7 @@ pub async fn replay(wiring: &Wiring<'_, ProcessEnv>, asked: Replay) -> Result<St
         learnt.learn_pair(pair)?;
     }
     let webhook = Webhook::new(idv_webhook::Parts {
-        ledger: store.clone(),
+        store: store.clone(),
         keys: idv_webhook::unknowable_keys(),
         clock: Arc::new(SystemClock),
         scheduler,

@@ -9,6 +9,7 @@ use idv_adapters::signing_keys::SigningKeys;
 use idv_adapters::store::Store;
 use idv_adapters::testing::fixtures::{call, request, session_event, t0};
 use idv_local::replay::{ReplayFilter, replay_quarantine};
+use idv_model::Plan;
 use idv_model::{LearntSpellings, Owner, Phase, SessionId, Uid, WebhookSecret, WebhookSecrets};
 use idv_webhook::{Parts, Webhook};
 use serde_json::json;
@@ -35,7 +36,7 @@ async fn an_unknown_spelling_is_replayed_once_a_person_maps_it(store: Arc<dyn St
         SessionId::from_uuid(uuid::Uuid::new_v4()),
     );
     let review = session_event(Owner::User(uid), session, Phase::Review, t0());
-    store.apply_event(&review, t0()).await.unwrap();
+    store.execute(&Plan::new(&review, t0())).await.unwrap();
     let respelled = json!({
         "id": uuid::Uuid::new_v4(), "event": "kyc.session.verified",
         "timestamp": (t0() + Duration::minutes(1)).to_rfc3339(),
@@ -100,7 +101,7 @@ fn replayer_parts(
     spellings: LearntSpellings,
 ) -> Parts {
     Parts {
-        ledger: store.clone(),
+        store: store.clone(),
         keys: idv_webhook::unknowable_keys(),
         clock: Arc::new(clock.clone()),
         scheduler: None,
@@ -213,7 +214,10 @@ async fn an_old_unattributable_event_is_quarantined_then_replayed_once(store: Ar
     // The session becomes known (its creation stored late).
     let owner = Owner::User(uid);
     let review = session_event(owner, session, Phase::Review, t0() - Duration::minutes(5));
-    store.apply_event(&review, clock.now()).await.unwrap();
+    store
+        .execute(&Plan::new(&review, clock.now()))
+        .await
+        .unwrap();
 
     let replayer = Webhook::new(replayer_parts(&store, &clock, LearntSpellings::default()));
     let filter = |dry_run| ReplayFilter {
@@ -285,7 +289,10 @@ async fn an_event_sent_back_once_is_replayed_after_ralio_gives_up(store: Arc<dyn
     clock.advance(Duration::days(1));
     let owner = Owner::User(uid);
     let review = session_event(owner, session, Phase::Review, t0() - Duration::minutes(5));
-    store.apply_event(&review, clock.now()).await.unwrap();
+    store
+        .execute(&Plan::new(&review, clock.now()))
+        .await
+        .unwrap();
 
     let replayer = Webhook::new(replayer_parts(&store, &clock, LearntSpellings::default()));
     let filter = ReplayFilter {

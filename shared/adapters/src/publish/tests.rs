@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use idv_model::audit::Fact;
+use idv_model::audit::AppliedChange;
 use idv_model::{AuditOutcome, EventId, Phase, SessionId, Uid};
 
 use super::*;
@@ -20,7 +20,7 @@ fn verified(uid: Uid, n: u32) -> Delivered {
             AuditOutcome::Applied,
         )
         .about_session(session)
-        .with_fact(Fact::session_move(Phase::Verified, Vec::new())),
+        .with_applied(AppliedChange::session_move(Phase::Verified, Vec::new())),
         position: format!("{n:05}"),
     }
 }
@@ -96,7 +96,7 @@ fn stream_records_carry_audit_entries_of_applied_changes_only() {
     assert!(delivered(&event("MODIFY", &image)).unwrap().is_none());
     let mut refused = record.entry.clone();
     refused.outcome = AuditOutcome::Stale;
-    refused.fact = None;
+    refused.applied = None;
     let stale: serde_dynamo::Item =
         serde_dynamo::to_item(AuditItem::new(record.owner, &refused)).unwrap();
     assert!(delivered(&event("INSERT", &stale)).unwrap().is_none());
@@ -167,8 +167,8 @@ async fn a_level_update_that_repeats_the_level_is_not_an_event() {
             at: at(at_),
             event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
         };
-        AuditEntry::new(at(at_), "kyc_state_updated", AuditOutcome::Applied).with_fact(
-            Fact::Level {
+        AuditEntry::new(at(at_), "kyc_state_updated", AuditOutcome::Applied).with_applied(
+            AppliedChange::Level {
                 level: KycLevel::Regular,
                 stamp,
             },

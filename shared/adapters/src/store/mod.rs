@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::{
     AccountIdentity, AccountRecord, AccountRefusal, AccountReservation, AccountWrite, Activation,
-    ApplyOutcome, AuditEntry, AuditOutcome, Currency, EventApplication, EventId, ExpiryBucket,
-    LeaseHold, LeaseRelease, LeaseToken, Owner, QuarantineReason, ReservationToken, SessionId,
+    AuditEntry, AuditOutcome, Currency, EventId, EventOutcome, ExpiryBucket, LeaseHold,
+    LeaseRelease, LeaseToken, Owner, Plan, QuarantineReason, ReservationToken, SessionId,
     SessionRecord, StoredSession, TickClaim, Uid, UserSnapshot, WaitingActivation, WatchAction,
     WatchOutcome,
 };
@@ -51,12 +51,6 @@ impl From<idv_model::IncompleteSession> for StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// The result of applying one webhook event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Applied {
-    pub outcome: ApplyOutcome,
-}
 
 /// A signed payload that could not be interpreted, or an event type not acted on, kept
 /// verbatim so nothing Ralio sent is lost.
@@ -143,14 +137,11 @@ pub trait UserReader: Send + Sync {
 
 /// Applies webhook events and keeps what cannot be applied.
 #[async_trait]
-pub trait EventLedger: Send + Sync {
-    /// Event marker, change and audit entry in one atomic write. A repeat of the same event id
-    /// is `Duplicate`; a change the lifecycle refuses is recorded as `Stale` or `Unchanged`.
-    async fn apply_event(
-        &self,
-        event: &EventApplication,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Applied>;
+pub trait EventStore: Send + Sync {
+    /// Executes an event's plan: marker, write and audit entry in one atomic request. A repeat
+    /// of the same event id is `Duplicate`; a write the model's guard refuses is recorded as
+    /// `Stale` or `Unchanged`, as [`Plan::explain_refusal`] says.
+    async fn execute(&self, plan: &Plan<'_>) -> StoreResult<EventOutcome>;
 
     /// The owners a session is stored for (one, unless events of different owners named it),
     /// for events that do not name one.
@@ -161,12 +152,12 @@ pub trait EventLedger: Send + Sync {
     async fn find_kyc_id_owners(&self, kyc_id: i64) -> StoreResult<Vec<Owner>>;
 
     /// Keeps a signed payload verbatim. The same bytes received twice on one day are kept once.
-    /// `noted`: the trail of the user the payload names, and the entry saying it was kept,
+    /// `audited`: the trail of the user the payload names, and the entry saying it was kept,
     /// written with it (once, like the payload).
     async fn quarantine(
         &self,
         entry: &QuarantineEntry,
-        noted: Option<(Owner, &AuditEntry)>,
+        audited: Option<(Owner, &AuditEntry)>,
     ) -> StoreResult<()>;
 
     /// When an event id was first received: recorded now if never before, kept `keep_for`. How
@@ -184,7 +175,7 @@ pub trait EventLedger: Send + Sync {
         &self,
         activation: &Activation,
         now: DateTime<Utc>,
-    ) -> StoreResult<Applied>;
+    ) -> StoreResult<EventOutcome>;
 }
 
 /// What was quarantined, for operators (`idv-admin quarantined`).
@@ -245,7 +236,7 @@ pub trait ExpiryIndex: Send + Sync {
 
 /// Accounts: reservations, the outcome of a creation at Ralio, activations kept for later.
 #[async_trait]
-pub trait AccountLedger: Send + Sync {
+pub trait AccountStore: Send + Sync {
     /// Writes an account record if its guard allows, and the user is REGULAR when the write
     /// needs it, in one atomic write (with its audit entries, and an activation that arrived
     /// first), returning the record as stored; `Ok(Err(_))` says why it did not take effect.
@@ -288,7 +279,7 @@ pub trait AccountLedger: Send + Sync {
             Ok(_) => Ok(AccountReservation::Reserved(token)),
             Err(AccountRefusal::NotRegular) => Ok(AccountReservation::NotRegular),
             Err(AccountRefusal::Guarded(stored)) => {
-                AccountRecord::decide_reservation(stored.as_deref(), now).ok_or_else(|| {
+                AccountRecord::reservation_found(stored.as_deref(), now).ok_or_else(|| {
                     StoreError::Corrupt("a reservation was refused on a free account".into())
                 })
             }
@@ -364,11 +355,11 @@ pub trait CreationLease: Send + Sync {
 /// Every capability: what the local runner and the contract suite use.
 pub trait Store:
     UserReader
-    + EventLedger
+    + EventStore
     + QuarantineReader
     + SessionWriter
     + ExpiryIndex
-    + AccountLedger
+    + AccountStore
     + AuditLog
     + CreationLease
 {
@@ -376,11 +367,11 @@ pub trait Store:
 
 impl<T> Store for T where
     T: UserReader
-        + EventLedger
+        + EventStore
         + QuarantineReader
         + SessionWriter
         + ExpiryIndex
-        + AccountLedger
+        + AccountStore
         + AuditLog
         + CreationLease
 {

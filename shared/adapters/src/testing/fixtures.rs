@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, Request};
 use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
 use idv_model::{
-    Change, EventApplication, EventId, EventStamp, FailureReason, KycLevel, LevelStamp, Owner,
+    AttributedEvent, Change, EventId, EventStamp, FailureReason, KycLevel, LevelStamp, Owner,
     Phase, SessionId, Uid,
 };
 use serde_json::{Value, json};
@@ -48,7 +48,7 @@ pub fn session_event(
     session: SessionId,
     target: Phase,
     when: DateTime<Utc>,
-) -> EventApplication {
+) -> AttributedEvent {
     let event_type = match target {
         Phase::Verified => "kyc_session_verified",
         Phase::Review => "kyc_session_manual_review",
@@ -56,7 +56,7 @@ pub fn session_event(
         Phase::Expired(_) => "kyc_session_expired",
         _ => "related_party.kyc_session_created",
     };
-    EventApplication {
+    AttributedEvent {
         event_id: eid(),
         event_type: event_type.into(),
         occurred_at: when,
@@ -78,7 +78,7 @@ pub fn rejected_event(
     owner: Owner,
     session: SessionId,
     reasons: Vec<FailureReason>,
-) -> EventApplication {
+) -> AttributedEvent {
     let mut event = session_event(owner, session, Phase::Rejected, t0());
     if let Change::Session {
         failure_reasons, ..
@@ -90,9 +90,9 @@ pub fn rejected_event(
 }
 
 /// A `kyc_state_updated` to `level`, stamped `when`.
-pub fn level_event(owner: Owner, level: KycLevel, when: DateTime<Utc>) -> EventApplication {
+pub fn level_event(owner: Owner, level: KycLevel, when: DateTime<Utc>) -> AttributedEvent {
     let event_id = eid();
-    EventApplication {
+    AttributedEvent {
         event_id,
         event_type: "kyc_state_updated".into(),
         occurred_at: when,

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use idv_adapters::store::Store;
 use idv_adapters::testing::fixtures::*;
+use idv_model::Plan;
 use idv_model::{
     ACTIVATION_RETENTION, AccountId, AccountIdentity, AccountRecord, AccountStatus, Activation,
-    ApplyOutcome, Currency, EventStamp, KycLevel, Owner, RalioAccount, ReservationToken,
+    Currency, EventOutcome, EventStamp, KycLevel, Owner, RalioAccount, ReservationToken,
 };
 
 idv_adapters::both_stores!(
@@ -27,7 +28,7 @@ async fn record_account(
 ) -> AccountStatus {
     let uid = uid();
     let regular = level_event(Owner::User(uid), KycLevel::Regular, now - Duration::days(1));
-    store.apply_event(&regular, now).await.unwrap();
+    store.execute(&Plan::new(&regular, now)).await.unwrap();
     let token = ReservationToken(uuid::Uuid::new_v4());
     let reserve = AccountRecord::reserve(
         uid,
@@ -126,7 +127,7 @@ fn activation(at: DateTime<Utc>) -> Activation {
 async fn keep(store: &Arc<dyn Store>, received: DateTime<Utc>) -> AccountId {
     let activation = activation(received - Duration::seconds(2));
     let applied = store.apply_activation(&activation, received).await.unwrap();
-    assert_eq!(applied.outcome, ApplyOutcome::Deferred);
+    assert_eq!(applied, EventOutcome::Deferred);
     activation.account_id
 }
 

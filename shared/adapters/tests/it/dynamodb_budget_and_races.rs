@@ -6,14 +6,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use idv_adapters::store::{
-    AccountLedger, AuditLog, BucketMember, CreationLease, EventLedger, ExpiryIndex, Lease,
+    AccountStore, AuditLog, BucketMember, CreationLease, EventStore, ExpiryIndex, Lease,
     SessionWriter, Store, StoreError, UserReader,
 };
 use idv_adapters::testing::faults::TransactionConflicts;
 use idv_adapters::testing::fixtures::*;
 use idv_adapters::testing::{dynamo, dynamo_on, dynamo_with_counter, memory, new_table};
+use idv_model::Plan;
 use idv_model::{
-    ApplyOutcome, HostedUrl, KycLevel, Owner, Phase, SessionRecord, StoredSession, WatchAction,
+    EventOutcome, HostedUrl, KycLevel, Owner, Phase, SessionRecord, StoredSession, WatchAction,
     WatchOutcome,
 };
 
@@ -25,16 +26,16 @@ async fn a_new_event_costs_exactly_one_request_and_no_read() {
 
     let review = session_event(owner, session, Phase::Review, t0());
     assert_eq!(
-        store.apply_event(&review, t0()).await.unwrap().outcome,
-        ApplyOutcome::Applied
+        store.execute(&Plan::new(&review, t0())).await.unwrap(),
+        EventOutcome::Applied
     );
     assert_eq!(counter.operations(), ["TransactWriteItems"]);
 
     counter.reset();
     let level = level_event(owner, KycLevel::Regular, t0());
     assert_eq!(
-        store.apply_event(&level, t0()).await.unwrap().outcome,
-        ApplyOutcome::Applied
+        store.execute(&Plan::new(&level, t0())).await.unwrap(),
+        EventOutcome::Applied
     );
     assert_eq!(counter.operations(), ["TransactWriteItems"]);
 }
@@ -45,12 +46,12 @@ async fn only_a_cancelled_transaction_costs_a_second_request() {
     let owner = Owner::User(uid());
     let session = sid();
     let verified = session_event(owner, session, Phase::Verified, t0());
-    store.apply_event(&verified, t0()).await.unwrap();
+    store.execute(&Plan::new(&verified, t0())).await.unwrap();
 
     counter.reset();
     assert_eq!(
-        store.apply_event(&verified, t0()).await.unwrap().outcome,
-        ApplyOutcome::Duplicate
+        store.execute(&Plan::new(&verified, t0())).await.unwrap(),
+        EventOutcome::Duplicate
     );
     // The first repeat is audited (with a mark on the marker, in one transaction)...
     assert_eq!(
@@ -59,7 +60,7 @@ async fn only_a_cancelled_transaction_costs_a_second_request() {
     );
     // ...and later ones are not: still two requests, the second refused.
     counter.reset();
-    store.apply_event(&verified, t0()).await.unwrap();
+    store.execute(&Plan::new(&verified, t0())).await.unwrap();
     assert_eq!(
         counter.operations(),
         ["TransactWriteItems", "TransactWriteItems"]
@@ -68,8 +69,8 @@ async fn only_a_cancelled_transaction_costs_a_second_request() {
     counter.reset();
     let late_review = session_event(owner, session, Phase::Review, t0());
     assert_eq!(
-        store.apply_event(&late_review, t0()).await.unwrap().outcome,
-        ApplyOutcome::Stale
+        store.execute(&Plan::new(&late_review, t0())).await.unwrap(),
+        EventOutcome::Stale
     );
     assert_eq!(
         counter.operations(),
@@ -82,18 +83,11 @@ async fn reading_a_user_is_one_query() {
     let (store, counter) = dynamo_with_counter().await;
     let uid = uid();
     for _ in 0..3 {
-        store
-            .apply_event(
-                &session_event(Owner::User(uid), sid(), Phase::Review, t0()),
-                t0(),
-            )
-            .await
-            .unwrap();
+        let review = session_event(Owner::User(uid), sid(), Phase::Review, t0());
+        store.execute(&Plan::new(&review, t0())).await.unwrap();
     }
-    store
-        .apply_event(&level_event(Owner::User(uid), KycLevel::Light, t0()), t0())
-        .await
-        .unwrap();
+    let light = level_event(Owner::User(uid), KycLevel::Light, t0());
+    store.execute(&Plan::new(&light, t0())).await.unwrap();
     counter.reset();
     let snapshot = store.load_user(uid).await.unwrap();
     assert_eq!(snapshot.sessions.len(), 3);
@@ -135,13 +129,13 @@ async fn fifty_tasks_race(store: Arc<dyn Store>) {
             // Each task walks the events from a different starting point.
             for i in 0..events.len() {
                 let event = &events[(i + task) % events.len()];
-                let applied = store.apply_event(event, t0()).await.expect("apply");
-                outcomes.push((event.event_id, applied.outcome));
+                let outcome = store.execute(&Plan::new(event, t0())).await.expect("apply");
+                outcomes.push((event.event_id, outcome));
             }
             outcomes
         }));
     }
-    let mut per_event: HashMap<_, Vec<ApplyOutcome>> = HashMap::new();
+    let mut per_event: HashMap<_, Vec<EventOutcome>> = HashMap::new();
     for task in tasks {
         for (id, outcome) in task.await.unwrap() {
             per_event.entry(id).or_default().push(outcome);
@@ -151,11 +145,11 @@ async fn fifty_tasks_race(store: Arc<dyn Store>) {
     for (id, outcomes) in &per_event {
         let applied = outcomes
             .iter()
-            .filter(|o| **o == ApplyOutcome::Applied)
+            .filter(|o| **o == EventOutcome::Applied)
             .count();
         let duplicate = outcomes
             .iter()
-            .filter(|o| **o == ApplyOutcome::Duplicate)
+            .filter(|o| **o == EventOutcome::Duplicate)
             .count();
         assert_eq!(applied, 1, "event {id} applied {applied} times");
         assert_eq!(duplicate, 49, "event {id}: {outcomes:?}");
@@ -174,7 +168,7 @@ async fn fifty_tasks_race(store: Arc<dyn Store>) {
 async fn an_unreachable_table_is_reported_unavailable() {
     let store = idv_adapters::testing::unreachable_dynamo().await;
     let event = session_event(Owner::User(uid()), sid(), Phase::Verified, t0());
-    match store.apply_event(&event, t0()).await {
+    match store.execute(&Plan::new(&event, t0())).await {
         Err(StoreError::Unavailable(message)) => assert!(!message.is_empty()),
         other => panic!("expected Unavailable, got {other:?}"),
     }
@@ -191,13 +185,13 @@ async fn a_conflicting_transaction_is_tried_again_and_applies_once() {
     let store = dynamo_on(&table, &[conflicts.interceptor()]).await;
     let verified = session_event(owner, sid(), Phase::Verified, t0());
     assert_eq!(
-        store.apply_event(&verified, t0()).await.unwrap().outcome,
-        ApplyOutcome::Applied
+        store.execute(&Plan::new(&verified, t0())).await.unwrap(),
+        EventOutcome::Applied
     );
     assert_eq!(conflicts.injected(), 3, "three conflicts, then the write");
     assert_eq!(
-        store.apply_event(&verified, t0()).await.unwrap().outcome,
-        ApplyOutcome::Duplicate
+        store.execute(&Plan::new(&verified, t0())).await.unwrap(),
+        EventOutcome::Duplicate
     );
     let applied = store
         .audit_trail(owner)
@@ -242,7 +236,7 @@ async fn endless_conflicts_are_unavailable_and_write_nothing() {
     let conflicts = TransactionConflicts::next(usize::MAX);
     let store = dynamo_on(&table, &[conflicts.interceptor()]).await;
     let level = level_event(owner, KycLevel::Regular, t0());
-    match store.apply_event(&level, t0()).await {
+    match store.execute(&Plan::new(&level, t0())).await {
         Err(StoreError::Unavailable(message)) => assert!(message.contains("conflict"), "{message}"),
         other => panic!("expected Unavailable, got {other:?}"),
     }
@@ -256,8 +250,8 @@ async fn endless_conflicts_are_unavailable_and_write_nothing() {
         KycLevel::Light
     );
     assert_eq!(
-        untouched.apply_event(&level, t0()).await.unwrap().outcome,
-        ApplyOutcome::Applied,
+        untouched.execute(&Plan::new(&level, t0())).await.unwrap(),
+        EventOutcome::Applied,
         "the retried delivery applies"
     );
 }
@@ -311,7 +305,7 @@ async fn a_conflicting_account_reservation_is_tried_again() {
     let user = uid();
     let setup = dynamo_on(&table, &[]).await;
     let regular = level_event(Owner::User(user), KycLevel::Regular, t0());
-    setup.apply_event(&regular, t0()).await.unwrap();
+    setup.execute(&Plan::new(&regular, t0())).await.unwrap();
     let conflicts = TransactionConflicts::next(2);
     let store = dynamo_on(&table, &[conflicts.interceptor()]).await;
     let reserved = store

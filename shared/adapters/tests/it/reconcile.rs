@@ -4,7 +4,8 @@ use idv_adapters::ralio::{RalioClient, RalioConfig, RalioCredentials};
 use idv_adapters::reconcile::reconcile_user;
 use idv_adapters::testing::fixtures::*;
 use idv_adapters::testing::memory;
-use idv_model::{ApplyOutcome, ExpirySource, HostedUrl, Owner, Phase, SessionRecord};
+use idv_model::Plan;
+use idv_model::{EventOutcome, ExpirySource, HostedUrl, Owner, Phase, SessionRecord};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -22,13 +23,8 @@ async fn missing_sessions_and_missed_outcomes_are_caught_up_once() {
         t0() + chrono::Duration::days(7),
     );
     store.store_session(&ours, &[]).await.unwrap();
-    store
-        .apply_event(
-            &session_event(Owner::User(uid), reviewed, Phase::Review, t0()),
-            t0(),
-        )
-        .await
-        .unwrap();
+    let review = session_event(Owner::User(uid), reviewed, Phase::Review, t0());
+    store.execute(&Plan::new(&review, t0())).await.unwrap();
 
     let ralio = MockServer::start().await;
     Mock::given(method("POST"))
@@ -62,8 +58,8 @@ async fn missing_sessions_and_missed_outcomes_are_caught_up_once() {
     assert_eq!(
         report.outcomes,
         vec![
-            (reviewed.to_string(), ApplyOutcome::Applied),
-            (lost.to_string(), ApplyOutcome::Applied)
+            (reviewed.to_string(), EventOutcome::Applied),
+            (lost.to_string(), EventOutcome::Applied)
         ]
     );
     let snapshot = store.load_user(uid).await.unwrap();
@@ -88,7 +84,7 @@ async fn missing_sessions_and_missed_outcomes_are_caught_up_once() {
         again
             .outcomes
             .iter()
-            .all(|(_, o)| *o == ApplyOutcome::Duplicate),
+            .all(|(_, o)| *o == EventOutcome::Duplicate),
         "{again:?}"
     );
     let reconciled = store

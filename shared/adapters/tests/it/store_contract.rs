@@ -8,9 +8,10 @@ use chrono::{Duration, NaiveDate};
 use idv_adapters::store::{BucketMember, Lease, QuarantineEntry, Replayed, Store};
 use idv_adapters::testing::fixtures::*;
 use idv_adapters::testing::{dynamo, memory};
+use idv_model::Plan;
 use idv_model::{
     AccountId, AccountRecord, AccountRefusal, AccountReservation, AccountStatus, Activation,
-    ApplyOutcome, AuditEntry, AuditOutcome, BucketKind, Change, Currency, EventApplication,
+    AttributedEvent, AuditEntry, AuditOutcome, BucketKind, Change, Currency, EventOutcome,
     EventStamp, ExpiryBucket, ExpirySchedule, ExpirySource, FailureReason, HostedUrl, KycLevel,
     LeaseRelease, Owner, Phase, RalioAccount, RelatedPartyId, ReservationToken, ReverifyNotice,
     SessionRecord, StoredSession, TickClaim, WatchAction, WatchOutcome, parse_webhook,
@@ -76,12 +77,11 @@ fn buckets(record: &SessionRecord) -> [ExpiryBucket; 2] {
     ExpirySchedule::default().buckets(record.expires_at.unwrap())
 }
 
-async fn outcome(store: &Arc<dyn Store>, event: &EventApplication) -> ApplyOutcome {
+async fn outcome(store: &Arc<dyn Store>, event: &AttributedEvent) -> EventOutcome {
     store
-        .apply_event(event, t0() + Duration::minutes(1))
+        .execute(&Plan::new(event, t0() + Duration::minutes(1)))
         .await
         .unwrap()
-        .outcome
 }
 
 async fn phase(
@@ -127,7 +127,7 @@ async fn webhook_first_then_creation_merges_without_touching_state(store: Arc<dy
     let (uid, session) = (uid(), sid());
     let owner = Owner::User(uid);
     let verified = session_event(owner, session, Phase::Verified, t0());
-    assert_eq!(outcome(&store, &verified).await, ApplyOutcome::Applied);
+    assert_eq!(outcome(&store, &verified).await, EventOutcome::Applied);
     let record = created(uid, session);
     let StoredSession::Stored(merged) = store
         .store_session(&record, &buckets(&record))
@@ -165,7 +165,7 @@ async fn lifecycle_review_then_verified(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(
         outcome(&store, &session_event(owner, session, Phase::Review, t0())).await,
-        ApplyOutcome::Applied
+        EventOutcome::Applied
     );
     assert_eq!(phase(&store, uid, session).await, Some(Phase::Review));
     assert_eq!(
@@ -174,7 +174,7 @@ async fn lifecycle_review_then_verified(store: Arc<dyn Store>) {
             &session_event(owner, session, Phase::Verified, t0())
         )
         .await,
-        ApplyOutcome::Applied
+        EventOutcome::Applied
     );
     let snapshot = store.load_user(uid).await.unwrap();
     let stored = &snapshot.sessions[0];
@@ -195,9 +195,9 @@ async fn duplicate_event_changes_nothing_and_is_audited_once(store: Arc<dyn Stor
     let (uid, session) = (uid(), sid());
     let owner = Owner::User(uid);
     let review = session_event(owner, session, Phase::Review, t0());
-    assert_eq!(outcome(&store, &review).await, ApplyOutcome::Applied);
+    assert_eq!(outcome(&store, &review).await, EventOutcome::Applied);
     for _ in 0..3 {
-        assert_eq!(outcome(&store, &review).await, ApplyOutcome::Duplicate);
+        assert_eq!(outcome(&store, &review).await, EventOutcome::Duplicate);
     }
     assert_eq!(phase(&store, uid, session).await, Some(Phase::Review));
     let outcomes: Vec<String> = store
@@ -218,11 +218,11 @@ async fn late_review_after_verified_is_stale_and_remembered(store: Arc<dyn Store
     let owner = Owner::User(uid);
     let review = session_event(owner, session, Phase::Review, t0());
     let verified = session_event(owner, session, Phase::Verified, t0() + Duration::minutes(5));
-    assert_eq!(outcome(&store, &verified).await, ApplyOutcome::Applied);
-    assert_eq!(outcome(&store, &review).await, ApplyOutcome::Stale);
+    assert_eq!(outcome(&store, &verified).await, EventOutcome::Applied);
+    assert_eq!(outcome(&store, &review).await, EventOutcome::Stale);
     assert_eq!(phase(&store, uid, session).await, Some(Phase::Verified));
     // The stale event is remembered: its redelivery is a duplicate.
-    assert_eq!(outcome(&store, &review).await, ApplyOutcome::Duplicate);
+    assert_eq!(outcome(&store, &review).await, EventOutcome::Duplicate);
     let trail = store.audit_trail(owner).await.unwrap();
     let stale: Vec<&AuditEntry> = trail.iter().filter(|a| a.outcome == "stale").collect();
     assert_eq!(stale.len(), 1);
@@ -236,11 +236,11 @@ async fn same_state_from_another_event_is_unchanged(store: Arc<dyn Store>) {
     let owner = Owner::User(uid);
     assert_eq!(
         outcome(&store, &session_event(owner, session, Phase::Review, t0())).await,
-        ApplyOutcome::Applied
+        EventOutcome::Applied
     );
     assert_eq!(
         outcome(&store, &session_event(owner, session, Phase::Review, t0())).await,
-        ApplyOutcome::Unchanged
+        EventOutcome::Unchanged
     );
     assert_eq!(phase(&store, uid, session).await, Some(Phase::Review));
 }
@@ -262,7 +262,7 @@ async fn rejection_keeps_failure_reasons(store: Arc<dyn Store>) {
         },
     ];
     let rejected = rejected_event(Owner::User(uid), session, reasons.clone());
-    assert_eq!(outcome(&store, &rejected).await, ApplyOutcome::Applied);
+    assert_eq!(outcome(&store, &rejected).await, EventOutcome::Applied);
     let snapshot = store.load_user(uid).await.unwrap();
     assert_eq!(snapshot.sessions[0].phase, Phase::Rejected);
     assert_eq!(snapshot.sessions[0].failure_reasons, reasons);
@@ -274,22 +274,22 @@ async fn kyc_level_follows_event_time_not_arrival(store: Arc<dyn Store>) {
     let regular = level_event(owner, KycLevel::Regular, t0());
     let older_light = level_event(owner, KycLevel::Light, t0() - Duration::minutes(10));
     let newer_light = level_event(owner, KycLevel::Light, t0() + Duration::days(28));
-    assert_eq!(outcome(&store, &regular).await, ApplyOutcome::Applied);
-    assert_eq!(outcome(&store, &older_light).await, ApplyOutcome::Stale);
+    assert_eq!(outcome(&store, &regular).await, EventOutcome::Applied);
+    assert_eq!(outcome(&store, &older_light).await, EventOutcome::Stale);
     let profile = store.load_user(uid).await.unwrap().profile;
     assert_eq!(profile.kyc_level(), KycLevel::Regular);
     assert_eq!(profile.kyc.kyc_id, Some(40817));
     assert_eq!(profile.kyc.level.as_ref().unwrap().stamp.at, t0());
     assert_eq!(
         outcome(&store, &newer_light).await,
-        ApplyOutcome::Applied,
+        EventOutcome::Applied,
         "downgrades are real"
     );
     assert_eq!(
         store.load_user(uid).await.unwrap().profile.kyc_level(),
         KycLevel::Light
     );
-    assert_eq!(outcome(&store, &regular).await, ApplyOutcome::Duplicate);
+    assert_eq!(outcome(&store, &regular).await, EventOutcome::Duplicate);
 }
 
 async fn equal_timestamps_are_ordered_by_event_id(store: Arc<dyn Store>) {
@@ -309,8 +309,8 @@ async fn equal_timestamps_are_ordered_by_event_id(store: Arc<dyn Store>) {
             stamp.stamp.event_id = id;
         }
     }
-    assert_eq!(outcome(&store, &b).await, ApplyOutcome::Applied);
-    assert_eq!(outcome(&store, &a).await, ApplyOutcome::Stale);
+    assert_eq!(outcome(&store, &b).await, EventOutcome::Applied);
+    assert_eq!(outcome(&store, &a).await, EventOutcome::Stale);
     assert_eq!(
         store.load_user(uid).await.unwrap().profile.kyc_level(),
         KycLevel::Light
@@ -322,7 +322,7 @@ async fn reverify_notice_keeps_the_newest(store: Arc<dyn Store>) {
     let owner = Owner::User(uid);
     let notice = |days: i64, when| {
         let event_id = eid();
-        EventApplication {
+        AttributedEvent {
             event_id,
             event_type: "kyc_expiration_warning".into(),
             occurred_at: when,
@@ -337,8 +337,8 @@ async fn reverify_notice_keeps_the_newest(store: Arc<dyn Store>) {
     };
     let newer = notice(14, t0() + Duration::minutes(5));
     let older = notice(20, t0());
-    assert_eq!(outcome(&store, &newer).await, ApplyOutcome::Applied);
-    assert_eq!(outcome(&store, &older).await, ApplyOutcome::Stale);
+    assert_eq!(outcome(&store, &newer).await, EventOutcome::Applied);
+    assert_eq!(outcome(&store, &older).await, EventOutcome::Stale);
     let profile = store.load_user(uid).await.unwrap().profile;
     let stored = profile.kyc.reverify.unwrap();
     assert_eq!(stored.days_remaining, 14);
@@ -356,7 +356,7 @@ async fn related_party_records_never_touch_the_user(store: Arc<dyn Store>) {
     let session = sid();
     assert_eq!(
         outcome(&store, &level_event(party, KycLevel::Regular, t0())).await,
-        ApplyOutcome::Applied
+        EventOutcome::Applied
     );
     assert_eq!(
         outcome(
@@ -364,7 +364,7 @@ async fn related_party_records_never_touch_the_user(store: Arc<dyn Store>) {
             &session_event(party, session, Phase::Verified, t0())
         )
         .await,
-        ApplyOutcome::Applied
+        EventOutcome::Applied
     );
     let snapshot = store.load_user(uid).await.unwrap();
     assert_eq!(snapshot.profile.kyc_level(), KycLevel::Light);
@@ -613,7 +613,7 @@ async fn inferred_expiry_yields_to_a_later_real_outcome(store: Arc<dyn Store>) {
     // Ralio reports late: the real outcome wins over our inference.
     assert_eq!(
         outcome(&store, &session_event(owner, silent, Phase::Verified, now)).await,
-        ApplyOutcome::Applied
+        EventOutcome::Applied
     );
     assert_eq!(phase(&store, uid, silent).await, Some(Phase::Verified));
 }
@@ -653,7 +653,7 @@ async fn regular_user(store: &Arc<dyn Store>) -> idv_model::Uid {
         KycLevel::Regular,
         t0() - Duration::days(1),
     );
-    assert_eq!(outcome(store, &regular).await, ApplyOutcome::Applied);
+    assert_eq!(outcome(store, &regular).await, EventOutcome::Applied);
     uid
 }
 
@@ -856,12 +856,8 @@ async fn an_activation_finds_its_account_whichever_comes_first(store: Arc<dyn St
         let complete = AccountRecord::complete(uid, "Main", Currency::Eur, token, account, t0());
         if activation_first {
             assert_eq!(
-                store
-                    .apply_activation(&activation, t0())
-                    .await
-                    .unwrap()
-                    .outcome,
-                ApplyOutcome::Deferred
+                store.apply_activation(&activation, t0()).await.unwrap(),
+                EventOutcome::Deferred
             );
             assert!(waiting_ids(&store).await.contains(&id));
             // A later announcement of the same account does not move the first one's time.
@@ -879,12 +875,8 @@ async fn an_activation_finds_its_account_whichever_comes_first(store: Arc<dyn St
         } else {
             store.write_account(&complete, t0()).await.unwrap().unwrap();
             assert_eq!(
-                store
-                    .apply_activation(&activation, t0())
-                    .await
-                    .unwrap()
-                    .outcome,
-                ApplyOutcome::Applied
+                store.apply_activation(&activation, t0()).await.unwrap(),
+                EventOutcome::Applied
             );
         }
         assert!(!waiting_ids(&store).await.contains(&id));
@@ -899,20 +891,16 @@ async fn an_activation_finds_its_account_whichever_comes_first(store: Arc<dyn St
             AccountStatus::Created { activated_at: Some(at), .. } if at == t0() + Duration::minutes(3)
         ));
         assert_eq!(
-            store
-                .apply_activation(&activation, t0())
-                .await
-                .unwrap()
-                .outcome,
-            ApplyOutcome::Duplicate
+            store.apply_activation(&activation, t0()).await.unwrap(),
+            EventOutcome::Duplicate
         );
         let again = Activation {
             event_id: eid(),
             ..activation.clone()
         };
         assert_eq!(
-            store.apply_activation(&again, t0()).await.unwrap().outcome,
-            ApplyOutcome::Unchanged
+            store.apply_activation(&again, t0()).await.unwrap(),
+            EventOutcome::Unchanged
         );
         let activated = store
             .audit_trail(Owner::User(uid))
@@ -932,7 +920,7 @@ async fn a_reservation_takes_effect_only_while_the_user_is_regular(store: Arc<dy
     let never = uid();
     let lowered = regular_user(&store).await;
     let light = level_event(Owner::User(lowered), KycLevel::Light, t0());
-    assert_eq!(outcome(&store, &light).await, ApplyOutcome::Applied);
+    assert_eq!(outcome(&store, &light).await, EventOutcome::Applied);
     for uid in [never, lowered] {
         assert_eq!(
             store
@@ -959,7 +947,7 @@ async fn a_reservation_takes_effect_only_while_the_user_is_regular(store: Arc<dy
         .unwrap()
         .unwrap();
     let light = level_event(Owner::User(uid), KycLevel::Light, t0());
-    assert_eq!(outcome(&store, &light).await, ApplyOutcome::Applied);
+    assert_eq!(outcome(&store, &light).await, EventOutcome::Applied);
     let later = t0() + Duration::minutes(5);
     let retry = ReservationToken(uuid::Uuid::new_v4());
     let again = AccountRecord::retry(uid, "Main", Currency::Eur, token, retry, later, later);
@@ -994,19 +982,19 @@ async fn a_kyc_id_names_the_owners_events_paired_it_with(store: Arc<dyn Store>) 
     assert!(store.find_kyc_id_owners(kyc_id).await.unwrap().is_empty());
     let owner = Owner::User(uid());
     let regular = paired(owner, KycLevel::Regular, t0());
-    assert_eq!(outcome(&store, &regular).await, ApplyOutcome::Applied);
+    assert_eq!(outcome(&store, &regular).await, EventOutcome::Applied);
     assert_eq!(store.find_kyc_id_owners(kyc_id).await.unwrap(), vec![owner]);
     // A stale event pairs too (it still says whose the kycId is); a repeat changes nothing.
     let older = paired(owner, KycLevel::Light, t0() - Duration::days(1));
-    assert_eq!(outcome(&store, &older).await, ApplyOutcome::Stale);
-    assert_eq!(outcome(&store, &regular).await, ApplyOutcome::Duplicate);
+    assert_eq!(outcome(&store, &older).await, EventOutcome::Stale);
+    assert_eq!(outcome(&store, &regular).await, EventOutcome::Duplicate);
     assert_eq!(store.find_kyc_id_owners(kyc_id).await.unwrap(), vec![owner]);
     // Another owner named with the same kycId: both are listed, so the kycId alone is
     // contested, never guessed.
     let other = Owner::User(uid());
     assert_eq!(
         outcome(&store, &paired(other, KycLevel::Light, t0())).await,
-        ApplyOutcome::Applied
+        EventOutcome::Applied
     );
     let mut both = store.find_kyc_id_owners(kyc_id).await.unwrap();
     both.sort();
@@ -1106,7 +1094,7 @@ async fn audit_trail_is_append_only_and_ordered(store: Arc<dyn Store>) {
         event_id: None,
         session_id: None,
         detail: "kyc level LIGHT".into(),
-        fact: None,
+        applied: None,
     };
     store
         .append_audit(owner, &entry(2, "second"))
@@ -1131,7 +1119,7 @@ async fn audit_pages_run_newest_first_and_resume_where_they_stopped(store: Arc<d
             AuditOutcome::Applied,
         )
         .about_session(session)
-        .with_fact(idv_model::audit::Fact::session_move(
+        .with_applied(idv_model::audit::AppliedChange::session_move(
             idv_model::Phase::Verified,
             Vec::new(),
         ))
@@ -1182,10 +1170,10 @@ async fn fixtures_apply_end_to_end(store: Arc<dyn Store>) {
     for file in files {
         let event = parse_webhook(&read(file)).unwrap();
         let owner = event.attribution().owner(&[]).unwrap();
-        let application = event.application(owner).unwrap();
-        outcomes.push(store.apply_event(&application, t0()).await.unwrap().outcome);
+        let attributed = event.attributed(owner).unwrap();
+        outcomes.push(store.execute(&Plan::new(&attributed, t0())).await.unwrap());
     }
-    use ApplyOutcome::*;
+    use EventOutcome::*;
     assert_eq!(
         outcomes,
         [Applied, Applied, Applied, Applied, Applied, Unchanged]

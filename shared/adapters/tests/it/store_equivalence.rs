@@ -7,8 +7,9 @@ use chrono::Duration;
 use idv_adapters::store::{BucketMember, Store};
 use idv_adapters::testing::fixtures::*;
 use idv_adapters::testing::{dynamo, memory};
+use idv_model::Plan;
 use idv_model::{
-    AuditEntry, Change, EventApplication, ExpirySchedule, ExpirySource, FailureReason, HostedUrl,
+    AttributedEvent, AuditEntry, Change, ExpirySchedule, ExpirySource, FailureReason, HostedUrl,
     KycLevel, Owner, Phase, SessionId, SessionRecord, Uid, WatchAction,
 };
 use proptest::prelude::*;
@@ -48,13 +49,13 @@ fn op() -> impl Strategy<Value = Op> {
 #[derive(Debug, Clone)]
 enum Step {
     Create(SessionRecord),
-    Apply(EventApplication),
+    Apply(AttributedEvent),
     Flag(SessionId),
     Expire(SessionId),
 }
 
 fn plan(owner: Owner, sessions: &[SessionId], ops: &[Op]) -> Vec<Step> {
-    let mut sent: Vec<EventApplication> = Vec::new();
+    let mut sent: Vec<AttributedEvent> = Vec::new();
     let mut steps = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         let now = t0() + Duration::seconds(i as i64);
@@ -121,7 +122,9 @@ async fn run(store: &Arc<dyn Store>, uid: Uid, steps: &[Step]) -> (Vec<String>, 
                 let buckets = schedule.buckets(expires);
                 format!("{:?}", store.store_session(record, &buckets).await.unwrap())
             }
-            Step::Apply(event) => format!("{:?}", store.apply_event(event, now).await.unwrap()),
+            Step::Apply(event) => {
+                format!("{:?}", store.execute(&Plan::new(event, now)).await.unwrap())
+            }
             Step::Flag(s) => format!(
                 "{:?}",
                 store

@@ -303,7 +303,7 @@ impl AccountRecord {
 
     /// What a request finds given what is stored. A pending reservation whose lease ran out
     /// belongs to a holder that died: its creation may have happened, so it is uncertain.
-    pub fn decide_reservation(
+    pub fn reservation_found(
         stored: Option<&AccountRecord>,
         now: DateTime<Utc>,
     ) -> Option<AccountReservation> {

@@ -32,13 +32,13 @@ fn a_lapsed_pending_reservation_is_uncertain_never_free() {
     let t = token();
     let until = now + Duration::seconds(60);
     let pending = AccountRecord::reserve(uid(), "Main", Currency::Eur, t, until, now).record;
-    assert_eq!(AccountRecord::decide_reservation(None, now), None);
+    assert_eq!(AccountRecord::reservation_found(None, now), None);
     assert_eq!(
-        AccountRecord::decide_reservation(Some(&pending), until),
+        AccountRecord::reservation_found(Some(&pending), until),
         Some(AccountReservation::InProgress { lease_until: until })
     );
     assert_eq!(
-        AccountRecord::decide_reservation(Some(&pending), until + Duration::seconds(1)),
+        AccountRecord::reservation_found(Some(&pending), until + Duration::seconds(1)),
         Some(AccountReservation::Uncertain {
             token: t,
             since: until
@@ -55,11 +55,11 @@ fn only_a_certain_failure_frees_the_reservation() {
     let t = token();
     let failed = AccountRecord::fail(uid(), "Main", Currency::Eur, t, now).record;
     assert!(AccountGuard::Reservable.allows(Some(&failed)));
-    assert_eq!(AccountRecord::decide_reservation(Some(&failed), now), None);
+    assert_eq!(AccountRecord::reservation_found(Some(&failed), now), None);
     let uncertain = AccountRecord::mark_uncertain(uid(), "Main", Currency::Eur, t, now).record;
     assert!(!AccountGuard::Reservable.allows(Some(&uncertain)));
     assert_eq!(
-        AccountRecord::decide_reservation(Some(&uncertain), now + Duration::days(1)),
+        AccountRecord::reservation_found(Some(&uncertain), now + Duration::days(1)),
         Some(AccountReservation::Uncertain {
             token: t,
             since: now
@@ -71,7 +71,7 @@ fn only_a_certain_failure_frees_the_reservation() {
         "completed once"
     );
     assert!(matches!(
-        AccountRecord::decide_reservation(Some(&created), now),
+        AccountRecord::reservation_found(Some(&created), now),
         Some(AccountReservation::Existing(_))
     ));
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::{AccountRecord, AccountStatus, AccountWrite};
 use crate::activation::Activation;
-use crate::change::{ApplyOutcome, Change, EventApplication};
+use crate::change::{AttributedEvent, Change, EventOutcome};
 use crate::lifecycle::{EventStamp, ExpirySource, LevelStamp, Phase, Verdict};
 use crate::records::{FailureReason, ReverifyNotice};
 use crate::{Currency, EventId, KycLevel, SessionId, SessionState};
@@ -39,8 +39,8 @@ pub struct AuditEntry {
     pub detail: String,
     /// What an applied change was, as data: all its domain event needs, written in the same
     /// request as the change (see [`crate::domain_events`]). `None` on refusals and repeats.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fact: Option<Fact>,
+    #[serde(rename = "fact", default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<AppliedChange>,
 }
 
 /// An applied change as data. Written with the change itself, so a change is published if and
@@ -52,7 +52,7 @@ pub struct AuditEntry {
     rename_all = "snake_case",
     rename_all_fields = "camelCase"
 )]
-pub enum Fact {
+pub enum AppliedChange {
     /// A session moved to `state` (from Ralio, or inferred by the watcher).
     SessionState {
         state: SessionState,
@@ -82,11 +82,11 @@ pub enum Fact {
     },
 }
 
-impl Fact {
+impl AppliedChange {
     /// The session phase this fact records, if it is a session move.
     pub fn phase(&self) -> Option<Phase> {
         match self {
-            Fact::SessionState {
+            AppliedChange::SessionState {
                 state,
                 expiry_source,
                 ..
@@ -96,7 +96,7 @@ impl Fact {
     }
 
     pub fn session_move(target: Phase, failure_reasons: Vec<FailureReason>) -> Self {
-        Fact::SessionState {
+        AppliedChange::SessionState {
             state: target.state(),
             expiry_source: target.expiry_source(),
             failure_reasons,
@@ -110,12 +110,12 @@ impl Fact {
                 target,
                 failure_reasons,
                 ..
-            } => Fact::session_move(*target, failure_reasons.clone()),
-            Change::Level { stamp, .. } => Fact::Level {
+            } => AppliedChange::session_move(*target, failure_reasons.clone()),
+            Change::Level { stamp, .. } => AppliedChange::Level {
                 level: stamp.level.clone(),
                 stamp: stamp.stamp,
             },
-            Change::Reverify(notice) => Fact::Reverify {
+            Change::Reverify(notice) => AppliedChange::Reverify {
                 expiration_date: notice.expiration_date,
             },
         }
@@ -141,14 +141,14 @@ pub enum AuditOutcome {
     Other(String),
 }
 
-impl From<ApplyOutcome> for AuditOutcome {
-    fn from(outcome: ApplyOutcome) -> Self {
+impl From<EventOutcome> for AuditOutcome {
+    fn from(outcome: EventOutcome) -> Self {
         match outcome {
-            ApplyOutcome::Applied => Self::Applied,
-            ApplyOutcome::Duplicate => Self::Duplicate,
-            ApplyOutcome::Stale => Self::Stale,
-            ApplyOutcome::Unchanged => Self::Unchanged,
-            ApplyOutcome::Deferred => Self::Deferred,
+            EventOutcome::Applied => Self::Applied,
+            EventOutcome::Duplicate => Self::Duplicate,
+            EventOutcome::Stale => Self::Stale,
+            EventOutcome::Unchanged => Self::Unchanged,
+            EventOutcome::Deferred => Self::Deferred,
         }
     }
 }
@@ -182,14 +182,14 @@ impl AuditEntry {
             event_id: None,
             session_id: None,
             detail: String::new(),
-            fact: None,
+            applied: None,
         }
     }
 
     /// What became of a webhook event (or a reconciled state).
     pub fn for_event(
-        event: &EventApplication,
-        outcome: ApplyOutcome,
+        event: &AttributedEvent,
+        outcome: EventOutcome,
         detail: String,
         at: DateTime<Utc>,
     ) -> Self {
@@ -238,14 +238,14 @@ impl AuditEntry {
         self
     }
 
-    pub fn with_fact(mut self, fact: Fact) -> Self {
-        self.fact = Some(fact);
+    pub fn with_applied(mut self, change: AppliedChange) -> Self {
+        self.applied = Some(change);
         self
     }
 
     /// An applied change with what its domain event needs.
     pub fn is_publishable(&self) -> bool {
-        self.outcome == AuditOutcome::Applied && self.fact.is_some()
+        self.outcome == AuditOutcome::Applied && self.applied.is_some()
     }
 }
 
@@ -290,14 +290,14 @@ pub mod describe {
 impl AuditEntry {
     /// The entry of an event when it applies. It names only the new state, so a store can
     /// write it in the same blind request as the change itself.
-    pub fn applied(event: &EventApplication, now: DateTime<Utc>) -> Self {
+    pub fn applied(event: &AttributedEvent, now: DateTime<Utc>) -> Self {
         let detail = match &event.change {
             Change::Session { target, .. } => describe::session(Verdict::Apply, None, *target),
             Change::Level { stamp, .. } => describe::level(Verdict::Apply, None, stamp),
             Change::Reverify(notice) => describe::reverify(notice),
         };
-        Self::for_event(event, ApplyOutcome::Applied, detail, now)
-            .with_fact(Fact::of_change(&event.change))
+        Self::for_event(event, EventOutcome::Applied, detail, now)
+            .with_applied(AppliedChange::of_change(&event.change))
     }
 
     /// The entry of an account Ralio created.
@@ -309,7 +309,7 @@ impl AuditEntry {
         )
         .with_detail(format!("{} account", record.currency.as_str()));
         match record.created() {
-            Some(account) => entry.with_fact(Fact::AccountCreated {
+            Some(account) => entry.with_applied(AppliedChange::AccountCreated {
                 account_id: account.id.clone(),
                 alias: record.alias.clone(),
                 currency: record.currency,
@@ -349,7 +349,7 @@ impl AuditEntry {
     ) -> Self {
         let mut entry = Self::new(at, actions::ACCOUNT_ACTIVATED, AuditOutcome::Applied)
             .with_detail(format!("{} account", currency.as_str()))
-            .with_fact(Fact::AccountActivated {
+            .with_applied(AppliedChange::AccountActivated {
                 account_id: account_id.to_owned(),
             });
         entry.event_id = Some(stamp.event_id);

@@ -22,7 +22,7 @@ pub enum Change {
         hosted_url: Option<HostedUrl>,
         expires_at: Option<DateTime<Utc>>,
         /// The expiry buckets to index the session under, when its expiry is known and the
-        /// caller schedules expiry (see [`EventApplication::schedule_expiry`]).
+        /// caller schedules expiry (see [`AttributedEvent::schedule_expiry`]).
         expiry_buckets: Vec<ExpiryBucket>,
     },
     Level {
@@ -34,7 +34,7 @@ pub enum Change {
 
 /// One webhook event, attributed to its owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventApplication {
+pub struct AttributedEvent {
     pub event_id: EventId,
     pub event_type: String,
     pub occurred_at: DateTime<Utc>,
@@ -59,7 +59,7 @@ pub struct EventApplication {
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
-pub enum ApplyOutcome {
+pub enum EventOutcome {
     /// The change took effect.
     Applied,
     /// This event id was seen before: nothing done again.
@@ -73,18 +73,18 @@ pub enum ApplyOutcome {
     Deferred,
 }
 
-impl ApplyOutcome {
+impl EventOutcome {
     pub fn as_str(self) -> &'static str {
         self.into()
     }
 }
 
-impl From<Verdict> for ApplyOutcome {
+impl From<Verdict> for EventOutcome {
     fn from(decision: Verdict) -> Self {
         match decision {
-            Verdict::Apply => ApplyOutcome::Applied,
-            Verdict::Unchanged => ApplyOutcome::Unchanged,
-            Verdict::Stale => ApplyOutcome::Stale,
+            Verdict::Apply => EventOutcome::Applied,
+            Verdict::Unchanged => EventOutcome::Unchanged,
+            Verdict::Stale => EventOutcome::Stale,
         }
     }
 }
@@ -99,7 +99,7 @@ impl Change {
     }
 }
 
-impl EventApplication {
+impl AttributedEvent {
     /// For a session whose expiry the event tells (a related party's new session), the
     /// buckets to index it under, so the expiry watcher flags and expires it like any other.
     /// Returns them, empty when there is nothing to schedule.
@@ -266,8 +266,8 @@ impl WebhookEvent {
 
     /// The change this event asks for, attributed to `owner`. `None` for events this service
     /// does not act on.
-    pub fn application(&self, owner: Owner) -> Option<EventApplication> {
-        Some(EventApplication {
+    pub fn attributed(&self, owner: Owner) -> Option<AttributedEvent> {
+        Some(AttributedEvent {
             event_id: self.id,
             event_type: self.event_type.clone(),
             occurred_at: self.occurred_at,
@@ -317,7 +317,7 @@ impl WebhookEvent {
 /// The event type recorded for a state learned from Ralio's list rather than from a webhook.
 pub const RECONCILED: &str = "reconciled_from_ralio";
 
-impl EventApplication {
+impl AttributedEvent {
     /// A state Ralio's list reports for a session, as an event the lifecycle applies like a
     /// webhook. Its id is derived from the session and the state, so reconciling twice changes
     /// nothing. `None` for NOT_STARTED: a listed session is stored in that state already. The

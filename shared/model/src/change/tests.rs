@@ -74,21 +74,21 @@ fn a_reconciled_state_has_one_id_and_not_started_needs_none() {
         .unwrap()
         .to_utc();
     let state = crate::SessionState::Verified;
-    let once = EventApplication::reconciled(owner, session, state, now).unwrap();
-    let again = EventApplication::reconciled(owner, session, state, now).unwrap();
+    let once = AttributedEvent::reconciled(owner, session, state, now).unwrap();
+    let again = AttributedEvent::reconciled(owner, session, state, now).unwrap();
     assert_eq!(once.event_id, again.event_id);
-    let review = EventApplication::reconciled(owner, session, crate::SessionState::Review, now);
+    let review = AttributedEvent::reconciled(owner, session, crate::SessionState::Review, now);
     assert_ne!(review.unwrap().event_id, once.event_id);
-    let fresh = EventApplication::reconciled(owner, session, crate::SessionState::NotStarted, now);
+    let fresh = AttributedEvent::reconciled(owner, session, crate::SessionState::NotStarted, now);
     assert!(fresh.is_none());
 }
 
 #[test]
 fn outcomes_follow_moves() {
-    assert_eq!(ApplyOutcome::from(Verdict::Apply), ApplyOutcome::Applied);
+    assert_eq!(EventOutcome::from(Verdict::Apply), EventOutcome::Applied);
     assert_eq!(
-        ApplyOutcome::from(Verdict::Unchanged),
-        ApplyOutcome::Unchanged
+        EventOutcome::from(Verdict::Unchanged),
+        EventOutcome::Unchanged
     );
-    assert_eq!(ApplyOutcome::from(Verdict::Stale), ApplyOutcome::Stale);
+    assert_eq!(EventOutcome::from(Verdict::Stale), EventOutcome::Stale);
 }

@@ -18,7 +18,7 @@ fn session() -> SessionId {
 fn moved(phase: Phase, when: &str) -> AuditEntry {
     AuditEntry::new(at(when), "kyc_session_verified", AuditOutcome::Applied)
         .about_session(session())
-        .with_fact(Fact::session_move(phase, Vec::new()))
+        .with_applied(AppliedChange::session_move(phase, Vec::new()))
 }
 
 fn level(name: &str, when: &str) -> AuditEntry {
@@ -26,10 +26,12 @@ fn level(name: &str, when: &str) -> AuditEntry {
         at: at(when),
         event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
     };
-    AuditEntry::new(at(when), "kyc_state_updated", AuditOutcome::Applied).with_fact(Fact::Level {
-        level: KycLevel::parse(name),
-        stamp,
-    })
+    AuditEntry::new(at(when), "kyc_state_updated", AuditOutcome::Applied).with_applied(
+        AppliedChange::Level {
+            level: KycLevel::parse(name),
+            stamp,
+        },
+    )
 }
 
 #[test]
@@ -75,7 +77,7 @@ fn the_state_before_is_the_latest_allowed_prior_whatever_order_the_trail_is_in()
 fn the_level_before_is_the_newest_stamped_earlier() {
     let light = level("LIGHT", "2026-05-01T10:00:00Z");
     let regular = level("REGULAR", "2026-05-02T10:00:00Z");
-    let Some(Fact::Level { stamp, .. }) = regular.fact.clone() else {
+    let Some(AppliedChange::Level { stamp, .. }) = regular.applied.clone() else {
         unreachable!()
     };
     let later = level("LIGHT", "2026-05-03T10:00:00Z");
@@ -158,7 +160,7 @@ fn a_rejection_carries_its_reasons_and_an_expiry_its_source() {
         AuditOutcome::Applied,
     )
     .about_session(session())
-    .with_fact(Fact::session_move(Phase::Rejected, vec![reason]));
+    .with_applied(AppliedChange::session_move(Phase::Rejected, vec![reason]));
     let event = domain_event(Owner::User(uid()), &rejected, OwnerHistory::default()).unwrap();
     assert_eq!(
         event.detail["failureReasons"][0]["code"],

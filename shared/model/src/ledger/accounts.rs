@@ -6,7 +6,7 @@ use super::Ledger;
 use crate::accounts::{AccountId, AccountRecord, AccountRefusal, AccountWrite};
 use crate::activation::{AccountIdentity, Activation, WaitingActivation};
 use crate::audit::AuditEntry;
-use crate::change::ApplyOutcome;
+use crate::change::EventOutcome;
 use crate::ids::Owner;
 use crate::states::KycLevel;
 
@@ -15,7 +15,7 @@ use crate::states::KycLevel;
 pub struct ActivationDecision {
     /// `Applied`, `Unchanged` (already active), `Deferred` (kept until the account is
     /// recorded) or `Duplicate`.
-    pub outcome: ApplyOutcome,
+    pub outcome: EventOutcome,
     pub audit: Option<(Owner, AuditEntry)>,
 }
 
@@ -107,7 +107,7 @@ impl Ledger {
     ) -> ActivationDecision {
         if !self.seen.insert(activation.event_id) {
             return ActivationDecision {
-                outcome: ApplyOutcome::Duplicate,
+                outcome: EventOutcome::Duplicate,
                 audit: None,
             };
         }
@@ -121,14 +121,14 @@ impl Ledger {
                     seen_as: None,
                 });
             return ActivationDecision {
-                outcome: ApplyOutcome::Deferred,
+                outcome: EventOutcome::Deferred,
                 audit: None,
             };
         };
         let records = self.owner_mut(Owner::User(uid));
         let Some(account) = records.accounts.get_mut(&(currency, alias)) else {
             return ActivationDecision {
-                outcome: ApplyOutcome::Deferred,
+                outcome: EventOutcome::Deferred,
                 audit: None,
             };
         };
@@ -136,7 +136,7 @@ impl Ledger {
             Some(active) => {
                 *account = active.record;
                 ActivationDecision {
-                    outcome: ApplyOutcome::Applied,
+                    outcome: EventOutcome::Applied,
                     audit: Some((
                         Owner::User(uid),
                         AuditEntry::account_activated(account, activation.stamp),
@@ -144,7 +144,7 @@ impl Ledger {
                 }
             }
             None => ActivationDecision {
-                outcome: ApplyOutcome::Unchanged,
+                outcome: EventOutcome::Unchanged,
                 audit: None,
             },
         }
@@ -222,7 +222,7 @@ mod tests {
             if activation_first {
                 assert_eq!(
                     ledger.apply_activation(&event, now).outcome,
-                    ApplyOutcome::Deferred
+                    EventOutcome::Deferred
                 );
                 let written = ledger.write_account(&created(uid, token), now).unwrap();
                 assert_eq!(written.audits.len(), 2, "created, then activated");
@@ -230,7 +230,7 @@ mod tests {
             } else {
                 ledger.write_account(&created(uid, token), now).unwrap();
                 let applied = ledger.apply_activation(&event, now);
-                assert_eq!(applied.outcome, ApplyOutcome::Applied);
+                assert_eq!(applied.outcome, EventOutcome::Applied);
                 assert!(applied.audit.is_some());
             }
             let record = &ledger.owner(Owner::User(uid)).unwrap().accounts
@@ -239,12 +239,12 @@ mod tests {
             assert!(ledger.activations.is_empty());
             assert_eq!(
                 ledger.apply_activation(&event, now).outcome,
-                ApplyOutcome::Duplicate
+                EventOutcome::Duplicate
             );
             let again = activation("acc-1");
             assert_eq!(
                 ledger.apply_activation(&again, now).outcome,
-                ApplyOutcome::Unchanged
+                EventOutcome::Unchanged
             );
         }
     }

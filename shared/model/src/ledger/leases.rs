@@ -18,7 +18,7 @@ impl OwnerRecords {
             now: hold.acquired_at,
             seen_version,
         };
-        guard.decide(self.creation_lease.as_ref(), self.sessions_version)?;
+        guard.check(self.creation_lease.as_ref(), self.sessions_version)?;
         let previous = self.creation_lease;
         self.creation_lease = Some(LeaseHold {
             acquired_at: previous.map_or(hold.acquired_at, |p| p.acquired_at),
@@ -42,7 +42,7 @@ impl OwnerRecords {
     /// Gives the lease back, if it is still `token`'s.
     pub fn release_lease(&mut self, token: LeaseToken, how: LeaseRelease) {
         if LeaseGuard::HeldBy(token)
-            .decide(self.creation_lease.as_ref(), self.sessions_version)
+            .check(self.creation_lease.as_ref(), self.sessions_version)
             .is_ok()
         {
             self.creation_lease = match how {

@@ -11,19 +11,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use crate::accounts::{AccountId, AccountRecord};
-use crate::audit::{AuditEntry, describe};
-use crate::change::{ApplyOutcome, Change, EventApplication};
+use crate::audit::AuditEntry;
+use crate::change::EventOutcome;
 use crate::expiry::ExpiryBucket;
 use crate::leases::LeaseHold;
 
 mod accounts;
 mod leases;
+mod plan;
 
 use crate::lifecycle::Verdict;
 use crate::records::{IncompleteSession, KycRecord, SessionFields, SessionRecord, UserProfile};
 use crate::writes::{WatchAction, Write};
 use crate::{Currency, EventId, Owner, SessionId, Uid};
 pub use accounts::{AccountAudits, AccountWritten, ActivationDecision};
+pub use plan::{Disagreement, Plan, PlanResult, Refusal};
 
 /// Every owner's records and the events already handled: a whole store, as the model sees
 /// it. The in-memory store is a `Ledger` behind a lock.
@@ -65,33 +67,34 @@ impl Ledger {
             .collect()
     }
 
-    /// Applies an event once: a repeat of an event id is a duplicate and changes nothing.
-    pub fn apply_event(&mut self, event: &EventApplication, now: DateTime<Utc>) -> EventDecision {
-        if !self.seen.insert(event.event_id) {
-            let outcome = ApplyOutcome::Duplicate;
-            return EventDecision {
-                outcome,
+    /// Executes an event's plan once: a repeat of an event id is a duplicate and changes
+    /// nothing.
+    pub fn execute(&mut self, plan: &Plan<'_>) -> Executed {
+        let event_id = plan.event_id();
+        if !self.seen.insert(event_id) {
+            return Executed {
+                outcome: EventOutcome::Duplicate,
                 audit: self
                     .repeats_audited
-                    .insert(event.event_id)
-                    .then(|| AuditEntry::for_event(event, outcome, String::new(), now)),
-                commit: None,
+                    .insert(event_id)
+                    .then(|| plan.repeat_audit()),
             };
         }
-        let records = self.owner_mut(event.owner);
-        let decision = records.decide_event(event, now);
-        if let Some(commit) = decision.commit.clone() {
+        let records = self.owner_mut(plan.owner());
+        let result = plan.run(records);
+        if let Some(commit) = result.commit {
             records.commit(commit);
         }
-        // Whatever the event's outcome (a stale or unchanged level still names who holds the
-        // kycId), recorded with its marker.
-        if let Some(kyc_id) = event.kyc_pairing() {
+        if let Some(kyc_id) = plan.kyc_pairing() {
             self.kyc_owners
                 .entry(kyc_id)
                 .or_default()
-                .insert(event.owner);
+                .insert(plan.owner());
         }
-        decision
+        Executed {
+            outcome: result.outcome,
+            audit: Some(result.audit),
+        }
     }
 
     /// The owners applied events paired `kyc_id` with.
@@ -156,18 +159,17 @@ pub struct OwnerRecords {
 
 /// The records a write leaves, to be kept when it applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Commit {
+pub enum RecordAfter {
     Session(SessionId, SessionFields),
     Kyc(KycRecord),
 }
 
-/// What became of an event, with its audit entry and the records to keep.
+/// What became of an event's plan, with its audit entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventDecision {
-    pub outcome: ApplyOutcome,
+pub struct Executed {
+    pub outcome: EventOutcome,
     /// `None` for a repeat already audited.
     pub audit: Option<AuditEntry>,
-    pub commit: Option<Commit>,
 }
 
 /// What a watcher action did to one session.
@@ -197,7 +199,7 @@ impl From<Verdict> for WatchOutcome {
 pub struct WatchDecision {
     pub outcome: WatchOutcome,
     pub audit: Option<AuditEntry>,
-    pub commit: Option<Commit>,
+    pub commit: Option<RecordAfter>,
 }
 
 /// How storing a newly created session went.
@@ -263,7 +265,7 @@ impl OwnerRecords {
     }
 
     /// The verdict on `write` and, when it applies, what it leaves.
-    pub fn decide(&self, write: &Write) -> (Verdict, Option<Commit>) {
+    pub fn verdict(&self, write: &Write) -> (Verdict, Option<RecordAfter>) {
         match write {
             Write::Session {
                 session_id,
@@ -271,56 +273,26 @@ impl OwnerRecords {
                 patch,
             } => {
                 let stored = self.sessions.get(session_id);
-                let verdict = guard.decide(stored);
+                let verdict = guard.verdict(stored);
                 let commit = (verdict == Verdict::Apply)
-                    .then(|| Commit::Session(*session_id, patch.applied_to(stored)));
+                    .then(|| RecordAfter::Session(*session_id, patch.applied_to(stored)));
                 (verdict, commit)
             }
             Write::Kyc { guard, patch } => {
-                let verdict = guard.decide(&self.kyc);
-                let commit =
-                    (verdict == Verdict::Apply).then(|| Commit::Kyc(patch.applied_to(&self.kyc)));
+                let verdict = guard.verdict(&self.kyc);
+                let commit = (verdict == Verdict::Apply)
+                    .then(|| RecordAfter::Kyc(patch.applied_to(&self.kyc)));
                 (verdict, commit)
             }
         }
     }
 
-    pub fn commit(&mut self, commit: Commit) {
+    pub fn commit(&mut self, commit: RecordAfter) {
         match commit {
-            Commit::Session(id, fields) => {
+            RecordAfter::Session(id, fields) => {
                 self.sessions.insert(id, fields);
             }
-            Commit::Kyc(kyc) => self.kyc = kyc,
-        }
-    }
-
-    /// Applies an event that is not a duplicate: the outcome, its audit entry, and the
-    /// records to keep when it applied.
-    pub fn decide_event(&self, event: &EventApplication, now: DateTime<Utc>) -> EventDecision {
-        let (verdict, commit) = self.decide(&event.write(now));
-        let outcome = ApplyOutcome::from(verdict);
-        let audit = match verdict {
-            Verdict::Apply => AuditEntry::applied(event, now),
-            Verdict::Unchanged | Verdict::Stale => {
-                let detail = match &event.change {
-                    Change::Session {
-                        session_id, target, ..
-                    } => {
-                        let stored = self.sessions.get(session_id).and_then(|s| s.phase);
-                        describe::session(verdict, stored, *target)
-                    }
-                    Change::Level { stamp, .. } => {
-                        describe::level(verdict, self.kyc.level.as_ref(), stamp)
-                    }
-                    Change::Reverify(notice) => describe::reverify(notice),
-                };
-                AuditEntry::for_event(event, outcome, detail, now)
-            }
-        };
-        EventDecision {
-            outcome,
-            audit: Some(audit),
-            commit,
+            RecordAfter::Kyc(kyc) => self.kyc = kyc,
         }
     }
 
@@ -338,7 +310,7 @@ impl OwnerRecords {
                 commit: None,
             };
         }
-        let (verdict, commit) = self.decide(&action.write(session_id, now));
+        let (verdict, commit) = self.verdict(&action.write(session_id, now));
         WatchDecision {
             outcome: verdict.into(),
             audit: (verdict == Verdict::Apply).then(|| action.audit(session_id, now)),
@@ -351,11 +323,11 @@ impl OwnerRecords {
         &self,
         record: &SessionRecord,
         buckets: &[ExpiryBucket],
-    ) -> Result<(StoredSession, Option<Commit>), IncompleteSession> {
+    ) -> Result<(StoredSession, Option<RecordAfter>), IncompleteSession> {
         let id = record.session_id;
-        let (_, commit) = self.decide(&Write::creation(record, buckets));
+        let (_, commit) = self.verdict(&Write::creation(record, buckets));
         let stored = match &commit {
-            Some(Commit::Session(_, fields)) => {
+            Some(RecordAfter::Session(_, fields)) => {
                 StoredSession::Stored(fields.record(self.owner, id)?)
             }
             // Refused only when the session is stored with its page already.

@@ -8,8 +8,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::SessionId;
-use crate::audit::{AuditEntry, AuditOutcome, Fact, actions, describe};
-use crate::change::{Change, EventApplication};
+use crate::audit::{AppliedChange, AuditEntry, AuditOutcome, actions, describe};
+use crate::change::{AttributedEvent, Change};
 use crate::expiry::{BucketKind, ExpiryBucket};
 use crate::lifecycle::{EventStamp, ExpirySource, Phase, Verdict};
 use crate::records::{FailureReason, KycRecord, SessionFields, SessionRecord};
@@ -19,26 +19,27 @@ use crate::records::{FailureReason, KycRecord, SessionFields, SessionRecord};
 pub enum SessionGuard {
     /// The lifecycle allows a move to this phase: the stored phase is one of
     /// [`Phase::allowed_priors`], or there is none and [`Phase::allowed_when_absent`].
-    Verdict(Phase),
+    Lifecycle(Phase),
     /// The session waits for the user ([`Phase::OPEN`]) and is not flagged yet.
     Flag,
-    /// The session's page is not recorded yet: what only its creation knows is added once.
-    Unannounced,
+    /// The session's creation is not stored yet (it has no page): what only the creation
+    /// knows is added once.
+    Creation,
 }
 
 impl SessionGuard {
     /// The verdict on the session as stored (`None`: no record).
-    pub fn decide(self, stored: Option<&SessionFields>) -> Verdict {
+    pub fn verdict(self, stored: Option<&SessionFields>) -> Verdict {
         let phase = stored.and_then(|s| s.phase);
         match self {
-            SessionGuard::Verdict(target) => target.decide_from(phase),
+            SessionGuard::Lifecycle(target) => target.verdict_from(phase),
             SessionGuard::Flag => match phase {
                 Some(phase) => {
-                    phase.decide_flag(stored.and_then(|s| s.expiring_soon) == Some(true))
+                    phase.flag_verdict(stored.and_then(|s| s.expiring_soon) == Some(true))
                 }
                 None => Verdict::Stale,
             },
-            SessionGuard::Unannounced => match stored.and_then(|s| s.hosted_url.as_ref()) {
+            SessionGuard::Creation => match stored.and_then(|s| s.hosted_url.as_ref()) {
                 Some(_) => Verdict::Unchanged,
                 None => Verdict::Apply,
             },
@@ -175,13 +176,13 @@ pub enum KycGuard {
 }
 
 impl KycGuard {
-    pub fn decide(self, stored: &KycRecord) -> Verdict {
+    pub fn verdict(self, stored: &KycRecord) -> Verdict {
         match self {
             KycGuard::NewerLevel(stamp) => {
-                stamp.decide_over(stored.level.as_ref().map(|l| l.stamp))
+                stamp.verdict_over(stored.level.as_ref().map(|l| l.stamp))
             }
             KycGuard::NewerReverify(stamp) => {
-                stamp.decide_over(stored.reverify.as_ref().map(|n| n.stamp))
+                stamp.verdict_over(stored.reverify.as_ref().map(|n| n.stamp))
             }
         }
     }
@@ -226,13 +227,13 @@ impl Write {
     pub fn creation(record: &SessionRecord, buckets: &[ExpiryBucket]) -> Self {
         Write::Session {
             session_id: record.session_id,
-            guard: SessionGuard::Unannounced,
+            guard: SessionGuard::Creation,
             patch: SessionPatch::creation(record, buckets),
         }
     }
 }
 
-impl EventApplication {
+impl AttributedEvent {
     /// The write this event stands for.
     pub fn write(&self, now: DateTime<Utc>) -> Write {
         match &self.change {
@@ -254,7 +255,7 @@ impl EventApplication {
                 };
                 Write::Session {
                     session_id: *session_id,
-                    guard: SessionGuard::Verdict(*target),
+                    guard: SessionGuard::Lifecycle(*target),
                     patch: SessionPatch::reported(
                         *target,
                         failure_reasons.clone(),
@@ -321,7 +322,7 @@ impl WatchAction {
             WatchAction::ExpireInferred => {
                 let target = Phase::Expired(ExpirySource::Inferred);
                 (
-                    SessionGuard::Verdict(target),
+                    SessionGuard::Lifecycle(target),
                     SessionPatch {
                         set: SessionPatch::reported(
                             target,
@@ -351,7 +352,7 @@ impl WatchAction {
                 actions::SESSION_FLAGGED_EXPIRING,
                 AuditOutcome::Applied,
             )
-            .with_fact(Fact::SessionExpiring),
+            .with_applied(AppliedChange::SessionExpiring),
             WatchAction::ExpireInferred => {
                 let target = Phase::Expired(ExpirySource::Inferred);
                 AuditEntry::new(
@@ -360,7 +361,7 @@ impl WatchAction {
                     AuditOutcome::Applied,
                 )
                 .with_detail(describe::session(Verdict::Apply, None, target))
-                .with_fact(Fact::session_move(target, Vec::new()))
+                .with_applied(AppliedChange::session_move(target, Vec::new()))
             }
         };
         entry.about_session(session_id)

@@ -42,7 +42,7 @@ fn a_creation_after_a_webhook_keeps_the_reported_state() {
     assert_eq!(merged.created_at, Some(record.created_at));
     assert_eq!(merged.updated_at, Some(now));
     assert_eq!(
-        SessionGuard::Unannounced.decide(Some(&merged)),
+        SessionGuard::Creation.verdict(Some(&merged)),
         Verdict::Unchanged
     );
 }
@@ -69,11 +69,14 @@ fn a_report_never_undoes_what_creation_stored() {
 #[test]
 fn only_open_unflagged_sessions_are_flagged() {
     let mut stored = SessionFields::of(&record(), &[]);
-    assert_eq!(SessionGuard::Flag.decide(None), Verdict::Stale);
-    assert_eq!(SessionGuard::Flag.decide(Some(&stored)), Verdict::Apply);
+    assert_eq!(SessionGuard::Flag.verdict(None), Verdict::Stale);
+    assert_eq!(SessionGuard::Flag.verdict(Some(&stored)), Verdict::Apply);
     stored.expiring_soon = Some(true);
-    assert_eq!(SessionGuard::Flag.decide(Some(&stored)), Verdict::Unchanged);
+    assert_eq!(
+        SessionGuard::Flag.verdict(Some(&stored)),
+        Verdict::Unchanged
+    );
     stored.expiring_soon = None;
     stored.phase = Some(Phase::Review);
-    assert_eq!(SessionGuard::Flag.decide(Some(&stored)), Verdict::Stale);
+    assert_eq!(SessionGuard::Flag.verdict(Some(&stored)), Verdict::Stale);
 }

@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use idv_model::ledger::Ledger;
 use idv_model::webhook::EventBody;
 use idv_model::{
-    HostedUrl, KycLevel, Owner, Phase, SessionId, SessionRecord, Uid, UserProfile, UserSnapshot,
-    WatchAction, WebhookEvent, can_create_account, parse_webhook,
+    HostedUrl, KycLevel, Owner, Phase, Plan, SessionId, SessionRecord, Uid, UserProfile,
+    UserSnapshot, WatchAction, WebhookEvent, can_create_account, parse_webhook,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -184,8 +184,8 @@ impl UserState {
                     .owner(&[])
                     .expect("every event names the user");
                 assert_eq!(owner, Owner::User(uid()));
-                let application = event.application(owner).expect("an event we act on");
-                self.ledger.apply_event(&application, now);
+                let attributed = event.attributed(owner).expect("an event we act on");
+                self.ledger.execute(&Plan::new(&attributed, now));
             }
         }
     }

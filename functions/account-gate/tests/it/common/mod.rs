@@ -11,6 +11,7 @@ use idv_adapters::clock::ManualClock;
 use idv_adapters::store::Store;
 use idv_adapters::testing::fixtures::{self, fake_ralio as ralio_login, ralio_client, t0};
 use idv_adapters::testing::{self};
+use idv_model::Plan;
 use idv_model::{HostedUrl, Owner, SessionId, SessionRecord, Uid, parse_webhook};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
@@ -154,8 +155,8 @@ pub async fn webhook_received(
         return;
     }
     let owner = event.attribution().owner(&[]).unwrap();
-    let application = event.application(owner).unwrap();
-    store.apply_event(&application, now).await.unwrap();
+    let attributed = event.attributed(owner).unwrap();
+    store.execute(&Plan::new(&attributed, now)).await.unwrap();
 }
 
 pub async fn level(store: &Arc<dyn Store>, uid: Uid, level: &str, at: &str) {

@@ -19,7 +19,7 @@ use super::items::{
 use super::schema::{self, attr};
 use super::updates::{Cond, Expression, account_condition};
 use super::{CONFLICT_RETRIES, DynamoStore, build_error};
-use crate::store::{AccountLedger, AuditLog, AuditPage, StoreError, StoreResult};
+use crate::store::{AccountStore, AuditLog, AuditPage, StoreError, StoreResult};
 
 impl DynamoStore {
     /// A condition check for a transaction: `condition` must hold on the item at `key`.
@@ -206,7 +206,7 @@ enum Cancelled {
 }
 
 #[async_trait]
-impl AccountLedger for DynamoStore {
+impl AccountStore for DynamoStore {
     async fn write_account(
         &self,
         write: &AccountWrite,

@@ -201,7 +201,7 @@ impl CreationLease for DynamoStore {
             },
             Err(old) => {
                 let old = lease_of(old)?;
-                match guard.decide(old.lease().as_ref(), old.sessions_version()) {
+                match guard.check(old.lease().as_ref(), old.sessions_version()) {
                     Err(LeaseRefusal::Held { until }) => Lease::Held { until },
                     Err(LeaseRefusal::Stale) => Lease::Stale,
                     Ok(()) => return Err(disagreement("creation lease")),

@@ -8,10 +8,10 @@ use idv_model::{
 };
 
 use super::MemoryStore;
-use crate::store::{AccountLedger, AuditLog, AuditPage, StoreResult};
+use crate::store::{AccountStore, AuditLog, AuditPage, StoreResult};
 
 #[async_trait]
-impl AccountLedger for MemoryStore {
+impl AccountStore for MemoryStore {
     async fn write_account(
         &self,
         write: &AccountWrite,

@@ -12,14 +12,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::ledger::Ledger;
 use idv_model::{
-    Activation, AuditEntry, EventApplication, EventId, ExpiryBucket, LeaseHold, LeaseRefusal,
-    LeaseRelease, LeaseToken, Owner, SessionId, SessionRecord, StoredSession, TickState, Uid,
+    Activation, AuditEntry, EventId, EventOutcome, ExpiryBucket, LeaseHold, LeaseRefusal,
+    LeaseRelease, LeaseToken, Owner, Plan, SessionId, SessionRecord, StoredSession, TickState, Uid,
     UserSnapshot,
 };
 
 use super::{
-    Applied, CreationLease, EventLedger, Lease, QuarantineEntry, QuarantineReader, Replayed,
-    SessionWriter, StoreError, StoreResult, UserReader,
+    CreationLease, EventStore, Lease, QuarantineEntry, QuarantineReader, Replayed, SessionWriter,
+    StoreError, StoreResult, UserReader,
 };
 
 mod accounts;
@@ -95,20 +95,14 @@ impl UserReader for MemoryStore {
 }
 
 #[async_trait]
-impl EventLedger for MemoryStore {
-    async fn apply_event(
-        &self,
-        event: &EventApplication,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Applied> {
+impl EventStore for MemoryStore {
+    async fn execute(&self, plan: &Plan<'_>) -> StoreResult<EventOutcome> {
         let mut state = self.lock()?;
-        let decision = state.ledger.apply_event(event, now);
-        if let Some(entry) = decision.audit {
-            state.audit(event.owner, entry);
+        let executed = state.ledger.execute(plan);
+        if let Some(entry) = executed.audit {
+            state.audit(plan.owner(), entry);
         }
-        Ok(Applied {
-            outcome: decision.outcome,
-        })
+        Ok(executed.outcome)
     }
 
     async fn find_session_owners(&self, session_id: SessionId) -> StoreResult<Vec<Owner>> {
@@ -131,7 +125,7 @@ impl EventLedger for MemoryStore {
     async fn quarantine(
         &self,
         entry: &QuarantineEntry,
-        noted: Option<(Owner, &AuditEntry)>,
+        audited: Option<(Owner, &AuditEntry)>,
     ) -> StoreResult<()> {
         use chrono::SubsecRound;
         let key = (entry.day(), entry.key());
@@ -146,7 +140,7 @@ impl EventLedger for MemoryStore {
                 ..entry.clone()
             },
         );
-        if let Some((owner, note)) = noted {
+        if let Some((owner, note)) = audited {
             state.audit(owner, note.clone());
         }
         Ok(())
@@ -156,15 +150,13 @@ impl EventLedger for MemoryStore {
         &self,
         activation: &Activation,
         now: DateTime<Utc>,
-    ) -> StoreResult<Applied> {
+    ) -> StoreResult<EventOutcome> {
         let mut state = self.lock()?;
         let decision = state.ledger.apply_activation(activation, now);
         if let Some((owner, entry)) = decision.audit {
             state.audit(owner, entry);
         }
-        Ok(Applied {
-            outcome: decision.outcome,
-        })
+        Ok(decision.outcome)
     }
 }
 

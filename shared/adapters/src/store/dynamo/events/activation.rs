@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use idv_model::{
-    AccountGuard, AccountId, Activation, ApplyOutcome, AuditEntry, Owner, WaitingActivation,
+    AccountGuard, AccountId, Activation, AuditEntry, EventOutcome, Owner, WaitingActivation,
 };
 
 use crate::store::StoreResult;
@@ -40,7 +40,7 @@ impl DynamoStore {
         activation: &Activation,
         owner: &AccountOwnerItem,
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<ApplyOutcome>> {
+    ) -> StoreResult<Option<EventOutcome>> {
         let (uid, event_id, event_type) =
             (owner.owner_id, activation.event_id, &activation.event_type);
         let mut expr = Expression::default();
@@ -60,16 +60,16 @@ impl DynamoStore {
             now,
         );
         let mut tx = Transaction::default();
-        let marker = tx.push(self.marker_of(event_id, event_type, ApplyOutcome::Applied, now)?);
+        let marker = tx.push(self.marker_of(event_id, event_type, EventOutcome::Applied, now)?);
         let account =
             tx.push(self.update(&Key::account(uid, &owner.alias, owner.currency), &expr)?);
         tx.push(self.audit_put(Owner::User(uid), &audit)?);
         let cancellation = match tx.send(&self.client).await? {
-            Ok(()) => return Ok(Some(ApplyOutcome::Applied)),
+            Ok(()) => return Ok(Some(EventOutcome::Applied)),
             Err(c) => c,
         };
         if cancellation.refused(marker).is_some() {
-            return Ok(Some(ApplyOutcome::Duplicate));
+            return Ok(Some(EventOutcome::Duplicate));
         }
         let Some(old) = cancellation.refused(account) else {
             return Err(cancellation.unexpected("activating an account"));
@@ -82,10 +82,10 @@ impl DynamoStore {
             None => {
                 let mut tx = Transaction::default();
                 let marker =
-                    tx.push(self.marker_of(event_id, event_type, ApplyOutcome::Unchanged, now)?);
+                    tx.push(self.marker_of(event_id, event_type, EventOutcome::Unchanged, now)?);
                 match tx.send(&self.client).await? {
-                    Ok(()) => Ok(Some(ApplyOutcome::Unchanged)),
-                    Err(c) if c.refused(marker).is_some() => Ok(Some(ApplyOutcome::Duplicate)),
+                    Ok(()) => Ok(Some(EventOutcome::Unchanged)),
+                    Err(c) if c.refused(marker).is_some() => Ok(Some(EventOutcome::Duplicate)),
                     Err(c) => Err(c.unexpected("recording an activation")),
                 }
             }
@@ -99,8 +99,8 @@ impl DynamoStore {
         &self,
         activation: &Activation,
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<ApplyOutcome>> {
-        let outcome = ApplyOutcome::Deferred;
+    ) -> StoreResult<Option<EventOutcome>> {
+        let outcome = EventOutcome::Deferred;
         let mut tx = Transaction::default();
         let marker =
             tx.push(self.marker_of(activation.event_id, &activation.event_type, outcome, now)?);
@@ -129,7 +129,7 @@ impl DynamoStore {
         )?);
         match tx.send(&self.client).await? {
             Ok(()) => Ok(Some(outcome)),
-            Err(c) if c.refused(marker).is_some() => Ok(Some(ApplyOutcome::Duplicate)),
+            Err(c) if c.refused(marker).is_some() => Ok(Some(EventOutcome::Duplicate)),
             Err(c) if c.refused(unknown).is_some() => Ok(None),
             Err(c) => Err(c.unexpected("keeping an activation")),
         }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use idv_model::{
-    Activation, ApplyOutcome, AuditEntry, EventApplication, EventId, Owner, SessionId,
+    Activation, AuditEntry, Disagreement, EventId, EventOutcome, Owner, Plan, Refusal, SessionId,
 };
 
 use super::errors::{Transaction, conditional, sdk_error};
@@ -14,7 +14,7 @@ use super::items::{
 };
 use super::updates::{Cond, Expression};
 use super::{CONFLICT_RETRIES, DynamoStore, MARKER_TTL, disagreement, schema};
-use crate::store::{Applied, EventLedger, QuarantineEntry, StoreError, StoreResult};
+use crate::store::{EventStore, QuarantineEntry, StoreError, StoreResult};
 
 mod activation;
 mod quarantine;
@@ -25,20 +25,15 @@ impl DynamoStore {
         &self,
         event_id: EventId,
         event_type: &str,
-        outcome: ApplyOutcome,
+        outcome: EventOutcome,
         now: DateTime<Utc>,
     ) -> StoreResult<TransactWriteItem> {
         let marker = MarkerItem::new(event_id, event_type, outcome, now, MARKER_TTL);
         self.put(&marker, Some(&Cond::Absent(schema::attr::PK)))
     }
 
-    fn marker(
-        &self,
-        event: &EventApplication,
-        outcome: ApplyOutcome,
-        now: DateTime<Utc>,
-    ) -> StoreResult<TransactWriteItem> {
-        self.marker_of(event.event_id, &event.event_type, outcome, now)
+    fn marker(&self, plan: &Plan<'_>, outcome: EventOutcome) -> StoreResult<TransactWriteItem> {
+        self.marker_of(plan.event_id(), &plan.event.event_type, outcome, plan.now)
     }
 
     fn audit_put(&self, owner: Owner, entry: &AuditEntry) -> StoreResult<TransactWriteItem> {
@@ -47,86 +42,69 @@ impl DynamoStore {
 
     /// A repeat of a handled event: audited the first time only, so replays do not swell the
     /// trail. The marker remembers that the repeat was audited.
-    async fn record_duplicate(
-        &self,
-        event: &EventApplication,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Applied> {
-        let outcome = ApplyOutcome::Duplicate;
-        let entry = AuditEntry::for_event(event, outcome, String::new(), now);
+    async fn record_duplicate(&self, plan: &Plan<'_>) -> StoreResult<EventOutcome> {
         let mut flag = Expression::default();
-        flag.set(schema::attr::REPEAT_AUDITED_AT, to_value(&Ts(now))?)
+        flag.set(schema::attr::REPEAT_AUDITED_AT, to_value(&Ts(plan.now))?)
             .condition(&Cond::And(vec![
                 Cond::Present(schema::attr::PK),
                 Cond::Absent(schema::attr::REPEAT_AUDITED_AT),
             ]));
         let mut tx = Transaction::default();
-        let flagged = tx.push(self.update(&Key::event(event.event_id), &flag)?);
-        tx.push(self.audit_put(event.owner, &entry)?);
+        let flagged = tx.push(self.update(&Key::event(plan.event_id()), &flag)?);
+        tx.push(self.audit_put(plan.owner(), &plan.repeat_audit())?);
         match tx.send(&self.client).await? {
             Ok(()) => {}
-            // Audited before; or another repeat is being audited right now.
+            // The repeat was audited before, or another repeat is being audited right now.
             Err(c) if c.refused(flagged).is_some() || c.conflicted() => {}
             Err(c) => return Err(c.unexpected("auditing a repeated event")),
         }
-        Ok(Applied { outcome })
+        Ok(EventOutcome::Duplicate)
     }
 
-    /// The `kycId` the event pairs with its owner, written with its marker (idempotent: the
-    /// same pairing is the same item).
-    fn pair_kyc_id(&self, tx: &mut Transaction, event: &EventApplication) -> StoreResult<()> {
-        if let Some(kyc_id) = event.kyc_pairing() {
-            tx.push(self.put(&KycOwnerItem::new(kyc_id, event.owner), None)?);
+    /// The `kycId` the plan pairs with its owner, written with its marker. It is idempotent:
+    /// the same pairing is the same item.
+    fn pair_kyc_id(&self, tx: &mut Transaction, plan: &Plan<'_>) -> StoreResult<()> {
+        if let Some(kyc_id) = plan.kyc_pairing() {
+            tx.push(self.put(&KycOwnerItem::new(kyc_id, plan.owner()), None)?);
         }
         Ok(())
     }
 
-    /// An event the model refused (stale or unchanged): remembered, so a repeat is a
-    /// duplicate, and audited with the reason. A second request, only on this path.
+    /// An event whose write was refused (stale or unchanged) is remembered, so that a repeat is
+    /// a duplicate, and audited with the reason. This second request is made only on this path.
     async fn record_refused(
         &self,
-        event: &EventApplication,
-        outcome: ApplyOutcome,
-        entry: &AuditEntry,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Applied> {
+        plan: &Plan<'_>,
+        refusal: &Refusal,
+    ) -> StoreResult<EventOutcome> {
         let mut tx = Transaction::default();
-        let marker = tx.push(self.marker(event, outcome, now)?);
-        tx.push(self.audit_put(event.owner, entry)?);
-        self.pair_kyc_id(&mut tx, event)?;
+        let marker = tx.push(self.marker(plan, refusal.outcome)?);
+        tx.push(self.audit_put(plan.owner(), &refusal.audit)?);
+        self.pair_kyc_id(&mut tx, plan)?;
         match tx.send(&self.client).await? {
-            Ok(()) => Ok(Applied { outcome }),
-            Err(c) if c.refused(marker).is_some() => self.record_duplicate(event, now).await,
+            Ok(()) => Ok(refusal.outcome),
+            Err(c) if c.refused(marker).is_some() => self.record_duplicate(plan).await,
             Err(c) => Err(c.unexpected("recording a refused event")),
         }
     }
 }
 
 #[async_trait]
-impl EventLedger for DynamoStore {
-    async fn apply_event(
-        &self,
-        event: &EventApplication,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Applied> {
-        let write = event.write(now);
-        let (key, expr) = Self::write_expression(event.owner, &write, now)?;
+impl EventStore for DynamoStore {
+    async fn execute(&self, plan: &Plan<'_>) -> StoreResult<EventOutcome> {
+        let (key, expr) = Self::write_expression(plan.owner(), &plan.write, plan.now)?;
         for attempt in 0..=CONFLICT_RETRIES {
             let mut tx = Transaction::default();
-            let marker = tx.push(self.marker(event, ApplyOutcome::Applied, now)?);
+            let marker = tx.push(self.marker(plan, EventOutcome::Applied)?);
             let change = tx.push(self.update(&key, &expr)?);
-            tx.push(self.audit_put(event.owner, &AuditEntry::applied(event, now))?);
-            self.pair_kyc_id(&mut tx, event)?;
+            tx.push(self.audit_put(plan.owner(), &plan.audit)?);
+            self.pair_kyc_id(&mut tx, plan)?;
             let cancellation = match tx.send(&self.client).await? {
-                Ok(()) => {
-                    return Ok(Applied {
-                        outcome: ApplyOutcome::Applied,
-                    });
-                }
+                Ok(()) => return Ok(EventOutcome::Applied),
                 Err(cancellation) => cancellation,
             };
             if cancellation.refused(marker).is_some() {
-                return self.record_duplicate(event, now).await;
+                return self.record_duplicate(plan).await;
             }
             if cancellation.conflicted() {
                 Self::back_off(attempt).await;
@@ -135,19 +113,11 @@ impl EventLedger for DynamoStore {
             let Some(old) = cancellation.refused(change) else {
                 return Err(cancellation.unexpected("applying an event"));
             };
-            let records = Self::records_from(event.owner, &write, old)?;
-            let decision = records.decide_event(event, now);
-            if decision.outcome == ApplyOutcome::Applied {
-                // The item returned is the one the condition refused: the condition and the
-                // model disagree about it, and trying again would only repeat that.
-                return Err(disagreement(&event.event_type));
-            }
-            let Some(audit) = decision.audit else {
-                return Err(disagreement(&event.event_type));
-            };
-            return self
-                .record_refused(event, decision.outcome, &audit, now)
-                .await;
+            let records = Self::records_from(plan.owner(), &plan.write, old)?;
+            let refusal = plan
+                .explain_refusal(&records)
+                .map_err(|Disagreement| disagreement(&plan.event.event_type))?;
+            return self.record_refused(plan, &refusal).await;
         }
         Err(StoreError::Unavailable(
             "transaction kept conflicting".into(),
@@ -195,9 +165,9 @@ impl EventLedger for DynamoStore {
     async fn quarantine(
         &self,
         entry: &QuarantineEntry,
-        noted: Option<(Owner, &AuditEntry)>,
+        audited: Option<(Owner, &AuditEntry)>,
     ) -> StoreResult<()> {
-        if let Some((owner, note)) = noted {
+        if let Some((owner, note)) = audited {
             for attempt in 0..=CONFLICT_RETRIES {
                 let mut tx = Transaction::default();
                 let kept = tx.push(self.put(
@@ -207,7 +177,7 @@ impl EventLedger for DynamoStore {
                 tx.push(self.audit_put(owner, note)?);
                 match tx.send(&self.client).await? {
                     Ok(()) => return Ok(()),
-                    // Kept (and noted) before: the first copy wins.
+                    // Kept (and audited) before: the first copy wins.
                     Err(c) if c.refused(kept).is_some() => return Ok(()),
                     // The same payload being kept by a concurrent delivery.
                     Err(c) if c.conflicted() => Self::back_off(attempt).await,
@@ -266,7 +236,7 @@ impl EventLedger for DynamoStore {
         &self,
         activation: &Activation,
         now: DateTime<Utc>,
-    ) -> StoreResult<Applied> {
+    ) -> StoreResult<EventOutcome> {
         // The account is recorded, or the activation is kept until it is; an account recorded
         // between the two looks is found on the next.
         for _ in 0..3 {
@@ -275,7 +245,7 @@ impl EventLedger for DynamoStore {
                 None => self.keep_activation(activation, now).await?,
             };
             if let Some(outcome) = applied {
-                return Ok(Applied { outcome });
+                return Ok(outcome);
             }
         }
         Err(StoreError::Unavailable(

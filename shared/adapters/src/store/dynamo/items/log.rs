@@ -1,7 +1,7 @@
 //! The append-only and bookkeeping items: audit trail, event markers, ticks, quarantine.
 
 use chrono::{DateTime, Utc};
-use idv_model::audit::Fact;
+use idv_model::audit::AppliedChange;
 use idv_model::{AuditEntry, AuditOutcome, EventId, ExpiryBucket, Owner, SessionId};
 use serde::{Deserialize, Serialize};
 
@@ -31,8 +31,8 @@ pub struct AuditItem {
     pub detail: String,
     /// What an applied change was; the event publisher's stream filter passes only items
     /// that have one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fact: Option<Fact>,
+    #[serde(rename = "fact", default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<AppliedChange>,
 }
 
 impl AuditItem {
@@ -47,7 +47,7 @@ impl AuditItem {
             event_id: entry.event_id,
             about_session_id: entry.session_id,
             detail: entry.detail.clone(),
-            fact: entry.fact.clone(),
+            applied: entry.applied.clone(),
         }
     }
 
@@ -59,7 +59,7 @@ impl AuditItem {
             event_id: self.event_id,
             session_id: self.about_session_id,
             detail: self.detail,
-            fact: self.fact,
+            applied: self.applied,
         }
     }
 
@@ -79,7 +79,7 @@ pub struct MarkerItem {
     pub sk: String,
     pub entity: String,
     pub event_type: String,
-    pub outcome: idv_model::ApplyOutcome,
+    pub outcome: idv_model::EventOutcome,
     pub received_at: Ts,
     /// Epoch seconds after which DynamoDB may delete the marker.
     pub ttl: i64,
@@ -89,7 +89,7 @@ impl MarkerItem {
     pub fn new(
         event_id: EventId,
         event_type: &str,
-        outcome: idv_model::ApplyOutcome,
+        outcome: idv_model::EventOutcome,
         now: DateTime<Utc>,
         keep_for: chrono::Duration,
     ) -> Self {

@@ -236,7 +236,7 @@ impl Expression {
 /// The condition under which a session write may apply.
 pub fn session_condition(guard: SessionGuard) -> StoreResult<Cond> {
     Ok(match guard {
-        SessionGuard::Verdict(target) => {
+        SessionGuard::Lifecycle(target) => {
             let mut allowed = Vec::new();
             if target.allowed_when_absent() {
                 allowed.push(Cond::Absent(attr::STATE));
@@ -251,7 +251,7 @@ pub fn session_condition(guard: SessionGuard) -> StoreResult<Cond> {
                 Cond::Eq(attr::EXPIRING_SOON, to_value(&false)?),
             ]),
         ]),
-        SessionGuard::Unannounced => Cond::Absent(attr::HOSTED_URL),
+        SessionGuard::Creation => Cond::Absent(attr::HOSTED_URL),
     })
 }
 

@@ -4,7 +4,7 @@ use idv_model::ExpirySource;
 #[test]
 fn verified_condition_lists_every_allowed_prior() {
     let mut expr = Expression::default();
-    expr.condition(&session_condition(SessionGuard::Verdict(Phase::Verified)).unwrap());
+    expr.condition(&session_condition(SessionGuard::Lifecycle(Phase::Verified)).unwrap());
     assert_eq!(
         expr.condition_expression().unwrap(),
         "attribute_not_exists(#state) OR #state IN (:v0, :v1, :v2) OR (#state = :v3 AND #expirySource = :v4)"
@@ -20,11 +20,11 @@ fn verified_condition_lists_every_allowed_prior() {
 #[test]
 fn inferred_expiry_needs_a_stored_open_session() {
     let mut expr = Expression::default();
-    let guard = SessionGuard::Verdict(Phase::Expired(ExpirySource::Inferred));
+    let guard = SessionGuard::Lifecycle(Phase::Expired(ExpirySource::Inferred));
     expr.condition(&session_condition(guard).unwrap());
     assert_eq!(expr.condition_expression().unwrap(), "#state IN (:v0, :v1)");
     let mut expr = Expression::default();
-    expr.condition(&session_condition(SessionGuard::Verdict(Phase::NotStarted)).unwrap());
+    expr.condition(&session_condition(SessionGuard::Lifecycle(Phase::NotStarted)).unwrap());
     assert_eq!(
         expr.condition_expression().unwrap(),
         "attribute_not_exists(#state)",
