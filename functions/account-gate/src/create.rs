@@ -31,7 +31,15 @@ pub(crate) struct AccountRequest<'a> {
     pub(crate) currency: Currency,
 }
 
-impl AccountRequest<'_> {
+impl<'a> AccountRequest<'a> {
+    pub(crate) fn new(uid: Uid, alias: &'a str, currency: Currency) -> Self {
+        Self {
+            uid,
+            alias,
+            currency,
+        }
+    }
+
     /// Whether an account Ralio read back by id is this request's: its owner, alias and
     /// currency (the one rule for the gate's own lookups and an operator's `--found`).
     pub(crate) fn is(&self, read: &ListedAccount) -> bool {
@@ -129,11 +137,7 @@ impl AccountGate {
         token: ReservationToken,
         deadline: Deadline,
     ) -> Result<Response, GateError> {
-        let AccountRequest {
-            uid,
-            alias,
-            currency,
-        } = wanted;
+        let (uid, alias, currency) = (wanted.uid, wanted.alias, wanted.currency);
         let outcome = self
             .parts
             .ralio
@@ -264,11 +268,7 @@ pub(crate) async fn create_account(
         })
     })?;
     let (alias, currency) = parse_request(&body).map_err(GateError::Invalid)?;
-    let wanted = AccountRequest {
-        uid,
-        alias: &alias,
-        currency,
-    };
+    let wanted = AccountRequest::new(uid, &alias, currency);
     gate.create(wanted, deadline).await
 }
 

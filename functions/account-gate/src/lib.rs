@@ -104,10 +104,8 @@ impl AccountGate {
     /// Lambda's configuration: `TABLE_NAME`, the Ralio variables and the [`settings`].
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let settings = settings(wiring.env())?;
-        let store = wiring.store()?;
-        let ralio = wiring.ralio()?;
-        wiring.prime_ralio(&ralio).await?;
-        wiring.prime_store(&store).await?;
+        let ralio = wiring.primed_ralio().await?;
+        let store = wiring.primed_store().await?;
         Ok(Self::new(Parts {
             users: store.clone(),
             accounts: store.clone(),

@@ -42,11 +42,7 @@ impl AccountGate {
         deadline: Deadline,
     ) -> Result<Lookup, RalioError> {
         let call = self.parts.ralio.within(deadline);
-        let AccountRequest {
-            uid,
-            alias,
-            currency,
-        } = wanted;
+        let (uid, alias, currency) = (wanted.uid, wanted.alias, wanted.currency);
         let listed = match call.find_account(uid, alias, currency).await? {
             AccountSearch::Found(account) => return Ok(Lookup::Found(account)),
             AccountSearch::Absent => Lookup::Absent,

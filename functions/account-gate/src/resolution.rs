@@ -113,11 +113,7 @@ impl AccountGate {
                     .within(Deadline::none())
                     .get_account(id)
                     .await?;
-                let wanted = AccountRequest {
-                    uid,
-                    alias,
-                    currency,
-                };
+                let wanted = AccountRequest::new(uid, alias, currency);
                 if !wanted.is(&read) || read.account.id != id.as_str() {
                     return Err(ResolveError::NotTheRequested(id.clone(), currency.as_str()));
                 }
@@ -130,11 +126,7 @@ impl AccountGate {
                 if let Err(left) = settled(since, self.parts.settings.settle, now) {
                     return Err(ResolveError::NotSettled(left.num_seconds()));
                 }
-                let wanted = AccountRequest {
-                    uid,
-                    alias,
-                    currency,
-                };
+                let wanted = AccountRequest::new(uid, alias, currency);
                 match self.look_at_ralio(wanted, since, Deadline::none()).await? {
                     Lookup::Found(account) => return Err(ResolveError::ShownAtRalio(account.id)),
                     Lookup::Unread => return Err(ResolveError::Changed),

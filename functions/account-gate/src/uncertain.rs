@@ -48,11 +48,7 @@ impl AccountGate {
                 });
             }
         };
-        let AccountRequest {
-            uid,
-            alias,
-            currency,
-        } = wanted;
+        let (uid, alias, currency) = (wanted.uid, wanted.alias, wanted.currency);
         let now = self.parts.clock.now();
         let write = AccountRecord::complete(uid, alias, currency, token, found, now);
         self.record_found(wanted, write, StatusCode::OK).await
@@ -92,11 +88,7 @@ impl AccountGate {
                 "Ralio's list shows nothing, which proves nothing until its meaning is verified",
             ));
         }
-        let AccountRequest {
-            uid,
-            alias,
-            currency,
-        } = wanted;
+        let (uid, alias, currency) = (wanted.uid, wanted.alias, wanted.currency);
         let now = self.parts.clock.now();
         let retry = ReservationToken(uuid::Uuid::new_v4());
         let lease_until = now + self.parts.settings.lease;

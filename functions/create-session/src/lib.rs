@@ -96,10 +96,8 @@ impl CreateSession {
     /// [`idv_adapters::config::ralio_config`]), the expiry schedule and the [`settings`].
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let settings = settings(wiring.env())?;
-        let store = wiring.store()?;
-        let ralio = wiring.ralio()?;
-        wiring.prime_ralio(&ralio).await?;
-        wiring.prime_store(&store).await?;
+        let ralio = wiring.primed_ralio().await?;
+        let store = wiring.primed_store().await?;
         Ok(Self::new(Parts {
             users: store.clone(),
             leases: store.clone(),

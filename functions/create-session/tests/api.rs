@@ -18,9 +18,8 @@ use idv_adapters::testing::{self, RequestCounter};
 use idv_adapters::wiring::Wiring;
 use idv_create_session::resolution::{ResolveError, SESSION_RESOLVED, SessionResolution};
 use idv_create_session::{CreateSession, Parts, Settings};
-use idv_model::Plan;
 use idv_model::{
-    AttributedEvent, Change, EventId, EventStamp, ExpirySchedule, KycLevel, Owner, Phase,
+    AttributedEvent, Change, EventId, EventStamp, ExpirySchedule, KycLevel, Owner, Phase, Plan,
     ReverifyNotice, SessionId, Uid,
 };
 use serde_json::{Value, json};

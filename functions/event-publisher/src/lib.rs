@@ -39,9 +39,8 @@ impl EventPublisher {
 
     /// Lambda's configuration: `TABLE_NAME`, `EVENT_BUS_NAME`.
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
-        let store = wiring.store()?;
         let sink = wiring.event_sink()?;
-        wiring.prime_store(&store).await?;
+        let store = wiring.primed_store().await?;
         Ok(Self::new(Parts {
             trail: store.clone(),
             users: store,

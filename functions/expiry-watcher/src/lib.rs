@@ -116,9 +116,8 @@ impl Watcher {
 
     /// Lambda's configuration: `TABLE_NAME`, `QUEUE_URL`.
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
-        let store = wiring.store()?;
         let visibility = wiring.visibility()?;
-        wiring.prime_store(&store).await?;
+        let store = wiring.primed_store().await?;
         Ok(Self::new(Parts {
             index: store,
             visibility: Some(visibility),

@@ -15,10 +15,9 @@ use idv_adapters::store::{ExpiryIndex, Store};
 use idv_adapters::testing;
 use idv_adapters::testing::fixtures::{session_event, t0};
 use idv_expiry_watcher::{Parts, TickOutcome, Watcher};
-use idv_model::Plan;
 use idv_model::{
-    ExpiryBucket, ExpirySchedule, ExpirySource, HostedUrl, Owner, Phase, SessionId, SessionRecord,
-    Uid,
+    ExpiryBucket, ExpirySchedule, ExpirySource, HostedUrl, Owner, Phase, Plan, SessionId,
+    SessionRecord, Uid,
 };
 
 /// This function's name in the recorded permissions.

@@ -49,7 +49,7 @@ impl Webhook {
             event_id,
             event_type,
             body: kept,
-            expires_at: now + self.settings.quarantine_retention,
+            expires_at: now + self.parts.settings.quarantine_retention,
             replayed: None,
         }
     }

@@ -105,44 +105,23 @@ pub struct Parts {
     pub spellings: LearntSpellings,
 }
 
+/// The function: what it is made of, nothing else.
 pub struct Webhook {
-    store: Arc<dyn EventStore>,
-    keys: SigningKeys,
-    clock: Arc<dyn Clock>,
-    scheduler: Option<Arc<ExpiryScheduler>>,
-    settings: Settings,
-    spellings: LearntSpellings,
+    parts: Parts,
 }
 
 impl Webhook {
     pub fn new(parts: Parts) -> Arc<Self> {
-        let Parts {
-            store,
-            keys,
-            clock,
-            scheduler,
-            settings,
-            spellings,
-        } = parts;
-        Arc::new(Self {
-            store,
-            keys,
-            clock,
-            scheduler,
-            settings,
-            spellings,
-        })
+        Arc::new(Self { parts })
     }
 
     /// Lambda's configuration: `TABLE_NAME`, `QUEUE_URL`, the expiry schedule,
     /// `WEBHOOK_SECRET_ARN` (or `WEBHOOK_SECRETS` outside Lambda) and the [`settings`].
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
-        let store = wiring.store()?;
-        let scheduler = wiring.scheduler(store.clone())?;
         let settings = settings(wiring.env())?;
-        let keys = wiring.signing_keys()?;
-        wiring.prime_signing_keys(&keys).await?;
-        wiring.prime_store(&store).await?;
+        let keys = wiring.primed_signing_keys().await?;
+        let store = wiring.primed_store().await?;
+        let scheduler = wiring.scheduler(store.clone())?;
         Ok(Self::new(Parts {
             store,
             keys,
@@ -201,7 +180,7 @@ impl Webhook {
                 ));
             }
         };
-        match self.keys.verify(&body, signature.as_deref()).await {
+        match self.parts.keys.verify(&body, signature.as_deref()).await {
             Ok(index) => idv_adapters::metrics::secret_matched(index),
             // Perhaps signed with a secret rotated in a moment ago, or the secrets could not be
             // read: Ralio sends it again, and by then the secrets are read again.

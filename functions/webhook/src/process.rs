@@ -118,8 +118,8 @@ impl IntoResponse for Reply {
 impl Webhook {
     /// Everything after the signature check.
     pub async fn process(&self, body: &Bytes, mode: Mode) -> Reply {
-        let now = self.clock.now();
-        let event = match parse_webhook_with(body, &self.spellings) {
+        let now = self.parts.clock.now();
+        let event = match parse_webhook_with(body, &self.parts.spellings) {
             Ok(event) => event,
             Err(err) => {
                 let why = Quarantining {
@@ -131,7 +131,7 @@ impl Webhook {
             }
         };
         let event = match self.receipt_of(&event, now, mode).await {
-            Ok(received_at) => event.received(received_at, self.settings.max_clock_skew),
+            Ok(received_at) => event.received(received_at, self.parts.settings.max_clock_skew),
             Err(err) => return failed(&err, Some(&event)),
         };
         if event.stamped_at.is_some() {
@@ -140,7 +140,7 @@ impl Webhook {
         let attributed = match interpret(&event) {
             // Names only the account: applied to it, or kept until it is recorded.
             Intake::Activation(activation) => {
-                return match self.store.apply_activation(&activation, now).await {
+                return match self.parts.store.apply_activation(&activation, now).await {
                     Ok(outcome) => Reply::acknowledged(Outcome::Recorded(outcome), Some(&event)),
                     Err(err) => failed(&err, Some(&event)),
                 };
@@ -181,17 +181,17 @@ impl Webhook {
         event: &WebhookEvent,
         now: DateTime<Utc>,
     ) -> Reply {
-        let buckets = match &self.scheduler {
+        let buckets = match &self.parts.scheduler {
             Some(scheduler) => attributed.schedule_expiry(&scheduler.schedule()),
             None => Vec::new(),
         };
-        match self.store.execute(&Plan::new(&attributed, now)).await {
+        match self.parts.store.execute(&Plan::new(&attributed, now)).await {
             Ok(outcome) => {
                 // A repeat too: the first delivery may have died after applying, before
                 // scheduling (claiming a scheduled tick again is cheap and idempotent).
                 if matches!(outcome, EventOutcome::Applied | EventOutcome::Duplicate)
                     && !buckets.is_empty()
-                    && let Some(scheduler) = &self.scheduler
+                    && let Some(scheduler) = &self.parts.scheduler
                     && let Err(e) = scheduler.ensure_ticks(&buckets, now).await
                 {
                     // Acknowledged anyway: the event is applied; only the reminder may be missed.
@@ -219,19 +219,22 @@ impl Webhook {
             Mode::Live => now,
             Mode::Replay { received_at } => received_at,
         };
-        if event.occurred_at <= received + self.settings.max_clock_skew {
+        if event.occurred_at <= received + self.parts.settings.max_clock_skew {
             return Ok(received);
         }
         // Its first receipt, where still recorded: a payload kept on a later delivery than the
         // first is ordered where the first was.
-        let keep = self.settings.attribution_window + chrono::Duration::days(1);
-        self.store.first_receipt(event.id, received, keep).await
+        let keep = self.parts.settings.attribution_window + chrono::Duration::days(1);
+        self.parts
+            .store
+            .first_receipt(event.id, received, keep)
+            .await
     }
 
     /// What processing a payload would come to, without writing anything (a replay's dry
     /// run): `would_apply`, `unhandled`, or the reason it would stay quarantined.
     pub async fn assess(&self, body: &Bytes) -> Result<&'static str, StoreError> {
-        let event = match parse_webhook_with(body, &self.spellings) {
+        let event = match parse_webhook_with(body, &self.parts.spellings) {
             Ok(event) => event,
             Err(err) => return Ok(err.code().as_str()),
         };
@@ -252,9 +255,9 @@ impl Webhook {
     async fn look_up(&self, lookup: Option<OwnerLookup>) -> Result<Vec<Owner>, StoreError> {
         match lookup {
             Some(OwnerLookup::Session(session_id)) => {
-                self.store.find_session_owners(session_id).await
+                self.parts.store.find_session_owners(session_id).await
             }
-            Some(OwnerLookup::KycId(kyc_id)) => self.store.find_kyc_id_owners(kyc_id).await,
+            Some(OwnerLookup::KycId(kyc_id)) => self.parts.store.find_kyc_id_owners(kyc_id).await,
             None => Ok(Vec::new()),
         }
     }
@@ -269,9 +272,10 @@ impl Webhook {
         now: DateTime<Utc>,
         mode: Mode,
     ) -> Reply {
-        let window = self.settings.attribution_window;
+        let window = self.parts.settings.attribution_window;
         if mode == Mode::Live && unattributed.may_resolve() {
             let first = match self
+                .parts
                 .store
                 .first_receipt(event.id, now, window + chrono::Duration::days(1))
                 .await
@@ -296,7 +300,7 @@ impl Webhook {
                         unattributed.reason.into(),
                         now,
                     );
-                    if let Err(err) = self.store.quarantine(&entry, None).await {
+                    if let Err(err) = self.parts.store.quarantine(&entry, None).await {
                         return failed(&err, Some(event));
                     }
                 }
@@ -367,7 +371,7 @@ impl Webhook {
             )
         });
         let audited = note.as_ref().map(|(owner, entry)| (*owner, entry));
-        match self.store.quarantine(&entry, audited).await {
+        match self.parts.store.quarantine(&entry, audited).await {
             Ok(()) => {
                 tracing::warn!(
                     reason = why.code.as_str(),

@@ -66,6 +66,28 @@ impl<'e, E: Env> Wiring<'e, E> {
         )))
     }
 
+    /// A function's store: [`Self::store`], with its connection opened while priming.
+    pub async fn primed_store(&self) -> Result<Arc<DynamoStore>, ConfigError> {
+        let store = self.store()?;
+        self.prime_store(&store).await?;
+        Ok(store)
+    }
+
+    /// A function's Ralio client: [`Self::ralio`], with its credentials read and its
+    /// connection opened while priming.
+    pub async fn primed_ralio(&self) -> Result<Arc<RalioClient>, ConfigError> {
+        let ralio = self.ralio()?;
+        self.prime_ralio(&ralio).await?;
+        Ok(ralio)
+    }
+
+    /// The webhook's signing keys: [`Self::signing_keys`], read now while priming.
+    pub async fn primed_signing_keys(&self) -> Result<SigningKeys, ConfigError> {
+        let keys = self.signing_keys()?;
+        self.prime_signing_keys(&keys).await?;
+        Ok(keys)
+    }
+
     /// The service's EventBridge bus, `EVENT_BUS_NAME`.
     pub fn event_sink(&self) -> Result<Arc<EventBridgeSink>, ConfigError> {
         let bus = self
@@ -179,7 +201,7 @@ impl<'e, E: Env> Wiring<'e, E> {
 
     /// With `PRIME_CONNECTIONS`, opens the store's connection (`DescribeTable`). A failure only
     /// costs the first request its handshake, so it is logged, not fatal.
-    pub async fn prime_store(&self, store: &DynamoStore) -> Result<(), ConfigError> {
+    async fn prime_store(&self, store: &DynamoStore) -> Result<(), ConfigError> {
         if !self.prime_connections()? {
             return Ok(());
         }
@@ -195,7 +217,7 @@ impl<'e, E: Env> Wiring<'e, E> {
     /// is not filled in stops the start, naming it) and logs in, opening the connection. Each
     /// step keeps to [`Self::PRIME_BUDGET`]: a slow Secrets Manager or Ralio leaves the work
     /// to the first request instead of failing INIT (and with it the read-only routes).
-    pub async fn prime_ralio(&self, ralio: &RalioClient) -> Result<(), ConfigError> {
+    async fn prime_ralio(&self, ralio: &RalioClient) -> Result<(), ConfigError> {
         if !self.prime_connections()? {
             return Ok(());
         }
@@ -222,7 +244,7 @@ impl<'e, E: Env> Wiring<'e, E> {
 
     /// With `PRIME_CONNECTIONS`, reads the webhook secrets now: one that cannot be read or
     /// breaks the rules stops the start.
-    pub async fn prime_signing_keys(&self, keys: &SigningKeys) -> Result<(), ConfigError> {
+    async fn prime_signing_keys(&self, keys: &SigningKeys) -> Result<(), ConfigError> {
         if self.prime_connections()? {
             match tokio::time::timeout(Self::PRIME_BUDGET, keys.load()).await {
                 Ok(loaded) => loaded?,

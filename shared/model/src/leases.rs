@@ -57,6 +57,15 @@ pub enum LeaseGuard {
 }
 
 impl LeaseHold {
+    /// A lease taken at `now` for a new attempt, held until `until`.
+    pub fn taken(now: DateTime<Utc>, until: DateTime<Utc>) -> Self {
+        Self {
+            token: LeaseToken(uuid::Uuid::new_v4()),
+            acquired_at: now,
+            until,
+        }
+    }
+
     /// The lease as a holder that gave up uncertain leaves it: lapsed, its attempt kept.
     pub fn given_up(self) -> Self {
         Self {

@@ -562,16 +562,7 @@ async fn an_activation_reaches_its_account_whichever_comes_first(store: Arc<dyn 
             AccountReservation::Reserved(token) => token,
             other => panic!("{other:?}"),
         };
-        let account = RalioAccount {
-            id: account_id.clone(),
-            alias: "Main".into(),
-            currency: "EUR".into(),
-            balance: 0,
-            pending_in: 0,
-            pending_out: 0,
-            state: "PENDING".into(),
-            account_type: "USER".into(),
-        };
+        let account = RalioAccount::opened(account_id.clone(), "Main", Currency::Eur);
         let complete = AccountRecord::complete(uid, "Main", Currency::Eur, token, account, now());
         let expected = if activation_first {
             "deferred"

@@ -9,8 +9,9 @@ use idv_adapters::signing_keys::SigningKeys;
 use idv_adapters::store::Store;
 use idv_adapters::testing::fixtures::{call, request, session_event, t0};
 use idv_local::replay::{ReplayFilter, replay_quarantine};
-use idv_model::Plan;
-use idv_model::{LearntSpellings, Owner, Phase, SessionId, Uid, WebhookSecret, WebhookSecrets};
+use idv_model::{
+    LearntSpellings, Owner, Phase, Plan, SessionId, Uid, WebhookSecret, WebhookSecrets,
+};
 use idv_webhook::{Parts, Webhook};
 use serde_json::json;
 

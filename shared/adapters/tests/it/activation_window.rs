@@ -7,10 +7,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use idv_adapters::store::Store;
 use idv_adapters::testing::fixtures::*;
-use idv_model::Plan;
 use idv_model::{
     ACTIVATION_RETENTION, AccountId, AccountIdentity, AccountRecord, AccountStatus, Activation,
-    Currency, EventOutcome, EventStamp, KycLevel, Owner, RalioAccount, ReservationToken,
+    Currency, EventOutcome, EventStamp, KycLevel, Owner, Plan, RalioAccount, ReservationToken,
 };
 
 idv_adapters::both_stores!(
@@ -39,16 +38,7 @@ async fn record_account(
         now,
     );
     store.write_account(&reserve, now).await.unwrap().unwrap();
-    let account = RalioAccount {
-        id: id.as_str().to_owned(),
-        alias: "Main".into(),
-        currency: "EUR".into(),
-        balance: 0,
-        pending_in: 0,
-        pending_out: 0,
-        state: "PENDING".into(),
-        account_type: "USER".into(),
-    };
+    let account = RalioAccount::opened(id.as_str(), "Main", Currency::Eur);
     let complete = AccountRecord::complete(uid, "Main", Currency::Eur, token, account, now);
     store
         .write_account(&complete, now)

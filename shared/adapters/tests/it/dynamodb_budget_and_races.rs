@@ -12,10 +12,9 @@ use idv_adapters::store::{
 use idv_adapters::testing::faults::TransactionConflicts;
 use idv_adapters::testing::fixtures::*;
 use idv_adapters::testing::{dynamo, dynamo_on, dynamo_with_counter, memory, new_table};
-use idv_model::Plan;
 use idv_model::{
-    EventOutcome, HostedUrl, KycLevel, Owner, Phase, SessionRecord, StoredSession, WatchAction,
-    WatchOutcome,
+    EventOutcome, HostedUrl, KycLevel, Owner, Phase, Plan, SessionRecord, StoredSession,
+    WatchAction, WatchOutcome,
 };
 
 #[tokio::test]

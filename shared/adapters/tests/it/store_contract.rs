@@ -8,13 +8,13 @@ use chrono::{Duration, NaiveDate};
 use idv_adapters::store::{BucketMember, Lease, QuarantineEntry, Replayed, Store};
 use idv_adapters::testing::fixtures::*;
 use idv_adapters::testing::{dynamo, memory};
-use idv_model::Plan;
 use idv_model::{
     AccountId, AccountRecord, AccountRefusal, AccountReservation, AccountStatus, Activation,
     AttributedEvent, AuditEntry, AuditOutcome, BucketKind, Change, Currency, EventOutcome,
     EventStamp, ExpiryBucket, ExpirySchedule, ExpirySource, FailureReason, HostedUrl, KycLevel,
-    LeaseRelease, Owner, Phase, RalioAccount, RelatedPartyId, ReservationToken, ReverifyNotice,
-    SessionRecord, StoredSession, TickClaim, WatchAction, WatchOutcome, parse_webhook,
+    LeaseRelease, Owner, Phase, Plan, RalioAccount, RelatedPartyId, ReservationToken,
+    ReverifyNotice, SessionRecord, StoredSession, TickClaim, WatchAction, WatchOutcome,
+    parse_webhook,
 };
 
 macro_rules! contract {
@@ -620,14 +620,8 @@ async fn inferred_expiry_yields_to_a_later_real_outcome(store: Arc<dyn Store>) {
 
 fn ralio_account(alias: &str) -> RalioAccount {
     RalioAccount {
-        id: uuid::Uuid::new_v4().to_string(),
-        alias: alias.into(),
-        currency: "EUR".into(),
-        balance: 0,
-        pending_in: 0,
-        pending_out: 0,
-        state: "ACTIVE".into(),
-        account_type: "USER".into(),
+        state: idv_model::accounts::ACTIVE.into(),
+        ..RalioAccount::opened(uuid::Uuid::new_v4().to_string(), alias, Currency::Eur)
     }
 }
 

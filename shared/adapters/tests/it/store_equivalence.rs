@@ -7,10 +7,9 @@ use chrono::Duration;
 use idv_adapters::store::{BucketMember, Store};
 use idv_adapters::testing::fixtures::*;
 use idv_adapters::testing::{dynamo, memory};
-use idv_model::Plan;
 use idv_model::{
     AttributedEvent, AuditEntry, Change, ExpirySchedule, ExpirySource, FailureReason, HostedUrl,
-    KycLevel, Owner, Phase, SessionId, SessionRecord, Uid, WatchAction,
+    KycLevel, Owner, Phase, Plan, SessionId, SessionRecord, Uid, WatchAction,
 };
 use proptest::prelude::*;
 

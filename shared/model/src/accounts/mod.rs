@@ -40,6 +40,23 @@ pub struct RalioAccount {
 /// The state Ralio gives an account that is ready for use.
 pub const ACTIVE: &str = "ACTIVE";
 
+impl RalioAccount {
+    /// A user's account as Ralio answers its creation: empty, and not active yet (`PENDING`)
+    /// until Ralio's `account_activated` event.
+    pub fn opened(id: impl Into<String>, alias: &str, currency: Currency) -> Self {
+        Self {
+            id: id.into(),
+            alias: alias.to_owned(),
+            currency: currency.as_str().to_owned(),
+            balance: 0,
+            pending_in: 0,
+            pending_out: 0,
+            state: "PENDING".to_owned(),
+            account_type: "USER".to_owned(),
+        }
+    }
+}
+
 /// Proof of holding a reservation: only its holder may record what became of the creation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReservationToken(pub uuid::Uuid);

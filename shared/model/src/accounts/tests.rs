@@ -14,16 +14,7 @@ fn token() -> ReservationToken {
 }
 
 fn account() -> RalioAccount {
-    RalioAccount {
-        id: "acc".into(),
-        alias: "Main".into(),
-        currency: "EUR".into(),
-        balance: 0,
-        pending_in: 0,
-        pending_out: 0,
-        state: "PENDING".into(),
-        account_type: "USER".into(),
-    }
+    RalioAccount::opened("acc", "Main", Currency::Eur)
 }
 
 #[test]

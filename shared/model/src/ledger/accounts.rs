@@ -189,16 +189,7 @@ mod tests {
     }
 
     fn created(uid: Uid, token: ReservationToken) -> AccountWrite {
-        let account = RalioAccount {
-            id: "acc-1".into(),
-            alias: "Main".into(),
-            currency: "EUR".into(),
-            balance: 0,
-            pending_in: 0,
-            pending_out: 0,
-            state: "PENDING".into(),
-            account_type: "USER".into(),
-        };
+        let account = RalioAccount::opened("acc-1", "Main", Currency::Eur);
         AccountRecord::complete(
             uid,
             "Main",

@@ -289,15 +289,10 @@ impl AccountStore for DynamoStore {
         let mut expr = Expression::default();
         expr.set(attr::SEEN_AS, to_value(&identity.as_str())?)
             .condition(&Cond::Present(attr::PK));
-        let result = with_update!(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(Key::received_activation(waiting).item()?)),
-            expr
-        )
-        .send()
-        .await;
+        let result = self
+            .update_item_of(&Key::received_activation(waiting), &expr)?
+            .send()
+            .await;
         // Absorbed or expired meanwhile: nothing is left to note it on.
         conditional("UpdateItem", result)?.ok();
         Ok(())

@@ -68,15 +68,7 @@ impl ExpiryIndex for DynamoStore {
         let mut expr = Expression::default();
         expr.set(attr::SENT_AT, to_value(&Ts(now))?)
             .condition(&Cond::Present(attr::PK));
-        let result = with_update!(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(Key::tick(bucket).item()?)),
-            expr
-        )
-        .send()
-        .await;
+        let result = self.update_item_of(&Key::tick(bucket), &expr)?.send().await;
         // Gone (given back meanwhile): nothing to mark.
         conditional("UpdateItem", result).map(|_| ())
     }

@@ -124,6 +124,22 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// A single `UpdateItem` of `key` with `expr`'s update, condition, names and values.
+    fn update_item_of(
+        &self,
+        key: &Key,
+        expr: &Expression,
+    ) -> StoreResult<aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder>
+    {
+        Ok(with_update!(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key.item()?)),
+            expr
+        ))
+    }
+
     /// An update of one item, for a transaction.
     fn update(&self, key: &Key, expr: &Expression) -> StoreResult<TransactWriteItem> {
         let update = with_update!(

@@ -29,17 +29,12 @@ impl DynamoStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Result<super::Item, Option<super::Item>>> {
         let (key, expr) = Self::write_expression(owner, write, now)?;
-        let result = with_update!(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key.item()?)),
-            expr
-        )
-        .return_values(ReturnValue::AllNew)
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .send()
-        .await;
+        let result = self
+            .update_item_of(&key, &expr)?
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
         Ok(conditional("UpdateItem", result)?.map(|output| output.attributes.unwrap_or_default()))
     }
 
@@ -71,16 +66,10 @@ impl DynamoStore {
     async fn count_stored_session(&self, owner: Owner) -> StoreResult<()> {
         let mut expr = Expression::default();
         expr.add(attr::SESSIONS_VERSION, to_value(&1u64)?);
-        with_update!(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(Key::profile(owner).item()?)),
-            expr
-        )
-        .send()
-        .await
-        .map_err(|e| super::errors::sdk_error("UpdateItem", e))?;
+        self.update_item_of(&Key::profile(owner), &expr)?
+            .send()
+            .await
+            .map_err(|e| super::errors::sdk_error("UpdateItem", e))?;
         Ok(())
     }
 }
@@ -158,11 +147,7 @@ impl CreationLease for DynamoStore {
         now: DateTime<Utc>,
         seen_version: u64,
     ) -> StoreResult<Lease> {
-        let hold = LeaseHold {
-            token: LeaseToken(uuid::Uuid::new_v4()),
-            acquired_at: now,
-            until,
-        };
+        let hold = LeaseHold::taken(now, until);
         let owner = Owner::User(uid);
         let guard = LeaseGuard::Free { now, seen_version };
         // The beginning of an attempt that died or gave up uncertain is kept until resolved.
@@ -175,17 +160,12 @@ impl CreationLease for DynamoStore {
             .set_item(to_item(&lease)?)
             .fill(attr::CREATION_LEASE_SINCE, to_value(&Ts(now))?)
             .condition(&lease_condition(guard)?);
-        let result = with_update!(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(Key::profile(owner).item()?)),
-            expr
-        )
-        .return_values(ReturnValue::AllOld)
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .send()
-        .await;
+        let result = self
+            .update_item_of(&Key::profile(owner), &expr)?
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
         // Only the lease and the version are read: nothing else on the profile may stand in
         // its way.
         let lease_of = |item: Option<super::Item>| -> StoreResult<LeaseItem> {
@@ -219,15 +199,10 @@ impl CreationLease for DynamoStore {
         let mut expr = Expression::default();
         expr.set(attr::CREATION_LEASE_SINCE, to_value(&Ts(at))?)
             .condition(&lease_condition(LeaseGuard::HeldBy(token))?);
-        let result = with_update!(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(Key::profile(Owner::User(uid)).item()?)),
-            expr
-        )
-        .send()
-        .await;
+        let result = self
+            .update_item_of(&Key::profile(Owner::User(uid)), &expr)?
+            .send()
+            .await;
         Ok(conditional("UpdateItem", result)?.is_ok())
     }
 
@@ -238,15 +213,7 @@ impl CreationLease for DynamoStore {
         how: LeaseRelease,
     ) -> StoreResult<()> {
         let (key, expr) = self.lease_release(uid, token, how)?;
-        let result = with_update!(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key.item()?)),
-            expr
-        )
-        .send()
-        .await;
+        let result = self.update_item_of(&key, &expr)?.send().await;
         // Someone else's lease now, or gone: nothing of ours to release.
         conditional("UpdateItem", result).map(|_| ())
     }

@@ -200,11 +200,7 @@ impl CreationLease for MemoryStore {
         now: DateTime<Utc>,
         seen_version: u64,
     ) -> StoreResult<Lease> {
-        let hold = LeaseHold {
-            token: LeaseToken(uuid::Uuid::new_v4()),
-            acquired_at: now,
-            until,
-        };
+        let hold = LeaseHold::taken(now, until);
         let mut state = self.lock()?;
         let records = state.ledger.owner_mut(Owner::User(uid));
         Ok(match records.acquire_lease(hold, seen_version) {

@@ -212,17 +212,12 @@ impl EventStore for DynamoStore {
         let mut expr = Expression::default();
         expr.fill(schema::attr::FIRST_RECEIVED_AT, to_value(&Ts(now))?)
             .fill(schema::attr::TTL, to_value(&(now + keep_for).timestamp())?);
-        let output = with_update!(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(Key::receipt(event_id).item()?)),
-            expr
-        )
-        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-        .send()
-        .await
-        .map_err(|e| sdk_error("UpdateItem", e))?;
+        let output = self
+            .update_item_of(&Key::receipt(event_id), &expr)?
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem", e))?;
         #[derive(serde::Deserialize)]
         struct Receipt {
             #[serde(rename = "firstReceivedAt")]
