@@ -104,8 +104,9 @@ impl AccountGate {
     /// Lambda's configuration: `TABLE_NAME`, the Ralio variables and the [`settings`].
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let settings = settings(wiring.env())?;
-        let ralio = wiring.primed_ralio().await?;
-        let store = wiring.primed_store().await?;
+        let store = wiring.store()?;
+        let ralio = wiring.ralio()?;
+        wiring.prime(&store, Some(&ralio), None).await?;
         Ok(Self::new(Parts {
             users: store.clone(),
             accounts: store.clone(),

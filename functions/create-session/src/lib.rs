@@ -96,8 +96,9 @@ impl CreateSession {
     /// [`idv_adapters::config::ralio_config`]), the expiry schedule and the [`settings`].
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let settings = settings(wiring.env())?;
-        let ralio = wiring.primed_ralio().await?;
-        let store = wiring.primed_store().await?;
+        let store = wiring.store()?;
+        let ralio = wiring.ralio()?;
+        wiring.prime(&store, Some(&ralio), None).await?;
         Ok(Self::new(Parts {
             users: store.clone(),
             leases: store.clone(),

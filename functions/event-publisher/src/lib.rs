@@ -39,8 +39,9 @@ impl EventPublisher {
 
     /// Lambda's configuration: `TABLE_NAME`, `EVENT_BUS_NAME`.
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
+        let store = wiring.store()?;
         let sink = wiring.event_sink()?;
-        let store = wiring.primed_store().await?;
+        wiring.prime(&store, None, None).await?;
         Ok(Self::new(Parts {
             trail: store.clone(),
             users: store,

@@ -116,8 +116,9 @@ impl Watcher {
 
     /// Lambda's configuration: `TABLE_NAME`, `QUEUE_URL`.
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
+        let store = wiring.store()?;
         let visibility = wiring.visibility()?;
-        let store = wiring.primed_store().await?;
+        wiring.prime(&store, None, None).await?;
         Ok(Self::new(Parts {
             index: store,
             visibility: Some(visibility),

@@ -118,10 +118,11 @@ impl Webhook {
     /// Lambda's configuration: `TABLE_NAME`, `QUEUE_URL`, the expiry schedule,
     /// `WEBHOOK_SECRET_ARN` (or `WEBHOOK_SECRETS` outside Lambda) and the [`settings`].
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
-        let settings = settings(wiring.env())?;
-        let keys = wiring.primed_signing_keys().await?;
-        let store = wiring.primed_store().await?;
+        let store = wiring.store()?;
         let scheduler = wiring.scheduler(store.clone())?;
+        let settings = settings(wiring.env())?;
+        let keys = wiring.signing_keys()?;
+        wiring.prime(&store, None, Some(&keys)).await?;
         Ok(Self::new(Parts {
             store,
             keys,

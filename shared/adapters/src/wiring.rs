@@ -66,28 +66,6 @@ impl<'e, E: Env> Wiring<'e, E> {
         )))
     }
 
-    /// A function's store: [`Self::store`], with its connection opened while priming.
-    pub async fn primed_store(&self) -> Result<Arc<DynamoStore>, ConfigError> {
-        let store = self.store()?;
-        self.prime_store(&store).await?;
-        Ok(store)
-    }
-
-    /// A function's Ralio client: [`Self::ralio`], with its credentials read and its
-    /// connection opened while priming.
-    pub async fn primed_ralio(&self) -> Result<Arc<RalioClient>, ConfigError> {
-        let ralio = self.ralio()?;
-        self.prime_ralio(&ralio).await?;
-        Ok(ralio)
-    }
-
-    /// The webhook's signing keys: [`Self::signing_keys`], read now while priming.
-    pub async fn primed_signing_keys(&self) -> Result<SigningKeys, ConfigError> {
-        let keys = self.signing_keys()?;
-        self.prime_signing_keys(&keys).await?;
-        Ok(keys)
-    }
-
     /// The service's EventBridge bus, `EVENT_BUS_NAME`.
     pub fn event_sink(&self) -> Result<Arc<EventBridgeSink>, ConfigError> {
         let bus = self
@@ -188,6 +166,24 @@ impl<'e, E: Env> Wiring<'e, E> {
             lambda: in_lambda(self.env),
         }));
         Ok(keys.max_age(max_age))
+    }
+
+    /// Primes what a function was built with, after every part of its configuration was read,
+    /// so that a configuration error is reported before any network call: the webhook secrets
+    /// first, then Ralio, then the store.
+    pub async fn prime(
+        &self,
+        store: &DynamoStore,
+        ralio: Option<&RalioClient>,
+        keys: Option<&SigningKeys>,
+    ) -> Result<(), ConfigError> {
+        if let Some(keys) = keys {
+            self.prime_signing_keys(keys).await?;
+        }
+        if let Some(ralio) = ralio {
+            self.prime_ralio(ralio).await?;
+        }
+        self.prime_store(store).await
     }
 
     /// How long each priming step may take: INIT must stay well inside Lambda's 10 s.

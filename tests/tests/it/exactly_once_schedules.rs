@@ -155,14 +155,15 @@ async fn world(store: Arc<dyn Store>) -> World {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum AccountRequest {
+/// What a request asks to create.
+enum Creation {
     Account,
     Session,
 }
 
 #[derive(Debug, Clone)]
 struct Request {
-    wanted: AccountRequest,
+    wanted: Creation,
     /// What Ralio does on the creating call this request may make.
     fault: Option<Fault>,
     /// Killed (its future dropped) after this many polls that did not finish it.
@@ -190,7 +191,7 @@ fn fault() -> impl Strategy<Value = Option<Fault>> {
 
 fn request() -> impl Strategy<Value = Request> {
     (
-        prop_oneof![Just(AccountRequest::Account), Just(AccountRequest::Session)],
+        prop_oneof![Just(Creation::Account), Just(Creation::Session)],
         fault(),
         prop_oneof![2 => Just(None), 1 => (0u8..8).prop_map(Some)],
     )
@@ -254,25 +255,23 @@ struct Users {
 }
 
 impl Users {
-    fn for_request(self, wanted: AccountRequest) -> Uid {
+    fn for_request(self, wanted: Creation) -> Uid {
         match wanted {
-            AccountRequest::Account => self.regular,
-            AccountRequest::Session => self.verifying,
+            Creation::Account => self.regular,
+            Creation::Session => self.verifying,
         }
     }
 }
 
-async fn send(world: &World, users: Users, wanted: AccountRequest) -> fixtures::Answer {
+async fn send(world: &World, users: Users, wanted: Creation) -> fixtures::Answer {
     let uid = users.for_request(wanted);
     let request = match wanted {
-        AccountRequest::Account => fixtures::request(
+        Creation::Account => fixtures::request(
             "POST",
             &format!("/users/{uid}/accounts"),
             Some(&json!({ "alias": ALIAS, "currency": "EUR" })),
         ),
-        AccountRequest::Session => {
-            fixtures::request("POST", &format!("/users/{uid}/idv-sessions"), None)
-        }
+        Creation::Session => fixtures::request("POST", &format!("/users/{uid}/idv-sessions"), None),
     };
     fixtures::call(&world.app, request).await
 }
@@ -282,8 +281,8 @@ async fn run(world: &World, users: Users, request: Request, counts: &Counts) {
     if let Some(fault) = request.fault {
         counts.faulted.fetch_add(1, Ordering::Relaxed);
         let operation = match request.wanted {
-            AccountRequest::Account => Operation::CreateAccount,
-            AccountRequest::Session => Operation::CreateSession,
+            Creation::Account => Operation::CreateAccount,
+            Creation::Session => Operation::CreateSession,
         };
         world.sim.fail_next(operation, fault, 1);
     }
@@ -297,11 +296,7 @@ async fn run(world: &World, users: Users, request: Request, counts: &Counts) {
 }
 
 /// The merchant retries after time has passed until the answer is 200 or 201.
-async fn answered(
-    world: &World,
-    users: Users,
-    wanted: AccountRequest,
-) -> Result<Value, TestCaseError> {
+async fn answered(world: &World, users: Users, wanted: Creation) -> Result<Value, TestCaseError> {
     let mut seen = Vec::new();
     for _ in 0..6 {
         pass_time(
@@ -334,7 +329,7 @@ async fn check(world: &World, users: Users) -> Result<(), TestCaseError> {
     // Faults not consumed by a creating call must not leak into the retries.
     world.sim.clear_faults();
     let uid = users.regular;
-    let account = answered(world, users, AccountRequest::Account).await?;
+    let account = answered(world, users, Creation::Account).await?;
     let at_ralio: Vec<_> = world
         .sim
         .accounts()
@@ -344,7 +339,7 @@ async fn check(world: &World, users: Users) -> Result<(), TestCaseError> {
     prop_assert_eq!(at_ralio.len(), 1, "Ralio accounts: {:?}", at_ralio);
     prop_assert_eq!(account["accountId"].as_str(), Some(at_ralio[0].id.as_str()));
 
-    let session = answered(world, users, AccountRequest::Session).await?;
+    let session = answered(world, users, Creation::Session).await?;
     let sessions = world.sim.sessions_of(&users.verifying.to_string());
     prop_assert_eq!(sessions.len(), 1, "Ralio sessions: {:?}", sessions);
     prop_assert_eq!(session["sessionId"].as_str(), Some(sessions[0].0.as_str()));
@@ -455,7 +450,7 @@ fn dynamodb_schedules_leave_one_account_and_one_session() {
 #[test]
 fn a_lease_given_back_after_an_uncertain_retry_sends_the_next_request_to_ralio() {
     let request = |fault| Request {
-        wanted: AccountRequest::Session,
+        wanted: Creation::Session,
         fault: Some(fault),
         killed_after: None,
     };
