@@ -1,6 +1,7 @@
-//! What the webhook computes for one delivery, without I/O: the signature check, the parse and
-//! the model's decision. `make bench` reports each as a ratio to `baseline`, a generic JSON
-//! parse of the same body measured in the same run. `cargo bench -p idv-model`
+//! This benchmark measures what the webhook computes for one delivery, without I/O: the
+//! signature check, the parse and the model's decision. `make bench` reports each as a ratio to
+//! `baseline`, a generic JSON parse of the same body measured in the same run. Run it with
+//! `cargo bench -p idv-model`.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -17,7 +18,8 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn bench(c: &mut Criterion) {
-    // The signing secret second: a delivery during a rotation, the slower case.
+    // The signing secret comes second, as for a delivery during a rotation, which is the
+    // slower case.
     let secrets = WebhookSecrets::from_csv("whsec_new,whsec_ralio_fixture_test_secret").unwrap();
     let body = fixture("kyc_state_updated.v1.json");
     let signature = WebhookSecret::new("whsec_ralio_fixture_test_secret").sign_hex(&body);

@@ -1,8 +1,9 @@
-//! Ralio's `account_activated`, and what is kept of one until its account is recorded.
+//! This module models Ralio's `account_activated`, and what is kept of one until its account is
+//! recorded.
 //!
 //! Ralio's activation names only the account, so it is matched to a record through the
-//! account's Ralio id, recorded when the account is. An activation that arrives before its
-//! account is recorded is kept and applied when the account is: whichever comes second
+//! account's Ralio id, which is recorded when the account is. An activation that arrives before
+//! its account is recorded is kept and applied when the account is; whichever comes second
 //! finds the first (see [`crate::ledger`]).
 
 use chrono::{DateTime, Duration, Utc};
@@ -12,7 +13,7 @@ use crate::accounts::{AccountId, AccountWrite};
 use crate::ids::EventId;
 use crate::lifecycle::EventStamp;
 
-/// Ralio's `account_activated`: the account is ready for use.
+/// Is Ralio's `account_activated`, which says the account is ready for use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Activation {
     pub event_id: EventId,
@@ -21,24 +22,26 @@ pub struct Activation {
     pub account_id: AccountId,
 }
 
-/// How long an activation whose account is never recorded is kept: as long as an event marker,
-/// far longer than an uncertain creation waits for its operator (its alarm repeats on every
-/// request meanwhile), and not for ever (the merchant's accounts opened elsewhere would pile up).
+/// Is how long an activation whose account is never recorded is kept. It is as long as an event
+/// marker and far longer than an uncertain creation waits for its operator (its alarm repeats
+/// on every request meanwhile). It is not for ever, because the merchant's accounts opened
+/// elsewhere would pile up.
 pub const ACTIVATION_RETENTION: Duration = Duration::days(90);
 
-/// Whose an account is, as Ralio read it back (owner, alias, currency), kept as a digest: what
-/// one lookup learnt spares the next a GET, and no alias is stored.
+/// Says whose an account is, as Ralio read it back (owner, alias, currency). It is kept as a
+/// digest, so that what one lookup learnt spares the next a GET and no alias is stored.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct AccountIdentity(String);
 
 impl AccountIdentity {
-    /// The identity of an account read from Ralio, normalised as `is_requested_account` compares.
+    /// Returns the identity of an account read from Ralio, normalised as `is_requested_account`
+    /// compares it.
     pub fn read(owner: &str, alias: &str, currency: &str) -> Self {
         let owner = crate::Uid::parse(owner).map_or_else(|_| "-".to_owned(), |u| u.to_string());
         Self::digest(&owner, alias.trim(), currency.trim())
     }
 
-    /// The identity a request's account would have.
+    /// Returns the identity a request's account would have.
     pub fn wanted(uid: crate::Uid, alias: &str, currency: crate::Currency) -> Self {
         Self::digest(&uid.to_string(), alias, currency.as_str())
     }
@@ -61,20 +64,20 @@ impl AccountIdentity {
     }
 }
 
-/// An activation waiting for its account, as a lookup sees it.
+/// Is an activation waiting for its account, as a lookup sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitingActivation {
     pub activation: Activation,
-    /// When this service received it: a lookup reads only those received after its request
-    /// could have been acted on.
+    /// It is when this service received the activation. A lookup reads only those received
+    /// after its request could have been acted on.
     pub received: DateTime<Utc>,
-    /// Whose account a lookup read it to be, once one has.
+    /// It is whose account a lookup read it to be, once one has.
     pub seen_as: Option<AccountIdentity>,
 }
 
 impl WaitingActivation {
-    /// Whether a lookup for `wanted` must read this activation's account at Ralio: not when an
-    /// earlier lookup read it to be someone else's.
+    /// Returns whether a lookup for `wanted` must read this activation's account at Ralio. It
+    /// need not when an earlier lookup read it to be someone else's.
     pub fn may_be(&self, wanted: &AccountIdentity) -> bool {
         self.seen_as.as_ref().is_none_or(|seen| seen == wanted)
     }
@@ -83,19 +86,20 @@ impl WaitingActivation {
         self.received + ACTIVATION_RETENTION
     }
 
-    /// Whether it is past its retention: gone, whether or not a store has removed it yet.
+    /// Returns whether it is past its retention. It counts as gone whether or not a store has
+    /// removed it yet.
     pub fn expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at() <= now
     }
 }
 
 impl AccountWrite {
-    /// Ralio's id of the account this write records as created, if it is one.
+    /// Returns Ralio's id of the account this write records as created, if it is one.
     pub fn account_id(&self) -> Option<AccountId> {
         AccountId::parse(&self.record.created()?.id).ok()
     }
 
-    /// The same write, with an activation that arrived before it applied.
+    /// Returns the same write with an activation that arrived before it applied.
     pub fn absorbing(&self, activation: &Activation, now: DateTime<Utc>) -> AccountWrite {
         match self.record.activate(activation.stamp.at, now) {
             Some(active) => AccountWrite {

@@ -1,5 +1,5 @@
-//! The domain events the service publishes (source `ralio.idv`): one for every applied change
-//! that has a [`AppliedChange`], made from its audit entry.
+//! This module makes the domain events the service publishes (source `ralio.idv`). There is one
+//! for every applied change that has an [`AppliedChange`], and it is made from its audit entry.
 //!
 //! The audit entry is written in the same request as the change, so an event exists exactly
 //! when its change happened. What a blind conditional write cannot know (the state before it)
@@ -16,12 +16,13 @@ use crate::lifecycle::{EventStamp, ExpirySource, LevelStamp, Phase};
 use crate::records::{FailureReason, KycRecord, UserProfile};
 use crate::{Currency, KycLevel, Owner, SessionId, SessionState, Uid};
 
-/// The EventBridge `source` of every event.
+/// Is the EventBridge `source` of every event.
 pub const SOURCE: &str = "ralio.idv";
-/// Bumped when a detail changes incompatibly; consumers may ignore versions they do not know.
+/// It is bumped when a detail changes incompatibly, and consumers may ignore versions they do
+/// not know.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The catalogue: one JSON Schema per type under `infra/events/schemas/`.
+/// Is the catalogue, with one JSON Schema per type under `infra/events/schemas/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DetailType {
     SessionStateChanged,
@@ -42,7 +43,7 @@ impl DetailType {
         DetailType::AccountActivated,
     ];
 
-    /// The EventBridge `detail-type`.
+    /// Returns the EventBridge `detail-type`.
     pub fn name(self) -> &'static str {
         match self {
             DetailType::SessionStateChanged => "Session State Changed",
@@ -58,7 +59,7 @@ impl DetailType {
         Self::ALL.into_iter().find(|t| t.name() == name)
     }
 
-    /// Its schema's file name under `infra/events/schemas/`.
+    /// Returns its schema's file name under `infra/events/schemas/`.
     pub fn schema_file(self) -> String {
         format!(
             "{}.json",
@@ -67,10 +68,10 @@ impl DetailType {
     }
 }
 
-/// One event as EventBridge receives it (and as `idv-local` lists it at `GET /events`).
+/// Is one event as EventBridge receives it (and as `idv-local` lists it at `GET /events`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PublishedEvent {
-    /// Equal to `detail.eventId`.
+    /// It equals `detail.eventId`.
     pub id: uuid::Uuid,
     pub source: String,
     #[serde(rename = "detail-type")]
@@ -132,15 +133,16 @@ enum Body<'a> {
     },
 }
 
-/// What the publisher read about the owner when it mapped an entry: the trail (for the state
-/// before a move) and the records (for a flagged session's expiry, and the next action).
+/// Holds what the publisher read about the owner when it mapped an entry: the trail (for the
+/// state before a move) and the records (for a flagged session's expiry, and the next action).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OwnerHistory<'a> {
     pub trail: &'a [AuditEntry],
     pub snapshot: Option<&'a UserSnapshot>,
 }
 
-/// Whether mapping `entry` needs the owner's [`OwnerHistory`]: the publisher reads it only then.
+/// Returns whether mapping `entry` needs the owner's [`OwnerHistory`], because the publisher
+/// reads it only then.
 pub fn needs_history(entry: &AuditEntry) -> bool {
     matches!(
         entry.applied,
@@ -152,8 +154,8 @@ pub fn needs_history(entry: &AuditEntry) -> bool {
     )
 }
 
-/// The stable id of the event an entry makes: the same entry, delivered again by the stream or
-/// replayed, makes the same id, so consumers can de-duplicate on it.
+/// Returns the stable id of the event an entry makes. The same entry, delivered again by the
+/// stream or replayed, makes the same id, so that consumers can de-duplicate on it.
 pub fn event_id(uid: Uid, entry: &AuditEntry) -> uuid::Uuid {
     let account = match &entry.applied {
         Some(
@@ -172,9 +174,9 @@ pub fn event_id(uid: Uid, entry: &AuditEntry) -> uuid::Uuid {
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
 }
 
-/// The event an audit entry makes: `None` for what is not an applied change with a fact, for
-/// related parties (the merchant's users are who it acts on), and for a level update that
-/// repeats the level. `nextAction` is worked out from the user's records as the publisher
+/// Returns the event an audit entry makes. It is `None` for what is not an applied change with a
+/// fact, for related parties (the merchant's users are who it acts on), and for a level update
+/// that repeats the level. `nextAction` is worked out from the user's records as the publisher
 /// reads them, so a late redelivery may describe a later moment under the same id.
 pub fn domain_event(
     owner: Owner,
@@ -227,8 +229,8 @@ pub fn domain_event(
         }
         AppliedChange::Level { level, stamp } => {
             let previous_level = previous_level(*stamp, history.trail);
-            // A newer update that repeats the level changes nothing a consumer acts on: it is
-            // in the user's history, not on the bus.
+            // A newer update that repeats the level changes nothing a consumer acts on, so it
+            // is in the user's history but not on the bus.
             if previous_level.as_ref() == Some(level) {
                 return None;
             }
@@ -297,11 +299,11 @@ pub fn domain_event(
     })
 }
 
-/// The phase a session was in before it moved to `target`: the latest applied move of that
-/// session in the trail that the lifecycle allows before `target`. Applied moves of a session
-/// form a chain in which each allows the one before it, so "latest" is the one no other
-/// candidate allows before itself; the order entries were written in does not matter. Every
-/// Ralio session starts NOT_STARTED, which is the answer when nothing earlier was recorded.
+/// Returns the phase a session was in before it moved to `target`. That is the latest applied
+/// move of that session in the trail that the lifecycle allows before `target`. Applied moves of
+/// a session form a chain in which each allows the one before it, so "latest" is the one no
+/// other candidate allows before itself, and the order entries were written in does not matter.
+/// Every Ralio session starts NOT_STARTED, which is the answer when nothing earlier was recorded.
 pub fn previous_phase(session_id: SessionId, target: Phase, trail: &[AuditEntry]) -> Option<Phase> {
     let priors = target.allowed_priors();
     if priors.is_empty() {
@@ -319,7 +321,8 @@ pub fn previous_phase(session_id: SessionId, target: Phase, trail: &[AuditEntry]
     Some(latest.copied().unwrap_or(Phase::NotStarted))
 }
 
-/// The level before the one stamped `stamp`: the newest applied level stamped before it.
+/// Returns the level before the one stamped `stamp`, which is the newest applied level stamped
+/// before it.
 pub fn previous_level(stamp: EventStamp, trail: &[AuditEntry]) -> Option<KycLevel> {
     trail
         .iter()

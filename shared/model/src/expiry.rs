@@ -1,7 +1,7 @@
-//! Expiry scheduling arithmetic: which time buckets a session's warning and expiry fall in.
+//! This module works out which time buckets a session's warning and expiry fall in.
 //!
-//! The queue carries one message per bucket, not per session (SQS delays at most 15 minutes
-//! and hides a message at most 12 hours per receive, while sessions live 7 days).
+//! The queue carries one message per bucket, not per session, because SQS delays at most 15
+//! minutes and hides a message at most 12 hours per receive, while sessions live 7 days.
 
 use std::fmt;
 
@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BucketKind {
-    /// Flag still-open sessions as expiring soon.
+    /// The watcher flags still-open sessions as expiring soon.
     Warn,
-    /// Mark still-open sessions expired (inferred).
+    /// The watcher marks still-open sessions expired (inferred).
     Expire,
 }
 
@@ -34,7 +34,7 @@ impl BucketKind {
     }
 }
 
-/// One time bucket of one kind: sessions whose warn (or expiry) time falls in
+/// Is one time bucket of one kind. Sessions whose warn (or expiry) time falls in
 /// `[start, start + width)` are handled together when the bucket is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ExpiryBucket {
@@ -48,7 +48,7 @@ pub struct ExpiryBucket {
 pub struct MalformedBucket;
 
 impl ExpiryBucket {
-    /// The bucket of `kind` that contains `at`. Widths come from a validated
+    /// Returns the bucket of `kind` that contains `at`. Widths come from a validated
     /// [`ExpirySchedule`], so they are at least one second.
     fn containing(kind: BucketKind, at: DateTime<Utc>, width_secs: i64) -> Self {
         let start = at.timestamp().div_euclid(width_secs) * width_secs;
@@ -63,12 +63,12 @@ impl ExpiryBucket {
         self.start + Duration::seconds(self.width_secs)
     }
 
-    /// When the bucket may be processed: once every time in it has passed.
+    /// Returns when the bucket may be processed, which is once every time in it has passed.
     pub fn due_at(&self) -> DateTime<Utc> {
         self.end()
     }
 
-    /// Stable text key, e.g. `warn#1778490000#900`.
+    /// Returns a stable text key, such as `warn#1778490000#900`.
     pub fn key(&self) -> String {
         format!(
             "{}#{}#{}",
@@ -113,8 +113,8 @@ impl fmt::Display for ExpiryBucket {
     }
 }
 
-/// Durations of the expiry schedule. Built only through [`ExpirySchedule::new`], so every
-/// schedule in use has a bucket of at least one second.
+/// Holds the durations of the expiry schedule. It is built only through
+/// [`ExpirySchedule::new`], so that every schedule in use has a bucket of at least one second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExpirySchedule {
     warning_lead: Duration,
@@ -122,7 +122,7 @@ pub struct ExpirySchedule {
     bucket_secs: i64,
 }
 
-/// A schedule that cannot work, naming the duration at fault.
+/// Says that a schedule cannot work, and names the duration at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidSchedule {
     #[error("the bucket width must be at least 1s")]
@@ -144,9 +144,9 @@ impl Default for ExpirySchedule {
 }
 
 impl ExpirySchedule {
-    /// `warning_lead`: how long before `expiresAt` a still-open session is flagged (default
-    /// 24 h); `grace`: how long after `expiresAt` a silent session is marked expired (1 h);
-    /// `bucket`: the width of a time bucket, whole seconds (15 min).
+    /// `warning_lead` is how long before `expiresAt` a still-open session is flagged (default
+    /// 24 h), `grace` is how long after `expiresAt` a silent session is marked expired (1 h),
+    /// and `bucket` is the width of a time bucket, in whole seconds (15 min).
     pub fn new(
         warning_lead: Duration,
         grace: Duration,
@@ -196,29 +196,30 @@ impl ExpirySchedule {
         )
     }
 
-    /// Both buckets a session expiring at `expires_at` is indexed under: its warning, then its
-    /// expiry.
+    /// Returns both buckets a session expiring at `expires_at` is indexed under: its warning,
+    /// then its expiry.
     pub fn buckets(&self, expires_at: DateTime<Utc>) -> [ExpiryBucket; 2] {
         [self.warn_bucket(expires_at), self.expire_bucket(expires_at)]
     }
 }
 
-/// A bucket's tick item: when a session claimed it (to send the bucket's one queue message),
-/// and whether that message was sent.
+/// Is a bucket's tick item. It says when a session claimed it (to send the bucket's one queue
+/// message), and whether that message was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TickState {
     pub claimed_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-/// How long a claimed tick may stay without its message before another session takes it over:
-/// its claimer died between the claim and the send, or failed to give the claim back.
+/// Is how long a claimed tick may stay without its message before another session takes it
+/// over. After that, its claimer is taken to have died between the claim and the send, or to
+/// have failed to give the claim back.
 pub const TICK_ORPHANED_AFTER: chrono::Duration = chrono::Duration::minutes(1);
 
-/// What a session finds when it claims its bucket's tick.
+/// Is what a session finds when it claims its bucket's tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TickClaim {
-    /// This session sends the message: the bucket had no tick, or an orphaned one.
+    /// This session sends the message, because the bucket had no tick, or an orphaned one.
     Claimed,
     /// The message was sent.
     Sent,
@@ -228,7 +229,7 @@ pub enum TickClaim {
 }
 
 impl TickState {
-    /// What claiming a tick stored as `existing` at `now` comes to.
+    /// Returns what claiming a tick stored as `existing` at `now` comes to.
     pub fn claim(existing: Option<&TickState>, now: DateTime<Utc>) -> TickClaim {
         match existing {
             None => TickClaim::Claimed,

@@ -1,11 +1,11 @@
-//! Identifiers. Ralio ids are UUID strings; each kind gets its own type so a session id can
-//! never be passed where a user id is expected, and none can hold a malformed value.
+//! Ralio ids are UUID strings. Each kind gets its own type, so that a session id can never be
+//! passed where a user id is expected, and none can hold a malformed value.
 
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A value that is not a UUID where one is required.
+/// Says that a value is not a UUID where one is required.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind} must be a UUID")]
 pub struct InvalidId {
@@ -20,7 +20,7 @@ macro_rules! uuid_id {
 
         impl $name {
             /// Parses any UUID spelling Ralio might send (either case, with or without
-            /// hyphens, braces or `urn:uuid:`); the canonical form is lowercase hyphenated.
+            /// hyphens, braces or `urn:uuid:`). The canonical form is lowercase hyphenated.
             pub fn parse(value: &str) -> Result<Self, InvalidId> {
                 uuid::Uuid::parse_str(value.trim())
                     .map(Self)
@@ -28,7 +28,7 @@ macro_rules! uuid_id {
             }
 
             /// Parses only the hyphenated spelling (36 characters, either case), as the
-            /// public API declares its ids (`format: uuid`): a merchant's request is held to
+            /// public API declares its ids (`format: uuid`). A merchant's request is held to
             /// its contract, while Ralio's payloads are read tolerantly by [`Self::parse`].
             pub fn parse_hyphenated(value: &str) -> Result<Self, InvalidId> {
                 let hyphens_in_place = value.len() == 36
@@ -85,28 +85,29 @@ macro_rules! uuid_id {
 }
 
 uuid_id!(
-    /// A Ralio user (`uid` in the API paths, `userId` / `user_id` in webhooks).
+    /// Names a Ralio user (`uid` in the API paths, `userId` / `user_id` in webhooks).
     Uid,
     "user id"
 );
 uuid_id!(
-    /// An IDV session (`id` in the create response, `sessionId` in webhooks).
+    /// Names an IDV session (`id` in the create response, `sessionId` in webhooks).
     SessionId,
     "session id"
 );
 uuid_id!(
-    /// A webhook delivery's event (`id` or `eventId` in the envelope): the de-duplication key.
+    /// Names a webhook delivery's event (`id` or `eventId` in the envelope), and is the
+    /// de-duplication key.
     EventId,
     "event id"
 );
 uuid_id!(
-    /// A related party (shareholder, UBO, representative) of a business user.
+    /// Names a related party (shareholder, UBO, representative) of a business user.
     RelatedPartyId,
     "related party id"
 );
 
-/// Whose KYC record a session or level belongs to. Related parties are kept apart from users
-/// so that nothing a related party does can unlock anything for a user.
+/// Says whose KYC record a session or level belongs to. Related parties are kept apart from
+/// users so that nothing a related party does can unlock anything for a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "type", content = "id", rename_all = "kebab-case")]
 pub enum Owner {

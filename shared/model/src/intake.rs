@@ -1,8 +1,8 @@
-//! One intake for a webhook event: what the model makes of it, in one call.
+//! The intake says, in one call, what the model makes of a webhook event.
 //!
 //! The webhook used to sequence the rules itself (is it an activation, is it ours, whose is
 //! it, what does it change), and its dry run for replays repeated the same sequence. Both now
-//! match on one [`Intake`]. The only thing the model cannot do alone is read the store: when
+//! match on one [`Intake`]. The only thing the model cannot do alone is read the store. When
 //! an event names no owner, [`OwnerQuestion::lookup`] says what to look up and
 //! [`OwnerQuestion::answer`] finishes the intake with what was found.
 
@@ -13,38 +13,38 @@ use crate::change::{AttributedEvent, Attribution, Change, Unattributed};
 use crate::ids::{EventId, Owner, SessionId};
 use crate::webhook::WebhookEvent;
 
-/// What an event comes to before anything is written.
+/// Is what an event comes to before anything is written.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Intake {
-    /// Ralio's `account_activated`: it names only the account, so the store applies it to the
+    /// Ralio's `account_activated` names only the account, so the store applies it to the
     /// account recorded with that id, or keeps it until one is.
     Activation(Activation),
-    /// An event type this service does not act on: kept (as a digest or verbatim) and
-    /// acknowledged.
+    /// This service does not act on the event type, so the event is kept (as a digest or
+    /// verbatim) and acknowledged.
     Unhandled,
-    /// An event that names its owner: apply it.
+    /// The event names its owner, so it is applied.
     Apply(AttributedEvent),
-    /// An event that names no owner: the store must say whose it is.
+    /// The event names no owner, so the store must say whose it is.
     NeedsOwner(OwnerQuestion),
 }
 
-/// What the store is asked before an event that names no owner can be applied.
+/// Is what the store is asked before an event that names no owner can be applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OwnerLookup {
-    /// The owners a session with this id is stored for.
+    /// It asks for the owners a session with this id is stored for.
     Session(SessionId),
-    /// The owners earlier events paired this Ralio `kycId` with.
+    /// It asks for the owners earlier events paired this Ralio `kycId` with.
     KycId(i64),
 }
 
-/// An event waiting for its owner.
+/// Is an event waiting for its owner.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OwnerQuestion {
     attribution: Attribution,
     pending: Pending,
 }
 
-/// An application without its owner yet.
+/// Is an application without its owner yet.
 #[derive(Debug, Clone, PartialEq)]
 struct Pending {
     event_id: EventId,
@@ -68,8 +68,8 @@ impl Pending {
 }
 
 impl OwnerQuestion {
-    /// What to look up in the store, if anything: an event that names neither its owner nor
-    /// a session or `kycId` cannot be attributed by any lookup.
+    /// Returns what to look up in the store, if anything. An event that names neither its
+    /// owner nor a session or `kycId` cannot be attributed by any lookup.
     pub fn lookup(&self) -> Option<OwnerLookup> {
         match self.attribution {
             Attribution::BySession { session_id, .. } => Some(OwnerLookup::Session(session_id)),
@@ -78,15 +78,16 @@ impl OwnerQuestion {
         }
     }
 
-    /// The application, given the owners the lookup found; or why the event cannot be
-    /// attributed (it is then sent back while its owner may still become known, else kept).
+    /// Returns the application, given the owners the lookup found, or why the event cannot be
+    /// attributed. Such an event is sent back while its owner may still become known, and is
+    /// kept otherwise.
     pub fn answer(self, found: &[Owner]) -> Result<AttributedEvent, Unattributed> {
         let owner = self.attribution.owner(found)?;
         Ok(self.pending.to(owner))
     }
 }
 
-/// What `event` comes to (see [`Intake`]).
+/// Returns what `event` comes to (see [`Intake`]).
 pub fn interpret(event: &WebhookEvent) -> Intake {
     if let Some(activation) = event.activation() {
         return Intake::Activation(activation);

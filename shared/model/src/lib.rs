@@ -1,9 +1,9 @@
-//! The pure domain model of the Ralio IDV integration.
+//! This crate is the pure domain model of the Ralio IDV integration.
 //!
 //! Every rule lives here: identifiers that cannot be malformed, Ralio's vocabularies, the
 //! session lifecycle and KYC level ordering, the webhook wire format, signature checks, and the
-//! decisions shown to the merchant. No I/O, no async runtime, no AWS: the adapters translate and
-//! the functions compose.
+//! decisions shown to the merchant. It has no I/O, no async runtime and no AWS, so that the
+//! adapters only translate and the functions only compose.
 //!
 //! # Reading order
 //!
@@ -18,34 +18,38 @@
 //!
 //! Each word below has one meaning in this code base.
 //!
-//! - **Owner**: whose records an event changes: a user (`Uid`) or a related party.
-//! - **Session**: one IDV session at Ralio, opened by the user at its hosted URL.
-//! - **Phase**: where a session is in its lifecycle, as this service orders it (a session
-//!   *state* is Ralio's word for the same, on the wire).
-//! - **Level**: a user's KYC level (LIGHT, REGULAR); only REGULAR may open an account.
-//! - **Event**: a signed webhook from Ralio. Its **stamp** is its place in Ralio's timeline
-//!   (timestamp, then event id); its **receipt** is when this service first received it.
-//! - **Intake**: what the model makes of an event before anything is written ([`intake`]).
-//! - **Attribution**: how an event's owner is found: named, by its session, or by its `kycId`.
-//! - **Application**: an attributed event with the change it asks for ([`AttributedEvent`]).
-//! - **Outcome**: what came of applying or keeping something ([`EventOutcome`],
+//! - An **owner** is whoever's records an event changes: a user (`Uid`) or a related party.
+//! - A **session** is one IDV session at Ralio, which the user opens at its hosted URL.
+//! - A **phase** is where a session is in its lifecycle, as this service orders it (a session
+//!   *state* is Ralio's word for the same thing, on the wire).
+//! - A **level** is a user's KYC level (LIGHT, REGULAR); only REGULAR may open an account.
+//! - An **event** is a signed webhook from Ralio. Its **stamp** is its place in Ralio's
+//!   timeline (timestamp, then event id); its **receipt** is when this service first received
+//!   it.
+//! - **Intake** is what the model makes of an event before anything is written ([`intake`]).
+//! - **Attribution** is how an event's owner is found: named, by its session, or by its
+//!   `kycId`.
+//! - An **application** is an attributed event with the change it asks for
+//!   ([`AttributedEvent`]).
+//! - An **outcome** is what came of applying or keeping something ([`EventOutcome`],
 //!   [`AuditOutcome`]).
-//! - **Quarantine**: signed payloads kept without being applied, with the reason; a
-//!   **replay** runs one again through the webhook's own path.
-//! - **Activation**: Ralio's `account_activated`, kept until its account is recorded.
-//! - **Reservation**: an account creation a request holds before calling Ralio; **uncertain**
-//!   when Ralio may have acted without the service knowing; **settled** once enough time
-//!   has passed for Ralio to show what it did.
-//! - **Lease**: the per-user hold that keeps two requests from creating two sessions.
-//! - **Ledger**: the whole store as the model sees it, in memory ([`ledger::Ledger`]); the
-//!   in-memory store is one behind a lock. The adapters' traits are **stores**
+//! - **Quarantine** holds signed payloads that were kept without being applied, with the
+//!   reason; a **replay** runs one again through the webhook's own path.
+//! - An **activation** is Ralio's `account_activated`, which is kept until its account is
+//!   recorded.
+//! - A **reservation** is an account creation that a request holds before calling Ralio. It is
+//!   **uncertain** when Ralio may have acted without the service knowing, and **settled** once
+//!   enough time has passed for Ralio to show what it did.
+//! - A **lease** is the per-user hold that keeps two requests from creating two sessions.
+//! - The **ledger** is the whole store as the model sees it, in memory ([`ledger::Ledger`]);
+//!   the in-memory store is one behind a lock. The adapters' traits are **stores**
 //!   (`EventStore`, `AccountStore`), never ledgers.
-//! - **Audit entry**: one line of a user's trail; every change and refusal leaves one.
-//! - **Applied change**: what a change that took effect was, as data, stored with its audit
-//!   entry (under the name `fact`), from which domain events are published
+//! - An **audit entry** is one line of a user's trail; every change and refusal leaves one.
+//! - An **applied change** records, as data, what a change that took effect was. It is stored
+//!   with its audit entry (under the name `fact`), and domain events are published from it
 //!   ([`audit::AppliedChange`]).
-//! - **Bucket** and **tick**: the expiry watcher's time slots and the queue message that wakes
-//!   it for one.
+//! - A **bucket** is one of the expiry watcher's time slots, and a **tick** is the queue
+//!   message that wakes the watcher for one.
 
 pub mod accounts;
 pub mod activation;

@@ -1,26 +1,27 @@
-//! The rules of a session's lifecycle and of a user's KYC level, as pure functions.
+//! This module holds the rules of a session's lifecycle and of a user's KYC level, as pure
+//! functions.
 //!
-//! Stores turn these into conditions (DynamoDB) or checks under a lock (memory); both ask the
-//! same questions here, so the rules live in one place.
+//! Stores turn these into conditions (DynamoDB) or checks under a lock (memory). Both ask the
+//! same questions here, so that the rules live in one place.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{EventId, KycLevel, SessionState};
 
-/// How the service learned that a session expired.
+/// Says how the service learned that a session expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExpirySource {
-    /// Ralio sent `kyc_session_expired`: final.
+    /// Ralio sent `kyc_session_expired`, which is final.
     Ralio,
-    /// The expiry watcher found no outcome after `expiresAt` plus a grace period: any later
+    /// The expiry watcher found no outcome after `expiresAt` plus a grace period, so any later
     /// real outcome from Ralio replaces it.
     Inferred,
 }
 
 impl ExpirySource {
-    /// The stable name stores and answers use (`ralio`, `inferred`).
+    /// Returns the stable name that stores and answers use (`ralio`, `inferred`).
     pub fn as_str(self) -> &'static str {
         match self {
             ExpirySource::Ralio => "ralio",
@@ -35,7 +36,7 @@ impl ExpirySource {
     }
 }
 
-/// A session's place in its lifecycle: Ralio's state, and for EXPIRED who said so.
+/// Is a session's place in its lifecycle: Ralio's state and, for EXPIRED, who said so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Phase {
     NotStarted,
@@ -46,15 +47,16 @@ pub enum Phase {
     Expired(ExpirySource),
 }
 
-/// The verdict on a change against what is stored: whether it applies.
+/// Is the verdict on a change against what is stored, which says whether it applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// The change is allowed and takes effect.
     Apply,
-    /// The session is already there; nothing changes.
+    /// The session is already there, so nothing changes.
     Unchanged,
-    /// Not allowed from the current phase (late or out-of-order): recorded, never applied.
+    /// The change is not allowed from the current phase (late or out-of-order), so it is
+    /// recorded but never applied.
     Stale,
 }
 
@@ -69,8 +71,8 @@ impl Phase {
         Phase::Expired(ExpirySource::Inferred),
     ];
 
-    /// The phases in which a session waits for the user: the only ones the expiry watcher
-    /// flags or expires.
+    /// These are the phases in which a session waits for the user, and the only ones the
+    /// expiry watcher flags or expires.
     pub const OPEN: [Phase; 2] = [Phase::NotStarted, Phase::Started];
 
     pub fn state(self) -> SessionState {
@@ -84,13 +86,14 @@ impl Phase {
         }
     }
 
-    /// The phase a state reported by Ralio (webhook or REST) stands for.
+    /// Returns the phase a state reported by Ralio (webhook or REST) stands for.
     pub fn reported(state: SessionState) -> Phase {
         Self::from_state(state, ExpirySource::Ralio)
     }
 
-    /// The phase a stored state stands for. An expiry whose source was not recorded is read as
-    /// Ralio's: final, the cautious reading (an inferred one could be overturned).
+    /// Returns the phase a stored state stands for. An expiry whose source was not recorded is
+    /// read as Ralio's, which is final, because that is the cautious reading (an inferred one
+    /// could be overturned).
     pub fn stored(state: SessionState, expiry: Option<ExpirySource>) -> Phase {
         Self::from_state(state, expiry.unwrap_or(ExpirySource::Ralio))
     }
@@ -113,7 +116,7 @@ impl Phase {
         }
     }
 
-    /// Nothing Ralio can say afterwards changes a final phase.
+    /// Returns whether the phase is final, which nothing Ralio says afterwards can change.
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -121,13 +124,14 @@ impl Phase {
         )
     }
 
-    /// The session is waiting for the user: it may be flagged as expiring or marked expired.
+    /// Returns whether the session is waiting for the user, so that it may be flagged as
+    /// expiring or marked expired.
     pub fn is_open(self) -> bool {
         Self::OPEN.contains(&self)
     }
 
-    /// The phases a session may be in for a move to `self` to apply. The DynamoDB condition
-    /// is built from this list, and a missing record is always allowed (see
+    /// Returns the phases a session may be in for a move to `self` to apply. The DynamoDB
+    /// condition is built from this list, and a missing record is always allowed (see
     /// [`Phase::allowed_when_absent`]).
     pub fn allowed_priors(self) -> &'static [Phase] {
         use ExpirySource::{Inferred, Ralio};
@@ -144,15 +148,15 @@ impl Phase {
         }
     }
 
-    /// A webhook may be the first we hear of a session (it can overtake our own create
-    /// response), so a report from Ralio creates the record. An inferred expiry needs a
-    /// session we stored ourselves.
+    /// Returns whether a move to this phase may create a missing record. A webhook may be the
+    /// first we hear of a session (it can overtake our own create response), so a report from
+    /// Ralio creates the record. An inferred expiry needs a session we stored ourselves.
     pub fn allowed_when_absent(self) -> bool {
         self != Phase::Expired(ExpirySource::Inferred)
     }
 
-    /// Decide whether a session in this phase, `already_flagged` or not, gets the
-    /// expiring-soon flag: only sessions still waiting for the user, and only once.
+    /// Decides whether a session in this phase, `already_flagged` or not, gets the
+    /// expiring-soon flag. Only sessions still waiting for the user get it, and only once.
     pub fn flag_verdict(self, already_flagged: bool) -> Verdict {
         match (self.is_open(), already_flagged) {
             (true, false) => Verdict::Apply,
@@ -161,7 +165,7 @@ impl Phase {
         }
     }
 
-    /// Decide a move from `current` (None: no record yet) to `self`.
+    /// Decides a move from `current` (`None` when there is no record yet) to `self`.
     pub fn verdict_from(self, current: Option<Phase>) -> Verdict {
         match current {
             Some(now) if now == self => Verdict::Unchanged,
@@ -173,9 +177,9 @@ impl Phase {
     }
 }
 
-/// Where an event sits in Ralio's timeline: by timestamp, ties broken by event id, so any
-/// delivery order of the same events converges on the newest. Levels and document-expiry
-/// warnings are both ordered this way.
+/// Says where an event sits in Ralio's timeline. It orders by timestamp, with ties broken by
+/// event id, so that any delivery order of the same events converges on the newest. Levels and
+/// document-expiry warnings are both ordered this way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct EventStamp {
     pub at: DateTime<Utc>,
@@ -183,7 +187,7 @@ pub struct EventStamp {
 }
 
 impl EventStamp {
-    /// Decide whether a value stamped `self` replaces one stamped `stored`.
+    /// Decides whether a value stamped `self` replaces one stamped `stored`.
     pub fn verdict_over(self, stored: Option<EventStamp>) -> Verdict {
         match stored {
             None => Verdict::Apply,
@@ -194,15 +198,15 @@ impl EventStamp {
     }
 }
 
-/// A KYC level as of one `kyc_state_updated` event.
+/// Is a KYC level as of one `kyc_state_updated` event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LevelStamp {
     pub level: KycLevel,
     pub stamp: EventStamp,
 }
 
-/// Fixed-width UTC timestamp (nanoseconds, `Z`) whose string order is its time order, so
-/// stores can compare timestamps in conditions and sort keys.
+/// Returns a fixed-width UTC timestamp (nanoseconds, `Z`) whose string order is its time order,
+/// so that stores can compare timestamps in conditions and sort keys.
 pub fn sortable_timestamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
 }

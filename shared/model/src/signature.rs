@@ -1,4 +1,5 @@
-//! Webhook signature check: `X-Signature` is HMAC-SHA256 of the raw body bytes.
+//! This module checks webhook signatures. `X-Signature` is the HMAC-SHA256 of the raw body
+//! bytes.
 //!
 //! Ralio does not document the encoding, so hex (either case) and base64 (standard or
 //! URL-safe, padded or not) are both accepted, with an optional `sha256=` prefix. Several
@@ -10,13 +11,13 @@ use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretSlice};
 use sha2::Sha256;
 
-/// The header Ralio puts the signature in.
+/// Is the header Ralio puts the signature in.
 pub const SIGNATURE_HEADER: &str = "x-signature";
 
 type HmacSha256 = Hmac<Sha256>;
 const MAC_LEN: usize = 32;
 
-/// One webhook signing secret. Never printed.
+/// Is one webhook signing secret, which is never printed.
 // The newtype stays because a rotation compares secret lists (`adds_to`) and secrecy's box has
 // no equality.
 #[derive(Clone, Debug)]
@@ -32,14 +33,14 @@ impl WebhookSecret {
         HmacSha256::new_from_slice(self.0.expose_secret()).expect("HMAC accepts any key length")
     }
 
-    /// The lowercase hex signature of `body`, as a sender would compute it.
+    /// Returns the lowercase hex signature of `body`, as a sender would compute it.
     pub fn sign_hex(&self, body: &[u8]) -> String {
         let mut mac = self.mac();
         mac.update(body);
         hex::encode(mac.finalize().into_bytes())
     }
 
-    /// The standard base64 signature of `body`.
+    /// Returns the standard base64 signature of `body`.
     pub fn sign_base64(&self, body: &[u8]) -> String {
         let mut mac = self.mac();
         mac.update(body);
@@ -55,7 +56,7 @@ impl PartialEq for WebhookSecret {
 
 impl Eq for WebhookSecret {}
 
-/// The secrets currently accepted, in order of preference.
+/// Holds the secrets currently accepted, in order of preference.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebhookSecrets(Vec<WebhookSecret>);
 
@@ -72,7 +73,7 @@ impl WebhookSecrets {
         }
     }
 
-    /// Parses `WEBHOOK_SECRETS`: comma-separated, surrounding blanks ignored.
+    /// Parses `WEBHOOK_SECRETS`, which is comma-separated; surrounding blanks are ignored.
     pub fn from_csv(value: &str) -> Result<Self, NoSecrets> {
         Self::new(
             value
@@ -92,14 +93,14 @@ impl WebhookSecrets {
         self.0.is_empty()
     }
 
-    /// Whether this list holds a secret `before` did not: a rotation, as opposed to a
-    /// removal, which cannot make a genuine delivery fail.
+    /// Returns whether this list holds a secret that `before` did not. Such a change is a
+    /// rotation, which, unlike a removal, cannot make a genuine delivery fail.
     pub fn adds_to(&self, before: &WebhookSecrets) -> bool {
         self.0.iter().any(|secret| !before.0.contains(secret))
     }
 
     /// Checks `header` against `body` with every active secret, in constant time per secret.
-    /// `Ok` holds the position of the secret that matched (0: the newest).
+    /// `Ok` holds the position of the secret that matched, where 0 is the newest.
     pub fn verify(&self, body: &[u8], header: Option<&str>) -> Result<usize, SignatureError> {
         let header = header.map(str::trim).filter(|h| !h.is_empty());
         let header = header.ok_or(SignatureError::Missing)?;

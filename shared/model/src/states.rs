@@ -1,10 +1,11 @@
-//! Ralio's vocabularies: session states, KYC levels, entity types and check states.
+//! This module holds Ralio's vocabularies: session states, KYC levels, entity types and check
+//! states.
 
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Ralio's IDV session states with their documented codes (REFERENCE §5.1).
+/// These are Ralio's IDV session states with their documented codes (REFERENCE §5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SessionState {
     NotStarted = 1,
@@ -61,7 +62,8 @@ impl SessionState {
             .ok_or_else(|| UnknownSessionState(value.to_owned()))
     }
 
-    /// The user can still open the hosted page: nothing has been decided yet.
+    /// Returns whether the user can still open the hosted page, because nothing has been
+    /// decided yet.
     pub fn is_open(self) -> bool {
         matches!(self, SessionState::NotStarted | SessionState::Started)
     }
@@ -95,7 +97,7 @@ impl<'de> Deserialize<'de> for SessionState {
     }
 }
 
-/// A user's KYC level. Ralio numbers REGULAR 1 and LIGHT 2 (1 is the higher level) and says
+/// Is a user's KYC level. Ralio numbers REGULAR 1 and LIGHT 2 (1 is the higher level) and says
 /// other values may exist, so levels are never compared as numbers and unknown names are kept.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KycLevel {
@@ -124,7 +126,7 @@ impl KycLevel {
         }
     }
 
-    /// Ralio's code for the level, where it has one.
+    /// Returns Ralio's code for the level, where it has one.
     pub fn code(&self) -> Option<u8> {
         match self {
             KycLevel::Regular => Some(1),
@@ -156,7 +158,8 @@ impl<'de> Deserialize<'de> for KycLevel {
     }
 }
 
-/// Who a KYC event is about. G1 payloads carry no `entityType`: absent means user.
+/// Says who a KYC event is about. G1 payloads carry no `entityType`, so an absent one means
+/// user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EntityType {
@@ -193,7 +196,7 @@ impl EntityType {
     }
 }
 
-/// Account currencies Ralio offers (`POST .../accounts`).
+/// These are the account currencies Ralio offers (`POST .../accounts`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Currency {
     #[serde(rename = "EUR")]
@@ -203,7 +206,7 @@ pub enum Currency {
 }
 
 impl Currency {
-    /// Exactly `EUR` or `USD`: a currency is not guessed from a near miss.
+    /// Accepts exactly `EUR` or `USD`, because a currency is not guessed from a near miss.
     pub fn parse(value: &str) -> Option<Self> {
         match value {
             "EUR" => Some(Currency::Eur),
@@ -220,7 +223,8 @@ impl Currency {
     }
 }
 
-/// The outcome of one check inside a session: `"Validated"`/`"Refused"` in G1, `1`/`2` in G2.
+/// Is the outcome of one check inside a session: `"Validated"`/`"Refused"` in G1, `1`/`2` in
+/// G2.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CheckState {
     Validated,

@@ -1,5 +1,5 @@
-//! The invocation each function gets in the bench, built from the sample events in
-//! `infra/events/lambda/` (the ones `cargo lambda invoke` uses), and how its answer is judged.
+//! This module builds the invocation each function gets in the bench from the sample events in
+//! `infra/events/lambda/` (the ones `cargo lambda invoke` uses), and judges its answer.
 
 use idv_model::WebhookSecret;
 use serde_json::{Value, json};
@@ -16,7 +16,8 @@ fn sample(text: &str) -> Value {
     serde_json::from_str(text).expect("a sample event")
 }
 
-/// A delivery of a new `kyc_state_updated` for a new user, signed with `secret`: applied.
+/// Returns a delivery of a new `kyc_state_updated` for a new user, signed with `secret`, which
+/// the webhook applies.
 pub fn webhook_delivery(secret: &str) -> Vec<u8> {
     let mut event = sample(WEBHOOK);
     let body = json!({
@@ -48,27 +49,27 @@ fn for_user(text: &str, uid: &str) -> Vec<u8> {
     event.to_string().into_bytes()
 }
 
-/// A session created at the (simulated) Ralio for a new user.
+/// Returns a request that creates a session at the (simulated) Ralio for a new user.
 pub fn create_session() -> Vec<u8> {
     for_user(CREATE_SESSION, &uuid::Uuid::new_v4().to_string())
 }
 
-/// A KYC read of one user.
+/// Returns a KYC read of one user.
 pub fn kyc_read(uid: &str) -> Vec<u8> {
     for_user(ACCOUNT_GATE, uid)
 }
 
-/// A due expiry tick.
+/// Returns a due expiry tick.
 pub fn tick() -> Vec<u8> {
     EXPIRY_WATCHER.as_bytes().to_vec()
 }
 
-/// One audit item from the table's stream, published to the bus.
+/// Returns one audit item from the table's stream, which is published to the bus.
 pub fn stream_batch() -> Vec<u8> {
     EVENT_PUBLISHER.as_bytes().to_vec()
 }
 
-/// An HTTP answer with one of the statuses `want`.
+/// Accepts an HTTP answer with one of the statuses `want`.
 pub fn http_status(answer: &Answer, want: &[u16]) -> Result<(), String> {
     let body: Value = serde_json::from_slice(&answer.body).map_err(|e| e.to_string())?;
     match body["statusCode"].as_u64() {
@@ -80,7 +81,7 @@ pub fn http_status(answer: &Answer, want: &[u16]) -> Result<(), String> {
     }
 }
 
-/// A batch answer that names no failed item.
+/// Accepts a batch answer that names no failed item.
 pub fn whole_batch(answer: &Answer) -> Result<(), String> {
     let body: Value = serde_json::from_slice(&answer.body).map_err(|e| e.to_string())?;
     let failed = body["batchItemFailures"].as_array().map_or(0, Vec::len);
@@ -93,7 +94,7 @@ pub fn whole_batch(answer: &Answer) -> Result<(), String> {
     Ok(())
 }
 
-/// The echo of the hello-world baseline.
+/// Accepts the echo of the hello-world baseline.
 pub fn echo(answer: &Answer) -> Result<(), String> {
     if answer.error {
         return Err(String::from_utf8_lossy(&answer.body).into_owned());

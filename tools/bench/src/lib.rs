@@ -1,5 +1,5 @@
-//! `make bench`: each function binary started as Lambda starts it, against a local Runtime
-//! API, next to a hello-world `lambda_runtime` binary built in the same run. Figures that the
+//! `make bench` starts each function binary as Lambda starts it, against a local Runtime API,
+//! next to a hello-world `lambda_runtime` binary built in the same run. Figures that the
 //! machine's speed would decide are reported as ratios to that baseline.
 
 pub mod invocations;
@@ -17,24 +17,27 @@ use runtime_api::Answer;
 pub type Invocation = Box<dyn Fn() -> Vec<u8> + Send + Sync>;
 pub type Check = Box<dyn Fn(&Answer) -> Result<(), String> + Send + Sync>;
 
-/// One binary to measure: how to start it, what to invoke it with, what a right answer is.
+/// Is one binary to measure: how to start it, what to invoke it with, and what a right answer
+/// is.
 pub struct Target {
     pub subject: Subject,
     pub invocation: Invocation,
     pub check: Check,
 }
 
-/// Which trust store the process finds.
+/// Says which trust store the process finds.
 #[derive(Debug, Clone)]
 pub enum TrustStore {
-    /// The machine's, as it is (often a directory of one file per certificate).
+    /// The process finds the machine's store as it is (often a directory of one file per
+    /// certificate).
     Machine,
-    /// One bundle file and an empty certificate directory, as on Lambda (AL2023).
+    /// The process finds one bundle file and an empty certificate directory, as on Lambda
+    /// (AL2023).
     Bundle { file: PathBuf, empty_dir: PathBuf },
 }
 
 impl TrustStore {
-    /// The bundle on this machine, if one of the usual places has it.
+    /// Returns the bundle on this machine, if one of the usual places has it.
     pub fn lambda_like(scratch: &Path) -> Option<Self> {
         let file = [
             "/etc/ssl/certs/ca-certificates.crt",
@@ -80,7 +83,8 @@ pub struct Measured {
     pub warm_p50: Duration,
     pub warm_p99: Duration,
     pub warm_calls: usize,
-    /// Warm answers that were not the expected one (reported, not hidden).
+    /// It counts the warm answers that were not the expected one, so that they are reported,
+    /// not hidden.
     pub warm_failed: usize,
     pub peak_rss_kib: u64,
     pub binary_bytes: u64,
@@ -96,7 +100,7 @@ pub fn median(mut values: Vec<Duration>) -> Duration {
     values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
-/// The `p`th percentile (0–100) by nearest rank.
+/// Returns the `p`th percentile (0–100) by nearest rank.
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -105,7 +109,7 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Measures every target; progress goes to `progress`.
+/// Measures every target, writing progress to `progress`.
 pub async fn run(plan: &Plan, progress: &mut dyn Write) -> Result<Vec<Measured>, String> {
     let mut measured: Vec<Measured> = plan
         .targets
@@ -115,8 +119,8 @@ pub async fn run(plan: &Plan, progress: &mut dyn Write) -> Result<Vec<Measured>,
             ..Measured::default()
         })
         .collect();
-    // Init alone, without priming, on both trust stores; targets interleaved in every round
-    // so that the machine's drift touches them all alike.
+    // Init is measured alone, without priming, on both trust stores. The targets are
+    // interleaved in every round so that the machine's drift touches them all alike.
     for (store, label) in [
         (&TrustStore::Machine, "machine"),
         (&plan.lambda_like, "bundle"),
@@ -141,7 +145,7 @@ pub async fn run(plan: &Plan, progress: &mut dyn Write) -> Result<Vec<Measured>,
             }
         }
     }
-    // A first real invocation queued before the process starts, with and without priming.
+    // A first real invocation is queued before the process starts, with and without priming.
     for primed in [false, true] {
         let _ = writeln!(
             progress,
@@ -175,9 +179,9 @@ pub async fn run(plan: &Plan, progress: &mut dyn Write) -> Result<Vec<Measured>,
             }
         }
     }
-    // A warm process: one invocation, then the very same one again and again, one at a time
-    // (a repeated delivery is a duplicate, a repeated creation a reuse: the table does not
-    // grow, so the emulator's speed stays the same through the run).
+    // A warm process gets one invocation, then the very same one again and again, one at a
+    // time. A repeated delivery is a duplicate and a repeated creation a reuse, so the table
+    // does not grow and the emulator's speed stays the same through the run.
     let mut extra = plan.lambda_like.env();
     extra.push(prime(true));
     for (m, target) in measured.iter_mut().zip(&plan.targets) {
@@ -199,8 +203,8 @@ pub async fn run(plan: &Plan, progress: &mut dyn Write) -> Result<Vec<Measured>,
                     return Err(format!("{}: {e}", target.subject.name));
                 }
             };
-            // Counted, not fatal: moto (one Python process) sometimes answers too slowly and
-            // the function rightly answers 503.
+            // A failure is counted, not fatal, because moto (one Python process) sometimes
+            // answers too slowly and the function rightly answers 503.
             if let Err(e) = (target.check)(&answer) {
                 failed += 1;
                 if failed <= 3 {
@@ -227,8 +231,8 @@ pub async fn run(plan: &Plan, progress: &mut dyn Write) -> Result<Vec<Measured>,
     Ok(measured)
 }
 
-/// A file's size, and its size deflated at level 9 (what `zip -9` stores, less ~100 bytes of
-/// headers).
+/// Returns a file's size, and its size deflated at level 9 (what `zip -9` stores, less ~100
+/// bytes of headers).
 pub fn sizes(path: &Path) -> Result<(u64, u64), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());

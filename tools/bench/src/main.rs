@@ -1,4 +1,5 @@
-//! `make bench` (scripts/bench.sh builds the binaries, runs criterion and starts moto first).
+//! This is `make bench`; scripts/bench.sh builds the binaries, runs criterion and starts moto
+//! first.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,13 +16,15 @@ use serde_json::json;
 #[derive(Parser)]
 #[command(about = "Start-up, first answer, warm latency and footprint of each function")]
 struct Args {
-    /// Where the release binaries are.
+    /// Reads the release binaries from this directory.
     #[arg(long, default_value = "target/release")]
     bin_dir: PathBuf,
-    /// cargo-lambda's arm64 artifacts (`make build`), reported when present.
+    /// Reads cargo-lambda's arm64 artifacts (`make build`) from here, and reports them when
+    /// present.
     #[arg(long, default_value = "target/lambda")]
     arm64_dir: PathBuf,
-    /// criterion's results (`cargo bench -p idv-model --bench webhook`), reported when present.
+    /// Reads criterion's results (`cargo bench -p idv-model --bench webhook`) from here, and
+    /// reports them when present.
     #[arg(long, default_value = "target/criterion")]
     criterion_dir: PathBuf,
     #[arg(long, default_value_t = 20)]
@@ -39,10 +42,11 @@ struct Args {
     only: Vec<String>,
 }
 
-/// The one binary the five functions ship (`make build`).
+/// Is the one binary the five functions ship in (`make build`).
 const FUNCTIONS_BINARY: &str = "idv-lambda";
 
-/// Long enough for the webhook's rule on secrets in Lambda (≥ 32 bytes), not the local one.
+/// It is long enough for the webhook's rule on secrets in Lambda (≥ 32 bytes), not just the
+/// local one.
 const WEBHOOK_SECRET: &str = "whsec_bench_0123456789abcdef0123456789abcdef";
 
 #[tokio::main]
@@ -53,7 +57,7 @@ async fn main() -> Result<(), String> {
     let lambda_like = TrustStore::lambda_like(&scratch)
         .ok_or("no CA bundle file found for the Lambda-like trust store")?;
 
-    // The resources the functions use, on moto, and the Ralio simulator.
+    // The functions use these resources on moto, and the Ralio simulator.
     let aws = emulator_config().await;
     let table = new_table().await;
     let (_, queue_url) = sqs_queue_on(&[]).await;
@@ -87,7 +91,7 @@ async fn main() -> Result<(), String> {
             base.insert(key, value);
         }
     }
-    // The region the resources were created in (the emulator's).
+    // The functions get the region the resources were created in (the emulator's).
     let region = aws.region().map_or("us-east-1".into(), |r| r.to_string());
     base.insert("AWS_REGION".into(), region.clone());
     base.insert("AWS_DEFAULT_REGION".into(), region);
@@ -101,7 +105,7 @@ async fn main() -> Result<(), String> {
         base.insert(key.into(), value.into());
     }
     base.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
-    // No profile files, as in Lambda.
+    // The home directory holds no profile files, as in Lambda.
     base.insert("HOME".into(), scratch.join("home").display().to_string());
     let expiry = [
         ("EXPIRY_WARNING_LEAD", "24h"),
@@ -120,7 +124,8 @@ async fn main() -> Result<(), String> {
             "AWS_LAMBDA_FUNCTION_NAME".into(),
             format!("ralio-idv-{name}-bench"),
         );
-        // Lambda passes the template's Handler this way; idv-lambda runs the function it names.
+        // Lambda passes the template's Handler this way, and idv-lambda runs the function it
+        // names.
         env.insert("_HANDLER".into(), name.into());
         env.extend(vars);
         Subject {
@@ -238,7 +243,7 @@ async fn main() -> Result<(), String> {
     Ok(())
 }
 
-/// The webhook bench's figures: `baseline: …` is the one the others are divided by.
+/// Returns the webhook bench's figures. `baseline: …` is the one the others are divided by.
 fn criterion_figures(dir: &Path) -> (Vec<CpuFigure>, Option<CpuFigure>) {
     let mut figures = Vec::new();
     let mut baseline = None;

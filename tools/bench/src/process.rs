@@ -1,6 +1,6 @@
-//! Starting a function binary as Lambda does (a fresh process, its environment, a Runtime API)
-//! and timing it: exec to the first `GET /next` (init), exec to the first answer, and the
-//! answers of a warm process.
+//! This module starts a function binary as Lambda does (a fresh process, its environment, a
+//! Runtime API) and times it: exec to the first `GET /next` (init), exec to the first answer,
+//! and the answers of a warm process.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,21 +9,21 @@ use std::time::{Duration, Instant};
 
 use crate::runtime_api::{Answer, Emulator};
 
-/// How long a process may take to start or answer before the run counts as failed.
+/// Is how long a process may take to start or answer before the run counts as failed.
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// A binary and the environment it starts with (the Runtime API address is added per run).
+/// Is a binary and the environment it starts with (the Runtime API address is added per run).
 #[derive(Debug, Clone)]
 pub struct Subject {
     pub name: String,
     pub binary: PathBuf,
     pub args: Vec<String>,
     pub env: BTreeMap<String, String>,
-    /// Where its stdout and stderr go, to read when a run fails.
+    /// Its stdout and stderr go here, to be read when a run fails.
     pub log: PathBuf,
 }
 
-/// A started process and its Runtime API.
+/// Is a started process and its Runtime API.
 pub struct Started {
     pub emulator: Emulator,
     child: Child,
@@ -59,7 +59,7 @@ impl Started {
         })
     }
 
-    /// Exec to the end of INIT.
+    /// Returns the time from exec to the end of INIT.
     pub async fn init(&self) -> Result<Duration, String> {
         Ok(self.emulator.ready(LIMIT).await? - self.exec)
     }
@@ -72,7 +72,7 @@ impl Started {
         }
     }
 
-    /// The most resident memory the process has used so far (VmHWM), in KiB.
+    /// Returns the most resident memory the process has used so far (VmHWM), in KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         status
@@ -87,7 +87,7 @@ impl Started {
     }
 }
 
-/// Exec to the first `GET /next`, in a process that is then stopped.
+/// Measures the time from exec to the first `GET /next`, in a process that is then stopped.
 pub async fn measure_init(subject: &Subject, extra: &[(&str, String)]) -> Result<Duration, String> {
     let started = Started::start(subject, extra).await?;
     let init = started.init().await;
@@ -95,7 +95,7 @@ pub async fn measure_init(subject: &Subject, extra: &[(&str, String)]) -> Result
     init.map_err(|e| failure(subject, &e))
 }
 
-/// A cold process's first invocation: init and exec-to-answer.
+/// Holds a cold process's first invocation: init and exec-to-answer.
 pub struct Cold {
     pub init: Duration,
     pub first_answer: Duration,

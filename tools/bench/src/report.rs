@@ -1,24 +1,25 @@
-//! BENCHMARKS.md: the tables, the machine, the date, and what each figure means.
+//! This module writes BENCHMARKS.md: the tables, the machine, the date, and what each figure
+//! means.
 
 use std::fmt::Write;
 use std::time::Duration;
 
 use crate::Measured;
 
-/// A criterion figure: mean time per iteration.
+/// Is a criterion figure, the mean time per iteration.
 #[derive(Debug, Clone)]
 pub struct CpuFigure {
     pub name: String,
     pub nanos: f64,
 }
 
-/// An arm64 artifact's size (from the cargo-lambda build), when there is one.
+/// Is an arm64 artifact's size (from the cargo-lambda build), when there is one.
 #[derive(Debug, Clone)]
 pub struct Arm64Size {
     pub name: String,
     pub bytes: u64,
     pub deflated: u64,
-    /// When `make build` wrote it: it may be older than this run's binaries.
+    /// It is when `make build` wrote the artifact, which may be older than this run's binaries.
     pub built: String,
 }
 
@@ -28,7 +29,7 @@ pub struct Report<'a> {
     pub date: String,
     pub profile: String,
     pub cpu: Vec<CpuFigure>,
-    /// The CPU figure the others are divided by.
+    /// It is the CPU figure the others are divided by.
     pub cpu_baseline: Option<CpuFigure>,
     pub arm64: Vec<Arm64Size>,
     pub runs: (usize, usize, usize),

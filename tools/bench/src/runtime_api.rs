@@ -1,6 +1,6 @@
-//! A local Lambda Runtime API (the part a function's runtime client speaks): it notes when the
-//! function first asks for work, which ends its INIT, hands it the invocations queued by the
-//! harness and times each answer. One emulator serves one process.
+//! This is a local Lambda Runtime API (the part a function's runtime client speaks). It notes
+//! when the function first asks for work, which ends its INIT, hands it the invocations queued
+//! by the harness and times each answer. One emulator serves one process.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,23 +15,23 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// How the function's INIT ended, as the Runtime API saw it.
+/// Says how the function's INIT ended, as the Runtime API saw it.
 #[derive(Debug, Clone)]
 pub enum Init {
     Running,
-    /// The first `GET /next`: INIT is over.
+    /// The first `GET /next` came, so INIT is over.
     Ready(Instant),
-    /// `POST /init/error`: the function refused to start.
+    /// `POST /init/error` came, because the function refused to start.
     Failed(String),
 }
 
-/// One invocation's answer.
+/// Is one invocation's answer.
 #[derive(Debug)]
 pub struct Answer {
     pub handed: Instant,
     pub answered: Instant,
     pub body: Vec<u8>,
-    /// Reported through `/error` rather than `/response`.
+    /// It is true when the answer was reported through `/error` rather than `/response`.
     pub error: bool,
 }
 
@@ -95,19 +95,19 @@ impl Emulator {
         })
     }
 
-    /// `AWS_LAMBDA_RUNTIME_API` for the function.
+    /// Returns `AWS_LAMBDA_RUNTIME_API` for the function.
     pub fn address(&self) -> String {
         self.addr.to_string()
     }
 
-    /// Queues an invocation; the answer arrives when the function has reply it.
+    /// Queues an invocation. The answer arrives when the function has replied to it.
     pub fn invoke(&self, body: Vec<u8>) -> oneshot::Receiver<Answer> {
         let (reply, answer) = oneshot::channel();
         let _ = self.queue.send(Pending { body, reply });
         answer
     }
 
-    /// When INIT ended, or why it failed, within `limit`.
+    /// Returns when INIT ended, or why it failed, within `limit`.
     pub async fn ready(&self, limit: Duration) -> Result<Instant, String> {
         let mut seen = self.init.clone();
         let waited = tokio::time::timeout(limit, async {

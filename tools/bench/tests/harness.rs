@@ -1,6 +1,6 @@
-//! The harness itself, in one short run: a Lambda function process (this test binary,
-//! re-executed as an echoing lambda_runtime function) is started, its init and first answer
-//! timed, warm answers collected, and the report written.
+//! This test runs the harness itself, in one short run. A Lambda function process (this test
+//! binary, re-executed as an echoing lambda_runtime function) is started, its init and first
+//! answer are timed, warm answers are collected, and the report is written.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use idv_bench::{Plan, Target, TrustStore, invocations, run};
 
 const CHILD: &str = "IDV_BENCH_ECHO_CHILD";
 
-/// Only does something when the harness starts this binary as the function under test.
+/// Does something only when the harness starts this binary as the function under test.
 #[test]
 fn echo_function() {
     if std::env::var_os(CHILD).is_none() {
@@ -46,7 +46,7 @@ async fn one_short_run_measures_and_reports() {
     let subject = Subject {
         name: "echo".into(),
         binary: binary.clone(),
-        // libtest arguments: run only the child test, which then serves the Runtime API.
+        // These libtest arguments run only the child test, which then serves the Runtime API.
         args: [
             "--exact",
             "echo_function",

@@ -1,12 +1,12 @@
-//! In-process fuzzing of the webhook path on the stable toolchain.
+//! This crate fuzzes the webhook path in process, on the stable toolchain.
 //!
-//! The engine is proptest's runner, used directly: coverage-guided engines (cargo-fuzz,
+//! The engine is proptest's runner, used directly, because coverage-guided engines (cargo-fuzz,
 //! libFuzzer, AFL) need a nightly compiler or an instrumented build this project's machines do
 //! not have, and bolero's stable engine is proptest-like random generation with less control
 //! over the structure of inputs. proptest gives structured inputs (mutations of Ralio's own
 //! payloads, event sequences), shrinking to a minimal failing input, and a regressions file per
-//! target that is replayed before any new case, so every crasher found is kept.
-//! `make fuzz` runs at least ten million cases; `make test` runs a short pass.
+//! target that is replayed before any new case, so that every crasher found is kept.
+//! `make fuzz` runs at least ten million cases, and `make test` runs a short pass.
 
 pub mod inputs;
 pub mod properties;
@@ -15,14 +15,15 @@ use std::time::{Duration, Instant};
 
 use proptest::test_runner::{Config, FileFailurePersistence, TestError, TestRunner};
 
-/// One fuzz target: what it generates and the property it checks.
+/// Is one fuzz target: what it generates and the property it checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
-    /// Arbitrary bytes under arbitrary signature headers.
+    /// It generates arbitrary bytes under arbitrary signature headers.
     RawBytes,
-    /// Ralio's example payloads mutated in structure and bytes, signed or not.
+    /// It mutates Ralio's example payloads in structure and bytes, signed or not.
     MutatedPayloads,
-    /// Sequences of well-formed events, applied, repeated, and repeated without markers.
+    /// It generates sequences of well-formed events, which are applied, repeated, and repeated
+    /// without markers.
     EventSequences,
 }
 
@@ -41,7 +42,7 @@ impl Target {
         }
     }
 
-    /// Where its crashers are kept (checked in, replayed first on every run).
+    /// Returns where its crashers are kept (checked in, and replayed first on every run).
     fn regressions(self) -> &'static str {
         match self {
             Target::RawBytes => concat!(env!("CARGO_MANIFEST_DIR"), "/regressions/raw-bytes.txt"),
@@ -57,13 +58,13 @@ impl Target {
     }
 }
 
-/// What a run did.
+/// Says what a run did.
 #[derive(Debug, Clone)]
 pub struct Run {
     pub target: Target,
     pub cases: u32,
     pub elapsed: Duration,
-    /// The minimal failing input and what broke, if anything did.
+    /// It holds the minimal failing input and what broke, if anything did.
     pub failure: Option<String>,
 }
 
@@ -80,7 +81,7 @@ pub fn run(target: Target, cases: u32) -> Run {
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             target.regressions(),
         ))),
-        // A shrink of a 5,000-deep or 70 KB input needs room; it stays bounded.
+        // A shrink of a 5,000-deep or 70 KB input needs room, but it stays bounded.
         max_shrink_iters: 20_000,
         ..Config::default()
     };

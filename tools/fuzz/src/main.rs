@@ -1,6 +1,6 @@
-//! `make fuzz`: every target, split over the machine's cores, until the total number of cases
-//! is reached; prints cases per second. Exits non-zero when a property broke (the minimal input
-//! is printed and kept in `tools/fuzz/regressions/`).
+//! `make fuzz` runs every target, split over the machine's cores, until the total number of
+//! cases is reached, and prints cases per second. It exits non-zero when a property broke (the
+//! minimal input is printed and kept in `tools/fuzz/regressions/`).
 
 use std::process::ExitCode;
 
@@ -10,10 +10,10 @@ use idv_fuzz::{Run, Target, run};
 #[derive(Debug, Parser)]
 #[command(name = "idv-fuzz")]
 struct Args {
-    /// Total cases over all targets.
+    /// Sets the total cases over all targets.
     #[arg(long, default_value_t = 10_000_000)]
     execs: u64,
-    /// Parallel runners (default: the machine's cores).
+    /// Sets the parallel runners (default: the machine's cores).
     #[arg(long)]
     threads: Option<usize>,
 }
@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    // Each target gets a third of the cases, in chunks that the threads take in turn, so a
+    // Each target gets a third of the cases, in chunks that the threads take in turn, so that a
     // slow target does not leave a core idle at the end.
     let per_target = args.execs.div_ceil(Target::ALL.len() as u64);
     let chunk = 250_000u64.min(per_target.max(1));

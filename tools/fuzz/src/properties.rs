@@ -1,6 +1,7 @@
-//! The properties every input must keep. Each is the production code of the webhook path (the
-//! signature check, the parser, the model's apply as the stores drive it), called as the webhook
-//! function calls it; a broken property panics, which the runner records and shrinks.
+//! This module checks the properties every input must keep. Each runs the production code of
+//! the webhook path (the signature check, the parser, the model's apply as the stores drive it),
+//! called as the webhook function calls it. A broken property panics, which the runner records
+//! and shrinks.
 
 use chrono::{DateTime, Duration, Utc};
 use idv_model::webhook::{EventBody, KycStateEvent, MAX_CLOCK_SKEW};
@@ -11,7 +12,8 @@ use idv_model::{
 
 use crate::inputs::{Delivery, Header, USERS, base_time};
 
-/// The secret the service holds, and one it used to hold (a rotation in progress).
+/// Is the secret the service holds; `OLD_SECRET` is one it used to hold (a rotation in
+/// progress).
 pub const SECRET: &str = "whsec_fuzz_current_secret_0123456789";
 const OLD_SECRET: &str = "whsec_fuzz_previous_secret_987654321";
 
@@ -19,7 +21,7 @@ fn receipt() -> DateTime<Utc> {
     base_time() + Duration::hours(6)
 }
 
-/// One delivery through the webhook's pure path: signature, parse, round trip, decision.
+/// Runs one delivery through the webhook's pure path: signature, parse, round trip, decision.
 pub fn delivery(secrets: &WebhookSecrets, delivery: &Delivery) {
     let secret = WebhookSecret::new(SECRET);
     let header = match &delivery.header {
@@ -47,12 +49,13 @@ pub fn delivery(secrets: &WebhookSecrets, delivery: &Delivery) {
     }
 }
 
-/// The secrets the service holds during a rotation.
+/// Returns the secrets the service holds during a rotation.
 pub fn secrets() -> WebhookSecrets {
     WebhookSecrets::from_csv(&format!("{SECRET},{OLD_SECRET}")).expect("two secrets")
 }
 
-/// Every event the parser accepts reads back to itself from its canonical rendering.
+/// Checks that every event the parser accepts reads back to itself from its canonical
+/// rendering.
 pub fn round_trip(event: &WebhookEvent) {
     let wire = serde_json::to_vec(&event.to_wire()).expect("a rendering serialises");
     match parse_webhook(&wire) {
@@ -61,8 +64,8 @@ pub fn round_trip(event: &WebhookEvent) {
     }
 }
 
-/// The owner of an event as the webhook finds it: named, or by the owners its session is
-/// stored for (as the memory store looks them up).
+/// Returns the owner of an event as the webhook finds it: named, or by the owners its session
+/// is stored for (as the memory store looks them up).
 fn owner_in(ledger: &Ledger, event: &WebhookEvent) -> Option<Owner> {
     let stored = match event.attribution().session_to_look_up() {
         Some(session_id) => ledger.session_owners(session_id),
@@ -71,7 +74,7 @@ fn owner_in(ledger: &Ledger, event: &WebhookEvent) -> Option<Owner> {
     event.attribution().owner(&stored).ok()
 }
 
-/// The decision for one event, and the same event applied again changes nothing more.
+/// Decides one event, and checks that the same event applied again changes nothing more.
 fn decide_twice(event: WebhookEvent) {
     let event = event.received(receipt(), MAX_CLOCK_SKEW);
     let Some(owner) = event.attribution().owner(&[]).ok() else {
@@ -94,7 +97,7 @@ fn decide_twice(event: WebhookEvent) {
     assert_eq!(records, once);
 }
 
-/// The user ids the sequences are about.
+/// Returns the user ids the sequences are about.
 fn users() -> impl Iterator<Item = Uid> {
     USERS.iter().map(|u| Uid::parse(u).expect("a UUID"))
 }
@@ -115,8 +118,8 @@ fn says_regular_for(event: &WebhookEvent, uid: Uid) -> bool {
 }
 
 /// Applies one delivery as the webhook does (attribution, then the ledger as the stores drive
-/// it) and checks the gate. `false`: its owner is not known yet (the webhook answers 503 and
-/// Ralio sends it again).
+/// it) and checks the gate. It returns `false` when its owner is not known yet (the webhook
+/// answers 503 and Ralio sends it again).
 fn deliver(ledger: &mut Ledger, event: &WebhookEvent, regular_seen: &mut Vec<Uid>) -> bool {
     let event = event.clone().received(receipt(), MAX_CLOCK_SKEW);
     for uid in users() {
@@ -141,7 +144,7 @@ fn deliver(ledger: &mut Ledger, event: &WebhookEvent, regular_seen: &mut Vec<Uid
     true
 }
 
-/// Delivers the events in order; those whose owner is not known yet come again after the
+/// Delivers the events in order. Those whose owner is not known yet come again after the
 /// others, as Ralio's retries do, until none can be placed.
 fn apply_all(mut ledger: Ledger, events: &[WebhookEvent], regular_seen: &mut Vec<Uid>) -> Ledger {
     let mut waiting: Vec<&WebhookEvent> = Vec::new();
@@ -159,11 +162,11 @@ fn apply_all(mut ledger: Ledger, events: &[WebhookEvent], regular_seen: &mut Vec
     }
 }
 
-/// A sequence of well-formed events (parsed from their wire form, as delivered):
-/// - no step opens the gate for a user without a REGULAR `kyc_state_updated` for them;
-/// - delivering the whole sequence again changes nothing (de-duplication);
-/// - nor does applying it again with the de-duplication markers gone (the markers expire
-///   after 90 days: the state machine itself must not count an event twice).
+/// Checks a sequence of well-formed events (parsed from their wire form, as delivered):
+/// - No step opens the gate for a user without a REGULAR `kyc_state_updated` for them.
+/// - Delivering the whole sequence again changes nothing (de-duplication).
+/// - Nor does applying it again with the de-duplication markers gone. The markers expire
+///   after 90 days, so the state machine itself must not count an event twice.
 pub fn sequence(events: &[WebhookEvent]) {
     let delivered: Vec<WebhookEvent> = events
         .iter()

@@ -1,5 +1,5 @@
-//! The baseline every function's start is compared with: lambda_runtime echoing its event,
-//! on the same tokio runtime flavour as the functions.
+//! This is the baseline every function's start is compared with: lambda_runtime echoing its
+//! event, on the same tokio runtime flavour as the functions.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;

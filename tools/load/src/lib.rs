@@ -1,11 +1,12 @@
-//! `make load`: signed webhook deliveries at volume against `idv-local`, then a check that
-//! nothing was lost, nothing applied twice and no account opened without REGULAR.
+//! `make load` sends signed webhook deliveries at volume against `idv-local`, then checks that
+//! nothing was lost, nothing was applied twice and no account was opened without REGULAR.
 //!
-//! Each run starts two fresh services on the chosen store: one takes the load (duplicates,
-//! each user's deliveries shuffled, users interleaved, many in flight), the other the same
-//! events once each, in order. Every user is then read from both through the merchant API:
-//! their standing must be the same, every event must be in the trail, none applied twice, and
-//! an account request must succeed exactly for the users the in-order run left at REGULAR.
+//! Each run starts two fresh services on the chosen store. One takes the load (duplicates, each
+//! user's deliveries shuffled, users interleaved, many in flight), and the other gets the same
+//! events once each, in order. Every user is then read from both through the merchant API.
+//! Their standing must be the same, every event must be in the trail, none may be applied
+//! twice, and an account request must succeed exactly for the users the in-order run left at
+//! REGULAR.
 
 pub mod send;
 pub mod verify;
@@ -19,7 +20,7 @@ use crate::send::{Sent, send};
 use crate::verify::{Verdict, verify};
 use crate::workload::{Plan, Signed, Workload, build};
 
-/// The secret the run signs with (the service is started with it).
+/// Is the secret the run signs with (the service is started with it).
 const SECRET: &str = "whsec_idv_load_run_secret_not_for_production";
 
 #[derive(Debug)]
@@ -38,7 +39,7 @@ async fn start(store: StoreKind, table: String) -> Result<Running, String> {
         store,
         table_name: table,
         webhook_secrets: SECRET.into(),
-        // moto on a busy machine: the SDK's own limits, not AWS's (3 s an attempt).
+        // moto on a busy machine needs the SDK's own limits, not AWS's (3 s an attempt).
         aws_timeouts: idv_local::AwsTimeouts::emulator(),
         ..LocalOptions::default()
     };
@@ -48,14 +49,14 @@ async fn start(store: StoreKind, table: String) -> Result<Running, String> {
     idv_local::start(options).await.map_err(|e| e.to_string())
 }
 
-/// One load run on `store`.
+/// Performs one load run on `store`.
 pub async fn run(plan: &Plan, store: StoreKind) -> Result<Report, String> {
     let workload = Arc::new(build(plan, SECRET, chrono::Utc::now()));
     let stamp = uuid::Uuid::new_v4().simple().to_string();
     let loaded = start(store, format!("idv-load-{}", &stamp[..12])).await?;
     let reference = start(store, format!("idv-load-ref-{}", &stamp[..12])).await?;
     let client = reqwest::Client::new();
-    // Ralio would open an account for every one of these users: only the service's own gate
+    // Ralio would open an account for every one of these users, so only the service's own gate
     // (its KYC level from the webhooks) can refuse one.
     let ralio = loaded
         .simulator
@@ -95,7 +96,7 @@ pub async fn run(plan: &Plan, store: StoreKind) -> Result<Report, String> {
             sent.retries
         );
     }
-    // Reading back is not what is measured: fewer readers at once keep moto (one Python
+    // Reading back is not what is measured, and fewer readers at once keep moto (one Python
     // thread, two tables) from falling behind.
     let verdict = verify(
         &client,
@@ -121,7 +122,7 @@ fn ms(d: std::time::Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// The figures of some runs, as a Markdown table, then each run's verdict.
+/// Returns the figures of some runs as a Markdown table, then each run's verdict.
 pub fn table(reports: &[Report]) -> String {
     let mut out = String::from(
         "| store | deliveries | distinct events | concurrency | throughput | p50 | p99 | answers not 200 | retries after 5xx | in order: throughput, p50 |\n|---|---|---|---|---|---|---|---|---|---|\n",

@@ -1,4 +1,5 @@
-//! `make load`: see the library. Prints the table; exits non-zero when the end state is wrong.
+//! This is `make load`, which the library describes. It prints the table, and exits non-zero
+//! when the end state is wrong.
 
 use std::process::ExitCode;
 
@@ -20,14 +21,14 @@ struct Args {
     deliveries: usize,
     #[arg(long, default_value_t = 1_000)]
     users: usize,
-    /// Share of deliveries that repeat an earlier one.
+    /// Sets the share of deliveries that repeat an earlier one.
     #[arg(long, default_value_t = 0.3)]
     duplicates: f64,
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
     #[arg(long, default_value_t = 2026)]
     seed: u64,
-    /// DynamoDB is the one at AWS_ENDPOINT_URL (make load starts moto).
+    /// Picks the store; DynamoDB is the one at AWS_ENDPOINT_URL (make load starts moto).
     #[arg(long, value_enum, default_value = "both")]
     store: Stores,
 }

@@ -1,5 +1,5 @@
-//! Sending deliveries as Ralio does: signed POSTs, several at once, a 5xx or a dropped
-//! connection sent again (Ralio retries those), a 4xx never.
+//! This module sends deliveries as Ralio does: signed POSTs, several at once. After a 5xx or a
+//! dropped connection a delivery is sent again (Ralio retries those), but never after a 4xx.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,16 +10,16 @@ use tokio::sync::Mutex;
 
 use crate::workload::Signed;
 
-/// How often one delivery is sent again after a 5xx or a transport error.
+/// Is how often one delivery is sent again after a 5xx or a transport error.
 const RETRIES: u32 = 20;
 
 #[derive(Debug, Default, Clone)]
 pub struct Sent {
-    /// Time to the final answer of each delivery, retries included.
+    /// It is the time to the final answer of each delivery, retries included.
     pub latencies: Vec<Duration>,
-    /// Final answers by status (0: no answer after every retry).
+    /// It counts the final answers by status, where 0 means no answer after every retry.
     pub statuses: BTreeMap<u16, usize>,
-    /// Extra sends after a 5xx or a transport error.
+    /// It counts the extra sends after a 5xx or a transport error.
     pub retries: usize,
     pub wall: Duration,
 }
@@ -48,7 +48,7 @@ impl Sent {
     }
 }
 
-/// One delivery until it is answered with something other than a 5xx.
+/// Sends one delivery until it is answered with something other than a 5xx.
 async fn deliver(client: &reqwest::Client, url: &str, signed: &Signed) -> (u16, u32) {
     let mut retries = 0;
     loop {
@@ -69,7 +69,7 @@ async fn deliver(client: &reqwest::Client, url: &str, signed: &Signed) -> (u16, 
     }
 }
 
-/// Sends every job with `concurrency` jobs in flight; a job's deliveries go one after another
+/// Sends every job with `concurrency` jobs in flight. A job's deliveries go one after another
 /// (a single delivery for the load, a user's events in order for the reference).
 pub async fn send(
     client: &reqwest::Client,

@@ -1,4 +1,4 @@
-//! After the load: every user read back through the merchant API and compared with the same
+//! After the load, every user is read back through the merchant API and compared with the same
 //! user on a service that received the same events once each, in order.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,19 +14,21 @@ use crate::workload::Workload;
 #[derive(Debug, Default, Clone)]
 pub struct Verdict {
     pub users: usize,
-    /// Users whose KYC standing differs from in-order delivery (first few described).
+    /// It counts the users whose KYC standing differs from in-order delivery (the first few are
+    /// described).
     pub differing: usize,
     pub examples: Vec<String>,
-    /// Distinct events that left no trace in their user's trail.
+    /// It counts the distinct events that left no trace in their user's trail.
     pub lost: usize,
-    /// Events the trail shows applied more than once.
+    /// It counts the events the trail shows applied more than once.
     pub applied_twice: usize,
-    /// Accounts opened for a user whose level is not REGULAR in the in-order run (Ralio,
-    /// told that every user is REGULAR, would open them all: the service's gate must refuse).
+    /// It counts the accounts opened for a user whose level is not REGULAR in the in-order run.
+    /// Ralio, told that every user is REGULAR, would open them all, so the service's gate must
+    /// refuse.
     pub opened_without_regular: usize,
-    /// Accounts refused to a user whose level is REGULAR in the in-order run.
+    /// It counts the accounts refused to a user whose level is REGULAR in the in-order run.
     pub refused_with_regular: usize,
-    /// Users at REGULAR (so the account check was exercised both ways).
+    /// It counts the users at REGULAR, to show the account check was exercised both ways.
     pub regular_users: usize,
 }
 
@@ -40,8 +42,8 @@ impl Verdict {
     }
 }
 
-/// Sends a request again after a 5xx or a transport error, as a merchant would (the service
-/// answers 503 `store_unavailable` when the emulator falls behind; nothing was changed).
+/// Sends a request again after a 5xx or a transport error, as a merchant would. The service
+/// answers 503 `store_unavailable` when the emulator falls behind, and then nothing was changed.
 async fn with_retries(
     request: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, String> {
@@ -69,8 +71,8 @@ async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value, String> 
     Ok(body)
 }
 
-/// What must not depend on delivery order: the level, the gate, the next action, each
-/// session's state, expiry and reasons, the re-verification date.
+/// Returns what must not depend on delivery order: the level, the gate, the next action, each
+/// session's state, expiry and reasons, and the re-verification date.
 fn standing(kyc: &Value) -> Value {
     let mut sessions: Vec<Value> = kyc["sessions"]
         .as_array()
@@ -97,7 +99,7 @@ fn standing(kyc: &Value) -> Value {
     })
 }
 
-/// The user's whole trail: event id → outcomes.
+/// Returns the user's whole trail, as event id → outcomes.
 async fn trail(
     client: &reqwest::Client,
     api: &str,
@@ -163,7 +165,8 @@ async fn check_user(
         .filter(|outcomes| outcomes.iter().filter(|o| *o == "applied").count() > 1)
         .count();
 
-    // The gate, tried for every user: open exactly where in-order delivery left REGULAR.
+    // The gate is tried for every user, and must be open exactly where in-order delivery left
+    // REGULAR.
     verdict.regular = want["kycLevel"] == "REGULAR";
     let url = format!("{loaded}/users/{uid}/accounts");
     let request = serde_json::json!({ "alias": "Main", "currency": "EUR" });

@@ -1,6 +1,6 @@
-//! The deliveries of a load run: each user's events in the order they happened, rendered and
-//! signed as Ralio sends them, then duplicated and shuffled within each user, and the users
-//! interleaved.
+//! This module builds the deliveries of a load run. Each user's events are rendered and signed
+//! as Ralio sends them, in the order they happened, then duplicated and shuffled within each
+//! user, and the users are interleaved.
 
 use chrono::{DateTime, Duration, Utc};
 use idv_model::webhook::{
@@ -10,15 +10,15 @@ use idv_model::{
     EventId, FailureReason, KycLevel, Owner, SessionId, Uid, WebhookEvent, WebhookSecret,
 };
 
-/// What to send.
+/// Says what to send.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// Deliveries in all, duplicates included.
+    /// It counts the deliveries in all, duplicates included.
     pub deliveries: usize,
     pub users: usize,
-    /// The share of deliveries that repeat an earlier one.
+    /// It is the share of deliveries that repeat an earlier one.
     pub duplicate_share: f64,
-    /// Deliveries in flight at once.
+    /// It counts the deliveries in flight at once.
     pub concurrency: usize,
     pub seed: u64,
 }
@@ -35,7 +35,7 @@ impl Default for Plan {
     }
 }
 
-/// One signed webhook, as Ralio sends it.
+/// Is one signed webhook, as Ralio sends it.
 #[derive(Debug, Clone)]
 pub struct Signed {
     pub user: usize,
@@ -47,9 +47,10 @@ pub struct Signed {
 #[derive(Debug)]
 pub struct Workload {
     pub users: Vec<Uid>,
-    /// Each user's distinct events, in the order they happened.
+    /// These are each user's distinct events, in the order they happened.
     pub in_order: Vec<Vec<Signed>>,
-    /// The deliveries as sent: indices (user, event) with repeats, reordered within each user.
+    /// These are the deliveries as sent: indices (user, event) with repeats, reordered within
+    /// each user.
     pub deliveries: Vec<(usize, usize)>,
 }
 
@@ -59,9 +60,9 @@ impl Workload {
     }
 }
 
-/// What happens to one session, as Ralio tells it: a manual review or not, then at most one
-/// outcome. Ralio never reports two outcomes for one session, and a session in review does not
-/// expire; only such stories end the same whatever the delivery order.
+/// Returns what happens to one session, as Ralio tells it: a manual review or not, then at most
+/// one outcome. Ralio never reports two outcomes for one session, and a session in review does
+/// not expire. Only such stories end the same whatever the delivery order.
 fn session_story(rng: &mut fastrand::Rng) -> Vec<SessionOutcome> {
     let review = rng.bool();
     let outcome = match rng.u8(0..4) {
@@ -88,8 +89,8 @@ fn session_story(rng: &mut fastrand::Rng) -> Vec<SessionOutcome> {
     story
 }
 
-/// One user's `count` events in the order they happen: up to half of them session stories,
-/// the rest level changes and document-expiry warnings.
+/// Returns one user's `count` events in the order they happen. Up to half of them are session
+/// stories, and the rest are level changes and document-expiry warnings.
 fn user_events(
     rng: &mut fastrand::Rng,
     uid: Uid,
@@ -105,8 +106,8 @@ fn user_events(
         let id = SessionId::from_uuid(uuid::Uuid::from_u128(rng.u128(..)));
         stories.push((id, story.into()));
     }
-    // One session after another, as a user goes through them; the level changes and warnings
-    // fall anywhere in between.
+    // Sessions come one after another, as a user goes through them, and the level changes and
+    // warnings fall anywhere in between.
     let mut slots: Vec<Option<usize>> = stories
         .iter()
         .enumerate()
@@ -187,7 +188,7 @@ pub fn build(plan: &Plan, secret: &str, now: DateTime<Utc>) -> Workload {
     let mut in_order: Vec<Vec<Signed>> = Vec::with_capacity(users.len());
     for (u, uid) in users.iter().enumerate() {
         let count = unique / users.len() + usize::from(u < unique % users.len());
-        // Every story happened within the last week, a few minutes between events.
+        // Every story happened within the last week, with a few minutes between events.
         let start = now - Duration::days(7) + Duration::seconds(rng.i64(0..86_400));
         let events = user_events(&mut rng, *uid, count, start)
             .into_iter()
@@ -204,7 +205,7 @@ pub fn build(plan: &Plan, secret: &str, now: DateTime<Utc>) -> Workload {
         in_order.push(events);
     }
 
-    // Each user's deliveries: every event once, plus the repeats, shuffled.
+    // Each user's deliveries hold every event once, plus the repeats, shuffled.
     let mut per_user: Vec<Vec<(usize, usize)>> = in_order
         .iter()
         .enumerate()
@@ -218,7 +219,8 @@ pub fn build(plan: &Plan, secret: &str, now: DateTime<Utc>) -> Workload {
     for deliveries in &mut per_user {
         rng.shuffle(deliveries);
     }
-    // Users interleaved at random: a slot per delivery, shuffled, each taking its user's next.
+    // Users are interleaved at random: each delivery gets a slot, the slots are shuffled, and
+    // each slot takes its user's next delivery.
     let mut slots: Vec<usize> = per_user
         .iter()
         .enumerate()

@@ -1,5 +1,6 @@
-//! The short load run of `make test`: a few hundred deliveries with duplicates, reordered per
-//! user and concurrent, on both stores; the end state must equal in-order delivery.
+//! This is the short load run of `make test`: a few hundred deliveries with duplicates,
+//! reordered per user and concurrent, on both stores. The end state must equal in-order
+//! delivery.
 
 use idv_load::workload::Plan;
 use idv_local::StoreKind;
@@ -22,7 +23,7 @@ async fn holds_on(store: StoreKind) {
     assert_eq!(report.load.not_ok(), 0, "{table}");
     assert!(report.verdict.holds(), "{table}");
     assert_eq!(report.verdict.users, 40, "{table}");
-    // Both sides of the gate were tried.
+    // The test checks that both sides of the gate were tried.
     assert!(report.verdict.regular_users > 0, "{table}");
     assert!(report.verdict.regular_users < 40, "{table}");
 }

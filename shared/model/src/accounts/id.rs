@@ -1,8 +1,8 @@
-//! Ralio's account id: it arrives in webhooks and in Ralio's answers, and is checked once here.
+//! Ralio's account id arrives in webhooks and in Ralio's answers, and it is checked once here.
 
 use serde::{Deserialize, Serialize};
 
-/// Ralio's id of an account: opaque, bounded, usable in keys.
+/// Is Ralio's id of an account. It is opaque and bounded, so that it is usable in keys.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct AccountId(String);
@@ -16,7 +16,8 @@ impl AccountId {
         let value = value.trim();
         let fine = !value.is_empty()
             && value.len() <= 128
-            // It goes into a URL path and a key: nothing that could change either's shape.
+            // It goes into a URL path and a key, so it may hold nothing that could change
+            // either's shape.
             && value
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');

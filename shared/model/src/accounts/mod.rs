@@ -1,5 +1,5 @@
-//! Accounts opened through Ralio for a user: the reservation that keeps two requests from
-//! opening the same one, the three ways a creation can end, and activation.
+//! This module covers the accounts opened through Ralio for a user: the reservation that keeps
+//! two requests from opening the same one, the three ways a creation can end, and activation.
 //!
 //! A creation at Ralio is not known to be idempotent, so its outcome is recorded on the
 //! reservation:
@@ -19,7 +19,7 @@ mod id;
 
 pub use id::{AccountId, InvalidAccountId};
 
-/// Ralio's answer to an account creation (or its list), kept as it came.
+/// Holds Ralio's answer to an account creation (or its list), kept as it came.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RalioAccount {
     pub id: String,
@@ -37,12 +37,12 @@ pub struct RalioAccount {
     pub account_type: String,
 }
 
-/// The state Ralio gives an account that is ready for use.
+/// Is the state Ralio gives an account that is ready for use.
 pub const ACTIVE: &str = "ACTIVE";
 
 impl RalioAccount {
-    /// A user's account as Ralio answers its creation: empty, and not active yet (`PENDING`)
-    /// until Ralio's `account_activated` event.
+    /// Returns a user's account as Ralio answers its creation. It is empty, and it is not
+    /// active (`PENDING`) until Ralio's `account_activated` event.
     pub fn opened(id: impl Into<String>, alias: &str, currency: Currency) -> Self {
         Self {
             id: id.into(),
@@ -57,7 +57,8 @@ impl RalioAccount {
     }
 }
 
-/// Proof of holding a reservation: only its holder may record what became of the creation.
+/// Proves that a request holds a reservation, because only its holder may record what became
+/// of the creation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReservationToken(pub uuid::Uuid);
 
@@ -68,22 +69,22 @@ pub enum AccountStatus {
         token: ReservationToken,
         lease_until: DateTime<Utc>,
     },
-    /// Ralio may have created it, as of `since`: resolved from Ralio, never by creating again
-    /// before the outcome settles.
+    /// Ralio may have created it, as of `since`. It is resolved from Ralio, and never by
+    /// creating again before the outcome settles.
     Uncertain {
         token: ReservationToken,
         since: DateTime<Utc>,
     },
-    /// Certainly nothing happened at Ralio.
+    /// Nothing happened at Ralio, for certain.
     Failed,
     Created {
         account: RalioAccount,
-        /// When Ralio said the account is ready for use (`account_activated`).
+        /// It is when Ralio said the account is ready for use (`account_activated`).
         activated_at: Option<DateTime<Utc>>,
     },
 }
 
-/// One account of a user, keyed by `(alias, currency)`.
+/// Is one account of a user, keyed by `(alias, currency)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountRecord {
     pub uid: Uid,
@@ -94,35 +95,36 @@ pub struct AccountRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-/// What a request finds when it asks to create an account.
+/// Is what a request finds when it asks to create an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountReservation {
     /// This request holds the reservation and must create the account at Ralio.
     Reserved(ReservationToken),
-    /// Already created: answer with it.
+    /// The account is already created, so the request answers with it.
     Existing(Box<AccountRecord>),
-    /// Another request is creating it until then.
+    /// Another request is creating it until `lease_until`.
     InProgress { lease_until: DateTime<Utc> },
-    /// An earlier creation may have happened at Ralio: look there before anything else. The
-    /// token lets this request resolve it.
+    /// An earlier creation may have happened at Ralio, so the request looks there before
+    /// anything else. The token lets this request resolve it.
     Uncertain {
         token: ReservationToken,
         since: DateTime<Utc>,
     },
     /// The user's level was not REGULAR when the reservation would have taken effect (a
-    /// downgrade landed after the request read it): nothing was reserved.
+    /// downgrade landed after the request read it), so nothing was reserved.
     NotRegular,
 }
 
-/// When a write to an account record may take effect.
+/// Says when a write to an account record may take effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountGuard {
     /// Nothing is stored, or an earlier creation certainly failed.
     Reservable,
     /// The reservation is still `token`'s and its outcome is not recorded yet (pending or
-    /// uncertain): completing, failing, marking uncertain, or taking over after it settled.
+    /// uncertain). Completing, failing, marking uncertain and taking over after it settled
+    /// use it.
     HeldBy(ReservationToken),
-    /// The account is created (activation).
+    /// The account is created; activation uses it.
     Created,
 }
 
@@ -141,23 +143,23 @@ impl AccountGuard {
     }
 }
 
-/// One conditional write of a whole account record.
+/// Is one conditional write of a whole account record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountWrite {
     pub guard: AccountGuard,
     pub record: AccountRecord,
-    /// The write leads to a creation at Ralio (a reservation, or a retry after settling): it
-    /// takes effect only while the user's KYC level is REGULAR, checked in the same atomic
-    /// write, so a downgrade that lands first wins.
+    /// It is set when the write leads to a creation at Ralio (a reservation, or a retry after
+    /// settling). Such a write takes effect only while the user's KYC level is REGULAR, checked
+    /// in the same atomic write, so that a downgrade that lands first wins.
     pub requires_regular: bool,
 }
 
-/// Why an account write did not take effect.
+/// Says why an account write did not take effect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountRefusal {
-    /// The guard refused: what is stored instead (nothing, if nothing is).
+    /// The guard refused; it holds what is stored instead (nothing, if nothing is).
     Guarded(Option<Box<AccountRecord>>),
-    /// The write needed the user at REGULAR, and the stored level is not.
+    /// The write needed the user at REGULAR, and the stored level is not REGULAR.
     NotRegular,
 }
 
@@ -179,7 +181,7 @@ impl AccountRecord {
         }
     }
 
-    /// Reserving `(alias, currency)` for a creation at Ralio.
+    /// Returns the write that reserves `(alias, currency)` for a creation at Ralio.
     pub fn reserve(
         uid: Uid,
         alias: &str,
@@ -201,7 +203,8 @@ impl AccountRecord {
         }
     }
 
-    /// Replacing a settled uncertain reservation, held by `old`, with a new creation.
+    /// Returns the write that replaces a settled uncertain reservation, held by `old`, with a
+    /// new creation.
     pub fn retry(
         uid: Uid,
         alias: &str,
@@ -224,15 +227,16 @@ impl AccountRecord {
         }
     }
 
-    /// A short, personal-data-free name of `(alias, currency)` for logs.
+    /// Returns a short name of `(alias, currency)` for logs, which holds no personal data.
     pub fn key_hint(currency: Currency, alias: &str) -> String {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(alias.as_bytes());
         format!("{}#{}", currency.as_str(), hex::encode(&digest[..6]))
     }
 
-    /// The account Ralio created (or that was found there), recorded by the reservation's
-    /// holder. Dated from its creation at Ralio, not from the reservation.
+    /// Returns the write with which the reservation's holder records the account Ralio created
+    /// (or that was found there). It is dated from its creation at Ralio, not from the
+    /// reservation.
     pub fn complete(
         uid: Uid,
         alias: &str,
@@ -252,7 +256,7 @@ impl AccountRecord {
         }
     }
 
-    /// Ralio certainly did nothing: a new request may create it.
+    /// Records that Ralio certainly did nothing, so that a new request may create the account.
     pub fn fail(
         uid: Uid,
         alias: &str,
@@ -267,7 +271,8 @@ impl AccountRecord {
         }
     }
 
-    /// Ralio may have acted: resolve from Ralio from now on.
+    /// Records that Ralio may have acted, so that the outcome is resolved from Ralio from now
+    /// on.
     pub fn mark_uncertain(
         uid: Uid,
         alias: &str,
@@ -288,7 +293,7 @@ impl AccountRecord {
         }
     }
 
-    /// Ralio said the account is ready: it is ACTIVE from `at`.
+    /// Records that Ralio said the account is ready, so that it is ACTIVE from `at`.
     pub fn activate(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> Option<AccountWrite> {
         let AccountStatus::Created {
             account,
@@ -318,8 +323,9 @@ impl AccountRecord {
         })
     }
 
-    /// What a request finds given what is stored. A pending reservation whose lease ran out
-    /// belongs to a holder that died: its creation may have happened, so it is uncertain.
+    /// Returns what a request finds, given what is stored. A pending reservation whose lease
+    /// ran out belongs to a holder that died. Its creation may have happened, so it is
+    /// uncertain.
     pub fn reservation_found(
         stored: Option<&AccountRecord>,
         now: DateTime<Utc>,
@@ -349,7 +355,7 @@ impl AccountRecord {
         }
     }
 
-    /// Whether this record is the created account.
+    /// Returns the created account, if this record holds one.
     pub fn created(&self) -> Option<&RalioAccount> {
         match &self.status {
             AccountStatus::Created { account, .. } => Some(account),
@@ -357,14 +363,14 @@ impl AccountRecord {
         }
     }
 
-    /// The order accounts are listed in: oldest first.
+    /// Orders accounts as they are listed, oldest first.
     pub fn oldest_first(a: &AccountRecord, b: &AccountRecord) -> std::cmp::Ordering {
         (a.created_at, &a.alias, a.currency).cmp(&(b.created_at, &b.alias, b.currency))
     }
 }
 
-/// Whether an account Ralio lists is the one `(uid, alias, currency)` asked for. Ralio's
-/// filter is only a hint: the match is made here, on all three.
+/// Returns whether an account Ralio lists is the one `(uid, alias, currency)` asked for.
+/// Ralio's filter is only a hint, so the match is made here, on all three.
 pub fn is_requested_account(
     listed_user: &str,
     listed_alias: &str,

@@ -1,5 +1,6 @@
-//! The append-only audit trail: one entry for every event applied, refused or repeated, every
-//! watcher action and every gate decision, with a short note free of personal data.
+//! The audit trail is append-only. It holds one entry for every event applied, refused or
+//! repeated, every watcher action and every gate decision, each with a short note that is free
+//! of personal data.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,7 @@ use crate::lifecycle::{EventStamp, ExpirySource, LevelStamp, Phase, Verdict};
 use crate::records::{FailureReason, ReverifyNotice};
 use crate::{Currency, EventId, KycLevel, SessionId, SessionState};
 
-/// Actions the service records besides Ralio's own event types.
+/// These are the actions the service records besides Ralio's own event types.
 pub mod actions {
     pub const SESSION_FLAGGED_EXPIRING: &str = "session_flagged_expiring";
     pub const SESSION_EXPIRED_INFERRED: &str = "session_expired_inferred";
@@ -21,31 +22,32 @@ pub mod actions {
     pub const ACCOUNT_REFUSED: &str = "account_refused";
 }
 
-/// One entry of the audit trail.
+/// Is one entry of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub at: DateTime<Utc>,
-    /// What happened: an event type (`kyc_session_verified`), a watcher action
+    /// It says what happened: an event type (`kyc_session_verified`), a watcher action
     /// (`session_flagged_expiring`) or a gate decision (`account_refused`).
     pub action: String,
-    /// What came of it: applied, duplicate, stale, refused, …
+    /// It says what came of it: applied, duplicate, stale, refused, and so on.
     pub outcome: AuditOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<EventId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<SessionId>,
-    /// A short, personal-data-free note (for example `now VERIFIED`).
+    /// It is a short note free of personal data (for example `now VERIFIED`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
-    /// What an applied change was, as data: all its domain event needs, written in the same
-    /// request as the change (see [`crate::domain_events`]). `None` on refusals and repeats.
+    /// It records, as data, what an applied change was. It holds all its domain event needs
+    /// and is written in the same request as the change (see [`crate::domain_events`]). It is
+    /// `None` on refusals and repeats.
     #[serde(rename = "fact", default, skip_serializing_if = "Option::is_none")]
     pub applied: Option<AppliedChange>,
 }
 
-/// An applied change as data. Written with the change itself, so a change is published if and
-/// only if it happened, at no extra request. What a blind write cannot know (the state before)
-/// is not here: the publisher reads it from the trail.
+/// Records an applied change as data. It is written with the change itself, so that a change is
+/// published if and only if it happened, at no extra request. What a blind write cannot know
+/// (the state before) is not here; the publisher reads it from the trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     tag = "kind",
@@ -53,7 +55,7 @@ pub struct AuditEntry {
     rename_all_fields = "camelCase"
 )]
 pub enum AppliedChange {
-    /// A session moved to `state` (from Ralio, or inferred by the watcher).
+    /// A session moved to `state` (as Ralio said, or as the watcher inferred).
     SessionState {
         state: SessionState,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,12 +65,13 @@ pub enum AppliedChange {
     },
     /// The watcher flagged a session still waiting for the user as expiring soon.
     SessionExpiring,
-    /// The user's KYC level as of a `kyc_state_updated` event.
+    /// The user's KYC level changed, as of a `kyc_state_updated` event.
     Level {
         level: KycLevel,
         stamp: EventStamp,
     },
-    /// Ralio warned that the identity document expires: verify again before then.
+    /// Ralio warned that the identity document expires, so the user must verify again before
+    /// then.
     Reverify {
         expiration_date: NaiveDate,
     },
@@ -83,7 +86,7 @@ pub enum AppliedChange {
 }
 
 impl AppliedChange {
-    /// The session phase this fact records, if it is a session move.
+    /// Returns the session phase this fact records, if it is a session move.
     pub fn phase(&self) -> Option<Phase> {
         match self {
             AppliedChange::SessionState {
@@ -103,7 +106,7 @@ impl AppliedChange {
         }
     }
 
-    /// The fact of an event's change, when it applies.
+    /// Returns the fact of an event's change, for when it applies.
     pub fn of_change(change: &Change) -> Self {
         match change {
             Change::Session {
@@ -122,8 +125,9 @@ impl AppliedChange {
     }
 }
 
-/// What came of an audited action. Stored and shown as its snake_case name, as before it was a
-/// type; a name written by another release reads back as `Other`, unchanged.
+/// Says what came of an audited action. It is stored and shown as its snake_case name, as it
+/// was before it was a type, and a name written by another release reads back as `Other`,
+/// unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, strum::Display, strum::EnumString)]
 #[strum(serialize_all = "snake_case")]
 pub enum AuditOutcome {
@@ -186,7 +190,7 @@ impl AuditEntry {
         }
     }
 
-    /// What became of a webhook event (or a reconciled state).
+    /// Returns the entry that records what became of a webhook event (or a reconciled state).
     pub fn for_event(
         event: &AttributedEvent,
         outcome: EventOutcome,
@@ -209,8 +213,8 @@ impl AuditEntry {
         }
     }
 
-    /// A signed payload naming the user that was kept, not applied (`reason`: the quarantine
-    /// reason code). It changes nothing, so it has no fact.
+    /// Returns the entry of a signed payload naming the user that was kept, not applied.
+    /// `reason` is the quarantine reason code. It changes nothing, so it has no fact.
     pub fn quarantined(
         at: DateTime<Utc>,
         event_type: Option<&str>,
@@ -243,14 +247,15 @@ impl AuditEntry {
         self
     }
 
-    /// An applied change with what its domain event needs.
+    /// Returns whether this entry is an applied change with what its domain event needs.
     pub fn is_publishable(&self) -> bool {
         self.outcome == AuditOutcome::Applied && self.applied.is_some()
     }
 }
 
-/// The notes of the trail. A store that applies in one blind write does not know the previous
-/// state, so an applied move names only its target; a refused one says what was kept.
+/// Writes the notes of the trail. A store that applies in one blind write does not know the
+/// previous state, so an applied move names only its target, while a refused one says what was
+/// kept.
 pub mod describe {
     use super::*;
 
@@ -278,18 +283,18 @@ pub mod describe {
     }
 
     pub fn reverify(notice: &ReverifyNotice) -> String {
-        // The date is the document's: it stays in the record and the event, not in the note
-        // the history endpoint shows.
+        // The date belongs to the document, so it stays in the record and the event and not in
+        // the note the history endpoint shows.
         let _ = notice;
         "document expiry warning".to_owned()
     }
 }
 
-/// The entries each change leaves in the trail. The layers below do not know they are audited:
-/// the audit describes them.
+/// Builds the entries each change leaves in the trail. The layers below do not know they are
+/// audited; the audit describes them.
 impl AuditEntry {
-    /// The entry of an event when it applies. It names only the new state, so a store can
-    /// write it in the same blind request as the change itself.
+    /// Returns the entry of an event when it applies. It names only the new state, so that a
+    /// store can write it in the same blind request as the change itself.
     pub fn applied(event: &AttributedEvent, now: DateTime<Utc>) -> Self {
         let detail = match &event.change {
             Change::Session { target, .. } => describe::session(Verdict::Apply, None, *target),
@@ -300,7 +305,7 @@ impl AuditEntry {
             .with_applied(AppliedChange::of_change(&event.change))
     }
 
-    /// The entry of an account Ralio created.
+    /// Returns the entry of an account Ralio created.
     pub fn account_created(record: &AccountRecord) -> Self {
         let entry = Self::new(
             record.updated_at,
@@ -318,7 +323,7 @@ impl AuditEntry {
         }
     }
 
-    /// The entry of an account creation whose outcome is not known.
+    /// Returns the entry of an account creation whose outcome is not known.
     pub fn account_uncertain(record: &AccountRecord) -> Self {
         Self::new(
             record.updated_at,
@@ -328,19 +333,19 @@ impl AuditEntry {
         .with_detail(format!("{} account", record.currency.as_str()))
     }
 
-    /// The entry of an account Ralio activated.
+    /// Returns the entry of an account Ralio activated.
     pub fn account_activated(record: &AccountRecord, stamp: EventStamp) -> Self {
         let id = record.created().map(|a| a.id.as_str()).unwrap_or_default();
         Self::activation(id, record.currency, stamp, record.updated_at)
     }
 
-    /// The entry of an account creation the gate refused because of the user's level.
+    /// Returns the entry of an account creation the gate refused because of the user's level.
     pub fn account_refused(level: &KycLevel, now: DateTime<Utc>) -> Self {
         Self::new(now, actions::ACCOUNT_REFUSED, AuditOutcome::Refused)
             .with_detail(format!("kyc level {level}"))
     }
 
-    /// The entry of a `currency` account Ralio activated, written at `at`.
+    /// Returns the entry of a `currency` account Ralio activated, written at `at`.
     pub fn activation(
         account_id: &str,
         currency: Currency,
@@ -356,7 +361,8 @@ impl AuditEntry {
         entry
     }
 
-    /// The entries an account write leaves when it takes effect, having absorbed `absorbed`.
+    /// Returns the entries an account write leaves when it takes effect, having absorbed
+    /// `absorbed`.
     pub fn of_account_write(write: &AccountWrite, absorbed: Option<&Activation>) -> Vec<Self> {
         let record = &write.record;
         match &record.status {

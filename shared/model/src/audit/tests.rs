@@ -17,7 +17,7 @@ fn refused_moves_say_what_was_kept() {
     );
 }
 
-/// Stored outcomes keep the names they had as strings; a name from another release reads
+/// Stored outcomes keep the names they had as strings, and a name from another release reads
 /// back unchanged.
 #[test]
 fn outcomes_keep_their_stored_names() {

@@ -1,4 +1,4 @@
-//! What an event asks the store to change, and what became of it.
+//! This module says what an event asks the store to change, and what became of it.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use crate::webhook::QuarantineReason;
 use crate::webhook::{EventBody, ExpirationWarningEvent, KycStateEvent, WebhookEvent};
 use crate::{EntityType, EventId, Owner, SessionId};
 
-/// A change to one owner's records, ready for a store to apply atomically with the event's
+/// Is a change to one owner's records, ready for a store to apply atomically with the event's
 /// de-duplication marker and audit entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -18,11 +18,11 @@ pub enum Change {
         session_id: SessionId,
         target: Phase,
         failure_reasons: Vec<FailureReason>,
-        /// Known only for sessions Ralio announces with their page (related parties).
+        /// It is known only for sessions Ralio announces with their page (related parties).
         hosted_url: Option<HostedUrl>,
         expires_at: Option<DateTime<Utc>>,
-        /// The expiry buckets to index the session under, when its expiry is known and the
-        /// caller schedules expiry (see [`AttributedEvent::schedule_expiry`]).
+        /// These are the expiry buckets to index the session under, when its expiry is known
+        /// and the caller schedules expiry (see [`AttributedEvent::schedule_expiry`]).
         expiry_buckets: Vec<ExpiryBucket>,
     },
     Level {
@@ -32,19 +32,21 @@ pub enum Change {
     Reverify(ReverifyNotice),
 }
 
-/// One webhook event, attributed to its owner.
+/// Is one webhook event, attributed to its owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttributedEvent {
     pub event_id: EventId,
     pub event_type: String,
     pub occurred_at: DateTime<Utc>,
-    /// The event's own timestamp, when it was not believed (see [`WebhookEvent::received`]).
+    /// It is the event's own timestamp, when that was not believed (see
+    /// [`WebhookEvent::received`]).
     pub stamped_at: Option<DateTime<Utc>>,
     pub owner: Owner,
     pub change: Change,
 }
 
-/// What applying an event did. Serialised into the webhook answer and the audit trail.
+/// Says what applying an event did. It is serialised into the webhook answer and the audit
+/// trail.
 #[derive(
     Debug,
     Clone,
@@ -62,13 +64,14 @@ pub struct AttributedEvent {
 pub enum EventOutcome {
     /// The change took effect.
     Applied,
-    /// This event id was seen before: nothing done again.
+    /// This event id was seen before, so nothing was done again.
     Duplicate,
-    /// Older than, or not allowed after, what is stored: recorded, not applied.
+    /// The event is older than, or not allowed after, what is stored, so it was recorded but
+    /// not applied.
     Stale,
-    /// The records already say this: recorded, nothing changed.
+    /// The records already say this, so the event was recorded and nothing changed.
     Unchanged,
-    /// Kept until what it is about is recorded, then applied (an account activation that
+    /// It is kept until what it is about is recorded, then applied (an account activation that
     /// arrives before its account).
     Deferred,
 }
@@ -90,7 +93,7 @@ impl From<Verdict> for EventOutcome {
 }
 
 impl Change {
-    /// The session a change is about, if any.
+    /// Returns the session a change is about, if any.
     pub fn session_id(&self) -> Option<SessionId> {
         match self {
             Change::Session { session_id, .. } => Some(*session_id),
@@ -100,8 +103,8 @@ impl Change {
 }
 
 impl AttributedEvent {
-    /// For a session whose expiry the event tells (a related party's new session), the
-    /// buckets to index it under, so the expiry watcher flags and expires it like any other.
+    /// Sets the buckets to index a session under when the event tells its expiry (a related
+    /// party's new session), so that the expiry watcher flags and expires it like any other.
     /// Returns them, empty when there is nothing to schedule.
     pub fn schedule_expiry(&mut self, schedule: &ExpirySchedule) -> Vec<ExpiryBucket> {
         match &mut self.change {
@@ -117,8 +120,8 @@ impl AttributedEvent {
         }
     }
 
-    /// The `kycId` this event pairs with its owner, recorded with the change when it applies,
-    /// so later events that name only that `kycId` are attributed (see
+    /// Returns the `kycId` this event pairs with its owner. It is recorded with the change when
+    /// it applies, so that later events that name only that `kycId` are attributed (see
     /// [`Attribution::ByKycId`]).
     pub fn kyc_pairing(&self) -> Option<i64> {
         match &self.change {
@@ -128,45 +131,48 @@ impl AttributedEvent {
     }
 }
 
-/// Who an event is about, as far as the event itself tells.
+/// Says who an event is about, as far as the event itself tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attribution {
     /// The event names its owner.
     Named(Owner),
-    /// A session event that names no owner: the stored session tells, and it must belong to
+    /// A session event names no owner, so the stored session tells, and it must belong to
     /// this kind of entity.
     BySession {
         session_id: SessionId,
         entity: EntityType,
     },
-    /// A KYC event that names no owner, only Ralio's `kycId`: the owner an earlier event
-    /// paired with that id tells (second-generation events require `kycId`, not `userId`).
+    /// A KYC event names no owner, only Ralio's `kycId`, so the owner an earlier event paired
+    /// with that id tells (second-generation events require `kycId`, not `userId`).
     ByKycId(i64),
     /// Nothing in the event says whose it is.
     Unattributable,
 }
 
-/// Why an event could not be attributed: a stable code and a reason for the quarantine record.
+/// Says why an event could not be attributed, with a stable code and a reason for the
+/// quarantine record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unattributed {
     pub code: QuarantineReason,
     pub reason: &'static str,
 }
 
-/// How long after an event (or its first receipt, whichever is later) an event that cannot be
-/// attributed yet is answered 503, so that Ralio sends it again (`ATTRIBUTION_RETRY_WINDOW`,
-/// default 1 h): a session event may arrive before the session it is about is stored.
+/// Is how long after an event (or its first receipt, whichever is later) an event that cannot
+/// be attributed yet is answered 503, so that Ralio sends it again (`ATTRIBUTION_RETRY_WINDOW`,
+/// default 1 h). It exists because a session event may arrive before the session it is about is
+/// stored.
 pub const ATTRIBUTION_RETRY_WINDOW: chrono::Duration = chrono::Duration::hours(1);
 
 impl Unattributed {
-    /// Whether the owner may still become known: a session not stored yet, an owner not
-    /// named. A session of the wrong kind of entity stays wrong.
+    /// Returns whether the owner may still become known, as for a session not stored yet or an
+    /// owner not named. A session of the wrong kind of entity stays wrong.
     pub fn may_resolve(&self) -> bool {
         self.code.may_resolve()
     }
 
-    /// How much longer Ralio should be asked to send the event again, measured from the later
-    /// of its timestamp and its first receipt; `None` when it should be quarantined now.
+    /// Returns how much longer Ralio should be asked to send the event again, measured from the
+    /// later of its timestamp and its first receipt. It is `None` when the event should be
+    /// quarantined now.
     pub fn retry_left(
         &self,
         occurred_at: DateTime<Utc>,
@@ -181,7 +187,7 @@ impl Unattributed {
 }
 
 impl Attribution {
-    /// The stored session to look up before [`Attribution::owner`] can answer.
+    /// Returns the stored session to look up before [`Attribution::owner`] can answer.
     pub fn session_to_look_up(&self) -> Option<SessionId> {
         match self {
             Attribution::BySession { session_id, .. } => Some(*session_id),
@@ -189,7 +195,8 @@ impl Attribution {
         }
     }
 
-    /// The `kycId` whose paired owners to look up before [`Attribution::owner`] can answer.
+    /// Returns the `kycId` whose paired owners to look up before [`Attribution::owner`] can
+    /// answer.
     pub fn kyc_id_to_look_up(&self) -> Option<i64> {
         match self {
             Attribution::ByKycId(kyc_id) => Some(*kyc_id),
@@ -197,10 +204,10 @@ impl Attribution {
         }
     }
 
-    /// The owner, given the owners looked up (the looked-up session is stored for, or the
-    /// looked-up `kycId` was paired with). An event whose owner cannot be established is kept
-    /// rather than guessed at, and so is one whose session or `kycId` more than one owner's
-    /// events have named.
+    /// Returns the owner, given the owners looked up (those the looked-up session is stored
+    /// for, or the looked-up `kycId` was paired with). An event whose owner cannot be
+    /// established is kept rather than guessed at, and so is one whose session or `kycId` more
+    /// than one owner's events have named.
     pub fn owner(self, looked_up: &[Owner]) -> Result<Owner, Unattributed> {
         match (self, looked_up) {
             (Attribution::Named(owner), _) => Ok(owner),
@@ -237,7 +244,7 @@ impl Attribution {
 }
 
 impl WebhookEvent {
-    /// Whose records this event changes, or how to find out.
+    /// Returns whose records this event changes, or how to find out.
     pub fn attribution(&self) -> Attribution {
         match &self.body {
             EventBody::Session(s) => match s.subject.owner() {
@@ -264,8 +271,8 @@ impl WebhookEvent {
         }
     }
 
-    /// The change this event asks for, attributed to `owner`. `None` for events this service
-    /// does not act on.
+    /// Returns the change this event asks for, attributed to `owner`. It is `None` for events
+    /// this service does not act on.
     pub fn attributed(&self, owner: Owner) -> Option<AttributedEvent> {
         Some(AttributedEvent {
             event_id: self.id,
@@ -277,8 +284,8 @@ impl WebhookEvent {
         })
     }
 
-    /// The change this event asks for, whoever it turns out to be about. `None` for events this
-    /// service does not act on.
+    /// Returns the change this event asks for, whoever it turns out to be about. It is `None`
+    /// for events this service does not act on.
     pub fn change(&self) -> Option<Change> {
         Some(match &self.body {
             EventBody::Session(s) => Change::Session {
@@ -314,14 +321,15 @@ impl WebhookEvent {
     }
 }
 
-/// The event type recorded for a state learned from Ralio's list rather than from a webhook.
+/// Is the event type recorded for a state learned from Ralio's list rather than from a webhook.
 pub const RECONCILED: &str = "reconciled_from_ralio";
 
 impl AttributedEvent {
-    /// A state Ralio's list reports for a session, as an event the lifecycle applies like a
-    /// webhook. Its id is derived from the session and the state, so reconciling twice changes
-    /// nothing. `None` for NOT_STARTED: a listed session is stored in that state already. The
-    /// list carries no failure reasons (Ralio's checks endpoint holds them).
+    /// Returns a state Ralio's list reports for a session as an event, which the lifecycle
+    /// applies like a webhook. Its id is derived from the session and the state, so that
+    /// reconciling twice changes nothing. It is `None` for NOT_STARTED, because a listed
+    /// session is stored in that state already. The list carries no failure reasons (Ralio's
+    /// checks endpoint holds them).
     pub fn reconciled(
         owner: Owner,
         session_id: SessionId,
@@ -355,7 +363,7 @@ impl AttributedEvent {
 }
 
 impl WebhookEvent {
-    /// An `account_activated` event, as the store applies it.
+    /// Returns an `account_activated` event as the store applies it.
     pub fn activation(&self) -> Option<crate::activation::Activation> {
         match &self.body {
             EventBody::AccountActivated { account_id } => Some(crate::activation::Activation {
@@ -368,7 +376,7 @@ impl WebhookEvent {
         }
     }
 
-    /// The event's place in Ralio's timeline.
+    /// Returns the event's place in Ralio's timeline.
     pub fn stamp(&self) -> EventStamp {
         EventStamp {
             at: self.occurred_at,

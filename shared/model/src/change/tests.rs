@@ -15,7 +15,7 @@ fn an_unattributed_event_is_retried_while_young() {
     let window = ATTRIBUTION_RETRY_WINDOW;
     let stamped = at("2026-05-04T09:00:00Z");
     let first = at("2026-05-04T09:10:00Z");
-    // Measured from the first receipt, which is later than the stamp.
+    // The window is measured from the first receipt, which is later than the stamp.
     assert_eq!(
         unknown.retry_left(
             stamped,
@@ -29,7 +29,8 @@ fn an_unattributed_event_is_retried_while_young() {
         unknown.retry_left(stamped, first, window, first + window),
         None
     );
-    // An old event first received now is young: it is measured from its receipt.
+    // An old event that is first received now is young, because it is measured from its
+    // receipt.
     assert!(
         unknown
             .retry_left(stamped - chrono::Duration::days(3), first, window, first)

@@ -1,4 +1,4 @@
-//! What the user should do next, and whether an account may be opened.
+//! This module decides what the user should do next, and whether an account may be opened.
 
 use std::fmt;
 
@@ -9,7 +9,7 @@ use crate::lifecycle::Phase;
 use crate::records::{HostedUrl, SessionRecord, UserProfile};
 use crate::{KycLevel, Owner};
 
-/// Stable machine codes for the merchant's user interface.
+/// These are stable machine codes for the merchant's user interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NextActionCode {
@@ -52,15 +52,15 @@ impl fmt::Display for NextActionCode {
     }
 }
 
-/// A code and a short message the merchant can show the user as it is.
+/// Holds a code and a short message that the merchant can show the user as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NextAction {
     pub code: NextActionCode,
     pub message: String,
 }
 
-/// Only a REGULAR KYC level opens accounts: a verified session alone is not enough, and
-/// an unknown level is not REGULAR.
+/// Only a REGULAR KYC level opens accounts. A verified session alone is not enough, and an
+/// unknown level is not REGULAR.
 pub fn can_create_account(profile: &UserProfile) -> bool {
     profile.kyc_level() == KycLevel::Regular
 }
@@ -70,9 +70,9 @@ pub fn needs_verification(profile: &UserProfile) -> bool {
     !(can_create_account(profile) && profile.pending_reverify().is_none())
 }
 
-/// The session worth handing out again instead of creating one: the user's newest, still
-/// waiting for the user, with its page, and more than `margin` left before it expires (a page
-/// about to lapse helps nobody).
+/// Returns the session worth handing out again instead of creating one. It is the user's
+/// newest, still waiting for the user, with its page, and with more than `margin` left before
+/// it expires, because a page about to lapse helps nobody.
 pub fn reusable_session<'a>(
     profile: &UserProfile,
     sessions: &'a [SessionRecord],
@@ -85,24 +85,24 @@ pub fn reusable_session<'a>(
     (latest.phase.is_open() && expires - now > margin).then_some((latest, url))
 }
 
-/// A session Ralio lists for a user, as far as choosing one to adopt needs.
+/// Is a session Ralio lists for a user, as far as choosing one to adopt needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListedSession {
     pub id: crate::SessionId,
     pub created_at: Option<DateTime<Utc>>,
-    /// `None`: a state this service does not know.
+    /// It is `None` for a state this service does not know.
     pub state: Option<crate::SessionState>,
 }
 
-/// How much earlier than our attempt began Ralio may stamp the session that attempt created:
-/// Ralio's clock and ours differ. (`MAX_CLOCK_SKEW` is the other direction: how far ahead of
-/// its receipt an event's stamp is believed.)
+/// Is how much earlier than our attempt began Ralio may stamp the session that attempt
+/// created, because Ralio's clock and ours differ. (`MAX_CLOCK_SKEW` is the other direction: it
+/// is how far ahead of its receipt an event's stamp is believed.)
 pub const ATTEMPT_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
-/// The session a creation that may have happened at Ralio left there (one that timed out,
-/// failed after acting, or whose request died): not stored here, not known to be finished (a
-/// state this service does not know may be a fresh session's), and created since the attempt
-/// began. The newest wins; `None` means Ralio shows none.
+/// Returns the session that a creation which may have happened at Ralio left there (one that
+/// timed out, failed after acting, or whose request died). Such a session is not stored here,
+/// not known to be finished (a state this service does not know may be a fresh session's), and
+/// created since the attempt began. The newest wins, and `None` means Ralio shows none.
 pub fn session_left_by_attempt(
     listed: &[ListedSession],
     known: &std::collections::HashSet<crate::SessionId>,
@@ -115,8 +115,8 @@ pub fn session_left_by_attempt(
         .copied()
 }
 
-/// A session Ralio listed that this service cannot use (an id that is not one, no hosted page):
-/// what of it could be read.
+/// Holds what could be read of a session Ralio listed that this service cannot use (an id that
+/// is not one, or no hosted page).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnusableListing {
     pub id: Option<crate::SessionId>,
@@ -124,9 +124,10 @@ pub struct UnusableListing {
     pub state: Option<crate::SessionState>,
 }
 
-/// Whether an entry Ralio listed but this service cannot use may be the session an attempt left:
-/// then Ralio's list proves neither that the attempt left a session nor that it left none,
-/// and only a person can tell. An unusable entry that cannot be the attempt's is skipped.
+/// Returns whether an entry Ralio listed but this service cannot use may be the session an
+/// attempt left. If so, Ralio's list proves neither that the attempt left a session nor that it
+/// left none, and only a person can tell. An unusable entry that cannot be the attempt's is
+/// skipped.
 pub fn unusable_may_be_left_by_attempt(
     unusable: &[UnusableListing],
     known: &std::collections::HashSet<crate::SessionId>,
@@ -137,8 +138,9 @@ pub fn unusable_may_be_left_by_attempt(
         .any(|u| may_be_left_by_attempt(u.id, u.state, u.created_at, known, attempt_began))
 }
 
-/// The one rule for "this listing may be what the attempt left": not stored here (as far as its
-/// id can be read), not known to be finished, and not created before the attempt began.
+/// Is the one rule for "this listing may be what the attempt left". The listing must not be
+/// stored here (as far as its id can be read), not be known to be finished, and not be created
+/// before the attempt began.
 fn may_be_left_by_attempt(
     id: Option<crate::SessionId>,
     state: Option<crate::SessionState>,
@@ -151,9 +153,10 @@ fn may_be_left_by_attempt(
         && created_at.is_none_or(|at| at >= attempt_began - ATTEMPT_CLOCK_SKEW)
 }
 
-/// When a creation uncertain since `since` (an account) or begun then (a session) may be tried
-/// again if Ralio shows nothing of it: once `settle` has passed, so that a creation Ralio
-/// committed after we stopped waiting has had time to show. `Err` holds how long is left.
+/// Says when a creation uncertain since `since` (an account) or begun then (a session) may be
+/// tried again if Ralio shows nothing of it. That is once `settle` has passed, so that a
+/// creation Ralio committed after we stopped waiting has had time to show. `Err` holds how long
+/// is left.
 pub fn settled(
     since: DateTime<Utc>,
     settle: chrono::Duration,
@@ -167,7 +170,7 @@ pub fn settled(
     }
 }
 
-/// The user's newest session, by creation time.
+/// Returns the user's newest session, by creation time.
 pub fn latest_session<'a>(
     profile: &UserProfile,
     sessions: &'a [SessionRecord],
@@ -260,7 +263,8 @@ pub fn next_action(
             };
             action(RetryVerification, message)
         }
-        // Open sessions are active or lapsed, and expired ones lapsed: handled above.
+        // Open sessions are active or lapsed, and expired ones are lapsed, so the cases above
+        // handle them.
         Phase::NotStarted | Phase::Started | Phase::Expired(_) => action(
             StartVerification,
             "Verify your identity to open an account.".to_owned(),

@@ -225,7 +225,7 @@ fn a_session_left_by_an_attempt_is_open_unknown_and_recent() {
         Some(crate::SessionState::Verified),
     );
     assert_eq!(session_left_by_attempt(&[verified], &known, began), None);
-    // A state nobody told us about may be a new session's: never create beside it.
+    // A state nobody told us about may be a new session's, so nothing may be created beside it.
     let unheard_of = listed(B, "2026-05-04T09:00:01Z", None);
     assert_eq!(
         session_left_by_attempt(&[unheard_of], &known, began),

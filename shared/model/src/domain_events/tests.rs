@@ -58,7 +58,7 @@ fn the_state_before_is_the_latest_allowed_prior_whatever_order_the_trail_is_in()
             Some(Phase::Started)
         );
     }
-    // A refused move and another session's move do not count.
+    // A refused move and another session's move do not count as the previous phase.
     let mut refused = moved(Phase::Review, "2026-05-01T10:00:00Z");
     refused.outcome = AuditOutcome::Stale;
     let other = AuditEntry {

@@ -1,4 +1,4 @@
-//! Account writes and `account_activated` over a whole store.
+//! This module applies account writes and `account_activated` over a whole store.
 
 use chrono::{DateTime, Utc};
 
@@ -10,19 +10,19 @@ use crate::change::EventOutcome;
 use crate::ids::Owner;
 use crate::states::KycLevel;
 
-/// What an activation came to, and the audit entry of the account it activated.
+/// Says what an activation came to, with the audit entry of the account it activated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivationDecision {
-    /// `Applied`, `Unchanged` (already active), `Deferred` (kept until the account is
+    /// It is `Applied`, `Unchanged` (already active), `Deferred` (kept until the account is
     /// recorded) or `Duplicate`.
     pub outcome: EventOutcome,
     pub audit: Option<(Owner, AuditEntry)>,
 }
 
-/// The audit entries of an account write that took effect.
+/// Holds the audit entries of an account write that took effect.
 pub type AccountAudits = Vec<AuditEntry>;
 
-/// An account write that took effect: the record as stored, and its audit entries.
+/// Is an account write that took effect, with the record as stored and its audit entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountWritten {
     pub record: AccountRecord,
@@ -30,7 +30,8 @@ pub struct AccountWritten {
 }
 
 impl Ledger {
-    /// Activations received since `since` whose account is not recorded, newest first.
+    /// Returns the activations received since `since` whose account is not recorded, newest
+    /// first.
     pub fn activations_since(
         &self,
         since: DateTime<Utc>,
@@ -99,7 +100,8 @@ impl Ledger {
         })
     }
 
-    /// Applies an activation once: to its account when recorded, else kept until it is.
+    /// Applies an activation once. It goes to its account when that is recorded, and is kept
+    /// until it is otherwise.
     pub fn apply_activation(
         &mut self,
         activation: &Activation,
@@ -175,7 +177,7 @@ mod tests {
         }
     }
 
-    /// A ledger whose user `uid` is at `level`.
+    /// Returns a ledger whose user `uid` is at `level`.
     fn ledger_at(uid: Uid, level: KycLevel) -> Ledger {
         let mut ledger = Ledger::default();
         ledger.owner_mut(Owner::User(uid)).kyc.level = Some(crate::LevelStamp {
@@ -267,7 +269,7 @@ mod tests {
         }
         let mut ledger = ledger_at(uid, KycLevel::Regular);
         ledger.write_account(&reserve, now).unwrap();
-        // A downgrade while Ralio creates: what Ralio did is still recorded.
+        // A downgrade lands while Ralio creates, and what Ralio did is still recorded.
         ledger = {
             let mut lowered = ledger.clone();
             lowered

@@ -1,4 +1,4 @@
-//! The creation lease over one owner's records (see [`crate::leases`]).
+//! This module keeps the creation lease over one owner's records (see [`crate::leases`]).
 
 use chrono::{DateTime, Utc};
 
@@ -7,7 +7,7 @@ use crate::leases::{LeaseGuard, LeaseHold, LeaseRefusal, LeaseRelease, LeaseToke
 
 impl OwnerRecords {
     /// Takes the user's creation lease. `Ok` carries a previous holder that never gave it back
-    /// cleanly (it died, or gave up uncertain): sessions it may have created since
+    /// cleanly (it died, or gave up uncertain), because sessions it may have created since
     /// `acquired_at` are at Ralio. The new hold keeps that beginning until it is resolved.
     pub fn acquire_lease(
         &mut self,
@@ -27,8 +27,9 @@ impl OwnerRecords {
         Ok(previous)
     }
 
-    /// The attempts before this holder's settled unseen: its own begins `at`, and a later
-    /// holder looks for sessions from then on. False when the lease is no longer `token`'s.
+    /// Records that the attempts before this holder's settled unseen, so that its own attempt
+    /// begins `at` and a later holder looks for sessions from then on. Returns false when the
+    /// lease is no longer `token`'s.
     pub fn restart_attempt(&mut self, token: LeaseToken, at: DateTime<Utc>) -> bool {
         match self.creation_lease.as_mut().filter(|h| h.token == token) {
             Some(hold) => {
@@ -82,7 +83,7 @@ mod tests {
             records.acquire_lease(second, 0),
             Err(LeaseRefusal::Held { until: first.until })
         );
-        // The first holder dies; a session is stored by someone else meanwhile.
+        // The first holder dies, and someone else stores a session meanwhile.
         records.sessions_version += 1;
         let late = hold(first.until + chrono::Duration::seconds(1));
         assert_eq!(records.acquire_lease(late, 0), Err(LeaseRefusal::Stale));
@@ -116,12 +117,12 @@ mod tests {
         // The next request, even at the same instant, takes the lease and is told to look.
         let next = hold(t0);
         assert_eq!(records.acquire_lease(next, 0), Ok(Some(first.given_up())));
-        // It gives up uncertain too, minutes later: the first attempt's beginning is kept.
+        // It gives up uncertain too, minutes later, and the first attempt's beginning is kept.
         records.release_lease(next.token, LeaseRelease::Uncertain);
         let third = hold(t0 + chrono::Duration::minutes(30));
         let previous = records.acquire_lease(third, 0).unwrap().unwrap();
         assert_eq!(previous.acquired_at, t0);
-        // Settled unseen: the third holder's own attempt begins now.
+        // The earlier attempts settled unseen, so the third holder's own attempt begins now.
         let restart = t0 + chrono::Duration::minutes(31);
         assert!(records.restart_attempt(third.token, restart));
         assert!(
@@ -133,7 +134,7 @@ mod tests {
         let previous = records.acquire_lease(fourth, 0).unwrap().unwrap();
         assert_eq!(previous.acquired_at, restart);
         let third = fourth;
-        // Resolved: given back clean, the next attempt starts afresh.
+        // Once the lease is resolved and given back clean, the next attempt starts afresh.
         records.release_lease(third.token, LeaseRelease::Clean);
         assert_eq!(
             records.acquire_lease(hold(t0 + chrono::Duration::hours(1)), 0),

@@ -1,6 +1,6 @@
-//! The ledger: a whole store as the model sees it, and the one `apply`, a pure function from
-//! an owner's records and a write (an event, a watcher action, a creation) to a decision and
-//! the records it leaves. It is the model's top layer below the read models.
+//! The ledger is a whole store as the model sees it. It holds the one `apply`, a pure function
+//! from an owner's records and a write (an event, a watcher action, a creation) to a decision
+//! and the records it leaves. It is the model's top layer below the read models.
 //!
 //! The in-memory store is this module over a map. The DynamoDB store sends the same
 //! [`Write`] as one conditional request and, when DynamoDB refuses it, asks this module what
@@ -27,23 +27,23 @@ use crate::{Currency, EventId, Owner, SessionId, Uid};
 pub use accounts::{AccountAudits, AccountWritten, ActivationDecision};
 pub use plan::{Disagreement, Plan, PlanResult, Refusal};
 
-/// Every owner's records and the events already handled: a whole store, as the model sees
-/// it. The in-memory store is a `Ledger` behind a lock.
+/// Holds every owner's records and the events already handled, which is a whole store as the
+/// model sees it. The in-memory store is a `Ledger` behind a lock.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ledger {
     pub owners: BTreeMap<Owner, OwnerRecords>,
-    /// Event ids already handled, whatever came of them.
+    /// These are the event ids already handled, whatever came of them.
     pub seen: BTreeSet<EventId>,
-    /// Event ids whose repeat has been audited: a repeat is audited once, however often it
-    /// comes.
+    /// These are the event ids whose repeat has been audited, because a repeat is audited
+    /// once, however often it comes.
     pub repeats_audited: BTreeSet<EventId>,
-    /// Whose each created account is, by Ralio's account id: how an `account_activated` event
-    /// (which names only the account) finds its record.
+    /// It says whose each created account is, by Ralio's account id, so that an
+    /// `account_activated` event (which names only the account) finds its record.
     pub account_owners: BTreeMap<AccountId, (Uid, Currency, String)>,
-    /// Activations whose account is not recorded yet, kept until it is.
+    /// These are the activations whose account is not recorded yet, kept until it is.
     pub activations: BTreeMap<AccountId, crate::activation::WaitingActivation>,
-    /// The owners applied events paired each Ralio `kycId` with: how an event that names
-    /// only the `kycId` finds its owner.
+    /// These are the owners applied events paired each Ralio `kycId` with, so that an event
+    /// that names only the `kycId` finds its owner.
     pub kyc_owners: BTreeMap<i64, BTreeSet<Owner>>,
 }
 
@@ -58,7 +58,8 @@ impl Ledger {
             .or_insert_with(|| OwnerRecords::new(owner))
     }
 
-    /// The owners a session is stored for: one, unless events of different owners named it.
+    /// Returns the owners a session is stored for. There is one, unless events of different
+    /// owners named it.
     pub fn session_owners(&self, session_id: SessionId) -> Vec<Owner> {
         self.owners
             .values()
@@ -67,7 +68,7 @@ impl Ledger {
             .collect()
     }
 
-    /// Executes an event's plan once: a repeat of an event id is a duplicate and changes
+    /// Executes an event's plan once. A repeat of an event id is a duplicate and changes
     /// nothing.
     pub fn execute(&mut self, plan: &Plan<'_>) -> Executed {
         let event_id = plan.event_id();
@@ -97,7 +98,7 @@ impl Ledger {
         }
     }
 
-    /// The owners applied events paired `kyc_id` with.
+    /// Returns the owners applied events paired `kyc_id` with.
     pub fn kyc_id_owners(&self, kyc_id: i64) -> Vec<Owner> {
         self.kyc_owners
             .get(&kyc_id)
@@ -105,7 +106,7 @@ impl Ledger {
             .unwrap_or_default()
     }
 
-    /// A watcher action on one session, kept when it changes something.
+    /// Runs a watcher action on one session, and keeps it when it changes something.
     pub fn watch(
         &mut self,
         action: WatchAction,
@@ -143,44 +144,46 @@ impl Ledger {
     }
 }
 
-/// Everything the service keeps about one owner (a user or a related party).
+/// Holds everything the service keeps about one owner (a user or a related party).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnerRecords {
     pub owner: Owner,
     pub kyc: KycRecord,
     pub sessions: BTreeMap<SessionId, SessionFields>,
-    /// A user's accounts, by currency and alias.
+    /// These are a user's accounts, by currency and alias.
     pub accounts: BTreeMap<(Currency, String), AccountRecord>,
-    /// Who is creating a session for this user right now, if anyone.
+    /// It says who is creating a session for this user right now, if anyone.
     pub creation_lease: Option<LeaseHold>,
-    /// Sessions created and stored so far (see [`UserSnapshot::sessions_version`]).
+    /// It counts the sessions created and stored so far (see
+    /// [`UserSnapshot::sessions_version`]).
     pub sessions_version: u64,
 }
 
-/// The records a write leaves, to be kept when it applies.
+/// Holds the records a write leaves, to be kept when it applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordAfter {
     Session(SessionId, SessionFields),
     Kyc(KycRecord),
 }
 
-/// What became of an event's plan, with its audit entry.
+/// Says what became of an event's plan, with its audit entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Executed {
     pub outcome: EventOutcome,
-    /// `None` for a repeat already audited.
+    /// It is `None` for a repeat that was already audited.
     pub audit: Option<AuditEntry>,
 }
 
-/// What a watcher action did to one session.
+/// Says what a watcher action did to one session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WatchOutcome {
     Changed,
-    /// Already flagged, or already expired.
+    /// The session was already flagged, or already expired.
     Unchanged,
-    /// Not open any more (an outcome arrived, or it is in review): left alone.
+    /// The session is not open any more (an outcome arrived, or it is in review), so it is
+    /// left alone.
     Skipped,
-    /// No such session.
+    /// There is no such session.
     Missing,
 }
 
@@ -194,7 +197,7 @@ impl From<Verdict> for WatchOutcome {
     }
 }
 
-/// What a watcher action came to, with its audit entry when it changed something.
+/// Says what a watcher action came to, with its audit entry when it changed something.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchDecision {
     pub outcome: WatchOutcome,
@@ -202,25 +205,25 @@ pub struct WatchDecision {
     pub commit: Option<RecordAfter>,
 }
 
-/// How storing a newly created session went.
+/// Says how storing a newly created session went.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoredSession {
-    /// Stored, possibly merged into a record a webhook created first.
+    /// The session was stored, possibly merged into a record a webhook created first.
     Stored(SessionRecord),
-    /// This session was stored before; here it is.
+    /// This session was stored before, and this is it.
     AlreadyStored(SessionRecord),
 }
 
-/// Everything the service knows about one user, read in one request.
+/// Holds everything the service knows about one user, read in one request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserSnapshot {
     pub profile: UserProfile,
-    /// Newest first.
+    /// The sessions are ordered newest first.
     pub sessions: Vec<SessionRecord>,
-    /// Oldest first.
+    /// The accounts are ordered oldest first.
     pub accounts: Vec<AccountRecord>,
-    /// How many sessions were created and stored for the user: a creation lease is given only
-    /// to a request that saw the current count.
+    /// It counts the sessions created and stored for the user, because a creation lease is
+    /// given only to a request that saw the current count.
     pub sessions_version: u64,
 }
 
@@ -234,7 +237,7 @@ impl UserSnapshot {
         }
     }
 
-    /// A snapshot from its parts, in the documented order.
+    /// Returns a snapshot from its parts, in the documented order.
     pub fn new(
         profile: UserProfile,
         mut sessions: Vec<SessionRecord>,
@@ -264,7 +267,7 @@ impl OwnerRecords {
         }
     }
 
-    /// The verdict on `write` and, when it applies, what it leaves.
+    /// Returns the verdict on `write` and, when it applies, what it leaves.
     pub fn verdict(&self, write: &Write) -> (Verdict, Option<RecordAfter>) {
         match write {
             Write::Session {
@@ -296,7 +299,7 @@ impl OwnerRecords {
         }
     }
 
-    /// A watcher action on one session.
+    /// Decides a watcher action on one session.
     pub fn watch(
         &self,
         action: WatchAction,
@@ -318,7 +321,8 @@ impl OwnerRecords {
         }
     }
 
-    /// Stores a session just created at Ralio, merging into a record a webhook created first.
+    /// Works out how a session just created at Ralio is stored, merging it into a record a
+    /// webhook created first.
     pub fn store_created(
         &self,
         record: &SessionRecord,
@@ -330,7 +334,8 @@ impl OwnerRecords {
             Some(RecordAfter::Session(_, fields)) => {
                 StoredSession::Stored(fields.record(self.owner, id)?)
             }
-            // Refused only when the session is stored with its page already.
+            // The creation's guard refuses it only when the session is stored with its page
+            // already.
             _ => StoredSession::AlreadyStored(self.session(id)?.unwrap_or_else(|| record.clone())),
         };
         Ok((stored, commit))
@@ -343,7 +348,7 @@ impl OwnerRecords {
             .transpose()
     }
 
-    /// The user's records as the decisions read them.
+    /// Returns the user's records as the decisions read them.
     pub fn user_snapshot(&self, uid: Uid) -> Result<UserSnapshot, IncompleteSession> {
         let sessions = self
             .sessions

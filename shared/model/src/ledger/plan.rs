@@ -13,21 +13,22 @@ use crate::{EventId, Owner};
 
 use super::{OwnerRecords, RecordAfter};
 
-/// What applying one event takes. The marker is written only if the event id was never
-/// handled, so a repeat changes nothing; the write is conditioned on the model's guard.
+/// Holds what applying one event takes. The marker is written only if the event id was never
+/// handled, so that a repeat changes nothing, and the write is conditioned on the model's
+/// guard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan<'a> {
     pub event: &'a AttributedEvent,
     pub now: DateTime<Utc>,
-    /// The one conditional write to the owner's records.
+    /// It is the one conditional write to the owner's records.
     pub write: Write,
-    /// The audit entry kept with the write when it applies. It names only the new state, so a
-    /// store can send it in the same blind request as the write.
+    /// It is the audit entry kept with the write when it applies. It names only the new state,
+    /// so that a store can send it in the same blind request as the write.
     pub audit: AuditEntry,
 }
 
-/// What came of a plan on the records as stored: the outcome, its audit entry, and, when the
-/// write applies, the record it leaves.
+/// Says what came of a plan on the records as stored: the outcome, its audit entry, and, when
+/// the write applies, the record it leaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanResult {
     pub outcome: EventOutcome,
@@ -35,17 +36,17 @@ pub struct PlanResult {
     pub commit: Option<RecordAfter>,
 }
 
-/// Why a store refused a plan's write: the event is stale or changes nothing, and the audit
-/// entry that says so.
+/// Says why a store refused a plan's write (the event is stale or changes nothing), with the
+/// audit entry that says so.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     pub outcome: EventOutcome,
     pub audit: AuditEntry,
 }
 
-/// The store refused a write the model would apply to the record it was refused on. The
-/// record is the one the condition was checked on, so this is not a race: the stored item holds
-/// something the model reads differently from the condition, and a person must look.
+/// Says that the store refused a write the model would apply to the record it was refused on.
+/// The record is the one the condition was checked on, so this is not a race. The stored item
+/// holds something the model reads differently from the condition, and a person must look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Disagreement;
 
@@ -67,19 +68,19 @@ impl<'a> Plan<'a> {
         self.event.event_id
     }
 
-    /// The `kycId` the event pairs with its owner. It is kept with the marker whatever the
+    /// Returns the `kycId` the event pairs with its owner. It is kept with the marker whatever the
     /// outcome, because a stale or unchanged level still names who holds the `kycId`.
     pub fn kyc_pairing(&self) -> Option<i64> {
         self.event.kyc_pairing()
     }
 
-    /// The audit entry of a repeat of a handled event. A store writes it once per event id, so
-    /// that redeliveries do not swell the trail.
+    /// Returns the audit entry of a repeat of a handled event. A store writes it once per event
+    /// id, so that redeliveries do not swell the trail.
     pub fn repeat_audit(&self) -> AuditEntry {
         AuditEntry::for_event(self.event, EventOutcome::Duplicate, String::new(), self.now)
     }
 
-    /// What the plan comes to on `records`, for an event never handled before.
+    /// Returns what the plan comes to on `records`, for an event never handled before.
     pub fn run(&self, records: &OwnerRecords) -> PlanResult {
         let (verdict, commit) = records.verdict(&self.write);
         match verdict {
@@ -99,8 +100,8 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// What a store's refusal of the write means, read from the records the write was refused
-    /// on: the one model call a store makes after a refusal.
+    /// Returns what a store's refusal of the write means, read from the records the write was
+    /// refused on. It is the one model call a store makes after a refusal.
     pub fn explain_refusal(&self, records: &OwnerRecords) -> Result<Refusal, Disagreement> {
         match records.verdict(&self.write).0 {
             Verdict::Apply => Err(Disagreement),

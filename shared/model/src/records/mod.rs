@@ -1,4 +1,5 @@
-//! What the service knows about a user and their sessions, independent of how it is stored.
+//! This module holds what the service knows about a user and their sessions, independent of how
+//! it is stored.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -8,14 +9,14 @@ use crate::expiry::{BucketKind, ExpiryBucket};
 use crate::lifecycle::{EventStamp, LevelStamp, Phase};
 use crate::{KycLevel, Owner, SessionId, SessionState, Uid};
 
-/// Ralio's documented session lifetime, for sessions it reports without `expiresAt`.
+/// Is Ralio's documented session lifetime, for sessions it reports without `expiresAt`.
 pub const SESSION_LIFETIME: Duration = Duration::days(7);
 
-/// The page the end user opens. It carries an access token, so it is never printed by
-/// `Debug` and has no `Display`: reach for [`HostedUrl::expose`] only where it is sent out.
-// The newtype stays because records holding a link are compared and stored: secrecy's string
-// has no equality and, by design, no `Serialize`. The link is stored as the plain string it
-// always was.
+/// Is the page the end user opens. It carries an access token, so it is never printed by
+/// `Debug` and has no `Display`. Call [`HostedUrl::expose`] only where it is sent out.
+// The newtype stays because records holding a link are compared and stored, and secrecy's
+// string has no equality and, by design, no `Serialize`. The link is stored as the plain string
+// it always was.
 #[derive(Clone, Debug)]
 pub struct HostedUrl(SecretString);
 
@@ -49,8 +50,8 @@ impl<'de> Deserialize<'de> for HostedUrl {
     }
 }
 
-/// Why a check refused the user, as Ralio reported it. Codes are opaque strings: their style
-/// differs between payload generations and no catalogue is published.
+/// Says why a check refused the user, as Ralio reported it. Codes are opaque strings, because
+/// their style differs between payload generations and no catalogue is published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureReason {
     pub check: String,
@@ -60,14 +61,15 @@ pub struct FailureReason {
     pub category: Option<String>,
 }
 
-/// One IDV session as the service knows it.
+/// Is one IDV session as the service knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     pub owner: Owner,
     pub session_id: SessionId,
     pub phase: Phase,
     pub hosted_url: Option<HostedUrl>,
-    /// Ralio's `createdAt`, or for a session first heard of from a webhook, that event's time.
+    /// It is Ralio's `createdAt` or, for a session first heard of from a webhook, that event's
+    /// time.
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub failure_reasons: Vec<FailureReason>,
@@ -76,7 +78,7 @@ pub struct SessionRecord {
 }
 
 impl SessionRecord {
-    /// A session that was just created at Ralio.
+    /// Returns a session that was just created at Ralio.
     pub fn created(
         owner: Owner,
         session_id: SessionId,
@@ -97,10 +99,10 @@ impl SessionRecord {
         }
     }
 
-    /// A session as Ralio's REST API describes it (its create answer or its list), with the
-    /// documented defaults for what the answer leaves out: created now, expiring
+    /// Returns a session as Ralio's REST API describes it (its create answer or its list), with
+    /// the documented defaults for what the answer leaves out: created now, and expiring
     /// [`SESSION_LIFETIME`] later. Only a state that still waits for the user is taken from
-    /// the answer; outcomes reach the record through the lifecycle, as events.
+    /// the answer, because outcomes reach the record through the lifecycle, as events.
     pub fn announced(
         owner: Owner,
         session_id: SessionId,
@@ -119,25 +121,27 @@ impl SessionRecord {
         record
     }
 
-    /// The hosted page can still be used: open and not past its expiry.
+    /// Returns whether the hosted page can still be used, which is when the session is open and
+    /// not past its expiry.
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         self.phase.is_open() && self.expires_at.is_none_or(|at| now < at)
     }
 
-    /// Open, but Ralio's 7-day window has closed without an outcome.
+    /// Returns whether the session is open, but Ralio's 7-day window has closed without an
+    /// outcome.
     pub fn has_lapsed(&self, now: DateTime<Utc>) -> bool {
         matches!(self.phase, Phase::Expired(_))
             || (self.phase.is_open() && self.expires_at.is_some_and(|at| now >= at))
     }
 
-    /// Newest first: by creation time, ties by session id.
+    /// Orders sessions newest first, by creation time, with ties broken by session id.
     pub fn newest_first(a: &SessionRecord, b: &SessionRecord) -> std::cmp::Ordering {
         (b.created_at, b.session_id).cmp(&(a.created_at, a.session_id))
     }
 }
 
-/// What is recorded about one session, field by field. A webhook can be the first news of a
-/// session, before its page or expiry is known, so any field may be missing: this is the
+/// Holds what is recorded about one session, field by field. A webhook can be the first news of
+/// a session, before its page or expiry is known, so any field may be missing. This is the
 /// shape both stores keep, and [`SessionFields::record`] reads it as a [`SessionRecord`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionFields {
@@ -148,12 +152,12 @@ pub struct SessionFields {
     pub expires_at: Option<DateTime<Utc>>,
     pub expiring_soon: Option<bool>,
     pub updated_at: Option<DateTime<Utc>>,
-    /// The expiry buckets the session is indexed under.
+    /// These are the expiry buckets the session is indexed under.
     pub warn_bucket: Option<ExpiryBucket>,
     pub expire_bucket: Option<ExpiryBucket>,
 }
 
-/// A stored session that lacks what every session has.
+/// Says that a stored session lacks what every session has.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("session {session_id} has no {missing}")]
 pub struct IncompleteSession {
@@ -162,7 +166,7 @@ pub struct IncompleteSession {
 }
 
 impl SessionFields {
-    /// The fields of a whole record, indexed under `buckets`.
+    /// Returns the fields of a whole record, indexed under `buckets`.
     pub fn of(record: &SessionRecord, buckets: &[ExpiryBucket]) -> Self {
         let bucket = |kind| buckets.iter().find(|b| b.kind == kind).copied();
         Self {
@@ -178,7 +182,7 @@ impl SessionFields {
         }
     }
 
-    /// The bucket of `kind` the session is indexed under.
+    /// Returns the bucket of `kind` the session is indexed under.
     pub fn bucket(&self, kind: BucketKind) -> Option<ExpiryBucket> {
         match kind {
             BucketKind::Warn => self.warn_bucket,
@@ -210,8 +214,8 @@ impl SessionFields {
     }
 }
 
-/// Ralio's warning that the identity document behind a KYC record expires soon. Warnings are
-/// ordered like levels: the newest [`EventStamp`] wins.
+/// Is Ralio's warning that the identity document behind a KYC record expires soon. Warnings are
+/// ordered like levels, so the newest [`EventStamp`] wins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReverifyNotice {
     pub expiration_date: NaiveDate,
@@ -219,8 +223,8 @@ pub struct ReverifyNotice {
     pub stamp: EventStamp,
 }
 
-/// One owner's KYC record: its level, Ralio's KYC id and the newest document-expiry warning.
-/// Users and related parties each have one; an owner never heard of has an empty one.
+/// Is one owner's KYC record: its level, Ralio's KYC id and the newest document-expiry warning.
+/// Users and related parties each have one, and an owner never heard of has an empty one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KycRecord {
     pub level: Option<LevelStamp>,
@@ -229,14 +233,14 @@ pub struct KycRecord {
 }
 
 impl KycRecord {
-    /// An owner with no level event yet is LIGHT.
+    /// Returns the owner's level. An owner with no level event yet is LIGHT.
     pub fn kyc_level(&self) -> KycLevel {
         self.level
             .as_ref()
             .map_or(KycLevel::Light, |stamp| stamp.level.clone())
     }
 
-    /// A document-expiry warning that no newer level change has answered yet.
+    /// Returns a document-expiry warning that no newer level change has answered yet.
     pub fn pending_reverify(&self) -> Option<&ReverifyNotice> {
         let notice = self.reverify.as_ref()?;
         match &self.level {
@@ -246,7 +250,7 @@ impl KycRecord {
     }
 }
 
-/// A user's KYC standing, as the decisions read it.
+/// Is a user's KYC standing, as the decisions read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserProfile {
     pub uid: Uid,

@@ -6,7 +6,7 @@ fn hosted_url_is_redacted_in_debug_and_stored_as_a_string() {
     let url = HostedUrl::new("https://verify.example/session/secret-token");
     let printed = format!("{url:?}");
     assert!(printed.starts_with("HostedUrl(") && !printed.contains("secret-token"));
-    // Stored and sent as the plain string it always was.
+    // It is stored and sent as the plain string it always was, so stored records still read.
     let json = serde_json::to_string(&url).unwrap();
     assert_eq!(json, r#""https://verify.example/session/secret-token""#);
     assert_eq!(serde_json::from_str::<HostedUrl>(&json).unwrap(), url);

@@ -1,5 +1,5 @@
-//! The data section of each event type this service acts on, in both payload generations and
-//! both key spellings.
+//! This module reads the data section of each event type this service acts on, in both payload
+//! generations and both key spellings.
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -15,8 +15,8 @@ use crate::records::{FailureReason, HostedUrl};
 use crate::states::CheckState;
 use crate::{EntityType, KycLevel, RelatedPartyId, SessionId, Uid};
 
-/// The body of an event of canonical type `event_type`; a type this service does not act on
-/// is kept whole.
+/// Returns the body of an event of canonical type `event_type`. A type this service does not
+/// act on is kept whole.
 pub(super) fn body(
     event_type: &str,
     envelope: Map<String, Value>,
@@ -42,12 +42,12 @@ pub(super) fn body(
 
 fn data_of<'de, T: Deserialize<'de>>(envelope: &'de Map<String, Value>) -> Result<T, ParseError> {
     let data = envelope.get("data").ok_or(ParseError::Missing("data"))?;
-    // serde's messages can quote the offending value, which may be personal data: say only
-    // which part of the payload is malformed.
+    // serde's messages can quote the offending value, which may be personal data, so the error
+    // says only which part of the payload is malformed.
     T::deserialize(data).map_err(|_| invalid("data", "unexpected shape"))
 }
 
-/// Fields every KYC event may carry about its subject, in either spelling.
+/// Holds the fields every KYC event may carry about its subject, in either spelling.
 #[derive(Deserialize)]
 struct SubjectWire {
     #[serde(default, alias = "user_id")]
@@ -62,7 +62,7 @@ struct SubjectWire {
 }
 
 impl SubjectWire {
-    /// Whose event this is, by one rule for every combination:
+    /// Returns whose event this is, by one rule for every combination:
     ///
     /// | `entityType` | `relatedPartyId` | subject |
     /// |---|---|---|
@@ -73,8 +73,8 @@ impl SubjectWire {
     /// | `related-party` | present or absent | the related party `relatedPartyId` (if given); `userId` is only context |
     /// | anything else | any | none: `invalid_field` |
     ///
-    /// A user's event must never be a related party's, since a user's events can open the account
-    /// gate: whatever is unclear is kept, not applied.
+    /// A user's event must never be a related party's, since a user's events can open the
+    /// account gate, so whatever is unclear is kept, not applied.
     fn subject(&self) -> Result<Subject, ParseError> {
         let declared = self.entity_type.as_deref();
         let entity = EntityType::parse(declared).map_err(|e| invalid("entityType", e))?;
@@ -149,8 +149,8 @@ fn session_event(
     }))
 }
 
-/// Every reason of every check, in order. A refused check that gives no reason still yields
-/// one, so a rejection is never presented without an explanation.
+/// Returns every reason of every check, in order. A refused check that gives no reason still
+/// yields one, so that a rejection is never presented without an explanation.
 fn failure_reasons(checks: &[CheckWire]) -> Vec<FailureReason> {
     let mut reasons = Vec::new();
     for check in checks {
@@ -185,7 +185,7 @@ fn failure_reasons(checks: &[CheckWire]) -> Vec<FailureReason> {
     reasons
 }
 
-/// `kycId` is documented as an integer; a numeric string is accepted too.
+/// `kycId` is documented as an integer, but a numeric string is accepted too.
 fn optional_integer(value: &Option<Value>, field: &'static str) -> Result<Option<i64>, ParseError> {
     match value {
         None | Some(Value::Null) => Ok(None),

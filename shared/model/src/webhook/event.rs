@@ -1,5 +1,5 @@
-//! The event a webhook delivery becomes: what the rest of the model reads, whatever the wire
-//! generation it came in.
+//! This module holds the event a webhook delivery becomes, which is what the rest of the model
+//! reads, whatever the wire generation it came in.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
@@ -8,27 +8,30 @@ use crate::lifecycle::{ExpirySource, Phase};
 use crate::records::{FailureReason, HostedUrl};
 use crate::{EntityType, EventId, KycLevel, Owner, RelatedPartyId, SessionId, Uid};
 
-/// A webhook delivery, normalised.
+/// Is a webhook delivery, normalised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookEvent {
     pub id: EventId,
-    /// Canonical event type (after alias resolution).
+    /// It is the canonical event type (after alias resolution).
     pub event_type: String,
-    /// When the event happened, as far as it is trusted: see [`WebhookEvent::received`].
+    /// It is when the event happened, as far as that is trusted (see
+    /// [`WebhookEvent::received`]).
     pub occurred_at: DateTime<Utc>,
-    /// The event's own timestamp when it was too far ahead of its receipt to be trusted.
+    /// It is the event's own timestamp, when that was too far ahead of its receipt to be
+    /// trusted.
     pub stamped_at: Option<DateTime<Utc>>,
     pub body: EventBody,
 }
 
-/// How far ahead of its receipt an event's timestamp may be and still be believed
+/// Is how far ahead of its receipt an event's timestamp may be and still be believed
 /// (`MAX_CLOCK_SKEW`, default 5 min).
 pub const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
 impl WebhookEvent {
-    /// The event as received at `at`. A timestamp more than `max_skew` after its receipt
-    /// cannot be right: the event is ordered at its receipt instead, so a far-future stamp
-    /// can never outrank the events that follow it, and the stamp is kept for the audit trail.
+    /// Returns the event as received at `at`. A timestamp more than `max_skew` after its
+    /// receipt cannot be right, so the event is ordered at its receipt instead. A far-future
+    /// stamp can then never outrank the events that follow it, and the stamp is kept for the
+    /// audit trail.
     pub fn received(mut self, at: DateTime<Utc>, max_skew: chrono::Duration) -> Self {
         if self.occurred_at > at + max_skew {
             self.stamped_at = Some(self.occurred_at);
@@ -44,17 +47,17 @@ pub enum EventBody {
     KycStateUpdated(KycStateEvent),
     ExpirationWarning(ExpirationWarningEvent),
     RelatedPartySessionCreated(RelatedPartySessionCreated),
-    /// Ralio's account is ready for use; only its id is given.
+    /// Ralio's account is ready for use, and only its id is given.
     AccountActivated {
         account_id: crate::accounts::AccountId,
     },
-    /// An event type this service does not act on, kept as received.
+    /// This service does not act on the event type, so the event is kept as received.
     Unknown {
         raw: Value,
     },
 }
 
-/// Who a session event is about. Second-generation payloads make `userId` optional, so the
+/// Says who a session event is about. Second-generation payloads make `userId` optional, so the
 /// id may be missing and must then be found from the session id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject {
@@ -63,7 +66,7 @@ pub enum Subject {
 }
 
 impl Subject {
-    /// The owner, when the event names it.
+    /// Returns the owner, when the event names it.
     pub fn owner(self) -> Option<Owner> {
         match self {
             Subject::User(uid) => uid.map(Owner::User),
@@ -114,7 +117,7 @@ pub struct SessionEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KycStateEvent {
-    /// `None`: the event names no owner (it cannot be attributed).
+    /// It is `None` when the event names no owner (it cannot be attributed).
     pub owner: Option<Owner>,
     pub kyc_id: Option<i64>,
     pub level: KycLevel,
@@ -122,15 +125,15 @@ pub struct KycStateEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpirationWarningEvent {
-    /// `None`: the event names no owner (it cannot be attributed).
+    /// It is `None` when the event names no owner (it cannot be attributed).
     pub owner: Option<Owner>,
     pub kyc_id: Option<i64>,
     pub expiration_date: NaiveDate,
     pub days_remaining: i64,
 }
 
-/// Ralio opened a session for a related party. Only ids and dates are kept: the person's name,
-/// e-mail and address in the payload are not this service's to store.
+/// Says that Ralio opened a session for a related party. Only ids and dates are kept, because
+/// the person's name, e-mail and address in the payload are not this service's to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelatedPartySessionCreated {
     pub related_party_id: RelatedPartyId,

@@ -1,9 +1,9 @@
-//! The one tolerant parser for every documented Ralio webhook shape (REFERENCE §4).
+//! This is the one tolerant parser for every documented Ralio webhook shape (REFERENCE §4).
 //!
-//! Envelopes come as `id`/`event` or `eventId`/`eventType` on any event; data comes in two
+//! Envelopes come as `id`/`event` or `eventId`/`eventType` on any event, and data comes in two
 //! generations with camelCase or snake_case keys. Unknown fields are ignored and unknown event
-//! types are kept with their raw JSON. What cannot be interpreted is an error, so the caller can
-//! quarantine the signed body verbatim instead of guessing.
+//! types are kept with their raw JSON. What cannot be interpreted is an error, so that the
+//! caller can quarantine the signed body verbatim instead of guessing.
 //!
 //! | file | what |
 //! |---|---|

@@ -1,5 +1,5 @@
-//! The envelope of a delivery: its id, type and time, read in every spelling Ralio uses. The
-//! data section is read by type in `data`.
+//! This module reads the envelope of a delivery (its id, type and time) in every spelling Ralio
+//! uses. The data section is read by type in `data`.
 
 use super::QuarantineReason;
 use chrono::{DateTime, Utc};
@@ -10,7 +10,7 @@ use super::event::WebhookEvent;
 use super::vocabulary::{LearntSpellings, canonical_event_type};
 use crate::EventId;
 
-/// Why a signed body could not be interpreted. The message names fields, never values.
+/// Says why a signed body could not be interpreted. The message names fields, never values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     #[error("body is not JSON: {0}")]
@@ -26,7 +26,7 @@ pub enum ParseError {
 }
 
 impl ParseError {
-    /// A stable machine code for the quarantine record.
+    /// Returns a stable machine code for the quarantine record.
     pub fn code(&self) -> QuarantineReason {
         match self {
             ParseError::NotJson(_) => QuarantineReason::NotJson,

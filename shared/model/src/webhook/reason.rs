@@ -1,7 +1,8 @@
-//! Why a signed payload was kept instead of applied: one stable name per reason, the same in
-//! the webhook's answer, the quarantine record, its metric and the audit trail.
+//! This module says why a signed payload was kept instead of applied. Each reason has one
+//! stable name, the same in the webhook's answer, the quarantine record, its metric and the
+//! audit trail.
 
-/// Why a signed payload was kept (or sent back) instead of applied.
+/// Says why a signed payload was kept (or sent back) instead of applied.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, strum::Display, strum::EnumString, strum::IntoStaticStr,
 )]
@@ -15,9 +16,9 @@ pub enum QuarantineReason {
     MissingField,
     /// A field the event needs has a value that cannot be read.
     InvalidField,
-    /// A related party's event that does not say whose event it is.
+    /// A related party's event does not say whose event it is.
     AmbiguousOwner,
-    /// An event type this service does not act on.
+    /// This service does not act on the event type.
     UnknownEventType,
     /// The event names no owner.
     UnknownOwner,
@@ -31,8 +32,8 @@ pub enum QuarantineReason {
     UnknownKycId,
     /// Earlier events paired the `kycId` with more than one owner.
     ContestedKycId,
-    /// The owner is not known yet: the copy kept each time the event is sent back (503), so it
-    /// can be replayed if Ralio stops sending it.
+    /// The owner is not known yet. A copy is kept each time the event is sent back (503), so
+    /// that it can be replayed if Ralio stops sending it.
     AttributionPending,
 }
 
@@ -41,9 +42,9 @@ impl QuarantineReason {
         self.into()
     }
 
-    /// Whether the owner may still become known (a session not stored yet, a `kycId` not
-    /// paired yet, an owner not named yet): then Ralio is asked to send the event again for
-    /// a while. A session of the wrong kind of entity stays wrong.
+    /// Returns whether the owner may still become known (a session not stored yet, a `kycId`
+    /// not paired yet, an owner not named yet). If so, Ralio is asked to send the event again
+    /// for a while. A session of the wrong kind of entity stays wrong.
     pub fn may_resolve(self) -> bool {
         matches!(
             self,

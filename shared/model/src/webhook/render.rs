@@ -1,7 +1,7 @@
-//! The canonical wire form of a parsed event: first envelope (`id`/`event`), second-generation
-//! camelCase data with `entityType`. The parser reads it back to the very same event, which the
-//! fuzz targets check for every body the parser accepts; the load run sends events in this
-//! form.
+//! This module writes the canonical wire form of a parsed event: the first envelope
+//! (`id`/`event`) and second-generation camelCase data with `entityType`. The parser reads it
+//! back to the very same event, which the fuzz targets check for every body the parser accepts.
+//! The load run sends events in this form.
 
 use chrono::SecondsFormat;
 use serde_json::{Map, Value, json};
@@ -10,7 +10,7 @@ use super::{EventBody, SessionOutcome, Subject, WebhookEvent};
 use crate::Owner;
 
 impl WebhookEvent {
-    /// The event as Ralio would send it. A timestamp the service did not trust (see
+    /// Returns the event as Ralio would send it. A timestamp the service did not trust (see
     /// [`WebhookEvent::received`]) is written as it was stamped.
     pub fn to_wire(&self) -> Value {
         if let EventBody::Unknown { raw } = &self.body {
@@ -34,7 +34,8 @@ impl EventBody {
                 data.insert("sessionId".into(), event.session_id.to_string().into());
                 subject(&mut data, event.subject);
                 if let SessionOutcome::Failed { reasons } = &event.outcome {
-                    // One check per reason: the parser reads every reason of every check.
+                    // Each reason gets its own check, because the parser reads every reason of
+                    // every check.
                     let checks = reasons.iter().map(|r| {
                         json!({
                             "type": r.check,
@@ -99,7 +100,8 @@ fn subject(data: &mut Map<String, Value>, subject: Subject) {
     }
 }
 
-/// Level events name an owner or nobody; nobody is written as a user event without `userId`.
+/// Level events name an owner or nobody, and nobody is written as a user event without
+/// `userId`.
 fn owner(data: &mut Map<String, Value>, owner: Option<Owner>) {
     subject(
         data,

@@ -1,7 +1,8 @@
-//! Event types by name: the canonical names, Ralio's dotted spellings and the spellings a person
-//! taught a replay. The parser and the webhook's quarantine rule read the same list.
+//! This module names event types: the canonical names, Ralio's dotted spellings and the
+//! spellings a person taught a replay. The parser and the webhook's quarantine rule read the
+//! same list.
 
-/// Canonical event type names this service acts on.
+/// These are the canonical names of the event types this service acts on.
 pub mod event_types {
     pub const SESSION_VERIFIED: &str = "kyc_session_verified";
     pub const SESSION_MANUAL_REVIEW: &str = "kyc_session_manual_review";
@@ -13,8 +14,8 @@ pub mod event_types {
     pub const ACCOUNT_ACTIVATED: &str = "account_activated";
 }
 
-/// Dotted names from Ralio's welcome page, mapped explicitly: a blanket `.` → `_` would break
-/// `related_party.kyc_session_created`, which really has a dot.
+/// Maps the dotted names from Ralio's welcome page explicitly, because a blanket `.` → `_`
+/// would break `related_party.kyc_session_created`, which really has a dot.
 const EVENT_TYPE_ALIASES: &[(&str, &str)] = &[
     ("kyc.session_verified", event_types::SESSION_VERIFIED),
     (
@@ -39,8 +40,8 @@ const EVENT_TYPE_ALIASES: &[(&str, &str)] = &[
     ("transfer.completed", "transfer_completed"),
 ];
 
-/// Whether this service acts on an event type (as it may arrive on the wire): only such
-/// payloads are kept verbatim when they cannot be applied.
+/// Returns whether this service acts on an event type (as it may arrive on the wire), because
+/// only such payloads are kept verbatim when they cannot be applied.
 pub fn is_acted_on(raw: &str) -> bool {
     use event_types::*;
     matches!(
@@ -56,7 +57,7 @@ pub fn is_acted_on(raw: &str) -> bool {
     )
 }
 
-/// The canonical (underscored) name of an event type as it may arrive on the wire.
+/// Returns the canonical (underscored) name of an event type as it may arrive on the wire.
 pub fn canonical_event_type(raw: &str) -> String {
     let lowered = raw.trim().to_ascii_lowercase();
     EVENT_TYPE_ALIASES
@@ -65,17 +66,17 @@ pub fn canonical_event_type(raw: &str) -> String {
         .map_or(lowered, |(_, canonical)| (*canonical).to_owned())
 }
 
-/// Spellings of event types Ralio was seen to send that this release does not know, each
-/// mapped by a person to the type it means. Only a replay takes them (`idv-admin
-/// replay-quarantine --spelling`): live deliveries are never interpreted on a guess.
+/// Holds spellings of event types that Ralio was seen to send and this release does not know,
+/// each mapped by a person to the type it means. Only a replay takes them (`idv-admin
+/// replay-quarantine --spelling`), because live deliveries are never interpreted on a guess.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LearntSpellings(std::collections::BTreeMap<String, String>);
 
 impl LearntSpellings {
     /// Learns `spelling` as `meaning`, which must be a type this service acts on.
     pub fn learn(&mut self, spelling: &str, meaning: &str) -> Result<(), String> {
-        // A spelling this release already reads keeps its meaning: a mapping only names what
-        // was unknown.
+        // A spelling this release already reads keeps its meaning, because a mapping only names
+        // what was unknown.
         if is_acted_on(spelling) {
             return Err(format!(
                 "{spelling} is already read as {}",
@@ -92,7 +93,7 @@ impl LearntSpellings {
         Ok(())
     }
 
-    /// `SPELLING=TYPE`, as given on the command line.
+    /// Learns a `SPELLING=TYPE` pair, as given on the command line.
     pub fn learn_pair(&mut self, pair: &str) -> Result<(), String> {
         let (spelling, meaning) = pair
             .split_once('=')

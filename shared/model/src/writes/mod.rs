@@ -1,9 +1,9 @@
-//! Every change to a stored record, written down once as data: a guard that says when it may
-//! take effect and a patch that says what it writes.
+//! Every change to a stored record is written down here once, as data: a guard that says when
+//! it may take effect and a patch that says what it writes.
 //!
-//! [`crate::ledger::OwnerRecords`] executes a write in memory; the DynamoDB store turns the same
-//! write into one conditional update (the guard becomes the condition, the patch the update
-//! expression). Neither store decides anything of its own.
+//! [`crate::ledger::OwnerRecords`] executes a write in memory, and the DynamoDB store turns the
+//! same write into one conditional update (the guard becomes the condition, the patch the
+//! update expression). Neither store decides anything of its own.
 
 use chrono::{DateTime, Utc};
 
@@ -14,21 +14,21 @@ use crate::expiry::{BucketKind, ExpiryBucket};
 use crate::lifecycle::{EventStamp, ExpirySource, Phase, Verdict};
 use crate::records::{FailureReason, KycRecord, SessionFields, SessionRecord};
 
-/// When a write to a session may take effect.
+/// Says when a write to a session may take effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionGuard {
-    /// The lifecycle allows a move to this phase: the stored phase is one of
-    /// [`Phase::allowed_priors`], or there is none and [`Phase::allowed_when_absent`].
+    /// The lifecycle allows a move to this phase. The stored phase is one of
+    /// [`Phase::allowed_priors`], or there is none and [`Phase::allowed_when_absent`] holds.
     Lifecycle(Phase),
     /// The session waits for the user ([`Phase::OPEN`]) and is not flagged yet.
     Flag,
-    /// The session's creation is not stored yet (it has no page): what only the creation
-    /// knows is added once.
+    /// The session's creation is not stored yet (it has no page). The guard lets what only the
+    /// creation knows be added once.
     Creation,
 }
 
 impl SessionGuard {
-    /// The verdict on the session as stored (`None`: no record).
+    /// Returns the verdict on the session as stored (`None` when there is no record).
     pub fn verdict(self, stored: Option<&SessionFields>) -> Verdict {
         let phase = stored.and_then(|s| s.phase);
         match self {
@@ -47,8 +47,9 @@ impl SessionGuard {
     }
 }
 
-/// What a write gives a session: `set` replaces fields, `fill` gives values only to fields
-/// that have none yet (what a webhook that arrived first must not lose, or must not undo).
+/// Says what a write gives a session. `set` replaces fields, and `fill` gives values only to
+/// fields that have none yet (what a webhook that arrived first must not lose, or must not
+/// undo).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionPatch {
     pub set: SessionFields,
@@ -62,7 +63,7 @@ fn pick<T: Clone>(set: &Option<T>, stored: Option<&T>, fill: &Option<T>) -> Opti
 }
 
 impl SessionPatch {
-    /// The session after this write.
+    /// Returns the session after this write.
     pub fn applied_to(&self, stored: Option<&SessionFields>) -> SessionFields {
         let (set, fill) = (&self.set, &self.fill);
         SessionFields {
@@ -114,13 +115,14 @@ impl SessionPatch {
         }
     }
 
-    /// A move Ralio reported (or the watcher inferred): state, reasons and time are replaced.
-    /// A report may be the first news of a session, so it also fills what a record needs, and
-    /// what the report knows of the page and expiry, without overwriting what creation stored.
-    /// Such a session dates from its first report's own time (`happened_at`), not from the
-    /// receipt: sessions that follow one another keep their order (the newest decides the next
-    /// action) whichever webhook arrives first. Within one session the first report received
-    /// sets the date; an earlier one arriving later does not move it.
+    /// Returns the patch of a move Ralio reported (or the watcher inferred), which replaces the
+    /// state, reasons and time. A report may be the first news of a session, so it also fills
+    /// what a record needs, and what the report knows of the page and expiry, without
+    /// overwriting what creation stored. Such a session dates from its first report's own time
+    /// (`happened_at`), not from the receipt, so that sessions that follow one another keep
+    /// their order (the newest decides the next action) whichever webhook arrives first.
+    /// Within one session the first report received sets the date, and an earlier one arriving
+    /// later does not move it.
     pub fn reported(
         target: Phase,
         failure_reasons: Vec<FailureReason>,
@@ -143,8 +145,8 @@ impl SessionPatch {
         }
     }
 
-    /// A session just created at Ralio: its page, dates and buckets are set; the state a
-    /// webhook may have stored first is kept.
+    /// Returns the patch of a session just created at Ralio. Its page, dates and buckets are
+    /// set, and the state a webhook may have stored first is kept.
     pub fn creation(record: &SessionRecord, buckets: &[ExpiryBucket]) -> Self {
         let whole = SessionFields::of(record, buckets);
         Self {
@@ -167,7 +169,7 @@ impl SessionPatch {
     }
 }
 
-/// When a write to an owner's KYC record may take effect: only a newer event replaces what
+/// Says when a write to an owner's KYC record may take effect. Only a newer event replaces what
 /// an older one wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KycGuard {
@@ -188,7 +190,7 @@ impl KycGuard {
     }
 }
 
-/// What a write gives a KYC record: the fields it carries replace the stored ones.
+/// Says what a write gives a KYC record; the fields it carries replace the stored ones.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KycPatch {
     pub set: KycRecord,
@@ -208,7 +210,7 @@ impl KycPatch {
     }
 }
 
-/// One conditional write to one record.
+/// Is one conditional write to one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
     Session {
@@ -223,7 +225,7 @@ pub enum Write {
 }
 
 impl Write {
-    /// Storing a session just created at Ralio.
+    /// Returns the write that stores a session just created at Ralio.
     pub fn creation(record: &SessionRecord, buckets: &[ExpiryBucket]) -> Self {
         Write::Session {
             session_id: record.session_id,
@@ -234,7 +236,7 @@ impl Write {
 }
 
 impl AttributedEvent {
-    /// The write this event stands for.
+    /// Returns the write this event stands for.
     pub fn write(&self, now: DateTime<Utc>) -> Write {
         match &self.change {
             Change::Session {
@@ -288,13 +290,13 @@ impl AttributedEvent {
     }
 }
 
-/// What the expiry watcher does to a session of a due bucket.
+/// Says what the expiry watcher does to a session of a due bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WatchAction {
-    /// Flag a session still waiting for the user as expiring soon (warn bucket).
+    /// The watcher flags a session still waiting for the user as expiring soon (warn bucket).
     Flag,
-    /// Mark a session Ralio never reported on as expired, inferred (expiry bucket). A later
-    /// real outcome still wins.
+    /// The watcher marks a session Ralio never reported on as expired, inferred (expiry
+    /// bucket). A later real outcome still wins.
     ExpireInferred,
 }
 
@@ -344,7 +346,7 @@ impl WatchAction {
         }
     }
 
-    /// The audit entry of a session this action changed.
+    /// Returns the audit entry of a session this action changed.
     pub fn audit(self, session_id: SessionId, now: DateTime<Utc>) -> AuditEntry {
         let entry = match self {
             WatchAction::Flag => AuditEntry::new(

@@ -1,5 +1,5 @@
-//! Every Ralio fixture parses to the right normalised event, and every published signature
-//! vector verifies (and fails once tampered with).
+//! These tests check that every Ralio fixture parses to the right normalised event, and that
+//! every published signature vector verifies (and fails once tampered with).
 
 use std::path::PathBuf;
 
@@ -44,7 +44,7 @@ fn party() -> RelatedPartyId {
     RelatedPartyId::parse(PARTY).unwrap()
 }
 
-/// (file, event id, canonical type, timestamp, body)
+/// Returns one tuple per fixture: (file, event id, canonical type, timestamp, body).
 fn expectations() -> Vec<(
     &'static str,
     &'static str,
@@ -295,7 +295,7 @@ fn kyb_state_updated_is_kept_as_unknown_with_its_raw_json() {
     }
 }
 
-/// The vectors published in the fixtures README (self-generated, not from Ralio).
+/// These are the vectors published in the fixtures README (self-generated, not from Ralio).
 const VECTORS: &[(&str, &str, &str)] = &[
     (
         "account_activated.v1.json",

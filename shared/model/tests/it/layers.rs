@@ -1,13 +1,13 @@
-//! The model's modules form layers, read bottom up: each module uses only the modules listed
-//! before it, so the model has a reading order and no cycle can come back. A new module must
-//! be placed in the table. Doc links and test code do not count.
+//! The model's modules form layers, read bottom up. Each module uses only the modules listed
+//! before it, so that the model has a reading order and no cycle can come back. A new module
+//! must be placed in the table. Doc links and test code do not count.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use syn::visit::Visit;
 
-/// The reading order, by layer. Within a layer, a module may use the ones listed before it.
+/// Is the reading order, by layer. Within a layer, a module may use the ones listed before it.
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "vocabulary",
@@ -32,7 +32,7 @@ fn parse(path: &Path) -> syn::File {
     syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The crate's modules, and which module each name re-exported at the root comes from.
+/// Returns the crate's modules, and which module each name re-exported at the root comes from.
 fn root() -> (Vec<String>, BTreeMap<String, String>) {
     let lib = parse(&src().join("lib.rs"));
     let mut modules = Vec::new();
@@ -55,7 +55,7 @@ fn root() -> (Vec<String>, BTreeMap<String, String>) {
     (modules, reexports)
 }
 
-/// Every path a `use` tree names, as segments (a group names several).
+/// Collects every path a `use` tree names, as segments (a group names several).
 fn flatten(tree: &syn::UseTree, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
     match tree {
         syn::UseTree::Path(p) => {
@@ -74,7 +74,7 @@ fn flatten(tree: &syn::UseTree, prefix: &mut Vec<String>, out: &mut Vec<Vec<Stri
     }
 }
 
-/// The first segment after `crate` of every path in non-test code.
+/// Collects the first segment after `crate` of every path in non-test code.
 #[derive(Default)]
 struct CrateRefs(BTreeSet<String>);
 
@@ -124,7 +124,7 @@ impl<'ast> Visit<'ast> for CrateRefs {
     }
 }
 
-/// The files of module `name`: `name.rs`, or `name/` with every file in it.
+/// Returns the files of module `name`: `name.rs`, or `name/` with every file in it.
 fn files_of(name: &str) -> Vec<PathBuf> {
     let file = src().join(format!("{name}.rs"));
     if file.exists() {

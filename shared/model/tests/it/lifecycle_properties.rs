@@ -1,5 +1,5 @@
-//! Property tests: delivery order and duplicates never change the outcome, and nothing but a
-//! REGULAR `kyc_state_updated` ever opens account creation.
+//! These property tests check that delivery order and duplicates never change the outcome, and
+//! that nothing but a REGULAR `kyc_state_updated` ever opens account creation.
 
 use std::collections::BTreeMap;
 
@@ -25,14 +25,15 @@ fn base_time() -> DateTime<Utc> {
         .to_utc()
 }
 
-/// Something that happens to a user: a webhook from Ralio, or the expiry watcher's inference.
+/// Is something that happens to a user: a webhook from Ralio, or the expiry watcher's
+/// inference.
 #[derive(Debug, Clone)]
 enum Happening {
     Webhook(Vec<u8>),
     InferExpiry(SessionId),
 }
 
-/// How a session's story ends, as Ralio would tell it.
+/// Says how a session's story ends, as Ralio would tell it.
 #[derive(Debug, Clone, Copy)]
 enum Story {
     Approved { via_review: bool },
@@ -143,8 +144,8 @@ fn scenario(plans: &[SessionPlan], levels: &[KycLevel], env_b: bool) -> Scenario
     }
 }
 
-/// A user's records as the service keeps them: the model's own ledger, driven exactly as the
-/// stores drive it.
+/// Holds a user's records as the service keeps them, in the model's own ledger, driven exactly
+/// as the stores drive it.
 #[derive(Debug, Clone)]
 struct UserState {
     ledger: Ledger,
@@ -212,7 +213,7 @@ impl UserState {
     }
 }
 
-/// An ordering of the scenario with some deliveries repeated.
+/// Returns an ordering of the scenario with some deliveries repeated.
 fn delivered(
     in_order: Vec<Happening>,
     dupes: Vec<prop::sample::Index>,
@@ -222,7 +223,7 @@ fn delivered(
     for d in dupes {
         all.push(in_order[d.index(in_order.len())].clone());
     }
-    // `order` is a permutation of 0..n for the first n slots; the rest follow in place.
+    // `order` is a permutation of 0..n for the first n slots, and the rest follow in place.
     let mut permuted: Vec<Happening> = order.iter().filter_map(|i| all.get(*i).cloned()).collect();
     permuted.extend(all.into_iter().skip(order.len()));
     permuted
@@ -257,7 +258,7 @@ proptest! {
 
         let total = in_order.len() + dupes.len();
         let mut order: Vec<usize> = (0..total).collect();
-        // Seeded Fisher-Yates so proptest can shrink the seed.
+        // The shuffle is a seeded Fisher-Yates, so that proptest can shrink the seed.
         for i in (1..total).rev() {
             let j = seed[i % seed.len()] as usize % (i + 1);
             order.swap(i, j);
@@ -335,7 +336,7 @@ fn a_verified_session_alone_never_opens_accounts() {
 fn the_newest_session_is_the_one_ralio_reported_last_whatever_arrives_first() {
     let session = |n: u32| SessionId::parse(&format!("22222222-0000-4000-8000-{n:012}")).unwrap();
     let data = |s: SessionId| json!({ "sessionId": s.to_string(), "userId": uid().to_string() });
-    // An older session refused, then a newer one in review.
+    // An older session is refused, then a newer one goes into review.
     let refused = Happening::Webhook(webhook(
         1,
         "kyc_session_failed",

@@ -1,5 +1,6 @@
-//! The parser's tolerance: every documented variation of envelope, data generation, key case,
-//! check state, event name and timestamp, and clear errors for what cannot be interpreted.
+//! These tests check the parser's tolerance of every documented variation of envelope, data
+//! generation, key case, check state, event name and timestamp, and its clear errors for what
+//! cannot be interpreted.
 
 use chrono::{DateTime, Utc};
 use idv_model::webhook::{EventBody, SessionOutcome, Subject, canonical_event_type};
@@ -265,7 +266,7 @@ fn uninterpretable_bodies_are_errors_naming_what_is_wrong() {
     ));
 
     // A level event naming only its kycId parses, and is attributed to whoever an earlier
-    // event paired that kycId with; one naming nobody at all cannot be attributed: the
+    // event paired that kycId with. One naming nobody at all cannot be attributed, so the
     // webhook asks Ralio to send it again while it is young, then quarantines it.
     let level_by_kyc_id = envelope(
         "id",
@@ -316,8 +317,8 @@ fn error_messages_never_echo_values() {
     assert!(!message.contains("jane.doe"), "{message}");
 }
 
-/// One case per combination of `userId`, `relatedPartyId` and `entityType` (the rule is written
-/// on `SubjectWire::subject`): a related party's event is never a user's.
+/// Checks one case per combination of `userId`, `relatedPartyId` and `entityType` (the rule is
+/// written on `SubjectWire::subject`), because a related party's event must never be a user's.
 #[test]
 fn ownership_is_explicit_for_every_combination() {
     const PARTY: &str = "ffd45d79-2b9f-4c1a-9f0e-5f3a2c8e7d11";
@@ -344,7 +345,7 @@ fn ownership_is_explicit_for_every_combination() {
         })
     };
     let by_session = |parsed: Result<idv_model::WebhookEvent, ParseError>| matches!(parsed.map(|e| e.attribution()), Ok(Attribution::BySession { entity, .. }) if entity == idv_model::EntityType::RelatedParty);
-    // (subject fields, owner of a level event)
+    // Each case is (subject fields, owner of a level event).
     let cases: Vec<(Value, Result<Option<Owner>, &str>)> = vec![
         (json!({ "userId": USER }), Ok(Some(user))),
         (json!({}), Ok(None)),
@@ -382,8 +383,8 @@ fn ownership_is_explicit_for_every_combination() {
     for (subject, expected) in cases {
         let got = owner_of(level(subject.clone())).map_err(|e| e.code().as_str());
         assert_eq!(got, expected, "level event with {subject}");
-        // Session events follow the same rule; a related party's without its id is looked up
-        // among related parties' sessions, never users'.
+        // Session events follow the same rule, and a related party's without its id is looked
+        // up among related parties' sessions, never users'.
         let session_got = owner_of(session(subject.clone())).map_err(|e| e.code().as_str());
         match expected {
             Ok(None) if subject.get("entityType") == Some(&json!("related-party")) => {

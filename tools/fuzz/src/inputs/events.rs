@@ -1,4 +1,5 @@
-//! Sequences of well-formed events about two users, a related party and four sessions.
+//! This module generates sequences of well-formed events about two users, a related party and
+//! four sessions.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use idv_model::webhook::{
@@ -11,7 +12,8 @@ use idv_model::{
 };
 use proptest::prelude::*;
 
-/// The users, related parties and sessions the sequences are about: few, so they collide.
+/// These are the users, related parties and sessions the sequences are about. They are few, so
+/// that they collide.
 pub const USERS: [&str; 2] = [
     "e4f9d8b3-6b70-47a1-aae1-70c8a689c02a",
     "0b4d1b6e-22a4-4a4f-9a41-7d2f0c9e8a11",
@@ -144,7 +146,7 @@ fn body() -> impl Strategy<Value = (&'static str, EventBody)> {
     ]
 }
 
-/// A well-formed event, its time within a few hours (ties are common), numbered `n`.
+/// Returns a well-formed event numbered `n`, its time within a few hours (ties are common).
 fn event(n: usize, minutes: i64, (event_type, body): (&'static str, EventBody)) -> WebhookEvent {
     WebhookEvent {
         id: EventId::parse(&format!("00000000-0000-4000-8000-{n:012}")).expect("a UUID"),
@@ -155,8 +157,8 @@ fn event(n: usize, minutes: i64, (event_type, body): (&'static str, EventBody)) 
     }
 }
 
-/// Deliveries of up to eight distinct events (Ralio gives every event its own id), in any
-/// order, with repeats: one to sixteen in all.
+/// Generates deliveries of up to eight distinct events (Ralio gives every event its own id), in
+/// any order, with repeats, for one to sixteen in all.
 pub fn sequence() -> impl Strategy<Value = Vec<WebhookEvent>> {
     prop::collection::vec((0i64..12 * 60, body()), 1..8).prop_flat_map(|drawn| {
         let events: Vec<WebhookEvent> = drawn

@@ -1,7 +1,7 @@
-//! What the fuzz targets are fed: arbitrary bytes under arbitrary signatures, Ralio's example
-//! payloads mutated in structure and in bytes (`payloads`), and sequences of well-formed events
-//! about a few owners and sessions, so that ids, sessions and timestamps collide often
-//! (`events`).
+//! This module makes what the fuzz targets are fed: arbitrary bytes under arbitrary
+//! signatures, Ralio's example payloads mutated in structure and in bytes (`payloads`), and
+//! sequences of well-formed events about a few owners and sessions, so that ids, sessions and
+//! timestamps collide often (`events`).
 
 mod events;
 mod payloads;
@@ -11,18 +11,19 @@ pub use payloads::{FIXTURES, Mutation, mutate, mutated_delivery};
 
 use proptest::prelude::*;
 
-/// How a delivery's `X-Signature` header is made.
+/// Says how a delivery's `X-Signature` header is made.
 #[derive(Debug, Clone)]
 pub enum Header {
     Missing,
-    /// Ralio's own: HMAC-SHA256 of the body, hex, with the secret the service holds.
+    /// It is made as Ralio makes it: HMAC-SHA256 of the body, in hex, with the secret the
+    /// service holds.
     SignedHex,
     SignedBase64,
-    /// `sha256=` before the hex digest.
+    /// It puts `sha256=` before the hex digest.
     SignedPrefixed,
-    /// Signed with the secret being rotated out (the second one held).
+    /// It is signed with the secret being rotated out (the second one held).
     SignedWithPrevious,
-    /// Anything else.
+    /// It is anything else.
     Junk(String),
 }
 
@@ -38,14 +39,14 @@ pub(crate) fn header() -> impl Strategy<Value = Header> {
     ]
 }
 
-/// One delivery: a body and how it is signed.
+/// Is one delivery: a body and how it is signed.
 #[derive(Clone)]
 pub struct Delivery {
     pub body: Vec<u8>,
     pub header: Header,
 }
 
-/// The body as text where it is text, so a kept crasher can be read.
+/// Shows the body as text where it is text, so that a kept crasher can be read.
 impl std::fmt::Debug for Delivery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Delivery")
@@ -55,7 +56,7 @@ impl std::fmt::Debug for Delivery {
     }
 }
 
-/// Arbitrary bytes, now and then made to look like JSON.
+/// Generates arbitrary bytes, now and then made to look like JSON.
 pub fn raw_delivery() -> impl Strategy<Value = Delivery> {
     let body = prop_oneof![
         3 => prop::collection::vec(any::<u8>(), 0..256),

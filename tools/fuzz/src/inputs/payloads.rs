@@ -1,5 +1,5 @@
-//! Ralio's example payloads, mutated in structure (a node replaced, removed or renamed, a
-//! `data` member set) and in bytes (flipped, truncated, nested deep).
+//! This module mutates Ralio's example payloads in structure (a node replaced, removed or
+//! renamed, a `data` member set) and in bytes (flipped, truncated, nested deep).
 
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use super::{Delivery, header};
 
-/// Ralio's documented example payloads (`tests/fixtures/ralio`), both generations.
+/// These are Ralio's documented example payloads (`tests/fixtures/ralio`), in both
+/// generations.
 pub const FIXTURES: &[&[u8]] = &[
     include_bytes!("../../../../tests/fixtures/ralio/account_activated.v1.json"),
     include_bytes!("../../../../tests/fixtures/ralio/kyb_state_updated.v2.json"),
@@ -30,21 +31,21 @@ pub const FIXTURES: &[&[u8]] = &[
     include_bytes!("../../../../tests/fixtures/ralio/related_party.kyc_session_created.v2.json"),
 ];
 
-/// A change to a fixture, made on its JSON tree or on its bytes.
+/// Is a change to a fixture, made on its JSON tree or on its bytes.
 #[derive(Debug, Clone)]
 pub enum Mutation {
-    /// Replace the nth node (pre-order) with another value.
+    /// Replaces the nth node (pre-order) with another value.
     Replace(Index, Value),
-    /// Remove the nth node from its object or array.
+    /// Removes the nth node from its object or array.
     Remove(Index),
-    /// Give the nth object member another key (an alias, a near miss, or anything).
+    /// Gives the nth object member another key (an alias, a near miss, or anything).
     Rename(Index, String),
-    /// Set a member of the `data` object, adding it when missing.
+    /// Sets a member of the `data` object, adding it when missing.
     SetData(String, Value),
-    /// Byte-level, on the serialised body.
+    /// This and the mutations after it work on the bytes of the serialised body.
     FlipByte(Index, u8),
     Truncate(Index),
-    /// Nest the body this deep in arrays (past serde_json's recursion limit when large).
+    /// Nests the body this deep in arrays (past serde_json's recursion limit when large).
     Nest(usize),
 }
 
@@ -167,7 +168,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
-/// A fixture with one to four mutations.
+/// Generates a fixture with one to four mutations.
 pub fn mutated_delivery() -> impl Strategy<Value = Delivery> {
     (
         prop::sample::select(FIXTURES),

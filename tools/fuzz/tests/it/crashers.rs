@@ -1,5 +1,5 @@
-//! The crashers `make fuzz` found, as readable cases (proptest's regression seeds replay a case
-//! only while its generator stays the same; these do not depend on it).
+//! These are the crashers `make fuzz` found, as readable cases. Proptest's regression seeds
+//! replay a case only while its generator stays the same, and these do not depend on it.
 
 use idv_fuzz::inputs::{Delivery, Header};
 use idv_fuzz::properties;
@@ -18,9 +18,9 @@ fn a_large_float_in_a_payload_reads_back_exactly() {
     );
 }
 
-/// Two users' events named the same session; an event naming no owner then went to whichever
-/// owner the store listed first, so the same events applied again gave another state (now the
-/// event is kept as `contested_session`).
+/// Two users' events named the same session, and an event naming no owner then went to
+/// whichever owner the store listed first, so the same events applied again gave another state.
+/// Now the event is kept as `contested_session`.
 #[test]
 fn an_ownerless_event_for_a_session_two_users_named_changes_nobody() {
     use idv_model::parse_webhook;

@@ -1,5 +1,6 @@
-//! The short fuzz pass of `make test`: each target's kept regressions, then a few thousand new
-//! cases (`make fuzz` runs ten million). A broken property fails with the minimal input.
+//! This is the short fuzz pass of `make test`. It runs each target's kept regressions, then a
+//! few thousand new cases (`make fuzz` runs ten million). A broken property fails with the
+//! minimal input.
 
 use idv_fuzz::{Target, run};
 
