@@ -1,4 +1,4 @@
-//! Reading the quarantine back for a replay, and marking what a replay did.
+//! This module reads the quarantine back for a replay and marks what a replay did.
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -39,7 +39,7 @@ impl QuarantineReader for DynamoStore {
         )
         .send()
         .await;
-        // Gone meanwhile (its retention ran out): nothing to mark.
+        // If the entry is gone meanwhile (its retention ran out), there is nothing to mark.
         conditional("UpdateItem", result).map(|_| ())
     }
 }
