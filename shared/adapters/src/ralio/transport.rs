@@ -66,7 +66,7 @@ impl Failure {
 
 impl RalioCall<'_> {
     /// Sends with retries where they are safe, within the deadline. `idempotent` requests are
-    /// retried on 429, 5xx, timeouts and connection errors; others only on connection errors
+    /// retried on 429, 5xx, timeouts and connection errors, and others only on connection errors
     /// and 429, where Ralio cannot have acted on them.
     pub(super) async fn send(
         &self,

@@ -119,8 +119,8 @@ pub struct BucketPage {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lease {
-    /// The lease was taken. With `after_lapsed`, a previous holder never gave it back, so a session
-    /// it may have created is at Ralio and must be looked for before creating.
+    /// The lease was taken. When `after_lapsed` is set, a previous holder never gave it back, so a
+    /// session it may have created is at Ralio and must be looked for before creating.
     Acquired {
         token: LeaseToken,
         after_lapsed: Option<LeaseHold>,
