@@ -14,7 +14,7 @@ pub enum RalioError {
     /// The request never reached Ralio (connection refused, no route).
     #[error("Ralio could not be reached: {0}")]
     Unreachable(String),
-    /// A 429 remains after retries where retrying is safe, so Ralio did not process it.
+    /// Ralio answered 429, after retries where retrying is safe, and did not process the request.
     #[error("Ralio is rate limiting us")]
     RateLimited,
     /// Ralio answered 5xx, or the connection broke after the request was sent.

@@ -49,7 +49,7 @@ pub fn from_item<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
     serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::Corrupt(decode_error::<T>(&e)))
 }
 
-/// Says what failed to encode without the value, because serde's messages quote the offending
+/// Says what failed to encode, without the value, because serde's messages quote the offending
 /// value, and a stored value may be a hosted page's link or a failure message about a person.
 fn describe<T: ?Sized>(_: &T, error: &serde_dynamo::Error) -> String {
     format!(

@@ -285,7 +285,7 @@ pub fn kyc_condition(guard: KycGuard) -> StoreResult<Cond> {
     }
 }
 
-/// Writes [`EventStamp`]'s order on stored attributes: by time, then by event id.
+/// Writes out [`EventStamp`]'s order on stored attributes: by time, then by event id.
 fn newer(at: &'static str, event_id: &'static str, stamp: EventStamp) -> StoreResult<Cond> {
     let when = to_value(&Ts(stamp.at))?;
     Ok(Cond::Or(vec![
