@@ -1,5 +1,5 @@
-//! AWS SDK clients: shared configuration with timeouts, and room for interceptors (tests use
-//! them to count requests against the round-trip budgets and to inject faults).
+//! The AWS SDK clients share a configuration with timeouts and leave room for interceptors, which
+//! tests use to count requests against the round-trip budgets and to inject faults.
 
 use std::ops::Deref;
 use std::sync::{Arc, LazyLock};
@@ -9,7 +9,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 pub use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 
-/// Timeouts for every AWS call. A webhook answers 503 rather than hang past Ralio's 60 s.
+/// These timeouts apply to every AWS call, so that a webhook answers 503 rather than hang past
+/// Ralio's 60 s.
 #[derive(Debug, Clone, Copy)]
 pub struct AwsTimeouts {
     pub connect: Duration,
@@ -18,7 +19,7 @@ pub struct AwsTimeouts {
 }
 
 impl AwsTimeouts {
-    /// For an emulator on a busy machine (moto is one Python thread): the limits stand only
+    /// Suits an emulator on a busy machine (moto is one Python thread). The limits stand only
     /// between a test and a hang, never between a slow answer and its test.
     pub fn emulator() -> Self {
         Self {
@@ -39,14 +40,14 @@ impl Default for AwsTimeouts {
     }
 }
 
-/// Loads the standard AWS configuration (environment, profile, role), with timeouts.
+/// Loads the standard AWS configuration (environment, profile, role) with timeouts.
 /// `AWS_ENDPOINT_URL` points it at an emulator.
 pub async fn load_config(timeouts: AwsTimeouts) -> SdkConfig {
     loader(timeouts).load().await
 }
 
-/// The same inside Lambda, where everything comes from the environment (the runtime sets the
-/// region and the role's credentials as variables): no profile file is looked for, and no
+/// Does the same inside Lambda, where everything comes from the environment because the runtime
+/// sets the region and the role's credentials as variables. No profile file is looked for, and no
 /// provider chain is built for the region or the credentials.
 pub async fn load_lambda_config(timeouts: AwsTimeouts) -> SdkConfig {
     use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
@@ -77,11 +78,11 @@ fn loader(timeouts: AwsTimeouts) -> aws_config::ConfigLoader {
         )
 }
 
-/// An SDK client built when it is first used. Building one parses its SDK crate's endpoint
-/// partition table (JSON and regexes, once per crate), work that a function's INIT need not do
-/// for a client its first request may not use (the webhook's secret client, account-gate's
-/// Ralio credentials on a KYC read). With `PRIME_CONNECTIONS` the priming request builds it
-/// during INIT anyway.
+/// This SDK client is built when it is first used. Building one parses its SDK crate's endpoint
+/// partition table (JSON and regexes, once per crate), which a function's INIT need not do for a
+/// client that its first request may not use (the webhook's secret client, account-gate's Ralio
+/// credentials on a KYC read). With `PRIME_CONNECTIONS`, the priming request builds it during INIT
+/// anyway.
 pub struct OnFirstUse<C>(Arc<LazyLock<C, Box<dyn FnOnce() -> C + Send>>>);
 
 impl<C> OnFirstUse<C> {
@@ -125,7 +126,7 @@ already_built!(
     aws_sdk_eventbridge::Client
 );
 
-/// A DynamoDB client, with extra interceptors (tests count or fault its requests).
+/// Builds a DynamoDB client with extra interceptors, so tests can count or fault its requests.
 pub fn dynamodb_client(
     config: &SdkConfig,
     interceptors: &[SharedInterceptor],
@@ -137,7 +138,7 @@ pub fn dynamodb_client(
     aws_sdk_dynamodb::Client::from_conf(builder.build())
 }
 
-/// An SQS client, with extra interceptors.
+/// Builds an SQS client with extra interceptors.
 pub fn sqs_client(config: &SdkConfig, interceptors: &[SharedInterceptor]) -> aws_sdk_sqs::Client {
     let mut builder = aws_sdk_sqs::config::Builder::from(config);
     for interceptor in interceptors {
@@ -146,7 +147,7 @@ pub fn sqs_client(config: &SdkConfig, interceptors: &[SharedInterceptor]) -> aws
     aws_sdk_sqs::Client::from_conf(builder.build())
 }
 
-/// A Secrets Manager client, with extra interceptors.
+/// Builds a Secrets Manager client with extra interceptors.
 pub fn secrets_client(
     config: &SdkConfig,
     interceptors: &[SharedInterceptor],
@@ -158,7 +159,7 @@ pub fn secrets_client(
     aws_sdk_secretsmanager::Client::from_conf(builder.build())
 }
 
-/// An EventBridge client, with extra interceptors.
+/// Builds an EventBridge client with extra interceptors.
 pub fn eventbridge_client(
     config: &SdkConfig,
     interceptors: &[SharedInterceptor],
@@ -170,7 +171,7 @@ pub fn eventbridge_client(
     aws_sdk_eventbridge::Client::from_conf(builder.build())
 }
 
-/// A DynamoDB Streams client, with extra interceptors (local runner and tests).
+/// Builds a DynamoDB Streams client with extra interceptors, for the local runner and tests.
 #[cfg(feature = "stream-reader")]
 pub fn dynamodb_streams_client(
     config: &SdkConfig,

@@ -1,4 +1,4 @@
-//! Time, injectable so tests can move it.
+//! Time is injectable so that tests can move it.
 
 use std::sync::{Arc, Mutex};
 
@@ -8,7 +8,7 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
 }
 
-/// The real clock.
+/// This is the real clock.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
@@ -18,7 +18,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to.
+/// This clock only moves when it is told to, so that tests control time.
 #[derive(Debug, Clone)]
 pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
 

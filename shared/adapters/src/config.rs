@@ -1,10 +1,11 @@
-//! Configuration from the environment, validated at start: a bad or missing value stops the
-//! function with a message naming the variable, instead of failing on the first request.
+//! Configuration is read from the environment and validated at start, so that a bad or missing
+//! value stops the function with a message naming the variable instead of failing on the first
+//! request.
 
 use std::str::FromStr;
 use std::time::Duration;
 
-/// A configuration problem, always naming the variable.
+/// A configuration problem always names the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("missing environment variable {name}: {meaning}")]
@@ -22,7 +23,7 @@ pub enum ConfigError {
 pub trait Env {
     fn get(&self, name: &str) -> Option<String>;
 
-    /// A set, non-blank value.
+    /// Returns the value if it is set and not blank.
     fn value(&self, name: &str) -> Option<String> {
         self.get(name)
             .map(|v| v.trim().to_owned())
@@ -47,7 +48,7 @@ pub trait Env {
         }
     }
 
-    /// A duration for date arithmetic (`chrono`), written as [`Env::duration`] reads it.
+    /// Reads a duration for date arithmetic (`chrono`), written as [`Env::duration`] reads it.
     fn span(
         &self,
         name: &'static str,
@@ -60,7 +61,7 @@ pub trait Env {
         })
     }
 
-    /// A duration written as `90s`, `15m`, `24h`, `7d` or `250ms` (see [`parse_duration`]).
+    /// Reads a duration written as `90s`, `15m`, `24h`, `7d` or `250ms` (see [`parse_duration`]).
     fn duration(&self, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
         match self.value(name) {
             None => Ok(default),
@@ -74,7 +75,7 @@ pub trait Env {
     }
 }
 
-/// The process environment.
+/// This source is the process environment.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProcessEnv;
 
@@ -90,10 +91,10 @@ impl Env for std::collections::HashMap<String, String> {
     }
 }
 
-/// A duration as humantime reads it: `250ms`, `90s`, `15m`, `24h`, `7d`, and longer spellings
-/// such as `1h 30m` or `2 days`. A bare number (humantime reads `0` as zero) and humantime's
-/// `M` (months, a likely typo for minutes) are refused, as they were before humantime, so a
-/// slip stops the start instead of setting a surprising value.
+/// Parses a duration as humantime reads it: `250ms`, `90s`, `15m`, `24h`, `7d`, and longer
+/// spellings such as `1h 30m` or `2 days`. A bare number (humantime reads `0` as zero) and
+/// humantime's `M` (months, a likely typo for minutes) are refused, as they were before humantime,
+/// so that a slip stops the start instead of setting a surprising value.
 pub fn parse_duration(raw: &str) -> Option<Duration> {
     let raw = raw.trim();
     let has_unit = raw.chars().any(|c| c.is_ascii_alphabetic());
@@ -103,8 +104,8 @@ pub fn parse_duration(raw: &str) -> Option<Duration> {
     humantime::parse_duration(raw).ok()
 }
 
-/// `RALIO_BASE_URL` and the client settings. Credentials come from `RALIO_API_CODE` and
-/// `RALIO_API_KEY` (local runs), or, with `from_secret`, from the secret when first needed.
+/// Reads `RALIO_BASE_URL` and the client settings. Credentials come from `RALIO_API_CODE` and
+/// `RALIO_API_KEY` (local runs), or, with `from_secret`, from the secret when it is first needed.
 pub fn ralio_config(
     env: &impl Env,
     from_secret: bool,
@@ -158,8 +159,8 @@ pub fn ralio_config(
     Ok(config)
 }
 
-/// `EXPIRY_WARNING_LEAD` (24h), `EXPIRY_GRACE` (1h), `EXPIRY_BUCKET` (15m), validated by
-/// the model.
+/// Reads `EXPIRY_WARNING_LEAD` (24h), `EXPIRY_GRACE` (1h) and `EXPIRY_BUCKET` (15m), which the
+/// model validates.
 pub fn expiry_schedule(env: &impl Env) -> Result<idv_model::ExpirySchedule, ConfigError> {
     use idv_model::{ExpirySchedule, InvalidSchedule};
     let defaults = ExpirySchedule::default();
@@ -191,7 +192,7 @@ mod tests {
         assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
         assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86_400)));
         assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
-        // Every number with one of the units read before humantime reads as it did then.
+        // Every number with one of the units read before humantime still reads as it did then.
         for n in [0u64, 1, 7, 59, 60, 250, 3_600, 86_400, 10_000_000] {
             let by_unit = [
                 ("ms", Duration::from_millis(n)),

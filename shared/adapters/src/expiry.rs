@@ -1,5 +1,5 @@
-//! Scheduling a session's expiry ticks: index the session under its buckets (done by the
-//! store), then make sure each bucket has its one tick item and one queue message.
+//! This module schedules a session's expiry ticks. The store indexes the session under its buckets,
+//! and then each bucket must have its one tick item and one queue message.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -11,14 +11,15 @@ use idv_model::{ExpiryBucket, ExpirySchedule, TickClaim};
 use crate::queue::ExpiryQueue;
 use crate::store::ExpiryIndex;
 
-/// How many bucket keys a warm container remembers before starting over.
+/// A warm container remembers this many bucket keys before it starts over.
 const KNOWN_BUCKETS_CAP: usize = 10_000;
 
 pub struct ExpiryScheduler {
     index: Arc<dyn ExpiryIndex>,
     queue: Arc<dyn ExpiryQueue>,
     schedule: ExpirySchedule,
-    /// Buckets this container already knows have their tick: skips a write per session.
+    /// These are the buckets this container already knows to have their tick, which saves a write
+    /// per session.
     known: Mutex<HashSet<ExpiryBucket>>,
 }
 
@@ -47,7 +48,7 @@ impl ExpiryScheduler {
         self.schedule
     }
 
-    /// The warn and expiry buckets of a session expiring at `expires_at`.
+    /// Returns the warn and expiry buckets of a session that expires at `expires_at`.
     pub fn buckets(&self, expires_at: DateTime<Utc>) -> [ExpiryBucket; 2] {
         self.schedule.buckets(expires_at)
     }
@@ -68,14 +69,14 @@ impl ExpiryScheduler {
         }
     }
 
-    /// Makes sure each bucket's one queue message is sent: the session that claims the tick
-    /// sends it and marks it sent. Returns how many messages were sent.
+    /// Makes sure each bucket's one queue message is sent. The session that claims the tick sends
+    /// it and marks it sent. Returns how many messages were sent.
     ///
-    /// A message that cannot be sent gives its claim back, so the next session in the bucket
-    /// tries again. A claimer that dies before sending, or whose give-back fails, leaves a tick
-    /// never marked sent: the next session in the bucket takes it over once it is a minute old
-    /// ([`idv_model::TICK_ORPHANED_AFTER`]) and sends again (the watcher takes a repeated
-    /// message in its stride).
+    /// A message that cannot be sent gives its claim back, so the next session in the bucket tries
+    /// again. A claimer that dies before sending, or whose give-back fails, leaves a tick that is
+    /// never marked sent. The next session in the bucket takes it over once it is a minute old
+    /// ([`idv_model::TICK_ORPHANED_AFTER`]) and sends it again, and the watcher takes a repeated
+    /// message in its stride.
     pub async fn ensure_ticks(
         &self,
         buckets: &[ExpiryBucket],
@@ -104,13 +105,14 @@ impl ExpiryScheduler {
                     }
                     sent += 1;
                     if let Err(e) = self.index.mark_tick_sent(bucket, now).await {
-                        // Sent all the same; a later session may send it again.
+                        // The message was sent all the same, and a later session may send it again.
                         tracing::warn!(bucket = %bucket, error = %e, "tick sent but not marked");
                     }
                     self.remember(bucket);
                 }
                 TickClaim::Sent => self.remember(bucket),
-                // Not remembered: if its claimer died, a later session here takes it over.
+                // The bucket is not remembered, so that if its claimer died, a later session here
+                // takes it over.
                 TickClaim::Pending => {}
             }
         }

@@ -1,6 +1,6 @@
-//! HTTP answers shared by the functions: `application/problem+json` (RFC 9457) errors with a
-//! stable `code`, JSON bodies, the user id in the path, and the one mapping of store failures
-//! to answers.
+//! The functions share these HTTP answers: `application/problem+json` (RFC 9457) errors with a
+//! stable `code`, JSON bodies, the user id in the path, and the one mapping of store failures to
+//! answers.
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
@@ -14,7 +14,8 @@ use crate::store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// An error answer. `code` is stable and machine-readable; `detail` is for people.
+/// This is an error answer. Its `code` is stable and machine-readable, and its `detail` is for
+/// people.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
     pub status: StatusCode,
@@ -85,13 +86,13 @@ impl IntoResponse for Problem {
     }
 }
 
-/// A JSON answer with a status.
+/// Returns a JSON answer with a status.
 pub fn json(status: StatusCode, body: impl Serialize) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-/// The answer for a method a route does not take (the router adds `Allow`; the webhook, whose
-/// only method is POST, adds it itself).
+/// Returns the answer for a method that a route does not take. The router adds `Allow`, and the
+/// webhook, whose only method is POST, adds it itself.
 pub fn method_not_allowed(detail: &'static str) -> Problem {
     Problem::new(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -101,13 +102,13 @@ pub fn method_not_allowed(detail: &'static str) -> Problem {
     )
 }
 
-/// A merchant route's answer to a method it does not take, as a problem document rather than
-/// an empty 405 (`Router::method_not_allowed_fallback`).
+/// Answers a merchant route's method that it does not take with a problem document rather than an
+/// empty 405 (`Router::method_not_allowed_fallback`).
 pub async fn route_method_not_allowed() -> Problem {
     method_not_allowed("This route does not take that method; see the Allow header.")
 }
 
-/// The answer for a user id in the path that is not a UUID.
+/// Returns the answer for a user id in the path that is not a UUID.
 pub fn invalid_uid() -> Problem {
     Problem::new(
         StatusCode::BAD_REQUEST,
@@ -118,7 +119,7 @@ pub fn invalid_uid() -> Problem {
     .with("field", "uid")
 }
 
-/// The `{uid}` of a route's path, parsed: anything but a hyphenated UUID (the spec's
+/// This is the parsed `{uid}` of a route's path. Anything but a hyphenated UUID (the spec's
 /// `format: uuid`) is answered `invalid_uid`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserId(pub Uid);
@@ -136,14 +137,14 @@ impl<S: Send + Sync> FromRequestParts<S> for UserId {
     }
 }
 
-/// Time kept back from the Lambda invocation's deadline to record and send the answer.
+/// This time is kept back from the Lambda invocation's deadline to record and send the answer.
 pub const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
-/// A request's Ralio budget where there is no invocation deadline (the local runner): under
-/// API Gateway's 30 s, as on Lambda.
+/// This is a request's Ralio budget where there is no invocation deadline (the local runner). It
+/// stays under API Gateway's 30 s, as on Lambda.
 pub const LOCAL_BUDGET: std::time::Duration = std::time::Duration::from_secs(25);
 
-/// The deadline a request's Ralio calls keep to: the Lambda invocation's, less
-/// [`ANSWER_MARGIN`], so a call can never outlast the invocation that must record its outcome.
+/// This is the deadline that a request's Ralio calls keep to: the Lambda invocation's, less
+/// [`ANSWER_MARGIN`], so that a call can never outlast the invocation that must record its outcome.
 #[derive(Debug, Clone, Copy)]
 pub struct CallDeadline(pub crate::ralio::Deadline);
 
@@ -166,7 +167,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CallDeadline {
     }
 }
 
-/// The answer for a store failure, the same from every function:
+/// Returns the answer for a store failure, which is the same from every function:
 ///
 /// | fault | answer |
 /// |---|---|
@@ -193,7 +194,7 @@ pub fn store_problem(err: &StoreError) -> Problem {
     }
 }
 
-/// The answer while a concurrent identical request is still creating the same thing.
+/// Returns the answer while a concurrent identical request is still creating the same thing.
 pub fn creation_in_progress(detail: &str) -> Problem {
     Problem::new(
         StatusCode::CONFLICT,
@@ -204,14 +205,13 @@ pub fn creation_in_progress(detail: &str) -> Problem {
     .retry_after(2)
 }
 
-/// How soon a merchant told `creation_uncertain` should ask again: Ralio's list (or an
-/// activation) usually shows what it created within seconds, long before a new creation may
-/// happen.
+/// This is how soon a merchant told `creation_uncertain` should ask again. Ralio's list (or an
+/// activation) usually shows what it created within seconds, long before a new creation may happen.
 pub const LOOK_AGAIN: chrono::Duration = chrono::Duration::seconds(10);
 
-/// The answer while Ralio may have created `what` and it is being confirmed: ask again after
-/// `retry_after`. The Ralio failure that made it uncertain, if this request met one, is named
-/// and counted as a `RalioFailures` metric for `function`.
+/// Returns the answer while Ralio may have created `what` and it is being confirmed, asking the
+/// caller to try again after `retry_after`. The Ralio failure that made it uncertain, if this
+/// request met one, is named and counted as a `RalioFailures` metric for `function`.
 pub fn creation_uncertain(
     what: &str,
     retry_after: chrono::Duration,
@@ -239,9 +239,9 @@ pub fn creation_uncertain(
     }
 }
 
-/// The answer for a failed Ralio call, also counted as a `RalioFailures` metric for
-/// `function`. `rejected` is the status for Ralio's own 4xx refusals: 502 where the merchant
-/// cannot act on it (creating a session), 422 where it can (Ralio refused an account).
+/// Returns the answer for a failed Ralio call, which is also counted as a `RalioFailures` metric
+/// for `function`. `rejected` is the status for Ralio's own 4xx refusals: 502 where the merchant
+/// cannot act on it (creating a session), and 422 where it can (Ralio refused an account).
 pub fn ralio_problem(
     err: &crate::ralio::RalioError,
     function: &str,
@@ -295,11 +295,11 @@ pub fn ralio_problem(
     }
 }
 
-/// How often a request waiting for a concurrent one looks again.
+/// A request waiting for a concurrent one looks again this often.
 pub const PEER_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// Asks `probe` every [`PEER_POLL`] until it has an answer or `limit` has passed: how a request
-/// that found another one holding a lease waits for that one's result.
+/// Asks `probe` every [`PEER_POLL`] until it has an answer or `limit` has passed. A request that
+/// found another one holding a lease waits for that one's result this way.
 pub async fn wait_for_peer<T, E, F, Fut>(
     limit: std::time::Duration,
     mut probe: F,

@@ -1,6 +1,6 @@
-//! Everything that does I/O for the Ralio IDV service, behind small traits so the functions
-//! compose them and the tests swap them: the store (DynamoDB and in memory), AWS clients and
-//! their request counting, clock, configuration, secrets, HTTP answers and telemetry.
+//! This crate does the I/O of the Ralio IDV service behind small traits, so that the functions
+//! compose them and the tests swap them: the store (DynamoDB and in memory), AWS clients and their
+//! request counting, the clock, configuration, secrets, HTTP answers and telemetry.
 
 pub mod aws;
 pub mod clock;

@@ -1,9 +1,9 @@
-//! CloudWatch embedded-metric-format (EMF) lines: a JSON object on stdout that CloudWatch Logs
-//! turns into a metric, with no API call on the request path.
+//! Metrics are written as CloudWatch embedded-metric-format (EMF) lines: a JSON object on stdout
+//! that CloudWatch Logs turns into a metric, so the request path makes no API call.
 
 use serde_json::{Map, Value, json};
 
-/// Namespace of the service's own metrics (the alarms in `template.yaml` watch it).
+/// This is the namespace of the service's own metrics, which the alarms in `template.yaml` watch.
 pub const NAMESPACE: &str = "RalioIdv";
 
 /// Counts one failed Ralio call for `function`, with the failure `kind` as a property.
@@ -15,35 +15,35 @@ pub fn ralio_failure(function: &str, kind: &str) {
     );
 }
 
-/// Counts one signed payload kept without being applied, by reason
-/// (`QuarantinedEvents`, dimension `Reason`).
+/// Counts one signed payload that was kept without being applied, by reason (`QuarantinedEvents`,
+/// dimension `Reason`).
 pub fn quarantined(reason: &str) {
     count("QuarantinedEvents", ("Reason", reason), &[]);
 }
 
 /// Counts one webhook delivery by what came of it (`WebhookDeliveries`, dimension `Outcome`:
-/// `applied`, `duplicate`, `stale`, `quarantined`, `signature_invalid`, …): the dashboard's
+/// `applied`, `duplicate`, `stale`, `quarantined`, `signature_invalid`, …), for the dashboard's
 /// outcome graph.
 pub fn webhook_outcome(outcome: &str) {
     count("WebhookDeliveries", ("Outcome", outcome), &[]);
 }
 
-/// Counts one webhook whose signature was refused, by why
-/// (`WebhookSignatureRejected`, dimension `Reason`: `signature_missing`, `signature_invalid`).
+/// Counts one webhook whose signature was refused, by the reason (`WebhookSignatureRejected`,
+/// dimension `Reason`: `signature_missing`, `signature_invalid`).
 pub fn signature_rejected(reason: &str) {
     count("WebhookSignatureRejected", ("Reason", reason), &[]);
 }
 
-/// Counts one webhook answered 503 `signature_unverified` (`WebhookSignatureUnverified`,
-/// dimension `Function`): its own metric, which the webhook's 5xx alarm subtracts, so
-/// forgeries during a rotation never hold the store alarm red.
+/// Counts one webhook answered 503 `signature_unverified` (`WebhookSignatureUnverified`, dimension
+/// `Function`). It has its own metric, which the webhook's 5xx alarm subtracts, so that forgeries
+/// during a rotation never hold the store alarm red.
 pub fn signature_unverified() {
     count("WebhookSignatureUnverified", ("Function", "webhook"), &[]);
 }
 
-/// Counts one webhook verified, by the position of the secret that matched
-/// (`WebhookSecretMatched`, dimension `SecretIndex`): once index 1 stays at zero after a
-/// rotation, the old secret can be removed.
+/// Counts one verified webhook by the position of the secret that matched (`WebhookSecretMatched`,
+/// dimension `SecretIndex`). Once index 1 stays at zero after a rotation, the old secret can be
+/// removed.
 pub fn secret_matched(index: usize) {
     count(
         "WebhookSecretMatched",
@@ -65,13 +65,14 @@ pub fn events(metric: &str, how_many: usize) {
     }
 }
 
-/// One count of `metric` under one dimension, with extra properties for Logs Insights.
+/// Counts `metric` once under one dimension, with extra properties for Logs Insights.
 pub fn count(metric: &str, dimension: (&str, &str), properties: &[(&str, &str)]) {
     add(metric, dimension, properties, 1);
 }
 
 fn add(metric: &str, dimension: (&str, &str), properties: &[(&str, &str)], amount: u64) {
-    // One whole line per metric (println! locks stdout for the line; tests capture it).
+    // Each metric is one whole line, because `println!` locks stdout for the line and tests capture
+    // it.
     println!(
         "{}",
         emf_line(
@@ -98,7 +99,8 @@ fn emf_line(
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
-                // Also without the dimension: one total per metric, for alarms.
+                // The metric is also counted without the dimension, so alarms have one total per
+                // metric.
                 "Dimensions": [[dimension], []],
                 "Metrics": [{ "Name": metric, "Unit": "Count" }]
             }]

@@ -1,6 +1,6 @@
-//! Publishing domain events: audit entries of applied changes, as the table's stream delivers
-//! them (or the memory store announces them locally), mapped by the model and sent to a sink
-//! (EventBridge in AWS; a list and an optional forward in `idv-local`).
+//! This module publishes domain events. Audit entries of applied changes, as the table's stream
+//! delivers them (or the memory store announces them locally), are mapped by the model and sent to
+//! a sink (EventBridge in AWS; a list and an optional forward in `idv-local`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,17 +16,17 @@ use crate::store::dynamo::items::AuditItem;
 use crate::store::dynamo::schema::entity;
 use crate::store::{AuditLog, StoreError, UserReader};
 
-/// How many entries one `PutEvents` call takes.
+/// One `PutEvents` call takes this many entries.
 pub const PUT_EVENTS_BATCH: usize = 10;
-/// Sends of entries a sink refused, before the record is reported failed (and retried by the
-/// stream).
+/// A sink's refused entries are sent this many times before the record is reported failed (and
+/// retried by the stream).
 pub const SEND_ATTEMPTS: u32 = 3;
 
-/// Where events go.
+/// A sink is where events go.
 #[async_trait]
 pub trait EventSink: Send + Sync {
-    /// Sends at most [`PUT_EVENTS_BATCH`] events; `Ok` holds the indices of those refused
-    /// (worth sending again), `Err` means none is known to have arrived.
+    /// Sends at most [`PUT_EVENTS_BATCH`] events. `Ok` holds the indices of those refused (worth
+    /// sending again), and `Err` means that none is known to have arrived.
     async fn put(&self, events: &[PublishedEvent]) -> Result<Vec<usize>, PublishError>;
 }
 
@@ -40,7 +40,7 @@ pub enum PublishError {
     Refused(String),
 }
 
-/// One audit entry as delivered, with its place in the delivery (a stream sequence number).
+/// This is one audit entry as delivered, with its place in the delivery (a stream sequence number).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivered {
     pub owner: Owner,
@@ -48,8 +48,8 @@ pub struct Delivered {
     pub position: String,
 }
 
-/// A stream record: the audit entry it carries, `None` for any other item or change. The
-/// mapping's filter passes only audit items of applied changes; this check stands even
+/// Returns the audit entry that a stream record carries, or `None` for any other item or change.
+/// The mapping's filter passes only audit items of applied changes, but this check stands even
 /// without it.
 pub fn delivered(record: &EventRecord) -> Result<Option<Delivered>, StoreError> {
     if record.event_name != "INSERT" {
@@ -79,7 +79,7 @@ pub fn delivered(record: &EventRecord) -> Result<Option<Delivered>, StoreError> 
     }))
 }
 
-/// The first record not published, and why: it and everything after it are delivered again.
+/// Names the first record not published, and why; it and everything after it are delivered again.
 #[derive(Debug)]
 pub struct Unpublished {
     pub index: usize,
@@ -92,7 +92,7 @@ pub struct Publisher {
     pub trail: Arc<dyn AuditLog>,
     pub users: Arc<dyn UserReader>,
     pub sink: Arc<dyn EventSink>,
-    /// Pause before sending refused entries again (doubled each time).
+    /// The publisher pauses this long before sending refused entries again, doubling it each time.
     pub retry_pause: Duration,
 }
 
@@ -110,14 +110,14 @@ impl Publisher {
         }
     }
 
-    /// Publishes what `records` make, in order. `Ok` holds how many events were sent; `Err`
-    /// the first record not published (the ones before it were).
+    /// Publishes what `records` make, in order. `Ok` holds how many events were sent, and `Err`
+    /// holds the first record not published (the ones before it were).
     pub async fn publish(&self, records: &[Delivered]) -> Result<usize, Unpublished> {
         let mut histories: HashMap<Owner, (Vec<AuditEntry>, Option<UserSnapshot>)> = HashMap::new();
         let mut events: Vec<(usize, PublishedEvent)> = Vec::new();
         let mut unreadable = None;
         for (index, record) in records.iter().enumerate() {
-            // Only users' changes are published: a related party's trail is never read.
+            // Only users' changes are published, because a related party's trail is never read.
             if !matches!(record.owner, Owner::User(_)) {
                 continue;
             }
@@ -126,9 +126,9 @@ impl Publisher {
                     Ok(history) => {
                         histories.insert(record.owner, history);
                     }
-                    // A user whose records do not decode will not decode on a retry either:
-                    // their changes are announced without the state before, rather than
-                    // holding back everyone else's.
+                    // A user whose records do not decode will not decode on a retry either, so
+                    // their changes are announced without the state before, rather than holding
+                    // back everyone else's.
                     Err(error @ StoreError::Corrupt(_)) => {
                         tracing::error!(
                             kind = error.kind(),
@@ -175,9 +175,9 @@ impl Publisher {
         }
     }
 
-    /// Sends a user's events again, from their trail (`idv-admin republish`): for changes
-    /// whose stream records were given up on. Each event has the id it had the first time, so
-    /// consumers drop the ones they already have. `since`: only changes applied from then on.
+    /// Sends a user's events again from their trail (`idv-admin republish`), for changes whose
+    /// stream records were given up on. Each event has the id it had the first time, so consumers
+    /// drop the ones they already have. With `since`, only changes applied from then on are sent.
     pub async fn republish(
         &self,
         owner: Owner,
@@ -216,7 +216,7 @@ impl Publisher {
         Ok((trail, snapshot))
     }
 
-    /// Sends one batch, sending refused entries again; `Err` holds the first still refused.
+    /// Sends one batch, sending refused entries again. `Err` holds the first entry still refused.
     async fn send(&self, batch: &[PublishedEvent]) -> Result<(), (usize, PublishError)> {
         let mut pending: Vec<usize> = (0..batch.len()).collect();
         let mut pause = self.retry_pause;
@@ -255,7 +255,7 @@ impl Publisher {
     }
 }
 
-/// EventBridge: `PutEvents` to the service's own bus.
+/// This sink calls EventBridge `PutEvents` on the service's own bus.
 pub struct EventBridgeSink {
     client: OnFirstUse<aws_sdk_eventbridge::Client>,
     bus: String,

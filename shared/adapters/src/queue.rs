@@ -1,5 +1,5 @@
-//! The expiry tick queue: one message per time bucket. SQS in AWS; in memory for the local
-//! runner and tests.
+//! The expiry tick queue holds one message per time bucket. It is SQS in AWS, and in memory for the
+//! local runner and tests.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -14,10 +14,10 @@ use crate::aws::OnFirstUse;
 /// SQS delays a message at most 15 minutes.
 pub const MAX_DELAY: Duration = Duration::from_secs(900);
 
-/// The body of a tick message.
+/// This is the body of a tick message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TickMessage {
-    /// The bucket key, e.g. `warn#1778490000#900`.
+    /// The bucket key looks like `warn#1778490000#900`.
     pub bucket: String,
 }
 
@@ -79,7 +79,7 @@ pub trait Visibility: Send + Sync {
     async fn hide(&self, receipt_handle: &str, for_: Duration) -> Result<(), QueueError>;
 }
 
-/// SQS message visibility on the tick queue.
+/// This changes SQS message visibility on the tick queue.
 pub struct SqsVisibility {
     client: OnFirstUse<aws_sdk_sqs::Client>,
     queue_url: String,
@@ -112,15 +112,15 @@ impl Visibility for SqsVisibility {
     }
 }
 
-/// A tick waiting in the in-memory queue.
+/// This is a tick waiting in the in-memory queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedTick {
     pub bucket: ExpiryBucket,
-    /// When the tick becomes visible (the send delay, capped like SQS).
+    /// The tick becomes visible at this time, after the send delay, which is capped as SQS caps it.
     pub visible_at: DateTime<Utc>,
 }
 
-/// An in-process queue: keeps what was sent, for the local runner to deliver when due.
+/// This in-process queue keeps what was sent, for the local runner to deliver when it is due.
 #[derive(Default)]
 pub struct MemoryQueue {
     sent: Mutex<Vec<QueuedTick>>,
@@ -135,7 +135,7 @@ impl MemoryQueue {
         }
     }
 
-    /// Everything sent so far.
+    /// Returns everything sent so far.
     pub fn sent(&self) -> Vec<QueuedTick> {
         self.sent.lock().map(|s| s.clone()).unwrap_or_default()
     }
@@ -151,7 +151,7 @@ impl MemoryQueue {
         visible
     }
 
-    /// Puts a tick back, visible again at `at` (a visibility change).
+    /// Puts a tick back, visible again at `at`, as a visibility change would.
     pub fn requeue(&self, bucket: ExpiryBucket, at: DateTime<Utc>) {
         if let Ok(mut sent) = self.sent.lock() {
             sent.push(QueuedTick {

@@ -1,11 +1,10 @@
-//! Reconciling a user's sessions with what Ralio reports through its list endpoint: for when a
-//! webhook was lost on Ralio's side or a session was created elsewhere.
+//! This module reconciles a user's sessions with what Ralio reports through its list endpoint, for
+//! when a webhook was lost on Ralio's side or a session was created elsewhere.
 //!
-//! Sessions we do not have are stored; a state Ralio reports that we have not applied goes
-//! through the same monotonic rules as a webhook, as an event whose id is derived from the
-//! session and state, so running it twice changes nothing and everything is audited. The list
-//! carries no failure reasons: a rejection learned this way has none (Ralio's checks endpoint
-//! holds them).
+//! Sessions we do not have are stored. A state that Ralio reports and we have not applied goes
+//! through the same monotonic rules as a webhook, as an event whose id is derived from the session
+//! and state, so running it twice changes nothing and everything is audited. The list carries no
+//! failure reasons, so a rejection learned this way has none (Ralio's checks endpoint holds them).
 
 use chrono::{DateTime, Utc};
 use idv_model::{AttributedEvent, EventOutcome, Owner, Plan, SessionRecord, StoredSession, Uid};
@@ -21,14 +20,14 @@ pub enum ReconcileError {
     Store(#[from] StoreError),
 }
 
-/// What reconciling did, session by session.
+/// Records what reconciling did, session by session.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReconcileReport {
-    /// Sessions Ralio has that we had not stored.
+    /// Counts the sessions Ralio has that we had not stored.
     pub added: usize,
-    /// States applied (or already known) per outcome.
+    /// Pairs each session whose state was applied (or already known) with its outcome.
     pub outcomes: Vec<(String, EventOutcome)>,
-    /// Sessions whose reported state this service does not know.
+    /// Counts the sessions whose reported state this service does not know.
     pub unknown_states: usize,
 }
 

@@ -1,12 +1,12 @@
-//! The two Secrets Manager secrets, each read only by the functions that need it:
+//! The service has two Secrets Manager secrets, and only the functions that need one read it:
 //!
 //! | variable | secret string | read by |
 //! |---|---|---|
 //! | `RALIO_SECRET_ARN` | `{"api_code": "...", "api_key": "..."}` | create-session, account-gate |
 //! | `WEBHOOK_SECRET_ARN` | `{"webhook_secrets": "whsec_new,whsec_old"}` (or a JSON array) | webhook |
 //!
-//! So the internet-facing webhook never holds the Ralio API key. Both are read when first
-//! needed (or at start, with `PRIME_CONNECTIONS`); webhook secrets again at a maximum age and
+//! So the internet-facing webhook never holds the Ralio API key. Both are read when first needed
+//! (or at start, with `PRIME_CONNECTIONS`). Webhook secrets are read again at a maximum age and
 //! after a signature mismatch ([`crate::signing_keys::SigningKeys`]), so a rotation needs no
 //! redeploy and a removed secret stops verifying.
 
@@ -23,20 +23,20 @@ pub const SECRET_ARN_VAR: &str = "RALIO_SECRET_ARN";
 pub const WEBHOOK_SECRET_ARN_VAR: &str = "WEBHOOK_SECRET_ARN";
 pub const WEBHOOK_SECRETS_VAR: &str = "WEBHOOK_SECRETS";
 
-/// The webhook secret local runs use when none is configured. Refused in Lambda, and by
+/// Local runs use this webhook secret when none is configured. Lambda refuses it, and so does
 /// `idv-local` whenever it can be reached from elsewhere.
 pub const LOCAL_WEBHOOK_SECRET: &str = "whsec_local_development_only";
 
-/// Shortest webhook secret accepted in Lambda.
+/// This is the shortest webhook secret accepted in Lambda.
 pub const MIN_WEBHOOK_SECRET_BYTES: usize = 32;
 
-/// Whether this process is a Lambda function (the runtime sets `AWS_LAMBDA_FUNCTION_NAME`).
+/// Returns whether this process is a Lambda function (the runtime sets `AWS_LAMBDA_FUNCTION_NAME`).
 pub fn in_lambda(env: &impl Env) -> bool {
     env.value("AWS_LAMBDA_FUNCTION_NAME").is_some()
 }
 
-/// The API credentials secret. The key is read straight into a secret string, so it is never
-/// printed; the code names the merchant and is printed, as in `RalioCredentials`.
+/// This is the API credentials secret. The key is read straight into a secret string, so it is
+/// never printed. The code names the merchant and is printed, as in `RalioCredentials`.
 #[derive(Deserialize, Default, Clone, Debug)]
 pub struct RalioSecret {
     #[serde(default)]
@@ -53,7 +53,7 @@ impl RalioSecret {
         })
     }
 
-    /// Both values; a blank one (the template's placeholder) counts as missing.
+    /// Returns both values. A blank one (the template's placeholder) counts as missing.
     pub fn credentials(&self) -> Result<crate::ralio::RalioCredentials, String> {
         let api_code = self.api_code.clone().filter(|v| !v.trim().is_empty());
         let api_key = self
@@ -69,14 +69,14 @@ impl RalioSecret {
     }
 }
 
-/// The webhook secrets secret.
+/// This is the webhook secrets secret.
 #[derive(Deserialize, Default, Clone, PartialEq, Eq)]
 struct WebhookSecretDoc {
     #[serde(default)]
     webhook_secrets: Option<SecretList>,
 }
 
-/// A comma-separated string or a JSON array of strings.
+/// The secrets are written as a comma-separated string or a JSON array of strings.
 #[derive(Deserialize, Clone, PartialEq, Eq)]
 #[serde(untagged)]
 enum SecretList {
@@ -101,7 +101,7 @@ pub(crate) async fn secret_string(
     secret_value(client, arn, name).await.map(|(text, _)| text)
 }
 
-/// The secret's string and the version it came from.
+/// Returns the secret's string and the version it came from.
 async fn secret_value(
     client: &aws_sdk_secretsmanager::Client,
     arn: &str,
@@ -123,14 +123,15 @@ async fn secret_value(
     Ok((text.to_owned(), output.version_id().map(str::to_owned)))
 }
 
-/// Webhook secrets from a list, refusing in Lambda what would let a forger in: a short secret
-/// or the well-known local one. `name` is the variable the list came through.
+/// Reads webhook secrets from a list and, in Lambda, refuses what would let a forger in: a short
+/// secret or the well-known local one. `name` is the variable that the list came through.
 fn checked_secrets(
     items: &[String],
     lambda: bool,
     name: &'static str,
 ) -> Result<WebhookSecrets, ConfigError> {
-    // Checked as they will be used: an array item holding a comma is several secrets.
+    // The secrets are checked as they will be used, so an array item holding a comma is several
+    // secrets.
     let items: Vec<&str> = items
         .iter()
         .flat_map(|item| item.split(','))
@@ -159,11 +160,11 @@ fn checked_secrets(
     })
 }
 
-/// The webhook secrets secret named by `WEBHOOK_SECRET_ARN`.
+/// This is the webhook secrets secret named by `WEBHOOK_SECRET_ARN`.
 pub struct SecretsManagerWebhookSecrets {
     pub arn: String,
     pub client: OnFirstUse<aws_sdk_secretsmanager::Client>,
-    /// Whether the Lambda rules apply (no short or local secrets).
+    /// Says whether the Lambda rules apply (no short or local secrets).
     pub lambda: bool,
 }
 
@@ -186,8 +187,8 @@ impl WebhookSecretSource for SecretsManagerWebhookSecrets {
     }
 }
 
-/// `WEBHOOK_SECRETS` from the environment: for local runs only, refused inside Lambda where
-/// the secret must come from Secrets Manager.
+/// Reads `WEBHOOK_SECRETS` from the environment for local runs only. It is refused inside Lambda,
+/// where the secret must come from Secrets Manager.
 pub fn webhook_secrets_from_env(env: &impl Env) -> Result<Option<WebhookSecrets>, ConfigError> {
     let Some(csv) = env.value(WEBHOOK_SECRETS_VAR) else {
         return Ok(None);
@@ -242,7 +243,7 @@ mod tests {
             let err = checked_secrets(&refused, true, WEBHOOK_SECRET_ARN_VAR).unwrap_err();
             assert!(err.to_string().contains(WEBHOOK_SECRET_ARN_VAR), "{err}");
         }
-        // An array item holding a comma is several secrets, each checked.
+        // An array item holding a comma is several secrets, and each is checked.
         let smuggled = format!("{long},{LOCAL_WEBHOOK_SECRET}");
         assert!(checked_secrets(&[smuggled], true, WEBHOOK_SECRET_ARN_VAR).is_err());
         // Outside Lambda, anything goes (local runs and tests).

@@ -1,6 +1,6 @@
-//! Reading a table's DynamoDB stream the way a Lambda event source mapping does, for
-//! `idv-local --store dynamodb` and for tests: records come out in the shape Lambda delivers
-//! them, so the event publisher's own handler consumes them.
+//! This module reads a table's DynamoDB stream the way a Lambda event source mapping does, for
+//! `idv-local --store dynamodb` and for tests. Records come out in the shape Lambda delivers them,
+//! so that the event publisher's own handler consumes them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,20 +19,20 @@ fn stream_error(
     ))
 }
 
-/// Reads every shard of one stream, handing each record out once.
+/// This reader reads every shard of one stream and hands each record out once.
 pub struct StreamReader {
     client: aws_sdk_dynamodbstreams::Client,
     dynamodb: aws_sdk_dynamodb::Client,
     table: String,
     stream_arn: String,
-    /// Each shard and a fresh iterator at its oldest record, taken at every read.
+    /// Each shard gets a fresh iterator at its oldest record on every read.
     shards: BTreeMap<String, Option<String>>,
-    /// The records already handed out.
+    /// These are the records already handed out.
     handed_out: BTreeSet<String>,
 }
 
 impl StreamReader {
-    /// The stream of `table`, which must have one.
+    /// Opens the stream of `table`, which must have one.
     pub async fn open(
         dynamodb: &aws_sdk_dynamodb::Client,
         client: aws_sdk_dynamodbstreams::Client,
@@ -59,14 +59,13 @@ impl StreamReader {
         })
     }
 
-    /// The records not handed out before, in stream order, of items the table holds. moto (the
-    /// emulator `idv-local --store dynamodb` runs on) writes a cancelled transaction's items,
-    /// stream records included, then rolls back by swapping in a copy of the table taken
-    /// before: an iterator obtained earlier goes on reading the discarded copy, and records of
-    /// changes that never happened can show. So the stream is read through fresh iterators
-    /// each time, and an audit item is handed out only if the table holds it.
-    /// DynamoDB never shows uncommitted records, and in AWS the Lambda event source mapping
-    /// reads the stream.
+    /// Returns the records not handed out before, in stream order, of items that the table holds.
+    /// moto (the emulator `idv-local --store dynamodb` runs on) writes a cancelled transaction's
+    /// items, stream records included, and then rolls back by swapping in a copy of the table taken
+    /// before. An iterator obtained earlier goes on reading the discarded copy, and records of
+    /// changes that never happened can show. So the stream is read through fresh iterators each
+    /// time, and an audit item is handed out only if the table holds it. DynamoDB never shows
+    /// uncommitted records, and in AWS the Lambda event source mapping reads the stream.
     pub async fn poll_committed(&mut self) -> Result<Vec<EventRecord>, StoreError> {
         self.shards.clear();
         self.discover_shards().await?;
@@ -91,8 +90,8 @@ impl StreamReader {
                 iterator = output.next_shard_iterator().map(str::to_owned);
             }
         }
-        // A record is its position and its item's key: after a rollback a sequence number
-        // may be given again, to another item.
+        // A record is identified by its position and its item's key, because after a rollback a
+        // sequence number may be given again, to another item.
         let identity = |r: &EventRecord| -> String {
             let key = |name: &str| match r.change.keys.get(name) {
                 Some(serde_dynamo::AttributeValue::S(value)) => value.as_str(),
@@ -113,8 +112,8 @@ impl StreamReader {
             if self.handed_out.contains(&id) {
                 continue;
             }
-            // Audit items are only ever inserted, under a key of their own: one the table does
-            // not hold was never written.
+            // Audit items are only ever inserted, under a key of their own, so one that the table
+            // does not hold was never written.
             let is_audit = matches!(
                 record.change.new_image.get("entity"),
                 Some(serde_dynamo::AttributeValue::S(kind)) if kind == crate::store::dynamo::schema::entity::AUDIT
@@ -128,7 +127,8 @@ impl StreamReader {
                 committed.push(record);
             }
         }
-        // Only once the whole read succeeded: a failed one is read again in full.
+        // The records count as handed out only once the whole read succeeded, so a failed read is
+        // read again in full.
         self.handed_out.extend(seen);
         Ok(committed)
     }
@@ -186,7 +186,7 @@ impl StreamReader {
     }
 }
 
-/// A record as the Lambda event source mapping delivers it.
+/// Converts a record into the shape the Lambda event source mapping delivers.
 fn lambda_record(record: &Record, stream_arn: &str) -> Result<EventRecord, StoreError> {
     let change = record.dynamodb();
     let image = |map: Option<&std::collections::HashMap<String, _>>| {

@@ -1,14 +1,14 @@
-//! Logging: JSON lines on Lambda (CloudWatch), readable text locally. Levels from `RUST_LOG`,
-//! else `LOG_LEVEL`, else `info`, as `level` or `target=level` directives (no regular
-//! expressions: `EnvFilter` would bring a regex engine into every binary). Callers log ids,
-//! never personal data or hosted URLs.
+//! Logs are JSON lines on Lambda (for CloudWatch) and readable text locally. The level comes from
+//! `RUST_LOG`, else `LOG_LEVEL`, else `info`, as `level` or `target=level` directives. Regular
+//! expressions are not accepted, because `EnvFilter` would bring a regex engine into every binary.
+//! Callers log ids, never personal data or hosted URLs.
 
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// `RUST_LOG`, else `LOG_LEVEL`, else `info`; an unreadable value falls back to `info`.
+/// Reads `RUST_LOG`, else `LOG_LEVEL`, else `info`; an unreadable value falls back to `info`.
 pub fn filter_from(rust_log: Option<&str>, log_level: Option<&str>) -> Targets {
     [rust_log, log_level]
         .into_iter()
@@ -18,8 +18,8 @@ pub fn filter_from(rust_log: Option<&str>, log_level: Option<&str>) -> Targets {
         .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
-/// Every directive a level or `target=level`: a mistyped level (`inf`) would otherwise read as
-/// a target name and switch every other log off.
+/// Checks that every directive is a level or `target=level`, because a mistyped level (`inf`) would
+/// otherwise read as a target name and switch every other log off.
 fn well_formed(directives: &str) -> bool {
     directives.split(',').map(str::trim).all(|directive| {
         let level = directive.rsplit('=').next().unwrap_or_default();
@@ -34,7 +34,7 @@ pub fn init() {
     );
     let on_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     let layer = tracing_subscriber::fmt::layer().with_target(false);
-    // try_init: a second call (tests, the local runner) keeps the first subscriber.
+    // `try_init` lets a second call (tests, the local runner) keep the first subscriber.
     if on_lambda {
         let layer = layer
             .json()

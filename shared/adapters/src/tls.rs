@@ -1,7 +1,7 @@
-//! One trust store per process. The OS store (`SSL_CERT_FILE`/`SSL_CERT_DIR` as OpenSSL reads
-//! them; on Lambda one bundle file) is read once, on the first TLS connection rather than at
-//! start, and both HTTPS clients trust exactly that set: the AWS SDK's and the Ralio client's.
-//! Both use rustls with the ring provider, so the binaries carry one crypto library.
+//! Each process has one trust store. The OS store (`SSL_CERT_FILE`/`SSL_CERT_DIR` as OpenSSL reads
+//! them; on Lambda, one bundle file) is read once, on the first TLS connection rather than at
+//! start, and both HTTPS clients, the AWS SDK's and the Ralio client's, trust exactly that set.
+//! Both use rustls with the ring provider, so that the binaries carry one crypto library.
 
 use std::sync::{Arc, LazyLock};
 
@@ -16,8 +16,8 @@ use aws_smithy_runtime_api::shared::IntoShared;
 use base64::Engine;
 use rustls::pki_types::CertificateDer;
 
-/// The OS trust store, read on first use: the roots rustls accepts, and those certificates.
-/// Only accepted ones go on to the SDK, which would refuse the whole set for a bad one.
+/// Holds the OS trust store, read on first use: the roots rustls accepts, and those certificates.
+/// Only the accepted ones go on to the SDK, because it would refuse the whole set for one bad one.
 static ROOTS: LazyLock<(rustls::RootCertStore, Vec<CertificateDer<'static>>)> =
     LazyLock::new(|| {
         let found = rustls_native_certs::load_native_certs();
@@ -49,7 +49,7 @@ static RUSTLS: LazyLock<Arc<rustls::ClientConfig>> = LazyLock::new(|| {
     Arc::new(config)
 });
 
-/// The same roots as PEM, for the SDK's TLS context (it takes no rustls configuration).
+/// Holds the same roots as PEM, because the SDK's TLS context takes no rustls configuration.
 static SDK_TLS: LazyLock<TlsContext> = LazyLock::new(|| {
     let engine = base64::engine::general_purpose::STANDARD;
     let mut pem = String::new();
@@ -72,13 +72,13 @@ static SDK_TLS: LazyLock<TlsContext> = LazyLock::new(|| {
         .expect("a TLS context from the trust store")
 });
 
-/// The rustls configuration for the Ralio client (reqwest).
+/// Returns the rustls configuration for the Ralio client (reqwest).
 pub fn rustls_config() -> rustls::ClientConfig {
     (**RUSTLS).clone()
 }
 
-/// The AWS SDK's HTTPS client. Its connector, and with it the trust store, is built on the
-/// first request (the SDK's own client would build it when a client is constructed).
+/// Returns the AWS SDK's HTTPS client. Its connector, and with it the trust store, is built on the
+/// first request, whereas the SDK's own client would build it when a client is constructed.
 pub fn aws_http_client() -> SharedHttpClient {
     let inner = Builder::new().build_with_connector_fn(|settings, components| {
         let mut builder = Connector::builder();
@@ -94,8 +94,8 @@ pub fn aws_http_client() -> SharedHttpClient {
     OnFirstRequest(inner).into_shared()
 }
 
-/// Delegates to the SDK's client, without its eager connector build at client construction
-/// (`validate_base_client_config`), which would read the trust store during INIT.
+/// This client delegates to the SDK's client but skips its eager connector build at client
+/// construction (`validate_base_client_config`), which would read the trust store during INIT.
 #[derive(Debug)]
 struct OnFirstRequest(SharedHttpClient);
 

@@ -1,9 +1,9 @@
-//! Building a function's parts from its environment, once, at start: the store, the queue,
-//! the Ralio client, the webhook secrets and the expiry schedule. A missing or bad variable
-//! fails here with its name, never on the first request.
+//! Each function builds its parts from its environment once, at start: the store, the queue, the
+//! Ralio client, the webhook secrets and the expiry schedule. A missing or bad variable fails here
+//! with its name, never on the first request.
 //!
-//! Every function's `from_env` goes through [`Wiring`]; tests build one on the emulator with
-//! their own interceptors, so they start a function exactly as Lambda does.
+//! Every function's `from_env` goes through [`Wiring`]. Tests build one on the emulator with their
+//! own interceptors, so they start a function exactly as Lambda does.
 
 use std::sync::Arc;
 
@@ -26,7 +26,7 @@ use crate::secrets::{
 use crate::signing_keys::{DEFAULT_SECRET_MAX_AGE, SigningKeys};
 use crate::store::DynamoStore;
 
-/// The environment of one function and the AWS configuration its clients share.
+/// Holds the environment of one function and the AWS configuration that its clients share.
 pub struct Wiring<'e, E: Env> {
     env: &'e E,
     aws: SdkConfig,
@@ -34,7 +34,7 @@ pub struct Wiring<'e, E: Env> {
 }
 
 impl<'e, E: Env> Wiring<'e, E> {
-    /// The standard AWS configuration (role, region; `AWS_ENDPOINT_URL` for an emulator).
+    /// Loads the standard AWS configuration (role, region; `AWS_ENDPOINT_URL` for an emulator).
     pub async fn load(env: &'e E) -> Self {
         let aws = if in_lambda(env) {
             load_lambda_config(AwsTimeouts::default()).await
@@ -44,7 +44,7 @@ impl<'e, E: Env> Wiring<'e, E> {
         Self::with_config(env, aws, Vec::new())
     }
 
-    /// A given AWS configuration, with interceptors on every client (tests).
+    /// Takes a given AWS configuration and puts interceptors on every client, for tests.
     pub fn with_config(env: &'e E, aws: SdkConfig, interceptors: Vec<SharedInterceptor>) -> Self {
         Self {
             env,
@@ -57,7 +57,7 @@ impl<'e, E: Env> Wiring<'e, E> {
         self.env
     }
 
-    /// The DynamoDB store on `TABLE_NAME`.
+    /// Returns the DynamoDB store on `TABLE_NAME`.
     pub fn store(&self) -> Result<Arc<DynamoStore>, ConfigError> {
         let table = self.env.required("TABLE_NAME", "the DynamoDB table name")?;
         Ok(Arc::new(DynamoStore::new(
@@ -66,7 +66,7 @@ impl<'e, E: Env> Wiring<'e, E> {
         )))
     }
 
-    /// The service's EventBridge bus, `EVENT_BUS_NAME`.
+    /// Returns the service's EventBridge bus, `EVENT_BUS_NAME`.
     pub fn event_sink(&self) -> Result<Arc<EventBridgeSink>, ConfigError> {
         let bus = self
             .env
@@ -82,7 +82,7 @@ impl<'e, E: Env> Wiring<'e, E> {
             .required("QUEUE_URL", "the SQS expiry tick queue URL")
     }
 
-    /// A client of the shared configuration, built on first use (see [`OnFirstUse`]).
+    /// Returns a client of the shared configuration, built on first use (see [`OnFirstUse`]).
     fn client<C: 'static>(
         &self,
         build: fn(&SdkConfig, &[SharedInterceptor]) -> C,
@@ -95,22 +95,22 @@ impl<'e, E: Env> Wiring<'e, E> {
         self.client(sqs_client)
     }
 
-    /// The expiry tick queue at `QUEUE_URL`.
+    /// Returns the expiry tick queue at `QUEUE_URL`.
     pub fn queue(&self) -> Result<Arc<SqsQueue>, ConfigError> {
         Ok(Arc::new(SqsQueue::new(self.sqs(), self.queue_url()?)))
     }
 
-    /// Message visibility on the tick queue at `QUEUE_URL`.
+    /// Returns message visibility on the tick queue at `QUEUE_URL`.
     pub fn visibility(&self) -> Result<Arc<SqsVisibility>, ConfigError> {
         Ok(Arc::new(SqsVisibility::new(self.sqs(), self.queue_url()?)))
     }
 
-    /// `EXPIRY_WARNING_LEAD`, `EXPIRY_GRACE`, `EXPIRY_BUCKET`.
+    /// Reads `EXPIRY_WARNING_LEAD`, `EXPIRY_GRACE` and `EXPIRY_BUCKET`.
     pub fn expiry_schedule(&self) -> Result<ExpirySchedule, ConfigError> {
         expiry_schedule(self.env)
     }
 
-    /// Ticks for `store`'s sessions on the queue, on the configured schedule.
+    /// Schedules ticks for `store`'s sessions on the queue, on the configured schedule.
     pub fn scheduler(&self, store: Arc<DynamoStore>) -> Result<Arc<ExpiryScheduler>, ConfigError> {
         Ok(Arc::new(ExpiryScheduler::new(
             store,
@@ -119,9 +119,9 @@ impl<'e, E: Env> Wiring<'e, E> {
         )))
     }
 
-    /// The Ralio client: `RALIO_BASE_URL`, and credentials from the environment or from the
-    /// secret named by `RALIO_SECRET_ARN`, read when first needed and again once when Ralio
-    /// refuses them (a rotated key).
+    /// Returns the Ralio client: `RALIO_BASE_URL`, and credentials from the environment or from the
+    /// secret named by `RALIO_SECRET_ARN`, read when first needed and again once when Ralio refuses
+    /// them (a rotated key).
     pub fn ralio(&self) -> Result<Arc<RalioClient>, ConfigError> {
         let from_env = self.env.value("RALIO_API_CODE").is_some();
         let source: Option<Arc<dyn CredentialSource>> = match self.env.value(SECRET_ARN_VAR) {
@@ -140,9 +140,10 @@ impl<'e, E: Env> Wiring<'e, E> {
         Ok(Arc::new(client))
     }
 
-    /// The webhook's signing secrets: the secret named by `WEBHOOK_SECRET_ARN`, read on the
-    /// first delivery (or while priming), again once older than `WEBHOOK_SECRET_MAX_AGE`
-    /// (default 5 min) and after a signature mismatch; or `WEBHOOK_SECRETS` outside Lambda.
+    /// Returns the webhook's signing secrets. They come from the secret named by
+    /// `WEBHOOK_SECRET_ARN`, read on the first delivery (or while priming), again once they are
+    /// older than `WEBHOOK_SECRET_MAX_AGE` (default 5 min) and after a signature mismatch; outside
+    /// Lambda they may come from `WEBHOOK_SECRETS`.
     pub fn signing_keys(&self) -> Result<SigningKeys, ConfigError> {
         if let Some(secrets) = webhook_secrets_from_env(self.env)? {
             return Ok(SigningKeys::fixed(secrets));
@@ -186,11 +187,11 @@ impl<'e, E: Env> Wiring<'e, E> {
         self.prime_store(store).await
     }
 
-    /// How long each priming step may take: INIT must stay well inside Lambda's 10 s.
+    /// Each priming step may take this long, because INIT must stay well inside Lambda's 10 s.
     pub const PRIME_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 
-    /// `PRIME_CONNECTIONS`: make one cheap request to each upstream during INIT, so the first
-    /// invocation finds its connections open (and a bad secret stops the start).
+    /// Reads `PRIME_CONNECTIONS`, which makes one cheap request to each upstream during INIT, so
+    /// the first invocation finds its connections open (and a bad secret stops the start).
     pub fn prime_connections(&self) -> Result<bool, ConfigError> {
         self.env.parsed("PRIME_CONNECTIONS", false)
     }
@@ -209,10 +210,10 @@ impl<'e, E: Env> Wiring<'e, E> {
         Ok(())
     }
 
-    /// With `PRIME_CONNECTIONS`, reads the Ralio credentials (a secret that cannot be read or
-    /// is not filled in stops the start, naming it) and logs in, opening the connection. Each
-    /// step keeps to [`Self::PRIME_BUDGET`]: a slow Secrets Manager or Ralio leaves the work
-    /// to the first request instead of failing INIT (and with it the read-only routes).
+    /// With `PRIME_CONNECTIONS`, reads the Ralio credentials and logs in, opening the connection. A
+    /// secret that cannot be read or is not filled in stops the start, naming it. Each step keeps
+    /// to [`Self::PRIME_BUDGET`], so a slow Secrets Manager or Ralio leaves the work to the first
+    /// request instead of failing INIT (and with it the read-only routes).
     async fn prime_ralio(&self, ralio: &RalioClient) -> Result<(), ConfigError> {
         if !self.prime_connections()? {
             return Ok(());
@@ -238,7 +239,7 @@ impl<'e, E: Env> Wiring<'e, E> {
         Ok(())
     }
 
-    /// With `PRIME_CONNECTIONS`, reads the webhook secrets now: one that cannot be read or
+    /// With `PRIME_CONNECTIONS`, reads the webhook secrets now, so one that cannot be read or
     /// breaks the rules stops the start.
     async fn prime_signing_keys(&self, keys: &SigningKeys) -> Result<(), ConfigError> {
         if self.prime_connections()? {
@@ -253,7 +254,7 @@ impl<'e, E: Env> Wiring<'e, E> {
     }
 }
 
-/// Ralio's credentials, read again from the Secrets Manager secret.
+/// Reads Ralio's credentials again from the Secrets Manager secret.
 struct SecretCredentials {
     arn: String,
     client: OnFirstUse<aws_sdk_secretsmanager::Client>,

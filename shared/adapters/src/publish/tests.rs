@@ -193,8 +193,8 @@ async fn a_level_update_that_repeats_the_level_is_not_an_event() {
     assert_eq!(publisher.publish(&records).await.unwrap(), 1);
 }
 
-/// The bus took the batch and the answer was lost (5xx, reset): the batch is sent again, and
-/// every repeat carries the id consumers de-duplicate on.
+/// The bus took the batch but the answer was lost (5xx, reset), so the batch is sent again, and
+/// every repeat carries the id that consumers de-duplicate on.
 #[tokio::test]
 async fn a_batch_the_bus_took_but_did_not_confirm_is_sent_again_under_the_same_ids() {
     let uid = Uid::from_uuid(uuid::Uuid::new_v4());

@@ -1,11 +1,11 @@
-//! Accounts at Ralio: create one for a user, and read them back (REFERENCE §2.6, §2.8).
+//! This module creates a user's accounts at Ralio and reads them back (REFERENCE §2.6, §2.8).
 //!
 //! Reading back is how an uncertain creation is resolved. Ralio documents the list
 //! (`GET /api/v1/merchant/user/accounts`) as the merchant's own accounts, yet its items carry
-//! `userId` and the single-account answer carries the owning `user`: whether the list also
-//! holds the accounts of the merchant's users is not stated. So the list is used as the best
-//! available place to look, its filter only as a hint, and the match is made here on user,
-//! alias and currency; "not found" means "not known yet", never proof of absence.
+//! `userId` and the single-account answer carries the owning `user`, and Ralio does not state
+//! whether the list also holds the accounts of the merchant's users. So the list is used as the
+//! best available place to look, its filter only as a hint, and the match is made here on user,
+//! alias and currency. "Not found" means "not known yet", never proof of absence.
 
 use idv_model::accounts::is_requested_account;
 use idv_model::{AccountId, Currency, RalioAccount, Uid};
@@ -16,12 +16,12 @@ use serde_json::json;
 use super::transport::{describe_json_error, expect_json};
 use super::{RalioCall, RalioClient, RalioError};
 
-/// An account as Ralio's read endpoints describe it. Only ids and account fields are read:
-/// the owner's name and e-mail are not this service's to keep.
+/// This is an account as Ralio's read endpoints describe it. Only ids and account fields are read,
+/// because the owner's name and e-mail are not this service's to keep.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedAccount {
     pub account: RalioAccount,
-    /// The owning user's id, as Ralio gives it.
+    /// This is the owning user's id, as Ralio gives it.
     pub user_id: Option<String>,
 }
 
@@ -80,29 +80,29 @@ impl AccountWire {
     }
 }
 
-/// What Ralio's account list says of a requested account.
+/// Says what Ralio's account list says of a requested account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountSearch {
     Found(RalioAccount),
-    /// Not in a list that looks whole.
+    /// The account is not in a list that looks whole.
     Absent,
-    /// Not in a list that may be one full page of several: its absence proves nothing.
+    /// The account is not in a list that may be one full page of several, so its absence proves
+    /// nothing.
     Inconclusive {
         listed: usize,
     },
 }
 
-/// Whether a list of `len` items may be one full page of a longer one. No paging is
-/// documented, and the filter matches other users' accounts of the same alias and currency,
-/// so the list can be long; a server that pages silently fills its pages to a round size. A
-/// whole list rarely has exactly such a length, and when it does, the next creation by anyone
-/// changes it.
+/// Returns whether a list of `len` items may be one full page of a longer one. No paging is
+/// documented, and the filter matches other users' accounts of the same alias and currency, so the
+/// list can be long, and a server that pages silently fills its pages to a round size. A whole list
+/// rarely has exactly such a length, and when it does, the next creation by anyone changes it.
 pub fn list_may_be_a_page(len: usize) -> bool {
     len >= 10 && (len.is_multiple_of(10) || len.is_multiple_of(25))
 }
 
-/// The filter Ralio's list is asked for: currency always, the alias only when it cannot break
-/// the `field_operator=value&…` syntax (the match is made here either way).
+/// Returns the filter that Ralio's list is asked for: the currency always, and the alias only when
+/// it cannot break the `field_operator=value&…` syntax (the match is made here either way).
 fn list_filter(alias: &str, currency: Currency) -> String {
     let plain = alias
         .chars()
@@ -114,11 +114,12 @@ fn list_filter(alias: &str, currency: Currency) -> String {
     }
 }
 
-/// The list answers an array; an object wrapping one is accepted too.
+/// The list answers an array, but an object wrapping one is accepted too.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum AccountList {
-    /// Entries are read one by one: one that does not decode is skipped, not fatal to the list.
+    /// Entries are read one by one, so one that does not decode is skipped rather than fatal to the
+    /// list.
     Items(Vec<serde_json::Value>),
     Wrapped {
         #[serde(alias = "accounts", alias = "data")]
@@ -127,7 +128,8 @@ enum AccountList {
 }
 
 impl RalioCall<'_> {
-    /// Creates an account. Not retried once sent: the caller records what became of it.
+    /// Creates an account. It is not retried once sent, because the caller records what became of
+    /// it.
     pub async fn create_account(
         &self,
         uid: Uid,
@@ -150,7 +152,7 @@ impl RalioCall<'_> {
         Ok(account)
     }
 
-    /// Whether Ralio's list shows the account `(uid, alias, currency)`.
+    /// Returns whether Ralio's list shows the account `(uid, alias, currency)`.
     pub async fn find_account(
         &self,
         uid: Uid,
@@ -200,7 +202,7 @@ impl RalioCall<'_> {
         })
     }
 
-    /// One account by Ralio's id, with its owner (for an activation).
+    /// Returns one account by Ralio's id, with its owner (for an activation).
     pub async fn get_account(&self, id: &AccountId) -> Result<ListedAccount, RalioError> {
         let path = format!("/api/v1/merchant/user/accounts/{id}");
         let response = self.authorized(true, Method::GET, &path, None).await?;
@@ -208,7 +210,7 @@ impl RalioCall<'_> {
     }
 }
 
-/// A query string, encoded by `url`'s form encoder.
+/// Encodes a query string with `url`'s form encoder.
 fn encode_query(pairs: &[(&str, String)]) -> String {
     let mut url = reqwest::Url::parse("http://query.invalid/").expect("a fixed, valid URL");
     url.query_pairs_mut()
@@ -217,7 +219,7 @@ fn encode_query(pairs: &[(&str, String)]) -> String {
 }
 
 impl RalioClient {
-    /// [`RalioCall::create_account`] without a deadline.
+    /// Is [`RalioCall::create_account`] without a deadline.
     pub async fn create_account(
         &self,
         uid: Uid,

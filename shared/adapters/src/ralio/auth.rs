@@ -1,5 +1,5 @@
-//! Authorisation: the credentials, the login token cached per warm container, and what is
-//! tried once when Ralio answers 401.
+//! This module authorises requests: the credentials, the login token cached per warm container, and
+//! what is tried once when Ralio answers 401.
 
 use std::time::Duration;
 
@@ -11,12 +11,12 @@ use serde_json::{Value, json};
 use super::transport::expect_json;
 use super::{Deadline, RalioCall, RalioClient, RalioError};
 
-/// How requests are authorised.
+/// Says how requests are authorised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthScheme {
-    /// Exchange `api_code`/`api_key` for a token at `/api/v1/auth/login` (documented flow).
+    /// Exchanges `api_code`/`api_key` for a token at `/api/v1/auth/login` (the documented flow).
     Login,
-    /// Send `api_key` itself as the bearer token.
+    /// Sends `api_key` itself as the bearer token.
     RawKey,
 }
 
@@ -30,14 +30,14 @@ impl AuthScheme {
     }
 }
 
-/// Ralio's API code and key. The code names the merchant; the key is a secret.
+/// These are Ralio's API code and key. The code names the merchant, and the key is a secret.
 #[derive(Clone, Debug)]
 pub struct RalioCredentials {
     pub api_code: String,
     pub api_key: SecretString,
 }
 
-// Written out because a re-read secret is compared with the credentials in use
+// Equality is written out because a re-read secret is compared with the credentials in use
 // (`reread_credentials`), and secrecy's string has no equality.
 impl PartialEq for RalioCredentials {
     fn eq(&self, other: &Self) -> bool {
@@ -48,15 +48,16 @@ impl PartialEq for RalioCredentials {
 
 impl Eq for RalioCredentials {}
 
-/// Where credentials can be read again after Ralio refuses them (a rotated key).
+/// A credential source is where credentials can be read again after Ralio refuses them (a rotated
+/// key).
 #[async_trait]
 pub trait CredentialSource: Send + Sync {
     async fn credentials(&self) -> Result<RalioCredentials, String>;
 }
 
 impl RalioClient {
-    /// The credentials, read from the source the first time they are needed. An error here
-    /// means no request was sent.
+    /// Returns the credentials, read from the source the first time they are needed. An error here
+    /// means that no request was sent.
     async fn current_credentials(
         &self,
         deadline: Deadline,
@@ -83,7 +84,7 @@ impl RalioClient {
         Ok(fresh)
     }
 
-    /// Reads the credentials now if they come from a source (start-up with priming): a
+    /// Reads the credentials now if they come from a source (start-up with priming), because a
     /// secret that cannot be read or is incomplete is a reason not to start.
     pub async fn load_credentials(&self) -> Result<(), String> {
         match self.current_credentials(Deadline::none()).await {
@@ -109,7 +110,7 @@ impl RalioClient {
         }
     }
 
-    /// Reads the credentials again, once, after Ralio refused them. False when there is
+    /// Reads the credentials again, once, after Ralio refused them. Returns false when there is
     /// nothing new to try.
     async fn reread_credentials(&self) -> bool {
         let Some(source) = &self.source else {
@@ -117,7 +118,8 @@ impl RalioClient {
         };
         match source.credentials().await {
             Ok(fresh) => {
-                // One lock at a time: `token()` holds the token lock while it reads these.
+                // The locks are taken one at a time, because `token()` holds the token lock while
+                // it reads these.
                 let changed = {
                     let mut current = self.credentials.lock().await;
                     let changed = current.as_ref() != Some(&fresh);
@@ -136,14 +138,15 @@ impl RalioClient {
 }
 
 impl RalioCall<'_> {
-    /// The bearer token, logging in when none is cached.
+    /// Returns the bearer token, logging in when none is cached.
     async fn token(&self) -> Result<String, RalioError> {
         let client = self.client;
         if client.config.auth == AuthScheme::RawKey {
             let credentials = client.current_credentials(self.deadline).await?;
             return Ok(credentials.api_key.expose_secret().to_owned());
         }
-        // Held across the login so concurrent requests in a container share one login.
+        // The lock is held across the login so that concurrent requests in a container share one
+        // login.
         let mut cached = client.token.lock().await;
         if let Some(token) = cached.as_ref() {
             return Ok(token.clone());
@@ -176,8 +179,8 @@ impl RalioCall<'_> {
         Ok(token)
     }
 
-    /// An authorised call: one fresh login and one more try on a 401, then one fresh read of
-    /// the credentials and one more.
+    /// Makes an authorised call. On a 401 it logs in afresh once and tries once more, then reads
+    /// the credentials afresh once and tries once more.
     pub(super) async fn authorized(
         &self,
         idempotent: bool,
@@ -214,7 +217,7 @@ impl RalioCall<'_> {
             if response.status() != StatusCode::UNAUTHORIZED {
                 return Ok(response);
             }
-            // A 401 means Ralio did nothing: safe to try again with a new token.
+            // A 401 means that Ralio did nothing, so it is safe to try again with a new token.
             client.forget_token(&token).await;
             if !relogged && client.config.auth == AuthScheme::Login {
                 relogged = true;

@@ -1,4 +1,4 @@
-//! The client, its configuration, and the calls that share one deadline.
+//! This module holds the client, its configuration, and the calls that share one deadline.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,28 +7,29 @@ use tokio::sync::Mutex;
 
 use super::{AuthScheme, CredentialSource, Deadline, RalioCredentials, RalioError};
 
-/// What to send as the body of "create IDV session" (undocumented: REFERENCE §2.1).
+/// Says what to send as the body of "create IDV session", which is undocumented (REFERENCE §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CreateSessionBody {
     Empty,
     EmptyJsonObject,
 }
 
-/// How long one HTTP exchange with Ralio may take unless configured (`RALIO_TIMEOUT`).
+/// One HTTP exchange with Ralio may take this long unless configured (`RALIO_TIMEOUT`).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct RalioConfig {
     pub base_url: String,
-    /// None: read from the client's [`CredentialSource`] on first use (the secret in Lambda).
+    /// With `None`, the client reads them from its [`CredentialSource`] on first use (the secret in
+    /// Lambda).
     pub credentials: Option<RalioCredentials>,
     pub auth: AuthScheme,
     pub connect_timeout: Duration,
-    /// Total time for one HTTP exchange.
+    /// This is the total time for one HTTP exchange.
     pub request_timeout: Duration,
-    /// Attempts for retryable calls (1 = no retry).
+    /// This is the number of attempts for retryable calls (1 means no retry).
     pub max_attempts: u32,
-    /// First backoff; doubled per attempt, jittered, capped at `max_backoff`.
+    /// This is the first backoff, doubled per attempt, jittered and capped at `max_backoff`.
     pub base_backoff: Duration,
     pub max_backoff: Duration,
     pub create_session_body: CreateSessionBody,
@@ -39,7 +40,7 @@ impl RalioConfig {
         Self::with_credentials(base_url, Some(credentials))
     }
 
-    /// `None`: the client reads them from its source when first needed.
+    /// With `None`, the client reads them from its source when first needed.
     pub fn with_credentials(
         base_url: impl Into<String>,
         credentials: Option<RalioCredentials>,
@@ -80,9 +81,9 @@ pub fn check_base_url(url: &str) -> Result<(), String> {
     }
 }
 
-/// See the module documentation. Cheap to share: one per warm container.
+/// See the module documentation. The client is cheap to share, with one per warm container.
 pub struct RalioClient {
-    /// Built on the first call, so a start reads no trust store.
+    /// The HTTP client is built on the first call, so a start reads no trust store.
     http: std::sync::OnceLock<reqwest::Client>,
     pub(super) config: RalioConfig,
     pub(super) credentials: Mutex<Option<RalioCredentials>>,
@@ -90,7 +91,7 @@ pub struct RalioClient {
     pub(super) token: Mutex<Option<String>>,
 }
 
-/// Calls on a [`RalioClient`] that keep to one deadline.
+/// These calls on a [`RalioClient`] keep to one deadline.
 #[derive(Clone, Copy)]
 pub struct RalioCall<'a> {
     pub(super) client: &'a RalioClient,
@@ -102,8 +103,8 @@ impl RalioClient {
         Self::with_source(config, None)
     }
 
-    /// A client that reads its credentials from `source` when it has none yet, and again when
-    /// Ralio refuses them.
+    /// Returns a client that reads its credentials from `source` when it has none yet, and again
+    /// when Ralio refuses them.
     pub fn with_source(
         config: RalioConfig,
         source: Option<Arc<dyn CredentialSource>>,
@@ -132,12 +133,12 @@ impl RalioClient {
                 .redirect(reqwest::redirect::Policy::none())
                 .user_agent(concat!("ralio-idv-lambda/", env!("CARGO_PKG_VERSION")))
                 .build()
-                // Only a TLS backend of another type can fail here, and that is a bug.
+                // Only a TLS backend of another type can fail here, and that would be a bug.
                 .expect("the Ralio HTTP client builds from its own rustls configuration")
         })
     }
 
-    /// Calls that keep to `deadline`.
+    /// Returns calls that keep to `deadline`.
     pub fn within(&self, deadline: Deadline) -> RalioCall<'_> {
         RalioCall {
             client: self,

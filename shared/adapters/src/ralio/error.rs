@@ -1,6 +1,6 @@
-//! The errors a Ralio call ends with, and what each says about what Ralio did.
+//! These are the errors that a Ralio call ends with, and what each says about what Ralio did.
 
-/// A Ralio failure, typed by what the caller should do about it.
+/// A Ralio failure is typed by what the caller should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RalioError {
     /// Our credentials were refused (after one fresh login and one fresh read of them).
@@ -8,16 +8,16 @@ pub enum RalioError {
     Unauthorized,
     #[error("Ralio does not know this user")]
     UserNotFound,
-    /// Any other 4xx: Ralio understood and said no.
+    /// Any other 4xx means that Ralio understood and said no.
     #[error("Ralio refused the request with status {status}")]
     Rejected { status: u16, body: String },
     /// The request never reached Ralio (connection refused, no route).
     #[error("Ralio could not be reached: {0}")]
     Unreachable(String),
-    /// 429, after retries where retrying is safe: Ralio did not process it.
+    /// Ralio answered 429, after retries where retrying is safe, and did not process the request.
     #[error("Ralio is rate limiting us")]
     RateLimited,
-    /// 5xx, or the connection broke after the request was sent.
+    /// Ralio answered 5xx, or the connection broke after the request was sent.
     #[error("Ralio is unavailable: {0}")]
     Unavailable(String),
     #[error("Ralio did not answer in time")]
@@ -25,13 +25,13 @@ pub enum RalioError {
     /// The call's deadline passed before the request could be sent.
     #[error("no time left to call Ralio")]
     OutOfTime,
-    /// A 2xx (or a redirect) whose body is not what Ralio documents.
+    /// A 2xx (or a redirect) came with a body that is not what Ralio documents.
     #[error("Ralio answered something unexpected: {0}")]
     BadResponse(String),
 }
 
 impl RalioError {
-    /// A stable name for metrics and logs.
+    /// Returns a stable name for metrics and logs.
     pub fn kind(&self) -> &'static str {
         match self {
             RalioError::Unauthorized => "unauthorized",
@@ -46,10 +46,10 @@ impl RalioError {
         }
     }
 
-    /// Whether Ralio may have acted on a creating call that ended in this error: certainly
-    /// not when it was never reached, refused us, or refused the request (a 4xx other than
-    /// 408 and 409); maybe for everything else (timeout, 5xx, a broken connection, an answer
-    /// that cannot be read).
+    /// Returns whether Ralio may have acted on a creating call that ended in this error. It
+    /// certainly did not when it was never reached, refused us, or refused the request (a 4xx other
+    /// than 408 and 409). It may have for everything else (a timeout, a 5xx, a broken connection,
+    /// an answer that cannot be read).
     pub fn may_have_acted(&self) -> bool {
         match self {
             RalioError::Unauthorized

@@ -1,4 +1,5 @@
-//! IDV sessions at Ralio: create, list, and reconcile a creation that may have happened.
+//! This module creates and lists IDV sessions at Ralio, and reconciles a creation that may have
+//! happened.
 
 use std::collections::HashSet;
 
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 use super::transport::{describe_json_error, expect_json};
 use super::{CreateSessionBody, RalioCall, RalioClient, RalioError};
 
-/// A session state as Ralio reports it over REST: the vocabulary is undocumented.
+/// This is a session state as Ralio reports it over REST, whose vocabulary is undocumented.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReportedState {
     Known(SessionState),
@@ -36,7 +37,7 @@ impl ReportedState {
         }
     }
 
-    /// Still usable by the end user, as far as we can tell.
+    /// Returns whether the end user can still use the session, as far as we can tell.
     pub fn is_open(&self) -> bool {
         self.known().is_some_and(SessionState::is_open)
     }
@@ -49,7 +50,7 @@ impl ReportedState {
     }
 }
 
-/// An IDV session as Ralio returns it.
+/// This is an IDV session as Ralio returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RalioSession {
     pub id: SessionId,
@@ -82,7 +83,8 @@ struct SessionWire {
     state: Value,
 }
 
-/// Ralio's sessions for a user: those this service can use, and what could be read of the others.
+/// These are Ralio's sessions for a user: those this service can use, and what could be read of the
+/// others.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionListing {
     pub sessions: Vec<RalioSession>,
@@ -136,7 +138,8 @@ impl SessionWire {
 
 #[derive(Deserialize)]
 struct SessionList {
-    /// Read one by one: an entry that does not decode is skipped, not fatal to the list.
+    /// Entries are read one by one, so one that does not decode is skipped rather than fatal to the
+    /// list.
     #[serde(default)]
     sessions: Vec<Value>,
     #[serde(default)]
@@ -149,26 +152,26 @@ struct Pagination {
     num_pages: Option<u32>,
 }
 
-/// What Ralio's list shows of an attempt that may have created a session.
+/// Says what Ralio's list shows of an attempt that may have created a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeftByAttempt {
-    /// A session it left, usable: adopt it.
+    /// The attempt left a usable session, which is adopted.
     Session(RalioSession),
-    /// Nothing it could have left.
+    /// The attempt left nothing it could have left.
     Nothing,
-    /// An entry it may have left, which this service cannot use: neither adopt nor create
-    /// beside it; a person decides (`idv-admin sessions resolve`).
+    /// The attempt may have left an entry that this service cannot use, so it neither adopts it nor
+    /// creates beside it, and a person decides (`idv-admin sessions resolve`).
     Unusable,
 }
 
-/// How a session creation ended: created now, or found in Ralio's list.
+/// Says how a session creation ended: created now, or found in Ralio's list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatedSession {
     pub session: RalioSession,
     pub reconciled: bool,
 }
 
-/// Pages read at most when listing a user's sessions.
+/// Listing a user's sessions reads at most this many pages.
 const MAX_LIST_PAGES: u32 = 10;
 
 fn sessions_path(uid: Uid) -> String {
@@ -188,12 +191,12 @@ impl RalioCall<'_> {
         wire.into_session()
     }
 
-    /// Creates an IDV session. When the creation may have happened at Ralio (a timeout, a
-    /// 5xx, a broken connection, an unreadable answer), the list is asked for a session it
-    /// left (not in `known`, not known to be finished, recent). Found: it is the answer.
-    /// Not found: the creating call's own error, which [`RalioError::may_have_acted`]: Ralio
-    /// may still show the session later, so creating again is for a later attempt to decide
-    /// once that has settled.
+    /// Creates an IDV session. When the creation may have happened at Ralio (a timeout, a 5xx, a
+    /// broken connection, an unreadable answer), the list is asked for a session it left (not in
+    /// `known`, not known to be finished, recent). If one is found, it is the answer. If not, the
+    /// answer is the creating call's own error, which [`RalioError::may_have_acted`]; Ralio may
+    /// still show the session later, so creating again is for a later attempt to decide once that
+    /// has settled.
     pub async fn create_session(
         &self,
         uid: Uid,
@@ -231,7 +234,7 @@ impl RalioCall<'_> {
         }
     }
 
-    /// What an attempt that began at `began` may have left at Ralio (see
+    /// Returns what an attempt that began at `began` may have left at Ralio (see
     /// [`idv_model::session_left_by_attempt`]).
     pub async fn left_by_attempt(
         &self,
@@ -255,13 +258,14 @@ impl RalioCall<'_> {
         )
     }
 
-    /// Every IDV session Ralio has for the user that this service can use (paged, at most 10
-    /// pages of 100); the others are skipped and logged.
+    /// Returns every IDV session Ralio has for the user that this service can use (paged, at most
+    /// 10 pages of 100). The others are skipped and logged.
     pub async fn list_sessions(&self, uid: Uid) -> Result<Vec<RalioSession>, RalioError> {
         Ok(self.session_listing(uid).await?.sessions)
     }
 
-    /// Every IDV session Ralio has for the user, usable or not (paged, at most 10 pages of 100).
+    /// Returns every IDV session Ralio has for the user, usable or not (paged, at most 10 pages of
+    /// 100).
     pub async fn session_listing(&self, uid: Uid) -> Result<SessionListing, RalioError> {
         let mut listing = SessionListing::default();
         let mut page = 1;
@@ -283,7 +287,7 @@ impl RalioCall<'_> {
 }
 
 impl RalioClient {
-    /// [`RalioCall::create_session`] without a deadline.
+    /// Is [`RalioCall::create_session`] without a deadline.
     pub async fn create_session(
         &self,
         uid: Uid,
@@ -292,7 +296,7 @@ impl RalioClient {
         self.unbounded().create_session(uid, known).await
     }
 
-    /// [`RalioCall::list_sessions`] without a deadline.
+    /// Is [`RalioCall::list_sessions`] without a deadline.
     pub async fn list_sessions(&self, uid: Uid) -> Result<Vec<RalioSession>, RalioError> {
         self.unbounded().list_sessions(uid).await
     }

@@ -1,4 +1,5 @@
-//! One request to Ralio: the deadline it keeps to, its retries, and reading its answer.
+//! This module sends one request to Ralio: the deadline it keeps to, its retries, and reading its
+//! answer.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -10,12 +11,12 @@ use tokio::time::Instant;
 
 use super::{RalioCall, RalioConfig, RalioError};
 
-/// The latest moment a Ralio call may still be running.
+/// This is the latest moment that a Ralio call may still be running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadline(Option<Instant>);
 
 impl Deadline {
-    /// No deadline beyond each request's own timeout.
+    /// Returns no deadline beyond each request's own timeout.
     pub fn none() -> Self {
         Self(None)
     }
@@ -28,7 +29,7 @@ impl Deadline {
         Self(Some(Instant::now() + budget))
     }
 
-    /// Time left; `None` when there is no deadline.
+    /// Returns the time left, or `None` when there is no deadline.
     pub fn remaining(&self) -> Option<Duration> {
         self.0
             .map(|at| at.saturating_duration_since(Instant::now()))
@@ -38,18 +39,18 @@ impl Deadline {
         self.remaining().is_some_and(|left| left.is_zero())
     }
 
-    /// `wanted`, cut to the time left.
+    /// Returns `wanted`, cut to the time left.
     fn bound(&self, wanted: Duration) -> Duration {
         self.remaining().map_or(wanted, |left| wanted.min(left))
     }
 }
 
-/// One attempt's failure, and whether and when another may follow.
+/// Describes one attempt's failure, and whether and when another may follow.
 struct Failure {
     error: RalioError,
-    /// Whether another attempt is safe: the request is idempotent, or Ralio cannot have acted.
+    /// Says whether another attempt is safe: the request is idempotent, or Ralio cannot have acted.
     retryable: bool,
-    /// Ralio's `Retry-After`, capped at `max_backoff`: waited instead of the backoff.
+    /// Ralio's `Retry-After`, capped at `max_backoff`, is waited instead of the backoff.
     retry_after: Option<Duration>,
 }
 
@@ -65,7 +66,7 @@ impl Failure {
 
 impl RalioCall<'_> {
     /// Sends with retries where they are safe, within the deadline. `idempotent` requests are
-    /// retried on 429, 5xx, timeouts and connection errors; others only on connection errors
+    /// retried on 429, 5xx, timeouts and connection errors, and others only on connection errors
     /// and 429, where Ralio cannot have acted on them.
     pub(super) async fn send(
         &self,
@@ -102,7 +103,7 @@ impl RalioCall<'_> {
             .map_err(|failure| failure.error)
     }
 
-    /// One request, its timeout cut to the time left.
+    /// Sends one request, with its timeout cut to the time left.
     async fn attempt(
         &self,
         idempotent: bool,
@@ -139,9 +140,9 @@ impl RalioCall<'_> {
     }
 }
 
-/// The pauses after each attempt but the last: after attempt n, a uniform draw below
-/// `base_backoff` × 2ⁿ (full jitter), that bound capped at `max_backoff` and at 2¹⁶ ×
-/// `base_backoff`. backon's exponential sequence gives the bounds; the draw is made here
+/// Returns the pauses after each attempt but the last. After attempt n, the pause is a uniform draw
+/// below `base_backoff` × 2ⁿ (full jitter), with that bound capped at `max_backoff` and at 2¹⁶ ×
+/// `base_backoff`. backon's exponential sequence gives the bounds, and the draw is made here
 /// because backon's own jitter adds up to one more bound instead of drawing below it.
 fn backoff(config: &RalioConfig) -> impl Backoff {
     let cap = config
@@ -165,7 +166,7 @@ fn retry_after(response: &Response) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// A 2xx JSON body, or the error the status stands for.
+/// Returns a 2xx JSON body, or the error that the status stands for.
 pub(super) async fn expect_json<T: for<'de> Deserialize<'de>>(
     response: Response,
 ) -> Result<T, RalioError> {
@@ -195,7 +196,7 @@ pub(super) async fn expect_json<T: for<'de> Deserialize<'de>>(
     serde_json::from_slice(&bytes).map_err(|e| RalioError::BadResponse(describe_json_error(&e)))
 }
 
-/// What is wrong with a body Ralio sent, without quoting it: serde's messages quote the
+/// Says what is wrong with a body Ralio sent without quoting it, because serde's messages quote the
 /// offending value, which may be a hosted page's link or a person's name.
 pub(super) fn describe_json_error(error: &serde_json::Error) -> String {
     let message = error.to_string();
@@ -234,7 +235,7 @@ mod tests {
     fn each_pause_is_drawn_below_a_doubling_bound() {
         let mut config = config("https://ralio.example");
         config.base_backoff = Duration::from_millis(1);
-        // Above 2¹⁶ × base_backoff, where the doubling stops first.
+        // The bound lies above 2¹⁶ × base_backoff, where the doubling stops first.
         config.max_backoff = Duration::from_secs(100);
         config.max_attempts = 20;
         let draws: Vec<Vec<Duration>> = (0..300).map(|_| backoff(&config).collect()).collect();
@@ -244,7 +245,7 @@ mod tests {
             let (low, high) = (nth.iter().min().unwrap(), nth.iter().max().unwrap());
             // backon doubles in f32, so its bounds are exact to within a millionth.
             assert!(*high <= bound.mul_f64(1.000_001), "{n}: {high:?}");
-            // Full jitter: the draws spread over the whole range below the bound.
+            // With full jitter, the draws spread over the whole range below the bound.
             assert!(
                 *high > bound.mul_f64(0.9) && *low < bound.mul_f64(0.1),
                 "{n}"

@@ -1,20 +1,19 @@
-//! The webhook's signing secrets as one process holds them. They are read from their source
+//! This module holds the webhook's signing secrets for one process. They are read from their source
 //! again when they are older than a maximum age (`WEBHOOK_SECRET_MAX_AGE`, default 5 min), so a
-//! secret an operator removed stops verifying within that age, however quietly a forger uses
-//! it; and after a signature mismatch, at most once a minute, so a rotation is picked up
-//! without waiting for the age.
+//! secret that an operator removed stops verifying within that age, however quietly a forger uses
+//! it. They are also read again after a signature mismatch, at most once a minute, so a rotation is
+//! picked up without waiting for the age.
 //!
-//! A mismatch is final (401) unless it could be a genuine delivery that the held secrets are
-//! too old for: the secrets could not be read (now or lately, or they are past their age), or a
-//! rotation was seen within the maximum age (a new version of the secret that adds one) and a
-//! fresh read is not allowed yet.
-//! Only then is it retryable (503). Outside a rotation, a forgery costs one read a minute at most
-//! and is refused.
+//! A mismatch is final (401) unless it could be a genuine delivery that the held secrets are too
+//! old for: the secrets could not be read (now or lately, or they are past their age), or a
+//! rotation was seen within the maximum age (a new version of the secret that adds one) and a fresh
+//! read is not allowed yet. Only then is it retryable (503). Outside a rotation, a forgery costs
+//! one read a minute at most and is refused.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-// tokio's clock, which is the system's except in a test that pauses it.
+// tokio's clock is the system's, except in a test that pauses it.
 use tokio::time::Instant;
 
 use async_trait::async_trait;
@@ -23,13 +22,13 @@ use idv_model::{SignatureError, WebhookSecrets};
 use crate::config::ConfigError;
 use crate::secrets::WEBHOOK_SECRET_ARN_VAR;
 
-/// How often, at most, a signature mismatch (or a failed read) reads the secrets again.
+/// A signature mismatch (or a failed read) reads the secrets again at most this often.
 pub const SECRET_REREAD_INTERVAL: Duration = Duration::from_secs(60);
 
-/// How old the held secrets may be before a delivery reads them again.
+/// The held secrets may be this old before a delivery reads them again.
 pub const DEFAULT_SECRET_MAX_AGE: Duration = Duration::from_secs(300);
 
-/// One read of the secrets: the list, and the version it came from when the source has one
+/// One read of the secrets gives the list, and the version it came from when the source has one
 /// (Secrets Manager's `VersionId`).
 #[derive(Debug, Clone)]
 pub struct SecretsRead {
@@ -37,36 +36,38 @@ pub struct SecretsRead {
     pub version: Option<String>,
 }
 
-/// Where webhook secrets are read again from.
+/// A source is where webhook secrets are read again from.
 #[async_trait]
 pub trait WebhookSecretSource: Send + Sync {
     async fn webhook_secrets(&self) -> Result<SecretsRead, ConfigError>;
 }
 
-/// Why a signature was refused.
+/// Says why a signature was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rejection {
     pub error: SignatureError,
-    /// A later attempt may verify it: the secrets could not be read, or a rotation is under
-    /// way and they could not be read again just now.
+    /// Is true when a later attempt may verify it: the secrets could not be read, or a rotation
+    /// is under way and they could not be read again just now.
     pub retryable: bool,
 }
 
-/// The secrets held, and when they were read.
+/// Holds the secrets and when they were read.
 struct Held {
     secrets: WebhookSecrets,
     version: Option<String>,
     read_at: Instant,
-    /// When a read last brought a new version that adds a secret: a rotation under way.
+    /// Records when a read last brought a new version that adds a secret, which means a rotation is
+    /// under way.
     rotated_at: Option<Instant>,
 }
 
 pub struct SigningKeys {
-    /// None until first read (a lazy start).
+    /// It is `None` until the first read, for a lazy start.
     held: RwLock<Option<Held>>,
     source: Option<Arc<dyn WebhookSecretSource>>,
-    /// Reads that a mismatch asked for, and reads that failed: at most one of each per
-    /// `reread_every`, so a flood of forgeries (or an outage) is not one read per request.
+    /// These are the reads that a mismatch asked for and the reads that failed. There is at most
+    /// one of each per `reread_every`, so a flood of forgeries (or an outage) is not one read per
+    /// request.
     attempts: tokio::sync::Mutex<Attempts>,
     reread_every: Duration,
     max_age: Duration,
@@ -78,17 +79,17 @@ struct Attempts {
     failure: Option<Instant>,
 }
 
-/// How a read was asked for.
+/// Says how a read was asked for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Reason {
-    /// Nothing held yet, or what is held is older than the maximum age.
+    /// Nothing is held yet, or what is held is older than the maximum age.
     Stale,
     /// A signature did not match what is held.
     Mismatch,
 }
 
 impl SigningKeys {
-    /// Secrets that never change (local runs, tests).
+    /// Holds secrets that never change (local runs, tests).
     pub fn fixed(secrets: WebhookSecrets) -> Self {
         let mut keys = Self::with_source(None);
         keys.held = RwLock::new(Some(Held {
@@ -100,7 +101,7 @@ impl SigningKeys {
         keys
     }
 
-    /// Secrets to be read from `source` on first use (or by [`SigningKeys::load`]).
+    /// Reads secrets from `source` on first use (or in [`SigningKeys::load`]).
     pub fn lazy(source: Arc<dyn WebhookSecretSource>) -> Self {
         Self::with_source(Some(source))
     }
@@ -131,7 +132,8 @@ impl SigningKeys {
         self.held.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether secrets are held that are younger than the maximum age (always, for fixed ones).
+    /// Returns whether the held secrets are younger than the maximum age (always true for fixed
+    /// ones).
     fn fresh(&self) -> bool {
         self.lock_held()
             .as_ref()
@@ -145,9 +147,9 @@ impl SigningKeys {
             .is_some_and(|at| at.elapsed() < self.max_age)
     }
 
-    /// Reads the secrets if none are held, or those held are older than the maximum age. A
-    /// secret that cannot be read, or breaks the rules, is a configuration error; stale
-    /// secrets that cannot be read again are kept meanwhile (logged), never dropped.
+    /// Reads the secrets if none are held, or if those held are older than the maximum age. A
+    /// secret that cannot be read, or that breaks the rules, is a configuration error. Stale
+    /// secrets that cannot be read again are kept meanwhile (and logged), never dropped.
     pub async fn load(&self) -> Result<(), ConfigError> {
         if self.fresh() || self.source.is_none() {
             return Ok(());
@@ -162,9 +164,9 @@ impl SigningKeys {
         }
     }
 
-    /// One read from the source, serialised; `Ok(false)` when it was not needed (another
-    /// request read them meanwhile) or not allowed yet (within the interval of a read that
-    /// failed, or, for a mismatch, of the last read a mismatch asked for).
+    /// Reads once from the source, serialised. It returns `Ok(false)` when the read was not needed
+    /// (another request read them meanwhile) or is not allowed yet (within the interval of a read
+    /// that failed, or, for a mismatch, of the last read a mismatch asked for).
     async fn read(&self, reason: Reason) -> Result<bool, ConfigError> {
         let Some(source) = &self.source else {
             return Ok(false);
@@ -231,16 +233,16 @@ impl SigningKeys {
         }
     }
 
-    /// Checks a signature; `Ok` holds the position of the secret that matched. Only a
-    /// mismatch (not a missing or malformed header) may read the secrets again.
+    /// Checks a signature. `Ok` holds the position of the secret that matched. Only a mismatch (not
+    /// a missing or malformed header) may read the secrets again.
     pub async fn verify(&self, body: &[u8], header: Option<&str>) -> Result<usize, Rejection> {
         let refused = |error, retryable| Rejection { error, retryable };
         if header.is_none() {
-            // Nothing to check, whatever the secrets: no reason to read them.
+            // There is nothing to check, whatever the secrets, so there is no reason to read them.
             return Err(refused(SignatureError::Missing, false));
         }
         if let Err(e) = self.load().await {
-            // Nothing to check against: Ralio retries, and the alarm on unverified
+            // There is nothing to check against, so Ralio retries, and the alarm on unverified
             // signatures shows it.
             tracing::error!(error = %e, "webhook secrets could not be read");
             return Err(refused(SignatureError::Mismatch, true));
@@ -250,11 +252,12 @@ impl SigningKeys {
             return first.map_err(|e| refused(e, false));
         }
         match self.read(Reason::Mismatch).await {
-            // Read just now: a mismatch stands.
+            // The secrets were read just now, so a mismatch stands.
             Ok(true) => self.check(body, header).map_err(|e| refused(e, false)),
-            // Not read now. Another request may have read newer secrets meanwhile; if not, the
-            // mismatch is final unless the held secrets cannot be trusted to be current: a
-            // rotation under way, secrets past their age, or a read that failed lately.
+            // The secrets were not read now. Another request may have read newer secrets meanwhile;
+            // if not, the mismatch is final unless the held secrets cannot be trusted to be
+            // current: a rotation is under way, the secrets are past their age, or a read failed
+            // lately.
             Ok(false) => {
                 let again = self.check(body, header);
                 if again != Err(SignatureError::Mismatch) {

@@ -5,8 +5,8 @@ use idv_model::WebhookSecret;
 
 use super::*;
 
-/// A source whose secrets an operator changes, each change a new version, counting reads;
-/// it can be made to fail, as Secrets Manager in an outage.
+/// This source counts reads, and an operator changes its secrets, each change a new version. It can
+/// be made to fail, as Secrets Manager does in an outage.
 #[derive(Default)]
 struct Operated {
     secrets: Mutex<(String, u32)>,
@@ -61,14 +61,14 @@ fn keys(source: &Arc<Operated>) -> SigningKeys {
         .max_age(Duration::from_secs(300))
 }
 
-// Paused time throughout: ages are measured on tokio's clock, not on how busy the machine is.
+// Time is paused throughout, so ages are measured on tokio's clock, not on how busy the machine is.
 #[tokio::test(start_paused = true)]
 async fn a_removed_secret_stops_verifying_within_the_max_age() {
     let source = Operated::with("new,old");
     let keys = keys(&source);
     assert_eq!(keys.verify(BODY, Some(&sig("old"))).await, Ok(1));
-    // Rotation step 3: the old secret is removed. Someone holding it never causes a
-    // mismatch, so only the age can retire it.
+    // In rotation step 3, the old secret is removed. Someone holding it never causes a mismatch, so
+    // only the age can retire it.
     source.set("new");
     tokio::time::sleep(Duration::from_secs(299)).await;
     assert_eq!(keys.verify(BODY, Some(&sig("old"))).await, Ok(1));
@@ -109,7 +109,7 @@ async fn forgeries_outside_a_rotation_are_refused_and_cost_a_read_a_minute_at_mo
             .retryable
     );
     assert_eq!(source.reads(), 3, "a minute later, one more");
-    // A missing header never reads, and is final.
+    // A missing header never reads, and it is final.
     let missing = keys.verify(BODY, None).await.unwrap_err();
     assert_eq!(
         (missing.error, missing.retryable),
@@ -123,21 +123,21 @@ async fn within_a_rotation_a_mismatch_that_cannot_be_read_again_yet_is_retried()
     let source = Operated::with("old");
     let keys = keys(&source);
     assert_eq!(keys.verify(BODY, Some(&sig("old"))).await, Ok(0));
-    // The operator adds a secret; a delivery signed with it reads the new version.
+    // The operator adds a secret, and a delivery signed with it reads the new version.
     source.set("new,old");
     tokio::time::sleep(Duration::from_secs(61)).await;
     assert_eq!(keys.verify(BODY, Some(&sig("new"))).await, Ok(0));
-    // Another change right away (a second rotation, or a correction): within the
-    // interval the secrets are not read again, and the rotation seen says a mismatch
-    // may be genuine, so Ralio is asked to send it again.
+    // Another change comes right away (a second rotation, or a correction). Within the interval the
+    // secrets are not read again, and the rotation seen says a mismatch may be genuine, so Ralio is
+    // asked to send it again.
     source.set("newer,new,old");
     let early = keys.verify(BODY, Some(&sig("newer"))).await.unwrap_err();
     assert!(early.retryable, "{early:?}");
     tokio::time::sleep(Duration::from_secs(61)).await;
     assert_eq!(keys.verify(BODY, Some(&sig("newer"))).await, Ok(0));
     assert_eq!(source.reads(), 3);
-    // Once the last rotation seen is older than the max age, a mismatch is final again,
-    // even one the interval keeps from reading.
+    // Once the last rotation seen is older than the max age, a mismatch is final again, even one
+    // that the interval keeps from reading.
     tokio::time::sleep(Duration::from_secs(301)).await;
     for _ in 0..2 {
         let late = keys.verify(BODY, Some(&sig("guess"))).await.unwrap_err();
@@ -158,14 +158,14 @@ async fn while_the_secret_cannot_be_read_a_mismatch_is_sent_back_never_refused()
     let source = Operated::with("old");
     let keys = keys(&source);
     assert_eq!(keys.verify(BODY, Some(&sig("old"))).await, Ok(0));
-    // The operator adds a secret; Secrets Manager fails before this container reads it.
+    // The operator adds a secret, and Secrets Manager fails before this container reads it.
     source.set("new,old");
     source.failing.store(true, Ordering::SeqCst);
     for wait in [61, 1, 1, 300, 1, 61] {
         tokio::time::sleep(Duration::from_secs(wait)).await;
         let unsure = keys.verify(BODY, Some(&sig("new"))).await.unwrap_err();
         assert!(unsure.retryable, "after {wait} s more: {unsure:?}");
-        // What it holds still verifies meanwhile.
+        // What the container holds still verifies meanwhile.
         assert_eq!(keys.verify(BODY, Some(&sig("old"))).await, Ok(0));
     }
     source.failing.store(false, Ordering::SeqCst);
@@ -173,7 +173,7 @@ async fn while_the_secret_cannot_be_read_a_mismatch_is_sent_back_never_refused()
     assert_eq!(keys.verify(BODY, Some(&sig("new"))).await, Ok(0));
 }
 
-/// A source that cannot be read, counting attempts.
+/// This source cannot be read, and it counts attempts.
 #[derive(Default)]
 struct Unreadable {
     reads: AtomicUsize,
@@ -195,13 +195,14 @@ async fn a_lazy_start_never_accepts_and_a_flood_does_not_become_one_read_each() 
     let source = Arc::new(Unreadable::default());
     let keys = SigningKeys::lazy(source.clone());
     let reads = || source.reads.load(Ordering::SeqCst);
-    // No header: refused for good, nothing read.
+    // With no header, the signature is refused for good and nothing is read.
     let missing = keys.verify(BODY, None).await.unwrap_err();
     assert_eq!(
         (missing.error, missing.retryable, reads()),
         (SignatureError::Missing, false, 0)
     );
-    // Secrets unreadable: never accepted, answered as retryable (503), read once a minute.
+    // Unreadable secrets are never accepted. They are answered as retryable (503) and read once a
+    // minute.
     for _ in 0..5 {
         let refused = keys.verify(BODY, Some("00")).await.unwrap_err();
         assert!(refused.retryable);

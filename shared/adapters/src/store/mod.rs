@@ -1,9 +1,10 @@
-//! The service's state: one trait per capability, implemented over DynamoDB and in memory.
+//! The store holds the service's state, with one trait per capability, implemented over DynamoDB
+//! and in memory.
 //!
 //! Every decision (may this event apply, what does it write, what does a refusal mean) is the
-//! model's ([`idv_model::ledger`], [`idv_model::writes`]); the stores only execute it. Each
-//! function takes only the capabilities it uses, and the SAM template grants each function
-//! only the DynamoDB actions those capabilities call.
+//! model's ([`idv_model::ledger`], [`idv_model::writes`]), and the stores only execute it. Each
+//! function takes only the capabilities it uses, so the SAM template grants each function only the
+//! DynamoDB actions that those capabilities call.
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -21,8 +22,9 @@ pub mod memory;
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 
-/// A store fault. `Unavailable` is worth retrying soon; `Rejected` (the store refused the
-/// request as malformed) and `Corrupt` (a stored item does not decode) need a person.
+/// A store fault tells the caller what to do. `Unavailable` is worth retrying soon, while
+/// `Rejected` (the store refused the request as malformed) and `Corrupt` (a stored item does not
+/// decode) need a person.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store unavailable: {0}")]
@@ -34,7 +36,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// A stable name for logs and metrics: the message may quote stored values.
+    /// Returns a stable name for logs and metrics, because the message may quote stored values.
     pub fn kind(&self) -> &'static str {
         match self {
             StoreError::Unavailable(_) => "unavailable",
@@ -52,38 +54,39 @@ impl From<idv_model::IncompleteSession> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A signed payload that could not be interpreted, or an event type not acted on, kept
-/// verbatim so nothing Ralio sent is lost.
+/// This is a signed payload that could not be interpreted, or an event type not acted on. It is
+/// kept verbatim so that nothing Ralio sent is lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuarantineEntry {
     pub received_at: DateTime<Utc>,
-    /// Stable code: `not_json`, `missing_field`, `unknown_event_type`, …
+    /// The stable code is `not_json`, `missing_field`, `unknown_event_type`, …
     pub reason_code: String,
     pub reason: String,
     pub event_id: Option<String>,
     pub event_type: Option<String>,
-    /// The signed payload verbatim; for an event type this service does not act on, only its
-    /// id, type, timestamp and the body's SHA-256 (such payloads carry other people's data).
+    /// This is the signed payload verbatim. For an event type this service does not act on, only
+    /// its id, type, timestamp and the body's SHA-256 are kept, because such payloads carry other
+    /// people's data.
     pub body: Vec<u8>,
-    /// When the store may forget it (`QUARANTINE_RETENTION` after receipt), to the second: a
-    /// DynamoDB TTL is whole epoch seconds.
+    /// The store may forget the payload at this time (`QUARANTINE_RETENTION` after receipt). It is
+    /// kept to the second because a DynamoDB TTL is whole epoch seconds.
     pub expires_at: DateTime<Utc>,
-    /// What became of it when replayed (`idv-admin replay-quarantine`).
+    /// Records what became of the payload when it was replayed (`idv-admin replay-quarantine`).
     pub replayed: Option<Replayed>,
 }
 
-/// A quarantined payload run again through the webhook's code path.
+/// This is a quarantined payload run again through the webhook's code path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replayed {
     pub at: DateTime<Utc>,
-    /// The webhook outcome: `applied`, `duplicate`, `stale`, … or a quarantine reason.
+    /// The webhook outcome is `applied`, `duplicate`, `stale`, … or a quarantine reason.
     pub outcome: AuditOutcome,
 }
 
 impl QuarantineEntry {
-    /// The identity of a quarantined payload within its day: identical bytes are kept once,
-    /// and once more as the copy kept on a first 503 (`attribution_pending`), so the copy never
-    /// stands in for the entry the payload gets if it is finally kept.
+    /// Returns the identity of a quarantined payload within its day. Identical bytes are kept once,
+    /// and once more as the copy kept on a first 503 (`attribution_pending`), so that the copy
+    /// never stands in for the entry that the payload gets if it is finally kept.
     pub fn key(&self) -> String {
         use sha2::Digest;
         let digest = hex::encode(sha2::Sha256::digest(&self.body));
@@ -94,20 +97,20 @@ impl QuarantineEntry {
         }
     }
 
-    /// The day it is filed under.
+    /// Returns the day that the payload is filed under.
     pub fn day(&self) -> NaiveDate {
         self.received_at.date_naive()
     }
 }
 
-/// A session listed in an expiry bucket.
+/// This is a session listed in an expiry bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BucketMember {
     pub owner: Owner,
     pub session_id: SessionId,
 }
 
-/// One page of a bucket listing; `next` continues it.
+/// This is one page of a bucket listing, and `next` continues it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketPage {
     pub members: Vec<BucketMember>,
@@ -116,52 +119,53 @@ pub struct BucketPage {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lease {
-    /// Taken. `after_lapsed`: a previous holder never gave it back, so a session it may have
-    /// created is at Ralio and must be looked for before creating.
+    /// The lease was taken. When `after_lapsed` is set, a previous holder never gave it back, so a
+    /// session it may have created is at Ralio and must be looked for before creating.
     Acquired {
         token: LeaseToken,
         after_lapsed: Option<LeaseHold>,
     },
     /// Another request is creating a session for this user until then.
     Held { until: DateTime<Utc> },
-    /// A session was stored since the caller read the user: read again.
+    /// A session was stored since the caller read the user, so the caller must read again.
     Stale,
 }
 
 /// Reads one user's records.
 #[async_trait]
 pub trait UserReader: Send + Sync {
-    /// Profile, sessions and accounts in one request. A user never heard of is empty.
+    /// Loads the profile, sessions and accounts in one request. A user never heard of is empty.
     async fn load_user(&self, uid: Uid) -> StoreResult<UserSnapshot>;
 }
 
 /// Applies webhook events and keeps what cannot be applied.
 #[async_trait]
 pub trait EventStore: Send + Sync {
-    /// Executes an event's plan: marker, write and audit entry in one atomic request. A repeat
-    /// of the same event id is `Duplicate`; a write the model's guard refuses is recorded as
-    /// `Stale` or `Unchanged`, as [`Plan::explain_refusal`] says.
+    /// Executes an event's plan: the marker, write and audit entry in one atomic request. A repeat
+    /// of the same event id is `Duplicate`, and a write that the model's guard refuses is recorded
+    /// as `Stale` or `Unchanged`, as [`Plan::explain_refusal`] says.
     async fn execute(&self, plan: &Plan<'_>) -> StoreResult<EventOutcome>;
 
-    /// The owners a session is stored for (one, unless events of different owners named it),
-    /// for events that do not name one.
+    /// Returns the owners that a session is stored for (one, unless events of different owners
+    /// named it), for events that do not name one.
     async fn find_session_owners(&self, session_id: SessionId) -> StoreResult<Vec<Owner>>;
 
-    /// The owners events have paired Ralio's `kycId` with (one, unless events of different
-    /// owners named it), for KYC events that name only the `kycId`.
+    /// Returns the owners that events have paired Ralio's `kycId` with (one, unless events of
+    /// different owners named it), for KYC events that name only the `kycId`.
     async fn find_kyc_id_owners(&self, kyc_id: i64) -> StoreResult<Vec<Owner>>;
 
     /// Keeps a signed payload verbatim. The same bytes received twice on one day are kept once.
-    /// `audited`: the trail of the user the payload names, and the entry saying it was kept,
-    /// written with it (once, like the payload).
+    /// `audited` names the trail of the user that the payload names and the entry saying it was
+    /// kept, which is written with it (once, like the payload).
     async fn quarantine(
         &self,
         entry: &QuarantineEntry,
         audited: Option<(Owner, &AuditEntry)>,
     ) -> StoreResult<()>;
 
-    /// When an event id was first received: recorded now if never before, kept `keep_for`. How
-    /// long an event that cannot be attributed yet has been retried is measured from it.
+    /// Returns when an event id was first received, recording now if it never was and keeping it
+    /// for `keep_for`. How long an event that cannot be attributed yet has been retried is measured
+    /// from it.
     async fn first_receipt(
         &self,
         event_id: EventId,
@@ -178,10 +182,10 @@ pub trait EventStore: Send + Sync {
     ) -> StoreResult<EventOutcome>;
 }
 
-/// What was quarantined, for operators (`idv-admin quarantined`).
+/// Lists what was quarantined, for operators (`idv-admin quarantined`).
 #[async_trait]
 pub trait QuarantineReader: Send + Sync {
-    /// What was quarantined on `day` (UTC).
+    /// Returns what was quarantined on `day` (UTC).
     async fn quarantined(&self, day: NaiveDate) -> StoreResult<Vec<QuarantineEntry>>;
 
     /// Records what replaying `entry` came to.
@@ -191,8 +195,8 @@ pub trait QuarantineReader: Send + Sync {
 /// Stores sessions created at Ralio.
 #[async_trait]
 pub trait SessionWriter: Send + Sync {
-    /// Stores a session and indexes it under its expiry buckets. When a webhook created the
-    /// record first, fills in the page and dates without touching a newer state.
+    /// Stores a session and indexes it under its expiry buckets. When a webhook created the record
+    /// first, it fills in the page and dates without touching a newer state.
     async fn store_session(
         &self,
         record: &SessionRecord,
@@ -200,23 +204,23 @@ pub trait SessionWriter: Send + Sync {
     ) -> StoreResult<StoredSession>;
 }
 
-/// The expiry watcher's view: ticks, bucket listings and conditional updates.
+/// This is the expiry watcher's view: ticks, bucket listings and conditional updates.
 #[async_trait]
 pub trait ExpiryIndex: Send + Sync {
-    /// Claims the bucket's tick, to send its one queue message: created if missing, taken
-    /// over if orphaned (claimed over a minute ago, never marked sent), as
-    /// [`TickState::claim`] decides. One conditional write.
+    /// Claims the bucket's tick, to send its one queue message. The tick is created if missing and
+    /// taken over if orphaned (claimed over a minute ago, never marked sent), as
+    /// [`TickState::claim`] decides. It takes one conditional write.
     async fn claim_tick(&self, bucket: &ExpiryBucket, now: DateTime<Utc>)
     -> StoreResult<TickClaim>;
 
-    /// Marks the tick's message sent: nobody claims it again.
+    /// Marks the tick's message sent, so that nobody claims it again.
     async fn mark_tick_sent(&self, bucket: &ExpiryBucket, now: DateTime<Utc>) -> StoreResult<()>;
 
     /// Removes a tick whose queue message could not be sent, so the next session in the
     /// bucket tries again.
     async fn delete_tick(&self, bucket: &ExpiryBucket) -> StoreResult<()>;
 
-    /// Sessions indexed under `bucket`, at most `limit` per page.
+    /// Returns the sessions indexed under `bucket`, at most `limit` per page.
     async fn list_bucket(
         &self,
         bucket: &ExpiryBucket,
@@ -234,27 +238,29 @@ pub trait ExpiryIndex: Send + Sync {
     ) -> StoreResult<WatchOutcome>;
 }
 
-/// Accounts: reservations, the outcome of a creation at Ralio, activations kept for later.
+/// Keeps accounts: reservations, the outcome of a creation at Ralio, and activations kept for
+/// later.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
-    /// Writes an account record if its guard allows, and the user is REGULAR when the write
+    /// Writes an account record if its guard allows, and makes the user REGULAR when the write
     /// needs it, in one atomic write (with its audit entries, and an activation that arrived
-    /// first), returning the record as stored; `Ok(Err(_))` says why it did not take effect.
+    /// first). It returns the record as stored, and `Ok(Err(_))` says why the write did not take
+    /// effect.
     async fn write_account(
         &self,
         write: &AccountWrite,
         now: DateTime<Utc>,
     ) -> StoreResult<Result<AccountRecord, AccountRefusal>>;
 
-    /// Activations kept because their account is not recorded, received since `since` and
-    /// not yet expired, newest first. Only that window is read, however many are kept.
+    /// Returns the activations kept because their account is not recorded, received since `since`
+    /// and not yet expired, newest first. Only that window is read, however many are kept.
     async fn activations_since(
         &self,
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<WaitingActivation>>;
 
-    /// Notes whose account a lookup read a waiting activation to be, so that no later lookup
+    /// Notes which account a lookup read a waiting activation to be for, so that no later lookup
     /// reads it again. An activation absorbed meanwhile is left alone.
     async fn note_activation_identity(
         &self,
@@ -262,9 +268,9 @@ pub trait AccountStore: Send + Sync {
         identity: &AccountIdentity,
     ) -> StoreResult<()>;
 
-    /// Reserves `(uid, alias, currency)` for a creation at Ralio while the user is REGULAR, or
-    /// says what stands in the way (an account, a live reservation, an uncertain earlier
-    /// creation, the user's level).
+    /// Reserves `(uid, alias, currency)` for a creation at Ralio while the user is REGULAR, or says
+    /// what stands in the way (an account, a live reservation, an uncertain earlier creation, the
+    /// user's level).
     async fn reserve_account(
         &self,
         uid: Uid,
@@ -287,20 +293,20 @@ pub trait AccountStore: Send + Sync {
     }
 }
 
-/// One page of an audit trail, newest first; `next` continues it with older entries.
+/// This is one page of an audit trail, newest first, and `next` continues it with older entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     pub next: Option<String>,
 }
 
-/// Append-only audit trail.
+/// The audit trail is append-only.
 #[async_trait]
 pub trait AuditLog: Send + Sync {
     async fn append_audit(&self, owner: Owner, entry: &AuditEntry) -> StoreResult<()>;
-    /// Oldest first (`idv-admin history`, the event publisher).
+    /// Returns the trail oldest first (`idv-admin history`, the event publisher).
     async fn audit_trail(&self, owner: Owner) -> StoreResult<Vec<AuditEntry>>;
-    /// At most `limit` entries, newest first, older than the page `after` ended with (its
+    /// Returns at most `limit` entries, newest first, older than the page `after` ended with (its
     /// `next`). `next` is `None` on the last page. A cursor is opaque and store-specific.
     async fn audit_page(
         &self,
@@ -310,7 +316,7 @@ pub trait AuditLog: Send + Sync {
     ) -> StoreResult<AuditPage>;
 }
 
-/// A short per-user lease so concurrent requests create at most one Ralio session.
+/// A short per-user lease makes concurrent requests create at most one Ralio session.
 #[async_trait]
 pub trait CreationLease: Send + Sync {
     /// Takes the lease unless it is held, or a session was stored since the caller read
@@ -323,9 +329,10 @@ pub trait CreationLease: Send + Sync {
         seen_version: u64,
     ) -> StoreResult<Lease>;
 
-    /// The attempts before this holder's settled unseen at Ralio: its own attempt begins `at`
-    /// (a holder after it looks for sessions from then on, and settles from then). False when
-    /// the lease is no longer `token`'s: the caller must not create.
+    /// Records that the attempts before this holder's settled unseen at Ralio, and that its own
+    /// attempt begins `at` (a holder after it looks for sessions from then on, and settles from
+    /// then). Returns false when the lease is no longer `token`'s, and then the caller must not
+    /// create.
     async fn restart_creation_attempt(
         &self,
         uid: Uid,
@@ -333,8 +340,8 @@ pub trait CreationLease: Send + Sync {
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
-    /// Gives the lease back early (after a failure), if still ours: removed, or left lapsed
-    /// when Ralio may hold a session the store lacks ([`LeaseRelease`]).
+    /// Gives the lease back early (after a failure) if it is still ours. The lease is removed, or
+    /// left lapsed when Ralio may hold a session that the store lacks ([`LeaseRelease`]).
     async fn release_creation_lease(
         &self,
         uid: Uid,
@@ -342,8 +349,8 @@ pub trait CreationLease: Send + Sync {
         how: LeaseRelease,
     ) -> StoreResult<()>;
 
-    /// Stores a session just created at Ralio (as [`SessionWriter::store_session`]) and gives
-    /// the lease back, in one write when the session is new.
+    /// Stores a session just created at Ralio (as [`SessionWriter::store_session`]) and gives the
+    /// lease back, in one write when the session is new.
     async fn store_created_session(
         &self,
         record: &SessionRecord,
@@ -352,7 +359,7 @@ pub trait CreationLease: Send + Sync {
     ) -> StoreResult<StoredSession>;
 }
 
-/// Every capability: what the local runner and the contract suite use.
+/// This trait has every capability, for the local runner and the contract suite.
 pub trait Store:
     UserReader
     + EventStore

@@ -1,5 +1,5 @@
-//! An event bus for tests: it keeps what it accepted and, send by send, refuses entries or
-//! accepts them all and then fails (as a `PutEvents` whose answer is lost).
+//! This event bus for tests keeps what it accepted and, send by send, refuses entries or accepts
+//! them all and then fails (as a `PutEvents` whose answer is lost).
 
 use std::sync::Mutex;
 
@@ -8,12 +8,12 @@ use idv_model::domain_events::PublishedEvent;
 
 use crate::publish::{EventSink, PUT_EVENTS_BATCH, PublishError};
 
-/// What one send does.
+/// Says what one send does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Send {
-    /// Refuses the entries at these indices (within that send), accepts the others.
+    /// Refuses the entries at these indices (within that send) and accepts the others.
     Refuse(Vec<usize>),
-    /// Accepts every entry, then answers with an error: the caller cannot tell.
+    /// Accepts every entry and then answers with an error, so the caller cannot tell.
     AcceptThenFail,
 }
 
@@ -33,7 +33,7 @@ impl TestBus {
         }
     }
 
-    /// Every entry accepted, in order, repeats included.
+    /// Returns every entry accepted, in order, repeats included.
     pub fn accepted(&self) -> Vec<PublishedEvent> {
         self.accepted.lock().map(|a| a.clone()).unwrap_or_default()
     }

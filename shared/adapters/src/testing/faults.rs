@@ -1,7 +1,7 @@
-//! Faults DynamoDB produces and the emulator does not: an interceptor that answers the next
+//! DynamoDB produces faults that the emulator does not. This interceptor answers the next
 //! transactions with `TransactionConflict`, as DynamoDB does when two transactions race on one
-//! item. The conflicting transaction never reaches the emulator, exactly as a cancelled one
-//! never takes effect.
+//! item. The conflicting transaction never reaches the emulator, exactly as a cancelled one never
+//! takes effect.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,7 +25,7 @@ pub struct TransactionConflicts {
     injected: Arc<AtomicUsize>,
 }
 
-/// Marks a request this interceptor answers itself, with its transaction's item count.
+/// Marks a request that this interceptor answers itself, with its transaction's item count.
 #[derive(Debug, Clone)]
 struct Answered(usize);
 
@@ -41,7 +41,7 @@ impl TransactionConflicts {
         }
     }
 
-    /// How many conflicts were answered so far.
+    /// Returns how many conflicts were answered so far.
     pub fn injected(&self) -> usize {
         self.injected.load(Ordering::SeqCst)
     }
@@ -82,8 +82,8 @@ impl Intercept for TransactionConflicts {
             .and_then(|b| serde_json::from_slice::<Value>(b).ok())
             .and_then(|body| body["TransactItems"].as_array().map(Vec::len))
             .unwrap_or(1);
-        // Keep the transaction away from the table: send a harmless read in its place and
-        // answer for it below.
+        // The transaction is kept away from the table: a harmless read is sent in its place and
+        // answered for below.
         let harmless = "{}";
         request
             .headers_mut()

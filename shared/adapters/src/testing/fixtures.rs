@@ -1,5 +1,5 @@
-//! What the test suites share: a fixed time, fresh ids, events as the webhook makes them, a
-//! fake Ralio over HTTP (wiremock, never a stubbed client) and in-process HTTP calls.
+//! The test suites share these: a fixed time, fresh ids, events as the webhook makes them, a fake
+//! Ralio over HTTP (wiremock, never a stubbed client) and in-process HTTP calls.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ pub fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().to_utc()
 }
 
-/// The moment the suites start from.
+/// Returns the moment the suites start from.
 pub fn t0() -> DateTime<Utc> {
     at("2026-05-04T09:12:03.418Z")
 }
@@ -42,7 +42,7 @@ pub fn eid() -> EventId {
     EventId::from_uuid(uuid::Uuid::new_v4())
 }
 
-/// Ralio reporting `target` for a session, as the webhook turns it into a change.
+/// Returns Ralio reporting `target` for a session, as the webhook turns it into a change.
 pub fn session_event(
     owner: Owner,
     session: SessionId,
@@ -73,7 +73,7 @@ pub fn session_event(
     }
 }
 
-/// A rejection with its reasons.
+/// Returns a rejection with its reasons.
 pub fn rejected_event(
     owner: Owner,
     session: SessionId,
@@ -89,7 +89,7 @@ pub fn rejected_event(
     event
 }
 
-/// A `kyc_state_updated` to `level`, stamped `when`.
+/// Returns a `kyc_state_updated` to `level`, stamped `when`.
 pub fn level_event(owner: Owner, level: KycLevel, when: DateTime<Utc>) -> AttributedEvent {
     let event_id = eid();
     AttributedEvent {
@@ -108,7 +108,7 @@ pub fn level_event(owner: Owner, level: KycLevel, when: DateTime<Utc>) -> Attrib
     }
 }
 
-/// A fake Ralio that logs anyone in with token `tok`; tests mount the rest.
+/// Starts a fake Ralio that logs anyone in with token `tok`, and tests mount the rest.
 pub async fn fake_ralio() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -119,15 +119,15 @@ pub async fn fake_ralio() -> MockServer {
     server
 }
 
-/// How long a test's Ralio client waits for an answer: far longer than any healthy answer
+/// A test's Ralio client waits this long for an answer. It is far longer than any healthy answer
 /// takes on a busy machine, so that only a server that never answers ([`NEVER`]) reaches it.
 pub const RALIO_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The delay of an answer that never comes within a test: a hang is a hang however slow the
+/// An answer that never comes within a test is delayed this long. A hang is a hang however slow the
 /// machine, and the client's own deadline decides when it gives up.
 pub const NEVER: Duration = Duration::from_secs(3600);
 
-/// A client for `server` with the given timeout and quick retries.
+/// Returns a client for `server` with the given timeout and quick retries.
 pub fn ralio_config(server: &MockServer, timeout: Duration) -> RalioConfig {
     let mut config = RalioConfig::new(
         server.uri(),
@@ -145,7 +145,7 @@ pub fn ralio_client(server: &MockServer, timeout: Duration) -> Arc<RalioClient> 
     Arc::new(RalioClient::new(ralio_config(server, timeout)).expect("a Ralio client"))
 }
 
-/// An environment for a function's `from_env` (through a `Wiring`).
+/// Returns an environment for a function's `from_env` (through a `Wiring`).
 pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs
         .iter()
@@ -153,7 +153,7 @@ pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         .collect()
 }
 
-/// An in-process HTTP answer: status, headers and the JSON body (`Null` when not JSON).
+/// This is an in-process HTTP answer: status, headers and the JSON body (`Null` when not JSON).
 pub struct Answer {
     pub status: u16,
     pub headers: HeaderMap,
@@ -186,7 +186,7 @@ where
     }
 }
 
-/// A request with an optional JSON body.
+/// Returns a request with an optional JSON body.
 pub fn request(method: &str, uri: &str, body: Option<&Value>) -> Request<Body> {
     Request::builder()
         .method(method)

@@ -1,6 +1,6 @@
-//! Test support shared by every crate's tests (feature `test-support`): stores built fresh per
-//! test (the DynamoDB one on its own table of the emulator that `make test` starts), request
-//! recording, fault injection and the fixtures the suites share.
+//! This module is the test support shared by every crate's tests (feature `test-support`): stores
+//! built fresh per test (the DynamoDB one on its own table of the emulator that `make test`
+//! starts), request recording, fault injection and the fixtures the suites share.
 
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -19,8 +19,8 @@ mod recorder;
 
 pub use recorder::{OPERATIONS_DIR_VAR, Permission, RequestCounter, permissions};
 
-/// The emulator endpoint. DynamoDB and SQS tests need it; without it they fail loudly rather
-/// than pass without testing anything.
+/// Returns the emulator endpoint. DynamoDB and SQS tests need it, and without it they fail loudly
+/// rather than pass without testing anything.
 pub fn require_emulator() -> String {
     std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
         panic!(
@@ -32,19 +32,19 @@ pub fn require_emulator() -> String {
 
 static EMULATOR: OnceLock<SdkConfig> = OnceLock::new();
 
-/// The emulator's AWS configuration.
+/// Returns the emulator's AWS configuration.
 pub async fn emulator_config() -> SdkConfig {
     require_emulator();
     if let Some(config) = EMULATOR.get() {
         return config.clone();
     }
     // The emulator handles one request at a time, so tests racing many tasks queue behind each
-    // other: generous timeouts keep a busy emulator from looking like an outage.
+    // other, and generous timeouts keep a busy emulator from looking like an outage.
     let config = load_config(AwsTimeouts::emulator()).await;
     EMULATOR.get_or_init(|| config).clone()
 }
 
-/// A new table on the emulator, created without counting.
+/// Creates a new table on the emulator without counting.
 pub async fn new_table() -> String {
     let client = dynamodb_client(&emulator_config().await, &[]);
     let table = format!("idv-test-{}", uuid::Uuid::new_v4().simple());
@@ -54,20 +54,20 @@ pub async fn new_table() -> String {
     table
 }
 
-/// A DynamoDB store on `table` whose requests pass through `interceptors`.
+/// Returns a DynamoDB store on `table` whose requests pass through `interceptors`.
 pub async fn dynamo_on(table: &str, interceptors: &[SharedInterceptor]) -> DynamoStore {
     let client = dynamodb_client(&emulator_config().await, interceptors);
     DynamoStore::new(client, table)
 }
 
-/// A DynamoDB store on a new table, and a counter of the requests it sends.
+/// Returns a DynamoDB store on a new table, and a counter of the requests it sends.
 pub async fn dynamo_with_counter() -> (DynamoStore, RequestCounter) {
     let counter = RequestCounter::new();
     let store = dynamo_on(&new_table().await, &[counter.interceptor()]).await;
     (store, counter)
 }
 
-/// A DynamoDB store on a new table.
+/// Returns a DynamoDB store on a new table.
 pub async fn dynamo() -> Arc<dyn Store> {
     let table = new_table().await;
     let store: Arc<dyn Store> = Arc::new(dynamo_on(&table, &[]).await);
@@ -78,15 +78,15 @@ pub async fn dynamo() -> Arc<dyn Store> {
     store
 }
 
-/// Which table each store made by [`dynamo`] is on. A `Weak` keeps its store's allocation, so
-/// no later store can take a dropped one's place and be mistaken for it.
+/// This records which table each store made by [`dynamo`] is on. A `Weak` keeps its store's
+/// allocation, so that no later store can take a dropped one's place and be mistaken for it.
 type Registry = Mutex<Vec<(Weak<dyn Store>, String)>>;
 static TABLES: Registry = Mutex::new(Vec::new());
 
-/// The store a function under test uses. For a store made by [`dynamo`] it is a second client
-/// on the same table that records the permissions `function`'s requests need, so a test's own
-/// setup and checks through `store` are not counted as the function's; a memory store is
-/// itself. The IAM check compares what was recorded with the function's role.
+/// Returns the store that a function under test uses. For a store made by [`dynamo`], it is a
+/// second client on the same table that records the permissions `function`'s requests need, so that
+/// a test's own setup and checks through `store` are not counted as the function's; a memory store
+/// is itself. The IAM check compares what was recorded with the function's role.
 pub fn as_function(store: &Arc<dyn Store>, function: &str) -> Arc<dyn Store> {
     let table = TABLES
         .lock()
@@ -114,7 +114,7 @@ pub fn memory() -> Arc<dyn Store> {
     Arc::new(MemoryStore::new())
 }
 
-/// A DynamoDB store whose endpoint is a closed local port: every call fails to connect.
+/// Returns a DynamoDB store whose endpoint is a closed local port, so every call fails to connect.
 pub async fn unreachable_dynamo() -> DynamoStore {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -132,7 +132,7 @@ pub async fn unreachable_dynamo() -> DynamoStore {
     DynamoStore::new(dynamodb_client(&config, &[]), "unreachable")
 }
 
-/// A fresh SQS queue on the emulator, and a client whose requests pass `interceptors`.
+/// Returns a fresh SQS queue on the emulator, and a client whose requests pass `interceptors`.
 pub async fn sqs_queue_on(interceptors: &[SharedInterceptor]) -> (aws_sdk_sqs::Client, String) {
     let config = emulator_config().await;
     let name = format!("idv-test-{}", uuid::Uuid::new_v4().simple());
@@ -147,20 +147,20 @@ pub async fn sqs_queue_on(interceptors: &[SharedInterceptor]) -> (aws_sdk_sqs::C
     (sqs_client(&config, interceptors), url)
 }
 
-/// An SQS client on the emulator whose requests are recorded as `function`'s.
+/// Returns an SQS client on the emulator whose requests are recorded as `function`'s.
 pub async fn sqs_client_for(function: &str) -> aws_sdk_sqs::Client {
     let recorder = RequestCounter::for_function(function).interceptor();
     sqs_client(&emulator_config().await, &[recorder])
 }
 
-/// A fresh SQS queue on the emulator, and a counter of the requests its client sends.
+/// Returns a fresh SQS queue on the emulator, and a counter of the requests its client sends.
 pub async fn sqs_queue_with_counter() -> (crate::queue::SqsQueue, RequestCounter) {
     let counter = RequestCounter::new();
     let (client, url) = sqs_queue_on(&[counter.interceptor()]).await;
     (crate::queue::SqsQueue::new(client, url), counter)
 }
 
-/// Messages on the emulator's queue, visible or delayed.
+/// Counts the messages on the emulator's queue, visible or delayed.
 pub async fn messages_waiting(queue_url: &str) -> usize {
     use aws_sdk_sqs::types::QueueAttributeName::{
         ApproximateNumberOfMessages, ApproximateNumberOfMessagesDelayed,
@@ -184,22 +184,23 @@ pub async fn messages_waiting(queue_url: &str) -> usize {
     .sum()
 }
 
-/// A Secrets Manager client on the emulator (tests that rotate a secret).
+/// Returns a Secrets Manager client on the emulator, for tests that rotate a secret.
 pub async fn secrets_client_on_emulator() -> aws_sdk_secretsmanager::Client {
     secrets_client(&emulator_config().await, &[])
 }
 
-/// A Secrets Manager secret on the emulator holding Ralio API credentials; its ARN.
+/// Creates a Secrets Manager secret on the emulator holding Ralio API credentials, and returns its
+/// ARN.
 pub async fn api_secret_on_emulator(value: &serde_json::Value) -> String {
     secret_on_emulator("api", value).await
 }
 
-/// A Secrets Manager secret on the emulator holding webhook secrets; its ARN.
+/// Creates a Secrets Manager secret on the emulator holding webhook secrets, and returns its ARN.
 pub async fn webhook_secret_on_emulator(value: &serde_json::Value) -> String {
     secret_on_emulator("webhook", value).await
 }
 
-/// Named by its kind, so the recorded permissions tell the two secrets apart.
+/// The secret is named by its kind, so that the recorded permissions tell the two secrets apart.
 async fn secret_on_emulator(kind: &str, value: &serde_json::Value) -> String {
     secrets_client_on_emulator()
         .await
@@ -229,8 +230,9 @@ macro_rules! both_stores {
     };
 }
 
-/// Where tests leave every domain event they saw emitted (`make test` sets it); each line is
-/// checked against its detail-type's JSON Schema under `infra/events/schemas/` after the run.
+/// Tests leave every domain event they saw emitted in this file (`make test` sets it), and each
+/// line is checked against its detail-type's JSON Schema under `infra/events/schemas/` after the
+/// run.
 pub const DOMAIN_EVENTS_VAR: &str = "IDV_DOMAIN_EVENTS";
 
 /// Records emitted events for the schema check.

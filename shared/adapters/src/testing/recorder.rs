@@ -1,6 +1,6 @@
-//! A request recorder for SDK clients: which operations a client sent (the round-trip
-//! budgets) and which IAM permissions they need (the template's roles are checked against
-//! what each function's tests saw it call).
+//! This request recorder for SDK clients records which operations a client sent (for the round-trip
+//! budgets) and which IAM permissions they need, because the template's roles are checked against
+//! what each function's tests saw it call.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -13,10 +13,10 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use serde_json::Value;
 
-/// The directory where function tests leave the permissions they used (`make test` sets it).
+/// Function tests leave the permissions they used in this directory (`make test` sets it).
 pub const OPERATIONS_DIR_VAR: &str = "IDV_OPERATIONS_DIR";
 
-/// One IAM permission a request needed: an action and what it acts on (`table`,
+/// This is one IAM permission that a request needed: an action and what it acts on (`table`,
 /// `index/<name>`, `queue`, `secret`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Permission {
@@ -32,7 +32,7 @@ impl Permission {
         }
     }
 
-    /// `dynamodb:PutItem table`: the line format of the recorded files.
+    /// Returns the line format of the recorded files, such as `dynamodb:PutItem table`.
     pub fn line(&self) -> String {
         format!("{} {}", self.action, self.resource)
     }
@@ -43,10 +43,10 @@ impl Permission {
     }
 }
 
-/// In the name of every webhook-secrets secret the tests create.
+/// This mark is in the name of every webhook-secrets secret that the tests create.
 pub const WEBHOOK_SECRET_MARK: &str = "-webhook-";
 
-/// The permissions one request needs, from its `X-Amz-Target` and body.
+/// Returns the permissions that one request needs, from its `X-Amz-Target` and body.
 /// `TransactWriteItems` is authorised item by item, as the actions it contains.
 pub fn permissions(target: &str, body: Option<&[u8]>) -> Vec<Permission> {
     let Some((service, operation)) = target.split_once('.') else {
@@ -87,7 +87,7 @@ pub fn permissions(target: &str, body: Option<&[u8]>) -> Vec<Permission> {
         return vec![Permission::new(format!("events:{operation}"), "bus")];
     }
     if service == "secretsmanager" {
-        // Which of the two secrets, from the names the test helpers give them.
+        // The secret is told apart from the names that the test helpers give the two secrets.
         let secret = match body["SecretId"].as_str() {
             Some(id) if id.contains(WEBHOOK_SECRET_MARK) => "secret/webhook",
             _ => "secret/api",
@@ -100,8 +100,8 @@ pub fn permissions(target: &str, body: Option<&[u8]>) -> Vec<Permission> {
     vec![Permission::new(format!("{service}:{operation}"), "unknown")]
 }
 
-/// Records every request an SDK client transmits (retries included): operation names in
-/// order, and optionally the permissions into `$IDV_OPERATIONS_DIR/<function>.txt`.
+/// This counter records every request an SDK client transmits (retries included): the operation
+/// names in order, and optionally the permissions into `$IDV_OPERATIONS_DIR/<function>.txt`.
 #[derive(Debug, Clone, Default)]
 pub struct RequestCounter {
     sent: Arc<Mutex<Vec<String>>>,
@@ -113,7 +113,7 @@ impl RequestCounter {
         Self::default()
     }
 
-    /// A counter that also records the permissions `function`'s requests need, when the
+    /// Returns a counter that also records the permissions `function`'s requests need, when the
     /// test run collects them.
     pub fn for_function(function: &str) -> Self {
         let record_to = std::env::var_os(OPERATIONS_DIR_VAR).map(|dir| {
@@ -131,7 +131,7 @@ impl RequestCounter {
         SharedInterceptor::new(self.clone())
     }
 
-    /// Operations sent so far, in order (for example `TransactWriteItems`).
+    /// Returns the operations sent so far, in order (for example `TransactWriteItems`).
     pub fn operations(&self) -> Vec<String> {
         self.sent.lock().map(|v| v.clone()).unwrap_or_default()
     }
@@ -152,7 +152,7 @@ impl RequestCounter {
             return;
         };
         let lines: String = needed.iter().map(|p| p.line() + "\n").collect();
-        // One append per request: concurrent tests interleave whole lines.
+        // Each request is one append, so that concurrent tests interleave whole lines.
         if let Ok(mut file) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -1,6 +1,6 @@
-//! Activations kept without their account, as a lookup reads them: only the window its request
-//! could have caused, newest first, expired after `ACTIVATION_RETENTION`, and with what an
-//! earlier lookup read each to be. Both stores.
+//! These tests check activations kept without their account, as a lookup reads them: only the
+//! window its request could have caused, newest first, expired after `ACTIVATION_RETENTION`, and
+//! with what an earlier lookup read each to be. They run on both stores.
 
 use std::sync::Arc;
 
@@ -19,7 +19,7 @@ idv_adapters::both_stores!(
     an_expired_activation_is_neither_listed_nor_absorbed,
 );
 
-/// Records the account `id` for a REGULAR user at `now`: what a creation at Ralio leads to.
+/// Records the account `id` for a REGULAR user at `now`, as a creation at Ralio leads to.
 async fn record_account(
     store: &Arc<dyn Store>,
     id: &AccountId,
@@ -136,7 +136,7 @@ async fn window(
 }
 
 async fn a_lookup_reads_only_its_window_newest_first(store: Arc<dyn Store>) {
-    // Either side of midnight, so the window spans two days' partitions.
+    // The activations fall either side of midnight, so the window spans two days' partitions.
     let midnight = at("2026-05-05T00:00:00Z");
     let old = keep(&store, midnight - Duration::hours(5)).await;
     let before = keep(&store, midnight - Duration::minutes(1)).await;

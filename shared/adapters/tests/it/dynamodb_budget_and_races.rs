@@ -1,6 +1,6 @@
-//! DynamoDB-only guarantees: the webhook round-trip budget, exactly-once application under
-//! concurrency and under transaction conflicts, and a clear "unavailable" when the table cannot
-//! be reached.
+//! These tests check guarantees only DynamoDB gives: the webhook round-trip budget, exactly-once
+//! application under concurrency and under transaction conflicts, and a clear "unavailable" when
+//! the table cannot be reached.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -57,7 +57,7 @@ async fn only_a_cancelled_transaction_costs_a_second_request() {
         counter.operations(),
         ["TransactWriteItems", "TransactWriteItems"]
     );
-    // ...and later ones are not: still two requests, the second refused.
+    // ...and later ones are not, so there are still two requests and the second is refused.
     counter.reset();
     store.execute(&Plan::new(&verified, t0())).await.unwrap();
     assert_eq!(
@@ -106,8 +106,8 @@ async fn fifty_tasks_racing_ten_events_apply_each_exactly_once_in_memory() {
 
 async fn fifty_tasks_race(store: Arc<dyn Store>) {
     let owner = Owner::User(uid());
-    // Ten independent events (one per session), so each must apply exactly once whatever the
-    // interleaving.
+    // The ten events are independent (one per session), so each must apply exactly once whatever
+    // the interleaving.
     let events: Vec<_> = (0..10)
         .map(|i| {
             let target = if i % 2 == 0 {
@@ -226,8 +226,8 @@ async fn a_conflicting_transaction_is_tried_again_and_applies_once() {
     assert_eq!(conflicts.injected(), 1);
 }
 
-/// Conflicts that do not end are reported as unavailable (the webhook answers 503 and Ralio
-/// delivers again), and nothing was written.
+/// Conflicts that do not end are reported as unavailable, so the webhook answers 503 and Ralio
+/// delivers again, and nothing was written.
 #[tokio::test]
 async fn endless_conflicts_are_unavailable_and_write_nothing() {
     let table = new_table().await;
@@ -255,8 +255,8 @@ async fn endless_conflicts_are_unavailable_and_write_nothing() {
     );
 }
 
-/// A conflict while storing a session Ralio just created (a webhook writing the same profile,
-/// say) must not lose the session: it is stored the long way round and the lease given back.
+/// A conflict while storing a session Ralio just created (a webhook writing the same profile, say)
+/// must not lose the session, so it is stored the long way round and the lease is given back.
 #[tokio::test]
 async fn a_conflict_while_storing_a_created_session_still_stores_it() {
     let table = new_table().await;
@@ -296,7 +296,7 @@ async fn a_conflict_while_storing_a_created_session_still_stores_it() {
     );
 }
 
-/// An account reservation conditioned on the user's level is a transaction too: a conflict with
+/// An account reservation conditioned on the user's level is a transaction too, so a conflict with
 /// a level change racing it is tried again, not reported as a fault.
 #[tokio::test]
 async fn a_conflicting_account_reservation_is_tried_again() {

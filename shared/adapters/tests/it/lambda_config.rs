@@ -1,5 +1,5 @@
-//! Inside Lambda the AWS configuration comes from the environment alone: no profile file, no
-//! provider chain for the region or the credentials. It must still reach the service (here the
+//! Inside Lambda the AWS configuration comes from the environment alone, with no profile file and
+//! no provider chain for the region or the credentials. It must still reach the service (here the
 //! emulator) with the environment's region and credentials.
 
 use idv_adapters::aws::{dynamodb_client, load_lambda_config};
@@ -22,8 +22,8 @@ async fn the_lambda_configuration_works_from_the_environment_alone() {
         .expect("the emulator is reached with the environment's credentials");
 }
 
-/// Clients are built on first use (`OnFirstUse`), so a client that cannot be built from the
-/// Lambda configuration would fail a request instead of the start: every kind is built here.
+/// Clients are built on first use (`OnFirstUse`), so a client that cannot be built from the Lambda
+/// configuration would fail a request instead of the start, and every kind is built here.
 #[tokio::test]
 async fn every_client_builds_from_the_lambda_configuration() {
     use idv_adapters::aws::{OnFirstUse, eventbridge_client, secrets_client, sqs_client};

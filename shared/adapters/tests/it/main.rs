@@ -1,6 +1,6 @@
-//! Every integration test of this crate in one binary (one link of the AWS SDK instead of
-//! one per file); each module is one former test file, so test names keep their
-//! module as a prefix and a filter by name still finds them.
+//! Every integration test of this crate is in one binary, so the AWS SDK is linked once instead of
+//! once per file. Each module is one former test file, so test names keep their module as a prefix
+//! and a filter by name still finds them.
 
 mod activation_window;
 mod dynamodb_budget_and_races;

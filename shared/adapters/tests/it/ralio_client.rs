@@ -1,5 +1,5 @@
-//! The Ralio client against a fake Ralio over HTTP (wiremock): the client itself is never
-//! stubbed.
+//! These tests run the Ralio client against a fake Ralio over HTTP (wiremock), so the client itself
+//! is never stubbed.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -221,7 +221,8 @@ async fn retries_are_bounded() {
 
 #[tokio::test]
 async fn a_create_that_may_have_acted_is_looked_for_before_trying_again() {
-    // A 5xx after Ralio created the session: found in the list, not created twice.
+    // Ralio answers 5xx after it created the session, so the session is found in the list and not
+    // created twice.
     let server = MockServer::start().await;
     login_returns(&server, "tok", None).await;
     Mock::given(method("POST"))
@@ -246,7 +247,8 @@ async fn a_create_that_may_have_acted_is_looked_for_before_trying_again() {
     let posts = |requests: &[Request]| requests_to(requests, "POST", &sessions_path());
     assert_eq!(posts(&server.received_requests().await.unwrap()), 1);
 
-    // Nothing in the list (yet): not created again; the create's own failure is the answer.
+    // With nothing in the list (yet), the session is not created again, and the create's own
+    // failure is the answer.
     let server = MockServer::start().await;
     login_returns(&server, "tok", None).await;
     Mock::given(method("POST"))
@@ -266,7 +268,8 @@ async fn a_create_that_may_have_acted_is_looked_for_before_trying_again() {
     ));
     assert_eq!(posts(&server.received_requests().await.unwrap()), 1);
 
-    // Ralio refused it: certainly nothing happened, and nothing is looked up or retried.
+    // Ralio refused the request, so certainly nothing happened, and nothing is looked up or
+    // retried.
     let server = MockServer::start().await;
     login_returns(&server, "tok", None).await;
     Mock::given(method("POST"))
@@ -316,7 +319,7 @@ async fn create_parses_the_documented_answer() {
         session.expires_at.unwrap().to_rfc3339(),
         "2026-05-11T09:12:03.418+00:00"
     );
-    // No body was documented: none is sent by default.
+    // No body was documented, so none is sent by default.
     let requests = server.received_requests().await.unwrap();
     let create = requests
         .iter()
@@ -408,7 +411,8 @@ async fn a_timed_out_create_with_nothing_listed_is_not_tried_again() {
         .await;
     let client = RalioClient::new(config(&server)).unwrap();
     let outcome = client.create_session(uid(), &HashSet::new()).await;
-    // Ralio may show it later: whether to create again is for a later attempt, once settled.
+    // Ralio may show the session later, so whether to create again is for a later attempt, once
+    // settled.
     assert!(
         matches!(&outcome, Err(e) if e.may_have_acted()),
         "{outcome:?}"
@@ -432,7 +436,7 @@ async fn bad_answers_are_typed() {
         .respond_with(ResponseTemplate::new(201).set_body_string("<html>oops"))
         .mount(&server)
         .await;
-    // An unreadable 201 may be a created session: the list is asked before trying again.
+    // An unreadable 201 may be a created session, so the list is asked before trying again.
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sessions": [] })))
         .mount(&server)
@@ -637,12 +641,14 @@ async fn a_call_keeps_to_its_deadline_whatever_its_retries() {
         .mount(&server)
         .await;
     let mut config = config(&server);
-    // Without the deadline, ten attempts of an hour each: only the deadline can end the call.
+    // Without the deadline, the call would make ten attempts of an hour each, so only the deadline
+    // can end it.
     config.request_timeout = fixtures::NEVER;
     config.max_attempts = 10;
     let client = RalioClient::new(config).unwrap();
     let deadline = Deadline::after(Duration::from_millis(300));
-    // Bounded only so that a deadline that stopped working fails the test instead of hanging it.
+    // The call is bounded only so that a deadline that stopped working fails the test instead of
+    // hanging it.
     let result = tokio::time::timeout(
         Duration::from_secs(120),
         client.within(deadline).list_sessions(uid()),
@@ -661,8 +667,8 @@ async fn a_call_keeps_to_its_deadline_whatever_its_retries() {
     assert!(!failure.may_have_acted(), "{failure:?}");
 }
 
-/// A key rotated in the secret: after a refusal that a fresh login does not cure, the
-/// credentials are read again once.
+/// This source holds a key rotated in the secret. After a refusal that a fresh login does not cure,
+/// the credentials are read again once.
 struct Rotated(RalioCredentials);
 
 #[async_trait::async_trait]
@@ -722,7 +728,7 @@ async fn accounts_are_found_by_user_alias_and_currency_not_by_the_filter() {
                 "pendingOut": 0, "purpose": "OPERATIONAL", "state": "ACTIVE", "userId": user })
     };
     let other = "5a45ca52-e189-4464-bac2-bee53a3da72a";
-    // The filter is ignored here, as a server might: everything comes back.
+    // The filter is ignored here, as a server might ignore it, so everything comes back.
     Mock::given(method("GET"))
         .and(path("/api/v1/merchant/user/accounts"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([

@@ -1,5 +1,5 @@
-//! Ralio's lists with entries this service cannot use: each is skipped (and logged by what is
-//! wrong, not by its values), never fatal to the list; one that may be what an uncertain
+//! Ralio's lists may hold entries that this service cannot use. Each is skipped (and logged by what
+//! is wrong, not by its values) and never fatal to the list, and one that may be what an uncertain
 //! attempt left keeps the attempt uncertain.
 
 use std::collections::HashSet;
@@ -45,7 +45,7 @@ async fn a_malformed_session_entry_is_skipped_and_blocks_only_what_it_may_be() {
     let malformed = |created| {
         vec![
             session(&usable, old, Some("https://verify.example/s/1")),
-            // No hosted page; an id that is not one.
+            // The entry has no hosted page, and its id is not one.
             session(&uuid::Uuid::new_v4().to_string(), created, None),
             session("not-a-uuid", created, Some("https://verify.example/s/2")),
         ]

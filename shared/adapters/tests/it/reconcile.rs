@@ -1,4 +1,4 @@
-//! Reconciling a user's sessions from Ralio's list endpoint (Ralio faked with wiremock).
+//! These tests reconcile a user's sessions from Ralio's list endpoint (Ralio faked with wiremock).
 
 use idv_adapters::ralio::{RalioClient, RalioConfig, RalioCredentials};
 use idv_adapters::reconcile::reconcile_user;
@@ -74,7 +74,7 @@ async fn missing_sessions_and_missed_outcomes_are_caught_up_once() {
     assert_eq!(phase(fresh), Some(Phase::NotStarted));
     assert_eq!(phase(odd), None);
 
-    // Again: nothing new, every reported state is a duplicate.
+    // Reconciling again finds nothing new, and every reported state is a duplicate.
     let again = reconcile_user(uid, &client, store.as_ref(), t0())
         .await
         .unwrap();

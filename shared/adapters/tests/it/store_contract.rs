@@ -1,6 +1,6 @@
-//! One contract suite, run against both stores: the in-memory store must be indistinguishable
-//! from the DynamoDB one (on moto). Every test below runs twice, as `memory::name` and
-//! `dynamodb::name`.
+//! One contract suite runs against both stores, because the in-memory store must be
+//! indistinguishable from the DynamoDB one (on moto). Every test below runs twice, as
+//! `memory::name` and `dynamodb::name`.
 
 use std::sync::Arc;
 
@@ -221,7 +221,7 @@ async fn late_review_after_verified_is_stale_and_remembered(store: Arc<dyn Store
     assert_eq!(outcome(&store, &verified).await, EventOutcome::Applied);
     assert_eq!(outcome(&store, &review).await, EventOutcome::Stale);
     assert_eq!(phase(&store, uid, session).await, Some(Phase::Verified));
-    // The stale event is remembered: its redelivery is a duplicate.
+    // The stale event is remembered, so its redelivery is a duplicate.
     assert_eq!(outcome(&store, &review).await, EventOutcome::Duplicate);
     let trail = store.audit_trail(owner).await.unwrap();
     let stale: Vec<&AuditEntry> = trail.iter().filter(|a| a.outcome == "stale").collect();
@@ -297,7 +297,7 @@ async fn equal_timestamps_are_ordered_by_event_id(store: Arc<dyn Store>) {
     let owner = Owner::User(uid);
     let mut a = level_event(owner, KycLevel::Regular, t0());
     let mut b = level_event(owner, KycLevel::Light, t0());
-    // Make b's id the greater one, whatever was generated.
+    // b's id is made the greater one, whatever was generated.
     let (low, high) = if a.event_id < b.event_id {
         (a.event_id, b.event_id)
     } else {
@@ -350,7 +350,7 @@ async fn reverify_notice_keeps_the_newest(store: Arc<dyn Store>) {
 }
 
 async fn related_party_records_never_touch_the_user(store: Arc<dyn Store>) {
-    // The same UUID as a user and as a related party: still two separate records.
+    // The same UUID as a user and as a related party still makes two separate records.
     let uid = uid();
     let party = Owner::RelatedParty(RelatedPartyId::from_uuid(uid.as_uuid()));
     let session = sid();
@@ -397,8 +397,8 @@ async fn session_owner_found_by_session_id(store: Arc<dyn Store>) {
     );
     assert_eq!(store.find_session_owners(sid()).await.unwrap(), vec![]);
 
-    // Events of another user naming the same session: both owners are reported, never one
-    // picked at random.
+    // Events of another user name the same session, so both owners are reported, never one picked
+    // at random.
     let other = self::uid();
     outcome(
         &store,
@@ -426,11 +426,11 @@ async fn a_tick_is_claimed_once_and_taken_over_when_orphaned(store: Arc<dyn Stor
         ..bucket
     };
     assert_eq!(claim(other, t0()).await, TickClaim::Claimed);
-    // Never marked sent: after a minute another session takes it over, once.
+    // A tick never marked sent is taken over by another session after a minute, once.
     let later = t0() + Duration::seconds(61);
     assert_eq!(claim(bucket, later).await, TickClaim::Claimed);
     assert_eq!(claim(bucket, later).await, TickClaim::Pending);
-    // Marked sent: nobody claims it again.
+    // Once the tick is marked sent, nobody claims it again.
     store.mark_tick_sent(&bucket, later).await.unwrap();
     assert_eq!(
         claim(bucket, later + Duration::days(1)).await,
@@ -439,7 +439,7 @@ async fn a_tick_is_claimed_once_and_taken_over_when_orphaned(store: Arc<dyn Stor
 }
 
 async fn bucket_listing_pages_through_every_session_once(store: Arc<dyn Store>) {
-    // A bucket of its own, far from other tests' buckets.
+    // The session gets a bucket of its own, far from other tests' buckets.
     let expires = t0() + Duration::days(400 + (uuid::Uuid::new_v4().as_u128() % 10_000) as i64);
     let schedule = ExpirySchedule::default();
     let mut expected = Vec::new();
@@ -610,7 +610,7 @@ async fn inferred_expiry_yields_to_a_later_real_outcome(store: Arc<dyn Store>) {
         Some(Phase::Expired(ExpirySource::Inferred))
     );
     assert_eq!(phase(&store, uid, verified).await, Some(Phase::Verified));
-    // Ralio reports late: the real outcome wins over our inference.
+    // Ralio reports late, and the real outcome wins over our inference.
     assert_eq!(
         outcome(&store, &session_event(owner, silent, Phase::Verified, now)).await,
         EventOutcome::Applied
@@ -625,7 +625,7 @@ fn ralio_account(alias: &str) -> RalioAccount {
     }
 }
 
-/// The creation lease, taken as create-session takes it: on the sessions it last read.
+/// Takes the creation lease as create-session takes it, on the sessions it last read.
 async fn take_lease(
     store: &Arc<dyn Store>,
     uid: idv_model::Uid,
@@ -639,7 +639,7 @@ async fn take_lease(
         .unwrap()
 }
 
-/// A user at REGULAR: the only level an account may be reserved at.
+/// Returns a user at REGULAR, the only level at which an account may be reserved.
 async fn regular_user(store: &Arc<dyn Store>) -> idv_model::Uid {
     let uid = uid();
     let regular = level_event(
@@ -675,7 +675,7 @@ async fn accounts_reserve_complete_and_answer_once(store: Arc<dyn Store>) {
             .unwrap(),
         AccountReservation::InProgress { lease_until: lease }
     );
-    // Another currency is another account; a certain failure frees it at once.
+    // Another currency is another account, and a certain failure frees it at once.
     let usd = reserved(
         store
             .reserve_account(uid, alias, Currency::Usd, lease, t0())
@@ -704,7 +704,7 @@ async fn accounts_reserve_complete_and_answer_once(store: Arc<dyn Store>) {
             .unwrap(),
         AccountReservation::Existing(Box::new(record.clone()))
     );
-    // Completed once: the same holder cannot record it again, nor fail it.
+    // The account was completed once, so the same holder can neither record it again nor fail it.
     let again = store.write_account(&complete, done).await.unwrap();
     assert_eq!(
         again,
@@ -749,7 +749,7 @@ async fn a_dead_holder_leaves_an_uncertain_creation_never_a_free_one(store: Arc<
             since: lease
         }
     );
-    // Only the token's holder may take it over, and only once.
+    // Only the token's holder may take the reservation over, and only once.
     let retry = ReservationToken(uuid::Uuid::new_v4());
     let intruder = ReservationToken(uuid::Uuid::new_v4());
     let takeover = |held, new| {
@@ -782,7 +782,7 @@ async fn a_dead_holder_leaves_an_uncertain_creation_never_a_free_one(store: Arc<
             .unwrap()
             .is_err()
     );
-    // The new holder's outcome is uncertain too: it stays so, whatever time passes.
+    // The new holder's outcome is uncertain too, and it stays so whatever time passes.
     let uncertain = AccountRecord::mark_uncertain(uid, "a", Currency::Usd, retry, later);
     store
         .write_account(&uncertain, later)
@@ -809,7 +809,7 @@ async fn a_dead_holder_leaves_an_uncertain_creation_never_a_free_one(store: Arc<
     assert_eq!(audited, 1);
 }
 
-/// The account ids of activations waiting since an hour before `t0`.
+/// Returns the account ids of activations waiting since an hour before `t0`.
 async fn waiting_ids(store: &Arc<dyn Store>) -> Vec<AccountId> {
     store
         .activations_since(t0() - Duration::hours(1), t0())
@@ -909,8 +909,8 @@ async fn an_activation_finds_its_account_whichever_comes_first(store: Arc<dyn St
 
 async fn a_reservation_takes_effect_only_while_the_user_is_regular(store: Arc<dyn Store>) {
     let lease = t0() + Duration::minutes(1);
-    // Never REGULAR, or lowered to LIGHT after a REGULAR (a downgrade that lands between the
-    // gate's read and its reservation): nothing is reserved.
+    // A user never REGULAR, or lowered to LIGHT after a REGULAR (a downgrade that lands between the
+    // gate's read and its reservation), gets nothing reserved.
     let never = uid();
     let lowered = regular_user(&store).await;
     let light = level_event(Owner::User(lowered), KycLevel::Light, t0());
@@ -978,12 +978,13 @@ async fn a_kyc_id_names_the_owners_events_paired_it_with(store: Arc<dyn Store>) 
     let regular = paired(owner, KycLevel::Regular, t0());
     assert_eq!(outcome(&store, &regular).await, EventOutcome::Applied);
     assert_eq!(store.find_kyc_id_owners(kyc_id).await.unwrap(), vec![owner]);
-    // A stale event pairs too (it still says whose the kycId is); a repeat changes nothing.
+    // A stale event pairs too, because it still says whose the kycId is, and a repeat changes
+    // nothing.
     let older = paired(owner, KycLevel::Light, t0() - Duration::days(1));
     assert_eq!(outcome(&store, &older).await, EventOutcome::Stale);
     assert_eq!(outcome(&store, &regular).await, EventOutcome::Duplicate);
     assert_eq!(store.find_kyc_id_owners(kyc_id).await.unwrap(), vec![owner]);
-    // Another owner named with the same kycId: both are listed, so the kycId alone is
+    // Another owner is named with the same kycId, so both are listed and the kycId alone is
     // contested, never guessed.
     let other = Owner::User(uid());
     assert_eq!(
@@ -1017,7 +1018,7 @@ async fn quarantine_keeps_bytes_verbatim_once(store: Arc<dyn Store>) {
         expires_at: (received + Duration::days(30)).trunc_subsecs(0),
         replayed: None,
     };
-    // The user a payload names is told on their trail, once, with the payload.
+    // The user that a payload names is told on their trail, once, with the payload.
     let owner = Owner::User(uid());
     let note = AuditEntry::quarantined(received, None, None, "not_json");
     store
@@ -1150,8 +1151,8 @@ async fn fixtures_apply_end_to_end(store: Arc<dyn Store>) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ralio");
     let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
     let uid = idv_model::Uid::parse("e4f9d8b3-6b70-47a1-aae1-70c8a689c02a").unwrap();
-    // Fixture ids are shared across tests: on DynamoDB each test has its own table, in memory
-    // its own store, so replaying them here is isolated.
+    // Fixture ids are shared across tests, but on DynamoDB each test has its own table and in
+    // memory its own store, so replaying them here is isolated.
     let files = [
         "kyc_session_manual_review.v2.json",
         "kyc_session_verified.v2.json",
@@ -1258,7 +1259,7 @@ async fn a_lease_on_a_stale_read_is_refused_and_a_dead_holder_is_named(store: Ar
         Lease::Stale,
         "a read from before the session was stored gets no lease"
     );
-    // A holder that dies never gives its lease back: the next one is told, with when.
+    // A holder that dies never gives its lease back, so the next one is told, with when.
     let Lease::Acquired { token: dead, .. } = take_lease(&store, uid, until, t0()).await else {
         panic!("free again")
     };
@@ -1285,7 +1286,7 @@ async fn a_lease_given_up_uncertain_sends_the_next_holder_to_ralio(store: Arc<dy
         .release_creation_lease(uid, first, LeaseRelease::Uncertain)
         .await
         .unwrap();
-    // At once, not after the lease's length: the next holder is told to look at Ralio.
+    // The next holder is told at once, not after the lease's length, to look at Ralio.
     let Lease::Acquired {
         token: second,
         after_lapsed: Some(hold),
@@ -1294,7 +1295,7 @@ async fn a_lease_given_up_uncertain_sends_the_next_holder_to_ralio(store: Arc<dy
         panic!("a lease given up uncertain must be taken with its holder named")
     };
     assert_eq!((hold.token, hold.acquired_at), (first, t0()));
-    // The second gives up uncertain too, later: the first attempt's beginning is kept.
+    // The second holder gives up uncertain too, later, and the first attempt's beginning is kept.
     store
         .release_creation_lease(uid, second, LeaseRelease::Uncertain)
         .await
@@ -1308,7 +1309,7 @@ async fn a_lease_given_up_uncertain_sends_the_next_holder_to_ralio(store: Arc<dy
         panic!("named again")
     };
     assert_eq!((hold.token, hold.acquired_at), (second, t0()));
-    // The earlier attempts settled unseen: the third holder's own attempt begins now.
+    // The earlier attempts settled unseen, so the third holder's own attempt begins now.
     assert!(
         store
             .restart_creation_attempt(uid, third, later)
@@ -1334,7 +1335,7 @@ async fn a_lease_given_up_uncertain_sends_the_next_holder_to_ralio(store: Arc<dy
         panic!("named after the restart")
     };
     assert_eq!(hold.acquired_at, later);
-    // Given back clean, it is forgotten.
+    // A lease given back clean is forgotten.
     store
         .release_creation_lease(uid, third, LeaseRelease::Clean)
         .await
@@ -1371,7 +1372,7 @@ async fn storing_a_created_session_gives_the_lease_back(store: Arc<dyn Store>) {
             held => panic!("lease not acquired: {held:?}"),
         }
     };
-    // A new session: stored, and the lease is free again.
+    // A new session is stored, and the lease is free again.
     let (user, session) = (uid(), sid());
     let token = lease(store.clone(), user).await;
     let record = created(user, session);
@@ -1385,7 +1386,7 @@ async fn storing_a_created_session_gives_the_lease_back(store: Arc<dyn Store>) {
     assert_eq!(store.load_user(user).await.unwrap().sessions, vec![record]);
     lease(store.clone(), user).await;
 
-    // A webhook got there first: its state is kept and reported, the lease freed.
+    // A webhook got there first, so its state is kept and reported, and the lease is freed.
     let (user, session) = (uid(), sid());
     let token = lease(store.clone(), user).await;
     outcome(
@@ -1407,7 +1408,8 @@ async fn storing_a_created_session_gives_the_lease_back(store: Arc<dyn Store>) {
     );
     lease(store.clone(), user).await;
 
-    // Our lease ran out and another request holds it now: the session is stored, theirs kept.
+    // Our lease ran out and another request holds it now, so the session is stored and their lease
+    // kept.
     let (user, session) = (uid(), sid());
     let stale = lease(store.clone(), user).await;
     let later = until + Duration::seconds(1);

@@ -1,5 +1,5 @@
-//! Random operation sequences applied to both stores must give the same answers and leave the
-//! same records: the in-memory store is indistinguishable from DynamoDB.
+//! Random operation sequences applied to both stores must give the same answers and leave the same
+//! records, because the in-memory store is indistinguishable from DynamoDB.
 
 use std::sync::Arc;
 
@@ -44,7 +44,7 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// A concrete step: the same events (same ids) go to both stores.
+/// This is a concrete step, and the same events (same ids) go to both stores.
 #[derive(Debug, Clone)]
 enum Step {
     Create(SessionRecord),

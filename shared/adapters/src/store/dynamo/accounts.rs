@@ -1,5 +1,5 @@
-//! Accounts (every write guarded as the model says), activations kept for later, and the
-//! audit trail.
+//! This module keeps accounts (every write guarded as the model says), activations kept for later,
+//! and the audit trail.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
@@ -22,7 +22,8 @@ use super::{CONFLICT_RETRIES, DynamoStore, build_error};
 use crate::store::{AccountStore, AuditLog, AuditPage, StoreError, StoreResult};
 
 impl DynamoStore {
-    /// A condition check for a transaction: `condition` must hold on the item at `key`.
+    /// Returns a condition check for a transaction, asserting that `condition` holds on the item at
+    /// `key`.
     pub(super) fn check(&self, key: &Key, condition: &Cond) -> StoreResult<TransactWriteItem> {
         let mut expr = Expression::default();
         expr.condition(condition);
@@ -37,7 +38,7 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
-    /// A delete of the item at `key` for a transaction, if `condition` holds.
+    /// Returns a delete of the item at `key` for a transaction, if `condition` holds.
     pub(super) fn delete(
         &self,
         key: &Key,
@@ -58,9 +59,9 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
-    /// One transaction: the account record (guarded), the user's level when the write needs
-    /// REGULAR, its Ralio id's owner when created, its audit entries; and either no activation
-    /// waiting for it, or the one absorbed (deleted).
+    /// Builds one transaction: the account record (guarded), the user's level when the write needs
+    /// REGULAR, its Ralio id's owner when created, and its audit entries. It also asserts that no
+    /// activation is waiting for the account, or absorbs (deletes) the one that is.
     async fn account_transaction(
         &self,
         write: &AccountWrite,
@@ -93,7 +94,7 @@ impl DynamoStore {
             tx.push(self.put(&AccountOwnerItem::new(&id, &write.record), None)?);
             let key = Key::activation(&id);
             waiting_slot = Some(match waiting {
-                // None waits, or only one past its TTL that DynamoDB has not removed yet.
+                // No activation waits, or only one past its TTL that DynamoDB has not removed yet.
                 None => tx.push(self.check(
                     &key,
                     &Cond::Or(vec![
@@ -102,7 +103,8 @@ impl DynamoStore {
                     ]),
                 )?),
                 Some(kept) => {
-                    // Its copies by day go with it, whether or not their TTL removed them.
+                    // The activation's copies by day go with it, whether or not their TTL removed
+                    // them.
                     for copy in &kept.copies {
                         tx.push(self.delete(copy, None)?);
                     }
@@ -131,7 +133,7 @@ impl DynamoStore {
         })
     }
 
-    /// A write that is the record alone (a reservation, a failure): one conditional put.
+    /// Writes a record that stands alone (a reservation, a failure) with one conditional put.
     async fn put_account(
         &self,
         write: &AccountWrite,
@@ -158,7 +160,7 @@ impl DynamoStore {
         })
     }
 
-    /// The activation kept under `id`, unless it has expired.
+    /// Returns the activation kept under `id`, unless it has expired.
     async fn waiting_activation(
         &self,
         id: &AccountId,
@@ -188,20 +190,21 @@ impl DynamoStore {
     }
 }
 
-/// An activation absorbed by an account write, with the keys of its copies by day.
+/// This is an activation absorbed by an account write, with the keys of its copies by day.
 struct Waiting {
     activation: WaitingActivation,
     copies: Vec<Key>,
 }
 
-/// Why an account transaction did not take effect.
+/// Says why an account transaction did not take effect.
 enum Cancelled {
-    /// The record's guard or the user's level refused.
+    /// The record's guard or the user's level refused the write.
     Refused(AccountRefusal),
-    /// An activation arrived (or was absorbed elsewhere) meanwhile: read it and write again.
+    /// An activation arrived (or was absorbed elsewhere) meanwhile, so the caller reads it and
+    /// writes again.
     ActivationChanged,
-    /// It raced another transaction on one of its items (a level change, an activation):
-    /// nothing was written, and trying again is right.
+    /// The transaction raced another one on one of its items (a level change, an activation).
+    /// Nothing was written, and trying again is right.
     Conflicted,
 }
 
@@ -212,7 +215,7 @@ impl AccountStore for DynamoStore {
         write: &AccountWrite,
         now: DateTime<Utc>,
     ) -> StoreResult<Result<AccountRecord, AccountRefusal>> {
-        // The usual case assumes no activation is waiting; one that is costs a read and a
+        // The usual case assumes that no activation is waiting. One that is costs a read and a
         // second transaction, and at most one more if another activation races in.
         let mut absorbed = None;
         let mut conflicts = 0;
@@ -251,7 +254,8 @@ impl AccountStore for DynamoStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<WaitingActivation>> {
         let mut waiting = Vec::new();
-        // Tomorrow too: another instance's clock may run a little ahead of this one's at midnight.
+        // Tomorrow is read too, because another instance's clock may run a little ahead of this
+        // one's at midnight.
         let last = now
             .date_naive()
             .succ_opt()
@@ -271,9 +275,11 @@ impl AccountStore for DynamoStore {
                 waiting.push(WaitingActivation::from(from_item::<ActivationItem>(item)?));
             }
         }
-        // TTL deletes lazily: what has expired is gone, whether or not DynamoDB removed it yet.
+        // TTL deletes lazily, so what has expired is dropped whether or not DynamoDB removed it
+        // yet.
         waiting.retain(|w| !w.expired(now));
-        // A repeated announcement made another copy: each account once, at its first receipt.
+        // A repeated announcement made another copy, so each account is taken once, at its first
+        // receipt.
         waiting.sort_by_key(|w| w.received);
         let mut listed = std::collections::HashSet::new();
         waiting.retain(|w| listed.insert(w.activation.account_id.clone()));
@@ -293,7 +299,7 @@ impl AccountStore for DynamoStore {
             .update_item_of(&Key::received_activation(waiting), &expr)?
             .send()
             .await;
-        // Absorbed or expired meanwhile: nothing is left to note it on.
+        // The activation was absorbed or expired meanwhile, so nothing is left to note it on.
         conditional("UpdateItem", result)?.ok();
         Ok(())
     }
@@ -332,7 +338,8 @@ impl AuditLog for DynamoStore {
         let start = after
             .map(|sk| Key::new(pk.clone(), sk.to_owned()).item())
             .transpose()?;
-        // One more than asked: whether a next page exists is known without a second request.
+        // One more item than asked is read, so whether a next page exists is known without a second
+        // request.
         let output = self
             .client
             .query()
@@ -356,7 +363,7 @@ impl AuditLog for DynamoStore {
             items.truncate(limit as usize);
             items.last().map(|item| item.sk.clone())
         } else {
-            // Cut short by DynamoDB's 1 MB page, not by the limit: more may follow.
+            // DynamoDB's 1 MB page cut the read short, not the limit, so more may follow.
             output
                 .last_evaluated_key()
                 .and_then(|key| key.get(schema::attr::SK))

@@ -1,5 +1,5 @@
-//! What DynamoDB's answers mean: SDK errors turned into [`StoreError`]s, failed conditions
-//! turned into the item as it was, and cancelled transactions read per item.
+//! This module says what DynamoDB's answers mean. SDK errors become [`StoreError`]s, failed
+//! conditions give back the item as it was, and cancelled transactions are read per item.
 
 use std::fmt::Debug;
 
@@ -14,8 +14,8 @@ use aws_sdk_dynamodb::types::{CancellationReason, TransactWriteItem};
 use super::items::Item;
 use crate::store::{StoreError, StoreResult};
 
-/// A store error for a failed request. Validation errors mean the request itself is wrong;
-/// everything else is worth retrying later.
+/// Returns a store error for a failed request. Validation errors mean that the request itself is
+/// wrong, and everything else is worth retrying later.
 pub fn sdk_error<E, R>(operation: &str, err: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -32,9 +32,10 @@ where
     StoreError::Unavailable(format!("{operation}: {}", DisplayErrorContext(&err)))
 }
 
-/// Single-item write errors that may be a failed condition.
+/// Single-item write errors implement this because they may be a failed condition.
 pub trait ConditionFailure {
-    /// `Some(item as it was)` when the condition failed (`None` inside: there was no item).
+    /// Returns `Some(item as it was)` when the condition failed, where `None` inside means that
+    /// there was no item.
     fn refused_item(&self) -> Option<Option<Item>>;
 }
 
@@ -57,8 +58,8 @@ fn non_empty(item: Option<&Item>) -> Option<Item> {
     item.filter(|item| !item.is_empty()).cloned()
 }
 
-/// A single-item write's answer: `Ok(Ok(output))` when it applied, `Ok(Err(old item))` when
-/// its condition failed, `Err` for every other failure.
+/// Reads a single-item write's answer: `Ok(Ok(output))` when it applied, `Ok(Err(old item))` when
+/// its condition failed, and `Err` for every other failure.
 pub fn conditional<O, E, R>(
     operation: &str,
     result: Result<O, SdkError<E, R>>,
@@ -76,11 +77,11 @@ where
     }
 }
 
-/// The position of one item in a [`Transaction`], to read its cancellation reason by.
+/// This is the position of one item in a [`Transaction`], by which its cancellation reason is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Slot(usize);
 
-/// A `TransactWriteItems` request under construction.
+/// This is a `TransactWriteItems` request under construction.
 #[derive(Debug, Default)]
 pub struct Transaction {
     items: Vec<TransactWriteItem>,
@@ -92,7 +93,8 @@ impl Transaction {
         Slot(self.items.len() - 1)
     }
 
-    /// `Ok(Ok(()))` when every item was written, `Ok(Err(_))` when DynamoDB cancelled it.
+    /// Returns `Ok(Ok(()))` when every item was written, and `Ok(Err(_))` when DynamoDB cancelled
+    /// it.
     pub async fn send(self, client: &Client) -> StoreResult<Result<(), Cancellation>> {
         match client
             .transact_write_items()
@@ -111,13 +113,13 @@ impl Transaction {
     }
 }
 
-/// Why DynamoDB cancelled a transaction, item by item.
+/// Says why DynamoDB cancelled a transaction, item by item.
 #[derive(Clone, PartialEq)]
 pub struct Cancellation {
     reasons: Vec<CancellationReason>,
 }
 
-/// Codes only: the old items may hold a hosted page's token.
+/// Only the codes are shown, because the old items may hold a hosted page's token.
 impl std::fmt::Debug for Cancellation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
@@ -138,20 +140,21 @@ impl Cancellation {
         self.reasons.get(slot.0).and_then(CancellationReason::code)
     }
 
-    /// `Some(item as it was)` when the condition of the item in `slot` failed.
+    /// Returns `Some(item as it was)` when the condition of the item in `slot` failed.
     pub fn refused(&self, slot: Slot) -> Option<Option<Item>> {
         (self.code(slot) == Some(CONDITION_FAILED))
             .then(|| non_empty(self.reasons.get(slot.0).and_then(CancellationReason::item)))
     }
 
-    /// It raced another transaction on the same item: trying again is right.
+    /// Returns whether it raced another transaction on the same item, in which case trying again is
+    /// right.
     pub fn conflicted(&self) -> bool {
         self.reasons
             .iter()
             .any(|r| r.code() == Some(TRANSACTION_CONFLICT))
     }
 
-    /// Anything else: unexpected, reported with every item's code.
+    /// Reports anything else as unexpected, with every item's code.
     pub fn unexpected(&self, what: &str) -> StoreError {
         let codes: Vec<&str> = self
             .reasons

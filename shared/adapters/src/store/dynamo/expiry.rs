@@ -1,5 +1,5 @@
-//! The expiry watcher's view: one tick item per bucket, sessions listed by bucket index, and
-//! the watcher's actions as one transaction of change and audit entry.
+//! This module is the expiry watcher's view: one tick item per bucket, sessions listed by bucket
+//! index, and the watcher's actions as one transaction of change and audit entry.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
@@ -30,7 +30,8 @@ impl ExpiryIndex for DynamoStore {
         bucket: &ExpiryBucket,
         now: DateTime<Utc>,
     ) -> StoreResult<TickClaim> {
-        // No tick, or one claimed over a minute ago whose message was never marked sent.
+        // The claim succeeds when there is no tick, or one claimed over a minute ago whose message
+        // was never marked sent.
         let mut expr = Expression::default();
         expr.condition(&Cond::Or(vec![
             Cond::Absent(attr::PK),
@@ -69,7 +70,7 @@ impl ExpiryIndex for DynamoStore {
         expr.set(attr::SENT_AT, to_value(&Ts(now))?)
             .condition(&Cond::Present(attr::PK));
         let result = self.update_item_of(&Key::tick(bucket), &expr)?.send().await;
-        // Gone (given back meanwhile): nothing to mark.
+        // If the tick is gone (given back meanwhile), there is nothing to mark.
         conditional("UpdateItem", result).map(|_| ())
     }
 
@@ -113,7 +114,7 @@ impl ExpiryIndex for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("Query", e))?;
-        // The indexes project keys only: the owner comes from the table key.
+        // The indexes project keys only, so the owner comes from the table key.
         let members = output
             .items()
             .iter()

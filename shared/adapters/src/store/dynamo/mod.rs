@@ -1,6 +1,6 @@
-//! The DynamoDB store: one table, conditional writes and transactions. It executes the
-//! model's writes ([`idv_model::Write`]) and asks the model what a refusal means; it decides
-//! nothing itself.
+//! The DynamoDB store uses one table, conditional writes and transactions. It executes the model's
+//! writes ([`idv_model::Write`]) and asks the model what a refusal means, so it decides nothing
+//! itself.
 //!
 //! | file | what |
 //! |---|---|
@@ -25,7 +25,7 @@ use idv_model::{Owner, OwnerRecords, Write};
 use serde::Serialize;
 
 /// Puts an [`updates::Expression`]'s condition, names and values on any of the SDK's request
-/// builders (they share these setters, not a trait).
+/// builders, which share these setters but not a trait.
 macro_rules! with_condition {
     ($builder:expr, $expr:expr) => {
         $builder
@@ -65,7 +65,7 @@ use updates::{Cond, Expression, kyc_condition, session_condition};
 use crate::aws::OnFirstUse;
 use crate::store::{StoreError, StoreResult};
 
-/// How long event markers are kept for de-duplication.
+/// Event markers are kept this long for de-duplication.
 pub const MARKER_TTL: Duration = Duration::days(90);
 
 /// Transactions that raced another on the same item are tried this many more times.
@@ -85,8 +85,8 @@ impl DynamoStore {
         }
     }
 
-    /// One cheap request that opens the connection (TLS included) during INIT, so the first
-    /// invocation does not pay for it. It reads the table's description, never an item.
+    /// Makes one cheap request that opens the connection (TLS included) during INIT, so that the
+    /// first invocation does not pay for it. It reads the table's description, never an item.
     pub async fn prime(&self) -> StoreResult<()> {
         self.client
             .describe_table()
@@ -97,12 +97,12 @@ impl DynamoStore {
             .map_err(|e| sdk_error("DescribeTable", e))
     }
 
-    /// A pause before retrying a conflicted transaction, growing with each attempt.
+    /// Pauses before retrying a conflicted transaction, longer with each attempt.
     async fn back_off(attempt: u32) {
         tokio::time::sleep(StdDuration::from_millis(20 << attempt)).await;
     }
 
-    /// A put of a whole item, for a transaction.
+    /// Returns a put of a whole item, for a transaction.
     fn put(
         &self,
         item: &impl Serialize,
@@ -124,7 +124,7 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// A single `UpdateItem` of `key` with `expr`'s update, condition, names and values.
+    /// Builds a single `UpdateItem` of `key` with `expr`'s update, condition, names and values.
     fn update_item_of(
         &self,
         key: &Key,
@@ -140,7 +140,7 @@ impl DynamoStore {
         ))
     }
 
-    /// An update of one item, for a transaction.
+    /// Returns an update of one item, for a transaction.
     fn update(&self, key: &Key, expr: &Expression) -> StoreResult<TransactWriteItem> {
         let update = with_update!(
             Update::builder()
@@ -154,7 +154,7 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// The key and expression of a model write to `owner`'s records.
+    /// Returns the key and expression of a model write to `owner`'s records.
     fn write_expression(
         owner: Owner,
         write: &Write,
@@ -187,8 +187,8 @@ impl DynamoStore {
         Ok((key, expr))
     }
 
-    /// The owner's records as far as the item a write was refused on tells: enough for the
-    /// model to say what the refusal means.
+    /// Returns the owner's records as far as the item that a write was refused on tells, which is
+    /// enough for the model to say what the refusal means.
     fn records_from(owner: Owner, write: &Write, old: Option<Item>) -> StoreResult<OwnerRecords> {
         let mut records = OwnerRecords::new(owner);
         let Some(old) = old else {
@@ -204,13 +204,13 @@ impl DynamoStore {
         Ok(records)
     }
 
-    /// Every item of a partition, following pages.
+    /// Returns every item of a partition, following pages.
     async fn query_partition(&self, pk: String) -> StoreResult<Vec<Item>> {
         self.query_keys(&Cond::Eq(schema::attr::PK, to_value(&pk)?))
             .await
     }
 
-    /// Every item whose key meets `condition` (a partition, optionally a sort-key range),
+    /// Returns every item whose key meets `condition` (a partition, optionally a sort-key range),
     /// following pages.
     async fn query_keys(&self, condition: &Cond) -> StoreResult<Vec<Item>> {
         let mut expr = Expression::default();
@@ -231,9 +231,10 @@ impl DynamoStore {
     }
 }
 
-/// DynamoDB refused a write on an item the model says it may apply to. The item returned with
-/// a refusal is the one the condition was checked on, so this is not a race: the stored item
-/// holds something the model does not read the way the condition does. A person must look.
+/// Reports that DynamoDB refused a write on an item that the model says it may apply to. The item
+/// returned with a refusal is the one the condition was checked on, so this is not a race: the
+/// stored item holds something that the model does not read the way the condition does. A person
+/// must look.
 fn disagreement(what: &str) -> StoreError {
     StoreError::Corrupt(format!(
         "{what}: the stored item refused a write the model allows"

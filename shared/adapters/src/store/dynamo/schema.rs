@@ -1,13 +1,13 @@
-//! The one place that knows the table's shape: key formats, indexes and the attribute names
-//! conditions refer to (the item structs in `items` spell the same names through serde, and a
-//! test holds them together). `template.yaml` and the tests follow [`TABLE`].
+//! This is the one place that knows the table's shape: key formats, indexes and the attribute names
+//! that conditions refer to. The item structs in `items` spell the same names through serde, and a
+//! test holds them together. `template.yaml` and the tests follow [`TABLE`].
 
 use chrono::{DateTime, Utc};
 use idv_model::lifecycle::sortable_timestamp;
 use idv_model::{EventId, ExpiryBucket, Owner, SessionId, Uid};
 use sha2::{Digest, Sha256};
 
-/// A global secondary index: name, hash key and optional range key (all strings).
+/// Describes a global secondary index: its name, hash key and optional range key (all strings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexDefinition {
     pub name: &'static str,
@@ -15,15 +15,15 @@ pub struct IndexDefinition {
     pub range_key: Option<&'static str>,
 }
 
-/// The table: string keys `PK`/`SK`, three key-only indexes and a TTL attribute.
+/// Describes the table: string keys `PK`/`SK`, three key-only indexes and a TTL attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableDefinition {
     pub hash_key: &'static str,
     pub range_key: &'static str,
     pub indexes: &'static [IndexDefinition],
     pub ttl_attribute: &'static str,
-    /// The stream the event publisher reads: new images are enough, since an audit item is
-    /// written once and carries all its event needs.
+    /// This is the stream that the event publisher reads. New images are enough, because an audit
+    /// item is written once and carries all that its event needs.
     pub stream_view_type: &'static str,
 }
 
@@ -52,15 +52,15 @@ pub const TABLE: TableDefinition = TableDefinition {
 };
 
 pub mod index {
-    /// Sessions by Ralio session id, for webhooks that carry no user id.
+    /// This index finds sessions by Ralio session id, for webhooks that carry no user id.
     pub const BY_SESSION: &str = "BySession";
-    /// Sessions by the bucket of their expiry warning.
+    /// This index finds sessions by the bucket of their expiry warning.
     pub const BY_WARN_BUCKET: &str = "ByWarnBucket";
-    /// Sessions by the bucket of their expiry.
+    /// This index finds sessions by the bucket of their expiry.
     pub const BY_EXPIRE_BUCKET: &str = "ByExpireBucket";
 }
 
-/// Attribute names that keys, indexes and conditions refer to.
+/// These are the attribute names that keys, indexes and conditions refer to.
 pub mod attr {
     pub const PK: &str = "PK";
     pub const SK: &str = "SK";
@@ -85,24 +85,24 @@ pub mod attr {
     pub const LEASE_UNTIL: &str = "leaseUntil";
     pub const RESERVATION_TOKEN: &str = "reservationToken";
     pub const ACTIVATED_AT: &str = "activatedAt";
-    /// On an event marker: when a repeat of the event was audited (once).
+    /// An event marker records when a repeat of the event was audited (once).
     pub const REPEAT_AUDITED_AT: &str = "repeatAuditedAt";
-    /// On a tick: when it was claimed, and when its message was sent.
+    /// A tick records when it was claimed, and when its message was sent.
     pub const CREATED_AT: &str = "createdAt";
     pub const SENT_AT: &str = "sentAt";
-    /// On an event's receipt item: when it was first received.
+    /// An event's receipt item records when the event was first received.
     pub const FIRST_RECEIVED_AT: &str = "firstReceivedAt";
-    /// On a quarantined payload: when it was replayed, and what came of it.
+    /// A quarantined payload records when it was replayed, and what came of it.
     pub const REPLAYED_AT: &str = "replayedAt";
     pub const REPLAY_OUTCOME: &str = "replayOutcome";
     pub const RALIO_ACCOUNT: &str = "ralioAccount";
-    /// On a waiting activation's copy by day: whose account a lookup read it to be (a digest).
+    /// A waiting activation's copy by day records whose account a lookup read it to be (a digest).
     pub const SEEN_AS: &str = "seenAs";
-    /// On a waiting activation under its account id: the sort keys of its copies by day.
+    /// A waiting activation under its account id records the sort keys of its copies by day.
     pub const COPIES: &str = "copies";
 }
 
-/// What each item is, in its `entity` attribute.
+/// These say what each item is, in its `entity` attribute.
 pub mod entity {
     pub const PROFILE: &str = "profile";
     pub const SESSION: &str = "session";
@@ -146,7 +146,7 @@ pub fn owner_id(owner: Owner) -> String {
     }
 }
 
-/// The owner of a `USER#…` or `RP#…` partition (index entries carry only keys).
+/// Returns the owner of a `USER#…` or `RP#…` partition, because index entries carry only keys.
 pub fn parse_owner_pk(pk: &str) -> Option<Owner> {
     if let Some(id) = pk.strip_prefix("USER#") {
         return Uid::parse(id).ok().map(Owner::User);
@@ -163,7 +163,7 @@ pub fn audit_pk(owner: Owner) -> String {
     format!("AUDIT#{}", owner_pk(owner))
 }
 
-/// Sorts by time; the random suffix keeps entries written in the same instant apart.
+/// The key sorts by time, and the random suffix keeps entries written in the same instant apart.
 pub fn audit_sk(at: DateTime<Utc>) -> String {
     format!(
         "{}#{}",
@@ -176,7 +176,7 @@ pub fn session_sk(session_id: SessionId) -> String {
     format!("{SESSION_SK_PREFIX}{session_id}")
 }
 
-/// Aliases are free text: the key uses a digest so any alias makes a valid, bounded key.
+/// Aliases are free text, so the key uses a digest to make any alias a valid, bounded key.
 pub fn account_sk(currency: idv_model::Currency, alias: &str) -> String {
     let digest = Sha256::digest(alias.as_bytes());
     format!(
@@ -186,24 +186,26 @@ pub fn account_sk(currency: idv_model::Currency, alias: &str) -> String {
     )
 }
 
-/// Whose a Ralio account is, by Ralio's id: how an activation finds its account.
+/// This partition says whose a Ralio account is, by Ralio's id, so that an activation finds its
+/// account.
 pub fn account_owner_pk(id: &idv_model::AccountId) -> String {
     format!("RALIO_ACCOUNT#{id}")
 }
 
 pub const ACCOUNT_OWNER_SK: &str = "OWNER";
 
-/// The partition of the owners Ralio's `kycId` was paired with.
+/// Returns the partition of the owners that Ralio's `kycId` was paired with.
 pub fn kyc_id_pk(kyc_id: i64) -> String {
     format!("KYCID#{kyc_id}")
 }
 
-/// Activations whose account is not recorded yet, by account id: read by key only (account
-/// writes check and absorb them there).
+/// This partition holds activations whose account is not recorded yet, by account id. It is read by
+/// key only, because account writes check and absorb them there.
 pub const ACTIVATIONS_PK: &str = "ACTIVATIONS";
 
-/// The same activations by the day they were received, sorted by time within it: a lookup reads
-/// only the days (and the part of the first day) its request could have caused.
+/// This partition holds the same activations by the day they were received, sorted by time within
+/// it, so a lookup reads only the days (and the part of the first day) that its request could have
+/// caused.
 pub fn activations_received_pk(day: chrono::NaiveDate) -> String {
     format!("ACTIVATIONS#{}", day.format("%Y-%m-%d"))
 }
@@ -214,7 +216,8 @@ pub fn event_pk(event_id: EventId) -> String {
 
 pub const EVENT_SK: &str = "EVENT";
 
-/// Beside an event's marker: when it was first received, while it cannot be attributed.
+/// This item, beside an event's marker, records when the event was first received, while it cannot
+/// be attributed.
 pub const RECEIPT_SK: &str = "RECEIPT";
 
 pub fn tick_pk(bucket: &ExpiryBucket) -> String {

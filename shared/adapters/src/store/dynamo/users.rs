@@ -1,5 +1,5 @@
-//! A user's partition: reading it in one query, storing created sessions, and the lease that
-//! keeps two requests from creating two sessions.
+//! This module handles a user's partition: reading it in one query, storing created sessions, and
+//! the lease that keeps two requests from creating two sessions.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
@@ -20,8 +20,8 @@ use super::{DynamoStore, disagreement};
 use crate::store::{CreationLease, Lease, SessionWriter, StoreError, StoreResult, UserReader};
 
 impl DynamoStore {
-    /// Sends one model write as a single `UpdateItem`: the record as it is after the write, or
-    /// the item it was refused on.
+    /// Sends one model write as a single `UpdateItem`. Returns the record as it is after the write,
+    /// or the item that the write was refused on.
     async fn update_item(
         &self,
         owner: Owner,
@@ -62,7 +62,8 @@ impl DynamoStore {
         Ok((Key::profile(Owner::User(uid)), expr))
     }
 
-    /// Counts one more session stored for `owner`: a lease taken on an older count is refused.
+    /// Counts one more session stored for `owner`, so that a lease taken on an older count is
+    /// refused.
     async fn count_stored_session(&self, owner: Owner) -> StoreResult<()> {
         let mut expr = Expression::default();
         expr.add(attr::SESSIONS_VERSION, to_value(&1u64)?);
@@ -126,7 +127,7 @@ impl SessionWriter for DynamoStore {
                     }
                     StoredSession::Stored(stored(&item)?)
                 }
-                // Refused only when the session is stored with its page already.
+                // DynamoDB refuses the write only when the session is stored with its page already.
                 Err(Some(item)) => StoredSession::AlreadyStored(stored(&item)?),
                 Err(None) => {
                     return Err(StoreError::Corrupt(format!(
@@ -150,7 +151,7 @@ impl CreationLease for DynamoStore {
         let hold = LeaseHold::taken(now, until);
         let owner = Owner::User(uid);
         let guard = LeaseGuard::Free { now, seen_version };
-        // The beginning of an attempt that died or gave up uncertain is kept until resolved.
+        // The beginning of an attempt that died or gave up uncertain is kept until it is resolved.
         let lease = LeaseItem {
             creation_lease_since: None,
             ..LeaseItem::from(&hold)
@@ -166,7 +167,7 @@ impl CreationLease for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        // Only the lease and the version are read: nothing else on the profile may stand in
+        // Only the lease and the version are read, because nothing else on the profile may stand in
         // its way.
         let lease_of = |item: Option<super::Item>| -> StoreResult<LeaseItem> {
             Ok(item
@@ -214,7 +215,7 @@ impl CreationLease for DynamoStore {
     ) -> StoreResult<()> {
         let (key, expr) = self.lease_release(uid, token, how)?;
         let result = self.update_item_of(&key, &expr)?.send().await;
-        // Someone else's lease now, or gone: nothing of ours to release.
+        // The lease is someone else's now, or gone, so there is nothing of ours to release.
         conditional("UpdateItem", result).map(|_| ())
     }
 
@@ -227,10 +228,10 @@ impl CreationLease for DynamoStore {
         let Owner::User(uid) = record.owner else {
             return self.store_session(record, buckets).await;
         };
-        // The usual case, a session nobody has heard of yet: store it and free the lease in
-        // one transaction. What the model stores for a creation on nothing is exactly the
-        // record. A webhook that got there first, or a lease taken over meanwhile, sends us
-        // the long way round, which reports the stored state exactly.
+        // In the usual case, a session that nobody has heard of yet, the session is stored and the
+        // lease freed in one transaction. What the model stores for a creation on nothing is
+        // exactly the record. A webhook that got there first, or a lease taken over meanwhile,
+        // sends us the long way round, which reports the stored state exactly.
         let write = Write::creation(record, buckets);
         let (key, mut expr) = Self::write_expression(record.owner, &write, Utc::now())?;
         expr.condition(&Cond::Absent(attr::PK));
@@ -241,8 +242,9 @@ impl CreationLease for DynamoStore {
         let lease_slot = tx.push(self.update(&lease_key, &lease_expr)?);
         match tx.send(&self.client).await? {
             Ok(()) => Ok(StoredSession::Stored(record.clone())),
-            // Refused or cancelled (a conflict with a webhook on the same items, say): the
-            // long way round is safe to repeat, and Ralio's session must not be lost.
+            // The transaction was refused or cancelled (a conflict with a webhook on the same
+            // items, say). The long way round is safe to repeat, and Ralio's session must not be
+            // lost.
             Err(cancellation) => {
                 let stored = self.store_session(record, buckets).await?;
                 if cancellation.refused(lease_slot).is_none()
@@ -250,7 +252,7 @@ impl CreationLease for DynamoStore {
                         .release_creation_lease(uid, lease, LeaseRelease::Clean)
                         .await
                 {
-                    // The session is stored; the lease runs out by itself.
+                    // The session is stored, and the lease runs out by itself.
                     tracing::warn!(error = %e, "creation lease not released");
                 }
                 Ok(stored)

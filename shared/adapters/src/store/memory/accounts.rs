@@ -1,4 +1,4 @@
-//! Accounts, their activations and the audit trail.
+//! This module keeps accounts, their activations and the audit trail.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

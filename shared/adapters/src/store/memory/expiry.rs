@@ -1,4 +1,5 @@
-//! Expiry ticks, bucket listings and the watcher's actions, on the model's ledger.
+//! This module keeps expiry ticks, bucket listings and the watcher's actions, on the model's
+//! ledger.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -40,7 +41,7 @@ impl ExpiryIndex for MemoryStore {
         Ok(())
     }
 
-    /// Pages are ordered by session id, like the DynamoDB index's range key; the token is the
+    /// Pages are ordered by session id, like the DynamoDB index's range key, and the token is the
     /// last id of the page.
     async fn list_bucket(
         &self,

@@ -1,9 +1,9 @@
-//! The in-memory store: the local default and the fast test backend. It is the model's
-//! [`Ledger`] behind one lock, plus what only a store keeps (audit trail, ticks, quarantine);
-//! every decision is the model's, so the contract suite holds it to DynamoDB's answers.
+//! The in-memory store is the local default and the fast test backend. It is the model's [`Ledger`]
+//! behind one lock, plus what only a store keeps (audit trail, ticks, quarantine). Every decision
+//! is the model's, so the contract suite holds it to DynamoDB's answers.
 //!
-//! `expiry` holds the expiry index and `accounts` the accounts and the audit trail, split as
-//! the DynamoDB store splits them.
+//! `expiry` holds the expiry index and `accounts` the accounts and the audit trail, split as the
+//! DynamoDB store splits them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -25,15 +25,15 @@ use super::{
 mod accounts;
 mod expiry;
 
-/// Where appended audit entries are announced, in the order they were written (`idv-local`
-/// publishes domain events from them, as the table's stream does in AWS).
+/// Appended audit entries are announced here, in the order they were written, because `idv-local`
+/// publishes domain events from them, as the table's stream does in AWS.
 pub type AuditFeed = tokio::sync::mpsc::UnboundedSender<(Owner, AuditEntry)>;
 
 #[derive(Default)]
 struct State {
     ledger: Ledger,
-    /// Each entry under a key that sorts by time, then by order of writing: pages resume from
-    /// a key.
+    /// Each entry is under a key that sorts by time, then by order of writing, so that pages resume
+    /// from a key.
     audit: HashMap<Owner, BTreeMap<String, AuditEntry>>,
     audit_written: u64,
     audit_feed: Option<AuditFeed>,
@@ -51,7 +51,7 @@ impl State {
             self.audit_written
         );
         if let Some(feed) = &self.audit_feed {
-            // A closed feed (the runner stopped listening) loses nothing stored.
+            // A closed feed (the runner stopped listening) loses nothing that was stored.
             let _ = feed.send((owner, entry.clone()));
         }
         self.audit.entry(owner).or_default().insert(key, entry);

@@ -1,5 +1,5 @@
-//! An account's activation: applied to the recorded account, or kept until the account is
-//! recorded, since an activation can arrive before the account it names.
+//! An account's activation is applied to the recorded account, or kept until the account is
+//! recorded, because an activation can arrive before the account it names.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -16,7 +16,7 @@ use crate::store::dynamo::updates::{Cond, Expression, account_condition};
 use crate::store::dynamo::{DynamoStore, disagreement, schema};
 
 impl DynamoStore {
-    /// Whose the Ralio account `id` is, if it is recorded.
+    /// Returns whose the Ralio account `id` is, if it is recorded.
     pub(super) async fn account_owner(
         &self,
         id: &AccountId,
@@ -33,8 +33,8 @@ impl DynamoStore {
         output.item().map(from_item).transpose()
     }
 
-    /// An activation of a recorded account: the marker, `activatedAt` on the account and the
-    /// audit entry, in one transaction.
+    /// Activates a recorded account: the marker, `activatedAt` on the account and the audit entry,
+    /// in one transaction.
     pub(super) async fn activate_recorded(
         &self,
         activation: &Activation,
@@ -77,7 +77,7 @@ impl DynamoStore {
         let record = old
             .map(|item| from_item::<AccountItem>(&item)?.record())
             .transpose()?;
-        // Already active: remember the event, nothing else changes.
+        // If the account is already active, the event is remembered and nothing else changes.
         match record.and_then(|r| r.activate(activation.stamp.at, now)) {
             None => {
                 let mut tx = Transaction::default();
@@ -93,8 +93,8 @@ impl DynamoStore {
         }
     }
 
-    /// An activation whose account is not recorded: kept, unless the account appeared
-    /// meanwhile (`None`: look again).
+    /// Keeps an activation whose account is not recorded, unless the account appeared meanwhile, in
+    /// which case it returns `None` and the caller looks again.
     pub(super) async fn keep_activation(
         &self,
         activation: &Activation,
@@ -109,8 +109,8 @@ impl DynamoStore {
             received: now,
             seen_as: None,
         };
-        // The first announcement is kept: a later one of the same account changes nothing
-        // under its id, and its copy by day is one more entry a lookup reads at most once.
+        // The first announcement is kept. A later one of the same account changes nothing under its
+        // id, and its copy by day is one more entry that a lookup reads at most once.
         let copy = ActivationItem::by_day(&waiting);
         let copy_key = Key::new(copy.pk.clone(), copy.sk.clone());
         let mut keep = Expression::default();
@@ -136,7 +136,7 @@ impl DynamoStore {
     }
 }
 
-/// An item's attributes without its key, to fill in by an update.
+/// Returns an item's attributes without its key, to fill in by an update.
 fn without_key(mut item: Item) -> Item {
     item.remove(schema::attr::PK);
     item.remove(schema::attr::SK);

@@ -1,5 +1,5 @@
-//! Webhook events: one transaction of marker, change and audit entry; the owner of a session
-//! for events that name none; quarantine.
+//! Webhook events are written as one transaction of marker, change and audit entry. This module
+//! also finds the owner of a session for events that name none, and keeps quarantined payloads.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -20,7 +20,8 @@ mod activation;
 mod quarantine;
 
 impl DynamoStore {
-    /// The marker of a handled event: written only if the event was never handled before.
+    /// Returns the marker of a handled event, which is written only if the event was never handled
+    /// before.
     fn marker_of(
         &self,
         event_id: EventId,
@@ -40,8 +41,8 @@ impl DynamoStore {
         self.put(&AuditItem::new(owner, entry), None)
     }
 
-    /// A repeat of a handled event: audited the first time only, so replays do not swell the
-    /// trail. The marker remembers that the repeat was audited.
+    /// Records a repeat of a handled event. It is audited the first time only, so that replays do
+    /// not swell the trail, and the marker remembers that the repeat was audited.
     async fn record_duplicate(&self, plan: &Plan<'_>) -> StoreResult<EventOutcome> {
         let mut flag = Expression::default();
         flag.set(schema::attr::REPEAT_AUDITED_AT, to_value(&Ts(plan.now))?)
@@ -61,8 +62,8 @@ impl DynamoStore {
         Ok(EventOutcome::Duplicate)
     }
 
-    /// The `kycId` the plan pairs with its owner, written with its marker. It is idempotent:
-    /// the same pairing is the same item.
+    /// Writes the `kycId` that the plan pairs with its owner, with its marker. It is idempotent,
+    /// because the same pairing is the same item.
     fn pair_kyc_id(&self, tx: &mut Transaction, plan: &Plan<'_>) -> StoreResult<()> {
         if let Some(kyc_id) = plan.kyc_pairing() {
             tx.push(self.put(&KycOwnerItem::new(kyc_id, plan.owner()), None)?);
@@ -70,8 +71,8 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// An event whose write was refused (stale or unchanged) is remembered, so that a repeat is
-    /// a duplicate, and audited with the reason. This second request is made only on this path.
+    /// Remembers an event whose write was refused (stale or unchanged), so that a repeat is a
+    /// duplicate, and audits it with the reason. This second request is made only on this path.
     async fn record_refused(
         &self,
         plan: &Plan<'_>,
@@ -138,7 +139,7 @@ impl EventStore for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("Query", e))?;
-        // The index projects keys only: the owner is the partition's.
+        // The index projects keys only, so the owner is the partition's.
         let owners: std::collections::BTreeSet<Owner> = output
             .items()
             .iter()
@@ -177,9 +178,9 @@ impl EventStore for DynamoStore {
                 tx.push(self.audit_put(owner, note)?);
                 match tx.send(&self.client).await? {
                     Ok(()) => return Ok(()),
-                    // Kept (and audited) before: the first copy wins.
+                    // The payload was kept (and audited) before, and the first copy wins.
                     Err(c) if c.refused(kept).is_some() => return Ok(()),
-                    // The same payload being kept by a concurrent delivery.
+                    // A concurrent delivery is keeping the same payload.
                     Err(c) if c.conflicted() => Self::back_off(attempt).await,
                     Err(c) => return Err(c.unexpected("keeping a payload")),
                 }
@@ -199,7 +200,7 @@ impl EventStore for DynamoStore {
         )
         .send()
         .await;
-        // The first copy wins; a repeat is not an error.
+        // The first copy wins, so a repeat is not an error.
         conditional("PutItem", result).map(|_| ())
     }
 
@@ -232,7 +233,7 @@ impl EventStore for DynamoStore {
         activation: &Activation,
         now: DateTime<Utc>,
     ) -> StoreResult<EventOutcome> {
-        // The account is recorded, or the activation is kept until it is; an account recorded
+        // The account is recorded, or the activation is kept until it is. An account recorded
         // between the two looks is found on the next.
         for _ in 0..3 {
             let applied = match self.account_owner(&activation.account_id).await? {

@@ -1,5 +1,5 @@
-//! A user's accounts, whose each Ralio account is, and the activations kept until their
-//! account is recorded.
+//! This module holds a user's accounts, whose each Ralio account is, and the activations kept until
+//! their account is recorded.
 
 use chrono::NaiveDate;
 use idv_model::{
@@ -12,7 +12,7 @@ use super::{Identity, Key, Ts};
 use crate::store::dynamo::schema::{self, entity};
 use crate::store::{StoreError, StoreResult};
 
-/// A user's account: a reservation until Ralio has created it.
+/// A user's account is a reservation until Ralio has created it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountItem {
@@ -25,9 +25,9 @@ pub struct AccountItem {
     pub owner_id: Uid,
     pub alias: String,
     pub currency: Currency,
-    /// `pending`, `uncertain`, `failed` or `created`.
+    /// The status is `pending`, `uncertain`, `failed` or `created`.
     pub account_status: String,
-    /// The reservation's holder, while pending or uncertain.
+    /// This is the reservation's holder, while the account is pending or uncertain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reservation_token: Option<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,7 +97,7 @@ impl AccountItem {
                 let mut account = self.ralio_account.ok_or_else(|| {
                     StoreError::Corrupt("created account without ralioAccount".into())
                 })?;
-                // An activation writes only `activatedAt`; what it means is read here.
+                // An activation writes only `activatedAt`, so what it means is read here.
                 if self.activated_at.is_some() {
                     account.state = idv_model::accounts::ACTIVE.to_owned();
                 }
@@ -138,7 +138,8 @@ impl AccountItem {
     }
 }
 
-/// Whose a Ralio account is: written with the created account, read by an activation.
+/// This item says whose a Ralio account is. It is written with the created account and read by an
+/// activation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountOwnerItem {
@@ -166,9 +167,9 @@ impl AccountOwnerItem {
     }
 }
 
-/// An activation kept until its account is recorded, under its account id (what account
-/// writes check and absorb) or, as a copy, under the day it was received (what a lookup reads:
-/// only the window its request could have caused).
+/// An activation is kept until its account is recorded, under its account id (which account writes
+/// check and absorb) or, as a copy, under the day it was received (which a lookup reads, so that it
+/// reads only the window its request could have caused).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActivationItem {
@@ -182,15 +183,16 @@ pub struct ActivationItem {
     pub event_type: String,
     pub at: Ts,
     pub stamp_event_id: EventId,
-    /// Absent on activations kept before lookups read them by window.
+    /// It is absent on activations kept before lookups read them by window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received: Option<Ts>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seen_as: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
-    /// On the item under the account id: the sort key of each copy filed by day (a repeated
-    /// announcement received at another time makes another), all deleted when it is absorbed.
+    /// The item under the account id holds the sort key of each copy filed by day (a repeated
+    /// announcement received at another time makes another), and all are deleted when it is
+    /// absorbed.
     #[serde(
         with = "serde_dynamo::string_set",
         default,
@@ -200,12 +202,12 @@ pub struct ActivationItem {
 }
 
 impl ActivationItem {
-    /// The item under its account id.
+    /// Returns the item under its account id.
     pub fn by_account(waiting: &WaitingActivation) -> Self {
         Self::at_key(Key::activation(&waiting.activation.account_id), waiting)
     }
 
-    /// The copy under the day it was received.
+    /// Returns the copy under the day it was received.
     pub fn by_day(waiting: &WaitingActivation) -> Self {
         Self::at_key(Key::received_activation(waiting), waiting)
     }
@@ -228,13 +230,13 @@ impl ActivationItem {
         }
     }
 
-    /// Past its TTL, whether or not DynamoDB has removed it yet. One kept before activations
-    /// expired has no TTL, and never is.
+    /// Returns whether the activation is past its TTL, whether or not DynamoDB has removed it yet.
+    /// One kept before activations expired has no TTL and never expires.
     pub fn expired(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
         self.ttl.is_some_and(|ttl| ttl <= now.timestamp())
     }
 
-    /// The keys of its copies by day (for one kept before copies existed: none).
+    /// Returns the keys of its copies by day (none for one kept before copies existed).
     pub fn copy_keys(&self) -> Vec<Key> {
         self.copies
             .iter()
@@ -248,7 +250,7 @@ impl ActivationItem {
     }
 }
 
-/// The day a copy's sort key (`<sortable timestamp>#<account id>`) was filed under.
+/// Returns the day that a copy's sort key (`<sortable timestamp>#<account id>`) was filed under.
 fn day_of(sk: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(sk.get(..10)?, "%Y-%m-%d").ok()
 }

@@ -1,6 +1,6 @@
-//! Who Ralio's `kycId` belongs to: one item per (kycId, owner) an event paired, written with
-//! that event's marker. Events that name only the `kycId` are attributed by a Query of its
-//! partition; two owners under one `kycId` make it contested, never guessed.
+//! This item records who Ralio's `kycId` belongs to: one item per (kycId, owner) that an event
+//! paired, written with that event's marker. Events that name only the `kycId` are attributed by a
+//! Query of its partition, and two owners under one `kycId` make it contested, never guessed.
 
 use idv_model::Owner;
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use crate::store::dynamo::schema;
 pub struct KycOwnerItem {
     #[serde(rename = "PK")]
     pub pk: String,
-    /// The owner's partition key (`USER#…`, `RP#…`).
+    /// This is the owner's partition key (`USER#…`, `RP#…`).
     #[serde(rename = "SK")]
     pub sk: String,
     pub entity: String,

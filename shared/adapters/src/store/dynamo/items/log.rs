@@ -1,4 +1,5 @@
-//! The append-only and bookkeeping items: audit trail, event markers, ticks, quarantine.
+//! This module holds the append-only and bookkeeping items: the audit trail, event markers, ticks
+//! and quarantine.
 
 use chrono::{DateTime, Utc};
 use idv_model::audit::AppliedChange;
@@ -9,7 +10,7 @@ use super::{Key, Ts};
 use crate::store::dynamo::schema::{self, entity};
 use crate::store::{QuarantineEntry, Replayed};
 
-/// One entry of an owner's audit trail, in the owner's audit partition.
+/// This is one entry of an owner's audit trail, in the owner's audit partition.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditItem {
@@ -23,14 +24,14 @@ pub struct AuditItem {
     pub outcome: AuditOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<EventId>,
-    /// The session an entry is about. Not `sessionId`: that name is the BySession index key,
-    /// which must list session items only.
+    /// This is the session that an entry is about. It is not named `sessionId`, because that name
+    /// is the BySession index key, which must list session items only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub about_session_id: Option<SessionId>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
-    /// What an applied change was; the event publisher's stream filter passes only items
-    /// that have one.
+    /// This says what an applied change was, and the event publisher's stream filter passes only
+    /// items that have one.
     #[serde(rename = "fact", default, skip_serializing_if = "Option::is_none")]
     pub applied: Option<AppliedChange>,
 }
@@ -63,13 +64,13 @@ impl AuditItem {
         }
     }
 
-    /// Whose trail this entry is in.
+    /// Returns whose trail this entry is in.
     pub fn owner(&self) -> Option<Owner> {
         schema::parse_owner_pk(self.pk.strip_prefix("AUDIT#")?)
     }
 }
 
-/// An event id already handled: the de-duplication marker, kept for a while.
+/// This de-duplication marker records an event id already handled, and is kept for a while.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MarkerItem {
@@ -81,7 +82,7 @@ pub struct MarkerItem {
     pub event_type: String,
     pub outcome: idv_model::EventOutcome,
     pub received_at: Ts,
-    /// Epoch seconds after which DynamoDB may delete the marker.
+    /// DynamoDB may delete the marker after these epoch seconds.
     pub ttl: i64,
 }
 
@@ -105,7 +106,7 @@ impl MarkerItem {
     }
 }
 
-/// A bucket's tick: the proof its queue message was sent.
+/// A bucket's tick is the proof that its queue message was sent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TickItem {
@@ -114,16 +115,16 @@ pub struct TickItem {
     #[serde(rename = "SK")]
     pub sk: String,
     pub entity: String,
-    /// When a session claimed the tick to send its message.
+    /// This is when a session claimed the tick to send its message.
     pub created_at: Ts,
-    /// When the message was sent; absent while it may still be unsent.
+    /// This is when the message was sent. It is absent while the message may still be unsent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<Ts>,
     pub ttl: i64,
 }
 
 impl TickItem {
-    /// Ticks are needed until their bucket is processed; they are kept a while after.
+    /// Ticks are needed until their bucket is processed, and they are kept a while after.
     pub fn new(bucket: &ExpiryBucket, now: DateTime<Utc>) -> Self {
         let key = Key::tick(bucket);
         Self {
@@ -144,7 +145,7 @@ impl TickItem {
     }
 }
 
-/// A signed payload kept verbatim.
+/// This is a signed payload kept verbatim.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QuarantineItem {
@@ -162,7 +163,7 @@ pub struct QuarantineItem {
     pub event_type: Option<String>,
     #[serde(with = "serde_bytes")]
     pub body: Vec<u8>,
-    /// Epoch seconds after which DynamoDB may delete it (absent on items kept before).
+    /// DynamoDB may delete the payload after these epoch seconds (absent on items kept before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,10 +1,10 @@
-//! The items of the table as serde structs, used both ways: written with
-//! `serde_dynamo::to_item`, read with `serde_dynamo::from_item`. Absent values are left out
-//! rather than written as NULL, because conditions test whether attributes exist.
+//! The items of the table are serde structs, used both ways: written with `serde_dynamo::to_item`
+//! and read with `serde_dynamo::from_item`. Absent values are left out rather than written as NULL,
+//! because conditions test whether attributes exist.
 //!
-//! `owner`: what a user or related party has (sessions, profile); `account`: accounts and
-//! activations; `kyc_owner`: whose a `kycId` is; `log`: the audit trail, event markers, ticks and
-//! quarantine.
+//! `owner` holds what a user or related party has (sessions, profile), `account` holds accounts and
+//! activations, `kyc_owner` says whose a `kycId` is, and `log` holds the audit trail, event
+//! markers, ticks and quarantine.
 
 use std::collections::HashMap;
 
@@ -33,24 +33,24 @@ pub use owner::{LeaseItem, ProfileItem, SessionItem, expiry_source_value};
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// An item as DynamoDB takes it.
+/// Encodes an item as DynamoDB takes it.
 pub fn to_item(value: &impl Serialize) -> StoreResult<Item> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Rejected(describe::<_>(value, &e)))
 }
 
-/// One value as DynamoDB takes it (for conditions and keys).
+/// Encodes one value as DynamoDB takes it (for conditions and keys).
 pub fn to_value(value: &impl Serialize) -> StoreResult<AttributeValue> {
     serde_dynamo::to_attribute_value(value)
         .map_err(|e| StoreError::Rejected(describe::<_>(value, &e)))
 }
 
-/// An item read back; one that does not decode is corrupt.
+/// Decodes an item read back, and one that does not decode is corrupt.
 pub fn from_item<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
     serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::Corrupt(decode_error::<T>(&e)))
 }
 
-/// What failed to encode, without the value: serde's messages quote the offending value, and
-/// a stored value may be a hosted page's link or a failure message about a person.
+/// Says what failed to encode, without the value, because serde's messages quote the offending
+/// value, and a stored value may be a hosted page's link or a failure message about a person.
 fn describe<T: ?Sized>(_: &T, error: &serde_dynamo::Error) -> String {
     format!(
         "{} does not encode ({})",
@@ -59,7 +59,7 @@ fn describe<T: ?Sized>(_: &T, error: &serde_dynamo::Error) -> String {
     )
 }
 
-/// What failed to decode, as [`describe`].
+/// Says what failed to decode, as [`describe`] does.
 fn decode_error<T>(error: &serde_dynamo::Error) -> String {
     format!(
         "{} does not decode ({})",
@@ -68,7 +68,7 @@ fn decode_error<T>(error: &serde_dynamo::Error) -> String {
     )
 }
 
-/// A serde message kept only when it names a field rather than quoting a value.
+/// Keeps a serde message only when it names a field rather than quoting a value.
 pub fn redacted(error: &impl std::fmt::Display) -> String {
     let message = error.to_string();
     if message.starts_with("missing field") {
@@ -83,7 +83,7 @@ fn short_type<T: ?Sized>() -> &'static str {
     name.rsplit("::").next().unwrap_or(name)
 }
 
-/// A timestamp stored fixed-width (nanoseconds, `Z`), so string order is time order and
+/// A timestamp is stored fixed-width (nanoseconds, `Z`), so that string order is time order and
 /// conditions can compare it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ts(pub DateTime<Utc>);
@@ -107,7 +107,7 @@ fn ts(at: Option<DateTime<Utc>>) -> Option<Ts> {
     at.map(Ts)
 }
 
-/// A table key.
+/// This is a table key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Key {
     #[serde(rename = "PK")]
@@ -137,12 +137,12 @@ impl Key {
         Self::new(schema::user_pk(uid), schema::account_sk(currency, alias))
     }
 
-    /// The marker of a handled event.
+    /// Returns the key of a handled event's marker.
     pub fn event(event_id: idv_model::EventId) -> Self {
         Self::new(schema::event_pk(event_id), schema::EVENT_SK)
     }
 
-    /// When an event was first received.
+    /// Returns the key of the item that records when an event was first received.
     pub fn receipt(event_id: idv_model::EventId) -> Self {
         Self::new(schema::event_pk(event_id), schema::RECEIPT_SK)
     }
@@ -159,7 +159,7 @@ impl Key {
         Self::new(schema::ACTIVATIONS_PK.to_owned(), id.as_str())
     }
 
-    /// The copy of a waiting activation filed under the day it was received.
+    /// Returns the key of the copy of a waiting activation filed under the day it was received.
     pub fn received_activation(waiting: &idv_model::WaitingActivation) -> Self {
         Self::new(
             schema::activations_received_pk(waiting.received.date_naive()),
@@ -171,13 +171,13 @@ impl Key {
         )
     }
 
-    /// That an event paired Ralio's `kycId` with `owner`.
+    /// Returns the key of the item recording that an event paired Ralio's `kycId` with `owner`.
     pub fn kyc_owner(kyc_id: i64, owner: Owner) -> Self {
         Self::new(schema::kyc_id_pk(kyc_id), schema::owner_pk(owner))
     }
 }
 
-/// Who an item belongs to, written on every user or related-party item.
+/// This says who an item belongs to, and it is written on every user or related-party item.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Identity {
@@ -196,7 +196,7 @@ impl Identity {
     }
 }
 
-/// Where a bucket listing stopped: DynamoDB's last evaluated key on a bucket index.
+/// This records where a bucket listing stopped: DynamoDB's last evaluated key on a bucket index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IndexPosition {

@@ -1,5 +1,5 @@
-//! What a user or related party has: sessions and the profile (KYC record and creation lease).
-//! Accounts are in `account`.
+//! This module holds what a user or related party has: sessions and the profile (KYC record and
+//! creation lease). Accounts are in `account`.
 
 use chrono::NaiveDate;
 use idv_model::{
@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::{Ts, ts};
 use crate::store::{StoreError, StoreResult};
 
-/// A session's attributes. Every field is optional: the same struct carries a whole item, the
-/// fields a write sets, or the fields it fills in.
+/// These are a session's attributes. Every field is optional, because the same struct carries a
+/// whole item, the fields a write sets, or the fields it fills in.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionItem {
@@ -23,8 +23,8 @@ pub struct SessionItem {
     pub state: Option<SessionState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_code: Option<u8>,
-    /// `ralio` or `inferred` for an expired session, `none` otherwise: always written with the
-    /// state, so a later state never inherits an old source.
+    /// The source is `ralio` or `inferred` for an expired session and `none` otherwise. It is
+    /// always written with the state, so that a later state never inherits an old source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry_source: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,7 +45,7 @@ pub struct SessionItem {
     pub expire_bucket: Option<String>,
 }
 
-/// The value a condition compares a stored phase's attributes with.
+/// A condition compares a stored phase's attributes with this value.
 pub const NO_EXPIRY_SOURCE: &str = "none";
 
 pub fn expiry_source_value(phase: Phase) -> &'static str {
@@ -95,7 +95,7 @@ impl SessionItem {
     }
 }
 
-/// An owner's profile item: the KYC record and the session-creation lease.
+/// An owner's profile item holds the KYC record and the session-creation lease.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileItem {
@@ -117,7 +117,7 @@ pub struct ProfileItem {
     pub reverify_event_id: Option<EventId>,
 }
 
-/// The session-creation lease, kept on the profile item.
+/// The session-creation lease is kept on the profile item.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LeaseItem {
@@ -127,7 +127,7 @@ pub struct LeaseItem {
     pub creation_lease_token: Option<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creation_lease_since: Option<Ts>,
-    /// Read only: written by `ADD`, never set.
+    /// The version is only read, because it is written by `ADD` and never set.
     #[serde(default, skip_serializing)]
     pub sessions_version: Option<u64>,
 }

@@ -1,4 +1,5 @@
-//! The items against the names conditions use, and round trips through DynamoDB's shapes.
+//! These tests check the items against the names that conditions use, and round trips through
+//! DynamoDB's shapes.
 
 use super::*;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -144,7 +145,7 @@ fn quarantined_bodies_are_binary_and_come_back_verbatim() {
     };
     let item = to_item(&QuarantineItem::from(&entry)).unwrap();
     assert!(matches!(item["body"], AttributeValue::B(_)));
-    // DynamoDB forgets it at its retention's end.
+    // DynamoDB forgets the entry at its retention's end.
     assert!(
         matches!(&item["ttl"], AttributeValue::N(n) if n == &entry.expires_at.timestamp().to_string())
     );
@@ -152,8 +153,8 @@ fn quarantined_bodies_are_binary_and_come_back_verbatim() {
     assert_eq!(QuarantineEntry::from(back), entry);
 }
 
-/// A stored value that does not decode is reported by the item's type and what is wrong, never
-/// by the value: it may be a hosted page's link.
+/// A stored value that does not decode is reported by the item's type and what is wrong, never by
+/// the value, because it may be a hosted page's link.
 #[test]
 fn an_item_that_does_not_decode_is_described_without_its_values() {
     let secret = "https://verify.example/session/bearer-token-123";

@@ -1,9 +1,9 @@
-//! Update and condition expressions, built in one place: every attribute is referred to as
-//! `#name` (several are reserved words) and every value gets a numbered `:vN` placeholder, so
+//! Update and condition expressions are built in one place. Every attribute is referred to as
+//! `#name` (several are reserved words) and every value gets a numbered `:vN` placeholder, so that
 //! no two parts of a request can collide on a placeholder.
 //!
-//! The conditions are the model's guards ([`SessionGuard`], [`KycGuard`]) written out for
-//! DynamoDB: the phases, open states and stamp order all come from the model.
+//! The conditions are the model's guards ([`SessionGuard`], [`KycGuard`]) written out for DynamoDB,
+//! so the phases, open states and stamp order all come from the model.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,7 +15,7 @@ use super::items::{Item, Ts, expiry_source_value, to_value};
 use super::schema::{self, attr};
 use crate::store::StoreResult;
 
-/// A condition on the item a request writes.
+/// This is a condition on the item that a request writes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cond {
     Absent(&'static str),
@@ -28,23 +28,23 @@ pub enum Cond {
     Or(Vec<Cond>),
 }
 
-/// The names, values, update clauses and condition of one request. No `Debug`: values may
-/// hold a hosted page's token.
+/// These are the names, values, update clauses and condition of one request. It has no `Debug`,
+/// because values may hold a hosted page's token.
 #[derive(Default)]
 pub struct Expression {
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
-    /// Attribute → its SET clause and that clause's value placeholder, ordered so requests are
-    /// reproducible.
+    /// This maps each attribute to its SET clause and that clause's value placeholder, ordered so
+    /// that requests are reproducible.
     sets: BTreeMap<String, (String, String)>,
     removes: Vec<String>,
     adds: Vec<String>,
     condition: Option<Rendered>,
-    /// Placeholders handed out, so a removed value's number is never reused.
+    /// This counts the placeholders handed out, so that a removed value's number is never reused.
     next_value: usize,
 }
 
-/// A rendered condition, and whether it is an AND/OR of several (which needs parentheses
+/// This is a rendered condition, and whether it is an AND/OR of several (which needs parentheses
 /// inside another join).
 #[derive(Debug, Clone)]
 struct Rendered {
@@ -83,8 +83,8 @@ impl Expression {
         placeholder
     }
 
-    /// One SET clause per attribute: a later clause replaces an earlier one, and its value
-    /// goes (DynamoDB refuses unused values).
+    /// Keeps one SET clause per attribute. A later clause replaces an earlier one, and its value
+    /// goes, because DynamoDB refuses unused values.
     fn set_clause(&mut self, attribute: &str, clause: String, placeholder: String) {
         if let Some((_, replaced)) = self
             .sets
@@ -94,15 +94,15 @@ impl Expression {
         }
     }
 
-    /// `SET attribute = value`.
+    /// Adds `SET attribute = value`.
     pub fn set(&mut self, attribute: &str, value: AttributeValue) -> &mut Self {
         let (name, placeholder) = (self.name(attribute), self.value(value));
         self.set_clause(attribute, format!("{name} = {placeholder}"), placeholder);
         self
     }
 
-    /// `SET attribute = if_not_exists(attribute, value)`: a value only where none is stored.
-    /// An attribute this request also sets keeps the set value.
+    /// Adds `SET attribute = if_not_exists(attribute, value)`, which writes a value only where none
+    /// is stored. An attribute that this request also sets keeps the set value.
     pub fn fill(&mut self, attribute: &str, value: AttributeValue) -> &mut Self {
         if self.sets.contains_key(attribute) {
             return self;
@@ -129,7 +129,7 @@ impl Expression {
         self
     }
 
-    /// `ADD attribute value`: a number counted up (from 0 when absent).
+    /// Adds `ADD attribute value`, which counts a number up (from 0 when absent).
     pub fn add(&mut self, attribute: &str, value: AttributeValue) -> &mut Self {
         let (name, value) = (self.name(attribute), self.value(value));
         self.adds.push(format!("{name} {value}"));
@@ -142,7 +142,7 @@ impl Expression {
         self
     }
 
-    /// The request's condition; several are joined with AND.
+    /// Adds the request's condition, and several are joined with AND.
     pub fn condition(&mut self, condition: &Cond) -> &mut Self {
         let rendered = self.render(condition);
         self.condition = Some(match self.condition.take() {
@@ -233,7 +233,7 @@ impl Expression {
     }
 }
 
-/// The condition under which a session write may apply.
+/// Returns the condition under which a session write may apply.
 pub fn session_condition(guard: SessionGuard) -> StoreResult<Cond> {
     Ok(match guard {
         SessionGuard::Lifecycle(target) => {
@@ -255,8 +255,8 @@ pub fn session_condition(guard: SessionGuard) -> StoreResult<Cond> {
     })
 }
 
-/// The alternatives of "the stored phase is one of `phases`": a state, and for an expiry, who
-/// said so. Empty when there are no phases to match.
+/// Returns the alternatives of "the stored phase is one of `phases`": a state, and for an expiry,
+/// who said so. It is empty when there are no phases to match.
 fn phase_in(phases: &[Phase]) -> StoreResult<Vec<Cond>> {
     let mut states = Vec::new();
     let mut expired = Vec::new();
@@ -277,7 +277,7 @@ fn phase_in(phases: &[Phase]) -> StoreResult<Vec<Cond>> {
     Ok(any)
 }
 
-/// The condition under which a KYC write may apply: its stamp is newer than the stored one.
+/// Returns the condition under which a KYC write may apply: its stamp is newer than the stored one.
 pub fn kyc_condition(guard: KycGuard) -> StoreResult<Cond> {
     match guard {
         KycGuard::NewerLevel(stamp) => newer(attr::KYC_AT, attr::KYC_EVENT_ID, stamp),
@@ -285,7 +285,7 @@ pub fn kyc_condition(guard: KycGuard) -> StoreResult<Cond> {
     }
 }
 
-/// [`EventStamp`]'s order on stored attributes: by time, then by event id.
+/// Writes out [`EventStamp`]'s order on stored attributes: by time, then by event id.
 fn newer(at: &'static str, event_id: &'static str, stamp: EventStamp) -> StoreResult<Cond> {
     let when = to_value(&Ts(stamp.at))?;
     Ok(Cond::Or(vec![
@@ -298,7 +298,7 @@ fn newer(at: &'static str, event_id: &'static str, stamp: EventStamp) -> StoreRe
     ]))
 }
 
-/// The condition under which a creation-lease write may apply.
+/// Returns the condition under which a creation-lease write may apply.
 pub fn lease_condition(guard: LeaseGuard) -> StoreResult<Cond> {
     Ok(match guard {
         LeaseGuard::Free { now, seen_version } => {
@@ -306,7 +306,7 @@ pub fn lease_condition(guard: LeaseGuard) -> StoreResult<Cond> {
             let seen = Cond::Eq(version, to_value(&seen_version)?);
             Cond::And(vec![
                 lease_lapsed(attr::CREATION_LEASE_UNTIL, now)?,
-                // A version never counted is 0.
+                // A version that was never counted is 0.
                 if seen_version == 0 {
                     Cond::Or(vec![Cond::Absent(version), seen])
                 } else {
@@ -318,7 +318,7 @@ pub fn lease_condition(guard: LeaseGuard) -> StoreResult<Cond> {
     })
 }
 
-/// The condition under which an account write may apply.
+/// Returns the condition under which an account write may apply.
 pub fn account_condition(guard: AccountGuard) -> StoreResult<Cond> {
     let status = |s: &str| to_value(&s);
     Ok(match guard {
@@ -340,7 +340,8 @@ pub fn account_condition(guard: AccountGuard) -> StoreResult<Cond> {
     })
 }
 
-/// A lease stored in `until` that has run out by `now` (or none at all).
+/// Returns the condition that a lease stored in `until` has run out by `now` (or that there is none
+/// at all).
 fn lease_lapsed(until: &'static str, now: DateTime<Utc>) -> StoreResult<Cond> {
     Ok(Cond::Or(vec![
         Cond::Absent(until),
