@@ -1,5 +1,6 @@
-//! Helpers for the end-to-end scenarios: a whole local stack on ephemeral ports (its own table
-//! and queue on the emulator when DynamoDB is asked for), and a small HTTP client for it.
+//! This crate holds the helpers for the end-to-end scenarios: a whole local stack on ephemeral
+//! ports (with its own table and queue on the emulator when DynamoDB is asked for), and a small
+//! HTTP client for it.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -27,14 +28,14 @@ pub struct Stack {
     pub http: reqwest::Client,
 }
 
-/// Starts a stack; `tweak` adjusts the options (compressed time, chaos).
+/// Starts a stack, and `tweak` adjusts the options (compressed time, chaos).
 pub async fn start(store: StoreKind, tweak: impl FnOnce(&mut LocalOptions)) -> Stack {
     let mut options = LocalOptions {
         addr: ([127, 0, 0, 1], 0).into(),
         store,
         table_name: format!("idv-e2e-{}", uuid::Uuid::new_v4().simple()),
         poll_every: Duration::from_millis(200),
-        // moto on a busy machine: the SDK's own limits, not AWS's (3 s an attempt).
+        // moto on a busy machine needs the SDK's own limits, not AWS's (3 s an attempt).
         aws_timeouts: idv_local::AwsTimeouts::emulator(),
         ..LocalOptions::default()
     };
@@ -144,7 +145,7 @@ impl Stack {
         assert_eq!(response.status().as_u16(), 200, "{operation}:{fault}");
     }
 
-    /// The accounts Ralio (the simulator) holds for `uid`.
+    /// Returns the accounts Ralio (the simulator) holds for `uid`.
     pub async fn ralio_accounts(&self, uid: &str) -> Vec<Value> {
         let all: Vec<Value> = self
             .http
@@ -158,7 +159,7 @@ impl Stack {
         all.into_iter().filter(|a| a["userId"] == uid).collect()
     }
 
-    /// The ids of the IDV sessions Ralio (the simulator) holds for `uid`.
+    /// Returns the ids of the IDV sessions Ralio (the simulator) holds for `uid`.
     pub fn ralio_sessions(&self, uid: &str) -> Vec<String> {
         let sim = self.running.simulator.as_ref().expect("the simulator runs");
         sim.sessions_of(uid).into_iter().map(|(id, _)| id).collect()
@@ -171,7 +172,8 @@ impl Stack {
             .await;
     }
 
-    /// The domain events the stack published for `uid`, oldest first (`GET /events?uid=`).
+    /// Returns the domain events the stack published for `uid`, oldest first
+    /// (`GET /events?uid=`).
     pub async fn events(&self, uid: &str) -> Vec<Value> {
         let (status, body) = answer(
             self.http
@@ -185,7 +187,7 @@ impl Stack {
         body.as_array().cloned().unwrap_or_default()
     }
 
-    /// Waits until `uid`'s events satisfy `done`; returns them.
+    /// Waits until `uid`'s events satisfy `done`, and returns them.
     pub async fn events_until(
         &self,
         uid: &str,
@@ -198,7 +200,7 @@ impl Stack {
         .await
     }
 
-    /// Ralio warning that `uid`'s identity document expires on `date`.
+    /// Has Ralio warn that `uid`'s identity document expires on `date`.
     pub async fn expiration_warning(&self, uid: &str, date: &str, days_remaining: i64) {
         let body = json!({ "expirationDate": date, "daysRemaining": days_remaining });
         let (status, answer) = answer(
@@ -213,7 +215,8 @@ impl Stack {
         assert_eq!(status, 200, "{answer}");
     }
 
-    /// The user's whole audit trail, oldest first (`GET /users/{uid}/history`, every page).
+    /// Returns the user's whole audit trail, oldest first (`GET /users/{uid}/history`, every
+    /// page).
     pub async fn history(&self, uid: &str) -> Vec<Value> {
         let mut entries = Vec::new();
         let mut cursor: Option<String> = None;
@@ -245,7 +248,8 @@ impl Stack {
             .unwrap()
     }
 
-    /// Polls the user's KYC status until `done` holds (webhooks and ticks are asynchronous).
+    /// Polls the user's KYC status until `done` holds, because webhooks and ticks are
+    /// asynchronous.
     pub async fn kyc_until(&self, uid: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
         eventually(what, Duration::from_secs(60), || async {
             Some(self.kyc(uid).await).filter(|body| done(body))
@@ -258,7 +262,7 @@ impl Stack {
     }
 }
 
-/// Retries `probe` every 100 ms until it gives a value; fails the test after `limit`.
+/// Retries `probe` every 100 ms until it gives a value, and fails the test after `limit`.
 pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, probe: F) -> T
 where
     F: Fn() -> Fut,

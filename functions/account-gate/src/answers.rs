@@ -1,4 +1,5 @@
-//! What `GET /users/{uid}/kyc` and `POST /users/{uid}/accounts` read and write on the wire.
+//! This module defines what `GET /users/{uid}/kyc` and `POST /users/{uid}/accounts` read and
+//! write on the wire.
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -39,12 +40,14 @@ struct SessionView<'a> {
     session_id: String,
     state: &'static str,
     state_code: u8,
-    /// Only while the user can still use it: a spent page is not handed out again.
+    /// Is set only while the user can still use the page, because a spent page is not handed
+    /// out again.
     hosted_url: Option<&'a str>,
     created_at: DateTime<Utc>,
     expires_at: Option<DateTime<Utc>>,
     expiring_soon: bool,
-    /// How the expiry was learned: `ralio` (webhook) or `inferred` (no outcome came in time).
+    /// Says how the expiry was learned: `ralio` (from a webhook) or `inferred` (because no
+    /// outcome came in time).
     expiry_source: Option<&'static str>,
     failure_reasons: Vec<Reason<'a>>,
 }
@@ -80,7 +83,7 @@ struct AccountView<'a> {
     balance: Option<i64>,
     pending_in: Option<i64>,
     pending_out: Option<i64>,
-    /// When Ralio said the account is ready for use.
+    /// Is when Ralio said the account is ready for use.
     activated_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
 }
@@ -120,7 +123,8 @@ pub(crate) struct KycStatus<'a> {
     next_action: NextAction,
     latest_session: Option<SessionView<'a>>,
     sessions: Vec<SessionView<'a>>,
-    /// Ralio warned the identity document expires then: verify again before.
+    /// Is when Ralio warned that the identity document expires, so the user should verify
+    /// again before it.
     reverify_before: Option<NaiveDate>,
     accounts: Vec<AccountView<'a>>,
 }
@@ -160,8 +164,9 @@ fn invalid(field: &'static str, detail: &str) -> Problem {
     .with("field", field)
 }
 
-/// `{alias, currency}`: alias 1–100 characters with at least one that is not whitespace
-/// (stored trimmed), currency exactly EUR or USD. The OpenAPI schema says the same.
+/// Parses `{alias, currency}`. The alias has 1–100 characters with at least one that is not
+/// whitespace (it is stored trimmed), and the currency is exactly EUR or USD. The OpenAPI schema
+/// says the same.
 pub(crate) fn parse_request(body: &[u8]) -> Result<(String, Currency), Problem> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
         invalid(
@@ -180,7 +185,7 @@ pub(crate) fn parse_request(body: &[u8]) -> Result<(String, Currency), Problem> 
         Some(_) => return Err(invalid("alias", "alias must be a string.")),
         None => return Err(invalid("alias", "alias is required.")),
     };
-    // Counted as sent, as the schema's maxLength counts it.
+    // The alias is counted as sent, because the schema's maxLength counts it that way.
     if alias.is_empty() || alias.chars().count() > MAX_ALIAS_CHARS {
         return Err(invalid("alias", "alias must be 1 to 100 characters."));
     }

@@ -1,5 +1,5 @@
-//! `POST /users/{uid}/accounts`: an account for a REGULAR user, created at Ralio at most once
-//! per alias and currency.
+//! This module serves `POST /users/{uid}/accounts`, which creates an account for a REGULAR user
+//! at Ralio at most once per alias and currency.
 
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ use crate::answers::{created_answer, parse_request};
 use crate::error::GateError;
 use crate::{AccountGate, MAX_ACCOUNT_REQUEST};
 
-/// What one request asks to create.
+/// Is the account that one request asks to create.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AccountRequest<'a> {
     pub(crate) uid: Uid,
@@ -40,8 +40,8 @@ impl<'a> AccountRequest<'a> {
         }
     }
 
-    /// Whether an account Ralio read back by id is this request's: its owner, alias and
-    /// currency (the one rule for the gate's own lookups and an operator's `--found`).
+    /// Returns whether an account Ralio read back by id is this request's, by its owner, alias
+    /// and currency. It is the one rule for the gate's own lookups and an operator's `--found`.
     pub(crate) fn is(&self, read: &ListedAccount) -> bool {
         let owner = read.user_id.as_deref().unwrap_or_default();
         let account = &read.account;
@@ -64,7 +64,8 @@ impl AccountGate {
     ) -> Result<Response, GateError> {
         let now = self.parts.clock.now();
         let snapshot = self.parts.users.load_user(wanted.uid).await?;
-        // A repeat of a request that already succeeded gets the same account back.
+        // A repeat of a request that already succeeded gets the same account back, so that a
+        // retry is safe.
         if let Some(existing) = find_created(&snapshot, wanted.alias, wanted.currency) {
             return Ok(created_answer(StatusCode::OK, existing));
         }
@@ -80,8 +81,8 @@ impl AccountGate {
         self.proceed(wanted, reservation, deadline).await
     }
 
-    /// The refusal for a user whose level went below REGULAR after this request read it: the
-    /// reservation did not take effect, and the answer shows the level as it is now.
+    /// Returns the refusal for a user whose level went below REGULAR after this request read
+    /// it. The reservation did not take effect, and the answer shows the level as it is now.
     pub(crate) async fn lowered(&self, wanted: AccountRequest<'_>) -> GateError {
         let now = self.parts.clock.now();
         match self.parts.users.load_user(wanted.uid).await {
@@ -90,7 +91,7 @@ impl AccountGate {
         }
     }
 
-    /// What a reservation leads to.
+    /// Answers according to what the reservation found.
     async fn proceed(
         &self,
         wanted: AccountRequest<'_>,
@@ -110,7 +111,7 @@ impl AccountGate {
         }
     }
 
-    /// The refusal for a user below REGULAR, audited.
+    /// Returns the refusal for a user below REGULAR, and audits it.
     async fn refuse(&self, snapshot: &UserSnapshot, now: DateTime<Utc>) -> GateError {
         let profile = &snapshot.profile;
         let level = profile.kyc_level();
@@ -130,7 +131,7 @@ impl AccountGate {
     }
 
     /// Creates the reserved account at Ralio and records what became of it: created, failed
-    /// (Ralio certainly did nothing) or uncertain.
+    /// (when Ralio certainly did nothing) or uncertain.
     pub(crate) async fn create_at_ralio(
         &self,
         wanted: AccountRequest<'_>,
@@ -153,7 +154,8 @@ impl AccountGate {
             Err(error) if error.may_have_acted() => {
                 let write = AccountRecord::mark_uncertain(uid, alias, currency, token, now);
                 if let Err(e) = self.parts.accounts.write_account(&write, now).await {
-                    // The reservation stays pending; once its lease runs out it is uncertain.
+                    // The reservation stays pending, so it becomes uncertain once its lease runs
+                    // out.
                     tracing::warn!(error = %e, "uncertain account creation not recorded");
                 }
                 Err(GateError::Uncertain {
@@ -171,7 +173,7 @@ impl AccountGate {
         }
     }
 
-    /// Records an account Ralio has (created now, or found), answering with `status`.
+    /// Records an account Ralio has (created now, or found) and answers with `status`.
     pub(crate) async fn record_found(
         &self,
         wanted: AccountRequest<'_>,
@@ -197,9 +199,9 @@ impl AccountGate {
                 )));
             }
             Err(e) => {
-                // Ralio has it; the reservation is held or lapses to uncertain, and a retry
-                // finds it in Ralio's list. Saying the store failed would suggest nothing
-                // happened.
+                // Ralio has the account, and the reservation is held or lapses to uncertain, so
+                // a retry finds it in Ralio's list. Saying that the store failed would suggest
+                // that nothing happened.
                 tracing::error!(uid = %wanted.uid, %reservation, %account_id, error = %e, "account created at Ralio but not recorded");
                 return Err(GateError::Uncertain {
                     retry_after: LOOK_AGAIN,
@@ -208,12 +210,12 @@ impl AccountGate {
             }
         };
         match refused {
-            // Someone recorded it first (a peer that found it too).
+            // Someone recorded the account first, such as a peer that found it too.
             Some(record) if record.created().is_some() => {
                 Ok(created_answer(StatusCode::OK, &record))
             }
-            // Freed meanwhile (an operator declared it absent): what Ralio holds wins, or the
-            // next request would create a second one.
+            // The reservation was freed meanwhile (an operator declared the account absent).
+            // What Ralio holds wins, or the next request would create a second one.
             freed
                 if freed
                     .as_ref()

@@ -1,4 +1,4 @@
-//! Every answer of `POST /users/{uid}/accounts` other than an account.
+//! This module holds every answer of `POST /users/{uid}/accounts` other than an account.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,7 +11,7 @@ use idv_model::{KycLevel, NextAction};
 
 use crate::FUNCTION;
 
-/// Every answer of `POST /users/{uid}/accounts` other than an account.
+/// Each variant is an answer of `POST /users/{uid}/accounts` other than an account.
 #[derive(Debug)]
 pub(crate) enum GateError {
     Invalid(Problem),
@@ -20,7 +20,7 @@ pub(crate) enum GateError {
         action: NextAction,
     },
     InProgress,
-    /// Ralio may have created it; ask again after this long.
+    /// Ralio may have created the account, so the caller should ask again after this long.
     Uncertain {
         retry_after: chrono::Duration,
         failure: Option<RalioError>,

@@ -1,6 +1,7 @@
-//! `GET /users/{uid}/history`: the user's audit trail, newest first, in pages. Every event
-//! received about the user (applied, stale, unchanged, duplicate) and every watcher action and
-//! gate decision, by id and stable code only: no personal data, no pages' URLs.
+//! This module serves `GET /users/{uid}/history`, the user's audit trail, newest first and in
+//! pages. It lists every event received about the user (applied, stale, unchanged, duplicate)
+//! and every watcher action and gate decision by id and stable code only, so it shows no
+//! personal data and no pages' URLs.
 
 use std::sync::Arc;
 
@@ -39,7 +40,7 @@ struct EntryView<'a> {
     session_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     account_id: Option<&'a str>,
-    /// A short note free of personal data (`now VERIFIED`, `kyc level LIGHT`).
+    /// Is a short note free of personal data (`now VERIFIED`, `kyc level LIGHT`).
     #[serde(skip_serializing_if = "str::is_empty")]
     detail: &'a str,
 }
@@ -70,7 +71,7 @@ impl<'a> From<&'a AuditEntry> for EntryView<'a> {
 struct HistoryPage<'a> {
     uid: String,
     entries: Vec<EntryView<'a>>,
-    /// Pass as `cursor` for the next, older page; `null` on the last one.
+    /// The caller passes it as `cursor` for the next, older page. It is `null` on the last one.
     next_cursor: Option<String>,
 }
 
@@ -94,7 +95,7 @@ fn limit(raw: Option<&str>) -> Result<u32, Problem> {
         })
 }
 
-/// A cursor is a store position, base64url-encoded; anything that does not decode to a
+/// A cursor is a store position, base64url-encoded. Anything that does not decode to a
 /// plausible position is refused before the store sees it.
 fn cursor(raw: Option<&str>) -> Result<Option<String>, Problem> {
     let Some(raw) = raw else { return Ok(None) };

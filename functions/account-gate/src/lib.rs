@@ -1,7 +1,8 @@
-//! The gate the integration exists for: an account is created only for a user whose KYC level
-//! is REGULAR, and the merchant always knows what the user should do next.
+//! This is the gate the integration exists for. An account is created only for a user whose KYC
+//! level is REGULAR, and the merchant always knows what the user should do next.
 //!
-//! `GET /users/{uid}/kyc` reads one DynamoDB Query. `POST /users/{uid}/accounts` answers:
+//! `GET /users/{uid}/kyc` reads one DynamoDB Query. `POST /users/{uid}/accounts` answers as
+//! follows:
 //!
 //! | situation | answer |
 //! |---|---|
@@ -16,8 +17,8 @@
 //!
 //! `GET /users/{uid}/history` pages through the user's audit trail ([`history`]).
 //!
-//! An uncertain creation is never resolved by creating again right away: Ralio's account list
-//! and its `account_activated` webhook are looked at first.
+//! An uncertain creation is never resolved by creating again right away, because Ralio's
+//! account list and its `account_activated` webhook are looked at first.
 
 pub mod history;
 pub mod lambda;
@@ -45,27 +46,28 @@ pub use lookup::ACTIVATIONS_LOOKED_AT;
 pub use resolution::{Recreate, Resolution, ResolveError};
 pub use router::{MAX_ACCOUNT_REQUEST, ROUTES, router};
 
-/// This function's name in metrics.
+/// Is this function's name in metrics.
 const FUNCTION: &str = "account-gate";
 
-/// Sessions listed in the status answer, newest first.
+/// Is how many sessions the status answer lists, newest first.
 pub const SESSIONS_SHOWN: usize = 10;
-/// Longest alias accepted.
+/// Is the longest alias accepted, in characters.
 pub const MAX_ALIAS_CHARS: usize = 100;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
-    /// How long a request may hold an account creation (`ACCOUNT_LEASE`, default 60s): longer
-    /// than an invocation can be calling Ralio. A holder that dies leaves its creation
+    /// Is how long a request may hold an account creation (`ACCOUNT_LEASE`, default 60s). It is
+    /// longer than an invocation can be calling Ralio. A holder that dies leaves its creation
     /// uncertain once this runs out.
     pub lease: chrono::Duration,
-    /// How long an identical concurrent request waits for the first one (`ACCOUNT_WAIT`, 3s).
+    /// Is how long an identical concurrent request waits for the first one (`ACCOUNT_WAIT`,
+    /// 3s).
     pub wait_for_peer: Duration,
-    /// How long an uncertain creation must stay unseen in Ralio's list before it is tried
+    /// Is how long an uncertain creation must stay unseen in Ralio's list before it is tried
     /// again, when `recreate` allows it (`ACCOUNT_SETTLE`, default 2m).
     pub settle: chrono::Duration,
-    /// Whether it is ever tried again on the list's word (`ACCOUNT_RECREATE`, default never:
-    /// see [`resolution`]).
+    /// Says whether a creation is ever tried again on the list's word (`ACCOUNT_RECREATE`,
+    /// default never, as [`resolution`] explains).
     pub recreate: Recreate,
 }
 
@@ -80,8 +82,8 @@ impl Default for Settings {
     }
 }
 
-/// What the gate is made of. Tests and the local stack choose each part; Lambda's come from
-/// its environment ([`AccountGate::from_env`]).
+/// Holds the parts the gate is made of. Tests and the local stack choose each part, and Lambda's
+/// come from its environment ([`AccountGate::from_env`]).
 pub struct Parts {
     pub users: Arc<dyn UserReader>,
     pub accounts: Arc<dyn AccountStore>,
@@ -91,7 +93,7 @@ pub struct Parts {
     pub settings: Settings,
 }
 
-/// The function: what it is made of, nothing else.
+/// Is the function, which holds its parts and nothing else.
 pub struct AccountGate {
     parts: Parts,
 }
@@ -101,7 +103,8 @@ impl AccountGate {
         Arc::new(Self { parts })
     }
 
-    /// Lambda's configuration: `TABLE_NAME`, the Ralio variables and the [`settings`].
+    /// Builds the gate from Lambda's configuration: `TABLE_NAME`, the Ralio variables and the
+    /// [`settings`].
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let settings = settings(wiring.env())?;
         let store = wiring.store()?;
@@ -118,7 +121,8 @@ impl AccountGate {
     }
 }
 
-/// The `ACCOUNT_*` settings as the environment sets them; a variable not set keeps its default.
+/// Returns the `ACCOUNT_*` settings as the environment sets them. A variable not set keeps its
+/// default.
 pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
     let defaults = Settings::default();
     Ok(Settings {

@@ -1,8 +1,9 @@
-//! Looking at Ralio for an account whose creation is uncertain: its account list, then the
-//! `account_activated` events kept because their account was never recorded.
+//! This module looks at Ralio for an account whose creation is uncertain. It reads Ralio's
+//! account list first, then the `account_activated` events kept because their account was never
+//! recorded.
 //!
 //! Only activations received since the request could have been acted on are read, and each
-//! activation's account is read at Ralio at most once: what it was read to be is kept with it,
+//! activation's account is read at Ralio at most once. What it was read to be is kept with it,
 //! so the merchant's other accounts cost one GET each, ever, not one per retry.
 
 use chrono::{DateTime, Utc};
@@ -12,29 +13,31 @@ use idv_model::{AccountIdentity, RalioAccount, Uid, WaitingActivation};
 use crate::AccountGate;
 use crate::create::AccountRequest;
 
-/// Activations whose account one lookup reads at Ralio, at most. Beyond them the lookup is
+/// Is the most activations whose account one lookup reads at Ralio. Beyond them the lookup is
 /// inconclusive, and the next one reads the next ones.
 pub const ACTIVATIONS_LOOKED_AT: usize = 25;
 
-/// How much earlier than the request's own clock an activation may have been received: the
-/// clocks of two function instances disagree by less.
+/// Is how much earlier than the request's own clock an activation may have been received,
+/// because the clocks of two function instances disagree by less.
 const CLOCK_SLACK: chrono::Duration = chrono::Duration::minutes(1);
 
-/// What looking at Ralio told of an account.
+/// Says what looking at Ralio told of an account.
 pub(crate) enum Lookup {
     Found(RalioAccount),
     Absent,
-    /// Absence cannot be told: the outcome stays uncertain, and is never settled by time.
+    /// Means that absence cannot be told, so the outcome stays uncertain and is never settled
+    /// by time.
     Inconclusive(&'static str),
-    /// Not looked at fully this time (a store read failed, or more activations wait than one
-    /// lookup reads): ask again later. Never what an operator may look past.
+    /// Means that Ralio was not looked at fully this time (a store read failed, or more
+    /// activations wait than one lookup reads), so the caller should ask again later. An
+    /// operator may never look past it.
     Unread,
 }
 
 impl AccountGate {
-    /// Whether Ralio shows the requested account, whose creation became uncertain at `since`:
-    /// in its account list, or behind an activation that arrived before its account was
-    /// recorded.
+    /// Returns whether Ralio shows the requested account, whose creation became uncertain at
+    /// `since`, either in its account list or behind an activation that arrived before its
+    /// account was recorded.
     pub(crate) async fn look_at_ralio(
         &self,
         wanted: AccountRequest<'_>,
@@ -59,7 +62,7 @@ impl AccountGate {
             .await
         {
             Ok(waiting) => waiting,
-            // Unread activations prove nothing either way.
+            // Activations that were not read prove nothing either way.
             Err(e) => {
                 tracing::warn!(error = %e.kind(), "activations not read");
                 return Ok(Lookup::Unread);
@@ -72,8 +75,8 @@ impl AccountGate {
             let id = &waiting.activation.account_id;
             let read = match call.get_account(id).await {
                 Ok(read) => read,
-                // Ralio answers for this account, and not with one we can use (closed, not
-                // ours, or not showing yet): not the one we look for now, and not to be
+                // Ralio answers for this account, but not with one we can use (closed, not
+                // ours, or not showing yet). It is not the one we look for now, but it is not
                 // forgotten either, since whether Ralio lags after a creation is unknown.
                 Err(error @ (RalioError::Rejected { .. } | RalioError::UserNotFound))
                     if !error.may_have_acted() =>
@@ -85,13 +88,14 @@ impl AccountGate {
             if wanted.is(&read) {
                 return Ok(Lookup::Found(read.account));
             }
-            // Only an account read with an owner is someone's for good; one without is read
-            // again next time.
+            // Only an account read with an owner is someone's for good, so one without an
+            // owner is read again next time.
             let Some(owner) = read.user_id.as_deref().filter(|o| Uid::parse(o).is_ok()) else {
                 continue;
             };
             let seen_as = AccountIdentity::read(owner, &read.account.alias, &read.account.currency);
-            // Not audited, it is read again next time: a cost, not a risk.
+            // A failure to keep it is not audited, because the account is then read again next
+            // time, which is a cost, not a risk.
             if let Err(e) = self
                 .parts
                 .accounts
@@ -101,8 +105,8 @@ impl AccountGate {
                 tracing::warn!(error = %e.kind(), "what an activation's account is was not kept");
             }
         }
-        // The rest are read by the next lookup: until then absence is not even inconclusive,
-        // it is unread.
+        // The next lookup reads the rest. Until then, absence is not even inconclusive but
+        // unread.
         if candidates.len() > ACTIVATIONS_LOOKED_AT {
             return Ok(Lookup::Unread);
         }

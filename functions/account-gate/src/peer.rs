@@ -1,4 +1,4 @@
-//! An identical request is creating the account: this one waits a little for its outcome.
+//! When an identical request is creating the account, this one waits a little for its outcome.
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -11,7 +11,7 @@ use crate::create::AccountRequest;
 use crate::error::GateError;
 
 impl AccountGate {
-    /// An identical request is creating it: answer with its account once recorded.
+    /// Answers with the account an identical request is creating, once it is recorded.
     pub(crate) async fn wait_for_peer(
         &self,
         wanted: AccountRequest<'_>,

@@ -1,10 +1,10 @@
-//! What happens to a creation whose outcome at Ralio is uncertain and that Ralio's account list
-//! does not show once it has settled.
+//! This module decides what happens to a creation whose outcome at Ralio is uncertain and that
+//! Ralio's account list does not show once it has settled.
 //!
 //! That the merchant list shows the users' accounts, and how it applies its filter, are
-//! inferred (REFERENCE §2.8), not documented: an empty list proves nothing until someone has
-//! verified its meaning in Ralio's sandbox. So by default (`ACCOUNT_RECREATE=never`) such a
-//! creation waits for a person: the gate answers 409 `creation_uncertain`, counts
+//! inferred (REFERENCE §2.8), not documented, so an empty list proves nothing until someone has
+//! verified its meaning in Ralio's sandbox. By default (`ACCOUNT_RECREATE=never`) such a
+//! creation therefore waits for a person: the gate answers 409 `creation_uncertain`, counts
 //! `AccountCreationUnresolved` (alarmed), and an operator settles it with
 //! `idv-admin accounts resolve UID ALIAS CURRENCY (--found ACCOUNT_ID | --absent)`, audited.
 //! `ACCOUNT_RECREATE=after-settle` lets the gate create again once the list has shown nothing
@@ -25,17 +25,17 @@ use crate::AccountGate;
 use crate::create::AccountRequest;
 use crate::lookup::Lookup;
 
-/// The audit action of an operator's resolution.
+/// Is the audit action of an operator's resolution.
 pub const ACCOUNT_RESOLVED: &str = "account_resolved";
 
-/// `ACCOUNT_RECREATE`: whether the gate may create again when Ralio's list shows nothing.
+/// Says whether the gate may create again when Ralio's list shows nothing (`ACCOUNT_RECREATE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Recreate {
-    /// Never on the list's word: an operator resolves it.
+    /// The gate never creates again on the list's word, so an operator resolves the creation.
     #[default]
     Never,
-    /// Once the creation has settled unseen (`ACCOUNT_SETTLE`), for a deployment that has
-    /// verified what the list shows.
+    /// The gate creates again once the creation has settled unseen (`ACCOUNT_SETTLE`). It is
+    /// meant for a deployment that has verified what the list shows.
     AfterSettle,
 }
 
@@ -50,13 +50,13 @@ impl FromStr for Recreate {
     }
 }
 
-/// What an operator found at Ralio.
+/// Says what an operator found at Ralio.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
-    /// The account Ralio holds for this request (read from Ralio, checked to be the user's,
-    /// with the alias and currency asked for).
+    /// Ralio holds this account for this request. It is read from Ralio and checked to be the
+    /// user's, with the alias and currency asked for.
     Found(AccountId),
-    /// Ralio holds none: a new request creates it.
+    /// Ralio holds no account, so a new request creates it.
     Absent,
 }
 
@@ -79,7 +79,7 @@ pub enum ResolveError {
 }
 
 impl AccountGate {
-    /// Settles an uncertain creation as an operator found it at Ralio, audited.
+    /// Settles an uncertain creation as an operator found it at Ralio, and audits it.
     pub async fn resolve_by_operator(
         &self,
         uid: Uid,
@@ -121,8 +121,9 @@ impl AccountGate {
                 (write, format!("found at Ralio by an operator: {id}"))
             }
             Resolution::Absent => {
-                // Ralio may still show it: the operator's word frees the reservation only once
-                // the creation has settled and nothing the service can see says otherwise.
+                // Ralio may still show the account, so the operator's word frees the
+                // reservation only once the creation has settled and nothing the service can
+                // see says otherwise.
                 if let Err(left) = settled(since, self.parts.settings.settle, now) {
                     return Err(ResolveError::NotSettled(left.num_seconds()));
                 }
@@ -130,7 +131,7 @@ impl AccountGate {
                 match self.look_at_ralio(wanted, since, Deadline::none()).await? {
                     Lookup::Found(account) => return Err(ResolveError::ShownAtRalio(account.id)),
                     Lookup::Unread => return Err(ResolveError::Changed),
-                    // An inconclusive list is what the operator looked past.
+                    // The operator has looked past an inconclusive list.
                     Lookup::Absent | Lookup::Inconclusive(_) => {}
                 }
                 (

@@ -1,4 +1,4 @@
-//! The gate's routes, and the router that serves them.
+//! This module lists the gate's routes and builds the router that serves them.
 
 use std::sync::Arc;
 
@@ -12,18 +12,18 @@ use crate::create::create_account;
 use crate::history::history;
 use crate::status::status;
 
-/// A route as (method, path), as the template's API events name it.
+/// Is a route as (method, path), as the template's API events name it.
 type Route = (&'static str, &'static str);
 
 const STATUS: Route = ("GET", "/users/{uid}/kyc");
 const CREATE: Route = ("POST", "/users/{uid}/accounts");
 const HISTORY: Route = ("GET", "/users/{uid}/history");
 
-/// Every route the gate serves, so that a test can hold the template's API events to them.
+/// Lists every route the gate serves, so that a test can hold the template's API events to them.
 pub const ROUTES: &[(&str, &str)] = &[STATUS, CREATE, HISTORY];
 
-/// An account request is a few dozen bytes: a larger body is refused before it is read
-/// (problem+json, not the framework's plain-text 413 at 2 MB).
+/// An account request is a few dozen bytes, so a larger body is refused before it is read (with
+/// problem+json, not the framework's plain-text 413 at 2 MB).
 pub const MAX_ACCOUNT_REQUEST: usize = 16 * 1024;
 
 pub fn router(gate: Arc<AccountGate>) -> Router {
@@ -38,8 +38,8 @@ pub fn router(gate: Arc<AccountGate>) -> Router {
         .with_state(gate)
 }
 
-/// The method a route is served on; a route spelled wrong fails every test that builds the
-/// router.
+/// Returns the method a route is served on. It panics on a route spelled wrong, so that every
+/// test that builds the router fails.
 fn method((name, path): Route) -> MethodFilter {
     Method::from_bytes(name.as_bytes())
         .ok()

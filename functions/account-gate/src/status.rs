@@ -1,4 +1,5 @@
-//! `GET /users/{uid}/kyc`: the user's level, sessions and accounts, from one read.
+//! This module serves `GET /users/{uid}/kyc`, which answers with the user's level, sessions and
+//! accounts from one read.
 
 use std::sync::Arc;
 

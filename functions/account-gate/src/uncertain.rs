@@ -1,6 +1,6 @@
-//! A reservation whose creation at Ralio is uncertain: Ralio is looked at first, and the
-//! account is created again only once it has shown nothing for long enough, if ever
-//! ([`Recreate`]).
+//! This module handles a reservation whose creation at Ralio is uncertain. Ralio is looked at
+//! first, and the account is created again only once Ralio has shown nothing for long enough,
+//! if ever ([`Recreate`]).
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -16,8 +16,8 @@ use crate::lookup::Lookup;
 use crate::{AccountGate, FUNCTION, Recreate};
 
 impl AccountGate {
-    /// An earlier creation may have happened: look at Ralio; take over only once it shows
-    /// nothing and the outcome has settled.
+    /// Looks at Ralio, because an earlier creation may have happened, and takes over only once
+    /// Ralio shows nothing and the outcome has settled.
     pub(crate) async fn resolve(
         &self,
         wanted: AccountRequest<'_>,
@@ -25,7 +25,7 @@ impl AccountGate {
         since: DateTime<Utc>,
         deadline: Deadline,
     ) -> Result<Response, GateError> {
-        // What Ralio shows is as of when we began to look, not when the answer came back.
+        // What Ralio shows is as of when we began to look, not as of when the answer came back.
         let looked_at = self.parts.clock.now();
         let found = match self.look_at_ralio(wanted, since, deadline).await {
             Ok(Lookup::Found(account)) => account,
@@ -54,8 +54,8 @@ impl AccountGate {
         self.record_found(wanted, write, StatusCode::OK).await
     }
 
-    /// An uncertain creation that only `account_activated` or an operator can settle now:
-    /// counted (`AccountCreationUnresolved`, alarmed) and answered 409 `creation_uncertain`.
+    /// Counts an uncertain creation that only `account_activated` or an operator can settle now
+    /// (`AccountCreationUnresolved`, alarmed), and answers it 409 `creation_uncertain`.
     fn unresolved(&self, wanted: AccountRequest<'_>, why: &str) -> GateError {
         let reservation = AccountRecord::key_hint(wanted.currency, wanted.alias);
         tracing::error!(uid = %wanted.uid, %reservation, why, "uncertain account creation waits for account_activated or an operator (idv-admin accounts resolve)");
@@ -66,8 +66,9 @@ impl AccountGate {
         }
     }
 
-    /// Ralio shows no such account: create it again once the uncertain outcome has settled,
-    /// under a new token, so a late completion of the old attempt cannot land on the new one.
+    /// Creates the account again, since Ralio shows none, once the uncertain outcome has
+    /// settled. It uses a new token, so a late completion of the old attempt cannot land on the
+    /// new one.
     async fn after_settling(
         &self,
         wanted: AccountRequest<'_>,
@@ -99,7 +100,7 @@ impl AccountGate {
                 self.create_at_ralio(wanted, retry, deadline).await
             }
             Err(AccountRefusal::NotRegular) => Err(self.lowered(wanted).await),
-            // Another request resolved or took it over meanwhile.
+            // Another request resolved the reservation or took it over meanwhile.
             Err(AccountRefusal::Guarded(stored)) => {
                 match AccountRecord::reservation_found(stored.as_deref(), now) {
                     Some(AccountReservation::Existing(record)) => {

@@ -1,4 +1,4 @@
-//! What `POST /users/{uid}/idv-sessions` answers with a session.
+//! This module builds the answer `POST /users/{uid}/idv-sessions` gives with a session.
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -7,7 +7,7 @@ use idv_adapters::http::json;
 use idv_model::{HostedUrl, SessionRecord};
 use serde::Serialize;
 
-/// The answer: the session the end user should open.
+/// Is the answer, which names the session the end user should open.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct SessionAnswer<'a> {

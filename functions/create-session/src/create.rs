@@ -1,5 +1,5 @@
-//! `POST /users/{uid}/idv-sessions`: the open session handed out again, or a new one created at
-//! Ralio under the user's creation lease.
+//! This module serves `POST /users/{uid}/idv-sessions`. It hands out the open session again, or
+//! creates a new one at Ralio under the user's creation lease.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -28,7 +28,7 @@ pub(crate) async fn create(
     app.create(uid, deadline).await
 }
 
-/// One creation under the lease.
+/// Is one creation under the lease.
 pub(crate) struct Attempt<'a> {
     pub(crate) uid: Uid,
     pub(crate) token: LeaseToken,
@@ -39,7 +39,7 @@ pub(crate) struct Attempt<'a> {
 }
 
 impl CreateSession {
-    /// The open session worth handing out again, if any.
+    /// Returns the open session worth handing out again, if any.
     pub(crate) fn reusable<'a>(
         &self,
         snapshot: &'a UserSnapshot,
@@ -56,7 +56,8 @@ impl CreateSession {
     async fn create(&self, uid: Uid, deadline: Deadline) -> Result<Response, CreateError> {
         let now = self.parts.clock.now();
         let mut snapshot = self.parts.users.load_user(uid).await?;
-        // At most twice: a second read only when a session was stored since the first.
+        // The loop runs at most twice, because the user is read a second time only when a
+        // session was stored since the first read.
         for _ in 0..2 {
             if !needs_verification(&snapshot.profile) {
                 return Err(CreateError::AlreadyVerified);
@@ -86,9 +87,10 @@ impl CreateSession {
                     };
                     let result = self.create_with_lease(attempt).await;
                     if let Err(error) = &result {
-                        // Let the merchant retry at once instead of waiting out the lease. When
-                        // Ralio may hold a session the store lacks, the lease is left lapsed so
-                        // the next holder looks at Ralio's list before creating.
+                        // The lease is released so the merchant can retry at once instead of
+                        // waiting it out. When Ralio may hold a session the store lacks, the
+                        // lease is left lapsed so the next holder looks at Ralio's list before
+                        // creating.
                         let how = if after_lapsed.is_none() && error.nothing_left_at_ralio() {
                             LeaseRelease::Clean
                         } else {
@@ -112,9 +114,9 @@ impl CreateSession {
         Err(CreateError::InProgress)
     }
 
-    /// Holding the lease. After a holder that died or gave up uncertain, the session it may
-    /// have left at Ralio is adopted; if Ralio shows none, a session is created only once that
-    /// has settled.
+    /// Creates a session while holding the lease. After a holder that died or gave up
+    /// uncertain, the session it may have left at Ralio is adopted. If Ralio shows none, a
+    /// session is created only once that has settled.
     async fn create_with_lease(&self, attempt: Attempt<'_>) -> Result<Response, CreateError> {
         let call = self.parts.ralio.within(attempt.deadline);
         let known: HashSet<_> = attempt
@@ -167,8 +169,8 @@ impl CreateSession {
         {
             Ok(stored) => stored,
             Err(e) => {
-                // Ralio has the session; we could not keep it. Its webhooks will still apply,
-                // and the next holder of the lease finds it in Ralio's list.
+                // Ralio has the session, but we could not keep it. Its webhooks will still
+                // apply, and the next holder of the lease finds it in Ralio's list.
                 tracing::error!(uid = %uid, session_id = %session.id, error = %e, "session created at Ralio but not stored");
                 return Err(CreateError::Uncertain {
                     retry_after: LOOK_AGAIN,
@@ -177,7 +179,7 @@ impl CreateSession {
             }
         };
         if let Err(e) = self.parts.scheduler.ensure_ticks(&buckets, now).await {
-            // The session exists and is usable; only the early warning may be missed.
+            // The session exists and is usable, so only the early warning may be missed.
             tracing::error!(error = %e, session_id = %session.id, "expiry tick not scheduled");
         }
         tracing::info!(session_id = %session.id, reconciled = created.reconciled, "IDV session created");

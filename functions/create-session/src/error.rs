@@ -1,4 +1,4 @@
-//! Every answer of `POST /users/{uid}/idv-sessions` other than a session.
+//! This module holds every answer of `POST /users/{uid}/idv-sessions` other than a session.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,15 +11,16 @@ use idv_model::KycLevel;
 
 use crate::FUNCTION;
 
-/// Every answer other than a session.
+/// Each variant is an answer other than a session.
 #[derive(Debug)]
 pub(crate) enum CreateError {
     AlreadyVerified,
     InProgress,
     Store(StoreError),
-    /// Ralio certainly did nothing.
+    /// Is a failure after which Ralio certainly did nothing.
     Ralio(RalioError),
-    /// Ralio may have created a session it does not show yet; ask again after this long.
+    /// Ralio may have created a session it does not show yet, so the caller should ask again
+    /// after this long.
     Uncertain {
         retry_after: chrono::Duration,
         failure: Option<RalioError>,
@@ -27,7 +28,8 @@ pub(crate) enum CreateError {
 }
 
 impl CreateError {
-    /// A Ralio failure: certain ones as they are, the others uncertain.
+    /// Converts a Ralio failure, keeping certain ones as they are and making the others
+    /// uncertain.
     pub(crate) fn from_ralio(error: RalioError) -> Self {
         if error.may_have_acted() {
             CreateError::Uncertain {
@@ -39,8 +41,8 @@ impl CreateError {
         }
     }
 
-    /// Whether Ralio certainly holds no session of the failed attempt's making: it refused.
-    /// A store failure may follow a session Ralio created.
+    /// Returns whether Ralio certainly holds no session of the failed attempt's making, which
+    /// is so only when it refused. A store failure may follow a session Ralio created.
     pub(crate) fn nothing_left_at_ralio(&self) -> bool {
         matches!(self, CreateError::Ralio(_))
     }

@@ -1,5 +1,5 @@
-//! create-session in the Lambda runtime: its own binary and the one all five functions ship
-//! (`idv-lambda`) both run it from here.
+//! This module runs create-session in the Lambda runtime, so that both its own binary and the
+//! one all five functions ship (`idv-lambda`) run it from here.
 
 use idv_adapters::config::ProcessEnv;
 use idv_adapters::wiring::Wiring;

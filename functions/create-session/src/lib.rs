@@ -1,5 +1,6 @@
-//! `POST /users/{uid}/idv-sessions`: the merchant's first call. It never creates two Ralio
-//! sessions for one user by accident, never hides a Ralio failure, and costs one Ralio call.
+//! This function serves `POST /users/{uid}/idv-sessions`, the merchant's first call. It never
+//! creates two Ralio sessions for one user by accident, never hides a Ralio failure, and costs
+//! one Ralio call.
 //!
 //! | situation | answer |
 //! |---|---|
@@ -35,28 +36,28 @@ use idv_adapters::wiring::Wiring;
 
 pub use router::{ROUTES, router};
 
-/// This function's name in metrics.
+/// Is this function's name in metrics.
 const FUNCTION: &str = "create-session";
 
-/// How long a creation may stay uncertain before a person is asked to resolve it: far beyond
-/// the settle delay, so only a creation Ralio's list cannot settle gets there.
+/// Is how long a creation may stay uncertain before a person is asked to resolve it. It is far
+/// beyond the settle delay, so only a creation Ralio's list cannot settle gets there.
 pub const UNRESOLVED_AFTER: chrono::Duration = chrono::Duration::hours(1);
 
-/// Tunables, each with an environment variable.
+/// Holds the tunables, each with an environment variable.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
     /// An open session is reused only with more than this left before it expires
-    /// (`SESSION_REUSE_MARGIN`, default 1h): a page about to lapse helps nobody.
+    /// (`SESSION_REUSE_MARGIN`, default 1h), because a page about to lapse helps nobody.
     pub reuse_margin: chrono::Duration,
-    /// How long one request may hold the user's creation lease (`CREATE_LEASE`, default 60s;
-    /// longer than a Ralio create with its reconciliation can take).
+    /// Is how long one request may hold the user's creation lease (`CREATE_LEASE`, default
+    /// 60s). It is longer than a Ralio create with its reconciliation can take.
     pub lease: chrono::Duration,
-    /// How long a concurrent request waits for the lease holder's session before answering
+    /// Is how long a concurrent request waits for the lease holder's session before answering
     /// 409 (`CREATE_WAIT`, default 3s).
     pub wait_for_peer: Duration,
-    /// How long after an uncertain creation began Ralio's list must still show nothing before
-    /// a session is created again (`CREATE_SETTLE`, default 2m): longer than an invocation
-    /// (30 s) plus the time Ralio may take to show a session it committed late.
+    /// Is how long after an uncertain creation began Ralio's list must still show nothing
+    /// before a session is created again (`CREATE_SETTLE`, default 2m). It is longer than an
+    /// invocation (30 s) plus the time Ralio may take to show a session it committed late.
     pub settle: chrono::Duration,
 }
 
@@ -71,8 +72,8 @@ impl Default for Settings {
     }
 }
 
-/// What the function is made of. Tests and the local stack choose each part; Lambda's come
-/// from its environment ([`CreateSession::from_env`]).
+/// Holds the parts the function is made of. Tests and the local stack choose each part, and
+/// Lambda's come from its environment ([`CreateSession::from_env`]).
 pub struct Parts {
     pub users: Arc<dyn UserReader>,
     pub leases: Arc<dyn CreationLease>,
@@ -82,7 +83,7 @@ pub struct Parts {
     pub settings: Settings,
 }
 
-/// The function: what it is made of, nothing else.
+/// Is the function, which holds its parts and nothing else.
 pub struct CreateSession {
     parts: Parts,
 }
@@ -92,8 +93,9 @@ impl CreateSession {
         Arc::new(Self { parts })
     }
 
-    /// Lambda's configuration: `TABLE_NAME`, `QUEUE_URL`, the Ralio variables (see
-    /// [`idv_adapters::config::ralio_config`]), the expiry schedule and the [`settings`].
+    /// Builds the function from Lambda's configuration: `TABLE_NAME`, `QUEUE_URL`, the Ralio
+    /// variables (see [`idv_adapters::config::ralio_config`]), the expiry schedule and the
+    /// [`settings`].
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let settings = settings(wiring.env())?;
         let store = wiring.store()?;
@@ -110,7 +112,7 @@ impl CreateSession {
     }
 }
 
-/// The settings as the environment sets them; a variable not set keeps its default.
+/// Returns the settings as the environment sets them. A variable not set keeps its default.
 pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
     let defaults = Settings::default();
     Ok(Settings {

@@ -1,4 +1,5 @@
-//! Another request holds the user's creation lease: this one waits a little for its session.
+//! When another request holds the user's creation lease, this one waits a little for its
+//! session.
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -10,7 +11,7 @@ use crate::answers::answer;
 use crate::error::CreateError;
 
 impl CreateSession {
-    /// Another request holds the lease: hand out its session once it is stored.
+    /// Hands out the session of the request that holds the lease, once it is stored.
     pub(crate) async fn wait_for_peer(&self, uid: Uid) -> Result<Response, CreateError> {
         let found = wait_for_peer(self.parts.settings.wait_for_peer, || async {
             let snapshot = self.parts.users.load_user(uid).await?;

@@ -1,6 +1,7 @@
-//! An operator settles a session creation that stays `creation_uncertain` (alarm
-//! `SessionCreationUnresolved`): Ralio's list cannot be read, or lists a session the attempt
-//! may have left in a form this service cannot use. `idv-admin sessions resolve` calls this.
+//! This module lets an operator settle a session creation that stays `creation_uncertain`
+//! (alarm `SessionCreationUnresolved`), because Ralio's list cannot be read, or lists a session
+//! the attempt may have left in a form this service cannot use. `idv-admin sessions resolve`
+//! calls it.
 //!
 //! The operator's word is taken only under the user's creation lease, so no request creates
 //! meanwhile, and only where Ralio's list does not contradict it.
@@ -14,15 +15,15 @@ use idv_model::{
 
 use crate::CreateSession;
 
-/// The audit action of an operator's resolution.
+/// Is the audit action of an operator's resolution.
 pub const SESSION_RESOLVED: &str = "session_creation_resolved";
 
-/// What an operator found at Ralio.
+/// Says what an operator found at Ralio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionResolution {
-    /// The session the uncertain creation made, as Ralio lists it (with its hosted page).
+    /// Ralio lists this session, with its hosted page, as the one the uncertain creation made.
     Found(SessionId),
-    /// Ralio holds none this service can use: the next request creates one.
+    /// Ralio holds no session this service can use, so the next request creates one.
     Absent,
 }
 
@@ -49,7 +50,7 @@ pub enum ResolveError {
 }
 
 impl CreateSession {
-    /// Settles an uncertain session creation as an operator found it at Ralio, audited.
+    /// Settles an uncertain session creation as an operator found it at Ralio, and audits it.
     pub async fn resolve_by_operator(
         &self,
         audit: &dyn AuditLog,
@@ -99,7 +100,8 @@ impl CreateSession {
         let detail = match self.resolve_holding(&holding, resolution).await {
             Ok(detail) => detail,
             Err(error) => {
-                // As it was: uncertain, for the next request or operator to look again.
+                // The lease is left as it was, uncertain, so the next request or operator
+                // looks again.
                 if let Err(e) = self
                     .parts
                     .leases
@@ -133,7 +135,8 @@ impl CreateSession {
             known,
             now,
         } = holding;
-        // Within the lease: past it, a merchant's request could take the lease over.
+        // Ralio is called within the lease, because past it a merchant's request could take
+        // the lease over.
         let budget = (self.parts.settings.lease / 2).to_std().unwrap_or_default();
         let call = self.parts.ralio.within(Deadline::after(budget));
         match resolution {
@@ -160,7 +163,7 @@ impl CreateSession {
                 if let Err(left) = settled(previous.acquired_at, self.parts.settings.settle, *now) {
                     return Err(ResolveError::NotSettled(left.num_seconds()));
                 }
-                // An unusable entry is what the operator looked past; a usable one is not.
+                // The operator has looked past an unusable entry, but not past a usable one.
                 match call
                     .left_by_attempt(*uid, known, previous.acquired_at)
                     .await?
@@ -180,7 +183,7 @@ impl CreateSession {
     }
 }
 
-/// The creation lease an operator's resolution holds.
+/// Is the creation lease an operator's resolution holds.
 struct Holding {
     uid: Uid,
     token: LeaseToken,

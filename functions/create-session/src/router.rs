@@ -1,4 +1,4 @@
-//! create-session's route, and the router that serves it.
+//! This module names create-session's route and builds the router that serves it.
 
 use std::sync::Arc;
 
@@ -9,12 +9,13 @@ use axum::routing::{MethodFilter, on};
 use crate::CreateSession;
 use crate::create::create;
 
-/// A route as (method, path), as the template's API events name it.
+/// Is a route as (method, path), as the template's API events name it.
 type Route = (&'static str, &'static str);
 
 const CREATE: Route = ("POST", "/users/{uid}/idv-sessions");
 
-/// Every route the function serves, so that a test can hold the template's API events to them.
+/// Lists every route the function serves, so that a test can hold the template's API events to
+/// them.
 pub const ROUTES: &[(&str, &str)] = &[CREATE];
 
 pub fn router(app: Arc<CreateSession>) -> Router {
@@ -24,8 +25,8 @@ pub fn router(app: Arc<CreateSession>) -> Router {
         .with_state(app)
 }
 
-/// The method a route is served on; a route spelled wrong fails every test that builds the
-/// router.
+/// Returns the method a route is served on. It panics on a route spelled wrong, so that every
+/// test that builds the router fails.
 fn method((name, path): Route) -> MethodFilter {
     Method::from_bytes(name.as_bytes())
         .ok()

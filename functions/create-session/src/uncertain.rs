@@ -1,6 +1,6 @@
-//! A creation whose outcome at Ralio is uncertain: its holder died or gave up. The session it
-//! may have left is adopted; a new one is created only once Ralio has shown none for long
-//! enough.
+//! This module handles a creation whose outcome at Ralio is uncertain because its holder died
+//! or gave up. The session it may have left is adopted, and a new one is created only once Ralio
+//! has shown none for long enough.
 
 use std::collections::HashSet;
 
@@ -15,8 +15,8 @@ use crate::error::CreateError;
 use crate::{CreateSession, FUNCTION, UNRESOLVED_AFTER};
 
 impl CreateSession {
-    /// Takes over from the `previous` holder: its session, adopted (`Some`, the answer), or
-    /// `None` once it has settled unseen and this attempt may create afresh.
+    /// Takes over from the `previous` holder. It returns `Some` answer when it adopts that
+    /// holder's session, or `None` once it has settled unseen and this attempt may create afresh.
     pub(crate) async fn take_over(
         &self,
         call: &RalioCall<'_>,
@@ -27,7 +27,7 @@ impl CreateSession {
         let Attempt {
             uid, token, now, ..
         } = *attempt;
-        // What Ralio shows is as of when we began to look.
+        // What Ralio shows is as of when we began to look, so the time is taken first.
         let looked_at = self.parts.clock.now();
         let left = call
             .left_by_attempt(uid, known, previous.acquired_at)
@@ -42,8 +42,8 @@ impl CreateSession {
                 };
                 return self.store(uid, created, token, now, true).await.map(Some);
             }
-            // Ralio may hold this attempt's session in a form we cannot hand out: creating
-            // beside it could make a second one, so it waits, whatever the time.
+            // Ralio may hold this attempt's session in a form we cannot hand out. Creating
+            // beside it could make a second one, so the creation waits, whatever the time.
             LeftByAttempt::Unusable => {
                 return Err(self.uncertain(uid, previous, looked_at, LOOK_AGAIN, None));
             }
@@ -52,7 +52,8 @@ impl CreateSession {
         if let Err(left) = settled(previous.acquired_at, self.parts.settings.settle, looked_at) {
             return Err(self.uncertain(uid, previous, looked_at, left.min(LOOK_AGAIN), None));
         }
-        // Settled unseen: this attempt starts afresh, and is what a later holder looks for.
+        // The creation has settled unseen, so this attempt starts afresh and is what a later
+        // holder looks for.
         if !self
             .parts
             .leases
@@ -65,9 +66,9 @@ impl CreateSession {
         Ok(None)
     }
 
-    /// The answer to a creation still uncertain after looking at Ralio. One uncertain for longer
-    /// than [`UNRESOLVED_AFTER`] will not settle by itself: it is counted for the alarm
-    /// `SessionCreationUnresolved`, and waits for `idv-admin sessions resolve`.
+    /// Returns the answer to a creation still uncertain after looking at Ralio. One uncertain
+    /// for longer than [`UNRESOLVED_AFTER`] will not settle by itself, so it is counted for the
+    /// alarm `SessionCreationUnresolved` and waits for `idv-admin sessions resolve`.
     fn uncertain(
         &self,
         uid: Uid,

@@ -1,5 +1,5 @@
-//! `POST /users/{uid}/idv-sessions` through its router, with Ralio faked over HTTP (wiremock)
-//! and both stores.
+//! These tests drive `POST /users/{uid}/idv-sessions` through its router, with Ralio faked over
+//! HTTP (wiremock), on both stores.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-/// This function's name in the recorded permissions.
+/// Is this function's name in the recorded permissions.
 const FUNCTION: &str = "create-session";
 
 struct Harness {
@@ -37,7 +37,7 @@ struct Harness {
     clock: ManualClock,
 }
 
-/// A fake Ralio whose create call returns a new session each time, created at `t0`.
+/// Returns a fake Ralio whose create call returns a new session each time, created at `t0`.
 async fn fake_ralio(create_delay: Duration) -> MockServer {
     let server = ralio_login().await;
     Mock::given(method("POST"))
@@ -62,7 +62,8 @@ async fn fake_ralio(create_delay: Duration) -> MockServer {
     server
 }
 
-/// The function over `store` (its requests recorded as this function's on DynamoDB).
+/// Builds the function over `store`, with its requests recorded as this function's on
+/// DynamoDB.
 fn build(
     store: &Arc<dyn Store>,
     queue: Arc<dyn ExpiryQueue>,
@@ -179,7 +180,8 @@ async fn creates_stores_and_schedules_a_session(store: Arc<dyn Store>) {
     assert_eq!(snapshot.sessions[0].session_id.to_string(), session_id);
     assert_eq!(snapshot.sessions[0].phase, Phase::NotStarted);
 
-    // One tick per bucket: the warn bucket 24 h before expiry, the expiry bucket 1 h after.
+    // One tick is sent per bucket: the warn bucket 24 h before expiry, and the expiry bucket
+    // 1 h after.
     let ticks: Vec<String> = h.queue.sent().iter().map(|t| t.bucket.key()).collect();
     let schedule = ExpirySchedule::default();
     let expires = t0() + chrono::Duration::days(7);
@@ -226,7 +228,7 @@ async fn a_session_about_to_expire_is_not_reused(store: Arc<dyn Store>) {
     let h = harness(store).await;
     let uid = new_uid().to_string();
     let (_, _, first) = post(&h.app, &uid).await;
-    // 30 minutes before expiry: inside the 1 h reuse margin.
+    // The clock is 30 minutes before expiry, which is inside the 1 h reuse margin.
     h.clock
         .set(t0() + chrono::Duration::days(7) - chrono::Duration::minutes(30));
     let (status, _, second) = post(&h.app, &uid).await;
@@ -243,7 +245,8 @@ async fn a_regular_user_needs_no_session_unless_reverification_is_due(store: Arc
     assert_eq!(body["code"], "already_verified");
     assert_eq!(creates(&h.ralio).await, 0);
 
-    // Ralio warns the document expires: a new verification is needed while still REGULAR.
+    // Ralio warns that the document expires, so a new verification is needed while the user is
+    // still REGULAR.
     let event_id = EventId::from_uuid(uuid::Uuid::new_v4());
     let at = t0() + chrono::Duration::minutes(1);
     let notice = AttributedEvent {
@@ -272,7 +275,7 @@ async fn expired_or_rejected_latest_sessions_get_a_new_one(store: Arc<dyn Store>
         let (_, _, first) = post(&h.app, &uid.to_string()).await;
         let first_id = first["sessionId"].as_str().unwrap().to_owned();
         set_phase(&h.store, uid, &first_id, ending).await;
-        // At once: the first creation gave its lease back.
+        // The second creation succeeds at once, because the first gave its lease back.
         let (status, _, second) = post(&h.app, &uid.to_string()).await;
         assert_eq!(status, 201, "{ending:?}: {second}");
         assert_ne!(second["sessionId"], first_id);
@@ -291,7 +294,7 @@ async fn malformed_uids_are_refused(store: Arc<dyn Store>) {
 }
 
 async fn twenty_concurrent_requests_create_one_ralio_session(store: Arc<dyn Store>) {
-    // A slow Ralio, so the requests overlap.
+    // Ralio is slow, so the requests overlap.
     let h = harness_with_delay(store, Duration::from_millis(400)).await;
     let uid = new_uid().to_string();
     let mut tasks = Vec::new();
@@ -329,7 +332,8 @@ async fn twenty_concurrent_requests_create_one_ralio_session(store: Arc<dyn Stor
 }
 
 async fn ralio_failures_are_reported_and_nothing_is_kept(store: Arc<dyn Store>) {
-    // (Ralio's reply, our answer, its code, whether Ralio may have created a session)
+    // Each case is (Ralio's reply, our answer, its code, whether Ralio may have created a
+    // session).
     let cases: Vec<(ResponseTemplate, u16, &str, bool)> = vec![
         (ResponseTemplate::new(500), 409, "creation_uncertain", true),
         (
@@ -353,7 +357,8 @@ async fn ralio_failures_are_reported_and_nothing_is_kept(store: Arc<dyn Store>) 
             .respond_with(reply)
             .mount(&ralio)
             .await;
-        // A failure that may have created a session is looked for first: there is none.
+        // After a failure that may have created a session, the session is looked for first,
+        // and there is none.
         mount_empty_list(&ralio).await;
         let clock = ManualClock::at(t0());
         let queue = Arc::new(MemoryQueue::new(Arc::new(clock.clone())));
@@ -370,7 +375,8 @@ async fn ralio_failures_are_reported_and_nothing_is_kept(store: Arc<dyn Store>) 
         if may_have_acted {
             assert!(headers.is_some(), "{code}: Retry-After");
             assert!(body["ralioFailure"].is_string(), "{body}");
-            // Ralio may still show it: no new session until that has settled.
+            // Ralio may still show the session, so no new one is created until that has
+            // settled.
             let (got, _, again) = post(&retry, &uid.to_string()).await;
             assert_eq!(
                 (got, again["code"].as_str()),
@@ -396,9 +402,9 @@ async fn ralio_failures_are_reported_and_nothing_is_kept(store: Arc<dyn Store>) 
 }
 
 /// A session Ralio lists but this service cannot use never fails the whole list. One older
-/// than the uncertain attempt is skipped, and the creation settles as usual. One the attempt
-/// may have left keeps it uncertain past any settle delay (counted for the alarm after an hour)
-/// until an operator says what Ralio holds.
+/// than the uncertain attempt is skipped, and the creation settles as usual. One that the
+/// attempt may have left keeps it uncertain past any settle delay (counted for the alarm after
+/// an hour) until an operator says what Ralio holds.
 async fn a_malformed_list_entry_does_not_wedge_creation(store: Arc<dyn Store>) {
     for recent in [false, true] {
         let ralio = ralio_login().await;
@@ -484,7 +490,7 @@ async fn a_malformed_list_entry_does_not_wedge_creation(store: Arc<dyn Store>) {
     }
 }
 
-/// Ralio's session creation, answering a new session each time.
+/// Mocks Ralio's session creation, which answers a new session each time.
 async fn mount_creation(ralio: &MockServer) {
     Mock::given(method("POST"))
         .and(path_regex("identity-verifications$"))
@@ -534,8 +540,9 @@ async fn happy_path_round_trips_on_dynamodb_and_sqs() {
 
     let (status, _, _) = post(&app, &new_uid().to_string()).await;
     assert_eq!(status, 201);
-    // Read, lease, store (giving the lease back in the same transaction); then each new
-    // bucket: its tick claimed, its one message, the tick marked sent.
+    // The function reads, leases and stores (giving the lease back in the same transaction).
+    // Then, for each new bucket, its tick is claimed, its one message sent, and the tick
+    // marked sent.
     assert_eq!(
         dynamo_requests.operations(),
         [
@@ -551,7 +558,7 @@ async fn happy_path_round_trips_on_dynamodb_and_sqs() {
     assert_eq!(sqs_requests.operations(), ["SendMessage", "SendMessage"]);
     assert_eq!(creates(&ralio).await, 1);
 
-    // The next session in the same buckets: the container knows the ticks exist.
+    // The next session lands in the same buckets, and the container knows the ticks exist.
     dynamo_requests.reset();
     sqs_requests.reset();
     assert_eq!(post(&app, &new_uid().to_string()).await.0, 201);
@@ -570,9 +577,10 @@ async fn happy_path_round_trips_on_dynamodb_and_sqs() {
     assert_eq!(logins, 1, "the token is cached across requests");
 }
 
-/// The function started from its environment as on Lambda (the Ralio credentials in a Secrets
-/// Manager secret), against the emulator. When SQS refuses the tick, the session is still
-/// answered, and the tick item is taken back so the next session in the bucket tries again.
+/// The function is started from its environment as on Lambda (the Ralio credentials in a
+/// Secrets Manager secret), against the emulator. When SQS refuses the tick, the session is
+/// still answered, and the tick item is taken back so the next session in the bucket tries
+/// again.
 #[tokio::test]
 async fn starts_from_its_environment_and_survives_a_refused_tick() {
     let ralio = fake_ralio(Duration::ZERO).await;

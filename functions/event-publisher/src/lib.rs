@@ -1,8 +1,8 @@
-//! The event publisher: the table's stream, filtered to the audit items of applied changes,
-//! becomes domain events on the service's EventBridge bus.
+//! The event publisher turns the table's stream, filtered to the audit items of applied
+//! changes, into domain events on the service's EventBridge bus.
 //!
 //! A record that cannot be published (the bus refused it after retries, or the owner's trail
-//! could not be read) is reported as the batch's failure: the stream delivers it, and what
+//! could not be read) is reported as the batch's failure, so the stream delivers it, and what
 //! follows it, again. Events carry a stable `eventId`, so a consumer drops the repeats.
 
 pub mod lambda;
@@ -16,8 +16,8 @@ use idv_adapters::publish::{Delivered, EventSink, Publisher, delivered};
 use idv_adapters::store::{AuditLog, UserReader};
 use idv_adapters::wiring::Wiring;
 
-/// What the publisher is made of. Tests and the local stack choose each part; Lambda's come
-/// from its environment ([`EventPublisher::from_env`]).
+/// Holds the parts the publisher is made of. Tests and the local stack choose each part, and
+/// Lambda's come from its environment ([`EventPublisher::from_env`]).
 pub struct Parts {
     pub trail: Arc<dyn AuditLog>,
     pub users: Arc<dyn UserReader>,
@@ -25,7 +25,7 @@ pub struct Parts {
 }
 
 pub struct EventPublisher {
-    /// Public so that a test can shorten its pause between retries.
+    /// Is public so that a test can shorten its pause between retries.
     pub publisher: Publisher,
 }
 
@@ -37,7 +37,7 @@ impl EventPublisher {
         })
     }
 
-    /// Lambda's configuration: `TABLE_NAME`, `EVENT_BUS_NAME`.
+    /// Builds the publisher from Lambda's configuration: `TABLE_NAME`, `EVENT_BUS_NAME`.
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let store = wiring.store()?;
         let sink = wiring.event_sink()?;
@@ -49,11 +49,11 @@ impl EventPublisher {
         }))
     }
 
-    /// Publishes a batch of stream records; the answer names the first one to deliver again.
-    /// Everything before it was published. A record that does not decode is not skipped: it
-    /// is reported too, so the mapping retries it, bisects down to it and finally parks it on
-    /// the failure queue, which is alarmed (a publisher older than the writer is the usual
-    /// cause: deploy the new publisher and redrive).
+    /// Publishes a batch of stream records, and the answer names the first one to deliver
+    /// again. Everything before it was published. A record that does not decode is not skipped
+    /// but reported too, so the mapping retries it, bisects down to it and finally parks it on
+    /// the failure queue, which is alarmed. A publisher older than the writer is the usual
+    /// cause, and the fix is to deploy the new publisher and redrive.
     pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
         let mut records: Vec<Delivered> = Vec::new();
         let mut undecodable = None;
@@ -62,7 +62,7 @@ impl EventPublisher {
                 Ok(Some(found)) => records.push(found),
                 Ok(None) => {}
                 Err(error) => {
-                    // The error names the attribute, never its value.
+                    // The error names the attribute, never its value, so it is safe to log.
                     tracing::error!(
                         kind = error.kind(),
                         position = record.change.sequence_number.as_deref().unwrap_or(""),

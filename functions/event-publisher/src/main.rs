@@ -1,4 +1,5 @@
-//! The event-publisher Lambda on its own (cargo lambda watch, make bench); deployments ship `idv-lambda`.
+//! This binary runs the event-publisher Lambda on its own (cargo lambda watch, make bench), while
+//! deployments ship `idv-lambda`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,5 +1,5 @@
-//! The expiry watcher in the Lambda runtime: its own binary and the one all five functions ship
-//! (`idv-lambda`) both run it from here.
+//! This module runs the expiry watcher in the Lambda runtime, so that both its own binary and
+//! the one all five functions ship (`idv-lambda`) run it from here.
 
 use aws_lambda_events::sqs::SqsEvent;
 use idv_adapters::config::ProcessEnv;

@@ -1,10 +1,10 @@
-//! The expiry watcher: consumes one tick per time bucket (architecture, "Expiry scheduling").
+//! The expiry watcher consumes one tick per time bucket (architecture, "Expiry scheduling").
 //!
 //! - A tick not yet due has its message hidden again until it is (at most 12 h per receive,
 //!   an SQS limit) and is reported as a batch item failure, so SQS hands it back later.
 //! - A due warn tick flags every session of its bucket still NOT_STARTED or STARTED as
-//!   expiring soon; a due expiry tick marks them EXPIRED, inferred (a later real outcome from
-//!   Ralio still wins). Sessions in REVIEW or final are left alone. Both are conditional
+//!   expiring soon, and a due expiry tick marks them EXPIRED, inferred (a later real outcome
+//!   from Ralio still wins). Sessions in REVIEW or final are left alone. Both are conditional
 //!   writes, so processing a tick twice changes nothing.
 //! - A malformed message is reported failed (it reaches the DLQ after `maxReceiveCount`) and
 //!   never fails the other messages of the batch.
@@ -24,33 +24,33 @@ use idv_adapters::store::{ExpiryIndex, StoreError};
 use idv_adapters::wiring::Wiring;
 use idv_model::{ExpiryBucket, WatchAction, WatchOutcome};
 
-/// SQS keeps a received message hidden at most 12 hours; stay a minute under.
+/// SQS keeps a received message hidden at most 12 hours, so the watcher stays a minute under.
 pub const MAX_HIDE: Duration = Duration::from_secs(12 * 3600 - 60);
-/// Sessions read per page of a bucket.
+/// Is how many sessions are read per page of a bucket.
 pub const PAGE_SIZE: u32 = 100;
-/// Sessions updated at once.
+/// Is how many sessions are updated at once.
 pub const CONCURRENCY: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TickError {
-    /// Not a tick this service sent: retrying cannot help.
+    /// The message is not a tick this service sent, so retrying cannot help.
     #[error("malformed tick message: {0}")]
     Malformed(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// What handling one tick came to.
+/// Says what handling one tick came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TickOutcome {
-    /// Hide the message this much longer.
+    /// The tick is not due, so the message is hidden this much longer.
     NotDue {
         hide_for: Duration,
     },
     Processed(Tally),
 }
 
-/// What a due tick did to its bucket's sessions.
+/// Counts what a due tick did to its bucket's sessions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
     pub changed: usize,
@@ -66,8 +66,8 @@ pub fn parse_tick(body: &str) -> Result<ExpiryBucket, TickError> {
     ExpiryBucket::parse_key(&message.bucket).map_err(|e| TickError::Malformed(e.to_string()))
 }
 
-/// The event Lambda's SQS event source mapping hands the function for received messages: for
-/// running the watcher off a queue without Lambda (the local runner, tests).
+/// Builds the event Lambda's SQS event source mapping hands the function for received messages,
+/// so that the watcher can run off a queue without Lambda (the local runner, tests).
 pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
     let mut event = SqsEvent::default();
     event.records = messages
@@ -83,12 +83,12 @@ pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
     event
 }
 
-/// What the watcher is made of. Tests and the local stack choose each part; Lambda's come
-/// from its environment ([`Watcher::from_env`]).
+/// Holds the parts the watcher is made of. Tests and the local stack choose each part, and
+/// Lambda's come from its environment ([`Watcher::from_env`]).
 pub struct Parts {
     pub index: Arc<dyn ExpiryIndex>,
-    /// Hides a tick that is not due yet until it is. None for a queue whose pump puts such
-    /// ticks back itself (the local runner's in-process queue, which calls
+    /// Hides a tick that is not due yet until it is. It is `None` for a queue whose pump puts
+    /// such ticks back itself (the local runner's in-process queue, which calls
     /// [`Watcher::handle_tick`]).
     pub visibility: Option<Arc<dyn Visibility>>,
     pub clock: Arc<dyn Clock>,
@@ -114,7 +114,7 @@ impl Watcher {
         })
     }
 
-    /// Lambda's configuration: `TABLE_NAME`, `QUEUE_URL`.
+    /// Builds the watcher from Lambda's configuration: `TABLE_NAME`, `QUEUE_URL`.
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let store = wiring.store()?;
         let visibility = wiring.visibility()?;
@@ -176,7 +176,7 @@ impl Watcher {
         Ok(TickOutcome::Processed(tally))
     }
 
-    /// The Lambda side: an SQS batch in, the ids of the messages that must come back out.
+    /// Handles an SQS batch for Lambda and returns the ids of the messages that must come back.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let results: Vec<Option<String>> = futures_util::stream::iter(event.records)
             .map(|message| async move { self.handle_message(message).await })
@@ -192,7 +192,8 @@ impl Watcher {
         response
     }
 
-    /// `Some(message id)` when the message must come back (not due, failed or malformed).
+    /// Returns `Some(message id)` when the message must come back (not due, failed or
+    /// malformed).
     async fn handle_message(&self, message: SqsMessage) -> Option<String> {
         let id = message.message_id.clone().unwrap_or_default();
         let body = message.body.as_deref().unwrap_or_default();
@@ -210,7 +211,7 @@ impl Watcher {
                     && let Some(visibility) = &self.visibility
                     && let Err(e) = visibility.hide(handle, hide_for).await
                 {
-                    // It comes back after the queue's own visibility timeout instead.
+                    // The tick then comes back after the queue's own visibility timeout instead.
                     tracing::warn!(message_id = %id, error = %e, "could not extend tick visibility");
                 }
                 Some(id)

@@ -1,4 +1,5 @@
-//! The expiry watcher against both stores, moto SQS, and a fake clock over real-length days.
+//! These tests run the expiry watcher against both stores, moto SQS, and a fake clock over
+//! real-length days.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,10 +21,10 @@ use idv_model::{
     SessionRecord, Uid,
 };
 
-/// This function's name in the recorded permissions.
+/// Is this function's name in the recorded permissions.
 const FUNCTION: &str = "expiry-watcher";
 
-/// The watcher's view of `store`: its requests are recorded as this function's.
+/// Returns the watcher's view of `store`, whose requests are recorded as this function's.
 fn watched(store: &Arc<dyn Store>) -> Arc<dyn ExpiryIndex> {
     testing::as_function(store, FUNCTION)
 }
@@ -93,7 +94,7 @@ idv_adapters::both_stores!(
     an_orphaned_tick_is_taken_over_by_the_next_session,
 );
 
-/// How a bucket's first session loses its tick message.
+/// Says how a bucket's first session loses its tick message.
 #[derive(Debug, Clone, Copy)]
 enum Orphaning {
     /// The function dies between the tick write and the send (its future is dropped).
@@ -102,10 +103,10 @@ enum Orphaning {
     FailedCleanup,
 }
 
-/// A queue whose sends never finish, or fail.
+/// Is a queue whose sends never finish, or fail.
 struct BrokenQueue {
     hang: bool,
-    /// Told each time a send begins, so that a test can kill the sender exactly there.
+    /// Is told each time a send begins, so that a test can kill the sender exactly there.
     sending: tokio::sync::Notify,
 }
 
@@ -129,7 +130,7 @@ impl ExpiryQueue for BrokenQueue {
     }
 }
 
-/// The store, except that giving a tick back fails.
+/// Is the store, except that giving a tick back fails.
 struct FailingCleanup(Arc<dyn Store>);
 
 #[async_trait::async_trait]
@@ -171,7 +172,7 @@ impl ExpiryIndex for FailingCleanup {
     }
 }
 
-/// A bucket's first session claims its tick and never sends the message; the next session in
+/// A bucket's first session claims its tick and never sends the message. The next session in
 /// the bucket, a few minutes later in another container, takes the orphaned tick over, and the
 /// bucket is processed for both.
 async fn an_orphaned_tick_is_taken_over_by_the_next_session(store: Arc<dyn Store>) {
@@ -191,8 +192,8 @@ async fn an_orphaned_tick_is_taken_over_by_the_next_session(store: Arc<dyn Store
         let queue = Arc::new(BrokenQueue::new(hang));
         let broken = ExpiryScheduler::new(index, queue.clone(), schedule);
         let first_session = open_session(&store, &broken, first, t0(), expires).await;
-        // Both of its buckets lose their message (one attempt each: the first failure ends
-        // a scheduling pass).
+        // Both of its buckets lose their message, with one attempt each, because the first
+        // failure ends a scheduling pass.
         for bucket in &buckets {
             let attempt = broken.ensure_ticks(std::slice::from_ref(bucket), clock.now());
             match orphaning {
@@ -225,7 +226,7 @@ async fn an_orphaned_tick_is_taken_over_by_the_next_session(store: Arc<dyn Store
         let third = ExpiryScheduler::new(store.clone(), queue.clone(), schedule);
         assert_eq!(third.ensure_ticks(&buckets, clock.now()).await.unwrap(), 0);
 
-        // Both buckets are processed: both sessions are flagged, then expire.
+        // Both buckets are processed, so both sessions are flagged, then expire.
         let watcher = Watcher::new(Parts {
             index: watched(&store),
             visibility: None,
@@ -352,7 +353,8 @@ async fn review_and_final_sessions_are_left_alone(store: Arc<dyn Store>) {
     );
 }
 
-/// All ticks in this batch are due: nothing is hidden.
+/// Is a visibility that must not be used, because all ticks in this batch are due and nothing
+/// is hidden.
 struct NoVisibility;
 
 #[async_trait::async_trait]
@@ -404,8 +406,8 @@ async fn a_poison_message_fails_alone() {
 
 #[tokio::test]
 async fn a_thousand_sessions_in_one_bucket_send_one_message_and_are_all_handled() {
-    // Ten containers, a hundred sessions each: the conditional tick item lets only the first
-    // send, whatever each container remembers.
+    // Ten containers schedule a hundred sessions each, and the conditional tick item lets only
+    // the first send, whatever each container remembers.
     let store = testing::dynamo().await;
     let (queue, sqs_requests) = testing::sqs_queue_with_counter().await;
     let queue: Arc<dyn ExpiryQueue> = Arc::new(queue);
@@ -454,8 +456,9 @@ async fn a_thousand_sessions_in_one_bucket_send_one_message_and_are_all_handled(
     assert_eq!(listed.len(), 1000);
 }
 
-/// Processing a full bucket: every session flagged, across pages. (In memory: moto copies a
-/// table on every transaction, which makes a thousand of them slow without testing more.)
+/// Processing a full bucket flags every session, across pages. The test runs in memory, because
+/// moto copies a table on every transaction, which makes a thousand of them slow without
+/// testing more.
 #[tokio::test]
 async fn a_due_tick_handles_every_session_of_a_large_bucket() {
     let store = testing::memory();
@@ -506,7 +509,8 @@ async fn over_seven_real_days_each_tick_is_received_at_most_sixteen_times() {
     let mut receives: HashMap<String, u32> = HashMap::new();
     let mut done = 0;
     while done < 2 {
-        // Jump to the next moment a message becomes visible, as SQS would deliver it.
+        // The clock jumps to the next moment a message becomes visible, as SQS would deliver
+        // it.
         let next = queue
             .sent()
             .iter()
@@ -540,9 +544,9 @@ async fn over_seven_real_days_each_tick_is_received_at_most_sixteen_times() {
 
 #[tokio::test]
 async fn a_whole_lifecycle_in_seconds_on_moto_sqs_and_dynamodb() {
-    // Compressed durations: expiry 16 s after creation, warn 8 s before, grace 2 s, 1 s
-    // buckets. The warning and the expiry are 10 s apart, so that a busy machine cannot make
-    // them arrive together.
+    // The durations are compressed: expiry 16 s after creation, warn 8 s before, grace 2 s,
+    // and 1 s buckets. The warning and the expiry are 10 s apart, so that a busy machine cannot
+    // make them arrive together.
     let schedule = ExpirySchedule::new(
         chrono::Duration::seconds(8),
         chrono::Duration::seconds(2),
@@ -581,7 +585,7 @@ async fn a_whole_lifecycle_in_seconds_on_moto_sqs_and_dynamodb() {
         clock: Arc::new(SystemClock),
     });
     let mut processed: Vec<(ExpiryBucket, DateTime<Utc>)> = Vec::new();
-    // Bounded only so that a lost tick fails the test instead of hanging it.
+    // The loop is bounded only so that a lost tick fails the test instead of hanging it.
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while processed.len() < 2 {
         assert!(
@@ -617,7 +621,7 @@ async fn a_whole_lifecycle_in_seconds_on_moto_sqs_and_dynamodb() {
             if failed.contains(&id) {
                 continue;
             }
-            // What Lambda does with a successful message: delete it.
+            // The test deletes a successful message, as Lambda does.
             client
                 .delete_message()
                 .queue_url(&url)
@@ -628,7 +632,7 @@ async fn a_whole_lifecycle_in_seconds_on_moto_sqs_and_dynamodb() {
             let bucket = idv_expiry_watcher::parse_tick(&body).unwrap();
             processed.push((bucket, SystemClock.now()));
             if bucket == warn {
-                // Flagged once the lead is reached, review left alone.
+                // The session is flagged once the lead is reached, and review is left alone.
                 assert_eq!(
                     session_state(&store, silent, s_silent).await,
                     (Phase::NotStarted, true)
@@ -678,7 +682,7 @@ async fn a_whole_lifecycle_in_seconds_on_moto_sqs_and_dynamodb() {
 }
 
 /// A tick that arrives before its bucket is due (a redelivery, or a delay cut at SQS's 15
-/// minutes) is hidden on the real queue until it is, and comes back failed, not deleted.
+/// minutes) is hidden on the real queue until it is due, and comes back failed, not deleted.
 #[tokio::test]
 async fn an_early_tick_is_hidden_on_moto_sqs_until_due() {
     let store = testing::dynamo().await;
@@ -717,7 +721,7 @@ async fn an_early_tick_is_hidden_on_moto_sqs_until_due() {
         1,
         "not due: handed back"
     );
-    // Hidden for hours: not visible again now.
+    // The tick is hidden for hours, so it is not visible again now.
     let again = client
         .receive_message()
         .queue_url(&url)

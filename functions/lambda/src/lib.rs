@@ -1,7 +1,8 @@
-//! One release binary for the five functions. Each function's template entry names it in
-//! `Handler`, which Lambda passes to the process as `_HANDLER`; this crate runs that function.
+//! This crate is one release binary for the five functions. Each function's template entry
+//! names it in `Handler`, which Lambda passes to the process as `_HANDLER`, and this crate runs
+//! that function.
 //!
-//! One binary means one fat-LTO link per `make build` instead of five: the links were most
+//! One binary means one fat-LTO link per `make build` instead of five, and the links were most
 //! of a deploy build's time on a 2-core machine (see BENCHMARKS.md for what it costs in
 //! start-up and size). Each function keeps its own role, so the code it carries but does not
 //! run gains no permission.
@@ -10,13 +11,13 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-/// A function running in the Lambda runtime, until the runtime stops.
+/// Is a function running in the Lambda runtime, until the runtime stops.
 pub type Running = Pin<Box<dyn Future<Output = Result<(), lambda_runtime::Error>>>>;
 
-/// A function's entry: its handler name (the name of its crate) and how to start it.
+/// Is a function's entry: its handler name (the name of its crate) and how to start it.
 pub type Entry = (&'static str, fn() -> Running);
 
-/// Each function by the handler name the template gives it.
+/// Lists each function by the handler name the template gives it.
 pub const FUNCTIONS: [Entry; 5] = [
     ("create-session", || {
         Box::pin(idv_create_session::lambda::run())
@@ -31,7 +32,7 @@ pub const FUNCTIONS: [Entry; 5] = [
     }),
 ];
 
-/// `_HANDLER` is missing or names no function of this binary.
+/// Is the error when `_HANDLER` is missing or names no function of this binary.
 #[derive(Debug)]
 pub struct UnknownHandler(pub Option<String>);
 

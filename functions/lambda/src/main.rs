@@ -1,4 +1,4 @@
-//! The binary every function deploys (`make build`); `_HANDLER` picks the function.
+//! This is the binary every function deploys (`make build`), and `_HANDLER` picks the function.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,4 +1,4 @@
-//! What is kept of a signed payload that is not applied, and why.
+//! This module decides what is kept of a signed payload that is not applied, and why.
 
 use chrono::{DateTime, Utc};
 use idv_adapters::store::QuarantineEntry;
@@ -9,11 +9,11 @@ use serde_json::json;
 use crate::Webhook;
 
 impl Webhook {
-    /// What is kept of a signed payload. Verbatim: what this service acts on, and event types
-    /// that look like Ralio's KYC family (a later release that learns their spelling can
-    /// replay them). As a digest: other event types, whose bodies carry other people's data
-    /// even when their envelope does not parse, and any body too large for one item (with the
-    /// fields this service reads from it).
+    /// Returns what is kept of a signed payload. What this service acts on is kept verbatim,
+    /// and so are event types that look like Ralio's KYC family, because a later release that
+    /// learns their spelling can replay them. Other event types are kept as a digest, because
+    /// their bodies carry other people's data even when their envelope does not parse, and so
+    /// is any body too large for one item (with the fields this service reads from it).
     pub(crate) fn entry(
         &self,
         body: &[u8],
@@ -55,21 +55,21 @@ impl Webhook {
     }
 }
 
-/// An event type that looks like Ralio's KYC family in another spelling
+/// Returns whether an event type looks like Ralio's KYC family in another spelling
 /// (`kyc.session.verified`, `KycSessionVerified`).
 fn looks_like_kyc(event_type: &str) -> bool {
     event_type.to_ascii_lowercase().contains("kyc")
 }
 
-/// Why a payload is quarantined, and the outcome it is acknowledged with.
+/// Says why a payload is quarantined, and the outcome it is acknowledged with.
 pub(crate) struct Quarantining {
     pub(crate) code: QuarantineReason,
     pub(crate) reason: String,
     pub(crate) outcome: crate::Outcome,
 }
 
-/// What is kept of a body not kept verbatim: its envelope and digest, and for one of ours
-/// (`ours`) too large to keep whole, the fields this service reads from its `data`.
+/// Returns what is kept of a body not kept verbatim: its envelope and digest, and, for one of
+/// ours (`ours`) too large to keep whole, the fields this service reads from its `data`.
 fn digest_only(
     body: &[u8],
     id: Option<&str>,
@@ -91,7 +91,8 @@ fn digest_only(
     kept.to_string().into_bytes()
 }
 
-/// The fields of `data` this service reads (ids, entity type, state, outcome), when short.
+/// Returns the fields of `data` this service reads (ids, entity type, state, outcome), when
+/// they are short.
 fn read_fields(body: &[u8]) -> serde_json::Value {
     const READ: [&str; 9] = [
         "sessionId",

@@ -1,5 +1,5 @@
-//! Ralio's only door into the system. Every delivery is checked and answered so that nothing
-//! signed is ever lost (Ralio never retries a 2xx or a 4xx):
+//! The webhook is Ralio's only door into the system. Every delivery is checked and answered so
+//! that nothing signed is ever lost, because Ralio never retries a 2xx or a 4xx:
 //!
 //! | delivery | answer |
 //! |---|---|
@@ -41,24 +41,25 @@ use idv_model::{ATTRIBUTION_RETRY_WINDOW, LearntSpellings, SignatureError, Webho
 
 pub use process::{Mode, Outcome, Reply};
 
-/// The largest body read: Lambda's own limit on a function URL request (6 MB), so every body
-/// that reaches the function has its signature checked before any size rule.
+/// Is the largest body read. It is Lambda's own limit on a function URL request (6 MB), so every
+/// body that reaches the function has its signature checked before any size rule.
 pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 
-/// The largest body kept verbatim in quarantine (a DynamoDB item holds at most 400 KB): a
-/// larger signed body that is not applied is kept as its digest and the fields read from it.
+/// Is the largest body kept verbatim in quarantine, because a DynamoDB item holds at most
+/// 400 KB. A larger signed body that is not applied is kept as its digest and the fields read
+/// from it.
 pub const MAX_KEPT_BYTES: usize = 256 * 1024;
 
-/// Tunables, each with an environment variable.
+/// Holds the tunables, each with an environment variable.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
-    /// How far ahead of its receipt an event's timestamp is believed (`MAX_CLOCK_SKEW`, 5m).
+    /// Is how far ahead of its receipt an event's timestamp is believed (`MAX_CLOCK_SKEW`, 5m).
     pub max_clock_skew: chrono::Duration,
-    /// How long an event whose owner is not known yet is answered 503 so that Ralio sends it
-    /// again, from the later of its timestamp and first receipt (`ATTRIBUTION_RETRY_WINDOW`,
-    /// 1h).
+    /// Is how long an event whose owner is not known yet is answered 503 so that Ralio sends it
+    /// again, counted from the later of its timestamp and first receipt
+    /// (`ATTRIBUTION_RETRY_WINDOW`, 1h).
     pub attribution_window: chrono::Duration,
-    /// How long quarantined payloads are kept (`QUARANTINE_RETENTION`, 30d).
+    /// Is how long quarantined payloads are kept (`QUARANTINE_RETENTION`, 30d).
     pub quarantine_retention: chrono::Duration,
 }
 
@@ -72,7 +73,7 @@ impl Default for Settings {
     }
 }
 
-/// The settings as the environment sets them; a variable not set keeps its default.
+/// Returns the settings as the environment sets them. A variable not set keeps its default.
 pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
     let defaults = Settings::default();
     Ok(Settings {
@@ -82,30 +83,30 @@ pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
     })
 }
 
-/// Signing keys nobody knows. A webhook holding them verifies no delivery, so it can only
-/// replay quarantined payloads ([`Mode::Replay`]), as `idv-admin replay-quarantine` does.
+/// Returns signing keys nobody knows. A webhook holding them verifies no delivery, so it can
+/// only replay quarantined payloads ([`Mode::Replay`]), as `idv-admin replay-quarantine` does.
 pub fn unknowable_keys() -> SigningKeys {
     let unknowable = idv_model::WebhookSecret::new(uuid::Uuid::new_v4().as_bytes());
     SigningKeys::fixed(WebhookSecrets::new(vec![unknowable]).expect("one secret is not none"))
 }
 
-/// What the webhook is made of. Tests, the local stack and replays choose each part; Lambda's
-/// come from its environment ([`Webhook::from_env`]).
+/// Holds the parts the webhook is made of. Tests, the local stack and replays choose each part,
+/// and Lambda's come from its environment ([`Webhook::from_env`]).
 pub struct Parts {
     pub store: Arc<dyn EventStore>,
-    /// The secrets deliveries are verified with; [`unknowable_keys`] for a replayer.
+    /// Holds the secrets deliveries are verified with, or [`unknowable_keys`] for a replayer.
     pub keys: SigningKeys,
     pub clock: Arc<dyn Clock>,
-    /// Schedules expiry for sessions a webhook announces with their expiry (a related
-    /// party's new session). Without it, such sessions are stored but not watched.
+    /// Schedules expiry for sessions a webhook announces with their expiry (a related party's
+    /// new session). Without it, such sessions are stored but not watched.
     pub scheduler: Option<Arc<ExpiryScheduler>>,
     pub settings: Settings,
-    /// Event-type spellings a person mapped, read before this release's own. Only a replay
-    /// has any: a live delivery is never interpreted on a guess.
+    /// Holds event-type spellings a person mapped, which are read before this release's own.
+    /// Only a replay has any, because a live delivery is never interpreted on a guess.
     pub spellings: LearntSpellings,
 }
 
-/// The function: what it is made of, nothing else.
+/// Is the function, which holds its parts and nothing else.
 pub struct Webhook {
     parts: Parts,
 }
@@ -115,8 +116,9 @@ impl Webhook {
         Arc::new(Self { parts })
     }
 
-    /// Lambda's configuration: `TABLE_NAME`, `QUEUE_URL`, the expiry schedule,
-    /// `WEBHOOK_SECRET_ARN` (or `WEBHOOK_SECRETS` outside Lambda) and the [`settings`].
+    /// Builds the webhook from Lambda's configuration: `TABLE_NAME`, `QUEUE_URL`, the expiry
+    /// schedule, `WEBHOOK_SECRET_ARN` (or `WEBHOOK_SECRETS` outside Lambda) and the
+    /// [`settings`].
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let store = wiring.store()?;
         let scheduler = wiring.scheduler(store.clone())?;
@@ -134,8 +136,8 @@ impl Webhook {
     }
 }
 
-/// A router that answers on every path, as a function URL does. The local runner nests it
-/// under `/webhooks/ralio`.
+/// Returns a router that answers on every path, as a function URL does. The local runner nests
+/// it under `/webhooks/ralio`.
 pub fn router(webhook: Arc<Webhook>) -> Router {
     Router::new().fallback(receive).with_state(webhook)
 }
@@ -183,8 +185,8 @@ impl Webhook {
         };
         match self.parts.keys.verify(&body, signature.as_deref()).await {
             Ok(index) => idv_adapters::metrics::secret_matched(index),
-            // Perhaps signed with a secret rotated in a moment ago, or the secrets could not be
-            // read: Ralio sends it again, and by then the secrets are read again.
+            // The payload may be signed with a secret rotated in a moment ago, or the secrets
+            // could not be read. Ralio sends it again, and by then the secrets are read again.
             Err(rejection) if rejection.retryable => {
                 tracing::warn!("webhook signature not verifiable yet; Ralio is asked to retry");
                 idv_adapters::metrics::signature_unverified();
@@ -213,8 +215,8 @@ impl Webhook {
                 ));
             }
         }
-        // Signed from here on: whatever happens, the payload is applied, kept, or Ralio is
-        // asked to send it again.
+        // The payload is signed from here on, so whatever happens, it is applied or kept, or
+        // Ralio is asked to send it again.
         self.process(&body, Mode::Live).await
     }
 }

@@ -1,4 +1,5 @@
-//! The webhook Lambda on its own (cargo lambda watch, make bench); deployments ship `idv-lambda`.
+//! This binary runs the webhook Lambda on its own (cargo lambda watch, make bench), while
+//! deployments ship `idv-lambda`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

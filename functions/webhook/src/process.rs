@@ -1,5 +1,5 @@
-//! What happens to a signed payload: applied, kept, or sent back for Ralio to retry. The same
-//! path serves live deliveries and replays of quarantined payloads (`idv-admin
+//! This module decides whether a signed payload is applied, kept, or sent back for Ralio to
+//! retry. The same path serves live deliveries and replays of quarantined payloads (`idv-admin
 //! replay-quarantine`), so a replay is judged exactly as a delivery would be.
 
 use axum::body::Bytes;
@@ -18,27 +18,28 @@ use serde_json::json;
 use crate::Webhook;
 use crate::kept::Quarantining;
 
-/// Whether a payload is arriving from Ralio or being replayed from quarantine.
+/// Says whether a payload is arriving from Ralio or being replayed from quarantine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// A delivery: what cannot be applied yet may be sent back (503) or quarantined.
+    /// Is a delivery, so what cannot be applied yet may be sent back (503) or quarantined.
     Live,
-    /// A quarantined payload run again: nothing is quarantined again, and nothing is sent
-    /// back; what still cannot be applied is reported with its reason. `received_at` is when
-    /// it was first kept: a stamp too far ahead is ordered then, not at the replay.
+    /// Is a quarantined payload run again. Nothing is quarantined again and nothing is sent
+    /// back, and what still cannot be applied is reported with its reason. `received_at` is
+    /// when it was first kept, so a stamp too far ahead is ordered then, not at the replay.
     Replay { received_at: DateTime<Utc> },
 }
 
-/// What came of one payload, named the same in the answer, the log line and the metric.
+/// Says what came of one payload, named the same in the answer, the log line and the metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Recorded: applied, or a duplicate, stale, unchanged or deferred event.
+    /// The event was recorded: applied, or a duplicate, stale, unchanged or deferred event.
     Recorded(EventOutcome),
-    /// Kept without being applied: it cannot be interpreted or attributed.
+    /// The payload was kept without being applied, because it cannot be interpreted or
+    /// attributed.
     Quarantined,
-    /// Kept as an event type this service does not act on.
+    /// The payload was kept as an event type this service does not act on.
     Unhandled,
-    /// Refused or sent back for Ralio to retry: the problem's stable code.
+    /// The payload was refused or sent back for Ralio to retry, with the problem's stable code.
     Refused(&'static str),
 }
 
@@ -59,14 +60,14 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-/// What one payload came to: the answer, and what the log line and a replay report need.
+/// Holds what one payload came to: the answer, and what the log line and a replay report need.
 pub struct Reply {
     pub outcome: Outcome,
-    /// Why it was kept or sent back (a quarantine reason code), when it was.
+    /// Says why the payload was kept or sent back (a quarantine reason code), when it was.
     pub reason: Option<QuarantineReason>,
     pub event_id: Option<String>,
     pub event_type: Option<String>,
-    /// Whose records the event changed, when it was attributed.
+    /// Names whose records the event changed, when it was attributed.
     pub owner: Option<Owner>,
     response: Response,
 }
@@ -116,7 +117,7 @@ impl IntoResponse for Reply {
 }
 
 impl Webhook {
-    /// Everything after the signature check.
+    /// Processes a payload whose signature has been checked.
     pub async fn process(&self, body: &Bytes, mode: Mode) -> Reply {
         let now = self.parts.clock.now();
         let event = match parse_webhook_with(body, &self.parts.spellings) {
@@ -138,7 +139,8 @@ impl Webhook {
             tracing::warn!(event_id = %event.id, "event stamped after its receipt: ordered at receipt");
         }
         let attributed = match interpret(&event) {
-            // Names only the account: applied to it, or kept until it is recorded.
+            // An activation names only the account, so it is applied to the account, or kept
+            // until the account is recorded.
             Intake::Activation(activation) => {
                 return match self.parts.store.apply_activation(&activation, now).await {
                     Ok(outcome) => Reply::acknowledged(Outcome::Recorded(outcome), Some(&event)),
@@ -187,14 +189,16 @@ impl Webhook {
         };
         match self.parts.store.execute(&Plan::new(&attributed, now)).await {
             Ok(outcome) => {
-                // A repeat too: the first delivery may have died after applying, before
-                // scheduling (claiming a scheduled tick again is cheap and idempotent).
+                // A repeat schedules too, because the first delivery may have died after
+                // applying, before scheduling (claiming a scheduled tick again is cheap and
+                // idempotent).
                 if matches!(outcome, EventOutcome::Applied | EventOutcome::Duplicate)
                     && !buckets.is_empty()
                     && let Some(scheduler) = &self.parts.scheduler
                     && let Err(e) = scheduler.ensure_ticks(&buckets, now).await
                 {
-                    // Acknowledged anyway: the event is applied; only the reminder may be missed.
+                    // The event is acknowledged anyway, because it is applied and only the
+                    // reminder may be missed.
                     tracing::error!(error = %e, "expiry tick not scheduled");
                 }
                 let mut reply = Reply::acknowledged(Outcome::Recorded(outcome), Some(event));
@@ -205,9 +209,9 @@ impl Webhook {
         }
     }
 
-    /// When the event counts as received. For a stamp too far ahead to believe, that is its
-    /// first receipt (recorded on the way), so every retry and every replay orders it at the
-    /// same time and measures its attribution window from the same start.
+    /// Returns when the event counts as received. For a stamp too far ahead to believe, that is
+    /// its first receipt (recorded on the way), so every retry and every replay orders it at
+    /// the same time and measures its attribution window from the same start.
     async fn receipt_of(
         &self,
         event: &WebhookEvent,
@@ -222,8 +226,8 @@ impl Webhook {
         if event.occurred_at <= received + self.parts.settings.max_clock_skew {
             return Ok(received);
         }
-        // Its first receipt, where still recorded: a payload kept on a later delivery than the
-        // first is ordered where the first was.
+        // The first receipt is used where it is still recorded, so a payload kept on a later
+        // delivery than the first is ordered where the first was.
         let keep = self.parts.settings.attribution_window + chrono::Duration::days(1);
         self.parts
             .store
@@ -231,8 +235,8 @@ impl Webhook {
             .await
     }
 
-    /// What processing a payload would come to, without writing anything (a replay's dry
-    /// run): `would_apply`, `unhandled`, or the reason it would stay quarantined.
+    /// Returns what processing a payload would come to, without writing anything (a replay's
+    /// dry run): `would_apply`, `unhandled`, or the reason it would stay quarantined.
     pub async fn assess(&self, body: &Bytes) -> Result<&'static str, StoreError> {
         let event = match parse_webhook_with(body, &self.parts.spellings) {
             Ok(event) => event,
@@ -251,7 +255,7 @@ impl Webhook {
         })
     }
 
-    /// The owners the store knows for what an event names instead of an owner.
+    /// Returns the owners the store knows for what an event names instead of an owner.
     async fn look_up(&self, lookup: Option<OwnerLookup>) -> Result<Vec<Owner>, StoreError> {
         match lookup {
             Some(OwnerLookup::Session(session_id)) => {
@@ -262,8 +266,9 @@ impl Webhook {
         }
     }
 
-    /// An event whose owner is not known: while it is young and the owner may yet become
-    /// known (its session stored), Ralio is asked to send it again; after, it is kept.
+    /// Handles an event whose owner is not known. While it is young and the owner may yet
+    /// become known (its session stored), Ralio is asked to send it again, and after that it is
+    /// kept.
     async fn unattributed(
         &self,
         body: &Bytes,
@@ -288,10 +293,11 @@ impl Webhook {
                     reason = unattributed.code.as_str(),
                     "event not attributable yet: Ralio is asked to send it again"
                 );
-                // Ralio's retry budget is undocumented: a copy is kept, so the event can be
-                // replayed if Ralio stops sending it. Written on every 503 (a first write that
-                // failed must not leave it uncopied) but kept once, by its digest; not counted
-                // as quarantined: most are applied on the next delivery.
+                // Ralio's retry budget is undocumented, so a copy is kept and the event can be
+                // replayed if Ralio stops sending it. The copy is written on every 503, because
+                // a first write that failed must not leave it uncopied, but it is kept once, by
+                // its digest. It is not counted as quarantined, because most are applied on the
+                // next delivery.
                 {
                     let entry = self.entry(
                         body,
@@ -332,9 +338,9 @@ impl Webhook {
             .await
     }
 
-    /// Keeps a signed payload that is not applied: verbatim, except an event type this
-    /// service does not act on, of which only the id, type, timestamp and digest are kept
-    /// (its body may carry other people's data). A replay keeps nothing again.
+    /// Keeps a signed payload that is not applied. It is kept verbatim, except an event type
+    /// this service does not act on, of which only the id, type, timestamp and digest are kept
+    /// because its body may carry other people's data. A replay keeps nothing again.
     async fn quarantine_payload(
         &self,
         body: &Bytes,
@@ -355,8 +361,8 @@ impl Webhook {
             .event_type
             .as_deref()
             .is_none_or(idv_model::webhook::is_acted_on);
-        // The user a payload of ours names learns from their trail that it was kept (a related
-        // party's event without its entity type names its user, for example).
+        // The user a payload of ours names learns from their trail that it was kept. A related
+        // party's event without its entity type names its user, for example.
         let named = (acted_on && why.code != QuarantineReason::UnknownEventType)
             .then(|| idv_model::webhook::named_user(body))
             .flatten();

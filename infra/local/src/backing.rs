@@ -1,5 +1,6 @@
-//! Where the stack keeps its state: the in-memory store and queue, or DynamoDB and SQS; and
-//! the feed that turns the store's changes into domain events on each.
+//! This module chooses where the stack keeps its state, either the in-memory store and queue or
+//! DynamoDB and SQS, and starts the feed that turns the store's changes into domain events on
+//! each.
 
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use crate::{LocalOptions, StartError, StoreKind, events};
 pub(crate) struct Backing {
     pub store: Arc<dyn Store>,
     pub queue: Arc<dyn ExpiryQueue>,
-    /// How the watcher is fed the ticks of `queue`.
+    /// Feeds the watcher the ticks of `queue`.
     pub pump: Pump,
     /// Turns the store's changes into domain events until the stack stops.
     pub feed: JoinHandle<()>,

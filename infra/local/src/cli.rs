@@ -1,4 +1,4 @@
-//! Command line of `idv-local`.
+//! This module parses the command line of `idv-local`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -117,8 +117,8 @@ pub struct Args {
 }
 
 impl Args {
-    /// The options: every function setting as `env` holds it, read as the deployed function
-    /// reads it ([`LocalOptions::from_env`]), then the flags over it.
+    /// Returns the options: every function setting as `env` holds it, read as the deployed
+    /// function reads it ([`LocalOptions::from_env`]), with the flags over it.
     pub fn options(&self, env: &impl Env) -> Result<LocalOptions, String> {
         let from_env = LocalOptions::from_env(env).map_err(|e| e.to_string())?;
         let ralio = match &self.ralio_base_url {

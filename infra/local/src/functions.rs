@@ -1,5 +1,5 @@
-//! The HTTP functions on one router, each built through its `Parts` from the options'
-//! settings, over one store, one Ralio client and one clock.
+//! This module puts the HTTP functions on one router, each built through its `Parts` from the
+//! options' settings, over one store, one Ralio client and one clock.
 
 use std::sync::Arc;
 
@@ -16,10 +16,10 @@ use idv_webhook::Webhook;
 use crate::LocalOptions;
 
 pub(crate) struct Functions {
-    /// Every route of create-session and the account gate, and the webhook at
+    /// Serves every route of create-session and the account gate, and the webhook at
     /// `/webhooks/ralio`.
     pub router: Router,
-    /// For what an operator does with `idv-admin accounts resolve`.
+    /// Is kept for what an operator does with `idv-admin accounts resolve`.
     pub gate: Arc<AccountGate>,
 }
 

@@ -1,7 +1,7 @@
-//! Every function of the service in one process, for a laptop and for end-to-end tests: the
-//! HTTP routes on one port, the webhook at `/webhooks/ralio`, the expiry watcher fed by an
-//! in-process queue (or SQS), the in-memory store (or DynamoDB), and the Ralio simulator
-//! unless a real Ralio is configured.
+//! This crate runs every function of the service in one process, for a laptop and for
+//! end-to-end tests: the HTTP routes on one port, the webhook at `/webhooks/ralio`, the expiry
+//! watcher fed by an in-process queue (or SQS), the in-memory store (or DynamoDB), and the
+//! Ralio simulator unless a real Ralio is configured.
 
 pub mod cli;
 pub mod events;
@@ -30,8 +30,8 @@ use tokio::task::JoinHandle;
 
 pub use options::{LocalOptions, RalioMode, RalioTuning, StoreKind};
 
-/// The webhook secret both sides use when none is configured. Local use only: refused when the
-/// webhook can be reached from elsewhere or a real Ralio signs with it.
+/// Is the webhook secret both sides use when none is configured. It is for local use only, so
+/// it is refused when the webhook can be reached from elsewhere or a real Ralio signs with it.
 pub use idv_adapters::secrets::LOCAL_WEBHOOK_SECRET;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,23 +47,23 @@ pub enum StartError {
     Aws(String),
 }
 
-/// A running stack. Dropping it does not stop it: call [`Running::stop`].
+/// Is a running stack. Dropping it does not stop it, so call [`Running::stop`].
 pub struct Running {
     pub api_url: String,
     pub webhook_url: String,
     pub sim_url: Option<String>,
     pub simulator: Option<Arc<Simulator>>,
     pub store_kind: StoreKind,
-    /// What the service would have published, as `GET /events` serves it.
+    /// Holds what the service would have published, as `GET /events` serves it.
     pub events: Arc<events::EventLog>,
-    /// The account gate, for what an operator does with `idv-admin accounts resolve`.
+    /// Is the account gate, kept for what an operator does with `idv-admin accounts resolve`.
     pub accounts: Arc<AccountGate>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// How long a stop waits for requests in flight before it abandons them (a simulated Ralio
-/// that hangs would otherwise hold the stop for as long as it hangs).
+/// Is how long a stop waits for requests in flight before it abandons them, because a simulated
+/// Ralio that hangs would otherwise hold the stop for as long as it hangs.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
 impl Running {

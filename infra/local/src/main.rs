@@ -1,4 +1,4 @@
-//! `idv-local`: the whole service on one port, with the Ralio simulator. `--help` lists the
+//! `idv-local` runs the whole service on one port, with the Ralio simulator. `--help` lists the
 //! options. The functions' settings come from the variables the deployed functions read, and a
 //! flag overrides its variable.
 

@@ -1,6 +1,7 @@
-//! What a local stack runs with: idv-local's own choices (addresses, store, simulator) and
-//! every function's settings. [`LocalOptions::from_env`] reads the settings with the same
-//! functions Lambda's `from_env` uses, so a variable means the same here as when deployed.
+//! This module holds what a local stack runs with: idv-local's own choices (addresses, store,
+//! simulator) and every function's settings. [`LocalOptions::from_env`] reads the settings with
+//! the same functions Lambda's `from_env` uses, so a variable means the same here as when
+//! deployed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,26 +19,27 @@ use crate::StartError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
     Memory,
-    /// DynamoDB and SQS at `AWS_ENDPOINT_URL` (moto) or in AWS.
+    /// The state lives in DynamoDB and SQS at `AWS_ENDPOINT_URL` (moto) or in AWS.
     Dynamodb,
 }
 
 #[derive(Debug, Clone)]
 pub enum RalioMode {
-    /// The embedded simulator.
+    /// The stack calls the embedded simulator.
     Simulator {
         addr: SocketAddr,
         generation: ralio_sim::Generation,
         signature: ralio_sim::Signature,
         chaos: ralio_sim::Chaos,
-        /// Faults every call of an operation meets (`--sim-fault`).
+        /// Lists the faults every call of an operation meets (`--sim-fault`).
         faults: Vec<(ralio_sim::Operation, ralio_sim::Fault)>,
-        /// What its merchant account list shows (`--sim-account-list`).
+        /// Says what its merchant account list shows (`--sim-account-list`).
         account_list: ralio_sim::AccountList,
-        /// Whether it announces the accounts it opens (`--sim-no-account-activated`).
+        /// Says whether it announces the accounts it opens (`--sim-no-account-activated`).
         announce_accounts: bool,
     },
-    /// A real Ralio (sandbox), which must be able to reach the webhook URL itself.
+    /// The stack calls a real Ralio (sandbox), which must be able to reach the webhook URL
+    /// itself.
     Real {
         base_url: String,
         api_code: String,
@@ -45,7 +47,7 @@ pub enum RalioMode {
     },
 }
 
-/// How the Ralio client calls Ralio (`RALIO_AUTH_SCHEME`, `RALIO_CREATE_SESSION_BODY`,
+/// Says how the Ralio client calls Ralio (`RALIO_AUTH_SCHEME`, `RALIO_CREATE_SESSION_BODY`,
 /// `RALIO_CONNECT_TIMEOUT`, `RALIO_TIMEOUT`). Which Ralio, with which credentials, is
 /// [`RalioMode`]'s choice.
 #[derive(Debug, Clone, Copy)]
@@ -53,11 +55,12 @@ pub struct RalioTuning {
     pub auth: AuthScheme,
     pub create_session_body: CreateSessionBody,
     pub connect_timeout: Duration,
-    /// How long one HTTP exchange may take.
+    /// Is how long one HTTP exchange may take.
     pub request_timeout: Duration,
 }
 
-/// Where no Ralio is chosen yet: the client's own defaults need a URL, not this one.
+/// Stands in where no Ralio is chosen yet, because the client's own defaults need a URL, though
+/// not this one.
 const NO_RALIO_YET: &str = "http://127.0.0.1";
 
 impl Default for RalioTuning {
@@ -67,8 +70,8 @@ impl Default for RalioTuning {
 }
 
 impl RalioTuning {
-    /// As Lambda reads it ([`ralio_config`]). That function also requires the URL and the
-    /// credentials, which the stack chooses later: stand-ins answer for them.
+    /// Reads the tuning as Lambda reads it ([`ralio_config`]). That function also requires the
+    /// URL and the credentials, which the stack chooses later, so stand-ins answer for them.
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
         let chosen_later = Answering {
             env,
@@ -90,7 +93,7 @@ impl RalioTuning {
         }
     }
 
-    /// The client's configuration for the Ralio at `base_url`.
+    /// Returns the client's configuration for the Ralio at `base_url`.
     pub fn config(&self, base_url: String, credentials: RalioCredentials) -> RalioConfig {
         RalioConfig {
             auth: self.auth,
@@ -102,7 +105,7 @@ impl RalioTuning {
     }
 }
 
-/// An environment in which some variables have fixed answers.
+/// Is an environment in which some variables have fixed answers.
 struct Answering<'a, E> {
     env: &'a E,
     answers: &'a [(&'a str, &'a str)],
@@ -125,26 +128,26 @@ pub struct LocalOptions {
     pub queue_url: Option<String>,
     pub ralio: RalioMode,
     pub webhook_secrets: String,
-    /// Session lifetime the simulator gives (Ralio: 7 days).
+    /// Is the session lifetime the simulator gives (Ralio gives 7 days).
     pub session_life: chrono::Duration,
-    /// `EXPIRY_WARNING_LEAD`, `EXPIRY_GRACE`, `EXPIRY_BUCKET`.
+    /// Is read from `EXPIRY_WARNING_LEAD`, `EXPIRY_GRACE` and `EXPIRY_BUCKET`.
     pub schedule: ExpirySchedule,
-    /// How often the expiry queue is looked at.
+    /// Is how often the expiry queue is looked at.
     pub poll_every: Duration,
     pub ralio_client: RalioTuning,
-    /// `SESSION_REUSE_MARGIN`, `CREATE_LEASE`, `CREATE_WAIT`, `CREATE_SETTLE`.
+    /// Is read from `SESSION_REUSE_MARGIN`, `CREATE_LEASE`, `CREATE_WAIT` and `CREATE_SETTLE`.
     pub create_session: idv_create_session::Settings,
-    /// `ACCOUNT_LEASE`, `ACCOUNT_WAIT`, `ACCOUNT_SETTLE`, `ACCOUNT_RECREATE`.
+    /// Is read from `ACCOUNT_LEASE`, `ACCOUNT_WAIT`, `ACCOUNT_SETTLE` and `ACCOUNT_RECREATE`.
     pub account_gate: idv_account_gate::Settings,
-    /// `MAX_CLOCK_SKEW`, `ATTRIBUTION_RETRY_WINDOW`, `QUARANTINE_RETENTION`.
+    /// Is read from `MAX_CLOCK_SKEW`, `ATTRIBUTION_RETRY_WINDOW` and `QUARANTINE_RETENTION`.
     pub webhook: idv_webhook::Settings,
-    /// Where each domain event is also POSTed (`--events-to`).
+    /// Is where each domain event is also POSTed (`--events-to`).
     pub events_to: Option<String>,
-    /// Timeouts of every DynamoDB and SQS call (`--store dynamodb`). Tests against an
+    /// Holds the timeouts of every DynamoDB and SQS call (`--store dynamodb`). Tests against an
     /// emulator on a busy machine give it longer than AWS needs.
     pub aws_timeouts: AwsTimeouts,
-    /// What time it is for every function, the tick queue and the simulator: a test's manual
-    /// clock moves them all at once.
+    /// Tells the time for every function, the tick queue and the simulator, so that a test's
+    /// manual clock moves them all at once.
     pub clock: Arc<dyn Clock>,
 }
 
@@ -180,12 +183,12 @@ impl Default for LocalOptions {
 }
 
 impl LocalOptions {
-    /// The defaults, with every function setting `env` holds read as the deployed function
-    /// reads it. Not read here: the secret ARNs and `WEBHOOK_SECRET_MAX_AGE` (idv-local signs
-    /// with `WEBHOOK_SECRETS` and calls Ralio with `RALIO_API_CODE`/`RALIO_API_KEY`, as a
-    /// function does outside Lambda, so there is no secret to read or read again),
-    /// `EVENT_BUS_NAME` (events go to the console and `--events-to`) and `PRIME_CONNECTIONS`
-    /// (nothing here has a cold start to shorten).
+    /// Returns the defaults, with every function setting `env` holds read as the deployed
+    /// function reads it. It does not read the secret ARNs and `WEBHOOK_SECRET_MAX_AGE`
+    /// (idv-local signs with `WEBHOOK_SECRETS` and calls Ralio with
+    /// `RALIO_API_CODE`/`RALIO_API_KEY`, as a function does outside Lambda, so there is no
+    /// secret to read or read again), `EVENT_BUS_NAME` (events go to the console and
+    /// `--events-to`) or `PRIME_CONNECTIONS` (nothing here has a cold start to shorten).
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
         Ok(Self {
             schedule: expiry_schedule(env)?,
@@ -197,7 +200,8 @@ impl LocalOptions {
         })
     }
 
-    /// The local secret is public: only a simulator on this machine may sign with it.
+    /// Refuses the local secret where others could use it, because it is public and only a
+    /// simulator on this machine may sign with it.
     pub(crate) fn refuse_public_secret(&self) -> Result<(), StartError> {
         let public = self
             .webhook_secrets
@@ -218,7 +222,7 @@ impl LocalOptions {
         Ok(())
     }
 
-    /// The secret the simulator signs with: the first configured.
+    /// Returns the secret the simulator signs with, which is the first configured.
     pub(crate) fn signing_secret(&self) -> String {
         self.webhook_secrets
             .split(',')

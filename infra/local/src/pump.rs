@@ -1,4 +1,5 @@
-//! Feeds due ticks to the expiry watcher, as Lambda's SQS event source mapping would.
+//! This module feeds due ticks to the expiry watcher, as Lambda's SQS event source mapping
+//! would.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,13 +12,13 @@ use idv_expiry_watcher::{Parts, TickOutcome, Watcher};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// The queue the ticks wait in.
+/// Is the queue the ticks wait in.
 pub(crate) enum Pump {
     Memory(Arc<MemoryQueue>),
     Sqs(aws_sdk_sqs::Client, String),
 }
 
-/// Sleeps `every`; true when asked to stop instead.
+/// Sleeps `every`, and returns true when asked to stop instead.
 async fn pause(stopped: &mut watch::Receiver<bool>, every: Duration) -> bool {
     tokio::select! {
         _ = stopped.wait_for(|stop| *stop) => true,
@@ -36,7 +37,8 @@ pub(crate) fn spawn(
     tokio::spawn(async move {
         match pump {
             Pump::Memory(queue) => {
-                // The in-process queue has no visibility to change: its loop puts ticks back.
+                // The in-process queue has no visibility to change, because its loop puts
+                // ticks back.
                 let watcher = Watcher::new(Parts {
                     index,
                     visibility: None,
@@ -86,7 +88,7 @@ async fn poll_sqs(client: &aws_sdk_sqs::Client, url: &str, watcher: &Watcher) {
         .into_iter()
         .map(|f| f.item_identifier)
         .collect();
-    // What the Lambda event source mapping does: delete what succeeded.
+    // The messages that succeeded are deleted, as the Lambda event source mapping does.
     for m in messages {
         let (Some(id), Some(receipt)) = (m.message_id, m.receipt_handle) else {
             continue;
@@ -102,8 +104,8 @@ async fn poll_sqs(client: &aws_sdk_sqs::Client, url: &str, watcher: &Watcher) {
     }
 }
 
-/// The in-process queue's loop: delivers visible ticks, hides those not yet due, and puts
-/// failed ones back after a short pause, as SQS would.
+/// Runs one pass of the in-process queue's loop. It delivers visible ticks, hides those not yet
+/// due, and puts failed ones back after a short pause, as SQS would.
 async fn pump_memory_queue(watcher: &Watcher, queue: &MemoryQueue) -> usize {
     let now = watcher.now();
     let mut processed = 0;

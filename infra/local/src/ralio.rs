@@ -1,5 +1,5 @@
-//! The Ralio the stack calls: the embedded simulator, on the stack's clock, or a configured
-//! one.
+//! This module starts the Ralio the stack calls: the embedded simulator, on the stack's clock,
+//! or a configured one.
 
 use std::sync::Arc;
 
@@ -54,7 +54,8 @@ pub(crate) async fn start(
             config.account_list = *account_list;
             config.announce_accounts = *announce_accounts;
             config.session_life = options.session_life;
-            // Ralio's times and the service's agree, whichever clock the stack runs on.
+            // The simulator runs on the stack's clock, so that Ralio's times and the service's
+            // agree, whichever clock the stack runs on.
             let clock = options.clock.clone();
             config.clock = SimClock::from_fn(move || clock.now());
             let credentials = RalioCredentials {

@@ -1,8 +1,8 @@
-//! `idv-admin replay-quarantine`: quarantined payloads run again through the webhook's own code
+//! `idv-admin replay-quarantine` runs quarantined payloads again through the webhook's own code
 //! path ([`idv_webhook::Mode::Replay`]), once the cause is gone (a session since stored, a fixed
-//! parser). Idempotent: event markers make a second application a duplicate, and an entry whose
-//! replay came to a final outcome is marked and skipped afterwards. Each replay that reaches an
-//! owner is audited as `replayed` on that owner's trail.
+//! parser). It is idempotent, because event markers make a second application a duplicate, and
+//! an entry whose replay came to a final outcome is marked and skipped afterwards. Each replay
+//! that reaches an owner is audited as `replayed` on that owner's trail.
 
 use std::collections::BTreeMap;
 
@@ -12,25 +12,25 @@ use idv_adapters::store::{AuditLog, QuarantineEntry, QuarantineReader, Replayed}
 use idv_model::{AuditEntry, AuditOutcome, EventId, QuarantineReason};
 use idv_webhook::{Mode, Outcome, Webhook};
 
-/// Which quarantined payloads to look at.
+/// Says which quarantined payloads to look at.
 #[derive(Debug, Clone)]
 pub struct ReplayFilter {
-    /// First day (UTC) looked at.
+    /// Is the first day (UTC) looked at.
     pub since: NaiveDate,
-    /// Last day looked at (today).
+    /// Is the last day looked at (today).
     pub until: NaiveDate,
-    /// Only this quarantine reason (`unknown_session`, …).
+    /// Limits the replay to this quarantine reason (`unknown_session`, …).
     pub reason: Option<String>,
-    /// Say what would happen; change nothing.
+    /// Makes the replay say what would happen and change nothing.
     pub dry_run: bool,
 }
 
-/// What became of the payloads looked at, counted by their quarantine reason and result.
+/// Counts what became of the payloads looked at, by their quarantine reason and result.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ReplayReport {
-    /// (reason kept for, result) → count. Results: the webhook outcome (`applied`, `duplicate`,
-    /// …), `still:<reason>` when it would be kept again, `already_replayed`, `would_apply`,
-    /// `failed`.
+    /// Maps (reason kept for, result) to a count. A result is the webhook outcome (`applied`,
+    /// `duplicate`, …), `still:<reason>` when it would be kept again, `already_replayed`,
+    /// `would_apply` or `failed`.
     pub counts: BTreeMap<(String, String), usize>,
 }
 
@@ -50,7 +50,7 @@ impl ReplayReport {
             .sum()
     }
 
-    /// The summary table printed by `idv-admin`.
+    /// Returns the summary table printed by `idv-admin`.
     pub fn table(&self) -> String {
         let mut lines = vec![
             "| kept for | result | count |".to_owned(),
@@ -84,7 +84,7 @@ pub async fn replay_quarantine(
             {
                 continue;
             }
-            // One entry's failure is reported and the rest go on.
+            // One entry's failure is reported, and the rest go on.
             let result = match replay_one(webhook, store, &entry, filter.dry_run, now).await {
                 Ok(result) => result,
                 Err(e) => {
@@ -107,7 +107,7 @@ async fn replay_one(
     now: DateTime<Utc>,
 ) -> Result<String, String> {
     // A replay that came to an outcome of applying is final. An older release also marked
-    // `unhandled` as done: such an entry is tried again, since a later release or a learnt
+    // `unhandled` as done, and such an entry is tried again, since a later release or a learnt
     // spelling may read it.
     let applied = |outcome: &AuditOutcome| {
         matches!(
@@ -143,8 +143,8 @@ async fn replay_one(
         );
         return Ok("failed".into());
     }
-    // Outcomes of applying are final; anything else (unhandled, kept again) may change with a
-    // later release or a learnt spelling.
+    // Outcomes of applying are final, but anything else (unhandled, kept again) may change with
+    // a later release or a learnt spelling.
     let Outcome::Recorded(final_outcome) = reply.outcome else {
         return Ok(format!(
             "still:{}",

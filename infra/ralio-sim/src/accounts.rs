@@ -1,6 +1,6 @@
-//! Accounts, as Ralio keeps them: opened for a REGULAR user, listed back with their owner
-//! (`GET /api/v1/merchant/user/accounts`, filters `alias_eq` and `currency_eq`), read one by
-//! one, and announced ready with `account_activated`.
+//! This module keeps accounts as Ralio keeps them. They are opened for a REGULAR user, listed
+//! back with their owner (`GET /api/v1/merchant/user/accounts`, filters `alias_eq` and
+//! `currency_eq`), read one by one, and announced ready with `account_activated`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use crate::payloads;
 use crate::ralio_api::{authorised, error};
 use crate::state::Simulator;
 
-/// One account the simulator opened.
+/// Is one account the simulator opened.
 #[derive(Debug, Clone)]
 pub struct SimAccount {
     pub id: String,
@@ -83,8 +83,8 @@ pub(crate) async fn create_account(
     }
 }
 
-/// What `GET /api/v1/merchant/user/accounts` lists: undocumented at Ralio (REFERENCE §2.8),
-/// so each plausible reading is a mode, and the tests run them.
+/// Says what `GET /api/v1/merchant/user/accounts` lists. Ralio does not document it (REFERENCE
+/// §2.8), so each plausible reading is a mode, and the tests run them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum AccountList {
     /// The merchant's users' accounts, filtered by `alias_eq` and `currency_eq` (the service's
@@ -108,7 +108,8 @@ pub(crate) struct Filters {
 }
 
 impl Filters {
-    /// `alias_eq` and `currency_eq`, given as parameters or inside `filter=alias_eq=…`.
+    /// Returns whether the account matches `alias_eq` and `currency_eq`, given as parameters or
+    /// inside `filter=alias_eq=…`.
     fn matches(&self, account: &SimAccount) -> bool {
         let mut wanted: HashMap<&str, &str> = HashMap::new();
         if let Some(filter) = &self.filter {
@@ -147,9 +148,10 @@ pub(crate) async fn list_accounts(
             .filter(|a| filters.matches(a))
             .map(SimAccount::json)
             .collect(),
-        // The merchant's own accounts only: the simulator opens none for the merchant.
+        // Only the merchant's own accounts are listed, and the simulator opens none for the
+        // merchant.
         AccountList::MerchantOnly => Vec::new(),
-        // `filter` taken as one literal condition no account satisfies; the separate
+        // `filter` is taken as one literal condition no account satisfies, and the separate
         // parameters are ignored.
         AccountList::LiteralFilter if filters.filter.is_some() => Vec::new(),
         AccountList::LiteralFilter => sim.state().accounts.iter().map(SimAccount::json).collect(),
@@ -204,7 +206,7 @@ impl Simulator {
         }
     }
 
-    /// Accounts opened so far, for tests and the control API.
+    /// Returns the accounts opened so far, for tests and the control API.
     pub fn accounts(&self) -> Vec<SimAccount> {
         self.state().accounts.clone()
     }

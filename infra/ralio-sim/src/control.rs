@@ -1,4 +1,4 @@
-//! The control API: what a person on the hosted page, a test or `idv-local` uses to decide a
+//! The control API is what a person on the hosted page, a test or `idv-local` uses to decide a
 //! session's outcome, change a user's level, warn of an expiry, set faults, and read back what
 //! the simulator holds and sent. Each decision sends the webhooks Ralio would.
 
@@ -25,7 +25,7 @@ impl Simulator {
             .unwrap_or_default()
     }
 
-    /// The next `times` calls of `operation` fail with `fault`.
+    /// Makes the next `times` calls of `operation` fail with `fault`.
     pub fn fail_next(&self, operation: Operation, fault: Fault, times: usize) {
         self.state().faults.push(operation, fault, times);
     }
@@ -35,7 +35,7 @@ impl Simulator {
         self.state().faults.clear_next();
     }
 
-    /// Sessions opened for `uid` so far, open ones included.
+    /// Returns the sessions opened for `uid` so far, open ones included.
     pub fn sessions_of(&self, uid: &str) -> Vec<(String, &'static str)> {
         let state = self.state();
         state
@@ -130,8 +130,8 @@ impl Simulator {
         Ok(())
     }
 
-    /// Ralio's own record of a user's level, changed without the webhook that tells the
-    /// service: for a run that delivers its own events (`make load`).
+    /// Changes Ralio's own record of a user's level without the webhook that tells the
+    /// service, for a run that delivers its own events (`make load`).
     pub fn set_level_silently(
         &self,
         uid: &str,
@@ -149,7 +149,7 @@ impl Simulator {
     }
 }
 
-/// An outcome for a session, from the hosted page's form or the control API's JSON.
+/// Is an outcome for a session, from the hosted page's form or the control API's JSON.
 #[derive(Deserialize)]
 pub(crate) struct Decision {
     pub(crate) outcome: String,

@@ -1,6 +1,6 @@
-//! Sending webhooks as Ralio does: signed with HMAC-SHA256 over the exact body, retried with
-//! exponential backoff on 5xx and connection failures, never retried on 4xx. Chaos options
-//! repeat, reorder and delay deliveries.
+//! This module sends webhooks as Ralio does: signed with HMAC-SHA256 over the exact body,
+//! retried with exponential backoff on 5xx and connection failures, and never retried on 4xx.
+//! Chaos options repeat, reorder and delay deliveries.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,23 +17,23 @@ pub enum Signature {
     Base64,
 }
 
-/// Misbehaviour to test the receiver with.
+/// Holds the misbehaviour to test the receiver with.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Chaos {
-    /// Send every webhook twice.
+    /// Sends every webhook twice.
     pub duplicates: bool,
-    /// Send a group of webhooks in reverse order.
+    /// Sends a group of webhooks in reverse order.
     pub reorder: bool,
-    /// Wait this long before sending.
+    /// Waits this long before sending.
     pub delay: Duration,
 }
 
-/// One webhook as sent, for the control API.
+/// Records one webhook as sent, for the control API.
 #[derive(Debug, Clone, Serialize)]
 pub struct Delivery {
     pub event_id: String,
     pub event_type: String,
-    /// Final HTTP status, or 0 when the receiver could not be reached.
+    /// Is the final HTTP status, or 0 when the receiver could not be reached.
     pub status: u16,
     pub attempts: u32,
 }

@@ -1,5 +1,5 @@
-//! How the simulator fails a creating call, to show what an upstream that acts and then fails
-//! does to the service.
+//! This module decides how the simulator fails a creating call, to show what an upstream that
+//! acts and then fails does to the service.
 //!
 //! | fault | what happens |
 //! |---|---|
@@ -25,7 +25,7 @@ pub enum Fault {
     ActLate(Duration),
 }
 
-/// A creating call of Ralio's that can be made to fail.
+/// Is a creating call of Ralio's that can be made to fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
     CreateSession,
@@ -86,7 +86,7 @@ fn parse_duration(raw: &str) -> Option<Duration> {
     }
 }
 
-/// `OPERATION:FAULT` (or `OPERATION=FAULT`), as `--sim-fault` takes it.
+/// Parses `OPERATION:FAULT` (or `OPERATION=FAULT`), as `--sim-fault` takes it.
 pub fn parse_fault_flag(raw: &str) -> Result<(Operation, Fault), String> {
     let (operation, fault) = raw
         .split_once([':', '='])
@@ -94,7 +94,8 @@ pub fn parse_fault_flag(raw: &str) -> Result<(Operation, Fault), String> {
     Ok((operation.parse()?, fault.parse()?))
 }
 
-/// Faults waiting for their call: a run's standing faults, and one-shot ones set per call.
+/// Holds the faults waiting for their call: a run's standing faults, and one-shot ones set per
+/// call.
 #[derive(Debug, Default, Clone)]
 pub struct FaultPlan {
     standing: Vec<(Operation, Fault)>,
@@ -109,7 +110,7 @@ impl FaultPlan {
         }
     }
 
-    /// The next `times` calls of `operation` fail with `fault`.
+    /// Makes the next `times` calls of `operation` fail with `fault`.
     pub fn push(&mut self, operation: Operation, fault: Fault, times: usize) {
         for _ in 0..times {
             self.next.push_back((operation, fault));
@@ -121,7 +122,7 @@ impl FaultPlan {
         self.next.clear();
     }
 
-    /// The fault for this call of `operation`, if any.
+    /// Returns the fault for this call of `operation`, if any.
     pub fn take(&mut self, operation: Operation) -> Option<Fault> {
         if let Some(at) = self.next.iter().position(|(op, _)| *op == operation) {
             return self.next.remove(at).map(|(_, f)| f);
@@ -134,12 +135,12 @@ impl FaultPlan {
 }
 
 impl Fault {
-    /// Whether the call takes effect before its answer.
+    /// Returns whether the call takes effect before its answer.
     pub fn acts(self) -> bool {
         !matches!(self, Fault::FailBeforeActing | Fault::ActLate(_))
     }
 
-    /// How long after its answer the call takes effect, for a fault that acts late.
+    /// Returns how long after its answer the call takes effect, for a fault that acts late.
     pub fn acts_after(self) -> Option<Duration> {
         match self {
             Fault::ActLate(after) => Some(after),
@@ -147,7 +148,7 @@ impl Fault {
         }
     }
 
-    /// The failing answer, given the answer a healthy call would have sent.
+    /// Returns the failing answer, given the answer a healthy call would have sent.
     pub async fn answer(self, healthy: Response) -> Response {
         match self {
             Fault::ActThen5xx | Fault::ActLate(_) => {
@@ -157,8 +158,8 @@ impl Fault {
                 tokio::time::sleep(wait).await;
                 healthy
             }
-            // Drops the connection without an answer: the request's task unwinds (without a
-            // panic message) and the server closes the connection.
+            // The connection is dropped without an answer, because the request's task unwinds
+            // (without a panic message) and the server closes the connection.
             Fault::ActThenReset => std::panic::resume_unwind(Box::new("connection reset")),
             Fault::FailBeforeActing => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response()

@@ -1,5 +1,6 @@
-//! A Ralio stand-in: the REST endpoints this service calls, the hosted verification page, and
-//! the signed webhooks Ralio would send when a person (or a test) decides a session's outcome.
+//! This crate is a Ralio stand-in. It serves the REST endpoints this service calls and the
+//! hosted verification page, and sends the signed webhooks Ralio would send when a person (or a
+//! test) decides a session's outcome.
 //!
 //! | route | what |
 //! |---|---|
@@ -16,7 +17,7 @@
 //! | `GET /sim/sessions/{id}`, `GET /sim/accounts`, `GET /sim/deliveries` | what the simulator holds and sent |
 //!
 //! The Ralio API is in `ralio_api` and `accounts`, the control API in `control`, the hosted page
-//! in `page` and the webhooks in `delivery`; all of them share what `state` holds.
+//! in `page` and the webhooks in `delivery`, and all of them share what `state` holds.
 
 use std::sync::Arc;
 

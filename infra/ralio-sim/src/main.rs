@@ -1,5 +1,5 @@
-//! Runs the Ralio simulator on its own. `idv-local` embeds it; this binary is for pointing
-//! another deployment (or a browser) at a fake Ralio.
+//! This binary runs the Ralio simulator on its own. `idv-local` embeds it, and this binary is
+//! for pointing another deployment (or a browser) at a fake Ralio.
 
 use clap::Parser;
 

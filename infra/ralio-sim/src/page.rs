@@ -1,4 +1,5 @@
-//! The hosted verification page: plain HTML, one form per outcome.
+//! This module serves the hosted verification page, which is plain HTML with one form per
+//! outcome.
 
 use std::sync::Arc;
 

@@ -1,9 +1,10 @@
-//! Webhook payloads written the way Ralio's documentation shows them, in both generations.
-//! Built as JSON literals on purpose: nothing here comes from the service's own types.
+//! This module writes webhook payloads the way Ralio's documentation shows them, in both
+//! generations. They are built as JSON literals on purpose, so that nothing here comes from the
+//! service's own types.
 
 use serde_json::{Value, json};
 
-/// Which payload generation to send (REFERENCE §4.0).
+/// Says which payload generation to send (REFERENCE §4.0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Generation {
     /// First generation: user-only, `checks`, snake_case `kyc_state_updated`.
@@ -24,7 +25,7 @@ impl Generation {
     }
 }
 
-/// A refusal reason offered on the hosted page.
+/// Is a refusal reason offered on the hosted page.
 #[derive(Debug, Clone, Copy)]
 pub struct Reason {
     pub key: &'static str,
@@ -98,7 +99,8 @@ pub fn session_verified(generation: Generation, session: &str, uid: &str) -> Val
     }
 }
 
-/// Only a second-generation page exists for manual review, with the `eventId` envelope.
+/// Returns a manual review payload. Only a second-generation page exists for manual review,
+/// with the `eventId` envelope.
 pub fn session_manual_review(session: &str, uid: &str) -> Value {
     envelope_b(
         "kyc_session_manual_review",
@@ -177,7 +179,7 @@ pub fn expiration_warning(
     )
 }
 
-/// `account_activated`: the account is ready; only its id is given.
+/// Returns `account_activated`, which says the account is ready and gives only its id.
 pub fn account_activated(account_id: &str) -> Value {
     json!({
         "id": uuid::Uuid::new_v4().to_string(),

@@ -1,5 +1,6 @@
-//! The REST endpoints of Ralio's that this service calls, apart from accounts (`accounts.rs`):
-//! login, and creating and listing a user's identity verification sessions.
+//! This module serves the REST endpoints of Ralio's that this service calls, apart from
+//! accounts (`accounts.rs`): login, and creating and listing a user's identity verification
+//! sessions.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use serde_json::{Value, json};
 use crate::faults::Operation;
 use crate::state::{SimSession, Simulator};
 
-/// An error as Ralio words it. The control API answers its errors in the same shape.
+/// Returns an error as Ralio words it. The control API answers its errors in the same shape.
 pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({ "message": message.into() }))).into_response()
 }
@@ -59,7 +60,7 @@ fn session_json(s: &SimSession, public_url: &str, snake_case_dates: bool) -> Val
     let created = s
         .created_at
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    // The documented responses differ: camelCase on create, snake_case on list.
+    // The documented responses differ, with camelCase on create and snake_case on list.
     if snake_case_dates {
         v["created_at"] = json!(created);
         v["updated_at"] = json!(created);
@@ -135,7 +136,7 @@ pub(crate) async fn list_sessions(
 }
 
 impl Simulator {
-    /// Opens a session for `uid`: its JSON as the create call answers it.
+    /// Opens a session for `uid`, and returns its JSON as the create call answers it.
     fn open_session(&self, uid: &str) -> Value {
         let now = self.config.clock.now();
         let session = SimSession {

@@ -1,5 +1,6 @@
-//! What the simulator holds: its configuration, its clock, and the sessions, users, tokens,
-//! accounts and faults that the Ralio API, the hosted page and the control API all share.
+//! This module holds what the simulator holds: its configuration, its clock, and the sessions,
+//! users, tokens, accounts and faults that the Ralio API, the hosted page and the control API
+//! all share.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,28 +17,28 @@ use crate::payloads::Generation;
 pub struct SimConfig {
     pub api_code: String,
     pub api_key: String,
-    /// Where webhooks go (the service's webhook URL); none: not sent.
+    /// Is where webhooks go (the service's webhook URL). When it is `None`, none are sent.
     pub webhook_url: Option<String>,
     pub webhook_secret: String,
-    /// This simulator's own address, for hosted page links.
+    /// Is this simulator's own address, for hosted page links.
     pub public_url: String,
     pub generation: Generation,
     pub signature: Signature,
     pub chaos: Chaos,
-    /// What the merchant account list shows (undocumented at Ralio).
+    /// Says what the merchant account list shows, which Ralio does not document.
     pub account_list: AccountList,
-    /// Whether an opened account is announced with `account_activated` (a merchant that never
-    /// subscribed to it gets none).
+    /// Says whether an opened account is announced with `account_activated`, because a
+    /// merchant that never subscribed to it gets none.
     pub announce_accounts: bool,
-    /// How long a session lives (Ralio: 7 days).
+    /// Is how long a session lives (7 days at Ralio).
     pub session_life: chrono::Duration,
-    /// Faults every call of an operation meets, for a whole run.
+    /// Lists the faults every call of an operation meets, for a whole run.
     pub faults: Vec<(Operation, Fault)>,
-    /// What time it is at Ralio: the system clock, or a test's.
+    /// Tells what time it is at Ralio, from the system clock or a test's.
     pub clock: SimClock,
 }
 
-/// The simulator's clock, shared with a test's manual clock so that session creation times
+/// Is the simulator's clock, shared with a test's manual clock so that session creation times
 /// and the service's own times agree.
 #[derive(Clone)]
 pub struct SimClock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
@@ -117,7 +118,7 @@ pub struct Simulator {
     pub(crate) config: SimConfig,
     state: Mutex<SimState>,
     pub(crate) sender: Arc<delivery::Sender>,
-    /// Creations answered already that have not taken effect yet (`act-late`).
+    /// Counts the creations answered already that have not taken effect yet (`act-late`).
     late: tokio::sync::watch::Sender<usize>,
 }
 

@@ -1,5 +1,5 @@
-//! Records the local server's answers on every route and the statuses reachable without
-//! breaking Ralio, for `scripts/check_openapi.py` to check against `infra/openapi.yaml`
+//! This test records the local server's answers on every route and the statuses reachable
+//! without breaking Ralio, for `scripts/check_openapi.py` to check against `infra/openapi.yaml`
 //! (run by `make test` after the test suite). The test itself asserts the statuses.
 
 use std::io::Write;
@@ -260,7 +260,8 @@ async fn record_answers_for_the_openapi_check() {
         400
     );
 
-    // Ralio opens an account and then answers 502: uncertain, then found in Ralio's list.
+    // Ralio opens an account and then answers 502, so the creation is uncertain, then found in
+    // Ralio's list.
     stack.fail_next("create-account", "act-then-5xx").await;
     let savings = json!({ "alias": "Savings", "currency": "USD" });
     let (status, uncertain) = r
@@ -302,7 +303,7 @@ async fn record_answers_for_the_openapi_check() {
         200
     );
 
-    // The webhook: unsigned, signed, oversized, wrong method.
+    // The webhook is called unsigned, signed, oversized and with the wrong method.
     let body = json!({ "id": uuid::Uuid::new_v4().to_string(), "event": "payin_completed", "timestamp": "2026-05-04T09:00:00Z", "data": {} });
     assert_eq!(
         r.call(&stack, "POST", webhook, webhook, Some(body.clone()), &[])
@@ -340,7 +341,8 @@ async fn record_answers_for_the_openapi_check() {
         )
         .await;
     assert_eq!((status, kept["outcome"].as_str()), (200, Some("deferred")));
-    // A verdict for a session nobody stored, naming no user: Ralio is asked to send it again.
+    // A verdict for a session nobody stored, naming no user, makes the service ask Ralio to
+    // send it again.
     let orphan = json!({ "id": uuid::Uuid::new_v4().to_string(), "event": "kyc_session_verified", "timestamp": chrono::Utc::now().to_rfc3339(), "data": { "sessionId": uuid::Uuid::new_v4().to_string() } });
     let bytes = serde_json::to_vec(&orphan).unwrap();
     let signature = idv_model::WebhookSecret::new(idv_local::LOCAL_WEBHOOK_SECRET).sign_hex(&bytes);
@@ -358,7 +360,8 @@ async fn record_answers_for_the_openapi_check() {
         (status, pending["code"].as_str()),
         (503, Some("attribution_pending"))
     );
-    // Over Lambda's own request limit; anything smaller has its signature checked first.
+    // This body is over Lambda's own request limit, because anything smaller has its signature
+    // checked first.
     let big = json!({ "padding": "x".repeat(idv_webhook::MAX_BODY_BYTES) });
     assert_eq!(
         r.call(&stack, "POST", webhook, webhook, Some(big), &[])

@@ -1,7 +1,7 @@
-//! Domain events end to end: idv-local with the simulator, on the memory store (audit feed)
-//! and on DynamoDB (the table's stream read from moto, through the event publisher's own
-//! handler). Each applied change appears once in `GET /events`, in the order the changes were
-//! applied, and nothing appears for stale or repeated deliveries.
+//! These tests check domain events end to end: idv-local with the simulator, on the memory store
+//! (audit feed) and on DynamoDB (the table's stream read from moto, through the event
+//! publisher's own handler). Each applied change appears once in `GET /events`, in the order the
+//! changes were applied, and nothing appears for stale or repeated deliveries.
 
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ fn count(events: &[Value], kind: &str, field: &str, value: &str) -> usize {
         .count()
 }
 
-/// The history action an event reports, to line events up with the trail.
+/// Returns the history action an event reports, to line events up with the trail.
 fn action_of(event: &Value) -> String {
     let d = &event["detail"];
     match detail_type(event) {
@@ -48,7 +48,8 @@ fn action_of(event: &Value) -> String {
     .to_owned()
 }
 
-/// Every event is checked against its schema after the run (`make test`).
+/// Keeps the events, because every event is checked against its schema after the run
+/// (`make test`).
 fn keep_for_the_schema_check(events: &[Value]) {
     let typed: Vec<PublishedEvent> = events
         .iter()
@@ -57,9 +58,9 @@ fn keep_for_the_schema_check(events: &[Value]) {
     idv_adapters::testing::record_domain_events(&typed);
 }
 
-/// Events are published after the change is stored: waits until there are as many as the
-/// trail has applied changes, however slow the machine, then reads once more a few publisher
-/// polls later so that an event published twice has had time to show.
+/// Events are published after the change is stored, so this waits until there are as many as
+/// the trail has applied changes, however slow the machine. It then reads once more a few
+/// publisher polls later, so that an event published twice has had time to show.
 async fn settled_events(stack: &Stack, uid: &str) -> Vec<Value> {
     eventually(
         "an event per applied change",
@@ -79,9 +80,9 @@ async fn settled_events(stack: &Stack, uid: &str) -> Vec<Value> {
     stack.events(uid).await
 }
 
-/// One event per applied change in the trail, and none for anything else. (The trail is
-/// sorted by each entry's time, the events by when their change was stored: an account's
-/// creation is stamped when it began, so the two orders may differ there.)
+/// Checks that there is one event per applied change in the trail, and none for anything else.
+/// The trail is sorted by each entry's time and the events by when their change was stored, and
+/// an account's creation is stamped when it began, so the two orders may differ there.
 async fn assert_events_match_the_trail(stack: &Stack, uid: &str, events: &[Value]) {
     let mut applied: Vec<String> = stack
         .history(uid)
@@ -125,7 +126,7 @@ async fn approval_with_duplicates_and_reordering_publishes_each_change_once(stor
                 && count(events, "KYC Level Changed", "level", "REGULAR") == 1
         })
         .await;
-    // Every webhook went twice; wait for all of them before judging.
+    // Every webhook went twice, so the test waits for all of them before judging.
     eventually("four deliveries", Duration::from_secs(60), || async {
         (stack.deliveries().await.len() >= 4).then_some(())
     })
@@ -183,14 +184,15 @@ async fn approval_with_duplicates_and_reordering_publishes_each_change_once(stor
         .unwrap();
     assert_eq!(due["detail"]["reverifyBefore"], "2027-03-01");
     assert_events_match_the_trail(&stack, &uid, &events).await;
-    // Nothing for someone else.
+    // Nothing is published for someone else.
     assert!(stack.events(&new_uid()).await.is_empty());
     keep_for_the_schema_check(&events);
     stack.stop().await;
 }
 
 async fn an_unfinished_session_is_announced_as_expiring_then_expired(store: Store) {
-    // Compressed time: sessions live 6 s, flagged 3 s before, expired 1 s after, 1 s buckets.
+    // Time is compressed: sessions live 6 s, are flagged 3 s before and expired 1 s after, in
+    // 1 s buckets.
     let stack = start(store, |o| {
         o.session_life = chrono::Duration::seconds(6);
         o.schedule = idv_model::ExpirySchedule::new(

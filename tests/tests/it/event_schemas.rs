@@ -1,6 +1,6 @@
 //! `infra/events/schemas/` holds one JSON Schema per detail-type of the catalogue, naming the
-//! values the model can emit. (Every event the tests see emitted is validated against these
-//! schemas after the run: `scripts/check_events.py`.)
+//! values the model can emit. Every event the tests see emitted is validated against these
+//! schemas after the run (`scripts/check_events.py`).
 
 use std::path::{Path, PathBuf};
 

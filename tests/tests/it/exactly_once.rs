@@ -1,7 +1,7 @@
-//! Exactly once at Ralio, end to end: the simulator creates the account or session and then
-//! answers badly (502, a reset connection, an answer after the client's timeout) or fails
-//! before acting. The merchant retries until it has an answer; Ralio must hold exactly one
-//! account (or session), and the merchant's last answer must name it.
+//! These tests check exactly once at Ralio, end to end. The simulator creates the account or
+//! session and then answers badly (502, a reset connection, an answer after the client's
+//! timeout) or fails before acting. The merchant retries until it has an answer, and Ralio must
+//! hold exactly one account (or session), which the merchant's last answer must name.
 
 use std::time::{Duration, Instant};
 
@@ -22,12 +22,12 @@ both_stores!(
     lists_that_never_show_the_account_never_yield_a_second_one,
 );
 
-/// Longer than any healthy answer takes on a busy machine; only a hang reaches it.
+/// Is longer than any healthy answer takes on a busy machine, so only a hang reaches it.
 const RALIO_TIMEOUT: Duration = Duration::from_secs(3);
-/// A hang that outlasts the timeout ten times over: it never answers within the call.
+/// Is a hang that outlasts the timeout ten times over, so it never answers within the call.
 const HANG: &str = "act-then-hang:30s";
-/// Ralio answers 502 at once and creates a second later: well within the settle delays below,
-/// however busy the machine.
+/// Makes Ralio answer 502 at once and create a second later, which is well within the settle
+/// delays below, however busy the machine.
 const LATE: &str = "act-late:1s";
 
 async fn stack(store: Store) -> Stack {
@@ -35,14 +35,14 @@ async fn stack(store: Store) -> Stack {
         options.ralio_client.request_timeout = RALIO_TIMEOUT;
         options.account_gate.settle = chrono::Duration::seconds(6);
         // These cases rest on the list meaning what the simulator's default mode says it
-        // means; a deployment that verified it sets the same.
+        // means, and a deployment that verified it sets the same.
         options.account_gate.recreate = idv_account_gate::Recreate::AfterSettle;
         options.create_session.settle = chrono::Duration::seconds(6);
     })
     .await
 }
 
-/// One answer the merchant got.
+/// Is one answer the merchant got.
 struct Answer {
     status: u16,
     body: Value,
@@ -95,7 +95,7 @@ async fn retry_until_answered(stack: &Stack, path: &str, body: &Value) -> Vec<An
     }
 }
 
-/// Until the last answer, the merchant was told to come back, never that it failed.
+/// Checks that until the last answer, the merchant was told to come back, never that it failed.
 fn told_to_come_back(answers: &[Answer]) {
     for answer in &answers[..answers.len() - 1] {
         assert_eq!(answer.status, 409, "{}", answer.body);
@@ -210,7 +210,7 @@ async fn session_after_act_late(store: Store) {
 }
 
 /// Ralio's list may show only the merchant's own accounts, or take the filter literally
-/// (simulator modes): either way it never shows the user's account. By default a creation
+/// (simulator modes), and either way it never shows the user's account. By default a creation
 /// answered 502 after acting then stays uncertain past every settle delay, and Ralio is never
 /// asked again, until an operator resolves it with what they found at Ralio.
 async fn lists_that_never_show_the_account_never_yield_a_second_one(store: Store) {
@@ -228,7 +228,7 @@ async fn lists_that_never_show_the_account_never_yield_a_second_one(store: Store
             } = &mut options.ralio
             {
                 *account_list = list;
-                // No account_activated either: only the list, or a person, can tell.
+                // No account_activated is sent either, so only the list, or a person, can tell.
                 *announce_accounts = false;
             }
         })

@@ -1,11 +1,11 @@
-//! Exactly once at Ralio over random schedules: merchant requests for an account and a
-//! session, each meeting a Ralio fault mode or none, some of them killed at a random await
-//! point (their future dropped, as a Lambda killed mid-request), some of them concurrent, with
-//! time jumping past leases and settle delays in between. The production functions run over
-//! the chosen store with the simulator as Ralio and the webhook function receiving its
-//! `account_activated` and level webhooks.
+//! These tests check exactly once at Ralio over random schedules of merchant requests for an
+//! account and a session. Each request meets a Ralio fault mode or none, some are killed at a
+//! random await point (their future dropped, as a Lambda killed mid-request), some are
+//! concurrent, and time jumps past leases and settle delays in between. The production
+//! functions run over the chosen store with the simulator as Ralio and the webhook function
+//! receiving its `account_activated` and level webhooks.
 //!
-//! After each schedule the merchant retries until answered. Invariants:
+//! After each schedule the merchant retries until answered, and these invariants must hold:
 //! - Ralio holds at most one account per (uid, alias, currency), and the answer names it;
 //! - Ralio holds at most one open session per user, and the answer names it;
 //! - no reservation is left pending past its lease without being resolvable: the retries
@@ -36,14 +36,15 @@ use ralio_sim::{Fault, Operation, SimClock, SimConfig, Simulator};
 use serde_json::{Value, json};
 
 const SECRET: &str = "whsec_schedules";
-/// No healthy answer on a busy machine reaches it; only the hangs, which never answer, do.
+/// No healthy answer on a busy machine reaches this timeout, so only the hangs, which never
+/// answer, do.
 const RALIO_TIMEOUT: Duration = fixtures::RALIO_TIMEOUT;
-/// How much later than its answer a late-acting Ralio creates. Time on the manual clock jumps;
-/// every jump waits until Ralio's late creations have happened, so that a settle delay on the
-/// clock is never shorter than Ralio's real lag.
+/// Is how much later than its answer a late-acting Ralio creates. Time on the manual clock
+/// jumps, and every jump waits until Ralio's late creations have happened, so that a settle
+/// delay on the clock is never shorter than Ralio's real lag.
 const LATE_BY: Duration = Duration::from_millis(150);
 
-/// The whole service over one store, with the simulator as Ralio, all on one manual clock.
+/// Is the whole service over one store, with the simulator as Ralio, all on one manual clock.
 struct World {
     app: Router,
     sim: Arc<Simulator>,
@@ -94,7 +95,8 @@ async fn world(store: Arc<dyn Store>) -> World {
     let (webhook_listener, webhook_url) = listen().await;
     let mut servers = vec![serve(webhook_listener, idv_webhook::router(webhook))];
 
-    // The simulator's address is known only once it listens; its router needs its config.
+    // The simulator's address is known only once it listens, and its router needs its config,
+    // so the listener comes first.
     let (listener, sim_url) = listen().await;
     let mut config = SimConfig::new(sim_url.clone(), Some(webhook_url), SECRET);
     let sim_clock = clock.clone();
@@ -115,7 +117,7 @@ async fn world(store: Arc<dyn Store>) -> World {
         })
         .unwrap(),
     );
-    // The simulator's list shows users' accounts (its default mode): re-creating after the
+    // The simulator's list shows users' accounts (its default mode), so re-creating after the
     // settle delay is safe here, and the property needs it for creations that never acted.
     let gate = idv_account_gate::Settings {
         wait_for_peer: Duration::from_millis(50),
@@ -154,8 +156,8 @@ async fn world(store: Arc<dyn Store>) -> World {
     }
 }
 
+/// Says what a request asks to create.
 #[derive(Debug, Clone, Copy)]
-/// What a request asks to create.
 enum Creation {
     Account,
     Session,
@@ -164,17 +166,17 @@ enum Creation {
 #[derive(Debug, Clone)]
 struct Request {
     wanted: Creation,
-    /// What Ralio does on the creating call this request may make.
+    /// Says what Ralio does on the creating call this request may make.
     fault: Option<Fault>,
-    /// Killed (its future dropped) after this many polls that did not finish it.
+    /// Kills the request (drops its future) after this many polls that did not finish it.
     killed_after: Option<u8>,
 }
 
 #[derive(Debug, Clone)]
 enum Step {
-    /// One request, or two at once.
+    /// Runs one request, or two at once.
     Requests(Vec<Request>),
-    /// Time passes (leases lapse, creations settle).
+    /// Lets time pass, so that leases lapse and creations settle.
     Wait(chrono::Duration),
 }
 
@@ -213,7 +215,8 @@ fn schedule() -> impl Strategy<Value = Vec<Step>> {
     prop::collection::vec(step(), 1..8)
 }
 
-/// A future dropped after `polls` polls that left it pending: a function killed mid-request.
+/// Is a future dropped after `polls` polls that left it pending, like a function killed
+/// mid-request.
 struct Killed<F: Future> {
     inner: Pin<Box<F>>,
     polls: Option<u8>,
@@ -236,7 +239,7 @@ impl<F: Future> Future for Killed<F> {
     }
 }
 
-/// How many requests ran, were killed, met a fault, over all schedules.
+/// Counts how many requests ran, were killed and met a fault, over all schedules.
 #[derive(Default)]
 struct Counts {
     schedules: AtomicUsize,
@@ -247,7 +250,7 @@ struct Counts {
 
 const ALIAS: &str = "Main";
 
-/// The schedule's two users: one REGULAR opening an account, one verifying.
+/// Holds the schedule's two users: one REGULAR opening an account, and one verifying.
 #[derive(Debug, Clone, Copy)]
 struct Users {
     regular: Uid,
@@ -295,7 +298,7 @@ async fn run(world: &World, users: Users, request: Request, counts: &Counts) {
     }
 }
 
-/// The merchant retries after time has passed until the answer is 200 or 201.
+/// Lets the merchant retry after time has passed until the answer is 200 or 201.
 async fn answered(world: &World, users: Users, wanted: Creation) -> Result<Value, TestCaseError> {
     let mut seen = Vec::new();
     for _ in 0..6 {
@@ -317,8 +320,9 @@ async fn answered(world: &World, users: Users, wanted: Creation) -> Result<Value
 
 async fn pass_time(world: &World, span: chrono::Duration) {
     world.clock.advance(span);
-    // A killed request may have left its bytes for the simulator: its handler, woken by them,
-    // runs when the runtime next gets to it, and registers any late action at once.
+    // A killed request may have left its bytes for the simulator. Its handler, woken by them,
+    // runs when the runtime next gets to it, and registers any late action at once, so the
+    // test yields before waiting for late actions.
     for _ in 0..16 {
         tokio::task::yield_now().await;
     }
@@ -356,7 +360,7 @@ async fn check(world: &World, users: Users) -> Result<(), TestCaseError> {
 async fn regular_user(world: &World) -> Uid {
     let uid = fixtures::uid();
     world.sim.set_level(&uid.to_string(), "REGULAR").unwrap();
-    // Bounded only so that a lost webhook fails the test instead of hanging it.
+    // The loop is bounded only so that a lost webhook fails the test instead of hanging it.
     let give_up = std::time::Instant::now() + Duration::from_secs(60);
     while std::time::Instant::now() < give_up {
         let snapshot = world.store.load_user(uid).await.unwrap();
@@ -414,7 +418,8 @@ fn explore(store_name: &str, default_cases: u32, store: MakeStore) {
         failure_persistence: None,
         ..Config::default()
     });
-    // Each schedule on its own store and Ralio: what one leaves cannot help or hinder another.
+    // Each schedule runs on its own store and Ralio, so what one leaves cannot help or hinder
+    // another.
     let result = runner.run(&schedule(), |steps| {
         runtime.block_on(async {
             let world = world(store().await).await;
@@ -444,7 +449,7 @@ fn dynamodb_schedules_leave_one_account_and_one_session() {
     explore("dynamodb", 24, || Box::pin(testing::dynamo()));
 }
 
-/// Found by the exploration: two concurrent requests, the lease holder's first create failing
+/// The exploration found this: two concurrent requests, the lease holder's first create failing
 /// before acting and its second creating then answering 502. The lease was given back clean,
 /// and the merchant's retry created a second session.
 #[test]

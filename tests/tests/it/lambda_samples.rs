@@ -1,6 +1,7 @@
-//! The sample Lambda events in `infra/events/lambda/` (what `cargo lambda invoke --data-file`
-//! sends) go through each function's own handler, as the Lambda runtime hands them over: the
-//! HTTP ones are decoded by `lambda_http` into the request the function's router serves.
+//! These tests put the sample Lambda events in `infra/events/lambda/` (what `cargo lambda
+//! invoke --data-file` sends) through each function's own handler, as the Lambda runtime hands
+//! them over. The HTTP ones are decoded by `lambda_http` into the request the function's router
+//! serves.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +26,8 @@ fn sample(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// An API Gateway v2 or function URL event, through `lambda_http` and the function's router.
+/// Serves an API Gateway v2 or function URL event through `lambda_http` and the function's
+/// router.
 async fn serve(router: Router, name: &str) -> (u16, Value) {
     let event: lambda_http::request::LambdaRequest = serde_json::from_str(&sample(name)).unwrap();
     let request: lambda_http::Request = event.into();
@@ -66,7 +68,7 @@ async fn the_webhook_sample_is_applied() {
 async fn the_http_api_samples_are_answered() {
     let store = Arc::new(MemoryStore::new());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    // A Ralio simulator for create-session.
+    // create-session needs a Ralio, so a simulator stands in for it.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sim_url = format!("http://{}", listener.local_addr().unwrap());
     let config = ralio_sim::SimConfig::new(sim_url.clone(), None, "unused-secret");
@@ -107,7 +109,8 @@ async fn the_http_api_samples_are_answered() {
     assert_eq!(kyc["latestSession"]["sessionId"], session["sessionId"]);
 }
 
-/// Visibility changes are SQS's business; a processed tick asks for none.
+/// Stands in for SQS, whose business visibility changes are, because a processed tick asks for
+/// none.
 struct NoVisibility;
 
 #[async_trait]

@@ -1,5 +1,6 @@
-//! Full lifecycles over HTTP: idv-local with the Ralio simulator, once with the in-memory store
-//! and once with DynamoDB + SQS on moto. The simulator sends real signed webhooks back.
+//! These tests run full lifecycles over HTTP: idv-local with the Ralio simulator, once with the
+//! in-memory store and once with DynamoDB + SQS on moto. The simulator sends real signed
+//! webhooks back.
 
 use idv_e2e::{Stack, Store, both_stores, new_uid, start};
 use serde_json::Value;
@@ -104,8 +105,8 @@ async fn reject_then_a_new_session_then_approve(store: Store) {
 }
 
 async fn an_unfinished_session_is_flagged_then_expires(store: Store) {
-    // Compressed time: sessions live 16 s, flagged 8 s before, expired 1 s after, 1 s
-    // buckets. The flag stands 9 s before the expiry, so that a busy machine still sees it.
+    // Time is compressed: sessions live 16 s, are flagged 8 s before and expired 1 s after, in
+    // 1 s buckets. The flag stands 9 s before the expiry, so that a busy machine still sees it.
     let stack = start(store, |o| {
         o.session_life = chrono::Duration::seconds(16);
         o.schedule = idv_model::ExpirySchedule::new(
@@ -199,7 +200,7 @@ async fn an_account_only_once_the_level_is_regular(store: Store) {
         .kyc_until(&uid, "REGULAR", |k| k["canCreateAccount"] == true)
         .await;
     assert_eq!(stack.open_account(&uid, "Main", "USD").await.0, 201);
-    // Ralio downgrades: no further account.
+    // Ralio downgrades the user, so no further account is opened.
     stack.set_level(&uid, "LIGHT").await;
     stack
         .kyc_until(&uid, "LIGHT", |k| k["kycLevel"] == "LIGHT")

@@ -1,7 +1,8 @@
-//! Start-up as Lambda runs it (each function built on a `Wiring`, on moto, every AWS request
-//! recorded as the function's): without `PRIME_CONNECTIONS` a start sends nothing (secrets and
-//! connections wait for the first request); with it, each function makes its cheap requests
-//! during INIT, and a secret that is not filled in stops the start, naming it.
+//! These tests start the functions as Lambda runs them, each built on a `Wiring`, on moto, with
+//! every AWS request recorded as the function's. Without `PRIME_CONNECTIONS` a start sends
+//! nothing, because secrets and connections wait for the first request. With it, each function
+//! makes its cheap requests during INIT, and a secret that is not filled in stops the start,
+//! naming it.
 
 use std::collections::HashMap;
 
@@ -17,7 +18,7 @@ struct Setting {
 }
 
 async fn setting(prime: bool, api_secret: serde_json::Value) -> Setting {
-    // Logs anyone in; its received requests count the logins.
+    // The fake Ralio logs anyone in, and its received requests count the logins.
     let ralio = testing::fixtures::fake_ralio().await;
     let table = testing::new_table().await;
     let (_, queue) = testing::sqs_queue_on(&[]).await;
@@ -40,7 +41,7 @@ fn filled() -> serde_json::Value {
     json!({ "api_code": "c", "api_key": "k" })
 }
 
-/// Starts `function` on `env`; the AWS requests it sent, and whether it started.
+/// Starts `function` on `env`, and returns the AWS requests it sent and whether it started.
 async fn start(
     function: &str,
     env: &HashMap<String, String>,

@@ -1,6 +1,6 @@
-//! `template.yaml` follows the code: the table is the one the store defines, every function
-//! gets exactly the environment variables its code reads, and exactly the IAM permissions its
-//! requests were seen to need, on named resources only.
+//! These tests check that `template.yaml` follows the code. The table is the one the store
+//! defines, and every function gets exactly the environment variables its code reads, and
+//! exactly the IAM permissions its requests were seen to need, on named resources only.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -125,8 +125,8 @@ fn the_table_is_the_one_the_store_defines() {
     );
 }
 
-/// Whether a Lambda event filter `pattern` matches `event` (the subset the template uses:
-/// nested objects, lists of exact values, `{"exists": true}`).
+/// Returns whether a Lambda event filter `pattern` matches `event`. It reads only the subset
+/// the template uses: nested objects, lists of exact values, and `{"exists": true}`.
 fn filter_matches(pattern: &Value, event: &Value) -> bool {
     pattern.as_object().unwrap().iter().all(|(key, want)| {
         let got = &event[key];
@@ -177,7 +177,7 @@ fn the_publisher_is_fed_exactly_the_audit_items_of_applied_changes() {
     assert_eq!(filters.len(), 1);
     let pattern: Value = serde_json::from_str(filters[0]["Pattern"].as_str().unwrap()).unwrap();
 
-    // Stream records of items as the store writes them.
+    // The stream records hold items as the store writes them.
     let record = |name: &str, image: Value| serde_json::json!({ "eventName": name, "dynamodb": { "NewImage": image } });
     let image = |entry: &AuditEntry| {
         let owner = Owner::User(Uid::from_uuid(uuid::Uuid::new_v4()));
@@ -216,7 +216,7 @@ fn the_publisher_is_fed_exactly_the_audit_items_of_applied_changes() {
     assert!(!filter_matches(&pattern, &record("INSERT", session)));
 }
 
-/// Function crate → its template resource.
+/// Maps each function crate to its template resource.
 const FUNCTIONS: &[(&str, &str)] = &[
     ("create-session", "CreateSessionFunction"),
     ("webhook", "WebhookFunction"),
@@ -225,16 +225,17 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("event-publisher", "EventPublisherFunction"),
 ];
 
-/// Local-only alternatives: in AWS these come from the Secrets Manager secret, so the
+/// Lists the local-only alternatives. In AWS these come from the Secrets Manager secret, so the
 /// template must not set them as plain variables.
 const SECRET_ALTERNATIVES: &[&str] = &["WEBHOOK_SECRETS", "RALIO_API_CODE", "RALIO_API_KEY"];
 
-/// Variables the Lambda runtime sets itself: a function reads them, the template never sets
-/// them.
+/// Lists the variables the Lambda runtime sets itself, which a function reads and the template
+/// never sets.
 const SET_BY_LAMBDA: &[&str] = &["AWS_LAMBDA_FUNCTION_NAME"];
 
-/// What a start cannot do without, as the template and Lambda provide it, in harmless values:
-/// nothing here is ever called, since without `PRIME_CONNECTIONS` a start sends no request.
+/// Lists what a start cannot do without, as the template and Lambda provide it, in harmless
+/// values. Nothing here is ever called, since without `PRIME_CONNECTIONS` a start sends no
+/// request.
 const DEPLOYED: &[(&str, &str)] = &[
     ("AWS_LAMBDA_FUNCTION_NAME", "ralio-idv-recording"),
     ("TABLE_NAME", "ralio-idv-recording"),
@@ -272,11 +273,11 @@ impl Env for RecordingEnv {
     }
 }
 
-/// Every environment variable a function reads: the names its `from_env` asks for, started
-/// on a [`RecordingEnv`] as Lambda starts it.
+/// Returns every environment variable a function reads: the names its `from_env` asks for,
+/// started on a [`RecordingEnv`] as Lambda starts it.
 async fn variables_read(crate_name: &str) -> BTreeSet<String> {
     let env = RecordingEnv::default();
-    // The clients are built on first use, which never comes: any AWS configuration does.
+    // The clients are built on first use, which never comes, so any AWS configuration does.
     let wiring = Wiring::with_config(&env, aws_config::SdkConfig::builder().build(), Vec::new());
     let started = match crate_name {
         "create-session" => idv_create_session::CreateSession::from_env(&wiring)
@@ -294,14 +295,14 @@ async fn variables_read(crate_name: &str) -> BTreeSet<String> {
             .map(drop),
         other => panic!("no function {other}"),
     };
-    // A start that stops early has not asked for everything yet.
+    // A start that stops early has not asked for everything yet, so it fails the test.
     if let Err(error) = started {
         panic!(
             "{crate_name} does not start on the recording environment ({error}): DEPLOYED needs a harmless value for it"
         );
     }
     let mut vars = env.asked.into_inner().unwrap();
-    // telemetry::init reads it in every main.
+    // telemetry::init reads LOG_LEVEL in every main, outside `from_env`.
     vars.insert("LOG_LEVEL".into());
     vars
 }
@@ -341,7 +342,7 @@ async fn every_variable_a_function_reads_is_set_and_nothing_else() {
             );
         }
     }
-    // The recording itself finds what it should.
+    // The test checks that the recording itself finds what it should.
     assert!(
         variables_read("create-session")
             .await
@@ -350,7 +351,7 @@ async fn every_variable_a_function_reads_is_set_and_nothing_else() {
     assert!(variables_read("webhook").await.contains("WEBHOOK_SECRETS"));
 }
 
-/// Function crate → its role in the template.
+/// Maps each function crate to its role in the template.
 const ROLES: &[(&str, &str)] = &[
     ("create-session", "CreateSessionRole"),
     ("webhook", "WebhookRole"),
@@ -359,15 +360,16 @@ const ROLES: &[(&str, &str)] = &[
     ("event-publisher", "EventPublisherRole"),
 ];
 
-/// What Lambda's SQS event source mapping does with the watcher's role: not calls of our code.
+/// Lists what Lambda's SQS event source mapping does with the watcher's role, which are not
+/// calls of our code.
 const EVENT_SOURCE_MAPPING: &[&str] = &[
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
     "sqs:GetQueueAttributes",
 ];
 
-/// What Lambda's DynamoDB stream event source mapping does with the publisher's role: read the
-/// stream, and send what it gives up on to the failure queue.
+/// Lists what Lambda's DynamoDB stream event source mapping does with the publisher's role: it
+/// reads the stream, and sends what it gives up on to the failure queue.
 const STREAM_SOURCE_MAPPING: &[(&str, &str)] = &[
     ("dynamodb:DescribeStream", "TableStream"),
     ("dynamodb:GetRecords", "TableStream"),
@@ -376,7 +378,7 @@ const STREAM_SOURCE_MAPPING: &[(&str, &str)] = &[
     ("sqs:SendMessage", "EventPublisherFailureQueue"),
 ];
 
-/// The template's name for what a recorded permission acts on.
+/// Returns the template's name for what a recorded permission acts on.
 fn template_label(resource: &str) -> String {
     match resource {
         "table" => "Table".into(),
@@ -389,8 +391,8 @@ fn template_label(resource: &str) -> String {
     }
 }
 
-/// The permissions each function's tests saw its requests need (every DynamoDB, SQS and
-/// Secrets Manager client a function's tests build records into `$IDV_OPERATIONS_DIR`).
+/// Returns the permissions each function's tests saw its requests need. Every DynamoDB, SQS and
+/// Secrets Manager client a function's tests build records into `$IDV_OPERATIONS_DIR`.
 fn permissions_used(function: &str) -> BTreeSet<(String, String)> {
     let dir = std::env::var(OPERATIONS_DIR_VAR).unwrap_or_else(|_| {
         panic!(
@@ -438,7 +440,7 @@ fn resource_label(resource: &Value) -> String {
     panic!("resource not named precisely: {resource}")
 }
 
-/// Run by `make test` after every other test (they record what it checks).
+/// `make test` runs this after every other test, because they record what it checks.
 #[test]
 fn each_role_allows_exactly_what_its_function_was_seen_to_need() {
     let template = template();
@@ -453,7 +455,8 @@ fn each_role_allows_exactly_what_its_function_was_seen_to_need() {
         for policy in role_resource["Properties"]["Policies"].as_array().unwrap() {
             for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
                 assert_eq!(statement["Effect"], "Allow");
-                // Conditions would narrow a grant in ways this comparison does not read.
+                // Conditions are refused, because they would narrow a grant in ways this
+                // comparison does not read.
                 assert!(
                     statement["Condition"].is_null(),
                     "{role}: unexpected Condition"
@@ -497,7 +500,7 @@ fn functions_are_arm64_rust_with_json_logs_and_the_dlq_outlasts_a_week_of_receiv
     let globals = &template["Globals"]["Function"];
     assert_eq!(globals["Runtime"], "provided.al2023");
     assert_eq!(globals["Architectures"][0], "arm64");
-    // One cargo-lambda build of the one binary every function ships.
+    // One cargo-lambda build makes the one binary every function ships.
     assert!(makefile.contains("cargo lambda build --release --arm64 --locked -p idv-lambda "));
     let dispatched: BTreeSet<&str> = idv_lambda::FUNCTIONS
         .iter()
@@ -515,9 +518,9 @@ fn functions_are_arm64_rust_with_json_logs_and_the_dlq_outlasts_a_week_of_receiv
         let function = resource(&template, resource_name);
         // The binary runs the function its Handler names (Lambda passes it as _HANDLER).
         assert_eq!(function["Properties"]["Handler"], *crate_name);
-        // Packaged from the one cargo-lambda build: the Makefile target SAM calls only copies
-        // the binary, which that build made before sam build ran (no prerequisite, so sam's
-        // parallel targets never start builds of their own).
+        // Each function is packaged from the one cargo-lambda build. The Makefile target SAM
+        // calls only copies the binary, which that build made before sam build ran, and it has
+        // no prerequisite, so sam's parallel targets never start builds of their own.
         assert_eq!(function["Metadata"]["BuildMethod"], "makefile");
         let target = format!("build-{resource_name}:\n\t$(copy-binary)\n");
         assert!(makefile.contains(&target), "Makefile: {target:?}");
@@ -528,7 +531,8 @@ fn functions_are_arm64_rust_with_json_logs_and_the_dlq_outlasts_a_week_of_receiv
         "NONE"
     );
     let queue = &resource(&template, "TickQueue")["Properties"];
-    // At most 16 receives per tick over 7 days (expiry-watcher tests), and room for failures.
+    // A tick is received at most 16 times over 7 days (expiry-watcher tests), and the count
+    // leaves room for failures.
     assert!(queue["RedrivePolicy"]["maxReceiveCount"].as_u64().unwrap() >= 50);
     assert_eq!(queue["MessageRetentionPeriod"], 1_209_600);
     let events = &resource(&template, "ExpiryWatcherFunction")["Properties"]["Events"]["Ticks"]["Properties"];
@@ -553,7 +557,8 @@ async fn a_handler_that_names_no_function_fails_at_start_naming_the_variable() {
     }
 }
 
-/// The alarms on `metric` (namespace `namespace`), as (dimension name, dimension value) lists.
+/// Returns the alarms on `metric` (namespace `namespace`), as (dimension name, dimension value)
+/// lists.
 fn alarms_on(template: &Value, namespace: &str, metric: &str) -> Vec<Value> {
     template["Resources"]
         .as_object()
@@ -569,7 +574,7 @@ fn alarms_on(template: &Value, namespace: &str, metric: &str) -> Vec<Value> {
 #[test]
 fn quiet_failures_are_alarmed_and_the_public_webhook_is_capped() {
     let template = template();
-    // Every function's throttles.
+    // Every function's throttles are alarmed.
     let throttles = alarms_on(&template, "AWS/Lambda", "Throttles");
     for (_, function) in FUNCTIONS {
         assert!(
@@ -596,7 +601,8 @@ fn quiet_failures_are_alarmed_and_the_public_webhook_is_capped() {
     assert_eq!(webhook_4xx[0][0]["Value"]["Ref"], "WebhookFunction");
     let api_5xx = alarms_on(&template, "AWS/ApiGateway", "5xx");
     assert_eq!(api_5xx[0][0]["Value"]["Ref"], "HttpApi");
-    // The service's own counts, as totals (every EMF line also carries an empty dimension set).
+    // The service's own counts are alarmed as totals, because every EMF line also carries an
+    // empty dimension set.
     for metric in [
         "QuarantinedEvents",
         "EventsUnpublished",
@@ -682,7 +688,7 @@ fn production_cannot_be_deployed_without_an_alarm_topic() {
     );
 }
 
-/// `METHOD /path` of every route a function's HTTP API events declare, by function.
+/// Returns `METHOD /path` of every route a function's HTTP API events declare, by function.
 fn template_routes(template: &Value) -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
     for (crate_name, resource_name) in FUNCTIONS {
@@ -707,12 +713,12 @@ fn template_routes(template: &Value) -> BTreeSet<(String, String)> {
     routes
 }
 
-/// `METHOD /path` of every route a function serves, as its `ROUTES` declares them.
+/// Returns `METHOD /path` of every route a function serves, as its `ROUTES` declares them.
 fn routes_served(crate_name: &str) -> BTreeSet<String> {
     let routes: &[(&str, &str)] = match crate_name {
         "create-session" => idv_create_session::ROUTES,
         "account-gate" => idv_account_gate::ROUTES,
-        // Fed by SQS and by the table's stream, never over HTTP.
+        // These functions are fed by SQS and by the table's stream, never over HTTP.
         "expiry-watcher" | "event-publisher" => &[],
         other => panic!("no routes known for {other}"),
     };
@@ -779,7 +785,7 @@ fn the_api_is_iam_by_default_or_jwt_with_scopes() {
     let template = template();
     let auth = &resource(&template, "HttpApi")["Properties"]["Auth"];
     assert_eq!(template["Parameters"]["ApiAuth"]["Default"], "IAM");
-    // SAM needs literals here; AWS::LanguageExtensions resolves the choice before SAM runs.
+    // SAM needs literals here, and AWS::LanguageExtensions resolves the choice before SAM runs.
     let transforms = template["Transform"].as_array().expect("a transform list");
     assert_eq!(transforms[0], "AWS::LanguageExtensions");
     assert_eq!(
@@ -802,7 +808,8 @@ fn the_api_is_iam_by_default_or_jwt_with_scopes() {
         serde_json::json!([{ "Ref": "ApiAuth" }, "JWT"])
     );
     assert_eq!(rule["Assertions"].as_array().map(Vec::len), Some(3));
-    // No function event overrides the API's authorizer: every route is protected the same way.
+    // No function event overrides the API's authorizer, so every route is protected the same
+    // way.
     for (_, resource_name) in FUNCTIONS {
         let events = &resource(&template, resource_name)["Properties"]["Events"];
         for event in events.as_object().into_iter().flat_map(|e| e.values()) {

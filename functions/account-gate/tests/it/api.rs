@@ -1,6 +1,6 @@
-//! The account gate through its router, Ralio faked over HTTP, both stores. Webhook effects
-//! are produced by parsing real webhook JSON with the model and applying it to the store, as
-//! the webhook function does.
+//! These tests drive the account gate through its router, with Ralio faked over HTTP, on both
+//! stores. Webhook effects are produced by parsing real webhook JSON with the model and applying
+//! it to the store, as the webhook function does.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,7 +32,7 @@ idv_adapters::both_stores!(
     a_list_that_shows_nothing_never_yields_a_second_account,
 );
 
-/// Found by schemathesis's fuzzing phase: an alias of one tab is valid by a schema that
+/// Schemathesis's fuzzing phase found this: an alias of one tab is valid by a schema that
 /// asked only for one character, and was refused. The schema now asks for a character that is
 /// not whitespace, and the service holds the alias to exactly that, counted as sent.
 #[tokio::test]
@@ -53,7 +53,8 @@ async fn an_alias_is_held_to_its_schema() {
             "{alias:?}"
         );
     }
-    // Not whitespace to Unicode, so an alias, though Python's isspace() says otherwise.
+    // The character is not whitespace to Unicode, so it is an alias, though Python's isspace()
+    // says otherwise.
     let (status, account) = open(&h, uid, "\u{1c}", "EUR").await;
     assert_eq!(status, 201, "{account}");
     let (status, account) = open(&h, uid, " Main ", "EUR").await;
@@ -63,7 +64,7 @@ async fn an_alias_is_held_to_its_schema() {
 }
 
 /// The spec's alias pattern is the class of every character Rust's `char::is_whitespace`
-/// (Unicode White_Space) excludes: the contract and the check cannot drift apart.
+/// (Unicode White_Space) excludes, so that the contract and the check cannot drift apart.
 #[test]
 fn the_alias_pattern_in_the_spec_is_the_services_whitespace_rule() {
     let spec = std::fs::read_to_string(
@@ -116,8 +117,8 @@ fn the_alias_pattern_in_the_spec_is_the_services_whitespace_rule() {
     assert_eq!(pattern, format!("'[^{class}]'"));
 }
 
-/// A method a route does not take is a problem document too, with `Allow` (it was an empty
-/// 405).
+/// A method a route does not take is answered with a problem document too, with `Allow`, where
+/// it used to be an empty 405.
 #[tokio::test]
 async fn a_method_a_route_does_not_take_is_a_problem_naming_the_allowed_ones() {
     let h = harness(Arc::new(idv_adapters::store::memory::MemoryStore::new())).await;
@@ -182,7 +183,7 @@ async fn accounts_open_only_at_regular(store: Arc<dyn Store>) {
     assert_eq!(created["balance"], 0);
     let account_id = created["accountId"].as_str().unwrap().to_owned();
 
-    // The same request again: the stored account, no Ralio call.
+    // The same request again gets the stored account, without a Ralio call.
     let (status, again) = open(&h, uid, "Main EUR wallet", "EUR").await;
     assert_eq!(
         (status, again["accountId"].as_str()),
@@ -190,7 +191,7 @@ async fn accounts_open_only_at_regular(store: Arc<dyn Store>) {
     );
     assert_eq!(ralio_creates(&h.ralio).await, 1);
 
-    // Ralio downgrades the user: no new account.
+    // Ralio downgrades the user, so no new account is created.
     level(&h.store, uid, "LIGHT", "2026-06-01T00:05:43Z").await;
     let (status, refused) = open(&h, uid, "Savings", "USD").await;
     assert_eq!(
@@ -316,14 +317,14 @@ async fn status_shows_the_page_only_while_it_can_be_used(store: Arc<dyn Store>) 
     assert_eq!(latest["expirySource"], Value::Null);
     assert_eq!(body["sessions"].as_array().unwrap().len(), 1);
 
-    // Past its expiry the page is not handed out, even before any webhook.
+    // Past its expiry, the page is not handed out, even before any webhook.
     h.clock.set(t0() + chrono::Duration::days(8));
     assert_eq!(
         kyc(&h, uid).await["latestSession"]["hostedUrl"],
         Value::Null
     );
 
-    // Once rejected, reasons show and the page does not.
+    // Once the session is rejected, the reasons show and the page does not.
     h.clock.set(t0() + chrono::Duration::hours(1));
     webhook(&h.store, "kyc_session_failed", "2026-05-05T11:20:38Z", json!({ "sessionId": session, "userId": uid, "entityType": "user", "checks": [
         { "type": "manual_review", "state": 2, "data": {}, "reasons": [{ "type": "ManualReview", "code": "KYC.DOC.DETERIORATED", "message": "Document is damaged or unreadable.", "category": "DOC" }] }
@@ -406,8 +407,8 @@ async fn bad_requests_name_the_field(store: Arc<dyn Store>) {
         assert_eq!(problem["code"], "invalid_request", "{body}");
         assert_eq!(problem["field"], field, "{body}");
     }
-    // Found by probing what schemathesis does not send: a body of megabytes was answered
-    // with the framework's plain-text 413. It is a problem document, refused unread.
+    // Probing what schemathesis does not send found that a body of megabytes was answered
+    // with the framework's plain-text 413. It is now a problem document, refused unread.
     let huge = format!(
         r#"{{"alias":"{}","currency":"EUR"}}"#,
         "a".repeat(idv_account_gate::MAX_ACCOUNT_REQUEST)
@@ -425,7 +426,7 @@ async fn bad_requests_name_the_field(store: Arc<dyn Store>) {
 }
 
 async fn ten_identical_concurrent_requests_make_one_ralio_call(store: Arc<dyn Store>) {
-    // A slow Ralio, so that the requests overlap; the others wait for the first however
+    // Ralio is slow, so that the requests overlap, and the others wait for the first however
     // long it takes on a busy machine.
     let ralio = account_opening_ralio(Duration::from_millis(300)).await;
     let clock = ManualClock::at(t0());
@@ -454,21 +455,21 @@ async fn ten_identical_concurrent_requests_make_one_ralio_call(store: Arc<dyn St
     assert_eq!(ralio_creates(&ralio).await, 1);
 }
 
-/// What a Ralio stand-in does with one account creation.
+/// Says what a Ralio stand-in does with one account creation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
     /// Opens the account and answers 201.
     None,
-    /// Opens the account, then answers this 5xx.
+    /// Opens the account, then answers with this 5xx.
     ActThen(u16),
     /// Opens the account, then answers after the client has given up.
     ActThenHang,
-    /// Answers this status without opening anything.
+    /// Answers with this status without opening anything.
     FailBefore(u16),
 }
 
-/// A Ralio that opens accounts (one per call that acts), lists them back with their owner,
-/// and fails each creation as its script says.
+/// Returns a Ralio that opens accounts (one per call that acts), lists them back with their
+/// owner, and fails each creation as its script says.
 struct Scripted {
     server: MockServer,
     opened: Arc<Mutex<Vec<Value>>>,
@@ -549,7 +550,7 @@ impl Scripted {
     }
 }
 
-/// The merchant asks, then retries as told, until it has an account: every fault ends with
+/// The merchant asks, then retries as told, until it has an account. Every fault ends with
 /// exactly one account at Ralio, named by the merchant's last answer.
 async fn a_creation_ralio_may_have_made_is_found_never_made_twice(store: Arc<dyn Store>) {
     let cases: &[(Fault, u16, &str)] = &[
@@ -577,7 +578,8 @@ async fn a_creation_ralio_may_have_made_is_found_never_made_twice(store: Arc<dyn
             (status, Some(code)),
             "{fault:?}: {first}"
         );
-        // Retry as a merchant would, time moving on past the settle delay, until answered.
+        // The test retries as a merchant would, with time moving on past the settle delay,
+        // until it is answered.
         let mut last = Value::Null;
         for _ in 0..5 {
             let (got, answer) = call(&app, "POST", &uri, Some(&body)).await;
@@ -608,7 +610,7 @@ async fn a_creation_ralio_may_have_made_is_found_never_made_twice(store: Arc<dyn
 }
 
 /// If Ralio's list does not hold users' accounts, an uncertain creation is resolved by the
-/// `account_activated` webhook: its account is read by id and matched.
+/// `account_activated` webhook, whose account is read by id and matched.
 async fn an_activation_resolves_what_the_list_cannot_show(store: Arc<dyn Store>) {
     let ralio = Scripted::start(vec![Fault::ActThen(504)], false).await;
     let clock = ManualClock::at(t0());
@@ -616,7 +618,7 @@ async fn an_activation_resolves_what_the_list_cannot_show(store: Arc<dyn Store>)
     let uid = new_uid();
     level(&store, uid, "REGULAR", "2026-05-04T14:05:11Z").await;
     // An activation of an account Ralio no longer answers for (closed, or never ours) is
-    // kept too; it must not stand in the way.
+    // kept too, and it must not stand in the way.
     webhook(
         &store,
         "account_activated",
@@ -645,7 +647,7 @@ async fn an_activation_resolves_what_the_list_cannot_show(store: Arc<dyn Store>)
     assert_eq!(ralio.accounts().len(), 1);
 }
 
-/// The merchant's other accounts announce themselves too, and are kept as activations no
+/// The merchant's other accounts announce themselves too, and they are kept as activations no
 /// account of ours takes. However many there are, the requested one is found once it is
 /// announced, and each foreign one costs one GET at Ralio, ever.
 async fn foreign_activations_are_read_once_and_never_hide_the_requested_one(store: Arc<dyn Store>) {
@@ -685,7 +687,7 @@ async fn foreign_activations_are_read_once_and_never_hide_the_requested_one(stor
     let body = json!({ "alias": "Main", "currency": "EUR" }).to_string();
     let uri = format!("/users/{uid}/accounts");
     assert_eq!(call(&app, "POST", &uri, Some(&body)).await.0, 409);
-    // One lookup reads at most its share; what it read is kept, so the next reads the rest.
+    // One lookup reads at most its share, and what it read is kept, so the next reads the rest.
     let (status, answer) = call(&app, "POST", &uri, Some(&body)).await;
     assert_eq!(
         (status, answer["code"].as_str()),
@@ -743,8 +745,8 @@ async fn round_trips_on_dynamodb() {
             .0,
         201
     );
-    // Read; reserve (the idempotency lease, conditioned on the user's level in the same
-    // transaction); record the account with its audit entry.
+    // The gate reads, reserves (the idempotency lease, conditioned on the user's level in the
+    // same transaction), and records the account with its audit entry.
     assert_eq!(
         requests.operations(),
         ["Query", "TransactWriteItems", "TransactWriteItems"]
@@ -765,8 +767,8 @@ async fn round_trips_on_dynamodb() {
     );
 }
 
-/// The function started from its environment as on Lambda (the Ralio credentials in a Secrets
-/// Manager secret), against the emulator.
+/// The function is started from its environment as on Lambda (the Ralio credentials in a
+/// Secrets Manager secret), against the emulator.
 #[tokio::test]
 async fn starts_from_its_environment_with_its_secret() {
     let ralio = account_opening_ralio(Duration::ZERO).await;
@@ -790,8 +792,8 @@ async fn starts_from_its_environment_with_its_secret() {
     assert_eq!(ralio_creates(&ralio).await, 1);
 }
 
-/// A reader whose every read is followed by Ralio lowering the user to LIGHT: the downgrade
-/// lands after the gate saw REGULAR and before its reservation.
+/// Is a reader whose every read is followed by Ralio lowering the user to LIGHT, so that the
+/// downgrade lands after the gate saw REGULAR and before its reservation.
 struct LoweredAfterRead {
     store: Arc<dyn Store>,
 }
@@ -834,9 +836,9 @@ async fn a_downgrade_after_the_gate_read_the_level_opens_nothing(store: Arc<dyn 
     assert!(store.load_user(uid).await.unwrap().accounts.is_empty());
 }
 
-/// Ralio's list may show only the merchant's own accounts, or take the filter literally: it is
-/// empty either way (the simulator's `--account-list` modes play both against the whole
-/// stack). By default nothing is created on its word: the creation stays uncertain until an
+/// Ralio's list may show only the merchant's own accounts, or take the filter literally, and
+/// it is empty either way (the simulator's `--account-list` modes play both against the whole
+/// stack). By default nothing is created on its word, so the creation stays uncertain until an
 /// operator resolves it, by the account found at Ralio or by its proven absence.
 async fn a_list_that_shows_nothing_never_yields_a_second_account(store: Arc<dyn Store>) {
     use idv_account_gate::Resolution;
@@ -875,8 +877,8 @@ async fn a_list_that_shows_nothing_never_yields_a_second_account(store: Arc<dyn 
             ),
             None => Resolution::Absent,
         };
-        // An account Ralio holds, but not for this request, is never taken for it: another
-        // user's, another alias, another currency, or one whose owner Ralio does not say.
+        // An account Ralio holds, but not for this request, is never taken for it, whether it
+        // is another user's, has another alias or currency, or its owner Ralio does not say.
         let other_user = uuid::Uuid::new_v4().to_string();
         let me = uid.to_string();
         let foreign = [

@@ -1,5 +1,5 @@
-//! `GET /users/{uid}/history` through the router, on both stores: a user's trail newest first,
-//! in pages, ids and codes only.
+//! These tests drive `GET /users/{uid}/history` through the router, on both stores. They expect
+//! a user's trail newest first, in pages, with ids and codes only.
 
 use std::sync::Arc;
 

@@ -1,4 +1,5 @@
-//! The handler's answer to the stream, on batches built as Lambda delivers them.
+//! These tests check the handler's answer to the stream, on batches built as Lambda delivers
+//! them.
 
 use std::sync::Arc;
 
@@ -32,7 +33,7 @@ fn verified_image(owner: Owner) -> Value {
 async fn an_audit_item_that_does_not_decode_is_reported_not_skipped() {
     let owner = Owner::User(Uid::from_uuid(uuid::Uuid::new_v4()));
     let mut unknown = verified_image(owner);
-    // A fact of a kind this publisher does not know (a newer writer).
+    // The fact is of a kind this publisher does not know, as a newer writer would write it.
     unknown["fact"] = json!({ "M": { "kind": { "S": "something_new" } } });
     let batch: Event = serde_json::from_value(json!({ "Records": [
         record("100", verified_image(owner)),

@@ -1,5 +1,6 @@
-//! The publisher fed real stream records, read from moto's DynamoDB Streams API, sending to a
-//! real EventBridge bus on moto whose rule forwards to an SQS queue we read back.
+//! These tests feed the publisher real stream records, read from moto's DynamoDB Streams API,
+//! and it sends to a real EventBridge bus on moto whose rule forwards to an SQS queue we read
+//! back.
 
 use std::sync::{Arc, Mutex};
 
@@ -20,7 +21,7 @@ use serde_json::Value;
 
 const FUNCTION: &str = "event-publisher";
 
-/// A bus on moto and the queue its one rule forwards `ralio.idv` events to.
+/// Is a bus on moto and the queue its one rule forwards `ralio.idv` events to.
 struct Bus {
     name: String,
     queue_url: String,
@@ -75,7 +76,7 @@ async fn bus() -> Bus {
     Bus { name, queue_url }
 }
 
-/// Everything the bus delivered to the queue so far.
+/// Returns everything the bus delivered to the queue so far.
 async fn delivered_by_bus(bus: &Bus) -> Vec<Value> {
     let sqs = sqs_client(&testing::emulator_config().await, &[]);
     let mut all = Vec::new();
@@ -103,7 +104,7 @@ async fn delivered_by_bus(bus: &Bus) -> Vec<Value> {
     }
 }
 
-/// The real bus, except that it refuses the entries `refuse` picks, `times` sends in a row.
+/// Is the real bus, except that it refuses the entries `refuse` picks, `times` sends in a row.
 struct Refusing {
     bus: EventBridgeSink,
     refuse: fn(&PublishedEvent) -> bool,
@@ -137,7 +138,7 @@ impl EventSink for Refusing {
     }
 }
 
-/// A user's life on a table with a stream: LIGHT, a verified session, REGULAR, then a
+/// Plays a user's life on a table with a stream: LIGHT, a verified session, REGULAR, then a
 /// repeat and a late LIGHT (neither is a change). Returns the table and the stream records.
 async fn a_users_life() -> (String, Owner, Vec<EventRecord>) {
     let table = testing::new_table().await;

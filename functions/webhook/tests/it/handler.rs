@@ -1,5 +1,5 @@
-//! The webhook through its real handler, fed function-URL event JSON exactly as Lambda would,
-//! against both stores.
+//! These tests drive the webhook through its real handler, fed function-URL event JSON exactly
+//! as Lambda would feed it, against both stores.
 
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ use idv_model::{
 use idv_webhook::{Parts, Webhook};
 use serde_json::{Value, json};
 
-/// This function's name in the recorded permissions.
+/// Is this function's name in the recorded permissions.
 const FUNCTION: &str = "webhook";
 
 const SECRET: &str = "whsec_ralio_fixture_test_secret";
@@ -35,7 +35,8 @@ fn app(store: Arc<dyn Store>) -> Router {
     app_with(store, SECRET)
 }
 
-/// The function over `store` (its requests recorded as this function's on DynamoDB).
+/// Builds the function over `store`, with its requests recorded as this function's on
+/// DynamoDB.
 fn app_with(store: Arc<dyn Store>, secrets: &str) -> Router {
     app_on(store, secrets, &ManualClock::at(now()))
 }
@@ -45,8 +46,8 @@ fn app_on(store: Arc<dyn Store>, secrets: &str, clock: &ManualClock) -> Router {
     idv_webhook::router(Webhook::new(parts(store, secrets, clock)))
 }
 
-/// A webhook over `store` verifying with `secrets` on `clock`, with the default settings and
-/// no expiry scheduler.
+/// Returns the parts of a webhook over `store` verifying with `secrets` on `clock`, with the
+/// default settings and no expiry scheduler.
 fn parts(store: Arc<dyn EventStore>, secrets: &str, clock: &ManualClock) -> Parts {
     Parts {
         store,
@@ -66,7 +67,7 @@ fn b64_sig(body: &[u8]) -> String {
     WebhookSecret::new(SECRET).sign_base64(body)
 }
 
-/// A function-URL invocation (payload format 2.0), as Lambda hands it to the runtime.
+/// Builds a function-URL invocation (payload format 2.0), as Lambda hands it to the runtime.
 fn url_event(
     method: &str,
     body: &[u8],
@@ -152,7 +153,7 @@ idv_adapters::both_stores!(
 );
 
 /// The verdict arrives before the session is stored (its creation's write failed, or an index
-/// lagged): 503 while young, applied once the session is known.
+/// lagged). It is answered 503 while young, and applied once the session is known.
 async fn a_young_unattributable_event_is_sent_back_until_its_session_is_known(
     store: Arc<dyn Store>,
 ) {
@@ -170,8 +171,8 @@ async fn a_young_unattributable_event_is_sent_back_until_its_session_is_known(
         (503, Some("attribution_pending")),
         "{answer}"
     );
-    // Ralio's retry budget is undocumented: a copy of the signed body is kept at once, so a
-    // replay has it if Ralio stops sending it; a second 503 keeps nothing more.
+    // Ralio's retry budget is undocumented, so a copy of the signed body is kept at once, and a
+    // replay has it if Ralio stops sending it. A second 503 keeps nothing more.
     let kept = store.quarantined(now().date_naive()).await.unwrap();
     assert_eq!(kept.len(), 1);
     assert_eq!(
@@ -186,7 +187,7 @@ async fn a_young_unattributable_event_is_sent_back_until_its_session_is_known(
         store.quarantined(now().date_naive()).await.unwrap().len(),
         1
     );
-    // The session becomes known (here through an event naming its user).
+    // The session becomes known, here through an event naming its user.
     clock.advance(chrono::Duration::minutes(5));
     let started = signed_event(
         "kyc_session_manual_review",
@@ -206,8 +207,8 @@ async fn a_young_unattributable_event_is_sent_back_until_its_session_is_known(
     );
 }
 
-/// Found by `make fuzz`: when events of two users have named the same session, an event naming
-/// no owner used to go to whichever owner the store listed first. It is kept instead.
+/// `make fuzz` found this: when events of two users have named the same session, an event
+/// naming no owner used to go to whichever owner the store listed first. It is kept instead.
 async fn an_ownerless_event_for_a_session_two_users_claim_is_kept_not_guessed(
     store: Arc<dyn Store>,
 ) {
@@ -256,7 +257,7 @@ async fn an_ownerless_event_for_a_session_two_users_claim_is_kept_not_guessed(
 }
 
 /// A level event that names a related party but says nothing of whose it is is never taken
-/// as the user's: a user's REGULAR opens the account gate.
+/// as the user's, because a user's REGULAR opens the account gate.
 async fn a_related_party_event_without_entity_type_never_opens_the_gate(store: Arc<dyn Store>) {
     let app = app(store.clone());
     let uid = uuid::Uuid::new_v4();
@@ -273,7 +274,7 @@ async fn a_related_party_event_without_entity_type_never_opens_the_gate(store: A
     assert!(!idv_model::can_create_account(&snapshot.profile));
     let kept = store.quarantined(now().date_naive()).await.unwrap();
     assert_eq!(kept[0].reason_code, "ambiguous_owner");
-    // The user it names can see in their history that it was kept, and why; it is audited once
+    // The user it names can see in their history that it was kept, and why. It is audited once,
     // however often Ralio delivers it.
     post(&app, &level, Some(&hex_sig(&level))).await;
     let trail = store
@@ -293,8 +294,8 @@ async fn a_related_party_event_without_entity_type_never_opens_the_gate(store: A
     assert!(trail[0].applied.is_none(), "a kept payload changes nothing");
 }
 
-/// A stamp far ahead is ordered at the first receipt, not at each retry: the attribution window
-/// still ends, and the event is kept rather than sent back until Ralio gives up.
+/// A stamp far ahead is ordered at the first receipt, not at each retry, so the attribution
+/// window still ends, and the event is kept rather than sent back until Ralio gives up.
 async fn a_far_future_unattributable_event_is_kept_an_hour_after_its_first_receipt(
     store: Arc<dyn Store>,
 ) {
@@ -315,7 +316,8 @@ async fn a_far_future_unattributable_event_is_kept_an_hour_after_its_first_recei
     );
 }
 
-/// A payment event with a broken envelope is still someone else's data: only its digest is kept.
+/// A payment event with a broken envelope is still someone else's data, so only its digest is
+/// kept.
 async fn other_peoples_payloads_are_kept_as_a_digest_even_when_unparsable(store: Arc<dyn Store>) {
     let app = app(store.clone());
     let payin = serde_json::to_vec(&json!({
@@ -333,7 +335,7 @@ async fn other_peoples_payloads_are_kept_as_a_digest_even_when_unparsable(store:
     assert!(text.contains("sha256"), "{text}");
 }
 
-/// A level stamped in 2099 is ordered at its receipt: the real events after it still count.
+/// A level stamped in 2099 is ordered at its receipt, so the real events after it still count.
 async fn a_far_future_timestamp_cannot_pin_a_level(store: Arc<dyn Store>) {
     let clock = ManualClock::at(now());
     let app = app_on(store.clone(), SECRET, &clock);
@@ -388,7 +390,7 @@ async fn every_fixture_applies_signed_hex_then_redelivered_base64(store: Arc<dyn
         ("kyc_session_verified.v2.related-party.json", "applied"),
         ("kyc_state_updated.v2.related-party.json", "applied"),
         ("kyb_state_updated.v2.json", "unhandled"),
-        // Its account is not recorded here: kept until it is.
+        // Its account is not recorded here, so the activation is kept until it is.
         ("account_activated.v1.json", "deferred"),
     ];
     for (file, outcome) in expected {
@@ -400,7 +402,8 @@ async fn every_fixture_applies_signed_hex_then_redelivered_base64(store: Arc<dyn
             json!({ "received": true, "duplicate": false, "outcome": outcome }),
             "{file}"
         );
-        // Ralio redelivers; this time the signature is base64 and the body comes base64-encoded.
+        // Ralio redelivers, and this time the signature is base64 and the body comes
+        // base64-encoded.
         let (status, _, again) =
             send(&app, url_event("POST", &body, Some(&b64_sig(&body)), true)).await;
         assert_eq!(status, 200, "{file}");
@@ -463,7 +466,7 @@ async fn every_fixture_applies_signed_hex_then_redelivered_base64(store: Arc<dyn
     let kept = store.quarantined(now().date_naive()).await.unwrap();
     assert_eq!(kept.len(), 1, "the KYB event is kept once");
     assert_eq!(kept[0].reason_code, "unknown_event_type");
-    // Of an event type not acted on, only its id, type, time and digest are kept.
+    // Only the id, type, time and digest of an event type not acted on are kept.
     let kyb = fixture("kyb_state_updated.v2.json");
     let digest: Value = serde_json::from_slice(&kept[0].body).unwrap();
     let mut fields: Vec<&String> = digest.as_object().unwrap().keys().collect();
@@ -519,7 +522,7 @@ async fn twenty_concurrent_copies_have_one_effect(store: Arc<dyn Store>) {
     assert_eq!(trail.iter().filter(|a| a.outcome == "applied").count(), 1);
 }
 
-/// All orderings of `items`.
+/// Returns all orderings of `items`.
 fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
     if items.len() <= 1 {
         return vec![items.to_vec()];
@@ -607,8 +610,8 @@ async fn every_order_of_a_lifecycle_ends_in_the_in_order_state_in_memory() {
         .await;
 }
 
-/// A table per ordering: moto copies a table on every transaction, so a small one keeps the
-/// 120 orderings quick.
+/// Each ordering gets its own table, because moto copies a table on every transaction, and a
+/// small one keeps the 120 orderings quick.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_order_of_a_lifecycle_ends_in_the_in_order_state_on_dynamodb() {
     every_order_of_a_lifecycle_ends_in_the_in_order_state(|| Box::pin(testing::dynamo())).await;
@@ -676,7 +679,8 @@ async fn every_order_of_a_lifecycle_ends_in_the_in_order_state(make_store: Store
     );
 
     for order in permutations(&[0usize, 1, 2, 3, 4]) {
-        // Fresh ids per ordering, same shape: sessions compare by role, not by id.
+        // Each ordering gets fresh ids in the same shape, because sessions compare by role, not
+        // by id.
         let (user, a2, b2) = (
             uuid::Uuid::new_v4(),
             uuid::Uuid::new_v4(),
@@ -912,7 +916,8 @@ async fn signed_bodies_that_cannot_be_interpreted_are_kept_verbatim(store: Arc<d
 
 async fn oversized_bodies_and_wrong_methods_are_refused(store: Arc<dyn Store>) {
     let app = app(store.clone());
-    // Over Lambda's own request limit: never a delivery that reached the function.
+    // The body is over Lambda's own request limit, so it is never a delivery that reached the
+    // function.
     let huge = vec![b' '; idv_webhook::MAX_BODY_BYTES + 1];
     let (status, content_type, answer) =
         send(&app, url_event("POST", &huge, Some(&hex_sig(&huge)), true)).await;
@@ -921,7 +926,8 @@ async fn oversized_bodies_and_wrong_methods_are_refused(store: Arc<dyn Store>) {
         (413, Some("application/problem+json"))
     );
     assert_eq!(answer["code"], "payload_too_large");
-    // Large, unsigned: refused for its signature, which is checked before any size rule.
+    // A large, unsigned body is refused for its signature, which is checked before any size
+    // rule.
     let big = vec![b' '; 300 * 1024];
     assert_eq!(
         post(&app, &big, Some("00")).await.1["code"],
@@ -964,8 +970,8 @@ async fn events_without_a_user_id_find_their_session(store: Arc<dyn Store>) {
         store.load_user(Uid::from_uuid(uid)).await.unwrap().sessions[0].phase,
         Phase::Verified
     );
-    // A session nobody stored, with no user id: Ralio is asked to send it again for an hour
-    // from its first receipt, then it is kept for an operator and acknowledged.
+    // For a session nobody stored, with no user id, Ralio is asked to send the event again for
+    // an hour from its first receipt, and then it is kept for an operator and acknowledged.
     let orphan = signed_event(
         "kyc_session_verified",
         "2026-05-04T14:05:11Z",
@@ -983,7 +989,7 @@ async fn events_without_a_user_id_find_their_session(store: Arc<dyn Store>) {
         post(&app, &orphan, Some(&hex_sig(&orphan))).await.1["outcome"],
         "quarantined"
     );
-    // The copy kept on the first 503, and the entry it was finally kept as.
+    // The quarantine holds the copy from the first 503 and the entry finally kept.
     let kept = store.quarantined(now().date_naive()).await.unwrap();
     let mut reasons: Vec<_> = kept.iter().map(|k| k.reason_code.as_str()).collect();
     reasons.sort();
@@ -1043,7 +1049,7 @@ async fn missing_configuration_fails_at_start_naming_the_variable() {
         Ok(_) => panic!("configuration accepted"),
         Err(e) => idv_adapters::config::ConfigError::to_string(&e),
     };
-    // As Lambda starts it: the standard AWS configuration over `env`.
+    // The function starts as Lambda starts it, with the standard AWS configuration over `env`.
     async fn start(
         env: &std::collections::HashMap<String, String>,
     ) -> Result<Arc<Webhook>, idv_adapters::config::ConfigError> {
@@ -1067,8 +1073,8 @@ async fn missing_configuration_fails_at_start_naming_the_variable() {
         .await,
     );
     assert!(message.contains("WEBHOOK_SECRETS"), "{message}");
-    // Inside Lambda, a secret set by hand in the environment is refused: it would override the
-    // managed one.
+    // Inside Lambda, a secret set by hand in the environment is refused, because it would
+    // override the managed one.
     let message = error(
         start(&env(&[
             ("TABLE_NAME", "t"),
@@ -1082,7 +1088,7 @@ async fn missing_configuration_fails_at_start_naming_the_variable() {
         message.contains("WEBHOOK_SECRETS") && message.contains("Lambda"),
         "{message}"
     );
-    // And so is a short or public secret in Secrets Manager, naming the variable, when the
+    // A short or public secret in Secrets Manager is refused too, naming the variable, when the
     // secret is read at start (PRIME_CONNECTIONS, as the template sets it).
     for weak in ["whsec_short", idv_adapters::secrets::LOCAL_WEBHOOK_SECRET] {
         let secret =
@@ -1098,7 +1104,8 @@ async fn missing_configuration_fails_at_start_naming_the_variable() {
             .await,
         );
         assert!(message.contains("WEBHOOK_SECRET_ARN"), "{weak}: {message}");
-        // Read on the first delivery instead, it is never used: the delivery waits (503).
+        // When it is read on the first delivery instead, it is never used, and the delivery
+        // waits (503).
         let lazy = start(&env(&[
             ("TABLE_NAME", "t"),
             ("QUEUE_URL", "q"),
@@ -1119,8 +1126,8 @@ async fn missing_configuration_fails_at_start_naming_the_variable() {
     }
 }
 
-/// A related party's new session comes with its expiry: it is indexed and its ticks scheduled,
-/// so the watcher flags and expires it like a user's.
+/// A related party's new session comes with its expiry. It is indexed and its ticks are
+/// scheduled, so the watcher flags and expires it like a user's.
 #[tokio::test]
 async fn an_announced_related_party_session_is_scheduled_for_expiry() {
     use idv_adapters::expiry::ExpiryScheduler;
@@ -1141,7 +1148,7 @@ async fn an_announced_related_party_session_is_scheduled_for_expiry() {
         post(&app, &body, Some(&hex_sig(&body))).await.1["outcome"],
         "applied"
     );
-    // Redelivery schedules nothing more.
+    // A redelivery schedules nothing more.
     assert_eq!(
         post(&app, &body, Some(&hex_sig(&body))).await.1["outcome"],
         "duplicate"
@@ -1170,8 +1177,8 @@ async fn an_announced_related_party_session_is_scheduled_for_expiry() {
     assert_eq!(marked, 1);
 }
 
-/// What the watcher does for a due expiry tick, without depending on the watcher crate (a
-/// function never imports another): mark each listed session.
+/// Marks each listed session, as the watcher does for a due expiry tick. It does not depend on
+/// the watcher crate, because a function never imports another.
 async fn mark_due_bucket(
     index: &Arc<dyn idv_adapters::store::ExpiryIndex>,
     bucket: &idv_model::ExpiryBucket,
@@ -1191,10 +1198,10 @@ async fn mark_due_bucket(
     changed
 }
 
-/// The function started from its environment as on Lambda (the webhook secrets in a Secrets
-/// Manager secret), against the emulator: an announced related-party session is indexed and
-/// its ticks sent; when SQS refuses a tick, the event is still acknowledged and the tick item
-/// taken back.
+/// The function is started from its environment as on Lambda (the webhook secrets in a Secrets
+/// Manager secret), against the emulator. An announced related-party session is indexed and
+/// its ticks are sent. When SQS refuses a tick, the event is still acknowledged and the tick
+/// item is taken back.
 #[tokio::test]
 async fn starts_from_its_environment_and_schedules_announced_sessions_on_sqs() {
     let secret = testing::webhook_secret_on_emulator(&json!({ "webhook_secrets": [SECRET] })).await;
@@ -1225,7 +1232,7 @@ async fn starts_from_its_environment_and_schedules_announced_sessions_on_sqs() {
     };
     let store: Arc<dyn Store> = Arc::new(testing::dynamo_on(&table, &[]).await);
 
-    // SQS refuses: acknowledged all the same, and the tick item is given back.
+    // SQS refuses, but the event is acknowledged all the same, and the tick item is given back.
     let refusing = start(env(&format!("{queue_url}-missing"))).await;
     let (session, party) = (
         SessionId::from_uuid(uuid::Uuid::new_v4()),
@@ -1242,7 +1249,7 @@ async fn starts_from_its_environment_and_schedules_announced_sessions_on_sqs() {
     );
     assert_eq!(testing::messages_waiting(&queue_url).await, 0);
 
-    // A working queue: the next announced session in the same buckets sends both ticks.
+    // With a working queue, the next announced session in the same buckets sends both ticks.
     let app = start(env(&queue_url)).await;
     let body = announced(SessionId::from_uuid(uuid::Uuid::new_v4()), party);
     assert_eq!(post(&app, &body, Some(&hex_sig(&body))).await.0, 200);
@@ -1254,7 +1261,7 @@ async fn starts_from_its_environment_and_schedules_announced_sessions_on_sqs() {
 }
 
 /// A secret rotated in Secrets Manager is picked up by a running function on the first
-/// delivery it cannot verify, without a redeploy; a forgery triggers at most one read a minute.
+/// delivery it cannot verify, without a redeploy. A forgery triggers at most one read a minute.
 #[tokio::test]
 async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
     let old = "whsec_the_old_signing_secret_0123456789";
@@ -1292,7 +1299,7 @@ async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
     };
     let signed_with = |secret: &str, body: &[u8]| WebhookSecret::new(secret).sign_hex(body);
 
-    // Ralio rotates: the new secret first, the old one still accepted.
+    // Ralio rotates, putting the new secret first while the old one is still accepted.
     testing::secrets_client_on_emulator()
         .await
         .put_secret_value()
@@ -1312,7 +1319,7 @@ async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
         post(&app, &late, Some(&signed_with(old, &late))).await.0,
         200
     );
-    // A mismatch within the minute does not make the function read again: it cannot yet tell
+    // A mismatch within the minute does not make the function read again. It cannot yet tell
     // a forgery from a delivery signed with a secret rotated in a moment ago, so it asks for a
     // retry rather than losing a genuine event.
     let forged = event("2026-05-20T09:02:00Z");
@@ -1322,14 +1329,15 @@ async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
         (503, Some("signature_unverified"))
     );
     assert_eq!(reads(), 2);
-    // Nor does a missing signature.
+    // A missing signature does not make it read again either.
     assert_eq!(post(&app, &forged, None).await.0, 401);
     assert_eq!(reads(), 2);
 }
 
 /// Rotation step 3, removing the old secret, takes effect within `WEBHOOK_SECRET_MAX_AGE`
-/// even for someone who holds it and never causes a mismatch; outside a rotation, a forgery
-/// is 401 however soon after another it comes (a 503 would hold the store alarm red).
+/// even for someone who holds it and never causes a mismatch. Outside a rotation, a forgery
+/// is answered 401 however soon after another it comes, because a 503 would hold the store
+/// alarm red.
 #[tokio::test]
 async fn a_removed_secret_is_refused_within_its_max_age_and_forgeries_get_401() {
     let old = "whsec_the_old_signing_secret_0123456789";
@@ -1376,7 +1384,8 @@ async fn a_removed_secret_is_refused_within_its_max_age_and_forgeries_get_401() 
         .send()
         .await
         .unwrap();
-    // Past the age: whatever else happened meanwhile, the next delivery reads the secret.
+    // Once the age has passed, the next delivery reads the secret, whatever else happened
+    // meanwhile.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let stolen = event("2026-05-20T09:05:00Z");
     let (status, answer) = post(&app, &stolen, Some(&signed_with(old, &stolen))).await;
@@ -1394,7 +1403,7 @@ async fn a_removed_secret_is_refused_within_its_max_age_and_forgeries_get_401() 
     );
 }
 
-/// Second-generation `kyc_state_updated` events require `kycId` and may leave `userId` out: a
+/// Second-generation `kyc_state_updated` events require `kycId` and may leave `userId` out. A
 /// downgrade that names only the `kycId` an earlier event paired with the user reaches that
 /// user, so the gate closes. An unpaired `kycId` is sent back, then kept, never guessed.
 async fn a_downgrade_naming_only_the_kyc_id_closes_the_gate(store: Arc<dyn Store>) {
@@ -1441,9 +1450,10 @@ async fn a_downgrade_naming_only_the_kyc_id_closes_the_gate(store: Arc<dyn Store
     );
 }
 
-/// The signature is checked on the whole body before any size rule: a genuine 300 KiB
-/// `kyc_session_failed` (long failure reasons, say) is applied, not refused for good. One too
-/// large to keep whole that is not applied is kept as its digest and the fields read from it.
+/// The signature is checked on the whole body before any size rule, so a genuine 300 KiB
+/// `kyc_session_failed` (with long failure reasons, say) is applied, not refused for good. One
+/// too large to keep whole that is not applied is kept as its digest and the fields read from
+/// it.
 async fn a_signed_large_event_is_applied_or_kept_as_what_we_read(store: Arc<dyn Store>) {
     let clock = ManualClock::at(now());
     let app = app_on(store.clone(), SECRET, &clock);
@@ -1464,7 +1474,7 @@ async fn a_signed_large_event_is_applied_or_kept_as_what_we_read(store: Arc<dyn 
     let sessions = store.load_user(Uid::from_uuid(uid)).await.unwrap().sessions;
     assert_eq!(sessions[0].phase, Phase::Rejected);
 
-    // Not attributable, past its window: kept, but not whole.
+    // An event that is not attributable and past its window is kept, but not whole.
     let stray = signed_event(
         "kyc_session_failed",
         "2026-05-01T09:00:00Z",
@@ -1495,8 +1505,8 @@ async fn a_signed_large_event_is_applied_or_kept_as_what_we_read(store: Arc<dyn 
 }
 
 /// An event type this service does not know, spelled like Ralio's KYC family, keeps its body
-/// verbatim, so a release that learns the spelling can replay it; other unknown types keep
-/// their digest only (their bodies carry other people's data).
+/// verbatim, so a release that learns the spelling can replay it. Other unknown types keep
+/// their digest only, because their bodies carry other people's data.
 async fn an_unknown_kyc_spelling_is_kept_verbatim_for_a_later_release(store: Arc<dyn Store>) {
     let app = app(store.clone());
     let respelled = signed_event(

@@ -1,5 +1,6 @@
-//! The delivery log line, in a process of its own: tracing caches per-callsite interest
-//! globally, so a scoped subscriber only sees every event when no other test runs beside it.
+//! These tests check the delivery log line in a process of its own, because tracing caches
+//! per-callsite interest globally, so a scoped subscriber only sees every event when no other
+//! test runs beside it.
 
 use std::sync::Arc;
 
@@ -63,7 +64,8 @@ async fn one_log_line_per_delivery_with_ids_and_no_personal_data() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     // Another test's thread may have registered a callsite while no subscriber wanted it, and
-    // tracing caches that: recompute, so this thread's subscriber sees every event.
+    // tracing caches that, so the interest is recomputed and this thread's subscriber sees
+    // every event.
     tracing::callsite::rebuild_interest_cache();
 
     let store: Arc<dyn EventStore> = testing::memory();

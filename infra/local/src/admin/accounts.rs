@@ -1,4 +1,4 @@
-//! `idv-admin accounts`: account creations whose outcome at Ralio is uncertain.
+//! `idv-admin accounts` deals with account creations whose outcome at Ralio is uncertain.
 
 use clap::Subcommand;
 use idv_account_gate::{AccountGate, Resolution};

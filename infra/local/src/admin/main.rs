@@ -1,9 +1,9 @@
-//! `idv-admin`: operator commands against a deployed stack (AWS credentials, `TABLE_NAME`;
-//! `reconcile` also needs `RALIO_BASE_URL` and `RALIO_SECRET_ARN` or
-//! `RALIO_API_CODE`/`RALIO_API_KEY`; `replay-quarantine` also `QUEUE_URL`, and reads the
-//! webhook's `MAX_CLOCK_SKEW`, `ATTRIBUTION_RETRY_WINDOW` and `QUARANTINE_RETENTION`;
-//! `republish` also `EVENT_BUS_NAME`; `accounts resolve` also the Ralio variables; `sessions
-//! resolve` the Ralio variables and `QUEUE_URL`).
+//! `idv-admin` runs operator commands against a deployed stack. Every command needs AWS
+//! credentials and `TABLE_NAME`. `reconcile` also needs `RALIO_BASE_URL` and `RALIO_SECRET_ARN`
+//! or `RALIO_API_CODE`/`RALIO_API_KEY`. `replay-quarantine` also needs `QUEUE_URL`, and reads
+//! the webhook's `MAX_CLOCK_SKEW`, `ATTRIBUTION_RETRY_WINDOW` and `QUARANTINE_RETENTION`.
+//! `republish` also needs `EVENT_BUS_NAME`, `accounts resolve` also the Ralio variables, and
+//! `sessions resolve` the Ralio variables and `QUEUE_URL`.
 
 mod accounts;
 mod quarantine;

@@ -1,5 +1,5 @@
-//! Signed webhooks kept without being applied: listed (`quarantined`) and run again
-//! (`replay-quarantine`).
+//! This module lists signed webhooks kept without being applied (`quarantined`) and runs them
+//! again (`replay-quarantine`).
 
 use std::sync::Arc;
 
@@ -39,19 +39,19 @@ pub async fn quarantined(
     })
 }
 
-/// What `replay-quarantine` is asked for.
+/// Holds what `replay-quarantine` is asked for.
 pub struct Replay {
     pub since: Option<NaiveDate>,
     pub reason: Option<String>,
     pub dry_run: bool,
-    /// SPELLING=TYPE pairs a person mapped.
+    /// Holds the SPELLING=TYPE pairs a person mapped.
     pub spellings: Vec<String>,
 }
 
 pub async fn replay(wiring: &Wiring<'_, ProcessEnv>, asked: Replay) -> Result<String, String> {
     let store = wiring.store().map_err(|e| e.to_string())?;
-    // A replayed announcement of a new session needs its expiry ticks, as a live one would;
-    // a dry run writes nothing.
+    // A replayed announcement of a new session needs its expiry ticks, as a live one would,
+    // but a dry run writes nothing.
     let scheduler = if asked.dry_run {
         None
     } else {

@@ -1,4 +1,4 @@
-//! `idv-admin sessions`: session creations whose outcome at Ralio is uncertain.
+//! `idv-admin sessions` deals with session creations whose outcome at Ralio is uncertain.
 
 use clap::Subcommand;
 use idv_adapters::config::ProcessEnv;

@@ -1,5 +1,5 @@
-//! A user's records: caught up with Ralio (`reconcile`), read (`history`), and their domain
-//! events sent again (`republish`).
+//! This module catches a user's records up with Ralio (`reconcile`), reads them (`history`),
+//! and sends their domain events again (`republish`).
 
 use idv_adapters::config::ProcessEnv;
 use idv_adapters::publish::Publisher;

@@ -1,7 +1,7 @@
-//! Domain events locally. The same publisher as in AWS runs over the memory store's audit feed,
-//! or over the table's DynamoDB stream with `--store dynamodb`; what it would send to
-//! EventBridge is kept here, served at `GET /events`, shown live by the event console at
-//! `GET /`, and forwarded to the merchant's app with `--events-to URL`.
+//! This module publishes domain events locally. The same publisher as in AWS runs over the
+//! memory store's audit feed, or over the table's DynamoDB stream with `--store dynamodb`. What
+//! it would send to EventBridge is kept here, served at `GET /events`, shown live by the event
+//! console at `GET /`, and forwarded to the merchant's app with `--events-to URL`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,7 +21,7 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-/// Every event the service would have put on its bus, oldest first.
+/// Keeps every event the service would have put on its bus, oldest first.
 #[derive(Default)]
 pub struct EventLog {
     events: Mutex<Vec<PublishedEvent>>,
@@ -34,7 +34,7 @@ struct Forward {
 }
 
 impl EventLog {
-    /// A log that also POSTs each new event, as EventBridge's JSON, to `url`.
+    /// Returns a log that also POSTs each new event, as EventBridge's JSON, to `url`.
     pub fn forwarding_to(url: Option<String>) -> Self {
         Self {
             events: Mutex::default(),
@@ -45,7 +45,7 @@ impl EventLog {
         }
     }
 
-    /// Oldest first; only `uid`'s when given.
+    /// Returns the events oldest first, only `uid`'s when it is given.
     pub fn events(&self, uid: Option<&str>) -> Vec<PublishedEvent> {
         let events = self.events.lock().map(|e| e.clone()).unwrap_or_default();
         events
@@ -63,8 +63,8 @@ impl EventSink for EventLog {
                 .events
                 .lock()
                 .map_err(|_| PublishError::Sink("event log poisoned".into()))?;
-            // A record delivered again makes the same event: a consumer de-duplicates on the
-            // id, and so does this log.
+            // A record delivered again makes the same event, and a consumer de-duplicates on
+            // the id, so this log does too.
             let fresh: Vec<PublishedEvent> = events
                 .iter()
                 .filter(|e| !log.iter().any(|kept| kept.id == e.id))
@@ -76,7 +76,8 @@ impl EventSink for EventLog {
         if let Some(forward) = &self.forward {
             for event in fresh {
                 let (client, url) = (forward.client.clone(), forward.url.clone());
-                // The merchant's app being down loses nothing here: the log keeps it.
+                // The forward is not awaited, because the merchant's app being down loses
+                // nothing here: the log keeps the event.
                 tokio::spawn(async move {
                     if let Err(e) = client.post(&url).json(&event).send().await {
                         tracing::warn!(error = %e, url, "cannot forward an event");
@@ -101,7 +102,7 @@ async fn console() -> Html<&'static str> {
     Html(include_str!("console.html"))
 }
 
-/// `GET /events` and the console at `GET /`.
+/// Serves `GET /events` and the console at `GET /`.
 pub fn router(log: Arc<EventLog>) -> Router {
     Router::new()
         .route("/", get(console))
@@ -132,7 +133,8 @@ pub fn spawn_memory_feed(
                 entry,
                 position: written.to_string(),
             };
-            // As the stream would: the same record again until it is published.
+            // The same record is published again until it goes through, as the stream would
+            // deliver it.
             while let Err(failure) = publisher.publish(std::slice::from_ref(&record)).await {
                 tracing::warn!(error = %failure.error, "an event is not published yet");
                 tokio::time::sleep(Duration::from_secs(1)).await;

@@ -1,5 +1,6 @@
-//! `idv-admin replay-quarantine` on both stores: an event kept because its session was not
-//! known is applied once the session is, exactly once however often the replay runs.
+//! These tests run `idv-admin replay-quarantine` on both stores. An event kept because its
+//! session was not known is applied once the session is, exactly once however often the replay
+//! runs.
 
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ idv_adapters::both_stores!(
 );
 
 /// A signed event of a spelling this release does not know is kept verbatim and acknowledged.
-/// A replay changes nothing until a person maps the spelling; then it applies, once.
+/// A replay changes nothing until a person maps the spelling, and then it applies, once.
 async fn an_unknown_spelling_is_replayed_once_a_person_maps_it(store: Arc<dyn Store>) {
     let clock = ManualClock::at(t0());
     let live = idv_webhook::router(Webhook::new(Parts {
@@ -94,8 +95,8 @@ async fn an_unknown_spelling_is_replayed_once_a_person_maps_it(store: Arc<dyn St
     assert_eq!(again.total("already_replayed"), 1, "{}", again.table());
 }
 
-/// A webhook that only replays (as `idv-admin replay-quarantine` builds it), on `clock`; a
-/// live one is the same with the secret Ralio signs with.
+/// Returns the parts of a webhook that only replays (as `idv-admin replay-quarantine` builds
+/// it), on `clock`. A live one is the same with the secret Ralio signs with.
 fn replayer_parts(
     store: &Arc<dyn Store>,
     clock: &ManualClock,
@@ -111,7 +112,7 @@ fn replayer_parts(
     }
 }
 
-/// A signed delivery to the webhook at `clock`'s time: its status.
+/// Delivers a signed body to the webhook at `clock`'s time, and returns its status.
 async fn deliver(live: &axum::Router, body: &str) -> u16 {
     let mut delivery = request("POST", "/", None);
     *delivery.body_mut() = axum::body::Body::from(body.to_owned());
@@ -125,7 +126,7 @@ async fn deliver(live: &axum::Router, body: &str) -> u16 {
     call(live, delivery).await.status
 }
 
-/// A stamp too far ahead to believe is ordered at the event's first receipt: a replay of the
+/// A stamp too far ahead to believe is ordered at the event's first receipt, so a replay of the
 /// copy kept on a later delivery does not move it after what truly came later.
 async fn a_far_future_stamp_is_replayed_at_its_first_receipt(store: Arc<dyn Store>) {
     let clock = ManualClock::at(t0());
@@ -135,7 +136,7 @@ async fn a_far_future_stamp_is_replayed_at_its_first_receipt(store: Arc<dyn Stor
     }));
     let uid = Uid::from_uuid(uuid::Uuid::new_v4());
     let kyc_id = 4_242_001;
-    // A downgrade naming only a kycId nobody has paired yet, stamped decades ahead.
+    // The downgrade names only a kycId nobody has paired yet, and is stamped decades ahead.
     let light = json!({
         "id": uuid::Uuid::new_v4(), "event": "kyc_state_updated",
         "timestamp": "2099-01-01T00:00:00Z",
@@ -150,8 +151,8 @@ async fn a_far_future_stamp_is_replayed_at_its_first_receipt(store: Arc<dyn Stor
     let mut reasons: Vec<&str> = kept.iter().map(|e| e.reason_code.as_str()).collect();
     reasons.sort_unstable();
     assert_eq!(reasons, ["attribution_pending", "unknown_kyc_id"]);
-    // Then the raise to REGULAR, stamped between the two deliveries and delivered late, which
-    // pairs the kycId with the user.
+    // Then the raise to REGULAR, stamped between the two deliveries and delivered late, pairs
+    // the kycId with the user.
     let regular = json!({
         "id": uuid::Uuid::new_v4(), "event": "kyc_state_updated",
         "timestamp": (t0() + Duration::minutes(30)).to_rfc3339(),
@@ -207,12 +208,12 @@ async fn an_old_unattributable_event_is_quarantined_then_replayed_once(store: Ar
         );
         delivery
     };
-    // Young: Ralio is asked to send it again. An hour later: kept.
+    // While the event is young, Ralio is asked to send it again, and an hour later it is kept.
     assert_eq!(call(&live, deliver()).await.status, 503);
     clock.advance(Duration::minutes(61));
     assert_eq!(call(&live, deliver()).await.body["outcome"], "quarantined");
 
-    // The session becomes known (its creation stored late).
+    // The session becomes known, because its creation is stored late.
     let owner = Owner::User(uid);
     let review = session_event(owner, session, Phase::Review, t0() - Duration::minutes(5));
     store
@@ -242,7 +243,7 @@ async fn an_old_unattributable_event_is_quarantined_then_replayed_once(store: Ar
     assert_eq!(report.total("applied"), 1, "{}", report.table());
     assert_eq!(phase().await, Phase::Verified);
 
-    // Again: nothing more happens, nothing more is audited.
+    // Run again, the replay makes nothing more happen, and nothing more is audited.
     let again = replay_quarantine(&replayer, store.as_ref(), &filter(false), clock.now())
         .await
         .unwrap();
@@ -258,8 +259,9 @@ async fn an_old_unattributable_event_is_quarantined_then_replayed_once(store: Ar
     assert!(report.table().contains("| unknown_session | applied | 1 |"));
 }
 
-/// Ralio's retry budget is undocumented: an event answered 503 once, that Ralio never sends
-/// again, is not lost. Its copy, kept on the first 503, is replayed once its session is known.
+/// Ralio's retry budget is undocumented, so an event answered 503 once, that Ralio never sends
+/// again, must not be lost. Its copy, kept on the first 503, is replayed once its session is
+/// known.
 async fn an_event_sent_back_once_is_replayed_after_ralio_gives_up(store: Arc<dyn Store>) {
     let clock = ManualClock::at(t0());
     let live = idv_webhook::router(Webhook::new(Parts {

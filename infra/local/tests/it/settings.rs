@@ -1,5 +1,5 @@
-//! idv-local reads each function's settings from the variables the deployed function reads,
-//! and a flag overrides its variable.
+//! These tests check that idv-local reads each function's settings from the variables the
+//! deployed function reads, and that a flag overrides its variable.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         .collect()
 }
 
-/// The options `idv-local FLAGS` runs with in environment `env`, on free ports.
+/// Returns the options `idv-local FLAGS` runs with in environment `env`, on free ports.
 fn options(flags: &[&str], env: &HashMap<String, String>) -> LocalOptions {
     let mut argv = vec![
         "idv-local",
@@ -32,7 +32,7 @@ fn options(flags: &[&str], env: &HashMap<String, String>) -> LocalOptions {
     Args::try_parse_from(argv).unwrap().options(env).unwrap()
 }
 
-/// idv-local in environment `env`, on `clock`.
+/// Starts idv-local in environment `env`, on `clock`.
 async fn start(env: &HashMap<String, String>, clock: &ManualClock) -> Running {
     let options = LocalOptions {
         clock: Arc::new(clock.clone()),
@@ -41,7 +41,8 @@ async fn start(env: &HashMap<String, String>, clock: &ManualClock) -> Running {
     idv_local::start(options).await.expect("idv-local starts")
 }
 
-/// Ralio's delivery of `body` to the running webhook: the status and the outcome answered.
+/// Delivers `body` to the running webhook as Ralio would, and returns the status and the
+/// outcome answered.
 async fn deliver(running: &Running, body: &str) -> (u16, Value) {
     let signature = WebhookSecret::new(LOCAL_WEBHOOK_SECRET).sign_hex(body.as_bytes());
     let response = reqwest::Client::new()
@@ -56,8 +57,8 @@ async fn deliver(running: &Running, body: &str) -> (u16, Value) {
     (status, answer)
 }
 
-/// A session's verification stamped at `t0`, for a session nobody stored: its owner cannot be
-/// known, so Ralio is asked to send it again until the attribution window has passed.
+/// Returns a session's verification stamped at `t0`, for a session nobody stored. Its owner
+/// cannot be known, so Ralio is asked to send it again until the attribution window has passed.
 fn unattributable() -> String {
     json!({
         "id": uuid::Uuid::new_v4(), "event": "kyc_session_verified",
@@ -121,9 +122,9 @@ fn a_flag_overrides_its_variable_and_the_rest_of_the_environment_stays() {
     );
     assert_eq!(flagged.schedule.bucket(), Duration::minutes(5));
     assert_eq!(flagged.schedule.grace(), Duration::hours(2));
-    // Set, the margin is kept however short the simulator's sessions live.
+    // When the variable is set, the margin is kept however short the simulator's sessions live.
     assert_eq!(flagged.create_session.reuse_margin, Duration::minutes(30));
-    // Not set, it is a tenth of their life, as before the variable was read.
+    // When it is not set, the margin is a tenth of their life, as before the variable was read.
     let unset = options(&["--session-life=10m"], &env(&[]));
     assert_eq!(unset.create_session.reuse_margin, Duration::minutes(1));
 }

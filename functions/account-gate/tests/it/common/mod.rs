@@ -1,5 +1,5 @@
-//! What the account gate's test files share: the function over a store with Ralio faked over
-//! HTTP, and webhooks applied as the webhook function applies them.
+//! This module holds what the account gate's test files share: the function over a store with
+//! Ralio faked over HTTP, and webhooks applied as the webhook function applies them.
 #![allow(dead_code)]
 
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-/// This function's name in the recorded permissions.
+/// Is this function's name in the recorded permissions.
 pub const FUNCTION: &str = "account-gate";
 
 pub struct Harness {
@@ -26,7 +26,7 @@ pub struct Harness {
     pub clock: ManualClock,
 }
 
-/// A Ralio that opens a new account for every call, echoing alias and currency.
+/// Returns a Ralio that opens a new account for every call, echoing alias and currency.
 pub async fn account_opening_ralio(delay: Duration) -> MockServer {
     let server = ralio_login().await;
     Mock::given(method("POST"))
@@ -46,12 +46,13 @@ pub async fn account_opening_ralio(delay: Duration) -> MockServer {
     server
 }
 
-/// The function over `store` (its requests recorded as this function's on DynamoDB).
+/// Builds the function over `store`, with its requests recorded as this function's on
+/// DynamoDB.
 pub fn build(store: &Arc<dyn Store>, ralio: &MockServer, clock: &ManualClock) -> Router {
     build_with(store, ralio, clock, Settings::default())
 }
 
-/// The function with its own settings.
+/// Builds the function with its own settings.
 pub fn build_with(
     store: &Arc<dyn Store>,
     ralio: &MockServer,
@@ -61,7 +62,7 @@ pub fn build_with(
     idv_account_gate::router(gate_with(store, ralio, clock, settings))
 }
 
-/// The gate itself, for what the operator's commands call.
+/// Returns the gate itself, because the operator's commands call it directly.
 pub fn gate(store: &Arc<dyn Store>, ralio: &MockServer, clock: &ManualClock) -> Arc<AccountGate> {
     gate_with(store, ralio, clock, Settings::default())
 }
@@ -138,7 +139,7 @@ pub async fn webhook(store: &Arc<dyn Store>, event_type: &str, at: &str, data: V
     webhook_received(store, event_type, at, data, t0()).await;
 }
 
-/// As [`webhook`], received `now`.
+/// Applies a webhook as [`webhook`] does, received `now`.
 pub async fn webhook_received(
     store: &Arc<dyn Store>,
     event_type: &str,
