@@ -40,7 +40,7 @@ struct SessionView<'a> {
     session_id: String,
     state: &'static str,
     state_code: u8,
-    /// Is set only while the user can still use the page, because a spent page is not handed
+    /// It is set only while the user can still use the page, because a spent page is not handed
     /// out again.
     hosted_url: Option<&'a str>,
     created_at: DateTime<Utc>,
@@ -83,7 +83,7 @@ struct AccountView<'a> {
     balance: Option<i64>,
     pending_in: Option<i64>,
     pending_out: Option<i64>,
-    /// Is when Ralio said the account is ready for use.
+    /// When Ralio said the account is ready for use.
     activated_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
 }
@@ -123,7 +123,7 @@ pub(crate) struct KycStatus<'a> {
     next_action: NextAction,
     latest_session: Option<SessionView<'a>>,
     sessions: Vec<SessionView<'a>>,
-    /// Is when Ralio warned that the identity document expires, so the user should verify
+    /// When Ralio warned that the identity document expires, so the user should verify
     /// again before it.
     reverify_before: Option<NaiveDate>,
     accounts: Vec<AccountView<'a>>,

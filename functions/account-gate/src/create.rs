@@ -23,7 +23,7 @@ use crate::answers::{created_answer, parse_request};
 use crate::error::GateError;
 use crate::{AccountGate, MAX_ACCOUNT_REQUEST};
 
-/// Is the account that one request asks to create.
+/// The account that one request asks to create.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AccountRequest<'a> {
     pub(crate) uid: Uid,

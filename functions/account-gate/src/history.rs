@@ -40,7 +40,7 @@ struct EntryView<'a> {
     session_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     account_id: Option<&'a str>,
-    /// Is a short note free of personal data (`now VERIFIED`, `kyc level LIGHT`).
+    /// A short note free of personal data (`now VERIFIED`, `kyc level LIGHT`).
     #[serde(skip_serializing_if = "str::is_empty")]
     detail: &'a str,
 }

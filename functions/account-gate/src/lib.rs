@@ -46,24 +46,24 @@ pub use lookup::ACTIVATIONS_LOOKED_AT;
 pub use resolution::{Recreate, Resolution, ResolveError};
 pub use router::{MAX_ACCOUNT_REQUEST, ROUTES, router};
 
-/// Is this function's name in metrics.
+/// This function's name in metrics.
 const FUNCTION: &str = "account-gate";
 
-/// Is how many sessions the status answer lists, newest first.
+/// How many sessions the status answer lists, newest first.
 pub const SESSIONS_SHOWN: usize = 10;
-/// Is the longest alias accepted, in characters.
+/// The longest alias accepted, in characters.
 pub const MAX_ALIAS_CHARS: usize = 100;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
-    /// Is how long a request may hold an account creation (`ACCOUNT_LEASE`, default 60s). It is
+    /// How long a request may hold an account creation (`ACCOUNT_LEASE`, default 60s). It is
     /// longer than an invocation can be calling Ralio. A holder that dies leaves its creation
     /// uncertain once this runs out.
     pub lease: chrono::Duration,
-    /// Is how long an identical concurrent request waits for the first one (`ACCOUNT_WAIT`,
+    /// How long an identical concurrent request waits for the first one (`ACCOUNT_WAIT`,
     /// 3s).
     pub wait_for_peer: Duration,
-    /// Is how long an uncertain creation must stay unseen in Ralio's list before it is tried
+    /// How long an uncertain creation must stay unseen in Ralio's list before it is tried
     /// again, when `recreate` allows it (`ACCOUNT_SETTLE`, default 2m).
     pub settle: chrono::Duration,
     /// Says whether a creation is ever tried again on the list's word (`ACCOUNT_RECREATE`,
@@ -93,7 +93,7 @@ pub struct Parts {
     pub settings: Settings,
 }
 
-/// Is the function, which holds its parts and nothing else.
+/// The function, which holds its parts and nothing else.
 pub struct AccountGate {
     parts: Parts,
 }

@@ -13,11 +13,11 @@ use idv_model::{AccountIdentity, RalioAccount, Uid, WaitingActivation};
 use crate::AccountGate;
 use crate::create::AccountRequest;
 
-/// Is the most activations whose account one lookup reads at Ralio. Beyond them the lookup is
+/// The most activations whose account one lookup reads at Ralio. Beyond them the lookup is
 /// inconclusive, and the next one reads the next ones.
 pub const ACTIVATIONS_LOOKED_AT: usize = 25;
 
-/// Is how much earlier than the request's own clock an activation may have been received,
+/// How much earlier than the request's own clock an activation may have been received,
 /// because the clocks of two function instances disagree by less.
 const CLOCK_SLACK: chrono::Duration = chrono::Duration::minutes(1);
 

@@ -25,7 +25,7 @@ use crate::AccountGate;
 use crate::create::AccountRequest;
 use crate::lookup::Lookup;
 
-/// Is the audit action of an operator's resolution.
+/// The audit action of an operator's resolution.
 pub const ACCOUNT_RESOLVED: &str = "account_resolved";
 
 /// Says whether the gate may create again when Ralio's list shows nothing (`ACCOUNT_RECREATE`).

@@ -12,7 +12,7 @@ use crate::create::create_account;
 use crate::history::history;
 use crate::status::status;
 
-/// Is a route as (method, path), as the template's API events name it.
+/// A route as (method, path), as the template's API events name it.
 type Route = (&'static str, &'static str);
 
 const STATUS: Route = ("GET", "/users/{uid}/kyc");

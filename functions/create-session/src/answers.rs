@@ -7,7 +7,7 @@ use idv_adapters::http::json;
 use idv_model::{HostedUrl, SessionRecord};
 use serde::Serialize;
 
-/// Is the answer, which names the session the end user should open.
+/// The answer, which names the session the end user should open.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct SessionAnswer<'a> {

@@ -28,7 +28,7 @@ pub(crate) async fn create(
     app.create(uid, deadline).await
 }
 
-/// Is one creation under the lease.
+/// One creation under the lease.
 pub(crate) struct Attempt<'a> {
     pub(crate) uid: Uid,
     pub(crate) token: LeaseToken,

@@ -17,7 +17,7 @@ pub(crate) enum CreateError {
     AlreadyVerified,
     InProgress,
     Store(StoreError),
-    /// Is a failure after which Ralio certainly did nothing.
+    /// A failure after which Ralio certainly did nothing.
     Ralio(RalioError),
     /// Ralio may have created a session it does not show yet, so the caller should ask again
     /// after this long.

@@ -36,10 +36,10 @@ use idv_adapters::wiring::Wiring;
 
 pub use router::{ROUTES, router};
 
-/// Is this function's name in metrics.
+/// This function's name in metrics.
 const FUNCTION: &str = "create-session";
 
-/// Is how long a creation may stay uncertain before a person is asked to resolve it. It is far
+/// How long a creation may stay uncertain before a person is asked to resolve it. It is far
 /// beyond the settle delay, so only a creation Ralio's list cannot settle gets there.
 pub const UNRESOLVED_AFTER: chrono::Duration = chrono::Duration::hours(1);
 
@@ -49,13 +49,13 @@ pub struct Settings {
     /// An open session is reused only with more than this left before it expires
     /// (`SESSION_REUSE_MARGIN`, default 1h), because a page about to lapse helps nobody.
     pub reuse_margin: chrono::Duration,
-    /// Is how long one request may hold the user's creation lease (`CREATE_LEASE`, default
+    /// How long one request may hold the user's creation lease (`CREATE_LEASE`, default
     /// 60s). It is longer than a Ralio create with its reconciliation can take.
     pub lease: chrono::Duration,
-    /// Is how long a concurrent request waits for the lease holder's session before answering
+    /// How long a concurrent request waits for the lease holder's session before answering
     /// 409 (`CREATE_WAIT`, default 3s).
     pub wait_for_peer: Duration,
-    /// Is how long after an uncertain creation began Ralio's list must still show nothing
+    /// How long after an uncertain creation began Ralio's list must still show nothing
     /// before a session is created again (`CREATE_SETTLE`, default 2m). It is longer than an
     /// invocation (30 s) plus the time Ralio may take to show a session it committed late.
     pub settle: chrono::Duration,
@@ -83,7 +83,7 @@ pub struct Parts {
     pub settings: Settings,
 }
 
-/// Is the function, which holds its parts and nothing else.
+/// The function, which holds its parts and nothing else.
 pub struct CreateSession {
     parts: Parts,
 }

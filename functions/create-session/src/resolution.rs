@@ -15,7 +15,7 @@ use idv_model::{
 
 use crate::CreateSession;
 
-/// Is the audit action of an operator's resolution.
+/// The audit action of an operator's resolution.
 pub const SESSION_RESOLVED: &str = "session_creation_resolved";
 
 /// Says what an operator found at Ralio.
@@ -183,7 +183,7 @@ impl CreateSession {
     }
 }
 
-/// Is the creation lease an operator's resolution holds.
+/// The creation lease an operator's resolution holds.
 struct Holding {
     uid: Uid,
     token: LeaseToken,

@@ -9,7 +9,7 @@ use axum::routing::{MethodFilter, on};
 use crate::CreateSession;
 use crate::create::create;
 
-/// Is a route as (method, path), as the template's API events name it.
+/// A route as (method, path), as the template's API events name it.
 type Route = (&'static str, &'static str);
 
 const CREATE: Route = ("POST", "/users/{uid}/idv-sessions");

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-/// Is this function's name in the recorded permissions.
+/// This function's name in the recorded permissions.
 const FUNCTION: &str = "create-session";
 
 struct Harness {

@@ -25,7 +25,7 @@ pub struct Parts {
 }
 
 pub struct EventPublisher {
-    /// Is public so that a test can shorten its pause between retries.
+    /// It is public so that a test can shorten its pause between retries.
     pub publisher: Publisher,
 }
 

@@ -26,9 +26,9 @@ use idv_model::{ExpiryBucket, WatchAction, WatchOutcome};
 
 /// SQS keeps a received message hidden at most 12 hours, so the watcher stays a minute under.
 pub const MAX_HIDE: Duration = Duration::from_secs(12 * 3600 - 60);
-/// Is how many sessions are read per page of a bucket.
+/// How many sessions are read per page of a bucket.
 pub const PAGE_SIZE: u32 = 100;
-/// Is how many sessions are updated at once.
+/// How many sessions are updated at once.
 pub const CONCURRENCY: usize = 16;
 
 #[derive(Debug, thiserror::Error)]

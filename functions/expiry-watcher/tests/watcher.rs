@@ -21,7 +21,7 @@ use idv_model::{
     SessionRecord, Uid,
 };
 
-/// Is this function's name in the recorded permissions.
+/// This function's name in the recorded permissions.
 const FUNCTION: &str = "expiry-watcher";
 
 /// Returns the watcher's view of `store`, whose requests are recorded as this function's.
@@ -103,10 +103,10 @@ enum Orphaning {
     FailedCleanup,
 }
 
-/// Is a queue whose sends never finish, or fail.
+/// A queue whose sends never finish, or fail.
 struct BrokenQueue {
     hang: bool,
-    /// Is told each time a send begins, so that a test can kill the sender exactly there.
+    /// It is told each time a send begins, so that a test can kill the sender exactly there.
     sending: tokio::sync::Notify,
 }
 
@@ -130,7 +130,7 @@ impl ExpiryQueue for BrokenQueue {
     }
 }
 
-/// Is the store, except that giving a tick back fails.
+/// The store, except that giving a tick back fails.
 struct FailingCleanup(Arc<dyn Store>);
 
 #[async_trait::async_trait]
@@ -353,7 +353,7 @@ async fn review_and_final_sessions_are_left_alone(store: Arc<dyn Store>) {
     );
 }
 
-/// Is a visibility that must not be used, because all ticks in this batch are due and nothing
+/// A visibility that must not be used, because all ticks in this batch are due and nothing
 /// is hidden.
 struct NoVisibility;
 

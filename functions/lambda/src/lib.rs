@@ -11,10 +11,10 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-/// Is a function running in the Lambda runtime, until the runtime stops.
+/// A function running in the Lambda runtime, until the runtime stops.
 pub type Running = Pin<Box<dyn Future<Output = Result<(), lambda_runtime::Error>>>>;
 
-/// Is a function's entry: its handler name (the name of its crate) and how to start it.
+/// A function's entry: its handler name (the name of its crate) and how to start it.
 pub type Entry = (&'static str, fn() -> Running);
 
 /// Lists each function by the handler name the template gives it.
@@ -32,7 +32,7 @@ pub const FUNCTIONS: [Entry; 5] = [
     }),
 ];
 
-/// Is the error when `_HANDLER` is missing or names no function of this binary.
+/// The error when `_HANDLER` is missing or names no function of this binary.
 #[derive(Debug)]
 pub struct UnknownHandler(pub Option<String>);
 

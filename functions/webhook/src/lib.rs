@@ -41,11 +41,11 @@ use idv_model::{ATTRIBUTION_RETRY_WINDOW, LearntSpellings, SignatureError, Webho
 
 pub use process::{Mode, Outcome, Reply};
 
-/// Is the largest body read. It is Lambda's own limit on a function URL request (6 MB), so every
+/// The largest body read. It is Lambda's own limit on a function URL request (6 MB), so every
 /// body that reaches the function has its signature checked before any size rule.
 pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 
-/// Is the largest body kept verbatim in quarantine, because a DynamoDB item holds at most
+/// The largest body kept verbatim in quarantine, because a DynamoDB item holds at most
 /// 400 KB. A larger signed body that is not applied is kept as its digest and the fields read
 /// from it.
 pub const MAX_KEPT_BYTES: usize = 256 * 1024;
@@ -53,13 +53,13 @@ pub const MAX_KEPT_BYTES: usize = 256 * 1024;
 /// Holds the tunables, each with an environment variable.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
-    /// Is how far ahead of its receipt an event's timestamp is believed (`MAX_CLOCK_SKEW`, 5m).
+    /// How far ahead of its receipt an event's timestamp is believed (`MAX_CLOCK_SKEW`, 5m).
     pub max_clock_skew: chrono::Duration,
-    /// Is how long an event whose owner is not known yet is answered 503 so that Ralio sends it
+    /// How long an event whose owner is not known yet is answered 503 so that Ralio sends it
     /// again, counted from the later of its timestamp and first receipt
     /// (`ATTRIBUTION_RETRY_WINDOW`, 1h).
     pub attribution_window: chrono::Duration,
-    /// Is how long quarantined payloads are kept (`QUARANTINE_RETENTION`, 30d).
+    /// How long quarantined payloads are kept (`QUARANTINE_RETENTION`, 30d).
     pub quarantine_retention: chrono::Duration,
 }
 
@@ -106,7 +106,7 @@ pub struct Parts {
     pub spellings: LearntSpellings,
 }
 
-/// Is the function, which holds its parts and nothing else.
+/// The function, which holds its parts and nothing else.
 pub struct Webhook {
     parts: Parts,
 }

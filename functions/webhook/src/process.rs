@@ -21,9 +21,9 @@ use crate::kept::Quarantining;
 /// Says whether a payload is arriving from Ralio or being replayed from quarantine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Is a delivery, so what cannot be applied yet may be sent back (503) or quarantined.
+    /// A delivery, so what cannot be applied yet may be sent back (503) or quarantined.
     Live,
-    /// Is a quarantined payload run again. Nothing is quarantined again and nothing is sent
+    /// A quarantined payload run again. Nothing is quarantined again and nothing is sent
     /// back, and what still cannot be applied is reported with its reason. `received_at` is
     /// when it was first kept, so a stamp too far ahead is ordered then, not at the replay.
     Replay { received_at: DateTime<Utc> },
@@ -338,9 +338,8 @@ impl Webhook {
             .await
     }
 
-    /// Keeps a signed payload that is not applied. It is kept verbatim, except an event type
-    /// this service does not act on, of which only the id, type, timestamp and digest are kept
-    /// because its body may carry other people's data. A replay keeps nothing again.
+    /// Quarantines a signed payload that is not applied, as [`Webhook::entry`] keeps it (verbatim,
+    /// or only its envelope and digest). A replay keeps nothing again.
     async fn quarantine_payload(
         &self,
         body: &Bytes,

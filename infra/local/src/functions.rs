@@ -19,7 +19,7 @@ pub(crate) struct Functions {
     /// Serves every route of create-session and the account gate, and the webhook at
     /// `/webhooks/ralio`.
     pub router: Router,
-    /// Is kept for what an operator does with `idv-admin accounts resolve`.
+    /// It is kept for what an operator does with `idv-admin accounts resolve`.
     pub gate: Arc<AccountGate>,
 }
 

@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 
 pub use options::{LocalOptions, RalioMode, RalioTuning, StoreKind};
 
-/// Is the webhook secret both sides use when none is configured. It is for local use only, so
+/// The webhook secret both sides use when none is configured. It is for local use only, so
 /// it is refused when the webhook can be reached from elsewhere or a real Ralio signs with it.
 pub use idv_adapters::secrets::LOCAL_WEBHOOK_SECRET;
 
@@ -47,7 +47,7 @@ pub enum StartError {
     Aws(String),
 }
 
-/// Is a running stack. Dropping it does not stop it, so call [`Running::stop`].
+/// A running stack. Dropping it does not stop it, so call [`Running::stop`].
 pub struct Running {
     pub api_url: String,
     pub webhook_url: String,
@@ -56,13 +56,13 @@ pub struct Running {
     pub store_kind: StoreKind,
     /// Holds what the service would have published, as `GET /events` serves it.
     pub events: Arc<events::EventLog>,
-    /// Is the account gate, kept for what an operator does with `idv-admin accounts resolve`.
+    /// The account gate, kept for what an operator does with `idv-admin accounts resolve`.
     pub accounts: Arc<AccountGate>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Is how long a stop waits for requests in flight before it abandons them, because a simulated
+/// How long a stop waits for requests in flight before it abandons them, because a simulated
 /// Ralio that hangs would otherwise hold the stop for as long as it hangs.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 

@@ -55,7 +55,7 @@ pub struct RalioTuning {
     pub auth: AuthScheme,
     pub create_session_body: CreateSessionBody,
     pub connect_timeout: Duration,
-    /// Is how long one HTTP exchange may take.
+    /// How long one HTTP exchange may take.
     pub request_timeout: Duration,
 }
 
@@ -105,7 +105,7 @@ impl RalioTuning {
     }
 }
 
-/// Is an environment in which some variables have fixed answers.
+/// An environment in which some variables have fixed answers.
 struct Answering<'a, E> {
     env: &'a E,
     answers: &'a [(&'a str, &'a str)],
@@ -128,20 +128,20 @@ pub struct LocalOptions {
     pub queue_url: Option<String>,
     pub ralio: RalioMode,
     pub webhook_secrets: String,
-    /// Is the session lifetime the simulator gives (Ralio gives 7 days).
+    /// The session lifetime the simulator gives (Ralio gives 7 days).
     pub session_life: chrono::Duration,
-    /// Is read from `EXPIRY_WARNING_LEAD`, `EXPIRY_GRACE` and `EXPIRY_BUCKET`.
+    /// It is read from `EXPIRY_WARNING_LEAD`, `EXPIRY_GRACE` and `EXPIRY_BUCKET`.
     pub schedule: ExpirySchedule,
-    /// Is how often the expiry queue is looked at.
+    /// How often the expiry queue is looked at.
     pub poll_every: Duration,
     pub ralio_client: RalioTuning,
-    /// Is read from `SESSION_REUSE_MARGIN`, `CREATE_LEASE`, `CREATE_WAIT` and `CREATE_SETTLE`.
+    /// It is read from `SESSION_REUSE_MARGIN`, `CREATE_LEASE`, `CREATE_WAIT` and `CREATE_SETTLE`.
     pub create_session: idv_create_session::Settings,
-    /// Is read from `ACCOUNT_LEASE`, `ACCOUNT_WAIT`, `ACCOUNT_SETTLE` and `ACCOUNT_RECREATE`.
+    /// It is read from `ACCOUNT_LEASE`, `ACCOUNT_WAIT`, `ACCOUNT_SETTLE` and `ACCOUNT_RECREATE`.
     pub account_gate: idv_account_gate::Settings,
-    /// Is read from `MAX_CLOCK_SKEW`, `ATTRIBUTION_RETRY_WINDOW` and `QUARANTINE_RETENTION`.
+    /// It is read from `MAX_CLOCK_SKEW`, `ATTRIBUTION_RETRY_WINDOW` and `QUARANTINE_RETENTION`.
     pub webhook: idv_webhook::Settings,
-    /// Is where each domain event is also POSTed (`--events-to`).
+    /// Where each domain event is also POSTed (`--events-to`).
     pub events_to: Option<String>,
     /// Holds the timeouts of every DynamoDB and SQS call (`--store dynamodb`). Tests against an
     /// emulator on a busy machine give it longer than AWS needs.

@@ -12,7 +12,7 @@ use idv_expiry_watcher::{Parts, TickOutcome, Watcher};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Is the queue the ticks wait in.
+/// The queue the ticks wait in.
 pub(crate) enum Pump {
     Memory(Arc<MemoryQueue>),
     Sqs(aws_sdk_sqs::Client, String),

@@ -15,9 +15,9 @@ use idv_webhook::{Mode, Outcome, Webhook};
 /// Says which quarantined payloads to look at.
 #[derive(Debug, Clone)]
 pub struct ReplayFilter {
-    /// Is the first day (UTC) looked at.
+    /// The first day (UTC) looked at.
     pub since: NaiveDate,
-    /// Is the last day looked at (today).
+    /// The last day looked at (today).
     pub until: NaiveDate,
     /// Limits the replay to this quarantine reason (`unknown_session`, …).
     pub reason: Option<String>,

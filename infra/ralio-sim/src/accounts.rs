@@ -16,7 +16,7 @@ use crate::payloads;
 use crate::ralio_api::{authorised, error};
 use crate::state::Simulator;
 
-/// Is one account the simulator opened.
+/// One account the simulator opened.
 #[derive(Debug, Clone)]
 pub struct SimAccount {
     pub id: String,

@@ -149,7 +149,7 @@ impl Simulator {
     }
 }
 
-/// Is an outcome for a session, from the hosted page's form or the control API's JSON.
+/// An outcome for a session, from the hosted page's form or the control API's JSON.
 #[derive(Deserialize)]
 pub(crate) struct Decision {
     pub(crate) outcome: String,

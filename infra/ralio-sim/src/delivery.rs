@@ -33,7 +33,7 @@ pub struct Chaos {
 pub struct Delivery {
     pub event_id: String,
     pub event_type: String,
-    /// Is the final HTTP status, or 0 when the receiver could not be reached.
+    /// The final HTTP status, or 0 when the receiver could not be reached.
     pub status: u16,
     pub attempts: u32,
 }

@@ -25,7 +25,7 @@ pub enum Fault {
     ActLate(Duration),
 }
 
-/// Is a creating call of Ralio's that can be made to fail.
+/// A creating call of Ralio's that can be made to fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
     CreateSession,

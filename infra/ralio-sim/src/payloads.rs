@@ -25,7 +25,7 @@ impl Generation {
     }
 }
 
-/// Is a refusal reason offered on the hosted page.
+/// A refusal reason offered on the hosted page.
 #[derive(Debug, Clone, Copy)]
 pub struct Reason {
     pub key: &'static str,

@@ -17,10 +17,10 @@ use crate::payloads::Generation;
 pub struct SimConfig {
     pub api_code: String,
     pub api_key: String,
-    /// Is where webhooks go (the service's webhook URL). When it is `None`, none are sent.
+    /// Where webhooks go (the service's webhook URL). When it is `None`, none are sent.
     pub webhook_url: Option<String>,
     pub webhook_secret: String,
-    /// Is this simulator's own address, for hosted page links.
+    /// This simulator's own address, for hosted page links.
     pub public_url: String,
     pub generation: Generation,
     pub signature: Signature,
@@ -30,7 +30,7 @@ pub struct SimConfig {
     /// Says whether an opened account is announced with `account_activated`, because a
     /// merchant that never subscribed to it gets none.
     pub announce_accounts: bool,
-    /// Is how long a session lives (7 days at Ralio).
+    /// How long a session lives (7 days at Ralio).
     pub session_life: chrono::Duration,
     /// Lists the faults every call of an operation meets, for a whole run.
     pub faults: Vec<(Operation, Fault)>,
@@ -38,7 +38,7 @@ pub struct SimConfig {
     pub clock: SimClock,
 }
 
-/// Is the simulator's clock, shared with a test's manual clock so that session creation times
+/// The simulator's clock, shared with a test's manual clock so that session creation times
 /// and the service's own times agree.
 #[derive(Clone)]
 pub struct SimClock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);

@@ -13,7 +13,7 @@ use crate::accounts::{AccountId, AccountWrite};
 use crate::ids::EventId;
 use crate::lifecycle::EventStamp;
 
-/// Is Ralio's `account_activated`, which says the account is ready for use.
+/// Ralio's `account_activated`, which says the account is ready for use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Activation {
     pub event_id: EventId,
@@ -22,7 +22,7 @@ pub struct Activation {
     pub account_id: AccountId,
 }
 
-/// Is how long an activation whose account is never recorded is kept. It is as long as an event
+/// How long an activation whose account is never recorded is kept. It is as long as an event
 /// marker and far longer than an uncertain creation waits for its operator (its alarm repeats
 /// on every request meanwhile). It is not for ever, because the merchant's accounts opened
 /// elsewhere would pile up.
@@ -64,7 +64,7 @@ impl AccountIdentity {
     }
 }
 
-/// Is an activation waiting for its account, as a lookup sees it.
+/// An activation waiting for its account, as a lookup sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitingActivation {
     pub activation: Activation,

@@ -16,13 +16,13 @@ use crate::lifecycle::{EventStamp, ExpirySource, LevelStamp, Phase};
 use crate::records::{FailureReason, KycRecord, UserProfile};
 use crate::{Currency, KycLevel, Owner, SessionId, SessionState, Uid};
 
-/// Is the EventBridge `source` of every event.
+/// The EventBridge `source` of every event.
 pub const SOURCE: &str = "ralio.idv";
 /// It is bumped when a detail changes incompatibly, and consumers may ignore versions they do
 /// not know.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Is the catalogue, with one JSON Schema per type under `infra/events/schemas/`.
+/// The catalogue, with one JSON Schema per type under `infra/events/schemas/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DetailType {
     SessionStateChanged,
@@ -68,7 +68,7 @@ impl DetailType {
     }
 }
 
-/// Is one event as EventBridge receives it (and as `idv-local` lists it at `GET /events`).
+/// One event as EventBridge receives it (and as `idv-local` lists it at `GET /events`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PublishedEvent {
     /// It equals `detail.eventId`.
@@ -174,8 +174,7 @@ pub fn event_id(uid: Uid, entry: &AuditEntry) -> uuid::Uuid {
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
 }
 
-/// Returns the event an audit entry makes. It is `None` for what is not an applied change with a
-/// fact, for related parties (the merchant's users are who it acts on), and for a level update
+/// Returns the event an audit entry makes. It is `None` for what is not an applied change, for related parties (the merchant's users are who it acts on), and for a level update
 /// that repeats the level. `nextAction` is worked out from the user's records as the publisher
 /// reads them, so a late redelivery may describe a later moment under the same id.
 pub fn domain_event(

@@ -34,7 +34,7 @@ impl BucketKind {
     }
 }
 
-/// Is one time bucket of one kind. Sessions whose warn (or expiry) time falls in
+/// One time bucket of one kind. Sessions whose warn (or expiry) time falls in
 /// `[start, start + width)` are handled together when the bucket is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ExpiryBucket {
@@ -203,7 +203,7 @@ impl ExpirySchedule {
     }
 }
 
-/// Is a bucket's tick item. It says when a session claimed it (to send the bucket's one queue
+/// A bucket's tick item. It says when a session claimed it (to send the bucket's one queue
 /// message), and whether that message was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TickState {
@@ -211,12 +211,12 @@ pub struct TickState {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-/// Is how long a claimed tick may stay without its message before another session takes it
+/// How long a claimed tick may stay without its message before another session takes it
 /// over. After that, its claimer is taken to have died between the claim and the send, or to
 /// have failed to give the claim back.
 pub const TICK_ORPHANED_AFTER: chrono::Duration = chrono::Duration::minutes(1);
 
-/// Is what a session finds when it claims its bucket's tick.
+/// What a session finds when it claims its bucket's tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TickClaim {
     /// This session sends the message, because the bucket had no tick, or an orphaned one.

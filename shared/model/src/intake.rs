@@ -13,7 +13,7 @@ use crate::change::{AttributedEvent, Attribution, Change, Unattributed};
 use crate::ids::{EventId, Owner, SessionId};
 use crate::webhook::WebhookEvent;
 
-/// Is what an event comes to before anything is written.
+/// What an event comes to before anything is written.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Intake {
     /// Ralio's `account_activated` names only the account, so the store applies it to the
@@ -28,7 +28,7 @@ pub enum Intake {
     NeedsOwner(OwnerQuestion),
 }
 
-/// Is what the store is asked before an event that names no owner can be applied.
+/// What the store is asked before an event that names no owner can be applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OwnerLookup {
     /// It asks for the owners a session with this id is stored for.
@@ -37,14 +37,14 @@ pub enum OwnerLookup {
     KycId(i64),
 }
 
-/// Is an event waiting for its owner.
+/// An event waiting for its owner.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OwnerQuestion {
     attribution: Attribution,
     pending: Pending,
 }
 
-/// Is an application without its owner yet.
+/// An application without its owner yet.
 #[derive(Debug, Clone, PartialEq)]
 struct Pending {
     event_id: EventId,

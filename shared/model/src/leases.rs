@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LeaseToken(pub uuid::Uuid);
 
-/// Is a creation lease, held while `until` has not passed.
+/// A creation lease, held while `until` has not passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeaseHold {
     pub token: LeaseToken,

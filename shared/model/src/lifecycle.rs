@@ -36,7 +36,7 @@ impl ExpirySource {
     }
 }
 
-/// Is a session's place in its lifecycle: Ralio's state and, for EXPIRED, who said so.
+/// A session's place in its lifecycle: Ralio's state and, for EXPIRED, who said so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Phase {
     NotStarted,
@@ -47,7 +47,7 @@ pub enum Phase {
     Expired(ExpirySource),
 }
 
-/// Is the verdict on a change against what is stored, which says whether it applies.
+/// The verdict on a change against what is stored, which says whether it applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
@@ -131,8 +131,8 @@ impl Phase {
     }
 
     /// Returns the phases a session may be in for a move to `self` to apply. The DynamoDB
-    /// condition is built from this list, and a missing record is always allowed (see
-    /// [`Phase::allowed_when_absent`]).
+    /// condition is built from this list; whether a missing record allows it is
+    /// [`Phase::allowed_when_absent`] (every phase but an inferred expiry).
     pub fn allowed_priors(self) -> &'static [Phase] {
         use ExpirySource::{Inferred, Ralio};
         const INFERRED: Phase = Phase::Expired(Inferred);
@@ -198,7 +198,7 @@ impl EventStamp {
     }
 }
 
-/// Is a KYC level as of one `kyc_state_updated` event.
+/// A KYC level as of one `kyc_state_updated` event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LevelStamp {
     pub level: KycLevel,

@@ -11,13 +11,13 @@ use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretSlice};
 use sha2::Sha256;
 
-/// Is the header Ralio puts the signature in.
+/// The header Ralio puts the signature in.
 pub const SIGNATURE_HEADER: &str = "x-signature";
 
 type HmacSha256 = Hmac<Sha256>;
 const MAC_LEN: usize = 32;
 
-/// Is one webhook signing secret, which is never printed.
+/// One webhook signing secret, which is never printed.
 // The newtype stays because a rotation compares secret lists (`adds_to`) and secrecy's box has
 // no equality.
 #[derive(Clone, Debug)]

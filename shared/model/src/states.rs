@@ -97,7 +97,7 @@ impl<'de> Deserialize<'de> for SessionState {
     }
 }
 
-/// Is a user's KYC level. Ralio numbers REGULAR 1 and LIGHT 2 (1 is the higher level) and says
+/// A user's KYC level. Ralio numbers REGULAR 1 and LIGHT 2 (1 is the higher level) and says
 /// other values may exist, so levels are never compared as numbers and unknown names are kept.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KycLevel {
@@ -223,7 +223,7 @@ impl Currency {
     }
 }
 
-/// Is the outcome of one check inside a session: `"Validated"`/`"Refused"` in G1, `1`/`2` in
+/// The outcome of one check inside a session: `"Validated"`/`"Refused"` in G1, `1`/`2` in
 /// G2.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CheckState {

@@ -22,9 +22,9 @@ both_stores!(
     lists_that_never_show_the_account_never_yield_a_second_one,
 );
 
-/// Is longer than any healthy answer takes on a busy machine, so only a hang reaches it.
+/// It is longer than any healthy answer takes on a busy machine, so only a hang reaches it.
 const RALIO_TIMEOUT: Duration = Duration::from_secs(3);
-/// Is a hang that outlasts the timeout ten times over, so it never answers within the call.
+/// A hang that outlasts the timeout ten times over, so it never answers within the call.
 const HANG: &str = "act-then-hang:30s";
 /// Makes Ralio answer 502 at once and create a second later, which is well within the settle
 /// delays below, however busy the machine.
@@ -42,7 +42,7 @@ async fn stack(store: Store) -> Stack {
     .await
 }
 
-/// Is one answer the merchant got.
+/// One answer the merchant got.
 struct Answer {
     status: u16,
     body: Value,

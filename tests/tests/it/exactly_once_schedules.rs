@@ -39,12 +39,12 @@ const SECRET: &str = "whsec_schedules";
 /// No healthy answer on a busy machine reaches this timeout, so only the hangs, which never
 /// answer, do.
 const RALIO_TIMEOUT: Duration = fixtures::RALIO_TIMEOUT;
-/// Is how much later than its answer a late-acting Ralio creates. Time on the manual clock
+/// How much later than its answer a late-acting Ralio creates. Time on the manual clock
 /// jumps, and every jump waits until Ralio's late creations have happened, so that a settle
 /// delay on the clock is never shorter than Ralio's real lag.
 const LATE_BY: Duration = Duration::from_millis(150);
 
-/// Is the whole service over one store, with the simulator as Ralio, all on one manual clock.
+/// The whole service over one store, with the simulator as Ralio, all on one manual clock.
 struct World {
     app: Router,
     sim: Arc<Simulator>,
@@ -215,7 +215,7 @@ fn schedule() -> impl Strategy<Value = Vec<Step>> {
     prop::collection::vec(step(), 1..8)
 }
 
-/// Is a future dropped after `polls` polls that left it pending, like a function killed
+/// A future dropped after `polls` polls that left it pending, like a function killed
 /// mid-request.
 struct Killed<F: Future> {
     inner: Pin<Box<F>>,

@@ -17,7 +17,7 @@ use runtime_api::Answer;
 pub type Invocation = Box<dyn Fn() -> Vec<u8> + Send + Sync>;
 pub type Check = Box<dyn Fn(&Answer) -> Result<(), String> + Send + Sync>;
 
-/// Is one binary to measure: how to start it, what to invoke it with, and what a right answer
+/// One binary to measure: how to start it, what to invoke it with, and what a right answer
 /// is.
 pub struct Target {
     pub subject: Subject,

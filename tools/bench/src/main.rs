@@ -42,7 +42,7 @@ struct Args {
     only: Vec<String>,
 }
 
-/// Is the one binary the five functions ship in (`make build`).
+/// The one binary the five functions ship in (`make build`).
 const FUNCTIONS_BINARY: &str = "idv-lambda";
 
 /// It is long enough for the webhook's rule on secrets in Lambda (≥ 32 bytes), not just the

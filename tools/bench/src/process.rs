@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use crate::runtime_api::{Answer, Emulator};
 
-/// Is how long a process may take to start or answer before the run counts as failed.
+/// How long a process may take to start or answer before the run counts as failed.
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// Is a binary and the environment it starts with (the Runtime API address is added per run).
+/// A binary and the environment it starts with (the Runtime API address is added per run).
 #[derive(Debug, Clone)]
 pub struct Subject {
     pub name: String,
@@ -23,7 +23,7 @@ pub struct Subject {
     pub log: PathBuf,
 }
 
-/// Is a started process and its Runtime API.
+/// A started process and its Runtime API.
 pub struct Started {
     pub emulator: Emulator,
     child: Child,

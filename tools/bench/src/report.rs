@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use crate::Measured;
 
-/// Is a criterion figure, the mean time per iteration.
+/// A criterion figure, the mean time per iteration.
 #[derive(Debug, Clone)]
 pub struct CpuFigure {
     pub name: String,
     pub nanos: f64,
 }
 
-/// Is an arm64 artifact's size (from the cargo-lambda build), when there is one.
+/// An arm64 artifact's size (from the cargo-lambda build), when there is one.
 #[derive(Debug, Clone)]
 pub struct Arm64Size {
     pub name: String,

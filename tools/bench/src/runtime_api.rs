@@ -25,7 +25,7 @@ pub enum Init {
     Failed(String),
 }
 
-/// Is one invocation's answer.
+/// One invocation's answer.
 #[derive(Debug)]
 pub struct Answer {
     pub handed: Instant,

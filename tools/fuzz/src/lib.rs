@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use proptest::test_runner::{Config, FileFailurePersistence, TestError, TestRunner};
 
-/// Is one fuzz target: what it generates and the property it checks.
+/// One fuzz target: what it generates and the property it checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     /// It generates arbitrary bytes under arbitrary signature headers.

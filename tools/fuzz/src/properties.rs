@@ -12,7 +12,7 @@ use idv_model::{
 
 use crate::inputs::{Delivery, Header, USERS, base_time};
 
-/// Is the secret the service holds; `OLD_SECRET` is one it used to hold (a rotation in
+/// The secret the service holds; `OLD_SECRET` is one it used to hold (a rotation in
 /// progress).
 pub const SECRET: &str = "whsec_fuzz_current_secret_0123456789";
 const OLD_SECRET: &str = "whsec_fuzz_previous_secret_987654321";

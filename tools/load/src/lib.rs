@@ -20,7 +20,7 @@ use crate::send::{Sent, send};
 use crate::verify::{Verdict, verify};
 use crate::workload::{Plan, Signed, Workload, build};
 
-/// Is the secret the run signs with (the service is started with it).
+/// The secret the run signs with (the service is started with it).
 const SECRET: &str = "whsec_idv_load_run_secret_not_for_production";
 
 #[derive(Debug)]

@@ -10,7 +10,7 @@ use tokio::sync::Mutex;
 
 use crate::workload::Signed;
 
-/// Is how often one delivery is sent again after a 5xx or a transport error.
+/// How often one delivery is sent again after a 5xx or a transport error.
 const RETRIES: u32 = 20;
 
 #[derive(Debug, Default, Clone)]

@@ -35,7 +35,7 @@ impl Default for Plan {
     }
 }
 
-/// Is one signed webhook, as Ralio sends it.
+/// One signed webhook, as Ralio sends it.
 #[derive(Debug, Clone)]
 pub struct Signed {
     pub user: usize,

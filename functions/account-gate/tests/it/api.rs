@@ -792,7 +792,7 @@ async fn starts_from_its_environment_with_its_secret() {
     assert_eq!(ralio_creates(&ralio).await, 1);
 }
 
-/// Is a reader whose every read is followed by Ralio lowering the user to LIGHT, so that the
+/// A reader whose every read is followed by Ralio lowering the user to LIGHT, so that the
 /// downgrade lands after the gate saw REGULAR and before its reservation.
 struct LoweredAfterRead {
     store: Arc<dyn Store>,

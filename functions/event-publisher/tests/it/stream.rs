@@ -21,7 +21,7 @@ use serde_json::Value;
 
 const FUNCTION: &str = "event-publisher";
 
-/// Is a bus on moto and the queue its one rule forwards `ralio.idv` events to.
+/// A bus on moto and the queue its one rule forwards `ralio.idv` events to.
 struct Bus {
     name: String,
     queue_url: String,
@@ -104,7 +104,7 @@ async fn delivered_by_bus(bus: &Bus) -> Vec<Value> {
     }
 }
 
-/// Is the real bus, except that it refuses the entries `refuse` picks, `times` sends in a row.
+/// The real bus, except that it refuses the entries `refuse` picks, `times` sends in a row.
 struct Refusing {
     bus: EventBridgeSink,
     refuse: fn(&PublishedEvent) -> bool,

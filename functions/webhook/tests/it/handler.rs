@@ -21,7 +21,7 @@ use idv_model::{
 use idv_webhook::{Parts, Webhook};
 use serde_json::{Value, json};
 
-/// Is this function's name in the recorded permissions.
+/// This function's name in the recorded permissions.
 const FUNCTION: &str = "webhook";
 
 const SECRET: &str = "whsec_ralio_fixture_test_secret";

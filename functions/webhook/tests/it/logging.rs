@@ -1,6 +1,6 @@
-//! These tests check the delivery log line in a process of its own, because tracing caches
-//! per-callsite interest globally, so a scoped subscriber only sees every event when no other
-//! test runs beside it.
+//! These tests check the delivery log line. Tracing caches per-callsite interest globally, so a
+//! scoped subscriber could miss events while other tests run beside it in this binary: the
+//! test rebuilds the interest cache once its subscriber is set.
 
 use std::sync::Arc;
 

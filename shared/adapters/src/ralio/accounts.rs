@@ -219,7 +219,7 @@ fn encode_query(pairs: &[(&str, String)]) -> String {
 }
 
 impl RalioClient {
-    /// Is [`RalioCall::create_account`] without a deadline.
+    /// It is [`RalioCall::create_account`] without a deadline.
     pub async fn create_account(
         &self,
         uid: Uid,

@@ -287,7 +287,7 @@ impl RalioCall<'_> {
 }
 
 impl RalioClient {
-    /// Is [`RalioCall::create_session`] without a deadline.
+    /// It is [`RalioCall::create_session`] without a deadline.
     pub async fn create_session(
         &self,
         uid: Uid,
@@ -296,7 +296,7 @@ impl RalioClient {
         self.unbounded().create_session(uid, known).await
     }
 
-    /// Is [`RalioCall::list_sessions`] without a deadline.
+    /// It is [`RalioCall::list_sessions`] without a deadline.
     pub async fn list_sessions(&self, uid: Uid) -> Result<Vec<RalioSession>, RalioError> {
         self.unbounded().list_sessions(uid).await
     }

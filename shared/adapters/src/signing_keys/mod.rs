@@ -46,7 +46,7 @@ pub trait WebhookSecretSource: Send + Sync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rejection {
     pub error: SignatureError,
-    /// Is true when a later attempt may verify it: the secrets could not be read, or a rotation
+    /// It is true when a later attempt may verify it: the secrets could not be read, or a rotation
     /// is under way and they could not be read again just now.
     pub retryable: bool,
 }

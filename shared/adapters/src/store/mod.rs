@@ -209,7 +209,7 @@ pub trait SessionWriter: Send + Sync {
 pub trait ExpiryIndex: Send + Sync {
     /// Claims the bucket's tick, to send its one queue message. The tick is created if missing and
     /// taken over if orphaned (claimed over a minute ago, never marked sent), as
-    /// [`TickState::claim`] decides. It takes one conditional write.
+    /// [`idv_model::TickState::claim`] decides. It takes one conditional write.
     async fn claim_tick(&self, bucket: &ExpiryBucket, now: DateTime<Utc>)
     -> StoreResult<TickClaim>;
 

@@ -1286,11 +1286,12 @@ async fn a_lease_given_up_uncertain_sends_the_next_holder_to_ralio(store: Arc<dy
         .release_creation_lease(uid, first, LeaseRelease::Uncertain)
         .await
         .unwrap();
-    // The next holder is told at once, not after the lease's length, to look at Ralio.
+    // The next holder is told at once, not after the lease's length, to look at Ralio. It
+    // begins a minute later, so that the third holder below can tell which beginning is kept.
     let Lease::Acquired {
         token: second,
         after_lapsed: Some(hold),
-    } = take_lease(&store, uid, until, t0()).await
+    } = take_lease(&store, uid, until, t0() + Duration::minutes(1)).await
     else {
         panic!("a lease given up uncertain must be taken with its holder named")
     };

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Is Ralio's id of an account. It is opaque and bounded, so that it is usable in keys.
+/// Ralio's id of an account. It is opaque and bounded, so that it is usable in keys.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct AccountId(String);

@@ -37,7 +37,7 @@ pub struct RalioAccount {
     pub account_type: String,
 }
 
-/// Is the state Ralio gives an account that is ready for use.
+/// The state Ralio gives an account that is ready for use.
 pub const ACTIVE: &str = "ACTIVE";
 
 impl RalioAccount {
@@ -84,7 +84,7 @@ pub enum AccountStatus {
     },
 }
 
-/// Is one account of a user, keyed by `(alias, currency)`.
+/// One account of a user, keyed by `(alias, currency)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountRecord {
     pub uid: Uid,
@@ -95,7 +95,7 @@ pub struct AccountRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Is what a request finds when it asks to create an account.
+/// What a request finds when it asks to create an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountReservation {
     /// This request holds the reservation and must create the account at Ralio.
@@ -143,7 +143,7 @@ impl AccountGuard {
     }
 }
 
-/// Is one conditional write of a whole account record.
+/// One conditional write of a whole account record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountWrite {
     pub guard: AccountGuard,

@@ -22,7 +22,7 @@ pub mod actions {
     pub const ACCOUNT_REFUSED: &str = "account_refused";
 }
 
-/// Is one entry of the audit trail.
+/// One entry of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub at: DateTime<Utc>,
@@ -86,7 +86,7 @@ pub enum AppliedChange {
 }
 
 impl AppliedChange {
-    /// Returns the session phase this fact records, if it is a session move.
+    /// Returns the session phase this change records, if it is a session move.
     pub fn phase(&self) -> Option<Phase> {
         match self {
             AppliedChange::SessionState {
@@ -106,7 +106,7 @@ impl AppliedChange {
         }
     }
 
-    /// Returns the fact of an event's change, for when it applies.
+    /// Returns what an event's change is once it applies.
     pub fn of_change(change: &Change) -> Self {
         match change {
             Change::Session {
@@ -214,7 +214,7 @@ impl AuditEntry {
     }
 
     /// Returns the entry of a signed payload naming the user that was kept, not applied.
-    /// `reason` is the quarantine reason code. It changes nothing, so it has no fact.
+    /// `reason` is the quarantine reason code. It changes nothing, so it has no applied change.
     pub fn quarantined(
         at: DateTime<Utc>,
         event_type: Option<&str>,

@@ -10,7 +10,7 @@ use crate::webhook::QuarantineReason;
 use crate::webhook::{EventBody, ExpirationWarningEvent, KycStateEvent, WebhookEvent};
 use crate::{EntityType, EventId, Owner, SessionId};
 
-/// Is a change to one owner's records, ready for a store to apply atomically with the event's
+/// A change to one owner's records, ready for a store to apply atomically with the event's
 /// de-duplication marker and audit entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -32,7 +32,7 @@ pub enum Change {
     Reverify(ReverifyNotice),
 }
 
-/// Is one webhook event, attributed to its owner.
+/// One webhook event, attributed to its owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttributedEvent {
     pub event_id: EventId,
@@ -157,7 +157,7 @@ pub struct Unattributed {
     pub reason: &'static str,
 }
 
-/// Is how long after an event (or its first receipt, whichever is later) an event that cannot
+/// How long after an event (or its first receipt, whichever is later) an event that cannot
 /// be attributed yet is answered 503, so that Ralio sends it again (`ATTRIBUTION_RETRY_WINDOW`,
 /// default 1 h). It exists because a session event may arrive before the session it is about is
 /// stored.
@@ -321,7 +321,7 @@ impl WebhookEvent {
     }
 }
 
-/// Is the event type recorded for a state learned from Ralio's list rather than from a webhook.
+/// The event type recorded for a state learned from Ralio's list rather than from a webhook.
 pub const RECONCILED: &str = "reconciled_from_ralio";
 
 impl AttributedEvent {

@@ -85,7 +85,7 @@ pub fn reusable_session<'a>(
     (latest.phase.is_open() && expires - now > margin).then_some((latest, url))
 }
 
-/// Is a session Ralio lists for a user, as far as choosing one to adopt needs.
+/// A session Ralio lists for a user, as far as choosing one to adopt needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListedSession {
     pub id: crate::SessionId,
@@ -94,9 +94,9 @@ pub struct ListedSession {
     pub state: Option<crate::SessionState>,
 }
 
-/// Is how much earlier than our attempt began Ralio may stamp the session that attempt
+/// How much earlier than our attempt began Ralio may stamp the session that attempt
 /// created, because Ralio's clock and ours differ. (`MAX_CLOCK_SKEW` is the other direction: it
-/// is how far ahead of its receipt an event's stamp is believed.)
+/// How far ahead of its receipt an event's stamp is believed.)
 pub const ATTEMPT_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Returns the session that a creation which may have happened at Ralio left there (one that
@@ -138,7 +138,7 @@ pub fn unusable_may_be_left_by_attempt(
         .any(|u| may_be_left_by_attempt(u.id, u.state, u.created_at, known, attempt_began))
 }
 
-/// Is the one rule for "this listing may be what the attempt left". The listing must not be
+/// The one rule for "this listing may be what the attempt left". The listing must not be
 /// stored here (as far as its id can be read), not be known to be finished, and not be created
 /// before the attempt began.
 fn may_be_left_by_attempt(

@@ -22,7 +22,7 @@ pub struct ActivationDecision {
 /// Holds the audit entries of an account write that took effect.
 pub type AccountAudits = Vec<AuditEntry>;
 
-/// Is an account write that took effect, with the record as stored and its audit entries.
+/// An account write that took effect, with the record as stored and its audit entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountWritten {
     pub record: AccountRecord,

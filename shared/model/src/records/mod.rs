@@ -9,10 +9,10 @@ use crate::expiry::{BucketKind, ExpiryBucket};
 use crate::lifecycle::{EventStamp, LevelStamp, Phase};
 use crate::{KycLevel, Owner, SessionId, SessionState, Uid};
 
-/// Is Ralio's documented session lifetime, for sessions it reports without `expiresAt`.
+/// Ralio's documented session lifetime, for sessions it reports without `expiresAt`.
 pub const SESSION_LIFETIME: Duration = Duration::days(7);
 
-/// Is the page the end user opens. It carries an access token, so it is never printed by
+/// The page the end user opens. It carries an access token, so it is never printed by
 /// `Debug` and has no `Display`. Call [`HostedUrl::expose`] only where it is sent out.
 // The newtype stays because records holding a link are compared and stored, and secrecy's
 // string has no equality and, by design, no `Serialize`. The link is stored as the plain string
@@ -61,7 +61,7 @@ pub struct FailureReason {
     pub category: Option<String>,
 }
 
-/// Is one IDV session as the service knows it.
+/// One IDV session as the service knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     pub owner: Owner,
@@ -127,8 +127,8 @@ impl SessionRecord {
         self.phase.is_open() && self.expires_at.is_none_or(|at| now < at)
     }
 
-    /// Returns whether the session is open, but Ralio's 7-day window has closed without an
-    /// outcome.
+    /// Returns whether the session has run out: it is expired, or it is still open after
+    /// Ralio's 7-day window closed without an outcome.
     pub fn has_lapsed(&self, now: DateTime<Utc>) -> bool {
         matches!(self.phase, Phase::Expired(_))
             || (self.phase.is_open() && self.expires_at.is_some_and(|at| now >= at))
@@ -214,7 +214,7 @@ impl SessionFields {
     }
 }
 
-/// Is Ralio's warning that the identity document behind a KYC record expires soon. Warnings are
+/// Ralio's warning that the identity document behind a KYC record expires soon. Warnings are
 /// ordered like levels, so the newest [`EventStamp`] wins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReverifyNotice {
@@ -223,7 +223,7 @@ pub struct ReverifyNotice {
     pub stamp: EventStamp,
 }
 
-/// Is one owner's KYC record: its level, Ralio's KYC id and the newest document-expiry warning.
+/// One owner's KYC record: its level, Ralio's KYC id and the newest document-expiry warning.
 /// Users and related parties each have one, and an owner never heard of has an empty one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KycRecord {
@@ -250,7 +250,7 @@ impl KycRecord {
     }
 }
 
-/// Is a user's KYC standing, as the decisions read it.
+/// A user's KYC standing, as the decisions read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserProfile {
     pub uid: Uid,

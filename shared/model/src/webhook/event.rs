@@ -8,7 +8,7 @@ use crate::lifecycle::{ExpirySource, Phase};
 use crate::records::{FailureReason, HostedUrl};
 use crate::{EntityType, EventId, KycLevel, Owner, RelatedPartyId, SessionId, Uid};
 
-/// Is a webhook delivery, normalised.
+/// A webhook delivery, normalised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookEvent {
     pub id: EventId,
@@ -23,7 +23,7 @@ pub struct WebhookEvent {
     pub body: EventBody,
 }
 
-/// Is how far ahead of its receipt an event's timestamp may be and still be believed
+/// How far ahead of its receipt an event's timestamp may be and still be believed
 /// (`MAX_CLOCK_SKEW`, default 5 min).
 pub const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
@@ -117,7 +117,8 @@ pub struct SessionEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KycStateEvent {
-    /// It is `None` when the event names no owner (it cannot be attributed).
+    /// It is `None` when the event names no owner; the event is then attributed through its
+    /// `kyc_id`, if it has one.
     pub owner: Option<Owner>,
     pub kyc_id: Option<i64>,
     pub level: KycLevel,
@@ -125,7 +126,8 @@ pub struct KycStateEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpirationWarningEvent {
-    /// It is `None` when the event names no owner (it cannot be attributed).
+    /// It is `None` when the event names no owner; the event is then attributed through its
+    /// `kyc_id`, if it has one.
     pub owner: Option<Owner>,
     pub kyc_id: Option<i64>,
     pub expiration_date: NaiveDate,

@@ -210,7 +210,7 @@ impl KycPatch {
     }
 }
 
-/// Is one conditional write to one record.
+/// One conditional write to one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
     Session {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use syn::visit::Visit;
 
-/// Is the reading order, by layer. Within a layer, a module may use the ones listed before it.
+/// The reading order, by layer. Within a layer, a module may use the ones listed before it.
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "vocabulary",

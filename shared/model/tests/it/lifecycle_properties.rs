@@ -25,7 +25,7 @@ fn base_time() -> DateTime<Utc> {
         .to_utc()
 }
 
-/// Is something that happens to a user: a webhook from Ralio, or the expiry watcher's
+/// It is something that happens to a user: a webhook from Ralio, or the expiry watcher's
 /// inference.
 #[derive(Debug, Clone)]
 enum Happening {

@@ -39,7 +39,7 @@ pub(crate) fn header() -> impl Strategy<Value = Header> {
     ]
 }
 
-/// Is one delivery: a body and how it is signed.
+/// One delivery: a body and how it is signed.
 #[derive(Clone)]
 pub struct Delivery {
     pub body: Vec<u8>,

@@ -31,7 +31,7 @@ pub const FIXTURES: &[&[u8]] = &[
     include_bytes!("../../../../tests/fixtures/ralio/related_party.kyc_session_created.v2.json"),
 ];
 
-/// Is a change to a fixture, made on its JSON tree or on its bytes.
+/// A change to a fixture, made on its JSON tree or on its bytes.
 #[derive(Debug, Clone)]
 pub enum Mutation {
     /// Replaces the nth node (pre-order) with another value.

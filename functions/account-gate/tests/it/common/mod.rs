@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-/// Is this function's name in the recorded permissions.
+/// This function's name in the recorded permissions.
 pub const FUNCTION: &str = "account-gate";
 
 pub struct Harness {

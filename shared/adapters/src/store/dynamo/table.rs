@@ -1,5 +1,5 @@
-//! This module creates the table from [`schema::TABLE`], for tests, the local runner and as the
-//! reference that `template.yaml` is checked against.
+//! This module creates the table from [`super::schema::TABLE`], for tests, the local runner
+//! and as the reference that `template.yaml` is checked against.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{

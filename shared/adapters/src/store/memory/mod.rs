@@ -1,6 +1,6 @@
 //! The in-memory store is the local default and the fast test backend. It is the model's [`Ledger`]
 //! behind one lock, plus what only a store keeps (audit trail, ticks, quarantine). Every decision
-//! is the model's, so the contract suite holds it to DynamoDB's answers.
+//! The model's, so the contract suite holds it to DynamoDB's answers.
 //!
 //! `expiry` holds the expiry index and `accounts` the accounts and the audit trail, split as the
 //! DynamoDB store splits them.

@@ -24,31 +24,12 @@ impl QuarantineReader for DynamoStore {
         expr.set(schema::attr::REPLAYED_AT, to_value(&Ts(replayed.at))?)
             .set(schema::attr::REPLAY_OUTCOME, to_value(&replayed.outcome)?)
             .condition(&Cond::Present(schema::attr::PK));
-<<<<<<< HEAD
         let key = Key::new(
             schema::quarantine_pk(entry.day()),
             schema::quarantine_sk(entry),
         );
         let result = self.update_item_of(&key, &expr)?.send().await;
-        // Gone meanwhile (its retention ran out): nothing to mark.
-=======
-        let result = with_update!(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(
-                    Key::new(
-                        schema::quarantine_pk(entry.day()),
-                        schema::quarantine_sk(entry)
-                    )
-                    .item()?
-                )),
-            expr
-        )
-        .send()
-        .await;
         // If the entry is gone meanwhile (its retention ran out), there is nothing to mark.
->>>>>>> comments/adapters
         conditional("UpdateItem", result).map(|_| ())
     }
 }

@@ -25,7 +25,7 @@ pub struct AuditItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<EventId>,
     /// This is the session that an entry is about. It is not named `sessionId`, because that name
-    /// is the BySession index key, which must list session items only.
+    /// The BySession index key, which must list session items only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub about_session_id: Option<SessionId>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
