@@ -1334,6 +1334,56 @@ async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
     assert_eq!(reads(), 2);
 }
 
+/// The door's cost: a flood of unsigned and forged requests makes no AWS call but the secret
+/// read, which a mismatch repeats at most once a minute. Nothing is written, queued or logged
+/// to the store for them, so a million of them cost Lambda requests and compute only.
+#[tokio::test]
+async fn unsigned_and_forged_requests_cost_no_aws_call_but_the_rate_limited_secret_read() {
+    let genuine_secret = "whsec_the_only_signing_secret_0123456789";
+    let secret =
+        testing::webhook_secret_on_emulator(&json!({ "webhook_secrets": [genuine_secret] })).await;
+    let table = testing::new_table().await;
+    let (_, queue_url) = testing::sqs_queue_on(&[]).await;
+    let env = idv_adapters::testing::fixtures::env(&[
+        ("TABLE_NAME", &table),
+        ("QUEUE_URL", &queue_url),
+        ("WEBHOOK_SECRET_ARN", &secret),
+    ]);
+    let counter = RequestCounter::for_function(FUNCTION);
+    let wiring = Wiring::with_config(
+        &env,
+        testing::emulator_config().await,
+        vec![counter.interceptor()],
+    );
+    let app = idv_webhook::router(Webhook::from_env(&wiring).await.unwrap());
+    let started = std::time::Instant::now();
+    const EACH: usize = 100;
+    for i in 0..EACH {
+        let body = signed_event(
+            "kyc_state_updated",
+            "2026-05-20T09:00:00Z",
+            json!({ "userId": uuid::Uuid::new_v4(), "state": "REGULAR", "n": i }),
+        );
+        assert_eq!(post(&app, &body, None).await.0, 401, "unsigned");
+        let forged = WebhookSecret::new("whsec_a_guess_at_the_secret_000000000").sign_hex(&body);
+        assert_eq!(post(&app, &body, Some(&forged)).await.0, 401, "forged");
+    }
+    // The first mismatch reads the secret (it was never read: no priming here), and each
+    // further minute of the burst may read it once more.
+    let minutes = started.elapsed().as_secs() / 60;
+    let operations = counter.operations();
+    assert!(
+        operations.iter().all(|o| o.contains("GetSecretValue")),
+        "only secret reads: {operations:?}"
+    );
+    assert!(
+        (1..=1 + minutes as usize + 1).contains(&operations.len()),
+        "{} secret reads for {} requests in {minutes} min",
+        operations.len(),
+        2 * EACH
+    );
+}
+
 /// Rotation step 3, removing the old secret, takes effect within `WEBHOOK_SECRET_MAX_AGE`
 /// even for someone who holds it and never causes a mismatch. Outside a rotation, a forgery
 /// is answered 401 however soon after another it comes, because a 503 would hold the store
