@@ -20,6 +20,7 @@ mod accounts;
 mod auth;
 mod client;
 mod error;
+mod outcomes;
 mod sessions;
 mod transport;
 
@@ -29,5 +30,6 @@ pub use client::{
     CreateSessionBody, REQUEST_TIMEOUT, RalioCall, RalioClient, RalioConfig, check_base_url,
 };
 pub use error::RalioError;
+pub use outcomes::StateChange;
 pub use sessions::{CreatedSession, LeftByAttempt, RalioSession, ReportedState, SessionListing};
 pub use transport::Deadline;

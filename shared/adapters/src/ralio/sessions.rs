@@ -24,7 +24,7 @@ pub enum ReportedState {
 }
 
 impl ReportedState {
-    fn from_json(value: &Value) -> Self {
+    pub(super) fn from_json(value: &Value) -> Self {
         match SessionState::deserialize(value) {
             Ok(state) => ReportedState::Known(state),
             Err(_) => {
@@ -174,7 +174,7 @@ pub struct CreatedSession {
 /// Listing a user's sessions reads at most this many pages.
 const MAX_LIST_PAGES: u32 = 10;
 
-fn sessions_path(uid: Uid) -> String {
+pub(super) fn sessions_path(uid: Uid) -> String {
     format!("/api/v1/account/users/{uid}/identity-verifications")
 }
 

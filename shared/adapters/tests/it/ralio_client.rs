@@ -861,3 +861,76 @@ async fn a_list_that_may_be_a_page_proves_no_absence_and_odd_aliases_stay_out_of
         "an alias that could break the filter's syntax is matched here only"
     );
 }
+
+/// A session's checks give a rejection's reasons by the webhook's own rule: the category from
+/// the newer revision's `mappedError`, and a refused check without reasons still explained.
+#[tokio::test]
+async fn the_checks_endpoint_gives_the_reasons_a_failed_webhook_would() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    let session = SessionId::parse("62a16c76-f166-40ba-9af6-c04c6b217a4b").unwrap();
+    let mut checks = fixture("idv_session_checks.200.json");
+    checks["checks"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "id": 2, "type": "face_match", "state": "Refused", "refused_reasons": [] }));
+    Mock::given(method("GET"))
+        .and(path(format!("{}/{session}/checks", sessions_path())))
+        .respond_with(ResponseTemplate::new(200).set_body_json(checks))
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    let reasons = client
+        .within(Deadline::none())
+        .session_checks(uid(), session)
+        .await
+        .unwrap();
+    let seen: Vec<(&str, &str, Option<&str>)> = reasons
+        .iter()
+        .map(|r| (r.check.as_str(), r.code.as_str(), r.category.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("manual_review", "KYC.DOC.DETERIORATED", Some("DOC")),
+            ("face_match", "CHECK_REFUSED", None),
+        ]
+    );
+    assert_eq!(reasons[0].message, "Document is damaged or unreadable.");
+}
+
+/// A session's state history says when each state was reached; a state this release does not
+/// know is kept as Ralio spelled it, never guessed.
+#[tokio::test]
+async fn the_state_history_says_when_each_state_was_reached() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    let session = SessionId::parse("a534c9a9-b4ae-4db5-86c3-9506219e4c36").unwrap();
+    let mut history = fixture("idv_session_state_history.200.json");
+    history["logs"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "id": 9, "new_state": "ARCHIVED", "created_at": "not a time" }));
+    Mock::given(method("GET"))
+        .and(path(format!("{}/{session}/state-history", sessions_path())))
+        .respond_with(ResponseTemplate::new(200).set_body_json(history))
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    let changes = client
+        .within(Deadline::none())
+        .state_history(uid(), session)
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 5);
+    assert_eq!(
+        changes[3].state,
+        ReportedState::Known(SessionState::Verified)
+    );
+    assert_eq!(
+        changes[3].at.unwrap().to_rfc3339(),
+        "2026-05-04T14:05:11.276+00:00"
+    );
+    assert_eq!(changes[4].state, ReportedState::Unknown("ARCHIVED".into()));
+    assert_eq!(changes[4].at, None);
+}

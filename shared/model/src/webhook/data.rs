@@ -120,6 +120,10 @@ struct CheckWire {
     state: Value,
     #[serde(default)]
     reasons: Option<Vec<ReasonWire>>,
+    /// The REST checks endpoint names the reasons `refused_reasons`. It is a field of its own,
+    /// not an alias, so that a webhook carrying both still parses as before.
+    #[serde(default, alias = "refusedReasons")]
+    refused_reasons: Option<Vec<ReasonWire>>,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +134,25 @@ struct ReasonWire {
     message: Option<String>,
     #[serde(default)]
     category: Option<String>,
+    /// The REST checks endpoint's newer revision nests the category here (REFERENCE §2.3).
+    #[serde(default, rename = "mappedError", alias = "mapped_error")]
+    mapped_error: Option<MappedErrorWire>,
+}
+
+#[derive(Deserialize)]
+struct MappedErrorWire {
+    #[serde(default)]
+    category: Option<String>,
+}
+
+/// Returns the failure reasons of a session's checks as Ralio's REST API lists them
+/// (`checks` of REFERENCE §2.3), by the same rule as a `kyc_session_failed` event's, so that a
+/// reconciled rejection explains itself exactly as a delivered one would.
+pub fn failure_reasons_of_checks(checks: &Value) -> Result<Vec<FailureReason>, ParseError> {
+    let checks: Vec<CheckWire> =
+        // Serde's message would quote the offending value, which may be personal data.
+        serde_json::from_value(checks.clone()).map_err(|_| invalid("checks", "not a list of checks"))?;
+    Ok(failure_reasons(&checks))
 }
 
 fn session_event(
@@ -155,7 +178,11 @@ fn failure_reasons(checks: &[CheckWire]) -> Vec<FailureReason> {
     let mut reasons = Vec::new();
     for check in checks {
         let check_type = check.check_type.clone().unwrap_or_default();
-        let given = check.reasons.as_deref().unwrap_or_default();
+        let given = check
+            .reasons
+            .as_deref()
+            .or(check.refused_reasons.as_deref())
+            .unwrap_or_default();
         for reason in given {
             let code = reason.code.clone().unwrap_or_default();
             let message = reason
@@ -167,7 +194,10 @@ fn failure_reasons(checks: &[CheckWire]) -> Vec<FailureReason> {
                 check: check_type.clone(),
                 code,
                 message,
-                category: reason.category.clone(),
+                category: reason
+                    .category
+                    .clone()
+                    .or_else(|| reason.mapped_error.as_ref()?.category.clone()),
             });
         }
         if given.is_empty() && CheckState::from_json(&check.state) == CheckState::Refused {

@@ -16,6 +16,8 @@
 //! | `envelope` | what can be read of a body that did not parse, or was kept |
 
 mod data;
+
+pub use data::failure_reasons_of_checks;
 mod envelope;
 mod event;
 mod parse;
