@@ -84,8 +84,8 @@ pub struct Args {
     /// Simulator fails every call of an operation, as an upstream that acts and then fails:
     /// OPERATION:FAULT with OPERATION create-session or create-account and FAULT act-then-5xx,
     /// act-then-hang:15s, act-then-reset, fail-before-acting or act-late:2s (502 at once, created
-    /// 2 s later). Repeatable. One call at a time:
-    /// `POST /sim/faults` on the simulator.
+    /// 2 s later); or deliver-webhooks:drop, which sends no webhook while Ralio's own records
+    /// still change. Repeatable. One call at a time: `POST /sim/faults` on the simulator.
     #[arg(long, value_parser = ralio_sim::faults::parse_fault_flag)]
     pub sim_fault: Vec<(ralio_sim::Operation, ralio_sim::Fault)>,
     /// How long one HTTP exchange with Ralio may take [default: RALIO_TIMEOUT, else 10s].

@@ -202,7 +202,7 @@ impl Simulator {
             account.state = "ACTIVE";
         }
         if self.config.announce_accounts {
-            self.sender.emit(vec![payloads::account_activated(&id)]);
+            self.send(vec![payloads::account_activated(&id)]);
         }
     }
 

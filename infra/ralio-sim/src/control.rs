@@ -62,6 +62,7 @@ impl Simulator {
             .cloned()
             .ok_or("no such session")?;
         let open = matches!(session.state, "NOT_STARTED" | "STARTED");
+        let mut refused = None;
         let (new_state, events): (&'static str, Vec<Value>) = match outcome {
             "start" if open => ("STARTED", vec![]),
             "approve" | "verify-only" if open || session.state == "REVIEW" => {
@@ -89,6 +90,7 @@ impl Simulator {
             "reject" if open || session.state == "REVIEW" => {
                 let reason = payloads::reason(reason_key.unwrap_or("expired-document"))
                     .ok_or("unknown reason")?;
+                refused = Some(reason);
                 (
                     "REJECTED",
                     vec![payloads::session_failed(
@@ -115,18 +117,21 @@ impl Simulator {
             }
             _ => return Err(format!("unknown outcome {outcome}")),
         };
+        let now = self.config.clock.now();
         if let Some(s) = state.sessions.get_mut(session_id) {
             s.state = new_state;
+            s.history.push((new_state, now));
+            s.refused = refused.or(s.refused);
         }
         drop(state);
-        self.sender.emit(events);
+        self.send(events);
         Ok(new_state)
     }
 
     pub fn set_level(&self, uid: &str, level: &str) -> Result<(), String> {
         let (kyc_id, level) = self.set_level_silently(uid, level)?;
         let event = payloads::state_updated(self.config.generation, kyc_id, uid, level);
-        self.sender.emit(vec![event]);
+        self.send(vec![event]);
         Ok(())
     }
 
@@ -210,7 +215,7 @@ pub(crate) async fn sim_expiration_warning(
     axum::Json(warning): axum::Json<Warning>,
 ) -> Response {
     let kyc_id = Simulator::user(&mut sim.state(), &uid).kyc_id;
-    sim.sender.emit(vec![payloads::expiration_warning(
+    sim.send(vec![payloads::expiration_warning(
         kyc_id,
         &uid,
         &warning.expiration_date,
@@ -238,7 +243,8 @@ pub(crate) async fn sim_faults(
     let parsed = request
         .operation
         .parse::<Operation>()
-        .and_then(|op| request.fault.parse::<Fault>().map(|f| (op, f)));
+        .and_then(|op| request.fault.parse::<Fault>().map(|f| (op, f)))
+        .and_then(|(op, f)| crate::faults::pair(op, f));
     match parsed {
         Ok((operation, fault)) => {
             let times = request.times.unwrap_or(1);

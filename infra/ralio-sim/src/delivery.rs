@@ -33,9 +33,25 @@ pub struct Chaos {
 pub struct Delivery {
     pub event_id: String,
     pub event_type: String,
-    /// The final HTTP status, or 0 when the receiver could not be reached.
+    /// The final HTTP status, or 0 when the receiver could not be reached or it was dropped.
     pub status: u16,
     pub attempts: u32,
+    /// It is true for a webhook a `deliver-webhooks:drop` fault kept from being sent.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dropped: bool,
+}
+
+/// Returns an event's id and type, in either envelope.
+fn id_and_type(event: &Value) -> (String, String) {
+    let field = |a: &str, b: &str| {
+        event
+            .get(a)
+            .or_else(|| event.get(b))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (field("id", "eventId"), field("event", "eventType"))
 }
 
 pub struct Sender {
@@ -89,18 +105,7 @@ impl Sender {
     async fn deliver(&self, url: &str, event: &Value) {
         let body = serde_json::to_vec(event).expect("JSON");
         let signature = self.sign(&body);
-        let event_id = event
-            .get("id")
-            .or_else(|| event.get("eventId"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let event_type = event
-            .get("event")
-            .or_else(|| event.get("eventType"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let (event_id, event_type) = id_and_type(event);
         let mut attempts = 0;
         let mut backoff = Duration::from_millis(200);
         let status = loop {
@@ -128,6 +133,22 @@ impl Sender {
                 event_type,
                 status,
                 attempts,
+                dropped: false,
+            });
+        }
+    }
+
+    /// Records a webhook that was dropped instead of sent.
+    pub(crate) fn record_dropped(&self, event: &Value) {
+        let (event_id, event_type) = id_and_type(event);
+        tracing::info!(%event_type, %event_id, "webhook dropped (deliver-webhooks:drop)");
+        if let Ok(mut log) = self.log.lock() {
+            log.push(Delivery {
+                event_id,
+                event_type,
+                status: 0,
+                attempts: 0,
+                dropped: true,
             });
         }
     }

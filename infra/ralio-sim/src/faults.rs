@@ -23,6 +23,9 @@ pub enum Fault {
     ActThenReset,
     FailBeforeActing,
     ActLate(Duration),
+    /// Drops a webhook without sending it, as a lost delivery or a missed subscription would.
+    /// Only `deliver-webhooks` takes it.
+    Drop,
 }
 
 /// A creating call of Ralio's that can be made to fail.
@@ -30,6 +33,8 @@ pub enum Fault {
 pub enum Operation {
     CreateSession,
     CreateAccount,
+    /// Sending one webhook. Ralio's own records still change when it is dropped.
+    DeliverWebhooks,
 }
 
 impl FromStr for Operation {
@@ -38,8 +43,9 @@ impl FromStr for Operation {
         match s {
             "create-session" => Ok(Operation::CreateSession),
             "create-account" => Ok(Operation::CreateAccount),
+            "deliver-webhooks" => Ok(Operation::DeliverWebhooks),
             other => Err(format!(
-                "unknown operation {other:?} (create-session or create-account)"
+                "unknown operation {other:?} (create-session, create-account or deliver-webhooks)"
             )),
         }
     }
@@ -67,8 +73,9 @@ impl FromStr for Fault {
             "act-then-hang" => Ok(Fault::ActThenHang(Duration::from_secs(15))),
             "act-then-reset" => Ok(Fault::ActThenReset),
             "fail-before-acting" => Ok(Fault::FailBeforeActing),
+            "drop" => Ok(Fault::Drop),
             other => Err(format!(
-                "unknown fault {other:?} (act-then-5xx, act-then-hang:15s, act-then-reset, fail-before-acting, act-late:2s)"
+                "unknown fault {other:?} (act-then-5xx, act-then-hang:15s, act-then-reset, fail-before-acting, act-late:2s, drop)"
             )),
         }
     }
@@ -91,7 +98,20 @@ pub fn parse_fault_flag(raw: &str) -> Result<(Operation, Fault), String> {
     let (operation, fault) = raw
         .split_once([':', '='])
         .ok_or_else(|| format!("{raw:?} is not OPERATION:FAULT"))?;
-    Ok((operation.parse()?, fault.parse()?))
+    pair(operation.parse()?, fault.parse()?)
+}
+
+/// Checks that the fault is one the operation can have: a delivery can only be dropped, and
+/// only a delivery can be.
+pub fn pair(operation: Operation, fault: Fault) -> Result<(Operation, Fault), String> {
+    match (
+        operation == Operation::DeliverWebhooks,
+        fault == Fault::Drop,
+    ) {
+        (true, true) | (false, false) => Ok((operation, fault)),
+        (true, false) => Err("deliver-webhooks takes only the fault drop".into()),
+        (false, true) => Err("only deliver-webhooks can be dropped".into()),
+    }
 }
 
 /// Holds the faults waiting for their call: a run's standing faults, and one-shot ones set per
@@ -137,7 +157,10 @@ impl FaultPlan {
 impl Fault {
     /// Returns whether the call takes effect before its answer.
     pub fn acts(self) -> bool {
-        !matches!(self, Fault::FailBeforeActing | Fault::ActLate(_))
+        !matches!(
+            self,
+            Fault::FailBeforeActing | Fault::ActLate(_) | Fault::Drop
+        )
     }
 
     /// Returns how long after its answer the call takes effect, for a fault that acts late.
@@ -164,6 +187,8 @@ impl Fault {
             Fault::FailBeforeActing => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response()
             }
+            // A drop is never met by a creating call (see `pair`).
+            Fault::Drop => healthy,
         }
     }
 }
@@ -193,6 +218,12 @@ mod tests {
             ))
         );
         assert!(parse_fault_flag("create-account:explode").is_err());
+        assert_eq!(
+            parse_fault_flag("deliver-webhooks:drop"),
+            Ok((Operation::DeliverWebhooks, Fault::Drop))
+        );
+        assert!(parse_fault_flag("deliver-webhooks:act-then-5xx").is_err());
+        assert!(parse_fault_flag("create-session:drop").is_err());
         let mut plan = FaultPlan::standing(vec![(Operation::CreateSession, Fault::ActThen5xx)]);
         plan.push(Operation::CreateAccount, Fault::FailBeforeActing, 1);
         assert_eq!(

@@ -7,13 +7,14 @@
 //! | `POST /api/v1/auth/login` | `{api_code, api_key}` → `{token}` |
 //! | `POST /api/v1/account/users/{uid}/identity-verifications` | new session, 201 as documented |
 //! | `GET /api/v1/account/users/{uid}/identity-verifications` | the user's sessions, paged |
+//! | `GET …/identity-verifications/{sid}/checks`, `GET …/{sid}/state-history` | what became of a session, as documented (they change even when its webhooks are dropped) |
 //! | `POST /api/v1/account/users/{uid}/accounts` | 201 for a REGULAR user (then `account_activated`), 403 otherwise |
 //! | `GET /api/v1/merchant/user/accounts`, `GET /api/v1/merchant/user/accounts/{aid}` | the accounts opened, with their owner |
 //! | `GET /hosted/{sessionId}` | the page the end user opens, with outcome buttons |
 //! | `POST /sim/sessions/{id}/outcome` | `{"outcome": "start"\|"approve"\|"verify-only"\|"review"\|"reject"\|"expire", "reason": …}` |
 //! | `POST /sim/users/{uid}/level` | `{"level": "LIGHT"\|"REGULAR"}`: a level change and its webhook |
 //! | `POST /sim/users/{uid}/expiration-warning` | `{"expirationDate": "YYYY-MM-DD", "daysRemaining": n}` |
-//! | `POST /sim/faults` | `{"operation": "create-session"\|"create-account", "fault": "act-then-5xx"\|"act-then-hang:15s"\|"act-then-reset"\|"fail-before-acting"\|"act-late:2s", "times": n}`: the next n calls fail so |
+//! | `POST /sim/faults` | `{"operation": "create-session"\|"create-account", "fault": "act-then-5xx"\|"act-then-hang:15s"\|"act-then-reset"\|"fail-before-acting"\|"act-late:2s", "times": n}`: the next n calls fail so; `{"operation": "deliver-webhooks", "fault": "drop", "times": n}` drops the next n webhooks |
 //! | `GET /sim/sessions/{id}`, `GET /sim/accounts`, `GET /sim/deliveries` | what the simulator holds and sent |
 //!
 //! The Ralio API is in `ralio_api` and `accounts`, the control API in `control`, the hosted page
@@ -28,6 +29,7 @@ mod accounts;
 mod control;
 pub mod delivery;
 pub mod faults;
+mod outcomes;
 mod page;
 pub mod payloads;
 mod ralio_api;
@@ -45,6 +47,14 @@ pub fn router(sim: Arc<Simulator>) -> Router {
         .route(
             "/api/v1/account/users/{uid}/identity-verifications",
             post(ralio_api::create_session).get(ralio_api::list_sessions),
+        )
+        .route(
+            "/api/v1/account/users/{uid}/identity-verifications/{sid}/checks",
+            get(outcomes::checks),
+        )
+        .route(
+            "/api/v1/account/users/{uid}/identity-verifications/{sid}/state-history",
+            get(outcomes::state_history),
         )
         .route(
             "/api/v1/account/users/{uid}/accounts",

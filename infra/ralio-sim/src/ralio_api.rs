@@ -145,6 +145,8 @@ impl Simulator {
             state: "NOT_STARTED",
             created_at: now,
             expires_at: now + self.config.session_life,
+            history: vec![("NOT_STARTED", now)],
+            refused: None,
         };
         let body = session_json(&session, &self.config.public_url, false);
         let mut state = self.state();

@@ -96,6 +96,10 @@ pub(crate) struct SimSession {
     pub(crate) state: &'static str,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) expires_at: DateTime<Utc>,
+    /// Every state the session was in, and when it got there (the state-history endpoint).
+    pub(crate) history: Vec<(&'static str, DateTime<Utc>)>,
+    /// Why it was rejected, when it was (the checks endpoint).
+    pub(crate) refused: Option<&'static crate::payloads::Reason>,
 }
 
 #[derive(Debug, Clone)]
@@ -174,6 +178,22 @@ impl Simulator {
     pub async fn late_actions_done(&self) {
         let mut pending = self.late.subscribe();
         let _ = pending.wait_for(|n| *n == 0).await;
+    }
+
+    /// Sends webhooks as Ralio does, except those a `deliver-webhooks:drop` fault drops. Ralio's
+    /// own records (sessions, levels, accounts) have changed either way.
+    pub(crate) fn send(&self, events: Vec<serde_json::Value>) {
+        let mut sent = Vec::new();
+        for event in events {
+            if self.take_fault(Operation::DeliverWebhooks) == Some(Fault::Drop) {
+                self.sender.record_dropped(&event);
+            } else {
+                sent.push(event);
+            }
+        }
+        if !sent.is_empty() {
+            self.sender.emit(sent);
+        }
     }
 
     pub(crate) fn take_fault(&self, operation: Operation) -> Option<Fault> {
