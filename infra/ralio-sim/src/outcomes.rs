@@ -13,20 +13,21 @@ use serde_json::{Value, json};
 use crate::ralio_api::{authorised, error};
 use crate::state::{SimSession, Simulator};
 
-/// Returns the user's session, or the answer Ralio would give instead.
-fn session_of(
+/// Answers with `body` of the user's session, or as Ralio would when the caller may not read it.
+fn about_session(
     sim: &Simulator,
     headers: &HeaderMap,
-    uid: &str,
-    sid: &str,
-) -> Result<SimSession, (StatusCode, &'static str)> {
+    (uid, sid): (String, String),
+    body: impl FnOnce(&SimSession) -> Value,
+) -> Response {
     if !authorised(sim, headers) {
-        return Err((StatusCode::UNAUTHORIZED, "unauthorized"));
+        return error(StatusCode::UNAUTHORIZED, "unauthorized");
     }
-    match sim.state().sessions.get(sid) {
-        Some(session) if session.uid == uid => Ok(session.clone()),
-        _ => Err((StatusCode::NOT_FOUND, "no such session")),
-    }
+    let session = match sim.state().sessions.get(&sid) {
+        Some(session) if session.uid == uid => session.clone(),
+        _ => return error(StatusCode::NOT_FOUND, "no such session"),
+    };
+    axum::Json(body(&session)).into_response()
 }
 
 fn at(time: chrono::DateTime<chrono::Utc>) -> String {
@@ -35,13 +36,13 @@ fn at(time: chrono::DateTime<chrono::Utc>) -> String {
 
 pub(crate) async fn checks(
     State(sim): State<Arc<Simulator>>,
-    Path((uid, sid)): Path<(String, String)>,
+    Path(ids): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let session = match session_of(&sim, &headers, &uid, &sid) {
-        Ok(session) => session,
-        Err((status, message)) => return error(status, message),
-    };
+    about_session(&sim, &headers, ids, checks_of)
+}
+
+fn checks_of(session: &SimSession) -> Value {
     let decided = session.history.last().map_or(session.created_at, |h| h.1);
     let checks: Vec<Value> = match (session.state, session.refused) {
         ("REJECTED", Some(reason)) => vec![json!({
@@ -61,23 +62,23 @@ pub(crate) async fn checks(
         })],
         _ => Vec::new(),
     };
-    axum::Json(json!({ "checks": checks, "session_id": session.id })).into_response()
+    json!({ "checks": checks, "session_id": session.id })
 }
 
 pub(crate) async fn state_history(
     State(sim): State<Arc<Simulator>>,
-    Path((uid, sid)): Path<(String, String)>,
+    Path(ids): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let session = match session_of(&sim, &headers, &uid, &sid) {
-        Ok(session) => session,
-        Err((status, message)) => return error(status, message),
-    };
+    about_session(&sim, &headers, ids, history_of)
+}
+
+fn history_of(session: &SimSession) -> Value {
     let logs: Vec<Value> = session
         .history
         .iter()
         .enumerate()
         .map(|(i, (state, when))| json!({ "created_at": at(*when), "id": i + 1, "new_state": state }))
         .collect();
-    axum::Json(json!({ "logs": logs, "session_id": session.id })).into_response()
+    json!({ "logs": logs, "session_id": session.id })
 }
