@@ -119,8 +119,10 @@ impl Simulator {
         };
         let now = self.config.clock.now();
         if let Some(s) = state.sessions.get_mut(session_id) {
+            if s.state != new_state {
+                s.history.push((new_state, now));
+            }
             s.state = new_state;
-            s.history.push((new_state, now));
             s.refused = refused.or(s.refused);
         }
         drop(state);

@@ -678,14 +678,14 @@ fn quiet_failures_are_alarmed_and_the_webhook_reserves_no_concurrency_unless_ask
     // door, and Lambda's own 429 above it is an event Ralio drops.
     let webhook = &resource(&template, "WebhookFunction")["Properties"];
     let reservation = |figure: &str| {
-        let parameters = json!({ "WebhookReservedConcurrency": figure });
+        let parameters = json!({ "WebhookConcurrencyReservation": figure });
         resolve(
             &template,
             &parameters,
             &webhook["ReservedConcurrentExecutions"],
         )
     };
-    let default = template["Parameters"]["WebhookReservedConcurrency"]["Default"]
+    let default = template["Parameters"]["WebhookConcurrencyReservation"]["Default"]
         .as_str()
         .unwrap();
     assert_eq!(reservation(default), None, "no reservation by default");

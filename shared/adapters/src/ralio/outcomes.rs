@@ -38,8 +38,9 @@ struct HistoryWire {
 struct LogWire {
     #[serde(default, alias = "newState")]
     new_state: Value,
+    /// It is read as a `Value`, so that a time of an unexpected type is `None`, not an error.
     #[serde(default, alias = "createdAt")]
-    created_at: Option<String>,
+    created_at: Value,
 }
 
 impl RalioCall<'_> {
@@ -73,7 +74,7 @@ impl RalioCall<'_> {
             .into_iter()
             .map(|log| StateChange {
                 state: ReportedState::from_json(&log.new_state),
-                at: log.created_at.as_deref().and_then(parse_timestamp),
+                at: log.created_at.as_str().and_then(parse_timestamp),
             })
             .collect())
     }

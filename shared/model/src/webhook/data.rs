@@ -120,10 +120,6 @@ struct CheckWire {
     state: Value,
     #[serde(default)]
     reasons: Option<Vec<ReasonWire>>,
-    /// The REST checks endpoint names the reasons `refused_reasons`. It is a field of its own,
-    /// not an alias, so that a webhook carrying both still parses as before.
-    #[serde(default, alias = "refusedReasons")]
-    refused_reasons: Option<Vec<ReasonWire>>,
 }
 
 #[derive(Deserialize)]
@@ -134,24 +130,41 @@ struct ReasonWire {
     message: Option<String>,
     #[serde(default)]
     category: Option<String>,
-    /// The REST checks endpoint's newer revision nests the category here (REFERENCE §2.3).
-    #[serde(default, rename = "mappedError", alias = "mapped_error")]
-    mapped_error: Option<MappedErrorWire>,
-}
-
-#[derive(Deserialize)]
-struct MappedErrorWire {
-    #[serde(default)]
-    category: Option<String>,
 }
 
 /// Returns the failure reasons of a session's checks as Ralio's REST API lists them
 /// (`checks` of REFERENCE §2.3), by the same rule as a `kyc_session_failed` event's, so that a
-/// reconciled rejection explains itself exactly as a delivered one would.
+/// reconciled rejection explains itself exactly as a delivered one would. The REST shape has a
+/// reader of its own, so that the webhook's parsing does not change: its reasons are
+/// `refused_reasons`, and the newer revision nests their category in `mappedError`. A field of
+/// an unexpected type is read as absent.
 pub fn failure_reasons_of_checks(checks: &Value) -> Result<Vec<FailureReason>, ParseError> {
-    let checks: Vec<CheckWire> =
-        // Serde's message would quote the offending value, which may be personal data.
-        serde_json::from_value(checks.clone()).map_err(|_| invalid("checks", "not a list of checks"))?;
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    let checks = checks
+        .as_array()
+        .ok_or_else(|| invalid("checks", "not a list of checks"))?
+        .iter()
+        .map(|check| CheckWire {
+            check_type: text(check, "type"),
+            state: check.get("state").cloned().unwrap_or_default(),
+            reasons: check
+                .get("refused_reasons")
+                .or_else(|| check.get("refusedReasons"))
+                .and_then(Value::as_array)
+                .map(|reasons| {
+                    reasons
+                        .iter()
+                        .map(|reason| ReasonWire {
+                            code: text(reason, "code"),
+                            message: text(reason, "message"),
+                            category: text(reason, "category").or_else(|| {
+                                reason.get("mappedError").and_then(|m| text(m, "category"))
+                            }),
+                        })
+                        .collect()
+                }),
+        })
+        .collect::<Vec<_>>();
     Ok(failure_reasons(&checks))
 }
 
@@ -178,11 +191,7 @@ fn failure_reasons(checks: &[CheckWire]) -> Vec<FailureReason> {
     let mut reasons = Vec::new();
     for check in checks {
         let check_type = check.check_type.clone().unwrap_or_default();
-        let given = check
-            .reasons
-            .as_deref()
-            .or(check.refused_reasons.as_deref())
-            .unwrap_or_default();
+        let given = check.reasons.as_deref().unwrap_or_default();
         for reason in given {
             let code = reason.code.clone().unwrap_or_default();
             let message = reason
@@ -194,10 +203,7 @@ fn failure_reasons(checks: &[CheckWire]) -> Vec<FailureReason> {
                 check: check_type.clone(),
                 code,
                 message,
-                category: reason
-                    .category
-                    .clone()
-                    .or_else(|| reason.mapped_error.as_ref()?.category.clone()),
+                category: reason.category.clone(),
             });
         }
         if given.is_empty() && CheckState::from_json(&check.state) == CheckState::Refused {
