@@ -1260,21 +1260,23 @@ async fn starts_from_its_environment_and_schedules_announced_sessions_on_sqs() {
     );
 }
 
-/// A secret rotated in Secrets Manager is picked up by a running function on the first
-/// delivery it cannot verify, without a redeploy. A forgery triggers at most one read a minute.
-#[tokio::test]
-async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
-    let old = "whsec_the_old_signing_secret_0123456789";
-    let new = "whsec_the_new_signing_secret_9876543210";
-    let secret = testing::webhook_secret_on_emulator(&json!({ "webhook_secrets": [old] })).await;
+/// A webhook built as Lambda builds it (`from_env`), on a new table and queue, verifying with
+/// a Secrets Manager secret holding `secrets`, with `extra` settings. The counter records every
+/// AWS call it makes; the ARN is the secret's, for a test that rotates it.
+async fn deployed_webhook(
+    secrets: &[&str],
+    extra: &[(&str, &str)],
+) -> (Router, RequestCounter, String) {
+    let secret = testing::webhook_secret_on_emulator(&json!({ "webhook_secrets": secrets })).await;
     let table = testing::new_table().await;
     let (_, queue_url) = testing::sqs_queue_on(&[]).await;
-    let env = idv_adapters::testing::fixtures::env(&[
-        ("TABLE_NAME", &table),
-        ("QUEUE_URL", &queue_url),
-        ("WEBHOOK_SECRET_ARN", &secret),
-        ("PRIME_CONNECTIONS", "true"),
-    ]);
+    let mut pairs = vec![
+        ("TABLE_NAME", table.as_str()),
+        ("QUEUE_URL", queue_url.as_str()),
+        ("WEBHOOK_SECRET_ARN", secret.as_str()),
+    ];
+    pairs.extend_from_slice(extra);
+    let env = idv_adapters::testing::fixtures::env(&pairs);
     let counter = RequestCounter::for_function(FUNCTION);
     let wiring = Wiring::with_config(
         &env,
@@ -1282,6 +1284,16 @@ async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
         vec![counter.interceptor()],
     );
     let app = idv_webhook::router(Webhook::from_env(&wiring).await.unwrap());
+    (app, counter, secret)
+}
+
+/// A secret rotated in Secrets Manager is picked up by a running function on the first
+/// delivery it cannot verify, without a redeploy. A forgery triggers at most one read a minute.
+#[tokio::test]
+async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
+    let old = "whsec_the_old_signing_secret_0123456789";
+    let new = "whsec_the_new_signing_secret_9876543210";
+    let (app, counter, secret) = deployed_webhook(&[old], &[("PRIME_CONNECTIONS", "true")]).await;
     let reads = || {
         counter
             .operations()
@@ -1343,22 +1355,7 @@ async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
 #[tokio::test]
 async fn unsigned_and_forged_requests_cost_no_aws_call_but_the_rate_limited_secret_read() {
     let genuine_secret = "whsec_the_only_signing_secret_0123456789";
-    let secret =
-        testing::webhook_secret_on_emulator(&json!({ "webhook_secrets": [genuine_secret] })).await;
-    let table = testing::new_table().await;
-    let (_, queue_url) = testing::sqs_queue_on(&[]).await;
-    let env = idv_adapters::testing::fixtures::env(&[
-        ("TABLE_NAME", &table),
-        ("QUEUE_URL", &queue_url),
-        ("WEBHOOK_SECRET_ARN", &secret),
-    ]);
-    let counter = RequestCounter::for_function(FUNCTION);
-    let wiring = Wiring::with_config(
-        &env,
-        testing::emulator_config().await,
-        vec![counter.interceptor()],
-    );
-    let app = idv_webhook::router(Webhook::from_env(&wiring).await.unwrap());
+    let (app, counter, _) = deployed_webhook(&[genuine_secret], &[]).await;
     const EACH: usize = 100;
     let body = |i: usize| {
         signed_event(
@@ -1404,18 +1401,7 @@ async fn unsigned_and_forged_requests_cost_no_aws_call_but_the_rate_limited_secr
 async fn a_removed_secret_is_refused_within_its_max_age_and_forgeries_get_401() {
     let old = "whsec_the_old_signing_secret_0123456789";
     let new = "whsec_the_new_signing_secret_9876543210";
-    let secret =
-        testing::webhook_secret_on_emulator(&json!({ "webhook_secrets": [new, old] })).await;
-    let table = testing::new_table().await;
-    let (_, queue_url) = testing::sqs_queue_on(&[]).await;
-    let env = idv_adapters::testing::fixtures::env(&[
-        ("TABLE_NAME", &table),
-        ("QUEUE_URL", &queue_url),
-        ("WEBHOOK_SECRET_ARN", &secret),
-        ("WEBHOOK_SECRET_MAX_AGE", "1s"),
-    ]);
-    let wiring = Wiring::with_config(&env, testing::emulator_config().await, vec![]);
-    let app = idv_webhook::router(Webhook::from_env(&wiring).await.unwrap());
+    let (app, _, secret) = deployed_webhook(&[new, old], &[("WEBHOOK_SECRET_MAX_AGE", "1s")]).await;
     let event = |at: &str| {
         signed_event(
             "kyc_state_updated",
