@@ -1,6 +1,7 @@
-//! These tests check the delivery log line. Tracing caches per-callsite interest globally, so a
-//! scoped subscriber could miss events while other tests run beside it in this binary: the
-//! test rebuilds the interest cache once its subscriber is set.
+//! These tests check the delivery log line. Tracing caches per-callsite interest globally, and a
+//! scoped subscriber raced the other tests of this binary for that cache (CI once saw no line at
+//! all). So one global subscriber is installed for the whole binary, and it writes only what the
+//! test's own thread logs, into that thread's buffer; every other thread's lines are dropped.
 
 use std::sync::Arc;
 
@@ -40,13 +41,22 @@ async fn post(app: &axum::Router, body: &[u8]) -> u16 {
         .as_u16()
 }
 
-/// Collects log output in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+thread_local! {
+    /// The buffer this thread's log lines go to, when a test is capturing them.
+    static CAPTURE: std::cell::RefCell<Option<Arc<std::sync::Mutex<Vec<u8>>>>> =
+        const { std::cell::RefCell::new(None) };
+}
 
-impl std::io::Write for Captured {
+/// Writes a log line to the current thread's capture buffer, or nowhere.
+struct ThreadCapture;
+
+impl std::io::Write for ThreadCapture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        CAPTURE.with(|c| {
+            if let Some(sink) = c.borrow().as_ref() {
+                sink.lock().unwrap().extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -54,19 +64,25 @@ impl std::io::Write for Captured {
     }
 }
 
+/// Installs the binary's one subscriber (once) and starts capturing this thread's lines. The
+/// tests run on tokio's current-thread runtime, so everything the handler logs is on this thread.
+fn capture_this_thread() -> Arc<std::sync::Mutex<Vec<u8>>> {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(|| ThreadCapture)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+    });
+    let sink = Arc::new(std::sync::Mutex::new(Vec::new()));
+    CAPTURE.with(|c| *c.borrow_mut() = Some(sink.clone()));
+    sink
+}
+
 #[tokio::test]
 async fn one_log_line_per_delivery_with_ids_and_no_personal_data() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Another test's thread may have registered a callsite while no subscriber wanted it, and
-    // tracing caches that, so the interest is recomputed and this thread's subscriber sees
-    // every event.
-    tracing::callsite::rebuild_interest_cache();
+    let captured = capture_this_thread();
 
     let store: Arc<dyn EventStore> = testing::memory();
     let now = chrono::DateTime::parse_from_rfc3339("2026-05-20T10:00:00Z")
@@ -83,7 +99,7 @@ async fn one_log_line_per_delivery_with_ids_and_no_personal_data() {
     let body = fixture("related_party.kyc_session_created.v2.json");
     assert_eq!(post(&app, &body).await, 200);
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = String::from_utf8(captured.lock().unwrap().clone()).unwrap();
     let lines: Vec<Value> = logs
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
