@@ -17,6 +17,7 @@ pub mod signing_keys;
 pub mod store;
 #[cfg(feature = "stream-reader")]
 pub mod stream;
+pub mod sweep;
 pub mod telemetry;
 pub mod tls;
 pub mod wiring;

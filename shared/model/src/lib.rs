@@ -66,6 +66,7 @@ pub mod lifecycle;
 pub mod records;
 pub mod signature;
 pub mod states;
+pub mod sweep;
 pub mod webhook;
 pub mod writes;
 
@@ -101,6 +102,7 @@ pub use records::{
 };
 pub use signature::{SignatureError, WebhookSecret, WebhookSecrets};
 pub use states::{CheckState, Currency, EntityType, KycLevel, SessionState};
+pub use sweep::{SweepGroup, SweepMark};
 pub use webhook::{
     EventBody, LearntSpellings, ParseError, QuarantineReason, WebhookEvent, parse_webhook,
     parse_webhook_with,

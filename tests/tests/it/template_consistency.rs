@@ -148,11 +148,21 @@ fn the_table_is_the_one_the_store_defines() {
             want.push((range.to_owned(), "RANGE".to_owned()));
         }
         assert_eq!(keys(&index["KeySchema"]), want, "{}", expected.name);
-        assert_eq!(
-            index["Projection"]["ProjectionType"], "KEYS_ONLY",
-            "{}",
-            expected.name
-        );
+        if expected.included.is_empty() {
+            assert_eq!(
+                index["Projection"]["ProjectionType"], "KEYS_ONLY",
+                "{}",
+                expected.name
+            );
+        } else {
+            assert_eq!(index["Projection"]["ProjectionType"], "INCLUDE");
+            assert_eq!(
+                index["Projection"]["NonKeyAttributes"],
+                serde_json::json!(expected.included),
+                "{}",
+                expected.name
+            );
+        }
     }
     assert_eq!(
         table["TimeToLiveSpecification"]["AttributeName"],

@@ -18,9 +18,11 @@ use idv_model::{
 
 pub mod dynamo;
 pub mod memory;
+mod sweep;
 
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
+pub use sweep::{Marked, SweepIndex};
 
 /// A store fault tells the caller what to do. `Unavailable` is worth retrying soon, while
 /// `Rejected` (the store refused the request as malformed) and `Corrupt` (a stored item does not
@@ -369,6 +371,7 @@ pub trait Store:
     + AccountStore
     + AuditLog
     + CreationLease
+    + SweepIndex
 {
 }
 
@@ -381,5 +384,6 @@ impl<T> Store for T where
         + AccountStore
         + AuditLog
         + CreationLease
+        + SweepIndex
 {
 }

@@ -10,3 +10,4 @@ mod ralio_lists;
 mod reconcile;
 mod store_contract;
 mod store_equivalence;
+mod sweep;

@@ -362,6 +362,27 @@ impl AttributedEvent {
     }
 }
 
+impl AttributedEvent {
+    /// Adds what Ralio's checks and state history say about a reconciled state: the reasons a
+    /// rejection gives, and when the state was reached (`None` keeps the time of reconciling).
+    pub fn with_evidence(
+        mut self,
+        reasons: Vec<FailureReason>,
+        reached_at: Option<DateTime<Utc>>,
+    ) -> Self {
+        if let Change::Session {
+            failure_reasons, ..
+        } = &mut self.change
+        {
+            *failure_reasons = reasons;
+        }
+        if let Some(at) = reached_at {
+            self.occurred_at = at;
+        }
+        self
+    }
+}
+
 impl WebhookEvent {
     /// Returns an `account_activated` event as the store applies it.
     pub fn activation(&self) -> Option<crate::activation::Activation> {

@@ -170,6 +170,30 @@ pub fn settled(
     }
 }
 
+/// Returns since when the user's level is overdue: a session of theirs was VERIFIED at least
+/// `level_wait` ago and no level event has come since. REGULAR only ever arrives by webhook and
+/// no API can tell it, so this is what says that it may have been lost. It is the time the wait
+/// ran out, and `None` once a level event newer than the verification arrives (REGULAR, or a
+/// real downgrade after it).
+pub fn level_overdue(
+    profile: &UserProfile,
+    sessions: &[SessionRecord],
+    level_wait: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if profile.kyc_level() == KycLevel::Regular {
+        return None;
+    }
+    let level_at = profile.kyc.level.as_ref().map(|l| l.stamp.at);
+    sessions
+        .iter()
+        .filter(|s| s.owner == Owner::User(profile.uid) && s.phase == Phase::Verified)
+        .filter(|s| level_at.is_none_or(|at| at < s.updated_at))
+        .map(|s| s.updated_at + level_wait)
+        .filter(|due| *due <= now)
+        .min()
+}
+
 /// Returns the user's newest session, by creation time.
 pub fn latest_session<'a>(
     profile: &UserProfile,

@@ -298,3 +298,42 @@ fn codes_are_stable_strings() {
         assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
     }
 }
+
+#[test]
+fn a_verified_user_without_a_level_is_overdue_after_the_wait_until_a_newer_level_comes() {
+    let wait = chrono::Duration::minutes(15);
+    let mut verified = session(A, "2026-05-20T10:00:00Z", Phase::Verified);
+    verified.updated_at = at("2026-05-20T11:00:00Z");
+    let sessions = [verified];
+    let light_before = with_level(KycLevel::Light, "2026-05-20T09:00:00Z");
+    assert_eq!(
+        level_overdue(&light_before, &sessions, wait, at("2026-05-20T11:14:59Z")),
+        None
+    );
+    assert_eq!(
+        level_overdue(&light_before, &sessions, wait, at("2026-05-21T00:00:00Z")),
+        Some(at("2026-05-20T11:15:00Z"))
+    );
+    let unknown = UserProfile::unknown(uid());
+    assert!(level_overdue(&unknown, &sessions, wait, at("2026-05-21T00:00:00Z")).is_some());
+    let regular = with_level(KycLevel::Regular, "2026-05-20T12:00:00Z");
+    assert_eq!(
+        level_overdue(&regular, &sessions, wait, at("2026-05-21T00:00:00Z")),
+        None
+    );
+    let downgraded_after = with_level(KycLevel::Light, "2026-05-20T12:00:00Z");
+    assert_eq!(
+        level_overdue(
+            &downgraded_after,
+            &sessions,
+            wait,
+            at("2026-05-21T00:00:00Z")
+        ),
+        None
+    );
+    let open = [session(A, "2026-05-20T10:00:00Z", Phase::Review)];
+    assert_eq!(
+        level_overdue(&light_before, &open, wait, at("2026-05-21T00:00:00Z")),
+        None
+    );
+}

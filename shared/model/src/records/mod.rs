@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::expiry::{BucketKind, ExpiryBucket};
 use crate::lifecycle::{EventStamp, LevelStamp, Phase};
+use crate::sweep::SweepMark;
 use crate::{KycLevel, Owner, SessionId, SessionState, Uid};
 
 /// Ralio's documented session lifetime, for sessions it reports without `expiresAt`.
@@ -155,6 +156,8 @@ pub struct SessionFields {
     /// These are the expiry buckets the session is indexed under.
     pub warn_bucket: Option<ExpiryBucket>,
     pub expire_bucket: Option<ExpiryBucket>,
+    /// This is the sweep's mark while something about the session may still be missing.
+    pub sweep: Option<SweepMark>,
 }
 
 /// Says that a stored session lacks what every session has.
@@ -179,6 +182,7 @@ impl SessionFields {
             updated_at: Some(record.updated_at),
             warn_bucket: bucket(BucketKind::Warn),
             expire_bucket: bucket(BucketKind::Expire),
+            sweep: SweepMark::after_change(record.phase, record.updated_at),
         }
     }
 

@@ -13,6 +13,7 @@ use crate::change::{AttributedEvent, Change};
 use crate::expiry::{BucketKind, ExpiryBucket};
 use crate::lifecycle::{EventStamp, ExpirySource, Phase, Verdict};
 use crate::records::{FailureReason, KycRecord, SessionFields, SessionRecord};
+use crate::sweep::SweepMark;
 
 /// Says when a write to a session may take effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,9 @@ pub enum SessionGuard {
     /// The session's creation is not stored yet (it has no page). The guard lets what only the
     /// creation knows be added once.
     Creation,
+    /// The session still carries the sweep's mark that the sweep read, so a change that came
+    /// meanwhile (and set its own mark) is never undone by the sweep.
+    Marked(SweepMark),
 }
 
 impl SessionGuard {
@@ -43,17 +47,22 @@ impl SessionGuard {
                 Some(_) => Verdict::Unchanged,
                 None => Verdict::Apply,
             },
+            SessionGuard::Marked(seen) => match stored.and_then(|s| s.sweep) {
+                Some(mark) if mark == seen => Verdict::Apply,
+                _ => Verdict::Stale,
+            },
         }
     }
 }
 
 /// Says what a write gives a session. `set` replaces fields, and `fill` gives values only to
 /// fields that have none yet (what a webhook that arrived first must not lose, or must not
-/// undo).
+/// undo). `unsweep` removes the sweep's mark, when the session has nothing left to wait for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionPatch {
     pub set: SessionFields,
     pub fill: SessionFields,
+    pub unsweep: bool,
 }
 
 fn pick<T: Clone>(set: &Option<T>, stored: Option<&T>, fill: &Option<T>) -> Option<T> {
@@ -112,6 +121,15 @@ impl SessionPatch {
                 stored.and_then(|s| s.expire_bucket.as_ref()),
                 &fill.expire_bucket,
             ),
+            sweep: if self.unsweep {
+                None
+            } else {
+                pick(
+                    &set.sweep,
+                    stored.and_then(|s| s.sweep.as_ref()),
+                    &fill.sweep,
+                )
+            },
         }
     }
 
@@ -122,7 +140,8 @@ impl SessionPatch {
     /// (`happened_at`), not from the receipt, so that sessions that follow one another keep
     /// their order (the newest decides the next action) whichever webhook arrives first.
     /// Within one session the first report received sets the date, and an earlier one arriving
-    /// later does not move it.
+    /// later does not move it. The move also replaces the sweep's mark (or removes it), because
+    /// the sweep's wait counts from the session's last change.
     pub fn reported(
         target: Phase,
         failure_reasons: Vec<FailureReason>,
@@ -130,18 +149,35 @@ impl SessionPatch {
         happened_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Self {
+        let sweep = SweepMark::after_change(target, now);
         Self {
             set: SessionFields {
                 phase: Some(target),
                 failure_reasons: Some(failure_reasons),
                 updated_at: Some(now),
+                sweep,
                 ..SessionFields::default()
             },
             fill: SessionFields {
                 created_at: Some(happened_at),
                 expiring_soon: Some(false),
+                sweep: None,
                 ..announced
             },
+            unsweep: sweep.is_none(),
+        }
+    }
+
+    /// Returns the patch of a sweep visit: the session's next mark, or none when the sweep is
+    /// done with it. Nothing else changes, because a visit is not a change of the session.
+    pub fn swept(next: Option<SweepMark>) -> Self {
+        Self {
+            set: SessionFields {
+                sweep: next,
+                ..SessionFields::default()
+            },
+            fill: SessionFields::default(),
+            unsweep: next.is_none(),
         }
     }
 
@@ -158,13 +194,18 @@ impl SessionPatch {
                 expire_bucket: whole.expire_bucket,
                 ..SessionFields::default()
             },
+            // The mark is filled like the state: a webhook that came first set its own (or, for
+            // an outcome, removed it, and then this mark costs the sweep one visit without a
+            // call to Ralio before it goes).
             fill: SessionFields {
                 phase: whole.phase,
                 failure_reasons: whole.failure_reasons,
                 expiring_soon: whole.expiring_soon,
                 updated_at: whole.updated_at,
+                sweep: whole.sweep,
                 ..SessionFields::default()
             },
+            unsweep: false,
         }
     }
 }
@@ -211,6 +252,9 @@ impl KycPatch {
 }
 
 /// One conditional write to one record.
+// A write lives for one request and is built once, so the size of its session variant costs a
+// copy, while a box would cost an allocation on every webhook.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
     Session {
@@ -225,6 +269,16 @@ pub enum Write {
 }
 
 impl Write {
+    /// Returns the write of a sweep visit that found nothing to apply: the session's next mark,
+    /// if the stored mark is still the one the sweep read.
+    pub fn sweep_visit(session_id: SessionId, seen: SweepMark, next: Option<SweepMark>) -> Self {
+        Write::Session {
+            session_id,
+            guard: SessionGuard::Marked(seen),
+            patch: SessionPatch::swept(next),
+        }
+    }
+
     /// Returns the write that stores a session just created at Ralio.
     pub fn creation(record: &SessionRecord, buckets: &[ExpiryBucket]) -> Self {
         Write::Session {
@@ -319,22 +373,18 @@ impl WatchAction {
                         ..SessionFields::default()
                     },
                     fill: SessionFields::default(),
+                    unsweep: false,
                 },
             ),
             WatchAction::ExpireInferred => {
                 let target = Phase::Expired(ExpirySource::Inferred);
+                let reported =
+                    SessionPatch::reported(target, Vec::new(), SessionFields::default(), now, now);
                 (
                     SessionGuard::Lifecycle(target),
                     SessionPatch {
-                        set: SessionPatch::reported(
-                            target,
-                            Vec::new(),
-                            SessionFields::default(),
-                            now,
-                            now,
-                        )
-                        .set,
                         fill: SessionFields::default(),
+                        ..reported
                     },
                 )
             }

@@ -11,7 +11,7 @@ use syn::visit::Visit;
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "vocabulary",
-        &["states", "ids", "lifecycle", "expiry", "signature"],
+        &["states", "ids", "lifecycle", "expiry", "sweep", "signature"],
     ),
     ("records and guards", &["records", "accounts", "leases"]),
     ("wire format", &["webhook"]),

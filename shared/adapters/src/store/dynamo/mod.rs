@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::{
     Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Duration, Utc};
-use idv_model::{Owner, OwnerRecords, Write};
+use idv_model::{Owner, OwnerRecords, SessionGuard, SessionId, SessionPatch, Write};
 use serde::Serialize;
 
 /// Puts an [`updates::Expression`]'s condition, names and values on any of the SDK's request
@@ -51,6 +51,7 @@ mod events;
 mod expiry;
 pub mod items;
 pub mod schema;
+mod sweep;
 pub mod table;
 mod updates;
 mod users;
@@ -59,7 +60,7 @@ pub use errors::Cancellation;
 
 use errors::sdk_error;
 use items::{Identity, Item, Key, ProfileItem, SessionItem, from_item, to_item, to_value};
-use schema::entity;
+use schema::{attr, entity};
 use updates::{Cond, Expression, kyc_condition, session_condition};
 
 use crate::aws::OnFirstUse;
@@ -160,31 +161,44 @@ impl DynamoStore {
         write: &Write,
         now: DateTime<Utc>,
     ) -> StoreResult<(Key, Expression)> {
-        let mut expr = Expression::default();
-        let key = match write {
+        match write {
             Write::Session {
                 session_id,
                 guard,
                 patch,
-            } => {
-                expr.set_item(to_item(&Identity::new(entity::SESSION, owner))?)
-                    .set_item(to_item(&SessionItem {
-                        session_id: Some(*session_id),
-                        ..SessionItem::from(&patch.set)
-                    })?)
-                    .fill_item(to_item(&SessionItem::from(&patch.fill))?)
-                    .condition(&session_condition(*guard)?);
-                Key::session(owner, *session_id)
-            }
+            } => Self::session_expression(owner, *session_id, *guard, patch),
             Write::Kyc { guard, patch } => {
+                let mut expr = Expression::default();
                 expr.set_item(to_item(&Identity::new(entity::PROFILE, owner))?)
                     .set_item(to_item(&ProfileItem::from(&patch.set))?)
                     .set("updatedAt", to_value(&items::Ts(now))?)
                     .condition(&kyc_condition(*guard)?);
-                Key::profile(owner)
+                Ok((Key::profile(owner), expr))
             }
-        };
-        Ok((key, expr))
+        }
+    }
+
+    /// Returns the key and expression of a model write to one session.
+    fn session_expression(
+        owner: Owner,
+        session_id: SessionId,
+        guard: SessionGuard,
+        patch: &SessionPatch,
+    ) -> StoreResult<(Key, Expression)> {
+        let mut expr = Expression::default();
+        expr.set_item(to_item(&Identity::new(entity::SESSION, owner))?)
+            .set_item(to_item(&SessionItem {
+                session_id: Some(session_id),
+                ..SessionItem::from(&patch.set)
+            })?)
+            .fill_item(to_item(&SessionItem::from(&patch.fill))?)
+            .condition(&session_condition(guard)?);
+        if patch.unsweep {
+            expr.remove(attr::SWEEP)
+                .remove(attr::SWEEP_AT)
+                .remove(attr::SWEEP_VISITS);
+        }
+        Ok((Key::session(owner, session_id), expr))
     }
 
     /// Returns the owner's records as far as the item that a write was refused on tells, which is

@@ -7,15 +7,17 @@ use idv_model::lifecycle::sortable_timestamp;
 use idv_model::{EventId, ExpiryBucket, Owner, SessionId, Uid};
 use sha2::{Digest, Sha256};
 
-/// Describes a global secondary index: its name, hash key and optional range key (all strings).
+/// Describes a global secondary index: its name, hash key and optional range key (all strings),
+/// and the attributes it carries besides the keys (none: it projects keys only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexDefinition {
     pub name: &'static str,
     pub hash_key: &'static str,
     pub range_key: Option<&'static str>,
+    pub included: &'static [&'static str],
 }
 
-/// Describes the table: string keys `PK`/`SK`, three key-only indexes and a TTL attribute.
+/// Describes the table: string keys `PK`/`SK`, four sparse indexes and a TTL attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableDefinition {
     pub hash_key: &'static str,
@@ -35,16 +37,25 @@ pub const TABLE: TableDefinition = TableDefinition {
             name: index::BY_SESSION,
             hash_key: attr::SESSION_ID,
             range_key: None,
+            included: &[],
         },
         IndexDefinition {
             name: index::BY_WARN_BUCKET,
             hash_key: attr::WARN_BUCKET,
             range_key: Some(attr::SESSION_ID),
+            included: &[],
         },
         IndexDefinition {
             name: index::BY_EXPIRE_BUCKET,
             hash_key: attr::EXPIRE_BUCKET,
             range_key: Some(attr::SESSION_ID),
+            included: &[],
+        },
+        IndexDefinition {
+            name: index::BY_SWEEP,
+            hash_key: attr::SWEEP,
+            range_key: Some(attr::SWEEP_AT),
+            included: &[attr::SWEEP_VISITS],
         },
     ],
     ttl_attribute: attr::TTL,
@@ -58,6 +69,11 @@ pub mod index {
     pub const BY_WARN_BUCKET: &str = "ByWarnBucket";
     /// This index finds sessions by the bucket of their expiry.
     pub const BY_EXPIRE_BUCKET: &str = "ByExpireBucket";
+    /// This index finds the sessions the sweep looks at, by group and by the time their mark
+    /// dates from. Only marked sessions are in it, and a session leaves it when the sweep has
+    /// nothing left to wait for. Each group is one index partition, which holds a few thousand
+    /// writes a second, far beyond the sessions a merchant changes.
+    pub const BY_SWEEP: &str = "BySweep";
 }
 
 /// These are the attribute names that keys, indexes and conditions refer to.
@@ -72,6 +88,10 @@ pub mod attr {
     pub const EXPIRING_SOON: &str = "expiringSoon";
     pub const WARN_BUCKET: &str = "warnBucket";
     pub const EXPIRE_BUCKET: &str = "expireBucket";
+    /// A session's sweep mark: its group, the time it dates from, and the fruitless visits since.
+    pub const SWEEP: &str = "sweep";
+    pub const SWEEP_AT: &str = "sweepAt";
+    pub const SWEEP_VISITS: &str = "sweepVisits";
     pub const KYC_LEVEL: &str = "kycLevel";
     pub const KYC_AT: &str = "kycAt";
     pub const KYC_EVENT_ID: &str = "kycEventId";

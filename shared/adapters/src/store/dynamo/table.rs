@@ -62,11 +62,18 @@ pub async fn ensure_table(client: &Client, name: &str) -> StoreResult<()> {
             GlobalSecondaryIndex::builder()
                 .index_name(index.name)
                 .set_key_schema(Some(keys))
-                .projection(
+                .projection(if index.included.is_empty() {
                     Projection::builder()
                         .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
+                        .build()
+                } else {
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .set_non_key_attributes(Some(
+                            index.included.iter().map(|a| (*a).to_owned()).collect(),
+                        ))
+                        .build()
+                })
                 .build()
                 .map_err(build)?,
         );

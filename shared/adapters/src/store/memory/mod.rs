@@ -24,6 +24,7 @@ use super::{
 
 mod accounts;
 mod expiry;
+mod sweep;
 
 /// Appended audit entries are announced here, in the order they were written, because `idv-local`
 /// publishes domain events from them, as the table's stream does in AWS.

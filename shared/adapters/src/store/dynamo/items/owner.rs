@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use idv_model::{
     EventId, EventStamp, ExpiryBucket, ExpirySource, FailureReason, HostedUrl, KycLevel, KycRecord,
     LeaseHold, LeaseToken, LevelStamp, Phase, ReverifyNotice, SessionFields, SessionId,
-    SessionState,
+    SessionState, SweepGroup, SweepMark,
 };
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +43,13 @@ pub struct SessionItem {
     pub warn_bucket: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expire_bucket: Option<String>,
+    /// The sweep's mark is three attributes, because its group and time are an index's keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_at: Option<Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_visits: Option<u32>,
 }
 
 /// A condition compares a stored phase's attributes with this value.
@@ -69,6 +76,9 @@ impl From<&SessionFields> for SessionItem {
             updated_at: ts(fields.updated_at),
             warn_bucket: fields.warn_bucket.map(|b| b.key()),
             expire_bucket: fields.expire_bucket.map(|b| b.key()),
+            sweep: fields.sweep.map(|m| m.group.as_str().to_owned()),
+            sweep_at: fields.sweep.map(|m| Ts(m.since)),
+            sweep_visits: fields.sweep.map(|m| m.visits),
         }
     }
 }
@@ -91,8 +101,28 @@ impl SessionItem {
             updated_at: self.updated_at.map(|t| t.0),
             warn_bucket: bucket(self.warn_bucket)?,
             expire_bucket: bucket(self.expire_bucket)?,
+            sweep: sweep_mark(self.sweep.as_deref(), self.sweep_at, self.sweep_visits)?,
         })
     }
+}
+
+/// Reads a stored sweep mark. Its group is the index's hash key, so a mark without one is none.
+pub fn sweep_mark(
+    group: Option<&str>,
+    at: Option<Ts>,
+    visits: Option<u32>,
+) -> StoreResult<Option<SweepMark>> {
+    let Some(group) = group else {
+        return Ok(None);
+    };
+    let group = SweepGroup::parse(group)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown sweep group {group}")))?;
+    let since = at.ok_or_else(|| StoreError::Corrupt("a sweep mark has no time".into()))?;
+    Ok(Some(SweepMark {
+        group,
+        since: since.0,
+        visits: visits.unwrap_or(0),
+    }))
 }
 
 /// An owner's profile item holds the KYC record and the session-creation lease.

@@ -117,8 +117,15 @@ fn session_fields_round_trip_through_an_item() {
         updated_at: Some(at("2026-05-05T00:00:00Z")),
         warn_bucket: None,
         expire_bucket: None,
+        sweep: Some(idv_model::SweepMark {
+            group: idv_model::SweepGroup::Open,
+            since: at("2026-05-05T00:00:00Z"),
+            visits: 2,
+        }),
     };
     let item = to_item(&SessionItem::from(&fields)).unwrap();
+    assert_eq!(item[attr::SWEEP], AttributeValue::S("OPEN".into()));
+    assert_eq!(item[attr::SWEEP_VISITS], AttributeValue::N("2".into()));
     assert_eq!(
         item[attr::STATE],
         AttributeValue::S("EXPIRED".into()),

@@ -22,6 +22,7 @@ pub enum Cond {
     Present(&'static str),
     Eq(&'static str, AttributeValue),
     Lt(&'static str, AttributeValue),
+    Le(&'static str, AttributeValue),
     Ge(&'static str, AttributeValue),
     In(&'static str, Vec<AttributeValue>),
     And(Vec<Cond>),
@@ -174,6 +175,11 @@ impl Expression {
                 self.name(attribute),
                 self.value(value.clone())
             )),
+            Cond::Le(attribute, value) => Rendered::atom(format!(
+                "{} <= {}",
+                self.name(attribute),
+                self.value(value.clone())
+            )),
             Cond::Ge(attribute, value) => Rendered::atom(format!(
                 "{} >= {}",
                 self.name(attribute),
@@ -252,6 +258,11 @@ pub fn session_condition(guard: SessionGuard) -> StoreResult<Cond> {
             ]),
         ]),
         SessionGuard::Creation => Cond::Absent(attr::HOSTED_URL),
+        SessionGuard::Marked(seen) => Cond::And(vec![
+            Cond::Eq(attr::SWEEP, to_value(&seen.group.as_str())?),
+            Cond::Eq(attr::SWEEP_AT, to_value(&Ts(seen.since))?),
+            Cond::Eq(attr::SWEEP_VISITS, to_value(&seen.visits)?),
+        ]),
     })
 }
 
