@@ -51,6 +51,8 @@ build-ExpiryWatcherFunction:
 	$(copy-binary)
 build-EventPublisherFunction:
 	$(copy-binary)
+build-ReconcilerFunction:
+	$(copy-binary)
 
 ## make bench: start-up, first answer, warm latency, memory and size of every function against a
 ## hello-world lambda_runtime binary, and CPU per webhook delivery; writes BENCHMARKS.md.

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_adapters::http::{Problem, json};
-use idv_model::decisions::latest_session;
+use idv_model::decisions::{latest_session, level_overdue};
 use idv_model::{
     AccountRecord, AccountStatus, Currency, FailureReason, NextAction, SessionRecord, UserSnapshot,
     can_create_account, next_action,
@@ -127,11 +127,32 @@ pub(crate) struct KycStatus<'a> {
     /// again before it.
     reverify_before: Option<NaiveDate>,
     accounts: Vec<AccountView<'a>>,
+    /// Says what may have gone missing and needs a person, such as a level that never came.
+    alerts: Vec<Alert>,
 }
 
-pub(crate) fn kyc_status(snapshot: &UserSnapshot, now: DateTime<Utc>) -> KycStatus<'_> {
+/// An alert on a user's standing: a stable code, and since when it holds.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Alert {
+    code: &'static str,
+    since: DateTime<Utc>,
+}
+
+pub(crate) fn kyc_status(
+    snapshot: &UserSnapshot,
+    level_wait: chrono::Duration,
+    now: DateTime<Utc>,
+) -> KycStatus<'_> {
     let profile = &snapshot.profile;
     let level = profile.kyc_level();
+    let alerts = level_overdue(profile, &snapshot.sessions, level_wait, now)
+        .map(|since| Alert {
+            code: "level_overdue",
+            since,
+        })
+        .into_iter()
+        .collect();
     KycStatus {
         uid: profile.uid.to_string(),
         kyc_level: level.name().to_owned(),
@@ -147,6 +168,7 @@ pub(crate) fn kyc_status(snapshot: &UserSnapshot, now: DateTime<Utc>) -> KycStat
             .collect(),
         reverify_before: profile.pending_reverify().map(|n| n.expiration_date),
         accounts: snapshot.accounts.iter().map(account_view).collect(),
+        alerts,
     }
 }
 

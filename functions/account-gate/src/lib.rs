@@ -69,6 +69,9 @@ pub struct Settings {
     /// Says whether a creation is ever tried again on the list's word (`ACCOUNT_RECREATE`,
     /// default never, as [`resolution`] explains).
     pub recreate: Recreate,
+    /// How long a VERIFIED user may wait for Ralio's REGULAR level before the status says
+    /// `level_overdue` (`LEVEL_WAIT`, default 15m, as the reconciler reads it).
+    pub level_wait: chrono::Duration,
 }
 
 impl Default for Settings {
@@ -78,6 +81,7 @@ impl Default for Settings {
             wait_for_peer: Duration::from_secs(3),
             settle: chrono::Duration::minutes(2),
             recreate: Recreate::Never,
+            level_wait: idv_adapters::sweep::SweepSettings::default().level_wait,
         }
     }
 }
@@ -136,5 +140,6 @@ pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
                 reason,
             })?,
         },
+        level_wait: idv_adapters::config::level_wait(env)?,
     })
 }

@@ -19,6 +19,10 @@ pub(crate) async fn status(
     let snapshot = gate.parts.users.load_user(uid).await?;
     Ok(json(
         StatusCode::OK,
-        kyc_status(&snapshot, gate.parts.clock.now()),
+        kyc_status(
+            &snapshot,
+            gate.parts.settings.level_wait,
+            gate.parts.clock.now(),
+        ),
     ))
 }

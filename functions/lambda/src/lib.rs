@@ -1,8 +1,8 @@
-//! This crate is one release binary for the five functions. Each function's template entry
+//! This crate is one release binary for the six functions. Each function's template entry
 //! names it in `Handler`, which Lambda passes to the process as `_HANDLER`, and this crate runs
 //! that function.
 //!
-//! One binary means one fat-LTO link per `make build` instead of five, and the links were most
+//! One binary means one fat-LTO link per `make build` instead of six, and the links were most
 //! of a deploy build's time on a 2-core machine (see BENCHMARKS.md for what it costs in
 //! start-up and size). Each function keeps its own role, so the code it carries but does not
 //! run gains no permission.
@@ -18,7 +18,7 @@ pub type Running = Pin<Box<dyn Future<Output = Result<(), lambda_runtime::Error>
 pub type Entry = (&'static str, fn() -> Running);
 
 /// Lists each function by the handler name the template gives it.
-pub const FUNCTIONS: [Entry; 5] = [
+pub const FUNCTIONS: [Entry; 6] = [
     ("create-session", || {
         Box::pin(idv_create_session::lambda::run())
     }),
@@ -30,6 +30,7 @@ pub const FUNCTIONS: [Entry; 5] = [
     ("event-publisher", || {
         Box::pin(idv_event_publisher::lambda::run())
     }),
+    ("reconciler", || Box::pin(idv_reconciler::lambda::run())),
 ];
 
 /// The error when `_HANDLER` is missing or names no function of this binary.

@@ -88,6 +88,18 @@ pub struct Args {
     /// still change. Repeatable. One call at a time: `POST /sim/faults` on the simulator.
     #[arg(long, value_parser = ralio_sim::faults::parse_fault_flag)]
     pub sim_fault: Vec<(ralio_sim::Operation, ralio_sim::Fault)>,
+    /// How often the reconciler's sweep runs; 0s never runs it (`idv-admin sweep` still does)
+    /// [default: 15m, the template's SweepInterval].
+    #[arg(long, value_parser = duration, default_value = "15m")]
+    pub sweep_every: chrono::Duration,
+    /// How long after its last change a session without an outcome is looked up at Ralio
+    /// [default: SWEEP_AFTER, else 30m].
+    #[arg(long, value_parser = duration)]
+    pub sweep_after: Option<chrono::Duration>,
+    /// How long a VERIFIED user may wait for the REGULAR level before `level_overdue`
+    /// [default: LEVEL_WAIT, else 15m].
+    #[arg(long, value_parser = duration)]
+    pub level_wait: Option<chrono::Duration>,
     /// How long one HTTP exchange with Ralio may take [default: RALIO_TIMEOUT, else 10s].
     #[arg(long, value_parser = duration)]
     pub ralio_timeout: Option<chrono::Duration>,
@@ -169,6 +181,14 @@ impl Args {
         let mut account_gate = from_env.account_gate;
         account_gate.settle = self.account_settle.unwrap_or(account_gate.settle);
         account_gate.recreate = self.account_recreate.unwrap_or(account_gate.recreate);
+        let mut sweep = from_env.sweep;
+        sweep.sweep_after = self.sweep_after.unwrap_or(sweep.sweep_after);
+        sweep.level_wait = self.level_wait.unwrap_or(sweep.level_wait);
+        account_gate.level_wait = sweep.level_wait;
+        let sweep_every = (self.sweep_every > chrono::Duration::zero())
+            .then(|| self.sweep_every.to_std())
+            .transpose()
+            .map_err(|e| format!("--sweep-every: {e}"))?;
         Ok(LocalOptions {
             addr: self.addr,
             store: match self.store {
@@ -184,6 +204,8 @@ impl Args {
             ralio_client,
             create_session,
             account_gate,
+            sweep,
+            sweep_every,
             events_to: self.events_to.clone(),
             ..from_env
         })

@@ -58,6 +58,9 @@ pub struct Running {
     pub events: Arc<events::EventLog>,
     /// The account gate, kept for what an operator does with `idv-admin accounts resolve`.
     pub accounts: Arc<AccountGate>,
+    /// The reconciler, which also runs every `--sweep-every`; `idv-admin sweep` and tests run it
+    /// at once.
+    pub reconciler: Arc<idv_reconciler::Reconciler>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -130,6 +133,19 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
         backing.queue,
         options.schedule,
     ));
+    let reconciler = idv_reconciler::Reconciler::new(idv_reconciler::Parts {
+        store: backing.store.clone(),
+        ralio: upstream.client.clone(),
+        clock: options.clock.clone(),
+        settings: options.sweep,
+    });
+    if let Some(every) = options.sweep_every {
+        tasks.push(pump::spawn_sweeps(
+            reconciler.clone(),
+            every,
+            stopped.clone(),
+        ));
+    }
     let functions = functions::wire(
         &options,
         &backing.store,
@@ -155,6 +171,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
         store_kind: options.store,
         events: event_log,
         accounts: functions.gate,
+        reconciler,
         shutdown,
         tasks,
     })

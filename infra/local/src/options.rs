@@ -141,6 +141,12 @@ pub struct LocalOptions {
     pub account_gate: idv_account_gate::Settings,
     /// It is read from `MAX_CLOCK_SKEW`, `ATTRIBUTION_RETRY_WINDOW` and `QUARANTINE_RETENTION`.
     pub webhook: idv_webhook::Settings,
+    /// It is read from `SWEEP_AFTER`, `LEVEL_WAIT` and `SWEEP_MAX_USERS`.
+    pub sweep: idv_adapters::sweep::SweepSettings,
+    /// How often the reconciler's sweep runs (`--sweep-every`, 15m from the command line), or
+    /// never. It is never by default, so that a test decides when a sweep runs
+    /// ([`crate::Running::reconciler`]).
+    pub sweep_every: Option<Duration>,
     /// Where each domain event is also POSTed (`--events-to`).
     pub events_to: Option<String>,
     /// Holds the timeouts of every DynamoDB and SQS call (`--store dynamodb`). Tests against an
@@ -175,6 +181,8 @@ impl Default for LocalOptions {
             create_session: idv_create_session::Settings::default(),
             account_gate: idv_account_gate::Settings::default(),
             webhook: idv_webhook::Settings::default(),
+            sweep: idv_adapters::sweep::SweepSettings::default(),
+            sweep_every: None,
             events_to: None,
             aws_timeouts: AwsTimeouts::default(),
             clock: Arc::new(SystemClock),
@@ -196,6 +204,7 @@ impl LocalOptions {
             create_session: idv_create_session::settings(env)?,
             account_gate: idv_account_gate::settings(env)?,
             webhook: idv_webhook::settings(env)?,
+            sweep: idv_adapters::config::sweep_settings(env)?,
             ..Self::default()
         })
     }
@@ -286,6 +295,8 @@ mod tests {
             ("MAX_CLOCK_SKEW", "1m"),
             ("QUARANTINE_RETENTION", "7d"),
             ("EXPIRY_BUCKET", "5m"),
+            ("SWEEP_AFTER", "10m"),
+            ("LEVEL_WAIT", "2m"),
         ]))
         .unwrap();
         assert_eq!(options.ralio_client.request_timeout, Duration::from_secs(4));
@@ -301,6 +312,12 @@ mod tests {
             chrono::Duration::days(7)
         );
         assert_eq!(options.schedule.bucket(), chrono::Duration::minutes(5));
+        assert_eq!(options.sweep.sweep_after, chrono::Duration::minutes(10));
+        assert_eq!(options.sweep.level_wait, chrono::Duration::minutes(2));
+        assert_eq!(
+            options.account_gate.level_wait,
+            chrono::Duration::minutes(2)
+        );
         // The stand-ins for what the stack chooses later never leak into its choices.
         assert!(matches!(options.ralio, RalioMode::Simulator { .. }));
 

@@ -18,6 +18,24 @@ pub(crate) enum Pump {
     Sqs(aws_sdk_sqs::Client, String),
 }
 
+/// Runs the reconciler's sweep every `every`, as the template's schedule does in AWS.
+pub(crate) fn spawn_sweeps(
+    reconciler: Arc<idv_reconciler::Reconciler>,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while !pause(&mut stopped, every).await {
+            if let Err(e) = reconciler
+                .run_once(idv_adapters::ralio::Deadline::none())
+                .await
+            {
+                tracing::warn!(error = %e, "the sweep failed; the next one tries again");
+            }
+        }
+    })
+}
+
 /// Sleeps `every`, and returns true when asked to stop instead.
 async fn pause(stopped: &mut watch::Receiver<bool>, every: Duration) -> bool {
     tokio::select! {

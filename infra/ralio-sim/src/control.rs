@@ -30,6 +30,12 @@ impl Simulator {
         self.state().faults.push(operation, fault, times);
     }
 
+    /// Sends again every webhook a drop fault kept (`POST /sim/redeliver`), as Ralio does when a
+    /// merchant asks it to redeliver. Returns how many.
+    pub fn redeliver_dropped(&self) -> usize {
+        self.sender.redeliver_dropped()
+    }
+
     /// Forgets the per-call faults no call has met yet.
     pub fn clear_faults(&self) {
         self.state().faults.clear_next();
@@ -228,6 +234,10 @@ pub(crate) async fn sim_expiration_warning(
 
 pub(crate) async fn sim_deliveries(State(sim): State<Arc<Simulator>>) -> Response {
     axum::Json(sim.deliveries()).into_response()
+}
+
+pub(crate) async fn sim_redeliver(State(sim): State<Arc<Simulator>>) -> Response {
+    axum::Json(json!({ "redelivered": sim.redeliver_dropped() })).into_response()
 }
 
 #[derive(Deserialize)]

@@ -62,6 +62,8 @@ pub struct Sender {
     pub chaos: Chaos,
     pub max_attempts: u32,
     pub log: Arc<Mutex<Vec<Delivery>>>,
+    /// These are the webhooks a drop fault kept, as Ralio would still hold them to redeliver.
+    pub dropped: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Sender {
@@ -151,5 +153,22 @@ impl Sender {
                 dropped: true,
             });
         }
+        if let Ok(mut dropped) = self.dropped.lock() {
+            dropped.push(event.clone());
+        }
+    }
+
+    /// Sends every dropped webhook now, as a redelivery Ralio makes when asked. Returns how many.
+    pub fn redeliver_dropped(self: &Arc<Self>) -> usize {
+        let events = self
+            .dropped
+            .lock()
+            .map(|mut d| std::mem::take(&mut *d))
+            .unwrap_or_default();
+        let count = events.len();
+        if count > 0 {
+            self.emit(events);
+        }
+        count
     }
 }

@@ -15,6 +15,7 @@
 //! | `POST /sim/users/{uid}/level` | `{"level": "LIGHT"\|"REGULAR"}`: a level change and its webhook |
 //! | `POST /sim/users/{uid}/expiration-warning` | `{"expirationDate": "YYYY-MM-DD", "daysRemaining": n}` |
 //! | `POST /sim/faults` | `{"operation": "create-session"\|"create-account", "fault": "act-then-5xx"\|"act-then-hang:15s"\|"act-then-reset"\|"fail-before-acting"\|"act-late:2s", "times": n}`: the next n calls fail so; `{"operation": "deliver-webhooks", "fault": "drop", "times": n}` drops the next n webhooks |
+//! | `POST /sim/redeliver` | sends again every webhook a drop fault kept, as Ralio's redelivery on request |
 //! | `GET /sim/sessions/{id}`, `GET /sim/accounts`, `GET /sim/deliveries` | what the simulator holds and sent |
 //!
 //! The Ralio API is in `ralio_api` and `accounts`, the control API in `control`, the hosted page
@@ -80,5 +81,6 @@ pub fn router(sim: Arc<Simulator>) -> Router {
             post(control::sim_expiration_warning),
         )
         .route("/sim/deliveries", get(control::sim_deliveries))
+        .route("/sim/redeliver", post(control::sim_redeliver))
         .with_state(sim)
 }

@@ -139,6 +139,7 @@ impl Simulator {
             chaos: config.chaos,
             max_attempts: 6,
             log: Arc::new(Mutex::new(Vec::new())),
+            dropped: Arc::new(Mutex::new(Vec::new())),
         });
         let state = SimState {
             faults: FaultPlan::standing(config.faults.clone()),

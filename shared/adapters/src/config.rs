@@ -179,6 +179,54 @@ pub fn expiry_schedule(env: &impl Env) -> Result<idv_model::ExpirySchedule, Conf
     })
 }
 
+/// Reads `SWEEP_AFTER` (30m), `LEVEL_WAIT` (15m) and `SWEEP_MAX_USERS` (200). A zero wait would
+/// ask Ralio about every session at every run, and a zero bound would never sweep, so both are
+/// refused.
+pub fn sweep_settings(env: &impl Env) -> Result<crate::sweep::SweepSettings, ConfigError> {
+    let defaults = crate::sweep::SweepSettings::default();
+    let positive = |name: &'static str, span: chrono::Duration| {
+        if span > chrono::Duration::zero() {
+            Ok(span)
+        } else {
+            Err(ConfigError::Invalid {
+                name,
+                reason: "must be longer than zero".into(),
+            })
+        }
+    };
+    let max_users = env.parsed("SWEEP_MAX_USERS", defaults.max_users)?;
+    if max_users == 0 {
+        return Err(ConfigError::Invalid {
+            name: "SWEEP_MAX_USERS",
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(crate::sweep::SweepSettings {
+        sweep_after: positive(
+            "SWEEP_AFTER",
+            env.span("SWEEP_AFTER", defaults.sweep_after)?,
+        )?,
+        level_wait: positive("LEVEL_WAIT", env.span("LEVEL_WAIT", defaults.level_wait)?)?,
+        max_users,
+    })
+}
+
+/// Reads `LEVEL_WAIT` alone, for the account gate's `level_overdue` alert.
+pub fn level_wait(env: &impl Env) -> Result<chrono::Duration, ConfigError> {
+    let wait = env.span(
+        "LEVEL_WAIT",
+        crate::sweep::SweepSettings::default().level_wait,
+    )?;
+    if wait > chrono::Duration::zero() {
+        Ok(wait)
+    } else {
+        Err(ConfigError::Invalid {
+            name: "LEVEL_WAIT",
+            reason: "must be longer than zero".into(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

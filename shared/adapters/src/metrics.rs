@@ -65,6 +65,16 @@ pub fn events(metric: &str, how_many: usize) {
     }
 }
 
+/// Reports a sweep run: sessions healed (`SweepHealed`), Ralio calls (`SweepRalioCalls`) and users
+/// whose level is overdue (`LevelOverdue`, written even when zero so that its alarm has data),
+/// dimension `Function`.
+pub fn sweep(report: &crate::sweep::SweepReport) {
+    let function = ("Function", "reconciler");
+    add("SweepHealed", function, &[], report.healed.len() as u64);
+    add("SweepRalioCalls", function, &[], report.ralio_calls as u64);
+    add("LevelOverdue", function, &[], report.level_overdue as u64);
+}
+
 /// Counts `metric` once under one dimension, with extra properties for Logs Insights.
 pub fn count(metric: &str, dimension: (&str, &str), properties: &[(&str, &str)]) {
     add(metric, dimension, properties, 1);

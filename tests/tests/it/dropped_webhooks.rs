@@ -1,15 +1,223 @@
-//! These tests check what a sweep will read when Ralio's webhooks are lost: the simulator drops
-//! the deliveries it is told to, while its sessions still change, and Ralio's checks and state
-//! history, read by our client, say what the lost webhooks would have said.
+//! These tests check what happens when Ralio's webhooks are lost. The simulator drops the
+//! deliveries it is told to, while its sessions still change; Ralio's checks and state history
+//! say what the lost webhooks would have said; and the sweep (the reconciler, run at once)
+//! heals each standing on both stores, once, so a late redelivery changes nothing.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use idv_adapters::ralio::{Deadline, RalioClient, RalioConfig, RalioCredentials, ReportedState};
-use idv_model::{SessionState, Uid};
+use idv_e2e::{Stack, Store, both_stores, eventually, new_uid, start};
+use idv_model::{EventOutcome, SessionState, Uid};
 use ralio_sim::{Fault, Operation, SimConfig, Simulator};
+use serde_json::Value;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+both_stores!(
+    every_dropped_outcome_is_healed_once_and_a_late_redelivery_changes_nothing,
+    a_dropped_level_is_overdue_until_a_signed_one_opens_the_gate,
+);
+
+/// The waits are seconds, so that a test sweeps at once. A session is looked at a second after
+/// its last change, and a verified user without a level is overdue a second after it.
+fn quick_sweeps(options: &mut idv_local::LocalOptions) {
+    options.sweep.sweep_after = chrono::Duration::seconds(1);
+    options.sweep.level_wait = chrono::Duration::seconds(1);
+    options.account_gate.level_wait = chrono::Duration::seconds(1);
+}
+
+fn simulator(stack: &Stack) -> Arc<Simulator> {
+    stack.running.simulator.clone().expect("the simulator runs")
+}
+
+async fn new_session(stack: &Stack, uid: &str) -> String {
+    let (status, body) = stack.create_session(uid).await;
+    assert_eq!(status, 201, "{body}");
+    body["sessionId"].as_str().unwrap().to_owned()
+}
+
+fn state_changes(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["detail-type"] == "Session State Changed")
+        .map(|e| e["detail"]["state"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// Waits until the simulator has sent (or dropped) `count` webhooks.
+async fn deliveries_reach(sim: &Simulator, count: usize) {
+    eventually("deliveries", Duration::from_secs(60), || async {
+        (sim.deliveries().iter().filter(|d| !d.dropped).count() >= count).then_some(())
+    })
+    .await;
+}
+
+async fn every_dropped_outcome_is_healed_once_and_a_late_redelivery_changes_nothing(store: Store) {
+    let stack = start(store, quick_sweeps).await;
+    let sim = simulator(&stack);
+    sim.fail_next(Operation::DeliverWebhooks, Fault::Drop, 1_000);
+    let cases: [(&str, &[(&str, Option<&str>)], &str); 4] = [
+        ("approve", &[("approve", None)], "VERIFIED"),
+        ("reject", &[("reject", Some("no-match"))], "REJECTED"),
+        ("review", &[("review", None), ("approve", None)], "VERIFIED"),
+        ("expire", &[("expire", None)], "EXPIRED"),
+    ];
+    let mut users = Vec::new();
+    for (_, outcomes, _) in &cases {
+        let uid = new_uid();
+        let session = new_session(&stack, &uid).await;
+        for (outcome, reason) in *outcomes {
+            stack.outcome(&session, outcome, *reason).await;
+        }
+        users.push((uid, session));
+    }
+    for (uid, _) in &users {
+        let kyc = stack.kyc(uid).await;
+        assert_eq!(
+            kyc["latestSession"]["state"], "NOT_STARTED",
+            "nothing arrived"
+        );
+    }
+
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let report = stack
+        .running
+        .reconciler
+        .run_once(Deadline::none())
+        .await
+        .unwrap();
+    assert_eq!(report.healed.len(), 4, "{report:?}");
+    assert!(
+        report
+            .healed
+            .iter()
+            .all(|(_, o)| *o == EventOutcome::Applied)
+    );
+    assert_eq!(
+        report.ralio_calls,
+        4 + 4 + 1,
+        "a list and a history per user, and the rejection's checks"
+    );
+
+    for ((name, _, state), (uid, session)) in cases.iter().zip(&users) {
+        let kyc = stack.kyc(uid).await;
+        let latest = &kyc["latestSession"];
+        assert_eq!(latest["sessionId"], session.as_str(), "{name}");
+        assert_eq!(latest["state"], *state, "{name}: {kyc}");
+        assert_eq!(kyc["kycLevel"], "LIGHT", "{name}: no API tells a level");
+        if *name == "reject" {
+            assert_eq!(latest["failureReasons"][0]["code"], "NO_MATCH", "{kyc}");
+            assert_eq!(kyc["nextAction"]["code"], "retry_verification");
+        }
+        let events = stack
+            .events_until(uid, "the healed state's event", |e| {
+                state_changes(e).iter().any(|s| s == state)
+            })
+            .await;
+        assert_eq!(state_changes(&events), [*state], "{name}");
+    }
+
+    // Ralio redelivers everything it dropped: the outcomes change nothing, and the levels it
+    // had lost now arrive.
+    sim.clear_faults();
+    let already = sim.deliveries().iter().filter(|d| !d.dropped).count();
+    let redelivered = sim.redeliver_dropped();
+    assert_eq!(
+        redelivered,
+        2 + 1 + 3 + 1,
+        "verified and level, failed, review and both, expired"
+    );
+    deliveries_reach(&sim, already + redelivered).await;
+    assert!(
+        sim.deliveries()
+            .iter()
+            .all(|d| d.dropped || d.status == 200)
+    );
+    for ((name, _, state), (uid, _)) in cases.iter().zip(&users) {
+        let events = stack.events(uid).await;
+        assert_eq!(
+            state_changes(&events),
+            [*state],
+            "{name}: nothing published twice"
+        );
+        let kyc = stack.kyc(uid).await;
+        assert_eq!(kyc["latestSession"]["state"], *state, "{name}");
+        if *state == "VERIFIED" {
+            assert_eq!(kyc["kycLevel"], "REGULAR", "{name}: the redelivered level");
+        }
+    }
+    let trail = stack.history(&users[0].0).await;
+    let repeats: Vec<&Value> = trail
+        .iter()
+        .filter(|e| e["action"] == "kyc_session_verified")
+        .collect();
+    assert_eq!(repeats.len(), 1, "{trail:#?}");
+    assert_eq!(repeats[0]["outcome"], "unchanged");
+    stack.stop().await;
+}
+
+async fn a_dropped_level_is_overdue_until_a_signed_one_opens_the_gate(store: Store) {
+    let stack = start(store, quick_sweeps).await;
+    let sim = simulator(&stack);
+    let uid = new_uid();
+    let session = new_session(&stack, &uid).await;
+    // The verification arrives; the level that follows it is lost.
+    stack.outcome(&session, "verify-only", None).await;
+    stack
+        .kyc_until(&uid, "VERIFIED", |k| {
+            k["latestSession"]["state"] == "VERIFIED"
+        })
+        .await;
+    sim.fail_next(Operation::DeliverWebhooks, Fault::Drop, 1);
+    stack.set_level(&uid, "REGULAR").await;
+
+    let kyc = stack
+        .kyc_until(&uid, "level_overdue", |k| {
+            k["alerts"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
+    assert_eq!(kyc["alerts"][0]["code"], "level_overdue", "{kyc}");
+    assert_eq!(kyc["canCreateAccount"], false);
+    let report = stack
+        .running
+        .reconciler
+        .run_once(Deadline::none())
+        .await
+        .unwrap();
+    assert_eq!(report.level_overdue, 1, "{report:?}");
+    assert_eq!(report.ralio_calls, 0, "no API tells a level");
+    assert_eq!(
+        stack.kyc(&uid).await["kycLevel"],
+        "LIGHT",
+        "nothing invents one"
+    );
+
+    // A signed level arrives later (Ralio's redelivery): the alert clears and the gate opens.
+    assert_eq!(sim.redeliver_dropped(), 1);
+    let kyc = stack
+        .kyc_until(&uid, "REGULAR", |k| k["canCreateAccount"] == true)
+        .await;
+    assert_eq!(kyc["alerts"], serde_json::json!([]));
+    let (status, account) = stack.open_account(&uid, "Main", "EUR").await;
+    assert_eq!(status, 201, "{account}");
+    // The overdue visit made the next one wait twice as long (LEVEL_WAIT doubled), and then the
+    // sweep lets the session go, since the level came.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let settled = stack
+        .running
+        .reconciler
+        .run_once(Deadline::none())
+        .await
+        .unwrap();
+    assert_eq!(
+        (settled.level_overdue, settled.released),
+        (0, 1),
+        "{settled:?}"
+    );
+    stack.stop().await;
+}
 
 #[tokio::test]
 async fn a_dropped_rejection_is_still_told_by_the_checks_and_the_state_history() {

@@ -66,17 +66,21 @@ async fn start(
         "event-publisher" => idv_event_publisher::EventPublisher::from_env(&wiring)
             .await
             .map(drop),
+        "reconciler" => idv_reconciler::Reconciler::from_env(&wiring)
+            .await
+            .map(drop),
         other => panic!("no function {other}"),
     };
     (counter.operations(), started)
 }
 
-const FUNCTIONS: [&str; 5] = [
+const FUNCTIONS: [&str; 6] = [
     "webhook",
     "create-session",
     "account-gate",
     "expiry-watcher",
     "event-publisher",
+    "reconciler",
 ];
 
 #[tokio::test]
@@ -94,12 +98,13 @@ async fn without_priming_a_start_sends_nothing() {
 #[tokio::test]
 async fn with_priming_each_function_opens_its_connections_during_init() {
     let setting = setting(true, filled()).await;
-    let expected: [(&str, &[&str], usize); 5] = [
+    let expected: [(&str, &[&str], usize); 6] = [
         ("webhook", &["GetSecretValue", "DescribeTable"], 0),
         ("create-session", &["GetSecretValue", "DescribeTable"], 1),
         ("account-gate", &["GetSecretValue", "DescribeTable"], 2),
         ("expiry-watcher", &["DescribeTable"], 2),
         ("event-publisher", &["DescribeTable"], 2),
+        ("reconciler", &["GetSecretValue", "DescribeTable"], 3),
     ];
     for (function, requests, logins_so_far) in expected {
         let (sent, started) = start(function, &setting.env).await;
@@ -114,7 +119,7 @@ async fn with_priming_each_function_opens_its_connections_during_init() {
 async fn with_priming_an_unfilled_secret_stops_the_start_naming_it() {
     // The template creates the secrets with blank values.
     let setting = setting(true, json!({ "api_code": "", "api_key": " " })).await;
-    for function in ["create-session", "account-gate"] {
+    for function in ["create-session", "account-gate", "reconciler"] {
         let (_, started) = start(function, &setting.env).await;
         let message = started.expect_err("an unfilled secret").to_string();
         assert!(

@@ -279,6 +279,7 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("account-gate", "AccountGateFunction"),
     ("expiry-watcher", "ExpiryWatcherFunction"),
     ("event-publisher", "EventPublisherFunction"),
+    ("reconciler", "ReconcilerFunction"),
 ];
 
 /// Lists the local-only alternatives. In AWS these come from the Secrets Manager secret, so the
@@ -414,6 +415,7 @@ const ROLES: &[(&str, &str)] = &[
     ("account-gate", "AccountGateRole"),
     ("expiry-watcher", "ExpiryWatcherRole"),
     ("event-publisher", "EventPublisherRole"),
+    ("reconciler", "ReconcilerRole"),
 ];
 
 /// Lists what Lambda's SQS event source mapping does with the watcher's role, which are not

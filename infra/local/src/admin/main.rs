@@ -1,6 +1,7 @@
 //! `idv-admin` runs operator commands against a deployed stack. Every command needs AWS
-//! credentials and `TABLE_NAME`. `reconcile` also needs `RALIO_BASE_URL` and `RALIO_SECRET_ARN`
-//! or `RALIO_API_CODE`/`RALIO_API_KEY`. `replay-quarantine` also needs `QUEUE_URL`, and reads
+//! credentials and `TABLE_NAME`. `reconcile` and `sweep` also need `RALIO_BASE_URL` and
+//! `RALIO_SECRET_ARN` or `RALIO_API_CODE`/`RALIO_API_KEY` (`sweep` reads the reconciler's
+//! `SWEEP_AFTER`, `LEVEL_WAIT` and `SWEEP_MAX_USERS` too). `replay-quarantine` also needs `QUEUE_URL`, and reads
 //! the webhook's `MAX_CLOCK_SKEW`, `ATTRIBUTION_RETRY_WINDOW` and `QUARANTINE_RETENTION`.
 //! `republish` also needs `EVENT_BUS_NAME`, `accounts resolve` also the Ralio variables, and
 //! `sessions resolve` the Ralio variables and `QUEUE_URL`.
@@ -37,6 +38,10 @@ enum Command {
         /// The Ralio user id.
         uid: String,
     },
+    /// Run the reconciler's sweep once, now: look up at Ralio the sessions whose webhooks may
+    /// have been lost and apply what it reports (audited `reconciled_from_ralio`), and count the
+    /// verified users whose level never came. Safe to repeat.
+    Sweep,
     /// A user's audit trail, oldest first: every event applied or refused, every watcher action
     /// and gate decision.
     History {
@@ -100,6 +105,7 @@ async fn main() -> ExitCode {
     let wiring = Wiring::load(&env).await;
     let result = match Args::parse().command {
         Command::Reconcile { uid } => trail::reconcile(&wiring, &uid).await,
+        Command::Sweep => trail::sweep(&wiring).await,
         Command::History { uid } => trail::history(&wiring, &uid).await,
         Command::Quarantined { day } => quarantine::quarantined(&wiring, day).await,
         Command::Republish { uid, since } => trail::republish(&wiring, &uid, since).await,

@@ -34,6 +34,17 @@ pub async fn reconcile(wiring: &Wiring<'_, ProcessEnv>, uid: &str) -> Result<Str
     ))
 }
 
+pub async fn sweep(wiring: &Wiring<'_, ProcessEnv>) -> Result<String, String> {
+    let reconciler = idv_reconciler::Reconciler::from_env(wiring)
+        .await
+        .map_err(|e| e.to_string())?;
+    let report = reconciler
+        .run_once(idv_adapters::ralio::Deadline::none())
+        .await
+        .map_err(|e| e.to_string())?;
+    serde_json::to_string_pretty(&idv_reconciler::summary(&report)).map_err(|e| e.to_string())
+}
+
 pub async fn history(wiring: &Wiring<'_, ProcessEnv>, uid: &str) -> Result<String, String> {
     let uid = parse_uid(uid)?;
     let store = wiring.store().map_err(|e| e.to_string())?;

@@ -22,7 +22,7 @@ mod sweep;
 
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
-pub use sweep::{Marked, SweepIndex};
+pub use sweep::{Marked, SweepIndex, SweepStore};
 
 /// A store fault tells the caller what to do. `Unavailable` is worth retrying soon, while
 /// `Rejected` (the store refused the request as malformed) and `Corrupt` (a stored item does not
@@ -371,7 +371,7 @@ pub trait Store:
     + AccountStore
     + AuditLog
     + CreationLease
-    + SweepIndex
+    + SweepStore
 {
 }
 
@@ -384,6 +384,6 @@ impl<T> Store for T where
         + AccountStore
         + AuditLog
         + CreationLease
-        + SweepIndex
+        + SweepStore
 {
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use idv_model::{Owner, SessionId, SweepGroup, SweepMark};
 
-use super::StoreResult;
+use super::{EventStore, StoreResult, UserReader};
 
 /// This is a session that carries the sweep's mark, as the index lists it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,3 +38,9 @@ pub trait SweepIndex: Send + Sync {
         next: Option<SweepMark>,
     ) -> StoreResult<bool>;
 }
+
+/// This is what the sweep uses: it reads users, lists and visits marked sessions, and applies
+/// what it learns as events.
+pub trait SweepStore: UserReader + EventStore + SweepIndex {}
+
+impl<T: UserReader + EventStore + SweepIndex + ?Sized> SweepStore for T {}
