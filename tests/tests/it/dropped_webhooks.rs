@@ -54,11 +54,14 @@ async fn deliveries_reach(sim: &Simulator, count: usize) {
     .await;
 }
 
+/// An outcome decided at the simulator, with its reason.
+type Decision = (&'static str, Option<&'static str>);
+
 async fn every_dropped_outcome_is_healed_once_and_a_late_redelivery_changes_nothing(store: Store) {
     let stack = start(store, quick_sweeps).await;
     let sim = simulator(&stack);
     sim.fail_next(Operation::DeliverWebhooks, Fault::Drop, 1_000);
-    let cases: [(&str, &[(&str, Option<&str>)], &str); 4] = [
+    let cases: [(&str, &[Decision], &str); 4] = [
         ("approve", &[("approve", None)], "VERIFIED"),
         ("reject", &[("reject", Some("no-match"))], "REJECTED"),
         ("review", &[("review", None), ("approve", None)], "VERIFIED"),
