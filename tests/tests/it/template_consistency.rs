@@ -600,6 +600,48 @@ fn functions_are_arm64_rust_with_json_logs_and_the_dlq_outlasts_a_week_of_receiv
     );
 }
 
+/// The reconciler runs on the schedule `SweepInterval` sets, one run at a time, with the sweep's
+/// settings from the template's parameters; the account gate reads the same `LEVEL_WAIT`.
+#[test]
+fn the_reconciler_sweeps_on_a_schedule_with_the_template_settings() {
+    let template = template();
+    let reconciler = &resource(&template, "ReconcilerFunction")["Properties"];
+    let schedule = &reconciler["Events"]["Sweep"];
+    assert_eq!(schedule["Type"], "Schedule");
+    assert_eq!(
+        schedule["Properties"]["Schedule"]["Fn::Sub"],
+        "rate(${SweepInterval} minutes)"
+    );
+    assert_eq!(template["Parameters"]["SweepInterval"]["Default"], 15);
+    assert_eq!(reconciler["ReservedConcurrentExecutions"], 1);
+    let env = &reconciler["Environment"]["Variables"];
+    for (variable, parameter) in [
+        ("SWEEP_AFTER", "SweepAfter"),
+        ("LEVEL_WAIT", "LevelWait"),
+        ("SWEEP_MAX_USERS", "SweepMaxUsers"),
+    ] {
+        assert_eq!(env[variable]["Ref"], parameter, "{variable}");
+    }
+    let defaults = idv_adapters::sweep::SweepSettings::default();
+    assert_eq!(
+        template["Parameters"]["SweepAfter"]["Default"],
+        format!("{}m", defaults.sweep_after.num_minutes())
+    );
+    assert_eq!(
+        template["Parameters"]["LevelWait"]["Default"],
+        format!("{}m", defaults.level_wait.num_minutes())
+    );
+    assert_eq!(
+        template["Parameters"]["SweepMaxUsers"]["Default"],
+        defaults.max_users
+    );
+    let gate = &resource(&template, "AccountGateFunction")["Properties"];
+    assert_eq!(
+        gate["Environment"]["Variables"]["LEVEL_WAIT"]["Ref"],
+        "LevelWait"
+    );
+}
+
 #[tokio::test]
 async fn a_handler_that_names_no_function_fails_at_start_naming_the_variable() {
     for (handler, says) in [
@@ -668,6 +710,7 @@ fn quiet_failures_are_alarmed_and_the_webhook_reserves_no_concurrency_unless_ask
         "WebhookSignatureUnverified",
         "AccountCreationUnresolved",
         "SessionCreationUnresolved",
+        "LevelOverdue",
     ] {
         let found = alarms_on(&template, idv_adapters::metrics::NAMESPACE, metric);
         assert!(
