@@ -350,6 +350,9 @@ async fn variables_read(crate_name: &str) -> BTreeSet<String> {
         "event-publisher" => idv_event_publisher::EventPublisher::from_env(&wiring)
             .await
             .map(drop),
+        "reconciler" => idv_reconciler::Reconciler::from_env(&wiring)
+            .await
+            .map(drop),
         other => panic!("no function {other}"),
     };
     // A start that stops early has not asked for everything yet, so it fails the test.
@@ -826,8 +829,8 @@ fn routes_served(crate_name: &str) -> BTreeSet<String> {
     let routes: &[(&str, &str)] = match crate_name {
         "create-session" => idv_create_session::ROUTES,
         "account-gate" => idv_account_gate::ROUTES,
-        // These functions are fed by SQS and by the table's stream, never over HTTP.
-        "expiry-watcher" | "event-publisher" => &[],
+        // These functions are fed by SQS, the table's stream and a schedule, never over HTTP.
+        "expiry-watcher" | "event-publisher" | "reconciler" => &[],
         other => panic!("no routes known for {other}"),
     };
     routes
