@@ -26,7 +26,11 @@ impl Simulator {
     }
 
     /// Makes the next `times` calls of `operation` fail with `fault`.
+    /// A fault the operation cannot meet (see [`crate::faults::pair`]) is a mistake in the
+    /// caller, so it stops it; `POST /sim/faults` refuses one with a 400 before this.
     pub fn fail_next(&self, operation: Operation, fault: Fault, times: usize) {
+        let (operation, fault) =
+            crate::faults::pair(operation, fault).unwrap_or_else(|e| panic!("fail_next: {e}"));
         self.state().faults.push(operation, fault, times);
     }
 

@@ -57,16 +57,18 @@ fn session_json(s: &SimSession, public_url: &str, snake_case_dates: bool) -> Val
         "state": s.state,
         "type": "IDV",
     });
-    let created = s
-        .created_at
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let stamp =
+        |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let created = stamp(s.created_at);
+    // The session was last updated when it reached its current state.
+    let updated = stamp(s.history.last().map_or(s.created_at, |(_, at)| *at));
     // The documented responses differ, with camelCase on create and snake_case on list.
     if snake_case_dates {
         v["created_at"] = json!(created);
-        v["updated_at"] = json!(created);
+        v["updated_at"] = json!(updated);
     } else {
         v["createdAt"] = json!(created);
-        v["updatedAt"] = json!(created);
+        v["updatedAt"] = json!(updated);
     }
     v
 }

@@ -185,7 +185,17 @@ impl Simulator {
     /// own records (sessions, levels, accounts) have changed either way.
     pub(crate) fn send(&self, events: Vec<serde_json::Value>) {
         let mut sent = Vec::new();
-        for event in events {
+        let now = self
+            .config
+            .clock
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        for mut event in events {
+            // Ralio stamps an event by its own clock, the one its state history keeps, so that
+            // a test's manual clock moves both.
+            if let Some(stamp) = event.get_mut("timestamp") {
+                *stamp = serde_json::Value::String(now.clone());
+            }
             if self.take_fault(Operation::DeliverWebhooks) == Some(Fault::Drop) {
                 self.sender.record_dropped(&event);
             } else {

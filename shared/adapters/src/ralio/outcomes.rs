@@ -43,6 +43,18 @@ struct LogWire {
     created_at: Value,
 }
 
+/// A 404 on a session's own resource may mean an unknown session as well as an unknown user,
+/// so it is reported as a refusal of this request, not as [`RalioError::UserNotFound`].
+fn not_found_is_the_request(err: RalioError) -> RalioError {
+    match err {
+        RalioError::UserNotFound => RalioError::Rejected {
+            status: 404,
+            body: "Ralio knows no such user or session".into(),
+        },
+        other => other,
+    }
+}
+
 impl RalioCall<'_> {
     /// Returns the reasons a session's checks give, by the same rule as a `kyc_session_failed`
     /// event's. A session with no refused check has none.
@@ -53,7 +65,9 @@ impl RalioCall<'_> {
     ) -> Result<Vec<FailureReason>, RalioError> {
         let path = format!("{}/{session_id}/checks", sessions_path(uid));
         let response = self.authorized(true, Method::GET, &path, None).await?;
-        let wire: ChecksWire = expect_json(response).await?;
+        let wire: ChecksWire = expect_json(response)
+            .await
+            .map_err(not_found_is_the_request)?;
         if wire.checks.is_null() {
             return Ok(Vec::new());
         }
@@ -68,7 +82,9 @@ impl RalioCall<'_> {
     ) -> Result<Vec<StateChange>, RalioError> {
         let path = format!("{}/{session_id}/state-history", sessions_path(uid));
         let response = self.authorized(true, Method::GET, &path, None).await?;
-        let wire: HistoryWire = expect_json(response).await?;
+        let wire: HistoryWire = expect_json(response)
+            .await
+            .map_err(not_found_is_the_request)?;
         Ok(wire
             .logs
             .into_iter()

@@ -934,3 +934,27 @@ async fn the_state_history_says_when_each_state_was_reached() {
     assert_eq!(changes[4].state, ReportedState::Unknown("ARCHIVED".into()));
     assert_eq!(changes[4].at, None);
 }
+
+/// A 404 on a session's checks or history may mean an unknown session, so it is not reported
+/// as an unknown user.
+#[tokio::test]
+async fn a_missing_session_resource_is_a_refusal_not_an_unknown_user() {
+    let server = MockServer::start().await;
+    login_returns(&server, "tok", None).await;
+    let session = SessionId::parse("62a16c76-f166-40ba-9af6-c04c6b217a4b").unwrap();
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let client = RalioClient::new(config(&server)).unwrap();
+    let call = client.within(Deadline::none());
+    for error in [
+        call.session_checks(uid(), session).await.unwrap_err(),
+        call.state_history(uid(), session).await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(error, RalioError::Rejected { status: 404, .. }),
+            "{error:?}"
+        );
+    }
+}
