@@ -3,6 +3,7 @@
 //!
 //! | delivery | answer |
 //! |---|---|
+//! | with an edge (`WEBHOOK_ORIGIN_SECRET_ARN`): `x-origin-verify` missing or wrong, checked before anything else and against the secret read again (at most once a minute) | 503 `edge_header_mismatch`: never a 4xx, which Ralio would drop; counted as `WebhookEdgeRefused`, kept out of the 5xx alarm |
 //! | not `POST` | 405 `method_not_allowed` |
 //! | body over 6 MB (Lambda's own limit on a function URL request) | 413 `payload_too_large` |
 //! | `X-Signature` missing / wrong | 401 `signature_missing` / `signature_invalid` (a forgery is dropped); a mismatch first reads the secrets again, at most once a minute, and secrets older than `WEBHOOK_SECRET_MAX_AGE` are read again first, so a removed secret stops verifying |
@@ -17,6 +18,7 @@
 //!
 //! A timestamp more than `MAX_CLOCK_SKEW` after receipt is ordered at receipt (audited).
 
+mod edge;
 mod kept;
 pub mod lambda;
 mod process;
@@ -32,6 +34,7 @@ use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::config::{ConfigError, Env};
 use idv_adapters::expiry::ExpiryScheduler;
 use idv_adapters::http::Problem;
+use idv_adapters::origin_secret::OriginSecret;
 use idv_adapters::signing_keys::SigningKeys;
 use idv_adapters::store::EventStore;
 use idv_adapters::wiring::Wiring;
@@ -39,6 +42,7 @@ use idv_model::signature::SIGNATURE_HEADER;
 use idv_model::webhook::MAX_CLOCK_SKEW;
 use idv_model::{ATTRIBUTION_RETRY_WINDOW, LearntSpellings, SignatureError, WebhookSecrets};
 
+pub use edge::EDGE_HEADER_MISMATCH;
 pub use process::{Mode, Outcome, Reply};
 
 /// The largest body read. It is Lambda's own limit on a function URL request (6 MB), so every
@@ -96,6 +100,9 @@ pub struct Parts {
     pub store: Arc<dyn EventStore>,
     /// Holds the secrets deliveries are verified with, or [`unknowable_keys`] for a replayer.
     pub keys: SigningKeys,
+    /// Holds the secret the edge sends in `x-origin-verify`, when the webhook sits behind one.
+    /// Without it the header is not checked (no edge, local runs, replays).
+    pub origin: Option<OriginSecret>,
     pub clock: Arc<dyn Clock>,
     /// Schedules expiry for sessions a webhook announces with their expiry (a related party's
     /// new session). Without it, such sessions are stored but not watched.
@@ -117,17 +124,22 @@ impl Webhook {
     }
 
     /// Builds the webhook from Lambda's configuration: `TABLE_NAME`, `QUEUE_URL`, the expiry
-    /// schedule, `WEBHOOK_SECRET_ARN` (or `WEBHOOK_SECRETS` outside Lambda) and the
-    /// [`settings`].
+    /// schedule, `WEBHOOK_SECRET_ARN` (or `WEBHOOK_SECRETS` outside Lambda), the edge's
+    /// `WEBHOOK_ORIGIN_SECRET_ARN` when it has one, and the [`settings`].
     pub async fn from_env(wiring: &Wiring<'_, impl Env>) -> Result<Arc<Self>, ConfigError> {
         let store = wiring.store()?;
         let scheduler = wiring.scheduler(store.clone())?;
         let settings = settings(wiring.env())?;
         let keys = wiring.signing_keys()?;
+        let origin = wiring.origin_secret()?;
+        if let Some(origin) = &origin {
+            wiring.prime_origin_secret(origin).await?;
+        }
         wiring.prime(&store, None, Some(&keys)).await?;
         Ok(Self::new(Parts {
             store,
             keys,
+            origin,
             clock: Arc::new(SystemClock),
             scheduler: Some(scheduler),
             settings,
@@ -159,6 +171,9 @@ async fn receive(State(webhook): State<Arc<Webhook>>, request: Request) -> Respo
 
 impl Webhook {
     async fn deliver(&self, request: Request) -> Reply {
+        if let Some(refused) = self.refused_at_the_edge(request.headers()).await {
+            return refused;
+        }
         if request.method() != Method::POST {
             let mut problem =
                 idv_adapters::http::method_not_allowed("Webhooks are delivered with POST.")

@@ -50,6 +50,9 @@ pub(crate) fn wire(
     let webhook = Webhook::new(idv_webhook::Parts {
         store: store.clone(),
         keys: SigningKeys::fixed(secrets),
+        // idv-local has no edge in front of the webhook: the simulator posts straight to it, so
+        // the edge's header is not checked (WEBHOOK_ORIGIN_SECRET_ARN is not read).
+        origin: None,
         clock,
         scheduler: Some(scheduler),
         settings: options.webhook,

@@ -195,8 +195,10 @@ impl LocalOptions {
     /// function reads it. It does not read the secret ARNs and `WEBHOOK_SECRET_MAX_AGE`
     /// (idv-local signs with `WEBHOOK_SECRETS` and calls Ralio with
     /// `RALIO_API_CODE`/`RALIO_API_KEY`, as a function does outside Lambda, so there is no
-    /// secret to read or read again), `EVENT_BUS_NAME` (events go to the console and
-    /// `--events-to`) or `PRIME_CONNECTIONS` (nothing here has a cold start to shorten).
+    /// secret to read or read again; and no edge stands in front of its webhook, so
+    /// `WEBHOOK_ORIGIN_SECRET_ARN` has nothing to check), `EVENT_BUS_NAME` (events go to the
+    /// console and `--events-to`) or `PRIME_CONNECTIONS` (nothing here has a cold start to
+    /// shorten).
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
         Ok(Self {
             schedule: expiry_schedule(env)?,

@@ -8,6 +8,7 @@ pub mod config;
 pub mod expiry;
 pub mod http;
 pub mod metrics;
+pub mod origin_secret;
 pub mod publish;
 pub mod queue;
 pub mod ralio;

@@ -41,6 +41,18 @@ pub fn signature_unverified() {
     count("WebhookSignatureUnverified", ("Function", "webhook"), &[]);
 }
 
+/// Counts one webhook request answered 503 `edge_header_mismatch` (`WebhookEdgeRefused`,
+/// dimension `Function`, with the reason as a property). It has its own metric and alarm, which
+/// the webhook's 5xx alarm subtracts, so that requests going around the edge never hold the store
+/// alarm red.
+pub fn edge_refused(reason: &str) {
+    count(
+        "WebhookEdgeRefused",
+        ("Function", "webhook"),
+        &[("reason", reason)],
+    );
+}
+
 /// Counts one verified webhook by the position of the secret that matched (`WebhookSecretMatched`,
 /// dimension `SecretIndex`). Once index 1 stays at zero after a rotation, the old secret can be
 /// removed.

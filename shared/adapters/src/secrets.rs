@@ -1,14 +1,17 @@
-//! The service has two Secrets Manager secrets, and only the functions that need one read it:
+//! The service has two Secrets Manager secrets, and a third with the webhook's optional edge. Only
+//! the functions that need one read it:
 //!
 //! | variable | secret string | read by |
 //! |---|---|---|
 //! | `RALIO_SECRET_ARN` | `{"api_code": "...", "api_key": "..."}` | create-session, account-gate |
 //! | `WEBHOOK_SECRET_ARN` | `{"webhook_secrets": "whsec_new,whsec_old"}` (or a JSON array) | webhook |
+//! | `WEBHOOK_ORIGIN_SECRET_ARN` | a random string, which the edge sends in `x-origin-verify` | webhook |
 //!
-//! So the internet-facing webhook never holds the Ralio API key. Both are read when first needed
+//! So the internet-facing webhook never holds the Ralio API key. Each is read when first needed
 //! (or at start, with `PRIME_CONNECTIONS`). Webhook secrets are read again at a maximum age and
 //! after a signature mismatch ([`crate::signing_keys::SigningKeys`]), so a rotation needs no
-//! redeploy and a removed secret stops verifying.
+//! redeploy and a removed secret stops verifying; the origin secret is read again after a
+//! mismatch ([`crate::origin_secret::OriginSecret`]).
 
 use async_trait::async_trait;
 use idv_model::WebhookSecrets;
@@ -17,6 +20,7 @@ use serde::Deserialize;
 
 use crate::aws::OnFirstUse;
 use crate::config::{ConfigError, Env};
+use crate::origin_secret::{ORIGIN_SECRET_ARN_VAR, OriginSecretSource};
 use crate::signing_keys::{SecretsRead, WebhookSecretSource};
 
 pub const SECRET_ARN_VAR: &str = "RALIO_SECRET_ARN";
@@ -187,6 +191,41 @@ impl WebhookSecretSource for SecretsManagerWebhookSecrets {
     }
 }
 
+/// This is the edge's origin secret named by `WEBHOOK_ORIGIN_SECRET_ARN`: the whole secret string,
+/// as the template generates it and CloudFront sends it.
+pub struct SecretsManagerOriginSecret {
+    pub arn: String,
+    pub client: OnFirstUse<aws_sdk_secretsmanager::Client>,
+    /// Says whether the Lambda rules apply (no short secret).
+    pub lambda: bool,
+}
+
+#[async_trait]
+impl OriginSecretSource for SecretsManagerOriginSecret {
+    async fn origin_secret(&self) -> Result<SecretString, ConfigError> {
+        let text = secret_string(&self.client, &self.arn, ORIGIN_SECRET_ARN_VAR).await?;
+        checked_origin_secret(text, self.lambda)
+    }
+}
+
+/// Refuses an origin secret that anyone could guess: an empty one, or in Lambda one shorter than a
+/// webhook secret may be.
+fn checked_origin_secret(text: String, lambda: bool) -> Result<SecretString, ConfigError> {
+    let refused = |reason: String| ConfigError::Invalid {
+        name: ORIGIN_SECRET_ARN_VAR,
+        reason,
+    };
+    if text.trim().is_empty() {
+        return Err(refused("the secret is empty".into()));
+    }
+    if lambda && text.len() < MIN_WEBHOOK_SECRET_BYTES {
+        return Err(refused(format!(
+            "the origin secret must be at least {MIN_WEBHOOK_SECRET_BYTES} bytes"
+        )));
+    }
+    Ok(SecretString::from(text))
+}
+
 /// Reads `WEBHOOK_SECRETS` from the environment for local runs only. It is refused inside Lambda,
 /// where the secret must come from Secrets Manager.
 pub fn webhook_secrets_from_env(env: &impl Env) -> Result<Option<WebhookSecrets>, ConfigError> {
@@ -250,6 +289,18 @@ mod tests {
         assert!(checked_secrets(&[short], false, WEBHOOK_SECRET_ARN_VAR).is_ok());
         let read = RalioSecret::parse(r#"{"api_code":"c","api_key":"sk_live_value"}"#).unwrap();
         assert!(!format!("{read:?}").contains("sk_live_value"));
+    }
+
+    #[test]
+    fn an_empty_or_short_origin_secret_is_refused_naming_the_variable() {
+        let long = "o".repeat(MIN_WEBHOOK_SECRET_BYTES);
+        assert!(checked_origin_secret(long, true).is_ok());
+        for (text, lambda) in [(" ", false), ("short", true)] {
+            let err = checked_origin_secret(text.into(), lambda).unwrap_err();
+            assert!(err.to_string().contains(ORIGIN_SECRET_ARN_VAR), "{err}");
+            assert!(!err.to_string().contains(text.trim()) || text.trim().is_empty());
+        }
+        assert!(checked_origin_secret("short".into(), false).is_ok());
     }
 
     #[test]

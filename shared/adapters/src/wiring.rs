@@ -16,12 +16,13 @@ use crate::aws::{
 };
 use crate::config::{ConfigError, Env, expiry_schedule, ralio_config};
 use crate::expiry::ExpiryScheduler;
+use crate::origin_secret::{ORIGIN_SECRET_ARN_VAR, OriginSecret};
 use crate::publish::EventBridgeSink;
 use crate::queue::{SqsQueue, SqsVisibility};
 use crate::ralio::{CredentialSource, RalioClient, RalioCredentials};
 use crate::secrets::{
-    RalioSecret, SECRET_ARN_VAR, SecretsManagerWebhookSecrets, WEBHOOK_SECRET_ARN_VAR, in_lambda,
-    secret_string, webhook_secrets_from_env,
+    RalioSecret, SECRET_ARN_VAR, SecretsManagerOriginSecret, SecretsManagerWebhookSecrets,
+    WEBHOOK_SECRET_ARN_VAR, in_lambda, secret_string, webhook_secrets_from_env,
 };
 use crate::signing_keys::{DEFAULT_SECRET_MAX_AGE, SigningKeys};
 use crate::store::DynamoStore;
@@ -167,6 +168,45 @@ impl<'e, E: Env> Wiring<'e, E> {
             lambda: in_lambda(self.env),
         }));
         Ok(keys.max_age(max_age))
+    }
+
+    /// Returns the secret the webhook's edge sends in `x-origin-verify`, from the secret named by
+    /// `WEBHOOK_ORIGIN_SECRET_ARN`, read on the first request (or while priming) and again after a
+    /// mismatch. Without the variable there is no edge and the header is not checked, as in local
+    /// runs.
+    pub fn origin_secret(&self) -> Result<Option<OriginSecret>, ConfigError> {
+        let Some(arn) = self.env.value(ORIGIN_SECRET_ARN_VAR) else {
+            return Ok(None);
+        };
+        // The template always passes the secret's ARN, so anything else is a mistake that would
+        // otherwise only show as every delivery refused.
+        if !arn.starts_with("arn:") || !arn.contains(":secretsmanager:") {
+            return Err(ConfigError::Invalid {
+                name: ORIGIN_SECRET_ARN_VAR,
+                reason: "must be the ARN of a Secrets Manager secret".into(),
+            });
+        }
+        Ok(Some(OriginSecret::lazy(Arc::new(
+            SecretsManagerOriginSecret {
+                arn,
+                client: self.client(secrets_client),
+                lambda: in_lambda(self.env),
+            },
+        ))))
+    }
+
+    /// With `PRIME_CONNECTIONS`, reads the edge's origin secret now, so one that cannot be read or
+    /// is empty stops the start, naming the variable.
+    pub async fn prime_origin_secret(&self, origin: &OriginSecret) -> Result<(), ConfigError> {
+        if self.prime_connections()? {
+            match tokio::time::timeout(Self::PRIME_BUDGET, origin.load()).await {
+                Ok(loaded) => loaded?,
+                Err(_) => tracing::warn!(
+                    "reading the edge's origin secret timed out; the first request reads it"
+                ),
+            }
+        }
+        Ok(())
     }
 
     /// Primes what a function was built with, after every part of its configuration was read,

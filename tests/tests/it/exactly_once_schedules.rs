@@ -87,6 +87,7 @@ async fn world(store: Arc<dyn Store>) -> World {
     let webhook = idv_webhook::Webhook::new(idv_webhook::Parts {
         store: store.clone(),
         keys: SigningKeys::fixed(WebhookSecrets::from_csv(SECRET).unwrap()),
+        origin: None,
         clock: clock_arc.clone(),
         scheduler: Some(scheduler.clone()),
         settings: Default::default(),

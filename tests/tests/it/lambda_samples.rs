@@ -51,6 +51,7 @@ async fn the_webhook_sample_is_applied() {
     let webhook = idv_webhook::Webhook::new(idv_webhook::Parts {
         store,
         keys: SigningKeys::fixed(secrets),
+        origin: None,
         clock: Arc::new(SystemClock),
         scheduler: None,
         settings: Default::default(),

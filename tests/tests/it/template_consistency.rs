@@ -45,50 +45,91 @@ fn template() -> Value {
     ])
 }
 
-/// Resolves a property under the given parameters, for the intrinsic functions the template's
-/// conditions use (`Ref`, `Fn::If`, `Fn::Not`, `Fn::Equals`); `None` is `AWS::NoValue`.
+/// Resolves a value under the given parameters, for the intrinsic functions the template's
+/// conditions and rules use (`Ref`, `Condition`, `Fn::If`, `Fn::Not`, `Fn::Equals`, `Fn::And`),
+/// inside lists and objects too; `None` is `AWS::NoValue`, which a list or an object drops. A
+/// parameter not given has its default; a `Ref` to anything else (a resource, a pseudo parameter
+/// not given) stays as it is.
 fn resolve(template: &Value, parameters: &Value, value: &Value) -> Option<Value> {
     let condition = |name: &Value| {
         let name = name.as_str().unwrap();
         resolve(template, parameters, &template["Conditions"][name]) == Some(json!(true))
     };
-    if let Some(name) = value.get("Ref") {
-        let name = name.as_str().unwrap();
+    let intrinsic = |name: &str| {
+        value
+            .as_object()
+            .filter(|o| o.len() == 1)
+            .and_then(|o| o.get(name))
+    };
+    let arguments = |name: &str| intrinsic(name).and_then(Value::as_array).map(Vec::as_slice);
+    if let Some(name) = intrinsic("Ref").and_then(Value::as_str) {
         return match name {
             "AWS::NoValue" => None,
-            _ => Some(parameters[name].clone()),
+            _ if !parameters[name].is_null() => Some(parameters[name].clone()),
+            _ if template["Parameters"][name].is_object() => {
+                Some(template["Parameters"][name]["Default"].clone())
+            }
+            _ => Some(value.clone()),
         };
     }
-    if let Some([name, then, otherwise]) = value
-        .get("Fn::If")
-        .and_then(|v| v.as_array())
-        .map(Vec::as_slice)
-    {
+    if let Some(name) = intrinsic("Condition") {
+        return Some(json!(condition(name)));
+    }
+    if let Some([name, then, otherwise]) = arguments("Fn::If") {
         return resolve(
             template,
             parameters,
             if condition(name) { then } else { otherwise },
         );
     }
-    if let Some([inner]) = value
-        .get("Fn::Not")
-        .and_then(|v| v.as_array())
-        .map(Vec::as_slice)
-    {
+    if let Some([inner]) = arguments("Fn::Not") {
         return Some(json!(
             resolve(template, parameters, inner) != Some(json!(true))
         ));
     }
-    if let Some([a, b]) = value
-        .get("Fn::Equals")
-        .and_then(|v| v.as_array())
-        .map(Vec::as_slice)
-    {
+    if let Some([a, b]) = arguments("Fn::Equals") {
         return Some(json!(
             resolve(template, parameters, a) == resolve(template, parameters, b)
         ));
     }
-    Some(value.clone())
+    if let Some(all) = arguments("Fn::And") {
+        return Some(json!(
+            all.iter()
+                .all(|c| resolve(template, parameters, c) == Some(json!(true)))
+        ));
+    }
+    Some(match value {
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|item| resolve(template, parameters, item))
+            .collect(),
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), resolve(template, parameters, v)?)))
+                .collect(),
+        ),
+        other => other.clone(),
+    })
+}
+
+/// Returns the names of the resources a stack with `parameters` creates: those without a
+/// `Condition`, and those whose condition holds.
+fn deployed(template: &Value, parameters: &Value) -> BTreeSet<String> {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| {
+            r["Condition"].is_null()
+                || resolve(
+                    template,
+                    parameters,
+                    &json!({ "Condition": r["Condition"] }),
+                ) == Some(json!(true))
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
 }
 
 fn resource<'a>(template: &'a Value, name: &str) -> &'a Value {
@@ -446,6 +487,7 @@ fn template_label(resource: &str) -> String {
         "queue" => "TickQueue".into(),
         "secret/api" => "RalioSecret".into(),
         "secret/webhook" => "WebhookSecret".into(),
+        "secret/origin" => "WebhookOriginSecret".into(),
         "bus" => "EventBus".into(),
         index if index.starts_with("index/") => index.into(),
         other => panic!("a permission on an unknown resource: {other}"),
@@ -501,6 +543,41 @@ fn resource_label(resource: &Value) -> String {
     panic!("resource not named precisely: {resource}")
 }
 
+/// Returns the statement itself, or the one a `Fn::If` around it grants when its condition holds
+/// (the webhook's origin secret, behind the edge). Such a statement must otherwise be absent
+/// (`AWS::NoValue`), so the role never grants more than the statement, and it must be the one
+/// condition of the resource it names. The functions' tests record what they need with every
+/// option on, so the comparison reads the role with them on too.
+fn granted_when_its_condition_holds<'a>(
+    template: &Value,
+    role: &str,
+    statement: &'a Value,
+) -> &'a Value {
+    let Some([condition, then, otherwise]) = statement
+        .get("Fn::If")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    else {
+        return statement;
+    };
+    assert_eq!(
+        otherwise,
+        &json!({ "Ref": "AWS::NoValue" }),
+        "{role}: a conditional statement grants nothing otherwise"
+    );
+    assert!(
+        template["Conditions"][condition.as_str().unwrap()].is_object(),
+        "{role}: unknown condition {condition}"
+    );
+    let named = resource_label(&then["Resource"]);
+    assert_eq!(
+        &resource(template, &named)["Condition"],
+        condition,
+        "{role}: a conditional grant names a resource of the same condition"
+    );
+    then
+}
+
 /// `make test` runs this after every other test, because they record what it checks.
 #[test]
 fn each_role_allows_exactly_what_its_function_was_seen_to_need() {
@@ -515,6 +592,7 @@ fn each_role_allows_exactly_what_its_function_was_seen_to_need() {
         let mut granted = BTreeSet::new();
         for policy in role_resource["Properties"]["Policies"].as_array().unwrap() {
             for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                let statement = granted_when_its_condition_holds(&template, role, statement);
                 assert_eq!(statement["Effect"], "Allow");
                 // Conditions are refused, because they would narrow a grant in ways this
                 // comparison does not read.
@@ -696,9 +774,10 @@ fn quiet_failures_are_alarmed_and_the_webhook_reserves_no_concurrency_unless_ask
     assert_eq!(stat("unverified"), "WebhookSignatureUnverified");
     let returned: Vec<_> = metrics.iter().filter(|m| m["ReturnData"] == true).collect();
     assert_eq!(returned.len(), 1);
+    assert_eq!(stat("edge"), "WebhookEdgeRefused");
     assert_eq!(
         returned[0]["Expression"],
-        "FILL(server, 0) - FILL(unverified, 0)"
+        "FILL(server, 0) - FILL(unverified, 0) - FILL(edge, 0)"
     );
     let webhook_4xx = alarms_on(&template, "AWS/Lambda", "Url4xxCount");
     assert_eq!(webhook_4xx[0][0]["Value"]["Ref"], "WebhookFunction");
@@ -714,6 +793,7 @@ fn quiet_failures_are_alarmed_and_the_webhook_reserves_no_concurrency_unless_ask
         "AccountCreationUnresolved",
         "SessionCreationUnresolved",
         "LevelOverdue",
+        "WebhookEdgeRefused",
     ] {
         let found = alarms_on(&template, idv_adapters::metrics::NAMESPACE, metric);
         assert!(
@@ -766,6 +846,189 @@ fn quiet_failures_are_alarmed_and_the_webhook_reserves_no_concurrency_unless_ask
     assert_eq!(
         resource(&template, "Dashboard")["Type"],
         "AWS::CloudWatch::Dashboard"
+    );
+}
+
+/// The webhook's edge is off unless asked for: no distribution, web ACL or origin secret, and
+/// the webhook is given no origin secret and may read none. Asked for, CloudFront sends the
+/// secret to the function URL with nothing cached, the web ACL limits each source address with a
+/// 503 and Retry-After (never the 403 Ralio would drop), and the webhook reads that one secret.
+#[test]
+fn the_webhook_edge_is_off_unless_asked_and_refuses_with_503_when_on() {
+    use idv_adapters::origin_secret::{ORIGIN_HEADER, ORIGIN_SECRET_ARN_VAR};
+    const EDGE: [&str; 4] = [
+        "WebhookDistribution",
+        "WebhookWebAcl",
+        "WebhookOriginSecret",
+        "WebhookEdgeRefusedAlarm",
+    ];
+    let template = template();
+    let webhook = &resource(&template, "WebhookFunction")["Properties"];
+    let role = &resource(&template, "WebhookRole")["Properties"]["Policies"];
+    let environment = |parameters: &Value| {
+        resolve(&template, parameters, &webhook["Environment"]["Variables"]).unwrap()
+    };
+    let role_text = |parameters: &Value| resolve(&template, parameters, role).unwrap().to_string();
+
+    let off = json!({});
+    assert_eq!(template["Parameters"]["WebhookEdge"]["Default"], "none");
+    let created = deployed(&template, &off);
+    for name in EDGE {
+        assert!(!created.contains(name), "{name} without the edge");
+    }
+    for name in &created {
+        let kind = resource(&template, name)["Type"].as_str().unwrap();
+        assert!(
+            !kind.starts_with("AWS::CloudFront::") && !kind.starts_with("AWS::WAFv2::"),
+            "{name}: {kind} without the edge"
+        );
+    }
+    assert!(environment(&off)[ORIGIN_SECRET_ARN_VAR].is_null());
+    assert!(!role_text(&off).contains("WebhookOriginSecret"));
+    assert!(
+        resolve(
+            &template,
+            &off,
+            &json!({ "Condition": template["Outputs"]["WebhookEdgeUrl"]["Condition"] })
+        ) == Some(json!(false))
+    );
+
+    let on = json!({ "WebhookEdge": "cloudfront-waf" });
+    let created = deployed(&template, &on);
+    for name in EDGE {
+        assert!(created.contains(name), "{name} with the edge");
+    }
+    // The webhook is given the secret's ARN and may read that secret, and no other new one.
+    assert_eq!(
+        environment(&on)[ORIGIN_SECRET_ARN_VAR],
+        json!({ "Ref": "WebhookOriginSecret" })
+    );
+    let statements: Vec<Value> =
+        resolve(&template, &on, role).unwrap()[0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s.to_string().contains("WebhookOriginSecret"))
+            .cloned()
+            .collect();
+    assert_eq!(
+        statements,
+        [json!({
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": { "Ref": "WebhookOriginSecret" }
+        })]
+    );
+    let secret = &resource(&template, "WebhookOriginSecret")["Properties"]["GenerateSecretString"];
+    assert_eq!(secret["ExcludePunctuation"], true, "a header-safe value");
+    assert!(
+        secret["PasswordLength"].as_u64().unwrap()
+            >= idv_adapters::secrets::MIN_WEBHOOK_SECRET_BYTES as u64
+    );
+
+    // CloudFront's one origin is the function URL, over HTTPS, sent the secret in the header the
+    // webhook checks, with nothing cached and every header but Host passed on.
+    let config = &resource(&template, "WebhookDistribution")["Properties"]["DistributionConfig"];
+    let origins = config["Origins"].as_array().unwrap();
+    assert_eq!(origins.len(), 1);
+    assert_eq!(
+        origins[0]["DomainName"],
+        json!({ "Fn::Select": [2, { "Fn::Split": ["/", { "Fn::GetAtt": ["WebhookFunctionUrl", "FunctionUrl"] }] }] })
+    );
+    assert_eq!(
+        origins[0]["CustomOriginConfig"]["OriginProtocolPolicy"],
+        "https-only"
+    );
+    assert_eq!(
+        origins[0]["OriginCustomHeaders"],
+        json!([{
+            "HeaderName": ORIGIN_HEADER,
+            "HeaderValue": { "Fn::Sub": "{{resolve:secretsmanager:${WebhookOriginSecret}:SecretString}}" }
+        }])
+    );
+    let behaviour = &config["DefaultCacheBehavior"];
+    assert_eq!(behaviour["TargetOriginId"], origins[0]["Id"]);
+    assert_eq!(behaviour["ViewerProtocolPolicy"], "https-only");
+    // The managed CachingDisabled and AllViewerExceptHostHeader policies.
+    assert_eq!(
+        behaviour["CachePolicyId"],
+        "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+    );
+    assert_eq!(
+        behaviour["OriginRequestPolicyId"],
+        "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+    );
+    assert_eq!(behaviour["AllowedMethods"].as_array().unwrap().len(), 7);
+    assert!(behaviour["AllowedMethods"].to_string().contains("\"POST\""));
+
+    // The web ACL is created here, and the distribution uses it, unless one is named.
+    let web_acl = |parameters: &Value| resolve(&template, parameters, &config["WebACLId"]);
+    assert_eq!(
+        web_acl(&on),
+        Some(json!({ "Fn::GetAtt": ["WebhookWebAcl", "Arn"] }))
+    );
+    let named = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/shared/0f1e2d3c";
+    let elsewhere = json!({ "WebhookEdge": "cloudfront-waf", "WebhookWebAclArn": named });
+    assert!(!deployed(&template, &elsewhere).contains("WebhookWebAcl"));
+    assert!(deployed(&template, &elsewhere).contains("WebhookDistribution"));
+    assert_eq!(web_acl(&elsewhere), Some(json!(named)));
+
+    // Its one rule limits each source address to WebhookRatePerIp and answers 503 with
+    // Retry-After. A block without a custom response would be a 403, which Ralio drops.
+    let acl = &resource(&template, "WebhookWebAcl")["Properties"];
+    assert_eq!(acl["Scope"], "CLOUDFRONT");
+    assert_eq!(acl["DefaultAction"], json!({ "Allow": {} }));
+    let rules = acl["Rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1);
+    let rate = &rules[0]["Statement"]["RateBasedStatement"];
+    assert_eq!(rate["Limit"], json!({ "Ref": "WebhookRatePerIp" }));
+    assert_eq!(rate["AggregateKeyType"], "IP");
+    assert_eq!(rate["EvaluationWindowSec"], 300);
+    let limit = &template["Parameters"]["WebhookRatePerIp"];
+    assert_eq!(limit["MinValue"], 10, "WAF's lowest limit");
+    assert!(limit["Default"].as_u64().unwrap() >= 1000);
+    for rule in rules {
+        let response = &rule["Action"]["Block"]["CustomResponse"];
+        assert_eq!(response["ResponseCode"], 503, "{rule}");
+        assert!(
+            response["ResponseHeaders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["Name"] == "Retry-After"
+                    && h["Value"].as_str().unwrap().parse::<u32>().is_ok()),
+            "{rule}"
+        );
+        let key = response["CustomResponseBodyKey"].as_str().unwrap();
+        let body: Value = serde_json::from_str(
+            acl["CustomResponseBodies"][key]["Content"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(body["status"], 503);
+    }
+
+    // A stack that creates its web ACL must be in us-east-1, the only Region where CloudFront
+    // web ACLs are made; one that names a web ACL may be anywhere.
+    let rule = &template["Rules"]["WebhookEdgeWebAclNeedsUsEast1"];
+    let applies = |parameters: &Value| resolve(&template, parameters, &rule["RuleCondition"]);
+    assert_eq!(applies(&on), Some(json!(true)));
+    assert_eq!(applies(&elsewhere), Some(json!(false)));
+    assert_eq!(applies(&off), Some(json!(false)));
+    let holds = |region: &str| {
+        let parameters = json!({ "WebhookEdge": "cloudfront-waf", "AWS::Region": region });
+        resolve(&template, &parameters, &rule["Assertions"][0]["Assert"])
+    };
+    assert_eq!(holds("us-east-1"), Some(json!(true)));
+    assert_eq!(holds("eu-west-1"), Some(json!(false)));
+
+    // Ralio is given the distribution's address when there is one.
+    let output = &template["Outputs"]["WebhookEdgeUrl"];
+    assert_eq!(output["Condition"], "HasWebhookEdge");
+    assert_eq!(
+        output["Value"],
+        json!({ "Fn::Sub": "https://${WebhookDistribution.DomainName}/" })
     );
 }
 

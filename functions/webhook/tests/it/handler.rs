@@ -52,6 +52,7 @@ fn parts(store: Arc<dyn EventStore>, secrets: &str, clock: &ManualClock) -> Part
     Parts {
         store,
         keys: SigningKeys::fixed(WebhookSecrets::from_csv(secrets).unwrap()),
+        origin: None,
         clock: Arc::new(clock.clone()),
         scheduler: None,
         settings: Default::default(),

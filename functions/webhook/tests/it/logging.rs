@@ -91,6 +91,7 @@ async fn one_log_line_per_delivery_with_ids_and_no_personal_data() {
     let app = idv_webhook::router(idv_webhook::Webhook::new(idv_webhook::Parts {
         store,
         keys: SigningKeys::fixed(WebhookSecrets::from_csv(SECRET).unwrap()),
+        origin: None,
         clock: Arc::new(ManualClock::at(now)),
         scheduler: None,
         settings: Default::default(),
@@ -126,4 +127,78 @@ async fn one_log_line_per_delivery_with_ids_and_no_personal_data() {
     ] {
         assert!(!logs.contains(secret), "{secret} leaked into logs: {logs}");
     }
+}
+
+/// Requests refused at the edge's check log why, never the secret nor the header they carried,
+/// and the delivery line says `edge_header_mismatch`.
+#[tokio::test]
+async fn the_edge_secret_and_the_header_never_appear_in_logs() {
+    const ORIGIN: &str = "EdgeOriginSecretForTheLogTest0123456789abcdefghijklmnopqrstuvw";
+    let captured = capture_this_thread();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-05-20T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let app = idv_webhook::router(idv_webhook::Webhook::new(idv_webhook::Parts {
+        store: testing::memory(),
+        keys: SigningKeys::fixed(WebhookSecrets::from_csv(SECRET).unwrap()),
+        origin: Some(idv_adapters::origin_secret::OriginSecret::fixed(ORIGIN)),
+        clock: Arc::new(ManualClock::at(now)),
+        scheduler: None,
+        settings: Default::default(),
+        spellings: Default::default(),
+    }));
+    let body = fixture("related_party.kyc_session_created.v2.json");
+    let near_miss = format!("{}0", &ORIGIN[..ORIGIN.len() - 1]);
+    for (origin, status) in [
+        (None, 503),
+        (Some(near_miss.as_str()), 503),
+        (Some(ORIGIN), 200),
+    ] {
+        let mut request = axum::http::Request::post("/")
+            .header("content-type", "application/json")
+            .header("x-signature", WebhookSecret::new(SECRET).sign_hex(&body));
+        if let Some(origin) = origin {
+            request = request.header("x-origin-verify", origin);
+        }
+        let request = request.body(axum::body::Body::from(body.clone())).unwrap();
+        let answer = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(answer.status().as_u16(), status, "{origin:?}");
+    }
+
+    let logs = String::from_utf8(captured.lock().unwrap().clone()).unwrap();
+    assert!(
+        !logs.contains(ORIGIN),
+        "the secret leaked into logs: {logs}"
+    );
+    assert!(
+        !logs.contains(&near_miss),
+        "a header leaked into logs: {logs}"
+    );
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let outcomes: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "webhook delivery")
+        .map(|l| &l["fields"]["outcome"])
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            &json!("edge_header_mismatch"),
+            &json!("edge_header_mismatch"),
+            &json!("applied")
+        ],
+        "{logs}"
+    );
+    let reasons: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "webhook request did not come through the edge")
+        .map(|l| &l["fields"]["reason"])
+        .collect();
+    assert_eq!(
+        reasons,
+        [&json!("header_missing"), &json!("header_mismatch")]
+    );
 }

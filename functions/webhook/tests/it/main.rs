@@ -2,5 +2,6 @@
 //! instead of once per file. Each module is one former test file, so test names keep their
 //! module as a prefix and a filter by name still finds them.
 
+mod edge;
 mod handler;
 mod logging;

@@ -65,6 +65,7 @@ pub async fn replay(wiring: &Wiring<'_, ProcessEnv>, asked: Replay) -> Result<St
     let webhook = Webhook::new(idv_webhook::Parts {
         store: store.clone(),
         keys: idv_webhook::unknowable_keys(),
+        origin: None,
         clock: Arc::new(SystemClock),
         scheduler,
         settings,

@@ -105,6 +105,7 @@ fn replayer_parts(
     Parts {
         store: store.clone(),
         keys: idv_webhook::unknowable_keys(),
+        origin: None,
         clock: Arc::new(clock.clone()),
         scheduler: None,
         settings: idv_webhook::Settings::default(),

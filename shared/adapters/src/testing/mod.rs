@@ -200,13 +200,23 @@ pub async fn webhook_secret_on_emulator(value: &serde_json::Value) -> String {
     secret_on_emulator("webhook", value).await
 }
 
-/// The secret is named by its kind, so that the recorded permissions tell the two secrets apart.
+/// Creates a Secrets Manager secret on the emulator holding the edge's origin secret as its whole
+/// string, as the template generates it, and returns its ARN.
+pub async fn origin_secret_on_emulator(value: &str) -> String {
+    secret_text_on_emulator("origin", value).await
+}
+
 async fn secret_on_emulator(kind: &str, value: &serde_json::Value) -> String {
+    secret_text_on_emulator(kind, &value.to_string()).await
+}
+
+/// The secret is named by its kind, so that the recorded permissions tell the secrets apart.
+async fn secret_text_on_emulator(kind: &str, text: &str) -> String {
     secrets_client_on_emulator()
         .await
         .create_secret()
         .name(format!("idv-test-{kind}-{}", uuid::Uuid::new_v4().simple()))
-        .secret_string(value.to_string())
+        .secret_string(text)
         .send()
         .await
         .expect("create test secret")

@@ -46,6 +46,9 @@ impl Permission {
 /// This mark is in the name of every webhook-secrets secret that the tests create.
 pub const WEBHOOK_SECRET_MARK: &str = "-webhook-";
 
+/// This mark is in the name of every edge origin secret that the tests create.
+pub const ORIGIN_SECRET_MARK: &str = "-origin-";
+
 /// Returns the permissions that one request needs, from its `X-Amz-Target` and body.
 /// `TransactWriteItems` is authorised item by item, as the actions it contains.
 pub fn permissions(target: &str, body: Option<&[u8]>) -> Vec<Permission> {
@@ -87,8 +90,9 @@ pub fn permissions(target: &str, body: Option<&[u8]>) -> Vec<Permission> {
         return vec![Permission::new(format!("events:{operation}"), "bus")];
     }
     if service == "secretsmanager" {
-        // The secret is told apart from the names that the test helpers give the two secrets.
+        // The secret is told apart from the names that the test helpers give the three secrets.
         let secret = match body["SecretId"].as_str() {
+            Some(id) if id.contains(ORIGIN_SECRET_MARK) => "secret/origin",
             Some(id) if id.contains(WEBHOOK_SECRET_MARK) => "secret/webhook",
             _ => "secret/api",
         };
@@ -235,6 +239,13 @@ mod tests {
                 r#"{"SecretId":"arn:aws:secretsmanager:eu-west-1:1:secret:idv-test-webhook-1"}"#
             ),
             ["secretsmanager:GetSecretValue secret/webhook"]
+        );
+        assert_eq!(
+            actions(
+                "secretsmanager.GetSecretValue",
+                r#"{"SecretId":"arn:aws:secretsmanager:eu-west-1:1:secret:idv-test-origin-1"}"#
+            ),
+            ["secretsmanager:GetSecretValue secret/origin"]
         );
         assert_eq!(
             actions("AWSEvents.PutEvents", "{}"),
