@@ -64,6 +64,15 @@ async fn answer(response: reqwest::Response) -> (u16, Value) {
 }
 
 impl Stack {
+    /// Runs the sweep now, as the reconciler's schedule would, without a deadline.
+    pub async fn sweep_now(&self) -> idv_adapters::sweep::SweepReport {
+        self.running
+            .reconciler
+            .run_once(idv_adapters::ralio::Deadline::none())
+            .await
+            .expect("the sweep runs")
+    }
+
     pub fn api(&self, path: &str) -> String {
         format!("{}{path}", self.running.api_url)
     }

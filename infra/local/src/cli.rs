@@ -115,6 +115,10 @@ pub struct Args {
     /// What the simulator's merchant account list shows (Ralio's is undocumented).
     #[arg(long, value_enum, default_value = "users-accounts")]
     pub sim_account_list: ralio_sim::AccountList,
+    /// Whether the simulator's session list keeps an ended session's hostedUrl (Ralio's
+    /// example lists only open sessions).
+    #[arg(long, value_enum, default_value = "with-hosted-url")]
+    pub sim_final_listing: ralio_sim::FinalListing,
     /// The simulator sends no `account_activated` for the accounts it opens.
     #[arg(long)]
     pub sim_no_account_activated: bool,
@@ -145,6 +149,7 @@ impl Args {
                 },
                 faults: self.sim_fault.clone(),
                 account_list: self.sim_account_list,
+                final_listing: self.sim_final_listing,
                 announce_accounts: !self.sim_no_account_activated,
             },
             Some(base_url) => RalioMode::Real {

@@ -35,6 +35,9 @@ pub enum RalioMode {
         faults: Vec<(ralio_sim::Operation, ralio_sim::Fault)>,
         /// Says what its merchant account list shows (`--sim-account-list`).
         account_list: ralio_sim::AccountList,
+        /// Says whether its session list keeps an ended session's link
+        /// (`--sim-final-listing`).
+        final_listing: ralio_sim::FinalListing,
         /// Says whether it announces the accounts it opens (`--sim-no-account-activated`).
         announce_accounts: bool,
     },
@@ -171,6 +174,7 @@ impl Default for LocalOptions {
                 chaos: ralio_sim::Chaos::default(),
                 faults: Vec::new(),
                 account_list: ralio_sim::AccountList::default(),
+                final_listing: ralio_sim::FinalListing::default(),
                 announce_accounts: true,
             },
             webhook_secrets: LOCAL_WEBHOOK_SECRET.into(),

@@ -33,6 +33,7 @@ pub(crate) async fn start(
             chaos,
             faults,
             account_list,
+            final_listing,
             announce_accounts,
         } => {
             let listener = bind(*addr).await?;
@@ -52,6 +53,7 @@ pub(crate) async fn start(
             config.chaos = *chaos;
             config.faults = faults.clone();
             config.account_list = *account_list;
+            config.final_listing = *final_listing;
             config.announce_accounts = *announce_accounts;
             config.session_life = options.session_life;
             // The simulator runs on the stack's clock, so that Ralio's times and the service's

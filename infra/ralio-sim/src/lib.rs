@@ -40,6 +40,7 @@ pub use accounts::{AccountList, SimAccount};
 pub use delivery::{Chaos, Delivery, Signature};
 pub use faults::{Fault, FaultPlan, Operation};
 pub use payloads::Generation;
+pub use ralio_api::FinalListing;
 pub use state::{SimClock, SimConfig, Simulator};
 
 pub fn router(sim: Arc<Simulator>) -> Router {

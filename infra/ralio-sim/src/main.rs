@@ -26,6 +26,9 @@ struct Args {
     /// What the merchant account list shows (undocumented at Ralio: each reading is a mode).
     #[arg(long, value_enum, default_value = "users-accounts")]
     account_list: ralio_sim::AccountList,
+    /// Whether the session list keeps an ended session's hostedUrl (undocumented at Ralio).
+    #[arg(long, value_enum, default_value = "with-hosted-url")]
+    final_listing: ralio_sim::FinalListing,
     /// Send no `account_activated` for the accounts it opens.
     #[arg(long)]
     no_account_activated: bool,
@@ -50,6 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.generation = args.payloads;
     config.signature = args.signature;
     config.account_list = args.account_list;
+    config.final_listing = args.final_listing;
     config.announce_accounts = !args.no_account_activated;
     config.faults = args.fault;
     println!(

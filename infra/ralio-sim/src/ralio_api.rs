@@ -47,6 +47,18 @@ pub(crate) async fn login(State(sim): State<Arc<Simulator>>, body: axum::body::B
     axum::Json(json!({ "token": token })).into_response()
 }
 
+/// Says what Ralio's session list shows of a session that has ended. The documented example lists
+/// only open sessions, each with its `hostedUrl` (REFERENCE §2.2), so whether an ended one keeps
+/// its link is unspecified: each reading is a mode, and the tests run them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum FinalListing {
+    /// An ended session is listed like an open one, with its `hostedUrl`.
+    #[default]
+    WithHostedUrl,
+    /// An ended session is listed without `hostedUrl`, its page being of no more use.
+    WithoutHostedUrl,
+}
+
 fn session_json(s: &SimSession, public_url: &str, snake_case_dates: bool) -> Value {
     let mut v = json!({
         "data": {},
@@ -128,7 +140,14 @@ pub(crate) async fn list_sessions(
         .iter()
         .skip((page - 1) * page_size)
         .take(page_size)
-        .map(|s| session_json(s, &sim.config.public_url, true))
+        .map(|s| {
+            let mut listed = session_json(s, &sim.config.public_url, true);
+            let ended = !matches!(s.state, "NOT_STARTED" | "STARTED" | "REVIEW");
+            if ended && sim.config.final_listing == FinalListing::WithoutHostedUrl {
+                listed.as_object_mut().map(|o| o.remove("hostedUrl"));
+            }
+            listed
+        })
         .collect();
     axum::Json(json!({
         "pagination": { "next": null, "numPages": pages, "page": page, "pageSize": page_size, "previous": null, "total": all.len() },

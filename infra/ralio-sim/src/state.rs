@@ -12,6 +12,7 @@ use crate::accounts::{AccountList, SimAccount};
 use crate::delivery::{self, Chaos, Signature};
 use crate::faults::{Fault, FaultPlan, Operation};
 use crate::payloads::Generation;
+use crate::ralio_api::FinalListing;
 
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -27,6 +28,9 @@ pub struct SimConfig {
     pub chaos: Chaos,
     /// Says what the merchant account list shows, which Ralio does not document.
     pub account_list: AccountList,
+    /// Says whether the session list keeps an ended session's `hostedUrl`, which Ralio does
+    /// not document.
+    pub final_listing: FinalListing,
     /// Says whether an opened account is announced with `account_activated`, because a
     /// merchant that never subscribed to it gets none.
     pub announce_accounts: bool,
@@ -81,6 +85,7 @@ impl SimConfig {
             signature: Signature::Hex,
             chaos: Chaos::default(),
             account_list: AccountList::default(),
+            final_listing: FinalListing::default(),
             announce_accounts: true,
             session_life: chrono::Duration::days(7),
             faults: Vec::new(),

@@ -77,13 +77,22 @@ pub fn events(metric: &str, how_many: usize) {
     }
 }
 
-/// Reports a sweep run: sessions healed (`SweepHealed`), Ralio calls (`SweepRalioCalls`) and users
-/// whose level is overdue (`LevelOverdue`, written even when zero so that its alarm has data),
-/// dimension `Function`.
+/// Reports a sweep run, dimension `Function`: sessions whose state it applied (`SweepHealed`, not
+/// counting those a webhook had already brought), Ralio calls (`SweepRalioCalls`), sessions left
+/// for later because a call failed (`SweepFailed`), sessions it stopped waiting for
+/// (`SweepGaveUp`) and users whose level is overdue (`LevelOverdue`). Each is written even when
+/// zero, so that its alarm has data and `LevelOverdue` reads as a gauge of the run.
 pub fn sweep(report: &crate::sweep::SweepReport) {
     let function = ("Function", "reconciler");
-    add("SweepHealed", function, &[], report.healed.len() as u64);
+    let applied = report
+        .healed
+        .iter()
+        .filter(|(_, outcome)| *outcome == idv_model::EventOutcome::Applied)
+        .count();
+    add("SweepHealed", function, &[], applied as u64);
     add("SweepRalioCalls", function, &[], report.ralio_calls as u64);
+    add("SweepFailed", function, &[], report.failed as u64);
+    add("SweepGaveUp", function, &[], report.gave_up as u64);
     add("LevelOverdue", function, &[], report.level_overdue as u64);
 }
 

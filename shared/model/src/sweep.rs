@@ -18,6 +18,10 @@ use crate::lifecycle::Phase;
 /// how it ended, and a person can still run `idv-admin reconcile`.
 pub const GIVE_UP_AFTER_EXPIRY: Duration = Duration::days(7);
 
+/// The sweep stops counting a verified user's missing level this long after the verification. Its
+/// `SweepGaveUp` alarm has then told a person, and the user's `level_overdue` alert stays.
+pub const GIVE_UP_AFTER_VERIFIED: Duration = Duration::days(7);
+
 /// A session is visited again at most this long after a visit that found nothing new, so an
 /// outcome whose webhook was lost is found within this bound even late in a session's life.
 pub const LONGEST_REVISIT: Duration = Duration::hours(6);
@@ -82,24 +86,31 @@ impl SweepMark {
         self.since + wait <= now
     }
 
-    /// Returns the mark after a visit at `now` that found nothing new. The wait doubles with each
-    /// such visit, up to [`LONGEST_REVISIT`], so a session nobody opens costs Ralio a few calls a
-    /// day rather than one per run. The mark goes (`None`) once the session is
-    /// [`GIVE_UP_AFTER_EXPIRY`] past its expiry.
-    pub fn after_fruitless_visit(
+    /// Returns the mark after a visit at `now` that found nothing new, or `None` once `gives_up_at`
+    /// (see `SessionRecord::sweep_gives_up_at`) has passed.
+    ///
+    /// - An open session's wait doubles with each such visit, up to [`LONGEST_REVISIT`], so a
+    ///   session nobody opens costs Ralio a few calls a day rather than one per run.
+    /// - A verified session's level is looked at again after `wait` each time: that look reads
+    ///   only the store, and each run then counts every overdue user, so its gauge does not
+    ///   flicker.
+    pub fn after_visit(
         &self,
         wait: Duration,
-        expires_at: Option<DateTime<Utc>>,
+        gives_up_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Option<SweepMark> {
-        if expires_at.is_some_and(|at| now >= at + GIVE_UP_AFTER_EXPIRY) {
+        if now >= gives_up_at {
             return None;
         }
         let visits = self.visits.saturating_add(1);
-        let doubled = wait
-            .checked_mul(1_i32 << visits.min(16))
-            .unwrap_or(LONGEST_REVISIT);
-        let next_wait = doubled.min(LONGEST_REVISIT.max(wait));
+        let next_wait = match self.group {
+            SweepGroup::Open => wait
+                .checked_mul(1_i32 << visits.min(16))
+                .unwrap_or(LONGEST_REVISIT)
+                .min(LONGEST_REVISIT.max(wait)),
+            SweepGroup::AwaitingLevel => wait,
+        };
         // The session is due `wait` after `since`, so `since` is placed that much before the
         // next visit.
         Some(SweepMark {
@@ -147,9 +158,7 @@ mod tests {
         assert!(mark.is_due(wait, now));
         let mut gaps = Vec::new();
         for _ in 0..6 {
-            let next = mark
-                .after_fruitless_visit(wait, Some(at(168)), now)
-                .unwrap();
+            let next = mark.after_visit(wait, at(168), now).unwrap();
             let due = next.since + wait;
             gaps.push((due - now).num_minutes());
             assert!(!next.is_due(wait, now));
@@ -157,9 +166,22 @@ mod tests {
             mark = next;
         }
         assert_eq!(gaps, [60, 120, 240, 360, 360, 360]);
-        assert_eq!(
-            mark.after_fruitless_visit(wait, Some(at(0)), at(0) + GIVE_UP_AFTER_EXPIRY),
-            None
-        );
+        assert_eq!(mark.after_visit(wait, at(24), at(24)), None);
+    }
+
+    #[test]
+    fn an_awaited_level_is_looked_at_every_wait_until_giving_up() {
+        let wait = Duration::minutes(15);
+        let mut mark = SweepMark::after_change(Phase::Verified, at(0)).unwrap();
+        let gives_up_at = at(0) + GIVE_UP_AFTER_VERIFIED;
+        let mut now = at(1);
+        for visit in 1..=5 {
+            mark = mark.after_visit(wait, gives_up_at, now).unwrap();
+            assert_eq!(mark.visits, visit);
+            assert!(!mark.is_due(wait, now + wait - Duration::seconds(1)));
+            assert!(mark.is_due(wait, now + wait));
+            now += wait;
+        }
+        assert_eq!(mark.after_visit(wait, gives_up_at, gives_up_at), None);
     }
 }

@@ -793,6 +793,8 @@ fn quiet_failures_are_alarmed_and_the_webhook_reserves_no_concurrency_unless_ask
         "AccountCreationUnresolved",
         "SessionCreationUnresolved",
         "LevelOverdue",
+        "SweepFailed",
+        "SweepGaveUp",
         "WebhookEdgeRefused",
     ] {
         let found = alarms_on(&template, idv_adapters::metrics::NAMESPACE, metric);

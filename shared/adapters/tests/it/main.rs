@@ -11,3 +11,4 @@ mod reconcile;
 mod store_contract;
 mod store_equivalence;
 mod sweep;
+mod sweep_faults;

@@ -26,13 +26,18 @@ idv_adapters::both_stores!(
     a_rate_limited_sweep_stops_and_leaves_the_rest_due,
 );
 
-const SETTINGS: SweepSettings = SweepSettings {
+pub(crate) const SETTINGS: SweepSettings = SweepSettings {
     sweep_after: Duration::minutes(30),
     level_wait: Duration::minutes(15),
     max_users: 50,
 };
 
-async fn create(store: &Arc<dyn Store>, uid: Uid, session: SessionId, at: DateTime<Utc>) {
+pub(crate) async fn create(
+    store: &Arc<dyn Store>,
+    uid: Uid,
+    session: SessionId,
+    at: DateTime<Utc>,
+) {
     let record = SessionRecord::created(
         Owner::User(uid),
         session,
@@ -43,7 +48,11 @@ async fn create(store: &Arc<dyn Store>, uid: Uid, session: SessionId, at: DateTi
     store.store_session(&record, &[]).await.unwrap();
 }
 
-async fn marks(store: &Arc<dyn Store>, group: SweepGroup, by: DateTime<Utc>) -> Vec<SessionId> {
+pub(crate) async fn marks(
+    store: &Arc<dyn Store>,
+    group: SweepGroup,
+    by: DateTime<Utc>,
+) -> Vec<SessionId> {
     store
         .marked_before(group, by, 100)
         .await
@@ -53,7 +62,7 @@ async fn marks(store: &Arc<dyn Store>, group: SweepGroup, by: DateTime<Utc>) -> 
         .collect()
 }
 
-async fn phase_of(store: &Arc<dyn Store>, uid: Uid, session: SessionId) -> Phase {
+pub(crate) async fn phase_of(store: &Arc<dyn Store>, uid: Uid, session: SessionId) -> Phase {
     store
         .load_user(uid)
         .await
@@ -106,7 +115,7 @@ async fn a_visit_writes_only_over_the_mark_it_read(store: Arc<dyn Store>) {
         .unwrap()[0]
         .mark;
     let later = t0() + Duration::hours(1);
-    let next = seen.after_fruitless_visit(SETTINGS.sweep_after, None, later);
+    let next = seen.after_visit(SETTINGS.sweep_after, later + Duration::days(14), later);
     assert!(store.record_visit(owner, a, seen, next).await.unwrap());
     assert!(
         !store.record_visit(owner, a, seen, None).await.unwrap(),
@@ -145,13 +154,13 @@ async fn a_visit_writes_only_over_the_mark_it_read(store: Arc<dyn Store>) {
     );
 }
 
-fn listed(id: SessionId, state: &str) -> Value {
+pub(crate) fn listed(id: SessionId, state: &str) -> Value {
     json!({ "id": id.to_string(), "hostedUrl": format!("https://h/{id}"), "state": state,
             "created_at": "2026-05-04T09:12:03Z", "expiresAt": "2026-05-11T09:12:03Z" })
 }
 
 /// Mounts Ralio's list for `uid`, and a history and checks for every session in it.
-async fn ralio_knows(server: &MockServer, uid: Uid, sessions: &[(SessionId, &str)]) {
+pub(crate) async fn ralio_knows(server: &MockServer, uid: Uid, sessions: &[(SessionId, &str)]) {
     let base = format!("/api/v1/account/users/{uid}/identity-verifications");
     let list: Vec<Value> = sessions.iter().map(|(id, s)| listed(*id, s)).collect();
     Mock::given(method("GET"))
@@ -179,7 +188,11 @@ async fn ralio_knows(server: &MockServer, uid: Uid, sessions: &[(SessionId, &str
     }
 }
 
-async fn run(store: &Arc<dyn Store>, client: &RalioClient, now: DateTime<Utc>) -> SweepReport {
+pub(crate) async fn run(
+    store: &Arc<dyn Store>,
+    client: &RalioClient,
+    now: DateTime<Utc>,
+) -> SweepReport {
     sweep(
         store.as_ref(),
         client.within(Deadline::none()),

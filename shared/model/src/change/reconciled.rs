@@ -52,7 +52,8 @@ impl AttributedEvent {
 
 impl AttributedEvent {
     /// Adds what Ralio's checks and state history say about a reconciled state: the reasons a
-    /// rejection gives, and when the state was reached (`None` keeps the time of reconciling).
+    /// rejection gives, and when the state was reached (`None` keeps the time of reconciling). A
+    /// time after reconciling is Ralio's clock running ahead, so it is not taken.
     pub fn with_evidence(
         mut self,
         reasons: Vec<FailureReason>,
@@ -64,9 +65,37 @@ impl AttributedEvent {
         {
             *failure_reasons = reasons;
         }
-        if let Some(at) = reached_at {
+        if let Some(at) = reached_at.filter(|at| *at <= self.occurred_at) {
             self.occurred_at = at;
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::{SessionState, Uid};
+
+    #[test]
+    fn a_reconciled_state_takes_ralio_s_time_unless_it_is_in_the_future() {
+        let now = DateTime::UNIX_EPOCH + Duration::days(400);
+        let owner = Owner::User(Uid::from_uuid(uuid::Uuid::nil()));
+        let session = SessionId::from_uuid(uuid::Uuid::from_u128(7));
+        let event =
+            || AttributedEvent::reconciled(owner, session, SessionState::Verified, now).unwrap();
+        let earlier = now - Duration::hours(2);
+        assert_eq!(
+            event().with_evidence(Vec::new(), Some(earlier)).occurred_at,
+            earlier
+        );
+        assert_eq!(event().with_evidence(Vec::new(), None).occurred_at, now);
+        let ahead = now + Duration::minutes(3);
+        assert_eq!(
+            event().with_evidence(Vec::new(), Some(ahead)).occurred_at,
+            now
+        );
     }
 }

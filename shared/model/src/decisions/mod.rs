@@ -181,17 +181,22 @@ pub fn level_overdue(
     level_wait: chrono::Duration,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    if profile.kyc_level() == KycLevel::Regular {
-        return None;
-    }
-    let level_at = profile.kyc.level.as_ref().map(|l| l.stamp.at);
     sessions
         .iter()
-        .filter(|s| s.owner == Owner::User(profile.uid) && s.phase == Phase::Verified)
-        .filter(|s| level_at.is_none_or(|at| at < s.updated_at))
+        .filter(|s| awaits_level(profile, s))
         .map(|s| s.updated_at + level_wait)
         .filter(|due| *due <= now)
         .min()
+}
+
+/// Returns whether a level event is still awaited after `session`: it is the user's own
+/// VERIFIED session, the user is not REGULAR, and no level event has come since.
+pub fn awaits_level(profile: &UserProfile, session: &SessionRecord) -> bool {
+    let level_at = profile.kyc.level.as_ref().map(|l| l.stamp.at);
+    profile.kyc_level() != KycLevel::Regular
+        && session.owner == Owner::User(profile.uid)
+        && session.phase == Phase::Verified
+        && level_at.is_none_or(|at| at < session.updated_at)
 }
 
 /// Returns the user's newest session, by creation time.

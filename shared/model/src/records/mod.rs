@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::expiry::{BucketKind, ExpiryBucket};
 use crate::lifecycle::{EventStamp, LevelStamp, Phase};
-use crate::sweep::SweepMark;
+use crate::sweep::{GIVE_UP_AFTER_EXPIRY, GIVE_UP_AFTER_VERIFIED, SweepGroup, SweepMark};
 use crate::{KycLevel, Owner, SessionId, SessionState, Uid};
 
 /// Ralio's documented session lifetime, for sessions it reports without `expiresAt`.
@@ -120,6 +120,20 @@ impl SessionRecord {
             record.phase = Phase::reported(state);
         }
         record
+    }
+
+    /// Returns when the sweep stops looking at this session: a week after its verification while
+    /// its level is awaited, otherwise a week after its expiry (or after [`SESSION_LIFETIME`]
+    /// when Ralio gave none).
+    pub fn sweep_gives_up_at(&self) -> DateTime<Utc> {
+        match SweepGroup::of(self.phase) {
+            Some(SweepGroup::AwaitingLevel) => self.updated_at + GIVE_UP_AFTER_VERIFIED,
+            _ => {
+                self.expires_at
+                    .unwrap_or(self.created_at + SESSION_LIFETIME)
+                    + GIVE_UP_AFTER_EXPIRY
+            }
+        }
     }
 
     /// Returns whether the hosted page can still be used, which is when the session is open and

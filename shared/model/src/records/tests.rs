@@ -81,6 +81,36 @@ fn lapsed_open_session_is_not_active() {
 }
 
 #[test]
+fn the_sweep_gives_up_a_week_after_expiry_or_after_verification() {
+    let created = at("2026-05-04T09:12:03Z");
+    let mut record = SessionRecord::created(
+        Owner::User(uid()),
+        session_id(),
+        HostedUrl::new("https://x"),
+        created,
+        at("2026-05-10T00:00:00Z"),
+    );
+    assert_eq!(
+        record.sweep_gives_up_at(),
+        at("2026-05-17T00:00:00Z"),
+        "an open session: a week after its expiry"
+    );
+    record.expires_at = None;
+    assert_eq!(
+        record.sweep_gives_up_at(),
+        created + SESSION_LIFETIME + Duration::days(7),
+        "without an expiry: a week after Ralio's lifetime"
+    );
+    record.phase = Phase::Verified;
+    record.updated_at = at("2026-05-05T00:00:00Z");
+    assert_eq!(
+        record.sweep_gives_up_at(),
+        at("2026-05-12T00:00:00Z"),
+        "a verified session: a week after the verification"
+    );
+}
+
+#[test]
 fn an_announced_session_gets_the_documented_defaults_and_only_open_states() {
     let now = at("2026-05-04T09:12:03Z");
     let announce = |created, expires, state| {
