@@ -2,35 +2,28 @@
 //! level (REFERENCE §2.5), so it reads only the store: it counts the user as overdue, and a
 //! person is alarmed.
 
-use chrono::{DateTime, Utc};
 use std::slice;
 
 use idv_model::decisions::{awaits_level, level_overdue};
-use idv_model::{Owner, SweepGroup, SweepMark};
+use idv_model::{Owner, SweepGroup};
 
-use super::{Next, SweepReport, SweepSettings, record};
+use super::{Next, Run, SweepReport};
 use crate::store::{Marked, StoreError, SweepIndex, UserReader};
 
 pub(super) async fn visit_user<S>(
-    store: &S,
+    run: &Run<'_, S>,
     owner: Owner,
     marks: &[Marked],
-    settings: SweepSettings,
-    now: DateTime<Utc>,
     report: &mut SweepReport,
 ) -> Result<(), StoreError>
 where
     S: UserReader + SweepIndex + ?Sized,
 {
     let Owner::User(uid) = owner else {
-        // A related party has no level of its own to wait for.
-        for marked in marks {
-            record(store, marked, Next::Released, report).await?;
-        }
-        return Ok(());
+        return run.release_all(marks, report).await;
     };
-    let snapshot = store.load_user(uid).await?;
-    let wait = settings.level_wait;
+    let (wait, now) = (run.settings.level_wait, run.now);
+    let snapshot = run.store.load_user(uid).await?;
     let mut overdue = false;
     for marked in marks {
         let session = snapshot
@@ -51,11 +44,9 @@ where
             }
             // The session moved on since its mark was written, so the mark follows what is
             // stored.
-            stored => stored
-                .and_then(|s| SweepMark::after_change(s.phase, s.updated_at))
-                .map_or(Next::Released, Next::Again),
+            stored => Next::following(stored),
         };
-        record(store, marked, next, report).await?;
+        run.record(marked, next, report).await?;
     }
     if overdue {
         tracing::warn!(uid = %uid, "a verified user has no REGULAR level: level_overdue");

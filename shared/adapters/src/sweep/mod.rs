@@ -23,7 +23,7 @@ mod open;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use idv_model::{EventOutcome, Owner, SessionId, SweepGroup, SweepMark};
+use idv_model::{EventOutcome, Owner, SessionId, SessionRecord, SweepGroup, SweepMark};
 
 use crate::ralio::{RalioCall, RalioError};
 use crate::store::{EventStore, Marked, StoreError, SweepIndex, UserReader};
@@ -93,17 +93,17 @@ pub async fn sweep<S>(
 where
     S: UserReader + EventStore + SweepIndex + ?Sized,
 {
+    let run = Run {
+        store,
+        ralio,
+        settings,
+        now,
+    };
     let mut report = SweepReport::default();
-    let open = store
-        .marked_before(
-            SweepGroup::Open,
-            now - settings.sweep_after,
-            settings.max_users,
-        )
-        .await?;
+    let open = run.due(SweepGroup::Open, settings.sweep_after).await?;
     for (owner, marks) in by_owner(open) {
         report.users += 1;
-        match open::visit_user(store, ralio, owner, &marks, settings, now, &mut report).await {
+        match open::visit_user(&run, owner, &marks, &mut report).await {
             Ok(()) => {}
             Err(Halt::Stop(reason)) => {
                 report.stopped = Some(reason);
@@ -112,18 +112,73 @@ where
             Err(Halt::Fail(err)) => return Err(err),
         }
     }
-    let awaiting = store
-        .marked_before(
-            SweepGroup::AwaitingLevel,
-            now - settings.level_wait,
-            settings.max_users,
-        )
+    let awaiting = run
+        .due(SweepGroup::AwaitingLevel, settings.level_wait)
         .await?;
     for (owner, marks) in by_owner(awaiting) {
         report.users += 1;
-        level::visit_user(store, owner, &marks, settings, now, &mut report).await?;
+        level::visit_user(&run, owner, &marks, &mut report).await?;
     }
     Ok(report)
+}
+
+/// This is what every visit of one run shares.
+struct Run<'a, S: ?Sized> {
+    store: &'a S,
+    ralio: RalioCall<'a>,
+    settings: SweepSettings,
+    now: DateTime<Utc>,
+}
+
+impl<S> Run<'_, S>
+where
+    S: SweepIndex + ?Sized,
+{
+    /// Returns the marks of `group` that are due, at most `max_users` of them.
+    async fn due(&self, group: SweepGroup, wait: Duration) -> Result<Vec<Marked>, StoreError> {
+        self.store
+            .marked_before(group, self.now - wait, self.settings.max_users)
+            .await
+    }
+
+    /// Records a visit that applied nothing. A mark that changed since it was read (a webhook
+    /// came meanwhile) is left as it is, and not counted.
+    async fn record(
+        &self,
+        marked: &Marked,
+        next: Next,
+        report: &mut SweepReport,
+    ) -> Result<(), StoreError> {
+        let written = self
+            .store
+            .record_visit(marked.owner, marked.session_id, marked.mark, next.mark())
+            .await?;
+        if written {
+            match next {
+                Next::Again(_) => report.unchanged += 1,
+                Next::Retry(_) => report.failed += 1,
+                Next::Released => report.released += 1,
+                Next::GaveUp => {
+                    tracing::warn!(session_id = %marked.session_id, group = marked.mark.group.as_str(), "the sweep stopped waiting for a session: gave up");
+                    report.gave_up += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets go of every mark of an owner the sweep cannot ask about: a related party, for
+    /// whose sessions Ralio documents no list and which has no level of its own.
+    async fn release_all(
+        &self,
+        marks: &[Marked],
+        report: &mut SweepReport,
+    ) -> Result<(), StoreError> {
+        for marked in marks {
+            self.record(marked, Next::Released, report).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Says why a run stops before its end.
@@ -189,38 +244,19 @@ impl Next {
         next.map_or(Next::GaveUp, Next::Retry)
     }
 
+    /// Returns what a mark older than the stored session leaves: the mark its stored phase
+    /// calls for, or none (a creation filled the mark after an outcome, or the session is
+    /// gone).
+    fn following(stored: Option<&SessionRecord>) -> Self {
+        stored
+            .and_then(|s| SweepMark::after_change(s.phase, s.updated_at))
+            .map_or(Next::Released, Next::Again)
+    }
+
     fn mark(self) -> Option<SweepMark> {
         match self {
             Next::Again(mark) | Next::Retry(mark) => Some(mark),
             Next::Released | Next::GaveUp => None,
         }
     }
-}
-
-/// Records a visit that applied nothing. A mark that changed since it was read (a webhook came
-/// meanwhile) is left as it is, and not counted.
-async fn record<S>(
-    store: &S,
-    marked: &Marked,
-    next: Next,
-    report: &mut SweepReport,
-) -> Result<(), StoreError>
-where
-    S: SweepIndex + ?Sized,
-{
-    let written = store
-        .record_visit(marked.owner, marked.session_id, marked.mark, next.mark())
-        .await?;
-    if written {
-        match next {
-            Next::Again(_) => report.unchanged += 1,
-            Next::Retry(_) => report.failed += 1,
-            Next::Released => report.released += 1,
-            Next::GaveUp => {
-                tracing::warn!(session_id = %marked.session_id, group = marked.mark.group.as_str(), "the sweep stopped waiting for a session: gave up");
-                report.gave_up += 1;
-            }
-        }
-    }
-    Ok(())
 }

@@ -2,38 +2,29 @@
 //! outcome here unknown, and applies it with the reasons from its checks and the time from its
 //! state history.
 
-use chrono::{DateTime, Utc};
 use idv_model::{
     AttributedEvent, Owner, Phase, Plan, SessionId, SessionRecord, SessionState, SweepGroup,
     SweepMark, Uid, UserSnapshot, Verdict,
 };
 
-use super::SweepReport;
-use super::{Halt, Next, SweepSettings, record, triage};
-use crate::ralio::{RalioCall, SessionListing};
+use super::{Halt, Next, Run, SweepReport, triage};
+use crate::ralio::SessionListing;
 use crate::store::{EventStore, Marked, SweepIndex, UserReader};
 
 /// Looks at one owner's open sessions, calling Ralio only when one of them is still open here.
 pub(super) async fn visit_user<S>(
-    store: &S,
-    ralio: RalioCall<'_>,
+    run: &Run<'_, S>,
     owner: Owner,
     marks: &[Marked],
-    settings: SweepSettings,
-    now: DateTime<Utc>,
     report: &mut SweepReport,
 ) -> Result<(), Halt>
 where
     S: UserReader + EventStore + SweepIndex + ?Sized,
 {
     let Owner::User(uid) = owner else {
-        // Ralio documents no list for a related party's sessions, so there is nothing to ask.
-        for marked in marks {
-            record(store, marked, Next::Released, report).await?;
-        }
-        return Ok(());
+        return Ok(run.release_all(marks, report).await?);
     };
-    let snapshot = store.load_user(uid).await?;
+    let snapshot = run.store.load_user(uid).await?;
     let mut asking = Vec::new();
     for marked in marks {
         match stored(&snapshot, marked.session_id) {
@@ -42,55 +33,45 @@ where
             }
             // The mark is older than what is stored (a creation filled it after an outcome),
             // so it is corrected from the stored phase without asking Ralio.
-            stored => {
-                let next = stored
-                    .and_then(|s| SweepMark::after_change(s.phase, s.updated_at))
-                    .map_or(Next::Released, Next::Again);
-                record(store, marked, next, report).await?;
-            }
+            stored => run.record(marked, Next::following(stored), report).await?,
         }
     }
     if asking.is_empty() {
         return Ok(());
     }
     report.ralio_calls += 1;
-    let listing = match ralio.session_listing(uid).await {
+    let listing = match run.ralio.session_listing(uid).await {
         Ok(listing) => listing,
         Err(err) => {
             let err = triage(err)?;
             tracing::warn!(uid = %uid, error = err.kind(), "the sweep could not read Ralio's list");
             for (marked, session) in asking {
-                let next = back_off(marked, session, settings, now);
-                record(store, marked, Next::after_failure(next), report).await?;
+                let next = back_off(run, marked, session);
+                run.record(marked, Next::after_failure(next), report)
+                    .await?;
             }
             return Ok(());
         }
     };
     for (marked, session) in asking {
-        heal(
-            store, ralio, uid, marked, session, &listing, settings, now, report,
-        )
-        .await?;
+        heal(run, uid, marked, session, &listing, report).await?;
     }
     Ok(())
 }
 
 /// Applies the state Ralio lists for one session, when the lifecycle would apply it.
-#[allow(clippy::too_many_arguments)]
 async fn heal<S>(
-    store: &S,
-    ralio: RalioCall<'_>,
+    run: &Run<'_, S>,
     uid: Uid,
     marked: &Marked,
     session: &SessionRecord,
     listing: &SessionListing,
-    settings: SweepSettings,
-    now: DateTime<Utc>,
     report: &mut SweepReport,
 ) -> Result<(), Halt>
 where
     S: EventStore + SweepIndex + ?Sized,
 {
+    let (ralio, now) = (run.ralio, run.now);
     let applicable = listed_state(listing, marked.session_id).filter(|state| {
         Phase::reported(*state).verdict_from(Some(session.phase)) == Verdict::Apply
     });
@@ -99,8 +80,8 @@ where
             .map(|event| (state, event))
     });
     let Some((state, event)) = event else {
-        let next = back_off(marked, session, settings, now);
-        record(store, marked, Next::from_visit(next), report).await?;
+        let next = back_off(run, marked, session);
+        run.record(marked, Next::from_visit(next), report).await?;
         return Ok(());
     };
     // A rejection's reasons are what the merchant needs, so without them the session waits for
@@ -112,8 +93,9 @@ where
             Err(err) => {
                 let err = triage(err)?;
                 tracing::warn!(session_id = %marked.session_id, error = err.kind(), "the sweep could not read a session's checks");
-                let next = back_off(marked, session, settings, now);
-                record(store, marked, Next::after_failure(next), report).await?;
+                let next = back_off(run, marked, session);
+                run.record(marked, Next::after_failure(next), report)
+                    .await?;
                 return Ok(());
             }
         }
@@ -135,7 +117,7 @@ where
         }
     };
     let event = event.with_evidence(reasons, reached_at);
-    let outcome = store.execute(&Plan::new(&event, now)).await?;
+    let outcome = run.store.execute(&Plan::new(&event, now)).await?;
     report.healed.push((marked.session_id, outcome));
     Ok(())
 }
@@ -157,15 +139,17 @@ fn listed_state(listing: &SessionListing, session_id: SessionId) -> Option<Sessi
         })
 }
 
-fn back_off(
+/// Returns the mark after a visit that learned nothing, by the model's backoff.
+fn back_off<S: ?Sized>(
+    run: &Run<'_, S>,
     marked: &Marked,
     session: &SessionRecord,
-    settings: SweepSettings,
-    now: DateTime<Utc>,
 ) -> Option<SweepMark> {
-    marked
-        .mark
-        .after_visit(settings.sweep_after, session.sweep_gives_up_at(), now)
+    marked.mark.after_visit(
+        run.settings.sweep_after,
+        session.sweep_gives_up_at(),
+        run.now,
+    )
 }
 
 fn stored(snapshot: &UserSnapshot, session_id: SessionId) -> Option<&SessionRecord> {

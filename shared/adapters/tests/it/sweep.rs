@@ -193,10 +193,19 @@ pub(crate) async fn run(
     client: &RalioClient,
     now: DateTime<Utc>,
 ) -> SweepReport {
+    run_with(store, client, SETTINGS, now).await
+}
+
+pub(crate) async fn run_with(
+    store: &Arc<dyn Store>,
+    client: &RalioClient,
+    settings: SweepSettings,
+    now: DateTime<Utc>,
+) -> SweepReport {
     sweep(
         store.as_ref(),
         client.within(Deadline::none()),
-        SETTINGS,
+        settings,
         now,
     )
     .await

@@ -16,7 +16,7 @@ use serde_json::json;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, ResponseTemplate};
 
-use super::sweep::{SETTINGS, create, listed, marks, phase_of, ralio_knows, run};
+use super::sweep::{SETTINGS, create, listed, marks, phase_of, ralio_knows, run, run_with};
 
 idv_adapters::both_stores!(
     a_failing_user_is_backed_off_so_the_next_run_reaches_the_others,
@@ -48,24 +48,10 @@ async fn a_failing_user_is_backed_off_so_the_next_run_reaches_the_others(store: 
         ..SETTINGS
     };
     let now = t0() + Duration::hours(1);
-    let first = sweep(
-        store.as_ref(),
-        client.within(Deadline::none()),
-        one_at_a_time,
-        now,
-    )
-    .await
-    .unwrap();
+    let first = run_with(&store, &client, one_at_a_time, now).await;
     assert_eq!((first.users, first.failed), (1, 1), "{first:?}");
     assert_eq!(first.stopped, None, "a 5xx concerns one user, not the run");
-    let second = sweep(
-        store.as_ref(),
-        client.within(Deadline::none()),
-        one_at_a_time,
-        now,
-    )
-    .await
-    .unwrap();
+    let second = run_with(&store, &client, one_at_a_time, now).await;
     assert_eq!(second.healed, [(b, EventOutcome::Applied)], "{second:?}");
     assert_eq!(phase_of(&store, broken, a).await, Phase::NotStarted);
     assert!(
