@@ -57,6 +57,9 @@ pub enum FinalListing {
     WithHostedUrl,
     /// An ended session is listed without `hostedUrl`, its page being of no more use.
     WithoutHostedUrl,
+    /// An ended session is not listed at all, as in the documented example, which shows only open
+    /// ones. Its state is then known only from its state history (§2.4).
+    Omitted,
 }
 
 fn session_json(s: &SimSession, public_url: &str, snake_case_dates: bool) -> Value {
@@ -129,11 +132,13 @@ pub(crate) async fn list_sessions(
     let page_size = paging.page_size.unwrap_or(30).clamp(1, 100);
     let page = paging.page.unwrap_or(1).max(1);
     let state = sim.state();
+    let omit_ended = sim.config.final_listing == FinalListing::Omitted;
     let all: Vec<&SimSession> = state
         .order
         .iter()
         .filter_map(|id| state.sessions.get(id))
         .filter(|s| s.uid == uid)
+        .filter(|s| !omit_ended || s.is_open())
         .collect();
     let pages = all.len().div_ceil(page_size).max(1);
     let sessions: Vec<Value> = all
@@ -142,8 +147,7 @@ pub(crate) async fn list_sessions(
         .take(page_size)
         .map(|s| {
             let mut listed = session_json(s, &sim.config.public_url, true);
-            let ended = !matches!(s.state, "NOT_STARTED" | "STARTED" | "REVIEW");
-            if ended && sim.config.final_listing == FinalListing::WithoutHostedUrl {
+            if !s.is_open() && sim.config.final_listing == FinalListing::WithoutHostedUrl {
                 listed.as_object_mut().map(|o| o.remove("hostedUrl"));
             }
             listed

@@ -107,6 +107,13 @@ pub(crate) struct SimSession {
     pub(crate) refused: Option<&'static crate::payloads::Reason>,
 }
 
+impl SimSession {
+    /// Says whether the session may still change (it has no outcome yet).
+    pub(crate) fn is_open(&self) -> bool {
+        matches!(self.state, "NOT_STARTED" | "STARTED" | "REVIEW")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct SimUser {
     pub(crate) level: &'static str,

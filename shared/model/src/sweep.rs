@@ -86,6 +86,21 @@ impl SweepMark {
         self.since + wait <= now
     }
 
+    /// Returns the mark after a visit at `now` whose call to Ralio failed: due again at once, so
+    /// the next run asks again, with the visits unchanged (a fault is not an answer, so it does
+    /// not lengthen the wait), or `None` once `gives_up_at` has passed.
+    pub fn after_failure(
+        &self,
+        wait: Duration,
+        gives_up_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<SweepMark> {
+        (now < gives_up_at).then_some(SweepMark {
+            since: now - wait,
+            ..*self
+        })
+    }
+
     /// Returns the mark after a visit at `now` that found nothing new, or `None` once `gives_up_at`
     /// (see `SessionRecord::sweep_gives_up_at`) has passed.
     ///
@@ -128,6 +143,20 @@ mod tests {
 
     fn at(hours: i64) -> DateTime<Utc> {
         DateTime::UNIX_EPOCH + Duration::hours(hours)
+    }
+
+    #[test]
+    fn a_failed_visit_is_due_at_once_without_lengthening_the_wait() {
+        let mark = SweepMark {
+            group: SweepGroup::Open,
+            since: at(0),
+            visits: 3,
+        };
+        let wait = Duration::minutes(30);
+        let next = mark.after_failure(wait, at(100), at(10)).unwrap();
+        assert!(next.is_due(wait, at(10)));
+        assert_eq!(next.visits, 3);
+        assert_eq!(mark.after_failure(wait, at(10), at(10)), None);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 both_stores!(
     every_dropped_outcome_is_healed_once_and_a_late_redelivery_changes_nothing,
     ended_sessions_listed_without_their_links_are_healed_too,
+    ended_sessions_left_out_of_the_list_are_healed_from_their_history,
     a_dropped_level_is_overdue_until_a_signed_one_opens_the_gate,
 );
 
@@ -66,6 +67,12 @@ async fn every_dropped_outcome_is_healed_once_and_a_late_redelivery_changes_noth
 /// is unspecified; without it, the entry is still read for its state.
 async fn ended_sessions_listed_without_their_links_are_healed_too(store: Store) {
     every_dropped_outcome_is_healed(store, FinalListing::WithoutHostedUrl).await
+}
+
+/// The documented example lists only open sessions, so an ended one may not be listed at all;
+/// its state is then read from its state history.
+async fn ended_sessions_left_out_of_the_list_are_healed_from_their_history(store: Store) {
+    every_dropped_outcome_is_healed(store, FinalListing::Omitted).await
 }
 
 async fn every_dropped_outcome_is_healed(store: Store, listing: FinalListing) {

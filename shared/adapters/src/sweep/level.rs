@@ -20,7 +20,7 @@ where
     S: UserReader + SweepIndex + ?Sized,
 {
     let Owner::User(uid) = owner else {
-        return run.release_all(marks, report).await;
+        return run.give_up_all(marks, report).await;
     };
     let (wait, now) = (run.settings.level_wait, run.now);
     let snapshot = run.store.load_user(uid).await?;

@@ -10,10 +10,11 @@
 //!   tells a level (§2.5), so the sweep never invents one: a person is alarmed ([`level`]).
 //!
 //! A run is bounded (`max_users`), stops at Ralio's 429 (after the client's own retries, which
-//! honour `Retry-After`), and leaves what it did not reach for the next run. A user whose calls
-//! fail otherwise is counted and looked at again later, with the same backoff as a visit that
-//! found nothing, so a few failing users never hold up the others. Refused credentials fail the
-//! run, because no user can then be looked at. Nothing is decided here that the model does not
+//! honour `Retry-After`), and leaves what it did not reach for the next run. A session whose calls
+//! fail otherwise is counted and asked about again on the next run, without lengthening its wait
+//! (a fault is not an answer), so a few failing users never hold up the others; so is an owner
+//! whose records do not decode. Refused credentials or permissions fail the run, because no user
+//! can then be looked at. Nothing is decided here that the model does not
 //! decide: whether a state applies, what a visit leaves, when the sweep gives up and whether a
 //! level is overdue are all model calls.
 
@@ -109,7 +110,7 @@ where
                 report.stopped = Some(reason);
                 break;
             }
-            Err(Halt::Fail(err)) => return Err(err),
+            Err(Halt::Fail(err)) => skip_corrupt(err, &marks, &mut report)?,
         }
     }
     let awaiting = run
@@ -117,9 +118,30 @@ where
         .await?;
     for (owner, marks) in by_owner(awaiting) {
         report.users += 1;
-        level::visit_user(&run, owner, &marks, &mut report).await?;
+        if let Err(err) = level::visit_user(&run, owner, &marks, &mut report).await {
+            skip_corrupt(err.into(), &marks, &mut report)?;
+        }
     }
     Ok(report)
+}
+
+/// Lets one owner's undecodable records fail only that owner: the others are still looked at,
+/// and the owner's marks stay, so the failure is counted (`SweepFailed`) on every run until a
+/// person mends the records. Any other fault ends the run.
+fn skip_corrupt(
+    err: SweepError,
+    marks: &[Marked],
+    report: &mut SweepReport,
+) -> Result<(), SweepError> {
+    match err {
+        SweepError::Store(StoreError::Corrupt(_)) => {
+            let first = marks.first().map(|m| m.session_id);
+            tracing::error!(session_id = ?first, error = "corrupt", "the sweep skipped an owner whose records do not decode");
+            report.failed += marks.len();
+            Ok(())
+        }
+        err => Err(err),
+    }
 }
 
 /// This is what every visit of one run shares.
@@ -167,15 +189,16 @@ where
         Ok(())
     }
 
-    /// Lets go of every mark of an owner the sweep cannot ask about: a related party, for
-    /// whose sessions Ralio documents no list and which has no level of its own.
-    async fn release_all(
+    /// Stops waiting for every mark of an owner the sweep cannot ask about: a related party, for
+    /// whose sessions Ralio documents no list and which has no level of its own. It is counted as
+    /// given up, because an outcome it lost would then never be known without a person.
+    async fn give_up_all(
         &self,
         marks: &[Marked],
         report: &mut SweepReport,
     ) -> Result<(), StoreError> {
         for marked in marks {
-            self.record(marked, Next::Released, report).await?;
+            self.record(marked, Next::GaveUp, report).await?;
         }
         Ok(())
     }
@@ -200,7 +223,10 @@ impl From<StoreError> for Halt {
 fn triage(err: RalioError) -> Result<RalioError, Halt> {
     match err {
         RalioError::RateLimited | RalioError::OutOfTime => Err(Halt::Stop(err.kind())),
-        RalioError::Unauthorized => Err(Halt::Fail(SweepError::Ralio(err))),
+        // A 403 refuses what our credentials may do, for every user alike.
+        RalioError::Unauthorized | RalioError::Rejected { status: 403, .. } => {
+            Err(Halt::Fail(SweepError::Ralio(err)))
+        }
         err => Ok(err),
     }
 }

@@ -1,7 +1,8 @@
 //! These tests check the sweep where Ralio answers badly, on both stores with Ralio faked by
-//! wiremock: a user whose calls fail is backed off so that the others are reached, refused
-//! credentials fail the run, a rejection waits for its reasons, a missing history only loses the
-//! time, a final session listed without its hosted page is still healed, and the sweep gives up
+//! wiremock: a user whose calls fail is asked again next run without holding up the others,
+//! refused credentials or permissions fail the run, a rejection waits out a passing fault for its
+//! reasons but not a lasting refusal, a missing history only loses the time, a final session
+//! listed without its hosted page or left out of the list is still healed, and the sweep gives up
 //! on a missing level a week after the verification.
 
 use std::sync::Arc;
@@ -19,8 +20,11 @@ use wiremock::{Mock, ResponseTemplate};
 use super::sweep::{SETTINGS, create, listed, marks, phase_of, ralio_knows, run, run_with};
 
 idv_adapters::both_stores!(
-    a_failing_user_is_backed_off_so_the_next_run_reaches_the_others,
+    a_failing_user_is_asked_again_next_run_without_holding_up_the_others,
     refused_credentials_fail_the_run_and_leave_every_mark,
+    a_refused_permission_fails_the_run_too,
+    a_rejection_whose_checks_ralio_refuses_is_applied_without_reasons,
+    a_session_the_list_leaves_out_is_healed_from_its_state_history,
     a_rejection_waits_for_its_reasons_but_not_for_its_time,
     a_final_session_listed_without_its_hosted_page_is_healed,
     the_sweep_gives_up_on_a_missing_level_a_week_after_verification,
@@ -30,7 +34,9 @@ fn sessions_of(uid: idv_model::Uid) -> String {
     format!("/api/v1/account/users/{uid}/identity-verifications")
 }
 
-async fn a_failing_user_is_backed_off_so_the_next_run_reaches_the_others(store: Arc<dyn Store>) {
+async fn a_failing_user_is_asked_again_next_run_without_holding_up_the_others(
+    store: Arc<dyn Store>,
+) {
     let (broken, fine) = (uid(), uid());
     let (a, b) = (sid(), sid());
     create(&store, broken, a, t0()).await;
@@ -55,10 +61,8 @@ async fn a_failing_user_is_backed_off_so_the_next_run_reaches_the_others(store: 
     assert_eq!(second.healed, [(b, EventOutcome::Applied)], "{second:?}");
     assert_eq!(phase_of(&store, broken, a).await, Phase::NotStarted);
     assert!(
-        marks(&store, SweepGroup::Open, now + Duration::hours(6))
-            .await
-            .contains(&a),
-        "the failing user is looked at again later"
+        marks(&store, SweepGroup::Open, now).await.contains(&a),
+        "a fault is not an answer: the failing user is due again at once, not backed off"
     );
 }
 
@@ -81,6 +85,66 @@ async fn refused_credentials_fail_the_run_and_leave_every_mark(store: Arc<dyn St
     .await;
     assert!(matches!(outcome, Err(SweepError::Ralio(_))), "{outcome:?}");
     assert_eq!(marks(&store, SweepGroup::Open, now).await, [a]);
+}
+
+async fn a_refused_permission_fails_the_run_too(store: Arc<dyn Store>) {
+    let (uid, a) = (uid(), sid());
+    create(&store, uid, a, t0()).await;
+    let server = fake_ralio().await;
+    Mock::given(method("GET"))
+        .and(path(sessions_of(uid)))
+        .respond_with(ResponseTemplate::new(403))
+        .mount(&server)
+        .await;
+    let client = ralio_client(&server, RALIO_TIMEOUT);
+    let now = t0() + Duration::hours(1);
+    let outcome = sweep(
+        store.as_ref(),
+        client.within(Deadline::none()),
+        SETTINGS,
+        now,
+    )
+    .await;
+    assert!(matches!(outcome, Err(SweepError::Ralio(_))), "{outcome:?}");
+    assert_eq!(marks(&store, SweepGroup::Open, now).await, [a]);
+}
+
+async fn a_rejection_whose_checks_ralio_refuses_is_applied_without_reasons(store: Arc<dyn Store>) {
+    let (uid, a) = (uid(), sid());
+    create(&store, uid, a, t0()).await;
+    let server = fake_ralio().await;
+    ralio_knows(&server, uid, &[(a, "REJECTED")]).await;
+    // The checks mounted last answer first: Ralio says it has none to show.
+    Mock::given(method("GET"))
+        .and(path_regex(".*/checks$"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let client = ralio_client(&server, RALIO_TIMEOUT);
+    let report = run(&store, &client, t0() + Duration::hours(1)).await;
+    assert_eq!(report.healed, [(a, EventOutcome::Applied)], "{report:?}");
+    assert_eq!(phase_of(&store, uid, a).await, Phase::Rejected);
+}
+
+async fn a_session_the_list_leaves_out_is_healed_from_its_state_history(store: Arc<dyn Store>) {
+    let (uid, a) = (uid(), sid());
+    create(&store, uid, a, t0()).await;
+    let server = fake_ralio().await;
+    ralio_knows(&server, uid, &[(a, "REJECTED")]).await;
+    // The list mounted last answers first, and it shows only open sessions: none.
+    Mock::given(method("GET"))
+        .and(path(sessions_of(uid)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sessions": [] })))
+        .mount(&server)
+        .await;
+    let client = ralio_client(&server, RALIO_TIMEOUT);
+    let report = run(&store, &client, t0() + Duration::hours(2)).await;
+    assert_eq!(report.healed, [(a, EventOutcome::Applied)], "{report:?}");
+    assert_eq!(report.ralio_calls, 3, "list, history, checks: {report:?}");
+    let snapshot = store.load_user(uid).await.unwrap();
+    let healed = &snapshot.sessions[0];
+    assert_eq!(healed.phase, Phase::Rejected);
+    assert_eq!(healed.failure_reasons[0].code, "DOC_EXPIRED");
 }
 
 async fn a_rejection_waits_for_its_reasons_but_not_for_its_time(store: Arc<dyn Store>) {

@@ -71,11 +71,23 @@ impl SweepIndex for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("Query", e))?;
-        output
+        // An index entry that does not decode is left out, so that it cannot hold up every run.
+        Ok(output
             .items()
             .iter()
-            .map(|item| from_item::<SweepEntry>(item)?.marked())
-            .collect()
+            .filter_map(
+                |item| match from_item::<SweepEntry>(item).and_then(SweepEntry::marked) {
+                    Ok(marked) => Some(marked),
+                    Err(err) => {
+                        tracing::error!(
+                            error = err.kind(),
+                            "a sweep index entry does not decode: skipped"
+                        );
+                        None
+                    }
+                },
+            )
+            .collect())
     }
 
     async fn record_visit(
