@@ -26,6 +26,8 @@ macro_rules! both_stores {
 pub struct Stack {
     pub running: Running,
     pub http: reqwest::Client,
+    /// The table on the emulator, when the stack runs on DynamoDB.
+    pub table_name: String,
 }
 
 /// Starts a stack, and `tweak` adjusts the options (compressed time, chaos).
@@ -46,10 +48,12 @@ pub async fn start(store: StoreKind, tweak: impl FnOnce(&mut LocalOptions)) -> S
         idv_adapters::testing::require_emulator();
     }
     tweak(&mut options);
+    let table_name = options.table_name.clone();
     let running = idv_local::start(options).await.expect("local stack starts");
     Stack {
         running,
         http: reqwest::Client::new(),
+        table_name,
     }
 }
 
@@ -113,6 +117,36 @@ impl Stack {
             .http
             .post(self.api(&format!("/users/{uid}/accounts")))
             .json(&json!({ "alias": alias, "currency": currency }));
+        answer(request.send().await.unwrap()).await
+    }
+
+    /// Sends a request to the merchant API and returns its answer, whatever the status.
+    pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.http.request(method, self.api(path));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        answer(request.send().await.unwrap()).await
+    }
+
+    /// Erases a user (`POST /users/{uid}/erasure`).
+    pub async fn erase(&self, uid: &str) -> (u16, Value) {
+        self.call("POST", &format!("/users/{uid}/erasure"), None)
+            .await
+    }
+
+    /// Posts a webhook signed with the local secret, as Ralio would, and returns the answer.
+    pub async fn post_webhook(&self, payload: &Value) -> (u16, Value) {
+        let body = payload.to_string();
+        let signature = idv_model::signature::WebhookSecret::new(idv_local::LOCAL_WEBHOOK_SECRET)
+            .sign_hex(body.as_bytes());
+        let request = self
+            .http
+            .post(&self.running.webhook_url)
+            .header(idv_model::signature::SIGNATURE_HEADER, signature)
+            .header("content-type", "application/json")
+            .body(body);
         answer(request.send().await.unwrap()).await
     }
 

@@ -64,6 +64,9 @@ impl AccountGate {
     ) -> Result<Response, GateError> {
         let now = self.parts.clock.now();
         let snapshot = self.parts.users.load_user(wanted.uid).await?;
+        if let Some(erasure) = snapshot.erased {
+            return Err(GateError::Erased(erasure));
+        }
         // A repeat of a request that already succeeded gets the same account back, so that a
         // retry is safe.
         if let Some(existing) = find_created(&snapshot, wanted.alias, wanted.currency) {

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use idv_adapters::http::{
-    Problem, creation_in_progress, creation_uncertain, ralio_problem, store_problem,
+    Problem, creation_in_progress, creation_uncertain, ralio_problem, store_problem, user_erased,
 };
 use idv_adapters::ralio::RalioError;
 use idv_adapters::store::StoreError;
@@ -11,7 +11,7 @@ use idv_model::{KycLevel, NextAction};
 
 use crate::FUNCTION;
 
-/// Each variant is an answer of `POST /users/{uid}/accounts` other than an account.
+/// Each variant is an answer of the gate's routes other than their success.
 #[derive(Debug)]
 pub(crate) enum GateError {
     Invalid(Problem),
@@ -27,6 +27,7 @@ pub(crate) enum GateError {
     },
     Store(StoreError),
     Ralio(RalioError),
+    Erased(idv_model::Erasure),
 }
 
 impl From<StoreError> for GateError {
@@ -55,6 +56,7 @@ impl IntoResponse for GateError {
                 failure,
             } => creation_uncertain("account", retry_after, failure.as_ref(), FUNCTION),
             GateError::Store(err) => store_problem(&err),
+            GateError::Erased(erasure) => user_erased(&erasure),
             GateError::Ralio(err) => {
                 ralio_problem(&err, FUNCTION, StatusCode::UNPROCESSABLE_ENTITY)
             }

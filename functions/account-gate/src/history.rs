@@ -12,7 +12,7 @@ use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use idv_adapters::http::{Problem, UserId, json, store_problem};
+use idv_adapters::http::{Problem, UserId, json, store_problem, user_erased};
 use idv_model::audit::AppliedChange;
 use idv_model::{AuditEntry, AuditOutcome, Owner};
 use serde::{Deserialize, Serialize};
@@ -128,6 +128,17 @@ pub async fn history(
     })?;
     let limit = limit(query.limit.as_deref())?;
     let after = cursor(query.cursor.as_deref())?;
+    // An erased user's history is not shown: what is kept of it is the compliance record,
+    // for operators (`idv-admin history`).
+    let snapshot = gate
+        .parts
+        .users
+        .load_user(uid)
+        .await
+        .map_err(|e| store_problem(&e))?;
+    if let Some(erasure) = snapshot.erased {
+        return Err(user_erased(&erasure));
+    }
     let page = gate
         .parts
         .audit

@@ -16,6 +16,8 @@
 //! | store fault | 503 `store_unavailable` or 500 `internal_error`, as every function ([`store_problem`](idv_adapters::http::store_problem)) |
 //!
 //! `GET /users/{uid}/history` pages through the user's audit trail ([`history`]).
+//! `POST /users/{uid}/erasure` erases the user (202 with `erasedAt` and `retainedUntil`), after
+//! which every route answers 410 `user_erased`.
 //!
 //! An uncertain creation is never resolved by creating again right away, because Ralio's
 //! account list and its `account_activated` webhook are looked at first.
@@ -26,6 +28,7 @@ pub mod resolution;
 
 mod answers;
 mod create;
+mod erasure;
 mod error;
 mod lookup;
 mod peer;
@@ -39,7 +42,7 @@ use std::time::Duration;
 use idv_adapters::clock::{Clock, SystemClock};
 use idv_adapters::config::{ConfigError, Env};
 use idv_adapters::ralio::RalioClient;
-use idv_adapters::store::{AccountStore, AuditLog, UserReader};
+use idv_adapters::store::{AccountStore, AuditLog, Eraser, UserReader};
 use idv_adapters::wiring::Wiring;
 
 pub use lookup::ACTIVATIONS_LOOKED_AT;
@@ -72,6 +75,11 @@ pub struct Settings {
     /// How long a VERIFIED user may wait for Ralio's REGULAR level before the status says
     /// `level_overdue` (`LEVEL_WAIT`, default 15m, as the reconciler reads it).
     pub level_wait: chrono::Duration,
+    /// How long an erased user's pseudonymous record is kept (`COMPLIANCE_RETENTION`, 1825d).
+    pub retention: chrono::Duration,
+    /// How far back an erasure looks for quarantined payloads naming the user
+    /// (`QUARANTINE_RETENTION`, 30d, as long as the webhook keeps them).
+    pub quarantine_retention: chrono::Duration,
 }
 
 impl Default for Settings {
@@ -82,6 +90,8 @@ impl Default for Settings {
             settle: chrono::Duration::minutes(2),
             recreate: Recreate::Never,
             level_wait: idv_adapters::sweep::SweepSettings::default().level_wait,
+            retention: idv_model::erasure::DEFAULT_RETENTION,
+            quarantine_retention: idv_adapters::config::QUARANTINE_RETENTION,
         }
     }
 }
@@ -92,6 +102,7 @@ pub struct Parts {
     pub users: Arc<dyn UserReader>,
     pub accounts: Arc<dyn AccountStore>,
     pub audit: Arc<dyn AuditLog>,
+    pub eraser: Arc<dyn Eraser>,
     pub ralio: Arc<RalioClient>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
@@ -117,7 +128,8 @@ impl AccountGate {
         Ok(Self::new(Parts {
             users: store.clone(),
             accounts: store.clone(),
-            audit: store,
+            audit: store.clone(),
+            eraser: store,
             ralio,
             clock: Arc::new(SystemClock),
             settings,
@@ -141,5 +153,7 @@ pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
             })?,
         },
         level_wait: idv_adapters::config::level_wait(env)?,
+        retention: idv_adapters::config::compliance_retention(env)?,
+        quarantine_retention: idv_adapters::config::quarantine_retention(env)?,
     })
 }

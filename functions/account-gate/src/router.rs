@@ -9,6 +9,7 @@ use axum::routing::{MethodFilter, on};
 
 use crate::AccountGate;
 use crate::create::create_account;
+use crate::erasure::erase;
 use crate::history::history;
 use crate::status::status;
 
@@ -18,9 +19,10 @@ type Route = (&'static str, &'static str);
 const STATUS: Route = ("GET", "/users/{uid}/kyc");
 const CREATE: Route = ("POST", "/users/{uid}/accounts");
 const HISTORY: Route = ("GET", "/users/{uid}/history");
+const ERASURE: Route = ("POST", "/users/{uid}/erasure");
 
 /// Lists every route the gate serves, so that a test can hold the template's API events to them.
-pub const ROUTES: &[(&str, &str)] = &[STATUS, CREATE, HISTORY];
+pub const ROUTES: &[(&str, &str)] = &[STATUS, CREATE, HISTORY, ERASURE];
 
 /// An account request is a few dozen bytes, so a larger body is refused before it is read (with
 /// problem+json, not the framework's plain-text 413 at 2 MB).
@@ -34,6 +36,7 @@ pub fn router(gate: Arc<AccountGate>) -> Router {
             on(method(CREATE), create_account).layer(DefaultBodyLimit::max(MAX_ACCOUNT_REQUEST)),
         )
         .route(HISTORY.1, on(method(HISTORY), history))
+        .route(ERASURE.1, on(method(ERASURE), erase))
         .method_not_allowed_fallback(idv_adapters::http::route_method_not_allowed)
         .with_state(gate)
 }

@@ -17,6 +17,9 @@ pub(crate) async fn status(
     UserId(uid): UserId,
 ) -> Result<Response, GateError> {
     let snapshot = gate.parts.users.load_user(uid).await?;
+    if let Some(erasure) = snapshot.erased {
+        return Err(GateError::Erased(erasure));
+    }
     Ok(json(
         StatusCode::OK,
         kyc_status(

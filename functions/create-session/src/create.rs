@@ -56,6 +56,9 @@ impl CreateSession {
     async fn create(&self, uid: Uid, deadline: Deadline) -> Result<Response, CreateError> {
         let now = self.parts.clock.now();
         let mut snapshot = self.parts.users.load_user(uid).await?;
+        if let Some(erasure) = snapshot.erased {
+            return Err(CreateError::Erased(erasure));
+        }
         // The loop runs at most twice, because the user is read a second time only when a
         // session was stored since the first read.
         for _ in 0..2 {

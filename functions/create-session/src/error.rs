@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use idv_adapters::http::{
     LOOK_AGAIN, Problem, creation_in_progress, creation_uncertain, ralio_problem, store_problem,
+    user_erased,
 };
 use idv_adapters::ralio::RalioError;
 use idv_adapters::store::StoreError;
@@ -25,6 +26,8 @@ pub(crate) enum CreateError {
         retry_after: chrono::Duration,
         failure: Option<RalioError>,
     },
+    /// The user was erased, so no session is created for them again.
+    Erased(idv_model::Erasure),
 }
 
 impl CreateError {
@@ -68,6 +71,7 @@ impl IntoResponse for CreateError {
                 creation_in_progress("A session is being created for this user. Retry shortly.")
             }
             CreateError::Store(err) => store_problem(&err),
+            CreateError::Erased(erasure) => user_erased(&erasure),
             CreateError::Ralio(err) => ralio_problem(&err, FUNCTION, StatusCode::BAD_GATEWAY),
             CreateError::Uncertain {
                 retry_after,

@@ -72,7 +72,7 @@ impl Default for Settings {
         Self {
             max_clock_skew: MAX_CLOCK_SKEW,
             attribution_window: ATTRIBUTION_RETRY_WINDOW,
-            quarantine_retention: chrono::Duration::days(30),
+            quarantine_retention: idv_adapters::config::QUARANTINE_RETENTION,
         }
     }
 }
@@ -83,7 +83,7 @@ pub fn settings(env: &impl Env) -> Result<Settings, ConfigError> {
     Ok(Settings {
         max_clock_skew: env.span("MAX_CLOCK_SKEW", defaults.max_clock_skew)?,
         attribution_window: env.span("ATTRIBUTION_RETRY_WINDOW", defaults.attribution_window)?,
-        quarantine_retention: env.span("QUARANTINE_RETENTION", defaults.quarantine_retention)?,
+        quarantine_retention: idv_adapters::config::quarantine_retention(env)?,
     })
 }
 

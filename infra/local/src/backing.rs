@@ -67,10 +67,10 @@ pub(crate) async fn open(
                     .unwrap_or_default(),
             };
             let queue = Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone()));
-            let store = Arc::new(DynamoStore::new(
-                dynamodb.clone(),
-                options.table_name.clone(),
-            ));
+            let store = Arc::new(
+                DynamoStore::new(dynamodb.clone(), options.table_name.clone())
+                    .with_retention(options.account_gate.retention),
+            );
             let reader = StreamReader::open(
                 &dynamodb,
                 dynamodb_streams_client(&aws, &[]),

@@ -43,6 +43,7 @@ pub(crate) fn wire(
         users: store.clone(),
         accounts: store.clone(),
         audit: store.clone(),
+        eraser: store.clone(),
         ralio,
         clock: clock.clone(),
         settings: options.account_gate,

@@ -61,6 +61,8 @@ pub struct Running {
     /// The reconciler, which also runs every `--sweep-every`; `idv-admin sweep` and tests run it
     /// at once.
     pub reconciler: Arc<idv_reconciler::Reconciler>,
+    /// The store every function uses, for what an operator reads (and tests look at).
+    pub store: Arc<dyn idv_adapters::store::Store>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -172,6 +174,7 @@ pub async fn start(options: LocalOptions) -> Result<Running, StartError> {
         events: event_log,
         accounts: functions.gate,
         reconciler,
+        store: backing.store,
         shutdown,
         tasks,
     })

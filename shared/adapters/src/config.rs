@@ -211,6 +211,32 @@ pub fn sweep_settings(env: &impl Env) -> Result<crate::sweep::SweepSettings, Con
     })
 }
 
+/// Reads `COMPLIANCE_RETENTION`: how long a user's records are kept after their last change, and
+/// an erased user's pseudonymous record after the erasure (default 1825 days, five years).
+pub fn compliance_retention(env: &impl Env) -> Result<chrono::Duration, ConfigError> {
+    let retention = env.span(
+        "COMPLIANCE_RETENTION",
+        idv_model::erasure::DEFAULT_RETENTION,
+    )?;
+    if retention >= chrono::Duration::days(1) {
+        Ok(retention)
+    } else {
+        Err(ConfigError::Invalid {
+            name: "COMPLIANCE_RETENTION",
+            reason: "must be at least a day".into(),
+        })
+    }
+}
+
+/// How long quarantined payloads are kept by default (`QUARANTINE_RETENTION`).
+pub const QUARANTINE_RETENTION: chrono::Duration = chrono::Duration::days(30);
+
+/// Reads `QUARANTINE_RETENTION`, which the webhook keeps payloads for and an erasure looks back
+/// over for payloads naming the user.
+pub fn quarantine_retention(env: &impl Env) -> Result<chrono::Duration, ConfigError> {
+    env.span("QUARANTINE_RETENTION", QUARANTINE_RETENTION)
+}
+
 /// Reads `LEVEL_WAIT` alone, for the account gate's `level_overdue` alert.
 pub fn level_wait(env: &impl Env) -> Result<chrono::Duration, ConfigError> {
     let wait = env.span(

@@ -194,6 +194,18 @@ pub fn store_problem(err: &StoreError) -> Problem {
     }
 }
 
+/// Returns the answer for a user who was erased: the merchant's routes answer it for ever after,
+/// because nothing about the user may be created or shown again.
+pub fn user_erased(erasure: &idv_model::Erasure) -> Problem {
+    Problem::new(
+        StatusCode::GONE,
+        "user_erased",
+        "User erased",
+        "This user was erased; nothing about them is created or shown any more.",
+    )
+    .with("erasedAt", erasure.erased_at)
+}
+
 /// Returns the answer while a concurrent identical request is still creating the same thing.
 pub fn creation_in_progress(detail: &str) -> Problem {
     Problem::new(

@@ -61,10 +61,10 @@ impl<'e, E: Env> Wiring<'e, E> {
     /// Returns the DynamoDB store on `TABLE_NAME`.
     pub fn store(&self) -> Result<Arc<DynamoStore>, ConfigError> {
         let table = self.env.required("TABLE_NAME", "the DynamoDB table name")?;
-        Ok(Arc::new(DynamoStore::new(
-            self.client(dynamodb_client),
-            table,
-        )))
+        let retention = crate::config::compliance_retention(self.env)?;
+        Ok(Arc::new(
+            DynamoStore::new(self.client(dynamodb_client), table).with_retention(retention),
+        ))
     }
 
     /// Returns the service's EventBridge bus, `EVENT_BUS_NAME`.

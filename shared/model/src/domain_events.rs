@@ -31,16 +31,18 @@ pub enum DetailType {
     ReverificationDue,
     AccountCreated,
     AccountActivated,
+    UserErased,
 }
 
 impl DetailType {
-    pub const ALL: [DetailType; 6] = [
+    pub const ALL: [DetailType; 7] = [
         DetailType::SessionStateChanged,
         DetailType::SessionExpiringSoon,
         DetailType::KycLevelChanged,
         DetailType::ReverificationDue,
         DetailType::AccountCreated,
         DetailType::AccountActivated,
+        DetailType::UserErased,
     ];
 
     /// Returns the EventBridge `detail-type`.
@@ -52,6 +54,7 @@ impl DetailType {
             DetailType::ReverificationDue => "Reverification Due",
             DetailType::AccountCreated => "Account Created",
             DetailType::AccountActivated => "Account Activated",
+            DetailType::UserErased => "User Erased",
         }
     }
 
@@ -130,6 +133,9 @@ enum Body<'a> {
     },
     AccountActivated {
         account_id: &'a str,
+    },
+    Erased {
+        retained_until: DateTime<Utc>,
     },
 }
 
@@ -279,6 +285,12 @@ pub fn domain_event(
         AppliedChange::AccountActivated { account_id } => (
             DetailType::AccountActivated,
             Body::AccountActivated { account_id },
+        ),
+        AppliedChange::UserErased { retained_until } => (
+            DetailType::UserErased,
+            Body::Erased {
+                retained_until: *retained_until,
+            },
         ),
     };
     let id = event_id(uid, entry);

@@ -57,6 +57,7 @@ pub mod audit;
 pub mod change;
 pub mod decisions;
 pub mod domain_events;
+pub mod erasure;
 pub mod expiry;
 pub mod ids;
 pub mod intake;
@@ -85,6 +86,7 @@ pub use decisions::{
     needs_verification, next_action, reusable_session, session_left_by_attempt, settled,
     unusable_may_be_left_by_attempt,
 };
+pub use erasure::Erasure;
 pub use expiry::{
     BucketKind, ExpiryBucket, ExpirySchedule, InvalidSchedule, TICK_ORPHANED_AFTER, TickClaim,
     TickState,

@@ -140,6 +140,7 @@ async fn world(store: Arc<dyn Store>) -> World {
         users: store.clone(),
         accounts: store.clone(),
         audit: store.clone(),
+        eraser: store.clone(),
         ralio,
         clock: clock_arc,
         settings: gate,

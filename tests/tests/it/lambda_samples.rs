@@ -101,6 +101,7 @@ async fn the_http_api_samples_are_answered() {
         users: store.clone(),
         accounts: store.clone(),
         audit: store.clone(),
+        eraser: store.clone(),
         ralio,
         clock,
         settings: Default::default(),

@@ -5,6 +5,7 @@
 mod api_contract;
 mod domain_events;
 mod dropped_webhooks;
+mod erasure;
 mod event_schemas;
 mod exactly_once;
 mod exactly_once_schedules;

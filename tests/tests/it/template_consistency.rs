@@ -1185,11 +1185,36 @@ fn the_api_is_iam_by_default_or_jwt_with_scopes() {
     );
     assert_eq!(rule["Assertions"].as_array().map(Vec::len), Some(3));
     // No function event overrides the API's authorizer, so every route is protected the same
-    // way.
+    // way, except erasure, which needs its own scopes (JWT) or its own policy (IAM).
     for (_, resource_name) in FUNCTIONS {
         let events = &resource(&template, resource_name)["Properties"]["Events"];
-        for event in events.as_object().into_iter().flat_map(|e| e.values()) {
+        for (name, event) in events.as_object().into_iter().flatten() {
+            if name == "Erasure" {
+                continue;
+            }
             assert!(event["Properties"]["Auth"].is_null(), "{resource_name}");
         }
     }
+    let erasure = &resource(&template, "AccountGateFunction")["Properties"]["Events"]["Erasure"];
+    assert_eq!(erasure["Properties"]["Path"], "/users/{uid}/erasure");
+    let auth = &erasure["Properties"]["Auth"];
+    assert_eq!(
+        auth["Authorizer"]["Fn::If"],
+        serde_json::json!(["UseJwt", "MerchantJwt", "AWS_IAM"])
+    );
+    assert_eq!(
+        auth["AuthorizationScopes"]["Fn::If"],
+        serde_json::json!(["UseJwt", { "Ref": "JwtErasureScopes" }, { "Ref": "AWS::NoValue" }])
+    );
+    assert_eq!(
+        template["Parameters"]["JwtErasureScopes"]["Default"],
+        "ralio-idv/erasure"
+    );
+    let everyday = resource(&template, "MerchantApiPolicy").to_string();
+    assert!(
+        !everyday.contains("erasure"),
+        "the everyday policy cannot erase"
+    );
+    let erasing = resource(&template, "MerchantErasurePolicy").to_string();
+    assert!(erasing.contains("/POST/users/*/erasure"));
 }

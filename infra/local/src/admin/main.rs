@@ -4,9 +4,11 @@
 //! `SWEEP_AFTER`, `LEVEL_WAIT` and `SWEEP_MAX_USERS` too). `replay-quarantine` also needs `QUEUE_URL`, and reads
 //! the webhook's `MAX_CLOCK_SKEW`, `ATTRIBUTION_RETRY_WINDOW` and `QUARANTINE_RETENTION`.
 //! `republish` also needs `EVENT_BUS_NAME`, `accounts resolve` also the Ralio variables, and
-//! `sessions resolve` the Ralio variables and `QUEUE_URL`.
+//! `sessions resolve` the Ralio variables and `QUEUE_URL`. `erase` reads `COMPLIANCE_RETENTION`
+//! and `QUARANTINE_RETENTION`.
 
 mod accounts;
+mod erasure;
 mod quarantine;
 mod sessions;
 mod trail;
@@ -45,6 +47,13 @@ enum Command {
     /// A user's audit trail, oldest first: every event applied or refused, every watcher action
     /// and gate decision.
     History {
+        /// The Ralio user id.
+        uid: String,
+    },
+    /// Erase a user's personal data, as POST /users/{uid}/erasure does: hosted links, failure
+    /// messages, aliases, notes and payloads naming the user go; the pseudonymous compliance
+    /// record stays until COMPLIANCE_RETENTION after the erasure. Safe to repeat.
+    Erase {
         /// The Ralio user id.
         uid: String,
     },
@@ -107,6 +116,7 @@ async fn main() -> ExitCode {
         Command::Reconcile { uid } => trail::reconcile(&wiring, &uid).await,
         Command::Sweep => trail::sweep(&wiring).await,
         Command::History { uid } => trail::history(&wiring, &uid).await,
+        Command::Erase { uid } => erasure::erase(&wiring, &uid).await,
         Command::Quarantined { day } => quarantine::quarantined(&wiring, day).await,
         Command::Republish { uid, since } => trail::republish(&wiring, &uid, since).await,
         Command::Accounts { command } => accounts::run(&wiring, command).await,

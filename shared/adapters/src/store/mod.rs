@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::{
     AccountIdentity, AccountRecord, AccountRefusal, AccountReservation, AccountWrite, Activation,
-    AuditEntry, AuditOutcome, Currency, EventId, EventOutcome, ExpiryBucket, LeaseHold,
+    AuditEntry, AuditOutcome, Currency, Erasure, EventId, EventOutcome, ExpiryBucket, LeaseHold,
     LeaseRelease, LeaseToken, Owner, Plan, QuarantineReason, ReservationToken, SessionId,
     SessionRecord, StoredSession, TickClaim, Uid, UserSnapshot, WaitingActivation, WatchAction,
     WatchOutcome,
@@ -361,6 +361,22 @@ pub trait CreationLease: Send + Sync {
     ) -> StoreResult<StoredSession>;
 }
 
+/// Erases users' personal data (`POST /users/{uid}/erasure`, `idv-admin erase`), as
+/// [`idv_model::erasure`] says what goes and what stays.
+#[async_trait]
+pub trait Eraser: Send + Sync {
+    /// Erases the user and returns the tombstone. The first call writes it, with the audit entry
+    /// that publishes `User Erased`, and every later call answers with that same tombstone and
+    /// finishes whatever a call cut short left. Quarantined payloads that name the user are
+    /// deleted from `quarantined_since` on (the quarantine's retention: older ones are gone).
+    async fn erase_user(
+        &self,
+        uid: Uid,
+        erasure: Erasure,
+        quarantined_since: DateTime<Utc>,
+    ) -> StoreResult<Erasure>;
+}
+
 /// This trait has every capability, for the local runner and the contract suite.
 pub trait Store:
     UserReader
@@ -372,6 +388,7 @@ pub trait Store:
     + AuditLog
     + CreationLease
     + SweepStore
+    + Eraser
 {
 }
 
@@ -385,5 +402,6 @@ impl<T> Store for T where
         + AuditLog
         + CreationLease
         + SweepStore
+        + Eraser
 {
 }

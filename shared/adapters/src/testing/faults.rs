@@ -21,6 +21,8 @@ use serde_json::{Value, json};
 /// whose first item raced another transaction.
 #[derive(Debug, Clone, Default)]
 pub struct TransactionConflicts {
+    /// Counts the transactions let through before the first conflict.
+    passing: Arc<AtomicUsize>,
     remaining: Arc<AtomicUsize>,
     injected: Arc<AtomicUsize>,
 }
@@ -35,7 +37,14 @@ impl Storable for Answered {
 
 impl TransactionConflicts {
     pub fn next(n: usize) -> Self {
+        Self::after(0, n)
+    }
+
+    /// Lets `passing` transactions through, then answers the `n` after them with a conflict, as
+    /// when a function dies part of the way through a sequence of transactions.
+    pub fn after(passing: usize, n: usize) -> Self {
         Self {
+            passing: Arc::new(AtomicUsize::new(passing)),
             remaining: Arc::new(AtomicUsize::new(n)),
             injected: Arc::default(),
         }
@@ -51,6 +60,13 @@ impl TransactionConflicts {
     }
 
     fn take_one(&self) -> bool {
+        let passed = self
+            .passing
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if passed {
+            return false;
+        }
         self.remaining
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()

@@ -110,6 +110,24 @@ pub fn as_function(store: &Arc<dyn Store>, function: &str) -> Arc<dyn Store> {
     }
 }
 
+/// Returns every item of a table on the emulator, as JSON, for tests that look at what is kept.
+pub async fn table_items(table: &str) -> Vec<serde_json::Value> {
+    let client = dynamodb_client(&emulator_config().await, &[]);
+    let items = client
+        .scan()
+        .table_name(table)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .expect("scan the table");
+    items
+        .into_iter()
+        .map(|item| serde_dynamo::from_item(item).expect("an item as JSON"))
+        .collect()
+}
+
 pub fn memory() -> Arc<dyn Store> {
     Arc::new(MemoryStore::new())
 }
@@ -263,4 +281,27 @@ pub fn record_domain_events(events: &[idv_model::domain_events::PublishedEvent])
     {
         let _ = file.write_all(lines.as_bytes());
     }
+}
+
+/// Returns the fields `docs/data-map.md` lists for an item type (`entity`), by their top-level
+/// attribute names, so that tests can hold the map to what the store writes.
+pub fn documented_fields(entity: &str) -> std::collections::BTreeSet<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/data-map.md");
+    let map = std::fs::read_to_string(&path).expect("docs/data-map.md");
+    let heading = format!("### `{entity}`:");
+    let section = map
+        .split("\n### ")
+        .find(|s| format!("### {s}").starts_with(&heading))
+        .unwrap_or_else(|| panic!("docs/data-map.md has no section for {entity}"));
+    section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| "))
+        .filter_map(|row| row.split(" |").next())
+        .flat_map(|names| names.split(", "))
+        .filter_map(|name| {
+            let name = name.split_whitespace().next()?.trim_matches('`');
+            let top = name.split(['.', '[']).next()?;
+            (!top.is_empty() && top != "field" && !top.starts_with('-')).then(|| top.to_owned())
+        })
+        .collect()
 }

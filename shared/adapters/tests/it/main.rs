@@ -3,7 +3,9 @@
 //! and a filter by name still finds them.
 
 mod activation_window;
+mod data_map;
 mod dynamodb_budget_and_races;
+mod erasure;
 mod lambda_config;
 mod ralio_client;
 mod ralio_lists;

@@ -83,6 +83,11 @@ pub enum AppliedChange {
     AccountActivated {
         account_id: String,
     },
+    /// The user was erased: personal data went at once, and the pseudonymous record is kept until
+    /// `retained_until` ([`crate::erasure`]).
+    UserErased {
+        retained_until: DateTime<Utc>,
+    },
 }
 
 impl AppliedChange {
@@ -141,6 +146,7 @@ pub enum AuditOutcome {
     Resolved,
     Uncertain,
     Replayed,
+    Erased,
     #[strum(default, to_string = "{0}")]
     Other(String),
 }
@@ -153,6 +159,7 @@ impl From<EventOutcome> for AuditOutcome {
             EventOutcome::Stale => Self::Stale,
             EventOutcome::Unchanged => Self::Unchanged,
             EventOutcome::Deferred => Self::Deferred,
+            EventOutcome::Erased => Self::Erased,
         }
     }
 }

@@ -74,6 +74,8 @@ pub enum EventOutcome {
     /// It is kept until what it is about is recorded, then applied (an account activation that
     /// arrives before its account).
     Deferred,
+    /// The owner was erased, so nothing about the event was kept but a count.
+    Erased,
 }
 
 impl EventOutcome {

@@ -107,6 +107,16 @@ impl Ledger {
         activation: &Activation,
         now: DateTime<Utc>,
     ) -> ActivationDecision {
+        let whose = self.account_owners.get(&activation.account_id).map(|w| w.0);
+        if let Some(records) = whose.and_then(|uid| self.owners.get_mut(&Owner::User(uid)))
+            && records.erased.is_some()
+        {
+            records.erased_deliveries += 1;
+            return ActivationDecision {
+                outcome: EventOutcome::Erased,
+                audit: None,
+            };
+        }
         if !self.seen.insert(activation.event_id) {
             return ActivationDecision {
                 outcome: EventOutcome::Duplicate,

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::accounts::{AccountId, AccountRecord};
 use crate::audit::AuditEntry;
 use crate::change::EventOutcome;
+use crate::erasure::{Erasure, redact_account, redact_session};
 use crate::expiry::ExpiryBucket;
 use crate::leases::LeaseHold;
 
@@ -71,6 +72,15 @@ impl Ledger {
     /// Executes an event's plan once. A repeat of an event id is a duplicate and changes
     /// nothing.
     pub fn execute(&mut self, plan: &Plan<'_>) -> Executed {
+        if let Some(records) = self.owners.get_mut(&plan.owner())
+            && records.erased.is_some()
+        {
+            records.erased_deliveries += 1;
+            return Executed {
+                outcome: EventOutcome::Erased,
+                audit: None,
+            };
+        }
         let event_id = plan.event_id();
         if !self.seen.insert(event_id) {
             return Executed {
@@ -96,6 +106,31 @@ impl Ledger {
             outcome: result.outcome,
             audit: Some(result.audit),
         }
+    }
+
+    /// Erases an owner's personal data and keeps the tombstone, as [`crate::erasure`] says. An
+    /// owner erased before keeps its first tombstone, which is returned.
+    pub fn erase(&mut self, owner: Owner, erasure: Erasure) -> Erasure {
+        let records = self.owner_mut(owner);
+        let stamp = *records.erased.get_or_insert(erasure);
+        records.sessions.values_mut().for_each(redact_session);
+        records.creation_lease = None;
+        // Accounts are found by alias, so they are filed again under their place in the list, and
+        // so is whose each Ralio account is.
+        let accounts = std::mem::take(&mut records.accounts);
+        for (index, ((currency, alias), mut record)) in accounts.into_iter().enumerate() {
+            redact_account(&mut record);
+            let filed = format!("#{index}");
+            for whose in self.account_owners.values_mut() {
+                if Owner::User(whose.0) == owner && (whose.1, &whose.2) == (currency, &alias) {
+                    whose.2.clone_from(&filed);
+                }
+            }
+            self.owner_mut(owner)
+                .accounts
+                .insert((currency, filed), record);
+        }
+        stamp
     }
 
     /// Returns the owners applied events paired `kyc_id` with.
@@ -157,6 +192,11 @@ pub struct OwnerRecords {
     /// It counts the sessions created and stored so far (see
     /// [`UserSnapshot::sessions_version`]).
     pub sessions_version: u64,
+    /// It is the tombstone of an erased owner ([`crate::erasure`]).
+    pub erased: Option<Erasure>,
+    /// It counts the events about an erased owner that arrived after the erasure, which is all
+    /// that is kept of them.
+    pub erased_deliveries: u64,
 }
 
 /// Holds the records a write leaves, to be kept when it applies.
@@ -225,6 +265,8 @@ pub struct UserSnapshot {
     /// It counts the sessions created and stored for the user, because a creation lease is
     /// given only to a request that saw the current count.
     pub sessions_version: u64,
+    /// It is set once the user was erased, and then the merchant's routes answer 410.
+    pub erased: Option<Erasure>,
 }
 
 impl UserSnapshot {
@@ -234,7 +276,15 @@ impl UserSnapshot {
             sessions: Vec::new(),
             accounts: Vec::new(),
             sessions_version: 0,
+            erased: None,
         }
+    }
+
+    /// Returns the snapshot with the tombstone read with it.
+    #[must_use]
+    pub fn with_erasure(mut self, erased: Option<Erasure>) -> Self {
+        self.erased = erased;
+        self
     }
 
     /// Returns a snapshot from its parts, in the documented order.
@@ -251,6 +301,7 @@ impl UserSnapshot {
             sessions,
             accounts,
             sessions_version,
+            erased: None,
         }
     }
 }
@@ -264,6 +315,8 @@ impl OwnerRecords {
             accounts: BTreeMap::new(),
             creation_lease: None,
             sessions_version: 0,
+            erased: None,
+            erased_deliveries: 0,
         }
     }
 
@@ -363,6 +416,7 @@ impl OwnerRecords {
             sessions,
             self.accounts.values().cloned().collect(),
             self.sessions_version,
-        ))
+        )
+        .with_erasure(self.erased))
     }
 }

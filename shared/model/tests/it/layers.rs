@@ -16,7 +16,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("records and guards", &["records", "accounts", "leases"]),
     ("wire format", &["webhook"]),
     ("change and intake", &["activation", "change", "intake"]),
-    ("audit", &["audit"]),
+    ("audit", &["audit", "erasure"]),
     ("writes", &["writes"]),
     ("owner decisions", &["decisions"]),
     ("ledger", &["ledger"]),

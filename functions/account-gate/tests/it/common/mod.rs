@@ -77,7 +77,8 @@ fn gate_with(
     AccountGate::new(Parts {
         users: store.clone(),
         accounts: store.clone(),
-        audit: store,
+        audit: store.clone(),
+        eraser: store,
         ralio: ralio_client(ralio, fixtures::RALIO_TIMEOUT),
         clock: Arc::new(clock.clone()),
         settings,

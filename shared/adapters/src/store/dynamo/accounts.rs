@@ -80,7 +80,13 @@ impl DynamoStore {
             return self.put_account(&write, &condition).await;
         }
         let mut tx = Transaction::default();
-        let record = tx.push(self.put(&AccountItem::from(&write.record), Some(&condition))?);
+        let record = tx.push(self.put(
+            &AccountItem {
+                ttl: Some(self.retained(now)),
+                ..AccountItem::from(&write.record)
+            },
+            Some(&condition),
+        )?);
         let level = write
             .requires_regular
             .then(|| {
@@ -91,7 +97,13 @@ impl DynamoStore {
             .map(|check| tx.push(check));
         let mut waiting_slot = None;
         if let Some(id) = write.account_id() {
-            tx.push(self.put(&AccountOwnerItem::new(&id, &write.record), None)?);
+            tx.push(self.put(
+                &AccountOwnerItem {
+                    ttl: Some(self.retained(now)),
+                    ..AccountOwnerItem::new(&id, &write.record)
+                },
+                None,
+            )?);
             let key = Key::activation(&id);
             waiting_slot = Some(match waiting {
                 // No activation waits, or only one past its TTL that DynamoDB has not removed yet.
@@ -113,7 +125,7 @@ impl DynamoStore {
             });
         }
         for entry in audits {
-            tx.push(self.put(&AuditItem::new(owner, &entry), None)?);
+            tx.push(self.put(&self.audit_item(owner, &entry), None)?);
         }
         Ok(match tx.send(&self.client).await? {
             Ok(()) => Ok(write.record),
@@ -145,7 +157,10 @@ impl DynamoStore {
             self.client
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(to_item(&AccountItem::from(&write.record))?)),
+                .set_item(Some(to_item(&AccountItem {
+                    ttl: Some(self.retained(write.record.updated_at)),
+                    ..AccountItem::from(&write.record)
+                })?)),
             expr
         )
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -311,7 +326,7 @@ impl AuditLog for DynamoStore {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(&AuditItem::new(owner, entry))?))
+            .set_item(Some(to_item(&self.audit_item(owner, entry))?))
             .send()
             .await
             .map_err(|e| sdk_error("PutItem", e))?;

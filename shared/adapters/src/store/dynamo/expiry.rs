@@ -10,7 +10,7 @@ use idv_model::{
 };
 
 use super::errors::{Transaction, conditional, sdk_error};
-use super::items::{AuditItem, IndexPosition, Key, TickItem, Ts, from_item, to_item, to_value};
+use super::items::{IndexPosition, Key, TickItem, Ts, from_item, to_item, to_value};
 use super::schema::{self, attr};
 use super::updates::{Cond, Expression};
 use super::{CONFLICT_RETRIES, DynamoStore, disagreement};
@@ -148,8 +148,8 @@ impl ExpiryIndex for DynamoStore {
         now: DateTime<Utc>,
     ) -> StoreResult<WatchOutcome> {
         let write = action.write(member.session_id, now);
-        let (key, expr) = Self::write_expression(member.owner, &write, now)?;
-        let audit = AuditItem::new(member.owner, &action.audit(member.session_id, now));
+        let (key, expr) = self.write_expression(member.owner, &write, now)?;
+        let audit = self.audit_item(member.owner, &action.audit(member.session_id, now));
         for attempt in 0..=CONFLICT_RETRIES {
             let mut tx = Transaction::default();
             let change = tx.push(self.update(&key, &expr)?);

@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::{
     Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Duration, Utc};
-use idv_model::{Owner, OwnerRecords, SessionGuard, SessionId, SessionPatch, Write};
+use idv_model::{AuditEntry, Owner, OwnerRecords, SessionGuard, SessionId, SessionPatch, Write};
 use serde::Serialize;
 
 /// Puts an [`updates::Expression`]'s condition, names and values on any of the SDK's request
@@ -46,6 +46,7 @@ macro_rules! with_update {
 }
 
 mod accounts;
+mod erasure;
 mod errors;
 mod events;
 mod expiry;
@@ -56,6 +57,7 @@ pub mod table;
 mod updates;
 mod users;
 
+pub use erasure::ERASURE_BATCH;
 pub use errors::Cancellation;
 
 use errors::sdk_error;
@@ -76,6 +78,8 @@ const CONFLICT_RETRIES: u32 = 3;
 pub struct DynamoStore {
     client: OnFirstUse<Client>,
     table: String,
+    /// How long a user's records are kept after their last change (`COMPLIANCE_RETENTION`).
+    retention: Duration,
 }
 
 impl DynamoStore {
@@ -83,6 +87,29 @@ impl DynamoStore {
         Self {
             client: client.into(),
             table: table.into(),
+            retention: idv_model::erasure::DEFAULT_RETENTION,
+        }
+    }
+
+    /// Keeps a user's records for `retention` after each change to them, instead of the default
+    /// five years.
+    #[must_use]
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Returns the TTL (epoch seconds) of a user's record changed at `at`. It is written in the
+    /// same request as the change, so that retention costs no round trip.
+    fn retained(&self, at: DateTime<Utc>) -> i64 {
+        (at + self.retention).timestamp()
+    }
+
+    /// Returns an owner's audit entry as stored, kept as long as the records it is about.
+    fn audit_item(&self, owner: Owner, entry: &AuditEntry) -> items::AuditItem {
+        items::AuditItem {
+            ttl: Some(self.retained(entry.at)),
+            ..items::AuditItem::new(owner, entry)
         }
     }
 
@@ -155,8 +182,20 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// Returns the key and expression of a model write to `owner`'s records.
+    /// Returns the key and expression of a model write to `owner`'s records, with the record's
+    /// retention counted from `now`.
     fn write_expression(
+        &self,
+        owner: Owner,
+        write: &Write,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(Key, Expression)> {
+        let (key, mut expr) = Self::change_expression(owner, write, now)?;
+        expr.set(attr::TTL, to_value(&self.retained(now))?);
+        Ok((key, expr))
+    }
+
+    fn change_expression(
         owner: Owner,
         write: &Write,
         now: DateTime<Utc>,

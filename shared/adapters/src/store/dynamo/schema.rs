@@ -122,6 +122,13 @@ pub mod attr {
     pub const SEEN_AS: &str = "seenAs";
     /// A waiting activation under its account id records the sort keys of its copies by day.
     pub const COPIES: &str = "copies";
+    /// An erased owner's profile holds the tombstone: when, until when the record is kept, and how
+    /// many events about the owner arrived since.
+    pub const ERASED_AT: &str = "erasedAt";
+    /// An account's alias, which erasure removes.
+    pub const ALIAS: &str = "alias";
+    pub const RETAINED_UNTIL: &str = "retainedUntil";
+    pub const ERASED_DELIVERIES: &str = "erasedDeliveries";
 }
 
 /// These say what each item is, in its `entity` attribute.

@@ -11,8 +11,8 @@ use idv_model::{
 
 use super::errors::{Transaction, conditional};
 use super::items::{
-    AccountItem, Identity, Key, LeaseItem, ProfileItem, SessionItem, Ts, from_item, to_item,
-    to_value,
+    AccountItem, Identity, Key, LeaseItem, ProfileItem, SessionItem, TombstoneItem, Ts, from_item,
+    to_item, to_value,
 };
 use super::schema::{self, attr, entity};
 use super::updates::{Cond, Expression, lease_condition};
@@ -28,7 +28,7 @@ impl DynamoStore {
         write: &Write,
         now: DateTime<Utc>,
     ) -> StoreResult<Result<super::Item, Option<super::Item>>> {
-        let (key, expr) = Self::write_expression(owner, write, now)?;
+        let (key, expr) = self.write_expression(owner, write, now)?;
         let result = self
             .update_item_of(&key, &expr)?
             .return_values(ReturnValue::AllNew)
@@ -81,11 +81,13 @@ impl UserReader for DynamoStore {
         let owner = Owner::User(uid);
         let mut profile = UserProfile::unknown(uid);
         let (mut sessions, mut accounts, mut sessions_version) = (Vec::new(), Vec::new(), 0);
+        let mut erased = None;
         for item in self.query_partition(schema::user_pk(uid)).await? {
             let key: Key = from_item(&item)?;
             if key.sk == schema::PROFILE_SK {
                 profile.kyc = from_item::<ProfileItem>(&item)?.kyc();
                 sessions_version = from_item::<LeaseItem>(&item)?.sessions_version();
+                erased = from_item::<TombstoneItem>(&item)?.erasure();
             } else if key.sk.starts_with(schema::SESSION_SK_PREFIX) {
                 let session: SessionItem = from_item(&item)?;
                 let id = session
@@ -96,12 +98,7 @@ impl UserReader for DynamoStore {
                 accounts.push(from_item::<AccountItem>(&item)?.record()?);
             }
         }
-        Ok(UserSnapshot::new(
-            profile,
-            sessions,
-            accounts,
-            sessions_version,
-        ))
+        Ok(UserSnapshot::new(profile, sessions, accounts, sessions_version).with_erasure(erased))
     }
 }
 
@@ -160,6 +157,7 @@ impl CreationLease for DynamoStore {
         expr.set_item(to_item(&Identity::new(entity::PROFILE, owner))?)
             .set_item(to_item(&lease)?)
             .fill(attr::CREATION_LEASE_SINCE, to_value(&Ts(now))?)
+            .set(attr::TTL, to_value(&self.retained(now))?)
             .condition(&lease_condition(guard)?);
         let result = self
             .update_item_of(&Key::profile(owner), &expr)?
@@ -233,7 +231,7 @@ impl CreationLease for DynamoStore {
         // exactly the record. A webhook that got there first, or a lease taken over meanwhile,
         // sends us the long way round, which reports the stored state exactly.
         let write = Write::creation(record, buckets);
-        let (key, mut expr) = Self::write_expression(record.owner, &write, Utc::now())?;
+        let (key, mut expr) = self.write_expression(record.owner, &write, Utc::now())?;
         expr.condition(&Cond::Absent(attr::PK));
         let (lease_key, mut lease_expr) = self.lease_release(uid, lease, LeaseRelease::Clean)?;
         lease_expr.add(attr::SESSIONS_VERSION, to_value(&1u64)?);

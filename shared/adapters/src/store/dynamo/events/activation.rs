@@ -43,6 +43,9 @@ impl DynamoStore {
     ) -> StoreResult<Option<EventOutcome>> {
         let (uid, event_id, event_type) =
             (owner.owner_id, activation.event_id, &activation.event_type);
+        if owner.erased_at.is_some() {
+            return self.count_erased(Owner::User(uid)).await.map(Some);
+        }
         let mut expr = Expression::default();
         expr.set(
             schema::attr::ACTIVATED_AT,

@@ -8,9 +8,10 @@ use idv_model::{
     Activation, AuditEntry, Disagreement, EventId, EventOutcome, Owner, Plan, Refusal, SessionId,
 };
 
+use super::erasure::{erased, not_erased};
 use super::errors::{Transaction, conditional, sdk_error};
 use super::items::{
-    AuditItem, Key, KycOwnerItem, MarkerItem, QuarantineItem, Ts, from_item, to_item, to_value,
+    Key, KycOwnerItem, MarkerItem, QuarantineItem, Ts, from_item, to_item, to_value,
 };
 use super::updates::{Cond, Expression};
 use super::{CONFLICT_RETRIES, DynamoStore, MARKER_TTL, disagreement, schema};
@@ -38,7 +39,7 @@ impl DynamoStore {
     }
 
     fn audit_put(&self, owner: Owner, entry: &AuditEntry) -> StoreResult<TransactWriteItem> {
-        self.put(&AuditItem::new(owner, entry), None)
+        self.put(&self.audit_item(owner, entry), None)
     }
 
     /// Records a repeat of a handled event. It is audited the first time only, so that replays do
@@ -66,7 +67,13 @@ impl DynamoStore {
     /// because the same pairing is the same item.
     fn pair_kyc_id(&self, tx: &mut Transaction, plan: &Plan<'_>) -> StoreResult<()> {
         if let Some(kyc_id) = plan.kyc_pairing() {
-            tx.push(self.put(&KycOwnerItem::new(kyc_id, plan.owner()), None)?);
+            tx.push(self.put(
+                &KycOwnerItem {
+                    ttl: Some(self.retained(plan.now)),
+                    ..KycOwnerItem::new(kyc_id, plan.owner())
+                },
+                None,
+            )?);
         }
         Ok(())
     }
@@ -93,17 +100,31 @@ impl DynamoStore {
 #[async_trait]
 impl EventStore for DynamoStore {
     async fn execute(&self, plan: &Plan<'_>) -> StoreResult<EventOutcome> {
-        let (key, expr) = Self::write_expression(plan.owner(), &plan.write, plan.now)?;
+        let (key, mut expr) = self.write_expression(plan.owner(), &plan.write, plan.now)?;
+        // An erased owner's tombstone is on the profile: a write to the profile checks it itself,
+        // and any other write checks it beside, in the same request.
+        let on_profile = key == Key::profile(plan.owner());
+        if on_profile {
+            expr.condition(&not_erased());
+        }
         for attempt in 0..=CONFLICT_RETRIES {
             let mut tx = Transaction::default();
             let marker = tx.push(self.marker(plan, EventOutcome::Applied)?);
             let change = tx.push(self.update(&key, &expr)?);
             tx.push(self.audit_put(plan.owner(), &plan.audit)?);
             self.pair_kyc_id(&mut tx, plan)?;
+            let tombstone = if on_profile {
+                change
+            } else {
+                tx.push(self.check(&Key::profile(plan.owner()), &not_erased())?)
+            };
             let cancellation = match tx.send(&self.client).await? {
                 Ok(()) => return Ok(EventOutcome::Applied),
                 Err(cancellation) => cancellation,
             };
+            if erased(&cancellation, tombstone, on_profile) {
+                return self.count_erased(plan.owner()).await;
+            }
             if cancellation.refused(marker).is_some() {
                 return self.record_duplicate(plan).await;
             }
@@ -176,8 +197,13 @@ impl EventStore for DynamoStore {
                     Some(&Cond::Absent(schema::attr::PK)),
                 )?);
                 tx.push(self.audit_put(owner, note)?);
+                let tombstone = tx.push(self.check(&Key::profile(owner), &not_erased())?);
                 match tx.send(&self.client).await? {
                     Ok(()) => return Ok(()),
+                    // A payload naming an erased user is not kept: only its count is.
+                    Err(c) if c.refused(tombstone).is_some() => {
+                        return self.count_erased(owner).await.map(|_| ());
+                    }
                     // The payload was kept (and audited) before, and the first copy wins.
                     Err(c) if c.refused(kept).is_some() => return Ok(()),
                     // A concurrent delivery is keeping the same payload.

@@ -23,6 +23,8 @@ pub struct AccountItem {
     pub entity: String,
     pub owner_type: String,
     pub owner_id: Uid,
+    /// The alias is the merchant's free text, removed when the user is erased.
+    #[serde(default)]
     pub alias: String,
     pub currency: Currency,
     /// The status is `pending`, `uncertain`, `failed` or `created`.
@@ -40,6 +42,9 @@ pub struct AccountItem {
     pub activated_at: Option<Ts>,
     pub created_at: Ts,
     pub updated_at: Ts,
+    /// DynamoDB may delete the account after these epoch seconds (`COMPLIANCE_RETENTION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
 }
 
 impl From<&AccountRecord> for AccountItem {
@@ -62,6 +67,7 @@ impl From<&AccountRecord> for AccountItem {
             activated_at: None,
             created_at: Ts(record.created_at),
             updated_at: Ts(record.updated_at),
+            ttl: None,
         };
         let status = match &record.status {
             AccountStatus::Pending { token, lease_until } => {
@@ -149,8 +155,16 @@ pub struct AccountOwnerItem {
     pub sk: String,
     pub entity: String,
     pub owner_id: Uid,
+    /// The alias is the merchant's free text, removed when the user is erased.
+    #[serde(default)]
     pub alias: String,
     pub currency: Currency,
+    /// It is set when the owner was erased, so an activation of the account is only counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<Ts>,
+    /// DynamoDB may delete the item after these epoch seconds (`COMPLIANCE_RETENTION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
 }
 
 impl AccountOwnerItem {
@@ -163,6 +177,8 @@ impl AccountOwnerItem {
             owner_id: record.uid,
             alias: record.alias.clone(),
             currency: record.currency,
+            erased_at: None,
+            ttl: None,
         }
     }
 }

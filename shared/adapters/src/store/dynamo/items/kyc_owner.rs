@@ -17,6 +17,9 @@ pub struct KycOwnerItem {
     #[serde(rename = "SK")]
     pub sk: String,
     pub entity: String,
+    /// DynamoDB may delete the pairing after these epoch seconds (`COMPLIANCE_RETENTION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
 }
 
 impl KycOwnerItem {
@@ -26,6 +29,7 @@ impl KycOwnerItem {
             pk: key.pk,
             sk: key.sk,
             entity: schema::entity::KYC_OWNER.to_owned(),
+            ttl: None,
         }
     }
 

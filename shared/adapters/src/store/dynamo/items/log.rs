@@ -34,6 +34,9 @@ pub struct AuditItem {
     /// items that have one.
     #[serde(rename = "fact", default, skip_serializing_if = "Option::is_none")]
     pub applied: Option<AppliedChange>,
+    /// DynamoDB may delete the entry after these epoch seconds (`COMPLIANCE_RETENTION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
 }
 
 impl AuditItem {
@@ -49,6 +52,7 @@ impl AuditItem {
             about_session_id: entry.session_id,
             detail: entry.detail.clone(),
             applied: entry.applied.clone(),
+            ttl: None,
         }
     }
 

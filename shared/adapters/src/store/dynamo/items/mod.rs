@@ -29,7 +29,9 @@ mod tests;
 pub use account::{AccountItem, AccountOwnerItem, ActivationItem};
 pub use kyc_owner::KycOwnerItem;
 pub use log::{AuditItem, MarkerItem, QuarantineItem, TickItem};
-pub use owner::{LeaseItem, ProfileItem, SessionItem, expiry_source_value, sweep_mark};
+pub use owner::{
+    LeaseItem, ProfileItem, SessionItem, TombstoneItem, expiry_source_value, sweep_mark,
+};
 
 pub type Item = HashMap<String, AttributeValue>;
 

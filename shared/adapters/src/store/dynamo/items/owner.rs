@@ -3,8 +3,8 @@
 
 use chrono::NaiveDate;
 use idv_model::{
-    EventId, EventStamp, ExpiryBucket, ExpirySource, FailureReason, HostedUrl, KycLevel, KycRecord,
-    LeaseHold, LeaseToken, LevelStamp, Phase, ReverifyNotice, SessionFields, SessionId,
+    Erasure, EventId, EventStamp, ExpiryBucket, ExpirySource, FailureReason, HostedUrl, KycLevel,
+    KycRecord, LeaseHold, LeaseToken, LevelStamp, Phase, ReverifyNotice, SessionFields, SessionId,
     SessionState, SweepGroup, SweepMark,
 };
 use serde::{Deserialize, Serialize};
@@ -145,6 +145,38 @@ pub struct ProfileItem {
     pub reverify_at: Option<Ts>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverify_event_id: Option<EventId>,
+}
+
+/// An erased owner's tombstone is kept on the profile item ([`idv_model::erasure`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TombstoneItem {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retained_until: Option<Ts>,
+    /// The count is only read, because it is written by `ADD`.
+    #[serde(default, skip_serializing)]
+    pub erased_deliveries: Option<u64>,
+}
+
+impl TombstoneItem {
+    pub fn erasure(&self) -> Option<Erasure> {
+        Some(Erasure {
+            erased_at: self.erased_at?.0,
+            retained_until: self.retained_until?.0,
+        })
+    }
+}
+
+impl From<&Erasure> for TombstoneItem {
+    fn from(erasure: &Erasure) -> Self {
+        Self {
+            erased_at: Some(Ts(erasure.erased_at)),
+            retained_until: Some(Ts(erasure.retained_until)),
+            erased_deliveries: None,
+        }
+    }
 }
 
 /// The session-creation lease is kept on the profile item.
