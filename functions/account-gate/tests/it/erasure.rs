@@ -43,14 +43,22 @@ async fn an_erased_user_is_gone_from_every_route_and_a_second_erasure_answers_th
     for (method, path, body) in [
         ("GET", format!("/users/{uid}/kyc"), None),
         ("GET", format!("/users/{uid}/history"), None),
-        ("POST", format!("/users/{uid}/accounts"), Some(body.as_str())),
+        (
+            "POST",
+            format!("/users/{uid}/accounts"),
+            Some(body.as_str()),
+        ),
     ] {
         let (status, problem) = call(&h.app, method, &path, body).await;
         assert_eq!(status, 410, "{method} {path}: {problem}");
         assert_eq!(problem["code"], "user_erased");
         assert_eq!(problem["erasedAt"], erased["erasedAt"]);
     }
-    assert_eq!(ralio_creates(&h.ralio).await, creates, "nothing more at Ralio");
+    assert_eq!(
+        ralio_creates(&h.ralio).await,
+        creates,
+        "nothing more at Ralio"
+    );
     let snapshot = h.store.load_user(uid).await.unwrap();
     assert_eq!(snapshot.accounts[0].alias, "");
     assert!(snapshot.sessions.iter().all(|s| s.hosted_url.is_none()));
@@ -66,5 +74,8 @@ async fn a_user_never_heard_of_can_be_erased_ahead_of_their_events(store: Arc<dy
     let (status, problem) = call(&h.app, "GET", &format!("/users/{uid}/kyc"), None).await;
     assert_eq!((status, &problem["code"]), (410, &json!("user_erased")));
     let snapshot = h.store.load_user(uid).await.unwrap();
-    assert_eq!(snapshot.profile.kyc.level, None, "the later level was not kept");
+    assert_eq!(
+        snapshot.profile.kyc.level, None,
+        "the later level was not kept"
+    );
 }
