@@ -6,7 +6,10 @@
 # webhook requests went out signed and unsigned. SCHEMATHESIS_EXAMPLES sets the examples per
 # operation (default 300). SCHEMATHESIS_SEED sets the seed: `make test` passes a fixed one, so
 # that CI fails only on a change that causes the failure; `make fuzz-api` passes `random` (a new
-# seed each run, printed) to look for new defects.
+# seed each run, printed) to look for new defects. Erasure is left out: it is final, and
+# schemathesis reuses the uids it saw succeed, so after one erasure most generated requests would
+# be answered 410 and reach nothing. Its answers are checked against the spec from the recorded
+# exchanges (tests/tests/it/api_contract.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +51,7 @@ IDV_WEBHOOK_SECRET="$secret" IDV_WEBHOOK_COUNTS="$counts" \
   .venv/bin/schemathesis --config-file scripts/schemathesis.toml \
     run infra/openapi.yaml --url "$url" \
     --checks all --phases examples,coverage,fuzzing,stateful \
+    --exclude-operation-id eraseUser \
     --max-examples "$examples" --workers 1 --seed "$seed" \
     --report-junit-path .tmp/schemathesis-junit.xml \
     --suppress-health-check all --output-truncate false \

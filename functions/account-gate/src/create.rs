@@ -89,7 +89,10 @@ impl AccountGate {
     pub(crate) async fn lowered(&self, wanted: AccountRequest<'_>) -> GateError {
         let now = self.parts.clock.now();
         match self.parts.users.load_user(wanted.uid).await {
-            Ok(snapshot) => self.refuse(&snapshot, now).await,
+            Ok(snapshot) => match snapshot.erased {
+                Some(erasure) => GateError::Erased(erasure),
+                None => self.refuse(&snapshot, now).await,
+            },
             Err(e) => GateError::Store(e),
         }
     }
@@ -111,6 +114,7 @@ impl AccountGate {
                 self.resolve(wanted, token, since, deadline).await
             }
             AccountReservation::NotRegular => Err(self.lowered(wanted).await),
+            AccountReservation::Erased(erasure) => Err(GateError::Erased(erasure)),
         }
     }
 
@@ -200,6 +204,12 @@ impl AccountGate {
                 return Err(GateError::Store(StoreError::Corrupt(
                     "a write that needs no level was refused for the level".into(),
                 )));
+            }
+            // The user was erased while Ralio created the account, which Ralio keeps (no API
+            // erases it) and this service does not.
+            Ok(Err(AccountRefusal::Erased(erasure))) => {
+                tracing::warn!(uid = %wanted.uid, %account_id, "account created at Ralio for a user erased meanwhile: not recorded");
+                return Err(GateError::Erased(erasure));
             }
             Err(e) => {
                 // Ralio has the account, and the reservation is held or lapses to uncertain, so

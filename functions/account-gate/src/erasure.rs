@@ -34,7 +34,6 @@ pub(crate) async fn erase(
     Ok(json(
         StatusCode::ACCEPTED,
         json!({
-            "uid": uid.to_string(),
             "erasedAt": stamp.erased_at,
             "retainedUntil": stamp.retained_until,
         }),

@@ -101,7 +101,12 @@ impl AccountGate {
             Some(AccountReservation::InProgress { .. }) => {
                 return Err(ResolveError::NotUncertain("a request is creating it now"));
             }
-            Some(AccountReservation::Reserved(_) | AccountReservation::NotRegular) | None => {
+            Some(
+                AccountReservation::Reserved(_)
+                | AccountReservation::NotRegular
+                | AccountReservation::Erased(_),
+            )
+            | None => {
                 return Err(ResolveError::NotUncertain("no creation is recorded"));
             }
         };
@@ -144,6 +149,11 @@ impl AccountGate {
             Ok(_) => {}
             Err(AccountRefusal::Guarded(_) | AccountRefusal::NotRegular) => {
                 return Err(ResolveError::Changed);
+            }
+            Err(AccountRefusal::Erased(_)) => {
+                return Err(ResolveError::NotUncertain(
+                    "the user was erased: nothing is recorded for them",
+                ));
             }
         }
         let entry = resolved_audit(currency, detail.clone(), now);

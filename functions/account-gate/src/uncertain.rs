@@ -100,6 +100,7 @@ impl AccountGate {
                 self.create_at_ralio(wanted, retry, deadline).await
             }
             Err(AccountRefusal::NotRegular) => Err(self.lowered(wanted).await),
+            Err(AccountRefusal::Erased(erasure)) => Err(GateError::Erased(erasure)),
             // Another request resolved the reservation or took it over meanwhile.
             Err(AccountRefusal::Guarded(stored)) => {
                 match AccountRecord::reservation_found(stored.as_deref(), now) {

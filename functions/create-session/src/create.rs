@@ -111,6 +111,7 @@ impl CreateSession {
                     return result;
                 }
                 Lease::Held { .. } => return self.wait_for_peer(uid).await,
+                Lease::Erased(erasure) => return Err(CreateError::Erased(erasure)),
                 Lease::Stale => snapshot = self.parts.users.load_user(uid).await?,
             }
         }
@@ -181,6 +182,12 @@ impl CreateSession {
                 });
             }
         };
+        if let StoredSession::Erased(erasure) = stored {
+            // The user was erased while Ralio created the session, which Ralio keeps (no API
+            // erases it) and this service does not.
+            tracing::warn!(uid = %uid, session_id = %session.id, "session created at Ralio for a user erased meanwhile: not stored");
+            return Err(CreateError::Erased(erasure));
+        }
         if let Err(e) = self.parts.scheduler.ensure_ticks(&buckets, now).await {
             // The session exists and is usable, so only the early warning may be missed.
             tracing::error!(error = %e, session_id = %session.id, "expiry tick not scheduled");
@@ -194,6 +201,7 @@ impl CreateSession {
                 let url = record.hosted_url.clone().unwrap_or(session.hosted_url);
                 answer(StatusCode::OK, &record, &url, true)
             }
+            StoredSession::Erased(erasure) => return Err(CreateError::Erased(erasure)),
         })
     }
 }

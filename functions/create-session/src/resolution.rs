@@ -83,6 +83,11 @@ impl CreateSession {
                 ));
             }
             Lease::Held { until } => return Err(ResolveError::Held(until)),
+            Lease::Erased(_) => {
+                return Err(ResolveError::NotUncertain(
+                    "the user was erased: nothing is created or stored for them",
+                ));
+            }
             Lease::Stale => {
                 return Err(ResolveError::NotUncertain(
                     "a session was stored meanwhile: look at the user again",

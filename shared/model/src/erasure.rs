@@ -7,12 +7,12 @@
 //! levels, decisions, codes and timestamps, and it expires at `retained_until`. Both stores redact
 //! with the functions below, so they leave the same record.
 
-use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Duration;
 
 use crate::Uid;
 use crate::accounts::{AccountRecord, AccountStatus, RalioAccount};
 use crate::audit::{AppliedChange, AuditEntry, AuditOutcome};
+pub use crate::records::Erasure;
 use crate::records::{FailureReason, SessionFields};
 
 /// The audit action that records an erasure, and that its domain event is made from.
@@ -22,24 +22,7 @@ pub const USER_ERASED: &str = "user_erased";
 /// common anti-money-laundering term for customer due-diligence records.
 pub const DEFAULT_RETENTION: Duration = Duration::days(1825);
 
-/// Records that a user was erased: when, and until when the pseudonymous record is kept. It is
-/// the tombstone, and the same erasure asked for again answers with the same stamp.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Erasure {
-    pub erased_at: DateTime<Utc>,
-    pub retained_until: DateTime<Utc>,
-}
-
 impl Erasure {
-    /// Returns the erasure that a request at `now` begins, keeping the record for `retention`.
-    pub fn begin(now: DateTime<Utc>, retention: Duration) -> Self {
-        Self {
-            erased_at: now,
-            retained_until: now + retention,
-        }
-    }
-
     /// Returns the audit entry that records the erasure in the user's trail. It has an applied
     /// change, so the `User Erased` domain event is published from it.
     pub fn audit(&self) -> AuditEntry {
@@ -126,16 +109,69 @@ pub fn redact_audit(entry: &AuditEntry) -> AuditEntry {
     }
 }
 
-/// Says whether a kept payload names the user anywhere: as its `userId`, or as the user id's text
-/// in any field (or in bytes that are not JSON), in either case.
-pub fn payload_names(body: &[u8], uid: Uid) -> bool {
-    if crate::webhook::named_user(body) == Some(uid) {
-        return true;
+/// Says whom an erasure is about: the user, and the ids Ralio's payloads may name them by
+/// instead (a session, Ralio's KYC record, an account).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subject {
+    pub uid: Option<Uid>,
+    pub sessions: Vec<crate::SessionId>,
+    pub accounts: Vec<String>,
+    pub kyc_id: Option<i64>,
+}
+
+impl Subject {
+    pub fn of(uid: Uid) -> Self {
+        Self {
+            uid: Some(uid),
+            ..Self::default()
+        }
     }
-    let needle = uid.to_string().to_ascii_lowercase();
-    body.to_ascii_lowercase()
-        .windows(needle.len())
-        .any(|window| window == needle.as_bytes())
+
+    /// Returns the ids as text, lowercase, for matching.
+    fn texts(&self) -> Vec<String> {
+        self.uid
+            .iter()
+            .map(ToString::to_string)
+            .chain(self.sessions.iter().map(ToString::to_string))
+            .chain(self.accounts.iter().cloned())
+            .filter(|t| !t.is_empty())
+            .map(|t| t.to_ascii_lowercase())
+            .collect()
+    }
+
+    /// Says whether a kept payload names the subject: by any of its ids as a string value (in
+    /// any case, anywhere in the JSON), by its `kycId`, or, for bytes that are not JSON, by any
+    /// of its ids' text.
+    pub fn named_in(&self, body: &[u8]) -> bool {
+        let texts = self.texts();
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(value) => self.names_value(&value, None, &texts),
+            Err(_) => {
+                let body = body.to_ascii_lowercase();
+                texts.iter().any(|text| {
+                    body.windows(text.len())
+                        .any(|window| window == text.as_bytes())
+                })
+            }
+        }
+    }
+
+    fn names_value(&self, value: &serde_json::Value, key: Option<&str>, texts: &[String]) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::String(s) => texts.iter().any(|t| s.eq_ignore_ascii_case(t)),
+            Value::Number(n) => {
+                matches!(key, Some("kycId" | "kyc_id"))
+                    && n.as_i64().is_some()
+                    && n.as_i64() == self.kyc_id
+            }
+            Value::Array(items) => items.iter().any(|v| self.names_value(v, key, texts)),
+            Value::Object(map) => map
+                .iter()
+                .any(|(k, v)| self.names_value(v, Some(k.as_str()), texts)),
+            _ => false,
+        }
+    }
 }
 
 /// Says whether an audit entry still holds something [`redact_audit`] removes, so a resumed
@@ -146,6 +182,8 @@ pub fn audit_needs_redaction(entry: &AuditEntry) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use chrono::{DateTime, Utc};
+
     use super::*;
     use crate::Currency;
 
@@ -164,15 +202,33 @@ mod tests {
     }
 
     #[test]
-    fn a_payload_names_a_user_by_field_or_by_text_in_any_case() {
+    fn a_payload_names_its_subject_by_any_of_its_ids_anywhere() {
         let uid = Uid::parse("0b9c7a52-3f1e-4e43-9a35-2f8f2d3c1a10").unwrap();
-        let other = Uid::parse("1b9c7a52-3f1e-4e43-9a35-2f8f2d3c1a10").unwrap();
-        let named = br#"{"data":{"userId":"0b9c7a52-3f1e-4e43-9a35-2f8f2d3c1a10"}}"#;
-        let nested = br#"{"x":{"y":["0B9C7A52-3F1E-4E43-9A35-2F8F2D3C1A10"]}}"#;
-        let broken = b"not json 0b9c7a52-3f1e-4e43-9a35-2f8f2d3c1a10";
-        for body in [&named[..], &nested[..], &broken[..]] {
-            assert!(payload_names(body, uid));
-            assert!(!payload_names(body, other));
+        let session = crate::SessionId::parse("a534c9a9-b4ae-4db5-86c3-9506219e4c36").unwrap();
+        let subject = Subject {
+            uid: Some(uid),
+            sessions: vec![session],
+            accounts: vec!["acc-77".into()],
+            kyc_id: Some(40817),
+        };
+        let named = [
+            &br#"{"data":{"userId":"0b9c7a52-3f1e-4e43-9a35-2f8f2d3c1a10"}}"#[..],
+            br#"{"x":{"y":["0B9C7A52-3F1E-4E43-9A35-2F8F2D3C1A10"]}}"#,
+            br#"{"data":{"sessionId":"a534c9a9-b4ae-4db5-86c3-9506219e4c36"}}"#,
+            br#"{"data":{"accountId":"acc-77"}}"#,
+            br#"{"data":{"kycId":40817}}"#,
+            b"not json 0b9c7a52-3f1e-4e43-9a35-2f8f2d3c1a10",
+        ];
+        for body in named {
+            assert!(subject.named_in(body), "{}", String::from_utf8_lossy(body));
+        }
+        let unnamed = [
+            &br#"{"data":{"userId":"1b9c7a52-3f1e-4e43-9a35-2f8f2d3c1a10","amount":40817}}"#[..],
+            br#"{"data":{"kycId":40818}}"#,
+            b"not json at all",
+        ];
+        for body in unnamed {
+            assert!(!subject.named_in(body), "{}", String::from_utf8_lossy(body));
         }
     }
 

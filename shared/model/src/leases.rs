@@ -43,6 +43,8 @@ pub enum LeaseRefusal {
     Held { until: DateTime<Utc> },
     /// A session was stored since the caller read the user, so the caller must read again.
     Stale,
+    /// The user was erased, so no session is created for them again.
+    Erased(crate::records::Erasure),
 }
 
 /// Says when a lease write may take effect.

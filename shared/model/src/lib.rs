@@ -86,7 +86,6 @@ pub use decisions::{
     needs_verification, next_action, reusable_session, session_left_by_attempt, settled,
     unusable_may_be_left_by_attempt,
 };
-pub use erasure::Erasure;
 pub use expiry::{
     BucketKind, ExpiryBucket, ExpirySchedule, InvalidSchedule, TICK_ORPHANED_AFTER, TickClaim,
     TickState,
@@ -98,6 +97,7 @@ pub use ledger::{
     PlanResult, RecordAfter, Refusal, StoredSession, UserSnapshot, WatchDecision, WatchOutcome,
 };
 pub use lifecycle::{EventStamp, ExpirySource, LevelStamp, Phase, Verdict};
+pub use records::Erasure;
 pub use records::{
     FailureReason, HostedUrl, IncompleteSession, KycRecord, ReverifyNotice, SESSION_LIFETIME,
     SessionFields, SessionRecord, UserProfile,

@@ -370,6 +370,35 @@ async fn record_answers_for_the_openapi_check() {
         413
     );
 
+    // Erasure, last, because it is final: 202 twice the same, then 410 on every user route.
+    let erasure = "/users/{uid}/erasure";
+    let erased_uid = new_uid();
+    let erase = format!("/users/{erased_uid}/erasure");
+    let (status, first) = r.call(&stack, "POST", erasure, &erase, None, &[]).await;
+    assert_eq!(status, 202, "{first}");
+    assert_eq!(
+        r.call(&stack, "POST", erasure, &erase, None, &[]).await,
+        (202, first)
+    );
+    assert_eq!(
+        r.call(&stack, "POST", erasure, "/users/nope/erasure", None, &[])
+            .await
+            .0,
+        400
+    );
+    let history = "/users/{uid}/history";
+    let body = json!({ "alias": "Main", "currency": "EUR" });
+    for (method, route, body) in [
+        ("GET", kyc, None),
+        ("GET", history, None),
+        ("POST", accounts, Some(body)),
+        ("POST", sessions, None),
+    ] {
+        let path = route.replace("{uid}", &erased_uid);
+        let (status, gone) = r.call(&stack, method, route, &path, body, &[]).await;
+        assert_eq!((status, gone["code"].as_str()), (410, Some("user_erased")));
+    }
+
     let path = output_path();
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let mut file = std::fs::File::create(&path).unwrap();

@@ -85,6 +85,11 @@ async fn an_erasure_leaves_only_the_pseudonymous_record_and_every_route_answers_
         .iter()
         .filter(|e| e["detail-type"] == "User Erased")
         .collect();
+    let typed: Vec<idv_model::domain_events::PublishedEvent> = events
+        .iter()
+        .map(|e| serde_json::from_value(e.clone()).unwrap())
+        .collect();
+    idv_adapters::testing::record_domain_events(&typed);
     assert_eq!(erasures.len(), 1, "published once");
     assert_eq!(
         erasures[0]["detail"]["retainedUntil"],

@@ -1183,7 +1183,7 @@ fn the_api_is_iam_by_default_or_jwt_with_scopes() {
         rule["RuleCondition"]["Fn::Equals"],
         serde_json::json!([{ "Ref": "ApiAuth" }, "JWT"])
     );
-    assert_eq!(rule["Assertions"].as_array().map(Vec::len), Some(3));
+    assert_eq!(rule["Assertions"].as_array().map(Vec::len), Some(4));
     // No function event overrides the API's authorizer, so every route is protected the same
     // way, except erasure, which needs its own scopes (JWT) or its own policy (IAM).
     for (_, resource_name) in FUNCTIONS {

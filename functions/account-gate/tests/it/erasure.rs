@@ -28,7 +28,6 @@ async fn an_erased_user_is_gone_from_every_route_and_a_second_erasure_answers_th
     let erase = format!("/users/{uid}/erasure");
     let (status, erased) = call(&h.app, "POST", &erase, None).await;
     assert_eq!(status, 202, "{erased}");
-    assert_eq!(erased["uid"], uid.to_string());
     let erased_at: chrono::DateTime<chrono::Utc> =
         serde_json::from_value(erased["erasedAt"].clone()).unwrap();
     let until: chrono::DateTime<chrono::Utc> =

@@ -131,6 +131,8 @@ pub enum Lease {
     Held { until: DateTime<Utc> },
     /// A session was stored since the caller read the user, so the caller must read again.
     Stale,
+    /// The user was erased since the caller read them, so no session is created.
+    Erased(Erasure),
 }
 
 /// Reads one user's records.
@@ -286,6 +288,7 @@ pub trait AccountStore: Send + Sync {
         match self.write_account(&write, now).await? {
             Ok(_) => Ok(AccountReservation::Reserved(token)),
             Err(AccountRefusal::NotRegular) => Ok(AccountReservation::NotRegular),
+            Err(AccountRefusal::Erased(erasure)) => Ok(AccountReservation::Erased(erasure)),
             Err(AccountRefusal::Guarded(stored)) => {
                 AccountRecord::reservation_found(stored.as_deref(), now).ok_or_else(|| {
                     StoreError::Corrupt("a reservation was refused on a free account".into())

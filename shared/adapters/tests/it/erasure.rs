@@ -1,16 +1,131 @@
 //! These tests check erasure in the stores: it is bounded and finished by a later call after a
-//! crash part of the way, it answers with the first call's tombstone, and a webhook's write stays
-//! one request while the tombstone is checked in it.
+//! crash part of the way, it answers with the first call's tombstone, a webhook's write stays one
+//! request while the tombstone is checked in it, and nothing a request had under way when the
+//! user was erased (a session or an account being created, a watcher's tick) writes afterwards.
 
 use std::sync::Arc;
 
 use chrono::Duration;
 use idv_adapters::store::dynamo::ERASURE_BATCH;
-use idv_adapters::store::{Eraser, EventStore, Store, UserReader};
+use idv_adapters::store::{BucketMember, Eraser, EventStore, Lease, Store, UserReader};
 use idv_adapters::testing::faults::TransactionConflicts;
 use idv_adapters::testing::fixtures::*;
 use idv_adapters::testing::{dynamo_on, dynamo_with_counter, new_table};
-use idv_model::{Erasure, EventOutcome, Owner, Phase, Plan};
+use idv_model::{
+    AccountRecord, AccountRefusal, AccountReservation, Currency, Erasure, EventOutcome, HostedUrl,
+    KycLevel, Owner, Phase, Plan, RalioAccount, SessionRecord, StoredSession, WatchAction,
+    WatchOutcome,
+};
+
+idv_adapters::both_stores!(
+    a_session_created_while_its_user_is_erased_is_not_stored,
+    an_account_created_while_its_user_is_erased_is_not_recorded,
+    the_watcher_leaves_an_erased_users_sessions_alone,
+);
+
+fn erasure_at(hours: i64) -> Erasure {
+    Erasure::begin(t0() + Duration::hours(hours), Duration::days(1825))
+}
+
+async fn a_session_created_while_its_user_is_erased_is_not_stored(store: Arc<dyn Store>) {
+    let uid = uid();
+    let now = t0();
+    let Lease::Acquired { token, .. } = store
+        .acquire_creation_lease(uid, now + Duration::seconds(60), now, 0)
+        .await
+        .unwrap()
+    else {
+        panic!("the lease is free");
+    };
+    // Ralio creates the session while the user is erased.
+    let erasure = erasure_at(0);
+    store.erase_user(uid, erasure, now).await.unwrap();
+    let session = sid();
+    let record = SessionRecord::created(
+        Owner::User(uid),
+        session,
+        HostedUrl::new(format!("https://verify.example/session/{session}")),
+        now,
+        now + Duration::days(7),
+    );
+    let stored = store
+        .store_created_session(&record, &[], token)
+        .await
+        .unwrap();
+    assert_eq!(stored, StoredSession::Erased(erasure));
+    assert!(store.load_user(uid).await.unwrap().sessions.is_empty());
+    let again = store
+        .acquire_creation_lease(uid, now + Duration::seconds(60), now, 0)
+        .await
+        .unwrap();
+    assert_eq!(again, Lease::Erased(erasure), "no creation starts again");
+}
+
+async fn an_account_created_while_its_user_is_erased_is_not_recorded(store: Arc<dyn Store>) {
+    let (uid, now) = (uid(), t0());
+    let owner = Owner::User(uid);
+    let regular = level_event(owner, KycLevel::Regular, now);
+    store.execute(&Plan::new(&regular, now)).await.unwrap();
+    let alias = "Holiday Fund";
+    let AccountReservation::Reserved(token) = store
+        .reserve_account(uid, alias, Currency::Eur, now + Duration::seconds(60), now)
+        .await
+        .unwrap()
+    else {
+        panic!("the account is free");
+    };
+    // Ralio creates the account while the user is erased.
+    let erasure = erasure_at(0);
+    store.erase_user(uid, erasure, now).await.unwrap();
+    let created = RalioAccount::opened("acc-1", alias, Currency::Eur);
+    let write = AccountRecord::complete(uid, alias, Currency::Eur, token, created, now);
+    let refused = store.write_account(&write, now).await.unwrap();
+    assert_eq!(refused, Err(AccountRefusal::Erased(erasure)));
+    let snapshot = store.load_user(uid).await.unwrap();
+    assert!(
+        snapshot
+            .accounts
+            .iter()
+            .all(|a| a.alias.is_empty() && a.created().is_none())
+    );
+    let trail = format!("{:?}", store.audit_trail(owner).await.unwrap());
+    assert!(!trail.contains(alias), "no Account Created with the alias");
+    let later = store
+        .reserve_account(
+            uid,
+            "Other",
+            Currency::Usd,
+            now + Duration::seconds(60),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(later, AccountReservation::Erased(erasure));
+}
+
+async fn the_watcher_leaves_an_erased_users_sessions_alone(store: Arc<dyn Store>) {
+    let (uid, session) = (uid(), sid());
+    let now = t0();
+    create(&store, uid, session, now).await;
+    store.erase_user(uid, erasure_at(1), now).await.unwrap();
+    let trail = store.audit_trail(Owner::User(uid)).await.unwrap();
+    let member = BucketMember {
+        owner: Owner::User(uid),
+        session_id: session,
+    };
+    for action in [WatchAction::Flag, WatchAction::ExpireInferred] {
+        let outcome = store
+            .watch(action, &member, now + Duration::days(8))
+            .await
+            .unwrap();
+        assert_eq!(outcome, WatchOutcome::Skipped);
+    }
+    assert_eq!(store.audit_trail(Owner::User(uid)).await.unwrap(), trail);
+    assert_eq!(
+        store.load_user(uid).await.unwrap().sessions[0].phase,
+        Phase::NotStarted
+    );
+}
 
 use super::sweep::create;
 

@@ -113,6 +113,8 @@ pub enum AccountReservation {
     /// The user's level was not REGULAR when the reservation would have taken effect (a
     /// downgrade landed after the request read it), so nothing was reserved.
     NotRegular,
+    /// The user was erased after the request read them, so nothing was reserved.
+    Erased(crate::records::Erasure),
 }
 
 /// Says when a write to an account record may take effect.
@@ -161,6 +163,8 @@ pub enum AccountRefusal {
     Guarded(Option<Box<AccountRecord>>),
     /// The write needed the user at REGULAR, and the stored level is not REGULAR.
     NotRegular,
+    /// The user was erased, so nothing about them is written again.
+    Erased(crate::records::Erasure),
 }
 
 impl AccountRecord {

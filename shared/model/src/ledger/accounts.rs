@@ -65,6 +65,9 @@ impl Ledger {
         let record = &write.record;
         let key = (record.currency, record.alias.clone());
         let owner = self.owner(Owner::User(record.uid));
+        if let Some(erasure) = owner.and_then(|r| r.erased) {
+            return Err(AccountRefusal::Erased(erasure));
+        }
         let stored = owner.and_then(|r| r.accounts.get(&key));
         if !write.guard.allows(stored) {
             return Err(AccountRefusal::Guarded(stored.cloned().map(Box::new)));

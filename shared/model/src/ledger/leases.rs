@@ -14,6 +14,9 @@ impl OwnerRecords {
         hold: LeaseHold,
         seen_version: u64,
     ) -> Result<Option<LeaseHold>, LeaseRefusal> {
+        if let Some(erasure) = self.erased {
+            return Err(LeaseRefusal::Erased(erasure));
+        }
         let guard = LeaseGuard::Free {
             now: hold.acquired_at,
             seen_version,

@@ -156,6 +156,14 @@ impl Ledger {
                 commit: None,
             };
         };
+        // An erased user's session is not the watcher's any more.
+        if records.erased.is_some() {
+            return WatchDecision {
+                outcome: WatchOutcome::Skipped,
+                audit: None,
+                commit: None,
+            };
+        }
         let decision = records.watch(action, session_id, now);
         if let Some(commit) = decision.commit.clone() {
             records.commit(commit);
@@ -170,6 +178,9 @@ impl Ledger {
         buckets: &[ExpiryBucket],
     ) -> Result<StoredSession, IncompleteSession> {
         let records = self.owner_mut(record.owner);
+        if let Some(erasure) = records.erased {
+            return Ok(StoredSession::Erased(erasure));
+        }
         let (stored, commit) = records.store_created(record, buckets)?;
         if let Some(commit) = commit {
             records.commit(commit);
@@ -252,6 +263,8 @@ pub enum StoredSession {
     Stored(SessionRecord),
     /// This session was stored before, and this is it.
     AlreadyStored(SessionRecord),
+    /// The owner was erased, so the session was not stored.
+    Erased(Erasure),
 }
 
 /// Holds everything the service knows about one user, read in one request.

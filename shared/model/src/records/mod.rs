@@ -268,6 +268,26 @@ impl KycRecord {
     }
 }
 
+/// Records that a user was erased: when, and until when the pseudonymous compliance record is kept
+/// ([`crate::erasure`]). It is the tombstone, and the same erasure asked for again answers with
+/// the same stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Erasure {
+    pub erased_at: DateTime<Utc>,
+    pub retained_until: DateTime<Utc>,
+}
+
+impl Erasure {
+    /// Returns the erasure that a request at `now` begins, keeping the record for `retention`.
+    pub fn begin(now: DateTime<Utc>, retention: chrono::Duration) -> Self {
+        Self {
+            erased_at: now,
+            retained_until: now + retention,
+        }
+    }
+}
+
 /// A user's KYC standing, as the decisions read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserProfile {

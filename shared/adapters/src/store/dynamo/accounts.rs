@@ -12,6 +12,7 @@ use idv_model::{
     Owner, WaitingActivation,
 };
 
+use super::erasure::{not_erased, tombstone_in};
 use super::errors::{Slot, Transaction, conditional, sdk_error};
 use super::items::{
     AccountItem, AccountOwnerItem, ActivationItem, AuditItem, Key, from_item, to_item, to_value,
@@ -33,6 +34,7 @@ impl DynamoStore {
                 .set_key(Some(key.item()?)),
             expr
         )
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .build()
         .map_err(build_error)?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
@@ -59,8 +61,8 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
-    /// Builds one transaction: the account record (guarded), the user's level when the write needs
-    /// REGULAR, its Ralio id's owner when created, and its audit entries. It also asserts that no
+    /// Builds one transaction: the account record (guarded), the user's profile (no tombstone, and
+    /// REGULAR when the write needs it), its Ralio id's owner when created, and its audit entries. It also asserts that no
     /// activation is waiting for the account, or absorbs (deletes) the one that is.
     async fn account_transaction(
         &self,
@@ -76,9 +78,6 @@ impl DynamoStore {
         };
         let audits = AuditEntry::of_account_write(&write, absorbed);
         let condition = account_condition(write.guard)?;
-        if write.account_id().is_none() && audits.is_empty() && !write.requires_regular {
-            return self.put_account(&write, &condition).await;
-        }
         let mut tx = Transaction::default();
         let record = tx.push(self.put(
             &AccountItem {
@@ -87,14 +86,17 @@ impl DynamoStore {
             },
             Some(&condition),
         )?);
-        let level = write
-            .requires_regular
-            .then(|| {
-                let regular = Cond::Eq(attr::KYC_LEVEL, to_value(&KycLevel::Regular)?);
-                self.check(&Key::profile(owner), &regular)
-            })
-            .transpose()?
-            .map(|check| tx.push(check));
+        // The profile is checked in the same request: for the tombstone always, and for REGULAR
+        // when the write needs it.
+        let profile = if write.requires_regular {
+            Cond::And(vec![
+                Cond::Eq(attr::KYC_LEVEL, to_value(&KycLevel::Regular)?),
+                not_erased(),
+            ])
+        } else {
+            not_erased()
+        };
+        let level = tx.push(self.check(&Key::profile(owner), &profile)?);
         let mut waiting_slot = None;
         if let Some(id) = write.account_id() {
             tx.push(self.put(
@@ -131,7 +133,11 @@ impl DynamoStore {
             Ok(()) => Ok(write.record),
             Err(c) => {
                 let refused = |slot: Option<Slot>| slot.and_then(|slot| c.refused(slot));
-                match (c.refused(record), refused(level), refused(waiting_slot)) {
+                let profile = c.refused(level);
+                if let Some(erasure) = profile.as_ref().and_then(|old| tombstone_in(old.as_ref())) {
+                    return Ok(Err(Cancelled::Refused(AccountRefusal::Erased(erasure))));
+                }
+                match (c.refused(record), profile, refused(waiting_slot)) {
                     (Some(old), _, _) => Err(Cancelled::Refused(AccountRefusal::Guarded(
                         old.map(|item| from_item::<AccountItem>(&item)?.record().map(Box::new))
                             .transpose()?,
@@ -142,36 +148,6 @@ impl DynamoStore {
                     (None, None, None) => return Err(c.unexpected("recording an account")),
                 }
             }
-        })
-    }
-
-    /// Writes a record that stands alone (a reservation, a failure) with one conditional put.
-    async fn put_account(
-        &self,
-        write: &AccountWrite,
-        condition: &Cond,
-    ) -> StoreResult<Result<AccountRecord, Cancelled>> {
-        let mut expr = Expression::default();
-        expr.condition(condition);
-        let result = with_condition!(
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(to_item(&AccountItem {
-                    ttl: Some(self.retained(write.record.updated_at)),
-                    ..AccountItem::from(&write.record)
-                })?)),
-            expr
-        )
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .send()
-        .await;
-        Ok(match conditional("PutItem", result)? {
-            Ok(_) => Ok(write.record.clone()),
-            Err(old) => Err(Cancelled::Refused(AccountRefusal::Guarded(
-                old.map(|item| from_item::<AccountItem>(&item)?.record().map(Box::new))
-                    .transpose()?,
-            ))),
         })
     }
 

@@ -8,14 +8,14 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use idv_model::erasure::{
-    audit_needs_redaction, payload_names, redact_audit, redact_ralio_account, redact_reason,
+    Subject, audit_needs_redaction, redact_audit, redact_ralio_account, redact_reason,
 };
 use idv_model::{AccountId, Erasure, EventOutcome, Owner, Uid};
 
 use super::errors::{Cancellation, Slot, Transaction, sdk_error};
 use super::items::{
-    AccountItem, AuditItem, Identity, Key, KycOwnerItem, ProfileItem, QuarantineItem, SessionItem,
-    TombstoneItem, Ts, from_item, to_item, to_value,
+    AccountItem, AuditItem, Identity, Item, Key, KycOwnerItem, ProfileItem, QuarantineItem,
+    SessionItem, TombstoneItem, Ts, from_item, to_item, to_value,
 };
 use super::schema::{self, attr, entity};
 use super::updates::{Cond, Expression};
@@ -30,6 +30,11 @@ pub const ERASURE_BATCH: usize = 25;
 /// no tombstone.
 pub(super) fn not_erased() -> Cond {
     Cond::Absent(attr::ERASED_AT)
+}
+
+/// Returns the tombstone a refused write's profile item holds, if it holds one.
+pub(super) fn tombstone_in(profile: Option<&Item>) -> Option<Erasure> {
+    from_item::<TombstoneItem>(profile?).ok()?.erasure()
 }
 
 /// Says whether a cancelled transaction was refused by the owner's tombstone. A write to the
@@ -98,47 +103,66 @@ impl DynamoStore {
         ))
     }
 
-    /// Returns the redactions of the user's partition (sessions and accounts), and what else the
-    /// user's items name: the `kycId` and the Ralio accounts.
+    /// Returns the redactions of the user's partition (sessions and accounts) that are not done
+    /// yet, and whom Ralio's payloads may name the user by: the sessions, the `kycId`, the Ralio
+    /// accounts.
     async fn redact_records(
         &self,
         uid: Uid,
         until: i64,
-    ) -> StoreResult<(Vec<TransactWriteItem>, Option<i64>, Vec<String>)> {
-        let (mut writes, mut kyc_id, mut accounts) = (Vec::new(), None, Vec::new());
+    ) -> StoreResult<(Vec<TransactWriteItem>, Subject)> {
+        let (mut writes, mut subject) = (Vec::new(), Subject::of(uid));
         for item in self.query_partition(schema::user_pk(uid)).await? {
             let key: Key = from_item(&item)?;
+            let done = ttl_of(&item) == Some(until);
             let mut expr = Expression::default();
             expr.set(attr::TTL, to_value(&until)?)
                 .condition(&Cond::Present(attr::PK));
             if key.sk == schema::PROFILE_SK {
-                kyc_id = from_item::<ProfileItem>(&item)?.kyc_id;
+                subject.kyc_id = from_item::<ProfileItem>(&item)?.kyc_id;
                 continue;
             } else if key.sk.starts_with(schema::SESSION_SK_PREFIX) {
                 let session: SessionItem = from_item(&item)?;
-                let reasons = session
+                subject.sessions.extend(session.session_id);
+                let reasons: Option<Vec<_>> = session
                     .failure_reasons
+                    .as_ref()
                     .map(|reasons| reasons.iter().map(redact_reason).collect());
-                expr.set_item(to_item(&SessionItem {
-                    failure_reasons: reasons,
-                    ..SessionItem::default()
-                })?);
-                for gone in [
+                let gone = [
                     attr::HOSTED_URL,
                     attr::WARN_BUCKET,
                     attr::EXPIRE_BUCKET,
                     attr::SWEEP,
                     attr::SWEEP_AT,
                     attr::SWEEP_VISITS,
-                ] {
-                    expr.remove(gone);
+                ];
+                if done
+                    && reasons == session.failure_reasons
+                    && gone.iter().all(|a| !item.contains_key(*a))
+                {
+                    continue;
+                }
+                expr.set_item(to_item(&SessionItem {
+                    failure_reasons: reasons,
+                    ..SessionItem::default()
+                })?);
+                for attribute in gone {
+                    expr.remove(attribute);
                 }
             } else if key.sk.starts_with(schema::ACCOUNT_SK_PREFIX) {
                 let account: AccountItem = from_item(&item)?;
-                expr.remove(attr::ALIAS);
-                if let Some(mut ralio) = account.ralio_account {
-                    accounts.push(ralio.id.clone());
+                let redacted = account.ralio_account.clone().map(|mut ralio| {
                     redact_ralio_account(&mut ralio);
+                    ralio
+                });
+                subject
+                    .accounts
+                    .extend(account.ralio_account.iter().map(|a| a.id.clone()));
+                if done && account.alias.is_empty() && redacted == account.ralio_account {
+                    continue;
+                }
+                expr.remove(attr::ALIAS);
+                if let Some(ralio) = redacted {
                     expr.set(attr::RALIO_ACCOUNT, to_value(&ralio)?);
                 }
             } else {
@@ -146,7 +170,7 @@ impl DynamoStore {
             }
             writes.push(self.update(&key, &expr)?);
         }
-        Ok((writes, kyc_id, accounts))
+        Ok((writes, subject))
     }
 
     /// Returns the redactions of the user's audit trail, skipping entries already redacted.
@@ -177,13 +201,12 @@ impl DynamoStore {
     async fn redact_pointers(
         &self,
         owner: Owner,
-        kyc_id: Option<i64>,
-        accounts: &[String],
+        subject: &Subject,
         stamp: &Erasure,
     ) -> StoreResult<Vec<TransactWriteItem>> {
         let until = stamp.retained_until.timestamp();
         let mut writes = Vec::new();
-        if let Some(kyc_id) = kyc_id {
+        if let Some(kyc_id) = subject.kyc_id {
             for item in self.query_partition(schema::kyc_id_pk(kyc_id)).await? {
                 let pairing: KycOwnerItem = from_item(&item)?;
                 if pairing.owner() == Some(owner) {
@@ -194,7 +217,7 @@ impl DynamoStore {
                 }
             }
         }
-        for id in accounts {
+        for id in &subject.accounts {
             let Ok(id) = AccountId::parse(id) else {
                 continue;
             };
@@ -208,26 +231,27 @@ impl DynamoStore {
         Ok(writes)
     }
 
-    /// Returns the deletions of the payloads that name the user, kept since `since`.
+    /// Deletes the payloads kept since `since` that name the subject, a day at a time.
     async fn forget_payloads(
         &self,
-        uid: Uid,
+        subject: &Subject,
         since: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> StoreResult<Vec<TransactWriteItem>> {
-        let mut deletes = Vec::new();
+    ) -> StoreResult<()> {
         let mut day = since.date_naive();
         while day <= now.date_naive() {
+            let mut deletes = Vec::new();
             for item in self.query_partition(schema::quarantine_pk(day)).await? {
                 let kept: QuarantineItem = from_item(&item)?;
                 let key = Key::new(kept.pk.clone(), kept.sk.clone());
-                if payload_names(&QuarantineEntry::from(kept).body, uid) {
+                if subject.named_in(&QuarantineEntry::from(kept).body) {
                     deletes.push(self.delete(&key, None)?);
                 }
             }
+            self.send_batches(deletes).await?;
             day = day.succ_opt().unwrap_or(day + chrono::Days::new(1));
         }
-        Ok(deletes)
+        Ok(())
     }
 
     /// Sends writes in transactions of at most [`ERASURE_BATCH`], each retried on a conflict.
@@ -269,17 +293,21 @@ impl Eraser for DynamoStore {
         let owner = Owner::User(uid);
         let stamp = self.tombstone(owner, &erasure).await?;
         let until = stamp.retained_until.timestamp();
-        let (mut writes, kyc_id, accounts) = self.redact_records(uid, until).await?;
-        writes.extend(self.redact_trail(owner, until).await?);
-        writes.extend(
-            self.redact_pointers(owner, kyc_id, &accounts, &stamp)
-                .await?,
-        );
-        writes.extend(
-            self.forget_payloads(uid, quarantined_since, erasure.erased_at)
-                .await?,
-        );
+        // Each part is sent as soon as it is read, the user's own records first, so that a call
+        // cut short by its deadline has still done what it reached, and the next call skips it.
+        let (writes, subject) = self.redact_records(uid, until).await?;
         self.send_batches(writes).await?;
+        self.send_batches(self.redact_trail(owner, until).await?)
+            .await?;
+        self.send_batches(self.redact_pointers(owner, &subject, &stamp).await?)
+            .await?;
+        self.forget_payloads(&subject, quarantined_since, erasure.erased_at)
+            .await?;
         Ok(stamp)
     }
+}
+
+/// Returns an item's TTL, when it has one.
+fn ttl_of(item: &Item) -> Option<i64> {
+    item.get(attr::TTL)?.as_n().ok()?.parse().ok()
 }

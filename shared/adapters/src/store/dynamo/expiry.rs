@@ -9,6 +9,7 @@ use idv_model::{
     WatchOutcome,
 };
 
+use super::erasure::not_erased;
 use super::errors::{Transaction, conditional, sdk_error};
 use super::items::{IndexPosition, Key, TickItem, Ts, from_item, to_item, to_value};
 use super::schema::{self, attr};
@@ -154,10 +155,15 @@ impl ExpiryIndex for DynamoStore {
             let mut tx = Transaction::default();
             let change = tx.push(self.update(&key, &expr)?);
             tx.push(self.put(&audit, None)?);
+            let tombstone = tx.push(self.check(&Key::profile(member.owner), &not_erased())?);
             let cancellation = match tx.send(&self.client).await? {
                 Ok(()) => return Ok(WatchOutcome::Changed),
                 Err(cancellation) => cancellation,
             };
+            // An erased user's session is not the watcher's any more.
+            if cancellation.refused(tombstone).is_some() {
+                return Ok(WatchOutcome::Skipped);
+            }
             if cancellation.conflicted() {
                 Self::back_off(attempt).await;
                 continue;

@@ -9,6 +9,7 @@ use idv_model::{
     SessionRecord, StoredSession, Uid, UserProfile, UserSnapshot, Write,
 };
 
+use super::erasure::{not_erased, tombstone_in};
 use super::errors::{Transaction, conditional};
 use super::items::{
     AccountItem, Identity, Key, LeaseItem, ProfileItem, SessionItem, TombstoneItem, Ts, from_item,
@@ -158,7 +159,8 @@ impl CreationLease for DynamoStore {
             .set_item(to_item(&lease)?)
             .fill(attr::CREATION_LEASE_SINCE, to_value(&Ts(now))?)
             .set(attr::TTL, to_value(&self.retained(now))?)
-            .condition(&lease_condition(guard)?);
+            .condition(&lease_condition(guard)?)
+            .condition(&not_erased());
         let result = self
             .update_item_of(&Key::profile(owner), &expr)?
             .return_values(ReturnValue::AllOld)
@@ -179,10 +181,14 @@ impl CreationLease for DynamoStore {
                 after_lapsed: lease_of(output.attributes)?.lease(),
             },
             Err(old) => {
+                if let Some(erasure) = tombstone_in(old.as_ref()) {
+                    return Ok(Lease::Erased(erasure));
+                }
                 let old = lease_of(old)?;
                 match guard.check(old.lease().as_ref(), old.sessions_version()) {
                     Err(LeaseRefusal::Held { until }) => Lease::Held { until },
                     Err(LeaseRefusal::Stale) => Lease::Stale,
+                    Err(LeaseRefusal::Erased(erasure)) => Lease::Erased(erasure),
                     Ok(()) => return Err(disagreement("creation lease")),
                 }
             }
@@ -242,10 +248,18 @@ impl CreationLease for DynamoStore {
             Ok(()) => Ok(StoredSession::Stored(record.clone())),
             // The transaction was refused or cancelled (a conflict with a webhook on the same
             // items, say). The long way round is safe to repeat, and Ralio's session must not be
-            // lost.
+            // lost, unless the user was erased meanwhile: the erasure took the lease with it, and
+            // the session is not stored.
             Err(cancellation) => {
+                let lease_refused = cancellation.refused(lease_slot);
+                if let Some(erasure) = lease_refused
+                    .as_ref()
+                    .and_then(|old| tombstone_in(old.as_ref()))
+                {
+                    return Ok(StoredSession::Erased(erasure));
+                }
                 let stored = self.store_session(record, buckets).await?;
-                if cancellation.refused(lease_slot).is_none()
+                if lease_refused.is_none()
                     && let Err(e) = self
                         .release_creation_lease(uid, lease, LeaseRelease::Clean)
                         .await

@@ -3,8 +3,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use idv_model::erasure::{payload_names, redact_audit};
-use idv_model::{Erasure, Owner, Uid};
+use idv_model::erasure::{Subject, redact_audit};
+use idv_model::ledger::OwnerRecords;
+use idv_model::{AccountStatus, Erasure, Owner, Uid};
 
 use super::MemoryStore;
 use crate::store::{Eraser, StoreResult};
@@ -26,13 +27,34 @@ impl Eraser for MemoryStore {
                 *entry = redact_audit(entry);
             }
         }
+        let subject = state
+            .ledger
+            .owner(owner)
+            .map_or_else(|| Subject::of(uid), |records| subject_of(uid, records));
         let since = quarantined_since.date_naive();
         state
             .quarantine
-            .retain(|(day, _), entry| *day < since || !payload_names(&entry.body, uid));
+            .retain(|(day, _), entry| *day < since || !subject.named_in(&entry.body));
         if first {
             state.audit(owner, stamp.audit());
         }
         Ok(stamp)
+    }
+}
+
+/// Returns the ids Ralio's payloads may name the user by.
+fn subject_of(uid: Uid, records: &OwnerRecords) -> Subject {
+    Subject {
+        uid: Some(uid),
+        sessions: records.sessions.keys().copied().collect(),
+        accounts: records
+            .accounts
+            .values()
+            .filter_map(|a| match &a.status {
+                AccountStatus::Created { account, .. } => Some(account.id.clone()),
+                _ => None,
+            })
+            .collect(),
+        kyc_id: records.kyc.kyc_id,
     }
 }

@@ -220,6 +220,7 @@ impl CreationLease for MemoryStore {
             },
             Err(LeaseRefusal::Held { until }) => Lease::Held { until },
             Err(LeaseRefusal::Stale) => Lease::Stale,
+            Err(LeaseRefusal::Erased(erasure)) => Lease::Erased(erasure),
         })
     }
 

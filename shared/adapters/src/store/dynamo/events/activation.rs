@@ -8,6 +8,7 @@ use idv_model::{
 };
 
 use crate::store::StoreResult;
+use crate::store::dynamo::erasure::not_erased;
 use crate::store::dynamo::errors::{Transaction, sdk_error};
 use crate::store::dynamo::items::{
     AccountItem, AccountOwnerItem, ActivationItem, Item, Key, Ts, from_item, to_item, to_value,
@@ -67,10 +68,14 @@ impl DynamoStore {
         let account =
             tx.push(self.update(&Key::account(uid, &owner.alias, owner.currency), &expr)?);
         tx.push(self.audit_put(Owner::User(uid), &audit)?);
+        let tombstone = tx.push(self.check(&Key::profile(Owner::User(uid)), &not_erased())?);
         let cancellation = match tx.send(&self.client).await? {
             Ok(()) => return Ok(Some(EventOutcome::Applied)),
             Err(c) => c,
         };
+        if cancellation.refused(tombstone).is_some() {
+            return self.count_erased(Owner::User(uid)).await.map(Some);
+        }
         if cancellation.refused(marker).is_some() {
             return Ok(Some(EventOutcome::Duplicate));
         }

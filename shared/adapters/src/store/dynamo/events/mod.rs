@@ -54,8 +54,12 @@ impl DynamoStore {
         let mut tx = Transaction::default();
         let flagged = tx.push(self.update(&Key::event(plan.event_id()), &flag)?);
         tx.push(self.audit_put(plan.owner(), &plan.repeat_audit())?);
+        let tombstone = tx.push(self.check(&Key::profile(plan.owner()), &not_erased())?);
         match tx.send(&self.client).await? {
             Ok(()) => {}
+            Err(c) if c.refused(tombstone).is_some() => {
+                return self.count_erased(plan.owner()).await;
+            }
             // The repeat was audited before, or another repeat is being audited right now.
             Err(c) if c.refused(flagged).is_some() || c.conflicted() => {}
             Err(c) => return Err(c.unexpected("auditing a repeated event")),
@@ -89,8 +93,10 @@ impl DynamoStore {
         let marker = tx.push(self.marker(plan, refusal.outcome)?);
         tx.push(self.audit_put(plan.owner(), &refusal.audit)?);
         self.pair_kyc_id(&mut tx, plan)?;
+        let tombstone = tx.push(self.check(&Key::profile(plan.owner()), &not_erased())?);
         match tx.send(&self.client).await? {
             Ok(()) => Ok(refusal.outcome),
+            Err(c) if c.refused(tombstone).is_some() => self.count_erased(plan.owner()).await,
             Err(c) if c.refused(marker).is_some() => self.record_duplicate(plan).await,
             Err(c) => Err(c.unexpected("recording a refused event")),
         }
