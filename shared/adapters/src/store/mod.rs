@@ -10,17 +10,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use idv_model::{
     AccountIdentity, AccountRecord, AccountRefusal, AccountReservation, AccountWrite, Activation,
-    AuditEntry, AuditOutcome, Currency, Erasure, EventId, EventOutcome, ExpiryBucket, LeaseHold,
-    LeaseRelease, LeaseToken, Owner, Plan, QuarantineReason, ReservationToken, SessionId,
-    SessionRecord, StoredSession, TickClaim, Uid, UserSnapshot, WaitingActivation, WatchAction,
-    WatchOutcome,
+    AuditEntry, AuditOutcome, Currency, Erasure, EventId, EventOutcome, ExpiryBucket, Owner, Plan,
+    QuarantineReason, ReservationToken, SessionId, SessionRecord, StoredSession, TickClaim, Uid,
+    UserSnapshot, WaitingActivation, WatchAction, WatchOutcome,
 };
 
 pub mod dynamo;
+mod lease;
 pub mod memory;
 mod sweep;
 
 pub use dynamo::DynamoStore;
+pub use lease::{CreationLease, Lease};
 pub use memory::MemoryStore;
 pub use sweep::{Marked, SweepIndex, SweepStore};
 
@@ -117,22 +118,6 @@ pub struct BucketMember {
 pub struct BucketPage {
     pub members: Vec<BucketMember>,
     pub next: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lease {
-    /// The lease was taken. When `after_lapsed` is set, a previous holder never gave it back, so a
-    /// session it may have created is at Ralio and must be looked for before creating.
-    Acquired {
-        token: LeaseToken,
-        after_lapsed: Option<LeaseHold>,
-    },
-    /// Another request is creating a session for this user until then.
-    Held { until: DateTime<Utc> },
-    /// A session was stored since the caller read the user, so the caller must read again.
-    Stale,
-    /// The user was erased since the caller read them, so no session is created.
-    Erased(Erasure),
 }
 
 /// Reads one user's records.
@@ -319,49 +304,6 @@ pub trait AuditLog: Send + Sync {
         limit: u32,
         after: Option<&str>,
     ) -> StoreResult<AuditPage>;
-}
-
-/// A short per-user lease makes concurrent requests create at most one Ralio session.
-#[async_trait]
-pub trait CreationLease: Send + Sync {
-    /// Takes the lease unless it is held, or a session was stored since the caller read
-    /// `seen_version` ([`UserSnapshot::sessions_version`]).
-    async fn acquire_creation_lease(
-        &self,
-        uid: Uid,
-        until: DateTime<Utc>,
-        now: DateTime<Utc>,
-        seen_version: u64,
-    ) -> StoreResult<Lease>;
-
-    /// Records that the attempts before this holder's settled unseen at Ralio, and that its own
-    /// attempt begins `at` (a holder after it looks for sessions from then on, and settles from
-    /// then). Returns false when the lease is no longer `token`'s, and then the caller must not
-    /// create.
-    async fn restart_creation_attempt(
-        &self,
-        uid: Uid,
-        token: LeaseToken,
-        at: DateTime<Utc>,
-    ) -> StoreResult<bool>;
-
-    /// Gives the lease back early (after a failure) if it is still ours. The lease is removed, or
-    /// left lapsed when Ralio may hold a session that the store lacks ([`LeaseRelease`]).
-    async fn release_creation_lease(
-        &self,
-        uid: Uid,
-        token: LeaseToken,
-        how: LeaseRelease,
-    ) -> StoreResult<()>;
-
-    /// Stores a session just created at Ralio (as [`SessionWriter::store_session`]) and gives the
-    /// lease back, in one write when the session is new.
-    async fn store_created_session(
-        &self,
-        record: &SessionRecord,
-        buckets: &[ExpiryBucket],
-        lease: LeaseToken,
-    ) -> StoreResult<StoredSession>;
 }
 
 /// Erases users' personal data (`POST /users/{uid}/erasure`, `idv-admin erase`), as

@@ -5,9 +5,9 @@
 //!   the lifecycle would apply is applied as an event with its own id, audited `reconciled`,
 //!   with the reasons from the session's checks (§2.3) and the time from its state history
 //!   (§2.4). A webhook that comes later is then `duplicate` or `unchanged`, so each domain event
-//!   is published once ([`open`]);
+//!   is published once (`open`);
 //! - for a VERIFIED session whose user has no newer level, it counts the user as overdue. No API
-//!   tells a level (§2.5), so the sweep never invents one: a person is alarmed ([`level`]).
+//!   tells a level (§2.5), so the sweep never invents one: a person is alarmed (`level`).
 //!
 //! A run is bounded (`max_users`), stops at Ralio's 429 (after the client's own retries, which
 //! honour `Retry-After`), and leaves what it did not reach for the next run. A session whose calls
