@@ -67,33 +67,21 @@ async fn a_failing_user_is_asked_again_next_run_without_holding_up_the_others(
 }
 
 async fn refused_credentials_fail_the_run_and_leave_every_mark(store: Arc<dyn Store>) {
-    let (uid, a) = (uid(), sid());
-    create(&store, uid, a, t0()).await;
-    let server = fake_ralio().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401))
-        .mount(&server)
-        .await;
-    let client = ralio_client(&server, RALIO_TIMEOUT);
-    let now = t0() + Duration::hours(1);
-    let outcome = sweep(
-        store.as_ref(),
-        client.within(Deadline::none()),
-        SETTINGS,
-        now,
-    )
-    .await;
-    assert!(matches!(outcome, Err(SweepError::Ralio(_))), "{outcome:?}");
-    assert_eq!(marks(&store, SweepGroup::Open, now).await, [a]);
+    a_refusal_fails_the_run(store, 401).await;
 }
 
 async fn a_refused_permission_fails_the_run_too(store: Arc<dyn Store>) {
+    a_refusal_fails_the_run(store, 403).await;
+}
+
+/// Ralio answers every call with `status`, which no user's visit can get past.
+async fn a_refusal_fails_the_run(store: Arc<dyn Store>, status: u16) {
     let (uid, a) = (uid(), sid());
     create(&store, uid, a, t0()).await;
     let server = fake_ralio().await;
     Mock::given(method("GET"))
         .and(path(sessions_of(uid)))
-        .respond_with(ResponseTemplate::new(403))
+        .respond_with(ResponseTemplate::new(status))
         .mount(&server)
         .await;
     let client = ralio_client(&server, RALIO_TIMEOUT);
@@ -105,7 +93,10 @@ async fn a_refused_permission_fails_the_run_too(store: Arc<dyn Store>) {
         now,
     )
     .await;
-    assert!(matches!(outcome, Err(SweepError::Ralio(_))), "{outcome:?}");
+    assert!(
+        matches!(outcome, Err(SweepError::Ralio(_))),
+        "{status}: {outcome:?}"
+    );
     assert_eq!(marks(&store, SweepGroup::Open, now).await, [a]);
 }
 
