@@ -1,7 +1,7 @@
 # The one entry point for building, testing and running the project.
 SHELL := /bin/bash
 
-.PHONY: test run build bench fuzz fuzz-api stress-check load deploy fmt lint browser-check fault-check lambda-binaries
+.PHONY: test run build bench fuzz fuzz-api smoke stress-check load deploy fmt lint browser-check fault-check lambda-binaries
 
 ## make test: formatting, lints and every test (installs and starts the emulators it needs).
 test:
@@ -23,7 +23,7 @@ build:
 # make build and make bench. Empty: the binary is position-independent (PIE), so its code sits at
 # a random address at every start, since it carries the internet-facing webhook. "-C
 # relocation-model=static" links it at a fixed address, which make bench measured faster to
-# start (README, "Start-up and footprint") at the cost of that randomisation.
+# start (docs/development.md, "Start-up and footprint") at the cost of that randomisation.
 export RELEASE_RUSTFLAGS ?=
 
 # Target flags replace cargo-lambda's own build.rustflags (target-cpu=neoverse-n1, Graviton2,
@@ -58,6 +58,12 @@ build-ReconcilerFunction:
 ## hello-world lambda_runtime binary, and CPU per webhook delivery; writes BENCHMARKS.md.
 bench:
 	./scripts/bench.sh
+
+## make smoke: the golden story (session, approval, REGULAR, account, history, events) against
+## SMOKE_BASE_URL, or against an idv-local it starts itself. For a deployed dev stage:
+## SMOKE_BASE_URL=<ApiUrl> SMOKE_SIGV4=1 SMOKE_WEBHOOK_URL=<WebhookUrl> SMOKE_WEBHOOK_SECRET=<secret>.
+smoke:
+	./scripts/smoke.sh
 
 ## make fuzz: ten million generated webhook deliveries and event sequences through the
 ## signature check, the parser and the model's apply, in process (FUZZ_EXECS to change it);

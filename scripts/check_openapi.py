@@ -36,6 +36,21 @@ def main():
     validate(raw)
     spec = deref(raw, raw)
     failures, seen = [], set()
+    # Every answer documents an example that its own schema accepts, and every operation names
+    # how it is called (its own security, or the document's).
+    for route, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {route}"
+            if "security" not in operation and "security" not in raw:
+                failures.append(f"{where}: no security")
+            for status, response in operation["responses"].items():
+                for media, content in response.get("content", {}).items():
+                    if "example" not in content:
+                        failures.append(f"{where} -> {status} {media}: no example")
+                        continue
+                    for error in Draft202012Validator(content["schema"]).iter_errors(content["example"]):
+                        path = "/".join(str(p) for p in error.absolute_path)
+                        failures.append(f"{where} -> {status} example/{path}: {error.message}")
     with open(exchanges_path) as f:
         exchanges = [json.loads(line) for line in f if line.strip()]
     if not exchanges:

@@ -9,7 +9,9 @@
 # seed each run, printed) to look for new defects. Erasure is left out: it is final, and
 # schemathesis reuses the uids it saw succeed, so after one erasure most generated requests would
 # be answered 410 and reach nothing. Its answers are checked against the spec from the recorded
-# exchanges (tests/tests/it/api_contract.rs).
+# exchanges (tests/tests/it/api_contract.rs). The check that unauthenticated requests are refused
+# is left out: the merchant routes declare SigV4 and JWT, which API Gateway enforces before the
+# function runs, and idv-local checks no caller; the webhook's signature is judged by the hooks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +53,7 @@ IDV_WEBHOOK_SECRET="$secret" IDV_WEBHOOK_COUNTS="$counts" \
   .venv/bin/schemathesis --config-file scripts/schemathesis.toml \
     run infra/openapi.yaml --url "$url" \
     --checks all --phases examples,coverage,fuzzing,stateful \
-    --exclude-operation-id eraseUser \
+    --exclude-operation-id eraseUser --exclude-checks ignored_auth \
     --max-examples "$examples" --workers 1 --seed "$seed" \
     --report-junit-path .tmp/schemathesis-junit.xml \
     --suppress-health-check all --output-truncate false \

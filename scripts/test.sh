@@ -109,6 +109,9 @@ stage "schemathesis: generated requests against idv-local, every check and phase
 # new defects with a new seed each run.
 SCHEMATHESIS_SEED=${SCHEMATHESIS_SEED:-20261204} scripts/schemathesis.sh
 
+stage "make smoke: the golden story against idv-local, as a merchant's backend runs it"
+scripts/smoke.sh
+
 print_stages
 echo "==> make test took $(( $(date +%s) - started )) s"
 # One closing line for the whole run (cargo's own last line is a doc-test binary's).

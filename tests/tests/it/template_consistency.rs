@@ -1035,6 +1035,36 @@ fn the_webhook_edge_is_off_unless_asked_and_refuses_with_503_when_on() {
 }
 
 #[test]
+fn production_cannot_be_deployed_on_the_sandbox_ralio() {
+    let template = template();
+    let rule = &template["Rules"]["ProdNeedsProductionRalio"];
+    let assertion = &rule["Assertions"][0]["Assert"];
+    let sandbox = template["Parameters"]["RalioBaseUrl"]["Default"]
+        .as_str()
+        .unwrap();
+    assert!(sandbox.contains("sandbox"), "{sandbox}");
+    let holds = |expression: &Value, parameters: &Value| {
+        resolve(&template, parameters, expression) == Some(json!(true))
+    };
+    let production = "https://ralio.example/production";
+    for (stage, url, refused) in [
+        ("prod", sandbox, true),
+        ("prod", production, false),
+        ("dev", sandbox, false),
+    ] {
+        let parameters = json!({ "Stage": stage, "RalioBaseUrl": url });
+        let applies = holds(&rule["RuleCondition"], &parameters);
+        assert_eq!(
+            applies && !holds(assertion, &parameters),
+            refused,
+            "Stage={stage} RalioBaseUrl={url}"
+        );
+    }
+    // Left at its default, a production stack is refused.
+    assert!(!holds(assertion, &json!({ "Stage": "prod" })));
+}
+
+#[test]
 fn production_cannot_be_deployed_without_an_alarm_topic() {
     let template = template();
     let rule = &template["Rules"]["ProdNeedsAlarmTopic"];
@@ -1217,4 +1247,68 @@ fn the_api_is_iam_by_default_or_jwt_with_scopes() {
     );
     let erasing = resource(&template, "MerchantErasurePolicy").to_string();
     assert!(erasing.contains("/POST/users/*/erasure"));
+}
+
+/// Returns the codes of the OpenAPI `Problem` schema.
+fn problem_codes() -> Vec<String> {
+    let spec = python_json(&[
+        "-c".as_ref(),
+        "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))".as_ref(),
+        root().join("infra/openapi.yaml").as_os_str(),
+    ]);
+    spec["components"]["schemas"]["Problem"]["properties"]["code"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn every_problem_code_is_in_the_integration_guide_with_what_to_do() {
+    let guide = std::fs::read_to_string(root().join("docs/integration.md")).unwrap();
+    let section = guide
+        .split("### Every problem code")
+        .nth(1)
+        .expect("docs/integration.md has a section for every problem code");
+    let section = section.split("\n#").next().unwrap();
+    let actions = ["retry", "final", "fix the request", "ask an operator"];
+    let codes = problem_codes();
+    assert!(codes.len() >= 20, "{codes:?}");
+    for code in codes {
+        let row = section
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{code}` |")))
+            .unwrap_or_else(|| panic!("docs/integration.md does not list `{code}`"));
+        let action = row.trim_end_matches('|').rsplit('|').next().unwrap().trim();
+        assert!(
+            actions.iter().any(|a| action.starts_with(a)),
+            "`{code}`: the action {action:?} is not one of {actions:?}"
+        );
+    }
+}
+
+#[test]
+fn the_readme_is_a_short_page_and_each_guide_says_whom_it_is_for() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(readme.lines().count() <= 250, "README.md is over 250 lines");
+    assert!(
+        readme.contains("```mermaid"),
+        "the journey's sequence diagram"
+    );
+    for guide in [
+        "integration",
+        "operations",
+        "architecture",
+        "development",
+        "data-map",
+    ] {
+        let path = format!("docs/{guide}.md");
+        let text = std::fs::read_to_string(root().join(&path)).unwrap();
+        assert!(
+            text.contains("**For:**"),
+            "{path} opens with whom it is for"
+        );
+        assert!(readme.contains(&path), "README.md links {path}");
+    }
 }
