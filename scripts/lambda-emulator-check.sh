@@ -25,6 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 eval "$(scripts/moto.sh start)"
+export AWS_DEFAULT_REGION="$AWS_REGION"
 
 # idv-local on DynamoDB creates the table and the tick queue on moto, and runs the simulator that
 # create-session and account-gate call as Ralio.
@@ -55,7 +56,11 @@ event["headers"]["x-signature"] = hmac.new(sys.argv[1].encode(), event["body"].e
 json.dump(event, open(".tmp/lambda-emulator/webhook.json", "w"))
 PY
 
-cargo lambda watch > .tmp/lambda-emulator/watch.log 2>&1 &
+# The functions are built first: the emulator builds a function when it is first invoked, and that
+# build would count against the invocation's deadline.
+cargo build --locked --quiet --bins -p idv-create-session -p idv-webhook -p idv-account-gate \
+  -p idv-expiry-watcher -p idv-event-publisher
+cargo lambda watch --timeout 30 > .tmp/lambda-emulator/watch.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 600); do
   grep -q "invoke server" .tmp/lambda-emulator/watch.log 2>/dev/null && break

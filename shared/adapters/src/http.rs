@@ -143,6 +143,9 @@ pub const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(2)
 /// stays under API Gateway's 30 s, as on Lambda.
 pub const LOCAL_BUDGET: std::time::Duration = std::time::Duration::from_secs(25);
 
+/// Any deadline Lambda sends is later than this (2000-01-01 in epoch milliseconds).
+const EPOCH_2000_MS: u64 = 946_684_800_000;
+
 /// This is the deadline that a request's Ralio calls keep to: the Lambda invocation's, less
 /// [`ANSWER_MARGIN`], so that a call can never outlast the invocation that must record its outcome.
 #[derive(Debug, Clone, Copy)]
@@ -154,6 +157,12 @@ impl<S: Send + Sync> FromRequestParts<S> for CallDeadline {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         use crate::ralio::Deadline;
         let deadline = match parts.extensions.get::<lambda_http::Context>() {
+            // Lambda sends the deadline as epoch milliseconds. cargo-lambda's emulator sends its
+            // timeout instead (600000), which no epoch can be: that run is local, so it gets the
+            // local budget rather than a deadline long past.
+            Some(invocation) if invocation.deadline < EPOCH_2000_MS => {
+                Deadline::after(LOCAL_BUDGET)
+            }
             Some(invocation) => {
                 let left_ms = (invocation.deadline as i64)
                     .saturating_sub(chrono::Utc::now().timestamp_millis())
