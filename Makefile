@@ -30,7 +30,7 @@ export RELEASE_RUSTFLAGS ?=
 # where Lambda's arm64 runs): it is restated here.
 lambda-binaries:
 	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$(RELEASE_RUSTFLAGS) -C target-cpu=neoverse-n1" \
-	  cargo lambda build --release --arm64 --locked -p idv-lambda $(LAMBDA_BUILD_ARGS)
+	  cargo lambda build --release --arm64 --locked -p idv-lambda --bin idv-lambda $(LAMBDA_BUILD_ARGS)
 
 # sam build calls one target per function (build-<LogicalId>) with ARTIFACTS_DIR set, all at
 # once with `parallel = true`. They only copy what `make lambda-binaries` built before sam

@@ -15,7 +15,7 @@ export "CARGO_TARGET_$(echo "$host" | tr 'a-z-' 'A-Z_')_RUSTFLAGS=$RELEASE_RUSTF
 
 echo "==> cargo build --profile $profile --target $host (idv-lambda, the five functions in one binary, and hello-lambda)"
 cargo build --locked --profile "$profile" --target "$host" \
-  -p idv-lambda -p hello-lambda
+  -p idv-lambda -p hello-lambda --bin idv-lambda --bin hello-lambda
 
 echo "==> criterion: CPU per webhook delivery"
 rm -rf target/criterion

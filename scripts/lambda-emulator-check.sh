@@ -58,8 +58,7 @@ PY
 
 # The functions are built first: the emulator builds a function when it is first invoked, and that
 # build would count against the invocation's deadline.
-cargo build --locked --quiet --bins -p idv-create-session -p idv-webhook -p idv-account-gate \
-  -p idv-expiry-watcher -p idv-event-publisher
+cargo build --locked --quiet --bins -p idv-lambda
 cargo lambda watch --timeout 30 > .tmp/lambda-emulator/watch.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 600); do

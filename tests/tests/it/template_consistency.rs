@@ -640,7 +640,11 @@ fn functions_are_arm64_rust_with_json_logs_and_the_dlq_outlasts_a_week_of_receiv
     assert_eq!(globals["Runtime"], "provided.al2023");
     assert_eq!(globals["Architectures"][0], "arm64");
     // One cargo-lambda build makes the one binary every function ships.
-    assert!(makefile.contains("cargo lambda build --release --arm64 --locked -p idv-lambda "));
+    assert!(
+        makefile.contains(
+            "cargo lambda build --release --arm64 --locked -p idv-lambda --bin idv-lambda "
+        )
+    );
     let dispatched: BTreeSet<&str> = idv_lambda::FUNCTIONS
         .iter()
         .map(|(name, _)| *name)
@@ -654,6 +658,9 @@ fn functions_are_arm64_rust_with_json_logs_and_the_dlq_outlasts_a_week_of_receiv
         "idv-lambda runs exactly the deployed functions"
     );
     for (crate_name, resource_name) in FUNCTIONS {
+        // cargo lambda watch runs a function by a binary of its name.
+        let own_binary = root().join(format!("functions/lambda/src/bin/{crate_name}.rs"));
+        assert!(own_binary.exists(), "{} is missing", own_binary.display());
         let function = resource(&template, resource_name);
         // The binary runs the function its Handler names (Lambda passes it as _HANDLER).
         assert_eq!(function["Properties"]["Handler"], *crate_name);

@@ -1,0 +1,8 @@
+//! This binary runs the webhook function on its own, for `cargo lambda watch`, while deployments
+//! ship `idv-lambda`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    idv_adapters::telemetry::init();
+    idv_webhook::lambda::run().await
+}
