@@ -57,14 +57,19 @@ json.dump(event, open(".tmp/lambda-emulator/webhook.json", "w"))
 PY
 
 # The functions are built first: the emulator builds a function when it is first invoked, and that
-# build would count against the invocation's deadline.
-cargo build --locked --quiet --bins -p idv-lambda
+# build would count against the invocation's deadline. They are named by binary, without a package,
+# as the emulator's `cargo run --bin` names them: a package selection would resolve other features
+# and the emulator would build them again.
+cargo build --locked --quiet --bin create-session --bin webhook --bin account-gate \
+  --bin expiry-watcher --bin event-publisher
 cargo lambda watch --timeout 30 > .tmp/lambda-emulator/watch.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 600); do
-  grep -q "invoke server" .tmp/lambda-emulator/watch.log 2>/dev/null && break
+  grep -q "starting Runtime server\|invoke server" .tmp/lambda-emulator/watch.log 2>/dev/null && break
   sleep 0.5
 done
+grep -q "starting Runtime server\|invoke server" .tmp/lambda-emulator/watch.log ||
+  { cat .tmp/lambda-emulator/watch.log >&2; echo "cargo lambda watch did not start" >&2; exit 1; }
 
 failed=0
 check() {
