@@ -12,7 +12,7 @@ test:
 run:
 	cargo run --quiet --locked -p idv-local -- $(ARGS)
 
-## make build: deployable arm64 artifacts for the five functions: one cargo-lambda build of
+## make build: deployable arm64 artifacts for the six functions: one cargo-lambda build of
 ## the one binary they all ship (idv-lambda, which runs the function its Handler names), then
 ## sam build packages it per function (BuildMethod: makefile, the targets below only copy, so
 ## sam's parallel builds never start concurrent cargo builds).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: the five functions (one binary, idv-lambda, as `make build` ships them) and the
+# make bench: the six functions (one binary, idv-lambda, as `make build` ships them) and the
 # hello-world baseline as release binaries in one cargo invocation (so they share features as in
 # `make build`), criterion's webhook bench, then the harness against a moto server it starts and
 # stops. Writes BENCHMARKS.md.
@@ -13,7 +13,7 @@ host=$(rustc -vV | sed -n 's/^host: //p')
 : "${RELEASE_RUSTFLAGS?is set by the Makefile: run make bench}"
 export "CARGO_TARGET_$(echo "$host" | tr 'a-z-' 'A-Z_')_RUSTFLAGS=$RELEASE_RUSTFLAGS"
 
-echo "==> cargo build --profile $profile --target $host (idv-lambda, the five functions in one binary, and hello-lambda)"
+echo "==> cargo build --profile $profile --target $host (idv-lambda, the six functions in one binary, and hello-lambda)"
 cargo build --locked --profile "$profile" --target "$host" \
   -p idv-lambda -p hello-lambda --bin idv-lambda --bin hello-lambda
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make build`: deployable arm64 artifacts for the five functions with `sam build`, which
+# `make build`: deployable arm64 artifacts for the six functions with `sam build`, which
 # drives cargo-lambda (zig as the cross linker). Tools come pinned from PyPI into
 # .venv-build; caches stay inside the repository's .tmp.
 set -euo pipefail

@@ -1,5 +1,6 @@
-//! This module runs the event publisher in the Lambda runtime, so that both its own binary and
-//! the one all five functions ship (`idv-lambda`) run it from here.
+//! This module runs the event publisher in the Lambda runtime for both binaries in
+//! `functions/lambda`: `idv-lambda`, which all six functions ship, and `event-publisher`, for
+//! `cargo lambda watch`.
 
 use aws_lambda_events::event::dynamodb::Event;
 use idv_adapters::config::ProcessEnv;

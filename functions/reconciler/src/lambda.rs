@@ -1,4 +1,5 @@
-//! This module runs the reconciler in the Lambda runtime, for its own binary and `idv-lambda`.
+//! This module runs the reconciler in the Lambda runtime for both binaries in `functions/lambda`:
+//! `idv-lambda`, which all six functions ship, and `reconciler`, for `cargo lambda watch`.
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
-//! This module runs the webhook in the Lambda runtime, so that both its own binary and the one
-//! all five functions ship (`idv-lambda`) run it from here.
+//! This module runs the webhook in the Lambda runtime for both binaries in `functions/lambda`:
+//! `idv-lambda`, which all six functions ship, and `webhook`, for `cargo lambda watch`.
 
 use idv_adapters::config::ProcessEnv;
 use idv_adapters::wiring::Wiring;

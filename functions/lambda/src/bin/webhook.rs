@@ -1,5 +1,5 @@
-//! This binary runs the webhook function on its own, for `cargo lambda watch`, while deployments
-//! ship `idv-lambda`.
+//! This binary runs the webhook function on its own, for `cargo lambda watch`, while
+//! deployments ship `idv-lambda`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
