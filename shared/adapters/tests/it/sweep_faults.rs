@@ -15,7 +15,7 @@ use idv_adapters::testing::fixtures::*;
 use idv_model::{EventOutcome, Owner, Phase, Plan, SweepGroup};
 use serde_json::json;
 use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::sweep::{SETTINGS, create, listed, marks, phase_of, ralio_knows, run, run_with};
 
@@ -32,6 +32,24 @@ idv_adapters::both_stores!(
 
 fn sessions_of(uid: idv_model::Uid) -> String {
     format!("/api/v1/account/users/{uid}/identity-verifications")
+}
+
+/// Runs the sweep an hour after the session was created, and checks that it healed the session
+/// into a rejection.
+async fn sweep_heals_the_rejection(
+    store: &Arc<dyn Store>,
+    server: &MockServer,
+    uid: idv_model::Uid,
+    session: idv_model::SessionId,
+) {
+    let client = ralio_client(server, RALIO_TIMEOUT);
+    let report = run(store, &client, t0() + Duration::hours(1)).await;
+    assert_eq!(
+        report.healed,
+        [(session, EventOutcome::Applied)],
+        "{report:?}"
+    );
+    assert_eq!(phase_of(store, uid, session).await, Phase::Rejected);
 }
 
 async fn a_failing_user_is_asked_again_next_run_without_holding_up_the_others(
@@ -111,10 +129,7 @@ async fn a_rejection_whose_checks_ralio_refuses_is_applied_without_reasons(store
         .respond_with(ResponseTemplate::new(404))
         .mount(&server)
         .await;
-    let client = ralio_client(&server, RALIO_TIMEOUT);
-    let report = run(&store, &client, t0() + Duration::hours(1)).await;
-    assert_eq!(report.healed, [(a, EventOutcome::Applied)], "{report:?}");
-    assert_eq!(phase_of(&store, uid, a).await, Phase::Rejected);
+    sweep_heals_the_rejection(&store, &server, uid, a).await;
 }
 
 async fn a_session_the_list_leaves_out_is_healed_from_its_state_history(store: Arc<dyn Store>) {
@@ -203,10 +218,7 @@ async fn a_final_session_listed_without_its_hosted_page_is_healed(store: Arc<dyn
         )
         .mount(&server)
         .await;
-    let client = ralio_client(&server, RALIO_TIMEOUT);
-    let report = run(&store, &client, t0() + Duration::hours(1)).await;
-    assert_eq!(report.healed, [(a, EventOutcome::Applied)], "{report:?}");
-    assert_eq!(phase_of(&store, uid, a).await, Phase::Rejected);
+    sweep_heals_the_rejection(&store, &server, uid, a).await;
 }
 
 async fn the_sweep_gives_up_on_a_missing_level_a_week_after_verification(store: Arc<dyn Store>) {
